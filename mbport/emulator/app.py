@@ -1,0 +1,251 @@
+"""The emulator's request pipeline: auth, paging middleware, spec validation, dispatch, error rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from . import errors, spec
+from .profiles import Profile, get_profile
+from .router import Router, registered_routes
+from .store import Row, State
+
+SESSION_COOKIE = "metabase.SESSION"
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, like Ring
+    body: bytes = b""
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes) -> ApiRequest:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        cookies = {}
+        for part in lowered.get("cookie", "").split(";"):
+            if "=" in part:
+                k, v = part.strip().split("=", 1)
+                cookies[k] = v
+        return cls(method.upper(), path, parse_qsl(query_string, keep_blank_values=True), lowered, body, cookies)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # bytes/str are sent as given, anything else as JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> tuple[bytes, str | None]:
+        if self.status == 204 or self.body is None and self.status != 200:
+            return b"", None
+        if isinstance(self.body, bytes):
+            return self.body, self.headers.get("content-type", "application/octet-stream")
+        if isinstance(self.body, str):
+            return self.body.encode(), "text/plain; charset=utf-8"
+        return orjson.dumps(self.body, option=orjson.OPT_NON_STR_KEYS), "application/json;charset=utf-8"
+
+
+NO_CONTENT = Response(204)
+
+
+@dataclass
+class Paging:
+    limit: int
+    offset: int
+
+    def slice(self, items: list[Any]) -> list[Any]:
+        return items[self.offset : self.offset + self.limit]
+
+
+@dataclass
+class Ctx:
+    """What a handler sees: the state, the caller, and the request's coerced parameters and body."""
+
+    emulator: Emulator
+    state: State
+    request: ApiRequest
+    user: Row | None
+    query: dict[str, Any]
+    body: Any
+    paging: Paging | None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> Profile:
+        return self.state.profile
+
+    @property
+    def is_superuser(self) -> bool:
+        return bool(self.user and self.user.get("is_superuser"))
+
+    def require_superuser(self) -> None:
+        if not self.is_superuser:
+            raise errors.forbidden()
+
+    def page(self, items: list[Any]) -> list[Any]:
+        return self.paging.slice(items) if self.paging else items
+
+
+def _route_modules() -> list[Any]:
+    from . import routes
+
+    return [importlib.import_module(f"{routes.__name__}.{m.name}") for m in pkgutil.iter_modules(routes.__path__)]
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Emulator:
+    """A Metabase instance in memory. `handle` is the whole server; transports and servers wrap it."""
+
+    def __init__(self, profile: str | Profile | None = None):
+        modules = _route_modules()
+        self.state = State(profile if isinstance(profile, Profile) else get_profile(profile))
+        # Route modules that own built-in rows (the two magic groups, ...) create them here.
+        for module in modules:
+            if hasattr(module, "init_state"):
+                module.init_state(self.state)
+        self.router = Router(registered_routes())
+        # (method, path, status, query) of every request, for tests and the request-count benchmarks.
+        self.request_log: list[tuple[str, str, int]] = []
+        # Requests that Metabase's spec rejects (400 from validation) or that hit no route: tests fail on these.
+        self.spec_violations: list[str] = []
+
+    # ---- transports ----
+    def transport(self):
+        from .transport import EmulatorTransport
+
+        return EmulatorTransport(self)
+
+    def async_transport(self):
+        from .transport import AsyncEmulatorTransport
+
+        return AsyncEmulatorTransport(self)
+
+    # ---- the pipeline ----
+    def handle(self, req: ApiRequest) -> Response:
+        try:
+            resp = self._dispatch(req)
+        except errors.ApiError as exc:
+            resp = Response(exc.status, exc.body)
+        except Exception as exc:  # an emulator bug must look like Metabase's 500, not kill the server
+            import traceback
+
+            resp = Response(500, {"message": str(exc) or type(exc).__name__, "trace": traceback.format_exc().splitlines()[-5:], "via": []})
+        self.request_log.append((req.method, req.path, resp.status))
+        return resp
+
+    def _dispatch(self, req: ApiRequest) -> Response:
+        route, raw_params, _ = self.router.match(req.method, req.path)
+        if route is None:
+            self.spec_violations.append(f"{req.method} {req.path}: no such route")
+            raise errors.not_found()
+        op = spec.operation(route.method, route.path)
+        with self.state.lock:
+            user = self._authenticate(req)
+            if user is None and not route.public:
+                raise errors.unauthenticated()
+            try:
+                path_params = self._path_params(op, raw_params)
+                query, paging = self._query(op, req.query)
+                body = self._body(op, req)
+            except errors.ApiError as exc:
+                self.spec_violations.append(f"{req.method} {req.path}: {exc.body}")
+                raise
+            ctx = Ctx(self, self.state, req, user, query, body, paging)
+            result = route.handler(ctx, **path_params)
+        resp = result if isinstance(result, Response) else Response(200, result)
+        resp.headers.update(ctx.response_headers)
+        return resp
+
+    def _authenticate(self, req: ApiRequest) -> Row | None:
+        users = self.state.table("user")
+        key = req.headers.get("x-metabase-session") or req.cookies.get(SESSION_COOKIE)
+        if key and key in self.state.sessions:
+            user = users.get(self.state.sessions[key])
+            if user and user.get("is_active"):
+                return user
+        api_key = req.headers.get("x-api-key")
+        if api_key and api_key.startswith("mb_") and 12 <= len(api_key) <= 254:
+            row = self.state.table("api_key").first(key_prefix=api_key[:7], key_hash=hash_api_key(api_key))
+            if row:
+                user = users.get(row["user_id"])
+                if user and user.get("is_active"):
+                    return user
+        return None
+
+    @staticmethod
+    def _path_params(op: spec.Operation, raw: dict[str, str]) -> dict[str, Any]:
+        out = {}
+        for p in op.params:
+            if p.location != "path":
+                continue
+            value = spec.coerce_param([raw[p.name]], p.schema) if p.name in raw else spec.MISSING
+            err = spec.param_error(p, value)
+            if err:
+                raise err
+            out[p.name.replace("-", "_")] = value
+        return out
+
+    @staticmethod
+    def _query(op: spec.Operation, pairs: list[tuple[str, str]]) -> tuple[dict[str, Any], Paging | None]:
+        grouped: dict[str, list[str]] = {}
+        for k, v in pairs:
+            grouped.setdefault(k[:-2] if k.endswith("[]") else k, []).append(v)
+        # Metabase's offset-paging middleware takes limit/offset off every request before the endpoint sees it.
+        paging = None
+        if "limit" in grouped or "offset" in grouped:
+            try:
+                limit = int(grouped.pop("limit", ["50"])[-1])
+                offset = int(grouped.pop("offset", ["0"])[-1])
+            except ValueError as exc:
+                raise errors.bad_request("limit and offset must be integers") from exc
+            paging = Paging(limit, offset)
+        query: dict[str, Any] = {}
+        for p in op.params:
+            if p.location != "query":
+                continue
+            value = spec.coerce_param(grouped[p.name], p.schema) if p.name in grouped else spec.MISSING
+            err = spec.param_error(p, value)
+            if err:
+                raise err
+            if value is spec.MISSING:
+                value = p.schema.get("default")
+            query[p.name] = value
+        # Parameters the spec does not declare are passed through as strings (Metabase's query maps are open).
+        for k, vs in grouped.items():
+            query.setdefault(k, vs[-1] if len(vs) == 1 else vs)
+        return query, paging
+
+    @staticmethod
+    def _body(op: spec.Operation, req: ApiRequest) -> Any:
+        if not req.body or not req.body.strip():
+            body = None
+        else:
+            try:
+                body = orjson.loads(req.body)
+            except orjson.JSONDecodeError as exc:
+                raise errors.bad_request("Malformed JSON in request body.") from exc
+        if op.body_validator is not None:
+            err = spec.body_errors(op, {} if body is None else body)
+            if err:
+                raise err
+        return body
+
+    # ---- conveniences for tests and seeds ----
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait for background work (database syncs) to finish."""
+        jobs = self.state.extra.get("background_jobs", [])
+        for job in list(jobs):
+            job.join(timeout)

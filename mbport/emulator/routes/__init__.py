@@ -1,0 +1,1 @@
+"""One module per Metabase API area; importing a module registers its routes."""

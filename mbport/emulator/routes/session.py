@@ -1,0 +1,86 @@
+"""Setup, sessions and public properties: /api/session, /api/setup."""
+
+from __future__ import annotations
+
+from .. import errors
+from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
+from ..router import route
+from ..store import new_uuid
+from . import users
+
+
+def _public_properties(ctx: Ctx) -> dict:
+    state = ctx.state
+    has_user = len(state.table("user").where(type="personal")) > 0
+    token = state.setup_token
+    if has_user and not ctx.profile.setup_token_after_setup:
+        token = None
+    return {
+        "version": ctx.profile.version,
+        "setup-token": token,
+        "has-user-setup": has_user,
+        "site-name": state.settings.get("site-name", "Metabase"),
+        "site-locale": state.settings.get("site-locale", "en"),
+        "site-url": state.settings.get("site-url"),
+        "token-features": {},
+        "engines": {"sqlite": {"driver-name": "SQLite"}, "h2": {"driver-name": "H2"}, "postgres": {"driver-name": "PostgreSQL"}},
+        "password-complexity": {"total": 6, "digit": 1},
+        "enable-password-login": True,
+        "available-locales": [["en", "English"]],
+    }
+
+
+@route("GET", "/api/session/properties", public=True)
+def properties(ctx: Ctx):
+    return _public_properties(ctx)
+
+
+def _new_session(ctx: Ctx, user_id: int) -> Response:
+    key = new_uuid()
+    ctx.state.sessions[key] = user_id
+    resp = Response(200, {"id": key})
+    resp.headers["set-cookie"] = f"{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Lax"
+    return resp
+
+
+@route("POST", "/api/setup", public=True)
+def setup(ctx: Ctx):
+    state = ctx.state
+    if state.table("user").where(type="personal"):
+        raise errors.forbidden()
+    body = ctx.body or {}
+    if body.get("token") != state.setup_token:
+        raise errors.checkp("token", "Token does not match the setup token.")
+    u = body["user"]
+    if not u.get("email") or not u.get("password"):
+        raise errors.invalid({"user": "value must be a map with email and password"})
+    user = users.create_user(
+        ctx.state, email=u["email"], first_name=u.get("first_name"), last_name=u.get("last_name"),
+        password=u["password"], superuser=True,
+    )
+    prefs = body.get("prefs") or {}
+    if prefs.get("site_name"):
+        state.settings["site-name"] = prefs["site_name"]
+    if prefs.get("site_locale"):
+        state.settings["site-locale"] = prefs["site_locale"]
+    return _new_session(ctx, user["id"])
+
+
+@route("POST", "/api/session", public=True)
+def login(ctx: Ctx):
+    body = ctx.body or {}
+    user = ctx.state.table("user").first(lambda r: r["email"].lower() == str(body.get("username", "")).lower(), type="personal")
+    if user is None or not users.check_password(user, body.get("password", "")):
+        raise errors.ApiError(401, {"errors": {"password": "did not match stored password"}})
+    if not user["is_active"]:
+        raise errors.ApiError(401, {"errors": {"_error": "Your account is disabled."}})
+    return _new_session(ctx, user["id"])
+
+
+@route("DELETE", "/api/session")
+def logout(ctx: Ctx):
+    key = ctx.request.headers.get("x-metabase-session") or ctx.request.cookies.get(SESSION_COOKIE)
+    if not key or key not in ctx.state.sessions:
+        raise errors.not_found()
+    del ctx.state.sessions[key]
+    return NO_CONTENT

@@ -1,0 +1,119 @@
+"""The emulator's state: tables of Metabase rows keyed by id, sessions, counters, a clock; no HTTP here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .profiles import Profile
+
+NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+Row = dict[str, Any]
+
+
+def new_entity_id() -> str:
+    """A 21-character NanoID, as Metabase generates for entity_id."""
+    return "".join(secrets.choice(NANOID_ALPHABET) for _ in range(21))
+
+
+def is_entity_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 21 and all(c in NANOID_ALPHABET for c in value)
+
+
+class Table:
+    """One model's rows, keyed by integer id (auto-increment from 1, never reused, like a SQL table)."""
+
+    def __init__(self, name: str, entity_ids: bool = False):
+        self.name = name
+        self.entity_ids = entity_ids
+        self.rows: dict[int, Row] = {}
+        self._next_id = 1
+
+    def insert(self, row: Row, now: str | None = None) -> Row:
+        row = dict(row)
+        row["id"] = self._next_id
+        self._next_id += 1
+        if self.entity_ids and "entity_id" not in row:
+            row["entity_id"] = new_entity_id()
+        if now is not None:
+            row.setdefault("created_at", now)
+            row.setdefault("updated_at", now)
+        self.rows[row["id"]] = row
+        return row
+
+    def get(self, id_: Any) -> Row | None:
+        """A row by integer id, or by entity_id when the table has them."""
+        if isinstance(id_, int) or (isinstance(id_, str) and id_.isdigit()):
+            return self.rows.get(int(id_))
+        if self.entity_ids and is_entity_id(id_):
+            return next((r for r in self.rows.values() if r.get("entity_id") == id_), None)
+        return None
+
+    def where(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> list[Row]:
+        """Rows matching every key=value given and the predicate, in id order."""
+        out = []
+        for row in self.rows.values():
+            if all(row.get(k) == v for k, v in equals.items()) and (pred is None or pred(row)):
+                out.append(row)
+        return out
+
+    def first(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> Row | None:
+        found = self.where(pred, **equals)
+        return found[0] if found else None
+
+    def delete(self, id_: int) -> Row | None:
+        return self.rows.pop(id_, None)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(list(self.rows.values()))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+# Models that carry an entity_id in Metabase (api-surface.md §1.7); every other table has none.
+ENTITY_ID_MODELS = frozenset({
+    "action", "card", "collection", "dashboard", "dashboardcard", "dashboard_tab", "dimension", "document",
+    "measure", "permissions_group", "pulse", "pulse_card", "pulse_channel", "segment", "native_query_snippet",
+    "timeline", "user",
+})
+
+
+class State:
+    """Everything the emulated instance stores. Route modules read and write it under `lock`."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.lock = threading.RLock()
+        self.tables: dict[str, Table] = {}
+        self.sessions: dict[str, int] = {}  # session key -> user id
+        self.counters: dict[str, int] = {}
+        self.settings: dict[str, Any] = {}
+        self.setup_token: str | None = new_uuid()
+        # Free-form per-area storage for things that are not rows (permission graphs, sync jobs ...).
+        self.extra: dict[str, Any] = {}
+
+    def table(self, name: str) -> Table:
+        if name not in self.tables:
+            self.tables[name] = Table(name, entity_ids=name in ENTITY_ID_MODELS)
+        return self.tables[name]
+
+    def next(self, counter: str) -> int:
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
+
+    @staticmethod
+    def now() -> str:
+        """A timestamp as Metabase renders them: ISO-8601 with microseconds and Z."""
+        return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())

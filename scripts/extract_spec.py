@@ -1,0 +1,56 @@
+"""Extract the parts of Metabase's OpenAPI spec that the emulator implements into the package."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+# API areas the emulator serves; every path under these prefixes is kept, with the components it uses.
+AREAS = (
+    "session", "setup", "user", "permissions", "collection", "card", "cards", "dashboard", "database",
+    "table", "field", "native-query-snippet", "timeline", "timeline-event", "pulse", "alert", "notification",
+    "channel", "segment", "measure", "metric", "action", "setting", "api-key", "dataset", "eid-translation",
+    "search", "mt", "revision",
+)
+
+
+def referenced(node, found):
+    """Collect every components/schemas name reachable from node."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.add(ref)
+        for value in node.values():
+            referenced(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            referenced(value, found)
+
+
+def main(src: str, dst: str) -> None:
+    spec = json.loads(Path(src).read_text())
+    pattern = re.compile(r"^/api/({})(/|$)".format("|".join(re.escape(a) for a in AREAS)))
+    paths = {p: ops for p, ops in spec["paths"].items() if pattern.match(p)}
+    schemas = spec["components"]["schemas"]
+    keep: set[str] = set()
+    todo = set()
+    referenced(paths, todo)
+    while todo:
+        ref = todo.pop()
+        name = ref.rsplit("/", 1)[-1]
+        if name in keep:
+            continue
+        keep.add(name)
+        referenced(schemas[name], todo)
+    out = {
+        "openapi": spec["openapi"],
+        "info": {**spec["info"], "x-mbport": "subset of shared/metabase/openapi.json; regenerate with scripts/extract_spec.py"},
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": {k: schemas[k] for k in sorted(keep)}},
+    }
+    Path(dst).write_text(json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n")
+    print(f"{len(paths)} paths, {len(keep)} schemas -> {dst}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -1,0 +1,61 @@
+"""Shared fixtures: in-process emulators, logged-in clients, and the spec check on every request."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mbport.emulator import Emulator, bootstrap
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "Adm1n-passw0rd!"
+
+_created: list[Emulator] = []
+
+
+@pytest.fixture(autouse=True)
+def _spec_check(request, monkeypatch):
+    """Fail a test when any emulator it used received a request that Metabase's spec rejects.
+
+    Tests that send such requests on purpose are marked `allow_invalid_requests`.
+    """
+    created: list[Emulator] = []
+    original = Emulator.__init__
+
+    def tracking_init(self, *a, **kw):
+        original(self, *a, **kw)
+        created.append(self)
+
+    monkeypatch.setattr(Emulator, "__init__", tracking_init)
+    yield
+    if request.node.get_closest_marker("allow_invalid_requests"):
+        return
+    violations = [v for emu in created for v in emu.spec_violations]
+    if violations:
+        pytest.fail("requests that Metabase's spec rejects:\n  " + "\n  ".join(violations[:20]), pytrace=False)
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    return Emulator()
+
+
+def make_client(emu: Emulator, **headers: str) -> httpx.Client:
+    return httpx.Client(transport=emu.transport(), base_url="http://metabase.test", headers=headers)
+
+
+@pytest.fixture
+def anon(emulator) -> httpx.Client:
+    """A client with no credentials."""
+    return make_client(emulator)
+
+
+@pytest.fixture
+def admin_session(emulator) -> str:
+    return bootstrap.setup_admin(emulator, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin(emulator, admin_session) -> httpx.Client:
+    """A client logged in as the instance's first admin (via /api/setup)."""
+    return make_client(emulator, **{"X-Metabase-Session": admin_session})
