@@ -1,0 +1,575 @@
+"""The HTTP client for Metabase's REST API: auth, timeouts, retries with backoff, concurrency and version detection."""
+
+from __future__ import annotations
+
+import email.utils
+import json as jsonlib
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .errors import MbportError, UsageError
+
+log = logging.getLogger("mbport.client")
+
+CONNECT_TIMEOUT = 10.0
+MAX_BACKOFF = 10.0  # cap of one jittered backoff sleep
+MAX_RETRY_AFTER = 60.0  # a server asking for longer than this is not worth waiting for in one run
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+SUMMARY_LIMIT = 200
+AUTH_HINT = "check METABASE_API_KEY (or username/password); the key's group needs admin rights to read permissions"
+HTML_SUMMARY = "HTML page instead of JSON (is the URL a Metabase?)"
+
+ENV_URL = "METABASE_SITE_URL"
+ENV_API_KEY = "METABASE_API_KEY"
+ENV_USERNAME = "METABASE_USERNAME"
+ENV_PASSWORD = "METABASE_PASSWORD"
+ENV_SESSION_TOKEN = "METABASE_SESSION_TOKEN"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Redaction: every secret a client was given or obtained, plus patterns that look like credentials.
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_MIN_SECRET_LEN = 4  # shorter values would blank out ordinary words in messages
+_SECRET_PATTERNS = [
+    (re.compile(r"\bmb_[A-Za-z0-9+/=_-]{8,}"), "mb_***"),
+    (re.compile(r"(?i)\b(x-api-key|x-metabase-session|authorization|cookie)(\s*[:=]\s*)[^\s,;'\"}]+"), r"\1\2***"),
+    (re.compile(r"(?i)(metabase\.SESSION=)[^;\s'\"]+"), r"\1***"),
+    (re.compile(r"(?i)([\"']?password[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}]+)"), r"\1***"),
+    (re.compile(r"(://)[^/@\s]+@"), r"\1***@"),  # credentials inside a URL
+]
+
+
+def register_secret(value: str | None) -> None:
+    """Make `redact` blank out this value wherever it appears from now on."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: Any) -> str:
+    """`text` as a string with every known secret (API keys, passwords, session tokens) replaced by ***."""
+    out = str(text)
+    with _secrets_lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        out = out.replace(secret, "***")
+    for pattern, replacement in _SECRET_PATTERNS:
+        out = pattern.sub(replacement, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors
+
+
+class ApiError(MbportError):
+    """Metabase answered with an error status (or a body that is not what an API returns)."""
+
+    def __init__(self, method: str, path: str, status: int | None, body: Any, summary: str | None = None,
+                 hint: str | None = None, attempts: int = 1):
+        self.method, self.path, self.status, self.body = method, path, status, body
+        summary = summary if summary is not None else summarize_body(body)
+        message = f"{method} {path} failed: {status} {summary}" if status is not None else f"{method} {path} failed: {summary}"
+        if attempts > 1:
+            message += f" (after {attempts} attempts)"
+        super().__init__(redact(message), hint=redact(hint) if hint else None)
+
+
+class AuthError(ApiError):
+    """401/403: the credentials are wrong, expired, or lack the rights the request needs."""
+
+
+class AmbiguousWriteError(ApiError):
+    """A POST/PUT was sent but its response was lost: the write may or may not have happened."""
+
+
+class ConnectionFailed(MbportError):
+    """The host could not be reached (after retries)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Versions
+
+_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+@dataclass(frozen=True, eq=False)
+class MetabaseVersion:
+    """A Metabase release. `v0.61.2` (OSS) and `v1.61.2` (EE) are the same API line, so both parse to
+    major=0, minor=61, patch=2 and differ only in `edition`; compare with tuples: `version >= (0, 57)`."""
+
+    tag: str
+    major: int
+    minor: int
+    patch: int = 0
+    edition: str = "oss"
+    build: int = 0  # the fourth number of hotfix tags such as v0.46.6.4
+
+    @classmethod
+    def parse(cls, tag: str) -> MetabaseVersion:
+        m = _TAG.match(tag.strip())
+        if not m:
+            raise ValueError(f"not a Metabase version tag: {tag!r}")
+        first, minor, patch, build = (int(g) if g else 0 for g in m.groups())
+        return cls(tag, 0, minor, patch, "ee" if first >= 1 else "oss", build)
+
+    @property
+    def parts(self) -> tuple[int, int, int, int]:
+        return (self.major, self.minor, self.patch, self.build)
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.edition == "ee"
+
+    @staticmethod
+    def _other(other: Any) -> tuple[int, ...] | None:
+        if isinstance(other, MetabaseVersion):
+            return other.parts
+        if isinstance(other, str):
+            try:
+                return MetabaseVersion.parse(other).parts
+            except ValueError:
+                return None
+        if isinstance(other, tuple) and all(isinstance(x, int) for x in other) and len(other) <= 4:
+            return tuple(other) + (0,) * (4 - len(other))  # (0, 57) means 0.57.0.0
+        return None
+
+    def _cmp(self, other: Any, op: Callable[[tuple, tuple], bool]) -> bool:
+        theirs = self._other(other)
+        if theirs is None:
+            return NotImplemented
+        return op(self.parts, theirs)
+
+    def __eq__(self, other: Any) -> bool:
+        return self._cmp(other, lambda a, b: a == b)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._cmp(other, lambda a, b: a < b)
+
+    def __le__(self, other: Any) -> bool:
+        return self._cmp(other, lambda a, b: a <= b)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._cmp(other, lambda a, b: a > b)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._cmp(other, lambda a, b: a >= b)
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Response bodies
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:100].lower()
+    return head.startswith(("<!doctype html", "<html", "<head", "<body"))
+
+
+def summarize_body(body: Any) -> str:
+    """One short line for an error body: Metabase's plain text, its `message`, or its `errors` map."""
+    if body is None or body == "":
+        return "(empty response)"
+    if isinstance(body, str):
+        return HTML_SUMMARY if _looks_like_html(body) else _one_line(body)
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str) and body["message"]:
+            return _one_line(body["message"])
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            # "_error" holds a message that is about no one field ("Your account is disabled.")
+            parts = [str(v) if k == "_error" else f"{k}: {v}" for k, v in errors.items()]
+            return _one_line("; ".join(parts))
+        if isinstance(errors, str | list) and errors:
+            return _one_line(errors if isinstance(errors, str) else "; ".join(map(str, errors)))
+    return _one_line(jsonlib.dumps(body, sort_keys=True, default=str))
+
+
+def _decode(resp: httpx.Response) -> tuple[Any, bool]:
+    """(body, ok): parsed JSON, text for text/plain, or the raw text with ok=False when it should be JSON."""
+    ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+    text = resp.text
+    if not text.strip():
+        return None, True
+    if ctype == "text/html" or _looks_like_html(text):
+        return text, False
+    if ctype.startswith("text/"):
+        return text, True
+    try:
+        return jsonlib.loads(text), True
+    except ValueError:
+        return text, False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The client
+
+
+def normalize_url(url: str) -> str:
+    """`https://mb.example.com/api/` -> `https://mb.example.com` (the base that API paths are appended to)."""
+    url = (url or "").strip()
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        raise UsageError(
+            f"the Metabase URL {redact(url)!r} must start with http:// or https://",
+            hint="e.g. --url https://metabase.example.com (or METABASE_SITE_URL)",
+        )
+    url = url.rstrip("/")
+    if url.lower().endswith("/api"):
+        url = url[:-4].rstrip("/")
+    return url
+
+
+_SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _reason(exc: Exception) -> str:
+    return redact(str(exc).strip() or type(exc).__name__)
+
+
+def _sleep(seconds: float) -> None:
+    """The one place the client waits (tests patch it)."""
+    time.sleep(seconds)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass
+class _Auth:
+    kind: str  # "api-key" | "session" | "password"
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    session: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class MetabaseClient:
+    """One connection pool to one Metabase, safe to share between threads (`map` runs work concurrently).
+
+    Every method takes an API path (`/api/card/12`) and returns the parsed JSON (text for text/plain, None for
+    an empty body); errors are `ApiError` (`AuthError`, `AmbiguousWriteError`) or `ConnectionFailed`.
+    """
+
+    def __init__(self, url: str, *, api_key: str | None = None, username: str | None = None,
+                 password: str | None = None, session_token: str | None = None, concurrency: int = 8,
+                 timeout: float = 30.0, retries: int = 5, backoff: float = 0.25, verify: bool = True,
+                 transport: httpx.BaseTransport | None = None):
+        self.url = normalize_url(url)
+        for secret in (api_key, password, session_token):
+            register_secret(secret)
+        if api_key:
+            self._auth = _Auth("api-key", api_key=api_key)
+        elif session_token:
+            self._auth = _Auth("session", session=session_token)
+        elif username and password:
+            self._auth = _Auth("password", username=username, password=password)
+        else:
+            raise UsageError("no Metabase credentials: give an API key, a session token, or a username and password")
+        if concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, not {concurrency}")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self._http = httpx.Client(
+            transport=transport,
+            verify=verify,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"User-Agent": f"mbport/{__version__}", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self.requests_by_method: Counter[str] = Counter()
+        self._version: MetabaseVersion | None = None
+        self._version_lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, url: str | None = None, *, api_key: str | None = None, username: str | None = None,
+                 password: str | None = None, session_token: str | None = None,
+                 env: Mapping[str, str] = os.environ, **kw: Any) -> MetabaseClient:
+        """A client from flags, falling back to METABASE_* variables. The kind of credential the flags name wins
+        (a --username flag beats a METABASE_API_KEY variable); the missing half of a pair comes from the env."""
+        url = url or env.get(ENV_URL)
+        if not url:
+            raise UsageError("no Metabase URL", hint=f"pass --url or set {ENV_URL}")
+        if api_key:
+            return cls(url, api_key=api_key, **kw)
+        if session_token:
+            return cls(url, session_token=session_token, **kw)
+        if username or password:
+            return cls(url, **cls._login_pair(username or env.get(ENV_USERNAME), password or env.get(ENV_PASSWORD)), **kw)
+        if env.get(ENV_API_KEY):
+            return cls(url, api_key=env[ENV_API_KEY], **kw)
+        if env.get(ENV_SESSION_TOKEN):
+            return cls(url, session_token=env[ENV_SESSION_TOKEN], **kw)
+        if env.get(ENV_USERNAME) or env.get(ENV_PASSWORD):
+            return cls(url, **cls._login_pair(env.get(ENV_USERNAME), env.get(ENV_PASSWORD)), **kw)
+        raise UsageError(
+            "no Metabase credentials",
+            hint=f"pass --api-key or set {ENV_API_KEY} (or --username/--password, {ENV_USERNAME}/{ENV_PASSWORD}, "
+                 f"or --session-token, {ENV_SESSION_TOKEN})",
+        )
+
+    @staticmethod
+    def _login_pair(username: str | None, password: str | None) -> dict[str, str]:
+        if not username:
+            raise UsageError("a password was given but no username", hint=f"pass --username or set {ENV_USERNAME}")
+        if not password:
+            raise UsageError(f"no password for {username}", hint=f"pass --password or set {ENV_PASSWORD}")
+        return {"username": username, "password": password}
+
+    def __repr__(self) -> str:
+        return f"MetabaseClient({redact(self.url)!r}, auth={self._auth.kind})"
+
+    # ---- lifecycle ----
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MetabaseClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- requests ----
+    def get(self, path: str, params: Any = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None, params: Any = None) -> Any:
+        return self.request("POST", path, params=params, json=json)
+
+    def put(self, path: str, json: Any = None, params: Any = None) -> Any:
+        return self.request("PUT", path, params=params, json=json)
+
+    def delete(self, path: str, params: Any = None) -> Any:
+        return self.request("DELETE", path, params=params)
+
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+        method = method.upper()
+        session = self._ensure_session()
+        try:
+            return self._send(method, path, params, json, self._auth_headers())
+        except AuthError as exc:
+            # A session from our own login can expire mid-run (Metabase drops them after 14 days or on restart):
+            # log in again once. A 401 means the request was not processed, so repeating it is safe.
+            if exc.status != 401 or self._auth.kind != "password":
+                raise
+            self._login(stale=session)
+            return self._send(method, path, params, json, self._auth_headers())
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self._auth.kind == "api-key":
+            return {"X-API-Key": self._auth.api_key or ""}
+        return {"X-Metabase-Session": self._auth.session or ""}
+
+    def _ensure_session(self) -> str | None:
+        if self._auth.kind == "password" and self._auth.session is None:
+            self._login(stale=None)
+        return self._auth.session
+
+    def _login(self, stale: str | None) -> None:
+        with self._auth.lock:
+            if self._auth.session is not stale:  # another thread logged in meanwhile
+                return
+            try:
+                body = self._send("POST", "/api/session", None,
+                                  {"username": self._auth.username, "password": self._auth.password}, {},
+                                  idempotent=True)
+            except AuthError as exc:
+                raise AuthError(exc.method, exc.path, exc.status, exc.body,
+                                hint=f"check the username and password ({ENV_USERNAME}, {ENV_PASSWORD})") from None
+            if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+                raise ApiError("POST", "/api/session", 200, body, summary="the login answer has no session id")
+            register_secret(body["id"])
+            self._auth.session = body["id"]
+            # The session travels in a header; a stored cookie would only shadow a later re-login.
+            self._http.cookies.clear()
+
+    def _count(self, method: str) -> None:
+        with self._count_lock:
+            self.request_count += 1
+            self.requests_by_method[method] += 1
+
+    def _backoff_delay(self, attempt: int) -> float:
+        return random.uniform(0, min(MAX_BACKOFF, self.backoff * (2 ** attempt)))
+
+    def _send(self, method: str, path: str, params: Any, json: Any, headers: dict[str, str],
+              idempotent: bool | None = None) -> Any:
+        """One request with retries. `idempotent` says whether a lost response may be repeated."""
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "OPTIONS", "DELETE")
+        url = self.url + "/" + path.lstrip("/")
+        attempts = self.retries + 1
+        for attempt in range(attempts):
+            self._count(method)
+            started = time.monotonic()
+            try:
+                resp = self._http.request(method, url, params=params, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                elapsed = time.monotonic() - started
+                log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed * 1000)
+                safe = isinstance(exc, _SAFE_TRANSPORT_ERRORS)
+                if not safe and not idempotent:
+                    raise AmbiguousWriteError(
+                        method, path, None, None,
+                        summary=f"no response ({self._describe(exc)}); the write may or may not have happened",
+                        hint="look the object up before trying again",
+                    ) from None
+                if isinstance(exc, httpx.UnsupportedProtocol) or attempt + 1 >= attempts:
+                    raise self._connection_failed(exc, attempt + 1) from None
+                self._wait(attempt, None, method, path, self._describe(exc))
+                continue
+            elapsed = time.monotonic() - started
+            log.debug("%s %s -> %s in %.0f ms", method, path, resp.status_code, elapsed * 1000)
+            status = resp.status_code
+            if 300 <= status < 400:
+                # Not followed: a redirected POST turns into a GET and the write would silently vanish.
+                location = resp.headers.get("location", "?")
+                raise ApiError(method, path, status, None, summary=f"redirected to {location}",
+                               hint="use the address Metabase redirects to as the URL (often https:// instead of http://)")
+            if status < 400:
+                body, ok = _decode(resp)
+                if not ok:
+                    raise ApiError(method, path, status, body,
+                                   summary=HTML_SUMMARY if _looks_like_html(body) else
+                                   f"the answer is not JSON: {_one_line(body)[:80]}")
+                return body
+            body, _ = _decode(resp)
+            if status in RETRY_STATUSES:
+                # A gateway timeout on a write means the backend may still complete it: repeating could duplicate.
+                if status == 504 and not idempotent:
+                    raise AmbiguousWriteError(method, path, status, body,
+                                              summary=f"{summarize_body(body)}; the write may or may not have happened",
+                                              hint="look the object up before trying again")
+                if attempt + 1 < attempts:
+                    self._wait(attempt, _retry_after(resp.headers.get("retry-after")), method, path, str(status))
+                    continue
+            raise self._api_error(method, path, status, body, attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, retry_after: float | None, method: str, path: str, why: str) -> None:
+        delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
+        log.info("%s %s: %s, retrying in %.2f s (attempt %d of %d)", method, path, why, delay, attempt + 2,
+                 self.retries + 1)
+        _sleep(delay)
+
+    def _describe(self, exc: httpx.TransportError) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            kind = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.WriteTimeout: "write",
+                    httpx.PoolTimeout: "connection pool"}.get(type(exc), "")
+            limit = CONNECT_TIMEOUT if isinstance(exc, httpx.ConnectTimeout) else self.timeout
+            return f"{kind} timeout after {limit:g} s".strip()
+        return _reason(exc)
+
+    def _connection_failed(self, exc: httpx.TransportError, attempts: int) -> ConnectionFailed:
+        reason = self._describe(exc)
+        if attempts > 1:
+            reason += f" (after {attempts} attempts)"
+        hint = f"check the URL (--url, {ENV_URL}) and that Metabase is running"
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+            hint = "the server's TLS certificate was not accepted: fix its chain, or turn off verification (verify=False)"
+        elif isinstance(exc, httpx.UnsupportedProtocol):
+            hint = "the URL must start with http:// or https://"
+        return ConnectionFailed(f"cannot reach {redact(self.url)}: {reason}", hint=hint)
+
+    @staticmethod
+    def _api_error(method: str, path: str, status: int, body: Any, attempts: int) -> ApiError:
+        if status in (401, 403):
+            return AuthError(method, path, status, body, hint=AUTH_HINT, attempts=attempts)
+        hint = None
+        if status == 404 and isinstance(body, str) and _looks_like_html(body):
+            hint = "is the URL the Metabase site URL (without a path that Metabase does not serve)?"
+        return ApiError(method, path, status, body, attempts=attempts, hint=hint)
+
+    # ---- version ----
+    @property
+    def version(self) -> MetabaseVersion:
+        """The server's version, read once from GET /api/session/properties."""
+        if self._version is None:
+            with self._version_lock:
+                if self._version is None:
+                    props = self.get("/api/session/properties")
+                    info = props.get("version") if isinstance(props, dict) else None
+                    tag = info.get("tag") if isinstance(info, dict) else None
+                    if not isinstance(tag, str):
+                        raise MbportError(f"{redact(self.url)} did not report a Metabase version",
+                                          hint="is the URL a Metabase (GET /api/session/properties has no version)?")
+                    try:
+                        self._version = MetabaseVersion.parse(tag)
+                    except ValueError:
+                        raise MbportError(f"cannot read Metabase's version tag {tag!r}",
+                                          hint="mbport supports released Metabase versions (vX.Y.Z tags)") from None
+        return self._version
+
+    # ---- concurrency ----
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """fn(item) for every item, at most `concurrency` at once; results in input order. On the first
+        exception the items not yet started are cancelled, the running ones finish, and it is re-raised."""
+        items = list(items)
+        if not items:
+            return []
+        if self.concurrency == 1 or len(items) == 1:
+            return [fn(item) for item in items]
+        errors: list[BaseException] = []  # in the order they happened
+        errors_lock = threading.Lock()
+
+        def run(item: Any) -> Any:
+            try:
+                return fn(item)
+            except BaseException as exc:
+                with errors_lock:
+                    errors.append(exc)
+                raise
+
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="mbport-client")
+        futures = [pool.submit(run, item) for item in items]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+            if errors:
+                raise errors[0]
+            return [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()
+            pool.shutdown(wait=True)

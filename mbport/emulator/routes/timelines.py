@@ -1,0 +1,240 @@
+"""Timelines and their events: /api/timeline, /api/timeline-event."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .. import errors
+from ..app import NO_CONTENT, Ctx
+from ..router import route
+from ..store import Row, State
+from . import users
+
+DEFAULT_ICON = "star"
+TIMELINE_FIELDS = ("name", "description", "icon", "collection_id", "default", "archived")
+
+
+def _flag(value) -> bool:
+    # GET /api/timeline/{id} declares its `archived` default as the string "false".
+    return value is True or value == "true"
+
+
+def parse_timestamp(value) -> str:
+    """A date or date-time string as Metabase stores it (timestamptz) and renders it: UTC with a Z."""
+    try:
+        text = str(value).strip().replace("Z", "+00:00")
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise errors.invalid({"timestamp": "value must be a valid date string"},
+                             {"timestamp": ["value must be a valid date string"]}) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    parsed = parsed.astimezone(dt.UTC)
+    out = parsed.strftime("%Y-%m-%dT%H:%M:%S")
+    if parsed.microsecond:
+        out += f".{parsed.microsecond:06d}".rstrip("0")
+    return out + "Z"
+
+
+def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
+    """The hydrated `collection` (with `can_write`); the root pseudo-collection for None."""
+    try:
+        from .collections import collection_summary
+    except ImportError:
+        collection_summary = _collection_summary_fallback
+    summary = collection_summary(ctx.state, collection_id)
+    if summary is None:
+        return None
+    # Without a collection-permissions API to ask, only admins are known to be able to write.
+    return {**summary, "can_write": ctx.is_superuser or bool(summary.get("can_write"))}
+
+
+def _collection_summary_fallback(state: State, collection_id: int | None) -> dict | None:
+    if collection_id is None:
+        return {"id": "root", "name": "Our analytics", "authority_level": None, "is_personal": False}
+    coll = state.table("collection").get(collection_id)
+    if coll is None:
+        return None
+    keys = ("authority_level", "description", "archived", "slug", "archive_operation_id", "name", "personal_owner_id",
+            "type", "is_sample", "id", "archived_directly", "entity_id", "location", "namespace", "created_at")
+    return {**{k: coll.get(k) for k in keys}, "is_personal": coll.get("personal_owner_id") is not None}
+
+
+def _collection_exists(state: State, collection_id: int | None) -> bool:
+    return collection_id is None or state.table("collection").get(collection_id) is not None
+
+
+def _events(state: State, timeline_id: int, all_events: bool, start: str | None = None, end: str | None = None) -> list:
+    rows = state.table("timeline_event").where(timeline_id=timeline_id)
+    if not all_events:
+        rows = [r for r in rows if not r["archived"]]
+    if start or end:
+        rows = [r for r in rows if _in_bounds(r, start, end)]
+    return [{**r, "creator": users.creator(state, r["creator_id"])} for r in rows]
+
+
+def _in_bounds(event: Row, start: str | None, end: str | None) -> bool:
+    # Events whose time does not matter compare by date only, as Metabase does.
+    if event["time_matters"]:
+        stamp, lo, hi = event["timestamp"], start, end
+    else:
+        stamp, lo, hi = event["timestamp"][:10], start and start[:10], end and end[:10]
+    return (lo is None or lo <= stamp) and (hi is None or stamp <= hi)
+
+
+def hydrate_timeline(ctx: Ctx, timeline: Row) -> dict:
+    return {**timeline, "creator": users.creator(ctx.state, timeline["creator_id"]),
+            "collection": collection_map(ctx, timeline["collection_id"]), "is_remote_synced": False}
+
+
+def _get_timeline(state: State, timeline_id: int) -> Row:
+    timeline = state.table("timeline").get(timeline_id)
+    if timeline is None:
+        raise errors.not_found()
+    return timeline
+
+
+def _timelines_in(ctx: Ctx, collection_id: int | None, archived: bool, include_events: bool) -> list:
+    rows = ctx.state.table("timeline").where(collection_id=collection_id, archived=archived)
+    out = [hydrate_timeline(ctx, r) for r in rows]
+    if include_events:
+        for t in out:
+            t["events"] = _events(ctx.state, t["id"], all_events=False)
+    return out
+
+
+# ---- timelines ----
+
+@route("GET", "/api/timeline")
+def list_timelines(ctx: Ctx):
+    archived = _flag(ctx.query.get("archived"))
+    rows = sorted(ctx.state.table("timeline").where(archived=archived), key=lambda r: r["name"].lower())
+    out = [hydrate_timeline(ctx, r) for r in rows]
+    if ctx.query.get("include") == "events":
+        for t in out:
+            t["events"] = _events(ctx.state, t["id"], all_events=archived)
+    return out
+
+
+@route("POST", "/api/timeline")
+def create_timeline(ctx: Ctx):
+    body = ctx.body or {}
+    state = ctx.state
+    if not _collection_exists(state, body.get("collection_id")):
+        raise errors.not_found()
+    if not body["name"].strip():
+        raise errors.invalid({"name": "value must be a non-blank string."})
+    row = {k: body.get(k) for k in TIMELINE_FIELDS}
+    row.update(icon=body.get("icon") or DEFAULT_ICON, default=bool(body.get("default")),
+               archived=bool(body.get("archived")), creator_id=ctx.user["id"])
+    return dict(state.table("timeline").insert(row, now=state.now()))
+
+
+@route("GET", "/api/timeline/{id}")
+def get_timeline(ctx: Ctx, id: int):
+    timeline = _get_timeline(ctx.state, id)
+    out = hydrate_timeline(ctx, timeline)
+    if ctx.query.get("include") == "events":
+        start, end = ctx.query.get("start"), ctx.query.get("end")
+        out["events"] = _events(ctx.state, id, all_events=_flag(ctx.query.get("archived")),
+                                start=start and parse_timestamp(start), end=end and parse_timestamp(end))
+    return out
+
+
+@route("PUT", "/api/timeline/{id}")
+def update_timeline(ctx: Ctx, id: int):
+    state = ctx.state
+    timeline = _get_timeline(state, id)
+    body = ctx.body or {}
+    if "collection_id" in body and not _collection_exists(state, body["collection_id"]):
+        raise errors.not_found()
+    changes = {k: body[k] for k in ("description", "icon", "collection_id", "default", "archived") if k in body}
+    if body.get("name") is not None:
+        changes["name"] = body["name"]
+    was_archived = timeline["archived"]
+    timeline.update(changes, updated_at=state.now())
+    # Archiving (or restoring) a timeline carries its events along.
+    if body.get("archived") is not None and body["archived"] != was_archived:
+        for event in state.table("timeline_event").where(timeline_id=id):
+            event["archived"] = body["archived"]
+    return hydrate_timeline(ctx, timeline)
+
+
+@route("DELETE", "/api/timeline/{id}")
+def delete_timeline(ctx: Ctx, id: int):
+    state = ctx.state
+    _get_timeline(state, id)
+    events = state.table("timeline_event")
+    for event in events.where(timeline_id=id):
+        events.delete(event["id"])
+    state.table("timeline").delete(id)
+    return NO_CONTENT
+
+
+@route("GET", "/api/timeline/collection/root")
+def root_collection_timelines(ctx: Ctx):
+    return _timelines_in(ctx, None, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
+
+
+@route("GET", "/api/timeline/collection/{id}")
+def collection_timelines(ctx: Ctx, id: int):
+    if ctx.state.table("collection").get(id) is None:
+        raise errors.not_found()
+    return _timelines_in(ctx, id, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
+
+
+# ---- events ----
+
+def _get_event(state: State, event_id: int) -> Row:
+    event = state.table("timeline_event").get(event_id)
+    if event is None:
+        raise errors.not_found()
+    return event
+
+
+@route("POST", "/api/timeline-event")
+def create_event(ctx: Ctx):
+    body = ctx.body or {}
+    state = ctx.state
+    timeline = state.table("timeline").get(body["timeline_id"])
+    if timeline is None:
+        raise errors.ApiError(404, f"Timeline with id {body['timeline_id']} not found")
+    if not body["name"].strip():
+        raise errors.invalid({"name": "value must be a non-blank string."})
+    # `source` and `question_id` only feed Metabase's analytics; they are not stored.
+    row = {
+        "timeline_id": timeline["id"], "name": body["name"], "description": body.get("description"),
+        "timestamp": parse_timestamp(body["timestamp"]), "timezone": body["timezone"],
+        "time_matters": bool(body.get("time_matters")), "icon": body.get("icon") or timeline["icon"],
+        "archived": bool(body.get("archived")), "creator_id": ctx.user["id"],
+    }
+    return dict(state.table("timeline_event").insert(row, now=state.now()))
+
+
+@route("GET", "/api/timeline-event/{id}")
+def get_event(ctx: Ctx, id: int):
+    return dict(_get_event(ctx.state, id))
+
+
+@route("PUT", "/api/timeline-event/{id}")
+def update_event(ctx: Ctx, id: int):
+    state = ctx.state
+    event = _get_event(state, id)
+    body = ctx.body or {}
+    if body.get("timeline_id") is not None and state.table("timeline").get(body["timeline_id"]) is None:
+        raise errors.not_found()
+    changes = {k: body[k] for k in ("description", "time_matters", "timezone", "icon", "timeline_id", "archived")
+               if k in body}
+    if body.get("timestamp"):
+        changes["timestamp"] = parse_timestamp(body["timestamp"])
+    if body.get("name") is not None:
+        changes["name"] = body["name"]
+    event.update(changes, updated_at=state.now())
+    return dict(event)
+
+
+@route("DELETE", "/api/timeline-event/{id}")
+def delete_event(ctx: Ctx, id: int):
+    _get_event(ctx.state, id)
+    ctx.state.table("timeline_event").delete(id)
+    return NO_CONTENT

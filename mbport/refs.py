@@ -1,0 +1,339 @@
+"""Portable references: addresses, `{"$ref": ...}` markers, and the walkers that find every id in a payload.
+
+One walker serves every direction. It knows *where* ids hide (MBQL 4 and 5 queries, native template tags
+and `{{#12-name}}` text, parameters, parameter mappings, visualization settings with JSON-encoded keys,
+click behaviours, link cards, visualizer sources) and calls `fn(kind, value)` for each id slot; `fn`
+returns the replacement. Export passes numeric ids and gets refs back, import passes refs and gets target
+ids back, dependency discovery records what it is shown and returns it unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+REF = "$ref"
+SECRET = "$secret"
+
+IdFn = Callable[[str, Any], Any]
+
+
+# ---- addresses: kind/key, key parts joined by "/" with "%" and "/" escaped ----
+
+def quote_part(part: Any) -> str:
+    text = "" if part is None else str(part)
+    return text.replace("%", "%25").replace("/", "%2F")
+
+
+def unquote_part(part: str) -> str:
+    return part.replace("%2F", "/").replace("%25", "%")
+
+
+def address(kind: str, *parts: Any) -> str:
+    return kind + "/" + "/".join(quote_part(p) for p in parts)
+
+
+def split_address(addr: str) -> tuple[str, list[str]]:
+    kind, _, rest = addr.partition("/")
+    return kind, [unquote_part(p) for p in rest.split("/")]
+
+
+def address_kind(addr: str) -> str:
+    return addr.partition("/")[0]
+
+
+def ref(addr: str) -> dict[str, str]:
+    return {REF: addr}
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and REF in value and len(value) == 1 and isinstance(value[REF], str)
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and SECRET in value and len(value) == 1
+
+
+def _is_id(value: Any) -> bool:
+    """A slot value worth handing to fn: a numeric id (not a bool) or a ref."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or is_ref(value)
+
+
+# ---- the walker ----
+
+# `{{#12-name}}` in SQL; portable form `{{#[cards/<key>]-name}}`.
+CARD_TAG_SQL = re.compile(r"\{\{(\s*)#(\d+|\[[^\]]+\])((?:-[^}\s]*)?)(\s*)\}\}")
+CARD_TAG_NAME = re.compile(r"^#(\d+|\[[^\]]+\])(-.*)?$")
+VISUALIZER_SOURCE = re.compile(r"card:(\d+|\[[^\]]+\])")
+# Entries of a click behaviour's parameterMapping whose key/id is a JSON-encoded dimension.
+_JSON_ARRAY = re.compile(r"^\s*\[")
+
+ID_CLAUSES = {"metric": "cards", "segment": "segments", "measure": "measures"}
+LINK_MODELS = {
+    "card": "cards", "dataset": "cards", "metric": "cards", "question": "cards", "dashboard": "dashboards",
+    "collection": "collections", "table": "tables", "database": "databases", "action": "actions",
+}
+
+
+class Walker:
+    """Rewrites (or just visits) every id slot in Metabase payloads; see the module docstring."""
+
+    def __init__(self, fn: IdFn):
+        self.fn = fn
+
+    # --- slots ---
+    def id(self, kind: str, value: Any) -> Any:
+        return self.fn(kind, value) if _is_id(value) else value
+
+    def _bracketed(self, kind: str, token: str) -> str:
+        """`12` or `[cards/x]` inside text -> the same form for fn's answer."""
+        if token.startswith("["):
+            value: Any = {REF: token[1:-1]}
+        else:
+            value = int(token)
+        out = self.fn(kind, value)
+        return f"[{out[REF]}]" if is_ref(out) else str(out)
+
+    # --- queries (MBQL 4, MBQL 5, native, fragments such as segment definitions) ---
+    def query(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return self.clause(node)
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "source-table":
+                out[key] = self.source_table(value)
+            elif key in ("source-card", "card-id"):
+                out[key] = self.id("cards", value)
+            elif key == "database" and _is_id(value):
+                out[key] = self.id("databases", value)
+            elif key in ("source-field", "fk-field-id", "field-id"):
+                out[key] = self.id("fields", value)
+            elif key == "snippet-id":
+                out[key] = self.id("snippets", value)
+            elif key == "table-id":
+                out[key] = self.id("tables", value)
+            elif key == "template-tags":
+                out[key] = self.template_tags(value)
+            elif key == "native" and isinstance(value, str):  # MBQL 5 native stage
+                out[key] = self.sql(value)
+            elif key == "native" and isinstance(value, dict):  # MBQL 4 {type: native, native: {query ...}}
+                inner = self.query({k: v for k, v in value.items() if k != "query"})
+                if isinstance(value.get("query"), str):
+                    inner["query"] = self.sql(value["query"])
+                out[key] = {k: inner[k] for k in value}
+            else:
+                out[key] = self.query(value)
+        return out
+
+    def source_table(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("card__") and value[6:].isdigit():
+            new = self.fn("cards", int(value[6:]))
+            return f"card__{new}" if isinstance(new, int) else new
+        if is_ref(value) and value[REF].startswith("cards/"):
+            new = self.fn("cards", value)
+            return f"card__{new}" if isinstance(new, int) else new
+        return self.id("tables", value)
+
+    def clause(self, node: list) -> list:
+        if node and isinstance(node[0], str):
+            head = node[0]
+            if head == "field" and len(node) >= 3:
+                if isinstance(node[1], dict) and not is_ref(node[1]):  # MBQL 5: ["field", {opts}, id]
+                    return ["field", self.query(node[1]), self.id("fields", node[2]), *self._rest(node[3:])]
+                return ["field", self.id("fields", node[1]), self.query(node[2]), *self._rest(node[3:])]
+            if head == "field-id" and len(node) == 2:
+                return ["field-id", self.id("fields", node[1])]
+            if head in ID_CLAUSES and len(node) >= 2:
+                kind = ID_CLAUSES[head]
+                if len(node) >= 3 and isinstance(node[1], dict) and not is_ref(node[1]):
+                    return [head, self.query(node[1]), self.id(kind, node[2]), *self._rest(node[3:])]
+                return [head, self.id(kind, node[1]), *self._rest(node[2:])]
+        return [self.query(x) for x in node]
+
+    def _rest(self, items: list) -> list:
+        return [self.query(x) for x in items]
+
+    def template_tags(self, tags: Any) -> Any:
+        """Native template tags, as a map keyed by name (<= 0.62) or a list of tags (0.63+)."""
+        if isinstance(tags, list):
+            return [self.template_tag(t) for t in tags]
+        if isinstance(tags, dict):
+            return {self.card_tag_name(name): self.template_tag(tag) for name, tag in tags.items()}
+        return tags
+
+    def template_tag(self, tag: Any) -> Any:
+        if not isinstance(tag, dict):
+            return tag
+        out = self.query(tag)
+        if isinstance(out.get("name"), str):
+            out["name"] = self.card_tag_name(out["name"])
+        return out
+
+    def card_tag_name(self, name: str) -> str:
+        m = CARD_TAG_NAME.match(name)
+        if not m:
+            return name
+        return "#" + self._bracketed("cards", m.group(1)) + (m.group(2) or "")
+
+    def sql(self, text: str) -> str:
+        def swap(m: re.Match) -> str:
+            return "{{" + m.group(1) + "#" + self._bracketed("cards", m.group(2)) + m.group(3) + m.group(4) + "}}"
+
+        return CARD_TAG_SQL.sub(swap, text)
+
+    # --- parameters and mappings ---
+    def parameters(self, params: Any) -> Any:
+        if not isinstance(params, list):
+            return params
+        out = []
+        for p in params:
+            if not isinstance(p, dict):
+                out.append(p)
+                continue
+            p = dict(p)
+            cfg = p.get("values_source_config")
+            if isinstance(cfg, dict):
+                cfg = dict(cfg)
+                if "card_id" in cfg:
+                    cfg["card_id"] = self.id("cards", cfg["card_id"])
+                for key in ("value_field", "label_field"):
+                    if key in cfg:
+                        cfg[key] = self.query(cfg[key])
+                p["values_source_config"] = cfg
+            if "target" in p:
+                p["target"] = self.query(p["target"])
+            out.append(p)
+        return out
+
+    def parameter_mappings(self, mappings: Any) -> Any:
+        if not isinstance(mappings, list):
+            return mappings
+        out = []
+        for m in mappings:
+            if isinstance(m, dict):
+                m = dict(m)
+                if "card_id" in m:
+                    m["card_id"] = self.id("cards", m["card_id"])
+                if "target" in m:
+                    m["target"] = self.query(m["target"])
+            out.append(m)
+        return out
+
+    # --- visualization settings ---
+    def viz(self, settings: Any) -> Any:
+        if not isinstance(settings, dict):
+            return settings
+        out: dict[str, Any] = {}
+        for key, value in settings.items():
+            if key == "column_settings" and isinstance(value, dict):
+                out[key] = {self.json_string(k): self.viz(v) for k, v in value.items()}
+            elif key == "click_behavior":
+                out[key] = self.click_behavior(value)
+            elif key == "link" and isinstance(value, dict):
+                out[key] = self.link(value)
+            elif key == "timeline.selected_timeline_ids" and isinstance(value, list):
+                out[key] = [self.id("timelines", v) for v in value]
+            elif key == "timeline.excluded_timeline_event_ids" and isinstance(value, list):
+                out[key] = [self.id("events", v) for v in value]
+            else:
+                out[key] = self.viz_value(value)
+        return out
+
+    def viz_value(self, value: Any) -> Any:
+        """Anything else in settings: nested settings, field clauses, `card:12` visualizer sources."""
+        if isinstance(value, dict):
+            return self.viz(value)
+        if isinstance(value, list):
+            return self.clause(value) if value and value[0] in ("field", "field-id") else [self.viz_value(v) for v in value]
+        if isinstance(value, str) and "card:" in value:
+            return VISUALIZER_SOURCE.sub(lambda m: "card:" + self._bracketed("cards", m.group(1)), value)
+        return value
+
+    def json_string(self, text: Any) -> Any:
+        """A JSON-encoded reference used as a key or id (column_settings keys, click-behaviour dimensions)."""
+        if not isinstance(text, str) or not _JSON_ARRAY.match(text):
+            return text
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        walked = self.query(decoded)
+        return text if walked == decoded else orjson.dumps(walked).decode()
+
+    def click_behavior(self, cb: Any) -> Any:
+        if not isinstance(cb, dict):
+            return cb
+        out = dict(cb)
+        link_type = cb.get("linkType")
+        if "targetId" in cb:
+            kind = {"dashboard": "dashboards", "question": "cards"}.get(link_type)
+            if kind:
+                out["targetId"] = self.id(kind, cb["targetId"])
+        if "tabId" in cb:
+            out["tabId"] = self.id("tabs", cb["tabId"])
+        mapping = cb.get("parameterMapping")
+        if isinstance(mapping, dict):
+            new_mapping = {}
+            for key, entry in mapping.items():
+                if isinstance(entry, dict):
+                    entry = dict(entry)
+                    if "id" in entry:
+                        entry["id"] = self.json_string(entry["id"])
+                    for side in ("source", "target"):
+                        if isinstance(entry.get(side), dict):
+                            part = dict(entry[side])
+                            if "id" in part:
+                                part["id"] = self.json_string(part["id"])
+                            if "dimension" in part:
+                                part["dimension"] = self.query(part["dimension"])
+                            entry[side] = part
+                new_mapping[self.json_string(key)] = entry
+            out["parameterMapping"] = new_mapping
+        return out
+
+    def link(self, link: dict) -> dict:
+        out = dict(link)
+        entity = link.get("entity")
+        if isinstance(entity, dict) and "id" in entity:
+            kind = LINK_MODELS.get(entity.get("model"))
+            if kind:
+                entity = dict(entity)
+                entity["id"] = self.id(kind, entity["id"])
+                if "db_id" in entity:
+                    entity["db_id"] = self.id("databases", entity["db_id"])
+                out["entity"] = entity
+        return out
+
+
+def collect_refs(*payloads: Any) -> set[str]:
+    """Every `$ref` address anywhere in the payloads (docs are already portable, so a plain scan suffices)."""
+    found: set[str] = set()
+
+    def scan(node: Any) -> None:
+        if isinstance(node, dict):
+            if is_ref(node):
+                found.add(node[REF])
+                return
+            for k, v in node.items():
+                scan(k)
+                scan(v)
+        elif isinstance(node, list):
+            for v in node:
+                scan(v)
+        elif isinstance(node, str) and "[" in node:
+            for m in re.finditer(r"#\[([^\]]+)\]|card:\[([^\]]+)\]", node):
+                found.add(m.group(1) or m.group(2))
+            if _JSON_ARRAY.match(node):
+                try:
+                    scan(orjson.loads(node))
+                except orjson.JSONDecodeError:
+                    pass
+
+    for p in payloads:
+        scan(p)
+    return found
