@@ -1,0 +1,135 @@
+"""The plugin base class: one subclass per resource kind, declarative first (serdes' per-model spec style).
+
+The engine calls, on export: `list` → `fetch` (per summary) → `index` (ids → addresses, for every kind
+before any doc is built) → `normalize` (raw → portable doc) → `path` (where the doc lives in the tree).
+On import (see engine docs): `refs` → `locate` → `payload` → `create` / `update` / `archive`.
+A kind never names another kind's class; it names kinds by their `name` only (refs, `fks`, `after`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .refs import Walker, address, collect_refs, ref
+
+if TYPE_CHECKING:
+    from .client import MetabaseClient
+
+
+@dataclass
+class ExportContext:
+    """What `list` and `normalize` may use: the raw objects of earlier kinds and the id → address index."""
+
+    raw: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    index: dict[tuple[str, Any], str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    current: str = ""  # address of the doc being normalized, for warnings
+
+    def ref(self, kind: str, value: Any) -> Any:
+        """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""
+        if value is None or isinstance(value, bool):
+            return value
+        addr = self.index.get((kind, value))
+        if addr is None:
+            addr = address(kind, f"missing-id-{value}")
+            self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, which does not exist ({addr})")
+        return ref(addr)
+
+    @property
+    def walker(self) -> Walker:
+        return Walker(self.ref)
+
+
+@dataclass(frozen=True)
+class PathHint:
+    """Where a doc goes: folder parts below the kind's folder, and a file stem (slugged by the tree)."""
+
+    folder: tuple[str, ...]
+    stem: str  # the file name before slugging; folder parts must already be final (slugged)
+
+
+class Kind:
+    """One resource kind. Subclasses set the class attributes and override only what differs."""
+
+    name: ClassVar[str]  # = the tree folder and the entry-point name, plural ("cards")
+    endpoint: ClassVar[str] = ""  # the list endpoint, e.g. "/api/card"
+    keep: ClassVar[tuple[str, ...]] = ()  # raw fields copied into the doc (after id → ref translation)
+    drop: ClassVar[dict[str, str]] = {}  # raw field → one-line reason it is not in the doc
+    fks: ClassVar[dict[str, str]] = {}  # raw field holding a plain numeric id → the kind it points at
+    key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
+    managed: ClassVar[bool] = True  # False: matched on the target, never created (tables, fields)
+    after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
+    sub_kinds: ClassVar[dict[str, int]] = {}  # addresses living inside this kind's docs: sub kind → key parts of the owner
+    description: ClassVar[str] = ""
+
+    # ---- export ----
+    def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
+        """Called once per export; default: GET the endpoint (a bare array)."""
+        return api.get(self.endpoint)
+
+    def needs_fetch(self, summary: dict[str, Any]) -> bool:
+        """Whether `fetch` must be called for this summary (False when the list already has everything)."""
+        return False
+
+    def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
+        """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
+        return api.get(f"{self.endpoint}/{summary['id']}")
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(raw_or_doc.get(f) for f in self.key_fields)
+
+    def address_of(self, raw_or_doc: dict[str, Any]) -> str:
+        return address(self.name, *self.key_parts(raw_or_doc))
+
+    def index(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any, str]]:
+        """(kind, id, address) for this object and anything inside it other docs may point at."""
+        yield self.name, raw["id"], self.address_of(raw)
+
+    def normalize(self, raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        """raw → doc: keep the `keep` fields, turn `fks` into refs, then `normalize_more`."""
+        doc = {k: raw[k] for k in self.keep if k in raw}
+        for fk, kind in self.fks.items():
+            if fk in raw:
+                doc[fk] = ctx.ref(kind, raw[fk])
+        return self.normalize_more(doc, raw, ctx)
+
+    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        """Hook for kinds whose ids hide inside queries and settings; default: nothing more."""
+        return doc
+
+    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
+        """Default: one flat folder, file named after the doc's name (or its key)."""
+        return PathHint((), str(doc.get("name") or self.key_parts(doc)[0]))
+
+    def doc_address(self, doc: dict[str, Any]) -> str:
+        """The address of a loaded doc (its key fields are in it)."""
+        return self.address_of(doc)
+
+    def contains(self, doc: dict[str, Any]) -> set[str]:
+        """Sub addresses living inside this doc (a table's fields, a dashboard's tabs and dashcards)."""
+        return set()
+
+    # ---- import ----
+    def refs(self, doc: dict[str, Any]) -> set[str]:
+        """Addresses this doc depends on; default: every `$ref` in it."""
+        return collect_refs(doc)
+
+    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
+        """Refs that import fills in a second pass (cycles Metabase itself allows); default none."""
+        return set()
+
+
+class PathContext:
+    """Lets a kind place its docs under another doc's folder (e.g. cards under their collection)."""
+
+    def __init__(self, folders: dict[str, tuple[str, ...]]):
+        self.folders = folders
+
+    def folder_of(self, value: Any) -> tuple[str, ...]:
+        """The folder (slug parts) of the doc a ref points at; () for None or unknown."""
+        if isinstance(value, dict) and "$ref" in value:
+            return self.folders.get(value["$ref"], ())
+        return ()

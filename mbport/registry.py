@@ -1,0 +1,86 @@
+"""Plugin discovery through the `mbport.plugins` entry-point group, exactly as third-party plugins load."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from .errors import MbportError
+from .kind import Kind
+from .refs import address, address_kind, split_address
+
+GROUP = "mbport.plugins"
+log = logging.getLogger("mbport.registry")
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    value: str
+
+
+@dataclass
+class Registry:
+    kinds: dict[str, Kind] = field(default_factory=dict)
+    info: dict[str, PluginInfo] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, kind: Kind, info: PluginInfo | None = None) -> None:
+        if kind.name in self.kinds:
+            other = self.info.get(kind.name)
+            raise MbportError(
+                f"two plugins are named {kind.name!r}"
+                + (f" ({other.distribution} and {info.distribution})" if other and info else ""),
+                hint="uninstall one of them",
+            )
+        self.kinds[kind.name] = kind
+        if info:
+            self.info[kind.name] = info
+
+    def __getitem__(self, name: str) -> Kind:
+        return self.kinds[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.kinds
+
+    @property
+    def sub_kinds(self) -> dict[str, tuple[str, int]]:
+        """Sub kind → (owner kind, number of key parts of the owner)."""
+        return {sub: (k.name, n) for k in self.kinds.values() for sub, n in k.sub_kinds.items()}
+
+    def known_kind(self, kind: str) -> bool:
+        return kind in self.kinds or kind in self.sub_kinds
+
+    def owner(self, addr: str) -> str:
+        """The address of the doc that holds `addr` (itself for whole docs, the table for a field ...)."""
+        kind = address_kind(addr)
+        if kind in self.sub_kinds:
+            owner_kind, n = self.sub_kinds[kind]
+            _, parts = split_address(addr)
+            return address(owner_kind, *parts[:n])
+        return addr
+
+
+def load_plugins(names: list[str] | None = None) -> Registry:
+    """Every installed plugin; one that fails to load is a warning naming it, a duplicate name an error."""
+    registry = Registry()
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        if names is not None and ep.name not in names:
+            continue
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        try:
+            cls = ep.load()
+            kind = cls()
+            if kind.name != ep.name:
+                raise ValueError(f"class says its name is {kind.name!r}")
+        except Exception as exc:  # a broken third-party plugin must not take mbport down
+            msg = f"plugin {ep.name!r} from {dist} failed to load: {exc}"
+            registry.warnings.append(msg)
+            log.warning(msg)
+            continue
+        registry.add(kind, PluginInfo(ep.name, dist, version, ep.value))
+    return registry

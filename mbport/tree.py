@@ -1,0 +1,187 @@
+"""The tree on disk: one sorted-key JSON file per doc plus mbport.json; atomic swap on write, checks on load."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import orjson
+
+from .errors import MbportError
+
+FORMAT_VERSION = 1
+MANIFEST = "mbport.json"
+STAGING = ".mbport-staging"
+RETIRED = ".mbport-retired"
+JOURNAL = ".mbport-swap.json"
+MAX_SLUG = 80
+
+
+def dumps(doc: Any) -> bytes:
+    """The one serialisation of a doc: UTF-8, sorted keys, 2-space indent, trailing newline."""
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def slugify(text: str) -> str:
+    """A readable, filesystem-safe file name: lower case, letters and digits of any script, '-' between."""
+    text = unicodedata.normalize("NFKC", str(text)).lower()
+    out, dash = [], False
+    for ch in text:
+        if ch.isalnum():
+            out.append(ch)
+            dash = False
+        elif not dash and out:
+            out.append("-")
+            dash = True
+    slug = "".join(out).strip("-")
+    while len(slug.encode()) > MAX_SLUG:
+        slug = slug[:-1]
+    return slug.strip("-") or "unnamed"
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:6]
+
+
+@dataclass
+class Tree:
+    """A loaded tree: docs by address, where each came from, and the manifest."""
+
+    root: Path
+    manifest: dict[str, Any]
+    docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)  # address → relative path
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- writing
+
+def is_tree(path: Path) -> bool:
+    return (path / MANIFEST).is_file()
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse to write into a folder that holds something other than an mbport tree (dotfiles aside)."""
+    if out.exists() and not out.is_dir():
+        raise MbportError(f"{out}: exists and is not a folder", hint="choose another --out")
+    if out.is_dir() and not is_tree(out):
+        foreign = [p.name for p in out.iterdir() if not p.name.startswith(".")]
+        if foreign:
+            raise MbportError(
+                f"{out}: not empty and not an mbport tree (has {', '.join(sorted(foreign)[:3])})",
+                hint="export into an empty folder or an existing mbport tree",
+            )
+
+
+def write_tree(out: Path, files: dict[str, bytes], owned: set[str]) -> None:
+    """Replace the mbport-owned entries of `out` with `files` (relative path → bytes), atomically.
+
+    The new tree is written aside, then swapped in entry by entry under a journal, so an interrupted run
+    is rolled forward by the next one (`recover`) and a good tree is never left half-written. Entries
+    that mbport does not own (.git, a README of the user's) are left alone.
+    """
+    check_output_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    recover(out)
+    staging = out / STAGING
+    if staging.exists():
+        shutil.rmtree(staging)
+    for rel, content in files.items():
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    new_entries = {PurePosixPath(rel).parts[0] for rel in files}
+    present = {p.name for p in out.iterdir()}
+    entries = [[name, name in new_entries] for name in sorted((owned & present) | new_entries)]
+    _atomic_write(out / JOURNAL, orjson.dumps({"entries": entries}))
+    _swap(out, entries)
+
+
+def recover(out: Path) -> None:
+    """Finish a swap that an earlier run started (roll forward), then clean up."""
+    journal = out / JOURNAL
+    if journal.exists():
+        entries = orjson.loads(journal.read_bytes())["entries"]
+        _swap(out, entries)
+    for leftover in (out / STAGING, out / RETIRED):
+        if leftover.exists() and not journal.exists():
+            shutil.rmtree(leftover)
+
+
+def _swap(out: Path, entries: list[list]) -> None:
+    """Move each journalled entry into place; safe to repeat after an interruption at any point."""
+    staging, retired = out / STAGING, out / RETIRED
+    retired.mkdir(exist_ok=True)
+    # The manifest goes last: a tree whose manifest is in place is a complete tree.
+    for name, in_new in sorted(entries, key=lambda e: e[0] == MANIFEST):
+        new, cur, old = staging / name, out / name, retired / name
+        if in_new and not new.exists():
+            continue  # swapped in by the interrupted run already
+        if cur.exists() or cur.is_symlink():
+            if old.exists():
+                _remove(old)
+            cur.rename(old)
+        if new.exists():
+            new.rename(cur)
+    (out / JOURNAL).unlink(missing_ok=True)
+    for leftover in (staging, retired):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- reading
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise MbportError(f"{root}: no such folder", hint="give the folder an export wrote")
+    if not path.is_file():
+        raise MbportError(f"{root}: not an mbport tree (no {MANIFEST})", hint="run `mbport export` first")
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise MbportError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise MbportError(
+            f"{path}: tree format {found!r} is not supported (this mbport reads format {FORMAT_VERSION})",
+            hint="export the tree again with this version of mbport",
+        )
+    return manifest
+
+
+def iter_doc_files(root: Path) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of every doc file; never follows links out of the tree."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(root)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            rel = (rel_dir / name).as_posix()
+            if rel == MANIFEST or (rel_dir == Path(".") and not name.endswith(".json")):
+                continue
+            found.append((rel, Path(dirpath) / name))
+    return found
