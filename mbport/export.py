@@ -102,7 +102,7 @@ def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]
     paths: dict[str, str] = {}
     pending = {addr: registry[address_kind(addr)] for addr in docs}
     # Folder-providing kinds (collections) go first, parents before children, so others can nest inside.
-    providers = [a for a, k in pending.items() if getattr(k, "provides_folders", False)]
+    providers = [a for a, k in pending.items() if k.provides_folders]
     others = [a for a in pending if a not in set(providers)]
     while providers:
         ready = [a for a in providers if _parent_placed(pending[a], docs[a], folders, docs)]
@@ -137,7 +137,7 @@ def _assign(addrs, pending, docs, folders, paths, provide: bool) -> None:
 
 
 def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = None,
-               selection: set[str] | None = None, options: dict[str, Any] | None = None,
+               selection: Callable[[dict[str, dict[str, Any]]], set[str]] | None = None, options: dict[str, Any] | None = None,
                progress: Progress | None = None) -> ExportResult:
     names = kinds or sorted(registry.kinds)
     unknown = [k for k in names if k not in registry]
@@ -152,7 +152,7 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     docs = {a: d for a, d in docs.items() if address_kind(a) in names or selection is not None}
     extras: list[str] = []
     if selection is not None:
-        keep, extras = select(registry, docs, selection)
+        keep, extras = select(registry, docs, selection(docs))
         docs = {a: d for a, d in docs.items() if a in keep}
     paths = place(registry, docs)
     counts: dict[str, int] = {}

@@ -64,6 +64,9 @@ class Kind:
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
     sub_kinds: ClassVar[dict[str, int]] = {}  # addresses living inside this kind's docs: sub kind → key parts of the owner
     description: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()  # singular names for --select (collection:Sales)
+    container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
+    provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
