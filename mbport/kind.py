@@ -97,11 +97,18 @@ class Kind:
         for fk, kind in self.fks.items():
             if fk in raw:
                 doc[fk] = ctx.ref(kind, raw[fk])
-        return self.normalize_more(doc, raw, ctx)
+        doc = self.normalize_more(doc, raw, ctx)
+        # One rule for the whole tree: a top-level null is written as absent (both mean Metabase's default).
+        return {k: v for k, v in doc.items() if v is not None}
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         """Hook for kinds whose ids hide inside queries and settings; default: nothing more."""
         return doc
+
+    def parent_ref(self, doc: dict[str, Any]) -> str | None:
+        """The address of the container this doc sits in (placed before it), from `container_field`."""
+        value = doc.get(self.container_field) if self.container_field else None
+        return value["$ref"] if isinstance(value, dict) and "$ref" in value else None
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         """Default: one flat folder, file named after the doc's name (or its key)."""

@@ -70,10 +70,6 @@ class Collections(Kind):
                 doc.pop(default_null, None)
         return doc
 
-    def parent_ref(self, doc: dict[str, Any]) -> str | None:
-        parent = doc.get("parent")
-        return parent["$ref"] if isinstance(parent, dict) else None
-
     def path(self, doc, folders: PathContext) -> PathHint:
         if doc.get("parent"):
             return PathHint(folders.folder_of(doc["parent"]), doc["name"])

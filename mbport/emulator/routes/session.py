@@ -6,7 +6,7 @@ from .. import errors
 from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
 from ..router import route
 from ..store import new_uuid
-from . import users
+from . import settings, users
 
 
 def _public_properties(ctx: Ctx) -> dict:
@@ -19,9 +19,9 @@ def _public_properties(ctx: Ctx) -> dict:
         "version": ctx.profile.version,
         "setup-token": token,
         "has-user-setup": has_user,
-        "site-name": state.settings.get("site-name", "Metabase"),
-        "site-locale": state.settings.get("site-locale", "en"),
-        "site-url": state.settings.get("site-url"),
+        "site-name": settings.get_value(state, "site-name"),
+        "site-locale": settings.get_value(state, "site-locale"),
+        "site-url": settings.get_value(state, "site-url"),
         "token-features": {},
         "engines": {"sqlite": {"driver-name": "SQLite"}, "h2": {"driver-name": "H2"}, "postgres": {"driver-name": "PostgreSQL"}},
         "password-complexity": {"total": 6, "digit": 1},

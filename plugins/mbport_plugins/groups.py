@@ -1,0 +1,40 @@
+"""Permission groups by name; the built-in All Users and Administrators are marked by their role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.kind import Kind, PathHint
+
+# Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
+BUILT_IN = {"all-internal-users": "All Users", "admin": "Administrators"}
+
+
+class Groups(Kind):
+    name = "groups"
+    endpoint = "/api/permissions/group"
+    description = "Permission groups (built-in ones are matched by role, never created)."
+    aliases = ("group",)
+    key_fields = ("name",)
+    keep = ("name", "magic_group_type")
+    drop = {
+        "id": "instance-specific id; the key is the name",
+        "entity_id": "groups are matched by name across instances",
+        "member_count": "derived from memberships",
+        "is_tenant_group": "EE tenants (not supported yet)",
+        "members": "memberships kind",
+    }
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        # Built-in groups are keyed by their role's usual name, so a renamed label elsewhere still matches.
+        return (BUILT_IN.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
+
+    def normalize_more(self, doc, raw, ctx):
+        if doc.get("magic_group_type") is None:
+            doc.pop("magic_group_type", None)
+        else:
+            doc["name"] = BUILT_IN.get(doc["magic_group_type"], doc["name"])
+        return doc
+
+    def path(self, doc, folders) -> PathHint:
+        return PathHint((), doc["name"])

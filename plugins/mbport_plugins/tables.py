@@ -1,0 +1,119 @@
+"""Tables and their fields, by name: the metadata admins edit (names, descriptions, types, visibility, FKs, remaps).
+
+Tables and fields are never created on import: they come from the warehouse sync and are matched by
+(database, schema, name) and (table, field name path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.kind import ExportContext, Kind, PathHint
+from mbport.refs import address, split_address
+
+TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
+                "caveats", "points_of_interest", "show_in_getting_started")
+FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
+                "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
+NO_SCHEMA = "(no schema)"
+
+
+class Tables(Kind):
+    name = "tables"
+    endpoint = "/api/database/{id}/metadata"
+    description = "Table and field metadata (matched by name on import, never created)."
+    managed = False
+    after = ("databases",)
+    sub_kinds = {"fields": 3}
+    key_fields = ("db", "schema", "name")
+    keep = TABLE_FIELDS
+    drop = {
+        "id": "instance-specific id; the key is (database, schema, name)",
+        "db_id": "becomes the `database` ref", "db": "hydrated database",
+        "fields": "kept as a list of field docs",
+        "active": "only active tables are exported", "created_at": "server timestamp",
+        "updated_at": "server timestamp", "initial_sync_status": "sync progress",
+        "estimated_row_count": "warehouse statistics", "view_count": "usage statistics",
+        "is_upload": "set by the CSV upload feature", "is_writable": "reported by the driver",
+        "database_require_filter": "reported by the driver", "data_authority": "EE data studio",
+        "archived_at": "server timestamp", "deactivated_at": "server timestamp",
+        "metrics": "legacy hydration", "segments": "segments kind", "entity_id": "tables are matched by name",
+        "is_published": "EE data studio", "published_as_model": "EE data studio",
+        "data_layer": "EE data studio", "data_source": "EE data studio", "owner_email": "EE data studio",
+        "owner_user_id": "EE data studio", "collection_id": "EE data studio", "dimension_options": "UI hydration",
+        "pk_field": "derived from the fields", "fks": "derived from the fields",
+    }
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        databases = ctx.raw.get("databases", [])
+
+        def metadata(db):
+            meta = api.get(f"/api/database/{db['id']}/metadata", params={"include_hidden": "true", "remove_inactive": "true"})
+            return [{**t, "db": db["name"]} for t in meta.get("tables", []) if t.get("active", True)]
+
+        return [t for tables in api.map(metadata, databases) for t in tables]
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "database" in raw_or_doc:  # a loaded doc
+            db = split_address(raw_or_doc["database"]["$ref"])[1][0]
+            return db, raw_or_doc.get("schema") or "", raw_or_doc["name"]
+        return raw_or_doc["db"], raw_or_doc.get("schema") or "", raw_or_doc["name"]
+
+    def index(self, raw):
+        key = self.key_parts(raw)
+        yield "tables", raw["id"], address("tables", *key)
+        names = {f["id"]: f for f in raw.get("fields", [])}
+        for f in raw.get("fields", []):
+            yield "fields", f["id"], address("fields", *key, *_name_path(f, names))
+
+    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
+        doc = {k: raw[k] for k in TABLE_FIELDS if raw.get(k) is not None}
+        doc["schema"] = raw.get("schema") or ""
+        db_id = raw.get("db_id")
+        doc["database"] = ctx.ref("databases", db_id)
+        names = {f["id"]: f for f in raw.get("fields", [])}
+        fields = []
+        for f in raw.get("fields", []):
+            if f.get("active") is False:
+                continue
+            field = {k: f[k] for k in FIELD_FIELDS if f.get(k) is not None}
+            path = _name_path(f, names)
+            if len(path) > 1:
+                field["parent"] = path[:-1]
+            field["position"] = f.get("position", 0)
+            if f.get("fk_target_field_id"):
+                field["fk_target"] = ctx.ref("fields", f["fk_target_field_id"])
+            remaps = []
+            for dim in f.get("dimensions") or []:
+                remap = {"type": dim.get("type"), "name": dim.get("name")}
+                if dim.get("human_readable_field_id"):
+                    remap["human_readable_field"] = ctx.ref("fields", dim["human_readable_field_id"])
+                remaps.append(remap)
+            if remaps:
+                field["remapping"] = remaps[0]
+            fields.append(field)
+        fields.sort(key=lambda f: (f["position"], f.get("parent", []), f["name"]))
+        doc["fields"] = fields
+        return doc
+
+    def contains(self, doc):
+        key = self.key_parts(doc)
+        return {address("fields", *key, *f.get("parent", []), f["name"]) for f in doc.get("fields", [])}
+
+    def path(self, doc, folders) -> PathHint:
+        db = split_address(doc["database"]["$ref"])[1][0]
+        from mbport.tree import slugify
+
+        return PathHint((slugify(db), slugify(doc["schema"] or NO_SCHEMA)), doc["name"])
+
+
+def _name_path(field: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> list[str]:
+    """A nested (JSON-unfolded) field's names from the top-level parent down."""
+    path = [field["name"]]
+    seen = {field["id"]}
+    parent = field.get("parent_id")
+    while parent and parent in by_id and parent not in seen:
+        seen.add(parent)
+        path.insert(0, by_id[parent]["name"])
+        parent = by_id[parent].get("parent_id")
+    return path
