@@ -138,6 +138,6 @@ def test_recorded_dashboards_and_cards_roundtrip(era):
         card = json.loads(card_file.read_text())
         exported, seen = roundtrip("query", card["dataset_query"])
         assert ("databases", card["database_id"]) in seen
-        if '"source-table": %d' % (card["table_id"] or -1) in json.dumps(card["dataset_query"]):
+        if f'"source-table": {card["table_id"] or -1}' in json.dumps(card["dataset_query"]):
             assert ("tables", card["table_id"]) in seen
         roundtrip("viz", card["visualization_settings"])

@@ -1,0 +1,118 @@
+"""The tree on disk: deterministic bytes, collision-free paths, atomic swap with roll-forward, refusal of foreign folders."""
+
+import orjson
+import pytest
+
+from mbport import tree
+from mbport.errors import MbportError
+from mbport.export import place
+from mbport.kind import Kind, PathHint
+from mbport.registry import Registry
+
+
+class Folders(Kind):
+    name = "folders"
+    provides_folders = True
+    container_field = "parent"
+    key_fields = ("entity_id",)
+
+    def path(self, doc, folders):
+        return PathHint(folders.folder_of(doc.get("parent")), doc["name"])
+
+
+class Notes(Kind):
+    name = "notes"
+    container_field = "folder"
+    key_fields = ("entity_id",)
+
+    def path(self, doc, folders):
+        return PathHint(folders.folder_of(doc.get("folder")), doc["name"])
+
+
+@pytest.fixture
+def registry():
+    reg = Registry()
+    reg.add(Folders())
+    reg.add(Notes())
+    return reg
+
+
+def test_dumps_is_sorted_indented_and_utf8():
+    assert tree.dumps({"b": 1, "a": "é"}) == '{\n  "a": "é",\n  "b": 1\n}\n'.encode()
+
+
+def test_slugify_keeps_any_script_and_never_returns_empty():
+    assert tree.slugify("Revenue / Month (EU)") == "revenue-month-eu"
+    assert tree.slugify("売上 レポート") == "売上-レポート"
+    assert tree.slugify("///") == "unnamed"
+    assert len(tree.slugify("x" * 500).encode()) <= tree.MAX_SLUG
+
+
+def test_place_nests_children_and_resolves_collisions_deterministically(registry):
+    docs = {
+        "folders/A": {"entity_id": "A", "name": "Sales"},
+        "folders/B": {"entity_id": "B", "name": "EMEA", "parent": {"$ref": "folders/A"}},
+        "folders/C": {"entity_id": "C", "name": "sales"},  # collides with "Sales" at the top
+        "notes/n1": {"entity_id": "n1", "name": "Revenue", "folder": {"$ref": "folders/B"}},
+        "notes/n2": {"entity_id": "n2", "name": "Revenue", "folder": {"$ref": "folders/B"}},
+        "notes/n3": {"entity_id": "n3", "name": "Top"},
+    }
+    paths = place(registry, docs)
+    assert paths["folders/A"].startswith("folders/sales~") and paths["folders/C"].startswith("folders/sales~")
+    assert paths["folders/A"] != paths["folders/C"]
+    sales = paths["folders/A"][len("folders/"):-len(".json")]
+    assert paths["folders/B"] == f"folders/{sales}/emea.json"
+    assert paths["notes/n1"].startswith(f"notes/{sales}/emea/revenue~")
+    assert paths["notes/n3"] == "notes/top.json"
+    assert place(registry, dict(reversed(list(docs.items())))) == paths
+    assert len(set(paths.values())) == len(paths)
+
+
+def test_write_tree_replaces_owned_entries_and_keeps_foreign_ones(tmp_path):
+    out = tmp_path / "t"
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1", "cards/b.json": b"2"}, owned={"cards", "mbport.json"})
+    (out / ".git").mkdir()
+    (out / "README.md").write_text("mine")
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"3"}, owned={"cards", "mbport.json"})
+    assert (out / "cards/a.json").read_bytes() == b"3"
+    assert not (out / "cards/b.json").exists()  # objects that are gone are removed
+    assert (out / "README.md").read_text() == "mine" and (out / ".git").is_dir()
+    assert not (out / tree.STAGING).exists() and not (out / tree.JOURNAL).exists()
+
+
+def test_refuses_a_folder_that_is_not_a_tree(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(MbportError, match="not an mbport tree"):
+        tree.write_tree(tmp_path, {"mbport.json": b"{}"}, owned={"mbport.json"})
+    assert (tmp_path / "notes.txt").read_text() == "x"
+
+
+def test_interrupted_swap_is_rolled_forward(tmp_path, monkeypatch):
+    out = tmp_path / "t"
+    tree.write_tree(out, {"mbport.json": b"old", "cards/a.json": b"old", "users/u.json": b"old"}, owned={"cards", "users", "mbport.json"})
+    real_rename = type(out).rename
+    calls = {"n": 0}
+
+    def dying_rename(self, target):
+        calls["n"] += 1
+        if calls["n"] == 3:  # die in the middle of the swap
+            raise KeyboardInterrupt
+        return real_rename(self, target)
+
+    monkeypatch.setattr(type(out), "rename", dying_rename)
+    with pytest.raises(KeyboardInterrupt):
+        tree.write_tree(out, {"mbport.json": b"new", "cards/a.json": b"new", "users/u.json": b"new"}, owned={"cards", "users", "mbport.json"})
+    monkeypatch.setattr(type(out), "rename", real_rename)
+    assert (out / tree.JOURNAL).exists()
+    tree.recover(out)
+    assert {p: (out / p).read_bytes() for p in ("mbport.json", "cards/a.json", "users/u.json")} == {
+        "mbport.json": b"new", "cards/a.json": b"new", "users/u.json": b"new"}
+    assert not (out / tree.JOURNAL).exists()
+
+
+def test_read_manifest_errors_name_the_file(tmp_path):
+    with pytest.raises(MbportError, match="not an mbport tree"):
+        tree.read_manifest(tmp_path)
+    (tmp_path / "mbport.json").write_bytes(orjson.dumps({"format": 99}))
+    with pytest.raises(MbportError, match="format 99 is not supported"):
+        tree.read_manifest(tmp_path)
