@@ -47,9 +47,11 @@ _secrets_lock = threading.Lock()
 _MIN_SECRET_LEN = 4  # shorter values would blank out ordinary words in messages
 _SECRET_PATTERNS = [
     (re.compile(r"\bmb_[A-Za-z0-9+/=_-]{8,}"), "mb_***"),
-    (re.compile(r"(?i)\b(x-api-key|x-metabase-session|authorization|cookie)(\s*[:=]\s*)[^\s,;'\"}]+"), r"\1\2***"),
+    (re.compile(r"(?i)\b(x-api-key|x-metabase-session|authorization|cookie)(\s*[:=]\s*)((?:bearer|basic)\s+)?[^\s,;'\"}]+"), r"\1\2\3***"),
     (re.compile(r"(?i)(metabase\.SESSION=)[^;\s'\"]+"), r"\1***"),
-    (re.compile(r"(?i)([\"']?password[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;}]+)"), r"\1***"),
+    # a quoted JSON/dict value or a form field; not "password: did not match" (Metabase's own message)
+    (re.compile(r"(?i)([\"']password[\"']\s*:\s*)(\"[^\"]*\"|'[^']*')"), r"\1***"),
+    (re.compile(r"(?i)\b(password=)[^\s&,;]+"), r"\1***"),
     (re.compile(r"(://)[^/@\s]+@"), r"\1***@"),  # credentials inside a URL
 ]
 

@@ -115,7 +115,7 @@ def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]
 
 
 def _parent_placed(kind: Kind, doc: dict, folders: dict, docs: dict) -> bool:
-    parent = kind.parent_ref(doc) if hasattr(kind, "parent_ref") else None
+    parent = kind.parent_ref(doc)
     return parent is None or parent not in docs or parent in folders
 
 

@@ -39,29 +39,49 @@ def parse_timestamp(value) -> str:
 def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
     """The hydrated `collection` (with `can_write`); the root pseudo-collection for None."""
     try:
-        from .collections import collection_summary
+        from . import collections
     except ImportError:
-        collection_summary = _collection_summary_fallback
-    summary = collection_summary(ctx.state, collection_id)
+        summary = _collection_summary_fallback(ctx.state, collection_id)
+        return summary and {**summary, "can_write": ctx.is_superuser}
+    summary = collections.collection_summary(ctx.state, collection_id)
     if summary is None:
         return None
-    # Without a collection-permissions API to ask, only admins are known to be able to write.
-    return {**summary, "can_write": ctx.is_superuser or bool(summary.get("can_write"))}
+    coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
+    return {**summary, "can_write": collections.can_write(ctx.state, ctx.user, coll)}
+
+
+def _collection_permission(ctx: Ctx, collection_id: int | None, write: bool) -> bool:
+    try:
+        from . import collections
+    except ImportError:
+        return True
+    coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
+    check = collections.can_write if write else collections.can_read
+    return check(ctx.state, ctx.user, coll)
+
+
+def _can_read_collection(ctx: Ctx, collection_id: int | None) -> bool:
+    return _collection_permission(ctx, collection_id, write=False)
+
+
+def check_collection_access(ctx: Ctx, collection_id: int | None, write: bool) -> None:
+    """404 for a missing collection, 403 without read (or write) permission on it."""
+    if collection_id is not None and ctx.state.table("collection").get(collection_id) is None:
+        raise errors.not_found()
+    if not _collection_permission(ctx, collection_id, write):
+        raise errors.forbidden()
 
 
 def _collection_summary_fallback(state: State, collection_id: int | None) -> dict | None:
     if collection_id is None:
-        return {"id": "root", "name": "Our analytics", "authority_level": None, "is_personal": False}
+        return {"metabase.collections.models.collection.root/is-root?": True, "authority_level": None,
+                "name": "Our analytics", "is_personal": False, "id": "root"}
     coll = state.table("collection").get(collection_id)
     if coll is None:
         return None
     keys = ("authority_level", "description", "archived", "slug", "archive_operation_id", "name", "personal_owner_id",
             "type", "is_sample", "id", "archived_directly", "entity_id", "location", "namespace", "created_at")
     return {**{k: coll.get(k) for k in keys}, "is_personal": coll.get("personal_owner_id") is not None}
-
-
-def _collection_exists(state: State, collection_id: int | None) -> bool:
-    return collection_id is None or state.table("collection").get(collection_id) is not None
 
 
 def _events(state: State, timeline_id: int, all_events: bool, start: str | None = None, end: str | None = None) -> list:
@@ -108,7 +128,9 @@ def _timelines_in(ctx: Ctx, collection_id: int | None, archived: bool, include_e
 @route("GET", "/api/timeline")
 def list_timelines(ctx: Ctx):
     archived = _flag(ctx.query.get("archived"))
-    rows = sorted(ctx.state.table("timeline").where(archived=archived), key=lambda r: r["name"].lower())
+    # Only timelines in collections the caller can see (Metabase's visible-collection filter).
+    rows = ctx.state.table("timeline").where(lambda r: _can_read_collection(ctx, r["collection_id"]), archived=archived)
+    rows.sort(key=lambda r: r["name"].lower())
     out = [hydrate_timeline(ctx, r) for r in rows]
     if ctx.query.get("include") == "events":
         for t in out:
@@ -120,8 +142,7 @@ def list_timelines(ctx: Ctx):
 def create_timeline(ctx: Ctx):
     body = ctx.body or {}
     state = ctx.state
-    if not _collection_exists(state, body.get("collection_id")):
-        raise errors.not_found()
+    check_collection_access(ctx, body.get("collection_id"), write=True)
     if not body["name"].strip():
         raise errors.invalid({"name": "value must be a non-blank string."})
     row = {k: body.get(k) for k in TIMELINE_FIELDS}
@@ -133,6 +154,7 @@ def create_timeline(ctx: Ctx):
 @route("GET", "/api/timeline/{id}")
 def get_timeline(ctx: Ctx, id: int):
     timeline = _get_timeline(ctx.state, id)
+    check_collection_access(ctx, timeline["collection_id"], write=False)
     out = hydrate_timeline(ctx, timeline)
     if ctx.query.get("include") == "events":
         start, end = ctx.query.get("start"), ctx.query.get("end")
@@ -145,9 +167,10 @@ def get_timeline(ctx: Ctx, id: int):
 def update_timeline(ctx: Ctx, id: int):
     state = ctx.state
     timeline = _get_timeline(state, id)
+    check_collection_access(ctx, timeline["collection_id"], write=True)
     body = ctx.body or {}
-    if "collection_id" in body and not _collection_exists(state, body["collection_id"]):
-        raise errors.not_found()
+    if "collection_id" in body and body["collection_id"] != timeline["collection_id"]:
+        check_collection_access(ctx, body["collection_id"], write=True)
     changes = {k: body[k] for k in ("description", "icon", "collection_id", "default", "archived") if k in body}
     if body.get("name") is not None:
         changes["name"] = body["name"]
@@ -163,7 +186,7 @@ def update_timeline(ctx: Ctx, id: int):
 @route("DELETE", "/api/timeline/{id}")
 def delete_timeline(ctx: Ctx, id: int):
     state = ctx.state
-    _get_timeline(state, id)
+    check_collection_access(ctx, _get_timeline(state, id)["collection_id"], write=True)
     events = state.table("timeline_event")
     for event in events.where(timeline_id=id):
         events.delete(event["id"])
@@ -173,22 +196,24 @@ def delete_timeline(ctx: Ctx, id: int):
 
 @route("GET", "/api/timeline/collection/root")
 def root_collection_timelines(ctx: Ctx):
+    check_collection_access(ctx, None, write=False)
     return _timelines_in(ctx, None, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
 @route("GET", "/api/timeline/collection/{id}")
 def collection_timelines(ctx: Ctx, id: int):
-    if ctx.state.table("collection").get(id) is None:
-        raise errors.not_found()
+    check_collection_access(ctx, id, write=False)
     return _timelines_in(ctx, id, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
 # ---- events ----
 
-def _get_event(state: State, event_id: int) -> Row:
-    event = state.table("timeline_event").get(event_id)
+def _get_event(ctx: Ctx, event_id: int, write: bool) -> Row:
+    event = ctx.state.table("timeline_event").get(event_id)
     if event is None:
         raise errors.not_found()
+    timeline = ctx.state.table("timeline").get(event["timeline_id"])
+    check_collection_access(ctx, timeline and timeline["collection_id"], write=write)
     return event
 
 
@@ -199,6 +224,7 @@ def create_event(ctx: Ctx):
     timeline = state.table("timeline").get(body["timeline_id"])
     if timeline is None:
         raise errors.ApiError(404, f"Timeline with id {body['timeline_id']} not found")
+    check_collection_access(ctx, timeline["collection_id"], write=True)
     if not body["name"].strip():
         raise errors.invalid({"name": "value must be a non-blank string."})
     # `source` and `question_id` only feed Metabase's analytics; they are not stored.
@@ -213,18 +239,22 @@ def create_event(ctx: Ctx):
 
 @route("GET", "/api/timeline-event/{id}")
 def get_event(ctx: Ctx, id: int):
-    return dict(_get_event(ctx.state, id))
+    return dict(_get_event(ctx, id, write=False))
 
 
 @route("PUT", "/api/timeline-event/{id}")
 def update_event(ctx: Ctx, id: int):
     state = ctx.state
-    event = _get_event(state, id)
+    event = _get_event(ctx, id, write=True)
     body = ctx.body or {}
-    if body.get("timeline_id") is not None and state.table("timeline").get(body["timeline_id"]) is None:
-        raise errors.not_found()
-    changes = {k: body[k] for k in ("description", "time_matters", "timezone", "icon", "timeline_id", "archived")
-               if k in body}
+    if body.get("timeline_id") is not None:
+        target = state.table("timeline").get(body["timeline_id"])
+        if target is None:
+            raise errors.not_found()
+        check_collection_access(ctx, target["collection_id"], write=True)
+    changes = {k: body[k] for k in ("description", "time_matters", "timezone", "icon", "archived") if k in body}
+    if body.get("timeline_id") is not None:
+        changes["timeline_id"] = body["timeline_id"]
     if body.get("timestamp"):
         changes["timestamp"] = parse_timestamp(body["timestamp"])
     if body.get("name") is not None:
@@ -235,6 +265,6 @@ def update_event(ctx: Ctx, id: int):
 
 @route("DELETE", "/api/timeline-event/{id}")
 def delete_event(ctx: Ctx, id: int):
-    _get_event(ctx.state, id)
+    _get_event(ctx, id, write=True)
     ctx.state.table("timeline_event").delete(id)
     return NO_CONTENT

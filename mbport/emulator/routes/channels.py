@@ -1,0 +1,91 @@
+"""Notification channels (webhooks): /api/channel."""
+
+from __future__ import annotations
+
+from .. import errors
+from ..app import Ctx, Response
+from ..router import route
+from ..store import Row
+
+TYPE_RULE = "Must be a namespaced channel. E.g: channel/http"
+DUPLICATE = "Channel with that name already exists"
+
+
+def _check_type(value) -> None:
+    if not (isinstance(value, str) and value.startswith("channel/") and len(value) > len("channel/")):
+        raise errors.invalid({"type": TYPE_RULE}, {"type": [TYPE_RULE]})
+
+
+def _check_text(body: dict, key: str, nullable: bool) -> None:
+    value = body.get(key)
+    if value is None and nullable:
+        return
+    if not isinstance(value, str) or not value.strip():
+        text = ("nullable " if nullable else "") + "value must be a non-blank string."
+        raise errors.invalid({key: text}, {key: [text]})
+
+
+def _out(channel: Row) -> dict:
+    # Metabase hides `details` from readers who cannot write; in OSS both need admin, so readers see everything.
+    return dict(channel)
+
+
+def _get(ctx: Ctx, channel_id: int) -> Row:
+    channel = ctx.state.table("channel").get(channel_id)
+    if channel is None:
+        raise errors.not_found()
+    ctx.require_superuser()
+    return channel
+
+
+@route("GET", "/api/channel")
+def list_channels(ctx: Ctx):
+    # Metabase reads `include_inactive` from the request *body* on this GET; a query parameter is ignored.
+    include_inactive = bool((ctx.body or {}).get("include_inactive"))
+    if not ctx.is_superuser:
+        return []  # channels are readable only by admins (or the EE `setting` permission)
+    rows = ctx.state.table("channel").where(None if include_inactive else (lambda r: r["active"]))
+    return [_out(r) for r in rows]
+
+
+@route("POST", "/api/channel")
+def create_channel(ctx: Ctx):
+    ctx.require_superuser()
+    body = ctx.body or {}
+    _check_text(body, "name", nullable=False)
+    _check_text(body, "description", nullable=True)
+    _check_type(body["type"])
+    if ctx.state.table("channel").first(name=body["name"]):
+        return Response(409, {"errors": {"name": DUPLICATE}})
+    row = ctx.state.table("channel").insert({
+        "name": body["name"], "description": body.get("description"), "type": body["type"],
+        "details": body["details"], "active": body["active"] if body.get("active") is not None else True,
+    }, now=ctx.state.now())
+    return _out(row)
+
+
+@route("GET", "/api/channel/{id}")
+def get_channel(ctx: Ctx, id: int):
+    return _out(_get(ctx, id))
+
+
+@route("PUT", "/api/channel/{id}")
+def update_channel(ctx: Ctx, id: int):
+    channel = _get(ctx, id)
+    body = ctx.body or {}
+    for key in ("name", "description"):
+        if key in body:
+            _check_text(body, key, nullable=True)
+    if body.get("type") is not None:
+        _check_type(body["type"])
+    changes = {k: body[k] for k in ("name", "type", "details", "active") if body.get(k) is not None}
+    if "description" in body:
+        changes["description"] = body["description"]
+    if changes.get("active") is False and channel["active"]:
+        # Deactivation frees the (unique) name for reuse and detaches the channel from subscriptions.
+        changes["name"] = f"DEACTIVATED_{channel['id']} {changes.get('name', channel['name'])}"[:254]
+        pulse_channels = ctx.state.table("pulse_channel")
+        for row in pulse_channels.where(channel_id=channel["id"]):
+            pulse_channels.delete(row["id"])
+    channel.update(changes, updated_at=ctx.state.now())
+    return _out(channel)

@@ -1,0 +1,321 @@
+"""Running queries: POST /api/dataset and POST /api/card/{card-id}/query on SQLite warehouses (HTTP 202, like Metabase)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import errors, sync
+from ..app import Ctx, Response
+from ..router import route
+from ..store import Row, State
+
+MAX_RESULTS = 2000  # Metabase's cap on ad-hoc and saved-question results
+_TAG = re.compile(r"\{\{\s*(.+?)\s*\}\}")
+_OPTIONAL = re.compile(r"\[\[(.+?)\]\]", re.S)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# MBQL clauses the emulator runs; any other clause in an MBQL stage fails the query.
+_SUPPORTED_MBQL = {"source-table", "limit", "fields", "order-by", "lib/type", "lib/stage-metadata"}
+
+
+class QueryError(Exception):
+    """A query that Metabase would report as failed (HTTP 202, status "failed")."""
+
+    def __init__(self, message: str, error_type: str = "invalid-query", cls: str = "clojure.lang.ExceptionInfo"):
+        super().__init__(message)
+        self.error_type = error_type
+        self.cls = cls
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: list[Any] = field(default_factory=list)
+    fields: list[Row] | None = None  # the metadata fields of an MBQL query's columns
+
+
+# ---- reading queries in either MBQL version ----
+
+def _stage(query: dict) -> dict:
+    """The query as one flat stage: {native, template-tags} or {source-table, limit, ...}."""
+    if query.get("lib/type") == "mbql/query":
+        stages = query.get("stages") or [{}]
+        if len(stages) > 1:
+            raise QueryError("The emulator runs single-stage queries only.")
+        stage = stages[0]
+        if stage.get("lib/type") == "mbql.stage/native":
+            return {"native": stage.get("native") or "", "template-tags": stage.get("template-tags")}
+        return dict(stage)
+    if query.get("type") == "native":
+        native = query.get("native") or {}
+        return {"native": native.get("query") or "", "template-tags": native.get("template-tags")}
+    if query.get("type") == "query":
+        return dict(query.get("query") or {})
+    raise QueryError("Invalid query: expected a native or MBQL query.")
+
+
+def _tags_by_name(tags: Any) -> dict[str, dict]:
+    # a map keyed by name (<= 0.62) or a list of tags that carry their name (0.63)
+    if isinstance(tags, list):
+        return {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}
+    return dict(tags or {})
+
+
+def _parameter_values(parameters: list[dict] | None) -> dict[str, Any]:
+    values = {}
+    for p in parameters or []:
+        target = p.get("target")
+        if not (isinstance(target, list) and len(target) > 1 and isinstance(target[1], list)):
+            continue
+        name = next((x for x in reversed(target[1]) if isinstance(x, str) and x != "template-tag"), None)
+        if name is not None and p.get("value") not in (None, [], ""):
+            values[name] = p["value"]
+    return values
+
+
+def _field_id(ref: Any) -> int | None:
+    # ["field", 12, {...}] (MBQL 4) or ["field", {...}, 12] (MBQL 5)
+    if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "field":
+        return next((x for x in ref[1:] if isinstance(x, int)), None)
+    return None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# ---- native SQL with template tags ----
+
+class NativeCompiler:
+    """Expands Metabase template tags into SQLite SQL with bound parameters, in textual order."""
+
+    def __init__(self, state: State, tags: dict[str, dict], values: dict[str, Any], depth: int = 0):
+        self.state, self.tags, self.values, self.depth = state, tags, values, depth
+        if depth > 8:
+            raise QueryError("Circular card or snippet references.")
+
+    def value_of(self, name: str) -> Any:
+        tag = self.tags.get(name, {})
+        value = self.values.get(name, tag.get("default"))
+        return None if value in ([], "") else value
+
+    def compile(self, sql: str) -> Compiled:
+        params: list[Any] = []
+        sql = self._inline_snippets(sql)
+        sql = _OPTIONAL.sub(lambda m: m.group(1) if self._all_set(m.group(1)) else "", sql)
+        text = _TAG.sub(lambda m: self._substitute(m.group(1), params), sql)
+        return Compiled(text, params)
+
+    def _inline_snippets(self, sql: str) -> str:
+        def snippet(m: re.Match) -> str:
+            name = m.group(1)
+            if not name.lower().startswith("snippet:"):
+                return m.group(0)
+            tag = self.tags.get(name, {})
+            rows = self.state.table("native_query_snippet")
+            row = rows.get(tag["snippet-id"]) if tag.get("snippet-id") else None
+            row = row or rows.first(name=tag.get("snippet-name") or name.split(":", 1)[1].strip())
+            if row is None:
+                raise QueryError(f"Snippet {name.split(':', 1)[1].strip()!r} does not exist.")
+            return NativeCompiler(self.state, self.tags, self.values, self.depth + 1)._inline_snippets(row["content"])
+
+        return _TAG.sub(snippet, sql)
+
+    def _all_set(self, clause: str) -> bool:
+        return all(name.startswith("#") or self.value_of(name) is not None for name in _TAG.findall(clause))
+
+    def _substitute(self, name: str, params: list[Any]) -> str:
+        if name.startswith("#"):
+            return self._card_reference(name, params)
+        tag = self.tags.get(name, {"type": "text"})
+        value = self.value_of(name)
+        if tag.get("type") == "dimension":
+            return self._field_filter(tag, value, params)
+        if value is None:
+            if tag.get("required"):
+                raise QueryError(f"You'll need to pick a value for '{tag.get('display-name') or name}' "
+                                 "before this query can run.", "missing-required-parameter")
+            raise QueryError(f'Cannot run the query: missing required parameters: #{{"{name}"}}',
+                             "missing-required-parameter")
+        items = value if isinstance(value, list) else [value]
+        params.extend(_typed(tag.get("type"), v) for v in items)
+        return ", ".join("?" for _ in items)
+
+    def _card_reference(self, name: str, params: list[Any]) -> str:
+        tag = self.tags.get(name, {})
+        match = re.match(r"#(\d+)", name)
+        card_id = tag.get("card-id") or (int(match.group(1)) if match else None)
+        card = self.state.table("card").get(card_id) if card_id else None
+        if card is None:
+            raise QueryError(f"Card {card_id} does not exist.")
+        sub = compile_query(self.state, card["dataset_query"], [], self.depth + 1)
+        params.extend(sub.params)
+        return f"({sub.sql})"
+
+    def _field_filter(self, tag: dict, value: Any, params: list[Any]) -> str:
+        if value is None:
+            return "1 = 1"  # an unset field filter matches everything
+        f = self.state.table("metabase_field").get(_field_id(tag.get("dimension")))
+        table = self.state.table("metabase_table").get(f["table_id"]) if f else None
+        if f is None or table is None:
+            raise QueryError("The field filter's field does not exist.")
+        items = value if isinstance(value, list) else [value]
+        params.extend(items)
+        column = f"{_quote(table['name'])}.{_quote(f['name'])}"
+        return f"{column} = ?" if len(items) == 1 else f"{column} IN ({', '.join('?' for _ in items)})"
+
+
+def _typed(tag_type: str | None, value: Any) -> Any:
+    if tag_type == "number" and isinstance(value, str):
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError as exc:
+            raise QueryError(f"Invalid number: {value!r}") from exc
+    return value
+
+
+# ---- MBQL (the simple subset) ----
+
+def _compile_mbql(state: State, stage: dict) -> Compiled:
+    unsupported = sorted(k for k in stage if k not in _SUPPORTED_MBQL and stage[k] not in (None, [], {}))
+    if unsupported:
+        raise QueryError(f"The emulator cannot run MBQL with {', '.join(unsupported)}; use a native query.")
+    table = state.table("metabase_table").get(stage.get("source-table"))
+    if table is None:
+        raise QueryError(f"Table {stage.get('source-table')!r} does not exist.")
+    by_id = {f["id"]: f for f in state.table("metabase_field").where(table_id=table["id"], active=True)}
+    if stage.get("fields"):
+        chosen = [by_id[i] for i in map(_field_id, stage["fields"]) if i in by_id]
+    else:
+        chosen = sorted((f for f in by_id.values() if f["visibility_type"] == "normal"), key=lambda f: f["position"])
+    sql = f"SELECT {', '.join(_quote(f['name']) for f in chosen) or '*'} FROM {_quote(table['name'])}"
+    order = []
+    for clause in stage.get("order-by") or []:
+        ref = next((x for x in clause[1:] if isinstance(x, list)), None)
+        if _field_id(ref) in by_id:
+            order.append(f"{_quote(by_id[_field_id(ref)]['name'])} {'DESC' if clause[0] == 'desc' else 'ASC'}")
+    if order:
+        sql += " ORDER BY " + ", ".join(order)
+    if stage.get("limit") is not None:
+        sql += f" LIMIT {int(stage['limit'])}"
+    return Compiled(sql, [], chosen)
+
+
+def compile_query(state: State, query: dict, parameters: list[dict] | None, depth: int = 0) -> Compiled:
+    stage = _stage(query)
+    if "native" in stage:
+        compiler = NativeCompiler(state, _tags_by_name(stage.get("template-tags")), _parameter_values(parameters), depth)
+        return compiler.compile(stage["native"])
+    return _compile_mbql(state, stage)
+
+
+# ---- running and answering ----
+
+def _base_type(values: list[Any]) -> str:
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, bool):
+        return "type/Boolean"
+    if isinstance(sample, int):
+        return "type/Integer"
+    if isinstance(sample, float):
+        return "type/Float"
+    if isinstance(sample, str):
+        return "type/DateTime" if _DATETIME.match(sample) else "type/Date" if _DATE.match(sample) else "type/Text"
+    return "type/*"
+
+
+def _native_col(name: str, values: list[Any]) -> dict:
+    base = _base_type(values)
+    return {"display_name": name, "source": "native", "field_ref": ["field", name, {"base-type": base}],
+            "name": name, "base_type": base, "effective_type": base}
+
+
+def _field_col(f: Row) -> dict:
+    keys = ("description", "semantic_type", "table_id", "coercion_strategy", "name", "settings", "fk_target_field_id",
+            "effective_type", "nfc_path", "parent_id", "id", "position", "visibility_type", "display_name",
+            "fingerprint", "base_type")
+    return {**{k: f[k] for k in keys}, "source": "fields", "field_ref": ["field", f["id"], None]}
+
+
+def _run(db: Row, compiled: Compiled) -> tuple[list[dict], list[list[Any]], bool]:
+    if db["engine"] != "sqlite":
+        raise QueryError(f"The emulator cannot connect to a {db['engine']} database; only SQLite warehouses run queries.",
+                         "driver", "class java.net.ConnectException")
+    try:
+        with sync.connect((db.get("details") or {}).get("db", "")) as conn:
+            cursor = conn.execute(compiled.sql, compiled.params)
+            names = [d[0] for d in cursor.description or []]
+            rows = [list(r) for r in cursor.fetchmany(MAX_RESULTS + 1)]
+    except sync.SyncError as exc:
+        raise QueryError(str(exc), "driver", "class java.sql.SQLException") from exc
+    except (sqlite3.Error, OverflowError) as exc:
+        raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})", "invalid-query",
+                         "class org.sqlite.SQLiteException") from exc
+    truncated = len(rows) > MAX_RESULTS
+    rows = rows[:MAX_RESULTS]
+    if compiled.fields is not None and len(compiled.fields) == len(names):
+        cols = [_field_col(f) for f in compiled.fields]
+    else:
+        cols = [_native_col(n, [r[i] for r in rows]) for i, n in enumerate(names)]
+    return cols, rows, truncated
+
+
+def execute(state: State, db: Row, query: dict, parameters: list[dict] | None, context: str) -> Response:
+    """Compile and run a query; Metabase answers 202 whether the query completed or failed."""
+    started_at, clock = state.now(), time.monotonic()
+    json_query = {**query, "parameters": parameters or [],
+                  "middleware": {"js-int-to-string?": True, "add-default-userland-constraints?": True}}
+    base = {"database_id": db["id"], "started_at": started_at, "json_query": json_query, "context": context}
+    compiled: Compiled | None = None
+    try:
+        compiled = compile_query(state, query, parameters)
+        cols, rows, truncated = _run(db, compiled)
+    except QueryError as exc:
+        return Response(202, _failed(base, exc, compiled))
+    metadata = [{k: c[k] for k in ("display_name", "field_ref", "name", "base_type", "effective_type")}
+                | {"semantic_type": c.get("semantic_type"), "fingerprint": c.get("fingerprint")} for c in cols]
+    data = {"rows": rows, "cols": cols, "native_form": {"query": compiled.sql, "params": compiled.params or None},
+            "format-rows?": True, "results_timezone": "UTC", "requested_timezone": "UTC",
+            "results_metadata": {"columns": metadata}, "insights": None}
+    if truncated:
+        data["rows_truncated"] = MAX_RESULTS
+    return Response(202, {"data": data, "cached": None, **base, "average_execution_time": None, "status": "completed",
+                          "row_count": len(rows), "running_time": int((time.monotonic() - clock) * 1000)})
+
+
+def _failed(base: dict, exc: QueryError, compiled: Compiled | None) -> dict:
+    cls = exc.cls if exc.cls.startswith("class ") else f"class {exc.cls}"
+    error = {"status": "failed", "class": cls, "error": str(exc), "stacktrace": [], "error_type": exc.error_type}
+    out = {"data": {"rows": [], "cols": []}, **base, **error, "via": [error], "row_count": 0, "running_time": 0}
+    if compiled is not None:
+        out["native"] = {"query": compiled.sql, "params": compiled.params or None}
+    return out
+
+
+def _database(state: State, db_id: Any) -> Row:
+    db = state.table("metabase_database").get(db_id) if isinstance(db_id, int) else None
+    if db is None:
+        raise errors.not_found()
+    return db
+
+
+@route("POST", "/api/dataset")
+def run_dataset(ctx: Ctx):
+    body = dict(ctx.body or {})
+    parameters = body.pop("parameters", None)
+    return execute(ctx.state, _database(ctx.state, body.get("database")), body, parameters, "ad-hoc")
+
+
+@route("POST", "/api/card/{card-id}/query")
+def run_card(ctx: Ctx, card_id: Any):
+    state = ctx.state
+    card = state.table("card").get(card_id)
+    if card is None:
+        raise errors.not_found()
+    query = card.get("dataset_query") or {}
+    db = _database(state, query.get("database") or card.get("database_id"))
+    return execute(state, db, query, (ctx.body or {}).get("parameters"), "question")

@@ -1,0 +1,118 @@
+"""Measures: /api/measure (named aggregations on a table, stored as full MBQL 5 queries; Metabase >= 0.59)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import errors
+from ..app import Ctx
+from ..router import route
+from ..store import Row, State
+from . import segments, users
+
+MEASURES_SINCE = 59
+_AGGREGATION_PHRASES = {
+    "sum": "Sum of", "avg": "Average of", "min": "Min of", "max": "Max of", "distinct": "Distinct values of",
+    "cum-sum": "Cumulative sum of", "median": "Median of", "stddev": "Standard deviation of", "var": "Variance of",
+}
+
+
+def minor_version(state: State) -> int:
+    """The x of the emulated v0.x.y (v1.x.y for EE tags)."""
+    parts = state.profile.tag.lstrip("v").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def require_version(state: State, minor: int) -> None:
+    """Endpoints that an older emulated release does not have answer like an unknown route."""
+    if minor_version(state) < minor:
+        raise errors.not_found()
+
+
+def to_full_mbql5(state: State, table_id: int, definition: dict[str, Any]) -> dict[str, Any]:
+    """A measure definition as Metabase stores it: MBQL 4 queries and fragments become a full MBQL 5 query."""
+    if "stages" in definition or "lib/type" in definition:
+        return definition
+    try:
+        from .. import mbql
+    except ImportError:
+        return definition
+    if "query" not in definition:
+        table = state.table("metabase_table").get(table_id) or {}
+        definition = {"database": table.get("db_id"), "type": "query",
+                      "query": {"source-table": table_id, **definition}}
+    return mbql.to_mbql5(definition, state.profile)
+
+
+def describe_aggregation(state: State, clause: Any) -> str:
+    if not isinstance(clause, list) or not clause:
+        return str(clause)
+    op, args = clause[0], segments._clause_args(clause)
+    if op == "count":
+        return "Count"
+    if op == "cum-count":
+        return "Cumulative count"
+    if op in _AGGREGATION_PHRASES and args:
+        return f"{_AGGREGATION_PHRASES[op]} {segments.describe_column(state, args[0])}"
+    return op
+
+
+def hydrate(state: State, measure: Row, *, description: bool = False) -> dict[str, Any]:
+    out = dict(measure)
+    out["creator"] = users.creator(state, measure.get("creator_id"))
+    if description:
+        aggregations = segments.query_part(measure.get("definition"), "aggregation", "aggregation")
+        out["definition_description"] = (
+            ", ".join(describe_aggregation(state, a) for a in aggregations) if aggregations else None
+        )
+    return out
+
+
+def _get(state: State, measure_id: int) -> Row:
+    measure = state.table("measure").get(measure_id)
+    if measure is None:
+        raise errors.not_found()
+    return measure
+
+
+@route("GET", "/api/measure")
+def list_measures(ctx: Ctx):
+    require_version(ctx.state, MEASURES_SINCE)
+    rows = sorted(ctx.state.table("measure").where(archived=False), key=lambda m: m["name"].lower())
+    return [hydrate(ctx.state, m, description=True) for m in rows]
+
+
+@route("POST", "/api/measure")
+def create_measure(ctx: Ctx):
+    require_version(ctx.state, MEASURES_SINCE)
+    ctx.require_superuser()
+    body = ctx.body
+    if ctx.state.table("metabase_table").get(body["table_id"]) is None:
+        raise errors.not_found()
+    measure = ctx.state.table("measure").insert({
+        "name": body["name"], "description": body.get("description"), "table_id": body["table_id"],
+        "definition": to_full_mbql5(ctx.state, body["table_id"], body["definition"]),
+        "creator_id": ctx.user["id"], "archived": False,
+    }, now=ctx.state.now())
+    return hydrate(ctx.state, measure)
+
+
+@route("GET", "/api/measure/{id}")
+def get_measure(ctx: Ctx, id: int):
+    require_version(ctx.state, MEASURES_SINCE)
+    return hydrate(ctx.state, _get(ctx.state, id))
+
+
+@route("PUT", "/api/measure/{id}")
+def put_measure(ctx: Ctx, id: int):
+    require_version(ctx.state, MEASURES_SINCE)
+    ctx.require_superuser()
+    measure = _get(ctx.state, id)
+    body = ctx.body
+    changes = {"description": body["description"]} if "description" in body else {}
+    changes |= {k: body[k] for k in ("archived", "name") if body.get(k) is not None}
+    if body.get("definition") is not None:
+        changes["definition"] = to_full_mbql5(ctx.state, measure["table_id"], body["definition"])
+    if any(measure.get(k) != v for k, v in changes.items()):
+        measure.update(changes, updated_at=ctx.state.now())
+    return hydrate(ctx.state, measure)

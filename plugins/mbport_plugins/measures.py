@@ -1,0 +1,33 @@
+"""Measures (named aggregations on a table, Metabase >= 0.59), keyed by entity_id, filed under their table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.client import ApiError
+from mbport.kind import ExportContext
+
+from .segments import TableScoped
+
+
+class Measures(TableScoped):
+    """Like segments; an instance without the measures API (before 0.59: 404) simply has none."""
+
+    name = "measures"
+    endpoint = "/api/measure"
+    description = "Measures: named aggregations on a table (unarchived ones; the API cannot list archived measures)."
+    aliases = ("measure",)
+    drop = {
+        **TableScoped.common_drop,
+        "dimensions": "server-computed breakout candidates of the measure's table",
+        "dimension_mappings": "server-computed alongside dimensions",
+        "result_column_name": "derived from the aggregation",
+    }
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        try:
+            return api.get(self.endpoint)
+        except ApiError as exc:
+            if exc.status == 404:  # the release predates measures
+                return []
+            raise

@@ -1,0 +1,144 @@
+"""Dashboard subscriptions (and legacy pulses), keyed by entity_id: cards, channels, schedules and recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from mbport.client import ApiError
+from mbport.kind import ExportContext, Kind, PathContext, PathHint
+
+CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
+SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")
+# Fields of `cards[]` and `channels[]` items that never reach the doc, with the reason (checked by the tests).
+CARD_DROP = {
+    "id": "becomes the `card` ref", "dashboard_card_id": "becomes the `dashcard` ref",
+    "name": "hydrated from the card", "description": "hydrated from the card",
+    "collection_id": "hydrated from the card", "display": "hydrated from the card",
+    "dashboard_id": "hydrated from the dashcard", "parameter_mappings": "always null on pulse cards",
+    "download_perms": "the reading user's permission", "entity_id": "pulse cards are rewritten on every update",
+    "position": "kept as the list order",
+}
+CHANNEL_DROP = {
+    "id": "instance-specific id", "entity_id": "channels are matched by type on update",
+    "pulse_id": "the channel sits inside its pulse's doc", "channel_id": "becomes the `channel` name",
+    "channel_name": "the channel's name, looked up by mbport at list time; kept as `channel`",
+    "recipients": "kept as user refs and plain email addresses",
+    "created_at": "server timestamp", "updated_at": "server timestamp",
+}
+
+
+class Pulses(Kind):
+    """Dashboard subscriptions, active and archived.
+
+    `list` reads `GET /api/pulse` and `?archived=true` (alerts are not pulses since 0.54, see the alerts
+    kind). `normalize` turns the dashboard, collection, cards and dashcards into refs (dashcards through the
+    dashboards kind's index), keeps the card order, sorts channels by type and recipients by user/email.
+    An http channel's `channel_id` becomes the channel's name: channels are not a kind yet.
+    """
+
+    name = "pulses"
+    endpoint = "/api/pulse"
+    description = "Dashboard subscriptions: which dashboard, when, to whom, in which format."
+    aliases = ("subscription", "pulse")
+    container_field = "collection"
+    after = ("users",)
+    keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")
+    drop = {
+        "id": "instance-specific id; the key is entity_id",
+        "dashboard_id": "becomes the `dashboard` ref",
+        "collection_id": "becomes the `collection` ref",
+        "parameters": "kept with ids walked into refs",
+        "cards": "kept as card and dashcard refs with the attachment flags",
+        "channels": "kept with recipients as refs, sorted by channel type",
+        "creator_id": "audit", "creator": "hydrated user",
+        "created_at": "server timestamp", "updated_at": "server timestamp",
+        "can_write": "the reading user's permission",
+        "alert_condition": "alerts are the alerts kind", "alert_first_only": "alerts are the alerts kind",
+        "alert_above_goal": "alerts are the alerts kind",
+        "is_remote_synced": "EE remote-sync bookkeeping",
+    }
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        seen: dict[int, dict[str, Any]] = {}
+        for params in ({}, {"archived": "true"}):
+            for raw in api.get(self.endpoint, params=params):
+                seen.setdefault(raw["id"], raw)
+        rows = [seen[i] for i in sorted(seen)]
+        linked = [c for r in rows for c in r.get("channels") or [] if c.get("channel_id") is not None]
+        if linked:  # webhook channels are named on the doc; one extra request, only when some are used
+            names = channel_names(api, {c["channel_id"] for c in linked})
+            for c in linked:
+                c["channel_name"] = names.get(c["channel_id"])
+        return rows
+
+    def normalize_more(self, doc, raw, ctx: ExportContext):
+        walker = ctx.walker
+        if raw.get("dashboard_id") is not None:
+            doc["dashboard"] = ctx.ref("dashboards", raw["dashboard_id"])
+        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
+        if raw.get("parameters"):
+            doc["parameters"] = walker.parameters(raw["parameters"])
+        doc["cards"] = [self._card(c, ctx) for c in raw.get("cards") or []]
+        channels = [self._channel(c, ctx) for c in raw.get("channels") or []]
+        doc["channels"] = sorted(channels, key=lambda c: (c["channel_type"], orjson.dumps(c, option=orjson.OPT_SORT_KEYS)))
+        for optional in ("collection_position", "disable_links"):
+            if not doc.get(optional):
+                doc.pop(optional, None)
+        return doc
+
+    @staticmethod
+    def _card(card: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        out: dict[str, Any] = {"card": ctx.ref("cards", card["id"])}
+        if card.get("dashboard_card_id") is not None:
+            out["dashcard"] = ctx.ref("dashcards", card["dashboard_card_id"])
+        out.update({k: card[k] for k in CARD_FLAGS if card.get(k) is not None})
+        return out
+
+    @staticmethod
+    def _channel(channel: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        out: dict[str, Any] = {"channel_type": channel["channel_type"], "enabled": channel.get("enabled")}
+        out.update({k: channel[k] for k in SCHEDULE_FIELDS if channel.get(k) is not None})
+        if channel.get("channel_id") is not None:
+            out["channel"] = channel.get("channel_name") or _missing_channel(channel["channel_id"], ctx)
+        details = {k: v for k, v in (channel.get("details") or {}).items() if k != "emails" and v is not None}
+        if details:
+            out["details"] = details
+        users, emails = [], []
+        for r in channel.get("recipients") or []:
+            if r.get("id") is not None:
+                users.append({"user": ctx.ref("users", r["id"])})
+            elif r.get("email"):
+                emails.append({"email": r["email"]})
+        users.sort(key=lambda r: r["user"]["$ref"])
+        emails.sort(key=lambda r: r["email"].lower())
+        if users or emails:
+            out["recipients"] = users + emails
+        return out
+
+    def path(self, doc, folders: PathContext) -> PathHint:
+        return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
+
+
+def _missing_channel(channel_id: int, ctx: ExportContext) -> str:
+    ctx.warnings.append(f"{ctx.current}: refers to notification channel id {channel_id}, which does not exist")
+    return f"missing-channel-{channel_id}"
+
+
+def channel_names(api, ids: set[int]) -> dict[int, str]:
+    """Notification channels (webhooks ...) by id → name. The list holds active channels only (its
+    `include_inactive` is read from a GET *body*), so inactive ones are read one by one."""
+    try:
+        names = {c["id"]: c["name"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
+    except ApiError as exc:
+        if exc.status != 404:  # before 0.51 there are no channels to name
+            raise
+        return {}
+    for missing in sorted(ids - set(names)):
+        try:
+            names[missing] = api.get(f"/api/channel/{missing}")["name"]
+        except ApiError as exc:
+            if exc.status not in (403, 404):
+                raise
+    return names

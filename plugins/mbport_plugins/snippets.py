@@ -1,0 +1,58 @@
+"""Native query snippets, in their snippet folder (a collection in the `snippets` namespace)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.kind import ExportContext, Kind, PathContext, PathHint
+
+from .cards import canonical_query, omit_defaults
+from .collections import SNIPPETS_FOLDER
+
+
+class Snippets(Kind):
+    """Reusable SQL fragments (`{{snippet: Name}}` in native queries).
+
+    `list` (once per export) reads `GET /api/native-query-snippet` and `?archived=true` (full rows, no
+    fetch). Snippet names are unique instance-wide, but the key is the entity_id like other content.
+    """
+
+    name = "snippets"
+    endpoint = "/api/native-query-snippet"
+    description = "Native query snippets, in their snippet folder."
+    aliases = ("snippet",)
+    container_field = "collection"
+    keep = ("entity_id", "name", "content", "description", "archived")
+    drop = {
+        "id": "instance-specific id; the key is entity_id",
+        "collection_id": "becomes the `collection` ref (a snippet folder)",
+        "template_tags": "walked into the doc's `template_tags` (newest releases; snippets may hold tags)",
+        "creator_id": "who created it; not content",
+        "creator": "hydrated creator",
+        "created_at": "server timestamp",
+        "updated_at": "server timestamp",
+        "is_remote_synced": "EE remote-sync bookkeeping",
+        "entity_id_translated": "hydration",
+    }
+    defaults = {"description": None, "template_tags": {}}
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        seen: dict[Any, dict[str, Any]] = {}
+        for params in ({}, {"archived": "true"}):
+            for raw in api.get(self.endpoint, params=params):
+                seen.setdefault(raw["id"], raw)
+        return sorted(seen.values(), key=lambda r: r["id"])
+
+    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
+        if raw.get("template_tags") is not None:
+            # Same shape as a native query's tags (a map keyed by name): card and snippet ids hide there too.
+            doc["template_tags"] = ctx.walker.template_tags(canonical_query({"template-tags": raw["template_tags"]})["template-tags"])
+        return omit_defaults(doc, self.defaults)
+
+    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
+        folder = folders.folder_of(doc.get("collection"))
+        # Snippet folders sit under `@snippets` in the collections tree; in the snippets tree that prefix says nothing.
+        if folder[:1] == (SNIPPETS_FOLDER,):
+            folder = folder[1:]
+        return PathHint(folder, doc["name"])

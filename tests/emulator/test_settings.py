@@ -1,0 +1,114 @@
+"""/api/setting behaves like Metabase's (api-surface.md §11, §22; conformance item 38)."""
+
+from tests.conftest import make_client
+from tests.emulator.test_users import login, new_user
+
+INFO_KEYS = {"key", "value", "is_env_setting", "env_name", "description", "default"}
+
+
+def setting_info(admin, key):
+    return next(s for s in admin.get("/api/setting").json() if s["key"] == key)
+
+
+def test_list_is_a_sorted_array_of_setting_infos(admin):
+    settings = admin.get("/api/setting").json()
+    assert isinstance(settings, list) and all(set(s) == INFO_KEYS for s in settings)
+    keys = [s["key"] for s in settings]
+    assert keys == sorted(keys)
+    assert {"site-name", "site-url", "admin-email", "report-timezone", "enable-embedding", "humanization-strategy",
+            "custom-formatting", "application-name", "start-of-week", "site-locale", "site-uuid",
+            "premium-embedding-token"} <= set(keys)
+    start = setting_info(admin, "start-of-week")
+    assert start == {**start, "value": None, "default": "sunday", "is_env_setting": False, "env_name": "MB_START_OF_WEEK"}
+
+
+def test_put_one_setting_then_read_it(admin, anon):
+    assert admin.put("/api/setting/site-name", json={"value": "Acme Analytics"}).status_code == 204
+    resp = admin.get("/api/setting/site-name")
+    assert resp.status_code == 200 and resp.text == "Acme Analytics"
+    assert setting_info(admin, "site-name")["value"] == "Acme Analytics"
+    assert anon.get("/api/session/properties").json()["site-name"] == "Acme Analytics"
+    admin.put("/api/setting/enable-embedding", json={"value": "true"})
+    assert admin.get("/api/setting/enable-embedding").json() is True
+
+
+def test_default_values_read_as_null(admin):
+    resp = admin.get("/api/setting/report-timezone")
+    assert resp.status_code == 204 and resp.content == b""
+    admin.put("/api/setting/start-of-week", json={"value": "sunday"})  # equal to the default
+    assert setting_info(admin, "start-of-week")["value"] is None
+
+
+def test_null_deletes(admin):
+    admin.put("/api/setting/admin-email", json={"value": "ops@example.com"})
+    assert setting_info(admin, "admin-email")["value"] == "ops@example.com"
+    assert admin.put("/api/setting/admin-email", json={"value": None}).status_code == 204
+    assert setting_info(admin, "admin-email")["value"] is None
+    assert admin.get("/api/setting/admin-email").status_code == 204
+
+
+def test_bulk_put_accepts_snake_case_keys(admin):
+    resp = admin.put("/api/setting", json={"report_timezone": "Europe/Paris", "custom-formatting": {"type/Number": {"number_separators": ".,"}}})
+    assert resp.status_code == 204
+    assert admin.get("/api/setting/report-timezone").text == "Europe/Paris"
+    assert admin.get("/api/setting/custom_formatting").json() == {"type/Number": {"number_separators": ".,"}}
+
+
+def test_bulk_put_is_all_or_nothing(admin):
+    resp = admin.put("/api/setting", json={"report-timezone": "UTC", "no-such-setting": 1})
+    assert resp.status_code == 500 and resp.json()["message"] == "Unknown setting: :no-such-setting"
+    assert admin.get("/api/setting/report-timezone").status_code == 204
+
+
+def test_sensitive_settings_are_obfuscated(admin, emulator):
+    token = "a" * 62 + "42"
+    admin.put("/api/setting/premium-embedding-token", json={"value": token})
+    assert setting_info(admin, "premium-embedding-token")["value"] == "**********42"
+    assert admin.get("/api/setting/premium-embedding-token").text == "**********42"
+    # Sending the obfuscated value back (a settings round trip) keeps the real one.
+    admin.put("/api/setting", json={"premium-embedding-token": "**********42"})
+    assert emulator.state.settings["premium-embedding-token"] == token
+
+
+def test_env_settings_are_hidden_and_win(admin, emulator):
+    emulator.state.extra["env_settings"] = {"site-name": "From Env"}
+    info = setting_info(admin, "site-name")
+    assert info["is_env_setting"] is True and info["value"] is None
+    assert info["default"] == "Using value of env var $MB_SITE_NAME" and info["env_name"] == "MB_SITE_NAME"
+    assert admin.get("/api/setting/site-name").status_code == 204
+    admin.put("/api/setting/site-name", json={"value": "Stored"})
+    assert setting_info(admin, "site-name")["value"] is None
+
+
+def test_site_uuid_is_set_and_read_only(admin):
+    uuid = admin.get("/api/setting/site-uuid").text
+    assert len(uuid) == 36
+    resp = admin.put("/api/setting/site-uuid", json={"value": "other"})
+    assert resp.status_code == 500 and "read-only" in resp.json()["message"]
+    assert admin.get("/api/setting/site-uuid").text == uuid
+
+
+def test_enterprise_settings_cannot_be_written_on_oss(admin):
+    resp = admin.put("/api/setting/application-name", json={"value": "Acme BI"})
+    assert resp.status_code == 500 and "whitelabel" in resp.json()["message"]
+
+
+def test_site_url_is_normalised(admin):
+    admin.put("/api/setting/site-url", json={"value": "mb.example.com/"})
+    assert admin.get("/api/setting/site-url").text == "http://mb.example.com"
+
+
+def test_unknown_setting(admin):
+    resp = admin.get("/api/setting/no-such-setting")
+    assert resp.status_code == 500 and resp.json()["message"] == "Unknown setting: :no-such-setting"
+
+
+def test_non_admins(admin, emulator):
+    new_user(admin, "bob@example.com")
+    bob = login(emulator, "bob@example.com")
+    for resp in (bob.get("/api/setting"), bob.put("/api/setting/site-name", json={"value": "x"}),
+                 bob.put("/api/setting", json={"site-name": "x"}), bob.get("/api/setting/email-smtp-host")):
+        assert resp.status_code == 403 and resp.text == "You don't have permissions to do that."
+    admin.put("/api/setting/site-name", json={"value": "Shared"})
+    assert bob.get("/api/setting/site-name").text == "Shared"
+    assert make_client(emulator).get("/api/setting").status_code == 401
