@@ -16,6 +16,7 @@ from .refs import Walker, address, collect_refs, ref
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
+    from .resolve import Resolver, Target
 
 
 @dataclass
@@ -67,6 +68,10 @@ class Kind:
     aliases: ClassVar[tuple[str, ...]] = ()  # singular names for --select (collection:Sales)
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
     provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
+    # import
+    stages: ClassVar[tuple[str, ...]] = ("main",)  # writes per object, in order (dashboards: shell, layout)
+    identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
+    archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -130,6 +135,71 @@ class Kind:
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
         """Refs that import fills in a second pass (cycles Metabase itself allows); default none."""
         return set()
+
+    def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
+        """Refs that need target ids before `stage` is written; default: all non-deferred ones, first stage."""
+        return self.refs(doc) - self.deferred_refs(doc) if stage == self.stages[0] else set()
+
+    def match_key(self, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
+        """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never."""
+        return None
+
+    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
+        """The same natural key read off a target raw object."""
+        return None
+
+    def locate(self, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
+        """The target id of an existing object this doc describes, or None. Called in graph order.
+
+        Default: the same entity_id (a restore into the instance the tree came from), then the natural key;
+        an object already claimed by another doc is never adopted twice.
+        """
+        raws = [r for r in target.raw(self.name) if r.get("id") not in claimed]
+        eid = doc.get("entity_id")
+        if eid:
+            for raw in raws:
+                if raw.get("entity_id") == eid:
+                    return raw["id"]
+        try:
+            key = self.match_key(doc, resolve)
+        except Exception:  # a parent that does not exist on the target yet: nothing to adopt
+            return None
+        if key is None:
+            return None
+        for raw in sorted(raws, key=lambda r: str(r.get("id"))):
+            if self.raw_match_key(raw) == key:
+                return raw["id"]
+        return None
+
+    def payload(self, doc: dict[str, Any], resolve: Resolver, stage: str) -> dict[str, Any]:
+        """The API body for `stage`; default: every `keep` field (absent → null, Metabase's default) and fks."""
+        body = {k: doc.get(k) for k in self.keep if k not in self.identity_fields}
+        for fk in self.fks:
+            body[fk] = resolve(doc.get(fk))
+        return body
+
+    def create(self, api: MetabaseClient, payload: dict[str, Any], doc: dict[str, Any], target: Target) -> dict[str, Any]:
+        """POST the payload; returns the created raw object (with its id)."""
+        return api.post(self.endpoint, json=payload)
+
+    def update(self, api: MetabaseClient, target_id: Any, payload: dict[str, Any], doc: dict[str, Any],
+               stage: str, target: Target) -> dict[str, Any]:
+        return api.put(f"{self.endpoint}/{target_id}", json=payload)
+
+    def archive(self, api: MetabaseClient, target_id: Any) -> None:
+        api.put(f"{self.endpoint}/{target_id}", json={"archived": True})
+
+    def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
+        return {k: v for k, v in doc.items() if k not in self.identity_fields}
+
+    def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:
+        """Problems that stop an import before its first write (a missing secret ...); default none."""
+        return []
+
+    def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        """Target ids of the sub-objects (fields, tabs, dashcards ...) of a written or located object."""
+        return {}
 
 
 class PathContext:

@@ -1,0 +1,298 @@
+"""Import: graph → match (state, then locate) → plan (create / update / archive / no-op) → apply in graph order.
+
+The engine knows no kind by name: kinds say how to find, write and compare their objects (mbport/kind.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .client import AmbiguousWriteError, ApiError
+from .errors import MbportError
+from .export import extract
+from .kind import ExportContext, Kind
+from .refs import address_kind
+from .registry import Registry
+from .resolve import Resolver, Target, UnresolvedRef
+from .state import State
+from .tree import Tree
+
+log = logging.getLogger("mbport.engine")
+
+Node = tuple[str, str]  # (address, stage)
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class Change:
+    action: str  # create | update | archive | noop | match-after-sync
+    address: str
+    name: str | None = None
+    fields: list[str] = field(default_factory=list)
+    target_id: Any = None
+
+    def line(self) -> str:
+        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?"}[self.action]
+        label = f" ({self.name})" if self.name else ""
+        more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
+        return f"{sign} {self.address}{label}{more}"
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    problems: list[str] = field(default_factory=list)
+
+    def of(self, action: str) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in ("create", "update", "archive") for c in self.changes)
+
+    def summary(self) -> str:
+        return (f"Plan: {len(self.of('create'))} to create, {len(self.of('update'))} to update, "
+                f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged.")
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # address → error
+    skipped: list[str] = field(default_factory=list)  # addresses not written because a dependency failed
+
+
+class Importer:
+    """One import of one tree into one target; `plan()` reads only, `apply()` writes."""
+
+    def __init__(self, api, registry: Registry, tree: Tree, state: State, options: dict[str, Any] | None = None):
+        self.api = api
+        self.registry = registry
+        self.tree = tree
+        self.state = state
+        self.options = options or {}
+        self.ids: dict[str, Any] = {}
+        self.matched_raw: dict[str, dict[str, Any]] = {}
+        self.target = Target(api, registry, self.options, loader=self._load_kind)
+        self.lock = threading.Lock()
+        self.graph = self.build_graph()
+
+    # ------------------------------------------------------------------ graph
+    def kind(self, addr: str) -> Kind:
+        return self.registry[address_kind(addr)]
+
+    def build_graph(self) -> nx.DiGraph:
+        """Nodes (address, stage); an edge for every non-deferred ref. Any cycle is an error naming it."""
+        graph = nx.DiGraph()
+        for addr in self.tree.docs:
+            kind = self.kind(addr)
+            previous = None
+            for stage in kind.stages:
+                graph.add_node((addr, stage))
+                if previous:
+                    graph.add_edge((addr, previous), (addr, stage))
+                previous = stage
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            for stage in kind.stages:
+                for target in kind.stage_refs(doc, stage):
+                    dep = self._dependency_node(target)
+                    if dep and dep[0] != addr:
+                        graph.add_edge(dep, (addr, stage))
+        cycles = [sorted({a for a, _ in c}) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+        if cycles:
+            raise MbportError("the tree has a dependency cycle Metabase does not allow: "
+                              + "; ".join(" ↔ ".join(c) for c in cycles))
+        return graph
+
+    def _dependency_node(self, target: str) -> Node | None:
+        """A whole doc is ready after its first stage; a sub-object (tab, field ...) after its owner's last."""
+        owner = self.registry.owner(target)
+        if owner not in self.tree.docs:
+            return None
+        stages = self.kind(owner).stages
+        return (owner, stages[0] if owner == target else stages[-1])
+
+    def doc_order(self) -> list[str]:
+        order = []
+        for addr, _stage in nx.lexicographical_topological_sort(self.graph):
+            if addr not in order:
+                order.append(addr)
+        return order
+
+    # ------------------------------------------------------------------ target view
+    def _load_kind(self, kind: str) -> list[dict[str, Any]]:
+        ctx = ExportContext(options={"include_personal": True, **self.options})
+        for dep in self.registry[kind].after:
+            ctx.raw[dep] = self.target.raw(dep)
+        extract(self.api, self.registry, [kind], ctx)
+        return ctx.raw.get(kind, [])
+
+    # ------------------------------------------------------------------ matching and planning
+    def match(self) -> None:
+        """Give every doc the target id it already has: state first, then `locate`, in graph order."""
+        resolve = Resolver(self.ids)
+        claimed: dict[str, set[Any]] = {}
+        for addr in self.doc_order():
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            existing = {r.get("id"): r for r in self.target.raw(kind.name)}
+            tid = self.state.ids.get(addr)
+            if tid not in existing:
+                tid = kind.locate(self.target, doc, resolve, claimed.setdefault(kind.name, set()))
+            if tid is not None and tid in existing:
+                claimed.setdefault(kind.name, set()).add(tid)
+                self.ids[addr] = tid
+                self.matched_raw[addr] = existing[tid]
+                self.ids.update(kind.sub_ids(doc, existing[tid]))
+
+    def plan(self) -> Plan:
+        self.match()
+        ctx = self._target_context()
+        changes, problems = [], []
+        pending_dbs = set()
+        for addr in self.doc_order():
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            name = doc.get("name") or doc.get("email")
+            if addr not in self.ids:
+                if kind.managed:
+                    changes.append(Change("create", addr, name))
+                    pending_dbs.add(addr)
+                elif any(dep in pending_dbs for dep in kind.refs(doc)):
+                    changes.append(Change("match-after-sync", addr, name))
+                else:
+                    problems.append(f"{addr}: not found on the target ({self.tree.paths.get(addr)}); "
+                                    f"{kind.name} are never created, they come from the database sync")
+                continue
+            ctx.current = addr
+            current = kind.comparable(kind.normalize(self.matched_raw[addr], ctx))
+            wanted = kind.comparable(doc)
+            differ = sorted(k for k in set(current) | set(wanted) if current.get(k) != wanted.get(k))
+            changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
+        for addr in sorted(self.state.created - set(self.tree.docs)):
+            if self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
+                changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
+        for addr, doc in self.tree.docs.items():
+            problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
+        return Plan(changes, problems)
+
+    def _target_context(self) -> ExportContext:
+        """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
+        ctx = ExportContext(options={"include_personal": True, **self.options})
+        for name in self.registry.kinds:
+            kind = self.registry[name]
+            for raw in self.target.raw(name):
+                for k, tid, addr in kind.index(raw):
+                    ctx.index[(k, tid)] = addr
+        for addr, tid in self.ids.items():
+            ctx.index[(address_kind(addr), tid)] = addr
+        return ctx
+
+    # ------------------------------------------------------------------ applying
+    def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyResult:
+        if plan.problems:
+            raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
+                              + "\n  ".join(plan.problems))
+        result = ApplyResult(plan)
+        todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
+        resolve = Resolver(self.ids)
+        failed: set[str] = set()
+        for generation in nx.topological_generations(self.graph):
+            nodes = sorted(n for n in generation if n[0] in todo)
+            runnable = []
+            for node in nodes:
+                blocked = [a for a, _ in nx.ancestors(self.graph, node) if a in failed]
+                if blocked:
+                    result.skipped.append(node[0])
+                    failed.add(node[0])
+                else:
+                    runnable.append(node)
+            outcomes = self.api.map(lambda n: self._try_write(n, todo[n[0]], resolve, result, progress), runnable)
+            for node, exc in outcomes:
+                if exc is None:
+                    continue
+                if not self.options.get("continue_on_error"):
+                    raise exc
+                result.failed[node[0]] = str(exc)
+                failed.add(node[0])
+        self._second_pass(todo, resolve, result, failed)
+        for change in plan.of("archive"):
+            self.kind(change.address).archive(self.api, change.target_id)
+            result.written += 1
+            with self.lock:
+                self.state.forget(change.address)
+                self.state.save()
+        result.skipped = sorted(set(result.skipped))
+        return result
+
+    def _try_write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
+                   progress) -> tuple[Node, Exception | None]:
+        try:
+            self._write(node, change, resolve, result, progress)
+            return node, None
+        except (MbportError, ApiError) as exc:
+            return node, exc
+
+    def _write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult, progress) -> None:
+        addr, stage = node
+        kind, doc = self.kind(addr), self.tree.docs[addr]
+        if change.action == "match-after-sync":
+            if stage != kind.stages[0]:
+                return
+            self.target.refresh(kind.name)
+            tid = kind.locate(self.target, doc, resolve, set())
+            if tid is None:
+                raise MbportError(f"{addr}: not found on the target after the database sync", hint="check the warehouse has it")
+            raw = self.target.find(kind.name, tid)
+            with self.lock:
+                self.ids[addr] = tid
+                self.ids.update(kind.sub_ids(doc, raw or {}))
+            change.action, change.target_id = "update", tid
+        payload = kind.payload(doc, resolve, stage)
+        if addr not in self.ids:
+            raw = self._create(kind, payload, doc, resolve)
+            with self.lock:
+                self.ids[addr] = raw["id"]
+                self.state.record(addr, raw["id"], created=True)
+        else:
+            raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
+            with self.lock:
+                self.state.record(addr, self.ids[addr])
+        with self.lock:
+            subs = kind.sub_ids(doc, raw or {})
+            self.ids.update(subs)
+            for sub, tid in subs.items():
+                self.state.record(sub, tid)
+            self.state.save()
+            result.written += 1
+        if progress:
+            progress(addr, change.action)
+
+    def _create(self, kind: Kind, payload: dict[str, Any], doc: dict[str, Any], resolve: Resolver) -> dict[str, Any]:
+        """POST; a create whose answer was lost is looked up by natural key before it is sent again."""
+        try:
+            return kind.create(self.api, payload, doc, self.target)
+        except AmbiguousWriteError:
+            self.target.refresh(kind.name)
+            tid = kind.locate(self.target, doc, resolve, set(self.ids.values()))
+            if tid is not None:
+                return self.target.find(kind.name, tid) or {"id": tid}
+            return kind.create(self.api, payload, doc, self.target)
+
+    def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
+        """Fill in deferred refs (cycles Metabase allows) now that every object has an id."""
+        for addr in sorted(todo):
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            if addr in failed or not kind.deferred_refs(doc) or addr not in self.ids:
+                continue
+            stage = kind.stages[-1]
+            try:
+                kind.update(self.api, self.ids[addr], kind.payload(doc, resolve, stage), doc, stage, self.target)
+            except UnresolvedRef as exc:
+                result.failed[addr] = str(exc)
