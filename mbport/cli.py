@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_CODES, INTERRUPTED, MbportError
+from .errors import EXIT_CODES, INTERRUPTED, PLAN_HAS_CHANGES, WARNINGS, MbportError, UsageError
 
 EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -93,6 +93,110 @@ def check(tree_dir: Path) -> None:
     if problems:
         raise MbportError(f"{tree_dir}: {len(problems)} problem(s) found")
     click.echo(f"{tree_dir}: OK")
+
+
+def import_options(fn):
+    options = [
+        click.argument("tree_dir", type=click.Path(path_type=Path)),
+        click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="State file for this target (default: beside the tree)."),
+        click.option("--map-database", "map_database", multiple=True, metavar="SRC=DST",
+                     help="Import content of source database SRC onto target database DST (by name)."),
+        click.option("--secrets", "secrets_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="JSON file of secret name → value (owner-only permissions); else MBPORT_SECRET_* variables."),
+        click.option("--prune", is_flag=True, help="Archive objects mbport created that the tree no longer has."),
+        click.option("--with-api-keys", "with_api_keys", is_flag=True,
+                     help="Recreate API keys; their new values go to a file only the owner can read."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, **extra):
+    from .check import check_refs, load_tree
+    from .engine import Importer
+    from .secrets import Secrets
+    from .state import State
+
+    registry = _registry()
+    tree = load_tree(tree_dir, registry)
+    problems = tree.problems + check_refs(tree, registry)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise MbportError(f"{tree_dir}: {len(problems)} problem(s) in the tree; nothing was written",
+                          hint=f"run `mbport check {tree_dir}`")
+    mapping = {}
+    for item in map_database:
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst:
+            raise UsageError(f"--map-database {item!r}: expected SRC=DST (database names)")
+        mapping[src] = dst
+    state = State.load(state_path or default_state_path(tree_dir, api.url), api.url)
+    options = {"map_database": mapping, "secrets": Secrets.from_file(secrets_file), "prune": prune,
+               "with_api_keys": with_api_keys, "api_keys_file": Path(str(tree_dir) + ".new-api-keys.json"), **extra}
+    return Importer(api, registry, tree, state, options)
+
+
+def default_state_path(tree_dir: Path, url: str) -> Path:
+    from .tree import slugify
+
+    return Path(str(tree_dir).rstrip("/") + ".mbport-state") / f"{slugify(url.split('://', 1)[-1])}.json"
+
+
+def _print_plan(plan) -> None:
+    for change in plan.changes:
+        if change.action != "noop":
+            click.echo(change.line())
+    click.echo(plan.summary())
+
+
+@cli.command()
+@connection_options
+@import_options
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 4 when the plan has changes, 0 when it has none.")
+def plan(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path, map_database,
+         secrets_file, prune, with_api_keys, detailed_exitcode) -> None:
+    """Show what an import would change on the target; writes nothing."""
+    with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys)
+        result = importer.plan()
+    _print_plan(result)
+    for problem in result.problems:
+        click.echo(f"Problem: {problem}", err=True)
+    if result.problems:
+        raise MbportError(f"{len(result.problems)} problem(s) would stop the import")
+    if detailed_exitcode and result.has_changes:
+        sys.exit(PLAN_HAS_CHANGES)
+
+
+@cli.command("import")
+@connection_options
+@import_options
+@click.option("--dry-run", is_flag=True, help="Only show the plan (same as `mbport plan`).")
+@click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
+def import_cmd(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path,
+               map_database, secrets_file, prune, with_api_keys, dry_run, continue_on_error) -> None:
+    """Apply a tree to a Metabase: create, update (and with --prune archive) in dependency order."""
+    with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys,
+                             continue_on_error=continue_on_error)
+        planned = importer.plan()
+        _print_plan(planned)
+        if dry_run:
+            return
+        result = importer.apply(planned)
+    for addr, error in sorted(result.failed.items()):
+        click.echo(f"Failed: {addr}: {error}", err=True)
+    for addr in result.skipped:
+        click.echo(f"Skipped (depends on a failure): {addr}", err=True)
+    click.echo(f"Applied: {result.written} writes.")
+    if result.failed or result.skipped:
+        sys.exit(WARNINGS)
+
+
+cli.add_command(import_cmd, "apply")
 
 
 @cli.command("plugins")

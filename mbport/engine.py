@@ -138,7 +138,7 @@ class Importer:
     # ------------------------------------------------------------------ matching and planning
     def match(self) -> None:
         """Give every doc the target id it already has: state first, then `locate`, in graph order."""
-        resolve = Resolver(self.ids)
+        resolve = Resolver(self.ids, self.options)
         claimed: dict[str, set[Any]] = {}
         for addr in self.doc_order():
             kind, doc = self.kind(addr), self.tree.docs[addr]
@@ -160,6 +160,8 @@ class Importer:
         for addr in self.doc_order():
             kind, doc = self.kind(addr), self.tree.docs[addr]
             name = doc.get("name") or doc.get("email")
+            if kind.skipped(self.options):
+                continue
             if addr not in self.ids:
                 if kind.managed:
                     changes.append(Change("create", addr, name))
@@ -171,9 +173,7 @@ class Importer:
                                     f"{kind.name} are never created, they come from the database sync")
                 continue
             ctx.current = addr
-            current = kind.comparable(kind.normalize(self.matched_raw[addr], ctx))
-            wanted = kind.comparable(doc)
-            differ = sorted(k for k in set(current) | set(wanted) if current.get(k) != wanted.get(k))
+            differ = kind.compare(doc, kind.normalize(self.matched_raw[addr], ctx), self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
@@ -201,7 +201,7 @@ class Importer:
                               + "\n  ".join(plan.problems))
         result = ApplyResult(plan)
         todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
-        resolve = Resolver(self.ids)
+        resolve = Resolver(self.ids, self.options)
         failed: set[str] = set()
         for generation in nx.topological_generations(self.graph):
             nodes = sorted(n for n in generation if n[0] in todo)

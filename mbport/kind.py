@@ -193,6 +193,15 @@ class Kind:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         return {k: v for k, v in doc.items() if k not in self.identity_fields}
 
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: dict[str, Any]) -> list[str]:
+        """Top-level fields where the target (current, normalized like an export) differs from the tree."""
+        a, b = self.comparable(wanted), self.comparable(current)
+        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+    def skipped(self, options: dict[str, Any]) -> str | None:
+        """Why this kind is left out of an import with these options (None: it is not)."""
+        return None
+
     def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:
         """Problems that stop an import before its first write (a missing secret ...); default none."""
         return []

@@ -21,8 +21,9 @@ class UnresolvedRef(MbportError):
 class Resolver:
     """Maps refs to target ids, from the ids matched, located or created so far."""
 
-    def __init__(self, ids: dict[str, int]):
+    def __init__(self, ids: dict[str, int], options: dict[str, Any] | None = None):
         self.ids = ids
+        self.options = options or {}  # the import's options (--map-database ...), for natural keys
 
     def address(self, value: Any) -> str:
         return value[REF] if is_ref(value) else str(value)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mbport.kind import ExportContext, Kind, PathHint
 
-from .segments import canonical_query
+from .cards import canonical_query
 
 
 class Actions(Kind):
     """Actions of every readable, unarchived model.
 
     `list` is `GET /api/action`, which returns only unarchived actions (and `GET /api/action/:id` 404s for an
-    archived one), so archived actions cannot be exported. `normalize` turns `model_id` into a cards ref,
+    archived one), so archived actions cannot be exported; actions of models the export leaves out are
+    skipped. `normalize` turns `model_id` into a cards ref,
     keeps `database` only for query actions (implicit ones take their model's), walks the query, parameters
     and settings, and drops public sharing.
     """
@@ -20,6 +23,7 @@ class Actions(Kind):
     endpoint = "/api/action"
     description = "Actions on models (unarchived ones; the API cannot list archived actions)."
     aliases = ("action",)
+    after = ("cards",)
     keep = ("entity_id", "name", "description", "type", "kind", "archived", "template", "response_handle",
             "error_handle")
     drop = {
@@ -39,16 +43,24 @@ class Actions(Kind):
         "enable_embedding": "embedding is per instance",
     }
 
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        rows = api.get(self.endpoint)
+        cards = ctx.raw.get("cards")
+        if cards is not None:  # an action goes with its model: one on a model left out (personal) stays out
+            exported = {c["id"] for c in cards}
+            rows = [r for r in rows if r.get("model_id") in exported]
+        return sorted(rows, key=lambda r: r["id"])
+
     def normalize_more(self, doc, raw, ctx: ExportContext):
         walker = ctx.walker
         doc["model"] = ctx.ref("cards", raw.get("model_id"))
         if raw.get("type") == "query":
             doc["database"] = ctx.ref("databases", raw.get("database_id"))
-            doc["dataset_query"] = canonical_query(walker.query(raw.get("dataset_query") or {}))
+            doc["dataset_query"] = walker.query(canonical_query(raw.get("dataset_query") or {}))
         if raw.get("parameters"):
-            doc["parameters"] = canonical_query(walker.parameters(raw["parameters"]))
+            doc["parameters"] = walker.parameters(canonical_query(raw["parameters"]))
         if raw.get("parameter_mappings"):
-            doc["parameter_mappings"] = canonical_query(walker.parameter_mappings(raw["parameter_mappings"]))
+            doc["parameter_mappings"] = walker.parameter_mappings(canonical_query(raw["parameter_mappings"]))
         if raw.get("visualization_settings"):
             doc["visualization_settings"] = walker.viz(raw["visualization_settings"])
         for optional in ("description", "kind", "template", "response_handle", "error_handle"):

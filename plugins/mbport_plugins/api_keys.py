@@ -30,3 +30,41 @@ class ApiKeys(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["name"])
+
+    # ---- import (only with --with-api-keys): new keys; their values go to an owner-only file ----
+    def skipped(self, options):
+        return None if options.get("with_api_keys") else "API keys are recreated only with --with-api-keys"
+
+    def match_key(self, doc, resolve):
+        return (doc["name"],)
+
+    def raw_match_key(self, raw):
+        return (raw["name"],)
+
+    def payload(self, doc, resolve, stage):
+        return {"name": doc["name"], "group_id": resolve(doc["group"])}
+
+    def create(self, api, payload, doc, target):
+        raw = api.post(self.endpoint, json=payload)
+        save_new_key(target.options["api_keys_file"], doc["name"], raw.pop("unmasked_key"))
+        return raw
+
+    def archive(self, api, target_id):
+        api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates the key's user; nothing to restore
+
+
+def save_new_key(path, name: str, value: str) -> None:
+    """Add a new key to a JSON file that only its owner can read (created 0600, never printed)."""
+    import os
+
+    import orjson
+
+    from mbport.client import register_secret
+
+    register_secret(value)
+    keys = orjson.loads(path.read_bytes()) if path.exists() else {}
+    keys[name] = value
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(keys, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    os.chmod(path, 0o600)

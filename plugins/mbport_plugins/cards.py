@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import REF, is_ref
+from mbport.refs import REF, address_kind, collect_refs, is_ref
 
 # Server bookkeeping inside stored queries: regenerated on every save (lib/uuid), or added by some releases
 # only (`*-idents` in 0.53-0.56 MBQL 4, `lib.convert/converted?` on >= 0.57). versions.md says strip them.
@@ -67,6 +67,30 @@ def in_exported_collection(raw: dict[str, Any], ctx: ExportContext) -> bool:
 
 def ref_addresses(*values: Any) -> set[str]:
     return {v[REF] for v in values if is_ref(v)}
+
+
+# Kinds a click behaviour or link card can point at that may point back (through a dashcard or a dashboard).
+CYCLE_KINDS = frozenset({"dashboards", "cards", "tabs", "dashcards"})
+
+
+def late_bound_refs(settings: Any) -> set[str]:
+    """Content refs inside click behaviours and link cards, at any depth (column settings carry them too).
+
+    A card may drill through to the dashboard that shows it, and dashboards link to each other: Metabase
+    allows these cycles, so import fills such refs in once every object exists. Fields, tables and databases
+    are never created by import, so they never close a cycle.
+    """
+    found: set[str] = set()
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if key in ("click_behavior", "link"):
+                found |= {a for a in collect_refs(value) if address_kind(a) in CYCLE_KINDS}
+            else:
+                found |= late_bound_refs(value)
+    elif isinstance(settings, list):
+        for value in settings:
+            found |= late_bound_refs(value)
+    return found
 
 
 class Cards(Kind):
@@ -192,5 +216,7 @@ class Cards(Kind):
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """A dashboard question and its dashboard refer to each other: import creates the dashboard shell first."""
-        return ref_addresses(doc.get("dashboard"), doc.get("dashboard_tab"), doc.get("document"))
+        """Refs import fills in after creating the card: its dashboard (a dashboard question and its dashboard
+        refer to each other; import creates the dashboard shell first) and click-behaviour targets."""
+        late = late_bound_refs(doc.get("visualization_settings")) - {self.doc_address(doc)}
+        return ref_addresses(doc.get("dashboard"), doc.get("dashboard_tab"), doc.get("document")) | late

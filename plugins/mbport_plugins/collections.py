@@ -81,6 +81,56 @@ class Collections(Kind):
         return PathHint((), doc["name"])
 
 
+    # ---- import: by entity_id, then (parent, name, namespace); personal ones by owner, never created ----
+    def match_key(self, doc, resolve):
+        if doc.get("personal_owner"):
+            return ("personal", resolve(doc["personal_owner"]))
+        return ("collection", resolve(doc.get("parent")), doc["name"], doc.get("namespace"))
+
+    def raw_match_key(self, raw):
+        if raw.get("personal_owner_id"):
+            return ("personal", raw["personal_owner_id"])
+        ancestors = _ancestors(raw)
+        return ("collection", ancestors[-1] if ancestors else None, raw["name"], raw.get("namespace"))
+
+    def comparable(self, doc):
+        if doc.get("personal_owner"):
+            return {"personal_owner": doc["personal_owner"]}  # Metabase names and places them itself
+        return super().comparable(doc)
+
+    def payload(self, doc, resolve, stage):
+        if doc.get("personal_owner"):
+            return {"_owner": ("personal", resolve(doc["personal_owner"]))}
+        body = {"name": doc["name"], "description": doc.get("description"), "parent_id": resolve(doc.get("parent")),
+                "archived": bool(doc.get("archived"))}
+        if doc.get("authority_level"):
+            body["authority_level"] = doc["authority_level"]
+        return body
+
+    def create(self, api, payload, doc, target):
+        if doc.get("personal_owner"):
+            # Metabase creates a personal collection with its user; find it instead of making one.
+            owner = payload.get("_owner")
+            for raw in target.refresh(self.name):
+                if raw.get("personal_owner_id") and ("personal", raw["personal_owner_id"]) == owner:
+                    return raw
+            from mbport.errors import MbportError
+
+            raise MbportError(f"{self.address_of(doc)}: the owner's personal collection does not exist on the target")
+        body = {k: v for k, v in payload.items() if k != "archived"}
+        if doc.get("namespace"):
+            body["namespace"] = doc["namespace"]
+        raw = api.post(self.endpoint, json=body)
+        if payload["archived"]:
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
+        return raw
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        if doc.get("personal_owner"):
+            return target.find(self.name, target_id) or {"id": target_id}
+        return api.put(f"{self.endpoint}/{target_id}", json=payload)
+
+
 def _ancestors(raw: dict[str, Any]) -> list[int]:
     location = raw.get("location") or "/"
     return [int(p) for p in location.strip("/").split("/") if p]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import address, collect_refs
+from mbport.refs import address
 
-from .cards import canonical_query, in_exported_collection, omit_defaults
+from .cards import canonical_query, in_exported_collection, late_bound_refs, omit_defaults
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
 DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
@@ -70,21 +70,6 @@ def _trim_links(settings: Any) -> Any:
             value = {**value, "entity": {k: value["entity"][k] for k in LINK_ENTITY_KEEP if k in value["entity"]}}
         out[key] = _trim_links(value)
     return out
-
-
-def _late_bound(settings: Any) -> set[str]:
-    """Refs inside click behaviours and link cards, at any depth (column settings carry click behaviours too)."""
-    found: set[str] = set()
-    if isinstance(settings, dict):
-        for key, value in settings.items():
-            if key in ("click_behavior", "link"):
-                found |= collect_refs(value)
-            else:
-                found |= _late_bound(value)
-    elif isinstance(settings, list):
-        for value in settings:
-            found |= _late_bound(value)
-    return found
 
 
 class Dashboards(Kind):
@@ -215,15 +200,13 @@ class Dashboards(Kind):
                 | {address("dashcards", key, dc["entity_id"]) for dc in doc.get("dashcards", [])})
 
     # ---- import ----
-    def refs(self, doc: dict[str, Any]) -> set[str]:
-        """Every ref except the dashboard's own tabs and dashcards (a click behaviour may switch tabs)."""
-        return collect_refs(doc) - self.contains(doc) - {self.doc_address(doc)}
-
+    # `refs` stays the default (every ref, own tabs included): refs to its own sub-addresses resolve to the
+    # dashboard itself (Registry.owner), which the graph ignores.
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
         """Click behaviours and link cards: dashboards may point at each other, so they are filled in last."""
         found: set[str] = set()
         for dc in doc.get("dashcards", []):
-            found |= _late_bound(dc.get("visualization_settings"))
+            found |= late_bound_refs(dc.get("visualization_settings"))
         return found - self.contains(doc) - {self.doc_address(doc)}
 
     # ---- contract helpers ----

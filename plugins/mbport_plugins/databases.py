@@ -73,3 +73,92 @@ class Databases(Kind):
     def secrets(self, doc: dict[str, Any]) -> list[str]:
         """The secret names this doc needs at import time."""
         return sorted(v[SECRET] for v in doc.get("details", {}).values() if isinstance(v, dict) and SECRET in v)
+
+    # ---- import: matched by name (or --map-database SRC=DST); created only with its secrets ----
+    archivable = False
+    identity_fields = ()
+    sync_timeout = 300.0
+
+    def target_name(self, doc, options) -> str:
+        return options.get("map_database", {}).get(doc["name"], doc["name"])
+
+    def match_key(self, doc, resolve):
+        return (self.target_name(doc, resolve.options),)
+
+    def raw_match_key(self, raw):
+        return (raw["name"],)
+
+    def locate(self, target, doc, resolve, claimed):
+        found = super().locate(target, doc, resolve, claimed)
+        mapped = doc["name"] in target.options.get("map_database", {})
+        if found is None and mapped:
+            from mbport.errors import MbportError
+
+            raise MbportError(f"--map-database {doc['name']}={self.target_name(doc, target.options)}: "
+                              "no database of that name on the target")
+        return found
+
+    def compare(self, wanted, current, options):
+        if wanted["name"] in options.get("map_database", {}):
+            return []  # a mapped database is the target's own: mbport uses it, never reconfigures it
+        return super().compare(wanted, current, options)
+
+    def comparable(self, doc):
+        # Secret values are never readable; only whether a key holds a secret can be compared.
+        details = {k: ("<secret>" if isinstance(v, dict) and SECRET in v else v) for k, v in doc.get("details", {}).items()}
+        return {**{k: v for k, v in doc.items() if k not in ("details", "is_sample")}, "details": details}
+
+    def preflight(self, doc, options):
+        secrets = options.get("secrets")
+        if doc.get("is_sample") or secrets is None or doc["name"] in options.get("map_database", {}):
+            return []
+        return [f"databases/{doc['name']}: {secrets.describe_missing(name)}" for name in self.secrets(doc)
+                if secrets.get(name) is None]
+
+    def payload(self, doc, resolve, stage):
+        body = {k: doc.get(k) for k in ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats",
+                                         "points_of_interest", "settings", "schedules", "refingerprint")}
+        body["is_full_sync"] = doc.get("is_full_sync", True)
+        body["is_on_demand"] = doc.get("is_on_demand", False)
+        body["details"] = dict(doc.get("details", {}))
+        return {k: v for k, v in body.items() if v is not None or k in ("description",)}
+
+    def _details(self, details, options, creating: bool) -> dict[str, Any]:
+        secrets = options.get("secrets")
+        out = {}
+        for key, value in details.items():
+            if isinstance(value, dict) and SECRET in value:
+                supplied = secrets.get(value[SECRET]) if secrets else None
+                # On update, Metabase keeps the stored secret when it receives its own placeholder back.
+                out[key] = supplied if supplied is not None else (None if creating else REDACTED)
+            else:
+                out[key] = value
+        return out
+
+    def create(self, api, payload, doc, target):
+        if doc.get("is_sample"):
+            raw = api.post("/api/database/sample_database")
+        else:
+            raw = api.post(self.endpoint, json={**payload, "details": self._details(payload["details"], target.options, True)})
+        self.wait_for_sync(api, raw["id"])
+        return raw
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        body = {**payload, "details": self._details(payload["details"], target.options, False)}
+        body.pop("is_full_sync", None), body.pop("is_on_demand", None)
+        return api.put(f"{self.endpoint}/{target_id}", json=body)
+
+    def wait_for_sync(self, api, database_id: int) -> None:
+        """Tables and fields exist only after Metabase's first sync; wait for it (bounded)."""
+        import time
+
+        deadline = time.monotonic() + self.sync_timeout
+        delay = 0.05
+        while api.get(f"{self.endpoint}/{database_id}").get("initial_sync_status") not in ("complete", None):
+            if time.monotonic() > deadline:
+                from mbport.errors import MbportError
+
+                raise MbportError(f"database {database_id}: the first sync did not finish in {self.sync_timeout:.0f} s",
+                                  hint="check the database in Metabase's admin, then run the import again")
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -38,3 +38,23 @@ class Groups(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["name"])
+
+    # ---- import: built-in groups by role, others by name; groups are never deleted ----
+    archivable = False
+
+    def match_key(self, doc, resolve):
+        return ("role", doc["magic_group_type"]) if doc.get("magic_group_type") else ("name", doc["name"])
+
+    def raw_match_key(self, raw):
+        return ("role", raw["magic_group_type"]) if raw.get("magic_group_type") else ("name", raw["name"])
+
+    def comparable(self, doc):
+        return {"magic_group_type": doc["magic_group_type"]} if doc.get("magic_group_type") else {"name": doc["name"]}
+
+    def payload(self, doc, resolve, stage):
+        return {"name": doc["name"]}
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        if doc.get("magic_group_type"):
+            return target.find(self.name, target_id) or {"id": target_id}  # built-in groups cannot be renamed
+        return api.put(f"{self.endpoint}/{target_id}", json=payload)

@@ -50,3 +50,55 @@ class Memberships(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["group"]["$ref"].split("/", 1)[1])
+
+    # ---- import: add the members the tree lists; remove others only with --prune ----
+    archivable = False
+    identity_fields = ()
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["group"]),)
+
+    def raw_match_key(self, raw):
+        return (raw["id"],)
+
+    def compare(self, wanted, current, options):
+        if wanted["group"]["$ref"] == "groups/All Users":
+            return []  # everyone is a member of All Users; Metabase manages it
+        want = {m["user"]["$ref"]: m for m in wanted["members"]}
+        have = {m["user"]["$ref"]: m for m in current["members"]}
+        missing = any(have.get(user) != m for user, m in want.items())
+        extra = options.get("prune") and set(have) - set(want)
+        return ["members"] if missing or extra else []
+
+    def payload(self, doc, resolve, stage):
+        return {"group_id": resolve(doc["group"]),
+                "members": [{"user_id": resolve(m["user"]), "is_group_manager": m["is_group_manager"]} for m in doc["members"]]}
+
+    def create(self, api, payload, doc, target):
+        return self._sync(api, payload, doc, target, current=[])
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        current = (target.find(self.name, target_id) or {}).get("members", [])
+        return self._sync(api, payload, doc, target, current)
+
+    def _sync(self, api, payload, doc, target, current):
+        group_id = payload["group_id"]
+        if doc["group"]["$ref"] == "groups/All Users":
+            return {"id": group_id}
+        have = {m["user_id"]: m for m in current}
+        want = {m["user_id"] for m in payload["members"]}
+        for m in payload["members"]:
+            existing = have.get(m["user_id"])
+            if existing is None:
+                body = {"group_id": group_id, "user_id": m["user_id"]}
+                if m["is_group_manager"]:
+                    body["is_group_manager"] = True
+                api.post(self.endpoint, json=body)
+            elif bool(existing.get("is_group_manager")) != m["is_group_manager"]:
+                api.put(f"{self.endpoint}/{existing['membership_id']}", json={"is_group_manager": m["is_group_manager"]})
+        if target.options.get("prune"):
+            me = api.get("/api/user/current").get("id")
+            for user_id, m in have.items():
+                if user_id not in want and user_id != me:
+                    api.delete(f"{self.endpoint}/{m['membership_id']}")
+        return {"id": group_id}

@@ -9,6 +9,8 @@ import orjson
 from mbport.client import ApiError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 
+from .cards import in_exported_collection
+
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
 SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")
 # Fields of `cards[]` and `channels[]` items that never reach the doc, with the reason (checked by the tests).
@@ -33,7 +35,7 @@ class Pulses(Kind):
     """Dashboard subscriptions, active and archived.
 
     `list` reads `GET /api/pulse` and `?archived=true` (alerts are not pulses since 0.54, see the alerts
-    kind). `normalize` turns the dashboard, collection, cards and dashcards into refs (dashcards through the
+    kind), keeping those whose dashboard (or collection) is exported. `normalize` turns the dashboard, collection, cards and dashcards into refs (dashcards through the
     dashboards kind's index), keeps the card order, sorts channels by type and recipients by user/email.
     An http channel's `channel_id` becomes the channel's name: channels are not a kind yet.
     """
@@ -43,7 +45,7 @@ class Pulses(Kind):
     description = "Dashboard subscriptions: which dashboard, when, to whom, in which format."
     aliases = ("subscription", "pulse")
     container_field = "collection"
-    after = ("users",)
+    after = ("users", "collections", "dashboards")
     keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")
     drop = {
         "id": "instance-specific id; the key is entity_id",
@@ -65,7 +67,7 @@ class Pulses(Kind):
         for params in ({}, {"archived": "true"}):
             for raw in api.get(self.endpoint, params=params):
                 seen.setdefault(raw["id"], raw)
-        rows = [seen[i] for i in sorted(seen)]
+        rows = [seen[i] for i in sorted(seen) if _exported(seen[i], ctx)]
         linked = [c for r in rows for c in r.get("channels") or [] if c.get("channel_id") is not None]
         if linked:  # webhook channels are named on the doc; one extra request, only when some are used
             names = channel_names(api, {c["channel_id"] for c in linked})
@@ -119,6 +121,14 @@ class Pulses(Kind):
 
     def path(self, doc, folders: PathContext) -> PathHint:
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
+
+
+def _exported(raw: dict[str, Any], ctx: ExportContext) -> bool:
+    """A subscription goes with its dashboard: one on a dashboard this export leaves out (personal) stays out."""
+    dashboards = ctx.raw.get("dashboards")
+    if raw.get("dashboard_id") is not None and dashboards is not None:
+        return raw["dashboard_id"] in {d["id"] for d in dashboards}
+    return in_exported_collection(raw, ctx)
 
 
 def _missing_channel(channel_id: int, ctx: ExportContext) -> str:

@@ -1,4 +1,4 @@
-"""Segments (named filters on a table), keyed by entity_id, filed under their table; also the query canonicalizer."""
+"""Segments (named filters on a table), keyed by entity_id, filed under their table (shared base with measures)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,9 @@ from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import split_address
 from mbport.tree import slugify
 
-# Regenerated on every save (or added by the server's converters): never content (versions.md §1).
-QUERY_NOISE = frozenset({"lib/uuid", "lib.convert/converted?"})
+from .cards import canonical_query
+
 NO_SCHEMA = "(no schema)"
-
-
-def canonical_query(node: Any) -> Any:
-    """A query in the tree's canonical form: the server's dialect, without `lib/uuid`, converter markers and
-    MBQL 4 `*-idents`, with native `template-tags` as a map keyed by name (0.63 returns a list)."""
-    if isinstance(node, list):
-        return [canonical_query(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in QUERY_NOISE or (isinstance(key, str) and key.endswith("-idents")):
-            continue
-        if key == "template-tags" and isinstance(value, list):
-            value = {t["name"]: t for t in value if isinstance(t, dict) and isinstance(t.get("name"), str)}
-        out[key] = canonical_query(value)
-    return out
 
 
 def table_folder(table_ref: Any) -> tuple[str, ...]:
@@ -67,10 +50,9 @@ class TableScoped(Kind):
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         doc["table"] = ctx.ref("tables", raw.get("table_id"))
-        doc["definition"] = canonical_query(ctx.walker.query(raw.get("definition") or {}))
-        for optional in ("description", "caveats", "points_of_interest", "show_in_getting_started"):
-            if doc.get(optional) is None:
-                doc.pop(optional, None)
+        doc["definition"] = ctx.walker.query(canonical_query(raw.get("definition") or {}))
+        if not doc.get("show_in_getting_started"):  # a legacy flag, false unless someone set it
+            doc.pop("show_in_getting_started", None)
         return doc
 
     def path(self, doc, folders) -> PathHint:

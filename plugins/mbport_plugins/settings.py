@@ -46,3 +46,25 @@ class Settings(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), "instance")
+
+    # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
+    archivable = False
+    identity_fields = ()
+
+    def match_key(self, doc, resolve):
+        return ("instance",)
+
+    def raw_match_key(self, raw):
+        return ("instance",)
+
+    def compare(self, wanted, current, options):
+        have = current.get("values", {})
+        return ["values"] if any(have.get(k) != v for k, v in wanted.get("values", {}).items()) else []
+
+    def payload(self, doc, resolve, stage):
+        return {k: v for k, v in doc.get("values", {}).items() if k in WHITELIST}
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        if payload:
+            api.put(self.endpoint, json=payload)
+        return {"id": target_id}

@@ -45,6 +45,8 @@ class Snippets(Kind):
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
+        if isinstance(raw.get("content"), str):
+            doc["content"] = ctx.walker.sql(raw["content"])  # `{{#12-name}}` card tags, as in native queries
         if raw.get("template_tags") is not None:
             # Same shape as a native query's tags (a map keyed by name): card and snippet ids hide there too.
             doc["template_tags"] = ctx.walker.template_tags(canonical_query({"template-tags": raw["template_tags"]})["template-tags"])

@@ -106,6 +106,77 @@ class Tables(Kind):
 
         return PathHint((slugify(db), slugify(doc["schema"] or NO_SCHEMA)), doc["name"])
 
+    # ---- import: matched by (database, schema, name); only admin-edited metadata is written ----
+    archivable = False
+    identity_fields = ()
+
+    def deferred_refs(self, doc):
+        # FK targets and remapping fields point across tables, often both ways; they are set in a second pass.
+        return {r for f in doc.get("fields", []) for key in ("fk_target", "remapping") if key in f
+                for r in _refs_in(f[key])}
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["database"]), doc.get("schema") or "", doc["name"])
+
+    def raw_match_key(self, raw):
+        return (raw.get("db_id"), raw.get("schema") or "", raw["name"])
+
+    def comparable(self, doc):
+        fields = [{k: v for k, v in f.items() if k != "base_type"} for f in doc.get("fields", [])]
+        return {**{k: v for k, v in doc.items() if k != "fields"}, "fields": fields}
+
+    def sub_ids(self, doc, raw):
+        key = self.key_parts(doc)
+        by_id = {f["id"]: f for f in raw.get("fields", [])}
+        return {address("fields", *key, *_name_path(f, by_id)): f["id"] for f in raw.get("fields", [])}
+
+    def payload(self, doc, resolve, stage):
+        """The table's own fields, and per field its editable metadata with FK/remap targets resolved if known."""
+        fields = []
+        for field in doc.get("fields", []):
+            body = {k: field.get(k) for k in FIELD_FIELDS if k not in ("name", "base_type", "json_unfolding")}
+            body["fk_target_field_id"] = resolve.optional(field.get("fk_target"))
+            # Metabase 0.66 rejects nulls for these; in a tree, absent means "as synced" anyway.
+            for key in ("display_name", "visibility_type", "has_field_values"):
+                if body.get(key) is None:
+                    body.pop(key)
+            remap = field.get("remapping")
+            if remap:
+                remap = {"name": remap["name"], "type": remap["type"],
+                         **({"human_readable_field_id": resolve.optional(remap["human_readable_field"])}
+                            if remap.get("human_readable_field") else {})}
+            fields.append({"path": (*field.get("parent", []), field["name"]), "body": body, "remapping": remap})
+        table = {k: doc.get(k) for k in TABLE_FIELDS if k not in ("name", "schema")}
+        return {"table": {k: v for k, v in table.items() if v is not None or k == "description"}, "fields": fields}
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        current = target.find(self.name, target_id) or {}
+        table_body = {k: v for k, v in payload["table"].items() if current.get(k) != v}
+        if table_body:
+            api.put(f"/api/table/{target_id}", json=table_body)
+        by_id = {f["id"]: f for f in current.get("fields", [])}
+        by_path = {tuple(_name_path(f, by_id)): f for f in current.get("fields", [])}
+        for field in payload["fields"]:
+            raw = by_path.get(tuple(field["path"]))
+            if raw is None:
+                continue  # a column this warehouse lacks; plan reports the difference
+            changed = {k: v for k, v in field["body"].items() if raw.get(k) != v}
+            if changed:
+                api.put(f"/api/field/{raw['id']}", json=changed)
+            remap, have = field["remapping"], (raw.get("dimensions") or [None])[0]
+            if remap and (not have or any(have.get(k) != v for k, v in remap.items())):
+                if remap.get("human_readable_field_id", 0) is not None:
+                    api.post(f"/api/field/{raw['id']}/dimension", json=remap)
+            elif not remap and have:
+                api.delete(f"/api/field/{raw['id']}/dimension")
+        return api.get(f"/api/table/{target_id}/query_metadata", params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})
+
+
+def _refs_in(value) -> set[str]:
+    from mbport.refs import collect_refs
+
+    return collect_refs(value)
+
 
 def _name_path(field: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> list[str]:
     """A nested (JSON-unfolded) field's names from the top-level parent down."""

@@ -7,6 +7,8 @@ from typing import Any
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.refs import address
 
+from .cards import in_exported_collection
+
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
 # Event fields that never reach the doc, with the reason (checked by the tests like a kind's `drop`).
 EVENT_DROP = {
@@ -21,9 +23,10 @@ EVENT_DROP = {
 class Timelines(Kind):
     """Timelines with every event, archived ones included.
 
-    `list` reads the active and the archived timelines; the engine then calls `fetch` for every active one,
-    because the list only embeds the *unarchived* events of active timelines (an archived event in an active
-    timeline is reachable only through `GET /api/timeline/:id?include=events&archived=true`).
+    `list` reads the active and the archived timelines (those in exported collections); the engine then
+    calls `fetch` for every active one, because the list only embeds the *unarchived* events of active
+    timelines (an archived event in an active timeline is reachable only through
+    `GET /api/timeline/:id?include=events&archived=true`).
     """
 
     name = "timelines"
@@ -32,6 +35,7 @@ class Timelines(Kind):
     aliases = ("timeline",)
     container_field = "collection"
     sub_kinds = {"events": 1}
+    after = ("collections",)
     keep = ("entity_id", "name", "description", "icon", "default", "archived")
     drop = {
         "id": "instance-specific id; the key is entity_id",
@@ -49,7 +53,8 @@ class Timelines(Kind):
         for params in ({"include": "events"}, {"include": "events", "archived": "true"}):
             for raw in api.get(self.endpoint, params=params):
                 seen.setdefault(raw["id"], raw)
-        return [seen[i] for i in sorted(seen)]
+        # Like cards: nothing from personal collections unless they are exported too.
+        return [seen[i] for i in sorted(seen) if in_exported_collection(seen[i], ctx)]
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         return not summary.get("archived")

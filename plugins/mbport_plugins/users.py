@@ -77,3 +77,42 @@ class Users(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["email"])
+
+    # ---- import: matched by email; created without a password; deactivated with DELETE ----
+    def match_key(self, doc, resolve):
+        return (doc["email"].lower(),)
+
+    def raw_match_key(self, raw):
+        return (str(raw.get("email", "")).lower(),)
+
+    def comparable(self, doc):
+        # A deactivated user cannot be edited through the API: only whether they are active matters then.
+        if doc.get("is_active") is False:
+            return {"email": doc["email"], "is_active": False}
+        return {k: v for k, v in doc.items() if k != "sso_source"}
+
+    def payload(self, doc, resolve, stage):
+        return {"email": doc["email"], "first_name": doc.get("first_name"), "last_name": doc.get("last_name"),
+                "login_attributes": doc.get("login_attributes"), **({"locale": doc["locale"]} if doc.get("locale") else {})}
+
+    def create(self, api, payload, doc, target):
+        body = {k: v for k, v in payload.items() if k != "locale"}
+        raw = api.post(self.endpoint, json=body)
+        if doc.get("is_active") is False:
+            api.delete(f"{self.endpoint}/{raw['id']}")
+        return raw
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        current = target.find(self.name, target_id) or {}
+        wanted_active = doc.get("is_active", True)
+        if wanted_active and current.get("is_active") is False:
+            api.put(f"{self.endpoint}/{target_id}/reactivate")
+        raw = current
+        if wanted_active or current.get("is_active", True):
+            raw = api.put(f"{self.endpoint}/{target_id}", json=payload)
+        if not wanted_active and current.get("is_active", True):
+            api.delete(f"{self.endpoint}/{target_id}")
+        return raw
+
+    def archive(self, api, target_id):
+        api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates; users are never deleted

@@ -1,0 +1,242 @@
+"""Alerts (card notifications), keyed by (card, ordinal) since notifications have no entity_id."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from mbport.kind import ExportContext, Kind, PathHint
+from mbport.refs import split_address
+from mbport.tree import slugify
+
+from .pulses import channel_names
+
+CRON = "notification-subscription/cron"
+USER = "notification-recipient/user"
+GROUP = "notification-recipient/group"
+RAW = "notification-recipient/raw-value"
+TEMPLATE = "notification-recipient/template"
+NOTIFICATIONS_SINCE = (0, 54)
+# Quartz day-of-week numbers, as Metabase's schedule → cron conversion writes them.
+DAY_NUMBERS = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
+
+# Fields of nested objects that never reach the doc, with the reason (checked by the tests like `drop`).
+PAYLOAD_DROP = {"id": "instance-specific id", "card_id": "becomes the `card` ref", "card": "hydrated copy of the card",
+                "created_at": "server timestamp", "updated_at": "server timestamp"}
+SUBSCRIPTION_DROP = {"id": "instance-specific id", "notification_id": "the subscription sits inside its alert",
+                     "created_at": "server timestamp", "updated_at": "server timestamp"}
+HANDLER_DROP = {"id": "instance-specific id", "notification_id": "the handler sits inside its alert",
+                "channel_id": "becomes the `channel` name", "channel": "hydrated channel; its name is kept",
+                "channel_name": "the channel's name, looked up by mbport at list time",
+                "template_id": "becomes the `template` name", "template": "hydrated template; its name is kept",
+                "recipients": "kept as user refs, group refs and raw values",
+                "created_at": "server timestamp", "updated_at": "server timestamp"}
+RECIPIENT_DROP = {"id": "instance-specific id", "notification_handler_id": "the recipient sits inside its handler",
+                  "type": "implied by the recipient's key (user, group, value, template)",
+                  "user_id": "becomes the `user` ref", "permissions_group_id": "becomes the `group` ref",
+                  "details": "kept as `value` (raw values) or `template`", "user": "hydrated user",
+                  "permissions_group": "hydrated group with its members",
+                  "created_at": "server timestamp", "updated_at": "server timestamp"}
+
+
+class Alerts(Kind):
+    """Card alerts, active and inactive.
+
+    `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and
+    the legacy pulse-shaped `GET /api/alert` (plus `?archived=true`) before; both become the same doc, so a
+    0.53 export imports into a notification-era instance. Notifications have no entity_id, so `list` numbers
+    each card's alerts in creation order (`ordinal`, from 1) and records the card's entity_id: the key is
+    (card, ordinal). `normalize` turns card, users and groups into refs; a handler's channel (webhooks)
+    is kept by name, since channels are not a kind yet.
+    """
+
+    name = "alerts"
+    endpoint = "/api/notification"
+    description = "Alerts on questions: condition, schedule, channels and recipients."
+    aliases = ("alert", "notification")
+    after = ("cards", "users", "groups")
+    keep = ("active", "ordinal")
+    drop = {
+        "id": "instance-specific id; the key is (card, ordinal)",
+        "card_entity_id": "the card's key, recorded by mbport at list time; in the `payload.card` ref",
+        "payload_type": "always notification/card for alerts",
+        "payload_id": "instance-specific id of the payload row",
+        "payload": "kept with the card as a ref",
+        "subscriptions": "kept as cron schedules",
+        "handlers": "kept with channels by name and recipients as refs",
+        "creator_id": "audit", "creator": "hydrated user",
+        "created_at": "server timestamp", "updated_at": "server timestamp",
+        "internal_id": "Metabase's own system notifications only",
+        # the legacy (< 0.54) /api/alert shape
+        "name": "always null on alerts",
+        "alert_condition": "becomes payload.send_condition", "alert_above_goal": "becomes payload.send_condition",
+        "alert_first_only": "becomes payload.send_once", "archived": "becomes `active`",
+        "card": "becomes the payload's card ref", "channels": "become handlers and subscriptions",
+        "skip_if_empty": "always true on alerts", "collection_id": "alerts live with their card",
+        "collection_position": "alerts live with their card", "parameters": "always empty on alerts",
+        "dashboard_id": "always null on alerts", "can_write": "the reading user's permission",
+        "disable_links": "not carried over by Metabase's own alert migration",
+    }
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        if api.version >= NOTIFICATIONS_SINCE:
+            rows = api.get(self.endpoint, params={"payload_type": "notification/card", "include_inactive": "true"})
+            rows = [r for r in rows if r.get("payload_type") == "notification/card"]
+        else:
+            seen: dict[int, dict[str, Any]] = {}
+            for params in ({}, {"archived": "true"}):
+                for raw in api.get("/api/alert", params=params):
+                    seen.setdefault(raw["id"], raw)
+            rows = list(seen.values())
+        cards = ctx.raw.get("cards")
+        card_eids = {c.get("id"): c.get("entity_id") for c in cards or []}
+        by_card: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for raw in rows:
+            # An alert goes with its card: one on a card the export leaves out (personal) stays out.
+            if cards is None or _card_id(raw) in card_eids:
+                by_card[_card_id(raw)].append(raw)
+        out = []
+        for card_id, alerts in sorted(by_card.items(), key=lambda kv: str(kv[0])):
+            hydrated = ((alerts[0].get("payload") or {}).get("card") or alerts[0].get("card") or {}).get("entity_id")
+            eid = card_eids.get(card_id) or hydrated or f"missing-id-{card_id}"
+            for n, raw in enumerate(sorted(alerts, key=lambda r: (str(r.get("created_at") or ""), r["id"])), 1):
+                out.append({**raw, "card_entity_id": eid, "ordinal": n})
+        unnamed = {h["channel_id"] for r in out for h in r.get("handlers") or r.get("channels") or []
+                   if h.get("channel_id") is not None and not (h.get("channel") or {}).get("name")}
+        if unnamed:  # inactive webhook channels are not hydrated on the handler
+            names = channel_names(api, unnamed)
+            for r in out:
+                for h in r.get("handlers") or r.get("channels") or []:
+                    if h.get("channel_id") in names:
+                        h["channel_name"] = names[h["channel_id"]]
+        return out
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "card_entity_id" in raw_or_doc:
+            return raw_or_doc["card_entity_id"], raw_or_doc["ordinal"]
+        card = raw_or_doc["payload"]["card"]["$ref"]
+        return split_address(card)[1][0], raw_or_doc["ordinal"]
+
+    def index(self, raw):
+        return ()  # nothing points at an alert
+
+    def normalize_more(self, doc, raw, ctx: ExportContext):
+        if "payload_type" in raw:
+            doc.update(_from_notification(raw, ctx))
+        else:
+            doc.update(_from_legacy_alert(raw, ctx))
+        return doc
+
+    def path(self, doc, folders) -> PathHint:
+        card_key, ordinal = self.key_parts(doc)
+        return PathHint((slugify(card_key),), f"alert-{ordinal}")
+
+
+def _card_id(raw: dict[str, Any]) -> Any:
+    if "payload_type" in raw:
+        return (raw.get("payload") or {}).get("card_id")
+    return (raw.get("card") or {}).get("id")
+
+
+def _sorted(items: list[dict[str, Any]], *first: str) -> list[dict[str, Any]]:
+    """Sorted by the `first` fields, then by the whole (canonical JSON) content: no server id decides."""
+    return sorted(items, key=lambda x: (*(str(x.get(f) or "") for f in first),
+                                        orjson.dumps(x, option=orjson.OPT_SORT_KEYS)))
+
+
+def _channel_name(handler: dict[str, Any], ctx: ExportContext) -> str:
+    name = (handler.get("channel") or {}).get("name") or handler.get("channel_name")
+    if not name:
+        ctx.warnings.append(f"{ctx.current}: refers to notification channel id {handler['channel_id']}, "
+                            "which does not exist")
+        name = f"missing-channel-{handler['channel_id']}"
+    return name
+
+
+def _from_notification(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    payload = raw.get("payload") or {}
+    out: dict[str, Any] = {
+        "active": bool(raw.get("active")),
+        "payload": {"card": ctx.ref("cards", payload.get("card_id")),
+                    "send_condition": payload.get("send_condition") or "has_result",
+                    "send_once": bool(payload.get("send_once"))},
+    }
+    subs = []
+    for s in raw.get("subscriptions") or []:
+        subs.append({k: s[k] for k in ("type", "cron_schedule", "event_name", "ui_display_type") if s.get(k) is not None})
+    out["subscriptions"] = _sorted(subs, "type", "cron_schedule")
+    handlers = []
+    for h in raw.get("handlers") or []:
+        handler: dict[str, Any] = {"channel_type": h["channel_type"], "active": h.get("active", True) is not False}
+        if h.get("channel_id") is not None:
+            handler["channel"] = _channel_name(h, ctx)
+        if h.get("template_id") is not None:
+            handler["template"] = (h.get("template") or {}).get("name") or f"missing-template-{h['template_id']}"
+        recipients = [_recipient(r, ctx) for r in h.get("recipients") or []]
+        handler["recipients"] = _sorted([r for r in recipients if r])
+        handlers.append(handler)
+    out["handlers"] = _sorted(handlers, "channel_type", "channel")
+    return out
+
+
+def _recipient(r: dict[str, Any], ctx: ExportContext) -> dict[str, Any] | None:
+    kind = r.get("type")
+    if kind == USER:
+        return {"user": ctx.ref("users", r.get("user_id"))}
+    if kind == GROUP:
+        return {"group": ctx.ref("groups", r.get("permissions_group_id"))}
+    if kind == RAW:
+        return {"value": (r.get("details") or {}).get("value")}
+    if kind == TEMPLATE:
+        return {"template": r.get("details") or {}}
+    ctx.warnings.append(f"{ctx.current}: unknown recipient type {kind!r} left out")
+    return None
+
+
+def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    """A pre-0.54 alert (pulse shape) as the notification it becomes, the way Metabase's 0.54 migration does."""
+    if raw.get("alert_condition") == "goal":
+        condition = "goal_above" if raw.get("alert_above_goal") else "goal_below"
+    else:
+        condition = "has_result"
+    crons, handlers = set(), []
+    for ch in raw.get("channels") or []:
+        crons.add(schedule_to_cron(ch))
+        recipients = []
+        for r in ch.get("recipients") or []:
+            if r.get("id") is not None:
+                recipients.append({"user": ctx.ref("users", r["id"])})
+            elif r.get("email"):
+                recipients.append({"value": r["email"]})
+        if ch.get("channel_type") == "slack" and (ch.get("details") or {}).get("channel"):
+            recipients.append({"value": ch["details"]["channel"]})
+        handler: dict[str, Any] = {"channel_type": f"channel/{ch['channel_type']}", "active": bool(ch.get("enabled"))}
+        if ch.get("channel_id") is not None:
+            handler["channel"] = _channel_name(ch, ctx)
+        handler["recipients"] = _sorted(recipients)
+        handlers.append(handler)
+    return {
+        "active": not raw.get("archived"),
+        "payload": {"card": ctx.ref("cards", (raw.get("card") or {}).get("id")), "send_condition": condition,
+                    "send_once": bool(raw.get("alert_first_only"))},
+        "subscriptions": [{"type": CRON, "cron_schedule": c, "ui_display_type": "cron/builder"} for c in sorted(crons)],
+        "handlers": _sorted(handlers, "channel_type", "channel"),
+    }
+
+
+def schedule_to_cron(channel: dict[str, Any]) -> str:
+    """A pulse channel's schedule_type/hour/day/frame as the Quartz cron string Metabase stores for it."""
+    stype, hour = channel.get("schedule_type"), channel.get("schedule_hour")
+    day, frame = channel.get("schedule_day"), channel.get("schedule_frame")
+    h = "*" if stype == "hourly" or hour is None else str(hour)
+    if stype == "weekly" and day in DAY_NUMBERS:
+        return f"0 0 {h} ? * {DAY_NUMBERS[day]} *"
+    if stype == "monthly":
+        if frame == "mid":
+            return f"0 0 {h} 15 * ? *"
+        if day in DAY_NUMBERS:
+            return f"0 0 {h} ? * {DAY_NUMBERS[day]}{'#1' if frame == 'first' else 'L'} *"
+        return f"0 0 {h} {'1' if frame == 'first' else 'L'} * ? *"
+    return f"0 0 {h} * * ? *"
