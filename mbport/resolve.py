@@ -73,6 +73,9 @@ class Target:
         return self.raw_by_kind.get(kind, [])
 
     def refresh(self, kind: str) -> list[dict[str, Any]]:
+        """Read a kind again (and the kinds its listing builds on), e.g. after a database was created."""
+        for dep in self.registry[kind].after:
+            self.raw_by_kind.pop(dep, None)
         self.raw_by_kind.pop(kind, None)
         return self.raw(kind)
 

@@ -17,7 +17,7 @@ STATE_VERSION = 1
 @dataclass
 class State:
     target: str
-    ids: dict[str, int] = field(default_factory=dict)  # address (whole docs and sub-objects) → target id
+    ids: dict[str, Any] = field(default_factory=dict)  # address (whole docs and sub-objects) → target id
     created: set[str] = field(default_factory=set)  # addresses mbport created (only these are ever pruned)
     path: Path | None = None
 
@@ -38,9 +38,9 @@ class State:
                 f"{path}: this state belongs to {data.get('target')}, not {target}",
                 hint="pass --state with the state file of this target (or a new path)",
             )
-        return cls(target, {k: int(v) for k, v in data["ids"].items()}, set(data.get("created", [])), path)
+        return cls(target, dict(data["ids"]), set(data.get("created", [])), path)
 
-    def record(self, address: str, target_id: int, created: bool = False) -> None:
+    def record(self, address: str, target_id: Any, created: bool = False) -> None:
         self.ids[address] = target_id
         if created:
             self.created.add(address)

@@ -135,7 +135,10 @@ class Tables(Kind):
         fields = []
         for field in doc.get("fields", []):
             body = {k: field.get(k) for k in FIELD_FIELDS if k not in ("name", "base_type", "json_unfolding")}
-            body["fk_target_field_id"] = resolve.optional(field.get("fk_target"))
+            if field.get("fk_target") is None:
+                body["fk_target_field_id"] = None
+            elif resolve.has(field["fk_target"]):  # else: not matched yet, the second pass sets it
+                body["fk_target_field_id"] = resolve(field["fk_target"])
             # Metabase 0.66 rejects nulls for these; in a tree, absent means "as synced" anyway.
             for key in ("display_name", "visibility_type", "has_field_values"):
                 if body.get(key) is None:
