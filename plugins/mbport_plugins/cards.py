@@ -38,7 +38,7 @@ def canonical_query(node: Any, _named: bool = False) -> Any:
 
 
 def omit_defaults(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Drop optional fields that hold their default value (None unless `defaults` says otherwise)."""
+    """Drop the optional fields that hold the default value `defaults` gives them (a null is dropped anyway)."""
     for key in list(doc):
         if key in defaults and doc[key] == defaults[key]:
             del doc[key]
@@ -65,7 +65,28 @@ def in_exported_collection(raw: dict[str, Any], ctx: ExportContext) -> bool:
     return not personal or bool(ctx.options.get("include_personal"))
 
 
+def restore_home(raw: dict[str, Any], ctx: ExportContext, kind: str) -> dict[str, Any]:
+    """Archived content reported in the Trash (some releases put the Trash id in collection_id): its real home.
+
+    The hydrated `collection` still names the original collection then; when even that is the Trash, the
+    object is exported at the root with a warning rather than silently left out.
+    """
+    known = exported_collection_ids(ctx)
+    cid = raw.get("collection_id")
+    if not raw.get("archived") or known is None or cid is None or cid in known:
+        return raw
+    hydrated = raw.get("collection") if isinstance(raw.get("collection"), dict) else {}
+    if hydrated.get("id") in known and hydrated.get("id") != cid:
+        return {**raw, "collection_id": hydrated["id"]}
+    if hydrated.get("type") == "trash":
+        ctx.warnings.append(f"{kind} {raw.get('name')!r} ({raw.get('entity_id')}): archived, and the server does not "
+                            "say which collection it was in; exported at the root")
+        return {**raw, "collection_id": None}
+    return raw
+
+
 def ref_addresses(*values: Any) -> set[str]:
+    """The addresses of those values that are refs."""
     return {v[REF] for v in values if is_ref(v)}
 
 
@@ -159,6 +180,7 @@ class Cards(Kind):
         "can_manage_db": "the reading user's permission",
         "can_run_adhoc_query": "the reading user's permission",
         "persisted": "model cache state (server-managed)",
+        "based_on_upload": "hydrated: the uploaded table a model was made from",
         "entity_id_translated": "hydration",
     }
     defaults = {
@@ -172,8 +194,8 @@ class Cards(Kind):
         for f in ("all", "archived"):
             for raw in api.get(self.endpoint, params={"f": f}):
                 seen.setdefault(raw["id"], raw)
-        rows = [r for r in seen.values() if in_exported_collection(r, ctx)]
-        return sorted(rows, key=lambda r: r["id"])
+        rows = [restore_home(r, ctx, "card") for r in seen.values()]
+        return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         walker = ctx.walker

@@ -7,7 +7,7 @@ from typing import Any
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.refs import address
 
-from .cards import canonical_query, in_exported_collection, late_bound_refs, omit_defaults
+from .cards import canonical_query, in_exported_collection, late_bound_refs, omit_defaults, restore_home
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
 DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
@@ -133,8 +133,8 @@ class Dashboards(Kind):
         "auto_apply_filters": None,
     }
     dashcard_defaults = {
-        "parameter_mappings": [], "series": [], "visualization_settings": {}, "inline_parameters": None,
-        "card": None, "action": None, "tab": None,
+        "parameter_mappings": [], "series": [], "visualization_settings": {}, "card": None, "action": None,
+        "tab": None,
     }
 
     # ---- export ----
@@ -143,8 +143,8 @@ class Dashboards(Kind):
         for f in ("all", "archived"):
             for raw in api.get(self.endpoint, params={"f": f}):
                 seen.setdefault(raw["id"], raw)
-        rows = [r for r in seen.values() if in_exported_collection(r, ctx)]
-        return sorted(rows, key=lambda r: r["id"])
+        rows = [restore_home(r, ctx, "dashboard") for r in seen.values()]
+        return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         return True
@@ -189,6 +189,8 @@ class Dashboards(Kind):
         out["series"] = [ctx.ref("cards", s["id"] if isinstance(s, dict) else s) for s in dc.get("series") or []]
         out["parameter_mappings"] = walker.parameter_mappings(canonical_query(dc.get("parameter_mappings") or []))
         out["visualization_settings"] = walker.viz(_trim_links(dc.get("visualization_settings") or {}))
+        if not out.get("inline_parameters"):  # null (the usual answer) and [] both mean none
+            out.pop("inline_parameters", None)
         return omit_defaults(out, self.dashcard_defaults)
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from mbport.kind import ExportContext, Kind, PathContext, PathHint
 
 from .cards import in_exported_collection
 
+DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
 SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")
 # Fields of `cards[]` and `channels[]` items that never reach the doc, with the reason (checked by the tests).
@@ -147,7 +149,8 @@ def channel_names(api, ids: set[int]) -> dict[int, str]:
         return {}
     for missing in sorted(ids - set(names)):
         try:
-            names[missing] = api.get(f"/api/channel/{missing}")["name"]
+            # Deactivation renames a channel `DEACTIVATED_<id> <name>`: the id is this instance's own.
+            names[missing] = DEACTIVATED.sub("", api.get(f"/api/channel/{missing}")["name"])
         except ApiError as exc:
             if exc.status not in (403, 404):
                 raise

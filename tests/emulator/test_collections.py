@@ -405,3 +405,15 @@ def test_personal_collection_and_summary_helpers(admin, emulator):
     summary = collections.collection_summary(state, coll["id"])
     assert summary["name"] == "Summed" and summary["is_personal"] is False
     assert collections.slugify("Коллекция") == "%D0%BA%D0%BE%D0%BB%D0%BB%D0%B5%D0%BA%D1%86%D0%B8%D1%8F"
+
+
+def test_archiving_a_collection_keeps_dashboard_question_dashcards(admin):
+    coll = new_collection(admin, "With dashboard")
+    dash = admin.post("/api/dashboard", json={"name": "D", "collection_id": coll["id"]}).json()
+    question = new_card(admin, "DQ", dashboard_id=dash["id"])
+    admin.put(f"/api/collection/{coll['id']}", json={"archived": True})
+    archived = admin.get(f"/api/card/{question['id']}").json()
+    assert archived["archived"] is True and archived["archived_directly"] is False
+    assert archived["collection_id"] == coll["id"], "only directly trashed cards are presented in the Trash"
+    admin.put(f"/api/collection/{coll['id']}", json={"archived": False})
+    assert admin.get(f"/api/card/{question['id']}").json()["dashboard_count"] == 1

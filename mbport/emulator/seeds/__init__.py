@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,7 @@ def resolve(name_or_path: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise SeedError(f"seed file {path} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look their module up there
     try:
         spec.loader.exec_module(module)
     except Exception as exc:

@@ -9,10 +9,15 @@ from typing import Any
 
 import httpx
 
-from . import SeedError, ok
+# Absolute imports, so `--seed fixtures/instances/sample.py` (a file seed) works too.
+from mbport.emulator.seeds import SeedError, ok
 
-ADMIN_PASSWORD_FOR_SEEDED_USERS = "Seed-passw0rd!"
-WAREHOUSE_SCRIPT = Path(__file__).resolve().parents[3] / "fixtures" / "warehouses" / "warehouse_a.sql"
+# Every seeded user (ana, sam, olga (an admin), dave (deactivated) @acme.example) logs in with this password.
+USER_PASSWORD = "Seed-passw0rd!"
+FINANCE_DB_PASSWORD = "s3cret-finance-pw"
+# Values that must never appear in an export, a state file or a log (tests scan for them).
+SECRETS = (USER_PASSWORD, FINANCE_DB_PASSWORD)
+WAREHOUSE_SCRIPT = Path(__file__).resolve().parents[1] / "warehouses" / "warehouse_a.sql"
 SYNC_TIMEOUT = 10.0
 
 # Fixed ids for dashboard parameters and template tags, so the seed is the same on every run.
@@ -72,7 +77,7 @@ def _people(api: httpx.Client, ids: dict) -> None:
     for key, first, last, groups_of_user in people:
         user = ok(api.post("/api/user", json={
             "email": f"{key}@acme.example", "first_name": first, "last_name": last,
-            "password": ADMIN_PASSWORD_FOR_SEEDED_USERS,
+            "password": USER_PASSWORD,
             # Like the frontend: the complete set, All Users included (leaving it out is a 400).
             "user_group_memberships": [{"id": g} for g in [ids["group:All Users"], *groups_of_user]],
         }))
@@ -85,7 +90,7 @@ def _people(api: httpx.Client, ids: dict) -> None:
 # ---------------------------------------------------------------- databases and their metadata
 
 def _databases(api: httpx.Client, ids: dict) -> None:
-    from ..sample_db import build_from_script, cache_dir
+    from mbport.emulator.sample_db import build_from_script, cache_dir
 
     ids["db:sample"] = ok(api.post("/api/database/sample_database"))["id"]
     if not WAREHOUSE_SCRIPT.is_file():
@@ -98,7 +103,7 @@ def _databases(api: httpx.Client, ids: dict) -> None:
     ids["db:finance"] = ok(api.post("/api/database", json={
         "name": "Finance", "engine": "postgres",
         "details": {"host": "finance-db.internal", "port": 5432, "dbname": "finance", "user": "metabase",
-                    "password": "s3cret-finance-pw", "ssl": True},
+                    "password": FINANCE_DB_PASSWORD, "ssl": True},
     }))["id"]
     for key in ("db:warehouse", "db:finance"):
         _wait_for_sync(api, ids[key])

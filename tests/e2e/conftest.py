@@ -1,0 +1,32 @@
+"""A seeded emulator shared by the export tests (they only read it), and an mbport client for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbport.client import MetabaseClient
+from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.registry import load_plugins
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def seeded():
+    """(emulator, admin session) with the realistic `sample` instance loaded through the API."""
+    emu = Emulator()
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "sample", session)
+    emu.wait_idle()
+    return emu, session
+
+
+@pytest.fixture
+def api(seeded):
+    emu, session = seeded
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return load_plugins()

@@ -1,0 +1,144 @@
+"""The alerts plugin: golden cases (notifications and pre-0.54 alerts), keys, and exports from the emulator."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from mbport.check import check
+from mbport.client import MetabaseVersion
+from mbport.kind import ExportContext
+from mbport.registry import load_plugins
+from mbport.testing import numeric_ids_left, uncovered_fields
+from mbport_plugins.alerts import (
+    HANDLER_DROP,
+    PAYLOAD_DROP,
+    RECIPIENT_DROP,
+    SUBSCRIPTION_DROP,
+    Alerts,
+    schedule_to_cron,
+)
+from tests.plugins.emulated_content import (
+    add_card,
+    add_shop,
+    cases,
+    export_everything,
+    golden,
+    load_case,
+    new_instance,
+    ok,
+    uncovered,
+)
+
+KIND = Alerts()
+CASES = cases("alerts")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_everything(tmp_path_factory)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_golden_case(path):
+    case, doc, warnings = golden(KIND, path)
+    raw = case["raw"]
+    assert warnings == case.get("warnings", [])
+    assert doc == case["doc"]
+    assert uncovered_fields(KIND, raw) == set()
+    if "payload_type" in raw:  # the notification's nested objects are covered field by field too
+        assert uncovered([raw["payload"]], {"send_condition", "send_once"}, PAYLOAD_DROP) == set()
+        sub_keep = {"type", "cron_schedule", "event_name", "ui_display_type"}
+        assert uncovered(raw["subscriptions"], sub_keep, SUBSCRIPTION_DROP) == set()
+        assert uncovered(raw["handlers"], {"channel_type", "active"}, HANDLER_DROP) == set()
+        recipients = [r for h in raw["handlers"] for r in h["recipients"]]
+        assert uncovered(recipients, set(), RECIPIENT_DROP) == set()
+    assert numeric_ids_left(doc) == []
+    assert KIND.address_of(raw) == KIND.doc_address(doc) == f"alerts/{raw['card_entity_id']}/{raw['ordinal']}"
+
+
+def test_pre_054_alert_becomes_the_same_doc_as_a_notification():
+    """A 0.53 export must import into a notification-era instance: same fields, same vocabulary."""
+    legacy = golden(KIND, next(p for p in CASES if "legacy" in p.stem))[1]
+    modern = golden(KIND, next(p for p in CASES if "email-user-group" in p.stem))[1]
+    assert set(legacy) == set(modern)
+    assert set(legacy["payload"]) == set(modern["payload"])
+    assert {h["channel_type"] for h in legacy["handlers"]} == {"channel/email", "channel/slack"}
+
+
+@pytest.mark.parametrize("schedule, cron", [
+    ({"schedule_type": "hourly"}, "0 0 * * * ? *"),
+    ({"schedule_type": "daily", "schedule_hour": 8}, "0 0 8 * * ? *"),
+    ({"schedule_type": "weekly", "schedule_hour": 7, "schedule_day": "tue"}, "0 0 7 ? * 3 *"),
+    ({"schedule_type": "monthly", "schedule_hour": 6, "schedule_frame": "first"}, "0 0 6 1 * ? *"),
+    ({"schedule_type": "monthly", "schedule_hour": 6, "schedule_frame": "mid"}, "0 0 6 15 * ? *"),
+    ({"schedule_type": "monthly", "schedule_hour": 6, "schedule_frame": "last", "schedule_day": "fri"}, "0 0 6 ? * 6L *"),
+])
+def test_legacy_schedules_become_quartz_crons(schedule, cron):
+    assert schedule_to_cron(schedule) == cron
+
+
+class FakeApi:
+    """Just enough of MetabaseClient for `list` on an old release: a version and canned GETs."""
+
+    def __init__(self, tag: str, answers: dict):
+        self.version = MetabaseVersion.parse(tag)
+        self.answers, self.calls = answers, []
+
+    def get(self, path, params=None):
+        self.calls.append((path, params))
+        return copy.deepcopy(self.answers[(path, tuple(sorted((params or {}).items())))])
+
+
+def test_before_054_list_reads_api_alert_and_numbers_alerts_per_card():
+    legacy = load_case(next(p for p in CASES if "legacy" in p.stem))["raw"]
+    raw = {k: v for k, v in legacy.items() if k not in ("card_entity_id", "ordinal")}
+    older = {**raw, "id": 3, "created_at": "2023-01-01T00:00:00Z", "archived": True}
+    api = FakeApi("v0.53.9", {("/api/alert", ()): [raw], ("/api/alert", (("archived", "true"),)): [older]})
+    ctx = ExportContext(raw={"cards": [{"id": 33, "entity_id": "CardThirtyThree______"},
+                                       {"id": 34, "entity_id": "CardThirtyFour_______"}]})
+    rows = KIND.list(api, ctx)
+    assert [p for p, _ in api.calls] == ["/api/alert", "/api/alert"]
+    assert [(r["id"], r["card_entity_id"], r["ordinal"]) for r in rows] == [
+        (3, "CardThirtyThree______", 1), (5, "CardThirtyThree______", 2)]  # creation order, archived included
+    # an alert on a card the export leaves out (personal collection) stays out with it
+    ctx.raw["cards"] = [{"id": 34, "entity_id": "CardThirtyFour_______"}]
+    assert KIND.list(api, ctx) == []
+
+
+def test_export_keys_alerts_by_card_and_creation_order(exported):
+    inst, ids = exported.inst, exported.inst.ids
+    question, model = inst.eid("card", ids["question"]), inst.eid("card", ids["model"])
+    docs = exported.docs("alerts")
+    assert set(docs) == {f"alerts/{question}/1", f"alerts/{question}/2", f"alerts/{model}/1"}
+    first, second = docs[f"alerts/{question}/1"], docs[f"alerts/{question}/2"]
+    assert first["payload"] == {"card": {"$ref": f"cards/{question}"}, "send_condition": "goal_above",
+                                "send_once": True}
+    assert first["active"] is True and second["active"] is False  # inactive alerts are exported too
+    assert first["handlers"][0]["recipients"] == [
+        {"group": {"$ref": "groups/Analysts"}}, {"user": {"$ref": "users/bob@example.com"}},
+        {"value": "ops@partner.io"}]
+    assert second["handlers"] == [{"active": True, "channel_type": "channel/slack",
+                                   "recipients": [{"value": "#alerts"}]}]
+    assert first["subscriptions"] == [{"cron_schedule": "0 0 8 * * ? *", "type": "notification-subscription/cron",
+                                       "ui_display_type": "cron/builder"}]
+    assert all(p.startswith("alerts/") and p.endswith((".json")) for p in exported.paths("alerts"))
+    assert check(exported.out, load_plugins()) == []
+
+
+def test_system_notifications_are_not_alerts_on_056(tmp_path):
+    """0.56 already has notifications (and a built-in user-invited one): only card alerts are exported."""
+    inst = new_instance("0.56")
+    add_shop(inst)
+    card = add_card(inst, "Orders")
+    ok(inst.admin.post("/api/notification", json={
+        "payload_type": "notification/card", "payload": {"card_id": card},
+        "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": "0 0 9 ? * 2 *"}],
+        "handlers": [{"channel_type": "channel/email", "recipients": [
+            {"type": "notification-recipient/user", "user_id": 1}]}]}))
+    result = inst.export(tmp_path / "tree", kinds=["alerts"])
+    (doc,) = result.docs.values()
+    assert doc["payload"]["send_condition"] == "has_result" and doc["ordinal"] == 1
+    assert doc["handlers"][0]["recipients"] == [{"user": {"$ref": "users/admin@example.com"}}]
+    assert result.warnings == [] and inst.emu.spec_violations == []

@@ -1,0 +1,62 @@
+"""The data-permissions plugin: golden cases and an export of the emulator's graph (tables by name, no admins)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbport.testing import numeric_ids_left, uncovered_fields
+from mbport_plugins.data_permissions import DataPermissions
+from tests.plugins.emulated_content import cases, export_everything, golden, ok
+
+KIND = DataPermissions()
+CASES = cases("data-permissions")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_everything(tmp_path_factory)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_golden_case(path):
+    case, doc, warnings = golden(KIND, path)
+    assert warnings == case.get("warnings", [])
+    assert doc == case["doc"]
+    assert uncovered_fields(KIND, case["raw"]) == set()
+    assert numeric_ids_left(doc) == []
+    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc) == "data-permissions/graph"
+
+
+def test_table_ids_become_names_everywhere_they_hide():
+    _, doc, warnings = golden(KIND, next(p for p in CASES if "granular" in p.stem))
+    perms = next(g["permissions"] for g in doc["grants"] if g["database"] == {"$ref": "databases/key-1"})
+    assert perms["view-data"] == {"PUBLIC": {"orders": "unrestricted", "order/lines": "blocked"}, "audit": "blocked"}
+    assert perms["download"] == {"schemas": {"PUBLIC": {"orders": "limited"}}, "native": "none"}
+    assert perms["data-model"] == {"schemas": {"PUBLIC": {"order/lines": "all"}}}
+    assert warnings == ["data-permissions/graph: refers to tables id 99, which does not exist (tables/missing-id-99)"]
+    assert all(g["group"] != {"$ref": "groups/key-2"} for g in doc["grants"])  # Administrators (role: admin)
+
+
+def test_export_of_the_graph(exported):
+    assert exported.paths("data-permissions") == ["data-permissions/graph.json"]
+    doc = exported.file("data-permissions/graph.json")
+    assert [(g["group"]["$ref"], g["database"]["$ref"]) for g in doc["grants"]] == [
+        ("groups/All Users", "databases/Shop"), ("groups/Analysts", "databases/Shop")]
+    analysts = doc["grants"][1]["permissions"]
+    # `people: no` is the least permissive value, which Metabase leaves out of the graph
+    assert analysts["create-queries"] == {"": {"orders": "query-builder"}}
+    assert analysts["view-data"] == "unrestricted"
+    assert "revision" not in doc and exported.result.warnings == []
+
+
+def test_the_doc_does_not_change_with_the_revision(exported, tmp_path):
+    inst = exported.inst
+    before = exported.file("data-permissions/graph.json")
+    graph = ok(inst.admin.get("/api/permissions/graph"))
+    ok(inst.admin.put("/api/permissions/graph", json={"revision": graph["revision"], "groups": {
+        str(inst.ids["analysts"]): {str(inst.ids["db"]): {"details": "yes"}}}}))
+    ok(inst.admin.put("/api/permissions/graph", json={"revision": graph["revision"] + 1, "groups": {
+        str(inst.ids["analysts"]): {str(inst.ids["db"]): {"details": "no"}}}}))
+    assert ok(inst.admin.get("/api/permissions/graph"))["revision"] == graph["revision"] + 2
+    again = inst.export(tmp_path / "tree", kinds=["data-permissions"])
+    assert again.docs["data-permissions/graph"] == before
