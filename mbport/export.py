@@ -30,6 +30,7 @@ class ExportResult:
     source_version: str | None
     selected_extra: list[str] = field(default_factory=list)  # addresses pulled in as dependencies
     requests: int = 0
+    index: dict[tuple[str, Any], str] = field(default_factory=dict)  # (kind, source id) → address
 
     @property
     def exit_code(self) -> int:
@@ -163,4 +164,4 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     files = {paths[a]: tree.dumps(d) for a, d in docs.items()}
     files[tree.MANIFEST] = tree.dumps(manifest)
     tree.write_tree(out, files, owned=set(registry.kinds) | {tree.MANIFEST})
-    return ExportResult(docs, paths, counts, ctx.warnings, version, extras, getattr(api, "request_count", 0))
+    return ExportResult(docs, paths, counts, ctx.warnings, version, extras, getattr(api, "request_count", 0), ctx.index)

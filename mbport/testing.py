@@ -46,3 +46,36 @@ def normalize_case(kind: Kind, case: dict[str, Any]) -> tuple[dict[str, Any], li
     ctx.current = kind.address_of(case["raw"])
     return kind.normalize(case["raw"], ctx), ctx.warnings
 
+
+
+def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
+    """Target key part → source key part, for every object an import wrote or matched.
+
+    Metabase never keeps a client's entity_id, so a tree exported from the target names the same objects
+    with other entity_ids. `ids` is the import's address → target id; `target_index` the target export's
+    (kind, id) → address. Aligning the two addresses part by part gives the renaming.
+    """
+    from .refs import address_kind, split_address
+
+    renames: dict[str, str] = {}
+    for source_addr, target_id in ids.items():
+        target_addr = target_index.get((address_kind(source_addr), target_id))
+        if not target_addr or target_addr == source_addr:
+            continue
+        _, a_parts = split_address(source_addr)
+        _, b_parts = split_address(target_addr)
+        for a, b in zip(a_parts, b_parts, strict=False):
+            if a != b and len(b) == 21:
+                renames[b] = a
+    return renames
+
+
+def relabel(docs: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """Docs (and their addresses) with target entity_ids replaced by the source's."""
+    if not renames:
+        return docs
+    import re
+
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True)))
+    text = orjson.dumps(docs).decode()
+    return orjson.loads(pattern.sub(lambda m: renames[m.group(0)], text))

@@ -24,7 +24,7 @@ class Databases(Kind):
     aliases = ("database",)
     key_fields = ("name",)
     keep = ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats", "points_of_interest",
-            "is_full_sync", "is_on_demand", "refingerprint", "settings", "is_sample", "schedules")
+            "is_full_sync", "is_on_demand", "refingerprint", "settings", "is_sample")
     drop = {
         "id": "instance-specific id; the key is the name",
         "details": "kept with secrets replaced by markers",
@@ -37,8 +37,10 @@ class Databases(Kind):
         "is_attached_dwh": "Cloud-managed warehouse flag", "router_database_id": "EE database routing",
         "router_user_attribute": "EE database routing", "provider_name": "reported by Metabase",
         "uploads_enabled": "uploads are configured per target", "uploads_schema_name": "uploads configuration",
-        "uploads_table_prefix": "uploads configuration", "metadata_sync_schedule": "kept as `schedules`",
-        "cache_field_values_schedule": "kept as `schedules`", "tables": "tables kind",
+        "uploads_table_prefix": "uploads configuration",
+        "metadata_sync_schedule": "Metabase randomises sync schedules per instance; the target keeps its own",
+        "cache_field_values_schedule": "Metabase randomises scan schedules per instance; the target keeps its own",
+        "schedules": "as above", "tables": "tables kind",
         "write_data_details": "a second set of connection details (secrets); not exported",
         "entity_id": "databases are matched by name", "is_editable": "derived", "hydrated": "hydration",
         "uploads": "uploads configuration", "transforms": "transforms configuration",
@@ -57,11 +59,6 @@ class Databases(Kind):
             else:
                 details[key] = value
         doc["details"] = details
-        if "schedules" not in doc:
-            schedules = {k: raw[f] for k, f in (("metadata_sync", "metadata_sync_schedule"),
-                                                ("cache_field_values", "cache_field_values_schedule")) if raw.get(f)}
-            if schedules:
-                doc["schedules"] = schedules
         for key in ("description", "caveats", "points_of_interest", "cache_ttl", "settings"):
             if doc.get(key) is None:
                 doc.pop(key, None)
@@ -106,6 +103,8 @@ class Databases(Kind):
     def comparable(self, doc):
         # Secret values are never readable; only whether a key holds a secret can be compared.
         details = {k: ("<secret>" if isinstance(v, dict) and SECRET in v else v) for k, v in doc.get("details", {}).items()}
+        if doc.get("is_sample"):
+            details = {}  # the sample database's file lives wherever each Metabase installed it
         return {**{k: v for k, v in doc.items() if k not in ("details", "is_sample")}, "details": details}
 
     def preflight(self, doc, options):
@@ -117,7 +116,7 @@ class Databases(Kind):
 
     def payload(self, doc, resolve, stage):
         body = {k: doc.get(k) for k in ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats",
-                                         "points_of_interest", "settings", "schedules", "refingerprint")}
+                                         "points_of_interest", "settings", "refingerprint")}
         body["is_full_sync"] = doc.get("is_full_sync", True)
         body["is_on_demand"] = doc.get("is_on_demand", False)
         body["details"] = dict(doc.get("details", {}))
