@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -100,6 +101,11 @@ def _route_modules() -> list[Any]:
     from . import routes
 
     return [importlib.import_module(f"{routes.__name__}.{m.name}") for m in pkgutil.iter_modules(routes.__path__)]
+
+
+def _parse_long(text: str) -> int | None:
+    """Clojure's parse-long: an optionally signed decimal integer, else None."""
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
 
 
 def hash_api_key(key: str) -> str:
@@ -204,14 +210,14 @@ class Emulator:
         for k, v in pairs:
             grouped.setdefault(k[:-2] if k.endswith("[]") else k, []).append(v)
         # Metabase's offset-paging middleware takes limit/offset off every request before the endpoint sees it.
+        # It reads them with parse-long: a value that is not a number counts as absent (no error), and when
+        # neither is a number the request is not paged and both stay in the (open) query map.
+        limit, offset = (_parse_long(grouped[k][-1]) if k in grouped else None for k in ("limit", "offset"))
         paging = None
-        if "limit" in grouped or "offset" in grouped:
-            try:
-                limit = int(grouped.pop("limit", ["50"])[-1])
-                offset = int(grouped.pop("offset", ["0"])[-1])
-            except ValueError as exc:
-                raise errors.bad_request("limit and offset must be integers") from exc
-            paging = Paging(limit, offset)
+        if limit is not None or offset is not None:
+            grouped.pop("limit", None)
+            grouped.pop("offset", None)
+            paging = Paging(50 if limit is None else limit, 0 if offset is None else offset)
         query: dict[str, Any] = {}
         for p in op.params:
             if p.location != "query":

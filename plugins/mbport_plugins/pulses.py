@@ -37,9 +37,11 @@ class Pulses(Kind):
     """Dashboard subscriptions, active and archived.
 
     `list` reads `GET /api/pulse` and `?archived=true` (alerts are not pulses since 0.54, see the alerts
-    kind), keeping those whose dashboard (or collection) is exported. `normalize` turns the dashboard, collection, cards and dashcards into refs (dashcards through the
-    dashboards kind's index), keeps the card order, sorts channels by type and recipients by user/email.
-    An http channel's `channel_id` becomes the channel's name: channels are not a kind yet.
+    kind), keeping those whose dashboard (or collection) is exported; it names webhook channels (one extra
+    request, only when some are used). `normalize` turns the dashboard, collection, cards and dashcards into
+    refs (dashcards through the dashboards kind's index), keeps the card order, sorts channels by type and
+    recipients users first, then addresses. An http channel's `channel_id` becomes the channel's name:
+    channels are not a kind yet.
     """
 
     name = "pulses"

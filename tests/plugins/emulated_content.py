@@ -216,5 +216,8 @@ def add_everything(inst: Instance) -> Instance:
     return inst
 
 
-__all__ = ["ROOT", "Exported", "Instance", "export_everything", "cases", "golden", "normalize_golden", "uncovered", "add_card", "add_field", "add_group", "add_everything", "add_shop", "make_collection", "make_dashboard",
-           "group_id", "make_user", "new_instance", "ok"]
+__all__ = [
+    "ROOT", "Exported", "Instance", "add_card", "add_everything", "add_field", "add_group", "add_shop", "cases",
+    "export_everything", "golden", "group_id", "load_case", "make_collection", "make_dashboard", "make_user",
+    "new_instance", "normalize_golden", "ok", "uncovered",
+]

@@ -5,12 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from mbport.check import check
-from mbport.client import MetabaseVersion
-from mbport.kind import ExportContext
-from mbport.registry import load_plugins
-from mbport.testing import numeric_ids_left, uncovered_fields
 from mbport_plugins.alerts import (
     HANDLER_DROP,
     PAYLOAD_DROP,
@@ -19,6 +13,12 @@ from mbport_plugins.alerts import (
     Alerts,
     schedule_to_cron,
 )
+
+from mbport.check import check
+from mbport.client import MetabaseVersion
+from mbport.kind import ExportContext
+from mbport.registry import load_plugins
+from mbport.testing import numeric_ids_left, uncovered_fields
 from tests.plugins.emulated_content import (
     add_card,
     add_shop,
@@ -123,7 +123,7 @@ def test_export_keys_alerts_by_card_and_creation_order(exported):
                                    "recipients": [{"value": "#alerts"}]}]
     assert first["subscriptions"] == [{"cron_schedule": "0 0 8 * * ? *", "type": "notification-subscription/cron",
                                        "ui_display_type": "cron/builder"}]
-    assert all(p.startswith("alerts/") and p.endswith((".json")) for p in exported.paths("alerts"))
+    assert all(p.startswith("alerts/") and p.endswith(".json") for p in exported.paths("alerts"))
     assert check(exported.out, load_plugins()) == []
 
 

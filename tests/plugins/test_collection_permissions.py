@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.collection_permissions import CollectionPermissions
 
 from mbport.check import check
 from mbport.registry import load_plugins
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.collection_permissions import CollectionPermissions
 from tests.plugins.emulated_content import cases, export_everything, golden
 
 KIND = CollectionPermissions()

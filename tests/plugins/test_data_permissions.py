@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.data_permissions import DataPermissions
 
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.data_permissions import DataPermissions
 from tests.plugins.emulated_content import cases, export_everything, golden, ok
 
 KIND = DataPermissions()
@@ -53,10 +53,11 @@ def test_the_doc_does_not_change_with_the_revision(exported, tmp_path):
     inst = exported.inst
     before = exported.file("data-permissions/graph.json")
     graph = ok(inst.admin.get("/api/permissions/graph"))
-    ok(inst.admin.put("/api/permissions/graph", json={"revision": graph["revision"], "groups": {
-        str(inst.ids["analysts"]): {str(inst.ids["db"]): {"details": "yes"}}}}))
-    ok(inst.admin.put("/api/permissions/graph", json={"revision": graph["revision"] + 1, "groups": {
-        str(inst.ids["analysts"]): {str(inst.ids["db"]): {"details": "no"}}}}))
+    orders, people = str(inst.ids["orders"]), str(inst.ids["people"])
+    for n, people_level in enumerate(("query-builder", "no")):  # grant, then revoke again
+        ok(inst.admin.put("/api/permissions/graph", json={"revision": graph["revision"] + n, "groups": {
+            str(inst.ids["analysts"]): {str(inst.ids["db"]): {
+                "create-queries": {"": {orders: "query-builder", people: people_level}}}}}}))
     assert ok(inst.admin.get("/api/permissions/graph"))["revision"] == graph["revision"] + 2
     again = inst.export(tmp_path / "tree", kinds=["data-permissions"])
     assert again.docs["data-permissions/graph"] == before

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.measures import Measures
 
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.measures import Measures
 from tests.plugins.emulated_content import add_shop, cases, export_everything, golden, new_instance
 
 KIND = Measures()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.pulses import CARD_DROP, CARD_FLAGS, CHANNEL_DROP, SCHEDULE_FIELDS, Pulses
 
 from mbport.check import check
 from mbport.registry import load_plugins
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.pulses import CARD_DROP, CARD_FLAGS, CHANNEL_DROP, SCHEDULE_FIELDS, Pulses
 from tests.plugins.emulated_content import (
     add_card,
     add_shop,

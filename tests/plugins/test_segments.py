@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.segments import Segments
 
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.segments import Segments
 from tests.plugins.emulated_content import cases, export_everything, golden, ok
 
 KIND = Segments()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from mbport_plugins.timelines import EVENT_DROP, EVENT_FIELDS, Timelines
 
 from mbport.check import check
 from mbport.refs import address
 from mbport.registry import load_plugins
 from mbport.testing import numeric_ids_left, uncovered_fields
-from mbport_plugins.timelines import EVENT_DROP, EVENT_FIELDS, Timelines
 from tests.plugins.emulated_content import (
     add_shop,
     cases,
