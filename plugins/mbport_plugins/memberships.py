@@ -15,7 +15,7 @@ class Memberships(Kind):
     key_fields = ("group_name",)
     keep = ()
     drop = {"id": "the group's id; the doc is keyed by the group", "name": "the group's name (in the group ref)",
-            "members": "rebuilt as refs to users"}
+            "members": "rebuilt as refs to users", "magic_group_type": "the group's role (in the group ref)"}
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         """One pseudo-object per exported group, with its members from the membership map."""

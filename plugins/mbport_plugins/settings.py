@@ -28,7 +28,8 @@ class Settings(Kind):
     description = "Whitelisted instance settings that differ from the defaults (one doc)."
     key_fields = ()
     keep = ()
-    drop = {"key": "becomes a key of `values`", "value": "becomes a value of `values`",
+    drop = {"id": "there is one settings doc per instance", "values": "kept, whitelisted and non-default only",
+            "key": "becomes a key of `values`", "value": "becomes a value of `values`",
             "is_env_setting": "env-set settings cannot be written through the API",
             "env_name": "documentation", "description": "documentation", "default": "documentation"}
 
