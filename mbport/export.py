@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 
 from . import __version__, tree
-from .errors import MbportError
+from .errors import UsageError
 from .kind import ExportContext, Kind, PathContext
 from .refs import address_kind
 from .registry import Registry
@@ -143,7 +143,7 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     names = kinds or sorted(registry.kinds)
     unknown = [k for k in names if k not in registry]
     if unknown:
-        raise MbportError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"known kinds: {', '.join(sorted(registry.kinds))}")
+        raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"known kinds: {', '.join(sorted(registry.kinds))}")
     tree.check_output_dir(out)
     ctx = ExportContext(options=options or {})
     # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
