@@ -6,6 +6,8 @@ import hashlib
 import importlib
 import pkgutil
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -115,7 +117,8 @@ def hash_api_key(key: str) -> str:
 class Emulator:
     """A Metabase instance in memory. `handle` is the whole server; transports and servers wrap it."""
 
-    def __init__(self, profile: str | Profile | None = None):
+    def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
+                 max_concurrent: int | None = None):
         modules = _route_modules()
         self.state = State(profile if isinstance(profile, Profile) else get_profile(profile))
         # Route modules that own built-in rows (the two magic groups, ...) create them here.
@@ -125,6 +128,12 @@ class Emulator:
         self.router = Router(registered_routes())
         # (method, path, status, query) of every request, for tests and the request-count benchmarks.
         self.request_log: list[tuple[str, str, int]] = []
+        # A real Metabase answers in tens of milliseconds and serves a bounded number of requests at once
+        # (its Jetty thread pool); these knobs imitate that for benchmarks, in-process and served alike.
+        self.latency_ms = latency_ms
+        self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
+        # Fault injection (see faults.py): consulted before and after each request when set.
+        self.faults = None
         # Requests that Metabase's spec rejects (400 from validation) or that hit no route: tests fail on these.
         self.spec_violations: list[str] = []
 
@@ -141,6 +150,26 @@ class Emulator:
 
     # ---- the pipeline ----
     def handle(self, req: ApiRequest) -> Response:
+        """Serve one request. Raises ConnectionDropped when a fault plan drops the connection."""
+        if self._slots is not None:
+            with self._slots:
+                return self._handle(req)
+        return self._handle(req)
+
+    def _handle(self, req: ApiRequest) -> Response:
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000.0)
+        if self.faults is not None:
+            injected = self.faults.before(req)
+            if injected is not None:
+                self.request_log.append((req.method, req.path, injected.status))
+                return injected
+        resp = self._serve(req)
+        if self.faults is not None:
+            resp = self.faults.after(req, resp)
+        return resp
+
+    def _serve(self, req: ApiRequest) -> Response:
         try:
             resp = self._dispatch(req)
         except errors.ApiError as exc:
