@@ -19,7 +19,7 @@ from .export import extract
 from .kind import ExportContext, Kind
 from .refs import address_kind
 from .registry import Registry
-from .resolve import Resolver, Target, UnresolvedRef
+from .resolve import Resolver, Target
 from .state import State
 from .tree import Tree
 
@@ -203,12 +203,28 @@ class Importer:
         todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
         resolve = Resolver(self.ids, self.options)
         failed: set[str] = set()
+        blocked: set[Node] = set()
+        try:
+            self._apply_generations(todo, resolve, result, progress, failed, blocked)
+        finally:
+            self.state.save()
+        self._second_pass(todo, resolve, result, failed)
+        for change in plan.of("archive"):
+            self.kind(change.address).archive(self.api, change.target_id)
+            result.written += 1
+            with self.lock:
+                self.state.forget(change.address)
+        self.state.save()
+        result.skipped = sorted(set(result.skipped))
+        return result
+
+    def _apply_generations(self, todo, resolve, result, progress, failed, blocked) -> None:
+        """Write generation by generation (independent nodes concurrently); a failure blocks its dependents."""
         for generation in nx.topological_generations(self.graph):
             nodes = sorted(n for n in generation if n[0] in todo)
             runnable = []
             for node in nodes:
-                blocked = [a for a, _ in nx.ancestors(self.graph, node) if a in failed]
-                if blocked:
+                if node in blocked:
                     result.skipped.append(node[0])
                     failed.add(node[0])
                 else:
@@ -221,15 +237,7 @@ class Importer:
                     raise exc
                 result.failed[node[0]] = str(exc)
                 failed.add(node[0])
-        self._second_pass(todo, resolve, result, failed)
-        for change in plan.of("archive"):
-            self.kind(change.address).archive(self.api, change.target_id)
-            result.written += 1
-            with self.lock:
-                self.state.forget(change.address)
-                self.state.save()
-        result.skipped = sorted(set(result.skipped))
-        return result
+                blocked |= nx.descendants(self.graph, node)
 
     def _try_write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
                    progress) -> tuple[Node, Exception | None]:
@@ -269,7 +277,6 @@ class Importer:
             self.ids.update(subs)
             for sub, tid in subs.items():
                 self.state.record(sub, tid)
-            self.state.save()
             result.written += 1
         if progress:
             progress(addr, change.action)
@@ -286,13 +293,22 @@ class Importer:
             return kind.create(self.api, payload, doc, self.target)
 
     def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
-        """Fill in deferred refs (cycles Metabase allows) now that every object has an id."""
-        for addr in sorted(todo):
+        """Fill in deferred refs (cycles Metabase allows) now that every object has an id; concurrently."""
+        addrs = [a for a in sorted(todo) if a not in failed and a in self.ids and self.kind(a).deferred_refs(self.tree.docs[a])]
+
+        def fill(addr: str) -> tuple[str, Exception | None]:
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            if addr in failed or not kind.deferred_refs(doc) or addr not in self.ids:
-                continue
             stage = kind.stages[-1]
             try:
                 kind.update(self.api, self.ids[addr], kind.payload(doc, resolve, stage), doc, stage, self.target)
-            except UnresolvedRef as exc:
+                return addr, None
+            except (MbportError, ApiError) as exc:
+                return addr, exc
+
+        for addr, exc in self.api.map(fill, addrs):
+            if exc is None:
+                result.written += 1
+            elif self.options.get("continue_on_error"):
                 result.failed[addr] = str(exc)
+            else:
+                raise exc

@@ -1,11 +1,16 @@
-"""Import state per target (Terraform's state): address → target id, saved atomically after every change."""
+"""Import state per target (Terraform's state): address → target id, kept durable after every change.
+
+The state is a snapshot (`<file>`, replaced atomically) plus an append-only journal (`<file>.journal`, one
+JSON line per change, flushed at once), so recording a change costs one short append however large the
+state is, and a killed run loses nothing: the next load replays the journal (a torn last line is ignored).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -20,37 +25,73 @@ class State:
     ids: dict[str, Any] = field(default_factory=dict)  # address (whole docs and sub-objects) → target id
     created: set[str] = field(default_factory=set)  # addresses mbport created (only these are ever pruned)
     path: Path | None = None
+    _journal: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def journal_path(self) -> Path | None:
+        return self.path.with_name(self.path.name + ".journal") if self.path else None
 
     @classmethod
     def load(cls, path: Path, target: str) -> State:
         """The state for `target`; a state written for another target is refused."""
-        if not path.exists():
-            return cls(target, path=path)
-        try:
-            data = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            raise MbportError(f"{path}: the state file is not valid JSON ({exc})",
-                              hint="restore it from a backup, or move it away to start without state") from exc
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION or not isinstance(data.get("ids"), dict):
-            raise MbportError(f"{path}: not an mbport state file (version {STATE_VERSION})")
-        if data.get("target") != target:
-            raise MbportError(
-                f"{path}: this state belongs to {data.get('target')}, not {target}",
-                hint="pass --state with the state file of this target (or a new path)",
-            )
-        return cls(target, dict(data["ids"]), set(data.get("created", [])), path)
+        state = cls(target, path=path)
+        if path.exists():
+            try:
+                data = orjson.loads(path.read_bytes())
+            except orjson.JSONDecodeError as exc:
+                raise MbportError(f"{path}: the state file is not valid JSON ({exc})",
+                                  hint="restore it from a backup, or move it away to start without state") from exc
+            if not isinstance(data, dict) or data.get("version") != STATE_VERSION or not isinstance(data.get("ids"), dict):
+                raise MbportError(f"{path}: not an mbport state file (version {STATE_VERSION})")
+            if data.get("target") != target:
+                raise MbportError(
+                    f"{path}: this state belongs to {data.get('target')}, not {target}",
+                    hint="pass --state with the state file of this target (or a new path)",
+                )
+            state.ids, state.created = dict(data["ids"]), set(data.get("created", []))
+        journal = state.journal_path
+        if journal and journal.exists():
+            for line in journal.read_bytes().splitlines():
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # the torn last line of a killed run
+                state._apply(entry)
+        return state
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        if entry.get("forget"):
+            self.ids.pop(entry["a"], None)
+            self.created.discard(entry["a"])
+        else:
+            self.ids[entry["a"]] = entry["id"]
+            if entry.get("c"):
+                self.created.add(entry["a"])
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        if self._journal is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the whole run
+        self._journal.write(orjson.dumps(entry) + b"\n")
+        self._journal.flush()  # in the OS's hands now: survives a killed process
 
     def record(self, address: str, target_id: Any, created: bool = False) -> None:
-        self.ids[address] = target_id
-        if created:
-            self.created.add(address)
+        if self.ids.get(address) == target_id and (not created or address in self.created):
+            return
+        entry = {"a": address, "id": target_id, **({"c": True} if created else {})}
+        self._apply(entry)
+        self._append(entry)
 
     def forget(self, address: str) -> None:
-        self.ids.pop(address, None)
-        self.created.discard(address)
+        if address in self.ids or address in self.created:
+            entry = {"a": address, "forget": True}
+            self._apply(entry)
+            self._append(entry)
 
     def save(self) -> None:
-        """Write atomically (temp file, fsync, rename) so a killed run never leaves a torn state."""
+        """Write the snapshot atomically (temp file, fsync, rename), then start a fresh journal."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +103,11 @@ class State:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if self.journal_path.exists():
+            self.journal_path.unlink()
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "ids": dict(self.ids), "created": sorted(self.created)}
