@@ -1,0 +1,45 @@
+"""State files: durable after every record, replayed after a kill, refused for another target."""
+
+import pytest
+
+from mbport.errors import MbportError
+from mbport.state import State
+
+
+def test_records_survive_without_save_and_torn_lines_are_ignored(tmp_path):
+    path = tmp_path / "s.json"
+    state = State.load(path, "http://b")
+    state.record("cards/x", 5, created=True)
+    state.record("users/a@b.c", 2)
+    # a killed run: no save(); the journal holds the records, its last line torn
+    with open(state.journal_path, "ab") as fh:
+        fh.write(b'{"a": "cards/y", "i')
+    again = State.load(path, "http://b")
+    assert again.ids == {"cards/x": 5, "users/a@b.c": 2}
+    assert again.created == {"cards/x"}
+
+
+def test_save_compacts_the_journal_and_forget_is_durable(tmp_path):
+    path = tmp_path / "s.json"
+    state = State.load(path, "http://b")
+    state.record("cards/x", 5, created=True)
+    state.save()
+    assert path.exists() and not state.journal_path.exists()
+    state.forget("cards/x")
+    assert State.load(path, "http://b").ids == {}
+
+
+def test_state_of_another_target_is_refused(tmp_path):
+    path = tmp_path / "s.json"
+    state = State.load(path, "http://a")
+    state.record("x/y", 1)
+    state.save()
+    with pytest.raises(MbportError, match="belongs to http://a, not http://b"):
+        State.load(path, "http://b")
+
+
+def test_corrupt_state_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{oops")
+    with pytest.raises(MbportError, match="not valid JSON"):
+        State.load(path, "http://b")
