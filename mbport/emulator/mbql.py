@@ -180,8 +180,10 @@ def _to5(x: Any, agg_uuids: list) -> Any:
     if not isinstance(x, list) or not x or not isinstance(x[0], str):
         return [_to5(v, agg_uuids) for v in x] if isinstance(x, list) else x
     tag, args = x[0], list(x[1:])
-    if args and isinstance(args[0], dict) and (UUID in args[0] or tag in KNOWN_CLAUSES or tag == "field"):
-        return [tag, _with_uuid(args[0]), *(_to5(a, agg_uuids) for a in args[1:])]  # already MBQL 5
+    if args and isinstance(args[0], dict):
+        # An options map first is MBQL 5 (legacy clauses put options last, if anywhere), even when a client
+        # sent it without lib/uuid, as mbport's trees do.
+        return [tag, _with_uuid(args[0]), *(_to5(a, agg_uuids) for a in args[1:])]
     if tag == "field" and len(args) >= 1:
         opts = _with_uuid(args[1] if len(args) > 1 else None)
         if "base-type" in opts:

@@ -59,18 +59,24 @@ def imported(source_tree, registry_module, tmp_path_factory):
     api = MetabaseClient("http://b.test", session_token=session, transport=emu.transport())
     state_path = tmp_path_factory.mktemp("state") / "b.json"
     importer = Importer(api, registry_module, load_tree(out, registry_module), State.load(state_path, api.url),
-                        {"secrets": secrets()})
+                        options(state_path))
     plan = importer.plan()
     result = importer.apply(plan)
     emu.wait_idle()
     return emu, api, importer, plan, result, state_path
 
 
+def options(state_path):
+    return {"secrets": secrets(), "with_api_keys": True, "api_keys_file": state_path.with_name("new-keys.json")}
+
+
 def test_apply_writes_everything_without_failures(imported):
-    _, _, _, plan, result, _ = imported
+    _, _, _, plan, result, state_path = imported
     assert plan.problems == []
     assert result.failed == {} and result.skipped == []
     assert plan.of("create")
+    keys = state_path.with_name("new-keys.json")
+    assert keys.stat().st_mode & 0o777 == 0o600 and "CI export" in keys.read_text()
 
 
 def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, registry_module, tmp_path):
@@ -89,7 +95,7 @@ def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, sou
     out, _ = source_tree
     emu, api, _, _, _, state_path = imported
     importer = Importer(api, registry_module, load_tree(out, registry_module), State.load(state_path, api.url),
-                        {"secrets": secrets()})
+                        options(state_path))
     plan = importer.plan()
     assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
     before = len(emu.request_log)

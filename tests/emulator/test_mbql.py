@@ -241,3 +241,18 @@ def test_legacy_input_to_legacy_is_unchanged_and_query_type():
     assert mbql.query_type(mbql.to_mbql5(recorded_query("mbql4", 27))) == "query"
     empty_tags = stage(mbql.to_mbql5(legacy))
     assert "template-tags" not in empty_tags
+
+
+def test_mbql5_refs_without_uuid_are_kept_as_mbql5():
+    """Clients (mbport's trees) send MBQL 5 without lib/uuid; the options map stays first, the name last."""
+    from mbport.emulator import mbql
+    from mbport.emulator.profiles import get_profile
+
+    query = {"lib/type": "mbql/query", "database": 1, "stages": [{
+        "lib/type": "mbql.stage/mbql", "source-table": 3,
+        "expressions": [["-", {"lib/expression-name": "Net total"}, 1, 2]],
+        "fields": [["expression", {}, "Net total"]],
+        "order-by": [["asc", {}, ["aggregation", {}, "some-uuid"]]]}]}
+    stage = mbql.to_mbql5(query, get_profile(None))["stages"][0]
+    assert stage["fields"][0][0] == "expression" and stage["fields"][0][2] == "Net total"
+    assert stage["order-by"][0][2][2] == "some-uuid"
