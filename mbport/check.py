@@ -9,8 +9,12 @@ import orjson
 
 from . import tree
 from .errors import MbportError
+from .kind import Kind
 from .refs import address_kind
 from .registry import Registry
+
+IDENTITY_FIELDS = ("entity_id", "name", "email")  # key fields a doc cannot do without (a table's schema can)
+MAX_NAME = 254  # Metabase's name columns (collection, report_card, report_dashboard ...) are varchar(254)
 
 
 def load_tree(root: Path, registry: Registry) -> tree.Tree:
@@ -47,8 +51,19 @@ def load_tree(root: Path, registry: Registry) -> tree.Tree:
         except Exception as exc:  # a doc missing its key fields
             result.problems.append(f"{rel}: cannot tell which {top} object this is ({exc})")
             continue
+        plain_key = type(kind).key_parts is Kind.key_parts and type(kind).doc_address is Kind.doc_address
+        missing = [f for f in kind.key_fields
+                   if plain_key and f in IDENTITY_FIELDS and not isinstance(doc.get(f), str | int)]
+        if missing:  # else every such doc would get the same address, and the first would stand for all
+            result.problems.append(f"{rel}: cannot tell which {top} object this is (no {', '.join(missing)})")
+            continue
         if addr in result.docs:
             result.problems.append(f"{rel}: same address {addr} as {result.paths[addr]}")
+            continue
+        name = doc.get("name")
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            result.problems.append(f"{rel}: the name is {len(name)} characters long; Metabase keeps names of at most "
+                                   f"{MAX_NAME}")
             continue
         result.docs[addr] = doc
         result.paths[addr] = rel

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_CODES, INTERRUPTED, PLAN_HAS_CHANGES, WARNINGS, MbportError, UsageError
+from . import output as output_module
+from .errors import EXIT_CODES, INTERRUPTED, PLAN_HAS_CHANGES, MbportError, UsageError
+from .output import Output, Tracked
 
 EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -16,11 +18,85 @@ EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in E
 @click.group(epilog=EXIT_CODE_HELP)
 @click.version_option(__version__, prog_name="mbport")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP exchanges (secrets redacted).")
+@click.option("--json", "json_mode", is_flag=True,
+              help="JSON lines on stdout: one event per line (progress, change, warning, error), then a summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display (it is drawn only on a terminal anyway).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="MBPORT_CONFIG", help="mbport.toml naming instances (default: ./mbport.toml if present).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, json_mode: bool, quiet: bool, config_path: Path | None) -> None:
     """Metabase content as code: export, import, back up and migrate a whole instance."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["config_path"] = config_path
+    out = Output(json_mode=json_mode, quiet=quiet)
+    out.command = ctx.invoked_subcommand
+    ctx.obj["output"] = out
+    output_module.set_current(out)
+    if debug:
+        _debug_logging()
+
+
+def _out() -> Output:
+    return output_module.current()
+
+
+def load_config():
+    """mbport.toml (--config, MBPORT_CONFIG or ./mbport.toml), read once per run; an empty config if none."""
+    from . import config
+
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None and ctx.find_root().obj is not None else {}
+    if "config" not in obj:
+        obj["config"] = config.load(config.find(obj.get("config_path")))
+    return obj["config"]
+
+
+class _RedactingFilter:
+    """Every log record, ours and the HTTP libraries', passes through `redact` before it is written."""
+
+    def filter(self, record) -> bool:
+        from .client import redact
+
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def _end_debug_logging() -> None:
+    """Remove the --debug handler of an earlier run in this process: a run without --debug logs nothing."""
+    import logging
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "mbport_debug", False)]:
+        root.removeHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
+def _debug_logging() -> None:
+    import logging
+
+    root = logging.getLogger()
+    _end_debug_logging()  # one handler at a time (tests run the CLI many times in one process)
+    class StderrHandler(logging.StreamHandler):
+        """Writes to whatever sys.stderr is now (tests swap it per run; a stream kept from the first run is closed)."""
+
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value) -> None:
+            pass
+
+    handler = StderrHandler()
+    handler.mbport_debug = True
+    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    # The client's own DEBUG records are the HTTP exchange; httpcore's socket-level chatter only hides them.
+    for noisy in ("httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 def connection_options(fn):
@@ -31,24 +107,49 @@ def connection_options(fn):
         click.option("--username", default=None, help="Login email (or METABASE_USERNAME)."),
         click.option("--password", default=None, help="Password (or METABASE_PASSWORD)."),
         click.option("--session-token", default=None, help="An existing session (or METABASE_SESSION_TOKEN)."),
-        click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
-                     help="Requests in flight at once."),
+        click.option("--concurrency", default=None, type=click.IntRange(1, 64),
+                     help="Requests in flight at once (default: mbport.toml's, else 8)."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns)."),
+        click.option("--instance", expose_value=False, default=None, callback=_remember_instance, is_eager=True,
+                     metavar="NAME", help="A Metabase named in mbport.toml (flags and METABASE_* variables still win)."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def make_client(url, api_key, username, password, session_token, concurrency, insecure):
-    from .client import MetabaseClient
+def _remember_instance(ctx: click.Context, _param, value: str | None) -> str | None:
+    ctx.meta["mbport.instance"] = value
+    return value
 
+
+def make_client(url, api_key, username, password, session_token, concurrency, insecure):
+    """A client from flags, then METABASE_* variables, then the --instance of mbport.toml (in that order)."""
+    import os
+
+    from .client import ENV_API_KEY, ENV_PASSWORD, ENV_SESSION_TOKEN, ENV_URL, ENV_USERNAME, MetabaseClient
+
+    ctx = click.get_current_context(silent=True)
+    name = ctx.meta.get("mbport.instance") if ctx is not None else None
+    config = load_config()
+    instance = config.instance(name) if name else None
+    if instance is not None:
+        url = url or os.environ.get(ENV_URL) or instance.url
+        env_creds = any(os.environ.get(v) for v in (ENV_API_KEY, ENV_USERNAME, ENV_PASSWORD, ENV_SESSION_TOKEN))
+        if not (api_key or username or password or session_token or env_creds):
+            creds = instance.credentials()
+            api_key, username, password, session_token = (creds["api_key"], creds["username"], creds["password"],
+                                                          creds["session_token"])
+        insecure = insecure or instance.insecure
+    concurrency = concurrency or (instance.concurrency if instance else None) or config.concurrency or 8
     if insecure:
-        click.echo("Warning: TLS certificate verification is off (--insecure).", err=True)
-    return MetabaseClient.from_env(
+        _out().warning("TLS certificate verification is off (--insecure).")
+    client = MetabaseClient.from_env(
         url, api_key=api_key, username=username, password=password, session_token=session_token,
         concurrency=concurrency, verify=not insecure,
     )
+    client.instance = instance  # its database mappings and secrets file apply when importing into it
+    return client
 
 
 @cli.command()
@@ -59,25 +160,32 @@ def make_client(url, api_key, username, password, session_token, concurrency, in
 @click.option("--select", "selections", multiple=True,
               help="KIND:NAME to export one object (collection:NAME takes its contents) and what it depends on.")
 @click.option("--include-personal", is_flag=True, help="Also export personal collections and their contents.")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Fetch every object again instead of reusing unchanged ones from <out>.mbport-cache.")
 def export(url, api_key, username, password, session_token, concurrency, insecure, out, kinds, selections,
-           include_personal) -> None:
+           include_personal, no_cache) -> None:
     """Export a whole instance into a deterministic JSON tree."""
     from .export import run_export
     from .selection import resolve_selection
 
     registry = _registry()
+    report = _out()
     names = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
         selection = (lambda docs: resolve_selection(registry, docs, selections)) if selections else None
-        result = run_export(api, registry, out, kinds=names, selection=selection,
-                            options={"include_personal": include_personal}, progress=_progress)
+        with report.export_progress(len(registry.kinds)) as progress:
+            result = run_export(api, registry, out, kinds=names, selection=selection,
+                                options={"include_personal": include_personal}, progress=progress,
+                                cache=not no_cache)
     for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        report.warning(warning)
     if result.selected_extra:
-        click.echo(f"Pulled in {len(result.selected_extra)} dependencies of the selection: "
-                   + ", ".join(result.selected_extra[:10]) + (" ..." if len(result.selected_extra) > 10 else ""), err=True)
+        report.note(f"Pulled in {len(result.selected_extra)} dependencies of the selection: "
+                    + ", ".join(result.selected_extra[:10]) + (" ..." if len(result.selected_extra) > 10 else ""))
     counts = ", ".join(f"{k} {n}" for k, n in sorted(result.counts.items()))
-    click.echo(f"Exported {sum(result.counts.values())} objects to {out} ({counts}); {result.requests} requests.")
+    report.line(f"Exported {sum(result.counts.values())} objects to {out} ({counts}); {result.requests} requests.")
+    report.result(out=str(out), objects=sum(result.counts.values()), counts=dict(sorted(result.counts.items())),
+                  requests=result.requests, selected_extra=result.selected_extra, metabase=result.source_version)
     _exit(result.exit_code)
 
 
@@ -87,12 +195,15 @@ def check(tree_dir: Path) -> None:
     """Validate a tree offline: JSON, kinds, format version, refs, cycles."""
     from .check import check as run_check
 
+    report = _out()
     problems = run_check(tree_dir, _registry())
     for problem in problems:
-        click.echo(problem)
+        report.line(problem)
+        report.event("error", message=problem, hint=None, exit_code=None)
+    report.result(tree=str(tree_dir), problems=len(problems))
     if problems:
-        raise MbportError(f"{tree_dir}: {len(problems)} problem(s) found")
-    click.echo(f"{tree_dir}: OK")
+        raise MbportError(f"{tree_dir}: {len(problems)} problem(s) found", hint="fix the files named above, or export again")
+    report.line(f"{tree_dir}: OK")
 
 
 def import_options(fn):
@@ -124,10 +235,12 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
     problems = tree.problems + check_refs(tree, registry)
     if problems:
         for problem in problems:
-            click.echo(problem, err=True)
+            _out().note(problem)
         raise MbportError(f"{tree_dir}: {len(problems)} problem(s) in the tree; nothing was written",
                           hint=f"run `mbport check {tree_dir}`")
-    mapping = {}
+    instance = getattr(api, "instance", None)  # --instance / --to NAME of mbport.toml: its mappings and secrets
+    mapping = dict(instance.map_database) if instance else {}
+    secrets_file = secrets_file or (instance.secrets_file if instance else None)
     for item in map_database:
         src, sep, dst = item.partition("=")
         if not sep or not src or not dst:
@@ -136,7 +249,7 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
     state = State.load(state_path or default_state_path(tree_dir, api.url), api.url)
     options = {"map_database": mapping, "secrets": Secrets.from_file(secrets_file), "prune": prune,
                "with_api_keys": with_api_keys, "api_keys_file": Path(str(tree_dir) + ".new-api-keys.json"), **extra}
-    return Importer(api, registry, tree, state, options)
+    return Tracked(Importer(api, registry, tree, state, options), _out())
 
 
 def default_state_path(tree_dir: Path, url: str) -> Path:
@@ -146,10 +259,16 @@ def default_state_path(tree_dir: Path, url: str) -> Path:
 
 
 def _print_plan(plan) -> None:
-    for change in plan.changes:
-        if change.action != "noop":
-            click.echo(change.line())
-    click.echo(plan.summary())
+    _out().plan(plan)
+
+
+def _problems(plan) -> None:
+    """Problems that stop an import: `warning` events with --json (the error event follows), else stderr."""
+    for problem in plan.problems:
+        if _out().json:
+            _out().warning(f"Problem: {problem}")
+        else:
+            _out().note(f"Problem: {problem}")
 
 
 @cli.command()
@@ -163,8 +282,7 @@ def plan(url, api_key, username, password, session_token, concurrency, insecure,
         importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys)
         result = importer.plan()
     _print_plan(result)
-    for problem in result.problems:
-        click.echo(f"Problem: {problem}", err=True)
+    _problems(result)
     if result.problems:
         raise MbportError(f"{len(result.problems)} problem(s) would stop the import")
     if detailed_exitcode and result.has_changes:
@@ -184,16 +302,15 @@ def import_cmd(url, api_key, username, password, session_token, concurrency, ins
                              continue_on_error=continue_on_error)
         planned = importer.plan()
         _print_plan(planned)
+        _problems(planned)
         if dry_run:
+            if planned.problems:
+                raise MbportError(f"{len(planned.problems)} problem(s) would stop the import")
             return
         result = importer.apply(planned)
-    for addr, error in sorted(result.failed.items()):
-        click.echo(f"Failed: {addr}: {error}", err=True)
-    for addr in result.skipped:
-        click.echo(f"Skipped (depends on a failure): {addr}", err=True)
-    click.echo(f"Applied: {result.written} writes.")
-    if result.failed or result.skipped:
-        sys.exit(WARNINGS)
+    from .commands import _report
+
+    _report(result)
 
 
 cli.add_command(import_cmd, "apply")
@@ -203,9 +320,13 @@ cli.add_command(import_cmd, "apply")
 def plugins_cmd() -> None:
     """List the loaded plugins (kind, distribution, version)."""
     registry = _registry()
+    rows = []
     for name in sorted(registry.kinds):
         info = registry.info.get(name)
-        click.echo(f"{name}\t{info.distribution if info else '?'}\t{info.version if info else '?'}")
+        rows.append({"kind": name, "distribution": info.distribution if info else None,
+                     "version": info.version if info else None})
+        _out().line(f"{name}\t{info.distribution if info else '?'}\t{info.version if info else '?'}")
+    _out().result(plugins=rows)
 
 
 def _registry():
@@ -213,12 +334,13 @@ def _registry():
 
     registry = load_plugins()
     for warning in registry.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        _out().warning(warning)
     return registry
 
 
 def _progress(kind: str, done: int, total: int) -> None:
-    if sys.stderr.isatty():
+    """A bare export progress callback (commands use `Output.export_progress`, which also draws a bar)."""
+    if sys.stderr.isatty() and not _out().quiet:
         click.echo(f"  read {kind}: {total}", err=True)
 
 
@@ -240,7 +362,15 @@ def emulator() -> None:
 @click.option("--admin-email", default="admin@example.com", show_default=True)
 @click.option("--admin-password", default=None, help="Set up the instance with this admin password.")
 @click.option("--api-key", default=None, help="Accept this API key (mb_...) as an admin key.")
-def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key) -> None:
+@click.option("--fault-rate", default=0.0, type=click.FloatRange(0.0, 1.0),
+              help="Fail this share of requests (500/502/503/429, slow, dropped connections, 409 on graphs).")
+@click.option("--fault-seed", default=0, type=int, help="Seed of the fault choices (same seed, same faults).")
+@click.option("--fault-kinds", default=None, help="Comma-separated fault kinds (default: all; see faults.py).")
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0.0), help="Answer every request this much later.")
+@click.option("--max-concurrent", default=None, type=click.IntRange(1),
+              help="Serve at most this many requests at once, the rest wait (like Metabase's thread pool).")
+def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key, fault_rate, fault_seed,
+                   fault_kinds, latency_ms, max_concurrent) -> None:
     """Run the emulator as a real HTTP server until interrupted."""
     from .emulator import Emulator, bootstrap, server
     from .emulator.profiles import PROFILES
@@ -249,7 +379,7 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         raise MbportError(f"--profile {profile!r} is not a known Metabase profile", hint=f"choose one of {', '.join(PROFILES)}")
     if api_key is not None and (not api_key.startswith("mb_") or not 12 <= len(api_key) <= 254):
         raise MbportError("--api-key must start with 'mb_' and be 12 to 254 characters long, like Metabase's keys")
-    emu = Emulator(profile)
+    emu = Emulator(profile, max_concurrent=max_concurrent)
     if admin_password or api_key or seed:
         password = admin_password or bootstrap.random_password()
         session = bootstrap.setup_admin(emu, admin_email, password)
@@ -259,31 +389,83 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
             from .emulator import seeds
 
             seeds.load(emu, seed, session)
+    emu.latency_ms = latency_ms
+    if fault_rate:
+        from .emulator.faults import ALL_KINDS, FaultPlan
+
+        kinds = [k.strip() for k in fault_kinds.split(",") if k.strip()] if fault_kinds else list(ALL_KINDS)
+        bad = [k for k in kinds if k not in ALL_KINDS]
+        if bad:
+            raise UsageError(f"--fault-kinds: unknown kind {bad[0]!r}", hint=f"choose from {', '.join(ALL_KINDS)}")
+        emu.faults = FaultPlan(rate=fault_rate, seed=fault_seed, kinds=kinds)  # after setup and seeding
     click.echo(f"Metabase emulator ({emu.state.profile.tag}) listening on http://{host}:{port}", err=True)
     server.serve(emu, host=host, port=port)
 
 
+from . import commands  # noqa: E402,F401  registers backup, log, restore, diff, migrate, demo
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and an exit code, never a traceback."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
+    output_module.set_current(None)  # the group makes this run's Output; until then a plain one
+    _end_debug_logging()
+    code = 0
     try:
-        cli.main(args=argv, prog_name="mbport", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
-        sys.exit(INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(INTERRUPTED)
+        cli.main(args=args, prog_name="mbport", standalone_mode=False)
+    except SystemExit as exc:  # a command's own exit code (3 warnings, 4 changes ...)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        code = _fail("Interrupted.", None, INTERRUPTED, args, prefix="")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        if _json_run(args):
+            code = _fail(exc.format_message(), None, exc.exit_code, args)
+        else:
+            exc.show()
+            code = exc.exit_code
     except MbportError as exc:
         if debug:
             import traceback
 
-            traceback.print_exc()
-        click.echo(f"Error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(0)
+            from .client import redact
+
+            click.echo(redact(traceback.format_exc()), err=True)
+        code = _fail(str(exc), exc.hint, exc.exit_code, args)
+    except Exception as exc:  # a bug or an answer nobody expected: still one line, unless --debug
+        from .client import redact
+
+        if debug:
+            import traceback
+
+            click.echo(redact(traceback.format_exc()), err=True)
+        code = _fail(f"unexpected {type(exc).__name__}: {redact(exc)}",
+                     "run with --debug for the traceback, and please report it", 1, args)
+    if _json_run(args):
+        _out().json = True
+        _out().summary(code)
+    sys.exit(code)
+
+
+def _json_run(args: list[str]) -> bool:
+    """--json was given to the group (read from argv too when the error came before the group ran). A `--json`
+    after the command name is that command's own flag (`diff --json`: the older per-object lines)."""
+    if _out().json:
+        return True
+    for arg in args:
+        if arg == "--json":
+            return True
+        if arg in cli.commands:
+            return False
+    return False
+
+
+def _fail(message: str, hint: str | None, code: int, args: list[str], prefix: str = "Error: ") -> int:
+    """An error: one line on stderr (plus a hint line without --json), and an `error` event with --json."""
+    click.echo(f"{prefix}{message}", err=True)
+    if _json_run(args):
+        _out().json = True
+        _out().error(message, hint, code)
+    elif hint:
+        click.echo(f"Hint: {hint}", err=True)
+    return code

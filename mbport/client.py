@@ -464,6 +464,12 @@ class MetabaseClient:
                 continue
             elapsed = time.monotonic() - started
             log.debug("%s %s -> %s in %.0f ms", method, path, resp.status_code, elapsed * 1000)
+            if log.isEnabledFor(logging.DEBUG):  # --debug: the exchange itself, redacted here (no credential headers)
+                log.debug("  request: params=%s body=%s", redact(params),
+                          redact(_one_line(jsonlib.dumps(json, default=str))) if json is not None else "-")
+                secret_answer = path.rstrip("/") == "/api/session" and method == "POST"  # a new session id
+                log.debug("  response: %s", "(a session id, not shown)" if secret_answer and resp.status_code < 400
+                          else redact(_one_line(resp.text)) if resp.text else "(empty)")
             status = resp.status_code
             if 300 <= status < 400:
                 # Not followed: a redirected POST turns into a GET and the write would silently vanish.
@@ -478,7 +484,9 @@ class MetabaseClient:
                                    f"the answer is not JSON: {_one_line(body)[:80]}")
                 return body
             body, _ = _decode(resp)
-            if status in RETRY_STATUSES:
+            # A 500 is often passing (a full connection pool, a restart): a read may be asked again; a write
+            # may have half-happened, so the caller decides (the importer re-reads before writing again).
+            if status in RETRY_STATUSES or (status == 500 and idempotent):
                 # A gateway timeout on a write means the backend may still complete it: repeating could duplicate.
                 if status == 504 and not idempotent:
                     raise AmbiguousWriteError(method, path, status, body,

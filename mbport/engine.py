@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-from .client import AmbiguousWriteError, ApiError
+from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .export import extract
 from .kind import ExportContext, Kind
@@ -26,6 +26,10 @@ from .tree import Tree
 log = logging.getLogger("mbport.engine")
 
 Node = tuple[str, str]  # (address, stage)
+# Write failures after which the target is read again and the write tried again: no answer at all, a 500
+# (Metabase's unexpected errors are mostly passing: a full connection pool, a restart) and a 409 (the
+# permission graphs' "someone else edited": a fresh read gives the current revision).
+RETRY_WRITE_STATUSES = frozenset({409, 500})
 Progress = Callable[[str, str], None]
 
 
@@ -106,6 +110,11 @@ class Importer:
                     dep = self._dependency_node(target)
                     if dep and dep[0] != addr:
                         graph.add_edge(dep, (addr, stage))
+        for addr in self.tree.docs:  # kinds that wait for whole other kinds (kind.import_after)
+            kind = self.kind(addr)
+            if kind.import_after:
+                for other in (o for o in self.tree.docs if address_kind(o) in kind.import_after):
+                    graph.add_edge((other, self.kind(other).stages[-1]), (addr, kind.stages[0]))
         cycles = [sorted({a for a, _ in c}) for c in nx.strongly_connected_components(graph) if len(c) > 1]
         if cycles:
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "
@@ -152,12 +161,15 @@ class Importer:
                 self.matched_raw[addr] = existing[tid]
                 self.ids.update(kind.sub_ids(doc, existing[tid]))
 
-    def plan(self) -> Plan:
+    def plan(self, progress: Progress | None = None) -> Plan:
+        """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
         self.match()
         ctx = self._target_context()
         changes, problems = [], []
         pending_dbs = set()
         for addr in self.doc_order():
+            if progress:
+                progress(addr, "compare")
             kind, doc = self.kind(addr), self.tree.docs[addr]
             name = doc.get("name") or doc.get("email")
             if kind.skipped(self.options):
@@ -192,6 +204,8 @@ class Importer:
                     ctx.index[(k, tid)] = addr
         for addr, tid in self.ids.items():
             ctx.index[(address_kind(addr), tid)] = addr
+        # Which tree objects already have a target id: kinds that compare whole graphs (permissions) need it.
+        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs)}
         return ctx
 
     # ------------------------------------------------------------------ applying
@@ -204,13 +218,17 @@ class Importer:
         resolve = Resolver(self.ids, self.options)
         failed: set[str] = set()
         blocked: set[Node] = set()
+        with self.lock:  # matched objects too: a run after a crash finds them by natural key, and keeps them
+            for addr, tid in self.ids.items():
+                self.state.record(addr, tid)
         try:
             self._apply_generations(todo, resolve, result, progress, failed, blocked)
         finally:
             self.state.save()
         self._second_pass(todo, resolve, result, failed)
         for change in plan.of("archive"):
-            self.kind(change.address).archive(self.api, change.target_id)
+            kind = self.kind(change.address)
+            self._with_retries(change.address, kind, lambda _again, k=kind, c=change: k.archive(self.api, c.target_id))
             result.written += 1
             with self.lock:
                 self.state.forget(change.address)
@@ -244,8 +262,24 @@ class Importer:
         try:
             self._write(node, change, resolve, result, progress)
             return node, None
-        except (MbportError, ApiError) as exc:
-            return node, exc
+        except Exception as exc:  # noqa: BLE001 - one object's failure is reported with its name
+            return node, self.object_error(node[0], exc)
+
+    def object_error(self, addr: str, exc: Exception) -> MbportError:
+        """`exc` as one line that names the object (address, name, file) it happened to."""
+        doc = self.tree.docs.get(addr, {})
+        name = doc.get("name") or doc.get("email")
+        where = ", ".join(str(x) for x in (name, self.tree.paths.get(addr)) if x)
+        label = f"{addr} ({where})" if where else addr
+        if isinstance(exc, MbportError) and str(exc).startswith(addr):
+            return exc  # the kind named it already
+        if isinstance(exc, MbportError):
+            error = MbportError(f"{label}: {exc}", hint=exc.hint, exit_code=exc.exit_code)
+        else:  # an answer the kind did not expect (a missing field, a wrong type)
+            error = MbportError(f"{label}: unexpected answer from the target ({type(exc).__name__}: {exc})",
+                                hint="run with --debug for details")
+        error.__cause__ = exc
+        return error
 
     def _write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult, progress) -> None:
         addr, stage = node
@@ -263,15 +297,8 @@ class Importer:
                 self.ids.update(kind.sub_ids(doc, raw or {}))
             change.action, change.target_id = "update", tid
         payload = kind.payload(doc, resolve, stage)
-        if addr not in self.ids:
-            raw = self._create(kind, payload, doc, resolve)
-            with self.lock:
-                self.ids[addr] = raw["id"]
-                self.state.record(addr, raw["id"], created=True)
-        else:
-            raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
-            with self.lock:
-                self.state.record(addr, self.ids[addr])
+        raw = self._with_retries(addr, kind, lambda again: self._write_once(addr, kind, doc, payload, stage,
+                                                                              resolve, again))
         with self.lock:
             subs = kind.sub_ids(doc, raw or {})
             self.ids.update(subs)
@@ -281,16 +308,47 @@ class Importer:
         if progress:
             progress(addr, change.action)
 
-    def _create(self, kind: Kind, payload: dict[str, Any], doc: dict[str, Any], resolve: Resolver) -> dict[str, Any]:
-        """POST; a create whose answer was lost is looked up by natural key before it is sent again."""
-        try:
-            return kind.create(self.api, payload, doc, self.target)
-        except AmbiguousWriteError:
-            self.target.refresh(kind.name)
-            tid = kind.locate(self.target, doc, resolve, set(self.ids.values()))
+    def _write_once(self, addr: str, kind: Kind, doc: dict[str, Any], payload: dict[str, Any], stage: str,
+                    resolve: Resolver, again: bool) -> dict[str, Any]:
+        """Create (or update) once. `again`: an earlier attempt failed without a clear answer, so an object it
+        may have created is looked up by natural key first (Metabase keeps no client-chosen id) and updated."""
+        if addr not in self.ids and again:
+            tid = kind.locate(self.target, doc, resolve, self._claimed(kind.name))
             if tid is not None:
-                return self.target.find(kind.name, tid) or {"id": tid}
-            return kind.create(self.api, payload, doc, self.target)
+                log.info("%s: found on the target after a lost answer; updating it instead of creating", addr)
+                with self.lock:
+                    self.ids[addr] = tid
+                    self.state.record(addr, tid, created=True)
+        if addr not in self.ids:
+            raw = kind.create(self.api, payload, doc, self.target)
+            with self.lock:
+                self.ids[addr] = raw["id"]
+                self.state.record(addr, raw["id"], created=True)
+            return raw
+        raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
+        with self.lock:
+            self.state.record(addr, self.ids[addr])
+        return raw
+
+    def _claimed(self, kind_name: str) -> set[Any]:
+        """Target ids of this kind already taken by other docs (ids of other kinds may be the same numbers)."""
+        with self.lock:
+            return {tid for a, tid in self.ids.items() if address_kind(a) == kind_name}
+
+    def _with_retries(self, addr: str, kind: Kind, write: Callable[[bool], Any]) -> Any:
+        """write(again) until it succeeds, reading the target again after a failure that leaves it unknown."""
+        attempts = getattr(self.api, "retries", 3) + 1
+        for attempt in range(attempts):
+            try:
+                return write(attempt > 0)
+            except ApiError as exc:
+                lost = isinstance(exc, AmbiguousWriteError) or (
+                    exc.status in RETRY_WRITE_STATUSES and not isinstance(exc, AuthError))
+                if not lost or attempt + 1 >= attempts:
+                    raise
+                log.info("%s: %s; reading the target again before writing again", addr, exc)
+                self.target.refresh(kind.name)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
         """Fill in deferred refs (cycles Metabase allows) now that every object has an id; concurrently."""
@@ -300,10 +358,12 @@ class Importer:
             kind, doc = self.kind(addr), self.tree.docs[addr]
             stage = kind.stages[-1]
             try:
-                kind.update(self.api, self.ids[addr], kind.payload(doc, resolve, stage), doc, stage, self.target)
+                payload = kind.payload(doc, resolve, stage)
+                self._with_retries(addr, kind, lambda _again: kind.update(self.api, self.ids[addr], payload, doc,
+                                                                          stage, self.target))
                 return addr, None
-            except (MbportError, ApiError) as exc:
-                return addr, exc
+            except Exception as exc:  # noqa: BLE001
+                return addr, self.object_error(addr, exc)
 
         for addr, exc in self.api.map(fill, addrs):
             if exc is None:

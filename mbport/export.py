@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import networkx as nx
 
 from . import __version__, tree
-from .errors import UsageError
+from .cache import FetchCache
+from .errors import MbportError, UsageError
 from .kind import ExportContext, Kind, PathContext
 from .refs import address_kind
 from .registry import Registry
@@ -48,34 +50,118 @@ def kind_order(registry: Registry, names: list[str]) -> list[str]:
     return list(nx.lexicographical_topological_sort(graph))
 
 
-def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progress: Progress | None = None) -> None:
-    """List (and fetch where needed) every object of every kind into ctx.raw."""
-    for name in kind_order(registry, names):
-        kind = registry[name]
-        summaries = kind.list(api, ctx)
-        todo = [s for s in summaries if kind.needs_fetch(s)]
-        fetched = dict(zip([id(s) for s in todo], api.map(lambda s, k=kind: k.fetch(api, s), todo), strict=True))
-        ctx.raw[name] = [fetched.get(id(s), s) for s in summaries]
-        if progress:
-            progress(name, len(ctx.raw[name]), len(ctx.raw[name]))
+def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progress: Progress | None = None,
+            cache: FetchCache | None = None) -> None:
+    """List (and fetch where needed) every object of every kind into ctx.raw.
+
+    Kinds run concurrently as soon as the kinds their `list` needs (`after`) are read: with N kinds and
+    one or two list requests each, waiting for them one after another would cost N round trips.
+    """
+    order = kind_order(registry, names)
+    workers = min(len(order), getattr(api, "concurrency", 1))
+    results: dict[str, list[dict[str, Any]]] = {}
+    if workers <= 1:
+        for name in order:
+            results[name] = ctx.raw[name] = _extract_kind(api, registry[name], ctx, cache)
+            if progress:
+                progress(name, len(results[name]), len(results[name]))
+    else:
+        needs = {n: {d for d in registry[n].after if d in order and d != n} for n in order}
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbport-kind")
+        running: dict[Future, str] = {}
+        try:
+            while len(results) < len(order):
+                for name in order:
+                    if name not in results and name not in running.values() and needs[name] <= results.keys():
+                        running[pool.submit(_extract_kind, api, registry[name], ctx, cache)] = name
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: order.index(running[f])):
+                    name = running.pop(future)
+                    results[name] = ctx.raw[name] = future.result()  # re-raises the kind's error
+                    if progress:
+                        progress(name, len(results[name]), len(results[name]))
+        finally:
+            for future in running:
+                future.cancel()
+            pool.shutdown(wait=True)
+    for name in order:  # the same dict order whatever finished first
+        ctx.raw[name] = ctx.raw.pop(name)
+
+
+def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None) -> list[dict[str, Any]]:
+    """One kind, read; an answer of another shape (an object for a list, a missing field) is one clear error."""
+    try:
+        raws = _list_and_fetch(api, kind, ctx, cache)
+        bad = next((r for r in raws if not isinstance(r, dict)), None) if isinstance(raws, list) else raws
+        if bad is not None:
+            raise TypeError(f"expected a list of objects, found {type(bad).__name__} {str(bad)[:40]!r}")
+        return raws
+    except MbportError:
+        raise
+    except Exception as exc:
+        raise unexpected_answer(f"reading {kind.name} ({kind.endpoint})", exc) from exc
+
+
+def unexpected_answer(what: str, exc: Exception) -> MbportError:
+    """One line for a server answer that a kind cannot read (instead of a traceback)."""
+    return MbportError(f"{what}: the server's answer is not what mbport expects ({type(exc).__name__}: {exc})",
+                       hint="is this a Metabase of a supported version? run with --debug for details")
+
+
+def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None) -> list[dict[str, Any]]:
+    """One kind: list, then fetch the details the list lacks (reusing cached ones whose list row is unchanged)."""
+    summaries = kind.list(api, ctx)
+    todo = [s for s in summaries if kind.needs_fetch(s)]
+    fetched: dict[int, dict[str, Any]] = {}
+    if cache is not None:
+        for s in todo:
+            hit = cache.lookup(kind, s)
+            if hit is not None:
+                fetched[id(s)] = hit
+    missing = [s for s in todo if id(s) not in fetched]
+    fetched.update(zip([id(s) for s in missing], api.map(lambda s: kind.fetch(api, s), missing), strict=True))
+    if cache is not None:
+        for s in todo:
+            cache.keep(kind, s, fetched[id(s)])
+    return [fetched.get(id(s), s) for s in summaries]
 
 
 def build_index(registry: Registry, ctx: ExportContext) -> None:
     for name, raws in ctx.raw.items():
         kind = registry[name]
         for raw in raws:
-            for k, ident, addr in kind.index(raw):
-                ctx.index[(k, ident)] = addr
+            try:
+                for k, ident, addr in kind.index(raw):
+                    ctx.index[(k, ident)] = addr  # an id that is a list or an object is not hashable
+            except Exception as exc:
+                ident = raw.get("id") if isinstance(raw, dict) else None
+                raise unexpected_answer(f"{name} id {str(ident)[:40]}", exc) from exc
 
 
-def normalize(registry: Registry, ctx: ExportContext) -> dict[str, dict[str, Any]]:
+def normalize(registry: Registry, ctx: ExportContext, warned: set[int] | None = None) -> dict[str, dict[str, Any]]:
+    """Every raw → its doc; `warned` collects id() of the raws whose normalizing added a warning."""
     docs: dict[str, dict[str, Any]] = {}
     for name in sorted(ctx.raw):
         kind = registry[name]
         for raw in ctx.raw[name]:
-            addr = kind.address_of(raw)
-            ctx.current = addr
-            doc = kind.normalize(raw, ctx)
+            before = len(ctx.warnings)
+            try:
+                plain_key = type(kind).key_parts is Kind.key_parts  # else the kind builds its key itself
+                no_key = [f for f in kind.key_fields if plain_key and f in ("entity_id", "name", "email")
+                          and not isinstance(raw.get(f), str | int)]
+                if no_key:  # it would share the address "kind/" with every other such object: one would be lost
+                    raise KeyError(no_key[0])
+                addr = kind.address_of(raw)
+                ctx.current = addr
+                doc = kind.normalize(raw, ctx)
+                if warned is not None and len(ctx.warnings) > before:
+                    warned.add(id(raw))
+            except MbportError:
+                raise
+            except Exception as exc:
+                what = raw.get("name") if isinstance(raw, dict) else None
+                ident = raw.get("id") if isinstance(raw, dict) else None
+                raise unexpected_answer(f"{name} id {ident!r}" + (f" ({what})" if what else ""), exc) from exc
             if addr in docs:
                 ctx.warnings.append(f"{addr}: two objects share this address; keeping the first")
                 continue
@@ -139,7 +225,9 @@ def _assign(addrs, pending, docs, folders, paths, provide: bool) -> None:
 
 def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = None,
                selection: Callable[[dict[str, dict[str, Any]]], set[str]] | None = None, options: dict[str, Any] | None = None,
-               progress: Progress | None = None) -> ExportResult:
+               progress: Progress | None = None, cache: bool = True) -> ExportResult:
+    """Export into `out`. With `cache`, details fetched last time are reused while their list row is
+    unchanged (mbport/cache.py): the tree is the same, only the number of requests differs."""
     names = kinds or sorted(registry.kinds)
     unknown = [k for k in names if k not in registry]
     if unknown:
@@ -147,9 +235,19 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     tree.check_output_dir(out)
     ctx = ExportContext(options=options or {})
     # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
-    extract(api, registry, sorted(registry.kinds), ctx, progress)
+    fetch_cache = FetchCache.for_tree(out, api) if cache else None
+    extract(api, registry, sorted(registry.kinds), ctx, progress, fetch_cache)
+    listed_warnings = len(ctx.warnings)
     build_index(registry, ctx)
-    docs = normalize(registry, ctx)
+    warned: set[int] = set()
+    docs = normalize(registry, ctx, warned)
+    if fetch_cache is not None and fetch_cache.refetch_stale(api, registry, ctx, warned):
+        # A cached detail pointed at something gone (a card deleted with its dashcards, which does not touch
+        # the dashboard's list row): it was fetched again, so build the docs again from scratch.
+        ctx.index.clear()
+        del ctx.warnings[listed_warnings:]
+        build_index(registry, ctx)
+        docs = normalize(registry, ctx)
     docs = {a: d for a, d in docs.items() if address_kind(a) in names or selection is not None}
     extras: list[str] = []
     if selection is not None:
@@ -164,4 +262,6 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     files = {paths[a]: tree.dumps(d) for a, d in docs.items()}
     files[tree.MANIFEST] = tree.dumps(manifest)
     tree.write_tree(out, files, owned=set(registry.kinds) | {tree.MANIFEST})
+    if fetch_cache is not None:
+        fetch_cache.save()
     return ExportResult(docs, paths, counts, ctx.warnings, version, extras, getattr(api, "request_count", 0), ctx.index)

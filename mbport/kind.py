@@ -72,6 +72,12 @@ class Kind:
     stages: ClassVar[tuple[str, ...]] = ("main",)  # writes per object, in order (dashboards: shell, layout)
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
+    # Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
+    # comparing trees of two instances sorts them again after relabelling (mbport.testing.relabel).
+    set_like_fields: ClassVar[tuple[str, ...]] = ()
+    # Kinds whose every doc is written (or located) before any doc of this kind, refs or not: the permission
+    # graphs must see every group, database and collection of the tree, not only those they name.
+    import_after: ClassVar[tuple[str, ...]] = ()
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -85,6 +91,11 @@ class Kind:
     def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
         """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
         return api.get(f"{self.endpoint}/{summary['id']}")
+
+    def fetch_key(self, summary: dict[str, Any]) -> str | None:
+        """Incremental export: a value that changes whenever `fetch` would answer differently for this summary
+        (mbport.cache.summary_key hashes the list row), or None (default) to fetch it on every export."""
+        return None
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(raw_or_doc.get(f) for f in self.key_fields)
@@ -209,6 +220,15 @@ class Kind:
     def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
         """Target ids of the sub-objects (fields, tabs, dashcards ...) of a written or located object."""
         return {}
+
+    # ---- diff ----
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+        """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
+        phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default: `mbport.diff.describe_field`
+        (the `PHRASES` table, then "field changed" by shape); override for fields with structure."""
+        from .diff import describe_field
+
+        return describe_field(self, field, old, new, names)
 
 
 class PathContext:

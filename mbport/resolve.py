@@ -74,9 +74,15 @@ class Target:
 
     def refresh(self, kind: str) -> list[dict[str, Any]]:
         """Read a kind again (and the kinds its listing builds on), e.g. after a database was created."""
-        for dep in self.registry[kind].after:
-            self.raw_by_kind.pop(dep, None)
-        self.raw_by_kind.pop(kind, None)
+        # Transitively: actions list only the cards they see, cards only those in the collections they see,
+        # so a stale collection list would hide a card created since, and with it its actions.
+        todo, seen = [kind], set()
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                self.raw_by_kind.pop(name, None)
+                todo.extend(self.registry[name].after)
         return self.raw(kind)
 
     def find(self, kind: str, target_id: Any) -> dict[str, Any] | None:

@@ -70,12 +70,23 @@ def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str])
     return renames
 
 
-def relabel(docs: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
-    """Docs (and their addresses) with target entity_ids replaced by the source's."""
-    if not renames:
-        return docs
+def relabel(docs: dict[str, Any], renames: dict[str, str], registry: Any = None) -> dict[str, Any]:
+    """Docs (and their addresses) with target entity_ids replaced by the source's.
+
+    With the registry, each kind's set-like lists are sorted again, since their order followed the
+    target's entity_ids.
+    """
     import re
 
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True)))
-    text = orjson.dumps(docs).decode()
-    return orjson.loads(pattern.sub(lambda m: renames[m.group(0)], text))
+    from .refs import address_kind
+
+    if renames:
+        pattern = re.compile("|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True)))
+        docs = orjson.loads(pattern.sub(lambda m: renames[m.group(0)], orjson.dumps(docs).decode()))
+    if registry is not None:
+        for addr, doc in docs.items():
+            kind = registry.kinds.get(address_kind(addr))
+            for name in getattr(kind, "set_like_fields", ()):
+                if isinstance(doc.get(name), list):
+                    doc[name] = sorted(doc[name], key=lambda item: orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+    return docs

@@ -106,11 +106,28 @@ def recover(out: Path) -> None:
     """Finish a swap that an earlier run started (roll forward), then clean up."""
     journal = out / JOURNAL
     if journal.exists():
-        entries = orjson.loads(journal.read_bytes())["entries"]
+        entries = _journal_entries(journal)
         _swap(out, entries)
     for leftover in (out / STAGING, out / RETIRED):
         if leftover.exists() and not journal.exists():
             shutil.rmtree(leftover)
+
+
+def _journal_entries(journal: Path) -> list[list]:
+    """The journal's entries, refused unless each names one plain entry of the tree (a journal that came with
+    a tree from elsewhere must not move files outside it)."""
+    try:
+        entries = orjson.loads(journal.read_bytes())["entries"]
+        ok = isinstance(entries, list) and all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) and isinstance(e[1], bool)
+            and e[0] not in ("", ".", "..") and "/" not in e[0] and "\\" not in e[0] and "\0" not in e[0]
+            for e in entries)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise MbportError(f"{journal}: not a swap journal mbport wrote (it names paths outside the tree)",
+                          hint=f"remove {journal.name} if no export was interrupted in this folder")
+    return entries
 
 
 def _swap(out: Path, entries: list[list]) -> None:
@@ -156,6 +173,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
     path = root / MANIFEST
     if not root.is_dir():
         raise MbportError(f"{root}: no such folder", hint="give the folder an export wrote")
+    if path.is_symlink():
+        raise MbportError(f"{path}: is a symbolic link; trees hold plain files only")
     if not path.is_file():
         raise MbportError(f"{root}: not an mbport tree (no {MANIFEST})", hint="run `mbport export` first")
     try:
@@ -177,6 +196,9 @@ def iter_doc_files(root: Path) -> list[tuple[str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_dir = Path(dirpath).relative_to(root)
+        # A linked folder is not walked into, but reported (as an entry) so the loader can refuse it.
+        linked = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        found += [((rel_dir / d).as_posix(), Path(dirpath) / d) for d in linked]
         for name in sorted(filenames):
             if name.startswith("."):
                 continue

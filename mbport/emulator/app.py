@@ -17,7 +17,7 @@ import orjson
 from . import errors, spec
 from .profiles import Profile, get_profile
 from .router import Router, registered_routes
-from .store import Row, State
+from .store import Row, State, read_scope
 
 SESSION_COOKIE = "metabase.SESSION"
 
@@ -133,9 +133,20 @@ class Emulator:
         self.latency_ms = latency_ms
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         # Fault injection (see faults.py): consulted before and after each request when set.
-        self.faults = None
+        self._faults = None
         # Requests that Metabase's spec rejects (400 from validation) or that hit no route: tests fail on these.
         self.spec_violations: list[str] = []
+
+    @property
+    def faults(self):
+        return self._faults
+
+    @faults.setter
+    def faults(self, plan) -> None:
+        # A plan that fakes a concurrent edit needs the state whose revision it moves on.
+        if plan is not None and getattr(plan, "emulator", False) is None:
+            plan.emulator = self
+        self._faults = plan
 
     # ---- transports ----
     def transport(self):
@@ -187,7 +198,11 @@ class Emulator:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()
         op = spec.operation(route.method, route.path)
-        with self.state.lock:
+        # Reads may memoize derived indexes for the length of one request (nothing changes meanwhile; see
+        # store.read_scope); writes get none. Without this, hydrating N cards scans every dashcard N times.
+        reading = req.method in ("GET", "HEAD")
+        with self.state.lock, read_scope(reading):
+            self.state.extra["request_memo"] = {} if reading else None
             user = self._authenticate(req)
             if user is None and not route.public:
                 raise errors.unauthenticated()

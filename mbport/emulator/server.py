@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -9,21 +11,48 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
 
 from .app import ApiRequest, Emulator
+from .faults import ConnectionDropped, SlowResponse
+
+RAW_SEND = "mbport.raw_send"  # scope key: the server's own `send`, to reach the connection behind it
 
 
-def asgi_app(emulator: Emulator) -> Starlette:
+def _drop_connection(scope) -> bool:
+    """Close the client's connection without an answer (uvicorn: the send callable's transport)."""
+    transport = getattr(getattr(scope.get(RAW_SEND), "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    transport.close()
+    return True
+
+
+def asgi_app(emulator: Emulator):
     async def endpoint(request: Request) -> StarletteResponse:
         body = await request.body()
         api_req = ApiRequest.build(
             request.method, request.url.path, request.url.query, dict(request.headers), body
         )
-        resp = await run_in_threadpool(emulator.handle, api_req)
+        try:
+            resp = await run_in_threadpool(emulator.handle, api_req)
+        except SlowResponse as slow:
+            await asyncio.sleep(slow.delay)
+            resp = slow.response
+        except ConnectionDropped:
+            if not _drop_connection(request.scope):
+                raise  # a server we cannot reach into: at least no answer from the emulator
+            return StarletteResponse(b"", status_code=500)  # written to a closed connection: never seen
         content, ctype = resp.encode()
         headers = dict(resp.headers)
         return StarletteResponse(content, status_code=resp.status, headers=headers, media_type=ctype)
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
+
+    async def outer(scope, receive, send):
+        if scope["type"] == "http":
+            scope[RAW_SEND] = send  # Starlette's middleware wraps `send`; dropping needs the server's own
+        await app(scope, receive, send)
+
+    return outer
 
 
 def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 3000, log_level: str = "warning") -> None:

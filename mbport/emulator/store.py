@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import string
@@ -25,6 +26,22 @@ def is_entity_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 21 and all(c in NANOID_ALPHABET for c in value)
 
 
+# The read request being served on this thread (a fresh token per GET; None during writes). A real Metabase
+# answers `where` with an indexed SQL query; here equality lookups index a table once per read request
+# instead of scanning it once per row they hydrate (O(n²) on instances with thousands of objects).
+_read_scope = threading.local()
+
+
+@contextlib.contextmanager
+def read_scope(active: bool) -> Iterator[None]:
+    previous = getattr(_read_scope, "token", None)
+    _read_scope.token = object() if active else None
+    try:
+        yield
+    finally:
+        _read_scope.token = previous
+
+
 class Table:
     """One model's rows, keyed by integer id (auto-increment from 1, never reused, like a SQL table)."""
 
@@ -33,6 +50,8 @@ class Table:
         self.entity_ids = entity_ids
         self.rows: dict[int, Row] = {}
         self._next_id = 1
+        self._memo_token: object | None = None  # the read scope the memoized indexes belong to
+        self._memo: dict[str, dict[Any, list[Row]] | None] = {}
 
     def insert(self, row: Row, now: str | None = None) -> Row:
         row = dict(row)
@@ -44,6 +63,7 @@ class Table:
             row.setdefault("created_at", now)
             row.setdefault("updated_at", now)
         self.rows[row["id"]] = row
+        self._memo_token = None
         return row
 
     def get(self, id_: Any) -> Row | None:
@@ -56,17 +76,41 @@ class Table:
 
     def where(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> list[Row]:
         """Rows matching every key=value given and the predicate, in id order."""
+        token = getattr(_read_scope, "token", None)
+        if token is not None and pred is None and len(equals) == 1:
+            found = self._indexed(token, *next(iter(equals.items())))
+            if found is not None:
+                return found
         out = []
         for row in self.rows.values():
             if all(row.get(k) == v for k, v in equals.items()) and (pred is None or pred(row)):
                 out.append(row)
         return out
 
+    def _indexed(self, token: object, key: str, value: Any) -> list[Row] | None:
+        """where(key=value) from an index built once per read request; None when values are unhashable."""
+        if self._memo_token is not token:
+            self._memo, self._memo_token = {}, token
+        if key not in self._memo:
+            index: dict[Any, list[Row]] | None = {}
+            try:
+                for row in self.rows.values():
+                    index.setdefault(row.get(key), []).append(row)
+            except TypeError:
+                index = None
+            self._memo[key] = index
+        index = self._memo[key]
+        try:
+            return list(index.get(value, ())) if index is not None else None
+        except TypeError:
+            return None
+
     def first(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> Row | None:
         found = self.where(pred, **equals)
         return found[0] if found else None
 
     def delete(self, id_: int) -> Row | None:
+        self._memo_token = None
         return self.rows.pop(id_, None)
 
     def __iter__(self) -> Iterator[Row]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mbport.client import ApiError
+from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
 
 from .cards import canonical_query
@@ -17,6 +19,9 @@ class Actions(Kind):
     skipped. `normalize` turns `model_id` into a cards ref,
     keeps `database` only for query actions (implicit ones take their model's), walks the query, parameters
     and settings, and drops public sharing.
+
+    Import: matched by entity_id, then (model, name); POST/PUT with ids resolved in the query, parameters and
+    settings. Metabase refuses actions on a database without model actions: that becomes a clear error.
     """
 
     name = "actions"
@@ -70,3 +75,51 @@ class Actions(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["name"])
+
+    # ---- import: by entity_id, then (model, name); the model's database must have actions enabled ----
+    def match_key(self, doc, resolve):
+        return (resolve(doc["model"]), doc["name"])
+
+    def raw_match_key(self, raw):
+        return (raw.get("model_id"), raw["name"])
+
+    def payload(self, doc, resolve, stage):
+        walker = resolve.walker()
+        body: dict[str, Any] = {
+            "name": doc["name"], "type": doc["type"], "model_id": resolve(doc["model"]),
+            "description": doc.get("description"), "archived": bool(doc.get("archived")),
+            "parameters": walker.parameters(doc.get("parameters") or []),
+            "parameter_mappings": walker.parameter_mappings(doc.get("parameter_mappings")),
+            "visualization_settings": walker.viz(doc.get("visualization_settings") or {}),
+        }
+        if doc["type"] == "query":
+            body["database_id"] = resolve(doc.get("database"))
+            body["dataset_query"] = walker.query(doc.get("dataset_query") or {})
+        elif doc["type"] == "implicit":
+            body["kind"] = doc.get("kind")
+        elif doc["type"] == "http":
+            body.update({k: doc.get(k) for k in ("template", "response_handle", "error_handle")})
+        return body
+
+    def create(self, api, payload, doc, target):
+        return self._write(api, "post", self.endpoint, payload, doc)
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        return self._write(api, "put", f"{self.endpoint}/{target_id}", payload, doc)
+
+    def _write(self, api, method: str, path: str, payload: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return getattr(api, method)(path, json=payload)
+        except ApiError as exc:
+            text = str(exc.body if exc.body is not None else exc)
+            if exc.status == 400 and "not enabled" in text.lower():
+                database = (doc.get("database") or {}).get("$ref") or "the model's database"
+                raise MbportError(
+                    f"Metabase refused the action: actions are not enabled on the target database ({database}, "
+                    f"or the database of the model {doc['model']['$ref']})",
+                    hint="turn on 'Model actions' in the database's settings on the target (database-enable-actions),"
+                         " or import the database doc with that setting, then import again") from exc
+            if exc.status == 400 and "http actions are not supported" in text.lower():
+                raise MbportError("this Metabase version no longer supports HTTP actions",
+                                  hint="remove the action from the tree or turn it into a query action") from exc
+            raise

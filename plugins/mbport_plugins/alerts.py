@@ -7,11 +7,12 @@ from typing import Any
 
 import orjson
 
+from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import split_address
+from mbport.refs import address, split_address
 from mbport.tree import slugify
 
-from .pulses import channel_names
+from .pulses import channel_ids_by_name, channel_names
 
 CRON = "notification-subscription/cron"
 USER = "notification-recipient/user"
@@ -50,6 +51,10 @@ class Alerts(Kind):
     each card's alerts in creation order (`ordinal`, from 1) and records the card's entity_id: the key is
     (card, ordinal). `normalize` turns card, users and groups into refs; a handler's channel (webhooks)
     is kept by name, since channels are not a kind yet.
+
+    Import (targets >= 0.54 only; older ones are reported as unsupported): matched by (card, ordinal); a card's
+    alerts are created in ordinal order. `create` POSTs a notification; `update` PUTs it with the ids of the
+    target's subscriptions, handlers and recipients reused; archiving is `active: false`.
     """
 
     name = "alerts"
@@ -132,6 +137,129 @@ class Alerts(Kind):
     def path(self, doc, folders) -> PathHint:
         card_key, ordinal = self.key_parts(doc)
         return PathHint((slugify(card_key),), f"alert-{ordinal}")
+
+    # ---- import (>= 0.54 targets): `POST`/`PUT /api/notification`, matched by (card, ordinal) ----
+    identity_fields = ()
+
+    def stage_refs(self, doc, stage):
+        """Also the card's previous alert: alerts of one card are created in ordinal order, so the target numbers
+        them the same way (the ordinal is the creation order)."""
+        refs = super().stage_refs(doc, stage)
+        card_key, ordinal = self.key_parts(doc)
+        if isinstance(ordinal, int) and ordinal > 1:
+            refs |= {address(self.name, card_key, ordinal - 1)}
+        return refs
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["payload"]["card"]), doc["ordinal"])
+
+    def raw_match_key(self, raw):
+        return (_card_id(raw), raw.get("ordinal"))
+
+    def payload(self, doc, resolve, stage):
+        """The notification body; webhook channels and templates stay names until create/update look them up."""
+        wanted = doc.get("payload") or {}
+        handlers = []
+        for h in doc.get("handlers") or []:
+            handler: dict[str, Any] = {"channel_type": h["channel_type"], "active": h.get("active", True) is not False,
+                                       "recipients": [_recipient_body(r, resolve) for r in h.get("recipients") or []]}
+            if h.get("channel"):
+                handler["_channel"] = h["channel"]
+            if h.get("template"):
+                handler["_template"] = h["template"]
+            handlers.append(handler)
+        return {
+            "payload_type": "notification/card", "active": doc.get("active", True) is not False,
+            "payload": {"card_id": resolve(wanted["card"]), "send_condition": wanted.get("send_condition") or "has_result",
+                        "send_once": bool(wanted.get("send_once"))},
+            "subscriptions": [dict(sub) for sub in doc.get("subscriptions") or []],
+            "handlers": handlers,
+        }
+
+    def create(self, api, payload, doc, target):
+        self._require_notifications(api, doc)
+        return api.post(self.endpoint, json=self._body(api, payload, doc, None))
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        self._require_notifications(api, doc)
+        current = target.find(self.name, target_id) or {}
+        return api.put(f"{self.endpoint}/{target_id}", json=self._body(api, payload, doc, current))
+
+    def archive(self, api, target_id):
+        api.put(f"{self.endpoint}/{target_id}", json={"payload_type": "notification/card", "active": False})
+
+    def _require_notifications(self, api, doc) -> None:
+        if api.version < NOTIFICATIONS_SINCE:
+            raise MbportError(
+                f"importing alerts into Metabase {api.version} is not supported: alerts are "
+                "written through /api/notification, which exists from 0.54 on (older versions have no alert API "
+                "mbport writes)", hint="upgrade the target to 0.54 or later, or leave the alerts out (--select)")
+
+    def _body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        """Channel names → ids; on update each subscription, handler and recipient reuses the id of its
+        counterpart on the target, so PUT edits them in place (items without an id are created, others deleted)."""
+        names = {h["_channel"] for h in payload["handlers"] if h.get("_channel")}
+        by_name = channel_ids_by_name(api) if names else {}
+        missing = sorted(names - set(by_name))
+        if missing:
+            raise MbportError(f"notification channel(s) {', '.join(map(repr, missing))} do "
+                              "not exist on the target",
+                              hint="create the webhook channel(s) under Admin > Notification channels, then import again")
+        templates = sorted({h["_template"] for h in payload["handlers"] if h.get("_template")})
+        if templates:
+            raise MbportError(f"channel templates ({', '.join(map(repr, templates))}) cannot "
+                              "be imported yet", hint="remove the template from the alert's handler in the tree")
+        body = {k: v for k, v in payload.items() if k != "handlers"}
+        handlers = []
+        for h in payload["handlers"]:
+            handler = {k: v for k, v in h.items() if not k.startswith("_")}
+            handler["channel_id"] = by_name.get(h.get("_channel"))
+            handlers.append(handler)
+        body["handlers"] = handlers
+        if current is None:
+            return body
+        body["subscriptions"] = _reuse_ids(body["subscriptions"], current.get("subscriptions") or [],
+                                           lambda s: (s.get("type"), s.get("cron_schedule"), s.get("event_name")))
+        old_handlers = current.get("handlers") or []
+        body["handlers"] = _reuse_ids(handlers, old_handlers, lambda h: (h.get("channel_type"), h.get("channel_id")))
+        for handler in body["handlers"]:
+            old = next((h for h in old_handlers if h.get("id") == handler.get("id")), None)
+            if old is not None:
+                handler["recipients"] = _reuse_ids(handler["recipients"], old.get("recipients") or [], _recipient_key)
+        if (current.get("payload") or {}).get("id") is not None:
+            body["payload"] = {**body["payload"], "id": current["payload"]["id"]}
+        return body
+
+
+def _recipient_body(r: dict[str, Any], resolve) -> dict[str, Any]:
+    """A doc recipient as a notification recipient (user, group, raw value or template)."""
+    if "user" in r:
+        return {"type": USER, "user_id": resolve(r["user"])}
+    if "group" in r:
+        return {"type": GROUP, "permissions_group_id": resolve(r["group"])}
+    if "value" in r:
+        return {"type": RAW, "details": {"value": r["value"]}}
+    return {"type": TEMPLATE, "details": r.get("template") or {}}
+
+
+def _recipient_key(r: dict[str, Any]) -> tuple:
+    details = r.get("details") or {}
+    return (r.get("type"), r.get("user_id"), r.get("permissions_group_id"), orjson.dumps(details, option=orjson.OPT_SORT_KEYS))
+
+
+def _reuse_ids(items: list[dict[str, Any]], existing: list[dict[str, Any]], key) -> list[dict[str, Any]]:
+    """Items with the `id` of an existing row that has the same key (each existing row used once)."""
+    free = list(existing)
+    out = []
+    for item in items:
+        twin = next((e for e in free if key(e) == key(item)), None)
+        if twin is None:  # same kind of row, different content: edit it rather than delete and recreate
+            twin = next((e for e in free if key(e)[0] == key(item)[0]), None)
+        if twin is not None:
+            free.remove(twin)
+            item = {**item, "id": twin["id"]}
+        out.append(item)
+    return out
 
 
 def _card_id(raw: dict[str, Any]) -> Any:

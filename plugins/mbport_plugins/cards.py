@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import REF, address_kind, collect_refs, is_ref
+from mbport.refs import REF, Walker, address_kind, collect_refs, is_ref
 
 # Server bookkeeping inside stored queries: regenerated on every save (lib/uuid), or added by some releases
 # only (`*-idents` in 0.53-0.56 MBQL 4, `lib.convert/converted?` on >= 0.57). versions.md says strip them.
@@ -82,6 +83,60 @@ def restore_home(raw: dict[str, Any], ctx: ExportContext, kind: str) -> dict[str
         ctx.warnings.append(f"{kind} {raw.get('name')!r} ({raw.get('entity_id')}): archived, and the server does not "
                             "say which collection it was in; exported at the root")
         return {**raw, "collection_id": None}
+    return raw
+
+
+# POST /api/card's body (spec); everything else a card has is set with PUT.
+CREATE_KEYS = frozenset({
+    "name", "display", "dataset_query", "visualization_settings", "type", "description", "collection_id",
+    "collection_position", "dashboard_id", "dashboard_tab_id", "parameters", "parameter_mappings", "result_metadata",
+    "cache_ttl",
+})
+PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embedding_params", "embedding_type")
+
+
+def lenient_walker(resolve: Any, deferred: set[str]) -> Walker:
+    """Refs → target ids; a deferred ref that has no id yet becomes null (the second pass fills it in), any
+    other unresolvable ref is an error (the graph guarantees those exist)."""
+
+    def fn(kind: str, value: Any) -> Any:
+        if not is_ref(value):
+            return value
+        return resolve.optional(value) if value[REF] in deferred else resolve(value)
+
+    return Walker(fn)
+
+
+def template_tags_as(query: Any, as_list: bool) -> Any:
+    """MBQL 5 native stages with `template-tags` in the target's shape: a list (>= 0.63) or a map keyed by name.
+
+    The tree always holds the map. MBQL 4 (`{type: native, native: {...}}`) has only ever used the map.
+    """
+    if not isinstance(query, dict) or not isinstance(query.get("stages"), list):
+        return query
+    stages = []
+    for stage in query["stages"]:
+        tags = stage.get("template-tags") if isinstance(stage, dict) else None
+        if isinstance(tags, dict) and as_list:
+            stage = {**stage, "template-tags": [{**tag, "name": name} for name, tag in tags.items()]}
+        elif isinstance(tags, list) and not as_list:
+            stage = {**stage, "template-tags": {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}}
+        stages.append(stage)
+    return {**query, "stages": stages}
+
+
+def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its query's template tags in the shape the target's version writes (versions.md 0.63)."""
+    as_list = api.version >= (0, 63)
+    return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
+
+
+def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) -> dict[str, Any]:
+    """0.61 answers 200 to a query it cannot read and stores an empty one (versions.md): never accept that."""
+    sent, stored = payload.get("dataset_query"), raw.get("dataset_query")
+    if sent and not stored:
+        raise MbportError(f"{addr}: the target stored an empty query for this card",
+                          hint="the query mixes MBQL 4 and MBQL 5 forms; re-export the source on one version")
     return raw
 
 
@@ -237,8 +292,95 @@ class Cards(Kind):
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+        """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""
+        from mbport.diff import describe_query
+
+        if field == "dataset_query":
+            return describe_query(old, new, names)
+        return super().describe_change(field, old, new, names)
+
+    # ---- import ----
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Refs import fills in after creating the card: its dashboard (a dashboard question and its dashboard
-        refer to each other; import creates the dashboard shell first) and click-behaviour targets."""
+        """Refs import fills in after creating the card: click-behaviour and link targets, its dashboard tab
+        and document; and, for `mbport check`'s doc-level cycle test, its dashboard (a dashboard question and
+        its dashboard refer to each other). `stage_refs` puts the dashboard back: the card needs its shell."""
         late = late_bound_refs(doc.get("visualization_settings")) - {self.doc_address(doc)}
         return ref_addresses(doc.get("dashboard"), doc.get("dashboard_tab"), doc.get("document")) | late
+
+    def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
+        """Every non-deferred ref, plus the dashboard of a dashboard question: a whole-doc ref, so the graph
+        waits for the dashboard's first stage (its shell) only, giving shell → questions → layout."""
+        return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"))
+
+    def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
+        """(collection, name, type, dashboard) on the target; `locate` never adopts a claimed card twice."""
+        return (resolve(doc.get("collection")), doc["name"], doc.get("type") or "question", resolve(doc.get("dashboard")))
+
+    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
+        kind = raw.get("type") or ("model" if raw.get("dataset") else "question")
+        return (raw.get("collection_id"), raw.get("name"), kind, raw.get("dashboard_id"))
+
+    def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
+        """The PUT body, every ref resolved; deferred refs (click behaviours, links) may still be unknown in the
+        first pass and become null, the second pass (`update` again) fills them in."""
+        walker = lenient_walker(resolve, self.deferred_refs(doc))
+        body: dict[str, Any] = {
+            "name": doc["name"],
+            "description": doc.get("description"),
+            "display": doc.get("display"),
+            "type": doc.get("type") or "question",
+            "dataset_query": walker.query(doc.get("dataset_query") or {}),
+            "visualization_settings": walker.viz(doc.get("visualization_settings") or {}),
+            "parameters": walker.parameters(doc.get("parameters", [])),
+            "parameter_mappings": walker.parameter_mappings(doc.get("parameter_mappings", [])),
+            "collection_id": resolve(doc.get("collection")),
+            "collection_position": doc.get("collection_position"),
+            "cache_ttl": doc.get("cache_ttl"),
+            "dashboard_id": resolve(doc.get("dashboard")),
+            "archived": bool(doc.get("archived")),
+        }
+        if doc.get("dashboard_tab") is not None:
+            body["dashboard_tab_id"] = resolve.optional(doc["dashboard_tab"])
+        if doc.get("type") == "model" and doc.get("result_metadata"):
+            body["result_metadata"] = [self._target_column(c, walker) for c in doc["result_metadata"]]
+        for key in ("collection_preview", "enable_embedding", "embedding_params", "embedding_type"):
+            body[key] = doc.get(key, self.defaults.get(key))
+        return body
+
+    @staticmethod
+    def _target_column(column: Any, walker: Walker) -> Any:
+        """A model column back in target ids (the reverse of `_column`)."""
+        if not isinstance(column, dict):
+            return column
+        out = dict(column)
+        for key, kind in (("id", "fields"), ("fk_target_field_id", "fields"), ("table_id", "tables")):
+            if key in out:
+                out[key] = walker.id(kind, out[key])
+        if "field_ref" in out:
+            out["field_ref"] = walker.query(out["field_ref"])
+        if "settings" in out:
+            out["settings"] = walker.viz(out["settings"])
+        return out
+
+    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+        """POST the keys POST /api/card declares (newest servers close the body); what POST cannot set
+        (archived, embedding, collection_preview) follows in one PUT when it differs from the default."""
+        body = {k: v for k, v in for_target(api, payload).items() if k in CREATE_KEYS}
+        for key in ("dashboard_id", "dashboard_tab_id", "result_metadata"):
+            if body.get(key) is None:
+                body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
+        raw = api.post(self.endpoint, json=body)
+        later = {k: payload[k] for k in PUT_ONLY_KEYS if payload.get(k) != self.defaults.get(k, False)}
+        if later:
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json=later)
+        return check_stored_query(raw, payload, self.address_of(doc))
+
+    def update(self, api, target_id: Any, payload: dict[str, Any], doc: dict[str, Any], stage: str, target) -> dict[str, Any]:
+        body = for_target(api, payload)
+        if body.get("dashboard_tab_id") is None:
+            body.pop("dashboard_tab_id", None)
+        if body.get("result_metadata") is None:
+            body.pop("result_metadata", None)
+        raw = api.put(f"{self.endpoint}/{target_id}", json=body)
+        return check_stored_query(raw, payload, self.address_of(doc))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mbport.client import ApiError
 from mbport.kind import ExportContext, Kind, PathHint
+from mbport.refs import address_kind
 
-from .data_permissions import ADMIN_ADDRESS, admin_group_ids
+from .data_permissions import ADMIN_ADDRESS, ADMIN_ROLE, IMPORT_INFO, MAX_ATTEMPTS, admin_group_ids, log
 
 NAMESPACES = {"default": {}, "snippets": {"namespace": "snippets"}}
 ROOT = "root"
@@ -14,6 +16,7 @@ LEVELS = ("read", "write")
 
 
 class CollectionPermissions(Kind):
+    set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.
 
@@ -23,6 +26,9 @@ class CollectionPermissions(Kind):
     `none` in 0.56.13, and older servers' `none` entries are dropped so both eras give the same doc. The
     Administrators group is left out (it always has write everywhere); personal collections are never in
     the graph.
+
+    Import: like the data graph (matched by namespace, written after every group and collection, retried on a
+    409); grants the doc lacks between the tree's groups and collections are revoked with an explicit "none".
     """
 
     name = "collection-permissions"
@@ -33,12 +39,13 @@ class CollectionPermissions(Kind):
     key_fields = ("namespace",)
     keep = ("namespace",)
     drop = {
+        "id": "mbport's id for the graph: its namespace, so import can match it",
         "revision": "the server's edit counter; import PUTs with the target's current revision",
         "groups": "kept as `grants` with groups and collections as refs",
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        return [{**api.get(self.endpoint, params=params), "namespace": ns} for ns, params in NAMESPACES.items()]
+        return [{**api.get(self.endpoint, params=params), "namespace": ns, "id": ns} for ns, params in NAMESPACES.items()]
 
     def index(self, raw):
         return ()  # nothing points at a graph
@@ -57,7 +64,83 @@ class CollectionPermissions(Kind):
                 grants.append({"group": group, "collection": collection, "access": access})
         grants.sort(key=lambda g: (g["group"]["$ref"], "" if g["collection"] == ROOT else g["collection"]["$ref"]))
         doc["grants"] = grants
+        imported = ctx.options.get("import")
+        if imported:  # normalizing the target's graph for a plan: keep only the groups and collections of the tree
+            ids, tree = imported["ids"], imported["tree"]
+            doc["grants"] = [g for g in grants if g["group"]["$ref"] in ids
+                             and (g["collection"] == ROOT or g["collection"]["$ref"] in ids)]
+            # A group or collection still to be created: new collections copy their parent's grants, so what
+            # the target will have is unknown until then.
+            doc[IMPORT_INFO] = {"pending": any(address_kind(a) in ("groups", "collections") and a not in ids
+                                               and a != ADMIN_ADDRESS for a in tree)}
         return doc
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["namespace"])
+
+    # ---- import: never created, always matched; PUT what differs (explicit "none" revokes) with the revision ----
+    archivable = False
+    identity_fields = ()
+    import_after = ("groups", "collections")
+
+    def match_key(self, doc, resolve):
+        return (doc["namespace"],)
+
+    def raw_match_key(self, raw):
+        return (raw.get("namespace"),)
+
+    def compare(self, wanted, current, options):
+        if (current.get(IMPORT_INFO) or {}).get("pending"):
+            return ["grants"]
+        return [] if _grant_map(wanted) == _grant_map(current) else ["grants"]
+
+    def payload(self, doc, resolve, stage):
+        """Wanted access per (group id, "root" | collection id), and every group and collection of the tree that
+        the target has (their pairs the doc leaves out are revoked)."""
+        ids = resolve.ids
+        wanted = {}
+        for grant in doc.get("grants") or []:
+            cid = ROOT if grant["collection"] == ROOT else str(resolve(grant["collection"]))
+            wanted[(str(resolve(grant["group"])), cid)] = grant["access"]
+        return {
+            "namespace": doc["namespace"], "wanted": wanted,
+            "groups": {str(tid) for a, tid in ids.items() if address_kind(a) == "groups" and a != ADMIN_ADDRESS},
+            "collections": {ROOT} | {str(tid) for a, tid in ids.items() if address_kind(a) == "collections"},
+        }
+
+    def create(self, api, payload, doc, target):
+        return self.update(api, doc["namespace"], payload, doc, self.stages[0], target)
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        admins = {str(g["id"]) for g in target.raw("groups") if g.get("magic_group_type") == ADMIN_ROLE}
+        params = NAMESPACES[payload["namespace"]]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            graph = api.get(self.endpoint, params=params or None)
+            current = graph.get("groups") or {}
+            changes: dict[str, dict[str, str]] = {}
+            for (gid, cid), access in payload["wanted"].items():
+                if gid not in admins and current.get(gid, {}).get(cid) != access:
+                    changes.setdefault(gid, {})[cid] = access
+            for gid, entries in current.items():
+                if gid in admins or gid not in payload["groups"]:
+                    continue
+                for cid, access in entries.items():
+                    # Since 0.56.13 a PUT leaves out pairs alone: revoking needs an explicit "none".
+                    if access in LEVELS and cid in payload["collections"] and (gid, cid) not in payload["wanted"]:
+                        changes.setdefault(gid, {})[cid] = "none"
+            if not changes:
+                return {"id": target_id}
+            try:
+                api.put(self.endpoint, params={"skip-graph": "true"},
+                        json={"revision": graph.get("revision"), "groups": changes, **params})
+                return {"id": target_id}
+            except ApiError as exc:
+                if exc.status != 409 or attempt == MAX_ATTEMPTS:
+                    raise
+                log.info("collection permissions changed on the target meanwhile (409); reading them again")
+        return {"id": target_id}
+
+
+def _grant_map(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(g["group"]["$ref"], g["collection"] if g["collection"] == ROOT else g["collection"]["$ref"]): g["access"]
+            for g in doc.get("grants") or []}

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from mbport.cache import summary_key
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import address
+from mbport.refs import REF, address, is_ref
 
-from .cards import canonical_query, in_exported_collection, late_bound_refs, omit_defaults, restore_home
+from .cards import (
+    canonical_query,
+    in_exported_collection,
+    late_bound_refs,
+    lenient_walker,
+    omit_defaults,
+    ref_addresses,
+    restore_home,
+)
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
 DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
@@ -41,6 +50,82 @@ TAB_DROP = {
 # What a link card's entity keeps: the rest (name, description, display, collection_id, db_id) is hydrated by
 # GET from the linked item's current state, so it is a copy, not content.
 LINK_ENTITY_KEEP = ("model", "id")
+
+
+# Dashboard fields the layout PUT writes besides the shell's (absent from the doc: their default).
+LAYOUT_FIELDS = ("width", "auto_apply_filters", "position", "caveats", "points_of_interest", "show_in_getting_started",
+                 "enable_embedding", "embedding_params", "embedding_type")
+NULLABLE_LAYOUT_FIELDS = frozenset({"position", "caveats", "points_of_interest", "embedding_params", "embedding_type"})
+# Dashcard keys of a PUT item (new dashcards are inserted with every key sent, so no hydrated extras).
+DASHCARD_PUT_KEYS = ("card_id", "action_id", "row", "col", "size_x", "size_y", "series", "parameter_mappings",
+                     "visualization_settings")
+
+
+def _assign_tabs(tabs: list[dict[str, Any]], current: list[Any]) -> list[Any]:
+    """A target id per doc tab: its known id if the dashboard still has it, else a current tab not claimed by
+    another (by position), else a new negative temporary id."""
+    ids: list[Any] = [t["known"] if t["known"] in current else None for t in tabs]
+    free = [tid for tid in current if tid not in ids]
+    temp = 0
+    for i, tid in enumerate(ids):
+        if tid is None:
+            if free:
+                ids[i] = free.pop(0)
+            else:
+                temp -= 1
+                ids[i] = temp
+    return ids
+
+
+def _assign_dashcards(items: list[dict[str, Any]], current: list[dict[str, Any]], tab_ids: list[Any]) -> list[dict[str, Any]]:
+    """The PUT's dashcards: known ids kept; else a current dashcard showing the same thing (an auto-placed
+    dashboard question, a moved card) is reused rather than deleted and re-added, so subscriptions that name
+    it stay valid; the rest are new, with negative temporary ids."""
+    current_ids = {dc["id"] for dc in current}
+    chosen: list[Any] = [item["known"] if item["known"] in current_ids else None for item in items]
+    free = [dc for dc in current if dc["id"] not in chosen]
+    out, temp = [], 0
+    for item, dc_id in zip(items, chosen, strict=True):
+        if dc_id is None:
+            tab = tab_ids[item["tab"]] if item["tab"] is not None else None
+            same = _closest(item, tab, [dc for dc in free if _same_content(item, dc)])
+            if same is not None:
+                free.remove(same)
+                dc_id = same["id"]
+        if dc_id is None:
+            temp -= 1
+            dc_id = temp
+        body = {"id": dc_id, **{k: item[k] for k in DASHCARD_PUT_KEYS},
+                "dashboard_tab_id": tab_ids[item["tab"]] if item["tab"] is not None else None}
+        if "inline_parameters" in item:
+            body["inline_parameters"] = item["inline_parameters"]
+        elif dc_id > 0 and any(dc["id"] == dc_id and dc.get("inline_parameters") for dc in current):
+            body["inline_parameters"] = None  # clear them (only existing rows: old servers lack the column)
+        out.append(body)
+    return out
+
+
+def _virtual_display(settings: Any) -> Any:
+    virtual = settings.get("virtual_card") if isinstance(settings, dict) else None
+    return virtual.get("display") if isinstance(virtual, dict) else None
+
+
+def _same_content(item: dict[str, Any], dc: dict[str, Any]) -> bool:
+    """Whether a target dashcard shows what a doc dashcard shows: the same card and action, or the same kind
+    of virtual card (text, heading, link ...)."""
+    if (dc.get("card_id"), dc.get("action_id")) != (item["card_id"], item["action_id"]):
+        return False
+    return item["card_id"] is not None or _virtual_display(dc.get("visualization_settings")) == _virtual_display(
+        item["visualization_settings"])
+
+
+def _closest(item: dict[str, Any], tab: Any, candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The candidate on the same tab nearest the item's grid position (then any tab), lowest id on ties."""
+    def distance(dc: dict[str, Any]) -> tuple:
+        return (dc.get("dashboard_tab_id") != tab, abs((dc.get("row") or 0) - item["row"])
+                + abs((dc.get("col") or 0) - item["col"]), dc["id"])
+
+    return min(candidates, key=distance, default=None)
 
 
 def dashcards_of(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,6 +242,11 @@ class Dashboards(Kind):
             full["collection_id"] = summary["collection_id"]
         return full
 
+    def fetch_key(self, summary: dict[str, Any]) -> str | None:
+        """Incremental export: saving a dashboard, its tabs or dashcards changes its list row (updated_at,
+        last-edit-info), so an unchanged row means last export's fetched dashboard is still right."""
+        return summary_key(summary)
+
     def index(self, raw: dict[str, Any]):
         key = raw.get("entity_id")
         yield self.name, raw["id"], self.address_of(raw)
@@ -201,15 +291,150 @@ class Dashboards(Kind):
         return ({address("tabs", key, t["entity_id"]) for t in doc.get("tabs", [])}
                 | {address("dashcards", key, dc["entity_id"]) for dc in doc.get("dashcards", [])})
 
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+        """Called by `mbport diff` per changed field: dashcards and tabs are described one by one."""
+        from mbport.diff import describe_dashcards, describe_tabs
+
+        if field == "dashcards":
+            return describe_dashcards(old, new, names)
+        if field == "tabs":
+            return describe_tabs(old, new, names)
+        return super().describe_change(field, old, new, names)
+
     # ---- import ----
-    # `refs` stays the default (every ref, own tabs included): refs to its own sub-addresses resolve to the
-    # dashboard itself (Registry.owner), which the graph ignores.
+    # Shell first (POST: the dashboard alone), then its dashboard questions (cards stage_refs wait for the
+    # shell only), then the layout: one PUT with tabs, dashcards and parameters (api-surface §5 pattern).
+    stages = ("shell", "layout")
+
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Click behaviours and link cards: dashboards may point at each other, so they are filled in last."""
+        """Click behaviours and link cards: dashboards may point at each other, so they are filled in last.
+
+        Refs to this dashboard's own tabs and dashcards there are included: a new dashboard has no tab ids
+        before its layout PUT, so they too need the second pass (the graph ignores refs to oneself anyway).
+        """
         found: set[str] = set()
         for dc in doc.get("dashcards", []):
             found |= late_bound_refs(dc.get("visualization_settings"))
-        return found - self.contains(doc) - {self.doc_address(doc)}
+        return found - {self.doc_address(doc)}
+
+    def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
+        """The shell needs only its collection; the layout every other non-deferred ref (cards, actions, fields)."""
+        if stage == "shell":
+            return ref_addresses(doc.get("collection"))
+        return self.refs(doc) - self.deferred_refs(doc)
+
+    def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
+        return (resolve(doc.get("collection")), doc["name"])
+
+    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
+        return (raw.get("collection_id"), raw.get("name"))
+
+    def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Without entity_ids, nested ones included: tabs and dashcards get new ones on every instance."""
+        out = super().comparable(doc)
+        for key in ("tabs", "dashcards"):
+            if key in out:
+                out[key] = [{k: v for k, v in item.items() if k != "entity_id"} for item in out[key]]
+        return out
+
+    def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
+        """Shell: the POST/PUT body of the dashboard alone. Layout: the whole dashboard, tabs and dashcards
+        carrying the target ids known so far (`known`); `update` turns it into the PUT body."""
+        shell = {"name": doc["name"], "description": doc.get("description"),
+                 "collection_id": resolve(doc.get("collection")), "collection_position": doc.get("collection_position"),
+                 "cache_ttl": doc.get("cache_ttl")}
+        if stage == "shell":
+            return shell
+        walker = lenient_walker(resolve, self.deferred_refs(doc))
+        body = {**shell, "parameters": walker.parameters(doc.get("parameters", []))}
+        for key in LAYOUT_FIELDS:
+            value = doc.get(key, self.defaults.get(key))
+            if value is not None or key in NULLABLE_LAYOUT_FIELDS:
+                body[key] = value
+        key = doc.get("entity_id")
+        tab_index = {address("tabs", key, t["entity_id"]): i for i, t in enumerate(doc.get("tabs", []))}
+        tabs = [{"known": resolve.optional(address("tabs", key, t["entity_id"])), "name": t["name"]}
+                for t in doc.get("tabs", [])]
+        dashcards = []
+        for dc in doc.get("dashcards", []):
+            item = {
+                "known": resolve.optional(address("dashcards", key, dc["entity_id"])),
+                "tab": tab_index.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None,
+                "card_id": walker.id("cards", dc.get("card")),
+                "action_id": walker.id("actions", dc.get("action")),
+                "row": dc.get("row", 0), "col": dc.get("col", 0),
+                "size_x": dc.get("size_x"), "size_y": dc.get("size_y"),
+                "series": [{"id": walker.id("cards", s)} for s in dc.get("series", [])],
+                "parameter_mappings": walker.parameter_mappings(dc.get("parameter_mappings", [])),
+                "visualization_settings": walker.viz(dc.get("visualization_settings", {})),
+            }
+            if dc.get("inline_parameters"):
+                item["inline_parameters"] = dc["inline_parameters"]
+            dashcards.append(item)
+        return {"dashboard": body, "archived": bool(doc.get("archived")), "tabs": tabs, "dashcards": dashcards}
+
+    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+        """The shell: POST /api/dashboard without parameters (they may name cards that do not exist yet)."""
+        return api.post(self.endpoint, json=payload)
+
+    def update(self, api, target_id: Any, payload: dict[str, Any], doc: dict[str, Any], stage: str, target) -> dict[str, Any]:
+        if stage == "shell":
+            return api.put(f"{self.endpoint}/{target_id}", json=payload)
+        return self._write_layout(api, target_id, payload)
+
+    def _write_layout(self, api, target_id: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        """GET the dashboard, then one PUT with tabs + dashcards + parameters (never dashcards without tabs).
+
+        Tabs and dashcards the target already has keep their ids (known ones first; a dashboard question's
+        auto-placed dashcard is reused by card); new ones get negative temporary ids. Metabase refuses the
+        dashcard write on an archived dashboard, so an archived one is restored first and archived last.
+        """
+        url = f"{self.endpoint}/{target_id}"
+        current = api.get(url)
+        tab_ids = _assign_tabs(payload["tabs"], [t["id"] for t in tabs_of(current)])
+        items = _assign_dashcards(payload["dashcards"], dashcards_of(current), tab_ids)
+        if current.get("archived"):
+            api.put(url, json={"archived": False})
+        body = {**payload["dashboard"], "archived": False, "tabs": [
+            {"id": tid, "name": tab["name"]} for tid, tab in zip(tab_ids, payload["tabs"], strict=True)],
+            "dashcards": items}
+        raw = api.put(url, json=body)
+        # >= 0.58 (versions.md): a PUT with parameters and dashcards drops the parameters shown inline.
+        inline = {p for item in items for p in item.get("inline_parameters") or []}
+        kept = {p.get("id") for p in raw.get("parameters") or []}
+        if inline & ({p.get("id") for p in body["parameters"]} - kept):
+            raw = api.put(url, json={"parameters": body["parameters"]})
+        if payload["archived"]:
+            raw = api.put(url, json={"archived": True})
+        return raw
+
+    def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        """Target ids of the doc's tabs and dashcards in a target dashboard (a PUT response or a listed one).
+
+        By entity_id when the target is the source instance; otherwise tabs by position and dashcards by
+        (tab position, row, col), which the layout PUT wrote as the doc says.
+        """
+        key = doc.get("entity_id")
+        tabs = tabs_of(raw)
+        ids: dict[str, Any] = {}
+        tab_rank = {t["id"]: i for i, t in enumerate(tabs)}
+        by_eid = {t.get("entity_id"): t["id"] for t in tabs}
+        doc_rank = {}
+        for i, tab in enumerate(doc.get("tabs", [])):
+            addr = address("tabs", key, tab["entity_id"])
+            tid = by_eid.get(tab["entity_id"]) or (tabs[i]["id"] if i < len(tabs) else None)
+            doc_rank[addr] = i
+            if tid is not None:
+                ids[addr] = tid
+        current = dashcards_of(raw)
+        by_eid = {dc.get("entity_id"): dc["id"] for dc in current}
+        by_place = {(tab_rank.get(dc.get("dashboard_tab_id")), dc.get("row"), dc.get("col")): dc["id"] for dc in current}
+        for dc in doc.get("dashcards", []):
+            tab = doc_rank.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None
+            tid = by_eid.get(dc["entity_id"]) or by_place.get((tab, dc.get("row", 0), dc.get("col", 0)))
+            if tid is not None:
+                ids[address("dashcards", key, dc["entity_id"])] = tid
+        return ids
 
     # ---- contract helpers ----
     @staticmethod

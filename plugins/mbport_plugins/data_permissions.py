@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from mbport.client import ApiError
+from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import split_address
+from mbport.refs import address, address_kind, collect_refs, split_address
 
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
 # pre-0.50 form of view-data/create-queries.
 NESTED = frozenset({"download", "data-model", "data"})
 ADMIN_ROLE = "admin"
 ADMIN_ADDRESS = "groups/Administrators"
+GRAPH_ID = "graph"
+# The least permissive value of each permission: what a key Metabase leaves out of the graph means.
+LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "data-model": "none", "details": "no",
+         "transforms": "no", "workspaces": "no", "data": "none"}
+MAX_ATTEMPTS = 3  # PUTs answered 409 (someone else edited the graph) are retried on a fresh graph this often
+IMPORT_INFO = "$import"  # plan only: what the target's normalized graph needs to be compared with the tree's
+log = logging.getLogger("mbport.plugins.permissions")
 
 
 class DataPermissions(Kind):
@@ -23,6 +33,11 @@ class DataPermissions(Kind):
     `view-data: blocked`, `create-queries: no`, download/data-model `none`, `details: no`), so a missing key
     means the least permissive value, and a (group, database) pair that is missing has none at all. The
     Administrators group is left out: its full permissions are synthesised by Metabase and cannot be changed.
+
+    Import: the graph is never created, always matched, and written after every group, database and table
+    (`import_after`). `update` reads the current graph, PUTs only the permissions of the tree's (group,
+    database) pairs that differ in meaning (pairs and keys the doc leaves out = least permissive, sent
+    explicitly), never Administrators, and reads again and retries on a 409.
     """
 
     name = "data-permissions"
@@ -33,13 +48,14 @@ class DataPermissions(Kind):
     key_fields = ()
     keep = ()
     drop = {
+        "id": "mbport's fixed id for the one graph (`graph`), so import can match it",
         "revision": "the server's edit counter; import PUTs with the target's current revision",
         "groups": "kept as `grants` with groups, databases and tables as refs and names",
         "sandboxes": "EE sandboxes are not exported yet", "impersonations": "EE impersonations are not exported yet",
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        return [api.get(self.endpoint)]
+        return [{**api.get(self.endpoint), "id": GRAPH_ID}]
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return ("graph",)
@@ -61,10 +77,208 @@ class DataPermissions(Kind):
                 grants.append({"group": group, "database": database,
                                "permissions": {p: _perm(p, v, ctx) for p, v in perms.items()}})
         grants.sort(key=lambda g: (g["group"]["$ref"], g["database"]["$ref"]))
-        return {"grants": grants}
+        doc: dict[str, Any] = {"grants": grants}
+        imported = ctx.options.get("import")
+        if imported:  # normalizing the target's graph for a plan: keep only what the tree describes
+            ids, tree = imported["ids"], imported["tree"]
+            doc["grants"] = [g for g in grants if g["group"]["$ref"] in ids and g["database"]["$ref"] in ids]
+            doc[IMPORT_INFO] = {
+                # A group, database or table still to be created or synced: its permissions are unknown until then.
+                "pending": any(address_kind(a) in ("groups", "databases", "tables") and a not in ids
+                               and a != ADMIN_ADDRESS for a in tree),
+                "tables": table_universe({a: a for a in ids if address_kind(a) == "tables"}, key=_table_name),
+            }
+        return doc
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), "graph")
+
+    # ---- import: never created, always matched; PUT only what differs, with the current revision ----
+    archivable = False
+    identity_fields = ()
+    import_after = ("groups", "databases", "tables")
+
+    def match_key(self, doc, resolve):
+        return ("graph",)
+
+    def raw_match_key(self, raw):
+        return ("graph",)
+
+    def compare(self, wanted, current, options):
+        """Semantic: absent = least permissive, per-table maps against schema-level values (see `flatten`)."""
+        info = current.get(IMPORT_INFO) or {}
+        if info.get("pending"):
+            return ["grants"]
+        universe = info.get("tables") or {}
+        want = {(g["group"]["$ref"], g["database"]["$ref"]): g["permissions"] for g in wanted.get("grants") or []}
+        have = {(g["group"]["$ref"], g["database"]["$ref"]): g["permissions"] for g in current.get("grants") or []}
+        for pair in set(want) | set(have):
+            if changed_permissions(want.get(pair, {}), have.get(pair, {}), universe.get(pair[1], {})):
+                return ["grants"]
+        return []
+
+    def refs(self, doc):
+        """The groups and databases the grants name, and the tables named inside table-level grants."""
+        found = collect_refs(doc)
+        for grant in doc.get("grants") or []:
+            db_key = split_address(grant["database"]["$ref"])[1][0]
+            for perm, value in grant["permissions"].items():
+                _translate(perm, value, lambda schema, name, k=db_key: found.add(address("tables", k, schema, name)) or "")
+        return found
+
+    def payload(self, doc, resolve, stage):
+        """The doc in target ids: wanted grants per (group id, database id), and every group, database and
+        table of the tree that the target has (pairs the doc leaves out get the least permissive values)."""
+        ids = resolve.ids
+        tables = {a: tid for a, tid in ids.items() if address_kind(a) == "tables"}
+        wanted = {}
+        for grant in doc.get("grants") or []:
+            db_key = split_address(grant["database"]["$ref"])[1][0]
+            perms = {p: _translate(p, v, lambda schema, name, k=db_key: _table_id(ids, k, schema, name))
+                     for p, v in grant["permissions"].items()}
+            wanted[(resolve(grant["group"]), resolve(grant["database"]))] = perms
+        return {
+            "wanted": wanted,
+            "groups": {tid for a, tid in ids.items() if address_kind(a) == "groups" and a != ADMIN_ADDRESS},
+            "databases": {a: tid for a, tid in ids.items() if address_kind(a) == "databases"},
+            "universe": table_universe(tables, key=lambda a: str(tables[a])),
+        }
+
+    def create(self, api, payload, doc, target):
+        return self.update(api, GRAPH_ID, payload, doc, self.stages[0], target)
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        admins = {g["id"] for g in target.raw("groups") if g.get("magic_group_type") == ADMIN_ROLE}
+        universe = {payload["databases"][a]: u for a, u in payload["universe"].items() if a in payload["databases"]}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            graph = api.get(self.endpoint)  # fresh: groups created by this import got Metabase's defaults
+            changes: dict[str, dict[str, Any]] = {}
+            for gid in sorted(payload["groups"] - admins):
+                for dbid in sorted(payload["databases"].values()):
+                    want = payload["wanted"].get((gid, dbid), {})
+                    have = (graph.get("groups") or {}).get(str(gid), {}).get(str(dbid)) or {}
+                    u = universe.get(dbid, {})
+                    send = {p: explicit(p, want.get(p), have.get(p), u) for p in changed_permissions(want, have, u)}
+                    if send:
+                        changes.setdefault(str(gid), {})[str(dbid)] = send
+            if not changes:
+                return {"id": target_id}
+            try:
+                api.put(self.endpoint, params={"skip-graph": "true"},
+                        json={"revision": graph.get("revision"), "groups": changes})
+                return {"id": target_id}
+            except ApiError as exc:
+                if exc.status != 409 or attempt == MAX_ATTEMPTS:
+                    raise
+                log.info("data permissions changed on the target meanwhile (409); reading them again")
+        return {"id": target_id}
+
+
+def _table_name(addr: str) -> str:
+    return split_address(addr)[1][-1]
+
+
+def _table_id(ids: dict[str, Any], db_key: str, schema: str, name: str) -> str:
+    addr = address("tables", db_key, schema, name)
+    if addr not in ids:
+        raise MbportError(f"data-permissions/graph: grants on table {addr}, which the target does not have",
+                          hint="check the table exists on the target (database sync) or remove it from the graph doc")
+    return str(ids[addr])
+
+
+def table_universe(tables: dict[str, Any], key) -> dict[str, dict[str, list[Any]]]:
+    """{database address: {schema: [key(table address)]}} for table addresses `tables/<db>/<schema>/<name>`."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for addr in sorted(tables):
+        parts = split_address(addr)[1]
+        if len(parts) == 3:
+            out.setdefault(address("databases", parts[0]), {}).setdefault(parts[1], []).append(key(addr))
+    return out
+
+
+def _translate(perm: str, value: Any, table_id) -> Any:
+    """A doc permission value with table names (per schema) turned into target table ids."""
+    def level(v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {schema: ({table_id(schema, name): tv for name, tv in tables.items()} if isinstance(tables, dict)
+                         else tables) for schema, tables in v.items()}
+
+    if perm in NESTED and isinstance(value, dict):
+        return {sub: level(v) for sub, v in value.items()}
+    return level(value)
+
+
+def _levels(perm: str, value: Any) -> dict[str, Any]:
+    """A permission as {sub-key: value}: "" for flat ones, "schemas"/"native" for nested ones."""
+    if perm in NESTED:
+        return dict(value) if isinstance(value, dict) else ({"schemas": value} if value is not None else {})
+    return {"": value} if value is not None else {}
+
+
+def canonical(least: str | None, value: Any, universe: dict[str, list[Any]]) -> Any:
+    """One permission level in a form two graphs can be compared in: absent → the least permissive value; a
+    per-schema/per-table map expanded over the known tables (unlisted ones get the least value, unknown ones are
+    ignored) and collapsed to one value when every table has it (as Metabase collapses uniform maps)."""
+    if value is None:
+        return least
+    if not isinstance(value, dict):
+        return value
+    cells: dict[tuple[str, Any], Any] = {}
+    for schema in sorted(set(value) | set(universe)):
+        given, known = value.get(schema), universe.get(schema) or []
+        if isinstance(given, dict):
+            for table in known or sorted(given):
+                cells[(schema, table)] = given.get(table, least)
+        elif known:
+            for table in known:
+                cells[(schema, table)] = least if given is None else given
+        else:
+            cells[(schema, "*")] = least if given is None else given
+    values = set(cells.values())
+    if len(values) <= 1:
+        return values.pop() if values else least
+    return tuple(sorted(((s, str(t)), v) for (s, t), v in cells.items()))
+
+
+def changed_permissions(want: dict[str, Any], have: dict[str, Any], universe: dict[str, list[Any]]) -> list[str]:
+    """Permissions of one (group, database) pair whose canonical forms differ; a permission the tree does not
+    know (absent from `want` and without a known least value) is left alone."""
+    out = []
+    for perm in sorted(set(want) | set(have)):
+        if perm not in want and perm not in LEAST:
+            continue
+        a, b = _levels(perm, want.get(perm)), _levels(perm, have.get(perm))
+        least = LEAST.get(perm)
+        if any(canonical(least, a.get(sub), universe) != canonical(least, b.get(sub), universe) for sub in set(a) | set(b)):
+            out.append(perm)
+    return out
+
+
+def explicit(perm: str, want: Any, have: Any, universe: dict[str, list[Any]]) -> Any:
+    """The value to PUT for a changed permission, every least-permissive value the doc leaves out made explicit
+    (a PUT merges table maps into the current ones, so an omitted table would keep its current value)."""
+    least = LEAST.get(perm)
+
+    def level(v: Any) -> Any:
+        if v is None:
+            return least
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for schema in sorted(set(v) | set(universe)):
+            given = v.get(schema)
+            if isinstance(given, dict):
+                out[schema] = {**{t: least for t in universe.get(schema) or []}, **given}
+            else:
+                out[schema] = least if given is None else given
+        return out
+
+    if perm in NESTED:
+        subs = set(_levels(perm, want)) | set(_levels(perm, have)) | {"schemas"}
+        wanted = _levels(perm, want)
+        return {sub: level(wanted.get(sub)) for sub in sorted(subs)}
+    return level(want)
 
 
 def admin_group_ids(ctx: ExportContext) -> set[int]:

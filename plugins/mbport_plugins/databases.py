@@ -140,6 +140,8 @@ class Databases(Kind):
         else:
             raw = api.post(self.endpoint, json={**payload, "details": self._details(payload["details"], target.options, True)})
         self.wait_for_sync(api, raw["id"])
+        if payload.get("settings"):  # POST /api/database has no `settings` (e.g. model actions): PUT them after
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"settings": payload["settings"]})
         return raw
 
     def update(self, api, target_id, payload, doc, stage, target):
@@ -151,9 +153,13 @@ class Databases(Kind):
         """Tables and fields exist only after Metabase's first sync; wait for it (bounded)."""
         import time
 
-        deadline = time.monotonic() + self.sync_timeout
+        from mbport.output import status  # shown on the progress display, if a command draws one
+
+        started = time.monotonic()
+        deadline = started + self.sync_timeout
         delay = 0.05
         while api.get(f"{self.endpoint}/{database_id}").get("initial_sync_status") not in ("complete", None):
+            status(f"database {database_id}: waiting for its first sync ({time.monotonic() - started:.0f} s)")
             if time.monotonic() > deadline:
                 from mbport.errors import MbportError
 

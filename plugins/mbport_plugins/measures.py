@@ -17,6 +17,7 @@ class Measures(TableScoped):
     endpoint = "/api/measure"
     description = "Measures: named aggregations on a table (unarchived ones; the API cannot list archived measures)."
     aliases = ("measure",)
+    put_only = ("archived",)  # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
     drop = {
         **TableScoped.common_drop,
         "dimensions": "server-computed breakout candidates of the measure's table",

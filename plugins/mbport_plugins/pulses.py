@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from mbport.client import ApiError
+from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 
 from .cards import in_exported_collection
@@ -42,6 +43,10 @@ class Pulses(Kind):
     refs (dashcards through the dashboards kind's index), keeps the card order, sorts channels by type and
     recipients users first, then addresses. An http channel's `channel_id` becomes the channel's name:
     channels are not a kind yet.
+
+    Import: matched by entity_id, then (dashboard, name). `create` POSTs (then PUTs `archived`, which POST
+    cannot set); `update` PUTs with both `archived` and `skip_if_empty` (omitted means false) and reuses the ids
+    of the target's channels of the same type. Dashcard refs need the dashboard's layout written first.
     """
 
     name = "pulses"
@@ -126,6 +131,68 @@ class Pulses(Kind):
     def path(self, doc, folders: PathContext) -> PathHint:
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
+    # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
+    def match_key(self, doc, resolve):
+        return (resolve(doc.get("dashboard")), doc["name"])
+
+    def raw_match_key(self, raw):
+        return (raw.get("dashboard_id"), raw["name"])
+
+    def payload(self, doc, resolve, stage):
+        """The `/api/pulse` body; webhook channels stay names (`_channel`) until create/update look them up."""
+        body: dict[str, Any] = {
+            "name": doc["name"], "collection_position": doc.get("collection_position"),
+            "parameters": resolve.walker().parameters(doc.get("parameters") or []),
+            # PUT writes an omitted archived/skip_if_empty as false, so both are always sent.
+            "skip_if_empty": bool(doc.get("skip_if_empty")), "archived": bool(doc.get("archived")),
+            "cards": [self._card_ref(c, resolve) for c in doc.get("cards") or []],
+            "channels": [self._channel_body(c, resolve) for c in doc.get("channels") or []],
+        }
+        if doc.get("dashboard") is not None:
+            body["dashboard_id"] = resolve(doc["dashboard"])
+        else:  # a legacy pulse lives in its own collection; a subscription in its dashboard's
+            body["collection_id"] = resolve(doc.get("collection"))
+        return body
+
+    @staticmethod
+    def _card_ref(card: dict[str, Any], resolve) -> dict[str, Any]:
+        out = {"id": resolve(card["card"]), "include_csv": bool(card.get("include_csv")),
+               "include_xls": bool(card.get("include_xls")),
+               "dashboard_card_id": resolve(card.get("dashcard"))}
+        out.update({k: card[k] for k in ("format_rows", "pivot_results") if k in card})
+        return out
+
+    @staticmethod
+    def _channel_body(channel: dict[str, Any], resolve) -> dict[str, Any]:
+        out: dict[str, Any] = {"channel_type": channel["channel_type"], "enabled": bool(channel.get("enabled"))}
+        out.update({k: channel.get(k) for k in SCHEDULE_FIELDS})
+        out["details"] = dict(channel.get("details") or {})
+        out["recipients"] = [{"id": resolve(r["user"])} if "user" in r else {"email": r["email"]}
+                             for r in channel.get("recipients") or []]
+        if channel.get("channel") is not None:
+            out["_channel"] = channel["channel"]
+        return out
+
+    def create(self, api, payload, doc, target):
+        body = {k: v for k, v in payload.items() if k != "archived"}
+        body["channels"] = _named_channels(api, payload["channels"], [])
+        raw = api.post(self.endpoint, json=body)
+        if payload["archived"]:  # POST cannot create an archived pulse: archive it right away
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json=self._put_body(api, payload, doc, raw))
+        return raw
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        current = target.find(self.name, target_id) or {"channels": []}
+        return api.put(f"{self.endpoint}/{target_id}", json=self._put_body(api, payload, doc, current))
+
+    def _put_body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+        # A subscription's dashboard and collection cannot change through PUT; they are never sent.
+        body = {k: v for k, v in payload.items() if k not in ("dashboard_id", "collection_id")}
+        if "collection_id" in payload and payload["collection_id"] != current.get("collection_id"):
+            body["collection_id"] = payload["collection_id"]
+        body["channels"] = _named_channels(api, payload["channels"], current.get("channels") or [])
+        return body
+
 
 def _exported(raw: dict[str, Any], ctx: ExportContext) -> bool:
     """A subscription goes with its dashboard: one on a dashboard this export leaves out (personal) stays out."""
@@ -133,6 +200,35 @@ def _exported(raw: dict[str, Any], ctx: ExportContext) -> bool:
     if raw.get("dashboard_id") is not None and dashboards is not None:
         return raw["dashboard_id"] in {d["id"] for d in dashboards}
     return in_exported_collection(raw, ctx)
+
+
+def _named_channels(api, channels: list[dict[str, Any]], existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Channel bodies with webhook names turned into target `channel_id`s, and each given the `id` of an existing
+    channel of the same type (and webhook), so PUT updates channels in place instead of recreating them."""
+    names = {c["_channel"] for c in channels if c.get("_channel")}
+    by_name = channel_ids_by_name(api) if names else {}
+    missing = sorted(names - set(by_name))
+    if missing:
+        raise MbportError(f"notification channel(s) {', '.join(map(repr, missing))} do not exist on the target",
+                          hint="create the webhook channel(s) under Admin > Notification channels, then import again")
+    unmatched = list(existing)
+    out = []
+    for channel in channels:
+        body = {k: v for k, v in channel.items() if k != "_channel"}
+        if channel.get("_channel"):
+            body["channel_id"] = by_name[channel["_channel"]]
+        same = next((c for c in unmatched if c.get("channel_type") == body["channel_type"]
+                     and c.get("channel_id") == body.get("channel_id")), None)
+        if same is not None:
+            unmatched.remove(same)
+            body["id"] = same["id"]
+        out.append(body)
+    return out
+
+
+def channel_ids_by_name(api) -> dict[str, int]:
+    """Active notification channels (webhooks ...) of the target, name → id."""
+    return {c["name"]: c["id"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
 
 
 def _missing_channel(channel_id: int, ctx: ExportContext) -> str:

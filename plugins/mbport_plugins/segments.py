@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import split_address
@@ -11,6 +11,8 @@ from mbport.tree import slugify
 from .cards import canonical_query
 
 NO_SCHEMA = "(no schema)"
+# `PUT /api/segment/:id` and `/api/measure/:id` require one; it shows in the object's revision history.
+REVISION_MESSAGE = "mbport import"
 
 
 def table_folder(table_ref: Any) -> tuple[str, ...]:
@@ -30,6 +32,9 @@ class TableScoped(Kind):
     `archived` filter, so archived ones cannot be exported (they are reachable only by an id nobody knows).
     `normalize` turns `table_id` into a tables ref and walks `definition` for field, table, segment and
     measure ids; `path` files the doc under its table.
+
+    Import: matched by entity_id, then (table, name). `create` POSTs name, table, definition and description,
+    then PUTs the rest (archived, caveats ...); every PUT carries the required `revision_message`.
     """
 
     key_fields = ("entity_id",)
@@ -57,6 +62,46 @@ class TableScoped(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint(table_folder(doc.get("table")), doc["name"])
+
+    # ---- import: by entity_id, then (table, name); POST, then PUT (with a revision message) for the rest ----
+    # Fields only `PUT` writes (POST takes name, table, definition and description); measures have fewer.
+    put_only: ClassVar[tuple[str, ...]] = ("archived", "caveats", "points_of_interest", "show_in_getting_started")
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["table"]), doc["name"])
+
+    def raw_match_key(self, raw):
+        return (raw.get("table_id"), raw["name"])
+
+    def payload(self, doc, resolve, stage):
+        body = {"name": doc["name"], "table_id": resolve(doc["table"]), "description": doc.get("description"),
+                "definition": resolve.walker().query(doc.get("definition") or {})}
+        for key in self.put_only:
+            body[key] = bool(doc.get(key)) if key in ("archived", "show_in_getting_started") else doc.get(key)
+        return body
+
+    def create(self, api, payload, doc, target):
+        raw = api.post(self.endpoint, json={k: payload[k] for k in ("name", "table_id", "description", "definition")})
+        rest = {k: payload[k] for k in self.put_only if payload.get(k)}
+        if rest:
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json={**rest, "revision_message": REVISION_MESSAGE})
+        return raw
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        # The table is fixed once created (PUT has no table_id); everything else is rewritten.
+        body = {k: v for k, v in payload.items() if k != "table_id"}
+        return api.put(f"{self.endpoint}/{target_id}", json={**body, "revision_message": REVISION_MESSAGE})
+
+    def archive(self, api, target_id):
+        api.put(f"{self.endpoint}/{target_id}", json={"archived": True, "revision_message": REVISION_MESSAGE})
+
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+        """Called by `mbport diff` per changed field: the definition reads like a query's changes."""
+        from mbport.diff import describe_query
+
+        if field == "definition":
+            return describe_query(old, new, names)
+        return super().describe_change(field, old, new, names)
 
 
 class Segments(TableScoped):

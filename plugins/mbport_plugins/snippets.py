@@ -58,3 +58,26 @@ class Snippets(Kind):
         if folder[:1] == (SNIPPETS_FOLDER,):
             folder = folder[1:]
         return PathHint(folder, doc["name"])
+
+    # ---- import: by entity_id, then by name (unique instance-wide, archived snippets included) ----
+    def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
+        return (doc["name"],)
+
+    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
+        return (raw.get("name"),)
+
+    def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
+        """The PUT body; `{{#[cards/...]-name}}` card tags in the content get the target's card ids.
+
+        `template_tags` is not sent: neither POST nor PUT takes it (the server derives it from the content).
+        """
+        content = doc.get("content") or ""
+        return {"name": doc["name"], "content": resolve.walker().sql(content), "description": doc.get("description"),
+                "collection_id": resolve(doc.get("collection")), "archived": bool(doc.get("archived"))}
+
+    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+        """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""
+        raw = api.post(self.endpoint, json={k: v for k, v in payload.items() if k != "archived"})
+        if payload["archived"]:
+            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
+        return raw

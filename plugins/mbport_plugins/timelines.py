@@ -27,6 +27,10 @@ class Timelines(Kind):
     calls `fetch` for every active one, because the list only embeds the *unarchived* events of active
     timelines (an archived event in an active timeline is reachable only through
     `GET /api/timeline/:id?include=events&archived=true`).
+
+    Import: matched by entity_id, then (collection, name). `create` POSTs the timeline (archived flag included)
+    and its events; `update` PUTs the timeline when it differs, then creates, updates and archives events,
+    pairing them by key; `sub_ids` gives `events/...` their target ids for the cards that point at them.
     """
 
     name = "timelines"
@@ -86,6 +90,80 @@ class Timelines(Kind):
 
     def path(self, doc, folders: PathContext) -> PathHint:
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
+
+    # ---- import: by entity_id, then (collection, name); events by their key (timestamp + name) ----
+    def match_key(self, doc, resolve):
+        return (resolve(doc.get("collection")), doc["name"])
+
+    def raw_match_key(self, raw):
+        return (raw.get("collection_id"), raw["name"])
+
+    def compare(self, wanted, current, options):
+        # An event the tree does not have is archived on the target, never deleted: an archived extra is in sync.
+        keys = {key for _, key in event_keys(wanted.get("events") or [])}
+        extras = {id(e) for e, key in event_keys(current.get("events") or []) if key not in keys and e.get("archived")}
+        current = {**current, "events": [e for e in current.get("events") or [] if id(e) not in extras]}
+        return super().compare(wanted, current, options)
+
+    def payload(self, doc, resolve, stage):
+        """`PUT`/`POST /api/timeline` fields, and each event's body under its key."""
+        timeline = {"name": doc["name"], "description": doc.get("description"), "icon": doc.get("icon"),
+                    "collection_id": resolve(doc.get("collection")), "default": bool(doc.get("default")),
+                    "archived": bool(doc.get("archived"))}
+        events = []
+        for event, key in event_keys(doc.get("events") or []):
+            body = {k: event.get(k) for k in EVENT_FIELDS}
+            body["time_matters"], body["archived"] = bool(event.get("time_matters")), bool(event.get("archived"))
+            body["timezone"] = event.get("timezone") or "UTC"
+            if event.get("question") is not None:  # only feeds Metabase's analytics; sent like the UI does
+                body["question_id"] = resolve.optional(event["question"])
+            events.append((key, {k: v for k, v in body.items() if v is not None or k == "description"}))
+        return {"timeline": timeline, "events": events}
+
+    def create(self, api, payload, doc, target):
+        # POST takes `archived`, so an archived timeline keeps the archived flags of its events as the tree has them.
+        raw = api.post(self.endpoint, json=payload["timeline"])
+        return {**raw, "events": self._sync_events(api, raw["id"], payload["events"], [])}
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        current = target.find(self.name, target_id) or {}
+        wanted = payload["timeline"]
+        timeline = current
+        if any(current.get(k) != v for k, v in wanted.items()):
+            timeline = api.put(f"{self.endpoint}/{target_id}", json=wanted)
+        events = current.get("events") or []
+        if bool(current.get("archived")) != wanted["archived"] or "events" not in current:
+            # (Un)archiving a timeline (un)archives all its events: read them again before matching.
+            events = api.get(f"{self.endpoint}/{target_id}",
+                             params={"include": "events", "archived": "true"}).get("events") or []
+        return {**timeline, "id": target_id, "events": self._sync_events(api, target_id, payload["events"], events)}
+
+    def _sync_events(self, api, timeline_id: int, wanted: list[tuple[str, dict[str, Any]]],
+                     existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create, update and archive events so the timeline holds the tree's; returns the resulting events."""
+        have = {key: event for event, key in event_keys(existing)}
+        out = []
+        for key, body in wanted:
+            event = have.pop(key, None)
+            if event is None:
+                out.append(api.post("/api/timeline-event", json={"timeline_id": timeline_id, **body}))
+                continue
+            now = {k: event.get(k) for k in EVENT_FIELDS}
+            if any(now.get(k) != v for k, v in body.items() if k in EVENT_FIELDS):
+                event = api.put(f"/api/timeline-event/{event['id']}",
+                                json={k: v for k, v in body.items() if k in EVENT_FIELDS})
+            out.append(event)
+        for event in have.values():  # events the tree does not have: archived, never deleted
+            if not event.get("archived"):
+                event = api.put(f"/api/timeline-event/{event['id']}", json={"archived": True})
+            out.append(event)
+        return out
+
+    def sub_ids(self, doc, raw):
+        """`events/<timeline>/<key>` → target event id, pairing the doc's events with the target's by key."""
+        have = {key: event["id"] for event, key in event_keys(raw.get("events") or []) if "id" in event}
+        return {address("events", doc["entity_id"], key): have[key]
+                for _, key in event_keys(doc.get("events") or []) if key in have}
 
 
 def _sort_key(event: dict[str, Any]) -> tuple:

@@ -83,12 +83,13 @@ def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, r
     out, source = source_tree
     emu, api, importer, *_ = imported
     back = run_export(api, registry_module, tmp_path / "b")
-    renamed = relabel(back.docs, entity_id_map(importer.ids, back.index))
+    renamed = relabel(back.docs, entity_id_map(importer.ids, back.index), registry_module)
+    source_docs = relabel(source.docs, {}, registry_module)
     missing = sorted(set(source.docs) - set(renamed))
     extra = sorted(set(renamed) - set(source.docs))
     assert not missing and not extra, (missing[:10], extra[:10])
-    differ = [a for a in source.docs if source.docs[a] != renamed[a]]
-    assert not differ, [(a, source.docs[a], renamed[a]) for a in differ[:3]]
+    differ = [a for a in source_docs if source_docs[a] != renamed[a]]
+    assert not differ, [(a, source_docs[a], renamed[a]) for a in differ[:3]]
 
 
 def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, source_tree, registry_module):

@@ -1,0 +1,307 @@
+"""Benchmark runner: export, incremental export, no-change backup, import and plan against the latency-bound limit.
+
+    .venv/bin/python -m bench.run --scale 1.0            # bench-L; --scale 0.1 or 0.01 for quick runs
+
+Starts served emulators (bench/server.py: the workload built in-process, then 20 ms per request and at most
+8 requests served at once), runs every scenario at the given concurrency and sequentially (concurrency 1),
+each in a fresh process (so peak memory is the scenario's own), and writes bench/results/<name>.json and
+.md. For each scenario: requests, wall time, peak RSS, the latency-bound limit = requests / concurrency x
+latency, and the ratios to that limit and to the sequential run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+URL = "http://127.0.0.1:{port}"
+
+
+# ---------------------------------------------------------------- servers
+
+@dataclass
+class Server:
+    url: str
+    session: str
+    info: dict[str, Any]
+    process: subprocess.Popen
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(scale: float, latency_ms: float, max_concurrent: int, data_dir: Path, empty: bool = False,
+           timeout: float = 900.0) -> Iterator[Server]:
+    """A bench.server child with the workload (or an empty instance), until the block ends."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "bench.server", "--port", str(port), "--scale", str(scale),
+           "--latency-ms", str(latency_ms), "--max-concurrent", str(max_concurrent), "--data-dir", str(data_dir)]
+    if empty:
+        cmd.append("--empty")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line:
+            raise RuntimeError(f"bench server exited before it was ready (exit {proc.wait(timeout)})")
+        info = json.loads(line)
+        deadline = time.monotonic() + 30
+        while True:  # the JSON line comes just before uvicorn binds the port
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("bench server did not start listening")
+            time.sleep(0.05)
+        yield Server(URL.format(port=port), info["session"], info, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------- one scenario, in its own process
+
+def scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one measured operation in this process; returns requests, seconds and peak memory."""
+    from mbport.client import MetabaseClient
+    from mbport.registry import load_plugins
+
+    registry = load_plugins()
+    api = MetabaseClient(spec["url"], session_token=spec["session"], concurrency=spec["concurrency"], timeout=120)
+    api.version  # noqa: B018 - read once before timing, like any command does on its first request
+    base_requests = api.request_count
+    rss_before = _peak_rss_mb()
+    extra: dict[str, Any] = {}
+    started = time.perf_counter()
+    what = spec["what"]
+    if what == "export":
+        from mbport import export
+
+        if spec.get("baseline"):
+            export.extract = _baseline_extract
+        result = export.run_export(api, registry, Path(spec["tree"]), cache=not spec.get("baseline"))
+        extra["objects"] = sum(result.counts.values())
+        extra["warnings"] = len(result.warnings)
+    elif what == "backup":
+        from mbport.gitstore import run_backup
+
+        result = run_backup(api, registry, Path(spec["repo"]), author="bench <bench@localhost>")
+        extra["commit"] = bool(result.commit)
+        extra["objects"] = sum(result.counts.values())
+    elif what in ("import", "plan"):
+        from mbport.cli import _importer
+
+        importer = _importer(api, Path(spec["tree"]), Path(spec["state"]), (), None, False, False)
+        plan = importer.plan()
+        extra["objects"] = len(plan.changes)
+        extra["changes"] = sum(1 for c in plan.changes if c.action != "noop")
+        extra["problems"] = len(plan.problems)
+        if what == "import":
+            import networkx as nx
+
+            applied = importer.apply(plan)
+            extra["written"] = applied.written
+            extra["failed"] = len(applied.failed)
+            generations = [len(g) for g in nx.topological_generations(importer.graph)]
+            extra["generations"] = generations
+    else:
+        raise ValueError(what)
+    seconds = time.perf_counter() - started
+    api.close()
+    return {"requests": api.request_count - base_requests, "seconds": seconds,
+            "by_method": dict(api.requests_by_method), "peak_rss_mb": _peak_rss_mb(),
+            "rss_before_mb": rss_before, **extra}
+
+
+def _baseline_extract(api, registry, names, ctx, progress=None, cache=None) -> None:
+    """Export's extract stage as it was before issue 6 (kinds one after another, no fetch cache): "before"."""
+    from mbport.export import kind_order
+
+    for name in kind_order(registry, names):
+        kind = registry[name]
+        summaries = kind.list(api, ctx)
+        todo = [s for s in summaries if kind.needs_fetch(s)]
+        fetched = dict(zip([id(s) for s in todo], api.map(lambda s, k=kind: k.fetch(api, s), todo), strict=True))
+        ctx.raw[name] = [fetched.get(id(s), s) for s in summaries]
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--scenario", json.dumps(spec)], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-8:]
+        return {"error": "\n".join(tail)}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the whole run
+
+def limits(result: dict[str, Any], concurrency: int, latency_ms: float) -> None:
+    """Add the latency-bound limit (and for imports the limit of the dependency depth) and the ratios."""
+    if "error" in result:
+        return
+    latency = latency_ms / 1000
+    result["limit_s"] = result["requests"] / concurrency * latency
+    result["ratio_to_limit"] = result["seconds"] / result["limit_s"] if result["limit_s"] else None
+    if result.get("generations"):
+        # Each generation waits for the one before: it costs at least ceil(nodes / concurrency) round trips;
+        # the other requests (reads, second writes) are counted as if perfectly parallel.
+        nodes = sum(result["generations"])
+        rounds = sum(math.ceil(n / concurrency) for n in result["generations"])
+        result["depth_limit_s"] = (rounds + max(0, result["requests"] - nodes) / concurrency) * latency
+        result["ratio_to_depth_limit"] = result["seconds"] / result["depth_limit_s"]
+    objects = result.get("objects")
+    if objects:
+        result["ms_per_object"] = result["seconds"] / objects * 1000
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """Byte-identical trees (every file, the manifest included)."""
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return files(a) == files(b)
+
+
+def run(scale: float, latency_ms: float, concurrency: int, work: Path, log=print) -> dict[str, Any]:
+    data_dir = RESULTS / "warehouses"
+    out: dict[str, Any] = {"scale": scale, "latency_ms": latency_ms, "concurrency": concurrency,
+                           "max_concurrent": concurrency, "machine": machine(), "scenarios": {}, "checks": {}}
+    runs = {"concurrent": concurrency, "sequential": 1}
+    scenarios = out["scenarios"]
+
+    def record(name: str, mode: str, spec: dict[str, Any]) -> dict[str, Any]:
+        result = run_child({**spec, "concurrency": runs[mode]})
+        limits(result, runs[mode], latency_ms)
+        scenarios.setdefault(name, {})[mode] = result
+        log(f"  {name:<22} {mode:<10} " + (f"{result['requests']:>6} requests {result['seconds']:8.2f} s "
+                                            f"{result['peak_rss_mb']:7.1f} MB" if "error" not in result
+                                            else "FAILED: " + result["error"].splitlines()[-1]))
+        return result
+
+    log(f"building the workload at scale {scale} ...")
+    with served(scale, latency_ms, concurrency, data_dir) as source:
+        out["workload"] = source.info
+        log(f"  built {source.info['counts']} with {source.info['requests']} requests in {source.info['seconds']} s")
+        common = {"url": source.url, "session": source.session}
+        for mode in runs:
+            tree = work / mode / "tree"
+            record("cold export (before)", mode, {**common, "what": "export", "tree": str(work / mode / "before"),
+                                                  "baseline": True})
+            record("cold export", mode, {**common, "what": "export", "tree": str(tree)})
+            shutil.copytree(tree, work / mode / "cold-tree")
+            record("incremental export", mode, {**common, "what": "export", "tree": str(tree)})
+            record("export unchanged, no cache (before)", mode, {**common, "what": "export",
+                                                                 "tree": str(work / mode / "before"), "baseline": True})
+            record("backup (first)", mode, {**common, "what": "backup", "repo": str(work / mode / "repo")})
+            record("backup (no change)", mode, {**common, "what": "backup", "repo": str(work / mode / "repo")})
+        out["checks"]["incremental tree identical to cold tree"] = all(
+            same_tree(work / m / "cold-tree", work / m / "tree") for m in runs)
+        out["checks"]["tree before identical to tree after"] = same_tree(
+            work / "concurrent" / "before", work / "concurrent" / "tree")
+        out["checks"]["sequential tree identical to concurrent tree"] = same_tree(
+            work / "sequential" / "tree", work / "concurrent" / "tree")
+    for mode in runs:
+        with served(0, latency_ms, concurrency, data_dir, empty=True) as target:
+            common = {"url": target.url, "session": target.session, "tree": str(work / "concurrent" / "cold-tree"),
+                      "state": str(work / mode / "import-state.json")}
+            record("import (empty target)", mode, {**common, "what": "import"})
+            for plan_mode in runs if mode == "concurrent" else ():
+                record("plan (no change)", plan_mode, {**common, "what": "plan"})
+    return out
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = None
+    with contextlib.suppress(OSError, ValueError):
+        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "os": platform.platform(),
+            "python": platform.python_version()}
+
+
+def markdown(out: dict[str, Any]) -> str:
+    m = out["machine"]
+    lines = [
+        f"Scale {out['scale']} ({', '.join(f'{k} {v}' for k, v in out.get('workload', {}).get('counts', {}).items())}); "
+        f"latency {out['latency_ms']:g} ms per request, concurrency {out['concurrency']} "
+        f"(server serves {out['max_concurrent']} at once). Machine: {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gb']} GB, {m['os']}, Python {m['python']}.",
+        "",
+        "| scenario | requests | wall (s) | limit (s) | × limit | sequential (s) | speed-up | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, modes in out["scenarios"].items():
+        c, s = modes.get("concurrent", {}), modes.get("sequential", {})
+        if "error" in c or not c:
+            lines.append(f"| {name} | failed | | | | | | |")
+            continue
+        ratio = f"{c['ratio_to_limit']:.2f}" if c.get("ratio_to_limit") else "–"
+        if c.get("ratio_to_depth_limit"):
+            ratio += f" ({c['ratio_to_depth_limit']:.2f} of depth limit {c['depth_limit_s']:.1f} s)"
+        seq = f"{s['seconds']:.2f}" if s and "error" not in s else "–"
+        speedup = f"{s['seconds'] / c['seconds']:.1f}×" if s and "error" not in s and c["seconds"] else "–"
+        lines.append(f"| {name} | {c['requests']} | {c['seconds']:.2f} | {c['limit_s']:.2f} | {ratio} | {seq} | "
+                     f"{speedup} | {c['peak_rss_mb']:.0f} |")
+    for check, ok in out["checks"].items():
+        lines.append(f"\n{check}: {'yes' if ok else 'NO'}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.1, help="1.0 = bench-L (default 0.1)")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Folder for the JSON and markdown results.")
+    parser.add_argument("--scenario", help=argparse.SUPPRESS)  # internal: run one scenario (JSON spec)
+    args = parser.parse_args(argv)
+    if args.scenario:
+        print(json.dumps(scenario(json.loads(args.scenario))))
+        return
+    with tempfile.TemporaryDirectory(prefix="mbport-bench-") as tmp:
+        out = run(args.scale, args.latency_ms, args.concurrency, Path(tmp))
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = f"scale-{args.scale:g}"
+    (args.results / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")
+    (args.results / f"{stem}.md").write_text(markdown(out))
+    print()
+    print(markdown(out))
+    print(f"Results: {args.results / (stem + '.json')}, {args.results / (stem + '.md')}")
+
+
+if __name__ == "__main__":
+    main()

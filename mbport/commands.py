@@ -1,0 +1,447 @@
+"""The backup, log, restore, diff, migrate, demo, doctor and graph commands (registered on `mbport.cli.cli` when imported)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from .cli import (
+    _importer,
+    _out,
+    _print_plan,
+    _problems,
+    _registry,
+    cli,
+    connection_options,
+    import_options,
+    load_config,
+    make_client,
+)
+from .client import ENV_URL
+from .errors import PLAN_HAS_CHANGES, WARNINGS, MbportError, UsageError
+
+
+def import_flags(state_help: str):
+    """`mbport import`'s options (--state, --map-database, --secrets, --prune ...) without its TREE_DIR argument."""
+
+    def decorate(fn):
+        fn = import_options(fn)
+        fn.__click_params__ = [p for p in fn.__click_params__ if p.name != "tree_dir"]
+        for param in fn.__click_params__:
+            if param.name == "state_path":
+                param.help = state_help
+        return fn
+
+    return decorate
+
+
+def _apply(importer, dry_run: bool) -> None:
+    """Plan, show, apply and report exactly like `mbport import`."""
+    planned = importer.plan()
+    _print_plan(planned)
+    _problems(planned)
+    if dry_run:
+        if planned.problems:
+            raise MbportError(f"{len(planned.problems)} problem(s) would stop the import")
+        return
+    result = importer.apply(planned)
+    _report(result)
+
+
+def _report(result) -> None:
+    """What an apply did: failures (named), what they held back, the write count; exit 3 after failures."""
+    out = _out()
+    for addr, error in sorted(result.failed.items()):
+        if out.json:
+            out.event("error", address=addr, message=error, hint=None, exit_code=None)
+        else:
+            out.note(f"Failed: {addr}: {error}")
+    for addr in result.skipped:
+        out.warning(f"Skipped (depends on a failure): {addr}", address=addr)
+    out.line(f"Applied: {result.written} writes.")
+    out.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped))
+    if result.failed or result.skipped:
+        if not out.json:
+            out.note("Fix the failures above and run the same command again: only what is left is applied.")
+        sys.exit(WARNINGS)
+
+
+# ---------------------------------------------------------------------------------------------------- backup
+
+@cli.command()
+@connection_options
+@click.option("--repo", "repo_dir", required=True, type=click.Path(path_type=Path),
+              help="Git repository to keep the snapshots in (created if missing).")
+@click.option("--push", "remote", default=None, metavar="REMOTE", help="Push the branch to this git remote afterwards.")
+@click.option("--branch", default=None, help="Branch to commit on (default: the repository's current branch).")
+@click.option("--author", default=None, envvar="MBPORT_GIT_AUTHOR", show_envvar=True,
+              help='Commit author, "Name <email>" (default: mbport <mbport@localhost>).')
+def backup(url, api_key, username, password, session_token, concurrency, insecure, repo_dir, remote, branch, author):
+    """Export an instance into a git repository; commit only when something changed."""
+    from .gitstore import Author, SnapshotRepo, run_backup
+
+    Author.parse(author)  # a bad --author is a usage error before any request
+    out = _out()
+    registry = _registry()
+    with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        with out.export_progress(len(registry.kinds), phase="backup") as progress:
+            result = run_backup(api, registry, repo_dir, branch=branch, author=author, progress=progress)
+    for warning in result.warnings:
+        out.warning(warning)
+    if result.commit:
+        out.line(f"Committed {result.commit[:8]} on {result.branch}: {result.summary}")
+    else:
+        out.line(f"No changes since {result.head[:8]}; nothing committed.")
+    out.result(repo=str(repo_dir), commit=result.commit, head=result.head, branch=result.branch,
+               changes=result.summary if result.commit else None, counts=result.counts, pushed=None)
+    if remote:
+        SnapshotRepo.open(repo_dir).push(remote, result.branch)
+        out.line(f"Pushed {result.branch} to {remote}.")
+        out.result(pushed=remote)
+    if result.warnings:
+        sys.exit(WARNINGS)
+
+
+@cli.command("log")
+@click.option("--repo", "repo_dir", required=True, type=click.Path(path_type=Path), help="The backup repository.")
+@click.option("--ref", default=None, help="Branch or commit to start from (default: HEAD).")
+@click.option("-n", "--max-count", "limit", type=click.IntRange(1), default=None, help="Show at most this many.")
+def log_cmd(repo_dir, ref, limit):
+    """List the snapshots of a backup repository: short sha, date, what changed."""
+    from .gitstore import SnapshotRepo
+
+    snapshots = SnapshotRepo.open(repo_dir).snapshots(ref, limit)
+    if not snapshots:
+        _out().line(f"{repo_dir}: no snapshots yet.")
+    for snapshot in snapshots:
+        _out().line(snapshot.line())
+    _out().result(snapshots=[{"sha": s.sha, "date": s.date.isoformat(), "summary": s.summary} for s in snapshots])
+
+
+# ---------------------------------------------------------------------------------------------------- restore
+
+@cli.command()
+@connection_options
+@click.option("--repo", "repo_dir", required=True, type=click.Path(path_type=Path), help="The backup repository.")
+@click.option("--ref", required=True, help="Commit, tag or branch to restore (e.g. HEAD~3, a sha from `mbport log`).")
+@import_flags("State file for this target (default: beside the repository, DIR.mbport-state/).")
+@click.option("--dry-run", is_flag=True, help="Only show the plan.")
+@click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
+def restore(url, api_key, username, password, session_token, concurrency, insecure, repo_dir, ref, dry_run,
+            continue_on_error, state_path, **import_kwargs):
+    """Apply a snapshot (read from git, the working tree is untouched) like `mbport import` would."""
+    from .cli import default_state_path
+    from .gitstore import SnapshotRepo
+
+    store = SnapshotRepo.open(repo_dir)
+    with tempfile.TemporaryDirectory(prefix="mbport-restore-") as tmp:
+        tree_dir = Path(tmp) / "tree"
+        commit = store.extract(ref, tree_dir)
+        _out().line(f"Restoring {commit.hexsha[:8]} ({commit.committed_datetime:%Y-%m-%d %H:%M}): {commit.summary}")
+        _out().result(repo=str(repo_dir), ref=ref, commit=commit.hexsha)
+        with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
+            importer = _importer(api, tree_dir, state_path or default_state_path(repo_dir, api.url),
+                                 continue_on_error=continue_on_error,
+                                 api_keys_file=Path(str(repo_dir).rstrip("/") + ".new-api-keys.json"), **import_kwargs)
+            _apply(importer, dry_run)
+
+
+# ---------------------------------------------------------------------------------------------------- diff
+
+@contextlib.contextmanager
+def _side(spec: str, repo_dir: Path | None, registry):
+    """A side of a diff as docs: a tree folder, REPO@REF, or (with --repo) a ref; yields (label, docs)."""
+    from .check import load_tree
+    from .gitstore import SnapshotRepo
+
+    repo, ref = None, None
+    if repo_dir is not None:
+        repo, ref = repo_dir, spec
+    elif "@" in spec and not Path(spec).is_dir():
+        for i, ch in enumerate(spec):
+            if ch == "@" and Path(spec[:i]).is_dir() and (Path(spec[:i]) / ".git").exists():
+                repo, ref = Path(spec[:i]), spec[i + 1:]
+                break
+    if repo is None:
+        path = Path(spec)
+        if not path.is_dir():
+            raise UsageError(f"{spec}: not a tree folder, nor REPO@REF of a backup repository",
+                             hint="give a folder `mbport export` wrote, REPO@REF, or --repo DIR REF")
+        yield spec, load_tree(path, registry).docs
+        return
+    store = SnapshotRepo.open(repo)
+    with tempfile.TemporaryDirectory(prefix="mbport-diff-") as tmp:
+        commit = store.extract(ref, Path(tmp) / "tree")
+        yield f"{repo}@{ref} ({commit.hexsha[:8]})", load_tree(Path(tmp) / "tree", registry).docs
+
+
+@contextlib.contextmanager
+def _live(api, registry):
+    from .check import load_tree
+    from .export import run_export
+
+    with tempfile.TemporaryDirectory(prefix="mbport-diff-live-") as tmp:
+        with _out().export_progress(len(registry.kinds), phase="diff") as progress:
+            result = run_export(api, registry, Path(tmp) / "tree", progress=progress)
+        for warning in result.warnings:
+            _out().warning(warning)
+        yield api.url, load_tree(Path(tmp) / "tree", registry).docs
+
+
+@cli.command("diff")
+@click.argument("sides", nargs=-1, metavar="A [B]")
+@click.option("--repo", "repo_dir", type=click.Path(path_type=Path), default=None,
+              help="Read A and B as refs (commits, tags, branches) of this backup repository.")
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per changed object (address, kind, name, change, details).")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when there are differences, 0 when there are none.")
+def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, concurrency, insecure, as_json, exit_code):
+    """What changed between two snapshots, two trees, or a snapshot and a live instance (--url: drift).
+
+    A and B are tree folders or REPO@REF (or refs with --repo). With one side and --url, the live instance
+    is B; with --repo and one ref, B is the repository's working tree (the latest backup); a folder or
+    REPO@REF alone is compared with the instance of METABASE_SITE_URL.
+    """
+    from .diff import diff_docs
+
+    registry = _registry()
+    if not sides or len(sides) > 2:
+        raise UsageError("diff takes one or two sides (A [B])", hint="e.g. mbport diff --repo backups HEAD~1 HEAD")
+    if len(sides) == 2 and url:
+        raise UsageError("give two sides, or one side and --url, not both")
+    if len(sides) == 1 and not url and repo_dir is None:
+        url = os.environ.get(ENV_URL)  # one snapshot or folder alone: compare it with the live instance
+        if not url:
+            raise UsageError("one side given: add --url (or METABASE_SITE_URL) to compare with a live instance, "
+                             "or a second side")
+    with contextlib.ExitStack() as stack:
+        old_label, old = stack.enter_context(_side(sides[0], repo_dir, registry))
+        if len(sides) == 2:
+            new_label, new = stack.enter_context(_side(sides[1], repo_dir, registry))
+        elif url:
+            api = stack.enter_context(make_client(url, api_key, username, password, session_token, concurrency, insecure))
+            new_label, new = stack.enter_context(_live(api, registry))
+        else:
+            new_label, new = stack.enter_context(_side(str(repo_dir), None, registry))
+        changes = diff_docs(registry, old, new)
+    out = _out()
+    for change in changes:
+        if out.json:  # `mbport --json diff`: change events, then the summary
+            out.event("change", address=change.address, kind=change.kind, action=change.change, name=change.name,
+                      details=change.details)
+        else:
+            click.echo(change.as_json() if as_json else change.line())
+    if not as_json and not out.json:
+        click.echo(f"{len(changes)} object(s) differ between {old_label} and {new_label}." if changes
+                   else f"No differences between {old_label} and {new_label}.", err=True)
+    out.result(old=old_label, new=new_label, differ=len(changes))
+    if exit_code and changes:
+        sys.exit(PLAN_HAS_CHANGES)
+
+
+# ---------------------------------------------------------------------------------------------------- migrate
+
+def side_options(side: str):
+    """--from-* / --to-* credentials (flags, or MBPORT_FROM_* / MBPORT_TO_* environment variables)."""
+    env = f"MBPORT_{side.upper()}_"
+
+    def decorate(fn):
+        for flag, var, help_text in reversed((
+            (f"--{side}", "URL", f"Metabase URL of the {'source' if side == 'from' else 'target'}."),
+            (f"--{side}-api-key", "API_KEY", "API key."),
+            (f"--{side}-username", "USERNAME", "Login email."),
+            (f"--{side}-password", "PASSWORD", "Password."),
+            (f"--{side}-session-token", "SESSION_TOKEN", "An existing session."),
+        )):
+            dest = flag.lstrip("-").replace("-", "_")
+            dest = "from_" if dest == "from" else dest  # a Python keyword
+            fn = click.option(flag, dest, default=None, envvar=env + var, show_envvar=True, help=help_text)(fn)
+        return fn
+
+    return decorate
+
+
+def _side_client(side: str, url, api_key, username, password, session_token, concurrency, insecure):
+    """One side of a migration. `--from prod` (no scheme) names an instance of mbport.toml: its URL, and its
+    credentials unless flags or MBPORT_FROM_* / MBPORT_TO_* give some (flags beat environment beat the file)."""
+    from .client import MetabaseClient
+
+    config = load_config()
+    instance = None
+    if url and "://" not in url and url in config.instances:
+        instance = config.instance(url)
+        url = instance.url
+        if not (api_key or session_token or username or password):
+            creds = instance.credentials()
+            api_key, username, password, session_token = (creds["api_key"], creds["username"], creds["password"],
+                                                          creds["session_token"])
+        insecure = insecure or instance.insecure
+    elif url and "://" not in url:
+        raise UsageError(f"--{side} {url!r}: neither a URL nor an instance of mbport.toml",
+                         hint="give https://... or a name from [instances.NAME] in mbport.toml "
+                              f"(known: {', '.join(sorted(config.instances)) or 'none'})")
+    concurrency = concurrency or (instance.concurrency if instance else None) or config.concurrency or 8
+    if not url:
+        raise UsageError(f"--{side} URL is missing", hint=f"pass --{side} or set MBPORT_{side.upper()}_URL")
+    if not (api_key or session_token or (username and password)):
+        raise UsageError(f"no credentials for --{side} {url}",
+                         hint=f"pass --{side}-api-key (or MBPORT_{side.upper()}_API_KEY), or --{side}-username and --{side}-password")
+    if insecure:
+        _out().warning(f"--{side}: TLS certificate verification is off (--insecure).")
+    client = MetabaseClient(url, api_key=api_key, username=None if api_key or session_token else username,
+                            password=None if api_key or session_token else password, session_token=session_token,
+                            concurrency=concurrency, verify=not insecure)
+    client.instance = instance  # the target's database mappings and secrets file apply
+    return client
+
+
+def _login(api, side: str) -> None:
+    """Check the credentials of one side first, so an error names the instance it is about."""
+    from .client import AuthError, ConnectionFailed
+
+    try:
+        api.get("/api/user/current")
+    except (AuthError, ConnectionFailed) as exc:
+        raise MbportError(f"--{side} {api.url}: {exc}", hint=exc.hint) from None
+
+
+@cli.command()
+@side_options("from")
+@side_options("to")
+@import_flags("State file of this source → target pair (default: under the user's data folder).")
+@click.option("--dry-run", is_flag=True, help="Only show the plan.")
+@click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
+@click.option("--concurrency", default=None, type=click.IntRange(1, 64),
+              help="Requests in flight at once (default: mbport.toml's, else 8).")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns).")
+def migrate(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
+            to_password, to_session_token, dry_run, continue_on_error, concurrency, insecure, state_path, **import_kwargs):
+    """Copy every object from one Metabase to another: export, plan, apply; a second run applies only changes."""
+    from .migrate import default_state_path, run_migrate
+
+    source = _side_client("from", from_, from_api_key, from_username, from_password, from_session_token, concurrency, insecure)
+    target = _side_client("to", to, to_api_key, to_username, to_password, to_session_token, concurrency, insecure)
+    state = state_path or default_state_path(source.url, target.url)
+    with source, target:
+        _login(source, "from")
+        _login(target, "to")
+
+        def importer(tree_dir: Path):
+            return _importer(target, tree_dir, state, continue_on_error=continue_on_error,
+                             api_keys_file=Path(str(state) + ".new-api-keys.json"), **import_kwargs)
+
+        def show(plan) -> None:
+            _print_plan(plan)
+            _problems(plan)
+
+        registry = _registry()
+        with _out().export_progress(len(registry.kinds), phase="migrate") as progress:
+            result = run_migrate(source, registry, importer, dry_run=dry_run, on_plan=show, progress=progress)
+    out = _out()
+    for warning in result.export_warnings:
+        out.warning(warning)
+    out.result(source=source.url, target=target.url, state=str(state), counts=result.counts)
+    if result.plan.problems:
+        raise MbportError(f"{len(result.plan.problems)} problem(s) stop the migration; nothing was written",
+                          hint="each problem above names the object and what it needs (e.g. --secrets, --map-database)")
+    if result.applied is not None:
+        out.line(f"State: {state} (the next run applies only what changed).")
+        _report(result.applied)
+    elif not dry_run:
+        out.line("Nothing to do: the target already has everything.")
+    if result.export_warnings:
+        sys.exit(WARNINGS)
+
+
+# ---------------------------------------------------------------------------------------------------- demo
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the demo's backup repository and state (default: a new temporary folder).")
+def demo(directory):
+    """The main job on built-in emulators: back up, migrate, change a chart, diff, migrate again."""
+    from .demo import run_demo
+
+    out = _out()
+    result = run_demo(directory, out.line)
+    out.result(directory=str(result.directory), commits=result.commits, plans=result.plans, diff=result.diff,
+               failed=sorted(result.failed), seconds=round(result.seconds, 2))
+    if result.failed:
+        for addr, error in sorted(result.failed.items()):
+            out.note(f"Failed: {addr}: {error}")
+        sys.exit(WARNINGS)
+
+
+# ---------------------------------------------------------------------------------------------------- doctor
+
+@cli.command()
+@connection_options
+def doctor(url, api_key, username, password, session_token, concurrency, insecure):
+    """Check that mbport can work with a Metabase: reachability, TLS, login, admin rights, version, API key
+    scope, permission graphs. One line per check, each failure with its fix; exit 1 if any check fails."""
+    from . import doctor as checks_module
+
+    out = _out()
+    with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        api.retries = 1  # a diagnosis should answer quickly, not back off for a minute
+        checks = checks_module.run(api, insecure=insecure)
+        where = api.url
+    for check in checks:
+        out.line(check.line())
+        out.event("check", **check.as_dict())
+    failed = [c for c in checks if c.status == checks_module.FAIL]
+    warned = [c for c in checks if c.status == checks_module.WARN]
+    out.result(url=where, checks=len(checks), failed=[c.name for c in failed], warned=[c.name for c in warned])
+    if failed:
+        raise MbportError(f"{len(failed)} of {len(checks)} checks failed for {where}: "
+                          + ", ".join(c.name for c in failed), hint="apply the fixes above, then run `mbport doctor` again")
+    out.line(f"All checks passed for {where}." if not warned else f"Checks passed with {len(warned)} warning(s) for {where}.")
+    if warned:
+        sys.exit(WARNINGS)
+
+
+# ---------------------------------------------------------------------------------------------------- graph
+
+@cli.command()
+@click.argument("tree_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "html"]), default="dot", show_default=True,
+              help="dot: Graphviz text; svg: a picture (Graphviz if installed, else laid out by mbport); "
+                   "html: one self-contained page to explore it.")
+@click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
+              help="Only this object and what it depends on (collection:NAME takes its contents); repeatable.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: stdout).")
+def graph(tree_dir, fmt, selections, out_file):
+    """The dependency graph of a tree: which dashboards use which cards, models, snippets, databases ..."""
+    from .check import load_tree
+    from .graph import dependency_graph, render
+    from .selection import resolve_selection
+
+    out = _out()
+    registry = _registry()
+    tree = load_tree(tree_dir, registry)
+    if not tree.docs:
+        raise MbportError(f"{tree_dir}: no objects in this tree", hint=f"export one first: mbport export --out {tree_dir}")
+    for problem in tree.problems:
+        out.warning(problem)
+    roots = resolve_selection(registry, tree.docs, selections) if selections else None
+    dependencies = dependency_graph(registry, tree.docs, roots)
+    text = render(dependencies, fmt, title=f"mbport: {tree_dir}")
+    out.result(tree=str(tree_dir), format=fmt, nodes=dependencies.number_of_nodes(),
+               edges=dependencies.number_of_edges(), out=str(out_file) if out_file else None)
+    if out_file is not None:
+        out_file.write_text(text, encoding="utf-8")
+        out.note(f"Wrote {fmt} of {dependencies.number_of_nodes()} objects and {dependencies.number_of_edges()} "
+                 f"dependencies to {out_file}.")
+    elif out.json:  # stdout carries events: the graph goes into the summary
+        out.result(nodes=[{"address": n, **d} for n, d in dependencies.nodes(data=True)],
+                   edges=[{"from": a, "to": b, **d} for a, b, d in dependencies.edges(data=True)])
+    else:
+        click.echo(text, nl=False)
+    if tree.problems:
+        sys.exit(WARNINGS)

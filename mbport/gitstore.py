@@ -1,0 +1,339 @@
+"""Git-versioned backups: export into a repository's working tree, commit only real changes, read old snapshots."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from . import __version__, tree
+from .client import redact
+from .errors import MbportError, UsageError
+
+LOCK_NAME = "mbport-backup.lock"
+TEMP_INDEX = "mbport-index.tmp"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree object
+DEFAULT_AUTHOR = "mbport <mbport@localhost>"
+GITIGNORE = """\
+# mbport: working files of an interrupted export and import state never belong in a snapshot
+.mbport-staging/
+.mbport-retired/
+.mbport-swap.json
+*.mbport-state/
+*.new-api-keys.json
+*.tmp
+"""
+_AUTHOR = re.compile(r"^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$")
+
+
+@dataclass
+class Author:
+    name: str
+    email: str
+
+    @classmethod
+    def parse(cls, text: str | None) -> Author:
+        m = _AUTHOR.match(text or DEFAULT_AUTHOR)
+        if not m:
+            raise UsageError(f"--author {text!r}: expected \"Name <email>\"")
+        return cls(m.group(1), m.group(2))
+
+    def env(self) -> dict[str, str]:
+        return {"GIT_AUTHOR_NAME": self.name, "GIT_AUTHOR_EMAIL": self.email,
+                "GIT_COMMITTER_NAME": self.name, "GIT_COMMITTER_EMAIL": self.email}
+
+
+@dataclass
+class Snapshot:
+    sha: str
+    date: datetime
+    summary: str
+
+    def line(self) -> str:
+        return f"{self.sha[:8]}  {self.date.strftime('%Y-%m-%d %H:%M %z')}  {self.summary}"
+
+
+@dataclass
+class KindChanges:
+    added: int = 0
+    modified: int = 0
+    deleted: int = 0
+
+    def text(self) -> str:
+        parts = [f"{sign}{n}" for sign, n in (("+", self.added), ("~", self.modified), ("-", self.deleted)) if n]
+        return " ".join(parts)
+
+
+@dataclass
+class BackupResult:
+    commit: str | None  # the new commit, None when nothing changed
+    head: str  # the branch tip after the backup
+    branch: str
+    summary: str
+    changed_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def summarize(name_status: list[tuple[str, str]]) -> str:
+    """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff."""
+    per_kind: dict[str, KindChanges] = {}
+    for status, path in name_status:
+        parts = PurePosixPath(path).parts
+        if len(parts) < 2 or parts[0].startswith("."):
+            continue  # the manifest, .gitignore: bookkeeping, not objects
+        changes = per_kind.setdefault(parts[0], KindChanges())
+        if status == "A":
+            changes.added += 1
+        elif status == "D":
+            changes.deleted += 1
+        else:
+            changes.modified += 1
+    text = ", ".join(f"{kind} {c.text()}" for kind, c in sorted(per_kind.items()))
+    return text or "tree metadata changed"
+
+
+class SnapshotRepo:
+    """A git repository whose working tree is an mbport tree; every snapshot is one commit."""
+
+    def __init__(self, path: Path, repo: git.Repo):
+        self.path = path
+        self.repo = repo
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: Path) -> SnapshotRepo:
+        """An existing repository (its working tree root); a clear error otherwise."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise MbportError(f"--repo {path}: is a file, not a folder", hint="give a folder for the backup repository")
+        if not path.is_dir():
+            raise MbportError(f"--repo {path}: no such folder", hint="run `mbport backup --repo ...` first")
+        try:
+            repo = git.Repo(path)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise MbportError(f"--repo {path}: not a git repository", hint="run `mbport backup --repo ...` first") from None
+        if repo.bare or Path(repo.working_tree_dir or "").resolve() != path.resolve():
+            raise MbportError(f"--repo {path}: not the top folder of a git working tree",
+                              hint=f"use {repo.working_tree_dir or 'a non-bare repository'}")
+        return cls(path, repo)
+
+    @classmethod
+    def open_or_init(cls, path: Path, branch: str | None = None) -> SnapshotRepo:
+        """Open the repository, or create it (with a .gitignore) in a missing or empty folder."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise MbportError(f"--repo {path}: is a file, not a folder", hint="give a folder for the backup repository")
+        if (path / ".git").exists():
+            return cls.open(path)
+        tree.check_output_dir(path)  # an existing folder must be empty or an mbport tree
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            repo = git.Repo.init(path, **({"initial_branch": branch} if branch else {}))
+        except GitCommandError as exc:
+            raise MbportError(f"--repo {path}: git init failed: {_git_reason(exc)}") from None
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(GITIGNORE)
+        return cls(path, repo)
+
+    # ------------------------------------------------------------------ refs
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.repo.git_dir)
+
+    def current_branch(self) -> str | None:
+        try:
+            return self.repo.git.symbolic_ref("--short", "-q", "HEAD")
+        except GitCommandError:
+            return None  # a detached HEAD
+
+    def tip(self, branch: str) -> str | None:
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"refs/heads/{branch}^{{commit}}")
+        except GitCommandError:
+            return None
+
+    def resolve(self, ref: str) -> git.Commit:
+        """A commit, tag or branch name (anything git understands) → its commit; unknown → MbportError."""
+        if not ref or ref.startswith("-"):
+            raise UsageError(f"{ref!r} is not a git ref")
+        try:
+            return self.repo.commit(ref)
+        except (BadName, ValueError, GitCommandError):
+            raise MbportError(f"{ref}: no such commit, tag or branch in {self.path}",
+                              hint=f"list the snapshots with `mbport log --repo {self.path}`") from None
+
+    def snapshots(self, ref: str | None = None, limit: int | None = None) -> list[Snapshot]:
+        """Newest first; an empty list for a repository without commits."""
+        if ref is None and not self.repo.head.is_valid():
+            return []
+        start = self.resolve(ref or "HEAD")
+        return [Snapshot(c.hexsha, c.committed_datetime, c.summary if isinstance(c.summary, str) else c.summary.decode())
+                for c in self.repo.iter_commits(start, max_count=limit)]
+
+    def extract(self, ref: str, dest: Path) -> git.Commit:
+        """Write the tree of `ref` into `dest` straight from git's objects: the working tree is not touched."""
+        commit = self.resolve(ref)
+        dest.mkdir(parents=True, exist_ok=True)
+        for item in commit.tree.traverse():
+            if item.type != "blob":
+                continue  # folders come with their files; submodules are not part of a tree
+            if stat.S_ISLNK(item.mode):
+                raise MbportError(f"{ref}: {item.path} is a symbolic link; mbport trees hold plain files only")
+            target = dest / item.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                shutil.copyfileobj(item.data_stream, fh)
+        return commit
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[Path]:
+        """One backup at a time per repository: a lock file in .git holding host and pid."""
+        path = self.git_dir / LOCK_NAME
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _attempt in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if _stale(path):
+                    path.unlink(missing_ok=True)
+                    continue
+                holder = _read(path) or "unknown process"
+                raise MbportError(f"another backup is running on {self.path} (lock {path}, held by {holder})",
+                                  hint=f"wait for it to finish; if no backup is running, delete {path}") from None
+            with os.fdopen(fd, "w") as fh:
+                fh.write(me + "\n")
+            break
+        else:  # a stale lock came back at once: someone else is starting a backup right now
+            raise MbportError(f"another backup is starting on {self.path} (lock {path})", hint="try again later")
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ committing
+    def commit_tree(self, pathspecs: list[str], author: Author, branch: str, message_body: str) -> tuple[str | None, str, list]:
+        """Stage `pathspecs` in a private index, commit if the tree changed, then move the branch and the index.
+
+        The real index and the branch are only replaced after the commit exists, so any failure before that
+        leaves HEAD and the index exactly as they were. Returns (new commit or None, summary, name-status).
+        """
+        parent = self.tip(branch)
+        index = self.git_dir / "index"
+        temp = self.git_dir / TEMP_INDEX
+        if index.exists():
+            shutil.copy2(index, temp)
+        else:
+            temp.unlink(missing_ok=True)
+        try:
+            with self.repo.git.custom_environment(GIT_INDEX_FILE=str(temp), **author.env()):
+                if parent:
+                    self.repo.git.read_tree(parent)  # the index of the branch we commit on
+                else:
+                    self.repo.git.read_tree("--empty")
+                if pathspecs:
+                    self.repo.git.add("-A", "--", *pathspecs)
+                new_tree = self.repo.git.write_tree()
+                base = self.repo.git.rev_parse(f"{parent}^{{tree}}") if parent else EMPTY_TREE
+                raw = self.repo.git.diff_tree("-r", "-z", "--no-renames", "--name-status", base, new_tree)
+                name_status = _name_status(raw)
+                if not name_status:
+                    return None, "no changes", []
+                summary = summarize(name_status)
+                if not parent:  # the first snapshot adds everything: a count reads better than 19 kinds
+                    objects = sum(1 for _, p in name_status if len(PurePosixPath(p).parts) > 1)
+                    message_body = f"{summary}\n\n{message_body}"
+                    summary = f"first snapshot: {objects} objects"
+                args = [new_tree, "-m", summary, "-m", message_body]
+                if parent:
+                    args[1:1] = ["-p", parent]
+                commit = self.repo.git.commit_tree(*args)
+                self.repo.git.update_ref(f"refs/heads/{branch}", commit, parent or "")
+            if self.current_branch() == branch:
+                os.replace(temp, index)  # the working tree matches the new commit: so does the index now
+            return commit, summary, name_status
+        except GitCommandError as exc:
+            raise MbportError(f"{self.path}: git failed, nothing was committed: {_git_reason(exc)}") from None
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def push(self, remote: str, branch: str) -> None:
+        try:
+            self.repo.git.push(remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        except GitCommandError as exc:
+            raise MbportError(f"push of {branch} to {remote} failed: {_git_reason(exc)}",
+                              hint="the snapshot is committed locally; the next backup pushes it again") from None
+
+
+def _name_status(raw: str) -> list[tuple[str, str]]:
+    fields = [f for f in raw.split("\0") if f]
+    return [(fields[i][0], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+
+
+def _git_reason(exc: GitCommandError) -> str:
+    text = exc.stderr or exc.stdout or str(exc)
+    text = " ".join(str(text).replace("stderr:", "").split()).strip(" '")
+    return redact(text) or f"exit {exc.status}"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _stale(path: Path) -> bool:
+    """A lock left by a process of this host that no longer runs (a killed backup)."""
+    host, _, pid = _read(path).partition(" ")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, author: str | None = None,
+               progress=None) -> BackupResult:
+    """Export the instance into the repository's working tree and commit it when it changed."""
+    from .export import run_export
+
+    who = Author.parse(author)
+    store = SnapshotRepo.open_or_init(repo_dir, branch)
+    current = store.current_branch()
+    has_commits = store.repo.head.is_valid()
+    if branch and current != branch:
+        if has_commits:
+            raise MbportError(f"--repo {repo_dir}: the working tree is on branch {current or '(detached)'}, not {branch}",
+                              hint=f"run `git -C {repo_dir} switch {branch}` first, or leave out --branch")
+        store.repo.git.symbolic_ref("HEAD", f"refs/heads/{branch}")  # no commits yet: just name the branch
+        current = branch
+    if current is None:
+        raise MbportError(f"--repo {repo_dir}: HEAD is detached", hint=f"run `git -C {repo_dir} switch <branch>` first")
+    with store.lock():
+        result = run_export(api, registry, repo_dir, progress=progress)  # atomic: a failure leaves the old tree
+        owned = sorted(set(registry.kinds) | {tree.MANIFEST, ".gitignore"})
+        tracked = set(store.repo.git.ls_files("--", *owned).splitlines()) if has_commits else set()
+        tracked_tops = {PurePosixPath(p).parts[0] for p in tracked}
+        pathspecs = [p for p in owned if (repo_dir / p).exists() or p in tracked_tops]
+        version = result.source_version or "unknown version"
+        body = f"Backup of {redact(api.url)} (Metabase {version}) by mbport {__version__}."
+        commit, summary, name_status = store.commit_tree(pathspecs, who, current, body)
+    head = store.tip(current) or ""
+    return BackupResult(commit, head, current, summary, [p for _, p in name_status], result.warnings, result.counts)

@@ -1,0 +1,223 @@
+"""`mbport backup`, `log` and `restore` through the CLI: one commit per real change, locks, atomicity, bad input."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import git
+import httpx
+import pytest
+
+from mbport.gitstore import LOCK_NAME, TEMP_INDEX
+from tests.e2e.instances import Served, free_port, mbport, routed_instances, write_secrets
+
+REVENUE_FILE = "cards/company/sales/revenue-by-month.json"
+API_KEY = "mb_BackupTestKey0123456789abcdefghijklmnop"
+
+
+@pytest.fixture
+def instances(monkeypatch):
+    return routed_instances(monkeypatch)
+
+
+@pytest.fixture
+def source(instances):
+    return instances.add("source", seed="sample")
+
+
+def backup(inst, repo, *more):
+    return mbport("backup", "--url", inst.url, "--session-token", inst.session, "--repo", repo, *more)
+
+
+def set_display(inst, card_name: str, display: str) -> None:
+    card = inst.card(card_name)
+    with inst.api() as api:
+        api.put(f"/api/card/{card['id']}", json={"display": display}).raise_for_status()
+
+
+def commits(repo) -> list[git.Commit]:
+    return list(git.Repo(repo).iter_commits("HEAD"))
+
+
+def one_error_line(run) -> str:
+    """The run failed with one `Error:` line (and at most a hint), never a traceback."""
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert run.code != 0, run
+    assert "Traceback" not in run.err
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and len(lines) <= 2, run.err
+    return errors[0]
+
+
+def test_two_backups_of_an_unchanged_instance_leave_one_commit(source, tmp_path):
+    repo = tmp_path / "backups"
+    first = backup(source, repo)
+    assert first.code == 0, first.err
+    assert "Committed" in first.out and "first snapshot:" in first.out
+    second = backup(source, repo)
+    assert second.code == 0, second.err
+    assert "No changes since" in second.out
+    history = commits(repo)
+    assert len(history) == 1
+    assert "cards +14" in history[0].message  # per kind counts in the first snapshot's body
+    r = git.Repo(repo)
+    assert r.git.status("--porcelain") == ""  # index and working tree match the snapshot
+    assert ".gitignore" in r.git.ls_files().splitlines() and ".mbport-staging/" in (repo / ".gitignore").read_text()
+    assert source.session not in history[0].message
+    log = mbport("log", "--repo", repo)
+    assert log.code == 0 and len(log.out.splitlines()) == 1 and history[0].hexsha[:8] in log.out
+
+
+def test_a_changed_card_makes_a_commit_touching_only_its_file(source, tmp_path):
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    set_display(source, "Revenue by month", "bar")
+    run = backup(source, repo, "--author", "Backup Bot <bot@example.com>")
+    assert run.code == 0, run.err
+    assert "cards ~1" in run.out
+    head, first = commits(repo)[:2]
+    assert head.summary == "cards ~1"
+    assert (head.author.name, head.author.email) == ("Backup Bot", "bot@example.com")
+    assert list(head.stats.files) == [REVENUE_FILE]
+    assert first.hexsha == head.parents[0].hexsha
+    log = mbport("log", "--repo", repo)
+    lines = log.out.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("cards ~1") and "first snapshot" in lines[1]
+
+
+def test_a_running_backup_locks_out_a_second_one(source, tmp_path):
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    lock = repo / ".git" / LOCK_NAME
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}\n")  # this test's process: alive
+    set_display(source, "Revenue by month", "bar")
+    refused = backup(source, repo)
+    line = one_error_line(refused)
+    assert "another backup is running" in line and str(lock) in line
+    assert len(commits(repo)) == 1 and lock.exists()
+    # A lock whose process is gone (a killed backup) does not block forever.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()} {gone.pid}\n")
+    assert backup(source, repo).code == 0
+    assert len(commits(repo)) == 2 and not lock.exists()
+
+
+def test_a_failure_before_the_commit_leaves_head_and_index_untouched(source, tmp_path, monkeypatch):
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    head = git.Repo(repo).head.commit.hexsha
+    index = (repo / ".git" / "index").read_bytes()
+    set_display(source, "Revenue by month", "bar")
+
+    def broken(self, *args, **kwargs):
+        raise git.GitCommandError(["git", "commit-tree"], 128, b"fatal: disk full")
+
+    monkeypatch.setattr(git.cmd.Git, "commit_tree", broken, raising=False)
+    run = backup(source, repo)
+    assert "nothing was committed" in one_error_line(run) and "disk full" in run.err
+    assert git.Repo(repo).head.commit.hexsha == head
+    assert (repo / ".git" / "index").read_bytes() == index
+    assert not (repo / ".git" / TEMP_INDEX).exists() and not (repo / ".git" / LOCK_NAME).exists()
+    monkeypatch.undo()
+    # A failed export (bad credentials) commits nothing either; the next good run picks the change up.
+    bad = mbport("backup", "--url", source.url, "--api-key", "mb_wrongwrongwrongwrong", "--repo", repo)
+    one_error_line(bad)
+    assert git.Repo(repo).head.commit.hexsha == head
+
+
+def test_bad_input_is_one_clear_line(source, tmp_path, monkeypatch):
+    monkeypatch.setattr("mbport.client._sleep", lambda s: None)
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert "is a file" in one_error_line(backup(source, a_file))
+    assert "is a file" in one_error_line(mbport("log", "--repo", a_file))
+    unreachable = mbport("backup", "--url", f"http://127.0.0.1:{free_port()}", "--api-key", "mb_whateverwhatever",
+                         "--repo", tmp_path / "r1")
+    assert "cannot reach" in one_error_line(unreachable)
+    wrong = mbport("backup", "--url", source.url, "--username", "admin@example.com", "--password", "wrong-pw",
+                   "--repo", tmp_path / "r2")
+    assert "401" in one_error_line(wrong) or "password" in wrong.err
+    assert "wrong-pw" not in wrong.err
+    bad_author = backup(source, tmp_path / "r3", "--author", "nobody")
+    assert bad_author.code == 2 and "--author" in bad_author.err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert "not empty" in one_error_line(backup(source, foreign))
+    assert not (foreign / ".git").exists()
+
+
+def test_restore_unknown_ref_and_dry_run(source, instances, tmp_path):
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    target = instances.add("target")
+    args = ["--url", target.url, "--session-token", target.session]
+    unknown = mbport("restore", "--repo", repo, "--ref", "no-such-tag", *args)
+    line = one_error_line(unknown)
+    assert "no-such-tag" in line and "no such commit" in line
+    before = len(target.emu.request_log)
+    no_secret = mbport("restore", "--repo", repo, "--ref", "HEAD", *args)
+    assert no_secret.code == 1 and "MBPORT_SECRET_DATABASES_FINANCE_PASSWORD" in no_secret.err
+    args += ["--secrets", write_secrets(tmp_path / "secrets.json")]
+    dry = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", *args)
+    assert dry.code == 0, dry.err
+    assert "to create" in dry.out and "cards/" in dry.out
+    assert not [r for r in target.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
+    assert mbport("restore", "--repo", tmp_path / "none", "--ref", "HEAD", *args).code == 1
+
+
+def test_restore_an_older_snapshot_onto_a_fresh_instance(source, instances, tmp_path):
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    set_display(source, "Revenue by month", "bar")
+    assert backup(source, repo).code == 0
+    target = instances.add("fresh")
+    secrets = write_secrets(tmp_path / "secrets.json")
+    args = ["--url", target.url, "--session-token", target.session, "--secrets", secrets,
+            "--state", tmp_path / "fresh-state.json"]
+    run = mbport("restore", "--repo", repo, "--ref", "HEAD~1", *args)
+    assert run.code == 0, run.err
+    assert target.card("Revenue by month")["display"] == "line"  # as it was in the older snapshot
+    assert "bar" in (repo / REVENUE_FILE).read_text() and git.Repo(repo).git.status("--porcelain") == ""
+    again = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--dry-run", *args)
+    assert "Plan: 0 to create, 0 to update" in again.out, again.out
+
+
+def test_push_to_a_remote(source, tmp_path):
+    remote = tmp_path / "remote.git"
+    git.Repo.init(remote, bare=True)
+    repo = tmp_path / "backups"
+    assert backup(source, repo, "--branch", "snapshots").code == 0
+    git.Repo(repo).create_remote("origin", str(remote))
+    run = backup(source, repo, "--push", "origin", "--branch", "snapshots")
+    assert run.code == 0, run.err
+    assert "Pushed snapshots to origin" in run.out
+    assert git.Repo(remote).commit("snapshots").hexsha == git.Repo(repo).head.commit.hexsha
+    other = backup(source, repo, "--branch", "main")
+    assert "is on branch snapshots" in one_error_line(other)
+    failed = backup(source, repo, "--push", "nowhere")
+    assert "push of snapshots to nowhere failed" in one_error_line(failed)
+
+
+def test_backup_and_drift_against_a_served_emulator(tmp_path):
+    served = Served(tmp_path, API_KEY)
+    try:
+        repo = tmp_path / "backups"
+        args = ["--url", served.url, "--api-key", API_KEY]
+        run = mbport("backup", *args, "--repo", repo)
+        assert run.code == 0, run.err
+        clean = mbport("diff", f"{repo}@HEAD", *args)
+        assert clean.code == 0 and clean.out == "" and "No differences" in clean.err
+        with httpx.Client(base_url=served.url, headers={"x-api-key": API_KEY}) as api:
+            card = next(c for c in api.get("/api/card").json() if c["name"] == "Revenue by month")
+            api.put(f"/api/card/{card['id']}", json={"display": "bar"}).raise_for_status()
+        drift = mbport("diff", f"{repo}@HEAD", *args, "--exit-code")
+        assert drift.code == 4 and "card 'Revenue by month': visualization: line → bar" in drift.out
+        again = mbport("backup", *args, "--repo", repo)
+        assert "cards ~1" in again.out
+        assert all(API_KEY not in c.message for c in commits(repo)) and API_KEY not in run.out + run.err
+    finally:
+        served.stop()

@@ -1,0 +1,41 @@
+"""`mbport demo`: the README's main job runs clean, fast, and leaves a repository to look at."""
+
+from __future__ import annotations
+
+import time
+
+import git
+
+from tests.e2e.instances import mbport
+
+
+def test_demo_runs_clean(tmp_path):
+    started = time.monotonic()
+    run = mbport("demo", "--dir", tmp_path / "demo")
+    elapsed = time.monotonic() - started
+    assert run.code == 0, run.err
+    assert "Failed" not in run.err
+    plans = [line.strip() for line in run.out.splitlines() if "plan " in line and "Plan:" in line]
+    assert len(plans) == 4, run.out
+    assert "0 to create" not in plans[0]  # the empty target gets everything
+    assert "Plan: 0 to create, 0 to update, 0 to archive" in plans[1]
+    assert "Plan: 0 to create, 1 to update, 0 to archive" in plans[2]  # only the changed card
+    assert "Plan: 0 to create, 0 to update, 0 to archive" in plans[3]
+    assert "card 'Revenue by month': visualization: line → bar" in run.out
+    assert "What to look at next" in run.out and "mbport diff --repo" in run.out
+    repo = git.Repo(tmp_path / "demo" / "backup")
+    history = list(repo.iter_commits("HEAD"))
+    assert [c.summary for c in history][0] == "cards ~1" and len(history) == 2
+    assert elapsed < 60
+
+
+def test_demo_dir_is_reusable_but_never_clobbers_other_folders(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    refused = mbport("demo", "--dir", foreign)
+    assert refused.code == 1 and "not empty" in refused.err
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert mbport("demo", "--dir", a_file).code != 0

@@ -1,0 +1,175 @@
+"""`mbport diff`: per object, what changed in an admin's words; trees, snapshots and live instances as sides."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import git
+import pytest
+
+from mbport.tree import dumps
+from tests.e2e.instances import mbport, routed_instances
+
+SQL_CARD = "cards/company/sales/emea-reports/orders-by-status-sql.json"
+LINE_CARD = "cards/company/sales/revenue-by-month.json"
+MBQL_CARD = "cards/company/sales/orders-by-month.json"
+DASHBOARD = "dashboards/company/sales/sales-overview.json"
+SEGMENT = "segments/sample-database/no-schema/orders/large-orders.json"
+
+
+@pytest.fixture
+def instances(monkeypatch):
+    return routed_instances(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, seeded):
+    """The seeded sample instance exported once; tests copy it and edit the copy."""
+    from mbport.client import MetabaseClient
+    from mbport.export import run_export
+    from mbport.registry import load_plugins
+
+    emu, session = seeded
+    out = tmp_path_factory.mktemp("diff") / "a"
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        run_export(api, load_plugins(), out)
+    return out
+
+
+class Edit:
+    def __init__(self, root):
+        self.root = root
+
+    def __call__(self, rel, fn):
+        path = self.root / rel
+        doc = json.loads(path.read_text())
+        fn(doc)
+        path.write_bytes(dumps(doc))
+        return doc
+
+    def read(self, rel):
+        return json.loads((self.root / rel).read_text())
+
+
+@pytest.fixture
+def pair(exported, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(exported, a)
+    shutil.copytree(exported, b)
+    return a, b, Edit(b)
+
+
+def lines_of(a, b, *more):
+    run = mbport("diff", a, b, *more)
+    assert run.code == 0, run.err
+    return run.out.splitlines()
+
+
+def test_identical_trees_have_no_differences(pair):
+    a, b, _ = pair
+    run = mbport("diff", a, b, "--exit-code")
+    assert run.code == 0 and run.out == "" and "No differences" in run.err
+
+
+def test_card_changes_read_like_an_admin_says_them(pair):
+    a, b, edit = pair
+    edit(SQL_CARD, lambda d: d["dataset_query"]["stages"][0].update(native="SELECT 1"))
+    edit(LINE_CARD, lambda d: d.update(display="bar", name="Revenue per month"))
+
+    def add_filter(doc):
+        stage = doc["dataset_query"]["stages"][0]
+        stage["filters"] = [[">", {}, stage["breakout"][0], "2024-01-01"]]
+
+    edit(MBQL_CARD, add_filter)
+    marketing = next(p for p in (b / "collections").glob("marketing.json"))
+    marketing_ref = {"$ref": "collections/" + json.loads(marketing.read_text())["entity_id"]}
+    edit("cards/company/total-revenue.json", lambda d: d.update(collection=marketing_ref))
+    edit("cards/company/product-categories.json", lambda d: d.update(archived=True))
+    lines = lines_of(a, b)
+    assert "card 'Orders by status (SQL)': SQL changed" in lines
+    assert "card 'Revenue per month': renamed 'Revenue by month' → 'Revenue per month'; visualization: line → bar" in lines
+    assert "card 'Orders by month': filters added" in lines
+    assert "card 'Total revenue': moved from 'Company' to 'Marketing'" in lines
+    assert "card 'Product categories': archived" in lines
+    assert len(lines) == 5
+
+
+def test_dashboard_user_membership_setting_and_segment_changes(pair):
+    a, b, edit = pair
+    dash = edit.read(DASHBOARD)
+    tab = dash["tabs"][1]
+
+    def add_dashcard(doc):
+        doc["dashcards"].append({"card": {"$ref": "cards/" + edit.read(LINE_CARD)["entity_id"]}, "col": 0, "row": 20,
+                                 "size_x": 6, "size_y": 4, "entity_id": "NewDashcard000000000x",
+                                 "tab": {"$ref": f"tabs/{doc['entity_id']}/{tab['entity_id']}"}})
+        doc["tabs"][0]["name"] = "Summary"
+
+    edit(DASHBOARD, add_dashcard)
+    edit("users/ana-acme-example.json", lambda d: d.update(is_active=False))
+    edit("memberships/sales.json", lambda d: d.update(members=[m for m in d["members"] if "sam@" not in m["user"]["$ref"]]))
+    edit("settings/instance.json", lambda d: d["values"].update({"report-timezone": "UTC"}))
+    edit(SEGMENT, lambda d: d["definition"].update(filter=["<", d["definition"]["filter"][1], 10]))
+    lines = lines_of(a, b)
+    assert (f"dashboard 'Sales overview': dashcard 'Revenue by month' added on tab '{tab['name']}'; "
+            "tab renamed 'Overview' → 'Summary'") in lines
+    assert "user 'ana@acme.example': deactivated" in lines
+    assert "membership 'Sales': member 'sam@acme.example' removed" in lines
+    assert "setting 'instance': setting report-timezone: Europe/Berlin → UTC" in lines
+    assert "segment 'Large orders': filters changed" in lines
+
+
+def test_added_and_removed_objects_and_json_output(pair):
+    a, b, edit = pair
+    new_card = copy.deepcopy(edit.read(LINE_CARD))
+    new_card.update(entity_id="BrandNewCard000000000", name="Brand new")
+    (b / "cards/company/sales/brand-new.json").write_bytes(dumps(new_card))
+    (b / SQL_CARD).unlink()
+    lines = lines_of(a, b)
+    assert "card 'Brand new': added in 'Sales'" in lines
+    assert "card 'Orders by status (SQL)': removed" in lines
+    run = mbport("diff", a, b, "--json", "--exit-code")
+    assert run.code == 4
+    rows = [json.loads(line) for line in run.out.splitlines()]
+    assert {r["change"] for r in rows} == {"added", "removed"}
+    added = next(r for r in rows if r["change"] == "added")
+    assert added == {"address": "cards/BrandNewCard000000000", "kind": "cards", "name": "Brand new",
+                     "change": "added", "details": ["added in 'Sales'"]}
+
+
+def test_snapshots_and_live_drift(instances, tmp_path, monkeypatch):
+    source = instances.add("drift", seed="sample")
+    repo = tmp_path / "repo"
+    conn = ["--url", source.url, "--session-token", source.session]
+    assert mbport("backup", *conn, "--repo", repo).code == 0
+    card = source.card("Revenue by month")
+    with source.api() as api:
+        api.put(f"/api/card/{card['id']}", json={"display": "area"}).raise_for_status()
+    drift = mbport("diff", f"{repo}@HEAD", *conn)
+    assert drift.out.splitlines() == ["card 'Revenue by month': visualization: line → area"]
+    assert mbport("backup", *conn, "--repo", repo).code == 0
+    git.Repo(repo).create_tag("before-change", "HEAD~1")
+    by_repo = mbport("diff", "--repo", repo, "before-change", "HEAD")
+    assert by_repo.out.splitlines() == ["card 'Revenue by month': visualization: line → area"]
+    assert mbport("diff", f"{repo}@before-change", f"{repo}@HEAD").out == by_repo.out
+    assert mbport("diff", "--repo", repo, "HEAD").out == ""  # HEAD vs the working tree: the latest backup
+    assert mbport("diff", repo, *conn).out == ""  # the working tree is a tree folder too
+    monkeypatch.setenv("METABASE_SITE_URL", source.url)
+    monkeypatch.setenv("METABASE_SESSION_TOKEN", source.session)
+    assert mbport("diff", f"{repo}@before-change").out == by_repo.out  # one side: the live instance from the env
+
+
+def test_bad_sides_are_one_clear_line(exported, tmp_path, monkeypatch):
+    missing = mbport("diff", exported, tmp_path / "nope")
+    assert missing.code == 2 and "not a tree folder" in missing.err and "Traceback" not in missing.err
+    monkeypatch.delenv("METABASE_SITE_URL", raising=False)
+    assert mbport("diff", exported).code == 2  # one side without --url
+    repo = tmp_path / "r"
+    git.Repo.init(repo)
+    unknown = mbport("diff", "--repo", repo, "nope", "HEAD")
+    assert unknown.code == 1 and "nope: no such commit" in unknown.err
+    not_tree = tmp_path / "empty"
+    not_tree.mkdir()
+    assert "not an mbport tree" in mbport("diff", exported, not_tree).err
