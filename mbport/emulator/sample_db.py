@@ -10,56 +10,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-# Kept identical to fixtures/warehouses/sample.sql (a test checks it).
-SCHEMA_SQL = """\
-CREATE TABLE people (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  email TEXT NOT NULL,
-  password TEXT,
-  address TEXT,
-  city TEXT,
-  state TEXT,
-  zip TEXT,
-  latitude REAL,
-  longitude REAL,
-  source TEXT,
-  birth_date DATE,
-  created_at TIMESTAMP NOT NULL
-);
-
-CREATE TABLE products (
-  id INTEGER PRIMARY KEY,
-  ean TEXT,
-  title TEXT NOT NULL,
-  category TEXT NOT NULL,
-  vendor TEXT,
-  price REAL,
-  rating REAL,
-  created_at TIMESTAMP NOT NULL
-);
-
-CREATE TABLE orders (
-  id INTEGER PRIMARY KEY,
-  user_id INTEGER REFERENCES people(id),
-  product_id INTEGER REFERENCES products(id),
-  subtotal REAL,
-  tax REAL,
-  total REAL,
-  discount REAL,
-  quantity INTEGER,
-  created_at TIMESTAMP NOT NULL
-);
-
-CREATE TABLE reviews (
-  id INTEGER PRIMARY KEY,
-  product_id INTEGER REFERENCES products(id),
-  reviewer TEXT,
-  rating INTEGER,
-  body TEXT,
-  created_at TIMESTAMP NOT NULL
-);
-"""
+# The schema ships beside this module (fixtures/warehouses links to the same folder).
+SCHEMA_SQL = (Path(__file__).resolve().parent / "warehouses" / "sample.sql").read_text()
 
 PEOPLE, PRODUCTS, ORDERS, REVIEWS = 100, 50, 400, 150
 SEED = 20240601

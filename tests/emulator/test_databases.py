@@ -170,9 +170,16 @@ def test_sample_database(admin):
     assert tables["people"]["entity_type"] == "entity/UserTable"
 
 
-def test_sample_database_file_matches_the_fixture_schema():
-    assert (WAREHOUSES / "sample.sql").read_text() == sample_db.SCHEMA_SQL
-    assert sample_db.sample_database_path().is_file()
+def test_sample_database_file_has_the_fixture_schema_and_rows():
+    import sqlite3
+
+    path = sample_db.sample_database_path()
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("select name from sqlite_master where type = 'table'")}
+        counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+    assert tables == {"orders", "people", "products", "reviews"}
+    assert all(counts[t] > 0 for t in tables)
+    assert "CREATE TABLE orders" in (WAREHOUSES / "sample.sql").read_text()
 
 
 def test_validate_connection_details(admin, tmp_path):
