@@ -462,6 +462,10 @@ def _json_run(args: list[str]) -> bool:
 
 def _fail(message: str, hint: str | None, code: int, args: list[str], prefix: str = "Error: ") -> int:
     """An error: one line on stderr (plus a hint line without --json), and an `error` event with --json."""
+    from .client import redact
+
+    # Messages can quote server answers and exceptions; whatever carried a secret is blanked here, once.
+    message, hint = redact(message), (redact(hint) if hint else hint)
     click.echo(f"{prefix}{message}", err=True)
     if _json_run(args):
         _out().json = True

@@ -310,6 +310,12 @@ class Walker:
         return out
 
 
+# Only the text forms the walker writes: `{{#[cards/x]-name}}` in SQL and `card:[cards/x]` visualizer sources.
+# A name such as "#[WIP] Revenue" is text, not a ref. (A card tag in SQL always has a template tag whose
+# `card-id` is a `$ref` too, so the SQL form is only read where it stands inside `{{ }}`.)
+_TEXT_REFS = re.compile(r"\{\{\s*#\[([a-z-]+/[^\]]+)\]|card:\[(cards/[^\]]+)\]")
+
+
 def collect_refs(*payloads: Any) -> set[str]:
     """Every `$ref` address anywhere in the payloads (docs are already portable, so a plain scan suffices)."""
     found: set[str] = set()
@@ -326,9 +332,9 @@ def collect_refs(*payloads: Any) -> set[str]:
             for v in node:
                 scan(v)
         elif isinstance(node, str) and "[" in node:
-            for m in re.finditer(r"#\[([^\]]+)\]|card:\[([^\]]+)\]", node):
+            for m in _TEXT_REFS.finditer(node):
                 found.add(m.group(1) or m.group(2))
-            if _JSON_ARRAY.match(node):
+            if _JSON_ARRAY.match(node) and REF in node:
                 try:
                     scan(orjson.loads(node))
                 except orjson.JSONDecodeError:

@@ -141,3 +141,9 @@ def test_recorded_dashboards_and_cards_roundtrip(era):
         if f'"source-table": {card["table_id"] or -1}' in json.dumps(card["dataset_query"]):
             assert ("tables", card["table_id"]) in seen
         roundtrip("viz", card["visualization_settings"])
+
+
+def test_names_that_look_like_refs_are_text():
+    doc = {"name": "#[WIP] Revenue", "description": "see card:[draft]", "native": "select 1 -- [x]"}
+    assert collect_refs(doc) == set()
+    assert collect_refs({"native": "select * from {{#[cards/abc]-x}}", "s": "card:[cards/def]"}) == {"cards/abc", "cards/def"}
