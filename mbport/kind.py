@@ -130,6 +130,10 @@ class Kind:
         """Default: one flat folder, file named after the doc's name (or its key)."""
         return PathHint((), str(doc.get("name") or self.key_parts(doc)[0]))
 
+    def label(self, doc: dict[str, Any]) -> str | None:
+        """A human name for messages (the doc's name, a user's email ...)."""
+        return doc.get("name") or doc.get("email")
+
     def doc_address(self, doc: dict[str, Any]) -> str:
         """The address of a loaded doc (its key fields are in it)."""
         return self.address_of(doc)
