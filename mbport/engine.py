@@ -86,6 +86,9 @@ class Importer:
         self.matched_raw: dict[str, dict[str, Any]] = {}
         self.target = Target(api, registry, self.options, loader=self._load_kind)
         self.lock = threading.Lock()
+        self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
+        self._synced_reads: dict[str, tuple[int, ...]] = {}
+        self._sync_lock = threading.Lock()
         self.graph = self.build_graph()
 
     # ------------------------------------------------------------------ graph
@@ -166,33 +169,52 @@ class Importer:
         self.match()
         ctx = self._target_context()
         changes, problems = [], []
-        pending_dbs = set()
+        created_here: set[str] = set()  # docs this import will create (their dependents match after them)
+        missing: dict[str, list[str]] = {}  # an unmanaged object the target lacks → the docs it breaks
         for addr in self.doc_order():
             if progress:
                 progress(addr, "compare")
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            name = doc.get("name") or doc.get("email")
+            name = kind.label(doc)
             if kind.skipped(self.options):
                 continue
+            self._note_missing_sub_objects(addr, kind.refs(doc), missing)
             if addr not in self.ids:
                 if kind.managed:
                     changes.append(Change("create", addr, name))
-                    pending_dbs.add(addr)
-                elif any(dep in pending_dbs for dep in kind.refs(doc)):
+                    created_here.add(addr)
+                elif any(dep in created_here for dep in kind.refs(doc)):
                     changes.append(Change("match-after-sync", addr, name))
                 else:
-                    problems.append(f"{addr}: not found on the target ({self.tree.paths.get(addr)}); "
-                                    f"{kind.name} are never created, they come from the database sync")
+                    missing.setdefault(addr, [])
                 continue
             ctx.current = addr
             differ = kind.compare(doc, kind.normalize(self.matched_raw[addr], ctx), self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
+        for addr in sorted(missing):
+            owner = self.registry.owner(addr)
+            where = self.tree.paths.get(owner)
+            broken = sorted(set(missing[addr]) | {a for a, d in self.tree.docs.items()
+                                                   if a != owner and addr in self.kind(a).refs(d)})
+            problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
+                            + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
                 changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
         for addr, doc in self.tree.docs.items():
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
         return Plan(changes, problems)
+
+    def _note_missing_sub_objects(self, addr: str, refs: set[str], missing: dict[str, list[str]]) -> None:
+        """Sub-objects of never-created kinds (a field of a matched table) must already be on the target."""
+        for ref in refs:
+            owner = self.registry.owner(ref)
+            if owner != ref and owner in self.ids and ref not in self.ids and not self.kind(owner).managed:
+                missing.setdefault(ref, []).append(addr)
+
+    def _labelled(self, addr: str) -> str:
+        label = self.kind(addr).label(self.tree.docs[addr])
+        return f"{addr} ({label})" if label else addr
 
     def _target_context(self) -> ExportContext:
         """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
@@ -268,7 +290,7 @@ class Importer:
     def object_error(self, addr: str, exc: Exception) -> MbportError:
         """`exc` as one line that names the object (address, name, file) it happened to."""
         doc = self.tree.docs.get(addr, {})
-        name = doc.get("name") or doc.get("email")
+        name = self.kind(addr).label(doc) if addr in self.tree.docs else None
         where = ", ".join(str(x) for x in (name, self.tree.paths.get(addr)) if x)
         label = f"{addr} ({where})" if where else addr
         if isinstance(exc, MbportError) and str(exc).startswith(addr):
@@ -287,8 +309,7 @@ class Importer:
         if change.action == "match-after-sync":
             if stage != kind.stages[0]:
                 return
-            self.target.refresh(kind.name)
-            tid = kind.locate(self.target, doc, resolve, set())
+            tid = self._locate_after_sync(kind, doc, resolve)
             if tid is None:
                 raise MbportError(f"{addr}: not found on the target after the database sync", hint="check the warehouse has it")
             raw = self.target.find(kind.name, tid)
@@ -308,6 +329,23 @@ class Importer:
         if progress:
             progress(addr, change.action)
 
+    def _locate_after_sync(self, kind: Kind, doc: dict[str, Any], resolve: Resolver) -> Any:
+        """Locate a synced object (a table ...), reading its kind again only if one of the kinds its listing
+        builds on (databases) was created since the last read: one read for all 500 tables of 10 new
+        databases, not one read of every database's metadata per table."""
+        with self._sync_lock:
+            seen = self._synced_reads.get(kind.name)
+            now = tuple(self._created.get(dep, 0) for dep in kind.after)
+            if seen != now:
+                self.target.refresh(kind.name)
+                self._synced_reads[kind.name] = now
+        tid = kind.locate(self.target, doc, resolve, set())
+        if tid is None and seen == now:  # read before this object's sync finished: once more, to be sure
+            with self._sync_lock:
+                self.target.refresh(kind.name)
+            tid = kind.locate(self.target, doc, resolve, set())
+        return tid
+
     def _write_once(self, addr: str, kind: Kind, doc: dict[str, Any], payload: dict[str, Any], stage: str,
                     resolve: Resolver, again: bool) -> dict[str, Any]:
         """Create (or update) once. `again`: an earlier attempt failed without a clear answer, so an object it
@@ -322,6 +360,7 @@ class Importer:
         if addr not in self.ids:
             raw = kind.create(self.api, payload, doc, self.target)
             with self.lock:
+                self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 self.ids[addr] = raw["id"]
                 self.state.record(addr, raw["id"], created=True)
             return raw

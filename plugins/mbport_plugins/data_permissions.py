@@ -129,7 +129,7 @@ class DataPermissions(Kind):
     def payload(self, doc, resolve, stage):
         """The doc in target ids: wanted grants per (group id, database id), and every group, database and
         table of the tree that the target has (pairs the doc leaves out get the least permissive values)."""
-        ids = resolve.ids
+        ids = dict(resolve.ids)  # a snapshot: writes running beside this one add ids meanwhile
         tables = {a: tid for a, tid in ids.items() if address_kind(a) == "tables"}
         wanted = {}
         for grant in doc.get("grants") or []:
