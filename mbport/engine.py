@@ -133,11 +133,7 @@ class Importer:
         return (owner, stages[0] if owner == target else stages[-1])
 
     def doc_order(self) -> list[str]:
-        order = []
-        for addr, _stage in nx.lexicographical_topological_sort(self.graph):
-            if addr not in order:
-                order.append(addr)
-        return order
+        return list(dict.fromkeys(addr for addr, _stage in nx.lexicographical_topological_sort(self.graph)))
 
     # ------------------------------------------------------------------ target view
     def _load_kind(self, kind: str) -> list[dict[str, Any]]:
@@ -154,15 +150,15 @@ class Importer:
         claimed: dict[str, set[Any]] = {}
         for addr in self.doc_order():
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            existing = {r.get("id"): r for r in self.target.raw(kind.name)}
             tid = self.state.ids.get(addr)
-            if tid not in existing:
+            if tid is None or self.target.find(kind.name, tid) is None:
                 tid = kind.locate(self.target, doc, resolve, claimed.setdefault(kind.name, set()))
-            if tid is not None and tid in existing:
+            raw = self.target.find(kind.name, tid) if tid is not None else None
+            if raw is not None:
                 claimed.setdefault(kind.name, set()).add(tid)
                 self.ids[addr] = tid
-                self.matched_raw[addr] = existing[tid]
-                self.ids.update(kind.sub_ids(doc, existing[tid]))
+                self.matched_raw[addr] = raw
+                self.ids.update(kind.sub_ids(doc, raw))
 
     def plan(self, progress: Progress | None = None) -> Plan:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""

@@ -169,11 +169,10 @@ class Kind:
         Default: the same entity_id (a restore into the instance the tree came from), then the natural key;
         an object already claimed by another doc is never adopted twice.
         """
-        raws = [r for r in target.raw(self.name) if r.get("id") not in claimed]
         eid = doc.get("entity_id")
         if eid:
-            for raw in raws:
-                if raw.get("entity_id") == eid:
+            for raw in target.lookup(self.name, "entity_id", lambda r: r.get("entity_id")).get(eid, []):
+                if raw.get("id") not in claimed:
                     return raw["id"]
         try:
             key = self.match_key(doc, resolve)
@@ -181,8 +180,8 @@ class Kind:
             return None
         if key is None:
             return None
-        for raw in sorted(raws, key=lambda r: str(r.get("id"))):
-            if self.raw_match_key(raw) == key:
+        for raw in target.lookup(self.name, "match_key", self.raw_match_key).get(key, []):
+            if raw.get("id") not in claimed:
                 return raw["id"]
         return None
 

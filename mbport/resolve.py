@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,26 +68,49 @@ class Target:
     raw_by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     loader: Callable[[str], list[dict[str, Any]]] | None = None
 
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _indexes: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
+
     def raw(self, kind: str) -> list[dict[str, Any]]:
-        if kind not in self.raw_by_kind and self.loader is not None:
-            self.raw_by_kind[kind] = self.loader(kind)
-        return self.raw_by_kind.get(kind, [])
+        """The target's objects of `kind`, read once; concurrent writers asking for one kind share one read."""
+        with self._lock:
+            rows = self.raw_by_kind.get(kind)
+            if rows is None and self.loader is not None:
+                rows = self.loader(kind)
+                self.raw_by_kind[kind] = rows
+            return rows if rows is not None else []
 
     def refresh(self, kind: str) -> list[dict[str, Any]]:
         """Read a kind again (and the kinds its listing builds on), e.g. after a database was created."""
         # Transitively: actions list only the cards they see, cards only those in the collections they see,
         # so a stale collection list would hide a card created since, and with it its actions.
-        todo, seen = [kind], set()
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                self.raw_by_kind.pop(name, None)
-                todo.extend(self.registry[name].after)
-        return self.raw(kind)
+        with self._lock:
+            todo, seen = [kind], set()
+            while todo:
+                name = todo.pop()
+                if name not in seen:
+                    seen.add(name)
+                    self.raw_by_kind.pop(name, None)
+                    for key in [k for k in self._indexes if k[0] == name]:
+                        del self._indexes[key]
+                    todo.extend(self.registry[name].after)
+            return self.raw(kind)
+
+    def lookup(self, kind: str, name: str, key: Callable[[dict[str, Any]], Any]) -> dict[Any, list[dict[str, Any]]]:
+        """Objects of `kind` grouped by `key` (in id order), built once per read of the kind."""
+        with self._lock:
+            rows = self.raw(kind)
+            index = self._indexes.get((kind, name))
+            if index is None:
+                index = {}
+                for row in sorted(rows, key=lambda r: str(r.get("id"))):
+                    index.setdefault(key(row), []).append(row)
+                self._indexes[(kind, name)] = index
+            return index
 
     def find(self, kind: str, target_id: Any) -> dict[str, Any] | None:
-        return next((r for r in self.raw(kind) if r.get("id") == target_id), None)
+        found = self.lookup(kind, "id", lambda r: r.get("id")).get(target_id)
+        return found[0] if found else None
 
 
 def kind_of(addr: str) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
+import orjson
+
 from mbport.kind import Kind, PathHint
 
 
@@ -53,18 +58,22 @@ class ApiKeys(Kind):
         api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates the key's user; nothing to restore
 
 
+_KEYS_FILE_LOCK = threading.Lock()  # keys are created concurrently; the file is read, extended, replaced
+
+
 def save_new_key(path, name: str, value: str) -> None:
-    """Add a new key to a JSON file that only its owner can read (created 0600, never printed)."""
-    import os
-
-    import orjson
-
+    """Add a new key to a JSON file that only its owner can read (0600, replaced atomically, never printed)."""
     from mbport.client import register_secret
 
     register_secret(value)
-    keys = orjson.loads(path.read_bytes()) if path.exists() else {}
-    keys[name] = value
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(keys, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    os.chmod(path, 0o600)
+    with _KEYS_FILE_LOCK:
+        keys = orjson.loads(path.read_bytes()) if path.exists() else {}
+        keys[name] = value
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(keys, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)

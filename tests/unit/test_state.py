@@ -43,3 +43,17 @@ def test_corrupt_state_is_a_clear_error(tmp_path):
     path.write_text("{oops")
     with pytest.raises(MbportError, match="not valid JSON"):
         State.load(path, "http://b")
+
+
+def test_new_api_keys_file_survives_concurrent_creates(tmp_path):
+    """Keys created in one generation are written from several threads: none may be lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import orjson
+    from mbport_plugins.api_keys import save_new_key
+
+    path = tmp_path / "keys.json"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: save_new_key(path, f"key {i}", f"mb_value{i:04d}xxxxxxxx"), range(40)))
+    assert len(orjson.loads(path.read_bytes())) == 40
+    assert path.stat().st_mode & 0o777 == 0o600
