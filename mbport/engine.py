@@ -30,6 +30,9 @@ Node = tuple[str, str]  # (address, stage)
 # (Metabase's unexpected errors are mostly passing: a full connection pool, a restart) and a 409 (the
 # permission graphs' "someone else edited": a fresh read gives the current revision).
 RETRY_WRITE_STATUSES = frozenset({409, 500})
+# Each engine retry re-reads the kind on the target; the client has already retried transport failures,
+# so a small budget is enough for a passing fault and keeps a permanent one from costing many full reads.
+WRITE_ATTEMPTS = 3
 Progress = Callable[[str, str], None]
 
 
@@ -372,7 +375,7 @@ class Importer:
 
     def _with_retries(self, addr: str, kind: Kind, write: Callable[[bool], Any]) -> Any:
         """write(again) until it succeeds, reading the target again after a failure that leaves it unknown."""
-        attempts = getattr(self.api, "retries", 3) + 1
+        attempts = WRITE_ATTEMPTS
         for attempt in range(attempts):
             try:
                 return write(attempt > 0)
