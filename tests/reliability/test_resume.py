@@ -173,8 +173,16 @@ def _sigkill_trial(source, registry, clean, tmp: Path, rng: random.Random) -> fl
                       "--state", str(state), "--concurrency", "2")
     try:
         victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        delay = rng.uniform(0.8, 2.5)  # python start-up, then somewhere in the writes
-        time.sleep(delay)
+        # Kill after a random number of recorded writes (the state journal grows one line per write), so the
+        # kill lands inside the run however fast the machine is.
+        writes = rng.randint(1, 30)
+        journal = state.with_name(state.name + ".journal")
+        started = time.monotonic()
+        while time.monotonic() - started < 60 and victim.poll() is None:
+            if journal.exists() and journal.read_bytes().count(b"\n") >= writes:
+                break
+            time.sleep(0.005)
+        delay = time.monotonic() - started
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(10) == -signal.SIGKILL
         if state.exists():
