@@ -300,17 +300,9 @@ def import_cmd(url, api_key, username, password, session_token, concurrency, ins
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
         importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys,
                              continue_on_error=continue_on_error)
-        planned = importer.plan()
-        _print_plan(planned)
-        _problems(planned)
-        if dry_run:
-            if planned.problems:
-                raise MbportError(f"{len(planned.problems)} problem(s) would stop the import")
-            return
-        result = importer.apply(planned)
-    from .commands import _report
+        from .commands import _apply
 
-    _report(result)
+        _apply(importer, dry_run)
 
 
 cli.add_command(import_cmd, "apply")

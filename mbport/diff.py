@@ -1,7 +1,7 @@
 """Semantic diff of two trees: per object, what changed, in the words a Metabase admin uses.
 
 The comparison knows no kind by name: it asks each kind's `describe_change(field, old, new, names)` hook for
-phrases. The default hook (`describe_field`) reads the small declarative table `PHRASES` (field → label, or
+phrases. The default hook (`describe_field`) reads the kind's declarative `phrases` (field → label, or
 value → phrase) and handles what every kind shares: renames, archiving, moves between containers, refs,
 scalars, maps and lists of keyed items. Kinds with richer fields (queries, dashcards, tabs) call the helpers
 below (`describe_query`, `describe_dashcards`, `describe_tabs`) from their own hook.
@@ -18,48 +18,6 @@ from .registry import Registry
 from .tree import Tree
 
 MAX_ITEMS = 5  # list at most this many changed keys/items per field before "and N more"
-
-# Per kind: field → label in phrases, or {value: phrase} for flags and enums (a value missing from the map
-# falls back to "label: old → new"). A field not listed reads as its name with spaces.
-PHRASES: dict[str, dict[str, Any]] = {
-    "cards": {
-        "display": "visualization", "visualization_settings": "visualization settings", "dataset_query": "query",
-        "collection_position": "pinned position", "cache_ttl": "cache duration", "result_metadata": "column metadata",
-        "parameters": "filters", "parameter_mappings": "filter mappings", "collection_preview": "preview in collection",
-        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
-        "type": {"model": "turned into a model", "question": "turned into a question", "metric": "turned into a metric"},
-        "dashboard": "dashboard it is saved in",
-    },
-    "dashboards": {
-        "parameters": "filters", "auto_apply_filters": {True: "filters apply automatically", False: "filters need Apply"},
-        "width": "width", "collection_position": "pinned position", "cache_ttl": "cache duration",
-        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
-    },
-    "users": {
-        "is_active": {True: "reactivated", False: "deactivated"},
-        "is_superuser": {True: "made an admin", False: "no longer an admin"},
-        "first_name": "first name", "last_name": "last name", "login_attributes": "user attributes", "locale": "language",
-        "sso_source": "sign-in method",
-    },
-    "groups": {},
-    "memberships": {"members": "member"},
-    "collections": {"authority_level": {"official": "marked official"}, "parent": "parent collection"},
-    "databases": {"details": "connection details", "engine": "engine", "schedules": "sync schedule",
-                  "auto_run_queries": {True: "queries run automatically", False: "queries need a click to run"},
-                  "settings": "database settings"},
-    "tables": {"fields": "field", "visibility_type": "visibility", "display_name": "display name",
-               "entity_type": "table type"},
-    "settings": {"values": "setting"},
-    "snippets": {"content": "SQL"},
-    "segments": {"definition": "definition", "table": "table"},
-    "measures": {"definition": "definition", "table": "table"},
-    "timelines": {"events": "event", "default": {True: "made the default timeline", False: "no longer the default"}},
-    "pulses": {"cards": "cards", "channels": "delivery channels", "skip_if_empty": {True: "skipped when empty",
-                                                                                      False: "sent even when empty"}},
-    "alerts": {"active": {True: "resumed", False: "paused"}},
-    "data-permissions": {"grants": "grant"},
-    "collection-permissions": {"grants": "grant"},
-}
 
 # Keys that identify an item inside a list of objects, tried in order (entity_id, then natural keys, then refs).
 ITEM_KEYS = ("entity_id", "name", "email", "slug", "id", "user", "group", "database", "collection", "card")
@@ -186,7 +144,7 @@ def is_scalar(value: Any) -> bool:
 
 def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
     """What a change of `field_name` means, for any kind: the default `Kind.describe_change`."""
-    entry = PHRASES.get(kind.name, {}).get(field_name)
+    entry = getattr(kind, "phrases", {}).get(field_name)
     if isinstance(entry, dict):
         if is_scalar(new) and new in entry and new is not MISSING:
             return [entry[new]]

@@ -20,12 +20,11 @@ from .client import (
     MetabaseVersion,
     redact,
 )
+from .registry import Registry, load_plugins
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 OLDEST_SUPPORTED = (0, 50)  # versions.md: older API lines are out of support
 MBQL5_SINCE = (0, 57)
-TEMPLATE_TAG_LISTS_SINCE = (0, 63)
-NOTIFICATIONS_SINCE = (0, 54)
 ADMINS = "Administrators"
 
 
@@ -44,14 +43,14 @@ class Check:
         return asdict(self)
 
 
-def version_meaning(version: MetabaseVersion) -> list[str]:
-    """What this Metabase version means for mbport, in an admin's words."""
+def version_meaning(version: MetabaseVersion, registry: Registry | None = None) -> list[str]:
+    """What this Metabase version means for mbport, in an admin's words: each installed kind's `version_notes`."""
+    if registry is None:
+        registry = load_plugins()
     notes = ["queries are MBQL 5 (≥ 0.57), kept as such in the tree" if version >= MBQL5_SINCE
              else "queries are MBQL 4 (< 0.57), kept as such in the tree"]
-    if version >= TEMPLATE_TAG_LISTS_SINCE:
-        notes.append("native template tags come as lists (≥ 0.63); the tree keys them by name")
-    if version < NOTIFICATIONS_SINCE:
-        notes.append("alerts are not supported for import (< 0.54 has no /api/notification); they are exported")
+    for kind in registry.kinds.values():
+        notes += kind.version_notes(version)
     notes.append("Enterprise edition" if version.is_enterprise else "open-source edition")
     return notes
 

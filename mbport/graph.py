@@ -18,27 +18,22 @@ import networkx as nx
 
 from .diff import display_name, kind_label
 from .export import select
+from .kind import Kind
 from .refs import address_kind
 from .registry import Registry
 
 FORMATS = ("dot", "svg", "html")
-# One colour per family of kinds, so a picture reads at a glance (content warm, data cool, people grey).
-COLOURS = {
-    "dashboards": "#f4a261", "cards": "#e9c46a", "collections": "#dde5b6", "snippets": "#ffd6a5",
-    "databases": "#8ecae6", "tables": "#bde0fe", "segments": "#a2d2ff", "measures": "#a2d2ff",
-    "users": "#e5e5e5", "groups": "#d6d6d6", "timelines": "#cdb4db", "pulses": "#ffc8dd", "alerts": "#ffafcc",
-    "actions": "#caffbf",
-}
-DEFAULT_COLOUR = "#f1f1f1"
+DEFAULT_COLOUR = Kind.colour
 CHAR_W, NODE_H, GAP_X, GAP_Y, PAD = 7.0, 34.0, 70.0, 14.0, 20.0
 
 
 def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots: Iterable[str] | None = None) -> nx.DiGraph:
-    """The graph of `docs` (or of `roots` and everything they depend on): node attrs kind, name, label."""
+    """The graph of `docs` (or of `roots` and everything they depend on): node attrs kind, name, label; the
+    graph attr `colours` holds each kind's `colour` (one per family, so a picture reads at a glance)."""
     keep = set(docs)
     if roots is not None:
         keep, _extras = select(registry, docs, set(roots))
-    graph = nx.DiGraph()
+    graph = nx.DiGraph(colours={k.name: k.colour for k in registry.kinds.values()})
     for addr in sorted(keep):
         kind = address_kind(addr)
         name = display_name(docs[addr], addr)
@@ -57,6 +52,11 @@ def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots:
     return graph
 
 
+def colour(graph: nx.DiGraph, kind: str) -> str:
+    """The fill colour of a kind's nodes (its plugin's `colour`; grey for a kind the graph does not know)."""
+    return graph.graph.get("colours", {}).get(kind, DEFAULT_COLOUR)
+
+
 # ---------------------------------------------------------------------------------------------------- dot
 
 def _dot_id(text: str) -> str:
@@ -69,7 +69,7 @@ def to_dot(graph: nx.DiGraph) -> str:
              '  edge [color="#666666"];']
     for addr, data in graph.nodes(data=True):
         lines.append(f"  {_dot_id(addr)} [label={_dot_id(data['label'])}, "
-                     f"fillcolor={_dot_id(COLOURS.get(data['kind'], DEFAULT_COLOUR))}, tooltip={_dot_id(addr)}];")
+                     f"fillcolor={_dot_id(colour(graph, data['kind']))}, tooltip={_dot_id(addr)}];")
     for a, b, data in graph.edges(data=True):
         style = ", style=dashed" if data.get("deferred") else ""
         lines.append(f"  {_dot_id(a)} -> {_dot_id(b)}{' [' + style.lstrip(', ') + ']' if style else ''};")
@@ -136,7 +136,7 @@ def _svg_python(graph: nx.DiGraph) -> str:
         out.append(f'<g class="node" data-address="{html.escape(node)}" data-kind="{html.escape(data["kind"])}">'
                    f"<title>{html.escape(node)}</title>"
                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{NODE_H:.0f}" rx="6" '
-                   f'fill="{COLOURS.get(data["kind"], DEFAULT_COLOUR)}" stroke="#444"/>'
+                   f'fill="{colour(graph, data["kind"])}" stroke="#444"/>'
                    f'<text x="{x + 10:.1f}" y="{y + NODE_H / 2 + 4:.1f}">{html.escape(data["label"])}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -207,7 +207,7 @@ def to_html(graph: nx.DiGraph, title: str = "mbport dependency graph") -> str:
     used_by = {n: sorted(graph.predecessors(n)) for n in graph}
     data = json.dumps({"uses": uses, "usedBy": used_by}, ensure_ascii=False).replace("</", "<\\/")
     kinds = sorted({d["kind"] for _n, d in graph.nodes(data=True)})
-    legend = "".join(f'<span style="background:{COLOURS.get(k, DEFAULT_COLOUR)}">{html.escape(k)}</span>' for k in kinds)
+    legend = "".join(f'<span style="background:{colour(graph, k)}">{html.escape(k)}</span>' for k in kinds)
     svg = _svg_python(graph)  # always the built-in layout: it carries the data-* attributes the script uses
     return _PAGE.format(title=html.escape(title), nodes=graph.number_of_nodes(), edges=graph.number_of_edges(),
                         legend=legend, svg=svg, data=data)

@@ -68,6 +68,10 @@ class Kind:
     aliases: ClassVar[tuple[str, ...]] = ()  # singular names for --select (collection:Sales)
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
     provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
+    # `mbport diff`: field → label in phrases, or {value: phrase} for flags and enums (a value missing from the
+    # map falls back to "label: old → new"). A field not listed reads as its name with spaces.
+    phrases: ClassVar[dict[str, Any]] = {}
+    colour: ClassVar[str] = "#f1f1f1"  # `mbport graph` fill colour (one per family: content warm, data cool)
     # import
     stages: ClassVar[tuple[str, ...]] = ("main",)  # writes per object, in order (dashboards: shell, layout)
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
@@ -220,6 +224,11 @@ class Kind:
         """Problems that stop an import before its first write (a missing secret ...); default none."""
         return []
 
+    def version_notes(self, version: Any) -> list[str]:
+        """Called by `mbport doctor`: what this Metabase version (a `MetabaseVersion`) means for this kind, in an
+        admin's words; default none."""
+        return []
+
     def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
         """Target ids of the sub-objects (fields, tabs, dashcards ...) of a written or located object."""
         return {}
@@ -228,7 +237,7 @@ class Kind:
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
         """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
         phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default: `mbport.diff.describe_field`
-        (the `PHRASES` table, then "field changed" by shape); override for fields with structure."""
+        (the kind's `phrases`, then "field changed" by shape); override for fields with structure."""
         from .diff import describe_field
 
         return describe_field(self, field, old, new, names)

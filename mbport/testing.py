@@ -37,15 +37,19 @@ def fake_index(kinds_and_ids: dict[str, list[Any]]) -> dict[tuple[str, Any], str
 
 
 def load_case(path: Path) -> dict[str, Any]:
-    """A golden case: {"raw": ..., "index": {kind: [ids]}, "options": {...}, "doc": expected}."""
+    """A golden case: {"raw": ..., "index": {kind: [ids]}, "options": {...}, "doc": expected}, and optionally
+    "addresses" ({kind: {id: address}}, for refs whose address shape matters, e.g. tables), "context_raw" (raw
+    objects of other kinds, e.g. groups with their roles) and "warnings" (expected)."""
     return orjson.loads(path.read_bytes())
 
 
 def normalize_case(kind: Kind, case: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    ctx = ExportContext(index=fake_index(case.get("index", {})), options=case.get("options", {}))
+    """(doc, warnings) of a golden case's raw object, normalized with the case's index, addresses and raw context."""
+    index = fake_index(case.get("index", {}))
+    index.update({(k, int(i)): a for k, by_id in case.get("addresses", {}).items() for i, a in by_id.items()})
+    ctx = ExportContext(index=index, options=case.get("options", {}), raw=case.get("context_raw", {}))
     ctx.current = kind.address_of(case["raw"])
     return kind.normalize(case["raw"], ctx), ctx.warnings
-
 
 
 def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:

@@ -7,8 +7,7 @@ from typing import Any
 from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
-
-from .cards import canonical_query
+from mbport.kindutil import COMMON_DROP, canonical_query
 
 
 class Actions(Kind):
@@ -28,10 +27,12 @@ class Actions(Kind):
     endpoint = "/api/action"
     description = "Actions on models (unarchived ones; the API cannot list archived actions)."
     aliases = ("action",)
+    colour = "#caffbf"
     after = ("cards",)
     keep = ("entity_id", "name", "description", "type", "kind", "archived", "template", "response_handle",
             "error_handle")
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "model_id": "becomes the `model` ref",
         "database_id": "becomes the `database` ref (query actions; implicit ones use their model's database)",
@@ -42,9 +43,7 @@ class Actions(Kind):
         "public_uuid": "public sharing is per instance and never exported",
         "made_public_by_id": "public sharing is per instance and never exported",
         "creator_id": "audit", "creator": "hydrated user",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
         "is_remote_synced": "EE remote-sync bookkeeping",
-        "can_write": "the reading user's permission",
         "enable_embedding": "embedding is per instance",
     }
 

@@ -9,6 +9,7 @@ import orjson
 
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
+from mbport.kindutil import COMMON_DROP
 from mbport.refs import address, split_address
 from mbport.tree import slugify
 
@@ -61,9 +62,12 @@ class Alerts(Kind):
     endpoint = "/api/notification"
     description = "Alerts on questions: condition, schedule, channels and recipients."
     aliases = ("alert", "notification")
+    colour = "#ffafcc"
+    phrases = {"active": {True: "resumed", False: "paused"}}
     after = ("cards", "users", "groups")
     keep = ("active", "ordinal")
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is (card, ordinal)",
         "card_entity_id": "the card's key, recorded by mbport at list time; in the `payload.card` ref",
         "payload_type": "always notification/card for alerts",
@@ -72,7 +76,6 @@ class Alerts(Kind):
         "subscriptions": "kept as cron schedules",
         "handlers": "kept with channels by name and recipients as refs",
         "creator_id": "audit", "creator": "hydrated user",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
         "internal_id": "Metabase's own system notifications only",
         # the legacy (< 0.54) /api/alert shape
         "name": "always null on alerts",
@@ -81,7 +84,7 @@ class Alerts(Kind):
         "card": "becomes the payload's card ref", "channels": "become handlers and subscriptions",
         "skip_if_empty": "always true on alerts", "collection_id": "alerts live with their card",
         "collection_position": "alerts live with their card", "parameters": "always empty on alerts",
-        "dashboard_id": "always null on alerts", "can_write": "the reading user's permission",
+        "dashboard_id": "always null on alerts",
         "disable_links": "not carried over by Metabase's own alert migration",
     }
 
@@ -117,6 +120,12 @@ class Alerts(Kind):
                     if h.get("channel_id") in names:
                         h["channel_name"] = names[h["channel_id"]]
         return out
+
+    def version_notes(self, version: Any) -> list[str]:
+        """Called by `mbport doctor`: alerts cannot be imported into a release without notifications."""
+        if version < NOTIFICATIONS_SINCE:
+            return ["alerts are not supported for import (< 0.54 has no /api/notification); they are exported"]
+        return []
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "card_entity_id" in raw_or_doc:

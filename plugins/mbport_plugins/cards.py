@@ -6,85 +6,22 @@ from typing import Any
 
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import REF, Walker, address_kind, collect_refs, is_ref
-
-# Server bookkeeping inside stored queries: regenerated on every save (lib/uuid), or added by some releases
-# only (`*-idents` in 0.53-0.56 MBQL 4, `lib.convert/converted?` on >= 0.57). versions.md says strip them.
-QUERY_NOISE = frozenset({
-    "lib/uuid", "lib.convert/converted?", "aggregation-idents", "breakout-idents", "expression-idents", "ident",
-})
-# Maps whose keys a user named (an expression called "ident" must survive); their keys are never noise.
-NAMED_MAPS = frozenset({"expressions", "template-tags"})
+from mbport.kindutil import (
+    COMMON_DROP,
+    canonical_query,
+    in_exported_collection,
+    late_bound_refs,
+    lenient_walker,
+    omit_defaults,
+    ref_addresses,
+    restore_home,
+)
+from mbport.refs import Walker
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
 RESULT_METADATA_NOISE = frozenset({
     "fingerprint", "ident", "model/inner_ident", "lib/uuid", "aggregation_index", "source_alias",
 })
-
-
-def canonical_query(node: Any, _named: bool = False) -> Any:
-    """A stored query without server noise, native `template-tags` as a map keyed by name (0.63 sends a list)."""
-    if isinstance(node, list):
-        return [canonical_query(x) for x in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if not _named and key in QUERY_NOISE:
-            continue
-        if key == "template-tags" and isinstance(value, list):
-            value = {t["name"]: t for t in value if isinstance(t, dict) and "name" in t}
-        out[key] = canonical_query(value, _named=key in NAMED_MAPS and not _named)
-    return out
-
-
-def omit_defaults(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Drop the optional fields that hold the default value `defaults` gives them (a null is dropped anyway)."""
-    for key in list(doc):
-        if key in defaults and doc[key] == defaults[key]:
-            del doc[key]
-    return doc
-
-
-def exported_collection_ids(ctx: ExportContext) -> set[Any] | None:
-    """Ids of the collections this export writes (the collections kind's choice), or None if it did not run."""
-    rows = ctx.raw.get("collections")
-    return None if rows is None else {r["id"] for r in rows}
-
-
-def in_exported_collection(raw: dict[str, Any], ctx: ExportContext) -> bool:
-    """Whether content sits in the root or in an exported collection (personal ones only with include_personal)."""
-    cid = raw.get("collection_id")
-    if cid is None:
-        return True
-    known = exported_collection_ids(ctx)
-    if known is not None:
-        return cid in known
-    # No collections kind installed: fall back on the hydrated collection's own flag.
-    hydrated = raw.get("collection")
-    personal = isinstance(hydrated, dict) and (hydrated.get("is_personal") or hydrated.get("personal_owner_id"))
-    return not personal or bool(ctx.options.get("include_personal"))
-
-
-def restore_home(raw: dict[str, Any], ctx: ExportContext, kind: str) -> dict[str, Any]:
-    """Archived content reported in the Trash (some releases put the Trash id in collection_id): its real home.
-
-    The hydrated `collection` still names the original collection then; when even that is the Trash, the
-    object is exported at the root with a warning rather than silently left out.
-    """
-    known = exported_collection_ids(ctx)
-    cid = raw.get("collection_id")
-    if not raw.get("archived") or known is None or cid is None or cid in known:
-        return raw
-    hydrated = raw.get("collection") if isinstance(raw.get("collection"), dict) else {}
-    if hydrated.get("id") in known and hydrated.get("id") != cid:
-        return {**raw, "collection_id": hydrated["id"]}
-    if hydrated.get("type") == "trash":
-        ctx.warnings.append(f"{kind} {raw.get('name')!r} ({raw.get('entity_id')}): archived, and the server does not "
-                            "say which collection it was in; exported at the root")
-        return {**raw, "collection_id": None}
-    return raw
-
 
 # POST /api/card's body (spec); everything else a card has is set with PUT.
 CREATE_KEYS = frozenset({
@@ -93,18 +30,7 @@ CREATE_KEYS = frozenset({
     "cache_ttl",
 })
 PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embedding_params", "embedding_type")
-
-
-def lenient_walker(resolve: Any, deferred: set[str]) -> Walker:
-    """Refs → target ids; a deferred ref that has no id yet becomes null (the second pass fills it in), any
-    other unresolvable ref is an error (the graph guarantees those exist)."""
-
-    def fn(kind: str, value: Any) -> Any:
-        if not is_ref(value):
-            return value
-        return resolve.optional(value) if value[REF] in deferred else resolve(value)
-
-    return Walker(fn)
+TEMPLATE_TAG_LISTS_SINCE = (0, 63)  # native template tags come (and must be sent) as a list from here on
 
 
 def template_tags_as(query: Any, as_list: bool) -> Any:
@@ -127,7 +53,7 @@ def template_tags_as(query: Any, as_list: bool) -> Any:
 
 def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its query's template tags in the shape the target's version writes (versions.md 0.63)."""
-    as_list = api.version >= (0, 63)
+    as_list = api.version >= TEMPLATE_TAG_LISTS_SINCE
     return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
 
 
@@ -138,35 +64,6 @@ def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) 
         raise MbportError(f"{addr}: the target stored an empty query for this card",
                           hint="the query mixes MBQL 4 and MBQL 5 forms; re-export the source on one version")
     return raw
-
-
-def ref_addresses(*values: Any) -> set[str]:
-    """The addresses of those values that are refs."""
-    return {v[REF] for v in values if is_ref(v)}
-
-
-# Kinds a click behaviour or link card can point at that may point back (through a dashcard or a dashboard).
-CYCLE_KINDS = frozenset({"dashboards", "cards", "tabs", "dashcards"})
-
-
-def late_bound_refs(settings: Any) -> set[str]:
-    """Content refs inside click behaviours and link cards, at any depth (column settings carry them too).
-
-    A card may drill through to the dashboard that shows it, and dashboards link to each other: Metabase
-    allows these cycles, so import fills such refs in once every object exists. Fields, tables and databases
-    are never created by import, so they never close a cycle.
-    """
-    found: set[str] = set()
-    if isinstance(settings, dict):
-        for key, value in settings.items():
-            if key in ("click_behavior", "link"):
-                found |= {a for a in collect_refs(value) if address_kind(a) in CYCLE_KINDS}
-            else:
-                found |= late_bound_refs(value)
-    elif isinstance(settings, list):
-        for value in settings:
-            found |= late_bound_refs(value)
-    return found
 
 
 class Cards(Kind):
@@ -181,6 +78,15 @@ class Cards(Kind):
     endpoint = "/api/card"
     description = "Questions, models and metrics (with dashboard questions), in their collection's folder."
     aliases = ("card", "question", "model", "metric")
+    colour = "#e9c46a"
+    phrases = {
+        "display": "visualization", "visualization_settings": "visualization settings", "dataset_query": "query",
+        "collection_position": "pinned position", "cache_ttl": "cache duration", "result_metadata": "column metadata",
+        "parameters": "filters", "parameter_mappings": "filter mappings", "collection_preview": "preview in collection",
+        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
+        "type": {"model": "turned into a model", "question": "turned into a question", "metric": "turned into a metric"},
+        "dashboard": "dashboard it is saved in",
+    }
     container_field = "collection"
     after = ("collections",)
     keep = (
@@ -188,6 +94,7 @@ class Cards(Kind):
         "collection_preview", "enable_embedding", "embedding_params", "embedding_type",
     )
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "collection_id": "becomes the `collection` ref",
         "collection": "hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)",
@@ -217,8 +124,6 @@ class Cards(Kind):
         "made_public_by_id": "who shared it publicly; not content",
         "public_uuid": "public link of this instance; re-share on the target",
         "initially_published_at": "server timestamp",
-        "created_at": "server timestamp",
-        "updated_at": "server timestamp",
         "last_used_at": "usage statistic",
         "last_query_start": "usage statistic",
         "average_query_time": "usage statistic",
@@ -229,7 +134,6 @@ class Cards(Kind):
         "cache_invalidated_at": "cache bookkeeping",
         "last-edit-info": "revision history",
         "moderation_reviews": "verification history (EE), not content",
-        "can_write": "the reading user's permission",
         "can_delete": "the reading user's permission",
         "can_restore": "the reading user's permission",
         "can_manage_db": "the reading user's permission",
@@ -291,6 +195,12 @@ class Cards(Kind):
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
+
+    def version_notes(self, version: Any) -> list[str]:
+        """Called by `mbport doctor`: the template-tag shape of this version."""
+        if version >= TEMPLATE_TAG_LISTS_SINCE:
+            return ["native template tags come as lists (≥ 0.63); the tree keys them by name"]
+        return []
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
         """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.client import ApiError
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import address_kind
 
-from .data_permissions import ADMIN_ADDRESS, ADMIN_ROLE, IMPORT_INFO, MAX_ATTEMPTS, admin_group_ids, log
+from ._permissions import ADMIN_ADDRESS, IMPORT_INFO, group_entries, pending, put_graph, target_admin_ids
 
 NAMESPACES = {"default": {}, "snippets": {"namespace": "snippets"}}
 ROOT = "root"
@@ -35,6 +34,7 @@ class CollectionPermissions(Kind):
     endpoint = "/api/collection/graph"
     description = "Collection permissions: which group may read or curate which collection (and snippet folder)."
     aliases = ("collection-permission",)
+    phrases = {"grants": "grant"}
     after = ("groups", "collections")
     key_fields = ("namespace",)
     keep = ("namespace",)
@@ -51,12 +51,8 @@ class CollectionPermissions(Kind):
         return ()  # nothing points at a graph
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
-        admins = admin_group_ids(ctx)
         grants = []
-        for gid, entries in (raw.get("groups") or {}).items():
-            group = ctx.ref("groups", int(gid))
-            if int(gid) in admins or group["$ref"] == ADMIN_ADDRESS:
-                continue
+        for group, entries in group_entries(raw, ctx):
             for cid, access in (entries or {}).items():
                 if access not in LEVELS:
                     continue  # "none" (before 0.56.13) is the same as absent
@@ -71,8 +67,7 @@ class CollectionPermissions(Kind):
                              and (g["collection"] == ROOT or g["collection"]["$ref"] in ids)]
             # A group or collection still to be created: new collections copy their parent's grants, so what
             # the target will have is unknown until then.
-            doc[IMPORT_INFO] = {"pending": any(address_kind(a) in ("groups", "collections") and a not in ids
-                                               and a != ADMIN_ADDRESS for a in tree)}
+            doc[IMPORT_INFO] = {"pending": pending(tree, ids, ("groups", "collections"))}
         return doc
 
     def path(self, doc, folders) -> PathHint:
@@ -112,10 +107,9 @@ class CollectionPermissions(Kind):
         return self.update(api, doc["namespace"], payload, doc, self.stages[0], target)
 
     def update(self, api, target_id, payload, doc, stage, target):
-        admins = {str(g["id"]) for g in target.raw("groups") if g.get("magic_group_type") == ADMIN_ROLE}
-        params = NAMESPACES[payload["namespace"]]
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            graph = api.get(self.endpoint, params=params or None)
+        admins = {str(gid) for gid in target_admin_ids(target)}
+
+        def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, str]]:
             current = graph.get("groups") or {}
             changes: dict[str, dict[str, str]] = {}
             for (gid, cid), access in payload["wanted"].items():
@@ -128,16 +122,9 @@ class CollectionPermissions(Kind):
                     # Since 0.56.13 a PUT leaves out pairs alone: revoking needs an explicit "none".
                     if access in LEVELS and cid in payload["collections"] and (gid, cid) not in payload["wanted"]:
                         changes.setdefault(gid, {})[cid] = "none"
-            if not changes:
-                return {"id": target_id}
-            try:
-                api.put(self.endpoint, params={"skip-graph": "true"},
-                        json={"revision": graph.get("revision"), "groups": changes, **params})
-                return {"id": target_id}
-            except ApiError as exc:
-                if exc.status != 409 or attempt == MAX_ATTEMPTS:
-                    raise
-                log.info("collection permissions changed on the target meanwhile (409); reading them again")
+            return changes
+
+        put_graph(api, self.endpoint, changes_for, "collection permissions", NAMESPACES[payload["namespace"]])
         return {"id": target_id}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
+from mbport.kindutil import COMMON_DROP
 from mbport.tree import slugify
 
 PERSONAL_FOLDER = "@personal"
@@ -15,27 +16,27 @@ class Collections(Kind):
     name = "collections"
     endpoint = "/api/collection"
     description = "Collections (normal, personal and snippet folders), nested by parent."
+    colour = "#dde5b6"
+    phrases = {"authority_level": {"official": "marked official"}, "parent": "parent collection"}
     provides_folders = True
     aliases = ("collection",)
     container_field = "parent"
     keep = ("entity_id", "name", "description", "archived", "authority_level", "namespace", "type")
     fks = {"personal_owner_id": "users"}
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "location": "becomes the `parent` ref",
         "parent_id": "becomes the `parent` ref",
         "effective_location": "derived from location for the current user",
         "effective_ancestors": "hydrated copies of the ancestors",
         "slug": "derived from the name",
-        "can_write": "the reading user's permission",
         "can_delete": "the reading user's permission",
         "can_restore": "the reading user's permission",
         "is_personal": "derived from personal_owner_id",
         "is_remote_synced": "EE remote-sync bookkeeping",
         "archived_directly": "server bookkeeping of how it was archived",
         "archive_operation_id": "server bookkeeping of how it was archived",
-        "created_at": "server timestamp",
-        "updated_at": "server timestamp",
         "is_sample": "sample content flag set by Metabase",
         "here": "tree listing hydration",
         "below": "tree listing hydration",

@@ -6,9 +6,8 @@ from typing import Any
 
 from mbport.cache import summary_key
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.refs import REF, address, is_ref
-
-from .cards import (
+from mbport.kindutil import (
+    COMMON_DROP,
     canonical_query,
     in_exported_collection,
     late_bound_refs,
@@ -17,10 +16,12 @@ from .cards import (
     ref_addresses,
     restore_home,
 )
+from mbport.refs import REF, address, is_ref
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
 DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
 DASHCARD_DROP = {
+    **COMMON_DROP,
     "id": "instance-specific id; the key is entity_id",
     "dashboard_id": "the dashboard holding the dashcard",
     "card_id": "becomes the `card` ref (null for virtual cards: text, heading, link, placeholder)",
@@ -34,9 +35,6 @@ DASHCARD_DROP = {
     "sizeX": "pre-0.46 name of size_x",
     "sizeY": "pre-0.46 name of size_y",
     "collection_authority_level": "hydrated from the card's collection",
-    "created_at": "server timestamp",
-    "updated_at": "server timestamp",
-    "can_write": "the reading user's permission",
     "download_perms": "the reading user's permission",
 }
 TAB_KEEP = ("entity_id", "name")
@@ -170,6 +168,12 @@ class Dashboards(Kind):
     endpoint = "/api/dashboard"
     description = "Dashboards with their tabs and dashcards, in their collection's folder."
     aliases = ("dashboard",)
+    colour = "#f4a261"
+    phrases = {
+        "parameters": "filters", "auto_apply_filters": {True: "filters apply automatically", False: "filters need Apply"},
+        "width": "width", "collection_position": "pinned position", "cache_ttl": "cache duration",
+        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
+    }
     container_field = "collection"
     after = ("collections",)
     sub_kinds = {"tabs": 1, "dashcards": 1}
@@ -179,6 +183,7 @@ class Dashboards(Kind):
         "points_of_interest", "show_in_getting_started", "position",
     )
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "collection_id": "becomes the `collection` ref",
         "collection": "hydrated copy of the collection",
@@ -194,8 +199,6 @@ class Dashboards(Kind):
         "made_public_by_id": "who shared it publicly; not content",
         "public_uuid": "public link of this instance; re-share on the target",
         "initially_published_at": "server timestamp",
-        "created_at": "server timestamp",
-        "updated_at": "server timestamp",
         "last_viewed_at": "usage statistic",
         "last_used_param_values": "the reading user's last filter values",
         "view_count": "usage statistic",
@@ -205,7 +208,6 @@ class Dashboards(Kind):
         "moderation_reviews": "verification history (EE), not content",
         "is_remote_synced": "EE remote-sync bookkeeping",
         "dependency_analysis_version": "server bookkeeping",
-        "can_write": "the reading user's permission",
         "can_delete": "the reading user's permission",
         "can_restore": "the reading user's permission",
         "can_set_cache_policy": "the reading user's permission",

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import address, address_kind, collect_refs, split_address
 
+from ._permissions import ADMIN_ADDRESS, IMPORT_INFO, group_entries, pending, put_graph, target_admin_ids
+
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
 # pre-0.50 form of view-data/create-queries.
 NESTED = frozenset({"download", "data-model", "data"})
-ADMIN_ROLE = "admin"
-ADMIN_ADDRESS = "groups/Administrators"
 GRAPH_ID = "graph"
 # The least permissive value of each permission: what a key Metabase leaves out of the graph means.
 LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "data-model": "none", "details": "no",
          "transforms": "no", "workspaces": "no", "data": "none"}
-MAX_ATTEMPTS = 3  # PUTs answered 409 (someone else edited the graph) are retried on a fresh graph this often
-IMPORT_INFO = "$import"  # plan only: what the target's normalized graph needs to be compared with the tree's
-log = logging.getLogger("mbport.plugins.permissions")
 
 
 class DataPermissions(Kind):
@@ -44,6 +39,7 @@ class DataPermissions(Kind):
     endpoint = "/api/permissions/graph"
     description = "Data permissions: what each group may see, query, download and edit in each database."
     aliases = ("data-permission",)
+    phrases = {"grants": "grant"}
     after = ("groups", "databases", "tables")
     key_fields = ()
     keep = ()
@@ -64,12 +60,8 @@ class DataPermissions(Kind):
         return ()  # nothing points at the graph
 
     def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        admins = admin_group_ids(ctx)
         grants = []
-        for gid, dbs in (raw.get("groups") or {}).items():
-            group = ctx.ref("groups", int(gid))
-            if int(gid) in admins or group["$ref"] == ADMIN_ADDRESS:
-                continue
+        for group, dbs in group_entries(raw, ctx):
             for db_id, perms in (dbs or {}).items():
                 if not perms:
                     continue
@@ -84,8 +76,7 @@ class DataPermissions(Kind):
             doc["grants"] = [g for g in grants if g["group"]["$ref"] in ids and g["database"]["$ref"] in ids]
             doc[IMPORT_INFO] = {
                 # A group, database or table still to be created or synced: its permissions are unknown until then.
-                "pending": any(address_kind(a) in ("groups", "databases", "tables") and a not in ids
-                               and a != ADMIN_ADDRESS for a in tree),
+                "pending": pending(tree, ids, ("groups", "databases", "tables")),
                 "tables": table_universe({a: a for a in ids if address_kind(a) == "tables"}, key=_table_name),
             }
         return doc
@@ -148,10 +139,11 @@ class DataPermissions(Kind):
         return self.update(api, GRAPH_ID, payload, doc, self.stages[0], target)
 
     def update(self, api, target_id, payload, doc, stage, target):
-        admins = {g["id"] for g in target.raw("groups") if g.get("magic_group_type") == ADMIN_ROLE}
+        admins = target_admin_ids(target)
         universe = {payload["databases"][a]: u for a, u in payload["universe"].items() if a in payload["databases"]}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            graph = api.get(self.endpoint)  # fresh: groups created by this import got Metabase's defaults
+
+        def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
+            # `graph` is read fresh each attempt: groups created by this import got Metabase's defaults
             changes: dict[str, dict[str, Any]] = {}
             for gid in sorted(payload["groups"] - admins):
                 for dbid in sorted(payload["databases"].values()):
@@ -161,16 +153,9 @@ class DataPermissions(Kind):
                     send = {p: explicit(p, want.get(p), have.get(p), u) for p in changed_permissions(want, have, u)}
                     if send:
                         changes.setdefault(str(gid), {})[str(dbid)] = send
-            if not changes:
-                return {"id": target_id}
-            try:
-                api.put(self.endpoint, params={"skip-graph": "true"},
-                        json={"revision": graph.get("revision"), "groups": changes})
-                return {"id": target_id}
-            except ApiError as exc:
-                if exc.status != 409 or attempt == MAX_ATTEMPTS:
-                    raise
-                log.info("data permissions changed on the target meanwhile (409); reading them again")
+            return changes
+
+        put_graph(api, self.endpoint, changes_for, "data permissions")
         return {"id": target_id}
 
 
@@ -279,11 +264,6 @@ def explicit(perm: str, want: Any, have: Any, universe: dict[str, list[Any]]) ->
         wanted = _levels(perm, want)
         return {sub: level(wanted.get(sub)) for sub in sorted(subs)}
     return level(want)
-
-
-def admin_group_ids(ctx: ExportContext) -> set[int]:
-    """Ids of the Administrators group (by its role, so a renamed one is still found)."""
-    return {g["id"] for g in ctx.raw.get("groups", []) if g.get("magic_group_type") == ADMIN_ROLE}
 
 
 def _perm(perm: str, value: Any, ctx: ExportContext) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathHint
+from mbport.kindutil import COMMON_DROP
 from mbport.refs import SECRET
 
 REDACTED = "**MetabasePass**"
@@ -22,17 +23,21 @@ class Databases(Kind):
     endpoint = "/api/database"
     description = "Database connections (secrets become markers, supplied at import time)."
     aliases = ("database",)
+    colour = "#8ecae6"
+    phrases = {"details": "connection details", "engine": "engine", "schedules": "sync schedule",
+               "auto_run_queries": {True: "queries run automatically", False: "queries need a click to run"},
+               "settings": "database settings"}
     key_fields = ("name",)
     keep = ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats", "points_of_interest",
             "is_full_sync", "is_on_demand", "refingerprint", "settings", "is_sample")
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is the name",
         "details": "kept with secrets replaced by markers",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
         "creator_id": "audit", "dbms_version": "reported by the driver", "features": "reported by the driver",
         "initial_sync_status": "sync progress", "timezone": "reported by the driver",
         "native_permissions": "the reading user's permission", "can_upload": "the reading user's permission",
-        "can-manage": "the reading user's permission", "can_write": "the reading user's permission",
+        "can-manage": "the reading user's permission",
         "is_audit": "Metabase's internal audit database is never exported",
         "is_attached_dwh": "Cloud-managed warehouse flag", "router_database_id": "EE database routing",
         "router_user_attribute": "EE database routing", "provider_name": "reported by Metabase",

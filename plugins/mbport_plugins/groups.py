@@ -15,6 +15,7 @@ class Groups(Kind):
     endpoint = "/api/permissions/group"
     description = "Permission groups (built-in ones are matched by role, never created)."
     aliases = ("group",)
+    colour = "#d6d6d6"
     key_fields = ("name",)
     keep = ("name", "magic_group_type")
     drop = {

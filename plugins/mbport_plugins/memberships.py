@@ -11,6 +11,7 @@ class Memberships(Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     description = "Who is in which group (one doc per group)."
+    phrases = {"members": "member"}
     after = ("groups", "users")
     key_fields = ("group_name",)
     keep = ()

@@ -10,8 +10,7 @@ import orjson
 from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-
-from .cards import in_exported_collection
+from mbport.kindutil import COMMON_DROP, in_exported_collection
 
 DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -53,10 +52,14 @@ class Pulses(Kind):
     endpoint = "/api/pulse"
     description = "Dashboard subscriptions: which dashboard, when, to whom, in which format."
     aliases = ("subscription", "pulse")
+    colour = "#ffc8dd"
+    phrases = {"cards": "cards", "channels": "delivery channels",
+               "skip_if_empty": {True: "skipped when empty", False: "sent even when empty"}}
     container_field = "collection"
     after = ("users", "collections", "dashboards")
     keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "dashboard_id": "becomes the `dashboard` ref",
         "collection_id": "becomes the `collection` ref",
@@ -64,8 +67,6 @@ class Pulses(Kind):
         "cards": "kept as card and dashcard refs with the attachment flags",
         "channels": "kept with recipients as refs, sorted by channel type",
         "creator_id": "audit", "creator": "hydrated user",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
-        "can_write": "the reading user's permission",
         "alert_condition": "alerts are the alerts kind", "alert_first_only": "alerts are the alerts kind",
         "alert_above_goal": "alerts are the alerts kind",
         "is_remote_synced": "EE remote-sync bookkeeping",

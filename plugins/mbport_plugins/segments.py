@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mbport.kind import ExportContext, Kind, PathHint
+from mbport.kindutil import COMMON_DROP, canonical_query
 from mbport.refs import split_address
 from mbport.tree import slugify
-
-from .cards import canonical_query
 
 NO_SCHEMA = "(no schema)"
 # `PUT /api/segment/:id` and `/api/measure/:id` require one; it shows in the object's revision history.
@@ -38,19 +37,20 @@ class TableScoped(Kind):
     """
 
     key_fields = ("entity_id",)
+    colour = "#a2d2ff"
+    phrases = {"definition": "definition", "table": "table"}
     after = ("tables",)
     keep = ("entity_id", "name", "description", "archived", "caveats", "points_of_interest", "show_in_getting_started")
     common_drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "table_id": "becomes the `table` ref",
         "definition": "kept with ids walked into refs",
         "creator_id": "audit", "creator": "hydrated user",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
         "definition_description": "server-rendered text of the definition",
         "table": "hydrated copy of the table",
         "is_remote_synced": "EE remote-sync bookkeeping",
         "dependency_analysis_version": "server bookkeeping",
-        "can_write": "the reading user's permission",
     }
 
     def normalize_more(self, doc, raw, ctx: ExportContext):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
+from mbport.kindutil import canonical_query, omit_defaults
 
-from .cards import canonical_query, omit_defaults
 from .collections import SNIPPETS_FOLDER
 
 
@@ -21,6 +21,8 @@ class Snippets(Kind):
     endpoint = "/api/native-query-snippet"
     description = "Native query snippets, in their snippet folder."
     aliases = ("snippet",)
+    colour = "#ffd6a5"
+    phrases = {"content": "SQL"}
     container_field = "collection"
     keep = ("entity_id", "name", "content", "description", "archived")
     drop = {

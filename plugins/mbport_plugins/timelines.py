@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
+from mbport.kindutil import COMMON_DROP, in_exported_collection
 from mbport.refs import address
-
-from .cards import in_exported_collection
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
 # Event fields that never reach the doc, with the reason (checked by the tests like a kind's `drop`).
@@ -37,19 +36,20 @@ class Timelines(Kind):
     endpoint = "/api/timeline"
     description = "Event timelines and their events, in their collection's folder."
     aliases = ("timeline",)
+    colour = "#cdb4db"
+    phrases = {"events": "event", "default": {True: "made the default timeline", False: "no longer the default"}}
     container_field = "collection"
     sub_kinds = {"events": 1}
     after = ("collections",)
     keep = ("entity_id", "name", "description", "icon", "default", "archived")
     drop = {
+        **COMMON_DROP,
         "id": "instance-specific id; the key is entity_id",
         "collection_id": "becomes the `collection` ref",
         "collection": "hydrated copy of the collection",
         "events": "kept as embedded event docs (ids become keys)",
         "creator_id": "audit", "creator": "hydrated user",
-        "created_at": "server timestamp", "updated_at": "server timestamp",
         "is_remote_synced": "EE remote-sync bookkeeping",
-        "can_write": "the reading user's permission",
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:

@@ -26,6 +26,13 @@ class Users(Kind):
     endpoint = "/api/user"
     description = "People (by email): names, locale, attributes, active or deactivated."
     aliases = ("user",)
+    colour = "#e5e5e5"
+    phrases = {
+        "is_active": {True: "reactivated", False: "deactivated"},
+        "is_superuser": {True: "made an admin", False: "no longer an admin"},
+        "first_name": "first name", "last_name": "last name", "login_attributes": "user attributes", "locale": "language",
+        "sso_source": "sign-in method",
+    }
     key_fields = ("email",)
     keep = ("email", "first_name", "last_name", "locale", "login_attributes", "is_active", "sso_source")
     drop = {

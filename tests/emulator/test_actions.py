@@ -47,7 +47,6 @@ def test_create_query_action_and_read_it_back(emulator, admin, shop):
 
 
 def test_query_is_stored_like_card_queries(emulator, admin, shop):
-    pytest.importorskip("mbport.emulator.mbql")
     db, _, model = shop
     action = admin.post("/api/action", json=query_action(db, model)).json()
     stage = action["dataset_query"]["stages"][0]

@@ -129,7 +129,6 @@ def test_measure_create_get_list(emulator, admin, orders):
 
 
 def test_measure_definition_is_stored_as_full_mbql5(emulator, admin, orders):
-    pytest.importorskip("mbport.emulator.mbql")
     table, field = orders
     measure = admin.post("/api/measure", json=measure_body(table, field)).json()
     definition = measure["definition"]

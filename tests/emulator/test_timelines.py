@@ -169,8 +169,7 @@ def test_timelines_follow_collection_permissions(emulator, admin):
     from tests.emulator.test_pulses import login, make_user
 
     personal = admin.get("/api/user/current").json().get("personal_collection_id")
-    if personal is None:
-        pytest.skip("personal collections are not built yet")
+    assert personal is not None
     private = new_timeline(admin, "Private", collection_id=personal)
     event = new_event(admin, private["id"])
     shared = new_timeline(admin, "Shared")

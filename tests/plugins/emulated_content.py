@@ -1,6 +1,6 @@
 """Shared by the tests of timelines, subscriptions, alerts, segments, measures, actions and both permission graphs:
-golden cases with realistic table addresses, and content created through the emulator's API (helpers from the
-emulator tests) then exported with the real registry, so the docs are what a user would find in their tree.
+golden cases (normalized by `mbport.testing.normalize_case`), and content created through the emulator's API
+(helpers from the emulator tests) then exported with the real registry, so the docs are what a user would find in their tree.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap
 from mbport.export import run_export
-from mbport.kind import ExportContext, Kind
+from mbport.kind import Kind
 from mbport.registry import load_plugins
-from mbport.testing import fake_index, load_case
+from mbport.testing import load_case, normalize_case
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 from tests.emulator.test_permissions_graph import add_database, add_field, add_group
 from tests.emulator.test_pulses import make_collection, make_dashboard, make_user
@@ -27,21 +27,10 @@ def cases(kind: str) -> list[Path]:
     return sorted((ROOT / "fixtures" / "cases" / kind).glob("*.json"))
 
 
-def normalize_golden(kind: Kind, case: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Like `mbport.testing.normalize_case`, plus two optional case keys: `addresses` ({kind: {id: address}},
-    for refs whose address shape matters, e.g. tables) and `context_raw` (raw objects of other kinds, e.g.
-    groups with their roles)."""
-    index = fake_index(case.get("index", {}))
-    index.update({(k, int(i)): a for k, by_id in case.get("addresses", {}).items() for i, a in by_id.items()})
-    ctx = ExportContext(index=index, options=case.get("options", {}), raw=case.get("context_raw", {}))
-    ctx.current = kind.address_of(case["raw"])
-    return kind.normalize(case["raw"], ctx), ctx.warnings
-
-
 def golden(kind: Kind, path: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """(case, normalized doc, warnings) for one golden case file."""
     case = load_case(path)
-    doc, warnings = normalize_golden(kind, case)
+    doc, warnings = normalize_case(kind, case)
     return case, doc, warnings
 
 
@@ -219,5 +208,5 @@ def add_everything(inst: Instance) -> Instance:
 __all__ = [
     "ROOT", "Exported", "Instance", "add_card", "add_everything", "add_field", "add_group", "add_shop", "cases",
     "export_everything", "golden", "group_id", "load_case", "make_collection", "make_dashboard", "make_user",
-    "new_instance", "normalize_golden", "ok", "uncovered",
+    "new_instance", "ok", "uncovered",
 ]

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from mbport_plugins.snippets import Snippets
 
 from mbport.kind import PathContext
-from mbport.testing import load_case, normalize_case, numeric_ids_left, uncovered_fields
+from mbport.testing import load_case
 from tests.plugins.test_cards import export_docs, ok, shop
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = sorted((ROOT / "fixtures" / "cases" / "snippets").glob("*.json"))
 KIND = Snippets()
-
-
-@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_golden_case(path):
-    case = load_case(path)
-    doc, warnings = normalize_case(KIND, case)
-    assert warnings == []
-    assert doc == case["doc"]
-    assert uncovered_fields(KIND, case["raw"]) == set()
-    assert numeric_ids_left(doc) == []
 
 
 def test_tags_inside_a_snippet_become_refs_in_text_and_tags_alike():

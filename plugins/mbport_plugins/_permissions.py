@@ -1,0 +1,61 @@
+"""What the two permission-graph kinds share: the Administrators group, plan info, and the retried graph PUT."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from mbport.client import ApiError
+from mbport.kind import ExportContext
+from mbport.refs import address_kind
+
+ADMIN_ROLE = "admin"
+ADMIN_ADDRESS = "groups/Administrators"
+MAX_ATTEMPTS = 3  # PUTs answered 409 (someone else edited the graph) are retried on a fresh graph this often
+IMPORT_INFO = "$import"  # plan only: what the target's normalized graph needs to be compared with the tree's
+log = logging.getLogger("mbport.plugins.permissions")
+
+
+def admin_group_ids(ctx: ExportContext) -> set[int]:
+    """Ids of the Administrators group (by its role, so a renamed one is still found)."""
+    return {g["id"] for g in ctx.raw.get("groups", []) if g.get("magic_group_type") == ADMIN_ROLE}
+
+
+def target_admin_ids(target: Any) -> set[int]:
+    """Ids of the target's Administrators group(s), by role: never written."""
+    return {g["id"] for g in target.raw("groups") if g.get("magic_group_type") == ADMIN_ROLE}
+
+
+def group_entries(graph: dict[str, Any], ctx: ExportContext) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(group ref, the group's entries) of a raw graph, Administrators left out (Metabase synthesises theirs)."""
+    admins = admin_group_ids(ctx)
+    for gid, entries in (graph.get("groups") or {}).items():
+        group = ctx.ref("groups", int(gid))
+        if int(gid) in admins or group["$ref"] == ADMIN_ADDRESS:
+            continue
+        yield group, entries
+
+
+def pending(tree: Iterable[str], ids: dict[str, Any], kinds: tuple[str, ...]) -> bool:
+    """Whether an object of `kinds` in the tree is still to be created (or synced) on the target."""
+    return any(address_kind(a) in kinds and a not in ids and a != ADMIN_ADDRESS for a in tree)
+
+
+def put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], dict[str, Any]], what: str,
+              params: dict[str, Any] | None = None) -> None:
+    """Read the graph, PUT the changes `changes_for(graph)` gives (none: nothing to do) with its revision;
+    a 409 (someone edited the graph meanwhile) reads it again, up to MAX_ATTEMPTS times."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        graph = api.get(endpoint, params=params or None)
+        changes = changes_for(graph)
+        if not changes:
+            return
+        try:
+            api.put(endpoint, params={"skip-graph": "true"},
+                    json={"revision": graph.get("revision"), "groups": changes, **(params or {})})
+            return
+        except ApiError as exc:
+            if exc.status != 409 or attempt == MAX_ATTEMPTS:
+                raise
+            log.info("%s changed on the target meanwhile (409); reading them again", what)
