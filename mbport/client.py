@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from . import __version__
 from .errors import MbportError, UsageError
@@ -222,10 +223,20 @@ def _decode(resp: httpx.Response) -> tuple[Any, bool]:
         return text, False
     if ctype.startswith("text/"):
         return text, True
+    if not _LONG_DIGITS.search(text):
+        # orjson reads a list of 5,000 cards several times faster; it turns integers beyond 64 bits into
+        # floats and refuses NaN and lone surrogates, which the standard parser below keeps as they are.
+        try:
+            return orjson.loads(text), True
+        except orjson.JSONDecodeError:
+            pass
     try:
         return jsonlib.loads(text), True
     except ValueError:
         return text, False
+
+
+_LONG_DIGITS = re.compile(r"\d{20}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .export import extract
 from .kind import ExportContext, Kind
-from .refs import address_kind
+from .refs import REF, address_kind, is_ref
 from .registry import Registry
 from .resolve import Resolver, Target
 from .state import State
@@ -34,6 +34,11 @@ RETRY_WRITE_STATUSES = frozenset({409, 500})
 # so a small budget is enough for a passing fault and keeps a permanent one from costing many full reads.
 WRITE_ATTEMPTS = 3
 Progress = Callable[[str, str], None]
+
+
+def ref_address(value: Any) -> str | None:
+    """The address a `{"$ref"}` points at; None for anything else (a container field left out: the root)."""
+    return value[REF] if is_ref(value) else None
 
 
 @dataclass
@@ -87,6 +92,7 @@ class Importer:
         self.options = options or {}
         self.ids: dict[str, Any] = {}
         self.matched_raw: dict[str, dict[str, Any]] = {}
+        self.current_docs: dict[str, dict[str, Any]] = {}  # plan: matched target objects, normalized like the tree
         self.target = Target(api, registry, self.options, loader=self._load_kind)
         self.lock = threading.Lock()
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
@@ -167,6 +173,7 @@ class Importer:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
         self.match()
         ctx = self._target_context()
+        comparable = self._comparable_raws()
         changes, problems = [], []
         created_here: set[str] = set()  # docs this import will create (their dependents match after them)
         missing: dict[str, list[str]] = {}  # an unmanaged object the target lacks → the docs it breaks
@@ -188,7 +195,8 @@ class Importer:
                     missing.setdefault(addr, [])
                 continue
             ctx.current = addr
-            differ = kind.compare(doc, kind.normalize(self.matched_raw[addr], ctx), self.options)
+            self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
+            differ = kind.compare(doc, current, self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
         for addr in sorted(missing):
             owner = self.registry.owner(addr)
@@ -203,6 +211,14 @@ class Importer:
         for addr, doc in self.tree.docs.items():
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
         return Plan(changes, problems)
+
+    def _comparable_raws(self) -> dict[str, dict[str, Any]]:
+        """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""
+        addrs = [a for a in self.matched_raw if a in self.tree.docs
+                 and type(self.kind(a)).comparable_raw is not Kind.comparable_raw and not self.kind(a).skipped(self.options)]
+        raws = self.api.map(lambda a: self.kind(a).comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]),
+                            addrs)
+        return dict(zip(addrs, raws, strict=True))
 
     def _note_missing_sub_objects(self, addr: str, refs: set[str], missing: dict[str, list[str]]) -> None:
         """Sub-objects of never-created kinds (a field of a matched table) must already be on the target."""
@@ -247,6 +263,7 @@ class Importer:
         finally:
             self.state.save()
         self._second_pass(todo, resolve, result, failed)
+        self._write_positions(todo, result, failed)
         for change in plan.of("archive"):
             kind = self.kind(change.address)
             self._with_retries(change.address, kind, lambda _again, k=kind, c=change: k.archive(self.api, c.target_id))
@@ -387,6 +404,57 @@ class Importer:
                 log.info("%s: %s; reading the target again before writing again", addr, exc)
                 self.target.refresh(kind.name)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _position_lists(self, todo: dict[str, Change]) -> dict[tuple[str, str | None], list[str]]:
+        """(position field, container address) → the tree docs in that list, for the lists this apply changes:
+        a doc created with a position, or whose container or position differs from the target's at plan time."""
+        members: dict[tuple[str, str | None], list[str]] = {}
+        changed: set[tuple[str, str | None]] = set()
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            if kind.skipped(self.options):
+                continue
+            for fld, container in kind.positions.items():
+                key = (fld, ref_address(doc.get(container)))
+                members.setdefault(key, []).append(addr)
+                if addr not in todo:
+                    continue
+                current = self.current_docs.get(addr, {})  # {}: created by this apply, without a position
+                was = (fld, ref_address(current.get(container))) if addr in self.current_docs else key
+                if doc.get(fld) is None and current.get(fld) is None:
+                    continue  # unpinned before and after: a move shifts nobody
+                if was != key or doc.get(fld) != current.get(fld):
+                    changed |= {key, was}
+        return {key: members.get(key, []) for key in changed}
+
+    def _write_positions(self, todo: dict[str, Change], result: ApplyResult, failed: set[str]) -> None:
+        """Last step: `Kind.positions` fields (pins), whose server renumbers the siblings on every write, so
+        concurrent writes in any order would not keep them. Per changed list (lists concurrently): clear every
+        member pinned at plan time, then set the wanted positions in ascending order, so a later write never
+        shifts an earlier one. Lists nothing changed in cost no request."""
+        def rewrite(item: tuple[tuple[str, str | None], list[str]]) -> tuple[str, Exception | None]:
+            (fld, _container), addrs = item
+            addrs = [a for a in addrs if a in self.ids and a not in failed]
+            clear = [a for a in addrs if self.current_docs.get(a, {}).get(fld) is not None]
+            pins = sorted((a for a in addrs if self.tree.docs[a].get(fld) is not None),
+                          key=lambda a: (self.tree.docs[a][fld], a))
+            for addr, value in [(a, None) for a in clear] + [(a, self.tree.docs[a][fld]) for a in pins]:
+                kind, doc = self.kind(addr), self.tree.docs[addr]
+                try:
+                    self._with_retries(addr, kind, lambda _again, k=kind, a=addr, v=value, d=doc: k.write_position(
+                        self.api, self.ids[a], fld, v, d, self.target))
+                except Exception as exc:  # noqa: BLE001 - reported with the object's name
+                    return addr, self.object_error(addr, exc)
+                with self.lock:
+                    result.written += 1
+            return "", None
+
+        for addr, exc in self.api.map(rewrite, sorted(self._position_lists(todo).items(), key=repr)):
+            if exc is None:
+                continue
+            if not self.options.get("continue_on_error"):
+                raise exc
+            result.failed[addr] = str(exc)
 
     def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
         """Fill in deferred refs (cycles Metabase allows) now that every object has an id; concurrently."""

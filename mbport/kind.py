@@ -82,6 +82,10 @@ class Kind:
     # Kinds whose every doc is written (or located) before any doc of this kind, refs or not: the permission
     # graphs must see every group, database and collection of the tree, not only those they name.
     import_after: ClassVar[tuple[str, ...]] = ()
+    # Doc fields holding the object's place in a list it shares with siblings of any kind, where the server
+    # renumbers the siblings on every write (Metabase's pins: collection_position) → the doc field naming the
+    # list's container. `payload` must leave them out: apply sets them last, list by list (`write_position`).
+    positions: ClassVar[dict[str, str]] = {}
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -204,12 +208,24 @@ class Kind:
                stage: str, target: Target) -> dict[str, Any]:
         return api.put(f"{self.endpoint}/{target_id}", json=payload)
 
+    def write_position(self, api: MetabaseClient, target_id: Any, field: str, value: Any, doc: dict[str, Any],
+                       target: Target) -> None:
+        """Called by apply's last step (after the second pass), one object at a time in list order: set one
+        `positions` field to `value` (None: clear it). Default: PUT endpoint/id with that field alone."""
+        api.put(f"{self.endpoint}/{target_id}", json={field: value})
+
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True})
 
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         return {k: v for k, v in doc.items() if k not in self.identity_fields}
+
+    def comparable_raw(self, api: MetabaseClient, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        """Called by plan (concurrently, only for kinds that override it) per matched object before normalizing
+        it for `compare`: the target's raw object in the form the doc was exported in (a card in the tree's query
+        dialect ...). Default: `raw` unchanged, no request."""
+        return raw
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: dict[str, Any]) -> list[str]:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -91,15 +92,62 @@ def write_tree(out: Path, files: dict[str, bytes], owned: set[str]) -> None:
     staging = out / STAGING
     if staging.exists():
         shutil.rmtree(staging)
-    for rel, content in files.items():
-        target = staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+    _stage(out, staging, files)
     new_entries = {PurePosixPath(rel).parts[0] for rel in files}
     present = {p.name for p in out.iterdir()}
     entries = [[name, name in new_entries] for name in sorted((owned & present) | new_entries)]
     _atomic_write(out / JOURNAL, orjson.dumps({"entries": entries}))
     _swap(out, entries)
+
+
+def _stage(out: Path, staging: Path, files: dict[str, bytes]) -> None:
+    """Write `files` into `staging`; a file whose bytes equal the current tree's is hard-linked, not written.
+
+    An export of an unchanged instance rewrites thousands of identical files otherwise. Linking shares the
+    inode with the current file, which the swap then retires: nothing writes into either in place, so the
+    new tree's bytes are what is staged. Where linking fails (a filesystem without hard links), write.
+    """
+    made: set[str] = set()  # staging folders created so far
+    plain: dict[str, bool] = {"": True}  # current-tree folder → reached without a symbolic link
+    for rel, content in files.items():
+        parent, _, _ = rel.rpartition("/")
+        if parent not in made:
+            (staging / parent).mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        target = os.path.join(staging, rel)
+        current = os.path.join(out, rel)
+        if _plain_folder(out, parent, plain) and _same_bytes(current, content):
+            try:
+                os.link(current, target)
+                continue
+            except OSError:
+                pass
+        with open(target, "wb") as fh:
+            fh.write(content)
+
+
+def _plain_folder(out: Path, rel_dir: str, cache: dict[str, bool]) -> bool:
+    """Whether `out/rel_dir` is a real folder of the tree (no component is a link that may lead elsewhere)."""
+    if rel_dir not in cache:
+        up, _, _ = rel_dir.rpartition("/")
+        here = os.path.join(out, rel_dir)
+        cache[rel_dir] = _plain_folder(out, up, cache) and os.path.isdir(here) and not os.path.islink(here)
+    return cache[rel_dir]
+
+
+def _same_bytes(path: str, content: bytes) -> bool:
+    """A regular file (not a link) holding exactly `content`."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(content):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() == content
+    except OSError:
+        return False
 
 
 def recover(out: Path) -> None:

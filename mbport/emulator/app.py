@@ -198,6 +198,16 @@ class Emulator:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()
         op = spec.operation(route.method, route.path)
+        # Parameter coercion and spec validation read only the request and the spec: done before taking the
+        # state lock, so other requests are not held up by them. A validation error is raised only after
+        # authentication, as before (an unauthenticated request gets 401 whatever its body).
+        invalid: errors.ApiError | None = None
+        try:
+            path_params = self._path_params(op, raw_params)
+            query, paging = self._query(op, req.query)
+            body = self._body(op, req)
+        except errors.ApiError as exc:
+            invalid = exc
         # Reads may memoize derived indexes for the length of one request (nothing changes meanwhile; see
         # store.read_scope); writes get none. Without this, hydrating N cards scans every dashcard N times.
         reading = req.method in ("GET", "HEAD")
@@ -206,13 +216,9 @@ class Emulator:
             user = self._authenticate(req)
             if user is None and not route.public:
                 raise errors.unauthenticated()
-            try:
-                path_params = self._path_params(op, raw_params)
-                query, paging = self._query(op, req.query)
-                body = self._body(op, req)
-            except errors.ApiError as exc:
-                self.spec_violations.append(f"{req.method} {req.path}: {exc.body}")
-                raise
+            if invalid is not None:
+                self.spec_violations.append(f"{req.method} {req.path}: {invalid.body}")
+                raise invalid
             ctx = Ctx(self, self.state, req, user, query, body, paging)
             result = route.handler(ctx, **path_params)
         resp = result if isinstance(result, Response) else Response(200, result)

@@ -42,6 +42,18 @@ def read_scope(active: bool) -> Iterator[None]:
         _read_scope.token = previous
 
 
+@contextlib.contextmanager
+def answering(state: State) -> Iterator[None]:
+    """The rest of a write request only reads (it renders its answer): memoize lookups as reads do."""
+    previous = state.extra.get("request_memo")
+    state.extra["request_memo"] = {}
+    try:
+        with read_scope(True):
+            yield
+    finally:
+        state.extra["request_memo"] = previous
+
+
 class Table:
     """One model's rows, keyed by integer id (auto-increment from 1, never reused, like a SQL table)."""
 
@@ -77,10 +89,15 @@ class Table:
     def where(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> list[Row]:
         """Rows matching every key=value given and the predicate, in id order."""
         token = getattr(_read_scope, "token", None)
-        if token is not None and pred is None and len(equals) == 1:
-            found = self._indexed(token, *next(iter(equals.items())))
+        if token is not None and equals:
+            # The index of the first key narrows the rows; the other keys and the predicate filter those
+            # (same rows, same id order as a scan; a table's fields answered 20 scans of every field).
+            (key, value), *rest = equals.items()
+            found = self._indexed(token, key, value)
             if found is not None:
-                return found
+                if not rest and pred is None:
+                    return found
+                return [row for row in found if all(row.get(k) == v for k, v in rest) and (pred is None or pred(row))]
         out = []
         for row in self.rows.values():
             if all(row.get(k) == v for k, v in equals.items()) and (pred is None or pred(row)):

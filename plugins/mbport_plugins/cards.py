@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.kindutil import (
@@ -57,6 +59,14 @@ def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
 
 
+def is_mbql5(query: Any) -> bool:
+    return isinstance(query, dict) and isinstance(query.get("stages"), list)
+
+
+def is_mbql4(query: Any) -> bool:
+    return isinstance(query, dict) and query.get("type") in ("query", "native")
+
+
 def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) -> dict[str, Any]:
     """0.61 answers 200 to a query it cannot read and stores an empty one (versions.md): never accept that."""
     sent, stored = payload.get("dataset_query"), raw.get("dataset_query")
@@ -88,6 +98,9 @@ class Cards(Kind):
         "dashboard": "dashboard it is saved in",
     }
     container_field = "collection"
+    # Pins share one numbering with the collection's dashboards and pulses, renumbered on every write: the
+    # engine sets them last (payload leaves collection_position out).
+    positions = {"collection_position": "collection"}
     after = ("collections",)
     keep = (
         "entity_id", "name", "description", "type", "display", "archived", "collection_position", "cache_ttl",
@@ -245,7 +258,6 @@ class Cards(Kind):
             "parameters": walker.parameters(doc.get("parameters", [])),
             "parameter_mappings": walker.parameter_mappings(doc.get("parameter_mappings", [])),
             "collection_id": resolve(doc.get("collection")),
-            "collection_position": doc.get("collection_position"),
             "cache_ttl": doc.get("cache_ttl"),
             "dashboard_id": resolve(doc.get("dashboard")),
             "archived": bool(doc.get("archived")),
@@ -285,6 +297,19 @@ class Cards(Kind):
         if later:
             raw = api.put(f"{self.endpoint}/{raw['id']}", json=later)
         return check_stored_query(raw, payload, self.address_of(doc))
+
+    def comparable_raw(self, api, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        """Called by plan per matched card: a tree exported in MBQL 4 (<= 0.56) compares with the target's query
+        in MBQL 4 too, else a >= 0.57 target (MBQL 5) would show a `dataset_query` update forever. The list row's
+        `legacy_query` (0.57-0.61) costs nothing; otherwise one `GET /api/card/:id?legacy-mbql=true`."""
+        if not (is_mbql4(doc.get("dataset_query")) and is_mbql5(raw.get("dataset_query"))):
+            return raw
+        legacy = raw.get("legacy_query")
+        if isinstance(legacy, str) and legacy:
+            query = orjson.loads(legacy)
+        else:
+            query = api.get(f"{self.endpoint}/{raw['id']}", params={"legacy-mbql": "true"}).get("dataset_query")
+        return {**raw, "dataset_query": query} if is_mbql4(query) else raw
 
     def update(self, api, target_id: Any, payload: dict[str, Any], doc: dict[str, Any], stage: str, target) -> dict[str, Any]:
         body = for_target(api, payload)

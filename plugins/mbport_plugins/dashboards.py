@@ -175,6 +175,7 @@ class Dashboards(Kind):
         "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
     }
     container_field = "collection"
+    positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("collections",)
     sub_kinds = {"tabs": 1, "dashcards": 1}
     keep = (
@@ -343,8 +344,7 @@ class Dashboards(Kind):
         """Shell: the POST/PUT body of the dashboard alone. Layout: the whole dashboard, tabs and dashcards
         carrying the target ids known so far (`known`); `update` turns it into the PUT body."""
         shell = {"name": doc["name"], "description": doc.get("description"),
-                 "collection_id": resolve(doc.get("collection")), "collection_position": doc.get("collection_position"),
-                 "cache_ttl": doc.get("cache_ttl")}
+                 "collection_id": resolve(doc.get("collection")), "cache_ttl": doc.get("cache_ttl")}
         if stage == "shell":
             return shell
         walker = lenient_walker(resolve, self.deferred_refs(doc))

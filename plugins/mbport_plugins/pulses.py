@@ -56,6 +56,7 @@ class Pulses(Kind):
     phrases = {"cards": "cards", "channels": "delivery channels",
                "skip_if_empty": {True: "skipped when empty", False: "sent even when empty"}}
     container_field = "collection"
+    positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("users", "collections", "dashboards")
     keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")
     drop = {
@@ -142,7 +143,7 @@ class Pulses(Kind):
     def payload(self, doc, resolve, stage):
         """The `/api/pulse` body; webhook channels stay names (`_channel`) until create/update look them up."""
         body: dict[str, Any] = {
-            "name": doc["name"], "collection_position": doc.get("collection_position"),
+            "name": doc["name"],
             "parameters": resolve.walker().parameters(doc.get("parameters") or []),
             # PUT writes an omitted archived/skip_if_empty as false, so both are always sent.
             "skip_if_empty": bool(doc.get("skip_if_empty")), "archived": bool(doc.get("archived")),
@@ -185,6 +186,11 @@ class Pulses(Kind):
     def update(self, api, target_id, payload, doc, stage, target):
         current = target.find(self.name, target_id) or {"channels": []}
         return api.put(f"{self.endpoint}/{target_id}", json=self._put_body(api, payload, doc, current))
+
+    def write_position(self, api, target_id, field, value, doc, target) -> None:
+        """PUT writes an omitted archived/skip_if_empty as false: both go along with the pin."""
+        api.put(f"{self.endpoint}/{target_id}", json={field: value, "archived": bool(doc.get("archived")),
+                                                       "skip_if_empty": bool(doc.get("skip_if_empty"))})
 
     def _put_body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         # A subscription's dashboard and collection cannot change through PUT; they are never sent.

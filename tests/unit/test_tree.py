@@ -116,3 +116,34 @@ def test_read_manifest_errors_name_the_file(tmp_path):
     (tmp_path / "mbport.json").write_bytes(orjson.dumps({"format": 99}))
     with pytest.raises(MbportError, match="format 99 is not supported"):
         tree.read_manifest(tmp_path)
+
+
+def test_unchanged_files_are_linked_not_rewritten_and_the_tree_is_the_same(tmp_path, monkeypatch):
+    out = tmp_path / "t"
+    owned = {"cards", "mbport.json"}
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/x/a.json": b"1", "cards/b.json": b"2"}, owned=owned)
+    inode = (out / "cards/x/a.json").stat().st_ino
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/x/a.json": b"1", "cards/b.json": b"22"}, owned=owned)
+    assert (out / "cards/x/a.json").stat().st_ino == inode  # identical bytes: linked, not written again
+    assert (out / "cards/x/a.json").stat().st_nlink == 1  # the retired copy is gone
+    assert (out / "cards/b.json").read_bytes() == b"22"
+    # A filesystem without hard links: the files are written instead, with the same result.
+    def no_links(src, dst):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(tree.os, "link", no_links)
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/x/a.json": b"1", "cards/c.json": b"3"}, owned=owned)
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == {
+        "mbport.json": b"{}", "cards/x/a.json": b"1", "cards/c.json": b"3"}
+
+
+def test_a_linked_folder_in_the_current_tree_is_not_linked_from(tmp_path):
+    out, elsewhere = tmp_path / "t", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a.json").write_bytes(b"1")
+    tree.write_tree(out, {"mbport.json": b"{}"}, owned={"cards", "mbport.json"})
+    (out / "cards").symlink_to(elsewhere)
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1"}, owned={"cards", "mbport.json"})
+    assert not (out / "cards").is_symlink()
+    assert (out / "cards/a.json").stat().st_ino != (elsewhere / "a.json").stat().st_ino
+    assert (elsewhere / "a.json").read_bytes() == b"1"

@@ -298,6 +298,9 @@ def create_card(state: State, user: Row, body: dict) -> Row:
     collection_id = actual_collection_id(state, placement)
     _check_target_collection(state, user, collection_id)
     query = store_query(state, body["dataset_query"])
+    # A new pin at collection_position shifts the collection's pins at and after it (create-card!).
+    collections.maybe_reconcile_collection_position(
+        state, None, {"collection_id": collection_id, "collection_position": body.get("collection_position")})
     now = state.now()
     card = state.table("card").insert({
         "name": body["name"], "description": body.get("description"), "display": body["display"],
@@ -357,6 +360,7 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
     if updates.get("type") and updates["type"] == "model" and updates.get("display") != "list":
         updates["display"] = "table"
     old_dashboard_id = card.get("dashboard_id")
+    collections.maybe_reconcile_collection_position(state, card, updates)  # update-card!, before the write
     for key in UPDATE_WHEN_PRESENT + ("archived_directly", "database_id", "table_id", "query_type", "source_card_id"):
         if key in updates:
             card[key] = updates[key]
@@ -494,13 +498,18 @@ def move_cards_to_collection(ctx: Ctx):
             raise errors.not_found()
         if not can_write_card(state, ctx.user, card):
             raise errors.forbidden()
+    # Metabase's move-cards-to-collection!: pinned cards are appended after the target's highest card pin, the
+    # highest first, each leaving its old collection's pins contiguous; cards already there are left alone.
+    moving = [c for c in cards if c.get("collection_id") != target_id]
+    pinned = sorted((c for c in moving if c.get("collection_position")), key=lambda c: c["collection_position"])
     positions = [c["collection_position"] for c in state.table("card").where(collection_id=target_id)
                  if c.get("collection_position")]
-    next_position = max(positions, default=0) + 1
-    for card in sorted(cards, key=lambda c: c.get("collection_position") or 0):
-        if card.get("collection_position") and card.get("collection_id") != target_id:
-            card["collection_position"] = next_position
-            next_position += 1
+    start = max(positions, default=0) + 1
+    for position, card in reversed(list(enumerate(pinned, start))):
+        collections.reconcile_position_for_collection(state, card.get("collection_id"), card["collection_position"],
+                                                      None)
+        card.update(collection_position=position, collection_id=target_id)
+    for card in moving:
         card["collection_id"] = target_id
     return {"status": "ok"}
 

@@ -179,6 +179,52 @@ def resolve(state: State, id_or_eid: Any) -> Row:
     return coll
 
 
+# ---------------------------------------------------------------- pinned items (collection_position)
+
+# The models whose pins share one numbering per collection (api/common.clj's reconcile-position-for-collection!).
+POSITIONED_TABLES = ("card", "dashboard", "pulse")
+
+
+def reconcile_position_for_collection(state: State, collection_id: int | None, old: int | None,
+                                      new: int | None) -> None:
+    """Metabase's reconcile-position-for-collection!: shift the other pins of one collection (None = root)
+    for an item going from position `old` to `new`; archived rows included, as Metabase's UPDATE has no filter.
+    The moving item itself may be shifted too (BETWEEN is inclusive): its own write comes after and wins."""
+    if new == old:
+        return
+    if new is None:
+        step, hit = -1, (lambda p: p > old)
+    elif old is None:
+        step, hit = 1, (lambda p: p >= new)
+    elif new > old:
+        step, hit = -1, (lambda p: old <= p <= new)
+    else:
+        step, hit = 1, (lambda p: new <= p <= old)
+    for table in POSITIONED_TABLES:
+        for row in state.table(table).where(lambda r: r.get("collection_id") == collection_id
+                                            and isinstance(r.get("collection_position"), int)):
+            if hit(row["collection_position"]):
+                row["collection_position"] += step
+
+
+def maybe_reconcile_collection_position(state: State, before: Row | None, updates: dict) -> None:
+    """Metabase's maybe-reconcile-collection-position!, called before a card/dashboard/pulse is written.
+
+    `before`: the row as it is (None when creating; then `updates` must hold both keys, absent meaning nil).
+    `updates`: the keys about to be written; a key left out does not change. A move without a new position keeps
+    the item's position in the new collection (its pins at and after it shift up)."""
+    before = before or {}
+    old_coll, old_pos = before.get("collection_id"), before.get("collection_position")
+    new_coll, new_pos = updates.get("collection_id"), updates.get("collection_position")
+    moved = "collection_id" in updates and old_coll != new_coll
+    repositioned = "collection_position" in updates and old_pos != new_pos
+    if not moved and repositioned:
+        reconcile_position_for_collection(state, old_coll, old_pos, new_pos)
+    elif moved:
+        reconcile_position_for_collection(state, old_coll, old_pos, None)
+        reconcile_position_for_collection(state, new_coll, None, new_pos if repositioned else old_pos)
+
+
 # ---------------------------------------------------------------- hydration
 
 def _visible_location(state: State, user: Row | None, location: str) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..router import route
-from ..store import Row, State
+from ..store import Row, State, answering
+from .collections import maybe_reconcile_collection_position
 
 GRID_WIDTH = 24
 # metabase.dashboards.constants/card-size-defaults (:default entries); unknown displays get 4x4.
@@ -489,6 +490,8 @@ def create_dashboard(ctx: Ctx):
     body = ctx.body or {}
     state = ctx.state
     _check_collection(state, ctx.user, body.get("collection_id"))
+    maybe_reconcile_collection_position(state, None, {
+        k: body.get(k) for k in ("collection_id", "collection_position")})
     dash = _insert_dashboard(state, ctx.user["id"], {
         k: body.get(k) for k in ("name", "description", "parameters", "cache_ttl", "collection_id", "collection_position")
     })
@@ -555,6 +558,7 @@ def _apply_plain_updates(state: State, user: Row, dash: Row, body: dict) -> None
             card["collection_id"] = updates["collection_id"]
     if archived_changes and updates["archived"]:
         _delete_pulses(state, dash["id"])
+    maybe_reconcile_collection_position(state, dash, updates)  # update-dashboard!, before the write
     dash.update(updates)
     dash["updated_at"] = state.now()
 
@@ -709,7 +713,8 @@ def update_dashboard(ctx: Ctx, dashboard_id: int, body: dict) -> dict:
                 _prune_inline_parameters(state, dash)
             dash["updated_at"] = state.now()
         _record_edit(state, "dashboard", dash["id"], ctx.user["id"])
-    return hydrate_dashboard(state, ctx.user, dash, read_view=False)
+    with answering(state):  # the write is done: hydrating N dashcards need not scan every dashcard N times
+        return hydrate_dashboard(state, ctx.user, dash, read_view=False)
 
 
 @route("PUT", "/api/dashboard/{id}")
@@ -799,6 +804,8 @@ def copy_dashboard(ctx: Ctx, from_dashboard_id):
         raise errors.bad_request(SHALLOW_COPY_MESSAGE)
     source = _checked(state, ctx.user, from_dashboard_id)
     with _atomic(state):
+        maybe_reconcile_collection_position(state, None, {
+            "collection_id": collection_id, "collection_position": body.get("collection_position")})
         dash = _insert_dashboard(state, ctx.user["id"], {
             "name": body.get("name") or source["name"],
             "description": body.get("description") or source["description"],

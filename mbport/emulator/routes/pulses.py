@@ -9,6 +9,7 @@ from ..app import NO_CONTENT, Ctx
 from ..router import route
 from ..store import Row, State
 from . import users
+from .collections import maybe_reconcile_collection_position
 from .timelines import check_collection_access
 
 CHANNEL_TYPES = ("email", "slack", "http")
@@ -323,6 +324,9 @@ def create_pulse(ctx: Ctx):
     _check_parameters(body.get("parameters"))
     _check_cards_readable(state, refs, dashboard_id)
     prepared = _prepare_channels(state, body["channels"])
+    # create-pulse-with-perm-checks!: a new pin shifts the collection's pins at and after it.
+    maybe_reconcile_collection_position(
+        state, None, {"collection_id": collection_id, "collection_position": body.get("collection_position")})
     pulse = state.table("pulse").insert({
         "name": body["name"], "creator_id": ctx.user["id"], "skip_if_empty": bool(body.get("skip_if_empty")),
         "collection_id": collection_id, "collection_position": body.get("collection_position"),
@@ -380,6 +384,8 @@ def update_pulse(ctx: Ctx, id: int):
     if changes["archived"] != pulse["archived"]:
         for channel in state.table("pulse_channel").where(pulse_id=id):
             channel["enabled"] = not changes["archived"]
+    maybe_reconcile_collection_position(state, pulse, {k: body[k] for k in ("collection_id", "collection_position")
+                                                       if k in body})
     pulse.update(changes, updated_at=state.now())
     if refs is not None:
         _write_cards(state, id, refs)
