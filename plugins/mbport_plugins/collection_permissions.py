@@ -92,7 +92,7 @@ class CollectionPermissions(Kind):
     def payload(self, doc, resolve, stage):
         """Wanted access per (group id, "root" | collection id), and every group and collection of the tree that
         the target has (their pairs the doc leaves out are revoked)."""
-        ids = resolve.ids
+        ids = dict(resolve.ids)  # a snapshot: writes running beside this one add ids meanwhile
         wanted = {}
         for grant in doc.get("grants") or []:
             cid = ROOT if grant["collection"] == ROOT else str(resolve(grant["collection"]))
