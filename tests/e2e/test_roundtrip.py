@@ -18,30 +18,12 @@ WRITES = ("POST", "PUT", "DELETE")
 
 
 @pytest.fixture(scope="module")
-def source_tree(tmp_path_factory, seeded_module, registry_module):
-    emu, session = seeded_module
+def source_tree(tmp_path_factory, seeded, registry):
+    emu, session = seeded
     out = tmp_path_factory.mktemp("a") / "tree"
     with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as api:
-        result = run_export(api, registry_module, out)
+        result = run_export(api, registry, out)
     return out, result
-
-
-@pytest.fixture(scope="module")
-def seeded_module():
-    from mbport.emulator import seeds
-
-    emu = Emulator()
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "sample", session)
-    emu.wait_idle()
-    return emu, session
-
-
-@pytest.fixture(scope="module")
-def registry_module():
-    from mbport.registry import load_plugins
-
-    return load_plugins()
 
 
 def secrets():
@@ -51,14 +33,14 @@ def secrets():
 
 
 @pytest.fixture(scope="module")
-def imported(source_tree, registry_module, tmp_path_factory):
+def imported(source_tree, registry, tmp_path_factory):
     """The seed's tree applied to an empty emulator B (set up by a different admin)."""
     out, _ = source_tree
     emu = Emulator()
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     api = MetabaseClient("http://b.test", session_token=session, transport=emu.transport())
     state_path = tmp_path_factory.mktemp("state") / "b.json"
-    importer = Importer(api, registry_module, load_tree(out, registry_module), State.load(state_path, api.url),
+    importer = Importer(api, registry, load_tree(out, registry), State.load(state_path, api.url),
                         options(state_path))
     plan = importer.plan()
     result = importer.apply(plan)
@@ -79,12 +61,12 @@ def test_apply_writes_everything_without_failures(imported):
     assert keys.stat().st_mode & 0o777 == 0o600 and "CI export" in keys.read_text()
 
 
-def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, registry_module, tmp_path):
+def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, registry, tmp_path):
     out, source = source_tree
     emu, api, importer, *_ = imported
-    back = run_export(api, registry_module, tmp_path / "b")
-    renamed = relabel(back.docs, entity_id_map(importer.ids, back.index), registry_module)
-    source_docs = relabel(source.docs, {}, registry_module)
+    back = run_export(api, registry, tmp_path / "b")
+    renamed = relabel(back.docs, entity_id_map(importer.ids, back.index), registry)
+    source_docs = relabel(source.docs, {}, registry)
     missing = sorted(set(source.docs) - set(renamed))
     extra = sorted(set(renamed) - set(source.docs))
     assert not missing and not extra, (missing[:10], extra[:10])
@@ -92,10 +74,10 @@ def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, r
     assert not differ, [(a, source_docs[a], renamed[a]) for a in differ[:3]]
 
 
-def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, source_tree, registry_module):
+def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, source_tree, registry):
     out, _ = source_tree
     emu, api, _, _, _, state_path = imported
-    importer = Importer(api, registry_module, load_tree(out, registry_module), State.load(state_path, api.url),
+    importer = Importer(api, registry, load_tree(out, registry), State.load(state_path, api.url),
                         options(state_path))
     plan = importer.plan()
     assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
