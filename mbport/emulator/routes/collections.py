@@ -417,15 +417,6 @@ def unarchive(state: State, coll: Row) -> None:
             row["archived"] = False
 
 
-def _remove_dashcards(state: State, card_id: int) -> None:
-    try:
-        from . import dashboards
-    except ImportError:
-        return
-    if hasattr(dashboards, "remove_dashcards_for_card"):
-        dashboards.remove_dashcards_for_card(state, card_id)
-
-
 def _new_parent_location(state: State, user: Row | None, coll: Row, new_parent_id: int | None) -> str:
     parent = resolve(state, new_parent_id) if new_parent_id else None
     if is_trash(parent) or not can_write(state, user, parent):
@@ -493,7 +484,9 @@ def delete_collection(ctx: Ctx, id: int):  # noqa: A002
     doomed_ids = {c["id"] for c in doomed}
     for table, row in _contents(state, doomed_ids):
         if table == "card":
-            _remove_dashcards(state, row["id"])
+            from .dashboards import remove_dashcards_for_card  # imported here: dashboards imports this module
+
+            remove_dashcards_for_card(state, row["id"])
         state.table(table).delete(row["id"])
     for c in doomed:
         state.table("collection").delete(c["id"])
