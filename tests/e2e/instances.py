@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from mbport import client as client_module
 from mbport.cli import main
 from mbport.emulator import Emulator, bootstrap, seeds
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.served import free_port, serve  # noqa: F401  (free_port is used by test_backup)
 
 FINANCE_SECRET = "databases/Finance/password"
 
@@ -97,40 +95,13 @@ def write_secrets(path: Path) -> Path:
 
 # ---------------------------------------------------------------- a real server
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Served:
     """`mbport emulator serve` in a subprocess on a free port (stopped by `stop`)."""
 
     def __init__(self, tmp: Path, api_key: str, seed: str | None = "sample"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"serve-{self.port}.log"
-        command = [sys.executable, "-c", "from mbport.cli import main; main()", "emulator", "serve",
-                   "--port", str(self.port), "--admin-password", ADMIN_PASSWORD, "--api-key", api_key]
-        if seed:
-            command += ["--seed", seed]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        self._wait()
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the server exited early:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/api/session/properties", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"the server did not answer:\n{self.log.read_text()}")
+        self.log = tmp / f"serve-{id(self)}.log"
+        extra = ["--seed", seed] if seed else []
+        self.proc, self.url = serve(self.log, "--admin-password", ADMIN_PASSWORD, "--api-key", api_key, *extra)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
-import sys
-import time
 
 import httpx
 
 from mbport.emulator import Emulator, bootstrap, seeds, server
+from tests.served import serve
 
 API_KEY = "mb_SeRvEtEsTkEy0123456789abcdefghijklmnopqrstu"
 PASSWORD = "Serve-passw0rd!"
-STARTUP_TIMEOUT = 8.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(proc: subprocess.Popen, base_url: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited early with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base_url}/api/session/properties", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the server did not answer within {STARTUP_TIMEOUT} s")
-
 
 def test_serve_subprocess_with_seed_and_api_key(tmp_path):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-c", "from mbport.cli import main; main()", "emulator", "serve",
-               "--port", str(port), "--seed", "sample", "--admin-password", PASSWORD, "--api-key", API_KEY]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    proc, base_url = serve(log, "--seed", "sample", "--admin-password", PASSWORD, "--api-key", API_KEY)
     try:
-        try:
-            wait_until_up(proc, base_url)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{log.read_text()}") from None
         with httpx.Client(base_url=base_url, timeout=5) as anon:
             props = anon.get("/api/session/properties").json()
             assert props["has-user-setup"] is True and props["site-name"] == "Acme Analytics"

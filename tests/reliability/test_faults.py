@@ -266,19 +266,10 @@ def test_continue_on_error_imports_everything_independent_of_a_failure(source, r
 
 
 def _serve(tmp_path, *flags):
-    import subprocess
-    import sys
+    from tests.served import serve
 
-    from tests.emulator.test_serve import free_port, wait_until_up
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from mbport.cli import main; main()", "emulator", "serve",
-                             "--port", str(port), "--admin-password", ADMIN_PASSWORD, "--api-key", SERVED_KEY, *flags],
-                            stdout=log, stderr=subprocess.STDOUT)
-    wait_until_up(proc, url)  # the anonymous properties probe is never faulted
-    return proc, url
+    # the anonymous properties probe that waits for the server is never faulted
+    return serve(tmp_path / "serve.log", "--admin-password", ADMIN_PASSWORD, "--api-key", SERVED_KEY, *flags)
 
 
 SERVED_KEY = "mb_FaUlTsErVeKeY0123456789abcdefghijklm"

@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from mbport.client import MetabaseClient
 from mbport.export import run_export
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
-from tests.emulator.test_serve import free_port, wait_until_up
+from tests.served import mbport_command, serve
 
 from .conftest import canonical, fingerprint, run_import, target
 
@@ -129,24 +128,13 @@ def test_import_killed_after_every_write_resumes_to_the_same_result(source, regi
 # A real SIGKILL
 
 
-def _mbport(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from mbport.cli import main; main()", *args]
+_mbport = mbport_command
 
 
 def _serve(tmp: Path, latency_ms: int, seed: str | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp / "serve.log").open("wb")
     extra = ["--seed", seed] if seed else []
-    proc = subprocess.Popen(_mbport("emulator", "serve", "--port", str(port), "--admin-password", PASSWORD,
-                                    "--api-key", API_KEY, "--latency-ms", str(latency_ms), *extra),
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(proc, url)
-    except AssertionError:
-        proc.kill()
-        raise
-    return proc, url
+    return serve(tmp / "serve.log", "--admin-password", PASSWORD, "--api-key", API_KEY,
+                 "--latency-ms", str(latency_ms), *extra)
 
 
 def _secrets_file(tmp: Path) -> Path:
