@@ -216,27 +216,32 @@ def summarize_body(body: Any) -> str:
 def _decode(resp: httpx.Response) -> tuple[Any, bool]:
     """(body, ok): parsed JSON, text for text/plain, or the raw text with ok=False when it should be JSON."""
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-    text = resp.text
-    if not text.strip():
+    raw = resp.content
+    if not raw or raw.isspace():
         return None, True
-    if ctype == "text/html" or _looks_like_html(text):
-        return text, False
+    if ctype == "text/html" or _looks_like_html(raw[:200].decode("utf-8", "replace")):
+        return resp.text, False
     if ctype.startswith("text/"):
-        return text, True
-    if not _LONG_DIGITS.search(text):
-        # orjson reads a list of 5,000 cards several times faster; it turns integers beyond 64 bits into
-        # floats and refuses NaN and lone surrogates, which the standard parser below keeps as they are.
+        return resp.text, True
+    # orjson reads a list of 5,000 cards several times faster (and straight from the bytes); it turns
+    # integers beyond 64 bits into floats and refuses NaN and lone surrogates, which the standard parser
+    # below keeps as they are. A run of 20 digits is found by mapping every digit to "0" (C speed; a
+    # regular expression costs half as much as the parse itself on a 12 MB answer).
+    if _ZEROS not in raw.translate(_DIGITS_AS_ZEROS):
         try:
-            return orjson.loads(text), True
+            return orjson.loads(raw), True
         except orjson.JSONDecodeError:
             pass
+    text = resp.text
     try:
         return jsonlib.loads(text), True
     except ValueError:
         return text, False
 
 
-_LONG_DIGITS = re.compile(r"\d{20}")
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x2E for i in range(256))  # "0" for digits, "." else
+_ZEROS = b"0" * 20
+
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import orjson
 from . import errors, spec
 from .profiles import Profile, get_profile
 from .router import Router, registered_routes
-from .store import Row, State, read_scope
+from .store import Row, State
 
 SESSION_COOKIE = "metabase.SESSION"
 
@@ -208,11 +208,7 @@ class Emulator:
             body = self._body(op, req)
         except errors.ApiError as exc:
             invalid = exc
-        # Reads may memoize derived indexes for the length of one request (nothing changes meanwhile; see
-        # store.read_scope); writes get none. Without this, hydrating N cards scans every dashcard N times.
-        reading = req.method in ("GET", "HEAD")
-        with self.state.lock, read_scope(reading):
-            self.state.extra["request_memo"] = {} if reading else None
+        with self.state.lock:
             user = self._authenticate(req)
             if user is None and not route.public:
                 raise errors.unauthenticated()

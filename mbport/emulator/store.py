@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import copy
 import datetime as dt
 import secrets
 import string
@@ -14,8 +16,6 @@ from .profiles import Profile
 
 NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
 
-Row = dict[str, Any]
-
 
 def new_entity_id() -> str:
     """A 21-character NanoID, as Metabase generates for entity_id."""
@@ -26,115 +26,238 @@ def is_entity_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 21 and all(c in NANOID_ALPHABET for c in value)
 
 
-# The read request being served on this thread (a fresh token per GET; None during writes). A real Metabase
-# answers `where` with an indexed SQL query; here equality lookups index a table once per read request
-# instead of scanning it once per row they hydrate (O(n²) on instances with thousands of objects).
-_read_scope = threading.local()
+class Row(dict):
+    """A stored row: a dict that tells its table when one of its values changes.
+
+    A real Metabase answers lookups from indexed SQL tables and undoes a failed request with a transaction;
+    routes here change rows in place (`row["archived"] = True`, `row.update(body)`), so each row reports
+    its changes to its table, which keeps its lookup indexes current and journals the old values.
+    Copies (`dict(row)`, `row.copy()`, deep copies) are plain dicts that report nothing.
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: Table | None, values: dict[str, Any]):
+        dict.__init__(self, values)
+        self._table = table
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        table = self._table
+        if table is None:
+            dict.__setitem__(self, key, value)
+            return
+        had = key in self
+        old = dict.get(self, key)
+        dict.__setitem__(self, key, value)
+        table._changed(self, key, had, old, value)
+
+    def __delitem__(self, key: str) -> None:
+        old = self[key]
+        dict.__delitem__(self, key)
+        if self._table is not None:
+            self._table._changed(self, key, True, old, _ABSENT)
+
+    def update(self, other: Any = (), /, **more: Any) -> None:
+        for key, value in dict(other, **more).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def popitem(self) -> tuple[str, Any]:
+        raise TypeError("rows do not pop arbitrary items")
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def __ior__(self, other: Any) -> Row:
+        self.update(other)
+        return self
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return copy.deepcopy(dict(self), memo)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (dict(self),)
 
 
-@contextlib.contextmanager
-def read_scope(active: bool) -> Iterator[None]:
-    previous = getattr(_read_scope, "token", None)
-    _read_scope.token = object() if active else None
-    try:
-        yield
-    finally:
-        _read_scope.token = previous
-
-
-@contextlib.contextmanager
-def answering(state: State) -> Iterator[None]:
-    """The rest of a write request only reads (it renders its answer): memoize lookups as reads do."""
-    previous = state.extra.get("request_memo")
-    state.extra["request_memo"] = {}
-    try:
-        with read_scope(True):
-            yield
-    finally:
-        state.extra["request_memo"] = previous
+_ABSENT = object()  # the value of a key a row does not have
 
 
 class Table:
-    """One model's rows, keyed by integer id (auto-increment from 1, never reused, like a SQL table)."""
+    """One model's rows, keyed by integer id (auto-increment from 1, never reused, like a SQL table).
 
-    def __init__(self, name: str, entity_ids: bool = False):
+    Equality lookups (`where(card_id=3)`) are answered from an index per key, built on the first lookup of
+    that key and kept current as rows report their changes; without them hydrating N cards or writing N
+    objects scans whole tables N times (O(n²) on instances with thousands of objects).
+    """
+
+    def __init__(self, name: str, entity_ids: bool = False, journal: Callable[[], list | None] | None = None):
         self.name = name
         self.entity_ids = entity_ids
         self.rows: dict[int, Row] = {}
         self._next_id = 1
-        self._memo_token: object | None = None  # the read scope the memoized indexes belong to
-        self._memo: dict[str, dict[Any, list[Row]] | None] = {}
+        # key -> value -> rows in id order; None for a key whose values cannot be indexed (lists, dicts)
+        self._indexes: dict[str, dict[Any, list[Row]] | None] = {}
+        self._journal = journal or (lambda: None)
 
-    def insert(self, row: Row, now: str | None = None) -> Row:
-        row = dict(row)
-        row["id"] = self._next_id
+    # ---- writes ----
+    def insert(self, row: dict[str, Any], now: str | None = None) -> Row:
+        stored = Row(None, row)
+        stored["id"] = self._next_id
         self._next_id += 1
-        if self.entity_ids and "entity_id" not in row:
-            row["entity_id"] = new_entity_id()
+        if self.entity_ids and "entity_id" not in stored:
+            stored["entity_id"] = new_entity_id()
         if now is not None:
-            row.setdefault("created_at", now)
-            row.setdefault("updated_at", now)
-        self.rows[row["id"]] = row
-        self._memo_token = None
+            stored.setdefault("created_at", now)
+            stored.setdefault("updated_at", now)
+        stored._table = self
+        self.rows[stored["id"]] = stored
+        for key, index in list(self._indexes.items()):
+            if index is not None and not self._add(index, key, stored.get(key), stored):
+                self._indexes[key] = None
+        journal = self._journal()
+        if journal is not None:
+            journal.append((self._undo_insert, stored))
+        return stored
+
+    def delete(self, id_: int) -> Row | None:
+        row = self.rows.pop(id_, None)
+        if row is None:
+            return None
+        for key, index in self._indexes.items():
+            if index is not None:
+                self._remove(index, row.get(key), row)
+        row._table = None
+        journal = self._journal()
+        if journal is not None:
+            journal.append((self._undo_delete, row))
         return row
 
+    def _changed(self, row: Row, key: str, had: bool, old: Any, new: Any) -> None:
+        journal = self._journal()
+        if journal is not None:
+            journal.append((self._undo_change, (row, key, old if had else _ABSENT)))
+        index = self._indexes.get(key)
+        if index is None:
+            return
+        old_value = old if had else None
+        new_value = None if new is _ABSENT else new
+        if old_value is new_value or (type(old_value) is type(new_value) and old_value == new_value):
+            return
+        self._remove(index, old_value, row)
+        if not self._add(index, key, new_value, row):
+            self._indexes[key] = None
+
+    # ---- undo (State.transaction) ----
+    def _undo_insert(self, row: Row) -> None:
+        self.delete(row["id"])
+
+    def _undo_delete(self, row: Row) -> None:
+        row._table = self
+        self.rows[row["id"]] = row
+        self.rows = dict(sorted(self.rows.items()))  # keep id order for scans
+        self._indexes.clear()
+
+    def _undo_change(self, change: tuple[Row, str, Any]) -> None:
+        row, key, old = change
+        if old is _ABSENT:
+            if key in row:
+                del row[key]
+        else:
+            row[key] = old
+
+    # ---- reads ----
     def get(self, id_: Any) -> Row | None:
         """A row by integer id, or by entity_id when the table has them."""
         if isinstance(id_, int) or (isinstance(id_, str) and id_.isdigit()):
             return self.rows.get(int(id_))
         if self.entity_ids and is_entity_id(id_):
-            return next((r for r in self.rows.values() if r.get("entity_id") == id_), None)
+            found = self._lookup("entity_id", id_)
+            return found[0] if found else None
         return None
 
     def where(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> list[Row]:
         """Rows matching every key=value given and the predicate, in id order."""
-        token = getattr(_read_scope, "token", None)
-        if token is not None and equals:
-            # The index of the first key narrows the rows; the other keys and the predicate filter those
-            # (same rows, same id order as a scan; a table's fields answered 20 scans of every field).
-            (key, value), *rest = equals.items()
-            found = self._indexed(token, key, value)
-            if found is not None:
-                if not rest and pred is None:
-                    return found
-                return [row for row in found if all(row.get(k) == v for k, v in rest) and (pred is None or pred(row))]
-        out = []
-        for row in self.rows.values():
-            if all(row.get(k) == v for k, v in equals.items()) and (pred is None or pred(row)):
-                out.append(row)
-        return out
-
-    def _indexed(self, token: object, key: str, value: Any) -> list[Row] | None:
-        """where(key=value) from an index built once per read request; None when values are unhashable."""
-        if self._memo_token is not token:
-            self._memo, self._memo_token = {}, token
-        if key not in self._memo:
-            index: dict[Any, list[Row]] | None = {}
-            try:
-                for row in self.rows.values():
-                    index.setdefault(row.get(key), []).append(row)
-            except TypeError:
-                index = None
-            self._memo[key] = index
-        index = self._memo[key]
-        try:
-            return list(index.get(value, ())) if index is not None else None
-        except TypeError:
-            return None
+        best_key, best = None, None
+        for key, value in equals.items():
+            found = self._lookup(key, value)
+            if found is not None and (best is None or len(found) < len(best)):
+                best_key, best = key, found
+        rest = [(k, v) for k, v in equals.items() if k != best_key]
+        rows = self.rows.values() if best is None else best
+        if not rest and pred is None:
+            return list(rows)
+        return [row for row in rows if all(row.get(k) == v for k, v in rest) and (pred is None or pred(row))]
 
     def first(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> Row | None:
         found = self.where(pred, **equals)
         return found[0] if found else None
 
-    def delete(self, id_: int) -> Row | None:
-        self._memo_token = None
-        return self.rows.pop(id_, None)
+    def _lookup(self, key: str, value: Any) -> list[Row] | None:
+        """The rows whose `key` equals `value`, from the key's index; None when it cannot be indexed."""
+        if key not in self._indexes:
+            index: dict[Any, list[Row]] | None = {}
+            for row in self.rows.values():
+                if not self._add(index, key, row.get(key), row):
+                    index = None
+                    break
+            self._indexes[key] = index
+        index = self._indexes[key]
+        if index is None:
+            return None
+        try:
+            return index.get(value, _NONE)
+        except TypeError:  # an unhashable value equals no indexed one
+            return None
+
+    @staticmethod
+    def _add(index: dict[Any, list[Row]], key: str, value: Any, row: Row) -> bool:
+        try:
+            bucket = index.setdefault(value, [])
+        except TypeError:
+            return False
+        if bucket and bucket[-1]["id"] > row["id"]:
+            bisect.insort(bucket, row, key=lambda r: r["id"])
+        else:
+            bucket.append(row)
+        return True
+
+    @staticmethod
+    def _remove(index: dict[Any, list[Row]], value: Any, row: Row) -> None:
+        bucket = index.get(value)
+        if bucket is None:
+            return
+        for i, candidate in enumerate(bucket):
+            if candidate is row:
+                del bucket[i]
+                break
+        if not bucket:
+            del index[value]
 
     def __iter__(self) -> Iterator[Row]:
         return iter(list(self.rows.values()))
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+_NONE: list[Row] = []
 
 
 # Models that carry an entity_id in Metabase (api-surface.md §1.7); every other table has none.
@@ -158,11 +281,32 @@ class State:
         self.setup_token: str | None = new_uuid()
         # Free-form per-area storage for things that are not rows (permission graphs, sync jobs ...).
         self.extra: dict[str, Any] = {}
+        self._journal: list[tuple[Callable[[Any], None], Any]] | None = None  # undo steps of a transaction
 
     def table(self, name: str) -> Table:
         if name not in self.tables:
-            self.tables[name] = Table(name, entity_ids=name in ENTITY_ID_MODELS)
+            self.tables[name] = Table(name, entity_ids=name in ENTITY_ID_MODELS, journal=lambda: self._journal)
         return self.tables[name]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Undo every row change of the block if it raises, like the SQL transaction around a Metabase write.
+
+        Ids handed out stay used, as with SQL sequences. Callers hold `lock`; a nested block joins the outer.
+        """
+        if self._journal is not None:
+            yield
+            return
+        self._journal = []
+        try:
+            yield
+        except BaseException:
+            journal, self._journal = self._journal, None
+            for undo, what in reversed(journal):
+                undo(what)
+            raise
+        finally:
+            self._journal = None
 
     def next(self, counter: str) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1

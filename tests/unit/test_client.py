@@ -406,6 +406,28 @@ def test_success_bodies():
     assert _mock_client(Script(httpx.Response(200, json=[1, 2]))).get("/api/x") == [1, 2]
 
 
+def _json_answer(body: bytes):
+    return _mock_client(Script(httpx.Response(200, content=body, headers={"content-type": "application/json"}))).get("/x")
+
+
+@pytest.mark.parametrize(("body", "parsed"), [
+    (b'{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),  # beyond 64 bits
+    (b'["\\ud800 lone surrogate", 12345678901234567890]', ["\ud800 lone surrogate", 12345678901234567890]),
+    (b'{"at": "2026-11-26T10:28:18.123456Z", "n": 1.5}', {"at": "2026-11-26T10:28:18.123456Z", "n": 1.5}),
+    (b'  \n  ', None),
+])
+def test_json_bodies_keep_every_value(body, parsed):
+    got = _json_answer(body)
+    assert got == parsed
+    assert [type(v) for v in (got.values() if isinstance(got, dict) else got or [])] == \
+        [type(v) for v in (parsed.values() if isinstance(parsed, dict) else parsed or [])]
+
+
+def test_json_nan_is_read_like_metabase_wrote_it():
+    got = _json_answer(b'{"v": NaN}')
+    assert got["v"] != got["v"]
+
+
 @pytest.mark.parametrize(("response", "summary"), [
     (httpx.Response(200, html="<html><body>Login</body></html>"), "HTML page instead of JSON"),
     (httpx.Response(200, content=b"{not json", headers={"content-type": "application/json"}), "not JSON"),

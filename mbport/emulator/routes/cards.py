@@ -77,22 +77,13 @@ def _era_filter(state: State, out: dict) -> dict:
 
 def dashcards_of(state: State, card_id: int) -> list[Row]:
     """Dashcards showing the card, directly or as one of their series."""
-    memo = state.extra.get("request_memo")
-    if memo is not None:  # a read request: index every dashcard by card once, not once per card
-        if "dashcards_by_card" not in memo:
-            by_card: dict[Any, dict[int, Row]] = {}
-            dashcards = state.table("dashboardcard")
-            for dc in dashcards.rows.values():
-                by_card.setdefault(dc.get("card_id"), {})[dc["id"]] = dc
-            for s in state.table("dashboardcard_series").rows.values():
-                dc = dashcards.rows.get(s["dashboardcard_id"])
-                if dc is not None:
-                    by_card.setdefault(s["card_id"], {})[dc["id"]] = dc
-            memo["dashcards_by_card"] = by_card
-        found = memo["dashcards_by_card"].get(card_id, {})
-        return [found[i] for i in sorted(found)]
-    as_series = {s["dashboardcard_id"] for s in state.table("dashboardcard_series").where(card_id=card_id)}
-    return state.table("dashboardcard").where(lambda dc: dc.get("card_id") == card_id or dc["id"] in as_series)
+    dashcards = state.table("dashboardcard")
+    found = {dc["id"]: dc for dc in dashcards.where(card_id=card_id)}
+    for series in state.table("dashboardcard_series").where(card_id=card_id):
+        dc = dashcards.get(series["dashboardcard_id"])
+        if dc is not None:
+            found[dc["id"]] = dc
+    return [found[i] for i in sorted(found)]
 
 
 def card_dashboards(state: State, card_id: int) -> list[Row]:

@@ -10,7 +10,7 @@ from typing import Any
 from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..router import route
-from ..store import Row, State, answering
+from ..store import Row, State
 from .collections import maybe_reconcile_collection_position
 
 GRID_WIDTH = 24
@@ -71,10 +71,6 @@ NO_TAB_MESSAGE = "This dashboard has tab, makes sure every card has a tab"
 SHALLOW_COPY_MESSAGE = "You cannot do a shallow copy of this dashboard because it contains Dashboard Questions."
 
 # Tables a dashboard write touches; a failed request leaves them as they were (Metabase runs it in a transaction).
-_TRANSACTION_TABLES = ("dashboard", "dashboard_tab", "dashboardcard", "dashboardcard_series", "card", "pulse",
-                       "pulse_card", "pulse_channel")
-
-
 def init_state(state: State) -> None:
     state.extra.setdefault(QUIRKS, {PRUNE_INLINE_PARAMETERS: False})
     state.extra.setdefault(LAST_EDIT, {})
@@ -246,15 +242,12 @@ def _delete_pulses(state: State, dashboard_id: int) -> None:
 
 @contextmanager
 def _atomic(state: State) -> Iterator[None]:
-    """Undo every row change of a failed request; ids already handed out stay used, as with SQL sequences."""
-    # Rows are only ever changed key by key, so a copy of each row dict is a full snapshot.
-    saved = {name: {id_: dict(row) for id_, row in state.table(name).rows.items()} for name in _TRANSACTION_TABLES}
+    """Undo every change of a failed request (rows, and the last-edit records that are not rows)."""
     saved_edits = dict(state.extra.get(LAST_EDIT, {}))
     try:
-        yield
+        with state.transaction():
+            yield
     except Exception:
-        for name, rows in saved.items():
-            state.table(name).rows = rows
         state.extra[LAST_EDIT] = saved_edits
         raise
 
@@ -713,8 +706,7 @@ def update_dashboard(ctx: Ctx, dashboard_id: int, body: dict) -> dict:
                 _prune_inline_parameters(state, dash)
             dash["updated_at"] = state.now()
         _record_edit(state, "dashboard", dash["id"], ctx.user["id"])
-    with answering(state):  # the write is done: hydrating N dashcards need not scan every dashcard N times
-        return hydrate_dashboard(state, ctx.user, dash, read_view=False)
+    return hydrate_dashboard(state, ctx.user, dash, read_view=False)
 
 
 @route("PUT", "/api/dashboard/{id}")
