@@ -289,7 +289,7 @@ class Emulator:
                 body = orjson.loads(req.body)
             except orjson.JSONDecodeError as exc:
                 raise errors.bad_request("Malformed JSON in request body.") from exc
-        if op.body_validator is not None:
+        if op.body_check is not None:
             err = spec.body_errors(op, {} if body is None else body)
             if err:
                 raise err
