@@ -136,7 +136,7 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
             "rss_before_mb": rss_before, **extra}
 
 
-def _baseline_extract(api, registry, names, ctx, progress=None, cache=None) -> None:
+def _baseline_extract(api, registry, names, ctx, progress=None, cache=None, while_waiting=None) -> None:
     """Export's extract stage as it was before issue 6 (kinds one after another, no fetch cache): "before"."""
     from mbport.export import kind_order
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -51,11 +52,13 @@ def kind_order(registry: Registry, names: list[str]) -> list[str]:
 
 
 def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progress: Progress | None = None,
-            cache: FetchCache | None = None) -> None:
+            cache: FetchCache | None = None,
+            while_waiting: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None) -> None:
     """List (and fetch where needed) every object of every kind into ctx.raw.
 
     Kinds run concurrently as soon as the kinds their `list` needs (`after`) are read: with N kinds and
     one or two list requests each, waiting for them one after another would cost N round trips.
+    `while_waiting(kinds read so far)` runs on this thread whenever it would otherwise wait for requests.
     """
     order = kind_order(registry, names)
     workers = min(len(order), getattr(api, "concurrency", 1))
@@ -74,6 +77,8 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
                 for name in order:
                     if name not in results and name not in running.values() and needs[name] <= results.keys():
                         running[pool.submit(_extract_kind, api, registry[name], ctx, cache)] = name
+                if while_waiting is not None:
+                    while_waiting(dict(results))
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in sorted(finished, key=lambda f: order.index(running[f])):
                     name = running.pop(future)
@@ -138,36 +143,134 @@ def build_index(registry: Registry, ctx: ExportContext) -> None:
                 raise unexpected_answer(f"{name} id {str(ident)[:40]}", exc) from exc
 
 
-def normalize(registry: Registry, ctx: ExportContext, warned: set[int] | None = None) -> dict[str, dict[str, Any]]:
-    """Every raw → its doc; `warned` collects id() of the raws whose normalizing added a warning."""
+def normalize(registry: Registry, ctx: ExportContext, warned: set[int] | None = None,
+              early: EarlyNormalizer | None = None) -> dict[str, dict[str, Any]]:
+    """Every raw → its doc; `warned` collects id() of the raws whose normalizing added a warning; docs that
+    `early` made while other kinds were still being read are taken as they are."""
     docs: dict[str, dict[str, Any]] = {}
+    made_early = early.docs if early is not None else {}
     for name in sorted(ctx.raw):
         kind = registry[name]
         for raw in ctx.raw[name]:
             before = len(ctx.warnings)
-            try:
-                plain_key = type(kind).key_parts is Kind.key_parts  # else the kind builds its key itself
-                no_key = [f for f in kind.key_fields if plain_key and f in ("entity_id", "name", "email")
-                          and not isinstance(raw.get(f), str | int)]
-                if no_key:  # it would share the address "kind/" with every other such object: one would be lost
-                    raise KeyError(no_key[0])
-                addr = kind.address_of(raw)
-                ctx.current = addr
-                doc = kind.normalize(raw, ctx)
+            if id(raw) in made_early:
+                addr, doc = made_early[id(raw)]
+            else:
+                try:
+                    addr, doc = normalize_one(kind, raw, ctx)
+                except MbportError:
+                    raise
+                except Exception as exc:
+                    what = raw.get("name") if isinstance(raw, dict) else None
+                    ident = raw.get("id") if isinstance(raw, dict) else None
+                    raise unexpected_answer(f"{name} id {ident!r}" + (f" ({what})" if what else ""), exc) from exc
                 if warned is not None and len(ctx.warnings) > before:
                     warned.add(id(raw))
-            except MbportError:
-                raise
-            except Exception as exc:
-                what = raw.get("name") if isinstance(raw, dict) else None
-                ident = raw.get("id") if isinstance(raw, dict) else None
-                raise unexpected_answer(f"{name} id {ident!r}" + (f" ({what})" if what else ""), exc) from exc
             if addr in docs:
                 ctx.warnings.append(f"{addr}: two objects share this address; keeping the first")
                 continue
             docs[addr] = doc
     ctx.current = ""
     return docs
+
+
+def normalize_one(kind: Kind, raw: dict[str, Any], ctx: ExportContext) -> tuple[str, dict[str, Any]]:
+    """One raw → (address, doc)."""
+    plain_key = type(kind).key_parts is Kind.key_parts  # else the kind builds its key itself
+    no_key = [f for f in kind.key_fields if plain_key and f in ("entity_id", "name", "email")
+              and not isinstance(raw.get(f), str | int)]
+    if no_key:  # it would share the address "kind/" with every other such object: one would be lost
+        raise KeyError(no_key[0])
+    addr = kind.address_of(raw)
+    ctx.current = addr
+    return addr, kind.normalize(raw, ctx)
+
+
+class EarlyNormalizer:
+    """Normalizes the kinds already read while slower ones are still being fetched (dashboards: one request
+    each), on the thread that would otherwise only wait.
+
+    A doc made early is kept only if making it warned nothing and looked up nothing missing: no id absent
+    from the index of the kinds read so far, no raw list of a kind still being read. Every other raw is
+    normalized again by `normalize` once all kinds are read, so the tree is the same as without it.
+    """
+
+    def __init__(self, registry: Registry, ctx: ExportContext):
+        self.registry, self.ctx = registry, ctx
+        self.docs: dict[int, tuple[str, dict[str, Any]]] = {}  # id(raw) → (address, doc)
+        self._index: dict[tuple[str, Any], str] = {}
+        self._indexed: set[str] = set()
+        self._normalized: set[str] = set()
+
+    def __call__(self, read: dict[str, list[dict[str, Any]]]) -> None:
+        fresh = sorted(n for n in read if n not in self._indexed)
+        for name in fresh:
+            self._indexed.add(name)
+            try:
+                entries = [e for raw in read[name] for e in self.registry[name].index(raw)]
+            except Exception:  # noqa: BLE001 - build_index reports it once every kind is read
+                continue
+            for k, ident, addr in entries:
+                with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
+                    self._index[(k, ident)] = addr
+        tainted = [False]
+        view = ExportContext(raw=_Watched(read, tainted), index=_Watched(self._index, tainted), options=self.ctx.options,
+                             memo=self.ctx.memo)
+        for name in sorted(n for n in read if n not in self._normalized):
+            self._normalized.add(name)
+            kind = self.registry[name]
+            for raw in read[name]:
+                tainted[0] = False
+                view.warnings.clear()
+                try:
+                    made = normalize_one(kind, raw, view)
+                except Exception:  # noqa: BLE001 - normalized again later, where errors are reported
+                    continue
+                if not tainted[0] and not view.warnings:
+                    self.docs[id(raw)] = made
+
+
+class _Watched(dict):
+    """A copy that notes (in `tainted`) every lookup of a key it lacks and every walk over all its items."""
+
+    def __init__(self, data: dict, tainted: list[bool]):
+        super().__init__(data)
+        self._tainted = tainted
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        self._tainted[0] = True
+        return default
+
+    def __getitem__(self, key):
+        if not dict.__contains__(self, key):
+            self._tainted[0] = True
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key) -> bool:
+        found = dict.__contains__(self, key)
+        self._tainted[0] = self._tainted[0] or not found
+        return found
+
+    def _walked(self):
+        self._tainted[0] = True  # the whole of it is not known yet
+
+    def __iter__(self):
+        self._walked()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._walked()
+        return dict.keys(self)
+
+    def values(self):
+        self._walked()
+        return dict.values(self)
+
+    def items(self):
+        self._walked()
+        return dict.items(self)
 
 
 def select(registry: Registry, docs: dict[str, dict[str, Any]], roots: set[str]) -> tuple[set[str], list[str]]:
@@ -236,11 +339,12 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     ctx = ExportContext(options=options or {})
     # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
     fetch_cache = FetchCache.for_tree(out, api) if cache else None
-    extract(api, registry, sorted(registry.kinds), ctx, progress, fetch_cache)
+    early = EarlyNormalizer(registry, ctx)
+    extract(api, registry, sorted(registry.kinds), ctx, progress, fetch_cache, while_waiting=early)
     listed_warnings = len(ctx.warnings)
     build_index(registry, ctx)
     warned: set[int] = set()
-    docs = normalize(registry, ctx, warned)
+    docs = normalize(registry, ctx, warned, early)
     if fetch_cache is not None and fetch_cache.refetch_stale(api, registry, ctx, warned):
         # A cached detail pointed at something gone (a card deleted with its dashcards, which does not touch
         # the dashboard's list row): it was fetched again, so build the docs again from scratch.

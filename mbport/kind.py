@@ -28,6 +28,7 @@ class ExportContext:
     warnings: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     current: str = ""  # address of the doc being normalized, for warnings
+    memo: dict[Any, Any] = field(default_factory=dict)  # values derived from `raw` once per export (kindutil)
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""

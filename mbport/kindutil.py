@@ -50,7 +50,12 @@ def omit_defaults(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, An
 def exported_collection_ids(ctx: ExportContext) -> set[Any] | None:
     """Ids of the collections this export writes (the collections kind's choice), or None if it did not run."""
     rows = ctx.raw.get("collections")
-    return None if rows is None else {r["id"] for r in rows}
+    if rows is None:
+        return None
+    key = ("exported_collection_ids", id(rows))
+    if key not in ctx.memo:  # asked for every card and dashboard
+        ctx.memo[key] = (rows, {r["id"] for r in rows})  # the rows kept with it: their id() stays theirs
+    return ctx.memo[key][1]
 
 
 def in_exported_collection(raw: dict[str, Any], ctx: ExportContext) -> bool:

@@ -27,6 +27,7 @@ class Registry:
     kinds: dict[str, Kind] = field(default_factory=dict)
     info: dict[str, PluginInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    _sub_kinds: dict[str, tuple[str, int]] | None = field(default=None, repr=False, compare=False)
 
     def add(self, kind: Kind, info: PluginInfo | None = None) -> None:
         if kind.name in self.kinds:
@@ -37,6 +38,7 @@ class Registry:
                 hint="uninstall one of them",
             )
         self.kinds[kind.name] = kind
+        self._sub_kinds = None
         if info:
             self.info[kind.name] = info
 
@@ -49,7 +51,9 @@ class Registry:
     @property
     def sub_kinds(self) -> dict[str, tuple[str, int]]:
         """Sub kind → (owner kind, number of key parts of the owner)."""
-        return {sub: (k.name, n) for k in self.kinds.values() for sub, n in k.sub_kinds.items()}
+        if self._sub_kinds is None:  # asked for every address an import resolves
+            self._sub_kinds = {sub: (k.name, n) for k in self.kinds.values() for sub, n in k.sub_kinds.items()}
+        return self._sub_kinds
 
     def known_kind(self, kind: str) -> bool:
         return kind in self.kinds or kind in self.sub_kinds

@@ -18,8 +18,8 @@ NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
 
 
 def new_entity_id() -> str:
-    """A 21-character NanoID, as Metabase generates for entity_id."""
-    return "".join(secrets.choice(NANOID_ALPHABET) for _ in range(21))
+    """A 21-character NanoID, as Metabase generates for entity_id (64 symbols: 6 random bits each)."""
+    return "".join(NANOID_ALPHABET[b & 63] for b in secrets.token_bytes(21))
 
 
 def is_entity_id(value: Any) -> bool:
