@@ -195,12 +195,18 @@ class EarlyNormalizer:
     normalized again by `normalize` once all kinds are read, so the tree is the same as without it.
     """
 
-    def __init__(self, registry: Registry, ctx: ExportContext):
+    def __init__(self, registry: Registry, ctx: ExportContext,
+                 stage: Callable[[dict[str, bytes]], None] | None = None):
         self.registry, self.ctx = registry, ctx
         self.docs: dict[int, tuple[str, dict[str, Any]]] = {}  # id(raw) → (address, doc)
+        # With `stage`, the files of kinds whose docs are all made (and placed: folders come from the
+        # collections) are handed to the tree writer early: address → (doc, path, bytes).
+        self.stage = stage
+        self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
         self._index: dict[tuple[str, Any], str] = {}
         self._indexed: set[str] = set()
         self._normalized: set[str] = set()
+        self._staged_kinds: set[str] = set()
 
     def __call__(self, read: dict[str, list[dict[str, Any]]]) -> None:
         fresh = sorted(n for n in read if n not in self._indexed)
@@ -228,6 +234,29 @@ class EarlyNormalizer:
                     continue
                 if not tainted[0] and not view.warnings:
                     self.docs[id(raw)] = made
+        if self.stage is not None:
+            self._stage_made_kinds(read)
+
+    def _made(self, name: str, read: dict[str, list[dict[str, Any]]]) -> bool:
+        """Every doc of the kind made early, each at its own address."""
+        made = [self.docs.get(id(raw)) for raw in read.get(name, ())]
+        return name in self._normalized and None not in made and len({m[0] for m in made}) == len(made)
+
+    def _stage_made_kinds(self, read: dict[str, list[dict[str, Any]]]) -> None:
+        folders = [n for n, kind in self.registry.kinds.items() if kind.provides_folders]
+        ready = [n for n in sorted(read) if n not in self._staged_kinds and self._made(n, read)]
+        if not ready or not all(self._made(n, read) for n in folders):
+            return
+        # A doc's path depends on the docs of its own kind (names that collide) and on the folders only.
+        docs = dict(self.docs[id(raw)] for n in {*folders, *ready} for raw in read[n])
+        paths = place(self.registry, docs)
+        files: dict[str, bytes] = {}
+        for addr, doc in docs.items():
+            if address_kind(addr) in ready:
+                files[paths[addr]] = tree.dumps(doc)
+                self.staged[addr] = (doc, paths[addr], files[paths[addr]])
+        self._staged_kinds.update(ready)
+        self.stage(files)
 
 
 class _Watched(dict):
@@ -335,11 +364,24 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     unknown = [k for k in names if k not in registry]
     if unknown:
         raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"known kinds: {', '.join(sorted(registry.kinds))}")
-    tree.check_output_dir(out)
     ctx = ExportContext(options=options or {})
-    # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
-    fetch_cache = FetchCache.for_tree(out, api) if cache else None
-    early = EarlyNormalizer(registry, ctx)
+    writer = tree.TreeWriter(out, owned=set(registry.kinds) | {tree.MANIFEST})  # refuses a non-tree folder now
+    try:
+        fetch_cache = FetchCache.for_tree(out, api) if cache else None
+        # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
+        result = _export(api, registry, names, ctx, writer, selection, progress, fetch_cache)
+        if fetch_cache is not None:
+            fetch_cache.save()
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+def _export(api, registry: Registry, names: list[str], ctx: ExportContext, writer: tree.TreeWriter, selection,
+            progress: Progress | None, fetch_cache: FetchCache | None) -> ExportResult:
+    whole = selection is None and set(names) == set(registry.kinds)  # else docs are dropped after normalizing
+    early = EarlyNormalizer(registry, ctx, stage=writer.stage if whole else None)
     extract(api, registry, sorted(registry.kinds), ctx, progress, fetch_cache, while_waiting=early)
     listed_warnings = len(ctx.warnings)
     build_index(registry, ctx)
@@ -363,9 +405,10 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
         counts[address_kind(addr)] = counts.get(address_kind(addr), 0) + 1
     version = api.version.tag if hasattr(api, "version") else None
     manifest = {"format": tree.FORMAT_VERSION, "mbport": __version__, "source": {"metabase": version}, "counts": dict(sorted(counts.items()))}
-    files = {paths[a]: tree.dumps(d) for a, d in docs.items()}
+    files = {}
+    for addr, doc in docs.items():
+        staged_doc, staged_path, content = early.staged.get(addr, (None, None, b""))
+        files[paths[addr]] = content if staged_doc is doc and staged_path == paths[addr] else tree.dumps(doc)
     files[tree.MANIFEST] = tree.dumps(manifest)
-    tree.write_tree(out, files, owned=set(registry.kinds) | {tree.MANIFEST})
-    if fetch_cache is not None:
-        fetch_cache.save()
+    writer.commit(files)
     return ExportResult(docs, paths, counts, ctx.warnings, version, extras, getattr(api, "request_count", 0), ctx.index)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import stat
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,50 +82,105 @@ def check_output_dir(out: Path) -> None:
 
 
 def write_tree(out: Path, files: dict[str, bytes], owned: set[str]) -> None:
-    """Replace the mbport-owned entries of `out` with `files` (relative path → bytes), atomically.
+    """Replace the mbport-owned entries of `out` with `files` (relative path → bytes), atomically."""
+    TreeWriter(out, owned).commit(files)
 
-    The new tree is written aside, then swapped in entry by entry under a journal, so an interrupted run
-    is rolled forward by the next one (`recover`) and a good tree is never left half-written. Entries
-    that mbport does not own (.git, a README of the user's) are left alone.
+
+class TreeWriter:
+    """Writes a new tree aside, then swaps it in: `stage` early what is known early, `commit` the whole tree.
+
+    The new tree is written into a staging folder, then swapped in entry by entry under a journal, so an
+    interrupted run is rolled forward by the next one (`recover`) and a good tree is never left
+    half-written. Entries that mbport does not own (.git, a README of the user's) are left alone.
+    Files staged early are written by a background thread while the export still reads the server (file
+    creation costs as much as the requests on some disks); `commit` takes the complete tree as the truth:
+    it writes what was not staged or was staged with other bytes, and removes staged files it lacks.
     """
-    check_output_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-    recover(out)
-    staging = out / STAGING
-    if staging.exists():
-        shutil.rmtree(staging)
-    _stage(out, staging, files)
-    new_entries = {PurePosixPath(rel).parts[0] for rel in files}
-    present = {p.name for p in out.iterdir()}
-    entries = [[name, name in new_entries] for name in sorted((owned & present) | new_entries)]
-    _atomic_write(out / JOURNAL, orjson.dumps({"entries": entries}))
-    _swap(out, entries)
 
+    def __init__(self, out: Path, owned: set[str]):
+        check_output_dir(out)
+        self.out, self.owned = out, owned
+        self._created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        recover(out)
+        self.staging = out / STAGING
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staged: dict[str, bytes] = {}  # relative path → bytes, handed to the writer thread
+        self._made: set[str] = set()  # staging folders created so far
+        self._plain: dict[str, bool] = {"": True}  # current-tree folder → reached without a symbolic link
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
 
-def _stage(out: Path, staging: Path, files: dict[str, bytes]) -> None:
-    """Write `files` into `staging`; a file whose bytes equal the current tree's is hard-linked, not written.
+    def stage(self, files: dict[str, bytes]) -> None:
+        """Start writing these files into the staging folder (in the background)."""
+        files = {rel: content for rel, content in files.items() if self.staged.get(rel) != content}
+        if not files:
+            return
+        self.staged.update(files)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mbport-stage")
+        self._pending.append(self._pool.submit(self._write, files))
 
-    An export of an unchanged instance rewrites thousands of identical files otherwise. Linking shares the
-    inode with the current file, which the swap then retires: nothing writes into either in place, so the
-    new tree's bytes are what is staged. Where linking fails (a filesystem without hard links), write.
-    """
-    made: set[str] = set()  # staging folders created so far
-    plain: dict[str, bool] = {"": True}  # current-tree folder → reached without a symbolic link
-    for rel, content in files.items():
-        parent, _, _ = rel.rpartition("/")
-        if parent not in made:
-            (staging / parent).mkdir(parents=True, exist_ok=True)
-            made.add(parent)
-        target = os.path.join(staging, rel)
-        current = os.path.join(out, rel)
-        if _plain_folder(out, parent, plain) and _same_bytes(current, content):
-            try:
-                os.link(current, target)
-                continue
-            except OSError:
-                pass
-        with open(target, "wb") as fh:
-            fh.write(content)
+    def commit(self, files: dict[str, bytes]) -> None:
+        """Make the staged tree exactly `files`, then swap it in."""
+        self._wait()
+        for rel in [rel for rel in self.staged if rel not in files]:
+            os.unlink(os.path.join(self.staging, rel))
+            with contextlib.suppress(OSError):  # up to the first folder that still holds something
+                os.removedirs(os.path.dirname(os.path.join(self.staging, rel)))
+        self._write({rel: content for rel, content in files.items() if self.staged.get(rel) != content})
+        self.staging.mkdir(exist_ok=True)  # an empty tree still swaps
+        new_entries = {PurePosixPath(rel).parts[0] for rel in files}
+        present = {p.name for p in self.out.iterdir()}
+        entries = [[name, name in new_entries] for name in sorted((self.owned & present) | new_entries)]
+        _atomic_write(self.out / JOURNAL, orjson.dumps({"entries": entries}))
+        _swap(self.out, entries)
+
+    def abort(self) -> None:
+        """Forget the staged files (the export failed): the tree is left as it was."""
+        with contextlib.suppress(Exception):
+            self._wait()
+        if self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+        if self._created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # only if nothing else was put there meanwhile
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            for future in pending:
+                future.result()  # a write that failed (disk full) fails the export here
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _write(self, files: dict[str, bytes]) -> None:
+        """Write `files` into staging; a file whose bytes equal the current tree's is hard-linked, not written.
+
+        An export of an unchanged instance rewrites thousands of identical files otherwise. Linking shares
+        the inode with the current file, which the swap then retires: nothing writes into either in place, so
+        the new tree's bytes are what is staged. Where linking fails (no hard links), write.
+        """
+        for rel, content in files.items():
+            parent, _, _ = rel.rpartition("/")
+            if parent not in self._made:
+                (self.staging / parent).mkdir(parents=True, exist_ok=True)
+                self._made.add(parent)
+            target = os.path.join(self.staging, rel)
+            current = os.path.join(self.out, rel)
+            if _plain_folder(self.out, parent, self._plain) and _same_bytes(current, content):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)  # staged before with other bytes
+                try:
+                    os.link(current, target)
+                    continue
+                except OSError:
+                    pass
+            with open(target, "wb") as fh:
+                fh.write(content)
 
 
 def _plain_folder(out: Path, rel_dir: str, cache: dict[str, bool]) -> bool:

@@ -134,3 +134,37 @@ def test_a_doc_that_needs_a_kind_not_yet_read_is_made_again(api, registry):
     # memberships look users up in the index themselves (a user it lacks is skipped, silently)
     assert not any(id(m) in early.docs for m in ctx.raw["memberships"] if m["members"])
     assert normalize(registry, ctx, early=early) == normalize(registry, ctx)
+
+
+def test_an_export_that_fails_after_staging_files_leaves_the_tree_as_it_was(seeded, registry, tmp_path, monkeypatch):
+    """Files staged while dashboards are still read are thrown away when the export then fails."""
+    from mbport import tree
+    from mbport.client import MetabaseClient
+    from mbport.emulator.faults import FaultPlan
+    from mbport.errors import MbportError
+
+    staged: list[str] = []
+    real_stage = tree.TreeWriter.stage
+    monkeypatch.setattr(tree.TreeWriter, "stage", lambda self, files: (staged.extend(files), real_stage(self, files)))
+    emu, session = seeded
+    out = tmp_path / "tree"
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(), retries=0) as client:
+        run_export(client, registry, out, cache=False)
+        before = files_of(out)
+        staged.clear()
+        emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/dashboard/\d+$")
+        try:
+            with pytest.raises(MbportError):
+                run_export(client, registry, out, cache=False)
+        finally:
+            emu.faults = None
+        staged_into_new = tmp_path / "new"
+        emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/dashboard/\d+$")
+        try:
+            with pytest.raises(MbportError):
+                run_export(client, registry, staged_into_new, cache=False)
+        finally:
+            emu.faults = None
+    assert files_of(out) == before and not (out / ".mbport-staging").exists()
+    assert not staged_into_new.exists()
+    assert staged, "files were staged before the export failed"

@@ -147,3 +147,48 @@ def test_a_linked_folder_in_the_current_tree_is_not_linked_from(tmp_path):
     assert not (out / "cards").is_symlink()
     assert (out / "cards/a.json").stat().st_ino != (elsewhere / "a.json").stat().st_ino
     assert (elsewhere / "a.json").read_bytes() == b"1"
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_files_staged_early_give_way_to_the_committed_tree(tmp_path):
+    out, owned = tmp_path / "t", {"cards", "dashboards", "mbport.json"}
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1", "cards/same.json": b"s"}, owned=owned)
+    writer = tree.TreeWriter(out, owned)
+    writer.stage({"cards/a.json": b"1", "cards/old/b.json": b"2", "cards/same.json": b"s", "dashboards/d.json": b"d"})
+    writer.stage({"cards/a.json": b"11"})  # staged again with other bytes
+    writer.commit({"mbport.json": b"{}", "cards/a.json": b"111", "cards/same.json": b"s", "cards/c.json": b"3"})
+    assert _files(out) == {"mbport.json": b"{}", "cards/a.json": b"111", "cards/same.json": b"s", "cards/c.json": b"3"}
+    assert not (out / "cards/old").exists() and not (out / "dashboards").exists()  # no empty folders left
+
+
+def test_an_aborted_writer_leaves_the_tree_as_it_was(tmp_path):
+    out, owned = tmp_path / "t", {"cards", "mbport.json"}
+    tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1"}, owned=owned)
+    writer = tree.TreeWriter(out, owned)
+    writer.stage({"cards/a.json": b"changed", "cards/b.json": b"new"})
+    writer.abort()
+    assert _files(out) == {"mbport.json": b"{}", "cards/a.json": b"1"}
+    fresh = tmp_path / "fresh"
+    tree.TreeWriter(fresh, owned).abort()
+    assert not fresh.exists()  # a folder the export created is not left behind
+
+
+def test_a_failed_background_write_fails_the_commit(tmp_path, monkeypatch):
+    out, owned = tmp_path / "t", {"cards", "mbport.json"}
+    writer = tree.TreeWriter(out, owned)
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kw):
+        if "w" in mode and str(path).endswith("b.json"):
+            raise OSError(28, "No space left on device")
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    writer.stage({"cards/a.json": b"1", "cards/b.json": b"2"})
+    with pytest.raises(OSError, match="No space left"):
+        writer.commit({"mbport.json": b"{}", "cards/a.json": b"1", "cards/b.json": b"2"})
+    writer.abort()
+    assert not out.exists()
