@@ -95,6 +95,7 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
     base_requests = api.request_count
     rss_before = _peak_rss_mb()
     extra: dict[str, Any] = {}
+    cpu_before = _own_cpu_seconds()
     started = time.perf_counter()
     what = spec["what"]
     if what == "export":
@@ -132,6 +133,7 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(what)
     seconds = time.perf_counter() - started
+    extra["client_cpu_s"] = round(_own_cpu_seconds() - cpu_before, 2)
     api.close()
     return {"requests": api.request_count - base_requests, "seconds": seconds,
             "by_method": dict(api.requests_by_method), "peak_rss_mb": _peak_rss_mb(),
@@ -166,6 +168,11 @@ def _baseline_extract(api, registry, names, ctx, progress=None, cache=None, whil
         ctx.raw[name] = [fetched.get(id(s), s) for s in summaries]
 
 
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime  # user + kernel (creating files is kernel time)
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
@@ -196,6 +203,9 @@ def limits(result: dict[str, Any], concurrency: int, latency_ms: float) -> None:
         rounds = sum(math.ceil(n / concurrency) for n in result["generations"])
         result["depth_limit_s"] = (rounds + max(0, result["requests"] - nodes) / concurrency) * latency
         result["ratio_to_depth_limit"] = result["seconds"] / result["depth_limit_s"]
+    if "server_cpu_s" in result and "client_cpu_s" in result:
+        # Client and emulator share this machine's cores: their CPU time over the cores is a floor too.
+        result["cpu_floor_s"] = round((result["server_cpu_s"] + result["client_cpu_s"]) / (os.cpu_count() or 1), 2)
     objects = result.get("objects")
     if objects:
         result["ms_per_object"] = result["seconds"] / objects * 1000
@@ -300,13 +310,13 @@ def markdown(out: dict[str, Any]) -> str:
         f"{m['memory_gb']} GB, {m['os']}, Python {m['python']}.",
         "",
         "| scenario | requests | wall (s) | limit (s) | × limit | sequential (s) | speed-up | peak RSS (MB) "
-        "| emulator CPU (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| emulator CPU (s) | mbport CPU (s) | CPU floor (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, modes in out["scenarios"].items():
         c, s = modes.get("concurrent", {}), modes.get("sequential", {})
         if "error" in c or not c:
-            lines.append(f"| {name} | failed | | | | | | | |")
+            lines.append(f"| {name} | failed | | | | | | | | | |")
             continue
         ratio = f"{c['ratio_to_limit']:.2f}" if c.get("ratio_to_limit") else "–"
         if c.get("ratio_to_depth_limit"):
@@ -314,7 +324,8 @@ def markdown(out: dict[str, Any]) -> str:
         seq = f"{s['seconds']:.2f}" if s and "error" not in s else "–"
         speedup = f"{s['seconds'] / c['seconds']:.1f}×" if s and "error" not in s and c["seconds"] else "–"
         lines.append(f"| {name} | {c['requests']} | {c['seconds']:.2f} | {c['limit_s']:.2f} | {ratio} | {seq} | "
-                     f"{speedup} | {c['peak_rss_mb']:.0f} | {c.get('server_cpu_s', '–')} |")
+                     f"{speedup} | {c['peak_rss_mb']:.0f} | {c.get('server_cpu_s', '–')} | {c.get('client_cpu_s', '–')} | "
+                     f"{c.get('cpu_floor_s', '–')} |")
     for name, modes in out["scenarios"].items():
         floor = modes.get("concurrent", {}).get("write_floor_s")
         if floor is not None:
