@@ -106,8 +106,6 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
         result = export.run_export(api, registry, Path(spec["tree"]), cache=not spec.get("baseline"))
         extra["objects"] = sum(result.counts.values())
         extra["warnings"] = len(result.warnings)
-        if spec.get("write_floor"):
-            extra["write_floor_s"] = _write_floor(Path(spec["tree"]))
     elif what == "backup":
         from mbport.gitstore import run_backup
 
@@ -134,6 +132,8 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(what)
     seconds = time.perf_counter() - started
     extra["client_cpu_s"] = round(_own_cpu_seconds() - cpu_before, 2)
+    if spec.get("write_floor"):
+        extra["write_floor_s"] = _write_floor(Path(spec["tree"]))
     api.close()
     return {"requests": api.request_count - base_requests, "seconds": seconds,
             "by_method": dict(api.requests_by_method), "peak_rss_mb": _peak_rss_mb(),

@@ -204,14 +204,15 @@ class EarlyNormalizer:
         self.stage = stage
         self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
         self._index: dict[tuple[str, Any], str] = {}
-        self._indexed: set[str] = set()
-        self._normalized: set[str] = set()
+        self._read: set[str] = set()  # kinds indexed and normalized so far
         self._staged_kinds: set[str] = set()
 
     def __call__(self, read: dict[str, list[dict[str, Any]]]) -> None:
-        fresh = sorted(n for n in read if n not in self._indexed)
+        fresh = sorted(n for n in read if n not in self._read)
+        if not fresh:
+            return
+        self._read.update(fresh)
         for name in fresh:
-            self._indexed.add(name)
             try:
                 entries = [e for raw in read[name] for e in self.registry[name].index(raw)]
             except Exception:  # noqa: BLE001 - build_index reports it once every kind is read
@@ -222,8 +223,7 @@ class EarlyNormalizer:
         tainted = [False]
         view = ExportContext(raw=_Watched(read, tainted), index=_Watched(self._index, tainted), options=self.ctx.options,
                              memo=self.ctx.memo)
-        for name in sorted(n for n in read if n not in self._normalized):
-            self._normalized.add(name)
+        for name in fresh:
             kind = self.registry[name]
             for raw in read[name]:
                 tainted[0] = False
@@ -240,7 +240,7 @@ class EarlyNormalizer:
     def _made(self, name: str, read: dict[str, list[dict[str, Any]]]) -> bool:
         """Every doc of the kind made early, each at its own address."""
         made = [self.docs.get(id(raw)) for raw in read.get(name, ())]
-        return name in self._normalized and None not in made and len({m[0] for m in made}) == len(made)
+        return name in self._read and None not in made and len({m[0] for m in made}) == len(made)
 
     def _stage_made_kinds(self, read: dict[str, list[dict[str, Any]]]) -> None:
         folders = [n for n, kind in self.registry.kinds.items() if kind.provides_folders]
