@@ -107,6 +107,7 @@ class TreeWriter:
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staged: dict[str, bytes] = {}  # relative path → bytes, handed to the writer thread
+        self._unchanged: set[str] = set()  # staged paths whose current file has those bytes: not written (yet)
         self._made: set[str] = set()  # staging folders created so far
         self._plain: dict[str, bool] = {"": True}  # current-tree folder → reached without a symbolic link
         self._pool: ThreadPoolExecutor | None = None
@@ -123,19 +124,77 @@ class TreeWriter:
         self._pending.append(self._pool.submit(self._write, files))
 
     def commit(self, files: dict[str, bytes]) -> None:
-        """Make the staged tree exactly `files`, then swap it in."""
+        """Make the staged tree exactly `files`, then swap in the entries (kind folders) that changed."""
         self._wait()
         for rel in [rel for rel in self.staged if rel not in files]:
+            del self.staged[rel]
+            if rel in self._unchanged:
+                self._unchanged.discard(rel)
+                continue
             os.unlink(os.path.join(self.staging, rel))
             with contextlib.suppress(OSError):  # up to the first folder that still holds something
                 os.removedirs(os.path.dirname(os.path.join(self.staging, rel)))
-        self._write({rel: content for rel, content in files.items() if self.staged.get(rel) != content})
-        self.staging.mkdir(exist_ok=True)  # an empty tree still swaps
+        todo = {rel: content for rel, content in files.items() if self.staged.get(rel) != content}
+        self.staged.update(todo)
+        self._write(todo)
         new_entries = {PurePosixPath(rel).parts[0] for rel in files}
+        changed = self._changed_entries(files)
+        for rel in sorted(self._unchanged):
+            if PurePosixPath(rel).parts[0] in changed:  # the entry is swapped: it needs its unchanged files too
+                self._link_current(rel)
         present = {p.name for p in self.out.iterdir()}
-        entries = [[name, name in new_entries] for name in sorted((self.owned & present) | new_entries)]
-        _atomic_write(self.out / JOURNAL, orjson.dumps({"entries": entries}))
-        _swap(self.out, entries)
+        entries = [[name, name in new_entries] for name in sorted((self.owned & present) | new_entries)
+                   if name in changed or name not in new_entries]
+        if entries:
+            self.staging.mkdir(exist_ok=True)
+            _atomic_write(self.out / JOURNAL, orjson.dumps({"entries": entries}))
+            _swap(self.out, entries)
+        elif self.staging.exists():
+            shutil.rmtree(self.staging)
+
+    def _changed_entries(self, files: dict[str, bytes]) -> set[str]:
+        """Top-level entries whose new content differs from the current tree's in any file or folder.
+
+        An entry whose every file has the same bytes in the same place, and nothing more, is left as it is:
+        an export of an unchanged instance writes, links and removes nothing.
+        """
+        wanted: dict[str, set[str]] = {}
+        written: set[str] = set()  # entries with a file that is not the current one
+        for rel in files:
+            parts = PurePosixPath(rel).parts
+            shape = wanted.setdefault(parts[0], set())
+            shape.update("/".join(parts[:i]) + "/" for i in range(1, len(parts)))  # its folders
+            shape.add(rel)
+            if rel not in self._unchanged:
+                written.add(parts[0])
+        return {name for name, shape in wanted.items() if name in written or self._current_shape(name) != shape}
+
+    def _current_shape(self, name: str) -> set[str]:
+        """Files (as paths) and folders (as paths ending in "/") of one entry of the current tree."""
+        top = os.path.join(self.out, name)
+        if os.path.islink(top) or not os.path.exists(top):
+            return set()
+        if not os.path.isdir(top):
+            return {name}
+        shape = {f"{name}/"}
+        for folder, dirs, names in os.walk(top):
+            rel = os.path.relpath(folder, self.out).replace(os.sep, "/")
+            shape.update(f"{rel}/{d}/" for d in dirs)  # a link to a folder counts, and is not walked
+            shape.update(f"{rel}/{n}" for n in names)
+        return shape
+
+    def _link_current(self, rel: str) -> None:
+        """Put the current tree's file (same bytes) into staging; written where hard links are not possible."""
+        parent, _, _ = rel.rpartition("/")
+        if parent not in self._made:
+            (self.staging / parent).mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        target = os.path.join(self.staging, rel)
+        try:
+            os.link(os.path.join(self.out, rel), target)
+        except OSError:
+            with open(target, "wb") as fh:
+                fh.write(self.staged[rel])
 
     def abort(self) -> None:
         """Forget the staged files (the export failed): the tree is left as it was."""
@@ -158,27 +217,24 @@ class TreeWriter:
                 self._pool = None
 
     def _write(self, files: dict[str, bytes]) -> None:
-        """Write `files` into staging; a file whose bytes equal the current tree's is hard-linked, not written.
+        """Write `files` into staging, except those whose bytes equal the current tree's file (noted as unchanged).
 
-        An export of an unchanged instance rewrites thousands of identical files otherwise. Linking shares
-        the inode with the current file, which the swap then retires: nothing writes into either in place, so
-        the new tree's bytes are what is staged. Where linking fails (no hard links), write.
+        An export of an unchanged instance would rewrite thousands of identical files otherwise. Unchanged
+        files are hard-linked in at commit if their entry is swapped (sharing the inode with the current file,
+        which the swap retires: nothing writes into either in place), and left alone if it is not.
         """
         for rel, content in files.items():
             parent, _, _ = rel.rpartition("/")
+            target = os.path.join(self.staging, rel)
+            if _plain_folder(self.out, parent, self._plain) and _same_bytes(os.path.join(self.out, rel), content):
+                self._unchanged.add(rel)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)  # staged before with other bytes
+                continue
+            self._unchanged.discard(rel)
             if parent not in self._made:
                 (self.staging / parent).mkdir(parents=True, exist_ok=True)
                 self._made.add(parent)
-            target = os.path.join(self.staging, rel)
-            current = os.path.join(self.out, rel)
-            if _plain_folder(self.out, parent, self._plain) and _same_bytes(current, content):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(target)  # staged before with other bytes
-                try:
-                    os.link(current, target)
-                    continue
-                except OSError:
-                    pass
             with open(target, "wb") as fh:
                 fh.write(content)
 

@@ -192,3 +192,21 @@ def test_a_failed_background_write_fails_the_commit(tmp_path, monkeypatch):
         writer.commit({"mbport.json": b"{}", "cards/a.json": b"1", "cards/b.json": b"2"})
     writer.abort()
     assert not out.exists()
+
+
+def test_entries_whose_files_are_all_the_same_are_not_swapped(tmp_path):
+    out, owned = tmp_path / "t", {"cards", "dashboards", "mbport.json"}
+    files = {"mbport.json": b"{}", "cards/x/a.json": b"1", "cards/b.json": b"2", "dashboards/d.json": b"d"}
+    tree.write_tree(out, files, owned=owned)
+    folders = {name: (out / name).stat().st_ino for name in ("cards", "dashboards")}
+    tree.write_tree(out, dict(files), owned=owned)  # nothing changed: nothing is written, linked or moved
+    assert {name: (out / name).stat().st_ino for name in folders} == folders
+    assert not (out / tree.STAGING).exists() and not (out / tree.RETIRED).exists()
+    tree.write_tree(out, {**files, "cards/b.json": b"22"}, owned=owned)  # only the cards folder is swapped
+    assert (out / "cards").stat().st_ino != folders["cards"]
+    assert (out / "dashboards").stat().st_ino == folders["dashboards"]
+    assert _files(out) == {**files, "cards/b.json": b"22"}
+    (out / "dashboards" / "stray.json").write_bytes(b"x")  # not the export's: the entry is made exact again
+    (out / "cards" / "x" / "empty").mkdir()
+    tree.write_tree(out, {**files, "cards/b.json": b"22"}, owned=owned)
+    assert _files(out) == {**files, "cards/b.json": b"22"} and not (out / "cards" / "x" / "empty").exists()
