@@ -152,9 +152,28 @@ class Importer:
         extract(self.api, self.registry, [kind], ctx)
         return ctx.raw.get(kind, [])
 
+    def _read_target(self) -> None:
+        """Read every kind the tree has (and those their listing needs) at once, concurrently, as export does;
+        one kind at a time as matching reaches it would cost a round trip per kind in sequence."""
+        names, todo = set(), [address_kind(a) for a in self.tree.docs]
+        while todo:
+            name = todo.pop()
+            if name in self.registry and name not in names and name not in self.target.raw_by_kind:
+                names.add(name)
+                todo.extend(self.registry[name].after)
+        if len(names) < 2:
+            return
+        ctx = ExportContext(options={"include_personal": True, **self.options})
+        for name in {d for n in names for d in self.registry[n].after} - names:
+            ctx.raw[name] = self.target.raw(name)  # read already
+        extract(self.api, self.registry, sorted(names), ctx)
+        for name in names:
+            self.target.raw_by_kind.setdefault(name, ctx.raw.get(name, []))
+
     # ------------------------------------------------------------------ matching and planning
     def match(self) -> None:
         """Give every doc the target id it already has: state first, then `locate`, in graph order."""
+        self._read_target()
         resolve = Resolver(self.ids, self.options)
         claimed: dict[str, set[Any]] = {}
         for addr in self.doc_order():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from mbport.check import load_tree
@@ -74,13 +76,19 @@ def test_round_trip_equals_source_apart_from_entity_ids(imported, source_tree, r
     assert not differ, [(a, source_docs[a], renamed[a]) for a in differ[:3]]
 
 
-def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, source_tree, registry):
+def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, source_tree, registry, tmp_path):
     out, _ = source_tree
     emu, api, _, _, _, state_path = imported
     importer = Importer(api, registry, load_tree(out, registry), State.load(state_path, api.url),
                         options(state_path))
+    before = len(emu.request_log)
     plan = importer.plan()
     assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
+    planned = Counter((m, p) for m, p, _ in emu.request_log[before:])
+    before = len(emu.request_log)
+    run_export(api, registry, tmp_path / "b", cache=False)
+    exported = Counter((m, p) for m, p, _ in emu.request_log[before:])
+    assert planned - exported == Counter(), "planning reads the target no more than an export does"
     before = len(emu.request_log)
     importer.apply(plan)
     writes = [r for r in emu.request_log[before:] if r[0] in WRITES]
