@@ -8,7 +8,6 @@ import networkx as nx
 import orjson
 
 from . import tree
-from .errors import MbportError
 from .kind import Kind
 from .refs import address_kind
 from .registry import Registry
@@ -20,11 +19,6 @@ MAX_NAME = 254  # Metabase's name columns (collection, report_card, report_dashb
 def load_tree(root: Path, registry: Registry) -> tree.Tree:
     """Every doc of the tree by address; problems (one line each, naming the file) in `.problems`."""
     root = Path(root)
-    if (root / tree.JOURNAL).exists():
-        try:
-            tree.recover(root)
-        except OSError as exc:
-            raise MbportError(f"{root}: an interrupted export left a swap journal that cannot be finished: {exc}") from exc
     result = tree.Tree(root, tree.read_manifest(root))
     for rel, path in tree.iter_doc_files(root):
         top = PurePosixPath(rel).parts[0]

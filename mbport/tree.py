@@ -331,9 +331,9 @@ def _atomic_write(path: Path, content: bytes) -> None:
 # ---------------------------------------------------------------- reading
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    path = root / MANIFEST
     if not root.is_dir():
         raise MbportError(f"{root}: no such folder", hint="give the folder an export wrote")
+    path = top_entries(root).get(MANIFEST) or root / MANIFEST
     if path.is_symlink():
         raise MbportError(f"{path}: is a symbolic link; trees hold plain files only")
     if not path.is_file():
@@ -351,20 +351,39 @@ def read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
+def top_entries(root: Path) -> dict[str, Path]:
+    """The tree's top-level entries (dot-names aside) → where to read each from.
+
+    After an interrupted export (a swap journal is there) that is the tree the next export's `recover` will
+    finish: entries still staged are read from the staging folder, entries the swap removes are left out.
+    Reading never finishes the swap itself: check, plan and diff leave the folder as they found it.
+    """
+    entries = {p.name: p for p in sorted(root.iterdir()) if not p.name.startswith(".")} if root.is_dir() else {}
+    journal = root / JOURNAL
+    if journal.exists():
+        for name, in_new in _journal_entries(journal):
+            staged = root / STAGING / name
+            if not in_new:
+                entries.pop(name, None)
+            elif staged.exists() or staged.is_symlink():
+                entries[name] = staged
+    return dict(sorted(entries.items()))
+
+
 def iter_doc_files(root: Path) -> list[tuple[str, Path]]:
     """(relative posix path, path) of every doc file; never follows links out of the tree."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(root)
-        # A linked folder is not walked into, but reported (as an entry) so the loader can refuse it.
-        linked = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
-        found += [((rel_dir / d).as_posix(), Path(dirpath) / d) for d in linked]
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            rel = (rel_dir / name).as_posix()
-            if rel == MANIFEST or (rel_dir == Path(".") and not name.endswith(".json")):
-                continue
-            found.append((rel, Path(dirpath) / name))
+    for top, top_path in top_entries(root).items():
+        if top_path.is_symlink() or not top_path.is_dir():
+            # A linked folder is not walked into, but reported (as an entry) so the loader can refuse it.
+            if top_path.is_symlink() and top_path.is_dir() or (top != MANIFEST and top.endswith(".json")):
+                found.append((top, top_path))
+            continue
+        for dirpath, dirnames, filenames in os.walk(top_path, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            rel_dir = PurePosixPath(top, Path(dirpath).relative_to(top_path).as_posix())
+            linked = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+            found += [((rel_dir / d).as_posix(), Path(dirpath) / d) for d in linked]
+            found += [((rel_dir / name).as_posix(), Path(dirpath) / name)
+                      for name in sorted(filenames) if not name.startswith(".")]
     return found

@@ -210,3 +210,29 @@ def test_entries_whose_files_are_all_the_same_are_not_swapped(tmp_path):
     (out / "cards" / "x" / "empty").mkdir()
     tree.write_tree(out, {**files, "cards/b.json": b"22"}, owned=owned)
     assert _files(out) == {**files, "cards/b.json": b"22"} and not (out / "cards" / "x" / "empty").exists()
+
+
+def test_an_interrupted_swap_is_read_as_finished_without_changing_the_folder(tmp_path, monkeypatch):
+    """check, plan and diff read the tree the next export will finish; they move nothing themselves."""
+    out, owned = tmp_path / "t", {"cards", "users", "dashboards", "mbport.json"}
+    tree.write_tree(out, {"mbport.json": b'{"format": 1}', "cards/a.json": b"old", "users/u.json": b"old",
+                          "dashboards/d.json": b"gone"}, owned=owned)
+    real_rename = type(out).rename
+    calls = {"n": 0}
+
+    def dying_rename(self, target):
+        calls["n"] += 1
+        if calls["n"] == 3:  # cards swapped in, the rest not yet
+            raise KeyboardInterrupt
+        return real_rename(self, target)
+
+    monkeypatch.setattr(type(out), "rename", dying_rename)
+    new = {"mbport.json": b'{"format": 1, "n": 2}', "cards/a.json": b"new", "users/u.json": b"new"}
+    with pytest.raises(KeyboardInterrupt):
+        tree.write_tree(out, new, owned=owned)
+    monkeypatch.setattr(type(out), "rename", real_rename)
+    before = sorted((p.relative_to(out).as_posix(), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
+    assert tree.read_manifest(out) == {"format": 1, "n": 2}
+    assert {rel: p.read_bytes() for rel, p in tree.iter_doc_files(out)} == {"cards/a.json": b"new", "users/u.json": b"new"}
+    after = sorted((p.relative_to(out).as_posix(), p.read_bytes() if p.is_file() else None) for p in out.rglob("*"))
+    assert after == before and (out / tree.JOURNAL).exists()
