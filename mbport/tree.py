@@ -185,16 +185,20 @@ class TreeWriter:
 
     def _link_current(self, rel: str) -> None:
         """Put the current tree's file (same bytes) into staging; written where hard links are not possible."""
-        parent, _, _ = rel.rpartition("/")
-        if parent not in self._made:
-            (self.staging / parent).mkdir(parents=True, exist_ok=True)
-            self._made.add(parent)
-        target = os.path.join(self.staging, rel)
+        target = self._staging_path(rel)
         try:
             os.link(os.path.join(self.out, rel), target)
         except OSError:
             with open(target, "wb") as fh:
                 fh.write(self.staged[rel])
+
+    def _staging_path(self, rel: str) -> str:
+        """Where `rel` goes in staging, its folder made."""
+        parent, _, _ = rel.rpartition("/")
+        if parent not in self._made:
+            (self.staging / parent).mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        return os.path.join(self.staging, rel)
 
     def abort(self) -> None:
         """Forget the staged files (the export failed): the tree is left as it was."""
@@ -225,17 +229,13 @@ class TreeWriter:
         """
         for rel, content in files.items():
             parent, _, _ = rel.rpartition("/")
-            target = os.path.join(self.staging, rel)
             if _plain_folder(self.out, parent, self._plain) and _same_bytes(os.path.join(self.out, rel), content):
                 self._unchanged.add(rel)
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(target)  # staged before with other bytes
+                    os.unlink(os.path.join(self.staging, rel))  # staged before with other bytes
                 continue
             self._unchanged.discard(rel)
-            if parent not in self._made:
-                (self.staging / parent).mkdir(parents=True, exist_ok=True)
-                self._made.add(parent)
-            with open(target, "wb") as fh:
+            with open(self._staging_path(rel), "wb") as fh:
                 fh.write(content)
 
 

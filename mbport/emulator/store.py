@@ -76,7 +76,8 @@ class Row(dict):
         raise KeyError(key)
 
     def popitem(self) -> tuple[str, Any]:
-        raise TypeError("rows do not pop arbitrary items")
+        key = next(reversed(self))
+        return key, self.pop(key)
 
     def clear(self) -> None:
         for key in list(self):
