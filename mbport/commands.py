@@ -155,7 +155,8 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
 
 @contextlib.contextmanager
 def _side(spec: str, repo_dir: Path | None, registry):
-    """A side of a diff as docs: a tree folder, REPO@REF, or (with --repo) a ref; yields (label, docs)."""
+    """A side of a diff as docs: a tree folder, REPO@REF, or (with --repo) a ref; yields (label, docs, home),
+    home being the folder an import or restore of that side keeps its state beside (the tree, or the repository)."""
     from .check import load_tree
     from .gitstore import SnapshotRepo
 
@@ -172,16 +173,17 @@ def _side(spec: str, repo_dir: Path | None, registry):
         if not path.is_dir():
             raise UsageError(f"{spec}: not a tree folder, nor REPO@REF of a backup repository",
                              hint="give a folder `mbport export` wrote, REPO@REF, or --repo DIR REF")
-        yield spec, load_tree(path, registry).docs
+        yield spec, load_tree(path, registry).docs, path
         return
     store = SnapshotRepo.open(repo)
     with tempfile.TemporaryDirectory(prefix="mbport-diff-") as tmp:
         commit = store.extract(ref, Path(tmp) / "tree")
-        yield f"{repo}@{ref} ({commit.hexsha[:8]})", load_tree(Path(tmp) / "tree", registry).docs
+        yield f"{repo}@{ref} ({commit.hexsha[:8]})", load_tree(Path(tmp) / "tree", registry).docs, repo
 
 
 @contextlib.contextmanager
 def _live(api, registry):
+    """The live side of a diff, exported; yields (label, docs, index), index being (kind, id) → address."""
     from .check import load_tree
     from .export import run_export
 
@@ -190,7 +192,27 @@ def _live(api, registry):
             result = run_export(api, registry, Path(tmp) / "tree", progress=progress)
         for warning in result.warnings:
             _out().warning(warning)
-        yield api.url, load_tree(Path(tmp) / "tree", registry).docs
+        yield api.url, load_tree(Path(tmp) / "tree", registry).docs, result.index
+
+
+def _diff_state(state_path: Path | None, home: Path, url: str):
+    """The import state that maps the live instance's entity ids back to the side's: --state, else the one
+    `import`/`restore` keep by default beside `home` for this URL if there is one, else None."""
+    from .cli import default_state_path
+    from .state import State
+
+    path = state_path or default_state_path(home, url)
+    if not path.exists() and not path.with_name(path.name + ".journal").exists():  # a killed import leaves a journal
+        if state_path is not None:
+            raise UsageError(f"--state {path}: no such state file",
+                             hint="give the state file `mbport import`, `restore` or `migrate` kept for this instance")
+        return None
+    try:
+        return State.load(path, url)
+    except MbportError as exc:  # e.g. the state of an import into another instance
+        hint = f"give --state the state file of the import into {url}"
+        raise MbportError(str(exc), hint=hint + ("" if state_path else ", or move this one away to compare "
+                                                 "without mapping entity ids")) from None
 
 
 @cli.command("diff")
@@ -198,36 +220,57 @@ def _live(api, registry):
 @click.option("--repo", "repo_dir", type=click.Path(path_type=Path), default=None,
               help="Read A and B as refs (commits, tags, branches) of this backup repository.")
 @connection_options
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="State file of the import into the live instance, to map its entity ids back to A's "
+                   "(default: beside the tree or repository, if there).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per changed object (address, kind, name, change, details).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when there are differences, 0 when there are none.")
-def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, concurrency, insecure, as_json, exit_code):
+def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, concurrency, insecure, state_path,
+             as_json, exit_code):
     """What changed between two snapshots, two trees, or a snapshot and a live instance (--url: drift).
 
     A and B are tree folders or REPO@REF (or refs with --repo). With one side and --url, the live instance
     is B; with --repo and one ref, B is the repository's working tree (the latest backup); a folder or
     REPO@REF alone is compared with the instance of METABASE_SITE_URL.
+
+    An instance A was imported, restored or migrated into gives every object a new entity id. To compare
+    such an instance with A, its entity ids are mapped back to A's through the import's state: --state
+    FILE, else the state `import` and `restore` keep by default for that URL if it exists (TREE.mbport-state/
+    beside a tree folder; REPO.mbport-state/ for REPO@REF, a ref with --repo, or the repository's working
+    tree). `migrate` keeps its state in the user's data folder: pass the path it printed with --state.
     """
     from .diff import diff_docs
+    from .relabel import entity_id_map, relabel
 
     registry = _registry()
     if not sides or len(sides) > 2:
         raise UsageError("diff takes one or two sides (A [B])", hint="e.g. mbport diff --repo backups HEAD~1 HEAD")
-    if len(sides) == 2 and url:
+    instance = click.get_current_context().meta.get("mbport.instance")  # --instance NAME names the live side too
+    if len(sides) == 2 and (url or instance):
         raise UsageError("give two sides, or one side and --url, not both")
-    if len(sides) == 1 and not url and repo_dir is None:
+    if len(sides) == 1 and not url and not instance and repo_dir is None:
         url = os.environ.get(ENV_URL)  # one snapshot or folder alone: compare it with the live instance
         if not url:
             raise UsageError("one side given: add --url (or METABASE_SITE_URL) to compare with a live instance, "
                              "or a second side")
+    live = len(sides) == 1 and bool(url or instance)
+    if state_path is not None and not live:
+        raise UsageError("--state maps a live instance's entity ids: it needs one side and --url",
+                         hint="two trees or snapshots are compared as they are")
+    state = None
     with contextlib.ExitStack() as stack:
-        old_label, old = stack.enter_context(_side(sides[0], repo_dir, registry))
+        old_label, old, home = stack.enter_context(_side(sides[0], repo_dir, registry))
         if len(sides) == 2:
-            new_label, new = stack.enter_context(_side(sides[1], repo_dir, registry))
-        elif url:
+            new_label, new, _ = stack.enter_context(_side(sides[1], repo_dir, registry))
+        elif live:
             api = stack.enter_context(make_client(url, api_key, username, password, session_token, concurrency, insecure))
-            new_label, new = stack.enter_context(_live(api, registry))
+            state = _diff_state(state_path, home, api.url)  # before the export: a wrong file fails at once
+            new_label, new, index = stack.enter_context(_live(api, registry))
+            if state is not None:
+                new = relabel(new, entity_id_map(state.ids, index), registry)
+                old = relabel(old, {}, registry)  # set-like lists in the same order on both sides
         else:
-            new_label, new = stack.enter_context(_side(str(repo_dir), None, registry))
+            new_label, new, _ = stack.enter_context(_side(str(repo_dir), None, registry))
         changes = diff_docs(registry, old, new)
     out = _out()
     for change in changes:
@@ -237,9 +280,11 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
         else:
             click.echo(change.as_json() if as_json else change.line())
     if not as_json and not out.json:
+        if state is not None:
+            click.echo(f"Entity ids of {new_label} mapped back with the import state {state.path}.", err=True)
         click.echo(f"{len(changes)} object(s) differ between {old_label} and {new_label}." if changes
                    else f"No differences between {old_label} and {new_label}.", err=True)
-    out.result(old=old_label, new=new_label, differ=len(changes))
+    out.result(old=old_label, new=new_label, differ=len(changes), state=str(state.path) if state else None)
     if exit_code and changes:
         sys.exit(PLAN_HAS_CHANGES)
 

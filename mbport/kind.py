@@ -78,7 +78,7 @@ class Kind:
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
     # Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
-    # comparing trees of two instances sorts them again after relabelling (mbport.testing.relabel).
+    # comparing trees of two instances sorts them again after relabelling (mbport.relabel).
     set_like_fields: ClassVar[tuple[str, ...]] = ()
     # Kinds whose every doc is written (or located) before any doc of this kind, refs or not: the permission
     # graphs must see every group, database and collection of the tree, not only those they name.

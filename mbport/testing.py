@@ -9,6 +9,7 @@ import orjson
 
 from .kind import ExportContext, Kind
 from .refs import address
+from .relabel import entity_id_map, relabel  # noqa: F401 - re-exported: round-trip tests compare trees with them
 
 
 def uncovered_fields(kind: Kind, raw: dict[str, Any]) -> set[str]:
@@ -50,47 +51,3 @@ def normalize_case(kind: Kind, case: dict[str, Any]) -> tuple[dict[str, Any], li
     ctx = ExportContext(index=index, options=case.get("options", {}), raw=case.get("context_raw", {}))
     ctx.current = kind.address_of(case["raw"])
     return kind.normalize(case["raw"], ctx), ctx.warnings
-
-
-def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
-    """Target key part → source key part, for every object an import wrote or matched.
-
-    Metabase never keeps a client's entity_id, so a tree exported from the target names the same objects
-    with other entity_ids. `ids` is the import's address → target id; `target_index` the target export's
-    (kind, id) → address. Aligning the two addresses part by part gives the renaming.
-    """
-    from .refs import address_kind, split_address
-
-    renames: dict[str, str] = {}
-    for source_addr, target_id in ids.items():
-        target_addr = target_index.get((address_kind(source_addr), target_id))
-        if not target_addr or target_addr == source_addr:
-            continue
-        _, a_parts = split_address(source_addr)
-        _, b_parts = split_address(target_addr)
-        for a, b in zip(a_parts, b_parts, strict=False):
-            if a != b and len(b) == 21:
-                renames[b] = a
-    return renames
-
-
-def relabel(docs: dict[str, Any], renames: dict[str, str], registry: Any = None) -> dict[str, Any]:
-    """Docs (and their addresses) with target entity_ids replaced by the source's.
-
-    With the registry, each kind's set-like lists are sorted again, since their order followed the
-    target's entity_ids.
-    """
-    import re
-
-    from .refs import address_kind
-
-    if renames:
-        pattern = re.compile("|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True)))
-        docs = orjson.loads(pattern.sub(lambda m: renames[m.group(0)], orjson.dumps(docs).decode()))
-    if registry is not None:
-        for addr, doc in docs.items():
-            kind = registry.kinds.get(address_kind(addr))
-            for name in getattr(kind, "set_like_fields", ()):
-                if isinstance(doc.get(name), list):
-                    doc[name] = sorted(doc[name], key=lambda item: orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
-    return docs

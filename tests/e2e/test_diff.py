@@ -9,8 +9,9 @@ import shutil
 import git
 import pytest
 
+from mbport.cli import default_state_path
 from mbport.tree import dumps
-from tests.e2e.instances import mbport, routed_instances
+from tests.e2e.instances import mbport, routed_instances, write_secrets
 
 SQL_CARD = "cards/company/sales/emea-reports/orders-by-status-sql.json"
 LINE_CARD = "cards/company/sales/revenue-by-month.json"
@@ -173,3 +174,74 @@ def test_bad_sides_are_one_clear_line(exported, tmp_path, monkeypatch):
     not_tree = tmp_path / "empty"
     not_tree.mkdir()
     assert "not an mbport tree" in mbport("diff", exported, not_tree).err
+
+
+# ---------------------------------------------------------------- a live instance the tree was imported into
+
+@pytest.fixture
+def imported(exported, instances, tmp_path):
+    """(tree, target, connection flags): the exported tree imported into an empty emulator, state at its default."""
+    tree = tmp_path / "tree"
+    shutil.copytree(exported, tree)
+    target = instances.add("target")
+    conn = ["--url", target.url, "--session-token", target.session]
+    run = mbport("import", tree, *conn, "--secrets", write_secrets(tmp_path / "secrets.json"), "--with-api-keys")
+    assert run.code == 0, run.err
+    assert default_state_path(tree, target.url).is_file()
+    return tree, target, conn
+
+
+def test_an_imported_instance_has_no_differences_with_its_tree(imported, tmp_path, monkeypatch):
+    tree, target, conn = imported
+    run = mbport("diff", tree, *conn, "--exit-code")  # the state beside the tree maps the new entity ids back
+    assert run.code == 0 and run.out == "", run.out
+    assert "mapped back" in run.err and "No differences" in run.err
+    config = tmp_path / "mbport.toml"
+    config.write_text(f'[instances.target]\nurl = "{target.url}"\nsession_token_env = "TARGET_SESSION"\n')
+    monkeypatch.setenv("TARGET_SESSION", target.session)
+    monkeypatch.delenv("METABASE_SITE_URL", raising=False)
+    named = mbport("--config", config, "diff", tree, "--instance", "target", "--exit-code")  # the live side by name
+    assert named.code == 0 and named.out == "", named.err
+    elsewhere = tmp_path / "elsewhere.json"
+    default_state_path(tree, target.url).rename(elsewhere)
+    unmapped = mbport("diff", tree, *conn, "--json", "--exit-code")  # no state: every new entity id differs
+    assert unmapped.code == 4 and {"added", "removed"} <= {json.loads(r)["change"] for r in unmapped.out.splitlines()}
+    given = mbport("diff", tree, *conn, "--state", elsewhere, "--exit-code")
+    assert given.code == 0 and given.out == "", given.out
+    with target.api() as api:
+        card = target.card("Revenue by month")
+        api.put(f"/api/card/{card['id']}", json={"name": "Revenue per month"}).raise_for_status()
+    changed = mbport("diff", tree, *conn, "--state", elsewhere, "--json")
+    rows = [json.loads(line) for line in changed.out.splitlines()]
+    source_card = json.loads((tree / LINE_CARD).read_text())
+    assert rows == [{"address": f"cards/{source_card['entity_id']}", "kind": "cards", "name": "Revenue per month",
+                     "change": "changed", "details": ["renamed 'Revenue by month' → 'Revenue per month'"]}]
+
+
+def test_a_restored_instance_has_no_differences_with_its_snapshot(imported, instances, tmp_path):
+    tree, target, conn = imported
+    repo = tmp_path / "repo"
+    assert mbport("backup", *conn, "--repo", repo).code == 0  # the target's own snapshot ...
+    fresh = instances.add("fresh")
+    fresh_conn = ["--url", fresh.url, "--session-token", fresh.session]
+    restored = mbport("restore", "--repo", repo, "--ref", "HEAD", *fresh_conn,
+                      "--secrets", tmp_path / "secrets.json", "--with-api-keys")
+    assert restored.code == 0, restored.err  # ... restored elsewhere: state in REPO.mbport-state/
+    for side in (f"{repo}@HEAD", repo):  # a snapshot and the working tree use the repository's state
+        run = mbport("diff", side, *fresh_conn, "--exit-code")
+        assert run.code == 0 and run.out == "", (side, run.out)
+    assert mbport("diff", "--repo", repo, "HEAD", *fresh_conn, "--exit-code").code == 0
+
+
+def test_a_wrong_state_is_one_clear_line(imported, tmp_path):
+    tree, target, conn = imported
+    state = default_state_path(tree, target.url)
+    other = mbport("diff", tree, "--url", "http://other.test", "--session-token", target.session, "--state", state)
+    errors = [line for line in other.err.splitlines() if line.startswith("Error:")]
+    assert other.code == 1 and "Traceback" not in other.err
+    assert errors == [f"Error: {state}: this state belongs to {target.url}, not http://other.test"]
+    missing = mbport("diff", tree, *conn, "--state", tmp_path / "nope.json")
+    assert missing.code == 2 and "nope.json: no such state file" in missing.err
+    two_sides = mbport("diff", tree, tree, "--state", state)
+    assert two_sides.code == 2 and "--state" in two_sides.err
+

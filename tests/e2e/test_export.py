@@ -152,19 +152,14 @@ def test_an_export_that_fails_after_staging_files_leaves_the_tree_as_it_was(seed
         run_export(client, registry, out, cache=False)
         before = files_of(out)
         staged.clear()
-        emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/dashboard/\d+$")
-        try:
-            with pytest.raises(MbportError):
-                run_export(client, registry, out, cache=False)
-        finally:
-            emu.faults = None
         staged_into_new = tmp_path / "new"
-        emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/dashboard/\d+$")
-        try:
-            with pytest.raises(MbportError):
-                run_export(client, registry, staged_into_new, cache=False)
-        finally:
-            emu.faults = None
+        for target in (out, staged_into_new):  # over the last tree, and into a folder the export creates
+            emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/dashboard/\d+$")
+            try:
+                with pytest.raises(MbportError):
+                    run_export(client, registry, target, cache=False)
+            finally:
+                emu.faults = None
     assert files_of(out) == before and not (out / ".mbport-staging").exists()
     assert not staged_into_new.exists()
     assert staged, "files were staged before the export failed"
