@@ -361,17 +361,24 @@ def emulator() -> None:
 @click.option("--latency-ms", default=0.0, type=click.FloatRange(0.0), help="Answer every request this much later.")
 @click.option("--max-concurrent", default=None, type=click.IntRange(1),
               help="Serve at most this many requests at once, the rest wait (like Metabase's thread pool).")
+@click.option("--premium-features", default=None, metavar="LIST",
+              help="Imitate an Enterprise build with a token that has these features (comma-separated: "
+                   "advanced_permissions, official_collections, sandboxes; or 'all'). Default: none (OSS).")
 def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key, fault_rate, fault_seed,
-                   fault_kinds, latency_ms, max_concurrent) -> None:
+                   fault_kinds, latency_ms, max_concurrent, premium_features) -> None:
     """Run the emulator as a real HTTP server until interrupted."""
-    from .emulator import Emulator, bootstrap, server
+    from .emulator import Emulator, bootstrap, premium, server
     from .emulator.profiles import PROFILES
 
     if profile and profile not in PROFILES:
         raise MbportError(f"--profile {profile!r} is not a known Metabase profile", hint=f"choose one of {', '.join(PROFILES)}")
     if api_key is not None and (not api_key.startswith("mb_") or not 12 <= len(api_key) <= 254):
         raise MbportError("--api-key must start with 'mb_' and be 12 to 254 characters long, like Metabase's keys")
-    emu = Emulator(profile, max_concurrent=max_concurrent)
+    try:
+        features = premium.parse(premium_features)
+    except ValueError as exc:
+        raise UsageError(f"--premium-features: {exc}") from None
+    emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features)
     if admin_password or api_key or seed:
         password = admin_password or bootstrap.random_password()
         session = bootstrap.setup_admin(emu, admin_email, password)
@@ -390,7 +397,8 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         if bad:
             raise UsageError(f"--fault-kinds: unknown kind {bad[0]!r}", hint=f"choose from {', '.join(ALL_KINDS)}")
         emu.faults = FaultPlan(rate=fault_rate, seed=fault_seed, kinds=kinds)  # after setup and seeding
-    click.echo(f"Metabase emulator ({emu.state.profile.tag}) listening on http://{host}:{port}", err=True)
+    click.echo(f"Metabase emulator ({emu.state.profile.tag}, {premium.describe(emu.state)}) listening on "
+               f"http://{host}:{port}", err=True)
     server.serve(emu, host=host, port=port)
 
 

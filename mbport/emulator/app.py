@@ -8,13 +8,14 @@ import pkgutil
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from . import errors, spec
+from . import errors, premium, spec
 from .profiles import Profile, get_profile
 from .router import Router, registered_routes
 from .store import Row, State
@@ -118,9 +119,11 @@ class Emulator:
     """A Metabase instance in memory. `handle` is the whole server; transports and servers wrap it."""
 
     def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
-                 max_concurrent: int | None = None):
+                 max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None):
         modules = _route_modules()
         self.state = State(profile if isinstance(profile, Profile) else get_profile(profile))
+        # Premium features (premium.FEATURES, or "all") make this an Enterprise build with a token; none: OSS.
+        self.premium_features = premium_features
         # Route modules that own built-in rows (the two magic groups, ...) create them here.
         for module in modules:
             if hasattr(module, "init_state"):
@@ -136,6 +139,21 @@ class Emulator:
         self._faults = None
         # Requests that Metabase's spec rejects (400 from validation) or that hit no route: tests fail on these.
         self.spec_violations: list[str] = []
+
+    @property
+    def premium_features(self) -> frozenset[str]:
+        return self.state.extra.get(premium.KEY, frozenset())
+
+    @premium_features.setter
+    def premium_features(self, spec: str | Iterable[str] | None) -> None:
+        features = premium.parse(spec)
+        self.state.extra[premium.KEY] = features
+        # Only Enterprise builds have premium features, and they report their version as v1.x.y.
+        tag = self.state.profile.tag
+        if features and tag.startswith("v0."):
+            self.state.profile = replace(self.state.profile, tag="v1." + tag[3:])
+        elif not features and tag.startswith("v1."):
+            self.state.profile = replace(self.state.profile, tag="v0." + tag[3:])
 
     @property
     def faults(self):

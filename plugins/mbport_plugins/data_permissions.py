@@ -47,7 +47,8 @@ class DataPermissions(Kind):
         "id": "mbport's fixed id for the one graph (`graph`), so import can match it",
         "revision": "the server's edit counter; import PUTs with the target's current revision",
         "groups": "kept as `grants` with groups, databases and tables as refs and names",
-        "sandboxes": "EE sandboxes are not exported yet", "impersonations": "EE impersonations are not exported yet",
+        "sandboxes": "EE sandboxes are their own kind (`sandboxes`)",
+        "impersonations": "EE connection impersonations are not exported yet",
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:

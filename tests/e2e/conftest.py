@@ -20,6 +20,17 @@ def seeded():
     return emu, session
 
 
+@pytest.fixture(scope="session")
+def seeded_ee():
+    """(emulator, admin session) of an Enterprise build with every emulated premium feature, loaded with the
+    `enterprise` seed: the `sample` instance plus sandboxes and user attributes."""
+    emu = Emulator(premium_features="all")
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "enterprise", session)
+    emu.wait_idle()
+    return emu, session
+
+
 @pytest.fixture
 def api(seeded):
     emu, session = seeded

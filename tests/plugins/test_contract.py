@@ -1,4 +1,8 @@
-"""The contract every plugin meets, checked on the realistic seed (serdes' "no field forgotten" test)."""
+"""The contract every plugin meets, checked on the realistic seed (serdes' "no field forgotten" test).
+
+The seed is `enterprise` on an emulated Enterprise build: the OSS `sample` instance plus the objects only a
+premium token allows (sandboxes), so that every kind has objects to check.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from mbport.kind import ExportContext
 from mbport.refs import address_kind
 from mbport.resolve import Resolver
 from mbport.testing import numeric_ids_left, uncovered_fields
-from tests.e2e.conftest import api, registry, seeded  # noqa: F401  (fixtures)
+from tests.e2e.conftest import registry, seeded_ee  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +21,7 @@ def exported_ctx(request):
     registry_ = request.getfixturevalue("registry")
     from mbport.client import MetabaseClient
 
-    emu, session = request.getfixturevalue("seeded")
+    emu, session = request.getfixturevalue("seeded_ee")
     with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as client:
         ctx = ExportContext()
         extract(client, registry_, sorted(registry_.kinds), ctx)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
+from .. import errors, premium
 from ..app import Ctx
 from ..router import route
 from ..store import Row, State
-from . import users
+from . import sandboxes, users
 
 # Values per permission, most permissive first (Metabase's data-permissions order); the last is the least.
 VALUES: dict[str, tuple[str, ...]] = {
@@ -147,17 +147,28 @@ def on_group_created(state: State, group: Row) -> None:
 
 
 def on_database_deleted(state: State, db_id: int) -> None:
-    """Called by the databases area after deleting a database: its permissions go with it."""
+    """Called by the databases area after deleting a database: its permissions and sandboxes go with it."""
     perms = _store(state)["perms"]
     for key in [k for k in perms if k[1] == db_id]:
         del perms[key]
+    sandboxes.on_tables_deleted(state)
 
 
 def on_group_deleted(state: State, group: Row) -> None:
-    """Called by the groups area after deleting a group."""
+    """Called by the groups area after deleting a group: its permissions and sandboxes go with it."""
     perms = _store(state)["perms"]
     for key in [k for k in perms if k[0] == group["id"]]:
         del perms[key]
+    sandboxes.on_group_deleted(state, group)
+
+
+def downgrade_native(state: State, group_id: int, db_id: int) -> None:
+    """A group sandboxed on a table of the database may no longer write native queries there (the sandbox's
+    before-insert); no revision is saved for it."""
+    sync_defaults(state)
+    perms = _store(state)["perms"].get((group_id, db_id))
+    if perms is not None and perms.get("create-queries") == "query-builder-and-native":
+        perms["create-queries"] = "query-builder"
 
 
 # ---------------------------------------------------------------- the API graph
@@ -225,6 +236,7 @@ def api_graph(state: State, *, group_ids: set[int] | None = None, db_id: int | N
     if admin_id is not None and (group_ids is None or admin_id in group_ids):
         admin = _admin_perms(state)
         groups[str(admin_id)] = {str(d): dict(admin) for d in db_ids}
+    sandboxes.merge_into_graph(state, groups, group_ids=group_ids, db_id=db_id)
     return {"revision": store["revision"], "groups": groups}
 
 
@@ -335,13 +347,19 @@ def premium_error(perm: str) -> errors.ApiError:
     )
 
 
-def _check_oss(changes: dict[str, Any]) -> None:
-    """Changes that need the advanced-permissions feature, which an OSS instance lacks."""
+def _check_premium(state: State, changes: dict[str, Any]) -> None:
+    """Changes that need a premium feature the instance lacks: `sandboxed` needs sandboxes, the other EE values
+    advanced-permissions (an OSS instance has neither)."""
+    sandboxes_on = premium.enabled(state, "sandboxes")
+    if premium.enabled(state, "advanced_permissions"):
+        if not sandboxes_on and any(v == "sandboxed" for dbs in changes.values() for perms in dbs.values()
+                                    for v in _view_values(perms)):
+            raise premium_error("sandboxed")
+        return
     for dbs in changes.values():
         for perms in dbs.values():
-            view = perms.get("view-data")
-            for v in _leaf_values(view) if isinstance(view, dict) else [view]:
-                if v in ("blocked", "sandboxed", "impersonated"):
+            for v in _view_values(perms):
+                if v in ("blocked", "sandboxed", "impersonated") and not (v == "sandboxed" and sandboxes_on):
                     raise premium_error(v)
             for perm in NESTED:
                 schemas = (perms.get(perm) or {}).get("schemas")
@@ -350,6 +368,17 @@ def _check_oss(changes: dict[str, Any]) -> None:
             for perm in ("details", "transforms", "workspaces"):
                 if perms.get(perm) == "yes":
                     raise premium_error(perm)
+
+
+def _view_values(perms: dict[str, Any]) -> list[str]:
+    view = perms.get("view-data")
+    return _leaf_values(view) if isinstance(view, dict) else [view]
+
+
+def _alias(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _alias(v) for k, v in value.items()}
+    return VIEW_DATA_ALIASES.get(value, value)
 
 
 def _expand(value: Any, tables: list[Row], perm: str) -> dict[int, tuple[str, str]]:
@@ -367,8 +396,8 @@ def _set_value(state: State, current: dict[str, Any], db_id: int, perm: str, val
         value = value.get("schemas")
         if value is None:
             return
-    if perm == "view-data" and isinstance(value, str):
-        value = VIEW_DATA_ALIASES.get(value, value)
+    if perm == "view-data":  # sandboxed and impersonated are stored as unrestricted, at every level
+        value = _alias(value)
     if not isinstance(value, dict):
         current[perm] = value
         return
@@ -453,17 +482,20 @@ def put_graph(ctx: Ctx):
     changes = _diff_new(old["groups"], _api_form(parsed)) or {}
     if not ctx.query.get("force") and body.get("revision") != old["revision"]:
         raise errors.revision_conflict()
-    _check_oss(changes)
-    for key, feature in (("sandboxes", "Sandboxes"), ("impersonations", "Connection impersonation")):
-        if body.get(key) is not None:
-            raise errors.ApiError(402, {
-                "message": f"{feature} is a paid feature not currently available to your instance. "
-                           "Please upgrade to use it. Learn more at metabase.com/upgrade/",
-                "status": "error-premium-feature-not-available",
-            })
+    _check_premium(state, changes)
+    # Metabase applies all of it in one transaction, so everything is checked before anything is written.
+    if body.get("sandboxes") is not None:
+        sandboxes.check_items(state, body["sandboxes"])
+    if body.get("impersonations") is not None:  # connection impersonation is not emulated
+        raise premium.paid_feature_error("Connection impersonation")
     _apply(state, changes)
+    sandboxes.after_graph_change(state, changes)
     # Every accepted PUT saves a PermissionsRevision, changed or not.
     _store(state)["revision"] += 1
-    if ctx.query.get("skip-graph"):
-        return {"revision": _store(state)["revision"]}
-    return api_graph(state, group_ids=group_ids)
+    upserted = sandboxes.upsert(state, body["sandboxes"]) if body.get("sandboxes") is not None else None
+    out: dict[str, Any] = {"revision": _store(state)["revision"]}
+    if not ctx.query.get("skip-graph"):
+        out["groups"] = api_graph(state, group_ids=group_ids)["groups"]
+    if upserted is not None:
+        out["sandboxes"] = upserted
+    return out

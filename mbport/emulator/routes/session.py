@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import errors
+from .. import errors, premium
 from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
 from ..router import route
 from ..store import new_uuid
@@ -22,7 +22,7 @@ def _public_properties(ctx: Ctx) -> dict:
         "site-name": settings.get_value(state, "site-name"),
         "site-locale": settings.get_value(state, "site-locale"),
         "site-url": settings.get_value(state, "site-url"),
-        "token-features": {},
+        "token-features": premium.token_features(state),
         "engines": {"sqlite": {"driver-name": "SQLite"}, "h2": {"driver-name": "H2"}, "postgres": {"driver-name": "PostgreSQL"}},
         "password-complexity": {"total": 6, "digit": 1},
         "enable-password-login": True,

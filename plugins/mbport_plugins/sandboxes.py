@@ -1,0 +1,156 @@
+"""EE sandboxes (row-level security): one doc per (group, table), with the sandboxing question and user attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.client import ApiError
+from mbport.errors import MbportError
+from mbport.kind import ExportContext, Kind, PathHint
+from mbport.refs import is_ref, split_address
+from mbport.tree import slugify
+
+from .groups import BUILT_IN
+from .segments import NO_SCHEMA
+
+FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose token has the sandboxes feature; "
+                "import into one, or remove the sandboxes folder from the tree")
+
+
+class Sandboxes(Kind):
+    """`GET /api/mt/gtap`: every sandbox (Metabase's "group table access policy") as one doc.
+
+    A sandbox gives one group a filtered view of one table: through a question (`card`, optional) and/or user
+    attributes mapped onto a field of the table or question (`["dimension", <field ref>]`) or onto a variable of
+    a SQL question (`["variable", ["template-tag", <name>]]`). `list` is quietly empty on an instance without
+    the feature (OSS answers 402 or 404), so such an export has no `sandboxes/` folder. The address is
+    `sandboxes/<group>/<database>/<schema>/<table>`, the file `sandboxes/<group>/<database>/<schema>/<table>.json`.
+
+    Import: matched by (group, table); created with `POST /api/mt/gtap` after the data permissions graph (as
+    Metabase's own graph PUT applies the graph first, then its sandboxes), then `PUT` for the question and the
+    attributes. `--prune` deletes a sandbox mbport created that the tree no longer has (often gone already:
+    Metabase deletes a sandbox itself when the graph no longer says `sandboxed` for its table).
+    """
+
+    name = "sandboxes"
+    endpoint = "/api/mt/gtap"
+    description = "Sandboxes (EE row-level security): a group's filtered view of a table."
+    aliases = ("sandbox",)
+    colour = "#cfcfcf"
+    phrases = {"card": "sandboxing question", "attribute_remappings": "user attribute"}
+    after = ("groups", "tables")  # their names make a sandbox's address
+    key_fields = ("group", "table")
+    keep = ()
+    drop = {
+        "id": "instance-specific id; the key is (group, table)",
+        "group_id": "becomes the `group` ref", "table_id": "becomes the `table` ref",
+        "card_id": "becomes the `card` ref",
+        "attribute_remappings": "kept with field ids walked into refs",
+        "permission_id": "the legacy permissions row the sandbox was tied to (instance bookkeeping)",
+        "group_key": "added by mbport from the groups listing, for the address",
+        "table_key": "added by mbport from the tables listing, for the address",
+    }
+
+    # ---- export ----
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        try:
+            rows = api.get(self.endpoint)
+        except ApiError as exc:
+            if _no_feature(exc):
+                return []  # an OSS instance, or a token without sandboxes: there are none to export
+            raise
+        groups = {g["id"]: BUILT_IN.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
+        # The tables kind's key: (database name, schema, table name).
+        tables = {t["id"]: [t.get("db"), t.get("schema") or "", t["name"]] for t in ctx.raw.get("tables", [])}
+        return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),
+                 "table_key": tables.get(row["table_id"], [f"missing-id-{row['table_id']}"])}
+                for row in sorted(rows or [], key=lambda r: r["id"])]
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "group" in raw_or_doc:  # a loaded doc: the group's and the table's keys
+            return (*split_address(raw_or_doc["group"]["$ref"])[1], *split_address(raw_or_doc["table"]["$ref"])[1])
+        return (raw_or_doc["group_key"], *raw_or_doc["table_key"])
+
+    def index(self, raw):
+        return ()  # nothing points at a sandbox
+
+    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
+        doc: dict[str, Any] = {"group": ctx.ref("groups", raw["group_id"]), "table": ctx.ref("tables", raw["table_id"])}
+        if raw.get("card_id") is not None:
+            doc["card"] = ctx.ref("cards", raw["card_id"])
+        walker = ctx.walker
+        remappings = {attr: ctx.ref("fields", target) if _is_field_id(target) else walker.query(target)
+                      for attr, target in (raw.get("attribute_remappings") or {}).items()}
+        if remappings:
+            doc["attribute_remappings"] = dict(sorted(remappings.items()))
+        return doc
+
+    def path(self, doc, folders) -> PathHint:
+        group, *table = self.key_parts(doc)
+        if len(table) != 3:  # a dangling table ref: keep the doc findable under its group
+            return PathHint((slugify(group),), "-".join(table))
+        db, schema, name = table
+        return PathHint((slugify(group), slugify(db), slugify(schema or NO_SCHEMA)), name)
+
+    def label(self, doc):
+        group, *table = self.key_parts(doc)
+        return f"{group} on {'.'.join(p for p in table if p)}"
+
+    # ---- import: matched by (group, table); POST, then PUT for the question and the attributes ----
+    identity_fields = ()
+    import_after = ("data-permissions",)
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["group"]), resolve(doc["table"]))
+
+    def raw_match_key(self, raw):
+        return (raw["group_id"], raw["table_id"])
+
+    def payload(self, doc, resolve, stage):
+        walker = resolve.walker()
+        remappings = {attr: resolve(target) if is_ref(target) else walker.query(target)
+                      for attr, target in (doc.get("attribute_remappings") or {}).items()}
+        return {"group_id": resolve(doc["group"]), "table_id": resolve(doc["table"]),
+                "card_id": resolve(doc["card"]) if doc.get("card") else None,
+                "attribute_remappings": remappings or None}
+
+    def create(self, api, payload, doc, target):
+        try:
+            return api.post(self.endpoint, json=payload)
+        except ApiError as exc:
+            if _no_feature(exc):
+                raise MbportError(f"{self.address_of(doc)}: the target instance has no sandboxes feature "
+                                  f"({exc.status})", hint=FEATURE_HINT) from None
+            raise
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        # The group and the table are the sandbox's identity (PUT cannot change them); the rest is rewritten.
+        body = {k: payload[k] for k in ("card_id", "attribute_remappings")}
+        return api.put(f"{self.endpoint}/{target_id}", json=body)
+
+    def archive(self, api, target_id):
+        try:
+            api.delete(f"{self.endpoint}/{target_id}")
+        except ApiError as exc:
+            if exc.status != 404:  # already gone: a graph change that ends a sandbox deletes it
+                raise
+
+    def version_notes(self, version: Any) -> list[str]:
+        """Called by `mbport doctor`: an OSS build has no sandboxes to export or import."""
+        if not getattr(version, "is_enterprise", True):
+            return ["no sandboxes to export or import (an Enterprise feature)"]
+        return []
+
+
+def _no_feature(exc: ApiError) -> bool:
+    """Metabase's answers when sandboxes are unavailable: 402 (no token feature), 404 (an OSS build has no
+    /api/mt routes), or the 403 older builds gave ("sandboxing is not enabled")."""
+    if exc.status in (402, 404):
+        return True
+    return exc.status == 403 and "sandboxing is not enabled" in str(exc.body)
+
+
+def _is_field_id(value: Any) -> bool:
+    """A bare field id, one of the targets Metabase's schema allows (besides field names and parameter targets)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+

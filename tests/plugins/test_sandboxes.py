@@ -1,0 +1,232 @@
+"""Sandboxes: golden cases, a quiet empty export on OSS, and the EE round trip (export A → import into an empty
+Enterprise B → export B equals A apart from entity ids; plan again is empty; drift repaired; --prune deletes;
+an OSS target is one clear error)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mbport.check import load_tree
+from mbport.client import ApiError, MetabaseClient, MetabaseVersion
+from mbport.emulator import Emulator, bootstrap
+from mbport.engine import Importer
+from mbport.errors import MbportError
+from mbport.export import run_export
+from mbport.kind import ExportContext, PathContext
+from mbport.registry import load_plugins
+from mbport.resolve import Resolver
+from mbport.secrets import Secrets
+from mbport.state import State
+from mbport.testing import entity_id_map, relabel
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
+from tests.e2e.conftest import seeded_ee  # noqa: F401  (fixture)
+from tests.plugins.emulated_content import add_everything, cases, golden, new_instance
+
+REGISTRY = load_plugins()
+KIND = REGISTRY["sandboxes"]
+WRITES = ("POST", "PUT", "DELETE")
+
+
+# ---------------------------------------------------------------- export
+
+@pytest.mark.parametrize("path", cases("sandboxes"), ids=lambda p: p.stem)
+def test_golden_case_addresses_and_paths(path):
+    case, doc, _ = golden(KIND, path)
+    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc)
+    group, db, schema, table = KIND.key_parts(doc)
+    assert KIND.doc_address(doc) == f"sandboxes/{group}/{db}/{schema}/{table}"
+    hint = KIND.path(doc, PathContext({}))
+    assert hint.folder[0] == group.lower().replace(" ", "-") and hint.stem == table
+
+
+class Refusing:
+    """An api whose every GET fails with one status and body, like an instance without the feature."""
+
+    def __init__(self, status: int, body: Any):
+        self.status, self.body = status, body
+
+    def get(self, path, params=None):
+        raise ApiError("GET", path, self.status, self.body)
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (402, {"message": "Sandboxes is a paid feature not currently available to your instance.",
+           "status": "error-premium-feature-not-available"}),
+    (404, "Not found."),
+    (403, "Error: sandboxing is not enabled for this instance. Please check you have set a valid Enterprise token."),
+])
+def test_an_instance_without_the_feature_has_no_sandboxes(status, body):
+    assert KIND.list(Refusing(status, body), ExportContext()) == []
+
+
+def test_other_errors_are_not_swallowed():
+    with pytest.raises(ApiError):
+        KIND.list(Refusing(403, "You don't have permissions to do that."), ExportContext())
+    with pytest.raises(ApiError):
+        KIND.list(Refusing(500, {"message": "boom"}), ExportContext())
+
+
+def test_an_oss_export_is_quietly_without_sandboxes(tmp_path):
+    inst = add_everything(new_instance())
+    result = inst.export(tmp_path / "tree")
+    assert not [a for a in result.docs if a.startswith("sandboxes/")]
+    assert not (tmp_path / "tree" / "sandboxes").exists()
+    assert not [w for w in result.warnings if "sandbox" in w.lower()]
+    assert ("GET", "/api/mt/gtap", 402) in inst.emu.request_log
+
+
+def test_the_seed_export_has_one_doc_per_group_and_table(ee_tree):
+    _, result = ee_tree
+    paths = {a: p for a, p in result.paths.items() if a.startswith("sandboxes/")}
+    assert paths == {
+        "sandboxes/Analysts/Shop Warehouse//customers": "sandboxes/analysts/shop-warehouse/no-schema/customers.json",
+        "sandboxes/Sales/Sample Database//people": "sandboxes/sales/sample-database/no-schema/people.json",
+        "sandboxes/Sales/Shop Warehouse//orders": "sandboxes/sales/shop-warehouse/no-schema/orders.json",
+    }
+    people = result.docs["sandboxes/Sales/Sample Database//people"]
+    assert people == {"group": {"$ref": "groups/Sales"}, "table": {"$ref": "tables/Sample Database//people"},
+                      "attribute_remappings": {"region": ["dimension", [
+                          "field", {"$ref": "fields/Sample Database//people/state"}, None]]}}
+    orders = result.docs["sandboxes/Sales/Shop Warehouse//orders"]
+    assert orders["card"]["$ref"].startswith("cards/")
+    assert orders["attribute_remappings"] == {"customer_id": ["variable", ["template-tag", "customer"]]}
+    # The graph shows the sandboxed tables, by name.
+    grants = result.docs["data-permissions/graph"]["grants"]
+    sales_wh = next(g for g in grants if g["group"]["$ref"] == "groups/Sales"
+                    and g["database"]["$ref"] == "databases/Shop Warehouse")
+    assert sales_wh["permissions"]["view-data"] == {"": {"customers": "unrestricted", "orders": "sandboxed",
+                                                         "products": "unrestricted"}}
+    assert KIND.version_notes(MetabaseVersion.parse("v0.61.4"))
+    assert KIND.version_notes(MetabaseVersion.parse("v1.61.4")) == []
+
+
+def test_payload_turns_every_field_target_back_into_ids():
+    case, doc, _ = golden(KIND, next(p for p in cases("sandboxes") if p.stem == "field-targets-without-question"))
+    ids = {"groups/All Users": 1, "tables/Sample Database/PUBLIC/PEOPLE": 5,
+           "fields/key-40": 400, "fields/key-41": 410, "fields/key-42": 420}
+    assert KIND.refs(doc) == set(ids)
+    assert KIND.payload(doc, Resolver(ids), "main") == {
+        "group_id": 1, "table_id": 5, "card_id": None, "attribute_remappings": {
+            "city": "CITY", "customer": 420, "region": ["dimension", ["field", 400, None]],
+            "plan": ["dimension", ["field", {"base-type": "type/Text"}, 410], {"stage-number": 0}]}}
+
+
+# ---------------------------------------------------------------- import
+
+@pytest.fixture(scope="module")
+def ee_tree(seeded_ee, tmp_path_factory):  # noqa: F811
+    emu, session = seeded_ee
+    out = tmp_path_factory.mktemp("ee") / "tree"
+    with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as api:
+        result = run_export(api, REGISTRY, out)
+    assert result.warnings == []
+    return out, result
+
+
+def options(tmp: Path, **more: Any) -> dict[str, Any]:
+    from mbport.emulator.seeds import sample
+
+    return {"secrets": Secrets({"databases/Finance/password": sample.FINANCE_DB_PASSWORD}, env={}),
+            "with_api_keys": True, "api_keys_file": tmp / "new-keys.json", **more}
+
+
+def empty_instance(premium_features: str | None = "all") -> tuple[Emulator, MetabaseClient, Any]:
+    emu = Emulator(premium_features=premium_features)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    return (emu, MetabaseClient("http://b.test", session_token=session, transport=emu.transport()),
+            make_client(emu, **{"X-Metabase-Session": session}))
+
+
+def importer(tree: Path, api: MetabaseClient, state: Path, **opts: Any) -> Importer:
+    return Importer(api, REGISTRY, load_tree(tree, REGISTRY), State.load(state, api.url), options(state.parent, **opts))
+
+
+@pytest.fixture(scope="module")
+def imported(ee_tree, tmp_path_factory):
+    out, _ = ee_tree
+    emu, api, admin = empty_instance()
+    state = tmp_path_factory.mktemp("state") / "b.json"
+    imp = importer(out, api, state)
+    plan = imp.plan()
+    assert plan.problems == []
+    result = imp.apply(plan)
+    emu.wait_idle()
+    assert result.failed == {} and result.skipped == []
+    return emu, api, admin, imp, state
+
+
+def test_round_trip_equals_the_source_apart_from_entity_ids(ee_tree, imported, tmp_path):
+    _, source = ee_tree
+    _, api, admin, imp, _ = imported
+    back = run_export(api, REGISTRY, tmp_path / "b")
+    renamed = relabel(back.docs, entity_id_map(imp.ids, back.index), REGISTRY)
+    source_docs = relabel(source.docs, {}, REGISTRY)
+    assert set(renamed) == set(source_docs)
+    differ = [a for a in source_docs if source_docs[a] != renamed[a]]
+    assert not differ, [(a, source_docs[a], renamed[a]) for a in differ[:3]]
+    assert len(admin.get("/api/mt/gtap").json()) == 3
+
+
+def test_plan_again_is_empty_and_a_second_apply_writes_nothing(ee_tree, imported):
+    out, _ = ee_tree
+    emu, api, _, _, state = imported
+    again = importer(out, api, state)
+    plan = again.plan()
+    assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
+    before = len(emu.request_log)
+    again.apply(plan)
+    assert [r for r in emu.request_log[before:] if r[0] in WRITES] == []
+
+
+def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
+    out, _ = ee_tree
+    emu, api, admin = empty_instance()
+    state = tmp_path / "b.json"
+    first = importer(out, api, state)
+    first.apply(first.plan())
+    sandboxes = {s["table_id"]: s for s in admin.get("/api/mt/gtap").json()}
+    orders = first.ids["tables/Shop Warehouse//orders"]
+    people = first.ids["tables/Sample Database//people"]
+    admin.put(f"/api/mt/gtap/{sandboxes[orders]['id']}", json={"card_id": None, "attribute_remappings": {}})
+    admin.delete(f"/api/mt/gtap/{sandboxes[people]['id']}")
+
+    repair = importer(out, api, state)
+    plan = repair.plan()
+    changed = {c.address: c.action for c in plan.changes if c.action != "noop"}
+    # The graph no longer shows people as sandboxed either; the graph is written first, then the sandbox.
+    assert changed == {"sandboxes/Sales/Shop Warehouse//orders": "update",
+                       "sandboxes/Sales/Sample Database//people": "create", "data-permissions/graph": "update"}
+    repair.apply(plan)
+    assert not importer(out, api, state).plan().has_changes
+
+    # A tree without the people sandbox: --prune deletes it; a sandbox already gone (404) is no error.
+    pruned = tmp_path / "pruned"
+    shutil.copytree(out, pruned)
+    (pruned / "sandboxes" / "sales" / "sample-database" / "no-schema" / "people.json").unlink()
+    (pruned / "sandboxes" / "sales" / "shop-warehouse" / "no-schema" / "orders.json").unlink()
+    gone = next(s for s in admin.get("/api/mt/gtap").json() if s["table_id"] == orders)
+    admin.delete(f"/api/mt/gtap/{gone['id']}")
+    prune = importer(pruned, api, state, prune=True)
+    plan = prune.plan()
+    assert {c.address for c in plan.of("archive") if c.address.startswith("sandboxes/")} == {
+        "sandboxes/Sales/Sample Database//people", "sandboxes/Sales/Shop Warehouse//orders"}
+    prune.apply(plan)
+    assert [s["table_id"] for s in admin.get("/api/mt/gtap").json()] == [first.ids["tables/Shop Warehouse//customers"]]
+
+
+def test_an_oss_target_is_one_clear_error_naming_the_sandbox(ee_tree, tmp_path):
+    out, _ = ee_tree
+    tree = tmp_path / "tree"
+    shutil.copytree(out, tree)
+    # Without the graph (whose `sandboxed` values an OSS instance refuses first), the sandboxes meet the 402.
+    shutil.rmtree(tree / "data-permissions")
+    _, api, _ = empty_instance(premium_features=None)
+    imp = importer(tree, api, tmp_path / "b.json")
+    with pytest.raises(MbportError) as caught:
+        imp.apply(imp.plan())
+    assert str(caught.value).startswith("sandboxes/") and "has no sandboxes feature (402)" in str(caught.value)
+    assert "Pro or Enterprise" in caught.value.hint
