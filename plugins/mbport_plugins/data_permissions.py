@@ -88,7 +88,8 @@ class DataPermissions(Kind):
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
     archivable = False
     identity_fields = ()
-    import_after = ("groups", "databases", "tables")
+    # Sandboxes first: the graph's "sandboxed" is only safe once the sandbox rows exist (see sandboxes.py).
+    import_after = ("groups", "databases", "tables", "sandboxes")
 
     def match_key(self, doc, resolve):
         return ("graph",)

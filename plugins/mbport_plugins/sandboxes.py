@@ -26,9 +26,9 @@ class Sandboxes(Kind):
     the feature (OSS answers 402 or 404), so such an export has no `sandboxes/` folder. The address is
     `sandboxes/<group>/<database>/<schema>/<table>`, the file `sandboxes/<group>/<database>/<schema>/<table>.json`.
 
-    Import: matched by (group, table); created with `POST /api/mt/gtap` after the data permissions graph (as
-    Metabase's own graph PUT applies the graph first, then its sandboxes), then `PUT` for the question and the
-    attributes. `--prune` deletes a sandbox mbport created that the tree no longer has (often gone already:
+    Import: matched by (group, table); created with `POST /api/mt/gtap` before the data permissions graph (see
+    `import_after` of data-permissions: no moment where the group sees the whole table), then `PUT` for the
+    question and the attributes. `--prune` deletes a sandbox mbport created that the tree no longer has (often gone already:
     Metabase deletes a sandbox itself when the graph no longer says `sandboxed` for its table).
     """
 
@@ -97,8 +97,10 @@ class Sandboxes(Kind):
         return f"{group} on {'.'.join(p for p in table if p)}"
 
     # ---- import: matched by (group, table); POST, then PUT for the question and the attributes ----
+    # Written before the data permissions graph (which waits for every sandbox): Metabase stores a sandboxed
+    # table's view-data as unrestricted and derives "sandboxed" from the sandbox row, so a graph written first
+    # would open the table to the whole group until its sandbox exists, and for good if the import stopped.
     identity_fields = ()
-    import_after = ("data-permissions",)
 
     def match_key(self, doc, resolve):
         return (resolve(doc["group"]), resolve(doc["table"]))

@@ -230,3 +230,13 @@ def test_an_oss_target_is_one_clear_error_naming_the_sandbox(ee_tree, tmp_path):
         imp.apply(imp.plan())
     assert str(caught.value).startswith("sandboxes/") and "has no sandboxes feature (402)" in str(caught.value)
     assert "Pro or Enterprise" in caught.value.hint
+
+
+def test_a_sandboxed_table_is_never_open_to_its_group_during_an_import(imported):
+    """Metabase derives "sandboxed" from the sandbox row: every sandbox is created before the graph is written,
+    so there is no moment (and no stopped import) where the graph has made the table unrestricted without it."""
+    emu, *_ = imported
+    writes = [(m, p) for m, p, status in emu.request_log if m in ("POST", "PUT") and status < 400]
+    sandboxes = [i for i, w in enumerate(writes) if w == ("POST", "/api/mt/gtap")]
+    graphs = [i for i, w in enumerate(writes) if w == ("PUT", "/api/permissions/graph")]
+    assert sandboxes and graphs and max(sandboxes) < min(graphs)
