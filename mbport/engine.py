@@ -150,6 +150,7 @@ class Importer:
         for dep in self.registry[kind].after:
             ctx.raw[dep] = self.target.raw(dep)
         extract(self.api, self.registry, [kind], ctx)
+        self.target.unavailable.update(ctx.unavailable)
         return ctx.raw.get(kind, [])
 
     def _read_target(self) -> None:
@@ -167,6 +168,7 @@ class Importer:
         for name in {d for n in names for d in self.registry[n].after} - names:
             ctx.raw[name] = self.target.raw(name)  # read already
         extract(self.api, self.registry, sorted(names), ctx)
+        self.target.unavailable.update(ctx.unavailable)
         for name in names:
             self.target.raw_by_kind.setdefault(name, ctx.raw.get(name, []))
 
@@ -229,6 +231,10 @@ class Importer:
                 changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
         for addr, doc in self.tree.docs.items():
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
+        for addr in self.tree.docs:  # e.g. sandboxes for an OSS target: found now, not after half the writes
+            reason = self.target.unavailable.get(address_kind(addr))
+            if reason and not self.kind(addr).skipped(self.options):
+                problems.append(f"{addr}: the target cannot hold it: {reason} ({self.tree.paths.get(addr)})")
         return Plan(changes, problems)
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,9 @@ class ExportContext:
     options: dict[str, Any] = field(default_factory=dict)
     current: str = ""  # address of the doc being normalized, for warnings
     memo: dict[Any, Any] = field(default_factory=dict)  # values derived from `raw` once per export (kindutil)
+    # Kinds the instance has no room for (an Enterprise feature on an OSS build ...) → why, in an admin's words.
+    # `list` notes it and returns nothing; an export then has none, an import into it stops at plan time.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""

@@ -67,6 +67,7 @@ class Target:
     options: dict[str, Any] = field(default_factory=dict)
     raw_by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     loader: Callable[[str], list[dict[str, Any]]] | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)  # kind → why the target cannot hold it
 
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _indexes: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)

@@ -56,8 +56,9 @@ class Sandboxes(Kind):
         try:
             rows = api.get(self.endpoint)
         except ApiError as exc:
-            if _no_feature(exc):
-                return []  # an OSS instance, or a token without sandboxes: there are none to export
+            if _no_feature(exc):  # an OSS instance, or a token without sandboxes: there are none to export
+                ctx.unavailable[self.name] = f"it has no sandboxes feature ({exc.status}); {FEATURE_HINT}"
+                return []
             raise
         groups = {g["id"]: BUILT_IN.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         # The tables kind's key: (database name, schema, table name).

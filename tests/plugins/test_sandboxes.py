@@ -218,16 +218,31 @@ def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
     assert [s["table_id"] for s in admin.get("/api/mt/gtap").json()] == [first.ids["tables/Shop Warehouse//customers"]]
 
 
-def test_an_oss_target_is_one_clear_error_naming_the_sandbox(ee_tree, tmp_path):
+def test_an_oss_target_is_refused_at_plan_time_before_any_write(ee_tree, tmp_path):
+    out, _ = ee_tree
+    emu, api, _ = empty_instance(premium_features=None)
+    imp = importer(out, api, tmp_path / "b.json")
+    plan = imp.plan()
+    refused = [p for p in plan.problems if p.startswith("sandboxes/")]
+    assert len(refused) == 3 and all("no sandboxes feature (402)" in p and "Pro or Enterprise" in p for p in refused)
+    before = len(emu.request_log)
+    with pytest.raises(MbportError, match="problem"):
+        imp.apply(plan)
+    assert [r for r in emu.request_log[before:] if r[0] in WRITES] == []  # the target is untouched
+
+
+def test_a_sandbox_write_that_meets_the_402_is_one_clear_error(ee_tree, tmp_path):
+    """The feature lost between plan and apply (a token expired): the write names the sandbox."""
     out, _ = ee_tree
     tree = tmp_path / "tree"
     shutil.copytree(out, tree)
-    # Without the graph (whose `sandboxed` values an OSS instance refuses first), the sandboxes meet the 402.
-    shutil.rmtree(tree / "data-permissions")
-    _, api, _ = empty_instance(premium_features=None)
+    shutil.rmtree(tree / "data-permissions")  # an OSS instance refuses the graph's `sandboxed` values first
+    emu, api, _ = empty_instance()
     imp = importer(tree, api, tmp_path / "b.json")
+    plan = imp.plan()
+    emu.premium_features = None
     with pytest.raises(MbportError) as caught:
-        imp.apply(imp.plan())
+        imp.apply(plan)
     assert str(caught.value).startswith("sandboxes/") and "has no sandboxes feature (402)" in str(caught.value)
     assert "Pro or Enterprise" in caught.value.hint
 
