@@ -65,13 +65,14 @@ def load_tree(root: Path, registry: Registry) -> tree.Tree:
 
 
 def check_refs(t: tree.Tree, registry: Registry) -> list[str]:
-    """Dangling refs and cycles that Metabase itself does not allow."""
+    """Dangling refs, cycles that Metabase itself does not allow, and what docs say against each other."""
     problems = []
     contained = {sub: addr for addr, doc in t.docs.items() for sub in registry[address_kind(addr)].contains(doc)}
     graph = nx.DiGraph()
     graph.add_nodes_from(t.docs)
     for addr, doc in sorted(t.docs.items()):
         kind = registry[address_kind(addr)]
+        problems += [f"{t.paths[addr]}: {problem}" for problem in kind.tree_problems(doc, t.docs)]
         deferred = kind.deferred_refs(doc)
         for target in sorted(kind.refs(doc)):
             if not registry.known_kind(address_kind(target)):

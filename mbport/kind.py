@@ -240,6 +240,11 @@ class Kind:
         """Why this kind is left out of an import with these options (None: it is not)."""
         return None
 
+    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
+        """What this doc contradicts elsewhere in the tree (`check`, and import before its first write), in one
+        line each without the file name; default none."""
+        return []
+
     def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:
         """Problems that stop an import before its first write (a missing secret ...); default none."""
         return []

@@ -7,12 +7,13 @@ from typing import Any
 from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import is_ref, split_address
+from mbport.refs import address, is_ref, split_address
 from mbport.tree import slugify
 
 from .groups import BUILT_IN
 from .segments import NO_SCHEMA
 
+GRAPH = "data-permissions/graph"  # the data permissions doc (one per tree)
 FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose token has the sandboxes feature; "
                 "import into one, or remove the sandboxes folder from the tree")
 
@@ -96,6 +97,23 @@ class Sandboxes(Kind):
     def label(self, doc):
         group, *table = self.key_parts(doc)
         return f"{group} on {'.'.join(p for p in table if p)}"
+
+    def tree_problems(self, doc, docs):
+        """The tree's data permissions graph must say `sandboxed` for the sandbox's group and table: otherwise every
+        import creates the sandbox and the graph's write deletes it again (Metabase drops a sandbox whose table
+        is given another view-data value)."""
+        graph = docs.get(GRAPH)
+        if graph is None or not is_ref(doc.get("table")) or not is_ref(doc.get("group")):
+            return []  # no graph in this tree (a selection): nothing to contradict
+        _, (db, schema, table) = split_address(doc["table"]["$ref"])
+        grant = next((g for g in graph.get("grants", []) if g.get("group") == doc["group"]
+                      and g.get("database") == {"$ref": address("databases", db)}), None)
+        view = ((grant or {}).get("permissions") or {}).get("view-data")
+        value = (view.get(schema) or {}).get(table) if isinstance(view, dict) else view
+        if value == "sandboxed":
+            return []
+        return [f"{self.label(doc)}: the data permissions graph gives {value or 'no'} view-data there, not "
+                "`sandboxed`; export again, or make the graph say `sandboxed` for this table"]
 
     # ---- import: matched by (group, table); POST, then PUT for the question and the attributes ----
     # Written before the data permissions graph (which waits for every sandbox): Metabase stores a sandboxed

@@ -255,3 +255,17 @@ def test_a_sandboxed_table_is_never_open_to_its_group_during_an_import(imported)
     sandboxes = [i for i, w in enumerate(writes) if w == ("POST", "/api/mt/gtap")]
     graphs = [i for i, w in enumerate(writes) if w == ("PUT", "/api/permissions/graph")]
     assert sandboxes and graphs and max(sandboxes) < min(graphs)
+
+
+def test_check_finds_a_sandbox_the_graph_does_not_say_sandboxed(ee_tree, tmp_path):
+    from mbport.check import check
+
+    out, _ = ee_tree
+    assert check(out, REGISTRY) == []
+    tree = tmp_path / "tree"
+    shutil.copytree(out, tree)
+    graph_file = tree / "data-permissions" / "graph.json"
+    graph_file.write_text(graph_file.read_text().replace('"customers": "sandboxed"', '"customers": "unrestricted"'))
+    problems = check(tree, REGISTRY)
+    assert len(problems) == 1 and problems[0].startswith("sandboxes/analysts/shop-warehouse/no-schema/customers.json: ")
+    assert "gives unrestricted view-data there, not `sandboxed`" in problems[0]
