@@ -131,6 +131,31 @@ def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | Non
     return [fetched.get(id(s), s) for s in summaries]
 
 
+UNLISTED_ROUNDS = 3  # an archived segment found through a card could point at another unlisted object
+
+
+def fetch_unlisted(api, registry: Registry, ctx: ExportContext) -> bool:
+    """Fetch by id the objects refs point at that no listing showed (Metabase lists no archived segment or
+    measure, yet a card may still filter on one); True if any was found. A backup without them would hold
+    dangling refs that no import can resolve."""
+    wanted = sorted(((kind, ident) for kind, ident in ctx.missing if kind in registry and isinstance(ident, int)
+                     and type(registry[kind]).fetch_unlisted is not Kind.fetch_unlisted), key=str)
+    found = [(kind, raw) for (kind, _), raw in zip(
+        wanted, api.map(lambda k: registry[k[0]].fetch_unlisted(api, k[1]), wanted), strict=True) if raw]
+    for kind, raw in found:
+        ctx.raw.setdefault(kind, []).append(raw)
+    return bool(found)
+
+
+def _normalize_again(registry: Registry, ctx: ExportContext, listed_warnings: int) -> dict[str, dict[str, Any]]:
+    """Raw objects were added or replaced: index and normalize everything again, from scratch."""
+    ctx.index.clear()
+    ctx.missing.clear()
+    del ctx.warnings[listed_warnings:]
+    build_index(registry, ctx)
+    return normalize(registry, ctx)
+
+
 def build_index(registry: Registry, ctx: ExportContext) -> None:
     for name, raws in ctx.raw.items():
         kind = registry[name]
@@ -390,10 +415,11 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
     if fetch_cache is not None and fetch_cache.refetch_stale(api, registry, ctx, warned):
         # A cached detail pointed at something gone (a card deleted with its dashcards, which does not touch
         # the dashboard's list row): it was fetched again, so build the docs again from scratch.
-        ctx.index.clear()
-        del ctx.warnings[listed_warnings:]
-        build_index(registry, ctx)
-        docs = normalize(registry, ctx)
+        docs = _normalize_again(registry, ctx, listed_warnings)
+    for _ in range(UNLISTED_ROUNDS):
+        if not fetch_unlisted(api, registry, ctx):
+            break
+        docs = _normalize_again(registry, ctx, listed_warnings)
     docs = {a: d for a, d in docs.items() if address_kind(a) in names or selection is not None}
     extras: list[str] = []
     if selection is not None:

@@ -8,6 +8,7 @@ A kind never names another kind's class; it names kinds by their `name` only (re
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +33,7 @@ class ExportContext:
     # Kinds the instance has no room for (an Enterprise feature on an OSS build ...) → why, in an admin's words.
     # `list` notes it and returns nothing; an export then has none, an import into it stops at plan time.
     unavailable: dict[str, str] = field(default_factory=dict)
+    missing: set[tuple[str, Any]] = field(default_factory=set)  # (kind, id) refs found no object for
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""
@@ -41,6 +43,8 @@ class ExportContext:
         if addr is None:
             addr = address(kind, f"missing-id-{value}")
             self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, which does not exist ({addr})")
+            with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
+                self.missing.add((kind, value))
         return ref(addr)
 
     @property
@@ -103,6 +107,11 @@ class Kind:
     def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
         """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
         return api.get(f"{self.endpoint}/{summary['id']}")
+
+    def fetch_unlisted(self, api: MetabaseClient, ident: Any) -> dict[str, Any] | None:
+        """An object the listing does not show (an archived segment) that an exported object refers to, by id;
+        None if it is not there. Only kinds that override this are asked (export, after normalizing)."""
+        return None
 
     def fetch_key(self, summary: dict[str, Any]) -> str | None:
         """Incremental export: a value that changes whenever `fetch` would answer differently for this summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from mbport.client import ApiError
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.kindutil import COMMON_DROP, canonical_query
 from mbport.refs import split_address
@@ -28,7 +29,8 @@ class TableScoped(Kind):
     """Shared by segments and measures: a named query fragment on one table, listed unarchived only.
 
     `list` is the endpoint's plain array: Metabase lists only unarchived segments and measures and has no
-    `archived` filter, so archived ones cannot be exported (they are reachable only by an id nobody knows).
+    `archived` filter; an archived one that something exported still uses (a card's filter) is fetched by
+    its id (`fetch_unlisted`), an archived one nothing uses is not exported.
     `normalize` turns `table_id` into a tables ref and walks `definition` for field, table, segment and
     measure ids; `path` files the doc under its table.
 
@@ -52,6 +54,14 @@ class TableScoped(Kind):
         "is_remote_synced": "EE remote-sync bookkeeping",
         "dependency_analysis_version": "server bookkeeping",
     }
+
+    def fetch_unlisted(self, api, ident):
+        try:
+            return api.get(f"{self.endpoint}/{ident}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None  # deleted for good: the ref stays dangling, with its warning
+            raise
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         doc["table"] = ctx.ref("tables", raw.get("table_id"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mbport_plugins.segments import Segments
 
+from mbport.registry import load_plugins
 from tests.plugins.emulated_content import cases, export_everything, golden, ok
 
 KIND = Segments()
@@ -35,11 +36,24 @@ def test_export_files_the_segment_under_its_table(exported):
     assert exported.result.warnings == []
 
 
-def test_archived_segments_cannot_be_listed(exported, tmp_path):
-    """GET /api/segment has no archived filter: an archived segment drops out of the export (a known limit)."""
+def test_an_archived_segment_is_exported_while_a_card_uses_it(exported, tmp_path):
+    """GET /api/segment has no archived filter: an archived segment is fetched by id when a card still filters on
+    it (else the tree would hold a ref no import can resolve); one that nothing uses drops out."""
+    from mbport.check import check
+
     inst = exported.inst
-    ok(inst.admin.put(f"/api/segment/{inst.ids['segment']}", json={"archived": True, "revision_message": "old"}))
+    seg = inst.ids["segment"]
+    ok(inst.admin.put(f"/api/segment/{seg}", json={"archived": True, "revision_message": "old"}))
+    card = ok(inst.admin.post("/api/card", json={
+        "name": "Big orders only", "display": "table", "visualization_settings": {}, "collection_id": inst.ids["reports"],
+        "dataset_query": {"database": inst.ids["db"], "type": "query",
+                          "query": {"source-table": inst.ids["orders"], "filter": ["segment", seg]}}}))
     try:
-        assert inst.export(tmp_path / "tree", kinds=["segments"]).docs == {}
+        result = inst.export(tmp_path / "used")
+        segments = {a: d for a, d in result.docs.items() if a.startswith("segments/")}
+        assert [d["archived"] for d in segments.values()] == [True] and result.warnings == []
+        assert check(tmp_path / "used", load_plugins()) == []
+        assert inst.admin.delete(f"/api/card/{card['id']}").status_code == 204
+        assert inst.export(tmp_path / "unused", kinds=["segments"]).docs == {}
     finally:
-        ok(inst.admin.put(f"/api/segment/{inst.ids['segment']}", json={"archived": False, "revision_message": "back"}))
+        ok(inst.admin.put(f"/api/segment/{seg}", json={"archived": False, "revision_message": "back"}))
