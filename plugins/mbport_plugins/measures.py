@@ -15,7 +15,7 @@ class Measures(TableScoped):
 
     name = "measures"
     endpoint = "/api/measure"
-    description = "Measures: named aggregations on a table (unarchived ones; the API cannot list archived measures)."
+    description = "Measures: named aggregations on a table (unarchived ones, and archived ones a card still uses)."
     aliases = ("measure",)
     put_only = ("archived",)  # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
     drop = {

@@ -117,6 +117,6 @@ class TableScoped(Kind):
 class Segments(TableScoped):
     name = "segments"
     endpoint = "/api/segment"
-    description = "Segments: named filters on a table (unarchived ones; the API cannot list archived segments)."
+    description = "Segments: named filters on a table (unarchived ones, and archived ones a card still uses)."
     aliases = ("segment",)
     drop = dict(TableScoped.common_drop)
