@@ -398,6 +398,7 @@ class Importer:
                 with self.lock:
                     self.ids[addr] = tid
                     self.state.record(addr, tid, created=True)
+                kind.adopted(self.api, tid, doc, self.target)
         if addr not in self.ids:
             raw = kind.create(self.api, payload, doc, self.target)
             with self.lock:

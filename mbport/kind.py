@@ -249,6 +249,10 @@ class Kind:
         """Why this kind is left out of an import with these options (None: it is not)."""
         return None
 
+    def adopted(self, api: MetabaseClient, target_id: Any, doc: dict[str, Any], target: Any) -> None:
+        """An object this import created whose answer was lost (found again by its natural key): recover what
+        only the create answer carried (an API key's value); default nothing."""
+
     def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
         """What this doc contradicts elsewhere in the tree (`check`, and import before its first write), in one
         line each without the file name; default none."""

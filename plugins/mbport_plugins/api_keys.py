@@ -54,6 +54,12 @@ class ApiKeys(Kind):
         save_new_key(target.options["api_keys_file"], doc["name"], raw.pop("unmasked_key"))
         return raw
 
+    def adopted(self, api, target_id, doc, target):
+        """The create answer (the only one that shows the value) was lost: this key was made by this import and
+        nobody has its value, so a new value is generated for it and saved like a created key's."""
+        raw = api.put(f"{self.endpoint}/{target_id}/regenerate")
+        save_new_key(target.options["api_keys_file"], doc["name"], raw.pop("unmasked_key"))
+
     def archive(self, api, target_id):
         api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates the key's user; nothing to restore
 

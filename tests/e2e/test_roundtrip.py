@@ -93,3 +93,27 @@ def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, sou
     importer.apply(plan)
     writes = [r for r in emu.request_log[before:] if r[0] in WRITES]
     assert writes == []
+
+
+def test_an_api_key_whose_create_answer_is_lost_gets_a_value_that_works(source_tree, registry, tmp_path):
+    """Metabase shows a key's value once, in the create answer: when that answer is lost the import finds the
+    key again and regenerates it, so the keys file still holds a value that authenticates."""
+    import json
+
+    from mbport.emulator.faults import FaultPlan
+
+    out, _ = source_tree
+    emu = Emulator()
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    emu.faults = FaultPlan(rate=1.0, kinds=("drop-after",), only=r"^POST /api/api-key$")
+    api = MetabaseClient("http://b.test", session_token=session, transport=emu.transport(), retries=0)
+    state_path = tmp_path / "b.json"
+    importer = Importer(api, registry, load_tree(out, registry), State.load(state_path, api.url), options(state_path))
+    result = importer.apply(importer.plan())
+    emu.faults = None
+    assert result.failed == {}
+    keys = json.loads(state_path.with_name("new-keys.json").read_text())
+    assert keys and all(key.startswith("mb_") for key in keys.values())
+    for key in keys.values():
+        with MetabaseClient("http://b.test", api_key=key, transport=emu.transport()) as as_key:
+            as_key.get("/api/user/current")  # raises if the value does not authenticate
