@@ -59,3 +59,20 @@ def admin_session(emulator) -> str:
 def admin(emulator, admin_session) -> httpx.Client:
     """A client logged in as the instance's first admin (via /api/setup)."""
     return make_client(emulator, **{"X-Metabase-Session": admin_session})
+
+
+WRITES = ("POST", "PUT", "DELETE")
+
+
+def writes_since(emu: Emulator, before: int) -> list[tuple]:
+    """The write requests the emulator served after the `before`-th request."""
+    return [r for r in emu.request_log[before:] if r[0] in WRITES]
+
+
+def assert_settled(importer, emu: Emulator) -> None:
+    """Planning again finds nothing to change, and applying again sends no write."""
+    plan = importer.plan()
+    assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
+    before = len(emu.request_log)
+    importer.apply(plan)
+    assert writes_since(emu, before) == []

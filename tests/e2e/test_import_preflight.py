@@ -12,9 +12,7 @@ from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.secrets import Secrets
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-
-WRITES = ("POST", "PUT", "DELETE")
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def apply_and_expect(emu, api, registry, tree, tmp_path, options, *messages):
         importer.apply(plan)
     for message in messages:
         assert message in str(info.value)
-    assert [r for r in emu.request_log[start:] if r[0] in WRITES] == []
+    assert writes_since(emu, start) == []
     return str(info.value)
 
 

@@ -10,9 +10,8 @@ import pytest
 from mbport.emulator.sample_db import build_from_script, cache_dir
 from mbport.emulator.seeds import sample
 from mbport.migrate import default_state_path
+from tests.conftest import writes_since
 from tests.e2e.instances import mbport, routed_instances, write_secrets
-
-WRITES = ("POST", "PUT", "DELETE")
 
 
 @pytest.fixture
@@ -31,10 +30,6 @@ def pair(instances, tmp_path, monkeypatch):
 def migrate_args(source, target, *more):
     return ["migrate", "--from", source.url, "--from-session-token", source.session,
             "--to", target.url, "--to-session-token", target.session, *more]
-
-
-def writes_since(emu, before: int) -> list:
-    return [r for r in emu.request_log[before:] if r[0] in WRITES]
 
 
 def test_dry_run_writes_nothing_and_bad_input_is_one_line(pair, tmp_path, monkeypatch):

@@ -14,9 +14,7 @@ from mbport.export import run_export
 from mbport.secrets import Secrets
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-
-WRITES = ("POST", "PUT", "DELETE")
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +89,7 @@ def test_plan_after_apply_is_empty_and_second_apply_writes_nothing(imported, sou
     assert planned - exported == Counter(), "planning reads the target no more than an export does"
     before = len(emu.request_log)
     importer.apply(plan)
-    writes = [r for r in emu.request_log[before:] if r[0] in WRITES]
+    writes = writes_since(emu, before)
     assert writes == []
 
 

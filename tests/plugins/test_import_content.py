@@ -21,11 +21,10 @@ from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, WRITES, writes_since
 
 KINDS = ["databases", "tables", "collections", "snippets", "cards", "dashboards"]
 MINE = ("snippets/", "cards/", "dashboards/")
-WRITES = ("POST", "PUT", "DELETE")
 P_CAT, P_DATE, P_INLINE = "p-category", "p-date", "p-inline"
 
 
@@ -263,7 +262,7 @@ def test_plan_after_apply_is_empty_and_a_second_apply_writes_nothing(rt):
     assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
     before = len(rt.emu_b.request_log)
     importer.apply(plan)
-    assert [r for r in rt.emu_b.request_log[before:] if r[0] in WRITES] == []
+    assert writes_since(rt.emu_b, before) == []
 
 
 def test_a_fresh_run_without_state_adopts_everything(rt, tmp_path):

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from mbport.client import MetabaseClient
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
-from tests.plugins.test_import_content import WRITES, importer_for, round_trip
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client, writes_since
+from tests.plugins.test_import_content import importer_for, round_trip
 
 CARD_GET = re.compile(r"^/api/card/\d+$")
 
@@ -44,7 +44,7 @@ def test_mbql4_tree_into_mbql5_target_replans_empty(target, tmp_path):
     assert len(fetched) == (0 if target == "0.61" else len(queries))  # archived cards too
     before = len(rt.emu_b.request_log)
     importer.apply(plan)
-    assert [r for r in rt.emu_b.request_log[before:] if r[0] in WRITES] == []
+    assert writes_since(rt.emu_b, before) == []
 
 
 def test_imported_queries_run_on_the_target_like_on_the_source(tmp_path):

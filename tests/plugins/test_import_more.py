@@ -21,11 +21,11 @@ from mbport.registry import load_plugins
 from mbport.resolve import Resolver
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
+from tests.conftest import WRITES
 from tests.plugins.emulated_content import Instance, add_everything, new_instance, ok
 
 KINDS = ("timelines", "pulses", "alerts", "segments", "measures", "actions", "data-permissions",
          "collection-permissions")
-WRITES = ("POST", "PUT", "DELETE")
 REGISTRY = load_plugins()
 
 

@@ -12,7 +12,8 @@ from mbport.engine import Importer
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
-from tests.plugins.test_import_content import KINDS, WRITES, export, new_instance
+from tests.conftest import assert_settled
+from tests.plugins.test_import_content import KINDS, export, new_instance
 
 # name → wanted position; cards and dashboards share one numbering per collection
 PINS = {"Revenue": 1, "Sales board": 2, "Orders": 3, "Ops board": 4, "Products": 5}
@@ -76,12 +77,7 @@ def test_pins_round_trip_and_replan_empty(tmp_path, monkeypatch):
     # the pins are written last, lowest first, so each write shifts none set before it
     assert [w for w in written if w[0] in PINS] == sorted(PINS.items(), key=lambda item: item[1])
 
-    again = importer(tmp_path, api_b, registry)
-    plan = again.plan()
-    assert not plan.has_changes, [c.line() for c in plan.changes if c.action != "noop"]
-    before = len(emu_b.request_log)
-    again.apply(plan)
-    assert [r for r in emu_b.request_log[before:] if r[0] in WRITES] == []
+    assert_settled(importer(tmp_path, api_b, registry), emu_b)
 
 
 def test_pins_shuffled_on_the_target_are_put_back(tmp_path):

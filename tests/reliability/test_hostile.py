@@ -20,12 +20,12 @@ from mbport.client import MetabaseClient
 from mbport.emulator.app import Response
 from mbport.errors import MbportError
 from mbport.export import ExportContext, build_index, extract, normalize
+from tests.conftest import writes_since
 
 from .conftest import target
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "broken-trees"
 CASES = orjson.loads((CORPUS / "cases.json").read_bytes())
-WRITES = ("POST", "PUT", "DELETE")
 FUZZ_EXAMPLES = int(os.environ.get("MBPORT_FUZZ_EXAMPLES", "150"))
 
 
@@ -86,7 +86,7 @@ def test_import_refuses_a_broken_tree_before_any_write(case, tmp_path, capsys, t
     before, log_start = snapshot(tmp_path), len(to_target.request_log)
     code, output = run_cli(capsys, "import", str(tree_dir), "--state", str(tmp_path / "state.json"))
     _assert_one_clear_error(code, output, CASES[case])
-    assert [r for r in to_target.request_log[log_start:] if r[0] in WRITES] == []
+    assert writes_since(to_target, log_start) == []
     assert snapshot(tmp_path) == before, "the refused import wrote a file"
 
 
@@ -124,7 +124,7 @@ def test_a_symlink_out_of_the_tree_is_refused(where, tmp_path, capsys, to_target
     for argv in (["check", str(tree_dir)], ["import", str(tree_dir), "--state", str(tmp_path / "state.json")]):
         code, output = run_cli(capsys, *argv)
         _assert_one_clear_error(code, output, [fragment])
-    assert [r for r in to_target.request_log[log_start:] if r[0] in WRITES] == []
+    assert writes_since(to_target, log_start) == []
     assert snapshot(tmp_path) == before
 
 
@@ -211,7 +211,7 @@ def test_import_against_a_broken_answer_writes_nothing(case, source, tmp_path, c
     log_start = len(to_target.request_log)
     code, output = run_cli(capsys, "plan", str(tree_dir), "--state", str(tmp_path / "state.json"))
     _assert_one_clear_error(code, output, fragments[:1])
-    assert [r for r in to_target.request_log[log_start:] if r[0] in WRITES] == []
+    assert writes_since(to_target, log_start) == []
     assert not (tmp_path / "state.json").exists()
 
 

@@ -19,11 +19,11 @@ from mbport.client import MetabaseClient
 from mbport.export import run_export
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
+from tests.conftest import WRITES
 from tests.served import mbport_command, serve
 
 from .conftest import canonical, fingerprint, run_import, target
 
-WRITES = ("POST", "PUT", "DELETE")
 KILL_EXAMPLES = int(os.environ.get("MBPORT_KILL_EXAMPLES", "8"))  # hypothesis examples in the default run
 API_KEY = "mb_ReSuMeTeStKeY0123456789abcdefghijklmnop"
 PASSWORD = "Resume-passw0rd!"
