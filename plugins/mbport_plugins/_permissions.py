@@ -43,18 +43,19 @@ def pending(tree: Iterable[str], ids: dict[str, Any], kinds: tuple[str, ...]) ->
 
 
 def put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], dict[str, Any]], what: str,
-              params: dict[str, Any] | None = None) -> None:
-    """Read the graph, PUT the changes `changes_for(graph)` gives (none: nothing to do) with its revision;
-    a 409 (someone edited the graph meanwhile) reads it again, up to MAX_ATTEMPTS times."""
+              params: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Read the graph, PUT the changes `changes_for(graph)` gives (none: nothing to do) with its revision and the
+    `extra` body keys (impersonations); a 409 (someone edited the graph meanwhile) reads it again, up to
+    MAX_ATTEMPTS times. Returns the PUT's answer."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         graph = api.get(endpoint, params=params or None)
         changes = changes_for(graph)
         if not changes:
-            return
+            return None
         try:
-            api.put(endpoint, params={"skip-graph": "true"},
-                    json={"revision": graph.get("revision"), "groups": changes, **(params or {})})
-            return
+            return api.put(endpoint, params={"skip-graph": "true"},
+                           json={"revision": graph.get("revision"), "groups": changes, **(params or {}),
+                                 **(extra or {})})
         except ApiError as exc:
             if exc.status != 409 or attempt == MAX_ATTEMPTS:
                 raise

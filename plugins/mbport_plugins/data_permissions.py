@@ -48,7 +48,7 @@ class DataPermissions(Kind):
         "revision": "the server's edit counter; import PUTs with the target's current revision",
         "groups": "kept as `grants` with groups, databases and tables as refs and names",
         "sandboxes": "EE sandboxes are their own kind (`sandboxes`)",
-        "impersonations": "EE connection impersonations are not exported yet",
+        "impersonations": "EE connection impersonations are their own kind (`impersonations`)",
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -88,8 +88,9 @@ class DataPermissions(Kind):
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
     archivable = False
     identity_fields = ()
-    # Sandboxes first: the graph's "sandboxed" is only safe once the sandbox rows exist (see sandboxes.py).
-    import_after = ("groups", "databases", "tables", "sandboxes")
+    # Sandboxes and impersonations first: the graph's "sandboxed" and "impersonated" are only safe once their rows
+    # exist (see sandboxes.py and impersonations.py).
+    import_after = ("groups", "databases", "tables", "sandboxes", "impersonations")
 
     def match_key(self, doc, resolve):
         return ("graph",)

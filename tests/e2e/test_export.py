@@ -31,7 +31,7 @@ def exported(api, registry, tmp_path):
 
 
 # Kinds that only an Enterprise instance with a premium token has objects of (the OSS seed has none).
-EE_ONLY = {"sandboxes"}
+EE_ONLY = {"sandboxes", "impersonations"}
 
 
 def test_every_kind_is_exported(exported, registry):

@@ -8,7 +8,7 @@ from .. import errors, premium
 from ..app import Ctx
 from ..router import route
 from ..store import Row, State
-from . import sandboxes, users
+from . import impersonations, sandboxes, users
 
 # Values per permission, most permissive first (Metabase's data-permissions order); the last is the least.
 VALUES: dict[str, tuple[str, ...]] = {
@@ -147,19 +147,22 @@ def on_group_created(state: State, group: Row) -> None:
 
 
 def on_database_deleted(state: State, db_id: int) -> None:
-    """Called by the databases area after deleting a database: its permissions and sandboxes go with it."""
+    """Called by the databases area after deleting a database: its permissions, sandboxes and impersonations go
+    with it."""
     perms = _store(state)["perms"]
     for key in [k for k in perms if k[1] == db_id]:
         del perms[key]
     sandboxes.on_tables_deleted(state)
+    impersonations.on_deleted(state, db_id=db_id)
 
 
 def on_group_deleted(state: State, group: Row) -> None:
-    """Called by the groups area after deleting a group: its permissions and sandboxes go with it."""
+    """Called by the groups area after deleting a group: its permissions, sandboxes and impersonations go with it."""
     perms = _store(state)["perms"]
     for key in [k for k in perms if k[0] == group["id"]]:
         del perms[key]
     sandboxes.on_group_deleted(state, group)
+    impersonations.on_deleted(state, group_id=group["id"])
 
 
 def downgrade_native(state: State, group_id: int, db_id: int) -> None:
@@ -237,6 +240,7 @@ def api_graph(state: State, *, group_ids: set[int] | None = None, db_id: int | N
         admin = _admin_perms(state)
         groups[str(admin_id)] = {str(d): dict(admin) for d in db_ids}
     sandboxes.merge_into_graph(state, groups, group_ids=group_ids, db_id=db_id)
+    impersonations.merge_into_graph(state, groups, group_ids=group_ids, db_ids=set(db_ids))
     return {"revision": store["revision"], "groups": groups}
 
 
@@ -486,16 +490,21 @@ def put_graph(ctx: Ctx):
     # Metabase applies all of it in one transaction, so everything is checked before anything is written.
     if body.get("sandboxes") is not None:
         sandboxes.check_items(state, body["sandboxes"])
-    if body.get("impersonations") is not None:  # connection impersonation is not emulated
-        raise premium.paid_feature_error("Connection impersonation")
+    if body.get("impersonations") is not None:
+        impersonations.check_items(state, body["impersonations"])
     _apply(state, changes)
     sandboxes.after_graph_change(state, changes)
+    impersonations.after_graph_change(state, changes)
     # Every accepted PUT saves a PermissionsRevision, changed or not.
     _store(state)["revision"] += 1
     upserted = sandboxes.upsert(state, body["sandboxes"]) if body.get("sandboxes") is not None else None
+    # After the graph, as in Metabase: a PUT that says `impersonated` for a pair and brings its row keeps the row.
+    inserted = impersonations.insert(state, body["impersonations"]) if body.get("impersonations") is not None else None
     out: dict[str, Any] = {"revision": _store(state)["revision"]}
     if not ctx.query.get("skip-graph"):
         out["groups"] = api_graph(state, group_ids=group_ids)["groups"]
     if upserted is not None:
         out["sandboxes"] = upserted
+    if inserted is not None:
+        out["impersonations"] = inserted
     return out

@@ -1,6 +1,7 @@
-"""The `enterprise` seed: the `sample` instance plus Enterprise content (sandboxes, user attributes), built via HTTP.
+"""The `enterprise` seed: the `sample` instance plus Enterprise content (sandboxes, a connection impersonation, user
+attributes), built via HTTP.
 
-It needs an emulator with the `sandboxes` premium feature: `mbport emulator serve --premium-features all
+It needs an emulator with the `sandboxes` and `advanced_permissions` premium features: `mbport emulator serve --premium-features all
 --seed enterprise`, or `Emulator(premium_features="all")` in tests.
 """
 
@@ -20,15 +21,17 @@ TAG_CUSTOMER = "5b1d7c2e-8a43-4f0e-9c61-2d7e4b8a9f10"
 
 
 def load(api: httpx.Client) -> None:
-    """The sample instance, then a user attribute per seller and three sandboxes (see `_sandboxes`)."""
+    """The sample instance, then a user attribute per seller, three sandboxes (see `_sandboxes`) and an
+    impersonation (see `_impersonation`)."""
     features = ok(api.get("/api/session/properties")).get("token-features") or {}
-    if not features.get("sandboxes"):
-        raise SeedError("seed enterprise needs the sandboxes premium feature "
+    if not features.get("sandboxes") or not features.get("advanced_permissions"):
+        raise SeedError("seed enterprise needs the sandboxes premium feature and advanced_permissions "
                         "(mbport emulator serve --premium-features all, or Emulator(premium_features='all'))")
     sample_seed.load(api)
     ids = _lookup(api)
     _attributes(api, ids)
     _sandboxes(api, ids)
+    _impersonation(api, ids)
 
 
 def _lookup(api: httpx.Client) -> dict[str, Any]:
@@ -37,10 +40,12 @@ def _lookup(api: httpx.Client) -> dict[str, Any]:
     ids.update({f"user:{u['email'].split('@')[0]}": u["id"] for u in ok(api.get("/api/user"))["data"]})
     ids["c:Sales"] = next(c["id"] for c in ok(api.get("/api/collection")) if c.get("name") == "Sales")
     for db in ok(api.get("/api/database"))["data"]:
-        short = {"Sample Database": "sample", "Shop Warehouse": "warehouse"}.get(db["name"])
+        short = {"Sample Database": "sample", "Shop Warehouse": "warehouse", "Finance": "finance"}.get(db["name"])
         if short is None:
             continue
         ids[f"db:{short}"] = db["id"]
+        if short == "finance":
+            continue  # no tables the seed needs
         meta = ok(api.get(f"/api/database/{db['id']}/metadata", params={"include_hidden": "true"}))
         for table in meta["tables"]:
             ids[f"t:{short}.{table['name']}"] = table["id"]
@@ -83,3 +88,13 @@ def _sandboxes(api: httpx.Client, ids: dict) -> None:
          "attribute_remappings": {"plan": ["dimension", ["field", f["f:warehouse.customers.plan"], None]]}},
     ):
         ok(api.post("/api/mt/gtap", json=body))
+
+
+def _impersonation(api: httpx.Client, ids: dict) -> None:
+    """Analysts query Finance as the database role in their `db_role` attribute (written, as Metabase only allows,
+    through the permissions graph, with the pair's view-data)."""
+    revision = ok(api.get("/api/permissions/graph"))["revision"]
+    group, db = ids["group:Analysts"], ids["db:finance"]
+    ok(api.put("/api/permissions/graph", params={"skip-graph": "true"}, json={
+        "revision": revision, "groups": {str(group): {str(db): {"view-data": "impersonated"}}},
+        "impersonations": [{"group_id": group, "db_id": db, "attribute": "db_role"}]}))

@@ -1,0 +1,155 @@
+"""EE connection impersonations: one doc per (group, database), naming the user attribute that holds the database role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.client import ApiError
+from mbport.errors import MbportError
+from mbport.kind import ExportContext, Kind, PathHint
+from mbport.refs import is_ref, split_address
+from mbport.tree import slugify
+
+from ._permissions import put_graph
+from .groups import BUILT_IN
+
+GRAPH = "data-permissions/graph"  # the data permissions doc (one per tree)
+GRAPH_ENDPOINT = "/api/permissions/graph"
+FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise instance whose token has the "
+                "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
+
+
+class Impersonations(Kind):
+    """`GET /api/ee/advanced-permissions/impersonation`: every connection impersonation as one doc.
+
+    An impersonation makes a group's queries on one database run as the database role named by a user attribute
+    (`attribute`); the data permissions graph shows it as `view-data: impersonated` for that (group, database).
+    `list` is quietly empty on an instance without the feature (402, or 404 on an OSS build), so such an export has
+    no `impersonations/` folder. The address is `impersonations/<group>/<database>`, the file
+    `impersonations/<group>/<database>.json`.
+
+    Import: matched by (group, database); Metabase has no create or update route, so both are a permissions graph
+    PUT carrying the item in `impersonations` and `view-data: impersonated` for the pair (each such write replaces
+    the pair's row, which gets a new id). `--prune` deletes an impersonation mbport created that the tree no
+    longer has (often gone already: Metabase deletes it itself when the graph gives the pair another view-data).
+    """
+
+    name = "impersonations"
+    endpoint = "/api/ee/advanced-permissions/impersonation"
+    description = "Connection impersonations (EE): a group's queries on a database run as a role from a user attribute."
+    aliases = ("impersonation",)
+    colour = "#cfcfcf"
+    phrases = {"attribute": "user attribute"}
+    after = ("groups", "databases")  # their names make an impersonation's address
+    key_fields = ("group", "database")
+    keep = ("attribute",)
+    drop = {
+        "id": "instance-specific id (a new one on every write); the key is (group, database)",
+        "group_id": "becomes the `group` ref", "db_id": "becomes the `database` ref",
+        "group_key": "added by mbport from the groups listing, for the address",
+        "db_key": "added by mbport from the databases listing, for the address",
+    }
+
+    # ---- export ----
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        try:
+            rows = api.get(self.endpoint)
+        except ApiError as exc:
+            if exc.status in (402, 404):  # a token without advanced_permissions, or an OSS build: none to export
+                ctx.unavailable[self.name] = f"it has no advanced_permissions feature ({exc.status}); {FEATURE_HINT}"
+                return []
+            raise
+        groups = {g["id"]: BUILT_IN.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
+        dbs = {d["id"]: d["name"] for d in ctx.raw.get("databases", [])}
+        return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),
+                 "db_key": dbs.get(row["db_id"], f"missing-id-{row['db_id']}")}
+                for row in sorted(rows or [], key=lambda r: r["id"])]
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "group" in raw_or_doc:  # a loaded doc: the group's and the database's keys
+            return (*split_address(raw_or_doc["group"]["$ref"])[1], *split_address(raw_or_doc["database"]["$ref"])[1])
+        return (raw_or_doc["group_key"], raw_or_doc["db_key"])
+
+    def index(self, raw):
+        return ()  # nothing points at an impersonation
+
+    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
+        return {"group": ctx.ref("groups", raw["group_id"]), "database": ctx.ref("databases", raw["db_id"]),
+                "attribute": raw["attribute"]}
+
+    def path(self, doc, folders) -> PathHint:
+        group, database = self.key_parts(doc)
+        return PathHint((slugify(group),), database)
+
+    def label(self, doc):
+        group, database = self.key_parts(doc)
+        return f"{group} on {database} as {doc.get('attribute')}"
+
+    def tree_problems(self, doc, docs):
+        """The tree's data permissions graph must say `impersonated` for the pair: otherwise every import writes
+        the impersonation and the graph's write deletes it again (Metabase drops an impersonation whose database
+        is given another view-data value)."""
+        graph = docs.get(GRAPH)
+        if graph is None or not is_ref(doc.get("database")) or not is_ref(doc.get("group")):
+            return []  # no graph in this tree (a selection): nothing to contradict
+        grant = next((g for g in graph.get("grants", []) if g.get("group") == doc["group"]
+                      and g.get("database") == doc["database"]), None)
+        view = ((grant or {}).get("permissions") or {}).get("view-data")
+        if view == "impersonated":
+            return []
+        shown = "per-table" if isinstance(view, dict) else (view or "no")
+        return [f"{self.label(doc)}: the data permissions graph gives {shown} view-data there, not `impersonated`; "
+                "export again, or make the graph say `impersonated` for this database"]
+
+    # ---- import: matched by (group, database); written through the permissions graph ----
+    # Written before the data permissions graph (which waits for every impersonation), and in one PUT with
+    # `view-data: impersonated` for the pair: Metabase stores an impersonated database's view-data as unrestricted
+    # and derives "impersonated" from the impersonation row, so a graph written without the row (first, or alone
+    # after an import that stopped) would let the group query the whole database with the connection's own role.
+    # In one PUT the value and the row are one transaction; Metabase applies the graph first (keeping a row whose
+    # pair it sets to impersonated), then inserts the row.
+    identity_fields = ()
+    # After sandboxes too, so that every graph write of an import comes after the sandbox rows exist (see sandboxes.py).
+    import_after = ("sandboxes",)
+
+    def match_key(self, doc, resolve):
+        return (resolve(doc["group"]), resolve(doc["database"]))
+
+    def raw_match_key(self, raw):
+        return (raw["group_id"], raw["db_id"])
+
+    def payload(self, doc, resolve, stage):
+        return {"group_id": resolve(doc["group"]), "db_id": resolve(doc["database"]), "attribute": doc["attribute"]}
+
+    def create(self, api, payload, doc, target):
+        def changes_for(graph: dict[str, Any]) -> dict[str, Any]:
+            return {str(payload["group_id"]): {str(payload["db_id"]): {"view-data": "impersonated"}}}
+
+        try:
+            answer = put_graph(api, GRAPH_ENDPOINT, changes_for, "data permissions", extra={"impersonations": [payload]})
+        except ApiError as exc:
+            if exc.status == 402:
+                raise MbportError(f"{self.address_of(doc)}: the target instance has no advanced_permissions feature "
+                                  f"({exc.status})", hint=FEATURE_HINT) from None
+            raise
+        rows = (answer or {}).get("impersonations") or []
+        if not rows:
+            raise MbportError(f"{self.address_of(doc)}: the permissions graph PUT did not answer with the impersonation")
+        return rows[0]
+
+    def update(self, api, target_id, payload, doc, stage, target):
+        # No update route: the graph PUT replaces the pair's row (a new id) with the tree's attribute.
+        return self.create(api, payload, doc, target)
+
+    def archive(self, api, target_id):
+        try:
+            api.delete(f"{self.endpoint}/{target_id}")
+        except ApiError as exc:
+            if exc.status != 404:  # already gone: a graph change away from impersonated deletes it
+                raise
+
+    def version_notes(self, version: Any) -> list[str]:
+        """Called by `mbport doctor`: an OSS build has no connection impersonations to export or import."""
+        if not getattr(version, "is_enterprise", True):
+            return ["no connection impersonations to export or import (an Enterprise feature)"]
+        return []
