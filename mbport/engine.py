@@ -408,7 +408,11 @@ class Importer:
             return raw
         raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
         with self.lock:
-            self.state.record(addr, self.ids[addr])
+            if kind.replaced_on_update and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
+                self.ids[addr] = raw["id"]
+                self.state.record(addr, raw["id"], created=addr in self.state.created)
+            else:
+                self.state.record(addr, self.ids[addr])
         return raw
 
     def _claimed(self, kind_name: str) -> set[Any]:

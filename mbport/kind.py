@@ -84,6 +84,9 @@ class Kind:
     stages: ClassVar[tuple[str, ...]] = ("main",)  # writes per object, in order (dashboards: shell, layout)
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
+    # `update` replaces the object with a new one (a new id), as a permissions-graph PUT does for an
+    # impersonation: the engine then records the id `update` answers, so a later prune finds it.
+    replaced_on_update: ClassVar[bool] = False
     # Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
     # comparing trees of two instances sorts them again after relabelling (mbport.relabel).
     set_like_fields: ClassVar[tuple[str, ...]] = ()

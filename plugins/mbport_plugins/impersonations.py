@@ -137,6 +137,8 @@ class Impersonations(Kind):
             raise MbportError(f"{self.address_of(doc)}: the permissions graph PUT did not answer with the impersonation")
         return rows[0]
 
+    replaced_on_update = True
+
     def update(self, api, target_id, payload, doc, stage, target):
         # No update route: the graph PUT replaces the pair's row (a new id) with the tree's attribute.
         return self.create(api, payload, doc, target)

@@ -193,12 +193,20 @@ def test_drift_is_repaired(ee_tree, tmp_path):
     assert_settled(importer(out, api, state), emu)
 
 
-def test_prune_deletes(ee_tree, tmp_path):
+@pytest.mark.parametrize("drifted", [False, True], ids=["fresh", "after-an-update"])
+def test_prune_deletes(ee_tree, tmp_path, drifted):
     out, _ = ee_tree
     emu, api, admin = empty_instance()
     state = tmp_path / "b.json"
     first = importer(out, api, state)
     first.apply(first.plan())
+    if drifted:  # repaired by an update, which replaces the row: prune must find the new one
+        group, db = first.ids["groups/Analysts"], first.ids["databases/Finance"]
+        graph = admin.get("/api/permissions/graph").json()
+        admin.put("/api/permissions/graph", json={"revision": graph["revision"], "groups": {}, "impersonations": [
+            {"group_id": group, "db_id": db, "attribute": "x"}]})
+        repair = importer(out, api, state)
+        repair.apply(repair.plan())
     pruned = tmp_path / "pruned"
     shutil.copytree(out, pruned)
     (pruned / "impersonations" / "analysts" / "finance.json").unlink()
