@@ -229,8 +229,11 @@ class Importer:
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
                 changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
+        resolve = Resolver(self.ids, self.options)
         for addr, doc in self.tree.docs.items():
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
+            if not self.kind(addr).skipped(self.options):
+                problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
         for addr in self.tree.docs:  # e.g. sandboxes for an OSS target: found now, not after half the writes
             reason = self.target.unavailable.get(address_kind(addr))
             if reason and not self.kind(addr).skipped(self.options):

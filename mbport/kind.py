@@ -256,6 +256,12 @@ class Kind:
         """An object this import created whose answer was lost (found again by its natural key): recover what
         only the create answer carried (an API key's value); default nothing."""
 
+    def plan_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]], target: Any,
+                      resolve: Any) -> list[str]:
+        """What writing this doc into this target would do that the tree does not mean (the target is read,
+        `resolve` knows the objects matched so far); each stops the import before its first write. Default none."""
+        return []
+
     def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
         """What this doc contradicts elsewhere in the tree (`check`, and import before its first write), in one
         line each without the file name; default none."""

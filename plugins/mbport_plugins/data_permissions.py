@@ -120,6 +120,27 @@ class DataPermissions(Kind):
                 _translate(perm, value, lambda schema, name, k=db_key: found.add(address("tables", k, schema, name)) or "")
         return found
 
+    def plan_problems(self, doc, docs, target, resolve):
+        """`sandboxed` and `impersonated` are only safe where their sandbox or impersonation exists: Metabase
+        stores such a table or database as unrestricted and derives the restriction from that row, so a graph
+        written without it would quietly open the data to the group. Each must be in the tree or on the target."""
+        problems = []
+        for grant in doc.get("grants") or []:
+            group, database = grant["group"], grant["database"]
+            group_key, db_key = split_address(group["$ref"])[1][0], split_address(database["$ref"])[1][0]
+            view = (grant.get("permissions") or {}).get("view-data")
+            if view == "impersonated" and address("impersonations", group_key, db_key) not in docs and not _on_target(
+                    target, "impersonations", group_id=resolve.optional(group), db_id=resolve.optional(database)):
+                problems.append(_unprotected("impersonated", "database", db_key, group_key, "impersonations"))
+            for schema, tables in (view.items() if isinstance(view, dict) else ()):
+                for name, value in (tables.items() if isinstance(tables, dict) else ()):
+                    table = {"$ref": address("tables", db_key, schema, name)}
+                    if value == "sandboxed" and address("sandboxes", group_key, db_key, schema, name) not in docs \
+                            and not _on_target(target, "sandboxes", group_id=resolve.optional(group),
+                                               table_id=resolve.optional(table)):
+                        problems.append(_unprotected("sandboxed", "table", f"{db_key}.{name}", group_key, "sandboxes"))
+        return problems
+
     def payload(self, doc, resolve, stage):
         """The doc in target ids: wanted grants per (group id, database id), and every group, database and
         table of the tree that the target has (pairs the doc leaves out get the least permissive values)."""
@@ -160,6 +181,23 @@ class DataPermissions(Kind):
 
         put_graph(api, self.endpoint, changes_for, "data permissions")
         return {"id": target_id}
+
+
+def _on_target(target, kind: str, **ids: Any) -> bool:
+    """Whether the target has a row of `kind` with these ids (None: an object this import creates: not yet)."""
+    if None in ids.values():
+        return False
+    try:
+        rows = target.raw(kind)
+    except KeyError:  # that kind's plugin is not installed
+        return False
+    return any(all(row.get(k) == v for k, v in ids.items()) for row in rows)
+
+
+def _unprotected(value: str, what: str, name: str, group: str, kind: str) -> str:
+    return (f"data-permissions/graph: {value} view-data for {group} on the {what} {name}, but neither the tree nor "
+            f"the target has it in its {kind}: writing the graph would leave the {what} unrestricted for the group; "
+            f"export the {kind} too, or change the graph")
 
 
 def _table_name(addr: str) -> str:

@@ -202,6 +202,11 @@ def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
     shutil.copytree(out, pruned)
     (pruned / "sandboxes" / "sales" / "sample-database" / "no-schema" / "people.json").unlink()
     (pruned / "sandboxes" / "sales" / "shop-warehouse" / "no-schema" / "orders.json").unlink()
+    graph = pruned / "data-permissions" / "graph.json"  # and the graph no longer sandboxes them (else refused)
+    text = graph.read_text()
+    assert text.count('"orders": "sandboxed"') == text.count('"people": "sandboxed"') == 1
+    graph.write_text(text.replace('"orders": "sandboxed"', '"orders": "blocked"')
+                     .replace('"people": "sandboxed"', '"people": "blocked"'))
     gone = next(s for s in admin.get("/api/mt/gtap").json() if s["table_id"] == orders)
     admin.delete(f"/api/mt/gtap/{gone['id']}")
     prune = importer(pruned, api, state, prune=True)
@@ -264,3 +269,23 @@ def test_check_finds_a_sandbox_the_graph_does_not_say_sandboxed(ee_tree, tmp_pat
     problems = check(tree, REGISTRY)
     assert len(problems) == 1 and problems[0].startswith("sandboxes/analysts/shop-warehouse/no-schema/customers.json: ")
     assert "gives unrestricted view-data there, not `sandboxed`" in problems[0]
+
+
+@pytest.mark.parametrize("folder", ["sandboxes", "impersonations"])
+def test_a_graph_that_restricts_without_its_rows_is_refused_before_any_write(ee_tree, tmp_path, folder):
+    """The graph says sandboxed (impersonated) but the tree has no sandbox (impersonation) and the target none
+    either: Metabase would store the table (database) as unrestricted, so the import stops at plan time."""
+    out, _ = ee_tree
+    tree = tmp_path / "tree"
+    shutil.copytree(out, tree)
+    shutil.rmtree(tree / folder)
+    emu, api, _ = empty_instance()
+    imp = importer(tree, api, tmp_path / "b.json")
+    plan = imp.plan()
+    refused = [p for p in plan.problems if p.startswith("data-permissions/graph: ")]
+    assert len(refused) == (3 if folder == "sandboxes" else 1)
+    assert all("would leave the" in p and f"export the {folder} too" in p for p in refused)
+    before = len(emu.request_log)
+    with pytest.raises(MbportError, match="problem"):
+        imp.apply(plan)
+    assert writes_since(emu, before) == []
