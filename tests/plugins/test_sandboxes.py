@@ -5,28 +5,18 @@ an OSS target is one clear error)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mbport.check import load_tree
-from mbport.client import ApiError, MetabaseClient, MetabaseVersion
-from mbport.emulator import Emulator, bootstrap
-from mbport.engine import Importer
+from mbport.client import ApiError, MetabaseVersion
 from mbport.errors import MbportError
-from mbport.export import run_export
 from mbport.kind import ExportContext, PathContext
-from mbport.registry import load_plugins
 from mbport.resolve import Resolver
-from mbport.secrets import Secrets
-from mbport.state import State
-from mbport.testing import entity_id_map, relabel
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled, make_client, writes_since
-from tests.e2e.conftest import seeded_ee  # noqa: F401  (fixture)
+from tests.conftest import assert_settled, writes_since
+from tests.plugins.ee_content import REGISTRY, assert_round_trip, empty_instance, importer
 from tests.plugins.emulated_content import add_everything, cases, golden, new_instance
 
-REGISTRY = load_plugins()
 KIND = REGISTRY["sandboxes"]
 
 
@@ -116,57 +106,9 @@ def test_payload_turns_every_field_target_back_into_ids():
 
 # ---------------------------------------------------------------- import
 
-@pytest.fixture(scope="module")
-def ee_tree(seeded_ee, tmp_path_factory):  # noqa: F811
-    emu, session = seeded_ee
-    out = tmp_path_factory.mktemp("ee") / "tree"
-    with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as api:
-        result = run_export(api, REGISTRY, out)
-    assert result.warnings == []
-    return out, result
-
-
-def options(tmp: Path, **more: Any) -> dict[str, Any]:
-    from mbport.emulator.seeds import sample
-
-    return {"secrets": Secrets({"databases/Finance/password": sample.FINANCE_DB_PASSWORD}, env={}),
-            "with_api_keys": True, "api_keys_file": tmp / "new-keys.json", **more}
-
-
-def empty_instance(premium_features: str | None = "all") -> tuple[Emulator, MetabaseClient, Any]:
-    emu = Emulator(premium_features=premium_features)
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    return (emu, MetabaseClient("http://b.test", session_token=session, transport=emu.transport()),
-            make_client(emu, **{"X-Metabase-Session": session}))
-
-
-def importer(tree: Path, api: MetabaseClient, state: Path, **opts: Any) -> Importer:
-    return Importer(api, REGISTRY, load_tree(tree, REGISTRY), State.load(state, api.url), options(state.parent, **opts))
-
-
-@pytest.fixture(scope="module")
-def imported(ee_tree, tmp_path_factory):
-    out, _ = ee_tree
-    emu, api, admin = empty_instance()
-    state = tmp_path_factory.mktemp("state") / "b.json"
-    imp = importer(out, api, state)
-    plan = imp.plan()
-    assert plan.problems == []
-    result = imp.apply(plan)
-    emu.wait_idle()
-    assert result.failed == {} and result.skipped == []
-    return emu, api, admin, imp, state
-
-
 def test_round_trip_equals_the_source_apart_from_entity_ids(ee_tree, imported, tmp_path):
-    _, source = ee_tree
-    _, api, admin, imp, _ = imported
-    back = run_export(api, REGISTRY, tmp_path / "b")
-    renamed = relabel(back.docs, entity_id_map(imp.ids, back.index), REGISTRY)
-    source_docs = relabel(source.docs, {}, REGISTRY)
-    assert set(renamed) == set(source_docs)
-    differ = [a for a in source_docs if source_docs[a] != renamed[a]]
-    assert not differ, [(a, source_docs[a], renamed[a]) for a in differ[:3]]
+    assert_round_trip(ee_tree, imported, tmp_path)
+    admin = imported[2]
     assert len(admin.get("/api/mt/gtap").json()) == 3
 
 
