@@ -14,6 +14,7 @@ from ._permissions import ADMIN_ADDRESS, IMPORT_INFO, group_entries, pending, pu
 # pre-0.50 form of view-data/create-queries.
 NESTED = frozenset({"download", "data-model", "data"})
 GRAPH_ID = "graph"
+GRAPH_ADDRESS = "data-permissions/" + GRAPH_ID  # the one data permissions doc of a tree
 # The least permissive value of each permission: what a key Metabase leaves out of the graph means.
 LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "data-model": "none", "details": "no",
          "transforms": "no", "workspaces": "no", "data": "none"}
@@ -183,15 +184,23 @@ class DataPermissions(Kind):
         return {"id": target_id}
 
 
+def granted_view_data(graph: dict[str, Any], group: dict[str, str], database: dict[str, str]) -> Any:
+    """The view-data a graph doc grants `group` on `database` (refs): a value, a per-schema map, or None."""
+    grant = next((g for g in graph.get("grants") or [] if g.get("group") == group and g.get("database") == database),
+                 None)
+    return ((grant or {}).get("permissions") or {}).get("view-data")
+
+
 def _on_target(target, kind: str, **ids: Any) -> bool:
     """Whether the target has a row of `kind` with these ids (None: an object this import creates: not yet)."""
     if None in ids.values():
         return False
+    keys = tuple(ids)
     try:
-        rows = target.raw(kind)
+        found = target.lookup(kind, "+".join(keys), lambda row: tuple(row.get(k) for k in keys))
     except KeyError:  # that kind's plugin is not installed
         return False
-    return any(all(row.get(k) == v for k, v in ids.items()) for row in rows)
+    return tuple(ids.values()) in found
 
 
 def _unprotected(value: str, what: str, name: str, group: str, kind: str) -> str:

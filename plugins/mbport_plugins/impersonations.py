@@ -11,9 +11,9 @@ from mbport.refs import is_ref, split_address
 from mbport.tree import slugify
 
 from ._permissions import put_graph
+from .data_permissions import GRAPH_ADDRESS, granted_view_data
 from .groups import BUILT_IN
 
-GRAPH = "data-permissions/graph"  # the data permissions doc (one per tree)
 GRAPH_ENDPOINT = "/api/permissions/graph"
 FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise instance whose token has the "
                 "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
@@ -89,12 +89,10 @@ class Impersonations(Kind):
         """The tree's data permissions graph must say `impersonated` for the pair: otherwise every import writes
         the impersonation and the graph's write deletes it again (Metabase drops an impersonation whose database
         is given another view-data value)."""
-        graph = docs.get(GRAPH)
+        graph = docs.get(GRAPH_ADDRESS)
         if graph is None or not is_ref(doc.get("database")) or not is_ref(doc.get("group")):
             return []  # no graph in this tree (a selection): nothing to contradict
-        grant = next((g for g in graph.get("grants", []) if g.get("group") == doc["group"]
-                      and g.get("database") == doc["database"]), None)
-        view = ((grant or {}).get("permissions") or {}).get("view-data")
+        view = granted_view_data(graph, doc["group"], doc["database"])
         if view == "impersonated":
             return []
         shown = "per-table" if isinstance(view, dict) else (view or "no")

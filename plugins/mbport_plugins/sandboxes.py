@@ -10,10 +10,10 @@ from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import address, is_ref, split_address
 from mbport.tree import slugify
 
+from .data_permissions import GRAPH_ADDRESS, granted_view_data
 from .groups import BUILT_IN
 from .segments import NO_SCHEMA
 
-GRAPH = "data-permissions/graph"  # the data permissions doc (one per tree)
 FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose token has the sandboxes feature; "
                 "import into one, or remove the sandboxes folder from the tree")
 
@@ -102,13 +102,11 @@ class Sandboxes(Kind):
         """The tree's data permissions graph must say `sandboxed` for the sandbox's group and table: otherwise every
         import creates the sandbox and the graph's write deletes it again (Metabase drops a sandbox whose table
         is given another view-data value)."""
-        graph = docs.get(GRAPH)
+        graph = docs.get(GRAPH_ADDRESS)
         if graph is None or not is_ref(doc.get("table")) or not is_ref(doc.get("group")):
             return []  # no graph in this tree (a selection): nothing to contradict
         _, (db, schema, table) = split_address(doc["table"]["$ref"])
-        grant = next((g for g in graph.get("grants", []) if g.get("group") == doc["group"]
-                      and g.get("database") == {"$ref": address("databases", db)}), None)
-        view = ((grant or {}).get("permissions") or {}).get("view-data")
+        view = granted_view_data(graph, doc["group"], {"$ref": address("databases", db)})
         value = (view.get(schema) or {}).get(table) if isinstance(view, dict) else view
         if value == "sandboxed":
             return []
