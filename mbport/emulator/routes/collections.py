@@ -287,6 +287,14 @@ def _collection_order(coll: Row) -> tuple:
     return (coll.get("authority_level") != "official", type_rank, coll["name"].lower(), coll["id"])
 
 
+def _listed(state: State, user: Row, q: dict, c: Row) -> bool:
+    """The filters the collection list and tree share: other users' personal collections, namespace, read access."""
+    owner = personal_owner(state, c)
+    if q.get("exclude-other-user-collections") and owner is not None and owner != user["id"]:
+        return False
+    return _namespace_matches(c, q.get("namespace")) and can_read(state, user, c)
+
+
 def _namespace_matches(coll: Row, namespace: str | None) -> bool:
     return coll.get("namespace") == namespace
 
@@ -298,17 +306,13 @@ def list_collections(ctx: Ctx):
     state, user, q = ctx.state, ctx.user, ctx.query
     ensure_personal_collections(state)
     archived, personal_only = bool(q.get("archived")), bool(q.get("personal-only"))
-    namespace = q.get("namespace")
 
     def keep(c: Row) -> bool:
         if archived != (bool(c.get("archived")) or is_trash(c)):
             return False
         if personal_only and not c.get("personal_owner_id"):
             return False
-        owner = personal_owner(state, c)
-        if q.get("exclude-other-user-collections") and owner is not None and owner != user["id"]:
-            return False
-        return _namespace_matches(c, namespace) and can_read(state, user, c)
+        return _listed(state, user, q, c)
 
     rows = sorted(state.table("collection").where(keep), key=_collection_order)
     out = [_list_row(state, user, c) for c in rows]
@@ -504,16 +508,12 @@ def _card_kind(card: Row) -> str:
 def tree(ctx: Ctx):
     state, user, q = ctx.state, ctx.user, ctx.query
     ensure_personal_collections(state)
-    namespace = q.get("namespace")
     exclude_archived = bool(q.get("exclude-archived"))
 
     def keep(c: Row) -> bool:
         if c.get("archived") or (exclude_archived and is_trash(c)):
             return False
-        owner = personal_owner(state, c)
-        if q.get("exclude-other-user-collections") and owner is not None and owner != user["id"]:
-            return False
-        return _namespace_matches(c, namespace) and can_read(state, user, c)
+        return _listed(state, user, q, c)
 
     colls = sorted(state.table("collection").where(keep), key=_collection_order)
     visible = {c["id"] for c in colls}

@@ -462,18 +462,20 @@ def sync_schema(ctx: Ctx, id: int):
 @route("POST", "/api/database/{id}/rescan_values")
 def rescan_values(ctx: Ctx, id: int):
     ctx.require_superuser()
-    state = ctx.state
-    get_db_or_404(state, id)
-    table_ids = {t["id"] for t in state.table("metabase_table").where(db_id=id, active=True)}
-    field_api.rescan(state, state.table("metabase_field").where(lambda f: f["table_id"] in table_ids, active=True))
+    field_api.rescan(ctx.state, _database_fields(ctx.state, id, active=True))
     return {"status": "ok"}
 
 
 @route("POST", "/api/database/{id}/discard_values")
 def discard_values(ctx: Ctx, id: int):
     ctx.require_superuser()
-    state = ctx.state
-    get_db_or_404(state, id)
-    table_ids = {t["id"] for t in state.table("metabase_table").where(db_id=id)}
-    field_api.discard(state, [f["id"] for f in state.table("metabase_field").where(lambda f: f["table_id"] in table_ids)])
+    field_api.discard(ctx.state, [f["id"] for f in _database_fields(ctx.state, id)])
     return {"status": "ok"}
+
+
+def _database_fields(state: State, db_id: int, **equals: Any) -> list[Row]:
+    """The fields of a database's tables (404 for an unknown database); `equals` filters tables and fields."""
+    get_db_or_404(state, db_id)
+    fields = state.table("metabase_field")
+    return [f for t in state.table("metabase_table").where(db_id=db_id, **equals)
+            for f in fields.where(table_id=t["id"], **equals)]
