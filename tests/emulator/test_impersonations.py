@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mbport.emulator import Emulator, bootstrap
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 from tests.emulator.test_permissions_graph import add_database, add_group
 
 PAID = ("Connection impersonation is a paid feature not currently available to your instance. "
         "Please upgrade to use it. Learn more at metabase.com/upgrade/")
 ROUTE = "/api/ee/advanced-permissions/impersonation"
-
-
-@pytest.fixture
-def ee():
-    """(emulator, admin client) of an Enterprise build whose token has every emulated feature."""
-    emu = Emulator(premium_features="all")
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    return emu, make_client(emu, **{"X-Metabase-Session": session})
 
 
 @pytest.fixture

@@ -15,14 +15,6 @@ FIELDS = {"id", "group_id", "table_id", "card_id", "attribute_remappings", "perm
 
 
 @pytest.fixture
-def ee():
-    """(emulator, admin client) of an Enterprise build whose token has every emulated feature."""
-    emu = Emulator(premium_features="all")
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    return emu, make_client(emu, **{"X-Metabase-Session": session})
-
-
-@pytest.fixture
 def shop(ee):
     """A database `Shop` (orders, people), a group `Sellers` and a question on orders."""
     emu, admin = ee
