@@ -397,11 +397,8 @@ def database_metadata(ctx: Ctx, id: int):
 
 @route("GET", "/api/database/{id}/fields")
 def database_fields(ctx: Ctx, id: int):
-    state = ctx.state
-    get_db_or_404(state, id)
-    tables = {t["id"]: t for t in state.table("metabase_table").where(db_id=id)}
-    rows = state.table("metabase_field").where(
-        lambda f: f["table_id"] in tables and f["visibility_type"] != "sensitive", active=True)
+    tables, rows = _database_fields(ctx.state, id, active=True)
+    rows = [f for f in rows if f["visibility_type"] != "sensitive"]
     return [{"id": f["id"], "name": f["name"], "display_name": f["display_name"], "base_type": f["base_type"],
              "semantic_type": f["semantic_type"], "table_name": tables[f["table_id"]]["name"],
              "table_id": f["table_id"], "schema": tables[f["table_id"]]["schema"]} for f in rows]
@@ -409,11 +406,7 @@ def database_fields(ctx: Ctx, id: int):
 
 @route("GET", "/api/database/{id}/idfields")
 def database_id_fields(ctx: Ctx, id: int):
-    state = ctx.state
-    get_db_or_404(state, id)
-    tables = {t["id"]: t for t in state.table("metabase_table").where(db_id=id)}
-    pks = state.table("metabase_field").where(
-        lambda f: f["table_id"] in tables and f["semantic_type"] == "type/PK", active=True)
+    tables, pks = _database_fields(ctx.state, id, active=True, semantic_type="type/PK")
     pks.sort(key=lambda f: tables[f["table_id"]]["name"].lower())
     return [{**field_api.field_out(f), "table": table_api.table_out(tables[f["table_id"]])} for f in pks]
 
@@ -462,20 +455,24 @@ def sync_schema(ctx: Ctx, id: int):
 @route("POST", "/api/database/{id}/rescan_values")
 def rescan_values(ctx: Ctx, id: int):
     ctx.require_superuser()
-    field_api.rescan(ctx.state, _database_fields(ctx.state, id, active=True))
+    field_api.rescan(ctx.state, _database_fields(ctx.state, id, active_tables=True, active=True)[1])
     return {"status": "ok"}
 
 
 @route("POST", "/api/database/{id}/discard_values")
 def discard_values(ctx: Ctx, id: int):
     ctx.require_superuser()
-    field_api.discard(ctx.state, [f["id"] for f in _database_fields(ctx.state, id)])
+    field_api.discard(ctx.state, [f["id"] for f in _database_fields(ctx.state, id)[1]])
     return {"status": "ok"}
 
 
-def _database_fields(state: State, db_id: int, **equals: Any) -> list[Row]:
-    """The fields of a database's tables (404 for an unknown database); `equals` filters tables and fields."""
+def _database_fields(state: State, db_id: int, *, active_tables: bool = False,
+                     **field_equals: Any) -> tuple[dict[int, Row], list[Row]]:
+    """A database's tables by id (only active ones with `active_tables`) and their fields matching `field_equals`,
+    in field id order; 404 for an unknown database."""
     get_db_or_404(state, db_id)
+    tables = {t["id"]: t for t in state.table("metabase_table").where(
+        db_id=db_id, **({"active": True} if active_tables else {}))}
     fields = state.table("metabase_field")
-    return [f for t in state.table("metabase_table").where(db_id=db_id, **equals)
-            for f in fields.where(table_id=t["id"], **equals)]
+    return tables, sorted((f for tid in tables for f in fields.where(table_id=tid, **field_equals)),
+                          key=lambda f: f["id"])
