@@ -315,7 +315,7 @@ def test_a_seed_without_a_session_sets_up_an_admin(emulator, tmp_path):
 
 
 def test_a_missing_seed_or_one_without_load_is_a_clear_error(tmp_path, emulator, admin_session):
-    with pytest.raises(seeds.SeedError, match=r"'nope\.py' is neither a built-in seed \(enterprise, sample\) nor an existing file"):
+    with pytest.raises(seeds.SeedError, match=r"'nope\.py' is neither a built-in seed \(enterprise, handmade, sample\) nor an existing file"):
         seeds.load(emulator, "nope.py", admin_session)
     empty = tmp_path / "empty.py"
     empty.write_text("VALUE = 1\n")
