@@ -60,3 +60,52 @@ def put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], d
             if exc.status != 409 or attempt == MAX_ATTEMPTS:
                 raise
             log.info("%s changed on the target meanwhile (409); reading them again", what)
+
+
+# ---- `mbport diff`: one phrase per grant that changed ----
+Cells = dict[tuple[str, str, tuple[str, ...]], Any]  # (group address, what, where) → value
+
+
+def describe_grants(old: Any, new: Any, names: Any, cells: Callable[[dict[str, Any]], Cells],
+                    least: Callable[[str], Any], where: Callable[[tuple[str, str, tuple[str, ...]], Any], str],
+                    limit: int = 5) -> list[str]:
+    """`group 'Sales': write on 'Marketing' (was none)` for each grant whose value differs.
+
+    `cells(grant)` gives a grant's values keyed by (group, what, where): `what` is a permission ("" when the
+    kind has one), `where` a path (a collection; a database, schema, table). A value given for a path stands
+    for every finer path under it (a database-wide value covers its tables), so the two sides are compared on
+    the finest paths either side names; a path neither side names has `least(what)` (no access).
+    """
+    a = _all_cells(old, cells)
+    b = _all_cells(new, cells)
+    keys = set(a) | set(b)
+    finest = {k for k in keys if not any(o[:2] == k[:2] and len(o[2]) > len(k[2]) and o[2][:len(k[2])] == k[2]
+                                         for o in keys)}
+    out = []
+    for key in sorted(finest):
+        group, what, path = key
+        before, after = _lookup(a, key, least(what)), _lookup(b, key, least(what))
+        if before == after:
+            continue
+        label = f"{what} {after}" if what else str(after)
+        out.append(f"group {names.name({'$ref': group})}: {label} on {where(key, names)} (was {before})")
+    if len(out) > limit:
+        out = out[:limit] + [f"and {len(out) - limit} more grant changes"]
+    return out
+
+
+def _all_cells(grants: Any, cells: Callable[[dict[str, Any]], Cells]) -> Cells:
+    found: Cells = {}
+    for grant in grants if isinstance(grants, list) else ():
+        if isinstance(grant, dict) and isinstance(grant.get("group"), dict):
+            found.update(cells(grant))
+    return found
+
+
+def _lookup(cells: Cells, key: tuple[str, str, tuple[str, ...]], least: Any) -> Any:
+    """The value at a path, else at the nearest path above it, else the least permissive value."""
+    group, what, path = key
+    for n in range(len(path), -1, -1):
+        if (group, what, path[:n]) in cells:
+            return cells[(group, what, path[:n])]
+    return least

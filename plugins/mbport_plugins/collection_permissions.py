@@ -7,7 +7,15 @@ from typing import Any
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import address_kind
 
-from ._permissions import ADMIN_ADDRESS, IMPORT_INFO, group_entries, pending, put_graph, target_admin_ids
+from ._permissions import (
+    ADMIN_ADDRESS,
+    IMPORT_INFO,
+    describe_grants,
+    group_entries,
+    pending,
+    put_graph,
+    target_admin_ids,
+)
 
 NAMESPACES = {"default": {}, "snippets": {"namespace": "snippets"}}
 ROOT = "root"
@@ -73,6 +81,11 @@ class CollectionPermissions(Kind):
     def path(self, doc, folders) -> PathHint:
         return PathHint((), doc["namespace"])
 
+    def describe_change(self, field, old, new, names):
+        if field != "grants":
+            return super().describe_change(field, old, new, names)
+        return describe_grants(old, new, names, _cells, lambda what: "none", _where)
+
     # ---- import: never created, always matched; PUT what differs (explicit "none" revokes) with the revision ----
     archivable = False
     identity_fields = ()
@@ -131,3 +144,14 @@ class CollectionPermissions(Kind):
 def _grant_map(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {(g["group"]["$ref"], g["collection"] if g["collection"] == ROOT else g["collection"]["$ref"]): g["access"]
             for g in doc.get("grants") or []}
+
+
+def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], str]:
+    collection = grant.get("collection")
+    where = collection["$ref"] if isinstance(collection, dict) else str(collection)
+    return {(grant["group"]["$ref"], "", (where,)): grant.get("access")}
+
+
+def _where(key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
+    collection = key[2][0]
+    return "'Our analytics'" if collection == ROOT else names.name({"$ref": collection})

@@ -8,7 +8,15 @@ from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
 from mbport.refs import address, address_kind, collect_refs, split_address
 
-from ._permissions import ADMIN_ADDRESS, IMPORT_INFO, group_entries, pending, put_graph, target_admin_ids
+from ._permissions import (
+    ADMIN_ADDRESS,
+    IMPORT_INFO,
+    describe_grants,
+    group_entries,
+    pending,
+    put_graph,
+    target_admin_ids,
+)
 
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
 # pre-0.50 form of view-data/create-queries.
@@ -85,6 +93,11 @@ class DataPermissions(Kind):
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), "graph")
+
+    def describe_change(self, field, old, new, names):
+        if field != "grants":
+            return super().describe_change(field, old, new, names)
+        return describe_grants(old, new, names, _cells, lambda what: LEAST.get(what.split(" ")[0], "none"), _where)
 
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
     archivable = False
@@ -182,6 +195,35 @@ class DataPermissions(Kind):
 
         put_graph(api, self.endpoint, changes_for, "data permissions")
         return {"id": target_id}
+
+
+def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:
+    """A grant's values per (group, permission, (database[, schema[, table]])), for `mbport diff`."""
+    group, database = grant["group"]["$ref"], (grant.get("database") or {}).get("$ref", "?")
+    cells = {}
+    for perm, value in (grant.get("permissions") or {}).items():
+        for sub, level in _levels(perm, value).items():
+            what = perm if sub in ("", "schemas") else f"{perm} {sub}"
+            if not isinstance(level, dict):
+                cells[(group, what, (database,))] = level
+                continue
+            for schema, tables in level.items():
+                if not isinstance(tables, dict):
+                    cells[(group, what, (database, schema))] = tables
+                    continue
+                for table, v in tables.items():
+                    cells[(group, what, (database, schema, table))] = v
+    return cells
+
+
+def _where(key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
+    database, *rest = key[2]
+    db = names.name({"$ref": database})
+    if len(rest) == 2:
+        return f"table '{rest[1]}' of {db}"
+    if len(rest) == 1:
+        return f"schema '{rest[0]}' of {db}" if rest[0] else f"every table of {db}"
+    return db
 
 
 def granted_view_data(graph: dict[str, Any], group: dict[str, str], database: dict[str, str]) -> Any:

@@ -245,3 +245,48 @@ def test_a_wrong_state_is_one_clear_line(imported, tmp_path):
     two_sides = mbport("diff", tree, tree, "--state", state)
     assert two_sides.code == 2 and "--state" in two_sides.err
 
+
+
+def _collection_ref(root, name):
+    doc = next(json.loads(p.read_text()) for p in (root / "collections").rglob("*.json")
+               if json.loads(p.read_text()).get("name") == name)
+    return {"$ref": f"collections/{doc['entity_id']}"}
+
+
+def test_permission_changes_name_each_grant(pair):
+    """Each grant that changed, with group, access and collection (or database, table): not "grants changed"."""
+    a, b, edit = pair
+    marketing, company = _collection_ref(b, "Marketing"), _collection_ref(b, "Company")
+    sales, analysts = {"$ref": "groups/Sales"}, {"$ref": "groups/Analysts"}
+    new_collection = copy.deepcopy(json.loads((b / "collections/marketing.json").read_text()))
+    new_collection.update(entity_id="NewCollection00000000", name="Campaigns")
+    (b / "collections/campaigns.json").write_bytes(dumps(new_collection))
+    campaigns = {"$ref": "collections/NewCollection00000000"}
+
+    def collection_grants(doc):
+        grants = [g for g in doc["grants"] if not (g["group"] == sales and g["collection"] == company)]
+        grants += [{"access": "write", "collection": marketing, "group": sales},
+                   {"access": "read", "collection": campaigns, "group": sales},
+                   {"access": "write", "collection": campaigns, "group": analysts}]
+        doc["grants"] = grants
+
+    edit("collection-permissions/default.json", collection_grants)
+
+    def data_grants(doc):
+        for grant in doc["grants"]:
+            if grant["group"] == sales and grant["database"] == {"$ref": "databases/Shop Warehouse"}:
+                grant["permissions"]["view-data"] = {"": {"orders": "unrestricted", "products": "blocked"}}
+
+    before = edit.read("data-permissions/graph.json")
+    assert any(g["group"] == sales and g["database"] == {"$ref": "databases/Shop Warehouse"}
+               and g["permissions"]["view-data"] == "unrestricted" for g in before["grants"])
+    edit("data-permissions/graph.json", data_grants)
+    lines = lines_of(a, b)
+    permission_line = next(line for line in lines if line.startswith("collection-permission 'default': "))
+    assert sorted(permission_line.removeprefix("collection-permission 'default': ").split("; ")) == [
+        "group 'Analysts': write on 'Campaigns' (was none)", "group 'Sales': none on 'Company' (was read)",
+        "group 'Sales': read on 'Campaigns' (was none)", "group 'Sales': write on 'Marketing' (was none)"]
+    assert "data-permission 'graph': group 'Sales': view-data blocked on table 'products' of 'Shop Warehouse' " \
+           "(was unrestricted)" in lines
+    assert not any("reordered" in line or "grants changed" in line for line in lines), lines
+
