@@ -173,12 +173,24 @@ def _side(spec: str, repo_dir: Path | None, registry):
         if not path.is_dir():
             raise UsageError(f"{spec}: not a tree folder, nor REPO@REF of a backup repository",
                              hint="give a folder `mbport export` wrote, REPO@REF, or --repo DIR REF")
-        yield spec, load_tree(path, registry).docs, path
+        yield spec, _sound_docs(load_tree(path, registry), spec), path
         return
     store = SnapshotRepo.open(repo)
     with tempfile.TemporaryDirectory(prefix="mbport-diff-") as tmp:
         commit = store.extract(ref, Path(tmp) / "tree")
-        yield f"{repo}@{ref} ({commit.hexsha[:8]})", load_tree(Path(tmp) / "tree", registry).docs, repo
+        label = f"{repo}@{ref} ({commit.hexsha[:8]})"
+        yield label, _sound_docs(load_tree(Path(tmp) / "tree", registry), label), repo
+
+
+def _sound_docs(tree, label: str) -> dict:
+    """The docs of a side whose every file loaded: a file that did not (cut-off JSON ...) would show as a removed
+    or added object, so a broken side is an error, as in check, plan and import."""
+    if tree.problems:
+        for problem in tree.problems:
+            _out().note(problem)
+        raise MbportError(f"{label}: {len(tree.problems)} problem(s) in the tree; nothing was compared",
+                          hint="fix the files named above (`mbport check` lists every problem), or export again")
+    return tree.docs
 
 
 @contextlib.contextmanager

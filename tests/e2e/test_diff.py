@@ -290,3 +290,17 @@ def test_permission_changes_name_each_grant(pair):
            "(was unrestricted)" in lines
     assert not any("reordered" in line or "grants changed" in line for line in lines), lines
 
+
+
+def test_a_broken_file_is_an_error_not_a_change(pair):
+    """A cut-off JSON file is not an added or removed object: diff stops with exit 1 naming the file."""
+    a, b, _ = pair
+    path = b / LINE_CARD
+    path.write_bytes(path.read_bytes()[:40])
+    run = mbport("diff", a, b, "--exit-code")
+    assert run.code == 1 and run.out == "", run.out
+    assert f"{LINE_CARD}: not valid JSON" in run.err and "Traceback" not in run.err
+    assert [line for line in run.err.splitlines() if line.startswith("Error:")] == [
+        f"Error: {b}: 1 problem(s) in the tree; nothing was compared"]
+    events = [json.loads(line) for line in mbport("--json", "diff", b, a).out.splitlines()]
+    assert [e["type"] for e in events] == ["error", "summary"] and events[-1]["exit_code"] == 1
