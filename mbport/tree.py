@@ -68,10 +68,30 @@ def is_tree(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
 
+def newer_format(manifest: Any) -> int | None:
+    """The format of a manifest written by a newer mbport than this one (else None)."""
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) and found > FORMAT_VERSION else None
+
+
+UPGRADE_HINT = "upgrade mbport (pip install --upgrade mbport) and run the command again"
+
+
 def check_output_dir(out: Path) -> None:
-    """Refuse to write into a folder that holds something other than an mbport tree (dotfiles aside)."""
+    """Refuse to write into a folder that holds something other than an mbport tree (dotfiles aside), or a tree
+    of a newer format (writing it would quietly turn it into this version's older format)."""
     if out.exists() and not out.is_dir():
         raise MbportError(f"{out}: exists and is not a folder", hint="choose another --out")
+    manifest = out / MANIFEST
+    if manifest.is_file() and not manifest.is_symlink():
+        try:
+            found = newer_format(orjson.loads(manifest.read_bytes()))
+        except orjson.JSONDecodeError:
+            found = None  # a broken manifest is replaced by the export
+        if found is not None:
+            raise MbportError(f"{manifest}: the tree was written by a newer mbport (tree format {found}; this mbport "
+                              f"writes format {FORMAT_VERSION}); writing it would rewrite it in the older format",
+                              hint=UPGRADE_HINT)
     if out.is_dir() and not is_tree(out):
         foreign = [p.name for p in out.iterdir() if not p.name.startswith(".")]
         if foreign:
@@ -342,6 +362,9 @@ def read_manifest(root: Path) -> dict[str, Any]:
         manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise MbportError(f"{path}: not valid JSON ({exc})") from exc
+    if newer_format(manifest) is not None:
+        raise MbportError(f"{path}: tree format {manifest['format']} is not supported: a newer mbport wrote it (this "
+                          f"mbport reads format {FORMAT_VERSION})", hint=UPGRADE_HINT)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise MbportError(

@@ -221,3 +221,24 @@ def test_backup_and_drift_against_a_served_emulator(tmp_path):
         assert all(API_KEY not in c.message for c in commits(repo)) and API_KEY not in run.out + run.err
     finally:
         served.stop()
+
+
+def test_a_newer_tree_format_is_refused_not_rewritten(source, tmp_path):
+    """A repository or tree of a newer format is left as it is: backup and export refuse, saying to upgrade."""
+    import json
+
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    manifest = json.loads((repo / "mbport.json").read_text())
+    (repo / "mbport.json").write_text(json.dumps({**manifest, "format": 2}))
+    git.Repo(repo).git.commit("-am", "written by mbport 2")
+    head = commits(repo)[0].hexsha
+    set_display(source, "Revenue by month", "bar")  # something to commit, were it not refused
+    line = one_error_line(backup(source, repo))
+    assert "tree format 2" in line and "newer mbport" in line
+    assert commits(repo)[0].hexsha == head and json.loads((repo / "mbport.json").read_text())["format"] == 2
+    assert git.Repo(repo).git.status("--porcelain") == ""
+    exported = mbport("export", "--url", source.url, "--session-token", source.session, "--out", repo)
+    assert "newer mbport" in one_error_line(exported) and "upgrade mbport" in exported.err
+    for read in (mbport("check", repo), mbport("diff", repo, repo)):
+        assert read.code == 1 and "upgrade mbport" in read.err and "export the tree again" not in read.err
