@@ -9,11 +9,16 @@ The cache lives beside the tree in `<tree>.mbport-cache/` (never part of the tre
 its own .gitignore keeps it out of a repository that holds the tree's parent). It is keyed by the source instance (URL and version), the
 mbport version, the kind and the object id; an entry is used only when the object's list row has the same
 fetch key. It is a cache: deleting it (or `export --no-cache`) changes nothing but the number of requests.
+
+A detail can also copy other objects (a dashboard shows its cards, and Metabase hides the dashcards of an
+archived card) that change without touching its own list row: `Kind.fetch_deps` names them, each entry
+remembers their list rows' versions (`row_version`), and a reused detail whose dependency changed, was
+archived or disappeared is fetched again. An object of such a kind that was archived at the last export and
+is not any more may reappear on details that hid it: then every detail of the dependent kind is fetched again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -27,7 +32,7 @@ from . import __version__
 log = logging.getLogger("mbport.cache")
 
 SUFFIX = ".mbport-cache"
-FORMAT = 1
+FORMAT = 2
 
 
 def folder_for(out: Path) -> Path:
@@ -36,14 +41,10 @@ def folder_for(out: Path) -> Path:
     return out.with_name(out.name + SUFFIX)
 
 
-# Usage statistics change on every view: a dashboard looked at is not a dashboard changed.
-VOLATILE = frozenset({"view_count", "last_viewed_at", "last_used_at", "last_used_param_values"})
-
-
-def summary_key(summary: dict[str, Any], ignore: frozenset[str] = VOLATILE) -> str:
-    """A digest of a list row without its usage statistics: for kinds whose list row changes on every save."""
-    row = {k: v for k, v in summary.items() if k not in ignore}
-    return hashlib.sha1(orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()
+def row_version(row: dict[str, Any]) -> str:
+    """What says that a listed object changed: Metabase bumps updated_at on every write of the row; archiving
+    (and restoring) is such a write, kept apart in case a version sets it without the timestamp."""
+    return f"{row.get('updated_at')}|{bool(row.get('archived'))}"
 
 
 class FetchCache:
@@ -54,9 +55,12 @@ class FetchCache:
         self.source = source
         self._old: dict[str, dict[str, Any]] = {}
         self._new: dict[str, dict[str, Any]] = {}
+        self._meta: dict[str, dict[str, list[str]]] = {}  # kind → dependency kind → ids archived last time
         self._lock = threading.Lock()
         self.hits = 0
         self._hit_summaries: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(reused raw) → (kind, summary)
+        self._hit_entries: dict[int, dict[str, Any]] = {}  # id(reused raw) → its entry of the last export
+        self._deps: dict[tuple[str, str], list[tuple[str, Any]]] = {}  # (kind, id) → what its detail copies
         self.misses = 0
 
     @classmethod
@@ -75,6 +79,7 @@ class FetchCache:
                 if (isinstance(data, dict) and data.get("format") == FORMAT and data.get("source") == self.source
                         and data.get("mbport") == __version__):
                     entries = data.get("entries") or {}
+                    self._meta[kind] = data.get("archived") or {}
             except FileNotFoundError:
                 pass
             except (OSError, orjson.JSONDecodeError) as exc:  # a damaged cache only costs requests
@@ -92,6 +97,7 @@ class FetchCache:
             if entry is not None and entry.get("key") == key:
                 self.hits += 1
                 self._hit_summaries[id(entry["raw"])] = (kind, summary)
+                self._hit_entries[id(entry["raw"])] = entry
                 return entry["raw"]
             self.misses += 1
         return None
@@ -105,20 +111,36 @@ class FetchCache:
             # Serialized now: normalizing must not be able to change what the next export reads back.
             entry = {"key": key, "raw": orjson.Fragment(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS))}
             self._new.setdefault(kind.name, {})[str(summary.get("id"))] = entry
+            self._deps[(kind.name, str(summary.get("id")))] = list(kind.fetch_deps(raw))
 
     def refetch_stale(self, api: Any, registry: Any, ctx: Any, warned: set[int]) -> bool:
-        """Fetch again every reused raw whose doc had a warning (a ref to something deleted since); True if any."""
-        stale = False
-        for raws in ctx.raw.values():
+        """Fetch again (concurrently) every reused raw whose doc had a warning (a ref to something deleted since)
+        or whose dependencies changed since it was fetched; True if any."""
+        versions = _versions(ctx.raw)
+        unhidden = {name for name in self._new if self._reappeared(name, versions)}
+        stale = []
+        for name, raws in ctx.raw.items():
             for i, raw in enumerate(raws):
-                if id(raw) in warned and id(raw) in self._hit_summaries:
-                    kind, summary = self._hit_summaries.pop(id(raw))
-                    raws[i] = kind.fetch(api, summary)
-                    self.keep(kind, summary, raws[i])
-                    stale = True
-        return stale
+                if id(raw) not in self._hit_summaries:
+                    continue
+                entry = self._hit_entries.get(id(raw)) or {}
+                if id(raw) in warned or name in unhidden or _deps_changed(entry.get("deps") or {}, versions):
+                    stale.append((raws, i, *self._hit_summaries.pop(id(raw))))
+        fetched = api.map(lambda s: s[2].fetch(api, s[3]), stale)
+        for (raws, i, kind, summary), raw in zip(stale, fetched, strict=True):
+            raws[i] = raw
+            self.keep(kind, summary, raw)
+        log.debug("fetch cache: %d hits, %d fetched again", self.hits - len(stale), len(stale))
+        return bool(stale)
 
-    def save(self) -> None:
+    def _reappeared(self, name: str, versions: dict[str, dict[str, str]]) -> bool:
+        """An object archived at the last export and live now: details that hid it may show it again."""
+        self._load(name)
+        archived = self._meta.get(name, {})
+        return any(versions.get(dep, {}).get(ident, "").endswith("|False")
+                   for dep, idents in archived.items() for ident in idents)
+
+    def save(self, ctx: Any = None) -> None:
         """Write this export's entries (objects gone from the instance drop out); best effort."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -128,11 +150,32 @@ class FetchCache:
             for old in self.folder.glob("*.json"):
                 if old.stem not in self._new:
                     old.unlink()
+            versions = _versions(ctx.raw) if ctx is not None else {}
             for kind, entries in self._new.items():
+                dep_kinds: set[str] = set()
+                for ident, entry in entries.items():
+                    deps = self._deps.get((kind, ident)) or []
+                    dep_kinds.update(dep for dep, _ in deps)
+                    entry["deps"] = {dep: {str(i): versions.get(dep, {}).get(str(i)) for d, i in deps if d == dep}
+                                     for dep in {d for d, _ in deps}}
+                archived = {dep: sorted(i for i, v in versions.get(dep, {}).items() if v.endswith("|True"))
+                            for dep in sorted(dep_kinds)}
                 path = self._path(kind)
                 tmp = path.with_name(path.name + ".tmp")
                 tmp.write_bytes(orjson.dumps({"format": FORMAT, "source": self.source, "mbport": __version__,
-                                              "entries": entries}, option=orjson.OPT_NON_STR_KEYS))
+                                              "archived": archived, "entries": entries},
+                                             option=orjson.OPT_NON_STR_KEYS))
                 os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write the fetch cache in %s: %s", self.folder, exc)
+
+
+def _versions(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
+    """kind → str(id) → row_version, for every object read by this export."""
+    return {name: {str(r.get("id")): row_version(r) for r in rows if isinstance(r, dict)} for name, rows in raw.items()}
+
+
+def _deps_changed(deps: dict[str, dict[str, str | None]], versions: dict[str, dict[str, str]]) -> bool:
+    """A dependency whose list row is not the one seen when the detail was fetched (or is gone now)."""
+    return any(versions.get(dep, {}).get(ident) != seen or seen is None
+               for dep, idents in deps.items() for ident, seen in idents.items())

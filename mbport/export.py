@@ -396,7 +396,7 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
         # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
         result = _export(api, registry, names, ctx, writer, selection, progress, fetch_cache)
         if fetch_cache is not None:
-            fetch_cache.save()
+            fetch_cache.save(ctx)
     except BaseException:
         writer.abort()
         raise

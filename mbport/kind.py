@@ -118,8 +118,15 @@ class Kind:
 
     def fetch_key(self, summary: dict[str, Any]) -> str | None:
         """Incremental export: a value that changes whenever `fetch` would answer differently for this summary
-        (mbport.cache.summary_key hashes the list row), or None (default) to fetch it on every export."""
+        (from list-row fields that change with it, not the whole row: rows hydrate things like the creator's
+        last_login), or None (default) to fetch it on every export."""
         return None
+
+    def fetch_deps(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+        """Incremental export: (kind, id) of the listed objects a fetched detail copies or hides, whose changes do
+        not touch this object's own list row (a dashboard's cards); a reused detail whose dependency changed is
+        fetched again. Default: none."""
+        return ()
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(raw_or_doc.get(f) for f in self.key_fields)

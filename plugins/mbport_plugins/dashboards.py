@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.cache import summary_key
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.kindutil import (
     COMMON_DROP,
@@ -246,9 +245,25 @@ class Dashboards(Kind):
         return full
 
     def fetch_key(self, summary: dict[str, Any]) -> str | None:
-        """Incremental export: saving a dashboard, its tabs or dashcards changes its list row (updated_at,
-        last-edit-info), so an unchanged row means last export's fetched dashboard is still right."""
-        return summary_key(summary)
+        """Incremental export: a dashboard changed when its row did (updated_at) or a revision was pushed for it
+        (the list row's last-edit-info, from the latest revision: a dashcard- or tab-only save does not write the
+        dashboard row, dashboards/api.clj update-dashboard). Not the whole row: it hydrates the creator, whose
+        last_login moves on every login, and view_count grows on every detail GET."""
+        edit = summary.get("last-edit-info") or {}
+        return f"{summary.get('updated_at')}|{edit.get('timestamp')}|{edit.get('id')}"
+
+    def fetch_deps(self, raw: dict[str, Any]):
+        """The cards a fetched dashboard copies from: saving a card can rewrite dashcards' parameter mappings, and
+        GET hides the dashcards of an archived card, neither touching the dashboard's row or revisions."""
+        ids: set[int] = set()
+        for dc in dashcards_of(raw):
+            ids.add(dc.get("card_id"))
+            ids.update(s["id"] if isinstance(s, dict) else s for s in dc.get("series") or [])
+        for param in raw.get("parameters") or []:
+            source = param.get("values_source_config") if isinstance(param, dict) else None
+            if isinstance(source, dict):
+                ids.add(source.get("card_id"))
+        return [("cards", i) for i in sorted(i for i in ids if isinstance(i, int))]
 
     def index(self, raw: dict[str, Any]):
         key = raw.get("entity_id")

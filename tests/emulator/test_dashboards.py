@@ -556,3 +556,33 @@ def test_a_dashboard_in_someone_elses_personal_collection_is_forbidden(emulator,
     assert get(user, shared["id"])["can_write"] is True
     # Embedding settings are for admins only.
     assert put(user, shared["id"], enable_embedding=True).status_code == 403
+
+
+# ---- what moves on a dashboard's list row (update-dashboard, revisions, view-log, user-login events) ----
+
+def _row(admin, dash_id):
+    return next(d for d in admin.get("/api/dashboard").json() if d["id"] == dash_id)
+
+
+def test_a_layout_only_save_keeps_the_row_but_pushes_a_revision(emulator, admin):
+    card = make_card(emulator, admin)
+    dash = new_dashboard(admin)
+    before = _row(admin, dash["id"])
+    assert put(admin, dash["id"], dashcards=[dashcard(-1, card["id"])], tabs=[]).status_code == 200
+    after = _row(admin, dash["id"])
+    assert after["updated_at"] == before["updated_at"]
+    assert after["last-edit-info"]["timestamp"] > before["last-edit-info"]["timestamp"]
+    assert put(admin, dash["id"], name="Renamed").status_code == 200
+    assert _row(admin, dash["id"])["updated_at"] > after["updated_at"]
+
+
+def test_a_detail_get_counts_a_view_and_a_login_moves_last_login(emulator, admin):
+    dash = new_dashboard(admin)
+    before = _row(admin, dash["id"])
+    assert get(admin, dash["id"])["view_count"] == before["view_count"]  # counted after the answer is made
+    after = _row(admin, dash["id"])
+    assert after["view_count"] == before["view_count"] + 1
+    assert after["updated_at"] == before["updated_at"]
+    login = admin.post("/api/session", json={"username": before["creator"]["email"], "password": "Adm1n-passw0rd!"})
+    assert login.status_code == 200, login.text
+    assert _row(admin, dash["id"])["creator"]["last_login"] > before["creator"]["last_login"]

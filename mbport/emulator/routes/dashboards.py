@@ -497,7 +497,12 @@ def create_dashboard(ctx: Ctx):
 @route("GET", "/api/dashboard/{id}")
 def get_dashboard(ctx: Ctx, id):
     dash = _checked(ctx.state, ctx.user, id)
-    return hydrate_dashboard(ctx.state, ctx.user, dash)
+    out = hydrate_dashboard(ctx.state, ctx.user, dash)
+    # GET publishes :event/dashboard-read after hydrating (dashboards/api.clj GET "/:id"); its view-log handler
+    # runs view-log/increment-view-counts! (a plain `view_count = view_count + 1` query: updated_at stays) and
+    # sets last_viewed_at. Every reader counts, mbport's own export included.
+    dash.update(view_count=(dash.get("view_count") or 0) + 1, last_viewed_at=ctx.state.now())
+    return out
 
 
 @route("DELETE", "/api/dashboard/{id}")
@@ -704,7 +709,10 @@ def update_dashboard(ctx: Ctx, dashboard_id: int, body: dict) -> dict:
             _write_dashcards_and_tabs(state, dash, body.get("dashcards") or [], body.get("tabs") or [])
             if body.get("parameters") is not None and state.extra[QUIRKS].get(PRUNE_INLINE_PARAMETERS):
                 _prune_inline_parameters(state, dash)
-            dash["updated_at"] = state.now()
+        # update-dashboard (dashboards/api.clj) writes report_dashboard only when a dashboard column is in the
+        # request (`t2/update! :model/Dashboard` inside `(when-let [updates (not-empty ...)])`): dashcards and tabs
+        # go through their own models, so a layout-only edit leaves the row's updated_at alone. It still
+        # publishes :event/dashboard-update, which pushes a revision: the list row's last-edit-info moves on.
         _record_edit(state, "dashboard", dash["id"], ctx.user["id"])
     return hydrate_dashboard(state, ctx.user, dash, read_view=False)
 

@@ -38,6 +38,12 @@ def properties(ctx: Ctx):
 def _new_session(ctx: Ctx, user_id: int) -> Response:
     key = new_uuid()
     ctx.state.sessions[key] = user_id
+    # A new session publishes :event/user-login (session/models/session.clj, define-after-insert), whose handler
+    # sets last_login (users/events/last_login.clj: t2/update! :model/User {:last_login :%now}, so updated_at too).
+    user = ctx.state.table("user").get(user_id)
+    if user is not None:
+        now = ctx.state.now()
+        user.update(last_login=now, updated_at=now)
     resp = Response(200, {"id": key})
     resp.headers["set-cookie"] = f"{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Lax"
     return resp
