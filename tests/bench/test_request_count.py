@@ -1,0 +1,66 @@
+"""A cold export's request count is a contract: one list request per kind listing (two or four for kinds
+listed live and archived, or per namespace), one request per dashboard, per database and per timeline, and
+nothing else — a regression shows up as a count, not as a slower benchmark."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mbport.client import MetabaseClient
+from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.export import run_export
+from mbport.registry import load_plugins
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+# The requests that do not depend on the content: the version (session properties) and every kind's listing.
+LISTINGS = {
+    "/api/session/properties": 1,  # the version, read once
+    "/api/action": 1, "/api/api-key": 1, "/api/measure": 1, "/api/segment": 1, "/api/setting": 1,
+    "/api/user": 1, "/api/database": 1, "/api/notification": 1, "/api/permissions/graph": 1,
+    "/api/permissions/group": 1, "/api/permissions/membership": 1,
+    "/api/card": 2, "/api/dashboard": 2, "/api/pulse": 2, "/api/timeline": 2,  # live and archived
+    "/api/native-query-snippet": 2,  # live and archived
+    "/api/collection": 4,  # live and archived, in the default and the snippets namespace
+    "/api/collection/graph": 2,  # one graph per namespace
+    "/api/mt/gtap": 1, "/api/ee/advanced-permissions/impersonation": 1,  # 402 on an OSS instance: one each
+}
+NUMBERED = re.compile(r"/\d+")
+
+
+def expected(api: MetabaseClient) -> Counter:
+    """The formula, from what the instance holds (read through a client whose requests are not counted)."""
+    count = Counter(LISTINGS)
+    dashboards = {d["id"] for f in ("all", "archived") for d in api.get("/api/dashboard", params={"f": f})}
+    count["/api/dashboard/N"] = len(dashboards)  # tabs and dashcards are in the detail only
+    databases = api.get("/api/database")
+    databases = databases["data"] if isinstance(databases, dict) else databases
+    count["/api/database/N/metadata"] = len(databases)  # tables and fields, one request per database
+    timelines = api.get("/api/timeline")  # live ones: their events (archived ones too) need the detail
+    count["/api/timeline/N"] = len(timelines)
+    return +count
+
+
+@pytest.mark.parametrize("seed", ["sample", "enterprise"])
+def test_cold_export_makes_exactly_the_requests_of_the_formula(seed, tmp_path):
+    emu = Emulator(premium_features="all" if seed == "enterprise" else None)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, seed, session)
+    emu.wait_idle()
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        want = expected(api)
+        assert want["/api/dashboard/N"] and want["/api/database/N/metadata"]  # the seed exercises the formula
+        before = len(emu.request_log)
+        start = api.request_count
+        run_export(api, load_plugins(), Path(tmp_path) / "tree")
+        made = Counter(NUMBERED.sub("/N", path) for _, path, _ in emu.request_log[before:])
+        assert made == want
+        assert api.request_count - start == sum(want.values())  # the client counts what the server saw
+        # Again, nothing changed: the same minus the dashboards (kept in the fetch cache).
+        before = len(emu.request_log)
+        run_export(api, load_plugins(), Path(tmp_path) / "tree")
+        again = Counter(NUMBERED.sub("/N", path) for _, path, _ in emu.request_log[before:])
+        assert again == want - Counter({"/api/dashboard/N": want["/api/dashboard/N"], "/api/session/properties": 1})
