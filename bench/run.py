@@ -82,6 +82,30 @@ def served(scale: float, latency_ms: float, max_concurrent: int, data_dir: Path,
             proc.wait()
 
 
+@contextlib.contextmanager
+def replayed(recording: Path, latency_ms: float, max_concurrent: int) -> Iterator[Server]:
+    """A bench.replay server of a recording (an emulator's answers at almost no CPU), until the block ends."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "bench.replay", "serve", "--recording", str(recording), "--port", str(port),
+           "--latency-ms", str(latency_ms), "--max-concurrent", str(max_concurrent)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line:
+            raise RuntimeError(f"replay server exited before it was ready (exit {proc.wait(30)})")
+        yield Server(URL.format(port=port), json.loads(line)["session"], json.loads(line), proc)
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        unknown = json.loads(err.strip().splitlines()[-1]).get("unknown") if err.strip() else None
+        if unknown:
+            print(f"replay: {len(unknown)} request(s) were not recorded, e.g. {unknown[0]}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------- one scenario, in its own process
 
 def scenario(spec: dict[str, Any]) -> dict[str, Any]:
@@ -278,6 +302,73 @@ def run(scale: float, latency_ms: float, concurrency: int, work: Path, log=print
     return out
 
 
+def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, log=print, record: bool = False,
+               repeat: int = 3) -> dict[str, Any]:
+    """Cold export, incremental export and plan against a replay server (a Metabase on another host: its CPU is
+    not the client's), `repeat` times each: wall time beside the latency-bound limit, and mbport's own CPU."""
+    recording = RESULTS / f"replay-scale-{scale:g}.pickle"
+    if record or not recording.is_file():
+        log(f"recording the emulator's answers at scale {scale} ...")
+        proc = subprocess.run([sys.executable, "-m", "bench.replay", "record", "--scale", str(scale), "--data-dir",
+                               str(RESULTS / "warehouses"), "--out", str(recording)], cwd=ROOT, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("recording failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
+    out: dict[str, Any] = {"scale": scale, "latency_ms": latency_ms, "concurrency": concurrency, "replay": True,
+                           "machine": machine(), "scenarios": {}}
+    with replayed(recording, latency_ms, concurrency) as source:
+        out["workload"] = {"counts": source.info["counts"]}
+        common = {"url": source.url, "session": source.session, "concurrency": concurrency}
+        for i in range(repeat):
+            tree = work / f"replay-{i}" / "tree"
+            specs = [("cold export", {"what": "export", "tree": str(tree)}),
+                     ("incremental export", {"what": "export", "tree": str(tree)}),
+                     ("plan (no change)", {"what": "plan", "tree": str(tree), "state": str(work / f"state-{i}.json")})]
+            for name, spec in specs:
+                cpu = _cpu_seconds(source.process.pid)
+                result = run_child({**common, **spec})
+                if "error" not in result:
+                    result["server_cpu_s"] = round((_cpu_seconds(source.process.pid) or 0) - (cpu or 0), 2)
+                limits(result, concurrency, latency_ms)
+                out["scenarios"].setdefault(name, []).append(result)
+                log(f"  {name:<20} run {i + 1}: " + (f"{result['requests']} requests {result['seconds']:.2f} s, "
+                                                     f"mbport CPU {result['client_cpu_s']:.2f} s"
+                                                     if "error" not in result else "FAILED: " + result["error"]))
+    return out
+
+
+def replay_markdown(out: dict[str, Any]) -> str:
+    """The replay table: ranges over the repeated runs."""
+    m = out["machine"]
+
+    def span(values: list[float], fmt: str = "{:.2f}") -> str:
+        lo, hi = min(values), max(values)
+        return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+    lines = [
+        f"Replay at scale {out['scale']} ({', '.join(f'{k} {v}' for k, v in out['workload']['counts'].items())}); "
+        f"latency {out['latency_ms']:g} ms, concurrency {out['concurrency']}; the server's answers replayed at almost "
+        f"no CPU. Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}.",
+        "",
+        "| scenario | requests | wall (s) | limit (s) | × limit | mbport CPU (s) | CPU per object (ms) | objects "
+        "| replay server CPU (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, runs in out["scenarios"].items():
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            lines.append(f"| {name} | failed | | | | | | | |")
+            continue
+        objects = ok[0].get("objects") or 0
+        lines.append(
+            f"| {name} | {span([r['requests'] for r in ok], '{:.0f}')} | {span([r['seconds'] for r in ok])} | "
+            f"{ok[0]['limit_s']:.2f} | {span([r['ratio_to_limit'] for r in ok])} | "
+            f"{span([r['client_cpu_s'] for r in ok])} | "
+            f"{span([r['client_cpu_s'] / objects * 1000 for r in ok], '{:.3f}') if objects else '–'} | {objects} | "
+            f"{span([r['server_cpu_s'] for r in ok])} |")
+    return "\n".join(lines) + "\n"
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (Linux /proc), or None elsewhere."""
     try:
@@ -344,10 +435,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder for the JSON and markdown results.")
     parser.add_argument("--import-only", action="store_true",
                         help="Only import into an empty target and plan again (after one cold export).")
+    parser.add_argument("--replay", action="store_true",
+                        help="Cold export, incremental export and plan against a replay of the emulator's answers "
+                             "(bench/replay.py): mbport's own CPU, as against a Metabase on another host.")
+    parser.add_argument("--record", action="store_true", help="With --replay: record the answers again.")
+    parser.add_argument("--repeat", type=int, default=3, help="With --replay: runs of each scenario (default 3).")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)  # internal: run one scenario (JSON spec)
     args = parser.parse_args(argv)
     if args.scenario:
         print(json.dumps(scenario(json.loads(args.scenario))))
+        return
+    if args.replay:
+        with tempfile.TemporaryDirectory(prefix="mbport-bench-") as tmp:
+            out = run_replay(args.scale, args.latency_ms, args.concurrency, Path(tmp), record=args.record,
+                             repeat=args.repeat)
+        args.results.mkdir(parents=True, exist_ok=True)
+        stem = f"replay-scale-{args.scale:g}"
+        (args.results / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")
+        (args.results / f"{stem}.md").write_text(replay_markdown(out))
+        print()
+        print(replay_markdown(out))
         return
     with tempfile.TemporaryDirectory(prefix="mbport-bench-") as tmp:
         out = run(args.scale, args.latency_ms, args.concurrency, Path(tmp), import_only=args.import_only)
