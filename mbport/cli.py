@@ -364,9 +364,12 @@ def emulator() -> None:
 @click.option("--premium-features", default=None, metavar="LIST",
               help="Imitate an Enterprise build with a token that has these features (comma-separated: "
                    "advanced_permissions, official_collections, sandboxes; or 'all'). Default: none (OSS).")
+@click.option("--base-path", default="", metavar="PATH",
+              help="Serve under this path, like a Metabase behind a proxy at https://example.com/metabase "
+                   "(--base-path /metabase); other paths answer the proxy's 404.")
 def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key, fault_rate, fault_seed,
-                   fault_kinds, latency_ms, max_concurrent, premium_features) -> None:
-    """Run the emulator as a real HTTP server until interrupted."""
+                   fault_kinds, latency_ms, max_concurrent, premium_features, base_path) -> None:
+    """Run the emulator as a real HTTP server until interrupted (Ctrl-C or SIGTERM)."""
     from .emulator import Emulator, bootstrap, premium, server
     from .emulator.profiles import PROFILES
 
@@ -378,7 +381,9 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         features = premium.parse(premium_features)
     except ValueError as exc:
         raise UsageError(f"--premium-features: {exc}") from None
-    emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features)
+    sock = server.bind(host, port)  # a busy port fails here, before any setup or announcement
+    emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features, base_path=base_path)
+    password = None
     if admin_password or api_key or seed:
         password = admin_password or bootstrap.random_password()
         session = bootstrap.setup_admin(emu, admin_email, password)
@@ -397,9 +402,26 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         if bad:
             raise UsageError(f"--fault-kinds: unknown kind {bad[0]!r}", hint=f"choose from {', '.join(ALL_KINDS)}")
         emu.faults = FaultPlan(rate=fault_rate, seed=fault_seed, kinds=kinds)  # after setup and seeding
-    click.echo(f"Metabase emulator ({emu.state.profile.tag}, {premium.describe(emu.state)}) listening on "
-               f"http://{host}:{port}", err=True)
-    server.serve(emu, host=host, port=port)
+    bound = sock.getsockname()[1]  # --port 0: the port the system chose
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}{emu.base_path}"
+    click.echo(f"Metabase emulator ({emu.state.profile.tag}, {premium.describe(emu.state)}) listening on {url}",
+               err=True)
+    for line in _serve_credentials(admin_email, password, admin_password is not None, api_key):
+        click.echo(f"  {line}", err=True)
+    server.serve(emu, sock=sock)
+
+
+def _serve_credentials(email: str, password: str | None, password_given: bool, api_key: str | None) -> list[str]:
+    """How to sign in to a served emulator: a password it made up is printed (nobody could log in otherwise);
+    one given on the command line is not echoed back."""
+    if password is None:
+        return ["not set up yet: finish Metabase's setup (POST /api/setup), or start it with --seed sample, "
+                "--admin-password P or --api-key mb_..."]
+    lines = [f"sign in: {email} / " + ("the --admin-password given" if password_given else
+                                       f"{password}  (made up for this run; choose one with --admin-password)")]
+    lines.append("API key: the --api-key given (header x-api-key)" if api_key else
+                 "API key: none (accept one with --api-key mb_...)")
+    return lines
 
 
 from . import commands  # noqa: E402,F401  registers backup, log, restore, diff, migrate, demo

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -11,6 +16,30 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "Adm1n-passw0rd!"
 
 _created: list[Emulator] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leaves_no_temporary_files(tmp_path_factory):
+    """The suite leaves nothing in the temporary folder. Other runs share the system's, so this one (and every
+    process it starts) gets a folder of its own through TMPDIR, which must be empty at the end; pytest's own
+    tmp_path folders stay where they were."""
+    tmp_path_factory.getbasetemp()
+    own = Path(tempfile.mkdtemp(prefix="mbport-suite-"))
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(own), str(own)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+    # This process's warehouse files go when it exits (tests/emulator/test_serve.py proves that in a subprocess).
+    shutil.rmtree(own / f"mbport-emulator-{os.getpid()}", ignore_errors=True)
+    left = sorted(p.name for p in own.iterdir())
+    shutil.rmtree(own, ignore_errors=True)
+    assert not left, f"the test run left these in the temporary folder: {', '.join(left)}"
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -53,3 +54,14 @@ def serve(log: Path, *args: str) -> tuple[subprocess.Popen, str]:
         proc.wait(10)
         raise AssertionError(f"{exc}\n{log.read_text()}") from None
     return proc, url
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    """Stop a served emulator the way a user does (it removes its temporary files); its exit code."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise AssertionError("the server did not stop within 10 s of the signal") from None

@@ -115,12 +115,27 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# What nginx answers for a path it does not forward (the emulator under --base-path plays the proxy too).
+PROXY_NOT_FOUND = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found"
+                   b"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+def normalize_base_path(path: str | None) -> str:
+    """`metabase/` -> `/metabase`; empty for the root."""
+    path = (path or "").strip().strip("/")
+    return f"/{path}" if path else ""
+
+
 class Emulator:
     """A Metabase instance in memory. `handle` is the whole server; transports and servers wrap it."""
 
     def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
-                 max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None):
+                 max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None,
+                 base_path: str = ""):
         modules = _route_modules()
+        # Metabase behind a reverse proxy under a path (site URL https://example.com/metabase): the proxy
+        # strips the prefix; what is outside it is the proxy's own 404 page, never Metabase's.
+        self.base_path = normalize_base_path(base_path)
         self.state = State(profile if isinstance(profile, Profile) else get_profile(profile))
         # Premium features (premium.FEATURES, or "all") make this an Enterprise build with a token; none: OSS.
         self.premium_features = premium_features
@@ -180,6 +195,11 @@ class Emulator:
     # ---- the pipeline ----
     def handle(self, req: ApiRequest) -> Response:
         """Serve one request. Raises ConnectionDropped when a fault plan drops the connection."""
+        if self.base_path:
+            inner = req.path[len(self.base_path):]
+            if not req.path.startswith(self.base_path) or (inner and not inner.startswith("/")):
+                return Response(404, PROXY_NOT_FOUND, {"content-type": "text/html"})
+            req = replace(req, path=inner or "/")
         if self._slots is not None:
             with self._slots:
                 return self._handle(req)

@@ -8,7 +8,7 @@ from .app import Emulator, hash_api_key
 
 
 def client(emulator: Emulator, **headers: str) -> httpx.Client:
-    return httpx.Client(transport=emulator.transport(), base_url="http://emulator.local", headers=headers)
+    return httpx.Client(transport=emulator.transport(), base_url="http://emulator.local" + emulator.base_path, headers=headers)
 
 
 def setup_admin(emulator: Emulator, email: str, password: str, first_name: str = "Admin", last_name: str = "User",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import random
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -104,9 +106,18 @@ _lock = threading.Lock()
 _cached: Path | None = None
 
 
+_made: set[Path] = set()
+_made_lock = threading.Lock()  # not `_lock`: sample_database_path holds that one while it calls this
+
+
 def cache_dir() -> Path:
-    """A per-process directory for generated warehouse files."""
+    """A per-process directory for generated warehouse files, removed when the process exits (also after
+    Ctrl-C, and after SIGTERM for `mbport emulator serve`, which turns it into one)."""
     path = Path(tempfile.gettempdir()) / f"mbport-emulator-{os.getpid()}"
+    with _made_lock:
+        if path not in _made:
+            _made.add(path)
+            atexit.register(shutil.rmtree, path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

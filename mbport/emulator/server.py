@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import signal
+import socket
+import threading
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -55,7 +59,38 @@ def asgi_app(emulator: Emulator):
     return outer
 
 
-def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 3000, log_level: str = "warning") -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced: a busy port is one clear error, not a
+    "listening on" line followed by the server's own complaint."""
+    from ..errors import MbportError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise MbportError(f"--host {host!r}: not an address of this machine ({exc.strerror})") from None
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise MbportError(f"port {port} on {host} is already in use",
+                              hint="stop what listens there, or choose another port with --port") from None
+        raise MbportError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 3000, log_level: str = "warning",
+          sock: socket.socket | None = None) -> None:
+    """Serve (on `sock` when it is already bound) until SIGINT or SIGTERM: uvicorn shuts down, then raises
+    the signal again for the process's own handler."""
     import uvicorn
 
-    uvicorn.run(asgi_app(emulator), host=host, port=port, log_level=log_level)
+    sock = sock or bind(host, port)
+    if threading.current_thread() is threading.main_thread():
+        # A `kill` stops it like Ctrl-C: after uvicorn's shutdown the signal reaches this handler, and the run
+        # ends as an interrupted one (exit 130; atexit removes the temporary warehouse files).
+        signal.signal(signal.SIGTERM, _interrupt)
+    server = uvicorn.Server(uvicorn.Config(asgi_app(emulator), log_level=log_level))
+    server.run(sockets=[sock])
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from mbport import client as client_module
 from mbport.cli import main
 from mbport.emulator import Emulator, bootstrap, seeds
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.served import free_port, serve  # noqa: F401  (free_port is used by test_backup)
+from tests.served import free_port, serve, stop  # noqa: F401  (free_port is used by test_backup)
 
 FINANCE_SECRET = "databases/Finance/password"
 
@@ -104,9 +103,4 @@ class Served:
         self.proc, self.url = serve(self.log, "--admin-password", ADMIN_PASSWORD, "--api-key", api_key, *extra)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        stop(self.proc)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mbport.emulator import Emulator, bootstrap
+from mbport.emulator import Emulator, bootstrap, sample_db
 from tests.conftest import make_client
 
 STALE = "Looks like someone else edited the permissions and your data is out of date. Please fetch new data and try again."
@@ -26,7 +26,7 @@ def add_database(emu: Emulator, admin, name: str = "Shop",
     """A database with tables: a synced SQLite file through POST /api/database when the databases area serves it;
     stored rows plus the permissions hook otherwise, and for schemas, which SQLite cannot have."""
     if has_route(emu, "POST", "/api/database") and all(schema is None for schema, _ in tables):
-        path = Path(tempfile.mkdtemp(prefix="mbport-perm-")) / f"{name}.sqlite"
+        path = Path(tempfile.mkdtemp(prefix="perm-", dir=sample_db.cache_dir())) / f"{name}.sqlite"
         with sqlite3.connect(path) as conn:
             for _, table in tables:
                 conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, total INTEGER)")

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import shlex
+import signal
+import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import httpx
+import pytest
 
 from mbport.emulator import Emulator, bootstrap, seeds, server
-from tests.served import serve
+from tests.served import free_port, mbport_command, serve, stop, wait_until_up
 
 API_KEY = "mb_SeRvEtEsTkEy0123456789abcdefghijklmnopqrstu"
 PASSWORD = "Serve-passw0rd!"
@@ -32,12 +41,7 @@ def test_serve_subprocess_with_seed_and_api_key(tmp_path):
             assert keyed.get("/api/user/current").json()["email"].endswith("@api-key.invalid")
         assert "listening on http://127.0.0.1:" in log.read_text()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
 
 
 def test_asgi_app_serves_a_seeded_emulator_in_process():
@@ -59,3 +63,106 @@ def test_asgi_app_serves_a_seeded_emulator_in_process():
             assert created.status_code == 200 and created.json()["name"] == "Over ASGI"
 
     asyncio.run(exchange())
+
+
+# ---- what a new user meets when serving it: the README's lines, credentials, a busy port, stopping it ----
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_try_it_block() -> list[str]:
+    """The shell lines of the README's emulator "Try it" block."""
+    section = README.read_text().split("## The emulator", 1)[1]
+    block = re.search(r"Try it[^\n]*\n\n```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "the README's emulator section has no `Try it` shell block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_emulator_lines_work_as_written(tmp_path):
+    """The README's block starts a served emulator and asks it with curl: each curl answers, the keyed one
+    with the seeded collections (it answered 401 when the README's key was accepted by nothing)."""
+    serve_line, *curls = _readme_try_it_block()
+    assert serve_line.startswith(".venv/bin/mbport emulator serve ") and serve_line.endswith("&")
+    port = str(free_port())
+    args = shlex.split(serve_line.rstrip("&").replace("3000", port))[1:]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(mbport_command(*args), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(proc, f"http://127.0.0.1:{port}")
+        assert len(curls) == 2 and all(line.startswith("curl ") for line in curls)
+        answers = [subprocess.run(["bash", "-c", line.replace("3000", port)], capture_output=True, text=True,
+                                  timeout=30) for line in curls]
+        assert answers[0].returncode == 0 and '"has-user-setup": true' in answers[0].stdout
+        collections = json.loads(answers[1].stdout)
+        assert isinstance(collections, list), answers[1].stdout
+        assert {"Our analytics", "Company", "Marketing"} <= {c["name"] for c in collections}
+    finally:
+        stop(proc)
+
+
+def test_serve_prints_how_to_sign_in_with_the_password_it_made_up(tmp_path):
+    log = tmp_path / "serve.log"
+    proc, base_url = serve(log, "--seed", "sample")
+    try:
+        text = log.read_text()
+        found = re.search(r"sign in: (\S+@\S+) / (\S+)", text)
+        assert found, text
+        assert "API key: none (accept one with --api-key mb_...)" in text
+        email, password = found.groups()
+        login = httpx.post(f"{base_url}/api/session", json={"username": email, "password": password}, timeout=5)
+        assert login.status_code == 200, login.text
+    finally:
+        stop(proc)
+
+
+def test_serve_does_not_echo_a_password_it_was_given(tmp_path):
+    log = tmp_path / "serve.log"
+    proc, _ = serve(log, "--admin-password", PASSWORD, "--api-key", API_KEY)
+    try:
+        text = log.read_text()
+        assert "sign in: admin@example.com / the --admin-password given" in text
+        assert PASSWORD not in text and API_KEY not in text
+    finally:
+        stop(proc)
+
+
+def test_busy_port_is_one_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(mbport_command("emulator", "serve", "--port", str(port), "--seed", "sample"),
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines[0] == f"Error: port {port} on 127.0.0.1 is already in use", run.stderr
+    assert len(lines) == 2 and lines[1].startswith("Hint: ") and "--port" in lines[1]
+    assert "listening" not in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_the_server_exits_130_and_leaves_no_temporary_files(tmp_path, sig):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    log = tmp_path / "serve.log"
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(mbport_command("emulator", "serve", "--port", str(port), "--seed", "sample"),
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(temp)})
+    wait_until_up(proc, f"http://127.0.0.1:{port}")
+    assert [p.name for p in temp.iterdir()] == [f"mbport-emulator-{proc.pid}"]  # the seed's warehouse files
+    assert stop(proc, sig) == 130, log.read_text()
+    assert "Interrupted." in log.read_text() and "Traceback" not in log.read_text()
+    assert list(temp.iterdir()) == []
+
+
+def test_a_process_that_used_the_emulator_leaves_no_temporary_files(tmp_path):
+    code = ("from mbport.emulator import Emulator, bootstrap, seeds\n"
+            "emu = Emulator()\n"
+            "seeds.load(emu, 'sample', bootstrap.setup_admin(emu, 'a@example.com', 'Adm1n-passw0rd!'))\n"
+            "emu.wait_idle()\n")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env={**os.environ, "TMPDIR": str(temp)})
+    assert list(temp.iterdir()) == []

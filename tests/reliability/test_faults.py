@@ -13,6 +13,7 @@ from mbport.emulator.faults import ALL_KINDS, ConnectionDropped, FaultPlan
 from mbport.errors import MbportError
 from mbport.export import run_export
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.served import stop
 
 from .conftest import files_of, fingerprint, run_import, target
 
@@ -282,8 +283,7 @@ def test_a_served_dropped_connection_is_a_transport_error(tmp_path):
             with pytest.raises(httpx.RemoteProtocolError):
                 http.get("/api/user")
     finally:
-        proc.kill()
-        proc.wait(10)
+        stop(proc)
 
 
 def test_export_through_the_cli_against_a_faulty_server(tmp_path):
@@ -299,5 +299,4 @@ def test_export_through_the_cli_against_a_faulty_server(tmp_path):
         assert run.returncode == 0, run.stderr.decode()[-2000:]
         assert b"retrying" not in run.stdout  # retries are logged, never printed on a normal run
     finally:
-        proc.kill()
-        proc.wait(10)
+        stop(proc)

@@ -20,7 +20,7 @@ from mbport.export import run_export
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
 from tests.conftest import WRITES
-from tests.served import mbport_command, serve
+from tests.served import mbport_command, serve, stop
 
 from .conftest import canonical, fingerprint, run_import, target
 
@@ -194,8 +194,7 @@ def _sigkill_trial(source, registry, clean, tmp: Path, rng: random.Random) -> fl
         assert again.returncode == 0, again.stdout.decode()[-2000:]
         return delay
     finally:
-        server.kill()
-        server.wait(10)
+        stop(server)
 
 
 def test_sigkilled_import_subprocess_resumes(source, registry, clean, tmp_path):
@@ -279,5 +278,4 @@ def test_sigkilled_backup_subprocess_leaves_a_consistent_repository(registry, gi
             assert done.returncode in (0, 3), done.stderr.decode()[-2000:]
             _repo_consistent(repo, reference)
     finally:
-        server.kill()
-        server.wait(10)
+        stop(server)

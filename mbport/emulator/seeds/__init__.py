@@ -61,6 +61,6 @@ def load(emulator: Any, name_or_path: str, session: str | None = None) -> None:
         from .. import bootstrap
 
         session = bootstrap.setup_admin(emulator, "admin@example.com", bootstrap.random_password())
-    with httpx.Client(transport=emulator.transport(), base_url="http://emulator.local",
+    with httpx.Client(transport=emulator.transport(), base_url="http://emulator.local" + emulator.base_path,
                       headers={"X-Metabase-Session": session}, timeout=30) as api:
         module.load(api)
