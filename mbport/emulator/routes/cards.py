@@ -10,7 +10,7 @@ from .. import errors, mbql
 from ..app import NO_CONTENT, Ctx
 from ..router import route
 from ..store import Row, State
-from . import collections, users
+from . import collections, notifications, users
 
 CARD_SCHEMA = 22
 # Card keys that first appear with 0.57 (MBQL 5 era); older profiles do not return them.
@@ -346,11 +346,12 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
         if updates.get("archived"):
             raise errors.bad_request()
         updates.update(archived=False, archived_directly=False)
-    if archiving and not updates["archived"] and "collection_id" not in updates and _home_archived(state, card):
-        raise errors.bad_request("Cannot restore an item into an archived collection.")
+    # Restoring in place while the home collection is archived is allowed (api-surface §23); only moving INTO an
+    # archived collection is refused, by _check_target_collection above.
     if updates.get("type") and updates["type"] == "model" and updates.get("display") != "list":
         updates["display"] = "table"
     old_dashboard_id = card.get("dashboard_id")
+    before = dict(card)
     collections.maybe_reconcile_collection_position(state, card, updates)  # update-card!, before the write
     for key in UPDATE_WHEN_PRESENT + ("archived_directly", "database_id", "table_id", "query_type", "source_card_id"):
         if key in updates:
@@ -360,6 +361,8 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
             card[key] = updates[key]
     card["updated_at"] = state.now()
     record_edit(state, "card", card_id, user["id"])
+    if alerts_broken(before, card):
+        notifications.delete_card_notifications(state, card_id)
     if card.get("archived") and old_dashboard_id:
         _remove_dashcards(state, card_id)
     elif dashboard_changes and (delete_old_dashcards or (old_dashboard_id and card.get("dashboard_id"))):
@@ -367,6 +370,34 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
     if card.get("dashboard_id") and not card.get("archived"):
         _autoplace(state, card, body.get("dashboard_tab_id"))
     return card
+
+
+LINE_AREA_BAR = ("line", "area", "bar")
+
+
+def _breakout_count(query: Any) -> int:
+    if mbql.is_mbql5(query):
+        stages = query.get("stages") or [{}]
+        return len(stages[-1].get("breakout") or [])
+    return len(((query or {}).get("query") or {}).get("breakout") or [])
+
+
+def alerts_broken(old: Row, new: Row) -> bool:
+    """Whether this card update deletes the card's active alerts: pulse/update_alerts.clj `delete-alerts-if-needed!`
+    (called by update-card!): the card was archived, or its display / goal no longer fits an alert."""
+    if not old.get("archived") and new.get("archived"):  # card-archived?
+        return True
+    was, now = old.get("display"), new.get("display")
+    rows_alert = was not in (*LINE_AREA_BAR, "progress")  # allows-rows-alert?
+    if was != now and ((rows_alert and now in (*LINE_AREA_BAR, "progress"))  # display-change-broke-alert?
+                       or (was in LINE_AREA_BAR and now not in LINE_AREA_BAR)
+                       or (was == "progress" and now != "progress")):
+        return True
+    goal = (new.get("visualization_settings") or {}).get("graph.goal_value")
+    if (old.get("visualization_settings") or {}).get("graph.goal_value") and not goal:  # goal-missing?
+        return True
+    return bool(goal and now in (*LINE_AREA_BAR, "progress")  # multiple-breakouts?
+                and _breakout_count(new.get("dataset_query")) > 1)
 
 
 def _get_readable(ctx: Ctx, id_or_eid: Any) -> Row:

@@ -393,8 +393,23 @@ def _contents(state: State, collection_ids: set[int]) -> list[tuple[str, Row]]:
             for row in state.table(table).where(lambda r: r.get("collection_id") in collection_ids)]
 
 
+# collection.clj `collectable-models` minus `archived-directly-models`: archiving or restoring a collection sets
+# `archived` on every one of these in it, however each was archived before.
+FOLLOWERS = ("pulse", "native_query_snippet", "timeline")
+
+
+def _set_followers(state: State, collection_ids: set[int], archived: bool) -> None:
+    for table in FOLLOWERS:
+        for row in state.table(table).where(lambda r: r.get("collection_id") in collection_ids):
+            row["archived"] = archived
+
+
 def archive(state: State, coll: Row) -> None:
-    """Trash a collection: it is archived directly, its descendants and their cards and dashboards indirectly."""
+    """Trash a collection (collection.clj `archive-collection!`): it is archived directly, its unarchived descendants
+    indirectly; pulses, snippets and timelines in them are archived; cards and dashboards not archived on their own
+    are archived along. That last update runs the Dashboard before-update hook, which deletes the subscriptions of
+    every dashboard it archives (dashboard.clj `define-before-update`: `(when (:archived changes) (t2/delete! Pulse
+    ...))`; toucan2 runs before-update per matching row)."""
     operation = new_uuid()
     coll.update(archived=True, archived_directly=True, archive_operation_id=operation)
     affected = {coll["id"]}
@@ -402,23 +417,42 @@ def archive(state: State, coll: Row) -> None:
         if not child.get("archived"):
             child.update(archived=True, archived_directly=False, archive_operation_id=operation)
             affected.add(child["id"])
+    _set_followers(state, affected, True)
     # Contents are archived in bulk at the model layer: dashboard questions keep their dashcards.
-    for _table, row in _contents(state, affected):
-        if not row.get("archived"):
+    for table, row in _contents(state, affected):
+        if not row.get("archived_directly") and not row.get("archived"):
             row.update(archived=True, archived_directly=False)
+            if table == "dashboard":
+                from .dashboards import delete_subscriptions  # imported here: dashboards imports this module
+
+                delete_subscriptions(state, row["id"])
 
 
 def unarchive(state: State, coll: Row) -> None:
+    """collection.clj `unarchive-collection!`: the collection and the descendants archived in the same operation come
+    back, every pulse, snippet and timeline in them is restored, and so are the cards and dashboards not archived
+    on their own."""
     operation = coll.get("archive_operation_id")
-    coll.update(archived=False, archived_directly=False, archive_operation_id=None)
+    coll.update(archived=False, archived_directly=None, archive_operation_id=None)
     affected = {coll["id"]}
     for child in descendants(state, coll):
-        if operation and child.get("archive_operation_id") == operation:
-            child.update(archived=False, archived_directly=False, archive_operation_id=None)
+        if operation and child.get("archive_operation_id") == operation and child.get("archived"):
+            if not child.get("archived_directly"):
+                child.update(archived=False, archived_directly=None, archive_operation_id=None)
             affected.add(child["id"])
+    _set_followers(state, affected, False)
     for _table, row in _contents(state, affected):
         if row.get("archived") and not row.get("archived_directly"):
             row["archived"] = False
+
+
+def _drop_card_alerts(state: State, coll: Row) -> None:
+    """collections_rest/api.clj `maybe-send-archived-notifications!`: when a PUT changes `archived` either way, the
+    active alerts of the cards directly in this collection (archived or not, not those in sub-collections) go."""
+    from .notifications import delete_card_notifications
+
+    for card in state.table("card").where(collection_id=coll["id"]):
+        delete_card_notifications(state, card["id"])
 
 
 def _new_parent_location(state: State, user: Row | None, coll: Row, new_parent_id: int | None) -> str:
@@ -450,6 +484,7 @@ def update_collection(ctx: Ctx, id: int):  # noqa: A002
             if key == "name":
                 coll["slug"] = slugify(body[key])
     if archived != bool(coll.get("archived")):
+        _drop_card_alerts(state, coll)
         if archived:
             archive(state, coll)
         else:

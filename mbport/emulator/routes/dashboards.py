@@ -231,7 +231,7 @@ def _delete_dashcards(state: State, dashcard_ids: list[int]) -> None:
         state.table("dashboardcard").delete(id_)
 
 
-def _delete_pulses(state: State, dashboard_id: int) -> None:
+def delete_subscriptions(state: State, dashboard_id: int) -> None:
     """Subscriptions die with their dashboard (deleted, or archived: the Dashboard before-update hook)."""
     for pulse in state.table("pulse").where(dashboard_id=dashboard_id):
         for child in ("pulse_card", "pulse_channel"):
@@ -414,8 +414,9 @@ def hydrate_dashboard(state: State, user: Row | None, dash: Row, *, read_view: b
         out["collection"] = None
     trash = _trash_collection(state) if read_view and dash["archived_directly"] else None
     if trash is not None:
+        # get-dashboard* hydrates `collection` from the real home, then `present-in-trash-if-archived-directly`
+        # swaps only `collection_id` for the Trash's.
         out["collection_id"] = trash["id"]
-        out["collection"] = _collection_map(state, trash["id"])
     out["last-edit-info"] = last_edit_info(state, "dashboard", dash["id"])
     if out["last-edit-info"] is None:
         del out["last-edit-info"]
@@ -513,7 +514,7 @@ def delete_dashboard(ctx: Ctx, id):
     _delete_dashcards(state, [dc["id"] for dc in _dashcards(state, dash["id"])])
     for tab in _tabs(state, dash["id"]):
         state.table("dashboard_tab").delete(tab["id"])
-    _delete_pulses(state, dash["id"])
+    delete_subscriptions(state, dash["id"])
     for card in state.table("card").where(dashboard_id=dash["id"]):
         remove_dashcards_for_card(state, card["id"])
         state.table("card").delete(card["id"])
@@ -555,10 +556,27 @@ def _apply_plain_updates(state: State, user: Row, dash: Row, body: dict) -> None
         if moving:
             card["collection_id"] = updates["collection_id"]
     if archived_changes and updates["archived"]:
-        _delete_pulses(state, dash["id"])
+        delete_subscriptions(state, dash["id"])
     maybe_reconcile_collection_position(state, dash, updates)  # update-dashboard!, before the write
+    original_params = dash.get("parameters") or []
     dash.update(updates)
     dash["updated_at"] = state.now()
+    if body.get("parameters") is not None:
+        _archive_broken_subscriptions(state, dash, original_params)
+
+
+def _archive_broken_subscriptions(state: State, dash: Row, original_params: list) -> None:
+    """dashboards_rest/api.clj `handle-broken-subscriptions` (when the PUT carries parameters): every unarchived
+    subscription whose saved filter values name a parameter the dashboard no longer has is archived
+    (`broken-pulses`, then `pulse/update-pulse! {:archived true}`, which also disables its channels)."""
+    if not original_params:
+        return
+    have = {p.get("id") for p in dash.get("parameters") or []}
+    for pulse in state.table("pulse").where(dashboard_id=dash["id"], archived=False):
+        if any(p.get("id") not in have for p in pulse.get("parameters") or []):
+            pulse["archived"] = True
+            for channel in state.table("pulse_channel").where(pulse_id=pulse["id"]):
+                channel["enabled"] = False
 
 
 def _write_dashcards_and_tabs(state: State, dash: Row, dashcards: list[dict], tabs: list[dict]) -> None:

@@ -163,6 +163,21 @@ def _delete_handler(state: State, handler_id: int) -> None:
     state.table("notification_handler").delete(handler_id)
 
 
+def delete_card_notifications(state: State, card_id: int) -> None:
+    """Delete a card's *active* alerts with their rows (notification/card `delete-card-notifications-and-notify!`,
+    which reads `models.notification/notifications-for-card`: `:active true` only, so paused alerts survive)."""
+    payloads = {p["id"] for p in state.table("notification_card").where(card_id=card_id)}
+    doomed = state.table("notification").where(lambda n: n["payload_type"] == CARD and n["active"]
+                                               and n["payload_id"] in payloads)
+    for notification in doomed:
+        for handler in state.table("notification_handler").where(notification_id=notification["id"]):
+            _delete_handler(state, handler["id"])
+        for sub in state.table("notification_subscription").where(notification_id=notification["id"]):
+            state.table("notification_subscription").delete(sub["id"])
+        state.table("notification").delete(notification["id"])
+        state.table("notification_card").delete(notification["payload_id"])
+
+
 def _update_notification(state: State, notification: Row, body: dict) -> None:
     now = state.now()
     nid = notification["id"]
