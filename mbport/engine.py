@@ -127,6 +127,10 @@ class Importer:
             if kind.import_after:
                 for other in (o for o in self.tree.docs if address_kind(o) in kind.import_after):
                     graph.add_edge((other, self.kind(other).stages[-1]), (addr, kind.stages[0]))
+        for addr, doc in self.tree.docs.items():  # cascades a write sets off (kind.write_order)
+            for earlier, later in self.kind(addr).write_order(doc, self.tree.docs):
+                if earlier in graph and later in graph and earlier[0] != later[0]:
+                    graph.add_edge(earlier, later)
         cycles = [sorted({a for a, _ in c}) for c in nx.strongly_connected_components(graph) if len(c) > 1]
         if cycles:
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "

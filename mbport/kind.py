@@ -186,6 +186,13 @@ class Kind:
         """Refs that need target ids before `stage` is written; default: all non-deferred ones, first stage."""
         return self.refs(doc) - self.deferred_refs(doc) if stage == self.stages[0] else set()
 
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[tuple[tuple[str, str],
+                                                                                            tuple[str, str]]]:
+        """Extra (earlier, later) pairs of (address, stage) nodes, one of them this doc's, beyond what refs order:
+        writes whose side effects (Metabase's cascades) must come before or after another doc's stage. A pair
+        naming a doc or stage the tree does not have is ignored. Default none."""
+        return []
+
     def match_key(self, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
         """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never."""
         return None

@@ -131,3 +131,68 @@ def late_bound_refs(settings: Any) -> set[str]:
         for value in settings:
             found |= late_bound_refs(value)
     return found
+
+
+# ---- archived content (Metabase's Trash) ----
+# The collections kind's stage that archives a collection once everything in it is written: archiving cascades
+# (collection.clj `archive-collection!`), so what is archived with it must exist before, and what must not be
+# touched by the cascade (alerts, subscriptions, timelines, snippets, live items) is written after.
+ARCHIVE_STAGE = "archive"
+
+
+def archived_with_container(doc: dict[str, Any]) -> bool:
+    """Archived because its collection (or, for a dashboard question, its dashboard) was: `archived_directly: false`."""
+    return bool(doc.get("archived")) and doc.get("archived_directly") is False
+
+
+def archived_state(raw: dict[str, Any]) -> dict[str, Any]:
+    """The doc fields of a raw object's archived state: `archived` and, when it was archived with its container,
+    `archived_directly: false` (servers without the column, before 0.50, give archived alone)."""
+    if not raw.get("archived"):
+        return {}
+    return {"archived": True, **({"archived_directly": False} if raw.get("archived_directly") is False else {})}
+
+
+def archived_payload(doc: dict[str, Any]) -> bool | None:
+    """`archived` for a PUT: True archives on its own, False restores, None (leave it out) for an item archived with
+    its container, which only that container's archive may do (a PUT would make it archived on its own)."""
+    return None if archived_with_container(doc) else bool(doc.get("archived"))
+
+
+def archive_origin(docs: dict[str, dict[str, Any]], collection: Any) -> str | None:
+    """The address of the collection whose own archive puts `collection` (a ref) in the Trash: itself if archived on
+    its own, else the nearest ancestor that is; None when it is not archived (or not in the tree)."""
+    addr = collection.get(REF) if is_ref(collection) else None
+    while addr and addr in docs:
+        coll = docs[addr]
+        if not coll.get("archived"):
+            return None
+        if not archived_with_container(coll):
+            return addr
+        parent = coll.get("parent")
+        addr = parent.get(REF) if is_ref(parent) else None
+    return None
+
+
+def archive_order(doc_addr: str, stages: tuple[str, ...], docs: dict[str, dict[str, Any]], collection: Any,
+                  *, cascades_onto: bool) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Write order around the archive of the collection `collection` is archived by. `cascades_onto`: the archive is
+    to reach this doc (an item archived with it), so the doc is written before; otherwise after, where the cascade
+    can no longer archive, delete or restore what the doc holds."""
+    origin = archive_origin(docs, collection)
+    if origin is None or origin == doc_addr:
+        return []
+    if cascades_onto:
+        return [((doc_addr, stages[-1]), (origin, ARCHIVE_STAGE))]
+    return [((origin, ARCHIVE_STAGE), (doc_addr, stages[0]))]
+
+
+def archived_with_problems(doc: dict[str, Any], docs: dict[str, dict[str, Any]], *containers: Any) -> list[str]:
+    """`archived_directly: false` says a container's archive put the doc in the Trash: one of `containers` (refs:
+    its collection, parent or dashboard) must be archived in the tree, or no import can make the server say so."""
+    if not archived_with_container(doc):
+        return []
+    if any(is_ref(c) and (docs.get(c[REF]) or {}).get("archived") for c in containers):
+        return []
+    return ["archived with its container (`archived_directly: false`), but the tree has no archived collection or "
+            "dashboard it sits in; drop `archived_directly` to archive it on its own"]

@@ -9,8 +9,8 @@ import orjson
 
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
-from mbport.kindutil import COMMON_DROP
-from mbport.refs import address, split_address
+from mbport.kindutil import COMMON_DROP, archive_order
+from mbport.refs import address, is_ref, split_address
 from mbport.tree import slugify
 
 from .pulses import channel_ids_by_name, channel_names
@@ -158,6 +158,14 @@ class Alerts(Kind):
         if isinstance(ordinal, int) and ordinal > 1:
             refs |= {address(self.name, card_key, ordinal - 1)}
         return refs
+
+    def write_order(self, doc, docs):
+        """Written after the archive of an archived collection its card sits in: archiving (or restoring) a
+        collection deletes the active alerts of the cards in it (`maybe-send-archived-notifications!`); archiving
+        the card itself, which deletes them too, comes first through the card ref."""
+        ref = (doc.get("payload") or {}).get("card")
+        card = docs.get(ref["$ref"]) or {} if is_ref(ref) else {}
+        return archive_order(self.doc_address(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
 
     def match_key(self, doc, resolve):
         return (resolve(doc["payload"]["card"]), doc["ordinal"])

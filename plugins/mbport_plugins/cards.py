@@ -10,6 +10,10 @@ from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.kindutil import (
     COMMON_DROP,
+    archive_order,
+    archived_payload,
+    archived_state,
+    archived_with_problems,
     canonical_query,
     in_exported_collection,
     late_bound_refs,
@@ -131,7 +135,7 @@ class Cards(Kind):
         "dependency_analysis_version": "server bookkeeping",
         "is_remote_synced": "EE remote-sync bookkeeping",
         "is_write": "pre-0.47 action flag, derived",
-        "archived_directly": "server bookkeeping of how it was archived",
+        "archived_directly": "kept as `archived_directly: false` on a card archived with its collection or dashboard",
         "creator_id": "who created it; not content",
         "creator": "hydrated creator",
         "made_public_by_id": "who shared it publicly; not content",
@@ -173,6 +177,7 @@ class Cards(Kind):
         walker = ctx.walker
         if "type" not in raw:  # before 0.49 a model was `dataset: true`
             doc["type"] = "model" if raw.get("dataset") else "question"
+        doc.update(archived_state(raw))
         doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
         for field, kind, out in (("dashboard_id", "dashboards", "dashboard"), ("dashboard_tab_id", "tabs", "dashboard_tab"),
                                  ("document_id", "documents", "document")):
@@ -236,6 +241,15 @@ class Cards(Kind):
         waits for the dashboard's first stage (its shell) only, giving shell → questions → layout."""
         return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"))
 
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list:
+        """In an archived collection: written before its archive when archived too (with it, or on its own: either
+        way the cascade leaves it archived), after it when live (created in an archived collection, it stays live)."""
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
+                             cascades_onto=bool(doc.get("archived")))
+
+    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
+        return archived_with_problems(doc, docs, doc.get("collection"), doc.get("dashboard"))
+
     def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
         """(collection, name, type, dashboard) on the target; `locate` never adopts a claimed card twice."""
         return (resolve(doc.get("collection")), doc["name"], doc.get("type") or "question", resolve(doc.get("dashboard")))
@@ -260,8 +274,9 @@ class Cards(Kind):
             "collection_id": resolve(doc.get("collection")),
             "cache_ttl": doc.get("cache_ttl"),
             "dashboard_id": resolve(doc.get("dashboard")),
-            "archived": bool(doc.get("archived")),
         }
+        if archived_payload(doc) is not None:  # one archived with its collection or dashboard: theirs to archive
+            body["archived"] = archived_payload(doc)
         if doc.get("dashboard_tab") is not None:
             body["dashboard_tab_id"] = resolve.optional(doc["dashboard_tab"])
         if doc.get("type") == "model" and doc.get("result_metadata"):
@@ -293,7 +308,7 @@ class Cards(Kind):
             if body.get(key) is None:
                 body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
         raw = api.post(self.endpoint, json=body)
-        later = {k: payload[k] for k in PUT_ONLY_KEYS if payload.get(k) != self.defaults.get(k, False)}
+        later = {k: payload[k] for k in PUT_ONLY_KEYS if k in payload and payload[k] != self.defaults.get(k, False)}
         if later:
             raw = api.put(f"{self.endpoint}/{raw['id']}", json=later)
         return check_stored_query(raw, payload, self.address_of(doc))

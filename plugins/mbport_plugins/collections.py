@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import COMMON_DROP
+from mbport.kindutil import (
+    ARCHIVE_STAGE,
+    COMMON_DROP,
+    archive_order,
+    archived_state,
+    archived_with_container,
+    archived_with_problems,
+)
 from mbport.tree import slugify
 
 PERSONAL_FOLDER = "@personal"
@@ -35,7 +42,7 @@ class Collections(Kind):
         "can_restore": "the reading user's permission",
         "is_personal": "derived from personal_owner_id",
         "is_remote_synced": "EE remote-sync bookkeeping",
-        "archived_directly": "server bookkeeping of how it was archived",
+        "archived_directly": "kept as `archived_directly: false` on a collection archived with its parent",
         "archive_operation_id": "server bookkeeping of how it was archived",
         "is_sample": "sample content flag set by Metabase",
         "here": "tree listing hydration",
@@ -60,6 +67,7 @@ class Collections(Kind):
         return sorted(rows, key=lambda r: r["id"])
 
     def normalize_more(self, doc, raw, ctx):
+        doc.update(archived_state(raw))
         ancestors = _ancestors(raw)
         doc["parent"] = ctx.ref("collections", ancestors[-1]) if ancestors else None
         if raw.get("personal_owner_id"):
@@ -99,11 +107,24 @@ class Collections(Kind):
             return {"personal_owner": doc["personal_owner"]}  # Metabase names and places them itself
         return super().comparable(doc)
 
+    # ---- archived collections: created live (main), archived once their contents are written (archive) ----
+    stages = ("main", ARCHIVE_STAGE)
+
+    def write_order(self, doc, docs):
+        """A sub-collection archived with (or inside) an archived one is written, and archived on its own if it is,
+        before the archive of the one the cascade comes from; a live one inside it, after (api-surface §23)."""
+        if doc.get("personal_owner"):
+            return []
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("parent"),
+                             cascades_onto=bool(doc.get("archived")))
+
+    def tree_problems(self, doc, docs):
+        return archived_with_problems(doc, docs, doc.get("parent"))
+
     def payload(self, doc, resolve, stage):
         if doc.get("personal_owner"):
             return {"_owner": ("personal", resolve(doc["personal_owner"]))}
-        body = {"name": doc["name"], "description": doc.get("description"), "parent_id": resolve(doc.get("parent")),
-                "archived": bool(doc.get("archived"))}
+        body = {"name": doc["name"], "description": doc.get("description"), "parent_id": resolve(doc.get("parent"))}
         if doc.get("authority_level"):
             body["authority_level"] = doc["authority_level"]
         return body
@@ -118,18 +139,25 @@ class Collections(Kind):
             from mbport.errors import MbportError
 
             raise MbportError(f"{self.address_of(doc)}: the owner's personal collection does not exist on the target")
-        body = {k: v for k, v in payload.items() if k != "archived"}
+        body = dict(payload)
         if doc.get("namespace"):
             body["namespace"] = doc["namespace"]
-        raw = api.post(self.endpoint, json=body)
-        if payload["archived"]:
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
-        return raw
+        return api.post(self.endpoint, json=body)  # live: the archive stage archives it after its contents
 
     def update(self, api, target_id, payload, doc, stage, target):
         if doc.get("personal_owner"):
             return target.find(self.name, target_id) or {"id": target_id}
-        return api.put(f"{self.endpoint}/{target_id}", json=payload)
+        url = f"{self.endpoint}/{target_id}"
+        current = api.get(url)
+        if stage == ARCHIVE_STAGE:
+            # Archived on its own: one PUT, and Metabase archives everything in it not archived on its own.
+            # Archived with its parent: nothing here, the parent's archive does it.
+            if doc.get("archived") and not archived_with_container(doc) and not current.get("archived"):
+                return api.put(url, json={"archived": True})
+            return current
+        # PUT writes an omitted `archived` as false: keep the target's state, unless the tree has it live.
+        archived = bool(current.get("archived")) and bool(doc.get("archived"))
+        return api.put(url, json={**payload, "archived": archived})
 
 
 def _ancestors(raw: dict[str, Any]) -> list[int]:

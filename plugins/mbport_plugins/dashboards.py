@@ -7,6 +7,10 @@ from typing import Any
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
 from mbport.kindutil import (
     COMMON_DROP,
+    archive_order,
+    archived_payload,
+    archived_state,
+    archived_with_problems,
     canonical_query,
     in_exported_collection,
     late_bound_refs,
@@ -193,7 +197,7 @@ class Dashboards(Kind):
         "tabs": "normalized into the doc's `tabs`",
         "ordered_cards": "pre-0.48 name of dashcards",
         "ordered_tabs": "pre-0.48 name of tabs",
-        "archived_directly": "server bookkeeping of how it was archived",
+        "archived_directly": "kept as `archived_directly: false` on a dashboard archived with its collection",
         "creator_id": "who created it; not content",
         "creator": "hydrated creator",
         "made_public_by_id": "who shared it publicly; not content",
@@ -274,6 +278,7 @@ class Dashboards(Kind):
             yield "dashcards", dc["id"], address("dashcards", key, dashcard_key(dc))
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        doc.update(archived_state(raw))
         doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
         doc["parameters"] = ctx.walker.parameters(canonical_query(raw.get("parameters") or []))
         tabs = tabs_of(raw)
@@ -341,6 +346,14 @@ class Dashboards(Kind):
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
 
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list:
+        """In an archived collection: laid out before its archive when archived too, created after it when live."""
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
+                             cascades_onto=bool(doc.get("archived")))
+
+    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
+        return archived_with_problems(doc, docs, doc.get("collection"))
+
     def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
         return (resolve(doc.get("collection")), doc["name"])
 
@@ -388,7 +401,7 @@ class Dashboards(Kind):
             if dc.get("inline_parameters"):
                 item["inline_parameters"] = dc["inline_parameters"]
             dashcards.append(item)
-        return {"dashboard": body, "archived": bool(doc.get("archived")), "tabs": tabs, "dashcards": dashcards}
+        return {"dashboard": body, "archived": archived_payload(doc), "tabs": tabs, "dashcards": dashcards}
 
     def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
         """The shell: POST /api/dashboard without parameters (they may name cards that do not exist yet)."""
@@ -411,6 +424,8 @@ class Dashboards(Kind):
         tab_ids = _assign_tabs(payload["tabs"], [t["id"] for t in tabs_of(current)])
         items = _assign_dashcards(payload["dashcards"], dashcards_of(current), tab_ids)
         if current.get("archived"):
+            # Restoring drops nothing, but archiving again deletes the dashboard's subscriptions (written after
+            # the layout, so never lost) and makes one archived with its collection archived on its own.
             api.put(url, json={"archived": False})
         body = {**payload["dashboard"], "archived": False, "tabs": [
             {"id": tid, "name": tab["name"]} for tid, tab in zip(tab_ids, payload["tabs"], strict=True)],
@@ -421,7 +436,7 @@ class Dashboards(Kind):
         kept = {p.get("id") for p in raw.get("parameters") or []}
         if inline & ({p.get("id") for p in body["parameters"]} - kept):
             raw = api.put(url, json={"parameters": body["parameters"]})
-        if payload["archived"]:
+        if payload["archived"] or (payload["archived"] is None and current.get("archived")):
             raw = api.put(url, json={"archived": True})
         return raw
 

@@ -10,7 +10,8 @@ import orjson
 from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import COMMON_DROP, in_exported_collection
+from mbport.kindutil import COMMON_DROP, archive_order, in_exported_collection
+from mbport.refs import is_ref
 
 DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -134,6 +135,28 @@ class Pulses(Kind):
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
+    def write_order(self, doc, docs):
+        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
+        pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+
+    def tree_problems(self, doc, docs):
+        """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its
+        subscriptions, and no list shows one made later), or a live one whose filter values name a parameter the
+        dashboard lacks (`handle-broken-subscriptions` archives it on the dashboard's next save)."""
+        dashboard = docs.get(doc["dashboard"]["$ref"]) if is_ref(doc.get("dashboard")) else None
+        if dashboard is None:
+            return []
+        if dashboard.get("archived"):
+            return ["its dashboard is archived: Metabase deletes a dashboard's subscriptions when it archives it and "
+                    "lists none of an archived dashboard's, so the target could not keep this one; remove it"]
+        have = {p.get("id") for p in dashboard.get("parameters") or []}
+        gone = sorted(str(p.get("id")) for p in doc.get("parameters") or [] if p.get("id") not in have)
+        if gone and not doc.get("archived"):
+            return [f"its filter values name {', '.join(gone)}, which the dashboard does not have: Metabase archives "
+                    "such a subscription when the dashboard is saved; remove those values or archive it"]
+        return []
+
     def match_key(self, doc, resolve):
         return (resolve(doc.get("dashboard")), doc["name"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import canonical_query, omit_defaults
+from mbport.kindutil import archive_order, canonical_query, omit_defaults
 
 from .collections import SNIPPETS_FOLDER
 
@@ -62,6 +62,11 @@ class Snippets(Kind):
         return PathHint(folder, doc["name"])
 
     # ---- import: by entity_id, then by name (unique instance-wide, archived snippets included) ----
+    def write_order(self, doc, docs):
+        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
+        snippet in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+
     def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
         return (doc["name"],)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import COMMON_DROP, in_exported_collection
+from mbport.kindutil import COMMON_DROP, archive_order, in_exported_collection
 from mbport.refs import address
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
@@ -92,6 +92,11 @@ class Timelines(Kind):
         return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
     # ---- import: by entity_id, then (collection, name); events by their key (timestamp + name) ----
+    def write_order(self, doc, docs):
+        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
+        timeline in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
+        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+
     def match_key(self, doc, resolve):
         return (resolve(doc.get("collection")), doc["name"])
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds.handmade import base
+from mbport.emulator.seeds.handmade import archived, base
 
 # The parts, in the order they are built. Add a part here (one module, one line).
-PARTS = (base,)
+PARTS = (base, archived)
 
 
 def load(api: httpx.Client) -> None:
