@@ -98,6 +98,7 @@ class Importer:
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
         self._synced_reads: dict[str, tuple[int, ...]] = {}
         self._sync_lock = threading.Lock()
+        self.recheck: set[str] = set()  # matched docs a cascade of this apply may change: found again before writing
         self.graph = self.build_graph()
 
     # ------------------------------------------------------------------ graph
@@ -127,10 +128,13 @@ class Importer:
             if kind.import_after:
                 for other in (o for o in self.tree.docs if address_kind(o) in kind.import_after):
                     graph.add_edge((other, self.kind(other).stages[-1]), (addr, kind.stages[0]))
+        self.cascades: dict[str, set[str]] = {}  # doc → docs written after a cascade its write may set off
         for addr, doc in self.tree.docs.items():  # cascades a write sets off (kind.write_order)
             for earlier, later in self.kind(addr).write_order(doc, self.tree.docs):
                 if earlier in graph and later in graph and earlier[0] != later[0]:
                     graph.add_edge(earlier, later)
+                    if later[1] == self.kind(later[0]).stages[0]:  # written after the other's write, not before it
+                        self.cascades.setdefault(earlier[0], set()).add(later[0])
         cycles = [sorted({a for a, _ in c}) for c in nx.strongly_connected_components(graph) if len(c) > 1]
         if cycles:
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "
@@ -223,6 +227,7 @@ class Importer:
             self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
             differ = kind.compare(doc, current, self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
+        self._recheck_after_cascades(changes)
         for addr in sorted(missing):
             owner = self.registry.owner(addr)
             where = self.tree.paths.get(owner)
@@ -243,6 +248,18 @@ class Importer:
             if reason and not self.kind(addr).skipped(self.options):
                 problems.append(f"{addr}: the target cannot hold it: {reason} ({self.tree.paths.get(addr)})")
         return Plan(changes, problems)
+
+    def _recheck_after_cascades(self, changes: list[Change]) -> None:
+        """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written
+        again when the doc that sets the cascade off is updated: the cascade may archive or delete it, though it
+        matches the tree now. It is found again on the target right before its write (created if it is gone)."""
+        updated = {c.address for c in changes if c.action == "update"}
+        for change in changes:
+            causes = sorted(a for a in updated if change.address in self.cascades.get(a, ()))
+            if change.action == "noop" and causes:
+                change.action, change.fields = "update", [f"(rewritten after {', '.join(causes)})"]
+            if change.action == "update" and causes:
+                self.recheck.add(change.address)
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
         """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""
@@ -398,6 +415,12 @@ class Importer:
                     resolve: Resolver, again: bool) -> dict[str, Any]:
         """Create (or update) once. `again`: an earlier attempt failed without a clear answer, so an object it
         may have created is looked up by natural key first (Metabase keeps no client-chosen id) and updated."""
+        if addr in self.recheck and stage == kind.stages[0]:
+            self.target.refresh(kind.name)  # after the cascade: the object may be archived (updated), or gone
+            if addr in self.ids and self.target.find(kind.name, self.ids[addr]) is None:
+                log.info("%s: deleted on the target by a cascade of this import; creating it again", addr)
+                with self.lock:
+                    self.ids.pop(addr)
         if addr not in self.ids and again:
             tid = kind.locate(self.target, doc, resolve, self._claimed(kind.name))
             if tid is not None:

@@ -165,3 +165,21 @@ def test_check_reports_what_metabase_would_not_keep():
     broken = {**sub, "parameters": [{"id": "p2", "value": ["x"]}]}
     assert "p2" in registry["pulses"].tree_problems(broken, docs)[0]
     assert registry["pulses"].tree_problems({**broken, "archived": True}, docs) == []
+
+
+def test_importing_again_after_a_restore_on_the_target_archives_the_tree_again_and_keeps_what_follows(rt):
+    """The import archives the restored collection again; what that archive would delete or archive (an alert on a
+    card in it, a timeline restored in place) is found again afterwards and written back."""
+    target = rt.target
+    trashed = [c for c in target.get("/api/collection", params={"archived": "true"}) if c["name"] == "Old Campaigns"]
+    for old in trashed:  # the test above restored it already when it ran first
+        target.put(f"/api/collection/{old['id']}", json={"archived": False})
+    importer = rt.importer()
+    plan = importer.plan()
+    assert plan.problems == []
+    updated = {c.address for c in plan.of("update")}
+    assert any(a.startswith("alerts/") for a in updated) and any(a.startswith("timelines/") for a in updated)
+    result = importer.apply(plan)
+    assert result.failed == {}
+    assert held(target) == held(rt.source)
+    assert_settled(rt.importer(), rt.emu_target)
