@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import git
+import orjson
 from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from . import __version__, tree
@@ -85,22 +86,64 @@ class BackupResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def summarize(name_status: list[tuple[str, str]]) -> str:
-    """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff."""
+def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> str:
+    """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff.
+
+    A renamed or moved object changes its file's path: git sees one file deleted and one added. With `read`
+    (side "old" | "new", path → bytes) and the registry, the deleted and added files of a kind are matched by
+    the address of their doc, as `mbport diff` matches objects, and compared the way diff compares them: a
+    rename is one change (~1), and a file that only moved with its collection (same doc) is no change at all.
+    """
     per_kind: dict[str, KindChanges] = {}
+    moved: dict[str, list[tuple[str, str]]] = {}  # kind → its added and deleted files, when it has both
+    by_kind: dict[str, list[tuple[str, str]]] = {}
     for status, path in name_status:
         parts = PurePosixPath(path).parts
         if len(parts) < 2 or parts[0].startswith("."):
             continue  # the manifest, .gitignore: bookkeeping, not objects
-        changes = per_kind.setdefault(parts[0], KindChanges())
-        if status == "A":
-            changes.added += 1
-        elif status == "D":
-            changes.deleted += 1
-        else:
-            changes.modified += 1
-    text = ", ".join(f"{kind} {c.text()}" for kind, c in sorted(per_kind.items()))
+        by_kind.setdefault(parts[0], []).append((status, path))
+    for kind, entries in by_kind.items():
+        statuses = {status for status, _ in entries}
+        if read is not None and registry is not None and kind in registry.kinds and {"A", "D"} <= statuses:
+            moved[kind] = [(s, p) for s, p in entries if s in "AD"]
+            entries = [(s, p) for s, p in entries if s not in "AD"]
+        changes = per_kind.setdefault(kind, KindChanges())
+        for status, _ in entries:
+            if status == "A":
+                changes.added += 1
+            elif status == "D":
+                changes.deleted += 1
+            else:
+                changes.modified += 1
+    if moved:
+        _count_by_address(moved, read, registry, per_kind)
+    text = ", ".join(f"{kind} {c.text()}" for kind, c in sorted(per_kind.items()) if c.text())
     return text or "tree metadata changed"
+
+
+def _count_by_address(moved: dict[str, list[tuple[str, str]]], read, registry, per_kind: dict[str, KindChanges]) -> None:
+    """Count added and deleted files by the objects they hold, through `mbport diff`'s comparison."""
+    from .diff import diff_docs
+
+    old: dict[str, dict] = {}
+    new: dict[str, dict] = {}
+    for kind, entries in moved.items():
+        for status, path in entries:
+            side = old if status == "D" else new
+            try:
+                doc = orjson.loads(read("old" if status == "D" else "new", path))
+                addr = registry[kind].doc_address(doc)
+            except Exception:  # not a doc mbport can read: counted by its file
+                doc, addr = {"$file": path}, f"{kind}/$file:{path}"
+            side[addr] = doc
+    for change in diff_docs(registry, old, new):
+        counts = per_kind.setdefault(change.kind, KindChanges())
+        if change.change == "added":
+            counts.added += 1
+        elif change.change == "removed":
+            counts.deleted += 1
+        else:
+            counts.modified += 1
 
 
 class SnapshotRepo:
@@ -224,7 +267,8 @@ class SnapshotRepo:
             path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ committing
-    def commit_tree(self, pathspecs: list[str], author: Author, branch: str, message_body: str) -> tuple[str | None, str, list]:
+    def commit_tree(self, pathspecs: list[str], author: Author, branch: str, message_body: str,
+                    registry=None) -> tuple[str | None, str, list]:
         """Stage `pathspecs` in a private index, commit if the tree changed, then move the branch and the index.
 
         The real index and the branch are only replaced after the commit exists, so any failure before that
@@ -251,7 +295,9 @@ class SnapshotRepo:
                 name_status = _name_status(raw)
                 if not name_status:
                     return None, "no changes", []
-                summary = summarize(name_status)
+                trees = {"old": base, "new": new_tree}  # blobs read through git's long-running cat-file
+                summary = summarize(name_status, lambda side, path: self.repo.git.get_object_data(
+                    f"{trees[side]}:{path}")[3], registry)
                 if not parent:  # the first snapshot adds everything: a count reads better than 19 kinds
                     objects = sum(1 for _, p in name_status if len(PurePosixPath(p).parts) > 1)
                     message_body = f"{summary}\n\n{message_body}"
@@ -334,6 +380,6 @@ def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, auth
         pathspecs = [p for p in owned if (repo_dir / p).exists() or p in tracked_tops]
         version = result.source_version or "unknown version"
         body = f"Backup of {redact(api.url)} (Metabase {version}) by mbport {__version__}."
-        commit, summary, name_status = store.commit_tree(pathspecs, who, current, body)
+        commit, summary, name_status = store.commit_tree(pathspecs, who, current, body, registry)
     head = store.tip(current) or ""
     return BackupResult(commit, head, current, summary, [p for _, p in name_status], result.warnings, result.counts)

@@ -242,3 +242,26 @@ def test_a_newer_tree_format_is_refused_not_rewritten(source, tmp_path):
     assert "newer mbport" in one_error_line(exported) and "upgrade mbport" in exported.err
     for read in (mbport("check", repo), mbport("diff", repo, repo)):
         assert read.code == 1 and "upgrade mbport" in read.err and "export the tree again" not in read.err
+
+
+def test_a_rename_or_a_move_counts_as_one_change(source, tmp_path):
+    """A renamed card is one change (~1), as `mbport diff` says, not a card added and one removed; cards that
+    only moved with their renamed collection are no change of theirs."""
+    repo = tmp_path / "backups"
+    assert backup(source, repo).code == 0
+    card = source.card("Revenue by month")
+    with source.api() as api:
+        api.put(f"/api/card/{card['id']}", json={"name": "Revenue per month"}).raise_for_status()
+    run = backup(source, repo)
+    assert run.code == 0 and run.out.strip().endswith(": cards ~1"), run.out
+    assert commits(repo)[0].summary == "cards ~1"
+    assert mbport("log", "--repo", repo, "-n", "1").out.rstrip().endswith("  cards ~1")
+    assert mbport("diff", "--repo", repo, "HEAD~1", "HEAD").out.splitlines() == [
+        "card 'Revenue per month': renamed 'Revenue by month' → 'Revenue per month'"]
+    with source.api() as api:
+        sales = next(c for c in api.get("/api/collection").json() if c.get("name") == "Sales")
+        api.put(f"/api/collection/{sales['id']}", json={"name": "Sales EMEA"}).raise_for_status()
+    run = backup(source, repo)
+    moved = [p for p in commits(repo)[0].stats.files if p.startswith("cards/")]
+    assert moved, "the collection's cards moved to the new folder"  # the case this test is about
+    assert commits(repo)[0].summary.startswith("collections ~1") and "cards" not in commits(repo)[0].summary
