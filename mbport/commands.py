@@ -45,12 +45,35 @@ def _apply(importer, dry_run: bool) -> None:
     planned = importer.plan()
     _print_plan(planned)
     _problems(planned)
+    if planned.problems:  # listed just above, once
+        raise MbportError(f"{len(planned.problems)} problem(s) {'would stop' if dry_run else 'stop'} the import; "
+                          "nothing was written", hint="each problem above names the object and what it needs")
     if dry_run:
-        if planned.problems:
-            raise MbportError(f"{len(planned.problems)} problem(s) would stop the import")
         return
-    result = importer.apply(planned)
+    try:
+        result = importer.apply(planned)
+    except MbportError as exc:
+        raise MbportError(str(exc), hint=_resume_hint(importer, exc.hint), exit_code=exc.exit_code) from exc
+    except BaseException:  # interrupted (Ctrl-C), or a bug: main() reports it after this line
+        _out().note(_resume_hint(importer, None))
+        raise
     _report(result)
+
+
+def _resume_hint(importer, hint: str | None) -> str:
+    """How far a stopped import got, and that running it again resumes (the state recorded every write)."""
+    applied = getattr(importer, "applied", None)  # None: stopped before the first write
+    written = applied.written if applied is not None else 0
+    _out().result(written=written)
+    state = getattr(getattr(importer, "state", None), "path", None)
+    where = f" (recorded in {state})" if state else ""
+    text = (f"the import stopped after {_writes(written)}{where}; run the same command again to resume: "
+            "only what is left is applied")
+    return f"{hint}; {text}" if hint else text[0].upper() + text[1:] + "."
+
+
+def _writes(n: int) -> str:
+    return f"{n} write" if n == 1 else f"{n} writes"
 
 
 def _report(result) -> None:
@@ -63,7 +86,7 @@ def _report(result) -> None:
             out.note(f"Failed: {addr}: {error}")
     for addr in result.skipped:
         out.warning(f"Skipped (depends on a failure): {addr}", address=addr)
-    out.line(f"Applied: {result.written} writes.")
+    out.line(f"Applied: {_writes(result.written)}.")
     out.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped))
     if result.failed or result.skipped:
         if not out.json:

@@ -299,7 +299,7 @@ class Importer:
         if plan.problems:
             raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
                               + "\n  ".join(plan.problems))
-        result = ApplyResult(plan)
+        result = self.applied = ApplyResult(plan)  # read by the CLI when the run stops early (writes made so far)
         todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
         resolve = Resolver(self.ids, self.options)
         failed: set[str] = set()
