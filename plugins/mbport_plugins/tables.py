@@ -54,7 +54,9 @@ class Tables(Kind):
             meta = api.get(f"/api/database/{db['id']}/metadata", params={"include_hidden": "true", "remove_inactive": "true"})
             return [{**t, "db": db["name"]} for t in meta.get("tables", []) if t.get("active", True)]
 
-        return [t for tables in api.map(metadata, databases) for t in tables]
+        tables = [t for tables in api.map(metadata, databases) for t in tables]
+        _add_remappings(api, tables)
+        return tables
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "database" in raw_or_doc:  # a loaded doc
@@ -86,14 +88,14 @@ class Tables(Kind):
             field["position"] = f.get("position", 0)
             if f.get("fk_target_field_id"):
                 field["fk_target"] = ctx.ref("fields", f["fk_target_field_id"])
-            remaps = []
-            for dim in f.get("dimensions") or []:
+            dim = (f.get("dimensions") or [None])[0]
+            if dim:
                 remap = {"type": dim.get("type"), "name": dim.get("name")}
                 if dim.get("human_readable_field_id"):
                     remap["human_readable_field"] = ctx.ref("fields", dim["human_readable_field_id"])
-                remaps.append(remap)
-            if remaps:
-                field["remapping"] = remaps[0]
+                if dim.get("type") == "internal" and f.get(REMAPPED_VALUES):
+                    remap["values"] = f[REMAPPED_VALUES]
+                field["remapping"] = remap
             fields.append(field)
         fields.sort(key=lambda f: (f["position"], f.get("parent", []), f["name"]))
         doc["fields"] = fields
@@ -147,11 +149,14 @@ class Tables(Kind):
                 if body.get(key) is None:
                     body.pop(key)
             remap = field.get("remapping")
+            values = None
             if remap:
+                values = remap.get("values")
                 remap = {"name": remap["name"], "type": remap["type"],
                          **({"human_readable_field_id": resolve.optional(remap["human_readable_field"])}
                             if remap.get("human_readable_field") else {})}
-            fields.append({"path": (*field.get("parent", []), field["name"]), "body": body, "remapping": remap})
+            fields.append({"path": (*field.get("parent", []), field["name"]), "body": body, "remapping": remap,
+                           "values": values})
         table = {k: doc.get(k) for k in TABLE_FIELDS if k not in ("name", "schema")}
         return {"table": {k: v for k, v in table.items() if v is not None or k == "description"}, "fields": fields}
 
@@ -167,15 +172,82 @@ class Tables(Kind):
             if raw is None:
                 continue  # a column this warehouse lacks; plan reports the difference
             changed = {k: v for k, v in field["body"].items() if raw.get(k) != v}
+            dims = raw.get("dimensions") or []
             if changed:
-                api.put(f"/api/field/{raw['id']}", json=changed)
-            remap, have = field["remapping"], (raw.get("dimensions") or [None])[0]
-            if remap and (not have or any(have.get(k) != v for k, v in remap.items())):
-                if remap.get("human_readable_field_id", 0) is not None:
-                    api.post(f"/api/field/{raw['id']}/dimension", json=remap)
-            elif not remap and have:
-                api.delete(f"/api/field/{raw['id']}/dimension")
+                # The PUT answers the field with its dimensions: Metabase may just have dropped an internal one
+                # (`clear-dimension-on-type-change!` runs on every PUT of a field that is not an integer category).
+                dims = api.put(f"/api/field/{raw['id']}", json=changed).get("dimensions") or []
+            _write_remapping(api, raw, field["remapping"], field["values"], dims[0] if dims else None)
         return api.get(f"/api/table/{target_id}/query_metadata", params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})
+
+
+# The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,
+# added to the raw field by `_add_remappings` (Metabase keeps them apart from the field and its dimension).
+REMAPPED_VALUES = "remapped_values"
+QUERY_METADATA = {"include_hidden_fields": "true", "include_sensitive_fields": "true"}
+INTEGER_TYPES = ("type/Integer", "type/BigInteger")
+
+
+def _may_be_remapped(field: dict[str, Any]) -> bool:
+    """Whether a field can hold a remapping that does anything, from what database metadata shows of it.
+
+    An external remapping displays a field of the table an FK points at: Metabase deletes it when the FK goes
+    (warehouse_schema_rest/api/field.clj `clear-dimension-on-fk-change!`), so only FK fields hold one. An
+    internal one displays the labels of the field's FieldValues, which only list fields have
+    (`field-should-have-field-values?`, checked by `POST /api/field/:id/values`), and Metabase keeps it only on
+    integer fields (`internal-remapping-allowed?`; the data model page offers custom mapping for numbers only).
+    """
+    if field.get("fk_target_field_id") or str(field.get("semantic_type") or "").startswith("type/FK"):
+        return True
+    return field.get("has_field_values") == "list" and field.get("base_type") in INTEGER_TYPES
+
+
+def _add_remappings(api, tables: list[dict[str, Any]]) -> None:
+    """Add each field's remapping (`dimensions`, and for internal ones the labelled values) to the raw tables.
+
+    `GET /api/database/:id/metadata` never hydrates `dimensions` (warehouses_rest/api.clj `db-metadata`:
+    `[:tables [:fields :has_field_values [:target :has_field_values]] :segments :metrics]`); only
+    `GET /api/table/:id/query_metadata` (warehouse_schema/table.clj `fetch-query-metadata*`) and the field
+    GET/PUT do. So: one query_metadata per table with a field that may be remapped (`_may_be_remapped`;
+    the batch form, `batch-fetch-query-metadatas*`, leaves hidden fields out and is not in every version), and
+    one `GET /api/field/:id/values` per internal remapping (its labels live in FieldValues). None of these is
+    cached between exports: adding a remapping changes no timestamp the listing shows.
+    """
+    todo = [t for t in tables if any(_may_be_remapped(f) for f in t.get("fields", []))]
+
+    def dimensions(table):
+        meta = api.get(f"/api/table/{table['id']}/query_metadata", params=QUERY_METADATA)
+        return {f["id"]: f.get("dimensions") or [] for f in meta.get("fields", [])}
+
+    internal = []
+    for table, dims in zip(todo, api.map(dimensions, todo), strict=True):
+        for field in table.get("fields", []):
+            field["dimensions"] = dims.get(field["id"], [])
+            if any(d.get("type") == "internal" for d in field["dimensions"]):
+                internal.append(field)
+
+    def labels(field):
+        pairs = api.get(f"/api/field/{field['id']}/values").get("values") or []
+        return [list(p) for p in pairs if len(p) > 1]
+
+    for field, pairs in zip(internal, api.map(labels, internal), strict=True):
+        field[REMAPPED_VALUES] = pairs
+
+
+def _write_remapping(api, raw: dict[str, Any], remap: dict[str, Any] | None, values: list | None,
+                     have: dict[str, Any] | None) -> None:
+    """Make the field's remapping the tree's: set or replace the dimension, write an internal one's labels
+    (`POST /api/field/:id/values`, after the dimension, as the data model page does), or remove it."""
+    if remap is None:
+        if have:
+            api.delete(f"/api/field/{raw['id']}/dimension")
+        return
+    if remap.get("human_readable_field_id", 0) is None:
+        return  # its display field is not matched yet: the second pass writes it
+    if not have or any(have.get(k) != v for k, v in remap.items()):
+        api.post(f"/api/field/{raw['id']}/dimension", json=remap)
+    if values is not None and values != raw.get(REMAPPED_VALUES):
+        api.post(f"/api/field/{raw['id']}/values", json={"values": values})
 
 
 def _refs_in(value) -> set[str]:

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds.handmade import archived, base
+from mbport.emulator.seeds.handmade import archived, base, remappings
 
 # The parts, in the order they are built. Add a part here (one module, one line).
-PARTS = (base, archived)
+PARTS = (base, archived, remappings)
 
 
 def load(api: httpx.Client) -> None:
