@@ -15,9 +15,13 @@ COMMON_DROP = {
 }
 
 # Server bookkeeping inside stored queries: regenerated on every save (lib/uuid), or added by some releases
-# only (`*-idents` in 0.53-0.56 MBQL 4, `lib.convert/converted?` on >= 0.57). versions.md says strip them.
+# only (`*-idents` in 0.53-0.56 MBQL 4; on >= 0.57 the markers of a query stored in the legacy form and
+# converted on read: `lib.convert/converted?` on the query or a stage, `lib/transformation-added-base-type`
+# in a field ref's options; Metabase's serialization strips them too). versions.md says strip them, at any
+# depth: they sit in clause option maps as well as on the query.
 QUERY_NOISE = frozenset({
-    "lib/uuid", "lib.convert/converted?", "aggregation-idents", "breakout-idents", "expression-idents", "ident",
+    "lib/uuid", "lib.convert/converted?", "lib/transformation-added-base-type",
+    "aggregation-idents", "breakout-idents", "expression-idents", "ident",
 })
 # Maps whose keys a user named (an expression called "ident" must survive); their keys are never noise.
 NAMED_MAPS = frozenset({"expressions", "template-tags"})

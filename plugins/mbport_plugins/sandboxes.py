@@ -7,6 +7,7 @@ from typing import Any
 from mbport.client import ApiError
 from mbport.errors import MbportError
 from mbport.kind import ExportContext, Kind, PathHint
+from mbport.kindutil import canonical_query
 from mbport.refs import address, is_ref, split_address
 from mbport.tree import slugify
 
@@ -81,7 +82,7 @@ class Sandboxes(Kind):
         if raw.get("card_id") is not None:
             doc["card"] = ctx.ref("cards", raw["card_id"])
         walker = ctx.walker
-        remappings = {attr: ctx.ref("fields", target) if _is_field_id(target) else walker.query(target)
+        remappings = {attr: ctx.ref("fields", target) if _is_field_id(target) else walker.query(canonical_query(target))
                       for attr, target in (raw.get("attribute_remappings") or {}).items()}
         if remappings:
             doc["attribute_remappings"] = dict(sorted(remappings.items()))

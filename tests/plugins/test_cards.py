@@ -15,7 +15,7 @@ from mbport.kind import ExportContext
 from mbport.kindutil import canonical_query
 from mbport.refs import address, collect_refs
 from mbport.registry import load_plugins
-from mbport.testing import load_case, numeric_ids_left, uncovered_fields
+from mbport.testing import load_case, normalize_case, numeric_ids_left, uncovered_fields
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,31 @@ def test_query_noise_is_gone_but_user_names_stay():
     mbql5 = case("recorded-mbql5-card-27")["doc"]["dataset_query"]
     text = str(mbql5)
     assert "lib/uuid" not in text and "lib.convert/converted?" not in mbql5
+
+
+def test_transient_conversion_markers_are_never_in_a_doc_nor_a_difference():
+    """Newer servers mark converted queries (`lib.convert/converted?`, `lib/transformation-added-base-type`
+    on field refs): like `lib/uuid`, the same card with and without them is the same doc."""
+    plain = case("recorded-mbql5-card-27")
+    marked = copy.deepcopy(plain)
+
+    def mark(node):
+        if isinstance(node, list):
+            if len(node) == 3 and node[0] == "field" and isinstance(node[1], dict):
+                node[1]["lib/transformation-added-base-type"] = True
+            for x in node:
+                mark(x)
+        elif isinstance(node, dict):
+            for x in node.values():
+                mark(x)
+
+    query = marked["raw"]["dataset_query"]
+    mark(query)
+    query["stages"][0]["lib.convert/converted?"] = True
+    assert "lib/transformation-added-base-type" in str(query)
+    doc = normalize_case(KIND, marked)[0]
+    assert "lib/transformation-added-base-type" not in str(doc) and "lib.convert/converted?" not in str(doc)
+    assert doc == normalize_case(KIND, plain)[0]
 
 
 def test_template_tag_list_becomes_the_map_older_servers_send():

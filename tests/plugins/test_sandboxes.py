@@ -104,6 +104,18 @@ def test_payload_turns_every_field_target_back_into_ids():
             "plan": ["dimension", ["field", {"base-type": "type/Text"}, 410], {"stage-number": 0}]}}
 
 
+def test_query_bookkeeping_in_a_field_target_is_not_in_the_doc():
+    import copy
+
+    from mbport.testing import normalize_case
+
+    case, doc, _ = golden(KIND, next(p for p in cases("sandboxes") if p.stem == "field-targets-without-question"))
+    marked = copy.deepcopy(case)
+    options = marked["raw"]["attribute_remappings"]["plan"][1][1]
+    options.update({"lib/uuid": "3f0c1c8e-0000-4000-8000-000000000000", "lib/transformation-added-base-type": True})
+    assert normalize_case(KIND, marked)[0] == doc
+
+
 # ---------------------------------------------------------------- import
 
 def test_round_trip_equals_the_source_apart_from_entity_ids(ee_tree, imported, tmp_path):
