@@ -195,6 +195,22 @@ def test_dimensions_remap_fields(admin, shop):
     assert admin.get(f"/api/field/{fk['id']}").json()["dimensions"] == []
 
 
+def test_remappings_are_served_by_query_metadata_and_the_field_never_by_database_metadata(admin, shop):
+    # warehouses_rest/api.clj `db-metadata` hydrates no :dimensions; warehouse_schema/table.clj
+    # `fetch-query-metadata*` and warehouse_schema/field.clj `get-field` do, and the field GET has the FK target.
+    fk, name = shop["fields"]["orders.customer_id"], shop["fields"]["customers.name"]
+    admin.post(f"/api/field/{fk['id']}/dimension", json={
+        "type": "external", "name": "Customer", "human_readable_field_id": name["id"]})
+    meta = _metadata(admin, shop["db"]["id"], include_hidden="true")
+    assert all("dimensions" not in f for t in meta["tables"] for f in t["fields"])
+    query_metadata = admin.get(f"/api/table/{shop['tables']['orders']['id']}/query_metadata").json()
+    dims = next(f for f in query_metadata["fields"] if f["id"] == fk["id"])["dimensions"]
+    field = admin.get(f"/api/field/{fk['id']}").json()
+    assert field["dimensions"] == dims and [d["human_readable_field_id"] for d in dims] == [name["id"]]
+    assert field["target"]["id"] == shop["fields"]["customers.id"]["id"] and field["target"]["name"] == "id"
+    assert admin.get(f"/api/field/{name['id']}").json()["target"] is None
+
+
 def test_field_values_and_human_readable_labels(admin, shop):
     status, total = shop["fields"]["orders.status"], shop["fields"]["orders.total"]
     values = admin.get(f"/api/field/{status['id']}/values").json()

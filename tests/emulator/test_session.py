@@ -55,3 +55,9 @@ def test_unknown_route_is_404_plain_text(admin):
 def test_malformed_json_is_400(admin):
     resp = admin.post("/api/session", content=b"{not json", headers={"content-type": "application/json"})
     assert resp.status_code == 400
+
+
+def test_health_answers_ok_without_a_session_before_and_after_setup(anon, emulator):
+    # server/routes.clj `routes`: clients and CI poll it before anything else, with no session.
+    resp = anon.get("/api/health")
+    assert (resp.status_code, resp.json()) == (200, {"status": "ok"})

@@ -74,9 +74,11 @@ def _keyword(value: Any) -> Any:
 def get_field(ctx: Ctx, id: int):
     from . import tables
 
+    # warehouse_schema/field.clj `get-field`: hydrates [:table :db], :has_field_values, :dimensions, :name_field
+    # and then the FK `target`.
     field = get_field_or_404(ctx.state, id)
     table = ctx.state.table("metabase_table").get(field["table_id"])
-    return {**field_out(field), "table": tables.table_with_db(ctx, table) if table else None,
+    return {**with_target(ctx.state, field), "table": tables.table_with_db(ctx, table) if table else None,
             "dimensions": dimensions(ctx.state, id), "name_field": name_field(ctx.state, field)}
 
 

@@ -30,6 +30,13 @@ def _public_properties(ctx: Ctx) -> dict:
     }
 
 
+# server/routes.clj `routes`: served outside the /api context (no session, no setup needed); 503 while the
+# server initializes, which the emulator never does.
+@route("GET", "/api/health", public=True)
+def health(ctx: Ctx):
+    return {"status": "ok"}
+
+
 @route("GET", "/api/session/properties", public=True)
 def properties(ctx: Ctx):
     return _public_properties(ctx)
