@@ -50,6 +50,41 @@ def is_legacy(query: Any) -> bool:
 
 # ---------------------------------------------------------------- MBQL 4 -> 5
 
+_DIRECTIONS = {"asc": "asc", "desc": "desc", "ascending": "asc", "descending": "desc"}
+
+
+def _order_by(clauses: Any) -> Any:
+    """legacy_mbql/normalize.cljc `canonicalize-order-by`: MBQL 95 directions ("ascending"/"descending") and the
+    reversed [<field> <direction>] form become [asc|desc <field>], a bare field id a field ref; duplicates go."""
+    if not isinstance(clauses, list):
+        return clauses
+    out: list = []
+    for clause in clauses:
+        if isinstance(clause, list) and len(clause) == 2:
+            first, second = clause
+            if isinstance(second, str) and second.lower().lstrip(":") in _DIRECTIONS and not (
+                    isinstance(first, str) and first.lower().lstrip(":") in _DIRECTIONS):
+                first, second = second, first  # the reversed form
+            if isinstance(first, str) and first.lower().lstrip(":") in _DIRECTIONS:
+                field = ["field", second, None] if isinstance(second, int) and not isinstance(second, bool) else second
+                clause = [_DIRECTIONS[first.lower().lstrip(":")], field]
+        if clause not in out:
+            out.append(clause)
+    return out
+
+
+def _canonical_legacy(inner: Any) -> Any:
+    """The legacy inner query (and its source queries) as Metabase normalizes it before converting or storing it."""
+    if not isinstance(inner, dict):
+        return inner
+    out = dict(inner)
+    if "order-by" in out:
+        out["order-by"] = _order_by(out["order-by"])
+    if isinstance(out.get("source-query"), dict):
+        out["source-query"] = _canonical_legacy(out["source-query"])
+    return out
+
+
 def to_mbql5(query: Any, profile: Any = None) -> Any:
     """The MBQL 5 form Metabase >= 0.57 stores for `query` (legacy or already MBQL 5; lib/uuids filled in)."""
     tags_as_list = bool(getattr(profile, "template_tags_list", False))
@@ -61,7 +96,7 @@ def to_mbql5(query: Any, profile: Any = None) -> Any:
     if query["type"] == "native":
         stages = [_native_stage5(query.get("native") or {}, tags_as_list)]
     else:
-        stages = _inner_to_stages(query.get("query") or {}, tags_as_list)
+        stages = _inner_to_stages(_canonical_legacy(query.get("query") or {}), tags_as_list)
     out["lib/type"] = "mbql/query"
     out["stages"] = stages
     out["lib.convert/converted?"] = True
@@ -257,7 +292,10 @@ def _normalize_join5(join: dict, tags_as_list: bool) -> dict:
 def to_legacy(query: Any) -> Any:
     """The MBQL 4 form of `query` (what ?legacy-mbql=true and legacy_query show); legacy input is returned as is."""
     if not is_mbql5(query):
-        return copy.deepcopy(query)
+        out = copy.deepcopy(query)
+        if isinstance(out, dict) and isinstance(out.get("query"), dict):
+            out["query"] = _canonical_legacy(out["query"])
+        return out
     stages = query.get("stages") or []
     out: dict[str, Any] = {"database": query.get("database")}
     if stages and stages[-1].get("lib/type") == NATIVE_STAGE and len(stages) == 1:

@@ -144,7 +144,8 @@ def test_collection_by_entity_id_and_type(admin):
 def test_cannot_create_in_trash_or_missing_collection(admin):
     trash = admin.get("/api/collection/trash").json()
     payload = {"name": "x", "display": "table", "dataset_query": NATIVE, "visualization_settings": {}}
-    assert admin.post("/api/card", json={**payload, "collection_id": trash["id"]}).status_code == 403
+    made = admin.post("/api/card", json={**payload, "collection_id": trash["id"]})
+    assert (made.status_code, made.text) == (400, "You cannot modify the Trash Collection.")  # collection.clj `check-write-perms-for-collection`
     assert admin.post("/api/card", json={**payload, "collection_id": 9999}).status_code == 404
 
 
@@ -282,10 +283,11 @@ def test_archive_presents_card_in_trash_and_restores(admin):
     assert restored["archived_directly"] is False
 
 
-def test_move_to_trash_is_forbidden(admin):
+def test_move_to_trash_is_refused(admin):
     card = new_card(admin)
     trash = admin.get("/api/collection/trash").json()
-    assert admin.put(f"/api/card/{card['id']}", json={"collection_id": trash["id"]}).status_code == 403
+    moved = admin.put(f"/api/card/{card['id']}", json={"collection_id": trash["id"]})
+    assert (moved.status_code, moved.text) == (400, "You cannot modify the Trash Collection.")
 
 
 def test_cycles_are_rejected(admin):

@@ -279,7 +279,7 @@ def test_every_list_endpoint_served_is_in_the_shape_table(emulator):
     listed = {_list_id(entry).split("?")[0] for entry in LISTS}
     collection_like = {r.path for r in registered_routes() if r.method == "GET" and "{" not in r.path}
     # Single objects, and the few lists §22 does not cover.
-    not_in_table = {"/api/session/properties", "/api/user/current", "/api/user/recipients", "/api/api-key/count",
+    not_in_table = {"/api/health", "/api/session/properties", "/api/user/current", "/api/user/recipients", "/api/api-key/count",
                  "/api/collection/graph", "/api/collection/root", "/api/collection/trash", "/api/permissions/graph",
                  "/api/pulse/form_input", "/api/database/metadata", "/api/timeline/collection/root",
                  # EE only (402 here): their shapes are tested in test_sandboxes.py and test_impersonations.py

@@ -586,3 +586,10 @@ def test_a_detail_get_counts_a_view_and_a_login_moves_last_login(emulator, admin
     login = admin.post("/api/session", json={"username": before["creator"]["email"], "password": "Adm1n-passw0rd!"})
     assert login.status_code == 200, login.text
     assert _row(admin, dash["id"])["creator"]["last_login"] > before["creator"]["last_login"]
+
+
+def test_creating_a_dashboard_in_the_trash_is_a_plain_400(admin):
+    # collection.clj `check-write-perms-for-collection` (metabase's trash-test `cannot-create-in-trash`)
+    trash = admin.get("/api/collection/trash").json()
+    made = admin.post("/api/dashboard", json={"name": "Binned", "collection_id": trash["id"]})
+    assert (made.status_code, made.text) == (400, "You cannot modify the Trash Collection.")

@@ -234,6 +234,17 @@ def test_mbql5_tags_are_reshaped_for_the_profile():
     assert isinstance(stage(as_map)["template-tags"], dict)
 
 
+def test_mbql95_sort_directions_are_canonicalized_before_conversion():
+    # legacy_mbql/normalize.cljc `canonicalize-order-by`: clients still send "ascending"/"descending" and the
+    # reversed [<field> <direction>] form; Metabase stores asc/desc.
+    legacy = {"database": 1, "type": "query", "query": {"source-table": 3, "order-by": [
+        ["ascending", ["field", 4, None]], [["field", 5, None], "descending"], ["asc", 6], ["asc", ["field", 4, None]]]}}
+    converted = stage(mbql.to_mbql5(legacy))["order-by"]
+    assert [(c[0], c[2][2]) for c in converted] == [("asc", 4), ("desc", 5), ("asc", 6)]
+    assert mbql.to_legacy(legacy)["query"]["order-by"] == [
+        ["asc", ["field", 4, None]], ["desc", ["field", 5, None]], ["asc", ["field", 6, None]]]
+
+
 def test_legacy_input_to_legacy_is_unchanged_and_query_type():
     legacy = native_query({})
     assert mbql.to_legacy(legacy) == legacy

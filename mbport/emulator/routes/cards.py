@@ -249,7 +249,8 @@ def _check_target_collection(state: State, user: Row | None, collection_id: int 
     target = _collection_row(state, collection_id)
     if collection_id is not None and target is None:
         raise errors.not_found()
-    if collections.is_trash(target) or not collections.can_write(state, user, target):
+    collections.check_not_trash(target)
+    if not collections.can_write(state, user, target):
         raise errors.forbidden()
 
 

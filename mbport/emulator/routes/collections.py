@@ -122,6 +122,16 @@ def is_trash(coll: Row | None) -> bool:
     return coll is not None and coll.get("type") == TRASH_TYPE
 
 
+TRASH_WRITE = "You cannot modify the Trash Collection."
+
+
+def check_not_trash(coll: Row | None) -> None:
+    """Nothing is created in, moved into or edited as the Trash: a plain 400 before any permission check
+    (collections/api.clj `write-check-collection-or-root-collection`, the Collection `define-before-update`)."""
+    if is_trash(coll):
+        raise errors.bad_request(TRASH_WRITE)
+
+
 def permission(state: State, user: Row | None, coll: Row | None) -> str | None:
     """'write', 'read' or None: what `user` may do with a collection row (None = the root collection).
 
@@ -363,7 +373,8 @@ def create_collection(ctx: Ctx):
     _check_non_blank(body, "name")
     _check_non_blank(body, "description")
     parent = resolve(state, body["parent_id"]) if body.get("parent_id") else None
-    if is_trash(parent) or not can_write(state, ctx.user, parent):
+    check_not_trash(parent)
+    if not can_write(state, ctx.user, parent):
         raise errors.forbidden()
     namespace = body["namespace"] if "namespace" in body else (parent or {}).get("namespace")
     if parent is not None and parent.get("namespace") != namespace:
@@ -457,7 +468,8 @@ def _drop_card_alerts(state: State, coll: Row) -> None:
 
 def _new_parent_location(state: State, user: Row | None, coll: Row, new_parent_id: int | None) -> str:
     parent = resolve(state, new_parent_id) if new_parent_id else None
-    if is_trash(parent) or not can_write(state, user, parent):
+    check_not_trash(parent)
+    if not can_write(state, user, parent):
         raise errors.forbidden()
     if parent is not None and (parent["id"] == coll["id"] or parent["location"].startswith(children_location(coll))):
         raise errors.bad_request("You can't move a Collection into itself or into one of its descendants.")
@@ -468,7 +480,8 @@ def _new_parent_location(state: State, user: Row | None, coll: Row, new_parent_i
 def update_collection(ctx: Ctx, id: int):  # noqa: A002
     state, user, body = ctx.state, ctx.user, ctx.body or {}
     coll = resolve(state, id)
-    if is_trash(coll) or not can_write(state, user, coll):
+    check_not_trash(coll)
+    if not can_write(state, user, coll):
         raise errors.forbidden()
     _check_non_blank(body, "name")
     _check_non_blank(body, "description")

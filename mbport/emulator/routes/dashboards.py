@@ -11,7 +11,7 @@ from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..router import route
 from ..store import Row, State
-from .collections import maybe_reconcile_collection_position
+from .collections import check_not_trash, maybe_reconcile_collection_position
 
 GRID_WIDTH = 24
 # metabase.dashboards.constants/card-size-defaults (:default entries); unknown displays get 4x4.
@@ -456,8 +456,10 @@ def list_dashboards(ctx: Ctx):
 
 def _check_collection(state: State, user: Row | None, collection_id: int | None) -> None:
     """Saving into a collection needs it to exist (404) and to be writable by the user (403)."""
-    if collection_id is not None and state.table("collection").get(collection_id) is None:
+    target = state.table("collection").get(collection_id) if collection_id is not None else None
+    if collection_id is not None and target is None:
         raise errors.not_found()
+    check_not_trash(target)  # collection.clj `check-write-perms-for-collection`
     if not _allowed(state, user, collection_id, write=True):
         raise errors.forbidden()
 
