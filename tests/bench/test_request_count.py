@@ -1,6 +1,6 @@
 """A cold export's request count is a contract: one list request per kind listing (two or four for kinds
-listed live and archived, or per namespace), one request per dashboard, per database and per timeline, and
-nothing else — a regression shows up as a count, not as a slower benchmark."""
+listed live and archived, or per namespace), one request per dashboard, per database and per timeline, one
+per table that can hold a field remapping and one per custom-label remapping, and nothing else — a regression shows up as a count, not as a slower benchmark."""
 
 from __future__ import annotations
 
@@ -39,12 +39,25 @@ def expected(api: MetabaseClient) -> Counter:
     databases = api.get("/api/database")
     databases = databases["data"] if isinstance(databases, dict) else databases
     count["/api/database/N/metadata"] = len(databases)  # tables and fields, one request per database
+    # Field remappings are served by a table's query_metadata only: one per table with an FK or an integer list
+    # field (the fields that can hold one), and one values request per internal (custom labels) remapping.
+    remappable = []
+    for db in databases:
+        meta = api.get(f"/api/database/{db['id']}/metadata", params={"include_hidden": "true", "remove_inactive": "true"})
+        remappable += [t for t in meta["tables"] if any(
+            f.get("fk_target_field_id") or (f["has_field_values"] == "list" and f["base_type"] == "type/Integer")
+            for f in t["fields"])]
+    count["/api/table/N/query_metadata"] = len(remappable)
+    count["/api/field/N/values"] = sum(
+        1 for t in remappable
+        for f in api.get(f"/api/table/{t['id']}/query_metadata", params={"include_hidden_fields": "true"})["fields"]
+        if any(d["type"] == "internal" for d in f["dimensions"]))
     timelines = api.get("/api/timeline")  # live ones: their events (archived ones too) need the detail
     count["/api/timeline/N"] = len(timelines)
     return +count
 
 
-@pytest.mark.parametrize("seed", ["sample", "enterprise"])
+@pytest.mark.parametrize("seed", ["sample", "enterprise", "handmade"])
 def test_cold_export_makes_exactly_the_requests_of_the_formula(seed, tmp_path):
     emu = Emulator(premium_features="all" if seed == "enterprise" else None)
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
@@ -52,7 +65,9 @@ def test_cold_export_makes_exactly_the_requests_of_the_formula(seed, tmp_path):
     emu.wait_idle()
     with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
         want = expected(api)
-        assert want["/api/dashboard/N"] and want["/api/database/N/metadata"]  # the seed exercises the formula
+        # the seeds exercise the formula (the handmade one has no dashboard, but a custom-label remapping)
+        assert want["/api/database/N/metadata"] and want["/api/table/N/query_metadata"]
+        assert want["/api/field/N/values" if seed == "handmade" else "/api/dashboard/N"]
         before = len(emu.request_log)
         start = api.request_count
         run_export(api, load_plugins(), Path(tmp_path) / "tree")
