@@ -218,16 +218,23 @@ def import_options(fn):
         click.option("--prune", is_flag=True, help="Archive objects mbport created that the tree no longer has."),
         click.option("--with-api-keys", "with_api_keys", is_flag=True,
                      help="Recreate API keys; their new values go to a file only the owner can read."),
+        click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
+                     help="Import only this object (repeatable; KIND:NAME, an entity id or a tree path; a collection "
+                          "takes its contents) and what it needs that the target lacks or holds differently."),
+        click.option("--only", is_flag=True,
+                     help="With --select: not even what the selection needs (stops when the target lacks it)."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, **extra):
+def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections=(), only=False,
+              **extra):
     from .check import check_refs, load_tree
     from .engine import Importer
     from .secrets import Secrets
+    from .selection import resolve_selection
     from .state import State
 
     registry = _registry()
@@ -246,9 +253,13 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
         if not sep or not src or not dst:
             raise UsageError(f"--map-database {item!r}: expected SRC=DST (database names)")
         mapping[src] = dst
+    if only and not selections:
+        raise UsageError("--only needs --select (it imports the selected objects without what they need)")
+    selected = resolve_selection(registry, tree.docs, selections, tree.paths, "in the tree") if selections else None
     state = State.load(state_path or default_state_path(tree_dir, api.url), api.url)
     options = {"map_database": mapping, "secrets": Secrets.from_file(secrets_file), "prune": prune,
-               "with_api_keys": with_api_keys, "api_keys_file": Path(str(tree_dir) + ".new-api-keys.json"), **extra}
+               "with_api_keys": with_api_keys, "api_keys_file": Path(str(tree_dir) + ".new-api-keys.json"),
+               "select": selected, "only": only, **extra}
     return Tracked(Importer(api, registry, tree, state, options), _out())
 
 
@@ -276,10 +287,11 @@ def _problems(plan) -> None:
 @import_options
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 4 when the plan has changes, 0 when it has none.")
 def plan(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path, map_database,
-         secrets_file, prune, with_api_keys, detailed_exitcode) -> None:
+         secrets_file, prune, with_api_keys, selections, only, detailed_exitcode) -> None:
     """Show what an import would change on the target; writes nothing."""
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
-        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys)
+        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections,
+                             only)
         result = importer.plan()
     _print_plan(result)
     _problems(result)
@@ -295,11 +307,11 @@ def plan(url, api_key, username, password, session_token, concurrency, insecure,
 @click.option("--dry-run", is_flag=True, help="Only show the plan (same as `mbport plan`).")
 @click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
 def import_cmd(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path,
-               map_database, secrets_file, prune, with_api_keys, dry_run, continue_on_error) -> None:
+               map_database, secrets_file, prune, with_api_keys, selections, only, dry_run, continue_on_error) -> None:
     """Apply a tree to a Metabase: create, update (and with --prune archive) in dependency order."""
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
-        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys,
-                             continue_on_error=continue_on_error)
+        importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections,
+                             only, continue_on_error=continue_on_error)
         from .commands import _apply
 
         _apply(importer, dry_run)

@@ -48,12 +48,14 @@ class Change:
     name: str | None = None
     fields: list[str] = field(default_factory=list)
     target_id: Any = None
+    needed_by: list[str] = field(default_factory=list)  # a selective import: the objects that need this one
 
     def line(self) -> str:
         sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?"}[self.action]
         label = f" ({self.name})" if self.name else ""
         more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
-        return f"{sign} {self.address}{label}{more}"
+        needed = f"  [needed by {', '.join(self.needed_by)}]" if self.needed_by else ""
+        return f"{sign} {self.address}{label}{more}{needed}"
 
 
 @dataclass
@@ -228,6 +230,13 @@ class Importer:
             differ = kind.compare(doc, current, self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
         self._recheck_after_cascades(changes)
+        scope = None
+        if self.options.get("select") is not None:
+            scope = self._select(changes, problems)
+            scope |= {d for a in scope for d in self.cascades.get(a, ()) if d in self.recheck}  # see above
+            changes = [c for c in changes if c.address in scope]
+            missing = {a: [b for b in broken if b in scope] for a, broken in missing.items()
+                       if self.registry.owner(a) in scope or any(b in scope for b in broken)}
         for addr in sorted(missing):
             owner = self.registry.owner(addr)
             where = self.tree.paths.get(owner)
@@ -236,14 +245,16 @@ class Importer:
             problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
-            if self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
+            if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
                 changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
         resolve = Resolver(self.ids, self.options)
-        for addr, doc in self.tree.docs.items():
+        in_scope = [a for a in self.tree.docs if scope is None or a in scope]
+        for addr in in_scope:
+            doc = self.tree.docs[addr]
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
             if not self.kind(addr).skipped(self.options):
                 problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
-        for addr in self.tree.docs:  # e.g. sandboxes for an OSS target: found now, not after half the writes
+        for addr in in_scope:  # e.g. sandboxes for an OSS target: found now, not after half the writes
             reason = self.target.unavailable.get(address_kind(addr))
             if reason and not self.kind(addr).skipped(self.options):
                 problems.append(f"{addr}: the target cannot hold it: {reason} ({self.tree.paths.get(addr)})")
@@ -260,6 +271,58 @@ class Importer:
                 change.action, change.fields = "update", [f"(rewritten after {', '.join(causes)})"]
             if change.action == "update" and causes:
                 self.recheck.add(change.address)
+
+    def _select(self, changes: list[Change], problems: list[str]) -> set[str]:
+        """A selective import (`options["select"]`: the selected addresses): the selection, the parts of docs
+        about many objects that concern it (`Kind.narrow`, which then stands in for the tree's doc), and, unless
+        `options["only"]`, what they depend on (their refs, the graph's edges and the deferred ones) that the
+        target lacks or holds differently, transitively through such objects; marks each with `needed_by`.
+        With `only`, a ref of the selection the target cannot resolve is a problem (before any write)."""
+        by_addr = {c.address: c for c in changes}
+        selected = {a for a in self.options["select"] if a in self.tree.docs}
+        scope = set(selected)
+        for addr in sorted(self.tree.docs):
+            kind = self.kind(addr)
+            if addr in selected or addr not in self.current_docs or type(kind).narrow is Kind.narrow:
+                continue
+            narrowed = kind.narrow(self.tree.docs[addr], self.current_docs[addr], selected)
+            if narrowed is None:
+                continue
+            self.tree.docs[addr] = narrowed  # this import writes only that part
+            differ = kind.compare(narrowed, self.current_docs[addr], self.options)
+            change = by_addr.get(addr)
+            if change is not None and differ:
+                change.action, change.fields = "update", differ
+                change.needed_by = sorted(self._labelled(a) for a in selected & kind.refs(narrowed))
+                scope.add(addr)
+        todo = sorted(scope)
+        while todo:
+            addr = todo.pop()
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            links = {self.registry.owner(r) for r in kind.deferred_refs(doc)}
+            uses = {self.registry.owner(r) for r in kind.refs(doc) - kind.deferred_refs(doc)}
+            for dep in sorted(uses | links):
+                if dep == addr or dep not in self.tree.docs or dep in selected:
+                    continue
+                if self.options.get("only"):
+                    if dep not in self.ids:
+                        problems.append(f"{self._labelled(addr)} needs {self._labelled(dep)}, which the target "
+                                        f"lacks; select it too, or leave out --only")
+                    continue
+                change = by_addr.get(dep)
+                if change is None and dep not in self.ids:
+                    scope.add(dep)  # never created and not on the target: a problem plan names below
+                # What the selection uses must be as the tree has it; what it only links to (a click behaviour's
+                # target) must merely exist.
+                writes = ("create", "update", "match-after-sync") if dep in uses else ("create", "match-after-sync")
+                if change is None or change.action not in writes:
+                    continue  # on the target as the tree has it: its own refs resolve already
+                if self._labelled(addr) not in change.needed_by:
+                    change.needed_by.append(self._labelled(addr))
+                if dep not in scope:
+                    scope.add(dep)
+                    todo.append(dep)
+        return scope
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
         """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""

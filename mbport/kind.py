@@ -76,6 +76,9 @@ class Kind:
     aliases: ClassVar[tuple[str, ...]] = ()  # singular names for --select (collection:Sales)
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
     provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
+    # Doc fields (dotted paths) naming the object this doc lives and dies with (a subscription's dashboard, a group's
+    # memberships): `--select` of that object selects this doc too.
+    part_of: ClassVar[tuple[str, ...]] = ()
     # `mbport diff`: field → label in phrases, or {value: phrase} for flags and enums (a value missing from the
     # map falls back to "label: old → new"). A field not listed reads as its name with spaces.
     phrases: ClassVar[dict[str, Any]] = {}
@@ -280,6 +283,13 @@ class Kind:
         """What this doc contradicts elsewhere in the tree (`check`, and import before its first write), in one
         line each without the file name; default none."""
         return []
+
+    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str]) -> dict[str, Any] | None:
+        """A doc about many objects at once (a permissions graph), for an import of only `selected` addresses:
+        the doc with the parts about selected objects taken from `doc` and the rest from `current` (the target's,
+        normalized like the tree), so writing it changes nothing else; None when no part is about the selection
+        (default: every doc is about one object)."""
+        return None
 
     def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:
         """Problems that stop an import before its first write (a missing secret ...); default none."""

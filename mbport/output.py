@@ -103,7 +103,8 @@ class Output:
             from .refs import address_kind
 
             self.event("change", address=change.address, kind=address_kind(change.address), action=change.action,
-                       name=change.name, fields=list(change.fields), target_id=change.target_id)
+                       name=change.name, fields=list(change.fields), target_id=change.target_id,
+                       needed_by=list(getattr(change, "needed_by", [])))
         else:
             self.line(change.line())
 

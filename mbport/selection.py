@@ -1,37 +1,72 @@
-"""`--select KIND:NAME`: pick objects by kind and name (a collection brings its contents along)."""
+"""`--select`: pick objects by kind and name, entity id or tree path (a collection brings its contents, an object
+the parts that live and die with it: a dashboard its subscriptions, a group its memberships)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .errors import UsageError
-from .refs import address_kind
+from .refs import REF, address_kind, is_ref
 from .registry import Registry
 
 
-def resolve_selection(registry: Registry, docs: dict[str, dict[str, Any]], selections: tuple[str, ...] | list[str]) -> set[str]:
-    """The addresses named by the selections, with everything inside selected collections."""
+def resolve_selection(registry: Registry, docs: dict[str, dict[str, Any]], selections: tuple[str, ...] | list[str],
+                      paths: dict[str, str] | None = None, where: str = "on this instance") -> set[str]:
+    """The addresses named by the selections, with everything inside selected collections and their parts.
+
+    A selection is KIND:NAME (NAME: the name or email, the entity id, or the address key), an entity id alone,
+    or a tree path (`paths`: address → path relative to the tree, with or without `.json`)."""
     roots: set[str] = set()
-    aliases = {alias: k.name for k in registry.kinds.values() for alias in k.aliases}
     for sel in selections:
-        kind_text, sep, name = sel.partition(":")
-        kind = aliases.get(kind_text, kind_text)
-        if not sep or not name or kind not in registry:
-            raise UsageError(f"--select {sel!r}: expected KIND:NAME, e.g. collection:Sales or dashboard:Ops",
-                             hint=f"kinds: {', '.join(sorted(registry.kinds))}")
-        found = {a for a, d in docs.items() if address_kind(a) == kind and name in (d.get("name"), d.get("email"), a, a.split("/", 1)[1])}
-        if not found:
-            raise UsageError(f"--select {sel!r}: no {kind} named {name!r} on this instance")
-        roots |= found
-    # Contents of selected containers (collections), to a fixpoint: sub-collections bring theirs too.
+        roots |= _one(registry, docs, sel, paths or {}, where)
+    return with_contents(registry, docs, roots)
+
+
+def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: dict[str, str], where: str) -> set[str]:
+    by_path = {p.removesuffix(".json"): a for a, p in paths.items()}
+    if sel.strip("/").removesuffix(".json") in by_path:
+        return {by_path[sel.strip("/").removesuffix(".json")]}
+    aliases = {alias: k.name for k in registry.kinds.values() for alias in k.aliases}
+    kind_text, sep, name = sel.partition(":")
+    kind = aliases.get(kind_text, kind_text)
+    if not sep and sel:  # an entity id alone
+        found = {a for a, d in docs.items() if d.get("entity_id") == sel}
+        if found:
+            return found
+    if not sep or not name or kind not in registry:
+        raise UsageError(f"--select {sel!r}: expected KIND:NAME, an entity id or a tree path, e.g. "
+                         "collection:Sales or dashboard:Ops",
+                         hint=f"kinds: {', '.join(sorted(registry.kinds))}")
+    found = {a for a, d in docs.items() if address_kind(a) == kind
+             and name in (d.get("name"), d.get("email"), d.get("entity_id"), a, a.split("/", 1)[1])}
+    if not found:
+        raise UsageError(f"--select {sel!r}: no {kind} named {name!r} {where}")
+    return found
+
+
+def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
+    """`roots` plus, to a fixpoint, what sits in a selected container (collections: sub-collections bring theirs
+    too) and the docs that are parts of a selected object (`Kind.part_of`)."""
+    roots = set(roots)
     changed = True
     while changed:
         changed = False
         for addr, doc in docs.items():
-            field = registry[address_kind(addr)].container_field
+            if addr in roots:
+                continue
+            kind = registry[address_kind(addr)]
+            field = kind.container_field
             value = doc.get(field) if field else None
-            if addr not in roots and isinstance(value, dict) and value.get("$ref") in roots:
-                if getattr(registry[address_kind(value["$ref"])], "provides_folders", False):
-                    roots.add(addr)
-                    changed = True
+            inside = is_ref(value) and value[REF] in roots and registry[address_kind(value[REF])].provides_folders
+            part = any(is_ref(v := _at(doc, f)) and v[REF] in roots for f in kind.part_of)
+            if inside or part:
+                roots.add(addr)
+                changed = True
     return roots
+
+
+def _at(doc: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (`payload.card`), None when any step is missing."""
+    for step in path.split("."):
+        doc = doc.get(step) if isinstance(doc, dict) else None
+    return doc

@@ -59,6 +59,7 @@ class Alerts(Kind):
     """
 
     name = "alerts"
+    part_of = ("payload.card",)  # an alert is deleted with its card
     endpoint = "/api/notification"
     description = "Alerts on questions: condition, schedule, channels and recipients."
     aliases = ("alert", "notification")

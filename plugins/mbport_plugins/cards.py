@@ -102,6 +102,7 @@ class Cards(Kind):
         "dashboard": "dashboard it is saved in",
     }
     container_field = "collection"
+    part_of = ("dashboard",)  # a dashboard question is deleted with its dashboard
     # Pins share one numbering with the collection's dashboards and pulses, renumbered on every write: the
     # engine sets them last (payload leaves collection_position out).
     positions = {"collection_position": "collection"}

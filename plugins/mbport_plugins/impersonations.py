@@ -42,6 +42,7 @@ class Impersonations(Kind):
     phrases = {"attribute": "user attribute"}
     after = ("groups", "databases")  # their names make an impersonation's address
     key_fields = ("group", "database")
+    part_of = ("group",)  # deleted with the group
     keep = ("attribute",)
     drop = {
         "id": "instance-specific id (a new one on every write); the key is (group, database)",

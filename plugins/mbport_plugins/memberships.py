@@ -14,6 +14,7 @@ class Memberships(Kind):
     phrases = {"members": "member"}
     after = ("groups", "users")
     key_fields = ("group_name",)
+    part_of = ("group",)
     keep = ()
     drop = {"id": "the group's id; the doc is keyed by the group", "name": "the group's name (in the group ref)",
             "members": "rebuilt as refs to users", "magic_group_type": "the group's role (in the group ref)"}

@@ -57,6 +57,7 @@ class Pulses(Kind):
     phrases = {"cards": "cards", "channels": "delivery channels",
                "skip_if_empty": {True: "skipped when empty", False: "sent even when empty"}}
     container_field = "collection"
+    part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("users", "collections", "dashboards")
     keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")

@@ -42,6 +42,7 @@ class Sandboxes(Kind):
     phrases = {"card": "sandboxing question", "attribute_remappings": "user attribute"}
     after = ("groups", "tables")  # their names make a sandbox's address
     key_fields = ("group", "table")
+    part_of = ("group",)  # deleted with the group
     keep = ()
     drop = {
         "id": "instance-specific id; the key is (group, table)",

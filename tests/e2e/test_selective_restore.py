@@ -1,0 +1,155 @@
+"""Restore one thing: `--select` imports the selection and what it needs that the target lacks or holds
+differently, and nothing else; judged by the server's detail GETs of every object before and after."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbport.check import load_tree
+from mbport.client import MetabaseClient
+from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.engine import Importer
+from mbport.export import run_export
+from mbport.refs import address_kind
+from mbport.selection import resolve_selection
+from mbport.state import State
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+# (list endpoint, list params, detail endpoint): every object a restore could touch, read as the server holds it.
+LISTED = (
+    ("/api/card", ({"f": "all"}, {"f": "archived"}), "/api/card/{}"),
+    ("/api/dashboard", ({"f": "all"}, {"f": "archived"}), "/api/dashboard/{}"),
+    ("/api/collection", ({}, {"archived": "true"}), "/api/collection/{}"),
+    ("/api/pulse", ({}, {"archived": "true"}), "/api/pulse/{}"),
+    ("/api/alert", ({}, {"archived": "true"}), "/api/alert/{}"),
+    ("/api/permissions/group", ({},), "/api/permissions/group/{}"),
+    ("/api/user", ({"status": "all"},), "/api/user/{}"),
+    ("/api/native-query-snippet", ({}, {"archived": "true"}), "/api/native-query-snippet/{}"),
+    ("/api/segment", ({},), "/api/segment/{}"),
+    ("/api/timeline", ({}, {"archived": "true"}), "/api/timeline/{}"),
+    ("/api/database", ({},), "/api/database/{}"),
+    ("/api/table", ({},), "/api/table/{}"),
+)
+GRAPHS = ("/api/permissions/graph", "/api/collection/graph", "/api/permissions/membership")
+# Fields a read itself changes (view counters), timestamps, and the server's bookkeeping of how a query was
+# written (clause uuids; a marker on queries it converted from MBQL 4): not what the object is.
+VOLATILE = {"view_count", "last_viewed_at", "last_used_at", "updated_at", "last-edit-info", "revision", "lib/uuid",
+            "lib.convert/converted?",
+            "dashboard_count"}  # derived from the dashboards: a card on a restored dashboard counts it again
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def server_objects(api) -> dict[tuple[str, object], object]:
+    """(detail endpoint, id) → the object's detail GET, for every object of every kind listed above."""
+    held = {}
+    for endpoint, params_list, detail in LISTED:
+        ids = set()
+        for params in params_list:
+            rows = api.get(endpoint, params=params)
+            rows = rows.get("data", rows) if isinstance(rows, dict) else rows
+            ids |= {r["id"] for r in rows if isinstance(r.get("id"), int)}
+        for ident in sorted(ids):
+            held[(detail, ident)] = _clean(api.get(detail.format(ident)))
+    for endpoint in GRAPHS:
+        held[(endpoint, None)] = _clean(api.get(endpoint))
+    return held
+
+
+@pytest.fixture
+def world(tmp_path, registry):
+    """A seeded instance, its snapshot (tree) taken now, and an importer factory for selective restores."""
+    emu = Emulator()
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "sample", session)
+    emu.wait_idle()
+    api = MetabaseClient("http://m.test", session_token=session, transport=emu.transport())
+    out = tmp_path / "snapshot"
+    run_export(api, registry, out)
+    tree = load_tree(out, registry)
+
+    def importer(*selections, only=False):
+        t = load_tree(out, registry)
+        roots = resolve_selection(registry, t.docs, selections, t.paths, "in the tree")
+        return Importer(api, registry, t, State.load(tmp_path / "state.json", api.url),
+                        {"select": roots, "only": only})
+
+    yield emu, api, tree, importer
+    api.close()
+
+
+def by_name(tree, kind, name):
+    return next(a for a, d in tree.docs.items() if a.startswith(kind + "/") and d.get("name") == name)
+
+
+def restore(importer, api, expected: set[str], actions: dict[str, str] | None = None):
+    """Plan (exactly `expected` changes), apply, and return the server's objects before and after."""
+    plan = importer.plan()
+    assert plan.problems == []
+    changed = {c.address: c.action for c in plan.changes if c.action != "noop"}
+    assert set(changed) == expected, "\n".join(c.line() for c in plan.changes if c.action != "noop")
+    for addr, action in (actions or {}).items():
+        assert changed[addr] == action
+    before = server_objects(api)
+    result = importer.apply(plan)
+    assert result.failed == {} and result.skipped == []
+    return plan, before, server_objects(api)
+
+
+def assert_untouched_except(before, after, touched: set[tuple[str, object]]):
+    """Every object outside `touched` reads the same before and after; nothing else appeared or vanished."""
+    assert {k for k in before if k not in after} <= touched
+    assert {k for k in after if k not in before} <= touched
+    differ = sorted((k for k in before.keys() & after.keys() if k not in touched and before[k] != after[k]), key=repr)
+    assert differ == [], [(k, sorted(f for f in set(before[k]) | set(after[k]) if before[k].get(f) != after[k].get(f)))
+                          for k in differ[:3]]
+
+
+def test_a_deleted_dashboard_and_its_deleted_card_come_back_and_nothing_else_changes(world, registry):
+    emu, api, tree, importer = world
+    dash_addr = by_name(tree, "dashboards", "Sales overview")
+    dash = next(api.get(f"/api/dashboard/{d['id']}") for d in api.get("/api/dashboard")
+                if d["name"] == "Sales overview")
+    refs = {u: {registry.owner(r) for r in registry[address_kind(u)].refs(d)} for u, d in tree.docs.items()}
+    users = {a: {u for u in tree.docs if a in refs[u]} for a in tree.docs}
+    card = next(c for dc in dash["dashcards"] if dc.get("card_id") and not (c := api.get(f"/api/card/{dc['card_id']}"))
+                .get("dashboard_id") and {a.split("/")[0] for a in users[f"cards/{c['entity_id']}"]} <= {"dashboards", "pulses"})
+    card_addr = f"cards/{card['entity_id']}"
+    pulse = next(p for p in api.get("/api/pulse") if p["dashboard_id"] == dash["id"])
+    api.delete(f"/api/card/{card['id']}")
+    api.delete(f"/api/dashboard/{dash['id']}")
+    assert api.get("/api/pulse") == [p for p in api.get("/api/pulse") if p["id"] != pulse["id"]]  # died with it
+
+    # Metabase deleted the dashboard's subscription and its dashboard question with it: parts of the selection.
+    question = next(a for a, d in tree.docs.items() if d.get("dashboard") == {"$ref": dash_addr})
+    plan, before, after = restore(importer("dashboard:Sales overview"), api,
+                                  {dash_addr, card_addr, question, f"pulses/{pulse['entity_id']}"},
+                                  {dash_addr: "create", card_addr: "create"})
+    needed = next(c for c in plan.changes if c.address == card_addr).needed_by
+    assert f"{dash_addr} (Sales overview)" in needed
+
+    new = next(d for d in api.get("/api/dashboard") if d["name"] == "Sales overview")
+    new = api.get(f"/api/dashboard/{new['id']}")
+    assert new["entity_id"] != dash["entity_id"] or new["id"] != dash["id"]
+    assert new["parameters"] == dash["parameters"]
+    shape = lambda d: sorted(((dc.get("card") or {}).get("name") or "", dc["row"], dc["col"], dc["size_x"])  # noqa: E731
+                             for dc in d["dashcards"])
+    assert shape(new) == shape(dash)
+    wiring = lambda d: sorted(str(m.get("target")) for dc in d["dashcards"] for m in dc["parameter_mappings"])  # noqa: E731
+    assert wiring(new) == wiring(dash)
+    recreated = next(dc["card"] for dc in new["dashcards"] if (dc.get("card") or {}).get("name") == card["name"])
+    assert _clean(recreated["dataset_query"]) == _clean(card["dataset_query"])
+    pulses = [p for p in api.get("/api/pulse") if p["dashboard_id"] == new["id"]]
+    assert [p["name"] for p in pulses] == [pulse["name"]]
+    assert [c["name"] for c in pulses[0]["cards"]] == [c["name"] for c in pulse["cards"]]
+
+    touched = {k for k in after if k not in before}  # the recreated dashboard, card and subscription
+    assert sorted(k[0] for k in touched) == ["/api/card/{}", "/api/card/{}", "/api/dashboard/{}", "/api/pulse/{}"]
+    assert_untouched_except(before, after, touched)
+    assert not importer("dashboard:Sales overview").plan().has_changes
