@@ -285,7 +285,7 @@ class Importer:
             kind = self.kind(addr)
             if addr in selected or addr not in self.current_docs or type(kind).narrow is Kind.narrow:
                 continue
-            narrowed = kind.narrow(self.tree.docs[addr], self.current_docs[addr], selected)
+            narrowed = kind.narrow(self.tree.docs[addr], self.current_docs[addr], selected, self.tree.docs)
             if narrowed is None:
                 continue
             self.tree.docs[addr] = narrowed  # this import writes only that part

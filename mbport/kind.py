@@ -284,11 +284,12 @@ class Kind:
         line each without the file name; default none."""
         return []
 
-    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str]) -> dict[str, Any] | None:
-        """A doc about many objects at once (a permissions graph), for an import of only `selected` addresses:
-        the doc with the parts about selected objects taken from `doc` and the rest from `current` (the target's,
-        normalized like the tree), so writing it changes nothing else; None when no part is about the selection
-        (default: every doc is about one object)."""
+    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
+               docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """A doc about many objects at once (a permissions graph), for an import of only `selected` addresses
+        (`docs`: the whole tree): the doc with the parts about selected objects taken from `doc` and the rest from
+        `current` (the target's, normalized like the tree), so writing it changes nothing else; None when no part
+        is about the selection (default: every doc is about one object)."""
         return None
 
     def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ def resolve_selection(registry: Registry, docs: dict[str, dict[str, Any]], selec
     """The addresses named by the selections, with everything inside selected collections and their parts.
 
     A selection is KIND:NAME (NAME: the name or email, the entity id, or the address key), an entity id alone,
-    or a tree path (`paths`: address → path relative to the tree, with or without `.json`)."""
+    an address, or a tree path (`paths`: address → path relative to the tree, with or without `.json`)."""
     roots: set[str] = set()
     for sel in selections:
         roots |= _one(registry, docs, sel, paths or {}, where)
@@ -26,6 +26,8 @@ def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: d
     by_path = {p.removesuffix(".json"): a for a, p in paths.items()}
     if sel.strip("/").removesuffix(".json") in by_path:
         return {by_path[sel.strip("/").removesuffix(".json")]}
+    if sel in docs:  # an address (kind/key), as plan and diff print them
+        return {sel}
     aliases = {alias: k.name for k in registry.kinds.values() for alias in k.aliases}
     kind_text, sep, name = sel.partition(":")
     kind = aliases.get(kind_text, kind_text)

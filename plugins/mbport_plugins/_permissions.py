@@ -8,7 +8,7 @@ from typing import Any
 
 from mbport.client import ApiError
 from mbport.kind import ExportContext
-from mbport.refs import address_kind
+from mbport.refs import REF, address_kind, is_ref
 
 ADMIN_ROLE = "admin"
 ADMIN_ADDRESS = "groups/Administrators"
@@ -109,3 +109,21 @@ def _lookup(cells: Cells, key: tuple[str, str, tuple[str, ...]], least: Any) -> 
         if (group, what, path[:n]) in cells:
             return cells[(group, what, path[:n])]
     return least
+
+
+def narrow_grants(doc: dict[str, Any], current: dict[str, Any], selected: set[str],
+                  docs: dict[str, Any]) -> dict[str, Any] | None:
+    """`Kind.narrow` of a graph doc: the grants about a selected object (a group, a database, a collection) as
+    the tree has them, every other grant as the target has it (those about objects the tree does not know are
+    left out: the write leaves such objects alone anyway); None when no grant is about the selection."""
+    def about(grant: dict[str, Any]) -> bool:
+        return any(is_ref(v) and v[REF] in selected for v in grant.values())
+
+    def known(grant: dict[str, Any]) -> bool:
+        return all(v[REF] in docs for v in grant.values() if is_ref(v))
+
+    mine = [g for g in doc.get("grants") or [] if about(g)]
+    theirs = [g for g in current.get("grants") or [] if about(g)]
+    if not mine and not theirs:
+        return None
+    return {**doc, "grants": mine + [g for g in current.get("grants") or [] if not about(g) and known(g)]}

@@ -12,6 +12,7 @@ from ._permissions import (
     IMPORT_INFO,
     describe_grants,
     group_entries,
+    narrow_grants,
     pending,
     put_graph,
     target_admin_ids,
@@ -101,6 +102,9 @@ class CollectionPermissions(Kind):
         if (current.get(IMPORT_INFO) or {}).get("pending"):
             return ["grants"]
         return [] if _grant_map(wanted) == _grant_map(current) else ["grants"]
+
+    def narrow(self, doc, current, selected, docs):
+        return narrow_grants(doc, current, selected, docs)
 
     def payload(self, doc, resolve, stage):
         """Wanted access per (group id, "root" | collection id), and every group and collection of the tree that

@@ -13,6 +13,7 @@ from ._permissions import (
     IMPORT_INFO,
     describe_grants,
     group_entries,
+    narrow_grants,
     pending,
     put_graph,
     target_admin_ids,
@@ -124,6 +125,9 @@ class DataPermissions(Kind):
             if changed_permissions(want.get(pair, {}), have.get(pair, {}), universe.get(pair[1], {})):
                 return ["grants"]
         return []
+
+    def narrow(self, doc, current, selected, docs):
+        return narrow_grants(doc, current, selected, docs)
 
     def refs(self, doc):
         """The groups and databases the grants name, and the tables named inside table-level grants."""
