@@ -102,9 +102,9 @@ class Output:
         if self.json:
             from .refs import address_kind
 
+            needed = {"needed_by": list(change.needed_by)} if getattr(change, "needed_by", None) else {}
             self.event("change", address=change.address, kind=address_kind(change.address), action=change.action,
-                       name=change.name, fields=list(change.fields), target_id=change.target_id,
-                       needed_by=list(getattr(change, "needed_by", [])))
+                       name=change.name, fields=list(change.fields), target_id=change.target_id, **needed)
         else:
             self.line(change.line())
 
