@@ -134,10 +134,28 @@ def backup(url, api_key, username, password, session_token, concurrency, insecur
 @click.option("--repo", "repo_dir", required=True, type=click.Path(path_type=Path), help="The backup repository.")
 @click.option("--ref", default=None, help="Branch or commit to start from (default: HEAD).")
 @click.option("-n", "--max-count", "limit", type=click.IntRange(1), default=None, help="Show at most this many.")
-def log_cmd(repo_dir, ref, limit):
-    """List the snapshots of a backup repository: short sha, date, what changed."""
+@click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
+              help="Only the snapshots that changed this object (repeatable; KIND:NAME, entity id, address or "
+                   "tree path), with the change in words.")
+def log_cmd(repo_dir, ref, limit, selections):
+    """List the snapshots of a backup repository: short sha, date, what changed.
+
+    With --select, only the snapshots in which the selected objects changed, each with what changed
+    (`dashboard 'Ops': renamed 'A' → 'B'`, `... archived`, `... deleted`): where to find the last good one.
+    """
     from .gitstore import SnapshotRepo
 
+    if selections:
+        from .history import object_history
+
+        history = object_history(SnapshotRepo.open(repo_dir), _registry(), selections, ref, limit)
+        if not history:
+            _out().line(f"{repo_dir}: no snapshot changed {', '.join(selections)}.")
+        for change in history:
+            _out().line(change.line())
+        _out().result(snapshots=[{"sha": c.sha, "date": c.date.isoformat(), "address": c.address, "change": c.change,
+                                  "details": c.details} for c in history])
+        return
     snapshots = SnapshotRepo.open(repo_dir).snapshots(ref, limit)
     if not snapshots:
         _out().line(f"{repo_dir}: no snapshots yet.")
@@ -250,6 +268,18 @@ def _diff_state(state_path: Path | None, home: Path, url: str):
                                                  "without mapping entity ids")) from None
 
 
+def _selected(registry, docs, selection: str) -> set[str] | None:
+    """The addresses one selection names in `docs`, None when it names nothing there (a malformed one raises)."""
+    from .selection import resolve_selection
+
+    try:
+        return resolve_selection(registry, docs, [selection])
+    except UsageError as exc:
+        if "expected KIND:NAME" in str(exc):
+            raise
+        return None
+
+
 @cli.command("diff")
 @click.argument("sides", nargs=-1, metavar="A [B]")
 @click.option("--repo", "repo_dir", type=click.Path(path_type=Path), default=None,
@@ -260,8 +290,10 @@ def _diff_state(state_path: Path | None, home: Path, url: str):
                    "(default: beside the tree or repository, if there).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per changed object (address, kind, name, change, details).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when there are differences, 0 when there are none.")
+@click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
+              help="Only these objects (repeatable; KIND:NAME, entity id or address; a collection takes its contents).")
 def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, concurrency, insecure, state_path,
-             as_json, exit_code):
+             as_json, exit_code, selections):
     """What changed between two snapshots, two trees, or a snapshot and a live instance (--url: drift).
 
     A and B are tree folders or REPO@REF (or refs with --repo). With one side and --url, the live instance
@@ -307,6 +339,14 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
         else:
             new_label, new, _ = stack.enter_context(_side(str(repo_dir), None, registry))
         changes = diff_docs(registry, old, new)
+        if selections:
+            chosen: set[str] = set()
+            for sel in selections:  # a renamed or deleted object is found by the name either side gives it
+                found = [_selected(registry, side, sel) for side in (old, new)]
+                if found == [None, None]:
+                    raise UsageError(f"--select {sel!r}: not found on either side")
+                chosen |= set().union(*(f for f in found if f))
+            changes = [c for c in changes if c.address in chosen]
     out = _out()
     for change in changes:
         if out.json:  # `mbport --json diff`: change events, then the summary

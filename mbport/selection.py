@@ -11,15 +11,17 @@ from .registry import Registry
 
 
 def resolve_selection(registry: Registry, docs: dict[str, dict[str, Any]], selections: tuple[str, ...] | list[str],
-                      paths: dict[str, str] | None = None, where: str = "on this instance") -> set[str]:
-    """The addresses named by the selections, with everything inside selected collections and their parts.
+                      paths: dict[str, str] | None = None, where: str = "on this instance",
+                      contents: bool = True) -> set[str]:
+    """The addresses named by the selections, with (`contents`) everything inside selected collections and
+    their parts.
 
     A selection is KIND:NAME (NAME: the name or email, the entity id, or the address key), an entity id alone,
     an address, or a tree path (`paths`: address → path relative to the tree, with or without `.json`)."""
     roots: set[str] = set()
     for sel in selections:
         roots |= _one(registry, docs, sel, paths or {}, where)
-    return with_contents(registry, docs, roots)
+    return with_contents(registry, docs, roots) if contents else roots
 
 
 def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: dict[str, str], where: str) -> set[str]:
