@@ -255,6 +255,8 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
         mapping[src] = dst
     if only and not selections:
         raise UsageError("--only needs --select (it imports the selected objects without what they need)")
+    if prune and selections:
+        raise UsageError("--prune archives what the whole tree no longer has: it cannot be combined with --select")
     selected = resolve_selection(registry, tree.docs, selections, tree.paths, "in the tree") if selections else None
     state = State.load(state_path or default_state_path(tree_dir, api.url), api.url)
     options = {"map_database": mapping, "secrets": Secrets.from_file(secrets_file), "prune": prune,

@@ -322,6 +322,11 @@ class Importer:
                 if dep not in scope:
                     scope.add(dep)
                     todo.append(dep)
+        for addr in self.tree.docs.keys() - scope:  # pins outside the selection stay as the target has them
+            kind, current = self.kind(addr), self.current_docs.get(addr)
+            if kind.positions and current is not None:
+                self.tree.docs[addr] = {k: v for k, v in self.tree.docs[addr].items() if k not in kind.positions} | {
+                    f: current[f] for f in kind.positions if current.get(f) is not None}
         return scope
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:

@@ -92,3 +92,7 @@ def test_restore_select_dry_run_plans_the_deleted_dashboard(history, tmp_path):
     bad = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--select", "dashboard:Nope", "--dry-run",
                  "--url", source.url, "--session-token", source.session)
     assert bad.code == 2 and "no dashboards named 'Nope' in the tree" in bad.err
+    pruning = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--select", "dashboard:Sales (Q3)", "--prune",
+                     "--url", source.url, "--session-token", source.session)
+    assert pruning.code == 2 and "--prune" in pruning.err and "Traceback" not in pruning.err
+    assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]

@@ -85,6 +85,11 @@ def world(tmp_path, registry):
         return Importer(api, registry, t, State.load(tmp_path / "state.json", api.url),
                         {"select": roots, "only": only})
 
+    def snapshot_again():
+        run_export(api, registry, out)
+        return load_tree(out, registry)
+
+    importer.snapshot_again = snapshot_again
     yield emu, api, tree, importer
     api.close()
 
@@ -262,3 +267,22 @@ def test_only_imports_the_selection_and_stops_on_what_the_target_lacks(world, re
     with pytest.raises(MbportError, match="problem"):
         importer("dashboard:Sales overview", only=True).apply(plan)
     assert writes_since(emu, start) == []
+
+
+def test_pins_outside_the_selection_stay_as_the_target_has_them(world):
+    emu, api, tree, importer = world
+    pinned, deleted = [c for c in api.get("/api/card", params={"f": "all"})
+                       if c["collection_id"] and not c.get("dashboard_id") and not c["archived"]
+                       and c["type"] == "question"][:2]
+    assert pinned["collection_id"] == deleted["collection_id"]
+    api.put(f"/api/card/{pinned['id']}", json={"collection_position": 1})
+    api.put(f"/api/card/{deleted['id']}", json={"collection_position": 2})
+    importer.snapshot_again()  # the snapshot has both pinned
+    api.put(f"/api/card/{pinned['id']}", json={"collection_position": None})  # unpinned since: not selected
+    api.delete(f"/api/card/{deleted['id']}")
+    restoring = importer(f"cards/{deleted['entity_id']}")
+    plan = restoring.plan()
+    assert [c.address for c in plan.changes if c.action != "noop"] == [f"cards/{deleted['entity_id']}"]
+    restoring.apply(plan)
+    assert api.get(f"/api/card/{pinned['id']}")["collection_position"] is None
+    assert named(api, "/api/card", deleted["name"], {"f": "all"})["collection_position"] == 2
