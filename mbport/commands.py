@@ -270,13 +270,11 @@ def _diff_state(state_path: Path | None, home: Path, url: str):
 
 def _selected(registry, docs, selection: str) -> set[str] | None:
     """The addresses one selection names in `docs`, None when it names nothing there (a malformed one raises)."""
-    from .selection import resolve_selection
+    from .selection import NotSelected, resolve_selection
 
     try:
         return resolve_selection(registry, docs, [selection])
-    except UsageError as exc:
-        if "expected KIND:NAME" in str(exc):
-            raise
+    except NotSelected:
         return None
 
 

@@ -245,7 +245,8 @@ class Importer:
             problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
-            if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) and self.kind(addr).archivable:
+            if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) \
+                    and self.kind(addr).archivable:  # a selective import prunes nothing
                 changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if scope is None or a in scope]

@@ -15,7 +15,7 @@ from .errors import UsageError
 from .gitstore import SnapshotRepo
 from .refs import address_kind
 from .registry import Registry
-from .selection import resolve_selection
+from .selection import NotSelected, resolve_selection
 
 
 @dataclass
@@ -65,15 +65,13 @@ def object_history(store: SnapshotRepo, registry: Registry, selections: tuple[st
     commits = list(store.repo.iter_commits(store.resolve(ref or "HEAD")))
     snapshots = _Snapshots(registry)
     roots: set[str] | None = None
-    error: UsageError | None = None
+    error: NotSelected | None = None
     for commit in commits:
         docs, paths = snapshots.docs(commit)
         try:
             roots = resolve_selection(registry, docs, selections, paths, "in any snapshot", contents=False)
             break
-        except UsageError as exc:
-            if "expected KIND:NAME" in str(exc):
-                raise
+        except NotSelected as exc:
             error = exc
     if roots is None:
         raise error or UsageError(f"--select {selections[0]!r}: no snapshots yet")

@@ -10,6 +10,10 @@ from .refs import REF, address_kind, is_ref
 from .registry import Registry
 
 
+class NotSelected(UsageError):
+    """A well-formed selection that names nothing in these docs (an object may be on the other side)."""
+
+
 def resolve_selection(registry: Registry, docs: dict[str, dict[str, Any]], selections: tuple[str, ...] | list[str],
                       paths: dict[str, str] | None = None, where: str = "on this instance",
                       contents: bool = True) -> set[str]:
@@ -44,7 +48,7 @@ def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: d
     found = {a for a, d in docs.items() if address_kind(a) == kind
              and name in (d.get("name"), d.get("email"), d.get("entity_id"), a, a.split("/", 1)[1])}
     if not found:
-        raise UsageError(f"--select {sel!r}: no {kind} named {name!r} {where}")
+        raise NotSelected(f"--select {sel!r}: no {kind} named {name!r} {where}")
     return found
 
 

@@ -73,10 +73,21 @@ def test_diff_select_shows_one_objects_change(history):
     run = mbport("diff", "--repo", repo, shas[5], shas[6], "--select", "dashboard:Sales (Q3)")
     assert run.code == 0, run.err
     # The dashboard and its parts (what a restore of the same selection brings back), nothing else.
-    assert sorted(run.out.strip().splitlines()) == ["card 'Pending orders': archived", "dashboard 'Sales (Q3)': archived",
-                                                    "subscription 'Weekly sales overview': removed"]
+    lines = sorted(run.out.strip().splitlines())
+    assert [line.split(":")[0] for line in lines] == ["card 'Pending orders'", "dashboard 'Sales (Q3)'",
+                                                      "subscription 'Weekly sales overview'"]
+    assert lines[0].startswith("card 'Pending orders': archived") and lines[1] == "dashboard 'Sales (Q3)': archived"
+    assert lines[2].endswith(": removed")
     whole = mbport("diff", "--repo", repo, shas[5], shas[6])
     assert len(whole.out.strip().splitlines()) > 1
+    _, _, _, _, source = history
+    live = mbport("diff", f"{repo}@{shas[8]}", "--select", f"dashboard:{dash['entity_id']}", "--url", source.url,
+                  "--session-token", source.session)
+    assert live.code == 0, live.err
+    assert sorted(live.out.strip().splitlines()) == ["card 'Pending orders': removed",  # its question went with it
+                                                     "dashboard 'Sales (Q3)': removed"]
+    nothing = mbport("diff", "--repo", repo, shas[5], shas[6], "--select", "dashboard:Nope")
+    assert nothing.code == 2 and "not found on either side" in nothing.err
 
 
 def test_restore_select_dry_run_plans_the_deleted_dashboard(history, tmp_path):
