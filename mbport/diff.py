@@ -152,6 +152,8 @@ def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> l
     label = entry if isinstance(entry, str) else field_name.replace("_", " ")
     if field_name == "archived":
         return ["archived" if new else "restored from the archive"]
+    if field_name == "archived_directly":  # only ever false in a tree: in the Trash because its container is
+        return ["in the Trash with its collection" if new is False else "in the Trash on its own"]
     if field_name == kind.container_field:
         return [f"moved from {names.name(old)} to {names.name(new)}"]
     if field_name == "name" and isinstance(old, str) and isinstance(new, str):

@@ -148,15 +148,14 @@ class Collections(Kind):
         if doc.get("personal_owner"):
             return target.find(self.name, target_id) or {"id": target_id}
         url = f"{self.endpoint}/{target_id}"
-        current = api.get(url)
+        on_its_own = bool(doc.get("archived")) and not archived_with_container(doc)
         if stage == ARCHIVE_STAGE:
             # Archived on its own: one PUT, and Metabase archives everything in it not archived on its own.
-            # Archived with its parent: nothing here, the parent's archive does it.
-            if doc.get("archived") and not archived_with_container(doc) and not current.get("archived"):
-                return api.put(url, json={"archived": True})
-            return current
+            # Archived with its parent, or live: nothing here (the parent's archive does it).
+            current = api.get(url) if on_its_own else {"id": target_id}
+            return api.put(url, json={"archived": True}) if on_its_own and not current.get("archived") else current
         # PUT writes an omitted `archived` as false: keep the target's state, unless the tree has it live.
-        archived = bool(current.get("archived")) and bool(doc.get("archived"))
+        archived = bool(doc.get("archived")) and bool(api.get(url).get("archived"))
         return api.put(url, json={**payload, "archived": archived})
 
 

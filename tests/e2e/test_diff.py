@@ -87,13 +87,13 @@ def test_card_changes_read_like_an_admin_says_them(pair):
     marketing = next(p for p in (b / "collections").glob("marketing.json"))
     marketing_ref = {"$ref": "collections/" + json.loads(marketing.read_text())["entity_id"]}
     edit("cards/company/total-revenue.json", lambda d: d.update(collection=marketing_ref))
-    edit("cards/company/product-categories.json", lambda d: d.update(archived=True))
+    edit("cards/company/product-categories.json", lambda d: d.update(archived=True, archived_directly=False))
     lines = lines_of(a, b)
     assert "card 'Orders by status (SQL)': SQL changed" in lines
     assert "card 'Revenue per month': renamed 'Revenue by month' → 'Revenue per month'; visualization: line → bar" in lines
     assert "card 'Orders by month': filters added" in lines
     assert "card 'Total revenue': moved from 'Company' to 'Marketing'" in lines
-    assert "card 'Product categories': archived" in lines
+    assert "card 'Product categories': archived; in the Trash with its collection" in lines
     assert len(lines) == 5
 
 

@@ -183,3 +183,23 @@ def test_importing_again_after_a_restore_on_the_target_archives_the_tree_again_a
     assert result.failed == {}
     assert held(target) == held(rt.source)
     assert_settled(rt.importer(), rt.emu_target)
+
+
+def test_archiving_on_the_source_between_two_imports_archives_the_same_way_on_the_target(tmp_path):
+    """The usual update: the target got the collection live; the source archived it since; the next import archives
+    it on the target with its contents, and what the source still holds after its cascades is there too."""
+    registry = load_plugins(KINDS)
+    _emu, source = instance("handmade")
+    old = next(c for c in source.get("/api/collection", params={"archived": "true"}) if c["name"] == "Old Campaigns")
+    source.put(f"/api/collection/{old['id']}", json={"archived": False})
+    emu_target, target = instance()
+    run = RoundTrip(source, target, emu_target, tmp_path, registry)
+    for archived in (False, True):
+        source.put(f"/api/collection/{old['id']}", json={"archived": archived})
+        assert run_export(source, registry, tmp_path / "tree", kinds=KINDS).warnings == []
+        importer = run.importer()
+        plan = importer.plan()
+        assert plan.problems == []
+        assert importer.apply(plan).failed == {}
+        assert held(target) == held(source)
+    assert_settled(run.importer(), emu_target)
