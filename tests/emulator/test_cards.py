@@ -122,7 +122,9 @@ def test_profile_056_stores_mbql4():
     admin = admin_for("0.56")
     card = new_card(admin, query=recorded("mbql4", 33)["dataset_query"])
     assert card["dataset_query"] == recorded("mbql4", 33)["dataset_query"]
-    assert "legacy_query" not in card and "card_schema" not in card
+    assert "legacy_query" not in card and "document_id" not in card
+    # source_card_id (0.51, metabase#46356) and card_schema (0.55, metabase#55714) predate 0.57
+    assert card["card_schema"] == 22 and card["source_card_id"] is None
     assert card["table_id"] == 18
 
 

@@ -69,6 +69,19 @@ The fidelity checklist of api-surface.md §21 (tests here unless a file is named
 | REST creates never keep `entity_id` | test_rest_creates_never_keep_entity_id_and_accept_unknown_keys (+ test_dashboards.py for dashcards) |
 | 0.63 list-form `template-tags` | test_cards.py::test_profile_063_returns_tag_lists_and_null_legacy_query |
 | every served route is in the spec | test_every_registered_route_is_in_the_served_spec_with_its_method |
+
+Behaviours of api-surface.md §23 found by real clients' integration suites (issue 12):
+
+| behaviour | Test |
+|---|---|
+| `GET /api/health` 200 `{"status": "ok"}` without a session | test_session.py::test_health_answers_ok_without_a_session_before_and_after_setup |
+| remappings only in query_metadata and the field GET, which also has the FK `target` | test_metadata.py::test_remappings_are_served_by_query_metadata_and_the_field_never_by_database_metadata |
+| running a card records its `result_metadata`; a native card is saved with its columns | test_dataset.py::test_running_a_card_records_its_metadata_and_a_model_keeps_its_edits, ::test_a_native_card_saved_without_metadata_gets_its_columns |
+| MBQL 95 sort directions canonicalized | test_mbql.py::test_mbql95_sort_directions_are_canonicalized_before_conversion |
+| `POST /api/card/:id/query/:export-format` (json, csv, api) | test_dataset.py::test_a_card_downloads_as_json_and_csv |
+| creating in or moving into the Trash: 400 "You cannot modify the Trash Collection." | test_collections.py::test_cannot_create_in_trash_and_official_needs_premium, test_cards.py::test_move_to_trash_is_refused, test_dashboards.py::test_creating_a_dashboard_in_the_trash_is_a_plain_400 |
+| `card_schema` and `source_card_id` before 0.57 | test_cards.py::test_profile_056_stores_mbql4 |
+| card and dashboard lists hydrate only `creator` (+ `collection` for cards) | test_list_endpoints_answer_the_shape_of_section_22 (its `has_not` sets) |
 """
 
 from __future__ import annotations
@@ -204,9 +217,16 @@ API_KEY_KEYS = {"id", "name", "group", "masked_key", "created_at", "updated_at",
 
 # (path, params, shape, keys every item has, keys no item has, item keys are exactly `has`)
 LISTS = [
-    ("/api/card", {}, ARRAY, {"creator", "collection", "last-edit-info", "dataset_query", "result_metadata"}, set(), False),
+    # Lists hydrate only `creator` and `collection` (cards) or `creator` (dashboards), plus last-edit-info
+    # (queries_rest/api/card.clj `cards-for-filter-option`, dashboards_rest `get-dashboards`): none of the
+    # detail GET's hydrations, so mbport cannot come to depend on them.
+    ("/api/card", {}, ARRAY, {"creator", "collection", "last-edit-info", "dataset_query", "result_metadata"},
+     {"can_write", "dashboard_count", "dashboard", "can_delete", "can_restore", "moderation_reviews",
+      "parameter_usage_count", "average_query_time", "can_manage_db"}, False),
     ("/api/card", {"f": "archived"}, ARRAY, set(), set(), False),
-    ("/api/dashboard", {}, ARRAY, {"creator", "last-edit-info"}, {"dashcards", "tabs"}, False),
+    ("/api/dashboard", {}, ARRAY, {"creator", "last-edit-info"},
+     {"dashcards", "tabs", "collection", "can_write", "can_delete", "can_restore", "param_fields",
+      "moderation_reviews"}, False),
     ("/api/collection", {}, ARRAY, {"id", "name", "can_write"}, set(), False),
     ("/api/collection/{collection}/items", {}, ITEMS, {"model", "name"}, {"dataset_query"}, False),
     ("/api/collection/root/items", {}, ITEMS, {"model", "name"}, {"dataset_query"}, False),

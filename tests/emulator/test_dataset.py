@@ -160,3 +160,56 @@ def test_saved_card_with_tags_card_references_and_snippets(profiled):
 
 def test_unknown_card_is_404(admin):
     assert admin.post("/api/card/777/query", json={}).status_code == 404
+
+
+def _saved(admin, query, **extra) -> dict:
+    body = {"name": extra.pop("name", "Q"), "display": "table", "visualization_settings": {}, "dataset_query": query}
+    resp = admin.post("/api/card", json={**body, **extra})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_a_native_card_saved_without_metadata_gets_its_columns(admin, shop_db):
+    # queries/models/card/metadata.clj `maybe-async-result-metadata`: the query is run for its columns.
+    card = _saved(admin, _native(shop_db, "SELECT id, name FROM customers"))
+    stored = admin.get(f"/api/card/{card['id']}").json()["result_metadata"]
+    assert [(c["name"], c["base_type"]) for c in stored] == [("id", "type/Integer"), ("name", "type/Text")]
+    broken = _saved(admin, _native(shop_db, "SELECT * FROM nowhere"), name="Broken")
+    assert admin.get(f"/api/card/{broken['id']}").json()["result_metadata"] is None
+
+
+def test_running_a_card_records_its_metadata_and_a_model_keeps_its_edits(admin, shop_db):
+    # query_processor/middleware/results_metadata.clj `record-metadata!`
+    tables = {t["name"]: t for t in admin.get("/api/table").json()}
+    mbql = {"database": shop_db, "type": "query", "query": {"source-table": tables["products"]["id"]}}
+    card = _saved(admin, mbql)
+    assert admin.get(f"/api/card/{card['id']}").json()["result_metadata"] is None
+    before = admin.get(f"/api/card/{card['id']}").json()["updated_at"]
+    assert admin.post(f"/api/card/{card['id']}/query").json()["status"] == "completed"
+    after = admin.get(f"/api/card/{card['id']}").json()
+    assert [c["name"] for c in after["result_metadata"]] == ["id", "title", "category", "price"]
+    assert after["updated_at"] == before
+    model = _saved(admin, _native(shop_db, "SELECT id, title FROM products"), name="M", type="model")
+    columns = admin.get(f"/api/card/{model['id']}").json()["result_metadata"]
+    columns[1] = {**columns[1], "display_name": "Product title", "description": "what we sell"}
+    admin.put(f"/api/card/{model['id']}", json={"result_metadata": columns})
+    admin.post(f"/api/card/{model['id']}/query")
+    kept = admin.get(f"/api/card/{model['id']}").json()["result_metadata"][1]
+    assert (kept["display_name"], kept["description"]) == ("Product title", "what we sell")
+
+
+@pytest.mark.allow_invalid_requests  # an unknown format, refused by the spec's enum
+def test_a_card_downloads_as_json_and_csv(admin, shop_db):
+    # queries_rest/api/card.clj `POST /:card-id/query/:export-format`; streaming/json.clj and streaming/csv.clj
+    card = _saved(admin, _native(shop_db, "SELECT id, name FROM customers ORDER BY id LIMIT 2"))
+    as_json = admin.post(f"/api/card/{card['id']}/query/json", json={})
+    assert as_json.status_code == 200 and as_json.headers["content-type"].startswith("application/json")
+    assert as_json.json() == [{"id": 1, "name": "Ada Lovelace"}, {"id": 2, "name": "Grace Hopper"}]
+    assert as_json.headers["content-disposition"].startswith('attachment; filename="q_')
+    as_csv = admin.post(f"/api/card/{card['id']}/query/csv", json={})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"] == "text/csv"
+    assert as_csv.text == "id,name\n1,Ada Lovelace\n2,Grace Hopper\n"
+    api = admin.post(f"/api/card/{card['id']}/query/api", json={})
+    assert api.status_code == 200 and api.json()["data"]["rows"] == [[1, "Ada Lovelace"], [2, "Grace Hopper"]]
+    assert admin.post(f"/api/card/{card['id']}/query/pdf", json={}).status_code == 400
+    assert admin.post("/api/card/9999/query/csv", json={}).status_code == 404

@@ -13,9 +13,10 @@ from ..store import Row, State
 from . import collections, notifications, users
 
 CARD_SCHEMA = 22
-# Card keys that first appear with 0.57 (MBQL 5 era); older profiles do not return them.
-MBQL5_ERA_KEYS = ("legacy_query", "card_schema", "document_id", "is_remote_synced", "dependency_analysis_version",
-                  "source_card_id")
+# Card keys that first appear with 0.57 (MBQL 5 era); older profiles do not return them. Not `source_card_id`
+# (a report_card column since metabase#46356, merged 2024-08, so 0.51) nor `card_schema` (metabase#55714, merged
+# 2025-03, so 0.55): every profile here returns both, as the recording of a 0.55-era server does.
+MBQL5_ERA_KEYS = ("legacy_query", "document_id", "is_remote_synced", "dependency_analysis_version")
 # PUT /api/card/{id}: keys applied whenever present, and keys applied only when non-null (Metabase's update-card!).
 UPDATE_WHEN_PRESENT = ("collection_id", "collection_position", "description", "cache_ttl", "dashboard_id")
 UPDATE_WHEN_NON_NULL = ("dataset_query", "display", "name", "visualization_settings", "archived", "enable_embedding",
@@ -278,6 +279,17 @@ def _remove_dashcards(state: State, card_id: int) -> None:
         dashboards.remove_dashcards_for_card(state, card_id)
 
 
+def _metadata_or_computed(state: State, query: Any, given: Any) -> Any:
+    """The result metadata a saved card gets: the given one, else for a native query the columns of a run
+    (queries/models/card/metadata.clj `maybe-async-result-metadata`). An MBQL query's metadata Metabase infers
+    from the query without running it; the emulator leaves it empty until the card is run (`record-metadata!`)."""
+    if given is not None or mbql.query_type(query) != "native":
+        return given
+    from . import dataset
+
+    return dataset.query_metadata_by_running(state, query)
+
+
 def create_card(state: State, user: Row, body: dict) -> Row:
     """POST /api/card's create-card!: a fresh entity_id always, the query stored per profile."""
     _check_non_blank(body, "name")
@@ -299,7 +311,8 @@ def create_card(state: State, user: Row, body: dict) -> Row:
         "type": body.get("type") or "question", "dataset_query": query,
         "visualization_settings": body.get("visualization_settings") or {},
         "parameters": body.get("parameters") or [], "parameter_mappings": body.get("parameter_mappings") or [],
-        "result_metadata": body.get("result_metadata"), **_derived_columns(state, query),
+        "result_metadata": _metadata_or_computed(state, query, body.get("result_metadata")),
+        **_derived_columns(state, query),
         "collection_id": collection_id, "collection_position": body.get("collection_position"),
         "collection_preview": True, "dashboard_id": body.get("dashboard_id"), "document_id": None,
         "archived": False, "archived_directly": False, "creator_id": user["id"], "made_public_by_id": None,
@@ -327,6 +340,7 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
         _check_no_cycle(state, card_id, updates["dataset_query"])
         updates["dataset_query"] = store_query(state, updates["dataset_query"])
         updates.update(_derived_columns(state, updates["dataset_query"]))
+        updates["result_metadata"] = _metadata_or_computed(state, updates["dataset_query"], updates.get("result_metadata"))
     archiving = updates.get("archived") is not None and bool(updates["archived"]) != bool(card.get("archived"))
     if archiving:
         updates["archived_directly"] = bool(updates["archived"])

@@ -1,12 +1,16 @@
-"""Running queries: POST /api/dataset and POST /api/card/{card-id}/query on SQLite warehouses (HTTP 202, like Metabase)."""
+"""Running queries: POST /api/dataset, POST /api/card/{card-id}/query (HTTP 202, like Metabase) and its downloads, on SQLite warehouses."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from .. import errors, sync
 from ..app import Ctx, Response
@@ -241,7 +245,7 @@ def _field_col(f: Row) -> dict:
     return {**{k: f[k] for k in keys}, "source": "fields", "field_ref": ["field", f["id"], None]}
 
 
-def _run(db: Row, compiled: Compiled) -> tuple[list[dict], list[list[Any]], bool]:
+def _run(db: Row, compiled: Compiled, limit: int = MAX_RESULTS) -> tuple[list[dict], list[list[Any]], bool]:
     if db["engine"] != "sqlite":
         raise QueryError(f"The emulator cannot connect to a {db['engine']} database; only SQLite warehouses run queries.",
                          "driver", "class java.net.ConnectException")
@@ -249,14 +253,14 @@ def _run(db: Row, compiled: Compiled) -> tuple[list[dict], list[list[Any]], bool
         with sync.connect((db.get("details") or {}).get("db", "")) as conn:
             cursor = conn.execute(compiled.sql, compiled.params)
             names = [d[0] for d in cursor.description or []]
-            rows = [list(r) for r in cursor.fetchmany(MAX_RESULTS + 1)]
+            rows = [list(r) for r in cursor.fetchmany(limit + 1)]
     except sync.SyncError as exc:
         raise QueryError(str(exc), "driver", "class java.sql.SQLException") from exc
     except (sqlite3.Error, OverflowError) as exc:
         raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})", "invalid-query",
                          "class org.sqlite.SQLiteException") from exc
-    truncated = len(rows) > MAX_RESULTS
-    rows = rows[:MAX_RESULTS]
+    truncated = len(rows) > limit
+    rows = rows[:limit]
     if compiled.fields is not None and len(compiled.fields) == len(names):
         cols = [_field_col(f) for f in compiled.fields]
     else:
@@ -276,8 +280,7 @@ def execute(state: State, db: Row, query: dict, parameters: list[dict] | None, c
         cols, rows, truncated = _run(db, compiled)
     except QueryError as exc:
         return Response(202, _failed(base, exc, compiled))
-    metadata = [{k: c[k] for k in ("display_name", "field_ref", "name", "base_type", "effective_type")}
-                | {"semantic_type": c.get("semantic_type"), "fingerprint": c.get("fingerprint")} for c in cols]
+    metadata = _columns_metadata(cols)
     data = {"rows": rows, "cols": cols, "native_form": {"query": compiled.sql, "params": compiled.params or None},
             "format-rows?": True, "results_timezone": "UTC", "requested_timezone": "UTC",
             "results_metadata": {"columns": metadata}, "insights": None}
@@ -285,6 +288,45 @@ def execute(state: State, db: Row, query: dict, parameters: list[dict] | None, c
         data["rows_truncated"] = MAX_RESULTS
     return Response(202, {"data": data, "cached": None, **base, "average_execution_time": None, "status": "completed",
                           "row_count": len(rows), "running_time": int((time.monotonic() - clock) * 1000)})
+
+
+def _columns_metadata(cols: list[dict]) -> list[dict]:
+    """The results metadata of a run's columns (what Metabase returns and records on the card)."""
+    return [{k: c[k] for k in ("display_name", "field_ref", "name", "base_type", "effective_type")}
+            | {"semantic_type": c.get("semantic_type"), "fingerprint": c.get("fingerprint")} for c in cols]
+
+
+def query_metadata_by_running(state: State, query: dict) -> list[dict] | None:
+    """A native query's result metadata, found by running it (None when it fails): what
+    queries/models/card/metadata.clj `maybe-async-result-metadata` stores on a card created without any.
+    Metabase runs it asynchronously with a time limit; the emulator's warehouses answer at once."""
+    try:
+        db = state.table("metabase_database").get(query.get("database"))
+        if db is None:
+            return None
+        return _columns_metadata(_run(db, compile_query(state, query, None))[0])
+    except (QueryError, errors.ApiError):
+        return None
+
+
+# What a user edits in a model's columns: kept when a run records the model's metadata again (the QP merges the
+# model's stored metadata into its results before `record-metadata!` saves them).
+MODEL_EDITS = ("display_name", "description", "semantic_type", "fk_target_field_id", "settings", "visibility_type", "id")
+
+
+def record_metadata(state: State, card: Row, response: Response) -> None:
+    """query_processor/middleware/results_metadata.clj `record-metadata!`: a completed run of a card's own query
+    saves its columns' metadata on the card when it changed (without touching `updated_at`)."""
+    body = response.body if isinstance(response.body, dict) else {}
+    if body.get("status") != "completed":
+        return
+    metadata = body["data"]["results_metadata"]["columns"]
+    if card.get("type") == "model":
+        edited = {c.get("name"): c for c in card.get("result_metadata") or [] if isinstance(c, dict)}
+        metadata = [{**c, **{k: edited[c["name"]][k] for k in MODEL_EDITS if k in edited.get(c["name"], {})}}
+                    for c in metadata]
+    if metadata != card.get("result_metadata"):
+        card["result_metadata"] = metadata
 
 
 def _failed(base: dict, exc: QueryError, compiled: Compiled | None) -> dict:
@@ -318,4 +360,50 @@ def run_card(ctx: Ctx, card_id: Any):
         raise errors.not_found()
     query = card.get("dataset_query") or {}
     db = _database(state, query.get("database") or card.get("database_id"))
-    return execute(state, db, query, (ctx.body or {}).get("parameters"), "question")
+    response = execute(state, db, query, (ctx.body or {}).get("parameters"), "question")
+    record_metadata(state, card, response)
+    return response
+
+
+# Downloads run without the 2,000-row userland constraint, up to a spreadsheet's row count
+# (query_processor/middleware/constraints.clj; `:constraints nil` in the download endpoints).
+MAX_DOWNLOAD_ROWS = 1_048_575
+
+
+@route("POST", "/api/card/{card-id}/query/{export-format}")
+def download_card(ctx: Ctx, card_id: Any, export_format: str):
+    """queries_rest/api/card.clj `POST /:card-id/query/:export-format`: the card's results as a file. `json` is an
+    array of objects keyed by column title (query_processor/streaming/json.clj), `csv` a header row of titles and
+    then the rows (streaming/csv.clj), `api` the usual query answer with status 200. Titles are the columns'
+    display names (streaming/common.clj `column-titles`); `format_rows` (default false) is not applied: values
+    are written as the warehouse returns them. xlsx is not emulated."""
+    state = ctx.state
+    card = state.table("card").get(card_id)
+    if card is None:
+        raise errors.not_found()
+    if export_format == "xlsx":
+        raise errors.bad_request("The emulator does not write xlsx files; use csv or json.")
+    query = card.get("dataset_query") or {}
+    db = _database(state, query.get("database") or card.get("database_id"))
+    parameters = (ctx.body or {}).get("parameters")
+    if isinstance(parameters, str):  # sent as a form field: a JSON string
+        parameters = orjson.loads(parameters or "[]")
+    if export_format == "api":
+        answer = execute(state, db, query, parameters, "question")
+        return Response(200, answer.body)
+    try:
+        cols, rows, _ = _run(db, compile_query(state, query, parameters), MAX_DOWNLOAD_ROWS)
+    except QueryError as exc:
+        return Response(500, {"status": "failed", "error": str(exc), "error_type": exc.error_type})
+    titles = [c.get("display_name") or c["name"] for c in cols]
+    stamp = state.now().replace(":", "").replace("-", "")[:15]
+    name = f"{card['name'].lower().replace(' ', '_')}_{stamp}.{export_format}"
+    headers = {"content-disposition": f'attachment; filename="{name}"'}
+    if export_format == "json":
+        body = orjson.dumps([dict(zip(titles, row, strict=True)) for row in rows])
+        return Response(200, body, {**headers, "content-type": "application/json; charset=utf-8"})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(titles)
+    writer.writerows(rows)
+    return Response(200, out.getvalue().encode(), {**headers, "content-type": "text/csv"})
