@@ -246,13 +246,8 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
         raise MbportError(f"{tree_dir}: {len(problems)} problem(s) in the tree; nothing was written",
                           hint=f"run `mbport check {tree_dir}`")
     instance = getattr(api, "instance", None)  # --instance / --to NAME of mbport.toml: its mappings and secrets
-    mapping = dict(instance.map_database) if instance else {}
+    mapping = database_mapping(map_database, instance)
     secrets_file = secrets_file or (instance.secrets_file if instance else None)
-    for item in map_database:
-        src, sep, dst = item.partition("=")
-        if not sep or not src or not dst:
-            raise UsageError(f"--map-database {item!r}: expected SRC=DST (database names)")
-        mapping[src] = dst
     if only and not selections:
         raise UsageError("--only needs --select (it imports the selected objects without what they need)")
     if prune and selections:
@@ -263,6 +258,17 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
                "with_api_keys": with_api_keys, "api_keys_file": Path(str(tree_dir) + ".new-api-keys.json"),
                "select": selected, "only": only, **extra}
     return Tracked(Importer(api, registry, tree, state, options), _out())
+
+
+def database_mapping(map_database, instance) -> dict[str, str]:
+    """Source database name → target database name: the instance's `map_database`, then --map-database SRC=DST."""
+    mapping = dict(instance.map_database) if instance else {}
+    for item in map_database:
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst:
+            raise UsageError(f"--map-database {item!r}: expected SRC=DST (database names)")
+        mapping[src] = dst
+    return mapping
 
 
 def default_state_path(tree_dir: Path, url: str) -> Path:

@@ -286,12 +286,15 @@ def _selected(registry, docs, selection: str) -> set[str] | None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="State file of the import into the live instance, to map its entity ids back to A's "
                    "(default: beside the tree or repository, if there).")
+@click.option("--map-database", "map_database", multiple=True, metavar="SRC=DST",
+              help="B's database DST stands for A's database SRC (as `import --map-database` used it); the import "
+                   "state's mappings apply by themselves.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per changed object (address, kind, name, change, details).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when there are differences, 0 when there are none.")
 @click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
               help="Only these objects (repeatable; KIND:NAME, entity id or address; a collection takes its contents).")
 def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, concurrency, insecure, state_path,
-             as_json, exit_code, selections):
+             map_database, as_json, exit_code, selections):
     """What changed between two snapshots, two trees, or a snapshot and a live instance (--url: drift).
 
     A and B are tree folders or REPO@REF (or refs with --repo). With one side and --url, the live instance
@@ -304,8 +307,9 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
     beside a tree folder; REPO.mbport-state/ for REPO@REF, a ref with --repo, or the repository's working
     tree). `migrate` keeps its state in the user's data folder: pass the path it printed with --state.
     """
+    from .cli import database_mapping
     from .diff import diff_docs
-    from .relabel import entity_id_map, relabel
+    from .relabel import entity_id_map, name_map, relabel, relabel_names
 
     registry = _registry()
     if not sides or len(sides) > 2:
@@ -322,20 +326,30 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
     if state_path is not None and not live:
         raise UsageError("--state maps a live instance's entity ids: it needs one side and --url",
                          hint="two trees or snapshots are compared as they are")
-    state = None
+    explicit = database_mapping(map_database, None)  # a malformed SRC=DST is a usage error before any work
+    state, renames, config_instance = None, {}, None
     with contextlib.ExitStack() as stack:
         old_label, old, home = stack.enter_context(_side(sides[0], repo_dir, registry))
         if len(sides) == 2:
             new_label, new, _ = stack.enter_context(_side(sides[1], repo_dir, registry))
         elif live:
             api = stack.enter_context(make_client(url, api_key, username, password, session_token, concurrency, insecure))
+            config_instance = getattr(api, "instance", None)  # mbport.toml's map_database for this instance
             state = _diff_state(state_path, home, api.url)  # before the export: a wrong file fails at once
             new_label, new, index = stack.enter_context(_live(api, registry))
             if state is not None:
                 new = relabel(new, entity_id_map(state.ids, index), registry)
                 old = relabel(old, {}, registry)  # set-like lists in the same order on both sides
+                renames = name_map(state.ids, index)  # databases the import matched by --map-database
         else:
             new_label, new, _ = stack.enter_context(_side(str(repo_dir), None, registry))
+        mapping = {**(config_instance.map_database if config_instance else {}), **explicit}
+        renames.update({dst: src for src, dst in mapping.items()})
+        if renames:
+            new, mapped = relabel_names(new, renames)
+            for addr in mapped & set(old):  # a mapped database is B's own: import never reconfigures it, nor does diff
+                new[addr] = old[addr]
+            new, old = relabel(new, {}, registry), relabel(old, {}, registry)  # set-like lists sorted by the new names
         changes = diff_docs(registry, old, new)
         if selections:
             chosen: set[str] = set()

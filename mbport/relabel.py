@@ -7,19 +7,15 @@ from typing import Any
 
 import orjson
 
-from .refs import address_kind, split_address
+from .refs import address_kind, quote_part, split_address
 
 ENTITY_ID_LENGTH = 21  # Metabase's entity ids (NanoID); other key parts (names, slugs) are never renamed
 
 
-def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
-    """Target key part → source key part, for every object an import wrote or matched.
-
-    Metabase never keeps a client's entity_id, so a tree exported from the target names the same objects
-    with other entity_ids. `ids` is the import's address → target id; `target_index` the target export's
-    (kind, id) → address. Aligning the two addresses part by part gives the renaming.
-    """
-    renames: dict[str, str] = {}
+def _aligned_parts(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]):
+    """(source key part, target key part, whether it is the object's own last part) for every key part that
+    differs between an object's address in the tree and in the target's export. `ids` is the import's address
+    → target id; `target_index` the target export's (kind, id) → address."""
     for source_addr, target_id in ids.items():
         try:
             target_addr = target_index.get((address_kind(source_addr), target_id))
@@ -29,10 +25,46 @@ def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str])
             continue
         _, a_parts = split_address(source_addr)
         _, b_parts = split_address(target_addr)
-        for a, b in zip(a_parts, b_parts, strict=False):
-            if a != b and len(b) == ENTITY_ID_LENGTH:
-                renames[b] = a
-    return renames
+        for i, (a, b) in enumerate(zip(a_parts, b_parts, strict=False)):
+            if a != b:
+                yield a, b, i == len(a_parts) - 1
+
+
+def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
+    """Target key part → source key part, for every object an import wrote or matched.
+
+    Metabase never keeps a client's entity_id, so a tree exported from the target names the same objects
+    with other entity_ids. Aligning the two addresses part by part gives the renaming.
+    """
+    return {b: a for a, b, _own in _aligned_parts(ids, target_index) if len(b) == ENTITY_ID_LENGTH}
+
+
+def name_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
+    """Target name → source name for the objects an import matched under another name (`--map-database
+    SRC=DST`: the target's DST stands for the tree's SRC), read from the import's state."""
+    return {b: a for a, b, own in _aligned_parts(ids, target_index)
+            if own and len(b) != ENTITY_ID_LENGTH and len(a) != ENTITY_ID_LENGTH}
+
+
+def relabel_names(docs: dict[str, Any], renames: dict[str, str]) -> tuple[dict[str, Any], set[str]]:
+    """Docs whose addresses and refs name the target's DST as the tree's SRC (`renames` DST → SRC), and the
+    addresses (after renaming) of the renamed objects themselves (a mapped database is the target's own)."""
+    if not renames:
+        return docs, set()
+    encoded = {quote_part(b): quote_part(a) for b, a in renames.items()}
+    mapped = {addr for addr in docs if split_address(addr)[1][-1] in renames}
+    # A key part inside an address: after "kind/" or another part, before "/" or the end of the string (also
+    # inside JSON-encoded strings, where quotes are escaped: column_settings keys hold field refs).
+    pattern = re.compile(r'((?:"|\\")[a-z][a-z-]*/(?:[^"/\\]*/)*)(' + "|".join(
+        re.escape(k) for k in sorted(encoded, key=len, reverse=True)) + r')(?=/|"|\\")')
+    text = pattern.sub(lambda m: m.group(1) + encoded[m.group(2)], orjson.dumps(docs).decode())
+    docs = orjson.loads(text)
+    renamed = set()
+    for addr in mapped:
+        kind, parts = split_address(addr)
+        renamed.add(address_kind(addr) + "/" + "/".join(quote_part(renames.get(p, p)) if i == len(parts) - 1
+                                                       else quote_part(p) for i, p in enumerate(parts)))
+    return docs, renamed
 
 
 def relabel(docs: dict[str, Any], renames: dict[str, str], registry: Any = None) -> dict[str, Any]:

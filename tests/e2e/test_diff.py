@@ -304,3 +304,41 @@ def test_a_broken_file_is_an_error_not_a_change(pair):
         f"Error: {b}: 1 problem(s) in the tree; nothing was compared"]
     events = [json.loads(line) for line in mbport("--json", "diff", b, a).out.splitlines()]
     assert [e["type"] for e in events] == ["error", "summary"] and events[-1]["exit_code"] == 1
+
+
+def test_an_import_onto_a_mapped_database_has_no_differences(exported, instances, tmp_path):
+    """After `import --map-database`, the target's database stands for the tree's: diff maps it back by itself
+    (from the import state), and --map-database says it when there is no state."""
+    from mbport.emulator.sample_db import build_from_script
+    from mbport.emulator.seeds.sample import WAREHOUSE_SCRIPT
+
+    tree = tmp_path / "tree"
+    shutil.copytree(exported, tree)
+    target = instances.add("staging")
+    staging_db = build_from_script(WAREHOUSE_SCRIPT, tmp_path / "staging.sqlite")
+    with target.api() as api:
+        db = api.post("/api/database", json={"name": "Warehouse (staging)", "engine": "sqlite",
+                                             "details": {"db": str(staging_db)}}).json()
+        api.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
+    target.emu.wait_idle()
+    conn = ["--url", target.url, "--session-token", target.session]
+    run = mbport("import", tree, *conn, "--secrets", write_secrets(tmp_path / "secrets.json"), "--with-api-keys",
+                 "--map-database", "Shop Warehouse=Warehouse (staging)")
+    assert run.code == 0, run.err
+    same = mbport("diff", tree, *conn, "--exit-code")
+    assert same.code == 0 and same.out == "", same.out
+    with target.api() as api:  # real drift on the mapped database's content still shows, under the tree's names
+        card = target.card("Orders by status (SQL)")
+        api.put(f"/api/card/{card['id']}", json={"display": "bar"}).raise_for_status()
+    drift = mbport("diff", tree, *conn, "--exit-code")
+    assert drift.code == 4 and drift.out.splitlines() == ["card 'Orders by status (SQL)': visualization: pie → bar"]
+    bad = mbport("diff", tree, *conn, "--map-database", "no-equals")
+    assert bad.code == 2 and "--map-database 'no-equals'" in bad.err
+    # two trees: B's database named otherwise, said with --map-database
+    renamed = tmp_path / "renamed"
+    shutil.copytree(exported, renamed)
+    for path in renamed.rglob("*.json"):
+        path.write_text(path.read_text().replace("Shop Warehouse", "Warehouse (staging)"))
+    assert mbport("diff", exported, renamed, "--exit-code").code == 4
+    mapped = mbport("diff", exported, renamed, "--map-database", "Shop Warehouse=Warehouse (staging)", "--exit-code")
+    assert mapped.code == 0 and mapped.out == "", mapped.out
