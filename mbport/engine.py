@@ -17,7 +17,7 @@ from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .export import extract
 from .kind import ExportContext, Kind
-from .refs import REF, address_kind, is_ref
+from .refs import REF, address_kind, is_ref, split_address
 from .registry import Registry
 from .resolve import Resolver, Target
 from .state import State
@@ -49,19 +49,27 @@ class Change:
     fields: list[str] = field(default_factory=list)
     target_id: Any = None
     needed_by: list[str] = field(default_factory=list)  # a selective import: the objects that need this one
+    what: str | None = None  # the kind in an admin's word ("card", "alert")
 
     def line(self) -> str:
+        """`+ card 'Revenue by month' (cards/aBc…)`, `~ ...: fields that differ`."""
         sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?"}[self.action]
-        label = f" ({self.name})" if self.name else ""
+        named = " ".join(x for x in (self.what, f"'{self.name}'" if self.name else None) if x)
+        head = f"{sign} {named} ({self.address})" if named else f"{sign} {self.address}"
         more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
         needed = f"  [needed by {', '.join(self.needed_by)}]" if self.needed_by else ""
-        return f"{sign} {self.address}{label}{more}{needed}"
+        return head + more + needed
+
+
+MATCH_AFTER_SYNC_NOTE = ("? = not on the target yet: found there once a database this import creates has had its "
+                         "first sync (its tables and fields are never created by mbport)")
 
 
 @dataclass
 class Plan:
     changes: list[Change]
     problems: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -71,8 +79,19 @@ class Plan:
         return any(c.action in ("create", "update", "archive") for c in self.changes)
 
     def summary(self) -> str:
+        after_sync = len(self.of("match-after-sync"))
         return (f"Plan: {len(self.of('create'))} to create, {len(self.of('update'))} to update, "
-                f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged.")
+                f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged"
+                + (f", {after_sync} to match after sync (?)" if after_sync else "")
+                + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
+
+    def notes(self) -> list[str]:
+        """What the plan's lines do not say by themselves: the `?` marker, and what is left out and why."""
+        notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []
+        for reason, addrs in sorted(self.skipped.items()):
+            notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
+                         f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
+        return notes
 
 
 @dataclass
@@ -206,29 +225,32 @@ class Importer:
         ctx = self._target_context()
         comparable = self._comparable_raws()
         changes, problems = [], []
+        skipped: dict[str, list[str]] = {}
         created_here: set[str] = set()  # docs this import will create (their dependents match after them)
         missing: dict[str, list[str]] = {}  # an unmanaged object the target lacks → the docs it breaks
         for addr in self.doc_order():
             if progress:
                 progress(addr, "compare")
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            name = kind.label(doc)
-            if kind.skipped(self.options):
+            name, what = self._name(addr), self._what(addr)
+            reason = kind.skipped(self.options)
+            if reason:
+                skipped.setdefault(reason, []).append(addr)
                 continue
             self._note_missing_sub_objects(addr, kind.refs(doc), missing)
             if addr not in self.ids:
                 if kind.managed:
-                    changes.append(Change("create", addr, name))
+                    changes.append(Change("create", addr, name, what=what))
                     created_here.add(addr)
                 elif any(dep in created_here for dep in kind.refs(doc)):
-                    changes.append(Change("match-after-sync", addr, name))
+                    changes.append(Change("match-after-sync", addr, name, what=what))
                 else:
                     missing.setdefault(addr, [])
                 continue
             ctx.current = addr
             self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
             differ = kind.compare(doc, current, self.options)
-            changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr]))
+            changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
         self._recheck_after_cascades(changes)
         scope = None
         if self.options.get("select") is not None:
@@ -247,7 +269,10 @@ class Importer:
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) \
                     and self.kind(addr).archivable:  # a selective import prunes nothing
-                changes.append(Change("archive", addr, None, [], self.state.ids.get(addr)))
+                tid = self.state.ids.get(addr)
+                raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
+                name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]
+                changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if scope is None or a in scope]
         for addr in in_scope:
@@ -259,7 +284,7 @@ class Importer:
             reason = self.target.unavailable.get(address_kind(addr))
             if reason and not self.kind(addr).skipped(self.options):
                 problems.append(f"{addr}: the target cannot hold it: {reason} ({self.tree.paths.get(addr)})")
-        return Plan(changes, problems)
+        return Plan(changes, problems, skipped)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written
@@ -346,8 +371,20 @@ class Importer:
                 missing.setdefault(ref, []).append(addr)
 
     def _labelled(self, addr: str) -> str:
-        label = self.kind(addr).label(self.tree.docs[addr])
+        label = self.kind(addr).label(self.tree.docs[addr], self.tree.docs)
         return f"{addr} ({label})" if label else addr
+
+    def _name(self, addr: str) -> str:
+        """The name a plan line shows: the kind's label, else what `mbport diff` calls the object."""
+        from .diff import display_name
+
+        doc = self.tree.docs[addr]
+        return self.kind(addr).label(doc, self.tree.docs) or display_name(doc, addr)
+
+    def _what(self, addr: str) -> str:
+        from .diff import kind_label
+
+        return kind_label(self.registry, address_kind(addr))
 
     def _target_context(self) -> ExportContext:
         """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""

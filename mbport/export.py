@@ -364,7 +364,7 @@ def _parent_placed(kind: Kind, doc: dict, folders: dict, docs: dict) -> bool:
 
 
 def _assign(addrs, pending, docs, folders, paths, provide: bool) -> None:
-    ctx = PathContext(folders)
+    ctx = PathContext(folders, docs)
     groups: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
     for addr in addrs:
         kind = pending[addr]

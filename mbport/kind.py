@@ -164,8 +164,9 @@ class Kind:
         """Default: one flat folder, file named after the doc's name (or its key)."""
         return PathHint((), str(doc.get("name") or self.key_parts(doc)[0]))
 
-    def label(self, doc: dict[str, Any]) -> str | None:
-        """A human name for messages (the doc's name, a user's email ...)."""
+    def label(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> str | None:
+        """A human name for messages (the doc's name, a user's email ...); `docs` (the tree, when known) lets a
+        kind name an object by another it belongs to (an alert by its card)."""
         return doc.get("name") or doc.get("email")
 
     def doc_address(self, doc: dict[str, Any]) -> str:
@@ -318,8 +319,13 @@ class Kind:
 class PathContext:
     """Lets a kind place its docs under another doc's folder (e.g. cards under their collection)."""
 
-    def __init__(self, folders: dict[str, tuple[str, ...]]):
+    def __init__(self, folders: dict[str, tuple[str, ...]], docs: dict[str, dict[str, Any]] | None = None):
         self.folders = folders
+        self.docs = docs or {}
+
+    def doc(self, value: Any) -> dict[str, Any] | None:
+        """The doc a ref points at (an alert's card), if the tree has it."""
+        return self.docs.get(value["$ref"]) if isinstance(value, dict) and "$ref" in value else None
 
     def folder_of(self, value: Any) -> tuple[str, ...]:
         """The folder (slug parts) of the doc a ref points at; () for None or unknown."""

@@ -114,8 +114,11 @@ class Output:
             if change.action != "noop":
                 self.change(change)
         self.line(plan.summary())
+        for note in plan.notes():
+            self.line(note)
         self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync")},
-                    has_changes=plan.has_changes, problems=list(plan.problems))
+                    has_changes=plan.has_changes, problems=list(plan.problems),
+                    skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())})
 
     def result(self, **fields: Any) -> None:
         """Fields of the final summary event (later calls add to and override earlier ones)."""

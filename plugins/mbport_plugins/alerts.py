@@ -145,8 +145,21 @@ class Alerts(Kind):
         return doc
 
     def path(self, doc, folders) -> PathHint:
+        """`alerts/<the card's collection path>/<card name>/alert-<n>.json` (format 1 trees before this named the
+        folder after the card's entity_id; the path is never read back, so both load)."""
         card_key, ordinal = self.key_parts(doc)
-        return PathHint((slugify(card_key),), f"alert-{ordinal}")
+        card = folders.doc((doc.get("payload") or {}).get("card"))
+        if card is None or not card.get("name"):
+            return PathHint((slugify(card_key),), f"alert-{ordinal}")
+        return PathHint((*folders.folder_of(card.get("collection")), slugify(card["name"])), f"alert-{ordinal}")
+
+    def label(self, doc, docs=None):
+        """Named by its card: "Revenue by month", or "Revenue by month #2" for a card's second alert."""
+        card = (docs or {}).get(((doc.get("payload") or {}).get("card") or {}).get("$ref"))
+        name = (card or {}).get("name") or ((doc.get("payload") or {}).get("card") or {}).get("name")
+        if not name:
+            return None
+        return name if doc.get("ordinal") == 1 else f"{name} #{doc.get('ordinal')}"
 
     # ---- import (>= 0.54 targets): `POST`/`PUT /api/notification`, matched by (card, ordinal) ----
     identity_fields = ()

@@ -82,7 +82,7 @@ class Impersonations(Kind):
         group, database = self.key_parts(doc)
         return PathHint((slugify(group),), database)
 
-    def label(self, doc):
+    def label(self, doc, docs=None):
         group, database = self.key_parts(doc)
         return f"{group} on {database} as {doc.get('attribute')}"
 

@@ -96,7 +96,7 @@ class Sandboxes(Kind):
         db, schema, name = table
         return PathHint((slugify(group), slugify(db), slugify(schema or NO_SCHEMA)), name)
 
-    def label(self, doc):
+    def label(self, doc, docs=None):
         group, *table = self.key_parts(doc)
         return f"{group} on {'.'.join(p for p in table if p)}"
 

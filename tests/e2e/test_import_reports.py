@@ -84,3 +84,66 @@ def test_one_write_is_singular_and_problems_are_listed_once(world, instances, tm
     mentions = [line for line in missing.err.splitlines() if "MBPORT_SECRET_DATABASES_FINANCE_PASSWORD" in line]
     assert len(mentions) == 1, missing.err
     assert "Error: 1 problem(s) stop the import; nothing was written" in missing.err.splitlines()
+
+
+LINE = re.compile(r"^[+~?-] [a-z-]+ '[^']+' \([a-z-]+/[^)]+\)(: .+)?$")
+
+
+def test_plan_lines_name_every_object_explain_the_marks_and_what_is_skipped(world, instances):
+    fresh = instances.add("planning")
+    run = mbport("plan", world["tree"], "--secrets", world["secrets"], "--url", fresh.url, "--session-token", fresh.session)
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    changes = [line for line in lines if line[:2] in ("+ ", "~ ", "? ", "- ") and not line.startswith("? = ")]
+    assert changes and all(LINE.match(line) for line in changes), [x for x in changes if not LINE.match(x)]
+    after_sync = [line for line in changes if line.startswith("? ")]
+    assert after_sync and all(line.startswith(("? table '", "? field '")) for line in after_sync)
+    summary = next(line for line in lines if line.startswith("Plan: "))
+    assert f", {len(after_sync)} to match after sync (?)" in summary, summary
+    assert any(line.startswith("? = ") and "first sync" in line for line in lines)
+    api_keys = len(list((world["tree"] / "api-keys").glob("*.json")))
+    assert api_keys and (f"Skipped: {api_keys} object{'s' if api_keys > 1 else ''} (api-keys): API keys are recreated "
+                         "only with --with-api-keys.") in lines, lines
+    alert = next(line for line in changes if line.startswith("+ alert "))
+    card = json.loads(next((world["tree"] / "alerts").rglob("*.json")).read_text())["payload"]["card"]["$ref"]
+    card_name = next(json.loads(p.read_text())["name"] for p in (world["tree"] / "cards").rglob("*.json")
+                     if f"cards/{json.loads(p.read_text())['entity_id']}" == card)
+    assert alert.startswith(f"+ alert '{card_name}' (alerts/"), alert
+    with_keys = mbport("plan", world["tree"], "--secrets", world["secrets"], "--with-api-keys", "--url", fresh.url,
+                       "--session-token", fresh.session)
+    assert "Skipped:" not in with_keys.out and "+ api key 'CI export'" in with_keys.out, [x for x in with_keys.out.splitlines() if "api-key" in x or "Skipped" in x]
+
+
+def test_a_pruned_object_is_named(world, instances, tmp_path):
+    target = instances.add("pruning")
+    tree = tmp_path / "tree"
+    shutil.copytree(world["tree"], tree)
+    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
+    assert mbport("import", tree, *conn).code == 0
+    texts = {p: p.read_text() for p in tree.rglob("*.json")}
+    card, doc = next((p, json.loads(t)) for p, t in sorted(texts.items())
+                     if p.is_relative_to(tree / "cards")
+                     and not any(f"cards/{json.loads(t)['entity_id']}" in o for q, o in texts.items() if q != p))
+    card.unlink()  # a card nothing else uses
+    run = mbport("plan", tree, *conn, "--prune")
+    assert f"- card '{doc['name']}' (cards/{doc['entity_id']})" in run.out.splitlines(), run.out
+
+
+def test_alert_files_are_named_by_their_card_and_older_trees_still_load(world, instances, tmp_path):
+    alerts = sorted(p.relative_to(world["tree"]).as_posix() for p in (world["tree"] / "alerts").rglob("*.json"))
+    cards = {json.loads(p.read_text())["entity_id"]: p.relative_to(world["tree"] / "cards").with_suffix("").as_posix()
+             for p in (world["tree"] / "cards").rglob("*.json")}
+    for rel in alerts:
+        card = json.loads((world["tree"] / rel).read_text())["payload"]["card"]["$ref"].split("/")[1]
+        assert rel.startswith(f"alerts/{cards[card]}/alert-"), (rel, cards[card])
+    old = tmp_path / "old"
+    shutil.copytree(world["tree"], old)
+    for rel in alerts:  # where format 1 trees before this kept them: a folder named after the card's entity id
+        doc = json.loads((old / rel).read_text())
+        card = doc["payload"]["card"]["$ref"].split("/")[1]
+        (old / rel).unlink()
+        target = old / "alerts" / card.lower() / f"alert-{doc['ordinal']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(doc))
+    assert mbport("check", old).code == 0
+    assert mbport("diff", world["tree"], old, "--exit-code").code == 0

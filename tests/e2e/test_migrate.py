@@ -38,7 +38,7 @@ def test_dry_run_writes_nothing_and_bad_input_is_one_line(pair, tmp_path, monkey
     before = len(target.emu.request_log)
     dry = mbport(*migrate_args(source, target, "--secrets", secrets, "--dry-run"))
     assert dry.code == 0, dry.err
-    assert "to create" in dry.out and "+ cards/" in dry.out
+    assert "to create" in dry.out and "+ card '" in dry.out
     assert writes_since(target.emu, before) == []
     missing_secret = mbport(*migrate_args(source, target))
     assert missing_secret.code == 1 and "MBPORT_SECRET_DATABASES_FINANCE_PASSWORD" in missing_secret.err

@@ -35,11 +35,11 @@ def test_json_mode_writes_one_event_per_line_and_a_final_summary(capsys):
 
 def test_human_mode_keeps_stdout_for_results_and_stderr_for_warnings(capsys):
     out = Output()
-    out.plan(Plan([Change("create", "cards/a", "A"), Change("noop", "cards/c", "C")]))
+    out.plan(Plan([Change("create", "cards/a", "A", what="card"), Change("noop", "cards/c", "C", what="card")]))
     out.warning("something odd")
     out.summary(0)  # nothing in human mode
     stdout, stderr = capsys.readouterr()
-    assert stdout.splitlines() == ["+ cards/a (A)", "Plan: 1 to create, 0 to update, 0 to archive, 1 unchanged."]
+    assert stdout.splitlines() == ["+ card 'A' (cards/a)", "Plan: 1 to create, 0 to update, 0 to archive, 1 unchanged."]
     assert stderr == "Warning: something odd\n"
 
 
