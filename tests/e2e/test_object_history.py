@@ -97,8 +97,8 @@ def test_restore_select_dry_run_plans_the_deleted_dashboard(history, tmp_path):
                  "--url", source.url, "--session-token", source.session, "--state", tmp_path / "state.json")
     assert run.code == 0, run.err
     changes = [line for line in run.out.splitlines() if line[:2] in ("+ ", "~ ", "- ")]
-    assert any(line.startswith(f"+ dashboards/{dash['entity_id']} (Sales (Q3))") for line in changes), run.out
-    assert all(line.startswith(("+ dashboards/", "+ pulses/", "+ cards/")) for line in changes), changes
+    assert any(line.startswith(f"+ dashboard 'Sales (Q3)' (dashboards/{dash['entity_id']})") for line in changes), run.out
+    assert all(line.startswith(("+ dashboard '", "+ subscription '", "+ card '")) for line in changes), changes
     assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
     bad = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--select", "dashboard:Nope", "--dry-run",
                  "--url", source.url, "--session-token", source.session)
