@@ -1,0 +1,38 @@
+"""A command imports only what it uses: an `export --quiet` loads no git, graph, emulator, server, schema or
+rich-progress modules (each costs tens of milliseconds of every start), checked in a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.e2e.instances import Served
+
+API_KEY = "mb_StartupTestKey0123456789abcdefghijklmnop"
+NOT_FOR_EXPORT = ("git", "networkx", "starlette", "uvicorn", "jsonschema", "rich", "pygments", "mbport.emulator",
+                  "mbport.graph", "mbport.engine", "mbport.gitstore")
+REPORT = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from mbport.cli import main
+main()
+"""
+
+
+def test_export_quiet_imports_only_what_it_uses(tmp_path):
+    served = Served(tmp_path, API_KEY)
+    try:
+        modules = tmp_path / "modules.json"
+        proc = subprocess.run([sys.executable, "-c", REPORT, str(modules), "--quiet", "export", "--url", served.url,
+                               "--api-key", API_KEY, "--out", str(tmp_path / "tree")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        served.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tree" / "mbport.json").is_file() or any((tmp_path / "tree").iterdir())
+    loaded = json.loads(modules.read_text())
+    assert "mbport.export" in loaded and "httpx" in loaded  # the probe saw the export itself
+    unwanted = sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in NOT_FOR_EXPORT))
+    assert unwanted == []
