@@ -356,7 +356,8 @@ def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]
     pending = {addr: registry[address_kind(addr)] for addr in docs}
     # Folder-providing kinds (collections) go first, parents before children, so others can nest inside.
     providers = [a for a, k in pending.items() if k.provides_folders]
-    others = [a for a in pending if a not in set(providers)]
+    provider_set = set(providers)
+    others = [a for a in pending if a not in provider_set]
     while providers:
         ready = [a for a in providers if _parent_placed(pending[a], docs[a], folders, docs)]
         if not ready:  # a parent missing from the tree: place the orphans at the top

@@ -29,8 +29,8 @@ NAMED_MAPS = frozenset({"expressions", "template-tags"})
 
 def canonical_query(node: Any, _named: bool = False) -> Any:
     """A stored query without server noise, native `template-tags` as a map keyed by name (0.63 sends a list)."""
-    if isinstance(node, list):
-        return [canonical_query(x) for x in node]
+    if isinstance(node, list):  # scalars are copied without a call: a stored query is mostly scalars
+        return [canonical_query(x) if isinstance(x, list | dict) else x for x in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
@@ -39,7 +39,8 @@ def canonical_query(node: Any, _named: bool = False) -> Any:
             continue
         if key == "template-tags" and isinstance(value, list):
             value = {t["name"]: t for t in value if isinstance(t, dict) and "name" in t}
-        out[key] = canonical_query(value, _named=key in NAMED_MAPS and not _named)
+        out[key] = (canonical_query(value, _named=key in NAMED_MAPS and not _named)
+                    if isinstance(value, list | dict) else value)
     return out
 
 

@@ -126,8 +126,10 @@ class Walker:
                 if isinstance(value.get("query"), str):
                     inner["query"] = self.sql(value["query"])
                 out[key] = {k: inner[k] for k in value}
-            else:
+            elif isinstance(value, list | dict):
                 out[key] = self.query(value)
+            else:
+                out[key] = value  # a scalar in no id slot stays as it is (no call: queries are mostly scalars)
         return out
 
     def source_table(self, value: Any) -> Any:
@@ -153,10 +155,10 @@ class Walker:
                 if len(node) >= 3 and isinstance(node[1], dict) and not is_ref(node[1]):
                     return [head, self.query(node[1]), self.id(kind, node[2]), *self._rest(node[3:])]
                 return [head, self.id(kind, node[1]), *self._rest(node[2:])]
-        return [self.query(x) for x in node]
+        return [self.query(x) if isinstance(x, list | dict) else x for x in node]
 
     def _rest(self, items: list) -> list:
-        return [self.query(x) for x in items]
+        return [self.query(x) if isinstance(x, list | dict) else x for x in items]
 
     def template_tags(self, tags: Any) -> Any:
         """Native template tags, as a map keyed by name (<= 0.62) or a list of tags (0.63+)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import re
 import shutil
 import stat
 import unicodedata
@@ -30,9 +32,16 @@ def dumps(doc: Any) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
+_ASCII_RUNS = re.compile(r"[^a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=65536)  # an export places its docs more than once (early, then all of them)
 def slugify(text: str) -> str:
     """A readable, filesystem-safe file name: lower case, letters and digits of any script, '-' between."""
-    text = unicodedata.normalize("NFKC", str(text)).lower()
+    text = str(text)
+    if text.isascii():  # the same answer as below, where NFKC changes nothing and isalnum() means [a-z0-9]
+        return _ASCII_RUNS.sub("-", text.lower()).strip("-")[:MAX_SLUG].strip("-") or "unnamed"
+    text = unicodedata.normalize("NFKC", text).lower()
     out, dash = [], False
     for ch in text:
         if ch.isalnum():
