@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -328,11 +329,16 @@ class MetabaseClient:
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        if transport is None and self.url.startswith("http://"):
+            # Plain HTTP never needs TLS, but httpx's default transport loads the CA bundle anyway (a tenth of a
+            # second of every start). This context verifies and trusts nothing: should TLS ever happen, it fails.
+            transport = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits)
         self._http = httpx.Client(
             transport=transport,
             verify=verify,
             timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            limits=limits,
             headers={"User-Agent": f"mbport/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
         )
