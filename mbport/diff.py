@@ -429,8 +429,11 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
             if kind is None:
                 details.append(f"{field_name} changed")
             else:
-                details += kind.describe_change(field_name, va, vb, names) or [f"{field_name} changed"]
-        changes.append(ObjectChange(addr, kind_name, label, name, "changed", list(dict.fromkeys(details))))
+                described = kind.describe_change(field_name, va, vb, names)
+                # [] is the kind saying the difference means nothing (a grant's collection path, shown for readers)
+                details += [f"{field_name} changed"] if described is None else described
+        if details:
+            changes.append(ObjectChange(addr, kind_name, label, name, "changed", list(dict.fromkeys(details))))
     return changes
 
 

@@ -90,9 +90,10 @@ def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> s
     """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff.
 
     A renamed or moved object changes its file's path: git sees one file deleted and one added. With `read`
-    (side "old" | "new", path → bytes) and the registry, the deleted and added files of a kind are matched by
-    the address of their doc, as `mbport diff` matches objects, and compared the way diff compares them: a
-    rename is one change (~1), and a file that only moved with its collection (same doc) is no change at all.
+    (side "old" | "new", path → bytes) and the registry, the deleted, added and modified files of a kind are
+    matched by the address of their doc, as `mbport diff` matches objects, and compared the way diff compares
+    them: a rename is one change (~1); a file that only moved with its collection (same doc), or whose only
+    difference is text derived for readers (a collection's path in a permission grant), is no change at all.
     """
     per_kind: dict[str, KindChanges] = {}
     moved: dict[str, list[tuple[str, str]]] = {}  # kind → its added and deleted files, when it has both
@@ -104,9 +105,10 @@ def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> s
         by_kind.setdefault(parts[0], []).append((status, path))
     for kind, entries in by_kind.items():
         statuses = {status for status, _ in entries}
-        if read is not None and registry is not None and kind in registry.kinds and {"A", "D"} <= statuses:
-            moved[kind] = [(s, p) for s, p in entries if s in "AD"]
-            entries = [(s, p) for s, p in entries if s not in "AD"]
+        if read is not None and registry is not None and kind in registry.kinds and ({"A", "D"} <= statuses
+                                                                                     or "M" in statuses):
+            moved[kind] = [(s, p) for s, p in entries if s in "ADM"]
+            entries = [(s, p) for s, p in entries if s not in "ADM"]
         changes = per_kind.setdefault(kind, KindChanges())
         for status, _ in entries:
             if status == "A":
@@ -122,20 +124,22 @@ def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> s
 
 
 def _count_by_address(moved: dict[str, list[tuple[str, str]]], read, registry, per_kind: dict[str, KindChanges]) -> None:
-    """Count added and deleted files by the objects they hold, through `mbport diff`'s comparison."""
+    """Count added, deleted and modified files by the objects they hold, through `mbport diff`'s comparison."""
     from .diff import diff_docs
 
     old: dict[str, dict] = {}
     new: dict[str, dict] = {}
     for kind, entries in moved.items():
         for status, path in entries:
-            side = old if status == "D" else new
-            try:
-                doc = orjson.loads(read("old" if status == "D" else "new", path))
-                addr = registry[kind].doc_address(doc)
-            except Exception:  # not a doc mbport can read: counted by its file
-                doc, addr = {"$file": path}, f"{kind}/$file:{path}"
-            side[addr] = doc
+            for side_name, side in (("old", old), ("new", new)):
+                if status == {"old": "A", "new": "D"}[side_name]:
+                    continue  # an added file has no old side, a deleted one no new side
+                try:
+                    doc = orjson.loads(read(side_name, path))
+                    addr = registry[kind].doc_address(doc)
+                except Exception:  # not a doc mbport can read: counted by its file
+                    doc, addr = {"$file": path, "$side": side_name}, f"{kind}/$file:{path}"
+                side[addr] = doc
     for change in diff_docs(registry, old, new):
         counts = per_kind.setdefault(change.kind, KindChanges())
         if change.change == "added":

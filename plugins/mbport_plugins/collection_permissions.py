@@ -30,7 +30,8 @@ class CollectionPermissions(Kind):
 
     `list` returns one raw graph per namespace, tagged with the namespace. `normalize` makes a sorted list of
     `{group, collection, access}` grants, `collection` being a collections ref or `"root"`, `access` being
-    `read` or `write`. A (group, collection) pair that is absent means no access: Metabase stopped returning
+    `read` or `write`, with `collection_path` beside the ref ("Company / Sales": the collection's names from the
+    top, for a reader of the file or its git diff; import and diff go by the ref, and trees without it import). A (group, collection) pair that is absent means no access: Metabase stopped returning
     `none` in 0.56.13, and older servers' `none` entries are dropped so both eras give the same doc. The
     Administrators group is left out (it always has write everywhere); personal collections are never in
     the graph.
@@ -66,7 +67,11 @@ class CollectionPermissions(Kind):
                 if access not in LEVELS:
                     continue  # "none" (before 0.56.13) is the same as absent
                 collection = ROOT if cid == ROOT else ctx.ref("collections", int(cid))
-                grants.append({"group": group, "collection": collection, "access": access})
+                grant = {"group": group, "collection": collection, "access": access}
+                path = None if cid == ROOT else collection_paths(ctx).get(int(cid))
+                if path:
+                    grant["collection_path"] = path  # for readers (git diff); import reads the ref
+                grants.append(grant)
         grants.sort(key=lambda g: (g["group"]["$ref"], "" if g["collection"] == ROOT else g["collection"]["$ref"]))
         doc["grants"] = grants
         imported = ctx.options.get("import")
@@ -143,6 +148,23 @@ class CollectionPermissions(Kind):
 
         put_graph(api, self.endpoint, changes_for, "collection permissions", NAMESPACES[payload["namespace"]])
         return {"id": target_id}
+
+
+def collection_paths(ctx: ExportContext) -> dict[int, str]:
+    """Collection id → its names from the top joined by " / " ("Company / Sales / EMEA Reports")."""
+    rows = ctx.raw.get("collections") or []
+    key = ("collection_paths", id(rows))
+    if key not in ctx.memo:
+        names = {r["id"]: r.get("name") for r in rows if isinstance(r.get("id"), int)}
+        paths = {}
+        for r in rows:
+            if not isinstance(r.get("id"), int):
+                continue
+            chain = [int(p) for p in (r.get("location") or "/").strip("/").split("/") if p.isdigit()] + [r["id"]]
+            if all(names.get(i) for i in chain):
+                paths[r["id"]] = " / ".join(names[i] for i in chain)
+        ctx.memo[key] = (rows, paths)  # the rows kept with it: their id() stays theirs
+    return ctx.memo[key][1]
 
 
 def _grant_map(doc: dict[str, Any]) -> dict[tuple[str, str], str]:

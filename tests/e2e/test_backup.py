@@ -264,4 +264,7 @@ def test_a_rename_or_a_move_counts_as_one_change(source, tmp_path):
     run = backup(source, repo)
     moved = [p for p in commits(repo)[0].stats.files if p.startswith("cards/")]
     assert moved, "the collection's cards moved to the new folder"  # the case this test is about
-    assert commits(repo)[0].summary.startswith("collections ~1") and "cards" not in commits(repo)[0].summary
+    assert commits(repo)[0].summary == "collections ~1", commits(repo)[0].summary
+    # the permission file shows the new path beside the collection's id: a reviewer reads the rename there
+    grants = git.Repo(repo).git.show("HEAD", "--", "collection-permissions/default.json")
+    assert '+      "collection_path": "Company / Sales EMEA"' in grants, grants

@@ -342,3 +342,29 @@ def test_an_import_onto_a_mapped_database_has_no_differences(exported, instances
     assert mbport("diff", exported, renamed, "--exit-code").code == 4
     mapped = mbport("diff", exported, renamed, "--map-database", "Shop Warehouse=Warehouse (staging)", "--exit-code")
     assert mapped.code == 0 and mapped.out == "", mapped.out
+
+
+def test_collection_grants_show_the_collection_path_and_trees_without_it_still_work(exported, instances, tmp_path):
+    """Each collection grant carries the collection's path beside its ref (a reviewer reads `git diff`); a tree
+    without the paths (written before) diffs the same and imports the same grants."""
+    grants = json.loads((exported / "collection-permissions/default.json").read_text())["grants"]
+    emea = _collection_ref(exported, "EMEA Reports")
+    assert [g.get("collection_path") for g in grants if g["collection"] == emea] and all(
+        g["collection_path"] == "Company / Sales / EMEA Reports" for g in grants if g["collection"] == emea)
+    assert all("collection_path" in g for g in grants if g["collection"] != "root")
+    old = tmp_path / "old"
+    shutil.copytree(exported, old)
+    for path in (old / "collection-permissions").glob("*.json"):
+        doc = json.loads(path.read_text())
+        for grant in doc["grants"]:
+            grant.pop("collection_path", None)
+        path.write_bytes(dumps(doc))
+    same = mbport("diff", exported, old, "--exit-code")
+    assert same.code == 0 and same.out == "", same.out
+    target = instances.add("oldgrants")
+    conn = ["--url", target.url, "--session-token", target.session]
+    run = mbport("import", old, *conn, "--secrets", write_secrets(tmp_path / "secrets.json"), "--with-api-keys")
+    assert run.code == 0, run.err
+    again = mbport("plan", exported, *conn, "--state", default_state_path(old, target.url), "--with-api-keys",
+                   "--detailed-exitcode")
+    assert again.code == 0, again.out  # the tree with paths asks for nothing more: the same grants were written

@@ -33,11 +33,13 @@ def test_export_of_both_namespaces(exported):
     for namespace, folder in (("default", "reports"), ("snippets", "snippet_folder")):
         doc = exported.file(f"collection-permissions/{namespace}.json")
         coll = {"$ref": f"collections/{inst.eid('collection', inst.ids[folder])}"}
+        path = exported.file(next(p for p in exported.paths("collections")
+                                  if exported.file(p).get("entity_id") == coll["$ref"].split("/")[1]))["name"]
         assert doc["namespace"] == namespace
         assert doc["grants"] == [  # no Administrators: they always have write everywhere
             {"access": "write", "collection": "root", "group": {"$ref": "groups/All Users"}},
-            {"access": "write", "collection": coll, "group": {"$ref": "groups/All Users"}},
-            {"access": "read", "collection": coll, "group": {"$ref": "groups/Analysts"}},
+            {"access": "write", "collection": coll, "collection_path": path, "group": {"$ref": "groups/All Users"}},
+            {"access": "read", "collection": coll, "collection_path": path, "group": {"$ref": "groups/Analysts"}},
         ]
     assert exported.result.warnings == []
     assert check(exported.out, load_plugins()) == []
