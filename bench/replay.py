@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import pickle
+import shutil
 import signal
 import sys
 import tempfile
@@ -58,8 +59,9 @@ class RecordingTransport(httpx.BaseTransport):
         return httpx.Response(resp.status_code, headers=resp.headers, content=body, request=request)
 
 
-def record(scale: float, data_dir: Path, out: Path) -> dict[str, Any]:
-    """Build the workload, run cold export, incremental export and plan through a recorder; write `out`."""
+def record(scale: float, data_dir: Path, out: Path, keep_tree: Path | None = None) -> dict[str, Any]:
+    """Build the workload, run cold export, incremental export and plan through a recorder; write `out` (and
+    with `keep_tree`, a copy of the exported tree there)."""
     from mbport.cli import _importer
     from mbport.client import MetabaseClient
     from mbport.emulator import Emulator
@@ -80,6 +82,8 @@ def record(scale: float, data_dir: Path, out: Path) -> dict[str, Any]:
         importer = _importer(api, tree, Path(tmp) / "state.json", (), None, False, False)
         importer.plan()
         objects = sum(result.counts.values())
+        if keep_tree is not None:
+            shutil.copytree(tree, keep_tree)
     data = {"session": built.session, "counts": built.counts, "objects": objects, "scale": scale,
             "answers": recorder.answers}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -93,7 +93,8 @@ def replayed(recording: Path, latency_ms: float, max_concurrent: int) -> Iterato
         line = proc.stdout.readline() if proc.stdout else ""
         if not line:
             raise RuntimeError(f"replay server exited before it was ready (exit {proc.wait(30)})")
-        yield Server(URL.format(port=port), json.loads(line)["session"], json.loads(line), proc)
+        info = json.loads(line)
+        yield Server(URL.format(port=port), info["session"], info, proc)
     finally:
         proc.terminate()
         try:
@@ -102,6 +103,8 @@ def replayed(recording: Path, latency_ms: float, max_concurrent: int) -> Iterato
             proc.kill()
             _, err = proc.communicate()
         unknown = json.loads(err.strip().splitlines()[-1]).get("unknown") if err.strip() else None
+        if line:
+            info["unknown"] = unknown or []  # the requests no recording answered, for the caller to check
         if unknown:
             print(f"replay: {len(unknown)} request(s) were not recorded, e.g. {unknown[0]}", file=sys.stderr)
 

@@ -1,0 +1,27 @@
+"""The replay server stands in for the emulator: an export through it makes the recorded requests and writes
+the same tree, byte for byte."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench import run as bench_run
+from bench.replay import record
+from mbport.client import MetabaseClient
+from mbport.export import run_export
+from mbport.registry import load_plugins
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="the recording's plan scenario needs git")
+
+
+def test_an_export_through_the_replay_writes_the_recorded_tree(tmp_path):
+    recording = tmp_path / "replay.pickle"
+    data = record(0.01, tmp_path / "warehouses", recording, keep_tree=tmp_path / "recorded-tree")
+    with bench_run.replayed(recording, latency_ms=1, max_concurrent=4) as server:
+        with MetabaseClient(server.url, session_token=server.session, concurrency=4) as api:
+            result = run_export(api, load_plugins(), tmp_path / "tree", cache=False)
+    assert server.info["unknown"] == []  # every request was answered from the recording
+    assert bench_run.same_tree(tmp_path / "recorded-tree", tmp_path / "tree")
+    assert sum(result.counts.values()) == data["objects"]
