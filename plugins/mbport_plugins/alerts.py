@@ -175,11 +175,15 @@ class Alerts(Kind):
 
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection its card sits in: archiving (or restoring) a
-        collection deletes the active alerts of the cards in it (`maybe-send-archived-notifications!`); archiving
-        the card itself, which deletes them too, comes first through the card ref."""
+        collection deletes the active alerts of the cards in it (`maybe-send-archived-notifications!`). Archiving
+        the card itself deletes them too (`delete-alerts-if-needed!`): the card ref orders that write first, and
+        the pair below has an import that archives the card find the alert again afterwards."""
         ref = (doc.get("payload") or {}).get("card")
         card = docs.get(ref["$ref"]) or {} if is_ref(ref) else {}
-        return archive_order(self.doc_address(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
+        order = archive_order(self.doc_address(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
+        if card.get("archived"):
+            order.append(((ref["$ref"], "main"), (self.doc_address(doc), self.stages[0])))
+        return order
 
     def match_key(self, doc, resolve):
         return (resolve(doc["payload"]["card"]), doc["ordinal"])

@@ -203,3 +203,30 @@ def test_archiving_on_the_source_between_two_imports_archives_the_same_way_on_th
         assert importer.apply(plan).failed == {}
         assert held(target) == held(source)
     assert_settled(run.importer(), emu_target)
+
+
+def test_an_import_that_archives_a_card_keeps_the_alert_the_tree_has_on_it(tmp_path):
+    """The target has the card live with its alert; the source archived the card since and then set the alert up
+    again (Metabase takes alerts on archived cards). Archiving the card on the target deletes its alert: the
+    import finds that out after the card's write and creates the alert again."""
+    registry = load_plugins(KINDS)
+    _emu, source = instance("handmade")
+    card = next(c for c in source.get("/api/card") if c["name"] == "Daily orders")
+    alert = {"payload_type": "notification/card", "payload": {"card_id": card["id"], "send_condition": "has_result"},
+             "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": "0 0 7 * * ? *"}],
+             "handlers": [{"channel_type": "channel/email",
+                           "recipients": [{"type": "notification-recipient/raw-value", "details": {"value": "o@x.io"}}]}]}
+    source.post("/api/notification", json=alert)
+    emu_target, target = instance()
+    run = RoundTrip(source, target, emu_target, tmp_path, registry)
+    for step in ("live", "archived"):
+        if step == "archived":
+            source.put(f"/api/card/{card['id']}", json={"archived": True})  # deletes the alert on the source
+            source.post("/api/notification", json=alert)  # set up again on the archived card
+        assert run_export(source, registry, tmp_path / "tree", kinds=KINDS).warnings == []
+        importer = run.importer()
+        plan = importer.plan()
+        assert importer.apply(plan).failed == {}
+        assert held(target) == held(source)
+    assert ("Daily orders", True) in held(target)["alerts"]
+    assert_settled(run.importer(), emu_target)
