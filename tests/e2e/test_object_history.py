@@ -106,4 +106,11 @@ def test_restore_select_dry_run_plans_the_deleted_dashboard(history, tmp_path):
     pruning = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--select", "dashboard:Sales (Q3)", "--prune",
                      "--url", source.url, "--session-token", source.session)
     assert pruning.code == 2 and "--prune" in pruning.err and "Traceback" not in pruning.err
+    alone = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--only", "--dry-run",
+                   "--url", source.url, "--session-token", source.session)
+    assert alone.code == 2 and "--only needs --select" in alone.err
+    only = mbport("restore", "--repo", repo, "--ref", "HEAD~1", "--select", "dashboard:Sales (Q3)", "--only",
+                  "--dry-run", "--url", source.url, "--session-token", source.session)
+    assert only.code == 0 and "Plan: 2 to create, 0 to update" in only.out, only  # the dashboard and its question
+    assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
     assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]

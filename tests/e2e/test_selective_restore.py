@@ -13,7 +13,7 @@ from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.engine import Importer
 from mbport.errors import MbportError
 from mbport.export import run_export
-from mbport.refs import address_kind
+from mbport.refs import address_kind, collect_refs
 from mbport.selection import resolve_selection
 from mbport.state import State
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
@@ -286,3 +286,48 @@ def test_pins_outside_the_selection_stay_as_the_target_has_them(world):
     restoring.apply(plan)
     assert api.get(f"/api/card/{pinned['id']}")["collection_position"] is None
     assert named(api, "/api/card", deleted["name"], {"f": "all"})["collection_position"] == 2
+
+
+def test_a_deleted_card_brings_back_the_archived_snippet_it_uses(world):
+    emu, api, tree, importer = world
+    card = named(api, "/api/card", "Orders by status (SQL)", {"f": "all"})
+    card_addr = f"cards/{card['entity_id']}"
+    snippet_addr = next(r for r in collect_refs(tree.docs[card_addr]) if r.startswith("snippets/"))
+    snippet = next(s for s in api.get("/api/native-query-snippet") if f"snippets/{s['name']}" == snippet_addr
+                   or s.get("entity_id") == snippet_addr.split("/", 1)[1])
+    was = server_objects(api)
+    api.put(f"/api/native-query-snippet/{snippet['id']}", json={"archived": True})
+    api.delete(f"/api/card/{card['id']}")
+    plan, before, after = restore(importer("card:Orders by status (SQL)"), api, {card_addr, snippet_addr},
+                                  {card_addr: "create", snippet_addr: "update"})
+    assert next(c for c in plan.changes if c.address == snippet_addr).needed_by == [
+        f"{card_addr} (Orders by status (SQL))"]
+    new = named(api, "/api/card", "Orders by status (SQL)", {"f": "all"})
+    tags = new["dataset_query"]["stages"][0]["template-tags"]
+    assert [t["snippet-id"] for t in tags.values() if t.get("type") == "snippet"] == [snippet["id"]]
+    recreated = after[("/api/card/{}", new["id"])]
+    assert recreated["name"] == card["name"] and recreated["collection_id"] == card["collection_id"]
+    key = ("/api/native-query-snippet/{}", snippet["id"])
+    assert after[key] == was[key]  # the same snippet, unarchived
+    # Nothing else touched (the dashboard that showed the card is not selected: it stays without it).
+    assert_untouched_except(before, after, {key, ("/api/card/{}", new["id"])})
+
+
+def test_an_archived_dashboard_comes_back_with_the_subscription_metabase_deleted(world):
+    emu, api, tree, importer = world
+    dash = named(api, "/api/dashboard", "Sales overview")
+    pulse = next(p for p in api.get("/api/pulse") if p["dashboard_id"] == dash["id"])
+    was = server_objects(api)
+    api.put(f"/api/dashboard/{dash['id']}", json={"archived": True})
+    assert not [p for p in api.get("/api/pulse") if p["dashboard_id"] == dash["id"]]
+    addr = by_name(tree, "dashboards", "Sales overview")
+    question = next(a for a, d in tree.docs.items() if d.get("dashboard") == {"$ref": addr})  # archived with it
+    _, before, after = restore(importer("dashboard:Sales overview"), api,
+                               {addr, question, f"pulses/{pulse['entity_id']}"},
+                               {addr: "update", f"pulses/{pulse['entity_id']}": "create"})
+    new_pulse = next(p for p in api.get("/api/pulse") if p["dashboard_id"] == dash["id"])
+    recreated = after.pop(("/api/pulse/{}", new_pulse["id"]))
+    old = was.pop(("/api/pulse/{}", pulse["id"]))
+    assert [c["name"] for c in recreated["cards"]] == [c["name"] for c in old["cards"]]
+    assert [ch["channel_type"] for ch in recreated["channels"]] == [ch["channel_type"] for ch in old["channels"]]
+    assert_untouched_except(was, after, set())  # the same dashboard, unarchived; everything else as before
