@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -266,6 +267,23 @@ def normalize_url(url: str) -> str:
 _SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
+# A name the resolver says does not exist stays so for the run: no retry. A temporary resolver failure
+# (EAI_AGAIN) and refused or reset connections (a restarting Metabase) are worth the retries.
+_TRANSIENT_DNS = {socket.EAI_AGAIN}
+
+
+def _unresolved_name(exc: BaseException) -> socket.gaierror | None:
+    """The resolver's "no such name" behind an httpx.ConnectError (httpx → httpcore → socket.gaierror)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return None if cause.errno in _TRANSIENT_DNS else cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _reason(exc: Exception) -> str:
     return redact(str(exc).strip() or type(exc).__name__)
 
@@ -480,7 +498,8 @@ class MetabaseClient:
                         summary=f"no response ({self._describe(exc)}); the write may or may not have happened",
                         hint="look the object up before trying again",
                     ) from None
-                if isinstance(exc, httpx.UnsupportedProtocol) or attempt + 1 >= attempts:
+                if (isinstance(exc, httpx.UnsupportedProtocol) or attempt + 1 >= attempts
+                        or _unresolved_name(exc) is not None):
                     raise self._connection_failed(exc, attempt + 1) from None
                 self._wait(attempt, None, method, path, self._describe(exc))
                 continue
@@ -535,6 +554,13 @@ class MetabaseClient:
         return _reason(exc)
 
     def _connection_failed(self, exc: httpx.TransportError, attempts: int) -> ConnectionFailed:
+        unresolved = _unresolved_name(exc)
+        if unresolved is not None:
+            host = httpx.URL(self.url).host
+            return ConnectionFailed(f"cannot reach {redact(self.url)}: the host name {host!r} does not resolve "
+                                    f"({unresolved.strerror or unresolved})",
+                                    hint=f"check the host name in the URL (--url, {ENV_URL} or mbport.toml) and "
+                                         "this machine's DNS")
         reason = self._describe(exc)
         if attempts > 1:
             reason += f" (after {attempts} attempts)"

@@ -215,3 +215,19 @@ def test_debug_shows_the_http_exchange_with_secrets_redacted(world, tmp_path):
     assert not any(token in run.err for token in session)  # the session id the login returned is redacted too
     failing = mbport("--debug", "plan", tmp_path / "nope", "--url", world["source"].url, "--api-key", "mb_secretsecret0001")
     assert failing.code == 1 and "Traceback" in failing.err and "mb_secretsecret0001" not in failing.err
+
+
+def test_an_unknown_host_fails_at_once_with_one_line(tmp_path, monkeypatch):
+    """A host name that does not resolve is not retried (it was, six times over about 6 s)."""
+    from mbport import client as client_module
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(client_module, "_sleep", sleeps.append)
+    run = mbport("export", "--url", "http://nonexistent.invalid", "--api-key", "mb_NoSuchHostKey0123456789",
+                 "--out", tmp_path / "tree")
+    assert run.code == 1 and sleeps == []
+    lines = run.err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Hint: check the host name"), run.err
+    assert lines[0].startswith("Error: cannot reach http://nonexistent.invalid: the host name "
+                               "'nonexistent.invalid' does not resolve"), run.err
+    assert not (tmp_path / "tree").exists()

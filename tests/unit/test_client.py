@@ -549,3 +549,28 @@ def test_secrets_stay_out_of_repr_and_echoed_errors(expect):
     login = Script(httpx.Response(401, json={"errors": {"password": f"{PASSWORD} did not match stored password"}}))
     err = expect(AuthError, _mock_client(login, api_key=None, username=EMAIL, password=PASSWORD).get, "/api/x")
     assert str(err) == "POST /api/session failed: 401 password: *** did not match stored password"
+
+
+def test_a_host_name_that_does_not_resolve_is_not_retried(expect, sleeps):
+    """`.invalid` never resolves (RFC 2606): one attempt, no backoff, one line naming the host."""
+    mb = MetabaseClient("http://nonexistent.invalid", api_key=API_KEY, retries=5)
+    err = expect(ConnectionFailed, mb.get, "/api/card")
+    assert sleeps == [] and mb.request_count == 1
+    assert str(err).startswith("cannot reach http://nonexistent.invalid: the host name 'nonexistent.invalid' "
+                               "does not resolve (")
+    assert "attempts" not in str(err) and "host name" in err.hint
+
+
+def test_a_temporary_resolver_failure_is_retried(expect, sleeps):
+    """EAI_AGAIN (the resolver could not answer now) is worth the retries, unlike "no such name"."""
+    import socket
+
+    def handler(request):
+        try:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+
+    mb = MetabaseClient(URL, api_key=API_KEY, retries=2, transport=httpx.MockTransport(handler))
+    err = expect(ConnectionFailed, mb.get, "/api/card")
+    assert len(sleeps) == 2 and "(after 3 attempts)" in str(err)
