@@ -34,6 +34,10 @@ RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 SUMMARY_LIMIT = 200
 AUTH_HINT = "check METABASE_API_KEY (or username/password); the key's group needs admin rights to read permissions"
 HTML_SUMMARY = "HTML page instead of JSON (is the URL a Metabase?)"
+SITE_URL_HINT = ("give Metabase's address as you open it in a browser, with the path it is served under if any "
+                 "(https://example.com/metabase) and nothing after it")
+# Every Metabase serves these: a 404 there means the URL does not lead to Metabase's API (a missing base path).
+ALWAYS_SERVED = frozenset({"/api/session/properties", "/api/session", "/api/user/current"})
 
 ENV_URL = "METABASE_SITE_URL"
 ENV_API_KEY = "METABASE_API_KEY"
@@ -576,8 +580,9 @@ class MetabaseClient:
         if status in (401, 403):
             return AuthError(method, path, status, body, hint=AUTH_HINT, attempts=attempts)
         hint = None
-        if status == 404 and isinstance(body, str) and _looks_like_html(body):
-            hint = "is the URL the Metabase site URL (without a path that Metabase does not serve)?"
+        if status == 404 and (path.split("?")[0].rstrip("/") in ALWAYS_SERVED
+                              or isinstance(body, str) and _looks_like_html(body)):
+            hint = f"no Metabase API at this URL: {SITE_URL_HINT} (--url, {ENV_URL} or mbport.toml)"
         return ApiError(method, path, status, body, attempts=attempts, hint=hint)
 
     # ---- version ----

@@ -14,6 +14,7 @@ from .client import (
     AUTH_HINT,
     ENV_API_KEY,
     ENV_URL,
+    SITE_URL_HINT,
     ApiError,
     AuthError,
     ConnectionFailed,
@@ -130,7 +131,7 @@ def _reach(api, url: str, insecure: bool, checks: list[Check]) -> dict[str, Any]
     if resp.status_code != 200 or not isinstance(version, dict):
         checks.append(Check("reachable", FAIL, f"{url} answered HTTP {resp.status_code}, but not like a Metabase "
                             "(GET /api/session/properties has no version)",
-                            "use the Metabase site URL itself, without /api or another path"))
+                            SITE_URL_HINT))
         checks.append(Check("TLS", SKIP, "not a Metabase"))
         return None
     checks.append(Check("reachable", OK, f"{url} answers as a Metabase"))

@@ -40,10 +40,13 @@ def wait_until_up(proc: subprocess.Popen, base_url: str, timeout: float = STARTU
     raise AssertionError(f"the server did not answer within {timeout} s")
 
 
-def serve(log: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    """Start `mbport emulator serve --port <free> ARGS`, logging to `log`; returns (process, base URL)."""
+def serve(log: Path, *args: str, base_path: str = "") -> tuple[subprocess.Popen, str]:
+    """Start `mbport emulator serve --port <free> ARGS [--base-path P]`, logging to `log`; returns (process,
+    base URL, the base path included)."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}{base_path}"
+    if base_path:
+        args = (*args, "--base-path", base_path)
     with log.open("wb") as out:
         proc = subprocess.Popen(mbport_command("emulator", "serve", "--port", str(port), *args),
                                 stdout=out, stderr=subprocess.STDOUT)

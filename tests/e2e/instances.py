@@ -58,13 +58,14 @@ class Instances:
     def __init__(self) -> None:
         self.by_url: dict[str, Instance] = {}
 
-    def add(self, name: str, seed: str | None = None) -> Instance:
-        emu = Emulator()
+    def add(self, name: str, seed: str | None = None, base_path: str = "") -> Instance:
+        """An emulator at http://NAME.test, or under a path of it (a Metabase behind a proxy at NAME.test/PATH)."""
+        emu = Emulator(base_path=base_path)
         session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
         if seed:
             seeds.load(emu, seed, session)
             emu.wait_idle()
-        inst = Instance(f"http://{name}.test", emu, session)
+        inst = Instance(f"http://{name}.test{emu.base_path}", emu, session)
         self.by_url[inst.url] = inst
         return inst
 

@@ -166,3 +166,16 @@ def test_a_process_that_used_the_emulator_leaves_no_temporary_files(tmp_path):
     temp.mkdir()
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env={**os.environ, "TMPDIR": str(temp)})
     assert list(temp.iterdir()) == []
+
+
+def test_in_process_emulator_under_a_base_path_answers_only_there():
+    emu = Emulator(base_path="metabase/")
+    assert emu.base_path == "/metabase"
+    session = bootstrap.setup_admin(emu, "admin@example.com", PASSWORD)  # its own clients know the path
+    with httpx.Client(transport=emu.transport(), base_url="http://metabase.test") as client:
+        inside = client.get("/metabase/api/user/current", headers={"X-Metabase-Session": session})
+        assert inside.status_code == 200 and inside.json()["email"] == "admin@example.com"
+        for outside in ("/api/user/current", "/metabasex/api/user/current"):
+            answer = client.get(outside, headers={"X-Metabase-Session": session})
+            assert answer.status_code == 404 and answer.headers["content-type"] == "text/html"
+            assert b"<h1>404 Not Found</h1>" in answer.content
