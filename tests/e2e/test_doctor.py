@@ -88,7 +88,7 @@ def test_a_url_that_is_not_a_metabase(monkeypatch):
     run = mbport("doctor", "--url", "http://intranet.test/metabase", "--api-key", ADMIN_KEY)
     checks = lines(run)
     assert run.code == 1 and "answered HTTP 404, but not like a Metabase" in checks["reachable"]
-    assert "fix: use the Metabase site URL itself" in checks["reachable"]
+    assert "fix: give Metabase's address as you open it in a browser, with the path it is served under" in checks["reachable"]
 
 
 @pytest.mark.parametrize("profile, meaning", [
