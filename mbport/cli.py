@@ -447,6 +447,48 @@ def _serve_credentials(email: str, password: str | None, password_given: bool, a
 from . import commands  # noqa: E402,F401  registers backup, log, restore, diff, migrate, demo
 
 
+def _late_output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        setattr(_out(), "json" if "--json" in param.opts else "quiet", True)
+
+
+def _output_flags_after_the_command(group: click.Group) -> None:
+    """`mbport export ... -q --json` works like `mbport -q --json export ...`: every command also takes the
+    group's output flags after its name (diff keeps its own --json: the older one object per line)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _output_flags_after_the_command(command)
+            continue
+        taken = {opt for param in command.params for opt in param.opts}
+        if "--json" not in taken:
+            command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                               callback=_late_output_flag, help="Same as `mbport --json ...`."))
+        if not {"-q", "--quiet"} & taken:
+            command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                                               callback=_late_output_flag, help="Same as `mbport -q ...`."))
+
+
+_output_flags_after_the_command(cli)
+
+
+def invoked_as() -> str:
+    """How to run mbport again from the user's shell: `mbport` when PATH finds this one, else the path this run
+    was started by (`.venv/bin/mbport` after the README's venv step), else `python -m mbport`."""
+    import os
+    import shlex
+    import shutil
+
+    script = sys.argv[0] if sys.argv else ""
+    if Path(script).name == "mbport" and Path(script).is_file():
+        on_path = shutil.which("mbport")
+        if on_path and os.path.samefile(on_path, script):
+            return "mbport"
+        absolute = os.path.abspath(script)
+        relative = os.path.relpath(absolute)
+        return shlex.quote(relative if not relative.startswith("..") else absolute)
+    return shlex.join([sys.executable, "-m", "mbport"])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user mistakes become one line on stderr and an exit code, never a traceback."""
     args = list(argv if argv is not None else sys.argv[1:])
@@ -490,15 +532,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _json_run(args: list[str]) -> bool:
-    """--json was given to the group (read from argv too when the error came before the group ran). A `--json`
-    after the command name is that command's own flag (`diff --json`: the older per-object lines)."""
+    """--json was given (read from argv too when the error came before it was parsed), before or after the
+    command name; except `diff --json`, diff's own flag (the older per-object lines)."""
     if _out().json:
         return True
+    command = None
     for arg in args:
-        if arg == "--json":
+        if command is None and arg in cli.commands:
+            command = arg
+        elif arg == "--json" and command != "diff":
             return True
-        if arg in cli.commands:
-            return False
     return False
 
 

@@ -139,13 +139,14 @@ def run_demo(directory: Path | None, echo: Echo) -> DemoResult:
 
     result.seconds = time.monotonic() - started
     echo(f"\nDone in {result.seconds:.1f} s. What to look at next:")
+    mbport = cli.invoked_as()  # not a bare `mbport`: after the README's venv step it is not on PATH
     for command, why in (
         (f"ls {repo_dir}", "the tree: one readable JSON file per object, no instance ids"),
         (f"git -C {repo_dir} log --stat", "the snapshots; the second touches one card's file"),
-        (f"mbport log --repo {repo_dir}", "the same, one line per snapshot"),
-        (f"mbport diff --repo {repo_dir} HEAD~1 HEAD", "the semantic diff again (add --json for machines)"),
+        (f"{mbport} log --repo {repo_dir}", "the same, one line per snapshot"),
+        (f"{mbport} diff --repo {repo_dir} HEAD~1 HEAD", "the semantic diff again (add --json for machines)"),
         (f"cat {state_path}", "which target id each object got (kept for the next migration)"),
-        ("mbport emulator serve --seed sample --admin-password 'Adm1n-passw0rd!' --api-key mb_demokey0000000000",
+        (f"{mbport} emulator serve --seed sample --admin-password 'Adm1n-passw0rd!' --api-key mb_demokey0000000000",
          "a real server to run backup, restore, diff and migrate against"),
     ):
         echo(f"  {command}\n      {why}")

@@ -6,6 +6,7 @@ import time
 
 import git
 
+from mbport.cli import invoked_as
 from tests.e2e.instances import mbport
 
 
@@ -23,6 +24,10 @@ def test_demo_runs_clean(tmp_path):
     assert "Plan: 0 to create, 0 to update, 0 to archive" in plans[3]
     assert "card 'Revenue by month': visualization: line → bar" in run.out
     assert "What to look at next" in run.out and "mbport diff --repo" in run.out
+    # The next steps name a program that runs from the user's shell (pytest's here: `python -m mbport`).
+    next_steps = run.out.split("What to look at next", 1)[1]
+    assert f"  {invoked_as()} log --repo" in next_steps and f"  {invoked_as()} emulator serve" in next_steps
+    assert not [line for line in next_steps.splitlines() if line.startswith("  mbport ")]
     repo = git.Repo(tmp_path / "demo" / "backup")
     history = list(repo.iter_commits("HEAD"))
     assert [c.summary for c in history][0] == "cards ~1" and len(history) == 2

@@ -1,0 +1,5 @@
+"""`python -m mbport`: the same command line as the `mbport` script."""
+
+from mbport.cli import main
+
+main()
