@@ -149,6 +149,7 @@ def make_client(url, api_key, username, password, session_token, concurrency, in
         concurrency=concurrency, verify=not insecure,
     )
     client.instance = instance  # its database mappings and secrets file apply when importing into it
+    client.on_retry = _out().retrying  # backoff waits show on the progress line
     return client
 
 

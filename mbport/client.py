@@ -369,6 +369,9 @@ class MetabaseClient:
         self.requests_by_method: Counter[str] = Counter()
         self._version: MetabaseVersion | None = None
         self._version_lock = threading.Lock()
+        # Told before each backoff wait ("GET /api/card/3: 503, retrying in 1.2 s (attempt 2 of 6)") and with
+        # None once it is over: a progress display shows what it is waiting for (any thread may call it).
+        self.on_retry: Callable[[str | None], None] | None = None
 
     @classmethod
     def from_env(cls, url: str | None = None, *, api_key: str | None = None, username: str | None = None,
@@ -545,9 +548,15 @@ class MetabaseClient:
 
     def _wait(self, attempt: int, retry_after: float | None, method: str, path: str, why: str) -> None:
         delay = retry_after if retry_after is not None else self._backoff_delay(attempt)
-        log.info("%s %s: %s, retrying in %.2f s (attempt %d of %d)", method, path, why, delay, attempt + 2,
-                 self.retries + 1)
-        _sleep(delay)
+        message = f"{method} {path}: {why}, retrying in {delay:.1f} s (attempt {attempt + 2} of {self.retries + 1})"
+        log.info("%s", message)
+        if self.on_retry is not None:
+            self.on_retry(redact(message))
+        try:
+            _sleep(delay)
+        finally:
+            if self.on_retry is not None:
+                self.on_retry(None)
 
     def _describe(self, exc: httpx.TransportError) -> str:
         if isinstance(exc, httpx.TimeoutException):

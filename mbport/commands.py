@@ -429,6 +429,7 @@ def _side_client(side: str, url, api_key, username, password, session_token, con
                             password=None if api_key or session_token else password, session_token=session_token,
                             concurrency=concurrency, verify=not insecure)
     client.instance = instance  # the target's database mappings and secrets file apply
+    client.on_retry = _out().retrying  # backoff waits show on the progress line
     return client
 
 

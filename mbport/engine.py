@@ -115,6 +115,7 @@ class Importer:
         self.matched_raw: dict[str, dict[str, Any]] = {}
         self.current_docs: dict[str, dict[str, Any]] = {}  # plan: matched target objects, normalized like the tree
         self.target = Target(api, registry, self.options, loader=self._load_kind)
+        self.read_progress = None  # export.Progress of reading the target (a display sets it)
         self.lock = threading.Lock()
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
         self._synced_reads: dict[str, tuple[int, ...]] = {}
@@ -196,7 +197,7 @@ class Importer:
         ctx = ExportContext(options={"include_personal": True, **self.options})
         for name in {d for n in names for d in self.registry[n].after} - names:
             ctx.raw[name] = self.target.raw(name)  # read already
-        extract(self.api, self.registry, sorted(names), ctx)
+        extract(self.api, self.registry, sorted(names), ctx, self.read_progress)
         self.target.unavailable.update(ctx.unavailable)
         for name in names:
             self.target.raw_by_kind.setdefault(name, ctx.raw.get(name, []))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from .registry import Registry
 log = logging.getLogger("mbport.export")
 
 Progress = Callable[[str, int, int], None]
+"""`progress(kind, count, total)` once a kind is read. When it also has `fetching(kind, done, total)`, that is
+called as a kind's objects are fetched one by one (dashboards: one request each), so a display can show what
+is being read instead of the last kind that finished."""
 
 
 @dataclass
@@ -72,9 +76,10 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
     order = kind_order(registry, names)
     workers = min(len(order), getattr(api, "concurrency", 1))
     results: dict[str, list[dict[str, Any]]] = {}
+    fetching = getattr(progress, "fetching", None)
     if workers <= 1:
         for name in order:
-            results[name] = ctx.raw[name] = _extract_kind(api, registry[name], ctx, cache)
+            results[name] = ctx.raw[name] = _extract_kind(api, registry[name], ctx, cache, fetching)
             if progress:
                 progress(name, len(results[name]), len(results[name]))
     else:
@@ -85,7 +90,7 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
             while len(results) < len(order):
                 for name in order:
                     if name not in results and name not in running.values() and needs[name] <= results.keys():
-                        running[pool.submit(_extract_kind, api, registry[name], ctx, cache)] = name
+                        running[pool.submit(_extract_kind, api, registry[name], ctx, cache, fetching)] = name
                 if while_waiting is not None:
                     while_waiting(dict(results))
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -102,10 +107,11 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
         ctx.raw[name] = ctx.raw.pop(name)
 
 
-def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None) -> list[dict[str, Any]]:
+def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,
+                  fetching: Progress | None = None) -> list[dict[str, Any]]:
     """One kind, read; an answer of another shape (an object for a list, a missing field) is one clear error."""
     try:
-        raws = _list_and_fetch(api, kind, ctx, cache)
+        raws = _list_and_fetch(api, kind, ctx, cache, fetching)
         bad = next((r for r in raws if not isinstance(r, dict)), None) if isinstance(raws, list) else raws
         if bad is not None:
             raise TypeError(f"expected a list of objects, found {type(bad).__name__} {str(bad)[:40]!r}")
@@ -122,8 +128,10 @@ def unexpected_answer(what: str, exc: Exception) -> MbportError:
                        hint="is this a Metabase of a supported version? run with --debug for details")
 
 
-def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None) -> list[dict[str, Any]]:
-    """One kind: list, then fetch the details the list lacks (reusing cached ones whose list row is unchanged)."""
+def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,
+                    fetching: Progress | None = None) -> list[dict[str, Any]]:
+    """One kind: list, then fetch the details the list lacks (reusing cached ones whose list row is unchanged);
+    `fetching(kind, done, total)` before the first fetch and after each."""
     summaries = kind.list(api, ctx)
     todo = [s for s in summaries if kind.needs_fetch(s)]
     fetched: dict[int, dict[str, Any]] = {}
@@ -133,11 +141,30 @@ def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | Non
             if hit is not None:
                 fetched[id(s)] = hit
     missing = [s for s in todo if id(s) not in fetched]
-    fetched.update(zip([id(s) for s in missing], api.map(lambda s: kind.fetch(api, s), missing), strict=True))
+    fetch = lambda s: kind.fetch(api, s)  # noqa: E731
+    if fetching is not None and missing:
+        fetch = _counted(fetch, lambda done: fetching(kind.name, done, len(missing)))
+        fetching(kind.name, 0, len(missing))
+    fetched.update(zip([id(s) for s in missing], api.map(fetch, missing), strict=True))
     if cache is not None:
         for s in todo:
             cache.keep(kind, s, fetched[id(s)])
     return [fetched.get(id(s), s) for s in summaries]
+
+
+def _counted(fn: Callable[[Any], Any], report: Callable[[int], None]) -> Callable[[Any], Any]:
+    """fn, calling report(how many calls have finished) after each (from whichever thread ran it)."""
+    lock, done = threading.Lock(), [0]
+
+    def run(item: Any) -> Any:
+        result = fn(item)
+        with lock:
+            done[0] += 1
+            n = done[0]
+        report(n)
+        return result
+
+    return run
 
 
 UNLISTED_ROUNDS = 3  # an archived segment found through a card could point at another unlisted object

@@ -7,8 +7,10 @@ its progress callbacks down to the engine, so the engine never imports rich:
 - `note(text)`: a human line on stderr (both modes);
 - `warning(text)` / `change(change)` / `event(type, ...)`: a `warning` / `change` / any event;
 - `result(**fields)`: fields of the final `summary` event, written by `mbport.cli.main` with the exit code;
-- `export_progress(kinds)`, `steps(phase, total)`, `status(text)`: progress. Drawn with rich on stderr only
-  when stderr is a terminal and not `-q`; with --json also `progress` events on stdout (not with `-q`).
+- `export_progress(kinds)`, `steps(phase, total)`, `status(text)`, `retrying(text)`: progress. Drawn with rich on
+  stderr only when stderr is a terminal and not `-q`; with --json also `progress` events on stdout (not with `-q`).
+  Reading an instance also shows each kind fetched object by object (`fetch` events), and the client's backoff
+  waits (`retry` events), so a slow kind or a faulty server never looks like a stalled run.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class Output:
         self._lock = threading.RLock()
         self._live = None  # the rich Progress being drawn, if any
         self._status_task = None
+        self._subtasks: dict[str, Any] = {}  # rich task ids of the lines below the bar (fetching, retrying)
+        self._fetch_buckets: dict[str, int] = {}
+        self._waits: dict[int, str] = {}  # thread id → the retry it is waiting for
 
     # ------------------------------------------------------------------ plain output
     @property
@@ -197,12 +202,15 @@ class Output:
             finally:
                 with self._lock:
                     self._live, self._status_task = None, None
+                    self._subtasks.clear()
 
     @contextlib.contextmanager
-    def export_progress(self, kinds: int, phase: str = "export") -> Iterator[Callable[[str, int, int], None]]:
-        """Progress of reading an instance: `callback(kind, done, total)` after each kind (export.Progress).
+    def export_progress(self, kinds: int, phase: str = "export") -> Iterator[ReadProgress]:
+        """Progress of reading an instance (an export.Progress): a call after each kind, `fetching` as a
+        kind's objects are fetched one by one.
 
-        The bar counts kinds (so it has an ETA); each finished kind prints its object count above it."""
+        The bar counts kinds (so it has an ETA); each finished kind prints its object count above it, and a
+        line below the bar counts the objects of each kind being fetched."""
         done = {"kinds": 0, "objects": 0}
         with self._drawing(f"{phase}: reading", kinds) as update:
             def callback(kind: str, count: int, _total: int) -> None:
@@ -210,13 +218,64 @@ class Output:
                     done["kinds"] += 1
                     done["objects"] += count
                     kinds_done, objects = done["kinds"], done["objects"]
-                update(1, f"{phase}: read {kind} ({count})")
+                update(1, f"{phase}: reading")
                 if self.fancy:
                     self._echo(f"  read {kind}: {count}", err=True)
                 self._progress_event(phase=phase, kind=kind, count=count, done=kinds_done, total=kinds,
                                      objects=objects)
 
-            yield callback
+            yield ReadProgress(self, phase, callback)
+
+    @contextlib.contextmanager
+    def reading(self, phase: str) -> Iterator[ReadProgress]:
+        """Progress of reading inside another phase (plan reads the target): only the objects being fetched."""
+        yield ReadProgress(self, phase, None)
+
+    def fetching(self, phase: str, kind: str, done: int, total: int) -> None:
+        """`done` of `total` objects of `kind` fetched: a line below the bar, and a `fetch` event at the
+        start, about every 10% and at the end."""
+        key = f"fetch:{phase}:{kind}"
+        bucket = done * 10 // total if total else 0
+        with self._lock:
+            emit = done in (0, total) or self._fetch_buckets.get(key) != bucket
+            self._fetch_buckets[key] = bucket
+            if done >= total:
+                self._fetch_buckets.pop(key, None)
+        self._subtask(key, f"  fetching {kind}", total, done, finished=done >= total)
+        if emit:
+            self._progress_event(phase="fetch", during=phase, kind=kind, done=done, total=total)
+
+    def retrying(self, text: str | None) -> None:
+        """The client waits before retrying (`text`), or that wait is over (None); called from any thread."""
+        me = threading.get_ident()
+        with self._lock:
+            if text is None:
+                self._waits.pop(me, None)
+            else:
+                self._waits[me] = text
+            latest = next(reversed(self._waits.values()), None)
+            waiting = len(self._waits)
+        shown = None if latest is None else f"  waiting: {latest}" + (f" (+{waiting - 1} more)" if waiting > 1 else "")
+        self._subtask("retry", shown or "", None, 0, finished=latest is None)
+        if text is not None:
+            self._progress_event(phase="retry", message=text)
+
+    def _subtask(self, key: str, label: str, total: int | None, done: int, finished: bool) -> None:
+        """A line below the current bar, updated in place, removed once finished (drawn on a terminal only)."""
+        with self._lock:
+            live = self._live
+            if live is None:
+                return
+            task = self._subtasks.get(key)
+            if finished:
+                if task is not None:
+                    self._subtasks.pop(key)
+                    live.remove_task(task)
+                return
+            if task is None:
+                self._subtasks[key] = live.add_task(label, total=total, completed=done)
+            else:
+                live.update(task, description=label, completed=done)
 
     @contextlib.contextmanager
     def steps(self, phase: str, total: int | None) -> Iterator[Callable[..., None]]:
@@ -255,6 +314,21 @@ class Output:
         self._progress_event(phase="status", message=text)
 
 
+class ReadProgress:
+    """What reading an instance reports (export.Progress): `progress(kind, count, total)` once a kind is read,
+    `progress.fetching(kind, done, total)` while its objects are fetched one by one."""
+
+    def __init__(self, output: Output, phase: str, on_kind: Callable[[str, int, int], None] | None):
+        self._output, self._phase, self._on_kind = output, phase, on_kind
+
+    def __call__(self, kind: str, count: int, total: int) -> None:
+        if self._on_kind is not None:
+            self._on_kind(kind, count, total)
+
+    def fetching(self, kind: str, done: int, total: int) -> None:
+        self._output.fetching(self._phase, kind, done, total)
+
+
 class Tracked:
     """An Importer whose plan() and apply() report progress through an Output (used by every command that
     imports, and handed to run_migrate, which only knows `plan()` and `apply(plan)`)."""
@@ -267,8 +341,13 @@ class Tracked:
         return getattr(self._importer, name)
 
     def plan(self) -> Any:
-        with self._output.steps("plan", len(self._importer.tree.docs)) as callback:
-            return self._importer.plan(progress=callback)
+        with self._output.steps("plan", len(self._importer.tree.docs)) as callback, \
+                self._output.reading("plan") as read:
+            self._importer.read_progress = read  # the target's objects being fetched, below the plan's bar
+            try:
+                return self._importer.plan(progress=callback)
+            finally:
+                self._importer.read_progress = None
 
     def apply(self, plan: Any, progress: Any = None) -> Any:
         todo = {c.address for c in plan.changes if c.action in ("create", "update", "match-after-sync")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -45,7 +46,7 @@ def test_export_events(world, tmp_path):
     source = world["source"]
     run = mbport("--json", "export", "--url", source.url, "--session-token", source.session, "--out", tmp_path / "t")
     events = parse(run)
-    progress = [e for e in events if e["type"] == "progress"]
+    progress = [e for e in events if e["type"] == "progress" and e["phase"] == "export"]
     assert [e["done"] for e in progress] == list(range(1, len(progress) + 1)) and progress[-1]["total"] == len(progress)
     assert {"cards", "dashboards"} <= {e["kind"] for e in progress}
     summary = events[-1]
@@ -231,3 +232,68 @@ def test_an_unknown_host_fails_at_once_with_one_line(tmp_path, monkeypatch):
     assert lines[0].startswith("Error: cannot reach http://nonexistent.invalid: the host name "
                                "'nonexistent.invalid' does not resolve"), run.err
     assert not (tmp_path / "tree").exists()
+
+
+def _fails_once_per_path(pattern: str):
+    """A fault predicate: the first request of each path matching `pattern` fails, its retry succeeds."""
+    import re
+
+    seen: set[str] = set()
+
+    def first(req) -> bool:
+        if not re.fullmatch(pattern, req.path) or req.path in seen:
+            return False
+        seen.add(req.path)
+        return True
+
+    return first
+
+
+def test_export_shows_what_it_fetches_and_when_it_waits_to_retry(world, tmp_path, monkeypatch):
+    """Export sat on `read alerts (0) 19/21` while dashboards were fetched one by one, and a retried request was
+    invisible: the fetch is counted (objects done of total) and every backoff wait is shown."""
+    from mbport.emulator.faults import FaultPlan
+
+    source = world["source"]
+    sleeps: list[float] = []
+    monkeypatch.setattr("mbport.client._sleep", sleeps.append)
+    source.emu.faults = FaultPlan(rate=1.0, kinds=["503"], only=_fails_once_per_path(r"/api/dashboard/\d+"))
+    try:
+        run = mbport("export", "--url", source.url, "--session-token", source.session, "--out", tmp_path / "t",
+                     "--json")
+    finally:
+        source.emu.faults = None
+    events = parse(run)
+    dashboards = events[-1]["counts"]["dashboards"]
+    fetch = [(i, e) for i, e in enumerate(events) if e["type"] == "progress" and e["phase"] == "fetch"
+             and e["kind"] == "dashboards"]
+    assert [e["done"] for _, e in fetch] == list(range(dashboards + 1)) and {e["total"] for _, e in fetch} == {dashboards}
+    assert all(e["during"] == "export" for _, e in fetch)
+    read = next(i for i, e in enumerate(events) if e.get("phase") == "export" and e["kind"] == "dashboards")
+    assert fetch[-1][0] < read  # counted while they are fetched, before the kind is done
+    retries = [e["message"] for e in events if e["type"] == "progress" and e["phase"] == "retry"]
+    assert len(retries) == len(sleeps) == dashboards
+    assert all(re.fullmatch(r"GET /api/dashboard/\d+: 503, retrying in [0-9.]+ s \(attempt 2 of 6\)", m)
+               for m in retries), retries
+
+
+def test_plan_shows_the_target_being_read_and_its_retries(world, monkeypatch):
+    """At 20% faults the plan sat at `plan 0/59` for 30 s: the target's read and its waits now show."""
+    from mbport.emulator.faults import FaultPlan
+
+    source = world["source"]
+    sleeps: list[float] = []
+    monkeypatch.setattr("mbport.client._sleep", sleeps.append)
+    source.emu.faults = FaultPlan(rate=1.0, kinds=["502"], only=_fails_once_per_path(r"/api/(card|dashboard/\d+)"))
+    try:
+        run = mbport("--json", "plan", world["tree"], "--url", source.url, "--session-token", source.session)
+    finally:
+        source.emu.faults = None
+    events = parse(run)
+    fetch = [e for e in events if e["type"] == "progress" and e["phase"] == "fetch"]
+    assert fetch and all(e["during"] == "plan" for e in fetch)
+    assert fetch[-1]["done"] == fetch[-1]["total"]
+    retries = [e["message"] for e in events if e["type"] == "progress" and e["phase"] == "retry"]
+    assert len(retries) == len(sleeps) >= 2 and any(m.startswith("GET /api/card: 502, retrying") for m in retries)
+    first_compare = next(i for i, e in enumerate(events) if e.get("phase") == "plan")
+    assert max(i for i, e in enumerate(events) if e.get("phase") in ("fetch", "retry")) < first_compare

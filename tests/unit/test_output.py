@@ -107,3 +107,24 @@ def test_tracked_importer_reports_plan_and_apply_progress(capsys):
     assert [(e["phase"], e["done"], e["total"]) for e in got] == [("plan", 1, 2), ("plan", 2, 2),
                                                                  ("apply", 1, 2), ("apply", 2, 2)]
     assert calls == ["cards/a", "cards/b"]
+
+
+def test_the_terminal_shows_what_is_being_fetched_and_waited_for(capsys):
+    """Below the kinds bar: one line per kind being fetched (done of total), one for a retry's wait; both go
+    once over, so the bar never sits on the last kind that finished."""
+    out = Output(tty=True)
+
+    def lines() -> list[tuple[str, float | None, float]]:
+        return [(t.description, t.total, t.completed) for t in out._live.tasks]
+
+    with out.export_progress(3) as progress:
+        progress("alerts", 0, 0)
+        progress.fetching("dashboards", 0, 40)
+        progress.fetching("dashboards", 25, 40)
+        assert ("  fetching dashboards", 40, 25) in lines()
+        out.retrying("GET /api/dashboard/7: 503, retrying in 1.5 s (attempt 2 of 6)")
+        assert ("  waiting: GET /api/dashboard/7: 503, retrying in 1.5 s (attempt 2 of 6)", None, 0) in lines()
+        out.retrying(None)
+        progress.fetching("dashboards", 40, 40)
+        assert [d for d, _t, _c in lines()] == ["export: reading"]
+    assert "fetching" not in capsys.readouterr().out  # stdout stays for results
