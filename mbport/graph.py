@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -24,7 +25,9 @@ from .registry import Registry
 
 FORMATS = ("dot", "svg", "html")
 DEFAULT_COLOUR = Kind.colour
-CHAR_W, NODE_H, GAP_X, GAP_Y, PAD = 7.0, 34.0, 70.0, 14.0, 20.0
+CHAR_W, NODE_H, GAP_X, GAP_Y, PAD = 7.0, 34.0, 90.0, 14.0, 20.0
+DUMMY_H = 8.0  # the height of a slot an edge passes a column through
+SWEEPS = 4  # barycentre sweeps (each one left-to-right and back)
 
 
 def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots: Iterable[str] | None = None) -> nx.DiGraph:
@@ -37,7 +40,9 @@ def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots:
     for addr in sorted(keep):
         kind = address_kind(addr)
         name = display_name(docs[addr], addr)
-        graph.add_node(addr, kind=kind, name=name, label=f"{kind_label(registry, kind)}: {name}")
+        where = registry[kind].label_context(docs[addr]) if kind in registry else None
+        graph.add_node(addr, kind=kind, name=name,
+                       label=f"{kind_label(registry, kind)}: {name}" + (f" ({where})" if where else ""))
     for addr in sorted(keep):
         kind = registry[address_kind(addr)]
         deferred = {registry.owner(r) for r in kind.deferred_refs(docs[addr])}
@@ -79,57 +84,128 @@ def to_dot(graph: nx.DiGraph) -> str:
 
 # ---------------------------------------------------------------------------------------------------- layout
 
-def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float, float]]:
-    """(x, y, width) of every node: columns by dependency depth (what is used on the right), rows ordered by
-    the mean row of their neighbours (one sweep each way keeps crossings down without a solver)."""
+@dataclass
+class Layout:
+    """Boxes (x, y, width; height NODE_H) and, per edge, the points its line passes through."""
+
+    nodes: dict[str, tuple[float, float, float]]
+    edges: dict[tuple[str, str], list[tuple[float, float]]]
+    width: float
+    height: float
+
+
+def layered(graph: nx.DiGraph) -> Layout:
+    """A layered (Sugiyama-style) drawing: columns by dependency depth (what is used on the right); an edge that
+    spans several columns gets a slot of its own in each column it crosses, so no line runs through a box;
+    rows ordered by the mean position of their neighbours, sweeping both ways a few times."""
     dag = nx.condensation(graph)  # cycles (allowed ones: click behaviours) collapse to one column
     depth = dict.fromkeys(dag, 0)  # users (sources) end up left, what they use to the right
     for comp in nx.topological_sort(dag):
         for succ in dag.successors(comp):
             depth[succ] = max(depth[succ], depth[comp] + 1)
-    column_of = {n: depth[dag.graph["mapping"][n]] for n in graph}
-    columns: dict[int, list[str]] = {}
+    column_of: dict[Any, int] = {n: depth[dag.graph["mapping"][n]] for n in graph}
+    columns: dict[int, list[Any]] = {c: [] for c in range(max(column_of.values(), default=-1) + 1)}
     for node in sorted(graph, key=lambda n: (graph.nodes[n]["kind"], graph.nodes[n]["name"].lower(), n)):
-        columns.setdefault(column_of[node], []).append(node)
+        columns[column_of[node]].append(node)
+    # Long edges become chains through placeholder slots ("dummies"), one per column crossed.
+    chains: dict[tuple[str, str], list[Any]] = {}
+    links: list[tuple[Any, Any]] = []  # between neighbouring columns only
+    for a, b in graph.edges:
+        if column_of[a] == column_of[b]:
+            continue  # within a cycle: drawn as an arc beside the column
+        chain = [a] + [("dummy", a, b, c) for c in range(column_of[a] + 1, column_of[b])] + [b]
+        for dummy in chain[1:-1]:
+            column_of[dummy] = dummy[3]
+            columns[dummy[3]].append(dummy)
+        links += zip(chain, chain[1:], strict=False)
+        chains[(a, b)] = chain
+    left: dict[Any, list[Any]] = {}
+    right: dict[Any, list[Any]] = {}
+    for u, v in links:
+        right.setdefault(u, []).append(v)
+        left.setdefault(v, []).append(u)
     order = {n: i for col in columns.values() for i, n in enumerate(col)}
-    for neighbours in (graph.predecessors, graph.successors):
-        for c in sorted(columns, reverse=neighbours is graph.successors):
-            def key(n: str, nb=neighbours) -> tuple[float, int]:
-                near = [order[m] for m in nb(n)]
-                return (sum(near) / len(near) if near else order[n], order[n])
-            columns[c].sort(key=key)
-            order.update({n: i for i, n in enumerate(columns[c])})
+    for _sweep in range(SWEEPS):
+        for neighbours, cols in ((left, sorted(columns)), (right, sorted(columns, reverse=True))):
+            for c in cols:
+                def key(n: Any, nb=neighbours) -> tuple[float, int]:
+                    near = [order[m] for m in nb.get(n, ())]
+                    return (sum(near) / len(near) if near else order[n], order[n])
+                columns[c].sort(key=key)
+                order.update({n: i for i, n in enumerate(columns[c])})
     widths = {n: max(80.0, CHAR_W * len(graph.nodes[n]["label"]) + 20) for n in graph}
-    col_w = {c: max(widths[n] for n in nodes) for c, nodes in columns.items()}
-    pos: dict[str, tuple[float, float, float]] = {}
+    col_w = {c: max((widths[n] for n in nodes if n in widths), default=0.0) for c, nodes in columns.items()}
+    col_h = {c: sum(NODE_H + GAP_Y if n in widths else DUMMY_H for n in nodes) for c, nodes in columns.items()}
+    tallest = max(col_h.values(), default=0.0)
+    col_x: dict[int, float] = {}
+    centre: dict[Any, float] = {}  # the y of each box's middle and of each slot's line
+    nodes: dict[str, tuple[float, float, float]] = {}
     x = PAD
     for c in sorted(columns):
-        for i, node in enumerate(columns[c]):
-            pos[node] = (x, PAD + i * (NODE_H + GAP_Y), widths[node])
+        col_x[c] = x
+        y = PAD + (tallest - col_h[c]) / 2  # columns centred on each other: shorter lines
+        for n in columns[c]:
+            if n in widths:
+                nodes[n] = (x, y, widths[n])
+                centre[n] = y + NODE_H / 2
+                y += NODE_H + GAP_Y
+            else:
+                centre[n] = y + DUMMY_H / 2
+                y += DUMMY_H
         x += col_w[c] + GAP_X
-    return pos
+    edges: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for (a, b), chain in chains.items():
+        # Out of a box's right side, straight through each crossed column in its own slot, into b's left side.
+        points = [(nodes[a][0] + nodes[a][2], centre[a]), (col_x[column_of[a]] + col_w[column_of[a]], centre[a])]
+        for dummy in chain[1:-1]:
+            c = column_of[dummy]
+            points += [(col_x[c], centre[dummy]), (col_x[c] + col_w[c], centre[dummy])]
+        points.append((nodes[b][0], centre[b]))
+        edges[(a, b)] = points
+    for a, b in graph.edges:
+        if (a, b) not in chains:  # an arc out of the left side and back (a cycle inside one column)
+            ax, _ay, _aw = nodes[a]
+            edges[(a, b)] = [(ax, centre[a]), (ax - GAP_X / 2, (centre[a] + centre[b]) / 2), (ax, centre[b])]
+    width = max((x + w for x, _y, w in nodes.values()), default=0) + PAD
+    height = PAD + tallest + PAD
+    return Layout(nodes, edges, width, height)
+
+
+def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float, float]]:
+    """(x, y, width) of every node of the layered drawing."""
+    return layered(graph).nodes
+
+
+def _path(points: list[tuple[float, float]]) -> str:
+    """SVG path data: straight runs inside columns, S-curves across the gaps between them."""
+    (x0, y0), rest = points[0], points[1:]
+    d = [f"M {x0:.1f} {y0:.1f}"]
+    if len(points) == 3 and points[1][0] < x0:  # the arc of a cycle
+        (mx, my), (x2, y2) = points[1], points[2]
+        return f"M {x0:.1f} {y0:.1f} Q {mx:.1f} {my:.1f} {x2:.1f} {y2:.1f}"
+    prev = points[0]
+    for x, y in rest:
+        if abs(y - prev[1]) < 0.01 or x - prev[0] < 0.01:
+            d.append(f"L {x:.1f} {y:.1f}")
+        else:
+            bend = (x - prev[0]) / 2
+            d.append(f"C {prev[0] + bend:.1f} {prev[1]:.1f} {x - bend:.1f} {y:.1f} {x:.1f} {y:.1f}")
+        prev = (x, y)
+    return " ".join(d)
 
 
 def _svg_python(graph: nx.DiGraph) -> str:
-    pos = layout(graph)
-    width = max((x + w for x, _y, w in pos.values()), default=0) + PAD
-    height = max((y + NODE_H for _x, y, _w in pos.values()), default=0) + PAD
+    drawn = layered(graph)
+    pos, width, height = drawn.nodes, drawn.width, drawn.height
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" font-size="12">',
            "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
            "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#666\"/>"
            "</marker></defs>"]
     for a, b, data in graph.edges(data=True):
-        ax, ay, aw = pos[a]
-        bx, by, bw = pos[b]
-        x1, y1 = (ax + aw, ay + NODE_H / 2) if bx > ax else (ax, ay + NODE_H / 2)
-        x2, y2 = (bx, by + NODE_H / 2) if bx > ax else (bx + bw, by + NODE_H / 2)
-        bend = max(30.0, abs(x2 - x1) / 2)
-        direction = 1 if x2 >= x1 else -1
         dash = ' stroke-dasharray="5,4"' if data.get("deferred") else ""
         out.append(f'<path class="edge" data-from="{html.escape(a)}" data-to="{html.escape(b)}" '
-                   f'd="M {x1:.1f} {y1:.1f} C {x1 + direction * bend:.1f} {y1:.1f} {x2 - direction * bend:.1f} '
-                   f'{y2:.1f} {x2:.1f} {y2:.1f}" fill="none" stroke="#666" stroke-width="1.2"{dash} '
+                   f'd="{_path(drawn.edges[(a, b)])}" fill="none" stroke="#666" stroke-width="1.2"{dash} '
                    f'marker-end="url(#arrow)"><title>{html.escape(a)} → {html.escape(b)}</title></path>')
     for node, (x, y, w) in pos.items():
         data = graph.nodes[node]

@@ -169,6 +169,11 @@ class Kind:
         kind name an object by another it belongs to (an alert by its card)."""
         return doc.get("name") or doc.get("email")
 
+    def label_context(self, doc: dict[str, Any]) -> str | None:
+        """Where the object lives, when its name alone is ambiguous across the tree (a table's database);
+        pictures such as `mbport graph` show it beside the name."""
+        return None
+
     def doc_address(self, doc: dict[str, Any]) -> str:
         """The address of a loaded doc (its key fields are in it)."""
         return self.address_of(doc)

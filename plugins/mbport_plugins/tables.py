@@ -101,6 +101,11 @@ class Tables(Kind):
         doc["fields"] = fields
         return doc
 
+    def label_context(self, doc):
+        """`orders` is in many databases (and schemas): say which."""
+        db, schema, _name = self.key_parts(doc)
+        return f"{db}.{schema}" if schema else db
+
     def contains(self, doc):
         key = self.key_parts(doc)
         return {address("fields", *key, *f.get("parent", []), f["name"]) for f in doc.get("fields", [])}
