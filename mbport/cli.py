@@ -402,6 +402,7 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         features = premium.parse(premium_features)
     except ValueError as exc:
         raise UsageError(f"--premium-features: {exc}") from None
+    server.stop_on_sigterm()
     sock = server.bind(host, port)  # a busy port fails here, before any setup or announcement
     emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features, base_path=base_path)
     password = None

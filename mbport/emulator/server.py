@@ -83,13 +83,18 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 3000, log_lev
     the signal again for the process's own handler."""
     import uvicorn
 
+    stop_on_sigterm()
     sock = sock or bind(host, port)
-    if threading.current_thread() is threading.main_thread():
-        # A `kill` stops it like Ctrl-C: after uvicorn's shutdown the signal reaches this handler, and the run
-        # ends as an interrupted one (exit 130; atexit removes the temporary warehouse files).
-        signal.signal(signal.SIGTERM, _interrupt)
     server = uvicorn.Server(uvicorn.Config(asgi_app(emulator), log_level=log_level))
     server.run(sockets=[sock])
+
+
+def stop_on_sigterm() -> None:
+    """A `kill` stops the server like Ctrl-C: while serving, uvicorn shuts down first and then raises the signal
+    again for this handler; the run ends as an interrupted one (exit 130; atexit removes the temporary
+    warehouse files). Installed before setup and seeding, so a kill at any moment cleans up."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _interrupt(_signum, _frame) -> None:

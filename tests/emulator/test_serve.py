@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -141,8 +142,10 @@ def test_busy_port_is_one_clear_error(tmp_path):
     assert "listening" not in run.stderr and "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_stopping_the_server_exits_130_and_leaves_no_temporary_files(tmp_path, sig):
+@pytest.mark.parametrize("sig, when", [(signal.SIGINT, "serving"), (signal.SIGTERM, "serving"),
+                                       (signal.SIGTERM, "announced")],
+                         ids=["ctrl-c", "sigterm", "sigterm-right-after-the-announcement"])
+def test_stopping_the_server_exits_130_and_leaves_no_temporary_files(tmp_path, sig, when):
     temp = tmp_path / "tmp"
     temp.mkdir()
     log = tmp_path / "serve.log"
@@ -150,7 +153,12 @@ def test_stopping_the_server_exits_130_and_leaves_no_temporary_files(tmp_path, s
     with log.open("wb") as out:
         proc = subprocess.Popen(mbport_command("emulator", "serve", "--port", str(port), "--seed", "sample"),
                                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(temp)})
-    wait_until_up(proc, f"http://127.0.0.1:{port}")
+    if when == "serving":
+        wait_until_up(proc, f"http://127.0.0.1:{port}")
+    else:  # the moment it says where it listens, before the server has started
+        deadline = time.monotonic() + 60
+        while "listening on" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
     assert [p.name for p in temp.iterdir()] == [f"mbport-emulator-{proc.pid}"]  # the seed's warehouse files
     assert stop(proc, sig) == 130, log.read_text()
     assert "Interrupted." in log.read_text() and "Traceback" not in log.read_text()
