@@ -155,12 +155,14 @@ def collection_paths(ctx: ExportContext) -> dict[int, str]:
     rows = ctx.raw.get("collections") or []
     key = ("collection_paths", id(rows))
     if key not in ctx.memo:
-        names = {r["id"]: r.get("name") for r in rows if isinstance(r.get("id"), int)}
+        # Only well-formed rows get a path: it is a reader's aid, and a broken row must not stop the export.
+        names = {r["id"]: r["name"] for r in rows if isinstance(r.get("id"), int) and isinstance(r.get("name"), str)}
         paths = {}
         for r in rows:
-            if not isinstance(r.get("id"), int):
+            location = r.get("location") or "/"
+            if not isinstance(r.get("id"), int) or not isinstance(location, str):
                 continue
-            chain = [int(p) for p in (r.get("location") or "/").strip("/").split("/") if p.isdigit()] + [r["id"]]
+            chain = [int(p) for p in location.strip("/").split("/") if p.isdigit()] + [r["id"]]
             if all(names.get(i) for i in chain):
                 paths[r["id"]] = " / ".join(names[i] for i in chain)
         ctx.memo[key] = (rows, paths)  # the rows kept with it: their id() stays theirs
