@@ -105,3 +105,16 @@ def assert_settled(importer, emu: Emulator) -> None:
     before = len(emu.request_log)
     importer.apply(plan)
     assert writes_since(emu, before) == []
+
+
+def seeded_instance(seed: str | None = None):
+    """(emulator, mbport client) of a fresh emulator set up by the test admin, with `seed` loaded if given."""
+    from mbport.client import MetabaseClient
+    from mbport.emulator import seeds
+
+    emu = Emulator()
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    if seed:
+        seeds.load(emu, seed, session)
+        emu.wait_idle()
+    return emu, MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport())

@@ -6,22 +6,12 @@ import pytest
 
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled, writes_since
+from tests.conftest import assert_settled, seeded_instance, writes_since
 
 DB = "Handmade Warehouse"
-
-
-def instance(seed: str | None = None) -> tuple[Emulator, MetabaseClient]:
-    emu = Emulator()
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    if seed:
-        seeds.load(emu, seed, session)
-        emu.wait_idle()
-    return emu, MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport())
 
 
 def remappings(api: MetabaseClient) -> dict[tuple[str, str], dict]:
@@ -56,7 +46,7 @@ def registry():
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, registry):
-    emu, api = instance("handmade")
+    emu, api = seeded_instance("handmade")
     out = tmp_path_factory.mktemp("source") / "tree"
     run_export(api, registry, out)
     return emu, api, out
@@ -78,7 +68,7 @@ def test_the_handmade_seed_holds_both_kinds_of_remapping(source):
 
 def test_remappings_round_trip_into_an_empty_instance(source, registry, tmp_path):
     _, api, tree = source
-    target_emu, target = instance()
+    target_emu, target = seeded_instance()
     importer = importer_for(target, registry, tree, tmp_path / "state.json")
     plan = importer.plan()
     assert plan.problems == []
@@ -91,7 +81,7 @@ def test_remappings_round_trip_into_an_empty_instance(source, registry, tmp_path
 
 def test_plan_shows_a_remapping_the_target_lacks_and_import_removes_one_the_tree_lacks(source, registry, tmp_path):
     _, api, tree = source
-    target_emu, target = instance()
+    target_emu, target = seeded_instance()
     importer = importer_for(target, registry, tree, tmp_path / "state.json")
     importer.apply(importer.plan())
     target_emu.wait_idle()

@@ -12,26 +12,17 @@ import pytest
 
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.emulator import Emulator
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled
+from tests.conftest import assert_settled, seeded_instance
 
 KINDS = ["databases", "tables", "groups", "users", "collections", "snippets", "cards", "dashboards", "pulses",
          "alerts", "timelines"]
 SEEDED = ("Old Campaigns", "2024 Wave", "Live Reports", "Seasonal", "Old snippets")
-
-
-def instance(seed: str | None = None) -> tuple[Emulator, MetabaseClient]:
-    emu = Emulator()
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    if seed:
-        seeds.load(emu, seed, session)
-        emu.wait_idle()
-    return emu, MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport())
 
 
 def held(api: MetabaseClient) -> dict[str, Any]:
@@ -95,10 +86,10 @@ class RoundTrip:
 def rt(tmp_path_factory) -> RoundTrip:
     tmp: Path = tmp_path_factory.mktemp("archived")
     registry = load_plugins(KINDS)
-    _emu_source, source = instance("handmade")
+    _emu_source, source = seeded_instance("handmade")
     result = run_export(source, registry, tmp / "tree", kinds=KINDS)
     assert result.warnings == []
-    emu_target, target = instance()
+    emu_target, target = seeded_instance()
     run = RoundTrip(source, target, emu_target, tmp, registry)
     importer = run.importer()
     plan = importer.plan()
@@ -189,10 +180,10 @@ def test_archiving_on_the_source_between_two_imports_archives_the_same_way_on_th
     """The usual update: the target got the collection live; the source archived it since; the next import archives
     it on the target with its contents, and what the source still holds after its cascades is there too."""
     registry = load_plugins(KINDS)
-    _emu, source = instance("handmade")
+    _emu, source = seeded_instance("handmade")
     old = next(c for c in source.get("/api/collection", params={"archived": "true"}) if c["name"] == "Old Campaigns")
     source.put(f"/api/collection/{old['id']}", json={"archived": False})
-    emu_target, target = instance()
+    emu_target, target = seeded_instance()
     run = RoundTrip(source, target, emu_target, tmp_path, registry)
     for archived in (False, True):
         source.put(f"/api/collection/{old['id']}", json={"archived": archived})
