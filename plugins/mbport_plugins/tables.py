@@ -135,6 +135,28 @@ class Tables(Kind):
         fields = [{k: v for k, v in f.items() if k != "base_type"} for f in doc.get("fields", [])]
         return {**{k: v for k, v in doc.items() if k != "fields"}, "fields": fields}
 
+    def compare(self, wanted, current, options):
+        """Like any kind's, but a field difference names the field and what differs in it ("field quantity:
+        remapping"), not only "fields": a table holds dozens of fields."""
+        differ = super().compare(wanted, current, options)
+        if "fields" not in differ:
+            return differ
+        def by_path(doc):
+            return {(*f.get("parent", []), f["name"]): f for f in self.comparable(doc).get("fields", [])}
+        old, new = by_path(current), by_path(wanted)
+        detail = []
+        for path in sorted(set(old) | set(new)):
+            a, b = old.get(path), new.get(path)
+            if a == b:
+                continue
+            name = ".".join(path)
+            if a is None or b is None:
+                detail.append(f"field {name}: {'not on the target' if a is None else 'not in the tree'}")
+            else:
+                keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+                detail.append(f"field {name}: {', '.join(keys)}")
+        return [k for k in differ if k != "fields"] + (detail or ["fields"])
+
     def sub_ids(self, doc, raw):
         key = self.key_parts(doc)
         by_id = {f["id"]: f for f in raw.get("fields", [])}

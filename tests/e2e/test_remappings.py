@@ -95,8 +95,9 @@ def test_plan_shows_a_remapping_the_target_lacks_and_import_removes_one_the_tree
                 json={"type": "external", "name": "Customer", "human_readable_field_id": ids["customers", "name"]})
     importer = importer_for(target, registry, tree, tmp_path / "state.json")
     plan = importer.plan()
-    changed = {c.address for c in plan.changes if c.action == "update"}
-    assert changed == {f"tables/{DB}//orders"}, [c.line() for c in plan.changes if c.action != "noop"]
+    changed = {c.address: c.fields for c in plan.changes if c.action == "update"}
+    assert changed == {f"tables/{DB}//orders": ["field customer_id: remapping", "field product_id: remapping",
+                                                "field quantity: remapping"]}, changed
     before = len(target_emu.request_log)
     importer.apply(plan)
     assert ("DELETE", f"/api/field/{ids['orders', 'customer_id']}/dimension") in [
