@@ -201,14 +201,14 @@ def test_an_import_that_archives_a_card_keeps_the_alert_the_tree_has_on_it(tmp_p
     again (Metabase takes alerts on archived cards). Archiving the card on the target deletes its alert: the
     import finds that out after the card's write and creates the alert again."""
     registry = load_plugins(KINDS)
-    _emu, source = instance("handmade")
+    _emu, source = seeded_instance("handmade")
     card = next(c for c in source.get("/api/card") if c["name"] == "Daily orders")
     alert = {"payload_type": "notification/card", "payload": {"card_id": card["id"], "send_condition": "has_result"},
              "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": "0 0 7 * * ? *"}],
              "handlers": [{"channel_type": "channel/email",
                            "recipients": [{"type": "notification-recipient/raw-value", "details": {"value": "o@x.io"}}]}]}
     source.post("/api/notification", json=alert)
-    emu_target, target = instance()
+    emu_target, target = seeded_instance()
     run = RoundTrip(source, target, emu_target, tmp_path, registry)
     for step in ("live", "archived"):
         if step == "archived":
