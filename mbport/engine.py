@@ -208,8 +208,12 @@ class Importer:
         self._read_target()
         resolve = Resolver(self.ids, self.options)
         claimed: dict[str, set[Any]] = {}
+        stale: set[str] = set()  # kinds read before an object their listing builds on had settled
         for addr in self.doc_order():
             kind, doc = self.kind(addr), self.tree.docs[addr]
+            if kind.name in stale:
+                self.target.refresh(kind.name)
+                stale.discard(kind.name)
             tid = self.state.ids.get(addr)
             if tid is None or self.target.find(kind.name, tid) is None:
                 tid = kind.locate(self.target, doc, resolve, claimed.setdefault(kind.name, set()))
@@ -219,6 +223,23 @@ class Importer:
                 self.ids[addr] = tid
                 self.matched_raw[addr] = raw
                 self.ids.update(kind.sub_ids(doc, raw))
+                stale |= self._settle(kind, raw)
+        for name in stale & set(self.target.raw_by_kind):  # read already, though the tree has none of them
+            self.target.refresh(name)
+
+    def _settle(self, kind: Kind, raw: dict[str, Any]) -> set[str]:
+        """Wait for a matched object the kinds listed after it cannot be read from yet (kind.settle: a database
+        a stopped import created, still in its first sync), as creating it waits; those kinds are then stale."""
+        if not kind.settle(self.api, raw):
+            return set()
+        after, todo = set(), [kind.name]
+        while todo:
+            name = todo.pop()
+            for other in self.registry.kinds.values():
+                if name in other.after and other.name not in after:
+                    after.add(other.name)
+                    todo.append(other.name)
+        return after
 
     def plan(self, progress: Progress | None = None) -> Plan:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""

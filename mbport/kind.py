@@ -279,6 +279,12 @@ class Kind:
         """An object this import created whose answer was lost (found again by its natural key): recover what
         only the create answer carried (an API key's value); default nothing."""
 
+    def settle(self, api: MetabaseClient, raw: dict[str, Any]) -> bool:
+        """An object matched on the target that the kinds listed after it (`after`) cannot be read from yet (a
+        database in its first sync, e.g. one a stopped import created): wait for it, bounded; True if it had to
+        wait (those kinds are read again). Default: ready."""
+        return False
+
     def plan_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]], target: Any,
                       resolve: Any) -> list[str]:
         """What writing this doc into this target would do that the tree does not mean (the target is read,

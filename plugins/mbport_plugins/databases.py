@@ -144,7 +144,7 @@ class Databases(Kind):
             raw = api.post("/api/database/sample_database")
         else:
             raw = api.post(self.endpoint, json={**payload, "details": self._details(payload["details"], target.options, True)})
-        self.wait_for_sync(api, raw["id"])
+        self.wait_for_sync(api, raw["id"], raw.get("name"))
         if payload.get("settings"):  # POST /api/database has no `settings` (e.g. model actions): PUT them after
             raw = api.put(f"{self.endpoint}/{raw['id']}", json={"settings": payload["settings"]})
         return raw
@@ -154,7 +154,14 @@ class Databases(Kind):
         body.pop("is_full_sync", None), body.pop("is_on_demand", None)
         return api.put(f"{self.endpoint}/{target_id}", json=body)
 
-    def wait_for_sync(self, api, database_id: int) -> None:
+    def settle(self, api, raw):
+        """A matched database still in its first sync (a stopped import created it) has no tables to match yet."""
+        if raw.get("initial_sync_status") in ("complete", None):
+            return False
+        self.wait_for_sync(api, raw["id"], raw.get("name"))
+        return True
+
+    def wait_for_sync(self, api, database_id: int, name: str | None = None) -> None:
         """Tables and fields exist only after Metabase's first sync; wait for it (bounded)."""
         import time
 
@@ -163,12 +170,13 @@ class Databases(Kind):
         started = time.monotonic()
         deadline = started + self.sync_timeout
         delay = 0.05
+        label = f"database {name!r} (id {database_id})" if name else f"database {database_id}"
         while api.get(f"{self.endpoint}/{database_id}").get("initial_sync_status") not in ("complete", None):
-            status(f"database {database_id}: waiting for its first sync ({time.monotonic() - started:.0f} s)")
+            status(f"{label}: waiting for its first sync ({time.monotonic() - started:.0f} s)")
             if time.monotonic() > deadline:
                 from mbport.errors import MbportError
 
-                raise MbportError(f"database {database_id}: the first sync did not finish in {self.sync_timeout:.0f} s",
+                raise MbportError(f"{label}: the first sync did not finish in {self.sync_timeout:.0f} s",
                                   hint="check the database in Metabase's admin, then run the import again")
             time.sleep(delay)
             delay = min(delay * 2, 2.0)

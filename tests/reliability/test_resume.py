@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,13 +18,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mbport.client import MetabaseClient
+from mbport.emulator import sync
+from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel
 from tests.conftest import WRITES
 from tests.served import mbport_command, serve, stop
 
-from .conftest import canonical, fingerprint, run_import, target
+from .conftest import canonical, client, fingerprint, run_import, target
 
 KILL_EXAMPLES = int(os.environ.get("MBPORT_KILL_EXAMPLES", "8"))  # hypothesis examples in the default run
 API_KEY = "mb_ReSuMeTeStKeY0123456789abcdefghijklmnop"
@@ -279,3 +283,100 @@ def test_sigkilled_backup_subprocess_leaves_a_consistent_repository(registry, gi
             _repo_consistent(repo, reference)
     finally:
         stop(server)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stopped right after creating a database, run again while its first sync still runs on the target
+
+
+DETAIL = re.compile(r"/api/database/(\d+)")
+
+
+class StopAfterDatabaseCreate:
+    """Dies on the answer to the first POST of a SQLite database (the database exists, nobody recorded it); afterwards,
+    releases that database's held sync once a client asks for the database itself (polls its sync status)."""
+
+    def __init__(self, release: threading.Event):
+        self.release, self.dead, self.db_id, self.live = release, False, None, False
+
+    def before(self, req):
+        if self.dead and not self.live:
+            raise Killed()
+        found = DETAIL.fullmatch(req.path)
+        if self.live and self.db_id is not None and found and int(found.group(1)) == self.db_id:
+            self.release.set()
+        return None
+
+    def after(self, req, resp):
+        if not self.dead and req.method == "POST" and req.path == "/api/database" and resp.status < 400 \
+                and resp.body["engine"] == "sqlite":  # a warehouse with tables to sync
+            self.dead, self.db_id = True, resp.body["id"]
+            raise Killed()
+        return resp
+
+
+@pytest.fixture
+def held_sync(monkeypatch):
+    """Background syncs wait for the event before reading the warehouse (the sample database syncs inline)."""
+    release = threading.Event()
+    real = sync.introspect
+
+    def introspect(path):
+        if threading.current_thread().name.startswith("sync-db-"):
+            assert release.wait(30), "the held sync was never released"
+        return real(path)
+
+    monkeypatch.setattr(sync, "introspect", introspect)
+    yield release
+    release.set()
+
+
+def _stopped_after_database_create(source, registry, tmp_path, release):
+    _, _, out, _ = source
+    emu, session = target()
+    hook = StopAfterDatabaseCreate(release)
+    emu.faults = hook
+    original_save = State.save
+    State.save = lambda self: None if hook.dead else original_save(self)
+    try:
+        with pytest.raises(Killed):
+            run_import(out, registry, emu, session, tmp_path / "state.json")
+    finally:
+        State.save = original_save
+    assert hook.db_id is not None
+    hook.live = True
+    return out, emu, session, hook
+
+
+def test_a_rerun_waits_for_the_first_sync_of_the_database_the_stopped_run_created(source, registry, clean, tmp_path,
+                                                                                     held_sync):
+    out, emu, session, hook = _stopped_after_database_create(source, registry, tmp_path, held_sync)
+    created = emu.state.table("metabase_database").get(hook.db_id)
+    assert created["initial_sync_status"] == "incomplete"  # the case: its tables do not exist yet
+    resumed = run_import(out, registry, emu, session, tmp_path / "state.json")
+    assert resumed.result.failed == {} and resumed.result.skipped == []
+    # every table of that database in the tree is matched, to the table its sync made on the target
+    docs, ids = resumed.importer.tree.docs, resumed.importer.ids
+    wanted = {a for a, d in docs.items() if a.startswith("tables/") and ids.get(d["database"]["$ref"]) == hook.db_id}
+    assert wanted
+    with client(emu, session) as api:
+        synced = {(t.get("schema") or "", t["name"]): t["id"] for t in api.get(f"/api/database/{hook.db_id}/metadata")["tables"]}
+    assert {a: ids.get(a) for a in wanted} == {a: synced[(docs[a].get("schema") or "", docs[a]["name"])] for a in wanted}
+    # and the target ends as an uninterrupted import leaves it: their metadata written, nothing twice
+    (clean_rows, clean_docs), _, _ = clean
+    rows, docs = fingerprint(emu, session, resumed, registry, tmp_path / "back")
+    assert rows == clean_rows
+    assert sorted(a for a in set(docs) | set(clean_docs) if docs.get(a) != clean_docs.get(a)) == []
+
+
+def test_a_first_sync_that_never_finishes_stops_the_rerun_naming_the_database(source, registry, tmp_path,
+                                                                             held_sync, monkeypatch):
+    from mbport_plugins.databases import Databases
+
+    out, emu, session, hook = _stopped_after_database_create(source, registry, tmp_path, held_sync)
+    name = emu.state.table("metabase_database").get(hook.db_id)["name"]
+    hook.db_id = None  # nothing releases the sync
+    monkeypatch.setattr(Databases, "sync_timeout", 0.3)
+    with pytest.raises(MbportError) as stopped:
+        run_import(out, registry, emu, session, tmp_path / "state.json")
+    assert f"database {name!r}" in str(stopped.value) and "the first sync did not finish" in str(stopped.value)
