@@ -94,6 +94,86 @@ def _report(result) -> None:
         sys.exit(WARNINGS)
 
 
+def side_options(side: str):
+    """--from-* / --to-* credentials (flags, or MBPORT_FROM_* / MBPORT_TO_* environment variables)."""
+    env = f"MBPORT_{side.upper()}_"
+
+    def decorate(fn):
+        for flag, var, help_text in reversed((
+            (f"--{side}", "URL", f"Metabase URL of the {'source' if side == 'from' else 'target'}."),
+            (f"--{side}-api-key", "API_KEY", "API key."),
+            (f"--{side}-username", "USERNAME", "Login email."),
+            (f"--{side}-password", "PASSWORD", "Password."),
+            (f"--{side}-session-token", "SESSION_TOKEN", "An existing session."),
+        )):
+            dest = flag.lstrip("-").replace("-", "_")
+            dest = "from_" if dest == "from" else dest  # a Python keyword
+            fn = click.option(flag, dest, default=None, envvar=env + var, show_envvar=True, help=help_text)(fn)
+        return fn
+
+    return decorate
+
+
+def verify_options(fn):
+    """What verify takes besides the two sides (also on migrate and restore, after their --verify)."""
+    for option in reversed((
+        click.option("--kinds", "verify_kinds", default=None, metavar="LIST",
+                     help="Verify only these kinds (comma-separated, e.g. cards,dashboards,fields)."),
+        click.option("--no-queries", "no_queries", is_flag=True, help="Compare objects only; do not run the queries."),
+        click.option("--include-personal", "include_personal", is_flag=True,
+                     help="Also compare personal collections and their contents."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict | None, Path | None]:
+    """The address → target id of an import/migrate state, if there is one at `path`."""
+    from .state import State
+
+    if path is None or not (path.exists() or path.with_name(path.name + ".journal").exists()):
+        if required:
+            raise UsageError(f"--state {path}: no such state file",
+                             hint="give the state file `mbport migrate`, `import` or `restore` kept for this target")
+        return None, None
+    return State.load(path, target_url).ids, path
+
+
+def run_verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
+                          include_personal, as_json: bool = False, state_required: bool = False):
+    """Run verify, print the report (text, or JSON objects with `as_json`), and return the result."""
+    import orjson
+
+    from .verify import run_verify
+    from .verify.report import lines, objects
+
+    out = _out()
+    mapping = dict(target.instance.map_database) if getattr(target, "instance", None) else {}
+    for item in map_database or ():
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst:
+            raise UsageError(f"--map-database {item!r}: expected SRC=DST (database names)")
+        mapping[src] = dst
+    kinds = [k.strip() for k in verify_kinds.split(",") if k.strip()] if verify_kinds else None
+    ids, used = _state_ids(state_path, target.url, state_required)
+    with out.export_progress(23, phase="verify") as progress:
+        result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
+                            queries=not no_queries, include_personal=include_personal, progress=progress)
+    if out.json:
+        for d in result.differences:
+            out.event("difference", **d.as_dict())
+    elif as_json:
+        for obj in objects(result):
+            click.echo(orjson.dumps(obj, default=str).decode())
+    else:
+        if used:
+            out.note(f"Objects paired through the state {used}.")
+        for line in lines(result):
+            click.echo(line)
+    out.result(verify=result.summary())
+    return result
+
+
 # ---------------------------------------------------------------------------------------------------- backup
 
 @cli.command()
@@ -173,12 +253,26 @@ def log_cmd(repo_dir, ref, limit, selections):
 @import_flags("State file for this target (default: beside the repository, DIR.mbport-state/).")
 @click.option("--dry-run", is_flag=True, help="Only show the plan.")
 @click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
+@click.option("--verify", "then_verify", is_flag=True,
+              help="Afterwards compare the restored instance with the live one the snapshot was taken from "
+                   "(--from), object by object and row by row; exit 4 when anything differs.")
+@side_options("from")
+@verify_options
 def restore(url, api_key, username, password, session_token, concurrency, insecure, repo_dir, ref, dry_run,
-            continue_on_error, state_path, **import_kwargs):
+            continue_on_error, state_path, then_verify, from_, from_api_key, from_username, from_password,
+            from_session_token, verify_kinds, no_queries, include_personal, **import_kwargs):
     """Apply a snapshot (read from git, the working tree is untouched) like `mbport import` would."""
     from .cli import default_state_path
     from .gitstore import SnapshotRepo
 
+    source = None
+    if then_verify and not dry_run:
+        if not from_:
+            raise UsageError("restore --verify compares the restored instance with the live one the snapshot was "
+                             "taken from: give it with --from (and its credentials)",
+                             hint="e.g. --from https://prod.example.com --from-api-key ... (or MBPORT_FROM_*)")
+        source = _side_client("from", from_, from_api_key, from_username, from_password, from_session_token,
+                              concurrency, insecure)
     store = SnapshotRepo.open(repo_dir)
     with tempfile.TemporaryDirectory(prefix="mbport-restore-") as tmp:
         tree_dir = Path(tmp) / "tree"
@@ -186,10 +280,26 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
         _out().line(f"Restoring {commit.hexsha[:8]} ({commit.committed_datetime:%Y-%m-%d %H:%M}): {commit.summary}")
         _out().result(repo=str(repo_dir), ref=ref, commit=commit.hexsha)
         with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
-            importer = _importer(api, tree_dir, state_path or default_state_path(repo_dir, api.url),
-                                 continue_on_error=continue_on_error,
+            state = state_path or default_state_path(repo_dir, api.url)
+            importer = _importer(api, tree_dir, state, continue_on_error=continue_on_error,
                                  api_keys_file=Path(str(repo_dir).rstrip("/") + ".new-api-keys.json"), **import_kwargs)
-            _apply(importer, dry_run)
+            try:
+                _apply(importer, dry_run)
+            except SystemExit as exc:  # failures (exit 3): report them, but verify what was restored anyway
+                if source is None:
+                    raise
+                code = exc.code
+            else:
+                code = 0
+            if source is not None:
+                with source:
+                    _login(source, "from")
+                    verified = run_verify_and_report(source, api, state, import_kwargs.get("map_database"),
+                                                     verify_kinds, no_queries, include_personal)
+                if not verified.equal:
+                    sys.exit(PLAN_HAS_CHANGES)
+                if code:
+                    sys.exit(code)
 
 
 # ---------------------------------------------------------------------------------------------------- diff
@@ -378,26 +488,6 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
 
 # ---------------------------------------------------------------------------------------------------- migrate
 
-def side_options(side: str):
-    """--from-* / --to-* credentials (flags, or MBPORT_FROM_* / MBPORT_TO_* environment variables)."""
-    env = f"MBPORT_{side.upper()}_"
-
-    def decorate(fn):
-        for flag, var, help_text in reversed((
-            (f"--{side}", "URL", f"Metabase URL of the {'source' if side == 'from' else 'target'}."),
-            (f"--{side}-api-key", "API_KEY", "API key."),
-            (f"--{side}-username", "USERNAME", "Login email."),
-            (f"--{side}-password", "PASSWORD", "Password."),
-            (f"--{side}-session-token", "SESSION_TOKEN", "An existing session."),
-        )):
-            dest = flag.lstrip("-").replace("-", "_")
-            dest = "from_" if dest == "from" else dest  # a Python keyword
-            fn = click.option(flag, dest, default=None, envvar=env + var, show_envvar=True, help=help_text)(fn)
-        return fn
-
-    return decorate
-
-
 def _side_client(side: str, url, api_key, username, password, session_token, concurrency, insecure):
     """One side of a migration. `--from prod` (no scheme) names an instance of mbport.toml: its URL, and its
     credentials unless flags or MBPORT_FROM_* / MBPORT_TO_* give some (flags beat environment beat the file)."""
@@ -452,8 +542,13 @@ def _login(api, side: str) -> None:
 @click.option("--concurrency", default=None, type=click.IntRange(1, 64),
               help="Requests in flight at once (default: mbport.toml's, else 8).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns).")
+@click.option("--verify", "then_verify", is_flag=True,
+              help="Afterwards compare both instances object by object and row by row (`mbport verify`); exit 4 "
+                   "when anything differs.")
+@verify_options
 def migrate(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
-            to_password, to_session_token, dry_run, continue_on_error, concurrency, insecure, state_path, **import_kwargs):
+            to_password, to_session_token, dry_run, continue_on_error, concurrency, insecure, state_path, then_verify,
+            verify_kinds, no_queries, include_personal, **import_kwargs):
     """Copy every object from one Metabase to another: export, plan, apply; a second run applies only changes."""
     from .migrate import default_state_path, run_migrate
 
@@ -475,6 +570,10 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         registry = _registry()
         with _out().export_progress(len(registry.kinds), phase="migrate") as progress:
             result = run_migrate(source, registry, importer, dry_run=dry_run, on_plan=show, progress=progress)
+        verified = None
+        if then_verify and not dry_run and not result.plan.problems:
+            verified = run_verify_and_report(source, target, state, import_kwargs.get("map_database"), verify_kinds,
+                                             no_queries, include_personal)
     out = _out()
     for warning in result.export_warnings:
         out.warning(warning)
@@ -487,6 +586,8 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         _report(result.applied)
     elif not dry_run:
         out.line("Nothing to do: the target already has everything.")
+    if verified is not None and not verified.equal:
+        sys.exit(PLAN_HAS_CHANGES)
     if result.export_warnings:
         sys.exit(WARNINGS)
 
@@ -578,3 +679,42 @@ def graph(tree_dir, fmt, selections, out_file):
         click.echo(text, nl=False)
     if tree.problems:
         sys.exit(WARNINGS)
+
+
+# ---------------------------------------------------------------------------------------------------- verify
+
+@cli.command()
+@side_options("from")
+@side_options("to")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="State of the migration/import into the target, to pair objects exactly (default: the state "
+                   "`migrate` keeps for this pair, if there).")
+@click.option("--map-database", "map_database", multiple=True, metavar="SRC=DST",
+              help="Source database SRC is database DST on the target (by name).")
+@verify_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per difference, then a summary object.")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when anything differs, 0 when nothing does.")
+@click.option("--concurrency", default=None, type=click.IntRange(1, 64),
+              help="Requests in flight at once per instance (default: mbport.toml's, else 8).")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns).")
+def verify(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
+           to_password, to_session_token, state_path, map_database, verify_kinds, no_queries, include_personal,
+           as_json, exit_code, concurrency, insecure):
+    """Prove a migration or restore: compare every object, and every question's rows, on two live instances.
+
+    Reads both instances (never a tree), pairs their objects through the state of the migration or import
+    (--state; else natural keys: names, emails, collections), and compares every field the server returns,
+    with ids replaced by what they point at. Then runs every card's and dashcard's query on both sides and
+    compares columns, row counts and rows."""
+    from .migrate import default_state_path
+
+    source = _side_client("from", from_, from_api_key, from_username, from_password, from_session_token, concurrency, insecure)
+    target = _side_client("to", to, to_api_key, to_username, to_password, to_session_token, concurrency, insecure)
+    with source, target:
+        _login(source, "from")
+        _login(target, "to")
+        result = run_verify_and_report(source, target, state_path or default_state_path(source.url, target.url),
+                                       map_database, verify_kinds, no_queries, include_personal, as_json,
+                                       state_required=state_path is not None)
+    if exit_code and not result.equal:
+        sys.exit(PLAN_HAS_CHANGES)

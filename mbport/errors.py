@@ -14,7 +14,7 @@ EXIT_CODES = {
     ERROR: "error (nothing half-written: see the message)",
     USAGE: "usage error (bad flag or argument)",
     WARNINGS: "finished with warnings",
-    PLAN_HAS_CHANGES: "plan has changes (with --detailed-exitcode)",
+    PLAN_HAS_CHANGES: "plan has changes (with --detailed-exitcode); differences found (diff/verify --exit-code)",
     INTERRUPTED: "interrupted",
 }
 

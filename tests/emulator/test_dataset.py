@@ -213,3 +213,30 @@ def test_a_card_downloads_as_json_and_csv(admin, shop_db):
     assert api.status_code == 200 and api.json()["data"]["rows"] == [[1, "Ada Lovelace"], [2, "Grace Hopper"]]
     assert admin.post(f"/api/card/{card['id']}/query/pdf", json={}).status_code == 400
     assert admin.post("/api/card/9999/query/csv", json={}).status_code == 404
+def test_dashcard_query_runs_the_card_with_the_dashboards_mapped_filters(profiled):
+    """POST /api/dashboard/:id/dashcard/:dashcard-id/card/:card-id/query (qp.dashboard/process-query-for-dashcard):
+    the card's rows in context "dashboard"; a dashboard filter applies through this dashcard's mapping, its default
+    when the request gives no value; an unknown filter is a 400; a card not on the dashcard is a 404."""
+    emu, client, db_id = profiled
+    card = _card(client, db_id, "by quantity", "SELECT id FROM orders WHERE quantity >= {{q}} ORDER BY id", {
+        "q": {"name": "q", "display-name": "Q", "type": "number"}})
+    other = _card(client, db_id, "other", "SELECT 1")
+    dash = client.post("/api/dashboard", json={"name": "D", "parameters": [
+        {"id": "pq", "name": "Q", "slug": "q", "type": "number/=", "default": 2}]}).json()
+    put = client.put(f"/api/dashboard/{dash['id']}", json={"dashcards": [
+        {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4, "parameter_mappings": [
+            {"parameter_id": "pq", "card_id": card["id"], "target": ["variable", ["template-tag", "q"]]}]}]})
+    assert put.status_code == 200, put.text
+    dashcard = put.json()["dashcards"][0]["id"]
+    path = f"/api/dashboard/{dash['id']}/dashcard/{dashcard}/card/{card['id']}/query"
+    resp = client.post(path, json={})
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["status"] == "completed" and body["context"] == "dashboard", body.get("error")
+    assert body["data"]["rows"] == [[1], [4]]  # the filter's default (quantity >= 2)
+    given = client.post(path, json={"parameters": [{"id": "pq", "type": "number/=", "value": 4}]}).json()
+    assert given["data"]["rows"] == [[4]]
+    unknown = client.post(path, json={"parameters": [{"id": "nope", "value": 1}]})
+    assert unknown.status_code == 400 and "does not have a parameter with ID" in unknown.text
+    assert client.post(f"/api/dashboard/{dash['id']}/dashcard/{dashcard}/card/{other['id']}/query", json={}).status_code == 404
+    assert client.post(f"/api/dashboard/{dash['id']}/dashcard/9999/card/{card['id']}/query", json={}).status_code == 404

@@ -1,4 +1,5 @@
-"""Running queries: POST /api/dataset, POST /api/card/{card-id}/query (HTTP 202, like Metabase) and its downloads, on SQLite warehouses."""
+"""Running queries: POST /api/dataset, POST /api/card/{card-id}/query (HTTP 202, like Metabase) and its downloads,
+and a dashcard's query, on SQLite warehouses."""
 
 from __future__ import annotations
 
@@ -407,3 +408,42 @@ def download_card(ctx: Ctx, card_id: Any, export_format: str):
     writer.writerow(titles)
     writer.writerows(rows)
     return Response(200, out.getvalue().encode(), {**headers, "content-type": "text/csv"})
+
+
+@route("POST", "/api/dashboard/{dashboard-id}/dashcard/{dashcard-id}/card/{card-id}/query")
+def run_dashcard(ctx: Ctx, dashboard_id: Any, dashcard_id: Any, card_id: Any):
+    """The card's query in its dashboard: metabase.query-processor.dashboard/process-query-for-dashcard. The card must
+    be the dashcard's own or one of its series (check-card-and-dashcard-are-in-dashboard: else 404); each request
+    parameter must be a dashboard parameter (else 400) and applies only through this dashcard's mapping for this
+    card (resolve-param-for-card); a dashboard parameter's `default` applies when the request gives no value
+    (dashboard-param-defaults). Answers like the card query, with context "dashboard"."""
+    state = ctx.state
+    dashboard = state.table("dashboard").get(dashboard_id)
+    dashcard = state.table("dashboardcard").get(dashcard_id)
+    if dashboard is None or dashcard is None or dashcard["dashboard_id"] != dashboard_id:
+        raise errors.not_found()
+    in_series = any(r["card_id"] == card_id for r in state.table("dashboardcard_series").where(dashboardcard_id=dashcard_id))
+    card = state.table("card").get(card_id)
+    if card is None or (dashcard.get("card_id") != card_id and not in_series):
+        raise errors.not_found()
+    by_id = {p["id"]: p for p in dashboard.get("parameters") or [] if isinstance(p, dict) and "id" in p}
+    mappings = {m.get("parameter_id"): m for m in dashcard.get("parameter_mappings") or []
+                if isinstance(m, dict) and m.get("card_id") == card_id}
+    merged = {pid: {"id": pid, "default": p["default"]} for pid, p in by_id.items()
+              if p.get("default") is not None and pid in mappings}
+    for param in (ctx.body or {}).get("parameters") or []:
+        if param.get("id") not in by_id:
+            raise errors.bad_request(f"Dashboard does not have a parameter with ID {param.get('id')!r}.")
+        merged[param["id"]] = {k: v for k, v in param.items() if k != "default"}
+    resolved = []
+    for pid, param in merged.items():
+        mapping = mappings.get(pid)
+        if mapping is None:
+            continue  # no mapping for this card on this dashcard: ignored
+        value = param.get("value", param.get("default"))
+        resolved.append({"type": by_id[pid].get("type"), **param, "value": value, "target": mapping.get("target")})
+    query = card.get("dataset_query") or {}
+    db = _database(state, query.get("database") or card.get("database_id"))
+    response = execute(state, db, query, resolved, "dashboard")
+    record_metadata(state, card, response)  # through qp.card/process-query-for-card, like the card's own query
+    return response

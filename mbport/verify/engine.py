@@ -1,0 +1,261 @@
+"""Verify: read two live instances, pair their objects (import state first, natural keys otherwise), compare
+every field of each pair, and run every card's and dashcard's query on both sides."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..refs import split_address
+from .canon import Canon, Difference, Tokens, diff
+from .kinds import KINDS, Kind
+
+
+@dataclass
+class Side:
+    api: Any
+    role: str  # "source" or "target"
+    map_database: dict[str, str] = field(default_factory=dict)  # source database name → target's (source only)
+    docs: dict[str, dict[Any, dict]] = field(default_factory=dict)  # kind → id → doc
+    personal: set[int] = field(default_factory=set)  # personal collections and the collections inside them
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → label → times used (for "(2)")
+    tokens: Tokens = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.tokens = Tokens(self.role)
+
+    def token(self, kind: str, value: Any) -> Any:
+        return self.tokens.of(kind, value)
+
+
+@dataclass
+class KindCount:
+    paired: int = 0
+    equal: int = 0
+    differ: int = 0
+    only_source: int = 0
+    only_target: int = 0
+
+    def line(self, kind: str) -> str:
+        return (f"{kind}: {self.paired} paired, {self.equal} equal, {self.differ} differ, "
+                f"{self.only_source} only in source, {self.only_target} only in target")
+
+
+@dataclass
+class VerifyResult:
+    source: str
+    target: str
+    counts: dict[str, KindCount] = field(default_factory=dict)
+    differences: list[Difference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a kind one side does not have, queries failing on both
+    unknown_fields: set[tuple[str, str]] = field(default_factory=set)
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+    def summary(self) -> dict:
+        return {"source": self.source, "target": self.target, "equal": self.equal,
+                "differences": len(self.differences), "requests": self.requests, "seconds": round(self.seconds, 2),
+                "kinds": {k: vars(c) for k, c in self.counts.items()}, "notes": self.notes}
+
+
+def state_index(ids: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
+    """(kind, last key part) → target id of an import/migrate state: the part is the source's entity_id for
+    every kind whose address ends with one."""
+    out: dict[tuple[str, str], Any] = {}
+    for addr, target_id in (ids or {}).items():
+        kind, parts = split_address(addr)
+        if parts and not isinstance(target_id, dict | list):
+            out[(kind, parts[-1])] = target_id
+    return out
+
+
+def _name(kind: Kind, label: str) -> str:
+    return f"{kind.noun} '{label}'"
+
+
+def pair(kind: Kind, src: Side, tgt: Side, by_state: dict) -> tuple[list[tuple[dict, dict]], list[dict], list[dict]]:
+    """Pairs of (source doc, target doc), then the source docs and the target docs nobody paired. Generation
+    by generation (a collection's key names its parent, so parents are paired and named first)."""
+    pairs, only_a, only_b = [], [], []
+    a_all, b_all = list(src.docs[kind.name].values()), list(tgt.docs[kind.name].values())
+    for depth in sorted({kind.depth(d) for d in a_all + b_all}):
+        a = [d for d in a_all if kind.depth(d) == depth]
+        b = {d["id"]: d for d in b_all if kind.depth(d) == depth}
+        got = _pair(kind, src, tgt, by_state, a, b)
+        _name_pairs(kind, *got, src, tgt)
+        pairs += got[0]
+        only_a += got[1]
+        only_b += got[2]
+    return pairs, only_a, only_b
+
+
+def _pair(kind: Kind, src: Side, tgt: Side, by_state: dict, a: list[dict], b: dict) -> tuple[list, list, list]:
+    pairs, rest = [], []
+    for doc in a:
+        target_id = by_state.get((kind.name, doc.get("entity_id"))) if kind.pairs_by_state and doc.get("entity_id") else None
+        if target_id is not None and target_id in b:
+            pairs.append((doc, b.pop(target_id)))
+        else:
+            rest.append(doc)
+    by_key: dict[tuple, list[dict]] = {}
+    for doc in sorted(b.values(), key=lambda d: str(d.get("id"))):
+        by_key.setdefault(_hashable(kind.key(doc, tgt)), []).append(doc)
+    only_source = []
+    for doc in rest:
+        candidates = by_key.get(_hashable(kind.key(doc, src)))
+        if candidates:
+            pairs.append((doc, candidates.pop(0)))
+        else:
+            only_source.append(doc)
+    only_target = [d for docs in by_key.values() for d in docs]
+    return pairs, only_source, only_target
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, list | tuple):
+        return tuple(_hashable(k) for k in key)
+    if isinstance(key, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in key.items()))
+    return key
+
+
+def _name_pairs(kind: Kind, pairs, only_source, only_target, src: Side, tgt: Side) -> dict[Any, str]:
+    """Give every paired object one identity on both sides; an unpaired one says which side it is on."""
+    seen = src.labels.setdefault(kind.name, {})
+    names: dict[Any, str] = {}
+    for s, t in sorted(pairs, key=lambda p: str(p[0].get("id"))):
+        label = kind.label(s, src)
+        seen[label] = seen.get(label, 0) + 1
+        name = _name(kind, label if seen[label] == 1 else f"{label} ({seen[label]})")
+        src.tokens.names[(kind.name, s["id"])] = tgt.tokens.names[(kind.name, t["id"])] = name
+        names[s["id"]] = name
+    for doc in only_source:
+        src.tokens.names[(kind.name, doc["id"])] = _name(kind, kind.label(doc, src)) + " (only on source)"
+    for doc in only_target:
+        tgt.tokens.names[(kind.name, doc["id"])] = _name(kind, kind.label(doc, tgt)) + " (only on target)"
+    return names
+
+
+def _pair_children(kind: Kind, s: dict, t: dict, src: Side, tgt: Side) -> None:
+    """Sub-objects (a dashboard's tabs and dashcards) paired by their key inside the paired parent."""
+    a, b = kind.children(s, src), kind.children(t, tgt)
+    for child_kind, items in a.items():
+        others = {}
+        for cid, key, label in b.get(child_kind, []):
+            others.setdefault(_hashable(key), []).append((cid, label))
+        for cid, key, label in items:
+            match = others.get(_hashable(key))
+            if match:
+                tid, _ = match.pop(0)
+                src.tokens.names[(child_kind, cid)] = tgt.tokens.names[(child_kind, tid)] = label
+            else:
+                src.tokens.names[(child_kind, cid)] = f"{label} (only on source)"
+        for rest in others.values():
+            for tid, label in rest:
+                tgt.tokens.names[(child_kind, tid)] = f"{label} (only on target)"
+
+
+def _unpaired_children(kind: Kind, doc: dict, side: Side) -> None:
+    for child_kind, items in (kind.children(doc, side) if hasattr(kind, "children") else {}).items():
+        for cid, _key, label in items:
+            side.tokens.names[(child_kind, cid)] = f"{label} (only on {side.role})"
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
+               map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
+               include_personal: bool = False, progress: Progress | None = None) -> VerifyResult:
+    """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
+    `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
+    address → target id; `map_database` the source database names that are other names on the target.
+    Personal collections and their contents are left out (mbport migrates them only when asked) unless
+    `include_personal`."""
+    from .rows import compare_rows
+
+    started = time.monotonic()
+    before = source_api.request_count + target_api.request_count
+    mapping = dict(map_database or {})
+    # The target side knows which of its databases stand for a source's (value → itself), to compare them alike.
+    src, tgt = Side(source_api, "source", mapping), Side(target_api, "target", {v: v for v in mapping.values()})
+    result = VerifyResult(source_api.url, target_api.url)
+    by_state = state_index(state_ids)
+    known = {k.name for k in KINDS}
+    unknown = [k for k in kinds or [] if k not in known]
+    if unknown:
+        from ..errors import UsageError
+
+        raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"choose from {', '.join(sorted(known))}")
+    compared: list[tuple[Kind, list, list, list]] = []
+    skipped = {"source": 0, "target": 0}
+    for kind in KINDS:
+        with ThreadPoolExecutor(2, thread_name_prefix="mbport-verify") as pool:  # both sides at once
+            fa, fb = pool.submit(kind.fetch, src), pool.submit(kind.fetch, tgt)
+            docs_a, docs_b = fa.result(), fb.result()
+        if docs_a is None and docs_b is None:
+            if progress:
+                progress(kind.name, 0, len(KINDS))
+            continue
+        if docs_a is None or docs_b is None:
+            result.notes.append(f"{kind.name}: the {'source' if docs_a is None else 'target'} does not have them "
+                                "(an older version, or an open-source build)")
+        for side, docs in ((src, docs_a), (tgt, docs_b)):
+            side.docs[kind.name] = {d["id"]: d for d in docs or []}
+            if not include_personal:
+                mine = [i for i, d in side.docs[kind.name].items() if kind.personal(d, side)]
+                for i in mine:
+                    side.tokens.names[(kind.name, i)] = f"{kind.noun} #{i} (in a personal collection, not compared)"
+                    del side.docs[kind.name][i]
+                skipped[side.role] += len(mine)
+        pairs, only_a, only_b = pair(kind, src, tgt, by_state)
+        if hasattr(kind, "children"):
+            for s, t in pairs:
+                _pair_children(kind, s, t, src, tgt)
+            for d in only_a:
+                _unpaired_children(kind, d, src)
+            for d in only_b:
+                _unpaired_children(kind, d, tgt)
+        if kinds is None or kind.name in kinds:
+            compared.append((kind, pairs, only_a, only_b))
+        if progress:
+            progress(kind.name, len(src.docs[kind.name]), len(KINDS))
+    if any(skipped.values()):
+        result.notes.append(f"left out: {skipped['source']} objects of the source and {skipped['target']} of the "
+                            "target in personal collections (compare them with --include-personal)")
+    for kind, pairs, only_a, only_b in compared:
+        count = result.counts[kind.name] = KindCount(len(pairs), 0, 0, len(only_a), len(only_b))
+        for doc in only_a:
+            result.differences.append(Difference(kind.name, src.token(kind.name, doc["id"]).removesuffix(" (only on source)"),
+                                                 "", None, None, "only in source"))
+        for doc in only_b:
+            result.differences.append(Difference(kind.name, tgt.token(kind.name, doc["id"]).removesuffix(" (only on target)"),
+                                                 "", None, None, "only in target"))
+        for s, t in pairs:
+            name = src.token(kind.name, s["id"])
+            a = Canon(src.tokens, kind.name, name).doc(kind.prepare(s, src))
+            b = Canon(tgt.tokens, kind.name, name).doc(kind.prepare(t, tgt))
+            found = diff(kind.name, name, a, b)
+            count.equal += not found
+            count.differ += bool(found)
+            result.differences.extend(found)
+    seen = set()
+    for tokens in (src.tokens, tgt.tokens):
+        for owner, path, value in tokens.unclassified:
+            if (owner, path) not in seen:
+                seen.add((owner, path))
+                result.differences.append(Difference("unclassified", owner, path, value, None,
+                                                     f"the number {value} is neither a known id nor a known number"))
+    result.unknown_fields = src.tokens.unknown_fields | tgt.tokens.unknown_fields
+    if queries and (kinds is None or "cards" in kinds or "dashboards" in kinds):
+        compare_rows(src, tgt, result, kinds, progress=progress)
+    result.requests = source_api.request_count + target_api.request_count - before
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,600 @@
+"""What verify reads of each kind of object: the richest GET per object, the natural key that pairs it across
+instances when no state does, its label, and how contextual ids (an `id` that means a card here) are named.
+
+One class per kind; the engine (`mbport.verify.engine`) knows none of them by name. Each reads through its own
+GETs and never through an exporter's plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import ApiError
+
+Doc = dict[str, Any]
+
+
+def _paged(api, path: str, params: dict | None = None) -> list[Doc]:
+    """A list endpoint's rows, whether it answers a bare array or Metabase's {data, total} envelope."""
+    out = api.get(path, params=params)
+    if isinstance(out, dict) and "data" in out:
+        rows, total = list(out["data"]), out.get("total")
+        while total is not None and len(rows) < total and out["data"]:
+            out = api.get(path, params={**(params or {}), "limit": 1000, "offset": len(rows)})
+            rows.extend(out.get("data") or [])
+        return rows
+    return list(out or [])
+
+
+def _unique(rows: list[Doc]) -> list[Doc]:
+    seen, out = set(), []
+    for row in rows:
+        if isinstance(row, dict) and row.get("id") not in seen:
+            seen.add(row.get("id"))
+            out.append(row)
+    return out
+
+
+def _optional(fn):
+    """A kind the instance may not have (an OSS build answers 402 to Enterprise endpoints, old versions 404)."""
+    try:
+        return fn()
+    except ApiError as exc:
+        if exc.status in (402, 403, 404):
+            return None
+        raise
+
+
+class Kind:
+    name = ""  # plural, as in the import state's addresses ("cards/<entity_id>")
+    noun = ""  # what an admin calls one
+    pairs_by_state = True  # the state's addresses end with this kind's entity_id
+
+    def fetch(self, side) -> list[Doc] | None:
+        """Every object, each from its richest GET; None when the instance does not have this kind."""
+        raise NotImplementedError
+
+    def key(self, doc: Doc, side) -> tuple:
+        raise NotImplementedError
+
+    def label(self, doc: Doc, side) -> str:
+        return str(doc.get("name"))
+
+    def prepare(self, doc: Doc, side) -> Doc:
+        """The doc with contextual ids renamed to what they mean (an `id` that is a card's becomes `card_id`)."""
+        return doc
+
+    def depth(self, doc: Doc) -> int:
+        """The generation of the object among its kind (paired in order: a key may name an earlier one)."""
+        return 0
+
+    def personal(self, doc: Doc, side) -> bool:
+        """Whether the object lives in someone's personal collection (left out unless include_personal)."""
+        return doc.get("collection_id") in side.personal
+
+    def detail(self, side, path: str, rows: list[Doc], params: dict | None = None) -> list[Doc]:
+        return [d for d in side.api.map(lambda r: _optional(lambda: side.api.get(f"{path}/{r['id']}", params=params)),
+                                        rows) if d]
+
+
+class Databases(Kind):
+    name, noun, pairs_by_state = "databases", "database", False
+    SCHEDULES = ("metadata_sync_schedule", "cache_field_values_schedule", "schedules")
+
+    def fetch(self, side):
+        return self.detail(side, "/api/database", _paged(side.api, "/api/database"))
+
+    def key(self, doc, side):
+        name = doc.get("name")
+        return (side.map_database.get(name, name),)
+
+    def prepare(self, doc, side):
+        name = doc.get("name")
+        if name in side.map_database or name in side.map_database.values():
+            # --map-database: the target's own database stands for the source's; its connection and settings
+            # are its own by design (mbport never writes a mapped database), so only the pairing is compared.
+            return {"mapped": f"{side.map_database.get(name, name)}"}
+        doc = dict(doc)
+        doc.pop("tables", None)
+        if not (doc.get("details") or {}).get("let-user-control-scheduling"):
+            # Metabase picks random sync and scan times per instance unless the admin chose them (then the
+            # details say so, and the schedules are compared).
+            for key in self.SCHEDULES:
+                if key in doc:
+                    doc[key] = "(chosen by Metabase)"
+        return doc
+
+
+class Tables(Kind):
+    name, noun, pairs_by_state = "tables", "table", False
+
+    def fetch(self, side):
+        rows = _paged(side.api, "/api/table")
+        return [d for d in side.api.map(lambda r: _optional(lambda: side.api.get(
+            f"/api/table/{r['id']}/query_metadata",
+            params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})), rows) if d]
+
+    def key(self, doc, side):
+        return (side.token("databases", doc.get("db_id")), doc.get("schema") or "", doc.get("name"))
+
+    def label(self, doc, side):
+        """The table's name, with its schema and database when another table has the same name."""
+        same = [t for t in side.docs.get("tables", {}).values() if t.get("name") == doc.get("name")]
+        if len(same) < 2:
+            return str(doc.get("name"))
+        db = (side.docs.get("databases", {}).get(doc.get("db_id")) or {}).get("name")
+        return ".".join(str(p) for p in (db, doc.get("schema"), doc.get("name")) if p)
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        # The custom order of the table's fields: field_order says whether it is custom; the order is content.
+        fields = sorted(doc.get("fields") or [], key=lambda f: (f.get("position") or 0, f.get("id") or 0))
+        doc["fields_order"] = [side.token("fields", f.get("id")) for f in fields]
+        return doc
+
+
+class Fields(Kind):
+    """Fields of every table (from the table's query_metadata), and the values of remapped ones."""
+
+    name, noun, pairs_by_state = "fields", "field", False
+
+    def fetch(self, side):
+        fields = [dict(f) for t in side.docs.get("tables", {}).values() for f in t.get("fields") or []]
+
+        def values(f: Doc) -> Doc:
+            if any(d.get("type") == "internal" for d in f.get("dimensions") or [] if isinstance(d, dict)) \
+                    or f.get("has_field_values") == "list" and f.get("semantic_type") in ("type/Category",):
+                got = _optional(lambda: side.api.get(f"/api/field/{f['id']}/values"))
+                if isinstance(got, dict):
+                    f["values"] = {"values": got.get("values"), "has_more_values": got.get("has_more_values")}
+            return f
+
+        return side.api.map(values, fields)
+
+    def _path(self, doc, side) -> list[str]:
+        names, seen, node = [], set(), doc
+        while node is not None and node.get("id") not in seen:
+            seen.add(node.get("id"))
+            names.append(str(node.get("name")))
+            node = side.docs.get("fields", {}).get(node.get("parent_id")) if node.get("parent_id") else None
+        return names[::-1]
+
+    def key(self, doc, side):
+        return (side.token("tables", doc.get("table_id")), *self._path(doc, side))
+
+    def label(self, doc, side):
+        table = side.docs.get("tables", {}).get(doc.get("table_id"), {})
+        return f"{Tables().label(table, side)}.{'.'.join(self._path(doc, side))}"
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        doc["dimensions"] = [{k: v for k, v in d.items() if k not in ("id", "field_id", "entity_id")}
+                             for d in doc.get("dimensions") or [] if isinstance(d, dict)]
+        return doc
+
+
+class Groups(Kind):
+    name, noun, pairs_by_state = "groups", "group", False
+
+    def fetch(self, side):
+        return self.detail(side, "/api/permissions/group", side.api.get("/api/permissions/group"))
+
+    def key(self, doc, side):
+        return (doc.get("magic_group_type") or "", "" if doc.get("magic_group_type") else doc.get("name"))
+
+
+class Users(Kind):
+    name, noun, pairs_by_state = "users", "user", False
+
+    def fetch(self, side):
+        rows = _paged(side.api, "/api/user", {"include_deactivated": "true"})
+        return self.detail(side, "/api/user", rows)
+
+    def key(self, doc, side):
+        return (str(doc.get("email") or "").lower(),)
+
+    def label(self, doc, side):
+        return str(doc.get("email"))
+
+
+class Collections(Kind):
+    name, noun = "collections", "collection"
+
+    def fetch(self, side):
+        rows = []
+        for params in ({}, {"archived": "true"}, {"namespace": "snippets"}, {"namespace": "snippets", "archived": "true"}):
+            rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
+        docs = self.detail(side, "/api/collection", _unique(rows))
+        by_id = {d["id"]: d for d in docs}
+        for d in docs:
+            root = next((p for p in str(d.get("location") or "/").split("/") if p), None)
+            if d.get("personal_owner_id") or (root and (by_id.get(int(root)) or {}).get("personal_owner_id")):
+                side.personal.add(d["id"])
+        # Parents before children, so a child's key can name its parent.
+        return sorted(docs, key=lambda d: (len([p for p in str(d.get("location") or "/").split("/") if p]), d["id"]))
+
+    def key(self, doc, side):
+        if doc.get("type") == "trash":
+            return ("trash",)
+        if doc.get("personal_owner_id"):
+            return ("personal", side.token("users", doc["personal_owner_id"]))
+        parents = [p for p in str(doc.get("location") or "/").split("/") if p]
+        parent = side.token("collections", int(parents[-1])) if parents else "root"
+        return (doc.get("namespace") or "", parent, doc.get("name"))
+
+    def personal(self, doc, side):
+        return doc["id"] in side.personal
+
+    def depth(self, doc):
+        return len([p for p in str(doc.get("location") or "/").split("/") if p])
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        parents = [p for p in str(doc.get("location") or "/").split("/") if p]
+        doc["location"] = [side.token("collections", int(p)) for p in parents]
+        return doc
+
+
+class Snippets(Kind):
+    name, noun = "snippets", "snippet"
+
+    def fetch(self, side):
+        rows = [r for params in ({}, {"archived": "true"}) for r in side.api.get("/api/native-query-snippet", params=params)]
+        return self.detail(side, "/api/native-query-snippet", _unique(rows))
+
+    def key(self, doc, side):
+        return (doc.get("name"),)
+
+
+class Segments(Kind):
+    name, noun, path = "segments", "segment", "/api/segment"
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get(self.path))
+        return None if rows is None else self.detail(side, self.path, rows)
+
+    def key(self, doc, side):
+        return (side.token("tables", doc.get("table_id")), doc.get("name"))
+
+
+class Measures(Segments):
+    name, noun, path = "measures", "measure", "/api/measure"
+
+
+class Cards(Kind):
+    name, noun = "cards", "card"
+
+    def fetch(self, side):
+        rows = [r for f in ("all", "archived") for r in side.api.get("/api/card", params={"f": f})]
+        return self.detail(side, "/api/card", _unique(rows))
+
+    def key(self, doc, side):
+        return (side.token("collections", doc.get("collection_id")), doc.get("type"), doc.get("name"))
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        if doc.get("type") == "model":  # a model's column metadata is edited by people: content
+            doc["result_metadata"] = [
+                {("field_id" if k == "id" else k): v for k, v in col.items()
+                 if k not in ("fingerprint", "ident", "lib/desired-column-alias", "lib/source-column-alias")}
+                for col in doc.get("result_metadata") or [] if isinstance(col, dict)]
+            doc["columns"] = doc.pop("result_metadata")
+        return doc
+
+
+class Dashboards(Kind):
+    """Dashboards with their tabs and dashcards (paired inside the dashboard: tabs by position, dashcards by tab
+    and place), so a click behaviour's tab or a subscription's dashcard names the same thing on both sides."""
+
+    name, noun = "dashboards", "dashboard"
+
+    def fetch(self, side):
+        rows = [r for f in ("all", "archived") for r in side.api.get("/api/dashboard", params={"f": f})]
+        return self.detail(side, "/api/dashboard", _unique(rows))
+
+    def key(self, doc, side):
+        return (side.token("collections", doc.get("collection_id")), doc.get("name"))
+
+    def children(self, doc, side) -> dict[str, list[tuple[Any, tuple, str]]]:
+        """{kind: [(id, key, label)]} of the sub-objects other objects refer to."""
+        tabs = sorted(doc.get("tabs") or [], key=lambda t: (t.get("position") or 0, t.get("id") or 0))
+        out: dict[str, list] = {"tabs": [(t["id"], (i,), f"tab '{t.get('name')}'") for i, t in enumerate(tabs)]}
+        tab_pos = {t["id"]: i for i, t in enumerate(tabs)}
+        cards = []
+        for dc in doc.get("dashcards") or []:
+            card = side.token("cards", dc.get("card_id")) if dc.get("card_id") else \
+                str(((dc.get("visualization_settings") or {}).get("virtual_card") or {}).get("display") or "card")
+            key = (tab_pos.get(dc.get("dashboard_tab_id"), -1), dc.get("row"), dc.get("col"), card)
+            cards.append((dc["id"], key, f"dashcard {card} at row {dc.get('row')}, col {dc.get('col')}"))
+        out["dashcards"] = cards
+        return out
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        doc["tabs"] = {side.token("tabs", t.get("id")): t for t in doc.get("tabs") or []}
+        doc["dashcards"] = {side.token("dashcards", dc.get("id")): {
+            **{k: v for k, v in dc.items() if k not in ("card", "dashboard_id")},
+            "series": [s.get("id") for s in dc.get("series") or []]} for dc in doc.get("dashcards") or []}
+        return doc
+
+
+class Timelines(Kind):
+    name, noun = "timelines", "timeline"
+
+    def fetch(self, side):
+        rows = [r for params in ({}, {"archived": "true"}) for r in side.api.get("/api/timeline", params=params)]
+        return self.detail(side, "/api/timeline", _unique(rows), params={"include": "events", "archived": "true"})
+
+    def key(self, doc, side):
+        return (side.token("collections", doc.get("collection_id")), doc.get("name"))
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        doc["events"] = {f"event '{e.get('name')}' at {e.get('timestamp')}": {k: v for k, v in e.items()
+                                                                              if k != "timeline_id"}
+                         for e in doc.get("events") or []}
+        return doc
+
+
+class Actions(Kind):
+    name, noun = "actions", "action"
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/action"))
+        return None if rows is None else self.detail(side, "/api/action", rows)
+
+    def key(self, doc, side):
+        return (side.token("cards", doc.get("model_id")), doc.get("name"))
+
+
+class Channels(Kind):
+    name, noun, pairs_by_state = "channels", "channel", False
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/channel", params={"include_inactive": "true"}))
+        return None if rows is None else self.detail(side, "/api/channel", rows)
+
+    def key(self, doc, side):
+        return (doc.get("name"),)
+
+
+def _recipients(recipients: list, side) -> list:
+    """Recipients as emails or users' identities (a user recipient carries the user's `id`)."""
+    out = []
+    for r in recipients or []:
+        if isinstance(r, dict) and r.get("id") is not None:
+            out.append(side.token("users", r["id"]))
+        elif isinstance(r, dict):
+            out.append(r.get("email"))
+        else:
+            out.append(r)
+    return out
+
+
+class Pulses(Kind):
+    """Dashboard subscriptions."""
+
+    name, noun = "pulses", "subscription"
+
+    def fetch(self, side):
+        rows = [r for params in ({}, {"archived": "true"}) for r in side.api.get("/api/pulse", params=params)]
+        return self.detail(side, "/api/pulse", [r for r in _unique(rows) if r.get("dashboard_id")])
+
+    def key(self, doc, side):
+        return (side.token("dashboards", doc.get("dashboard_id")), doc.get("name"))
+
+    def personal(self, doc, side):
+        return (side.docs.get("dashboards", {}).get(doc.get("dashboard_id")) or {}).get("collection_id") in side.personal
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        hydrated = ("name", "description", "display", "collection_id", "download_perms")  # fields.VOLATILE_IN
+        doc["cards"] = [{("card_id" if k == "id" else k): v for k, v in c.items() if k not in hydrated}
+                        for c in doc.get("cards") or []]
+        doc["channels"] = [{**{k: v for k, v in ch.items() if k != "recipients"},
+                            "recipients": _recipients(ch.get("recipients"), side)} for ch in doc.get("channels") or []]
+        return doc
+
+
+class Alerts(Kind):
+    """Alerts: notifications on a card (0.54+), else the older /api/alert."""
+
+    name, noun, pairs_by_state = "alerts", "alert", False
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/notification", params={"include_inactive": "true"}))
+        if rows is not None:
+            self.legacy = False
+            return self.detail(side, "/api/notification", rows)
+        rows = _optional(lambda: side.api.get("/api/alert", params={"archived": "true"})) or []
+        rows += _optional(lambda: side.api.get("/api/alert")) or []
+        self.legacy = True
+        return self.detail(side, "/api/alert", _unique(rows))
+
+    def key(self, doc, side):
+        payload = doc.get("payload") or {}
+        card = payload.get("card_id") or (doc.get("card") or {}).get("id")
+        subs = sorted(str(s.get("event_name") or s.get("cron_schedule")) for s in doc.get("subscriptions") or [])
+        return (doc.get("payload_type") or "alert", side.token("cards", card) if card else "", *subs)
+
+    def label(self, doc, side):
+        payload = doc.get("payload") or {}
+        card = payload.get("card_id") or (doc.get("card") or {}).get("id")
+        if card:
+            return f"on {side.token('cards', card)}"
+        events = ", ".join(str(s.get("event_name")) for s in doc.get("subscriptions") or [])
+        return f"system: {events}"
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        if isinstance(doc.get("payload"), dict):
+            doc["payload"] = {k: v for k, v in doc["payload"].items()
+                              if k not in ("id", "created_at", "updated_at", "card")}
+        if isinstance(doc.get("card"), dict):
+            doc["card"] = side.token("cards", doc["card"].get("id"))
+        handlers = []
+        for h in doc.get("handlers") or []:
+            h = dict(h)
+            h["recipients"] = [{k: v for k, v in r.items() if k not in ("id", "notification_handler_id",
+                                                                       "created_at", "updated_at")}
+                               for r in h.get("recipients") or []]
+            handlers.append(h)
+        if handlers:
+            doc["handlers"] = handlers
+        if doc.get("channels"):
+            doc["channels"] = [{**ch, "recipients": _recipients(ch.get("recipients"), side)}
+                               for ch in doc.get("channels") or []]
+        return doc
+
+
+class ApiKeys(Kind):
+    name, noun, pairs_by_state = "api-keys", "API key", False
+
+    def fetch(self, side):
+        return _optional(lambda: side.api.get("/api/api-key"))
+
+    def key(self, doc, side):
+        return (doc.get("name"),)
+
+    def prepare(self, doc, side):
+        return {**doc, "group": side.token("groups", (doc.get("group") or {}).get("id"))}
+
+
+class Settings(Kind):
+    name, noun, pairs_by_state = "settings", "setting", False
+
+    def fetch(self, side):
+        return [{**s, "id": s.get("key")} for s in side.api.get("/api/setting")]
+
+    def key(self, doc, side):
+        return (doc.get("key"),)
+
+    def label(self, doc, side):
+        return str(doc.get("key"))
+
+    def prepare(self, doc, side):
+        from .fields import INSTANCE_SETTINGS
+
+        reason = INSTANCE_SETTINGS.get(str(doc.get("key")))
+        return {**doc, "value": f"(not compared: {reason})"} if reason else doc
+
+
+class Memberships(Kind):
+    """Who is in each group (and who manages it): one object per group."""
+
+    name, noun, pairs_by_state = "memberships", "group", False
+
+    def fetch(self, side):
+        by_user = side.api.get("/api/permissions/membership")
+        listed = side.docs.get("users", {})
+        unlisted = sorted({int(u) for u in by_user if int(u) not in listed})
+        # An API key's own user is not in /api/user: it is named by its key (Metabase names it after the key).
+        for user in side.api.map(lambda u: _optional(lambda: side.api.get(f"/api/user/{u}")), unlisted):
+            if user:
+                email = str(user.get("email") or "")
+                side.tokens.names[("users", user["id"])] = (
+                    f"API key '{user.get('first_name')}'" if email.endswith("@api-key.invalid") else f"user '{email}'")
+        groups: dict[int, Doc] = {}
+        for rows in by_user.values():
+            for m in rows:
+                g = groups.setdefault(m["group_id"], {"id": m["group_id"], "members": [], "managers": []})
+                g["members"].append(m["user_id"])
+                if m.get("is_group_manager"):
+                    g["managers"].append(m["user_id"])
+        return list(groups.values())
+
+    def key(self, doc, side):
+        return (side.token("groups", doc["id"]),)
+
+    def label(self, doc, side):
+        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+
+    def prepare(self, doc, side):
+        return {"members": [side.token("users", u) for u in doc["members"]],
+                "managers": [side.token("users", u) for u in doc["managers"]]}
+
+
+class DataPermissions(Kind):
+    """The data permissions graph, one object per group: database → permission → (schema → table →) value."""
+
+    name, noun, pairs_by_state = "data-permissions", "data permissions of group", False
+
+    def fetch(self, side):
+        graph = side.api.get("/api/permissions/graph")
+        return [{"id": int(g), "graph": dbs} for g, dbs in (graph.get("groups") or {}).items()]
+
+    def key(self, doc, side):
+        return (side.token("groups", doc["id"]),)
+
+    def label(self, doc, side):
+        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+
+    def prepare(self, doc, side):
+        def tables(node: Any, depth: int) -> Any:
+            # value → {schema: value | {table id: value}}: numeric keys two levels down are table ids
+            if isinstance(node, dict):
+                return {(side.token("tables", int(k)) if depth == 1 and str(k).isdigit() else k): tables(v, depth + 1)
+                        for k, v in node.items()}
+            return node
+
+        return {"graph": {side.token("databases", int(db)): {p: tables(v, 0) for p, v in perms.items()}
+                                if isinstance(perms, dict) else perms
+                                for db, perms in (doc.get("graph") or {}).items()}}
+
+
+class CollectionPermissions(Kind):
+    """The collection permissions graphs (collections and snippet folders), one object per group."""
+
+    name, noun, pairs_by_state = "collection-permissions", "collection permissions of group", False
+
+    def fetch(self, side):
+        out: dict[int, Doc] = {}
+        for params in ({}, {"namespace": "snippets"}):
+            graph = side.api.get("/api/collection/graph", params=params)
+            for g, perms in (graph.get("groups") or {}).items():
+                out.setdefault(int(g), {"id": int(g), "permissions": {}})["permissions"].update(perms)
+        return list(out.values())
+
+    def key(self, doc, side):
+        return (side.token("groups", doc["id"]),)
+
+    def label(self, doc, side):
+        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+
+    def prepare(self, doc, side):
+        return {"permissions": {("root" if c == "root" else side.token("collections", int(c))): v
+                                for c, v in doc["permissions"].items()}}
+
+
+class Sandboxes(Kind):
+    name, noun, pairs_by_state = "sandboxes", "sandbox", False
+
+    def fetch(self, side):
+        return _optional(lambda: side.api.get("/api/mt/gtap"))
+
+    def key(self, doc, side):
+        return (side.token("groups", doc.get("group_id")), side.token("tables", doc.get("table_id")))
+
+    def label(self, doc, side):
+        return f"{side.token('tables', doc.get('table_id'))} for {side.token('groups', doc.get('group_id'))}"
+
+
+class Impersonations(Kind):
+    name, noun, pairs_by_state = "impersonations", "impersonation", False
+
+    def fetch(self, side):
+        return _optional(lambda: side.api.get("/api/ee/advanced-permissions/impersonation"))
+
+    def key(self, doc, side):
+        return (side.token("groups", doc.get("group_id")), side.token("databases", doc.get("db_id")))
+
+    def label(self, doc, side):
+        return f"{side.token('databases', doc.get('db_id'))} for {side.token('groups', doc.get('group_id'))}"
+
+
+# In the order they are paired: a kind's key may name objects of the kinds before it.
+KINDS: list[Kind] = [
+    Databases(), Tables(), Fields(), Groups(), Users(), Collections(), Snippets(), Segments(), Measures(), Cards(),
+    Dashboards(), Timelines(), Actions(), Channels(), Pulses(), Alerts(), ApiKeys(), Settings(), Memberships(),
+    DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
+]

@@ -1,0 +1,34 @@
+"""A source seeded with the sample instance, migrated to an empty target by `mbport migrate`, per test (the tests
+change the target behind mbport's back), and `mbport verify` runs against both."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbport.migrate import default_state_path
+from tests.e2e.instances import mbport, routed_instances, write_secrets
+
+
+@pytest.fixture
+def migrated(monkeypatch, tmp_path):
+    """(source, target, state file) after `mbport migrate` of the sample seed into an empty emulator."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    instances = routed_instances(monkeypatch)
+    source, target = instances.add("from", seed="sample"), instances.add("to")
+    secrets = write_secrets(tmp_path / "secrets.json")
+    run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                 "--to-session-token", target.session, "--secrets", secrets)
+    assert run.code == 0, run.err
+    target.emu.wait_idle()
+    return source, target, default_state_path(source.url, target.url)
+
+
+def verify(source, target, *more: str):
+    """`mbport verify` of the two instances (the state migrate kept is found by itself)."""
+    return mbport("verify", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                  "--to-session-token", target.session, *more)
+
+
+def differences(run) -> set[str]:
+    """The difference lines of a verify report."""
+    return {line.strip() for line in run.out.splitlines() if line.startswith("  ")}

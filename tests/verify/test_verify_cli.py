@@ -1,0 +1,206 @@
+"""`mbport verify` on a migrated pair: the report, its exit codes, and one change per kind made on the target
+behind mbport's back, each reported as exactly one difference in an admin's words."""
+
+from __future__ import annotations
+
+import json
+
+from tests.verify.conftest import differences, verify
+
+
+def test_report_exit_codes_and_json(migrated):
+    source, target, state = migrated
+    run = verify(source, target)
+    assert run.code == 0, run.err
+    assert "cards: 14 paired" in run.out and "rows of cards:" in run.out
+    print(run.out)
+    with_exit = verify(source, target, "--exit-code")
+    assert with_exit.code == (4 if differences(run) else 0)
+    as_json = verify(source, target, "--json", "--no-queries")
+    objects = [json.loads(line) for line in as_json.out.splitlines()]
+    assert objects[-1]["summary"]["kinds"]["cards"]["paired"] == 14
+    assert len(objects) - 1 == len(differences(verify(source, target, "--no-queries")))
+
+
+def changed_behind_mbports_back(migrated, change) -> tuple[set[str], object]:
+    """The differences verify reports after `change(target_api)` that it did not report before, and the run."""
+    source, target, _ = migrated
+    before = verify(source, target)
+    assert before.code == 0, before.err
+    with target.api() as api:
+        change(api)
+    target.emu.wait_idle()
+    after = verify(source, target, "--exit-code")
+    assert after.code == 4, after.err
+    return differences(after) - differences(before), after
+
+
+def by_name(api, path: str, name: str, **params) -> dict:
+    rows = api.get(path, params=params).json()
+    rows = rows["data"] if isinstance(rows, dict) else rows
+    return next(r for r in rows if r.get("name") == name)
+
+
+def dashboard(api, name: str) -> dict:
+    return api.get(f"/api/dashboard/{by_name(api, '/api/dashboard', name)['id']}").json()
+
+
+def put_dashcards(api, dash: dict, edit) -> None:
+    keep = ("id", "card_id", "dashboard_tab_id", "row", "col", "size_x", "size_y", "parameter_mappings",
+            "visualization_settings", "series", "action_id", "inline_parameters")
+    cards = [{k: dc.get(k) for k in keep if k in dc} for dc in dash["dashcards"]]
+    for dc in cards:
+        dc["series"] = [{"id": s["id"]} for s in dc.get("series") or []]
+        edit(dc)
+    api.put(f"/api/dashboard/{dash['id']}", json={"dashcards": cards, "tabs": dash["tabs"]}).raise_for_status()
+
+
+def test_a_card_field(migrated):
+    def change(api):
+        card = by_name(api, "/api/card", "Revenue by month", f="all")
+        api.put(f"/api/card/{card['id']}", json={"display": "bar"}).raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert new == {"card 'Revenue by month': visualization: line → bar"}
+
+
+def test_a_dashcard_filter_mapping(migrated):
+    def change(api):
+        put_dashcards(api, dashboard(api, "Customer insights"), lambda dc: dc.update(parameter_mappings=[]))
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert len(new) == 1, new
+    (line,) = new
+    assert line.startswith("dashboard 'Customer insights': dashcard card 'Orders per customer' at row 0, col 0: "
+                           "filter mappings: "), line
+    assert line.endswith(" missing on target") and "parameter_id" in line
+
+
+def test_a_click_behaviour(migrated):
+    def change(api):
+        def drop(dc):
+            if "click_behavior" in (dc.get("visualization_settings") or {}):
+                dc["visualization_settings"] = {**dc["visualization_settings"], "click_behavior": {"type": "crossfilter"}}
+
+        put_dashcards(api, dashboard(api, "Customer insights"), drop)
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    prefix = "dashboard 'Customer insights': dashcard card 'Orders per customer' at row 0, col 0: " \
+             "visualization settings.click behaviour."
+    assert new and all(line.startswith(prefix) for line in new), new
+    assert f"{prefix}type: link → crossfilter" in new
+
+
+def test_a_data_permission(migrated):
+    def change(api):
+        graph = api.get("/api/permissions/graph").json()
+        group = by_name(api, "/api/permissions/group", "Sales")["id"]
+        db = by_name(api, "/api/database", "Shop Warehouse")["id"]
+        graph["groups"][str(group)][str(db)]["create-queries"] = "no"
+        api.put("/api/permissions/graph", json={"revision": graph["revision"], "groups": {
+            str(group): graph["groups"][str(group)]}}).raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert len(new) == 1, new
+    (line,) = new
+    assert line.startswith("data permissions of group 'Sales': database 'Shop Warehouse': create-queries: ")
+    assert line.endswith("missing on target"), line  # Metabase leaves "no" out of the graph
+
+
+def test_a_membership(migrated):
+    def change(api):
+        sales = by_name(api, "/api/permissions/group", "Sales")["id"]
+        memberships = api.get("/api/permissions/membership").json()
+        ana = by_name(api, "/api/user", "Ana Analyst") if False else next(
+            u for u in api.get("/api/user").json()["data"] if u["email"] == "ana@acme.example")
+        row = next(m for m in memberships[str(ana["id"])] if m["group_id"] == sales)
+        api.delete(f"/api/permissions/membership/{row['membership_id']}").raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert new == {"group 'Sales': members: user 'ana@acme.example' missing on target"}, new
+
+
+def test_a_remapping(migrated):
+    def change(api):
+        db = by_name(api, "/api/database", "Shop Warehouse")["id"]
+        tables = {t["name"]: t["id"] for t in api.get("/api/table").json() if t["db_id"] == db}
+        fields = {(t, f["name"]): f["id"] for t in ("orders", "customers")
+                  for f in api.get(f"/api/table/{tables[t]}/query_metadata").json()["fields"]}
+        api.post(f"/api/field/{fields['orders', 'customer_id']}/dimension", json={
+            "type": "external", "name": "Customer", "human_readable_field_id": fields["customers", "name"]}
+        ).raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert len(new) == 1, new
+    (line,) = new
+    assert line.startswith("field 'Shop Warehouse.orders.customer_id': remapping: ") and line.endswith("only on target")
+    assert "field 'customers.name'" in line
+
+
+def test_an_alert_recipient(migrated):
+    def change(api):
+        alert = next(n for n in api.get("/api/notification").json() if n["payload_type"] == "notification/card")
+        handler = alert["handlers"][0]
+        handler["recipients"] = handler["recipients"][:-1]
+        api.put(f"/api/notification/{alert['id']}", json=alert).raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert len(new) == 1, new
+    (line,) = new
+    assert line.startswith("alert 'on card 'Revenue by month'': channels[channel/email].recipients: ") \
+        and line.endswith("missing on target"), line
+
+
+def test_a_warehouse_row(monkeypatch, tmp_path):
+    """A target on its own copy of the warehouse (--map-database), one order deleted there: every question on that
+    table now differs in its rows, and nothing else does."""
+    import sqlite3
+    import time
+
+    from mbport.emulator.sample_db import build_from_script
+    from mbport.emulator.seeds import sample
+    from tests.e2e.instances import mbport, routed_instances, write_secrets
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    instances = routed_instances(monkeypatch)
+    source, target = instances.add("from", seed="sample"), instances.add("to")
+    copy = build_from_script(sample.WAREHOUSE_SCRIPT, tmp_path / "warehouse-b.sqlite")
+    with target.api() as api:
+        db = api.post("/api/database", json={"name": "Warehouse B", "engine": "sqlite", "details": {"db": str(copy)}}).json()
+        deadline = time.monotonic() + 10
+        while api.get(f"/api/database/{db['id']}").json()["initial_sync_status"] != "complete" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        api.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
+    mapping = ("--map-database", "Shop Warehouse=Warehouse B")
+    run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                 "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s.json"), *mapping)
+    assert run.code == 0, run.err
+    before = verify(source, target, *mapping)
+    assert before.code == 0, before.err
+    assert "database 'Shop Warehouse'" not in before.out  # mapped: paired with Warehouse B, not a difference
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM orders WHERE id = (SELECT max(id) FROM orders)")
+    after = verify(source, target, *mapping, "--exit-code")
+    assert after.code == 4
+    new = differences(after) - differences(before)
+    assert "card 'Shop orders model': 4 rows vs 3" in new, new
+    assert all(" rows vs " in line or "different values" in line for line in new), new
+
+
+def test_migrate_verify_reports_at_the_end_and_bad_input_is_one_line(migrated, tmp_path):
+    from tests.e2e.instances import mbport, write_secrets
+
+    source, target, state = migrated
+    run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                 "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s2.json"), "--verify",
+                 "--no-queries")
+    assert "cards: 14 paired" in run.out and "rows of cards" not in run.out
+    assert run.code == (4 if differences(run) else 0), run.err
+    restore = mbport("restore", "--repo", tmp_path / "nothing", "--ref", "HEAD", "--url", target.url,
+                     "--session-token", target.session, "--verify")
+    errors = [line for line in restore.err.splitlines() if line.startswith("Error:")]
+    assert restore.code == 2 and len(errors) == 1 and "--from" in errors[0], restore.err
+    unknown = verify(source, target, "--kinds", "cards,nonsense")
+    assert unknown.code == 2 and "unknown kind 'nonsense'" in unknown.err
+    missing = verify(source, target, "--state", str(tmp_path / "no-such-state.json"))
+    assert missing.code == 2 and "no such state file" in missing.err
