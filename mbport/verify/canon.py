@@ -111,8 +111,8 @@ class Canon:
             out = w.parameter_mappings(value)
         elif key in ("target", "field_ref"):
             out = w.query(value)
-        else:
-            out = copy.deepcopy(value)  # replaced in place below: never the fetched doc itself
+        else:  # anything else may still hold a field clause (a sandbox's attribute remappings)
+            out = w.query(copy.deepcopy(value))  # replaced in place below: never the fetched doc itself
         self.leftover_ids(out, path)
         return out
 

@@ -576,7 +576,8 @@ class Sandboxes(Kind):
         return (side.token("groups", doc.get("group_id")), side.token("tables", doc.get("table_id")))
 
     def label(self, doc, side):
-        return f"{side.token('tables', doc.get('table_id'))} for {side.token('groups', doc.get('group_id'))}"
+        table = Tables().label(side.docs.get("tables", {}).get(doc.get("table_id")) or {}, side)
+        return f"{table} for {(side.docs.get('groups', {}).get(doc.get('group_id')) or {}).get('name')}"
 
 
 class Impersonations(Kind):
@@ -589,7 +590,8 @@ class Impersonations(Kind):
         return (side.token("groups", doc.get("group_id")), side.token("databases", doc.get("db_id")))
 
     def label(self, doc, side):
-        return f"{side.token('databases', doc.get('db_id'))} for {side.token('groups', doc.get('group_id'))}"
+        db = (side.docs.get("databases", {}).get(doc.get("db_id")) or {}).get("name")
+        return f"{db} for {(side.docs.get('groups', {}).get(doc.get('group_id')) or {}).get('name')}"
 
 
 # In the order they are paired: a kind's key may name objects of the kinds before it.

@@ -115,3 +115,37 @@ def test_an_api_key_whose_create_answer_is_lost_gets_a_value_that_works(source_t
     for key in keys.values():
         with MetabaseClient("http://b.test", api_key=key, transport=emu.transport()) as as_key:
             as_key.get("/api/user/current")  # raises if the value does not authenticate
+
+
+# ---- judged by `mbport verify`: what both servers hold, not mbport's own exports ----
+
+SAMPLE_BUGS = (
+    "real mbport bugs verify finds on the sample seed (2026-12-06): "
+    "(1) field 'Shop Warehouse.orders.product_id': remapping missing on target (external remaps are not exported); "
+    "(2) card 'Revenue by product category': its MBQL 5 order-by names the source's aggregation uuid, which the "
+    "target's re-created aggregation does not have (the tree strips lib/uuid but keeps the references to it); "
+    "(3) card 'Experiment: churn guess', archived with its collection on the source, is archived directly "
+    "(into the Trash) on the target")
+
+
+@pytest.fixture(scope="module")
+def verified(seeded, imported):
+    from tests.verify.judge import judged
+
+    emu, session = seeded
+    _, api, importer, *_ = imported
+    with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as source:
+        return judged(source, api, importer.ids)
+
+
+@pytest.mark.xfail(strict=True, reason=SAMPLE_BUGS)
+def test_verify_finds_no_difference_in_the_objects(verified):
+    objects, _, result = verified
+    assert result.counts["cards"].paired >= 13 and result.counts["fields"].paired >= 50
+    assert objects == []
+
+
+def test_verify_finds_the_same_rows_for_every_card_and_dashcard(verified):
+    _, rows, result = verified
+    assert result.counts["rows of cards"].paired >= 12 and result.counts["rows of dashcards"].paired >= 8
+    assert rows == []

@@ -9,7 +9,7 @@ import pytest
 
 from mbport.client import MetabaseClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client, writes_since
-from tests.plugins.test_import_content import importer_for, round_trip
+from tests.plugins.test_import_content import assert_verified, importer_for, round_trip
 
 CARD_GET = re.compile(r"^/api/card/\d+$")
 
@@ -45,6 +45,7 @@ def test_mbql4_tree_into_mbql5_target_replans_empty(target, tmp_path):
     before = len(rt.emu_b.request_log)
     importer.apply(plan)
     assert writes_since(rt.emu_b, before) == []
+    assert_verified(rt)  # MBQL 4 on the source, MBQL 5 on the target: the same queries and rows
 
 
 def test_imported_queries_run_on_the_target_like_on_the_source(tmp_path):

@@ -124,6 +124,31 @@ def test_round_trip_equals_the_source_apart_from_entity_ids(ee_tree, imported, t
     assert len(admin.get("/api/mt/gtap").json()) == 3
 
 
+@pytest.mark.xfail(strict=True, reason="the sample seed's real mbport bugs (see tests/e2e/test_roundtrip.py SAMPLE_BUGS): "
+                   "a lost external remapping, an MBQL 5 order-by on a stale aggregation uuid, a card archived "
+                   "directly instead of with its collection; sandboxes, impersonations and attributes verify equal")
+def test_verify_finds_no_difference_in_the_objects(seeded_ee, imported):  # noqa: F811
+    objects, _ = _verified(seeded_ee, imported)
+    assert objects == []
+
+
+def test_verify_finds_every_sandbox_and_impersonation_equal_and_the_same_rows(seeded_ee, imported):  # noqa: F811
+    objects, result = _verified(seeded_ee, imported)
+    assert result.counts["sandboxes"].paired == 3 and result.counts["sandboxes"].equal == 3
+    assert result.counts["impersonations"].paired == 1 and result.counts["impersonations"].equal == 1
+    assert not [d for d in result.differences if d.kind.startswith("rows of ") or d.kind in ("users", "sandboxes")]
+
+
+def _verified(seeded_ee, imported):  # noqa: F811
+    from mbport.client import MetabaseClient
+    from tests.verify.judge import judged
+
+    emu, session = seeded_ee
+    with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as source:
+        objects, _, result = judged(source, imported[1], imported[3].ids)
+    return objects, result
+
+
 def test_plan_again_is_empty_and_a_second_apply_writes_nothing(ee_tree, imported):
     out, _ = ee_tree
     emu, api, _, _, state = imported
