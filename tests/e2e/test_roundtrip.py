@@ -123,9 +123,7 @@ SAMPLE_BUGS = (
     "real mbport bugs verify finds on the sample seed (2026-12-06): "
     "(1) field 'Shop Warehouse.orders.product_id': remapping missing on target (external remaps are not exported); "
     "(2) card 'Revenue by product category': its MBQL 5 order-by names the source's aggregation uuid, which the "
-    "target's re-created aggregation does not have (the tree strips lib/uuid but keeps the references to it); "
-    "(3) card 'Experiment: churn guess', archived with its collection on the source, is archived directly "
-    "(into the Trash) on the target")
+    "target's re-created aggregation does not have (the tree strips lib/uuid but keeps the references to it)")
 
 
 @pytest.fixture(scope="module")
