@@ -155,6 +155,22 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
             extra["failed"] = len(applied.failed)
             generations = [len(g) for g in nx.topological_generations(importer.graph)]
             extra["generations"] = generations
+    elif what == "verify":
+        from mbport.state import State
+        from mbport.verify import run_verify
+
+        other = MetabaseClient(spec["source_url"], session_token=spec["source_session"],
+                               concurrency=spec["concurrency"], timeout=120)
+        other.version  # noqa: B018 - as for the target, before timing
+        base_requests -= other.request_count
+        verified = run_verify(other, api, state_ids=State.load(Path(spec["state"]), api.url).ids)
+        extra["objects"] = sum(c.paired + c.only_source + c.only_target for k, c in verified.counts.items()
+                               if not k.startswith("rows of "))
+        extra["queries"] = sum(c.paired for k, c in verified.counts.items() if k.startswith("rows of ")) * 2
+        extra["differences"] = len(verified.differences)
+        extra["differences_sample"] = [d.line() for d in verified.differences[:5]]
+        api.request_count += other.request_count  # both instances' requests count
+        other.close()
     else:
         raise ValueError(what)
     seconds = time.perf_counter() - started
@@ -288,6 +304,17 @@ def run(scale: float, latency_ms: float, concurrency: int, work: Path, log=print
                    source)
             record("backup (first)", mode, {**common, "what": "backup", "repo": str(work / mode / "repo")}, source)
             record("backup (no change)", mode, {**common, "what": "backup", "repo": str(work / mode / "repo")}, source)
+        # The source stays up: verify reads it and the import's target at once.
+        for mode in runs if not import_only else ("concurrent",):
+            with served(0, latency_ms, concurrency, data_dir, empty=True) as target:
+                common = {"url": target.url, "session": target.session, "tree": str(work / "concurrent" / "cold-tree"),
+                          "state": str(work / mode / "import-state.json")}
+                record("import (empty target)", mode, {**common, "what": "import"}, target)
+                for plan_mode in runs if mode == "concurrent" else ():
+                    record("plan (no change)", plan_mode, {**common, "what": "plan"}, target)
+                if mode == "concurrent":
+                    record("verify (source vs target)", mode, {**common, "what": "verify", "source_url": source.url,
+                                                               "source_session": source.session}, target)
     if not import_only:
         out["checks"]["incremental tree identical to cold tree"] = all(
             same_tree(work / m / "cold-tree", work / m / "tree") for m in runs)
@@ -295,13 +322,6 @@ def run(scale: float, latency_ms: float, concurrency: int, work: Path, log=print
             work / "concurrent" / "before", work / "concurrent" / "tree")
         out["checks"]["sequential tree identical to concurrent tree"] = same_tree(
             work / "sequential" / "tree", work / "concurrent" / "tree")
-    for mode in runs if not import_only else ("concurrent",):
-        with served(0, latency_ms, concurrency, data_dir, empty=True) as target:
-            common = {"url": target.url, "session": target.session, "tree": str(work / "concurrent" / "cold-tree"),
-                      "state": str(work / mode / "import-state.json")}
-            record("import (empty target)", mode, {**common, "what": "import"}, target)
-            for plan_mode in runs if mode == "concurrent" else ():
-                record("plan (no change)", plan_mode, {**common, "what": "plan"}, target)
     return out
 
 

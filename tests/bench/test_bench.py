@@ -16,9 +16,9 @@ def test_small_benchmark_runs_and_reports(tmp_path):
     scenarios = out["scenarios"]
     assert set(scenarios) == {"cold export (before)", "cold export", "incremental export",
                               "export unchanged, no cache (before)", "backup (first)", "backup (no change)",
-                              "import (empty target)", "plan (no change)"}
+                              "import (empty target)", "plan (no change)", "verify (source vs target)"}
     for name, modes in scenarios.items():
-        for mode in ("concurrent", "sequential"):
+        for mode in ("concurrent", "sequential") if not name.startswith("verify") else ("concurrent",):
             result = modes[mode]
             assert "error" not in result, f"{name} ({mode}): {result.get('error')}"
             assert result["requests"] > 0 and result["seconds"] > 0 and result["peak_rss_mb"] > 0
@@ -28,6 +28,8 @@ def test_small_benchmark_runs_and_reports(tmp_path):
     assert scenarios["incremental export"]["concurrent"]["requests"] <= cold - out["workload"]["counts"]["dashboards"]
     assert scenarios["backup (no change)"]["concurrent"]["commit"] is False
     assert scenarios["plan (no change)"]["concurrent"]["changes"] == 0
+    verified = scenarios["verify (source vs target)"]["concurrent"]
+    assert verified["objects"] > 0 and verified["queries"] > 0, verified
     assert all(out["checks"].values()), out["checks"]
     table = bench_run.markdown(out)
     assert "| cold export |" in table and out["machine"]["cores"] >= 1
