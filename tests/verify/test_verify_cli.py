@@ -111,8 +111,7 @@ def test_a_membership(migrated):
     def change(api):
         sales = by_name(api, "/api/permissions/group", "Sales")["id"]
         memberships = api.get("/api/permissions/membership").json()
-        ana = by_name(api, "/api/user", "Ana Analyst") if False else next(
-            u for u in api.get("/api/user").json()["data"] if u["email"] == "ana@acme.example")
+        ana = next(u for u in api.get("/api/user").json()["data"] if u["email"] == "ana@acme.example")
         row = next(m for m in memberships[str(ana["id"])] if m["group_id"] == sales)
         api.delete(f"/api/permissions/membership/{row['membership_id']}").raise_for_status()
 
@@ -204,3 +203,18 @@ def test_migrate_verify_reports_at_the_end_and_bad_input_is_one_line(migrated, t
     assert unknown.code == 2 and "unknown kind 'nonsense'" in unknown.err
     missing = verify(source, target, "--state", str(tmp_path / "no-such-state.json"))
     assert missing.code == 2 and "no such state file" in missing.err
+
+
+def test_json_events_mode(migrated):
+    """`mbport --json verify`: one `difference` event per difference, then the summary with the counts."""
+    from tests.e2e.instances import mbport
+
+    source, target, _ = migrated
+    run = mbport("--json", "verify", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                 "--to-session-token", target.session, "--no-queries", "--exit-code")
+    events = [json.loads(line) for line in run.out.splitlines()]
+    found = [e for e in events if e["type"] == "difference"]
+    summary = events[-1]
+    assert summary["type"] == "summary" and summary["verify"]["kinds"]["cards"]["paired"] == 14
+    assert summary["verify"]["differences"] == len(found) and run.code == (4 if found else 0)
+    assert all(e["message"].startswith(e["name"]) for e in found)
