@@ -120,10 +120,9 @@ def test_an_api_key_whose_create_answer_is_lost_gets_a_value_that_works(source_t
 # ---- judged by `mbport verify`: what both servers hold, not mbport's own exports ----
 
 SAMPLE_BUGS = (
-    "real mbport bugs verify finds on the sample seed (2026-12-06): "
-    "(1) field 'Shop Warehouse.orders.product_id': remapping missing on target (external remaps are not exported); "
-    "(2) card 'Revenue by product category': its MBQL 5 order-by names the source's aggregation uuid, which the "
-    "target's re-created aggregation does not have (the tree strips lib/uuid but keeps the references to it)")
+    "a real mbport bug verify finds on the sample seed (2026-12-06): card 'Revenue by product category': its "
+    "MBQL 5 order-by names the source's aggregation uuid, which the target's re-created aggregation does not "
+    "have (the tree strips lib/uuid but keeps the references to it), so the order-by dangles on the target")
 
 
 @pytest.fixture(scope="module")
