@@ -201,6 +201,7 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
             fa, fb = pool.submit(kind.fetch, src), pool.submit(kind.fetch, tgt)
             docs_a, docs_b = fa.result(), fb.result()
         if docs_a is None and docs_b is None:
+            result.notes.append(f"{kind.name}: neither instance has them (an older version, or an open-source build)")
             if progress:
                 progress(kind.name, 0, len(KINDS))
             continue

@@ -36,11 +36,12 @@ def _unique(rows: list[Doc]) -> list[Doc]:
 
 
 def _optional(fn):
-    """A kind the instance may not have (an OSS build answers 402 to Enterprise endpoints, old versions 404)."""
+    """A kind the instance may not have (an OSS build answers 402 to Enterprise endpoints, old versions 404). A 403
+    is an error: an account that may not read something must not make verify skip it."""
     try:
         return fn()
     except ApiError as exc:
-        if exc.status in (402, 403, 404):
+        if exc.status in (402, 404):
             return None
         raise
 
