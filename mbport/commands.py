@@ -142,10 +142,8 @@ def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict
 def run_verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
                           include_personal, as_json: bool = False, state_required: bool = False):
     """Run verify, print the report (text, or JSON objects with `as_json`), and return the result."""
-    import orjson
-
     from .verify import run_verify
-    from .verify.report import lines, objects
+    from .verify.report import lines
 
     out = _out()
     mapping = dict(target.instance.map_database) if getattr(target, "instance", None) else {}
@@ -159,12 +157,11 @@ def run_verify_and_report(source, target, state_path: Path | None, map_database,
     with out.export_progress(23, phase="verify") as progress:
         result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
                             queries=not no_queries, include_personal=include_personal, progress=progress)
+    if as_json:  # `verify --json` is `mbport --json verify`: one event per difference, then the summary
+        out.json = True
     if out.json:
         for d in result.differences:
             out.event("difference", **d.as_dict())
-    elif as_json:
-        for obj in objects(result):
-            click.echo(orjson.dumps(obj, default=str).decode())
     else:
         if used:
             out.note(f"Objects paired through the state {used}.")
@@ -692,7 +689,8 @@ def graph(tree_dir, fmt, selections, out_file):
 @click.option("--map-database", "map_database", multiple=True, metavar="SRC=DST",
               help="Source database SRC is database DST on the target (by name).")
 @verify_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per difference, then a summary object.")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines: one `difference` event per difference, then the summary (as `mbport --json verify`).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when anything differs, 0 when nothing does.")
 @click.option("--concurrency", default=None, type=click.IntRange(1, 64),
               help="Requests in flight at once per instance (default: mbport.toml's, else 8).")

@@ -1,8 +1,6 @@
-"""A verify result in an admin's words (text lines) or as JSON objects (one per difference, then a summary)."""
+"""A verify result in an admin's words (text lines)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from .engine import VerifyResult
 
@@ -19,7 +17,3 @@ def lines(result: VerifyResult) -> list[str]:
                f"{result.target} ({result.requests} requests, {result.seconds:.1f} s).")
     return out
 
-
-def objects(result: VerifyResult) -> list[dict[str, Any]]:
-    """One JSON object per difference, then {"summary": ...}."""
-    return [d.as_dict() for d in result.differences] + [{"summary": result.summary()}]

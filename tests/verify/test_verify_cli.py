@@ -17,9 +17,10 @@ def test_report_exit_codes_and_json(migrated):
     with_exit = verify(source, target, "--exit-code")
     assert with_exit.code == (4 if differences(run) else 0)
     as_json = verify(source, target, "--json", "--no-queries")
-    objects = [json.loads(line) for line in as_json.out.splitlines()]
-    assert objects[-1]["summary"]["kinds"]["cards"]["paired"] == 14
-    assert len(objects) - 1 == len(differences(verify(source, target, "--no-queries")))
+    events = [json.loads(line) for line in as_json.out.splitlines()]
+    assert events[-1]["type"] == "summary" and events[-1]["verify"]["kinds"]["cards"]["paired"] == 14
+    found = [e for e in events if e["type"] == "difference"]
+    assert len(found) == len(differences(verify(source, target, "--no-queries")))
 
 
 def changed_behind_mbports_back(migrated, change) -> tuple[set[str], object]:
