@@ -119,11 +119,6 @@ def test_an_api_key_whose_create_answer_is_lost_gets_a_value_that_works(source_t
 
 # ---- judged by `mbport verify`: what both servers hold, not mbport's own exports ----
 
-SAMPLE_BUGS = (
-    "a real mbport bug verify finds on the sample seed (2026-12-06): card 'Revenue by product category': its "
-    "MBQL 5 order-by names the source's aggregation uuid, which the target's re-created aggregation does not "
-    "have (the tree strips lib/uuid but keeps the references to it), so the order-by dangles on the target")
-
 
 @pytest.fixture(scope="module")
 def verified(seeded, imported):
@@ -135,7 +130,6 @@ def verified(seeded, imported):
         return judged(source, api, importer.ids)
 
 
-@pytest.mark.xfail(strict=True, reason=SAMPLE_BUGS)
 def test_verify_finds_no_difference_in_the_objects(verified):
     objects, _, result = verified
     assert result.counts["cards"].paired >= 13 and result.counts["fields"].paired >= 50

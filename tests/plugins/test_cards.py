@@ -71,6 +71,21 @@ def test_transient_conversion_markers_are_never_in_a_doc_nor_a_difference():
     assert doc == normalize_case(KIND, plain)[0]
 
 
+def test_an_aggregation_uuid_an_order_by_names_is_kept_and_the_others_are_noise():
+    """MBQL 5 sorts on an aggregation by its `lib/uuid`: stripping that uuid (as all others are) left the
+    order-by naming an aggregation the target never had (found by `mbport verify` on the sample seed)."""
+    agg = "0b5f1c7e-1111-4000-8000-000000000001"
+    query = {"lib/type": "mbql/query", "database": 1, "stages": [{
+        "lib/type": "mbql.stage/mbql", "source-table": 2,
+        "aggregation": [["count", {"lib/uuid": agg}], ["sum", {"lib/uuid": "unreferenced"}, ["field", {"lib/uuid": "f"}, 3]]],
+        "order-by": [["desc", {"lib/uuid": "o"}, ["aggregation", {"lib/uuid": "r"}, agg]]],
+    }]}
+    stage = canonical_query(query)["stages"][0]
+    assert stage["aggregation"][0] == ["count", {"lib/uuid": agg}]
+    assert stage["aggregation"][1] == ["sum", {}, ["field", {}, 3]]
+    assert stage["order-by"] == [["desc", {}, ["aggregation", {}, agg]]]
+
+
 def test_template_tag_list_becomes_the_map_older_servers_send():
     tags = case("native-mbql5-list-tags-archived")["doc"]["dataset_query"]["stages"][0]["template-tags"]
     assert isinstance(tags, dict) and set(tags) == {"#[cards/key-101]", "snippet: Paid", "status"}

@@ -124,9 +124,6 @@ def test_round_trip_equals_the_source_apart_from_entity_ids(ee_tree, imported, t
     assert len(admin.get("/api/mt/gtap").json()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="the sample seed's real mbport bug (see tests/e2e/test_roundtrip.py SAMPLE_BUGS): "
-                   "an MBQL 5 order-by on a stale aggregation uuid; sandboxes, impersonations and attributes "
-                   "verify equal")
 def test_verify_finds_no_difference_in_the_objects(seeded_ee, imported):  # noqa: F811
     objects, _ = _verified(seeded_ee, imported)
     assert objects == []
