@@ -384,12 +384,16 @@ def emulator() -> None:
               help="Serve at most this many requests at once, the rest wait (like Metabase's thread pool).")
 @click.option("--premium-features", default=None, metavar="LIST",
               help="Imitate an Enterprise build with a token that has these features (comma-separated: "
-                   "advanced_permissions, official_collections, sandboxes; or 'all'). Default: none (OSS).")
+                   "advanced_permissions, cache_granular_controls, official_collections, sandboxes; or 'all'). "
+                   "Default: none (OSS).")
 @click.option("--base-path", default="", metavar="PATH",
               help="Serve under this path, like a Metabase behind a proxy at https://example.com/metabase "
                    "(--base-path /metabase); other paths answer the proxy's 404.")
+@click.option("--sqlite-actions", is_flag=True,
+              help="Let SQLite databases hold model actions (Metabase's SQLite driver cannot; the emulator's "
+                   "warehouses are SQLite). A --seed with actions turns it on itself.")
 def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key, fault_rate, fault_seed,
-                   fault_kinds, latency_ms, max_concurrent, premium_features, base_path) -> None:
+                   fault_kinds, latency_ms, max_concurrent, premium_features, base_path, sqlite_actions) -> None:
     """Run the emulator as a real HTTP server until interrupted (Ctrl-C or SIGTERM)."""
     from .emulator import Emulator, bootstrap, premium, server
     from .emulator.profiles import PROFILES
@@ -404,7 +408,8 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
         raise UsageError(f"--premium-features: {exc}") from None
     server.stop_on_sigterm()
     sock = server.bind(host, port)  # a busy port fails here, before any setup or announcement
-    emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features, base_path=base_path)
+    emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features, base_path=base_path,
+                   sqlite_actions=sqlite_actions)
     password = None
     if admin_password or api_key or seed:
         password = admin_password or bootstrap.random_password()

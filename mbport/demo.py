@@ -73,7 +73,8 @@ def run_demo(directory: Path | None, echo: Echo) -> DemoResult:
         fh.write(orjson.dumps({"databases/Finance/password": sample.FINANCE_DB_PASSWORD}, option=orjson.OPT_INDENT_2))
 
     echo("Starting two Metabase emulators in this process: 'source' with the sample instance, 'target' empty.")
-    source, target = Emulator(), Emulator()
+    # The sample content has model actions on a SQLite warehouse, which only the emulator lets SQLite hold.
+    source, target = Emulator(sqlite_actions=True), Emulator(sqlite_actions=True)
     source_session = bootstrap.setup_admin(source, ADMIN_EMAIL, bootstrap.random_password(), site_name="Source")
     seeds.load(source, "sample", source_session)
     source.wait_idle()

@@ -126,12 +126,15 @@ def normalize_base_path(path: str | None) -> str:
     return f"/{path}" if path else ""
 
 
+SQLITE_ACTIONS_KEY = "sqlite_actions"  # state.extra: see Emulator.sqlite_actions
+
+
 class Emulator:
     """A Metabase instance in memory. `handle` is the whole server; transports and servers wrap it."""
 
     def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
                  max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None,
-                 base_path: str = ""):
+                 base_path: str = "", sqlite_actions: bool = False):
         modules = _route_modules()
         # Metabase behind a reverse proxy under a path (site URL https://example.com/metabase): the proxy
         # strips the prefix; what is outside it is the proxy's own 404 page, never Metabase's.
@@ -139,6 +142,7 @@ class Emulator:
         self.state = State(profile if isinstance(profile, Profile) else get_profile(profile))
         # Premium features (premium.FEATURES, or "all") make this an Enterprise build with a token; none: OSS.
         self.premium_features = premium_features
+        self.sqlite_actions = sqlite_actions
         # Route modules that own built-in rows (the two magic groups, ...) create them here.
         for module in modules:
             if hasattr(module, "init_state"):
@@ -169,6 +173,23 @@ class Emulator:
             self.state.profile = replace(self.state.profile, tag="v1." + tag[3:])
         elif not features and tag.startswith("v1."):
             self.state.profile = replace(self.state.profile, tag="v0." + tag[3:])
+
+    @property
+    def sqlite_actions(self) -> bool:
+        """An emulator-only licence: SQLite databases claim the driver's `actions` feature, which Metabase's SQLite
+        driver does not have (so `database-enable-actions` and model actions are refused on them, as on a real
+        server). The emulator's warehouses are SQLite files, so content with model actions (the `sample` and
+        `handmade` seeds, and an import of their trees) needs this on; seeds that need it declare
+        `SQLITE_ACTIONS = True` and `seeds.load` turns it on. Off by default."""
+        return bool(self.state.extra.get(SQLITE_ACTIONS_KEY))
+
+    @sqlite_actions.setter
+    def sqlite_actions(self, on: bool) -> None:
+        from .routes import databases
+
+        with self.state.lock:
+            self.state.extra[SQLITE_ACTIONS_KEY] = bool(on)
+            databases.refresh_features(self.state)
 
     @property
     def faults(self):

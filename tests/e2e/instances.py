@@ -60,7 +60,7 @@ class Instances:
 
     def add(self, name: str, seed: str | None = None, base_path: str = "") -> Instance:
         """An emulator at http://NAME.test, or under a path of it (a Metabase behind a proxy at NAME.test/PATH)."""
-        emu = Emulator(base_path=base_path)
+        emu = Emulator(base_path=base_path, sqlite_actions=True)  # targets of the sample tree, whose actions run on SQLite
         session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
         if seed:
             seeds.load(emu, seed, session)

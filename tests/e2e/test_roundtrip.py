@@ -36,7 +36,7 @@ def secrets():
 def imported(source_tree, registry, tmp_path_factory):
     """The seed's tree applied to an empty emulator B (set up by a different admin)."""
     out, _ = source_tree
-    emu = Emulator()
+    emu = Emulator(sqlite_actions=True)  # the sample tree's actions run on SQLite
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     api = MetabaseClient("http://b.test", session_token=session, transport=emu.transport())
     state_path = tmp_path_factory.mktemp("state") / "b.json"
@@ -101,7 +101,7 @@ def test_an_api_key_whose_create_answer_is_lost_gets_a_value_that_works(source_t
     from mbport.emulator.faults import FaultPlan
 
     out, _ = source_tree
-    emu = Emulator()
+    emu = Emulator(sqlite_actions=True)  # the sample tree's actions run on SQLite
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     emu.faults = FaultPlan(rate=1.0, kinds=("drop-after",), only=r"^POST /api/api-key$")
     api = MetabaseClient("http://b.test", session_token=session, transport=emu.transport(), retries=0)

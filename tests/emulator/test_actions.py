@@ -14,6 +14,12 @@ NATIVE = "UPDATE orders SET total = {{total}} WHERE id = {{id}}"
 
 
 @pytest.fixture
+def emulator() -> Emulator:
+    """The emulator's warehouses are SQLite, whose Metabase driver has no actions: these tests need the switch."""
+    return Emulator(sqlite_actions=True)
+
+
+@pytest.fixture
 def shop(emulator, admin):
     """An actions-enabled database with a model on its orders table."""
     db, tables = add_database(emulator, admin, "Shop", enable_actions=True)
@@ -135,7 +141,7 @@ def test_http_actions_are_gone_on_061(emulator, admin, shop):
 
 
 def test_http_actions_on_056():
-    emu = Emulator("0.56")
+    emu = Emulator("0.56", sqlite_actions=True)
     client = make_client(emu, **{"X-Metabase-Session": bootstrap.setup_admin(emu, "a@example.com", "Passw0rd!x")})
     db, tables = add_database(emu, client, "Shop", enable_actions=True)
     model = add_card(emu, client, "Orders model", "model", db["id"], tables[0]["id"])
@@ -204,3 +210,25 @@ def test_access_follows_the_models_collection(emulator, admin):
     put_graph(admin, {str(all_users): {str(locked): "none"}}, graph["revision"] + 1).raise_for_status()
     assert rasta.get(f"/api/action/{action['id']}").status_code == 403
     assert rasta.get("/api/action").json() == []
+
+
+def test_a_database_whose_driver_lacks_actions_refuses_them_before_the_setting():
+    """actions.core `check-actions-enabled-for-database!`: the driver's :actions feature, then the setting; and
+    `PUT /api/database/:id` refuses the setting on such a database (`validate-settable-for-db!`)."""
+    emu = Emulator()  # SQLite as Metabase has it: no actions feature
+    client = make_client(emu, **{"X-Metabase-Session": bootstrap.setup_admin(emu, "a@example.com", "Passw0rd!x")})
+    db, tables = add_database(emu, client, "Lite")
+    assert "actions" not in client.get(f"/api/database/{db['id']}").json()["features"]
+    resp = client.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}})
+    assert resp.status_code == 400
+    assert resp.json()["message"] == ("Setting database-enable-actions requires driver feature :actions, but the "
+                                      "database does not support it")
+    assert client.get(f"/api/database/{db['id']}").json()["settings"] is None
+    model = add_card(emu, client, "Lite model", "model", db["id"], tables[0]["id"])
+    resp = client.post("/api/action", json=query_action(db, model))
+    assert resp.status_code == 400
+    assert resp.json() == {"message": f'sqlite Database {db["id"]} "Lite" does not support actions.',
+                           "database-id": db["id"]}
+    emu.sqlite_actions = True  # the switch: SQLite now claims the feature, the setting is what is missing
+    assert "actions" in client.get(f"/api/database/{db['id']}").json()["features"]
+    assert client.post("/api/action", json=query_action(db, model)).json()["message"] == "Actions are not enabled."

@@ -90,7 +90,7 @@ from collections import Counter
 
 import pytest
 
-from mbport.emulator import spec
+from mbport.emulator import Emulator, spec
 from mbport.emulator.router import registered_routes
 from mbport.emulator.store import is_entity_id
 from tests.conftest import ADMIN_EMAIL, make_client
@@ -118,6 +118,12 @@ def login(emulator, admin, email: str):
     ok(admin.post("/api/user", json={"email": email, "first_name": "Rita", "last_name": "Ross", "password": PASSWORD}))
     session = ok(make_client(emulator).post("/api/session", json={"username": email, "password": PASSWORD}))["id"]
     return make_client(emulator, **{"X-Metabase-Session": session})
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    """`content` makes an action on the bundled (SQLite) sample database: the emulator's switch lets SQLite hold it."""
+    return Emulator(sqlite_actions=True)
 
 
 @pytest.fixture

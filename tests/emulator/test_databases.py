@@ -249,3 +249,40 @@ def test_new_databases_enter_the_permissions_graph(admin, emulator):
     admin.delete(f"/api/database/{db['id']}")
     graph = admin.get("/api/permissions/graph").json()
     assert str(db["id"]) not in graph["groups"].get(str(all_users["id"]), {})
+
+
+def test_put_validates_settings_like_validate_settable_for_db(admin, emulator, tmp_path):
+    """warehouses_rest PUT "/:id": each changed, non-default setting goes through `validate-settable-for-db!`."""
+    db = _add(admin, emulator, _warehouse(tmp_path))
+    unknown = admin.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actoins": True}})
+    assert unknown.status_code == 400 and unknown.json()["message"] == "Unknown setting: :database-enable-actoins"
+    refused = admin.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}})
+    assert refused.status_code == 400 and refused.json()["required-feature"] == "actions"
+    # The default value, nil (unset) and a value already stored are never validated.
+    assert admin.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": False,
+                                                                       "database-enable-actoins": None}}).status_code == 200
+    on = admin.put(f"/api/database/{db['id']}", json={"settings": {"unaggregated-query-row-limit": 500}})
+    assert on.status_code == 200 and on.json()["settings"] == {"database-enable-actions": False,
+                                                              "unaggregated-query-row-limit": 500}
+    editing = admin.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-table-editing": True}})
+    assert editing.status_code == 400 and "feature :table-data-editing is not available" in editing.json()["message"]
+
+
+def test_put_writes_only_non_null_texts_resets_on_demand_and_cache_ttl_needs_the_feature(admin, emulator, tmp_path):
+    """`u/select-keys-when :non-nil` (description, caveats, points_of_interest), `(boolean is_on_demand)`, and
+    cache_ttl only with `enable-cache-granular-controls?`."""
+    db = _add(admin, emulator, _warehouse(tmp_path), is_on_demand=True)
+    assert db["is_on_demand"] is True
+    put = admin.put(f"/api/database/{db['id']}", json={"description": "Sales data", "caveats": "late by a day",
+                                                        "points_of_interest": "orders", "is_on_demand": True,
+                                                        "cache_ttl": 24}).json()
+    assert (put["description"], put["caveats"], put["points_of_interest"], put["is_on_demand"]) == (
+        "Sales data", "late by a day", "orders", True)
+    assert put["cache_ttl"] is None  # an OSS build ignores it
+    put = admin.put(f"/api/database/{db['id']}", json={"description": None, "caveats": None,
+                                                        "points_of_interest": None}).json()
+    assert (put["description"], put["caveats"], put["points_of_interest"]) == ("Sales data", "late by a day", "orders")
+    assert put["is_on_demand"] is False  # omitted: (boolean nil)
+    emulator.premium_features = "cache_granular_controls"
+    assert admin.put(f"/api/database/{db['id']}", json={"cache_ttl": 24}).json()["cache_ttl"] == 24
+    assert admin.put(f"/api/database/{db['id']}", json={}).json()["cache_ttl"] is None  # nil clears it on EE

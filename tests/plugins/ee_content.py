@@ -28,7 +28,7 @@ def options(tmp: Path, **more: Any) -> dict[str, Any]:
 
 def empty_instance(premium_features: str | None = "all") -> tuple[Emulator, MetabaseClient, Any]:
     """(emulator, mbport client, plain admin client) of a fresh instance with these premium features."""
-    emu = Emulator(premium_features=premium_features)
+    emu = Emulator(premium_features=premium_features, sqlite_actions=True)  # the enterprise seed has actions
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     return (emu, MetabaseClient("http://b.test", session_token=session, transport=emu.transport()),
             make_client(emu, **{"X-Metabase-Session": session}))

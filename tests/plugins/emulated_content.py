@@ -61,7 +61,8 @@ class Instance:
 
 
 def new_instance(profile: str | None = None) -> Instance:
-    emu = Emulator(profile)
+    # The content has model actions on a SQLite warehouse: the emulator must let SQLite hold them.
+    emu = Emulator(profile, sqlite_actions=True)
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     return Instance(emu, session, make_client(emu, **{"X-Metabase-Session": session}))
 

@@ -68,8 +68,8 @@ def secrets() -> Secrets:
 
 
 def target() -> tuple[Emulator, str]:
-    """An empty instance, set up like a fresh Metabase."""
-    emu = Emulator()
+    """An empty instance, set up like a fresh Metabase (whose SQLite warehouses may hold the seed's actions)."""
+    emu = Emulator(sqlite_actions=True)
     return emu, bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 

@@ -37,7 +37,7 @@ def instances(monkeypatch):
     seeds.load(source, "sample", source_session)
     source.wait_idle()
     bootstrap.add_api_key(source, source_session, "secrets test", key=SOURCE_KEY)
-    target = Emulator()
+    target = Emulator(sqlite_actions=True)  # the sample tree's actions run on SQLite
     target_session = bootstrap.setup_admin(target, ADMIN_EMAIL, TARGET_ADMIN_PASSWORD)
     by_host = {"source.test": source, "target.test": target}
     real_init = MetabaseClient.__init__
@@ -87,7 +87,7 @@ def test_no_known_secret_anywhere(instances, tmp_path, capsys, caplog):
     code, _ = run("plan", str(tree_dir), *target_flags, "--username", ADMIN_EMAIL, "--password", WRONG_PASSWORD,
                   ok=None)
     assert code != 0
-    fresh = Emulator()
+    fresh = Emulator(sqlite_actions=True)
     fresh_session = bootstrap.setup_admin(fresh, ADMIN_EMAIL, ADMIN_PASSWORD)
     echo = f"Connection failed: jdbc:postgresql://finance:{sample.FINANCE_DB_PASSWORD}@db:5432/finance"
     fresh.faults = Rewrite("POST", "/api/database", lambda body: Response(400, {"message": echo}))

@@ -8,7 +8,7 @@ from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..router import route
 from ..store import Row, State
-from . import users
+from . import databases, users
 from .collection_graph import collection_access
 from .measures import minor_version
 
@@ -64,7 +64,11 @@ def _check_is_model(card: Row) -> None:
 
 
 def _check_actions_enabled(state: State, db_id: Any) -> None:
+    """actions.core `check-actions-enabled-for-database!`: the driver's :actions feature first, then the setting."""
     db = state.table("metabase_database").get(db_id) if db_id is not None else None
+    if db is not None and not databases.supports(state, db, "actions"):
+        raise errors.ApiError(400, {"message": f'{db["engine"]} Database {db["id"]} "{db["name"]}" does not support '
+                                               "actions.", "database-id": db_id})
     if db is None or not (db.get("settings") or {}).get("database-enable-actions"):
         raise errors.ApiError(400, {"message": "Actions are not enabled.", "database-id": db_id})
 

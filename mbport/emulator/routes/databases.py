@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from .. import errors, sample_db, sync
+from .. import errors, premium, sample_db, sync
 from ..app import NO_CONTENT, Ctx, Response
 from ..router import route
 from ..store import Row, State
@@ -35,10 +36,88 @@ ENGINE_FEATURES: dict[str, list[str]] = {
     "postgres": [*_FEATURES_COMMON, "schemas", "percentile-aggregations", "set-timezone", "convert-timezone",
                  "uploads", "actions", "actions/custom", "persist-models", "uuid-type", "connection-impersonation"],
     "h2": [*_FEATURES_COMMON, "schemas", "actions", "actions/custom", "uploads"],
+    "mysql": [*_FEATURES_COMMON, "schemas", "percentile-aggregations", "set-timezone", "convert-timezone", "uploads",
+              "actions", "actions/custom", "persist-models"],
+}
+# What Emulator(sqlite_actions=True) adds to SQLite databases (Metabase's SQLite driver has neither).
+SQLITE_ACTION_FEATURES = ["actions", "actions/custom"]
+
+
+@dataclass(frozen=True)
+class DatabaseSetting:
+    """A database-local setting as `defsetting` declares it: its default, the driver feature it needs
+    (`:driver-feature`) and the premium feature it needs (`:feature`)."""
+
+    default: Any = None
+    driver_feature: str | None = None
+    premium_feature: str | None = None
+
+
+# Database-local settings the emulator knows (metabase.actions.settings, metabase.query-processor.settings,
+# metabase.sync.settings ...); any other key that is no site setting either is "Unknown setting".
+DATABASE_SETTINGS: dict[str, DatabaseSetting] = {
+    "database-enable-actions": DatabaseSetting(False, driver_feature="actions"),
+    "database-enable-table-editing": DatabaseSetting(False, premium_feature="table-data-editing"),
+    "unaggregated-query-row-limit": DatabaseSetting(None),
+    "aggregated-query-row-limit": DatabaseSetting(None),
+    "auto-cruft-tables": DatabaseSetting(None),
+    "auto-cruft-columns": DatabaseSetting(None),
+    "persist-models-enabled": DatabaseSetting(False),
 }
 
 
 # ---- rendering ----
+
+def engine_features(state: State, engine: str) -> list[str]:
+    """The driver's features (`driver.u/supports?`), plus actions on SQLite when the emulator was told so."""
+    features = list(ENGINE_FEATURES.get(engine, _FEATURES_COMMON))
+    if engine == "sqlite" and state.extra.get("sqlite_actions"):
+        features += SQLITE_ACTION_FEATURES
+    return features
+
+
+def refresh_features(state: State) -> None:
+    """Databases report their driver's features; the sqlite_actions switch changes SQLite's."""
+    for db in state.table("metabase_database"):
+        if db["engine"] == "sqlite":
+            db["features"] = engine_features(state, "sqlite")
+
+
+def supports(state: State, db: Row, feature: str) -> bool:
+    return feature in engine_features(state, db["engine"])
+
+
+def validate_settings(state: State, db: Row, engine: str, settings: dict[str, Any]) -> None:
+    """`PUT /api/database/:id`'s loop over `settings` (warehouses_rest/api.clj, the PUT "/:id" endpoint): every
+    non-nil value that is neither the setting's default nor the stored value goes through
+    `setting/validate-settable-for-db!` (settings/models/setting.clj), whose exceptions become 400s with data."""
+    from . import settings as site_settings
+
+    existing = db.get("settings") or {}
+    for key, value in settings.items():
+        known = DATABASE_SETTINGS.get(key)
+        default = known.default if known else getattr(site_settings.CATALOGUE.get(key), "default", None)
+        if value is None or value == default or value == existing.get(key):
+            continue
+        if known is None and key not in site_settings.CATALOGUE:
+            # resolve-setting: (tru "Unknown setting: {0}" k), k a keyword
+            raise errors.ApiError(400, {"message": f"Unknown setting: :{key}",
+                                        "metabase.settings.models.setting/unknown-setting-error": True,
+                                        "via": [{"type": "clojure.lang.ExceptionInfo",
+                                                 "message": f"Unknown setting: :{key}"}], "trace": []})
+        if known is None:
+            continue
+        if known.premium_feature and not premium.enabled(state, known.premium_feature.replace("-", "_")):
+            # validate-settable!: (tru "Setting {0} is not enabled because feature {1} is not available" ...)
+            raise errors.ApiError(400, {"message": f"Setting {key} is not enabled because feature "
+                                                   f":{known.premium_feature} is not available"})
+        if known.driver_feature and known.driver_feature not in engine_features(state, engine):
+            # validate-settable-for-db!
+            raise errors.ApiError(400, {
+                "message": f"Setting {key} requires driver feature :{known.driver_feature}, but the database does "
+                           "not support it",
+                "setting": key, "required-feature": known.driver_feature, "database-id": db["id"]})
+
 
 def redact(details: dict[str, Any] | None) -> dict[str, Any] | None:
     if details is None:
@@ -177,7 +256,7 @@ def insert_database(state: State, *, name: str, engine: str, details: dict, crea
     now = state.now()
     db = state.table("metabase_database").insert({
         "name": name, "engine": engine, "details": details, "description": None,
-        "features": list(ENGINE_FEATURES.get(engine, _FEATURES_COMMON)), "uploads_schema_name": None,
+        "features": engine_features(state, engine), "uploads_schema_name": None,
         "uploads_table_prefix": None, "uploads_enabled": False, "cache_field_values_schedule": DEFAULT_VALUES_CRON,
         "metadata_sync_schedule": DEFAULT_SYNC_CRON, "timezone": "UTC" if engine == "sqlite" else None,
         "is_attached_dwh": False, "auto_run_queries": True, "settings": None, "caveats": None,
@@ -333,6 +412,7 @@ def update_database(ctx: Ctx, id: int):
         problem = connection_error(engine, details if details is not None else db.get("details") or {})
         if problem:
             return Response(400, problem)
+    # u/select-keys-when :non-nil: description, caveats and points_of_interest cannot be cleared through the API.
     changes: dict[str, Any] = {k: body[k] for k in ("name", "engine", "refingerprint", "description", "caveats",
                                                     "points_of_interest", "auto_run_queries")
                                if body.get(k) is not None}
@@ -340,11 +420,13 @@ def update_database(ctx: Ctx, id: int):
         changes["details"] = details
     if body.get("is_full_sync") is not None:
         changes["is_full_sync"] = bool(body["is_full_sync"])
-    if "is_on_demand" in body:
-        changes["is_on_demand"] = bool(body["is_on_demand"])
+    changes["is_on_demand"] = bool(body.get("is_on_demand"))  # (boolean is_on_demand): omitted means false
     if body.get("settings"):
+        validate_settings(state, db, engine, body["settings"])
         merged = {**(db.get("settings") or {}), **body["settings"]}
         changes["settings"] = {k: v for k, v in merged.items() if v is not None}
+    if premium.enabled(state, "cache_granular_controls"):  # cache_ttl only with enable-cache-granular-controls?
+        changes["cache_ttl"] = body.get("cache_ttl")
     if "provider_name" in body:
         changes["provider_name"] = body["provider_name"]
     changes.update(_schedule_columns(body.get("schedules")))

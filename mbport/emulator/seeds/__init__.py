@@ -1,4 +1,8 @@
-"""Seed instances: Python modules whose `load(api)` builds content through the emulator's own HTTP API."""
+"""Seed instances: Python modules whose `load(api)` builds content through the emulator's own HTTP API.
+
+A seed whose content has model actions on a SQLite warehouse sets `SQLITE_ACTIONS = True`: loading it turns on
+`Emulator.sqlite_actions` (Metabase's SQLite driver has no actions; the emulator's warehouses are SQLite files).
+"""
 
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ def resolve(name_or_path: str) -> ModuleType:
 def load(emulator: Any, name_or_path: str, session: str | None = None) -> None:
     """Build seed content in `emulator` as the admin whose session key is given (None: set up a fresh admin)."""
     module = resolve(name_or_path)
+    if getattr(module, "SQLITE_ACTIONS", False):
+        emulator.sqlite_actions = True
     if session is None:
         from .. import bootstrap
 

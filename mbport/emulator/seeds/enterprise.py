@@ -16,6 +16,7 @@ from mbport.emulator.seeds import SeedError, ok
 from mbport.emulator.seeds import sample as sample_seed
 
 SECRETS = sample_seed.SECRETS
+SQLITE_ACTIONS = sample_seed.SQLITE_ACTIONS
 # Fixed template-tag id of the sandboxing SQL question, so the seed is the same on every run.
 TAG_CUSTOMER = "5b1d7c2e-8a43-4f0e-9c61-2d7e4b8a9f10"
 

@@ -19,6 +19,9 @@ FINANCE_DB_PASSWORD = "s3cret-finance-pw"
 SECRETS = (USER_PASSWORD, FINANCE_DB_PASSWORD)
 WAREHOUSE_SCRIPT = Path(__file__).resolve().parents[1] / "warehouses" / "warehouse_a.sql"
 SYNC_TIMEOUT = 10.0
+# Its model actions run on a SQLite warehouse, which Metabase's SQLite driver cannot hold: seeds.load turns on
+# the emulator's sqlite_actions switch (Emulator.sqlite_actions) before building it.
+SQLITE_ACTIONS = True
 
 # Fixed ids for dashboard parameters and template tags, so the seed is the same on every run.
 P_CATEGORY, P_DATE, P_VENDOR, P_PLAN = "c7a1e0f1", "d4b2c3a8", "a9f3b5e2", "e8c6d1b4"
