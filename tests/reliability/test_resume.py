@@ -137,7 +137,7 @@ _mbport = mbport_command
 
 def _serve(tmp: Path, latency_ms: int, seed: str | None = None) -> tuple[subprocess.Popen, str]:
     extra = ["--seed", seed] if seed else []
-    return serve(tmp / "serve.log", "--admin-password", PASSWORD, "--api-key", API_KEY,
+    return serve(tmp / "serve.log", "--sqlite-actions", "--admin-password", PASSWORD, "--api-key", API_KEY,
                  "--latency-ms", str(latency_ms), *extra)
 
 
