@@ -224,6 +224,13 @@ def import_options(fn):
                           "takes its contents) and what it needs that the target lacks or holds differently."),
         click.option("--only", is_flag=True,
                      help="With --select: not even what the selection needs (stops when the target lacks it)."),
+        click.option("--skip-unsupported", "skip_unsupported", is_flag=True,
+                     help="Leave out what the target cannot hold (a kind its version or edition lacks, actions on a "
+                          "database whose driver has none) and what depends on it; report it (exit 3) instead of "
+                          "stopping at plan."),
+        click.option("--keep-database-settings", "keep_database_settings", is_flag=True,
+                     help="Never change the settings of a --map-database target (by default the settings the tree's "
+                          "content needs there, e.g. model actions, are turned on); a missing one stops at plan."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -232,8 +239,11 @@ def import_options(fn):
 
 def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections=(), only=False,
               **extra):
+    """An Importer for TREE_DIR into `api` with the import options; usage errors (a --map-database naming no
+    database of the tree) before any request."""
     from .check import check_refs, load_tree
     from .engine import Importer
+    from .refs import address_kind
     from .secrets import Secrets
     from .selection import resolve_selection
     from .state import State
@@ -249,6 +259,12 @@ def _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with
     instance = getattr(api, "instance", None)  # --instance / --to NAME of mbport.toml: its mappings and secrets
     mapping = database_mapping(map_database, instance)
     secrets_file = secrets_file or (instance.secrets_file if instance else None)
+    databases = sorted(doc.get("name") for addr, doc in tree.docs.items() if address_kind(addr) == "databases")
+    for item in map_database:
+        src = item.partition("=")[0]
+        if src not in databases:  # a typo would import the database under its own name instead
+            raise UsageError(f"--map-database {item!r}: the tree has no database named {src!r}",
+                             hint="its databases: " + (", ".join(repr(n) for n in databases) or "none"))
     if only and not selections:
         raise UsageError("--only needs --select (it imports the selected objects without what they need)")
     if prune and selections:
@@ -296,11 +312,12 @@ def _problems(plan) -> None:
 @import_options
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 4 when the plan has changes, 0 when it has none.")
 def plan(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path, map_database,
-         secrets_file, prune, with_api_keys, selections, only, detailed_exitcode) -> None:
+         secrets_file, prune, with_api_keys, selections, only, skip_unsupported, keep_database_settings,
+         detailed_exitcode) -> None:
     """Show what an import would change on the target; writes nothing."""
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
         importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections,
-                             only)
+                             only, skip_unsupported=skip_unsupported, keep_database_settings=keep_database_settings)
         result = importer.plan()
     _print_plan(result)
     _problems(result)
@@ -316,11 +333,13 @@ def plan(url, api_key, username, password, session_token, concurrency, insecure,
 @click.option("--dry-run", is_flag=True, help="Only show the plan (same as `mbport plan`).")
 @click.option("--continue-on-error", is_flag=True, help="Skip a failing object and what depends on it; exit 3.")
 def import_cmd(url, api_key, username, password, session_token, concurrency, insecure, tree_dir, state_path,
-               map_database, secrets_file, prune, with_api_keys, selections, only, dry_run, continue_on_error) -> None:
+               map_database, secrets_file, prune, with_api_keys, selections, only, skip_unsupported,
+               keep_database_settings, dry_run, continue_on_error) -> None:
     """Apply a tree to a Metabase: create, update (and with --prune archive) in dependency order."""
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
         importer = _importer(api, tree_dir, state_path, map_database, secrets_file, prune, with_api_keys, selections,
-                             only, continue_on_error=continue_on_error)
+                             only, continue_on_error=continue_on_error, skip_unsupported=skip_unsupported,
+                             keep_database_settings=keep_database_settings)
         from .commands import _apply
 
         _apply(importer, dry_run)

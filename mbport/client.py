@@ -368,6 +368,7 @@ class MetabaseClient:
         self.request_count = 0
         self.requests_by_method: Counter[str] = Counter()
         self._version: MetabaseVersion | None = None
+        self._properties: dict[str, Any] | None = None
         self._version_lock = threading.Lock()
         # Told before each backoff wait ("GET /api/card/3: 503, retrying in 1.2 s (attempt 2 of 6)") and with
         # None once it is over: a progress display shows what it is waiting for (any thread may call it).
@@ -596,12 +597,28 @@ class MetabaseClient:
 
     # ---- version ----
     @property
+    def properties(self) -> dict[str, Any]:
+        """GET /api/session/properties, read once (the version, the token features ...)."""
+        if self._properties is None:
+            with self._version_lock:
+                if self._properties is None:
+                    props = self.get("/api/session/properties")
+                    self._properties = props if isinstance(props, dict) else {}
+        return self._properties
+
+    @property
+    def token_features(self) -> dict[str, bool]:
+        """The premium features of the instance's token (`token-features`; all false on an OSS build)."""
+        features = self.properties.get("token-features")
+        return {k: bool(v) for k, v in features.items()} if isinstance(features, dict) else {}
+
+    @property
     def version(self) -> MetabaseVersion:
         """The server's version, read once from GET /api/session/properties."""
         if self._version is None:
+            props = self.properties
             with self._version_lock:
                 if self._version is None:
-                    props = self.get("/api/session/properties")
                     info = props.get("version") if isinstance(props, dict) else None
                     tag = info.get("tag") if isinstance(info, dict) else None
                     if not isinstance(tag, str):

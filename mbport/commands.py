@@ -87,7 +87,12 @@ def _report(result) -> None:
     for addr in result.skipped:
         out.warning(f"Skipped (depends on a failure): {addr}", address=addr)
     out.line(f"Applied: {_writes(result.written)}.")
-    out.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped))
+    out.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped),
+               unsupported=sorted(result.plan.skipped))
+    if result.plan.skipped and not result.failed and not result.skipped:
+        out.note(f"Left out {len(result.plan.skipped)} object(s) the target cannot hold (--skip-unsupported): "
+                 "see the warnings above.")
+        sys.exit(WARNINGS)
     if result.failed or result.skipped:
         if not out.json:
             out.note("Fix the failures above and run the same command again: only what is left is applied.")
@@ -173,6 +178,15 @@ def run_verify_and_report(source, target, state_path: Path | None, map_database,
 
 # ---------------------------------------------------------------------------------------------------- backup
 
+def _say_personal(personal: tuple[int, int], excluded: bool, where: str) -> None:
+    """One line on what a whole-instance run did with personal collections (they are private content)."""
+    if excluded:
+        _out().line("Personal collections left out (--exclude-personal).")
+    else:
+        _out().line(f"{where[0].upper()}{where[1:]} holds {personal[0]} personal collection(s) with {personal[1]} "
+                    "object(s) in them (--exclude-personal leaves them out).")
+
+
 @cli.command()
 @connection_options
 @click.option("--repo", "repo_dir", required=True, type=click.Path(path_type=Path),
@@ -181,7 +195,10 @@ def run_verify_and_report(source, target, state_path: Path | None, map_database,
 @click.option("--branch", default=None, help="Branch to commit on (default: the repository's current branch).")
 @click.option("--author", default=None, envvar="MBPORT_GIT_AUTHOR", show_envvar=True,
               help='Commit author, "Name <email>" (default: mbport <mbport@localhost>).')
-def backup(url, api_key, username, password, session_token, concurrency, insecure, repo_dir, remote, branch, author):
+@click.option("--exclude-personal", "exclude_personal", is_flag=True,
+              help="Leave the users' personal collections (and what they hold) out of the snapshot.")
+def backup(url, api_key, username, password, session_token, concurrency, insecure, repo_dir, remote, branch, author,
+           exclude_personal):
     """Export an instance into a git repository; commit only when something changed."""
     from .gitstore import Author, SnapshotRepo, run_backup
 
@@ -190,15 +207,18 @@ def backup(url, api_key, username, password, session_token, concurrency, insecur
     registry = _registry()
     with make_client(url, api_key, username, password, session_token, concurrency, insecure) as api:
         with out.export_progress(len(registry.kinds), phase="backup") as progress:
-            result = run_backup(api, registry, repo_dir, branch=branch, author=author, progress=progress)
+            result = run_backup(api, registry, repo_dir, branch=branch, author=author, progress=progress,
+                                include_personal=not exclude_personal)
     for warning in result.warnings:
         out.warning(warning)
+    _say_personal(result.personal, exclude_personal, "the snapshot")
     if result.commit:
         out.line(f"Committed {result.commit[:8]} on {result.branch}: {result.summary}")
     else:
         out.line(f"No changes since {result.head[:8]}; nothing committed.")
     out.result(repo=str(repo_dir), commit=result.commit, head=result.head, branch=result.branch,
-               changes=result.summary if result.commit else None, counts=result.counts, pushed=None)
+               changes=result.summary if result.commit else None, counts=result.counts, pushed=None,
+               personal_collections=result.personal[0], personal_objects=result.personal[1])
     if remote:
         SnapshotRepo.open(repo_dir).push(remote, result.branch)
         out.line(f"Pushed {result.branch} to {remote}.")
@@ -342,14 +362,16 @@ def _sound_docs(tree, label: str) -> dict:
 
 
 @contextlib.contextmanager
-def _live(api, registry):
-    """The live side of a diff, exported; yields (label, docs, index), index being (kind, id) → address."""
+def _live(api, registry, include_personal: bool = False):
+    """The live side of a diff, exported (with personal collections when the other side has them, as a backup
+    does); yields (label, docs, index), index being (kind, id) → address."""
     from .check import load_tree
     from .export import run_export
 
     with tempfile.TemporaryDirectory(prefix="mbport-diff-live-") as tmp:
         with _out().export_progress(len(registry.kinds), phase="diff") as progress:
-            result = run_export(api, registry, Path(tmp) / "tree", progress=progress)
+            result = run_export(api, registry, Path(tmp) / "tree", progress=progress,
+                                options={"include_personal": include_personal})
         for warning in result.warnings:
             _out().warning(warning)
         yield api.url, load_tree(Path(tmp) / "tree", registry).docs, result.index
@@ -443,7 +465,8 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
             api = stack.enter_context(make_client(url, api_key, username, password, session_token, concurrency, insecure))
             config_instance = getattr(api, "instance", None)  # mbport.toml's map_database for this instance
             state = _diff_state(state_path, home, api.url)  # before the export: a wrong file fails at once
-            new_label, new, index = stack.enter_context(_live(api, registry))
+            personal = any(isinstance(doc, dict) and doc.get("personal_owner") for doc in old.values())
+            new_label, new, index = stack.enter_context(_live(api, registry, personal))
             if state is not None:
                 new = relabel(new, entity_id_map(state.ids, index), registry)
                 old = relabel(old, {}, registry)  # set-like lists in the same order on both sides
@@ -543,9 +566,11 @@ def _login(api, side: str) -> None:
               help="Afterwards compare both instances object by object and row by row (`mbport verify`); exit 4 "
                    "when anything differs.")
 @verify_options
+@click.option("--exclude-personal", "exclude_personal", is_flag=True,
+              help="Leave the users' personal collections (and what they hold) out of the migration.")
 def migrate(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
             to_password, to_session_token, dry_run, continue_on_error, concurrency, insecure, state_path, then_verify,
-            verify_kinds, no_queries, include_personal, **import_kwargs):
+            verify_kinds, no_queries, include_personal, exclude_personal, **import_kwargs):
     """Copy every object from one Metabase to another: export, plan, apply; a second run applies only changes."""
     from .migrate import default_state_path, run_migrate
 
@@ -566,15 +591,18 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
 
         registry = _registry()
         with _out().export_progress(len(registry.kinds), phase="migrate") as progress:
-            result = run_migrate(source, registry, importer, dry_run=dry_run, on_plan=show, progress=progress)
+            result = run_migrate(source, registry, importer, dry_run=dry_run, on_plan=show, progress=progress,
+                                 include_personal=not exclude_personal)
         verified = None
         if then_verify and not dry_run and not result.plan.problems:
             verified = run_verify_and_report(source, target, state, import_kwargs.get("map_database"), verify_kinds,
-                                             no_queries, include_personal)
+                                             no_queries, include_personal or not exclude_personal)
     out = _out()
     for warning in result.export_warnings:
         out.warning(warning)
-    out.result(source=source.url, target=target.url, state=str(state), counts=result.counts)
+    _say_personal(result.personal, exclude_personal, "the migration")
+    out.result(source=source.url, target=target.url, state=str(state), counts=result.counts,
+               personal_collections=result.personal[0], personal_objects=result.personal[1])
     if result.plan.problems:
         raise MbportError(f"{len(result.plan.problems)} problem(s) stop the migration; nothing was written",
                           hint="each problem above names the object and what it needs (e.g. --secrets, --map-database)")

@@ -70,6 +70,8 @@ class Plan:
     changes: list[Change]
     problems: list[str] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
+    # Docs left out because the target cannot hold them (--skip-unsupported), and why: address → reason.
+    unsupported: dict[str, str] = field(default_factory=dict)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -119,6 +121,7 @@ class Importer:
         self.lock = threading.Lock()
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
         self._synced_reads: dict[str, tuple[int, ...]] = {}
+        self.unsupported: dict[str, str] = {}  # plan: docs the target cannot hold → why
         self._sync_lock = threading.Lock()
         self.recheck: set[str] = set()  # matched docs a cascade of this apply may change: found again before writing
         self.graph = self.build_graph()
@@ -241,12 +244,80 @@ class Importer:
                     todo.append(other.name)
         return after
 
+    def _skipped(self, addr: str) -> bool:
+        return bool(self.kind(addr).skipped(self.options)) or addr in self.unsupported
+
+    def _target_support(self) -> list[str]:
+        """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
+        refused, a database setting its driver lacks): problems, or with --skip-unsupported docs left out
+        together with everything that depends on them. Also tells the databases kind which settings the
+        tree's content needs (options["database_settings"])."""
+        try:
+            version, features = self.api.version, self.api.token_features
+        except (AttributeError, MbportError):  # a client that cannot tell (a test double): no declared check
+            version, features = None, None
+        reasons: dict[str, str] = {}
+        needs: dict[str, dict[str, Any]] = {}
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            if kind.skipped(self.options):
+                continue
+            reason = kind.unsupported(version, features) or self.target.unavailable.get(kind.name)
+            if reason:
+                reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
+                continue
+            for need in kind.database_needs(doc, self.tree.docs):
+                raw = self.matched_raw.get(need.database)
+                if need.driver_feature and raw is not None and need.driver_feature not in (raw.get("features") or []):
+                    reasons[addr] = (f"the target's database {raw.get('name')!r} ({raw.get('engine')}) cannot hold "
+                                     f"{need.purpose or need.setting}: its driver has no {need.driver_feature!r} "
+                                     f"feature, so Metabase refuses {need.setting}")
+                    break
+                needs.setdefault(need.database, {})[need.setting] = need.value
+        if self.options.get("skip_unsupported"):
+            for addr in sorted(reasons):
+                for node in nx.descendants(self.graph, (addr, self.kind(addr).stages[-1])) | nx.descendants(
+                        self.graph, (addr, self.kind(addr).stages[0])):
+                    if node[0] not in reasons and node[0] != addr:
+                        reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
+            for addr in reasons:  # what was left out needs no setting
+                for need in self.kind(addr).database_needs(self.tree.docs[addr], self.tree.docs):
+                    needs.get(need.database, {}).pop(need.setting, None)
+            problems = []
+        else:
+            problems = [f"{addr}: {why} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out instead"
+                        for addr, why in sorted(reasons.items())]
+            reasons = {}
+        self.unsupported = reasons
+        self.options["database_settings"] = {db: wanted for db, wanted in needs.items() if wanted}
+        return problems
+
+    def _memo_problems(self) -> list[str]:
+        """A doc an earlier import matched through an option (Kind.match_memo) that this run would match otherwise."""
+        problems = []
+        resolve = Resolver(self.ids, self.options)
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            remembered, now = self.state.memos.get(addr), kind.match_memo(doc, self.options)
+            if remembered == now or addr not in self.state.ids:
+                continue
+            if remembered is None:  # a state from before memos, or a match by name: fine if it is the same object
+                try:
+                    located = kind.locate(self.target, doc, resolve, set())
+                except MbportError:
+                    located = None
+                if located == self.state.ids[addr]:
+                    continue
+            problems.append(kind.memo_problem(doc, remembered, now))
+        return problems
+
     def plan(self, progress: Progress | None = None) -> Plan:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
         self.match()
+        problems = self._memo_problems() + self._target_support()
         ctx = self._target_context()
         comparable = self._comparable_raws()
-        changes, problems = [], []
+        changes = []
         skipped: dict[str, list[str]] = {}
         created_here: set[str] = set()  # docs this import will create (their dependents match after them)
         missing: dict[str, list[str]] = {}  # an unmanaged object the target lacks → the docs it breaks
@@ -258,6 +329,7 @@ class Importer:
             reason = kind.skipped(self.options)
             if reason:
                 skipped.setdefault(reason, []).append(addr)
+            if self._skipped(addr):
                 continue
             self._note_missing_sub_objects(addr, kind.refs(doc), missing)
             if addr not in self.ids:
@@ -296,17 +368,12 @@ class Importer:
                 name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
-        in_scope = [a for a in self.tree.docs if scope is None or a in scope]
+        in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
         for addr in in_scope:
             doc = self.tree.docs[addr]
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
-            if not self.kind(addr).skipped(self.options):
-                problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
-        for addr in in_scope:  # e.g. sandboxes for an OSS target: found now, not after half the writes
-            reason = self.target.unavailable.get(address_kind(addr))
-            if reason and not self.kind(addr).skipped(self.options):
-                problems.append(f"{addr}: the target cannot hold it: {reason} ({self.tree.paths.get(addr)})")
-        return Plan(changes, problems, skipped)
+            problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
+        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())))
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written
@@ -380,7 +447,7 @@ class Importer:
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
         """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""
         addrs = [a for a in self.matched_raw if a in self.tree.docs
-                 and type(self.kind(a)).comparable_raw is not Kind.comparable_raw and not self.kind(a).skipped(self.options)]
+                 and type(self.kind(a)).comparable_raw is not Kind.comparable_raw and not self._skipped(a)]
         raws = self.api.map(lambda a: self.kind(a).comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]),
                             addrs)
         return dict(zip(addrs, raws, strict=True))
@@ -435,6 +502,8 @@ class Importer:
         with self.lock:  # matched objects too: a run after a crash finds them by natural key, and keeps them
             for addr, tid in self.ids.items():
                 self.state.record(addr, tid)
+                if addr in self.tree.docs:
+                    self.state.remember(addr, self.kind(addr).match_memo(self.tree.docs[addr], self.options))
         try:
             self._apply_generations(todo, resolve, result, progress, failed, blocked)
         finally:
@@ -600,7 +669,7 @@ class Importer:
         changed: set[tuple[str, str | None]] = set()
         for addr, doc in self.tree.docs.items():
             kind = self.kind(addr)
-            if kind.skipped(self.options):
+            if self._skipped(addr):
                 continue
             for fld, container in kind.positions.items():
                 key = (fld, ref_address(doc.get(container)))

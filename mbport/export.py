@@ -43,6 +43,23 @@ class ExportResult:
         return 3 if self.warnings else 0
 
 
+PERSONAL_FOLDER = "@personal"  # docs/tree-format.md: personal collections live under collections/@personal/<owner>
+
+
+def personal_content(paths: dict[str, str]) -> tuple[int, int]:
+    """(personal collections, objects inside them) of a tree, read off its paths: what a backup or migration says
+    it carries (or, with --exclude-personal, left out)."""
+    roots = items = 0
+    for path in paths.values():
+        parts = Path(path).parts
+        if len(parts) > 2 and parts[1] == PERSONAL_FOLDER:
+            if len(parts) == 3 and parts[0] == "collections":
+                roots += 1
+            else:
+                items += 1
+    return roots, items
+
+
 def kind_order(registry: Registry, names: list[str]) -> list[str]:
     """Kinds in an order where each comes after the kinds its `list` needs (`after`); among the kinds ready at
     once, by name (a lexicographical topological sort, done here: importing networkx would cost an export's

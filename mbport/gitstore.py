@@ -84,6 +84,7 @@ class BackupResult:
     changed_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    personal: tuple[int, int] = (0, 0)  # personal collections in the snapshot, objects inside them
 
 
 def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> str:
@@ -360,9 +361,10 @@ def _stale(path: Path) -> bool:
 
 
 def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, author: str | None = None,
-               progress=None) -> BackupResult:
-    """Export the instance into the repository's working tree and commit it when it changed."""
-    from .export import run_export
+               progress=None, include_personal: bool = True) -> BackupResult:
+    """Export the instance into the repository's working tree and commit it when it changed. A whole-instance
+    backup holds the users' personal collections too, unless `include_personal` is False."""
+    from .export import personal_content, run_export
 
     who = Author.parse(author)
     store = SnapshotRepo.open_or_init(repo_dir, branch)
@@ -377,7 +379,8 @@ def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, auth
     if current is None:
         raise MbportError(f"--repo {repo_dir}: HEAD is detached", hint=f"run `git -C {repo_dir} switch <branch>` first")
     with store.lock():
-        result = run_export(api, registry, repo_dir, progress=progress)  # atomic: a failure leaves the old tree
+        result = run_export(api, registry, repo_dir, progress=progress,  # atomic: a failure leaves the old tree
+                            options={"include_personal": include_personal})
         owned = sorted(set(registry.kinds) | {tree.MANIFEST, ".gitignore"})
         tracked = set(store.repo.git.ls_files("--", *owned).splitlines()) if has_commits else set()
         tracked_tops = {PurePosixPath(p).parts[0] for p in tracked}
@@ -386,4 +389,5 @@ def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, auth
         body = f"Backup of {redact(api.url)} (Metabase {version}) by mbport {__version__}."
         commit, summary, name_status = store.commit_tree(pathspecs, who, current, body, registry)
     head = store.tip(current) or ""
-    return BackupResult(commit, head, current, summary, [p for _, p in name_status], result.warnings, result.counts)
+    return BackupResult(commit, head, current, summary, [p for _, p in name_status], result.warnings, result.counts,
+                        personal_content(result.paths))

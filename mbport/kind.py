@@ -60,6 +60,18 @@ class PathHint:
     stem: str  # the file name before slugging; folder parts must already be final (slugged)
 
 
+@dataclass(frozen=True)
+class DatabaseNeed:
+    """A database-local setting a doc needs on the target database it uses (model actions need
+    `database-enable-actions`), and the driver feature without which Metabase refuses that setting."""
+
+    database: str  # the database doc's address
+    setting: str
+    value: Any
+    driver_feature: str | None = None
+    purpose: str = ""  # what needs it, in an admin's words ("model actions")
+
+
 class Kind:
     """One resource kind. Subclasses set the class attributes and override only what differs."""
 
@@ -100,6 +112,10 @@ class Kind:
     # renumbers the siblings on every write (Metabase's pins: collection_position) → the doc field naming the
     # list's container. `payload` must leave them out: apply sets them last, list by list (`write_position`).
     positions: ClassVar[dict[str, str]] = {}
+    # The targets that have this kind (plan checks them before the first write): the first Metabase release line
+    # mbport can write it into, and the token feature an Enterprise build needs for it (`token-features`).
+    since: ClassVar[tuple[int, int] | None] = None
+    premium_feature: ClassVar[str | None] = None
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -270,6 +286,31 @@ class Kind:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""
         a, b = self.comparable(wanted), self.comparable(current)
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+    def unsupported(self, version: Any, features: dict[str, bool] | None) -> str | None:
+        """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this
+        kind, from `since` and `premium_feature`; None: it can."""
+        if self.since and version is not None and version < self.since:
+            return (f"Metabase {version.tag} has no {self.name} (they exist from "
+                    f"{self.since[0]}.{self.since[1]} on)")
+        if self.premium_feature and features is not None and not features.get(self.premium_feature):
+            return f"its token has no {self.premium_feature} feature (Metabase Pro or Enterprise)"
+        return None
+
+    def database_needs(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[DatabaseNeed]:
+        """Database-local settings this doc needs on the target (see DatabaseNeed); default none."""
+        return []
+
+    def match_memo(self, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
+        """How this doc is matched when an import option decides it (a database mapped with --map-database):
+        the state remembers it, and a later run that would match the doc otherwise stops at plan with
+        `memo_problem`. Default None (matched the same way every run)."""
+        return None
+
+    def memo_problem(self, doc: dict[str, Any], remembered: str | None, now: str | None) -> str:
+        """One line: the doc was matched as `remembered` by an earlier import, this run would match it as `now`."""
+        return (f"{self.address_of(doc)}: an earlier import matched it as {remembered!r}, this run would match it "
+                f"as {now!r}; use the same options, or a new --state to start over")
 
     def skipped(self, options: dict[str, Any]) -> str | None:
         """Why this kind is left out of an import with these options (None: it is not)."""

@@ -41,26 +41,28 @@ class MigrateResult:
     applied: ApplyResult | None = None
     export_warnings: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    personal: tuple[int, int] = (0, 0)  # personal collections migrated, objects inside them
 
 
 def run_migrate(source_api, registry, make_importer: Callable[[Path], Importer], *, dry_run: bool = False,
                 workdir: Path | None = None, on_plan: Callable[[Plan], None] | None = None,
-                progress=None) -> MigrateResult:
+                progress=None, include_personal: bool = True) -> MigrateResult:
     """Export `source_api` into a temporary tree, let `make_importer(tree)` build the import, plan, apply.
 
     The tree lives only as long as the run (a backup repository is the place to keep trees); the import
     state is the importer's, kept where `make_importer` put it.
     """
-    from .export import run_export
+    from .export import personal_content, run_export
 
     with tempfile.TemporaryDirectory(prefix="mbport-migrate-", dir=workdir) as tmp:
         tree_dir = Path(tmp) / "tree"
-        exported = run_export(source_api, registry, tree_dir, progress=progress)
+        exported = run_export(source_api, registry, tree_dir, progress=progress,
+                              options={"include_personal": include_personal})
         importer = make_importer(tree_dir)
         plan = importer.plan()
         if on_plan:
             on_plan(plan)
-        result = MigrateResult(plan, None, exported.warnings, exported.counts)
+        result = MigrateResult(plan, None, exported.warnings, exported.counts, personal_content(exported.paths))
         if dry_run or not plan.has_changes and not plan.problems:
             return result
         result.applied = importer.apply(plan)

@@ -118,12 +118,15 @@ class Output:
         for change in plan.changes:
             if change.action != "noop":
                 self.change(change)
+        for addr, why in plan.unsupported.items():
+            self.warning(f"Skipped (--skip-unsupported): {addr}: {why}", address=addr)
         self.line(plan.summary())
         for note in plan.notes():
             self.line(note)
         self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync")},
                     has_changes=plan.has_changes, problems=list(plan.problems),
-                    skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())})
+                    skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())},
+                    unsupported=sorted(plan.unsupported))
 
     def result(self, **fields: Any) -> None:
         """Fields of the final summary event (later calls add to and override earlier ones)."""

@@ -24,6 +24,9 @@ class State:
     target: str
     ids: dict[str, Any] = field(default_factory=dict)  # address (whole docs and sub-objects) → target id
     created: set[str] = field(default_factory=set)  # addresses mbport created (only these are ever pruned)
+    # address → how an import option matched it (Kind.match_memo: a database's --map-database target), so a later
+    # run without that option cannot quietly match it differently (and rewrite the target's database).
+    memos: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     _journal: IO[bytes] | None = field(default=None, repr=False)
 
@@ -49,6 +52,7 @@ class State:
                     hint="pass --state with the state file of this target (or a new path)",
                 )
             state.ids, state.created = dict(data["ids"]), set(data.get("created", []))
+            state.memos = dict(data.get("memos") or {})
         journal = state.journal_path
         if journal and journal.exists():
             for line in journal.read_bytes().splitlines():
@@ -60,9 +64,15 @@ class State:
         return state
 
     def _apply(self, entry: dict[str, Any]) -> None:
-        if entry.get("forget"):
+        if "memo" in entry:
+            if entry["memo"] is None:
+                self.memos.pop(entry["a"], None)
+            else:
+                self.memos[entry["a"]] = entry["memo"]
+        elif entry.get("forget"):
             self.ids.pop(entry["a"], None)
             self.created.discard(entry["a"])
+            self.memos.pop(entry["a"], None)
         else:
             self.ids[entry["a"]] = entry["id"]
             if entry.get("c"):
@@ -84,6 +94,13 @@ class State:
         self._apply(entry)
         self._append(entry)
 
+    def remember(self, address: str, memo: str | None) -> None:
+        """Record how `address` was matched (None: the default way)."""
+        if self.memos.get(address) != memo:
+            entry = {"a": address, "memo": memo}
+            self._apply(entry)
+            self._append(entry)
+
     def forget(self, address: str) -> None:
         if address in self.ids or address in self.created:
             entry = {"a": address, "forget": True}
@@ -96,7 +113,7 @@ class State:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": STATE_VERSION, "target": self.target, "ids": dict(sorted(self.ids.items())),
-                "created": sorted(self.created)}
+                "created": sorted(self.created), **({"memos": dict(sorted(self.memos.items()))} if self.memos else {})}
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
             fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
@@ -110,4 +127,4 @@ class State:
             self.journal_path.unlink()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "ids": dict(self.ids), "created": sorted(self.created)}
+        return {"target": self.target, "ids": dict(self.ids), "created": sorted(self.created), "memos": dict(self.memos)}

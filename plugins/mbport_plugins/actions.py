@@ -6,7 +6,7 @@ from typing import Any
 
 from mbport.client import ApiError
 from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathHint
+from mbport.kind import DatabaseNeed, ExportContext, Kind, PathHint
 from mbport.kindutil import COMMON_DROP, canonical_query
 
 
@@ -76,6 +76,14 @@ class Actions(Kind):
         return PathHint((), doc["name"])
 
     # ---- import: by entity_id, then (model, name); the model's database must have actions enabled ----
+    def database_needs(self, doc, docs):
+        """POST /api/action checks the model's database and a query action's own (actions.core
+        `check-actions-enabled-for-database!`): the driver's :actions feature, then `database-enable-actions`."""
+        model = docs.get((doc.get("model") or {}).get("$ref", ""), {})
+        refs = [(model.get("dataset_query") or {}).get("database"), doc.get("database")]
+        databases = {r["$ref"] for r in refs if isinstance(r, dict) and "$ref" in r}
+        return [DatabaseNeed(db, "database-enable-actions", True, "actions", "model actions") for db in sorted(databases)]
+
     def match_key(self, doc, resolve):
         return (resolve(doc["model"]), doc["name"])
 
@@ -111,7 +119,7 @@ class Actions(Kind):
             return getattr(api, method)(path, json=payload)
         except ApiError as exc:
             text = str(exc.body if exc.body is not None else exc)
-            if exc.status == 400 and "not enabled" in text.lower():
+            if exc.status == 400 and ("not enabled" in text.lower() or "does not support actions" in text.lower()):
                 database = (doc.get("database") or {}).get("$ref") or "the model's database"
                 raise MbportError(
                     f"Metabase refused the action: actions are not enabled on the target database ({database}, "

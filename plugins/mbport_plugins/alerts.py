@@ -60,6 +60,7 @@ class Alerts(Kind):
 
     name = "alerts"
     part_of = ("payload.card",)  # an alert is deleted with its card
+    since = NOTIFICATIONS_SINCE  # written through /api/notification; older releases are exported, never imported into
     endpoint = "/api/notification"
     description = "Alerts on questions: condition, schedule, channels and recipients."
     aliases = ("alert", "notification")

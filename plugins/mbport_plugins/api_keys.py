@@ -12,6 +12,7 @@ from mbport.kind import Kind, PathHint
 
 class ApiKeys(Kind):
     name = "api-keys"
+    since = (0, 49)  # /api/api-key (versions.md: API keys arrive in 0.49)
     endpoint = "/api/api-key"
     description = "API keys by name, with the group they act as; never the key value."
     key_fields = ("name",)

@@ -84,6 +84,38 @@ class Databases(Kind):
     def target_name(self, doc, options) -> str:
         return options.get("map_database", {}).get(doc["name"], doc["name"])
 
+    @staticmethod
+    def mapped(doc, options) -> bool:
+        return doc["name"] in options.get("map_database", {})
+
+    def wanted_settings(self, doc, options) -> dict[str, Any]:
+        """The settings the target's database should have. A mapped database is the target's own: only the
+        settings the tree's content needs there (Kind.database_needs, gathered by the engine) are wanted;
+        any other database gets the tree's settings plus those."""
+        needed = options.get("database_settings", {}).get(self.address_of(doc), {})
+        if self.mapped(doc, options):
+            return dict(needed)
+        return {**(doc.get("settings") or {}), **needed}
+
+    def match_memo(self, doc, options):
+        """A mapped database is remembered by its target's name: a later run without the mapping would otherwise
+        rename that database and point it at the tree's connection."""
+        return self.target_name(doc, options) if self.mapped(doc, options) else None
+
+    def memo_problem(self, doc, remembered, now):
+        name = doc["name"]
+        if remembered is not None and now is None:
+            return (f"databases/{name}: an earlier import into this target used --map-database '{name}={remembered}'; "
+                    f"without it this run would rename the target's database {remembered!r} to {name!r} and point it at "
+                    f"{name!r}'s connection. Pass --map-database '{name}={remembered}' again (or a new --state to import "
+                    f"{name!r} as a database of its own)")
+        if remembered is None:
+            return (f"databases/{name}: an earlier import into this target matched it to the target's database "
+                    f"{name!r} by name; this run's --map-database '{name}={now}' would move its content to {now!r}. "
+                    "Drop the mapping, or use a new --state to start over")
+        return (f"databases/{name}: an earlier import into this target used --map-database '{name}={remembered}'; "
+                f"this run says '{name}={now}'. Pass the same mapping, or use a new --state to start over")
+
     def match_key(self, doc, resolve):
         return (self.target_name(doc, resolve.options),)
 
@@ -101,9 +133,31 @@ class Databases(Kind):
         return found
 
     def compare(self, wanted, current, options):
-        if wanted["name"] in options.get("map_database", {}):
-            return []  # a mapped database is the target's own: mbport uses it, never reconfigures it
+        settings = self.wanted_settings(wanted, options)
+        if self.mapped(wanted, options):
+            # The target's own database: name, engine and connection are never touched; only the settings the
+            # tree's content needs (unless --keep-database-settings, when a missing one is a plan problem).
+            have = current.get("settings") or {}
+            if options.get("keep_database_settings") or all(have.get(k) == v for k, v in settings.items()):
+                return []
+            return ["settings"]
+        wanted = {**{k: v for k, v in wanted.items() if k != "settings"}, **({"settings": settings} if settings else {})}
         return super().compare(wanted, current, options)
+
+    def plan_problems(self, doc, docs, target, resolve):
+        """--keep-database-settings: a mapped database that lacks a setting the tree's content needs."""
+        options = target.options
+        if not (self.mapped(doc, options) and options.get("keep_database_settings")):
+            return []
+        raw = target.find(self.name, resolve.ids.get(self.address_of(doc))) if resolve.has(self.address_of(doc)) else None
+        have = (raw or {}).get("settings") or {}
+        missing = {k: v for k, v in self.wanted_settings(doc, options).items() if have.get(k) != v}
+        if not missing or raw is None:
+            return []
+        return [f"databases/{doc['name']}: the target's database {raw['name']!r} needs "
+                + ", ".join(f"{k} = {v!r}" for k, v in sorted(missing.items()))
+                + " for the tree's content; --keep-database-settings forbids changing it (set it in the database's "
+                  "admin settings, or drop the flag to let the import set it)"]
 
     def comparable(self, doc):
         # Secret values are never readable; only whether a key holds a secret can be compared.
@@ -120,8 +174,12 @@ class Databases(Kind):
                 if secrets.get(name) is None]
 
     def payload(self, doc, resolve, stage):
+        settings = self.wanted_settings(doc, resolve.options) or None
+        if self.mapped(doc, resolve.options):
+            return {"settings": settings}  # the target's own database: its settings only, nothing else
         body = {k: doc.get(k) for k in ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats",
-                                         "points_of_interest", "settings", "refingerprint")}
+                                         "points_of_interest", "refingerprint")}
+        body["settings"] = settings
         body["is_full_sync"] = doc.get("is_full_sync", True)
         body["is_on_demand"] = doc.get("is_on_demand", False)
         body["details"] = dict(doc.get("details", {}))
@@ -150,8 +208,11 @@ class Databases(Kind):
         return raw
 
     def update(self, api, target_id, payload, doc, stage, target):
+        if "details" not in payload:  # a mapped database: only the settings its content needs
+            return api.put(f"{self.endpoint}/{target_id}", json=payload)
+        # is_on_demand is sent as it is: Metabase resets it to false when a PUT leaves it out.
         body = {**payload, "details": self._details(payload["details"], target.options, False)}
-        body.pop("is_full_sync", None), body.pop("is_on_demand", None)
+        body.pop("is_full_sync", None)
         return api.put(f"{self.endpoint}/{target_id}", json=body)
 
     def settle(self, api, raw):

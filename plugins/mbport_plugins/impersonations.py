@@ -35,6 +35,7 @@ class Impersonations(Kind):
     """
 
     name = "impersonations"
+    premium_feature = "advanced_permissions"
     endpoint = "/api/ee/advanced-permissions/impersonation"
     description = "Connection impersonations (EE): a group's queries on a database run as a role from a user attribute."
     aliases = ("impersonation",)

@@ -14,6 +14,7 @@ class Measures(TableScoped):
     """Like segments; an instance without the measures API (before 0.59: 404) simply has none."""
 
     name = "measures"
+    since = (0, 59)  # /api/measure: Data Studio (versions.md, mb#70430); older releases answer 404
     endpoint = "/api/measure"
     description = "Measures: named aggregations on a table (unarchived ones, and archived ones a card still uses)."
     aliases = ("measure",)

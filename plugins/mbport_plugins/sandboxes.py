@@ -35,6 +35,7 @@ class Sandboxes(Kind):
     """
 
     name = "sandboxes"
+    premium_feature = "sandboxes"
     endpoint = "/api/mt/gtap"
     description = "Sandboxes (EE row-level security): a group's filtered view of a table."
     aliases = ("sandbox",)

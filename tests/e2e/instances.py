@@ -58,9 +58,10 @@ class Instances:
     def __init__(self) -> None:
         self.by_url: dict[str, Instance] = {}
 
-    def add(self, name: str, seed: str | None = None, base_path: str = "") -> Instance:
-        """An emulator at http://NAME.test, or under a path of it (a Metabase behind a proxy at NAME.test/PATH)."""
-        emu = Emulator(base_path=base_path, sqlite_actions=True)  # targets of the sample tree, whose actions run on SQLite
+    def add(self, name: str, seed: str | None = None, base_path: str = "", sqlite_actions: bool = True) -> Instance:
+        """An emulator at http://NAME.test, or under a path of it (a Metabase behind a proxy at NAME.test/PATH). Its
+        SQLite databases may hold model actions (the seeds' trees have some) unless sqlite_actions=False."""
+        emu = Emulator(base_path=base_path, sqlite_actions=sqlite_actions)
         session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
         if seed:
             seeds.load(emu, seed, session)

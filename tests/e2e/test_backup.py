@@ -61,7 +61,7 @@ def test_two_backups_of_an_unchanged_instance_leave_one_commit(source, tmp_path)
     assert "No changes since" in second.out
     history = commits(repo)
     assert len(history) == 1
-    assert "cards +14" in history[0].message  # per kind counts in the first snapshot's body
+    assert "cards +15" in history[0].message  # per kind counts in the first snapshot's body (one card is personal)
     r = git.Repo(repo)
     assert r.git.status("--porcelain") == ""  # index and working tree match the snapshot
     assert ".gitignore" in r.git.ls_files().splitlines() and ".mbport-staging/" in (repo / ".gitignore").read_text()

@@ -306,16 +306,23 @@ def test_the_graph_kinds_themselves_retry_a_409(source, tmp_path, path):
 
 # ---------------------------------------------------------------- clear errors
 
-def test_actions_on_a_database_without_actions_fail_clearly(source, tmp_path):
+def test_actions_turn_on_the_setting_they_need_even_when_the_database_doc_lacks_it(source, tmp_path):
+    """Model actions need `database-enable-actions` on their database: the plan says so and the import sets it,
+    instead of failing at the first action after dozens of writes."""
     _, out, _ = source
     inst = new_instance()
-    importer = importer_for(out, inst, tmp_path / "state.json", continue_on_error=True)
-    importer.tree.docs["databases/Shop"].pop("settings", None)  # the target database keeps actions off
-    result = importer.apply(importer.plan())
-    failed = {a: e for a, e in result.failed.items() if a.startswith("actions/")}
-    assert len(failed) == 2 and set(result.failed) == set(failed)
-    assert all("actions are not enabled on the target database" in e for e in failed.values())
-    assert any("(databases/Shop" in e for e in failed.values())  # the query action names its database
+    importer = importer_for(out, inst, tmp_path / "state.json")
+    importer.tree.docs["databases/Shop"].pop("settings", None)  # actions were turned off after they were made
+    plan = importer.plan()
+    assert plan.problems == []
+    result = importer.apply(plan)
+    assert result.failed == {}
+    shop = next(d for d in ok(inst.admin.get("/api/database"))["data"] if d["name"] == "Shop")
+    assert shop["settings"] == {"database-enable-actions": True}
+    assert len([a for a in ok(inst.admin.get("/api/action")) if a["model_id"]]) == 2
+    again = importer_for(out, inst, tmp_path / "state.json")
+    again.tree.docs["databases/Shop"].pop("settings", None)
+    assert not again.plan().has_changes  # the setting the content needs is what the tree means
 
 
 def test_alerts_into_a_target_before_0_54_are_reported_unsupported():
@@ -384,3 +391,29 @@ def test_verify_finds_no_difference(source, imported):
     objects, rows, result = judged(inst_a.client(), inst_b.client(), importer.ids)
     assert result.counts["alerts"].paired and result.counts["pulses"].paired and result.counts["timelines"].paired
     assert objects == [] and rows == []
+
+
+def test_a_kind_the_target_release_lacks_stops_the_plan_or_is_skipped_with_its_dependents(source, tmp_path):
+    """Measures exist from 0.59 (`Measures.since`): a 0.56 target has no /api/measure (POST answers 404), so plan
+    stops before the first write; --skip-unsupported leaves them and what uses them out, and says so."""
+    _, out, _ = source
+    old = new_instance("0.56")
+    importer = importer_for(out, old, tmp_path / "state.json")
+    plan = importer.plan()
+    measures = [a for a in importer.tree.docs if a.startswith("measures/")]
+    assert measures
+    assert {p.split(":")[0] for p in plan.problems} == set(measures)
+    assert all("Metabase v0.56.13 has no measures (they exist from 0.59 on)" in p for p in plan.problems)
+    before = len(old.emu.request_log)
+    with pytest.raises(MbportError, match="problem"):
+        importer.apply(plan)
+    assert [r for r in old.emu.request_log[before:] if r[0] in WRITES] == []
+    skipping = importer_for(out, old, tmp_path / "state.json", skip_unsupported=True)
+    plan = skipping.plan()
+    assert plan.problems == []
+    users = {a for a, d in skipping.tree.docs.items() if any(m in str(d) for m in measures)}
+    assert set(measures) | users <= set(plan.skipped)
+    assert all("depends on measures/" in plan.skipped[a] for a in users)
+    result = skipping.apply(plan)
+    assert result.failed == {}
+    assert not any(a in skipping.ids for a in plan.skipped)

@@ -57,3 +57,15 @@ def test_new_api_keys_file_survives_concurrent_creates(tmp_path):
         list(pool.map(lambda i: save_new_key(path, f"key {i}", f"mb_value{i:04d}xxxxxxxx"), range(40)))
     assert len(orjson.loads(path.read_bytes())) == 40
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_how_a_database_was_matched_is_remembered_through_the_journal_and_the_snapshot(tmp_path):
+    path = tmp_path / "s.json"
+    state = State.load(path, "http://b")
+    state.record("databases/Shop", 3)
+    state.remember("databases/Shop", "Warehouse B")
+    assert State.load(path, "http://b").memos == {"databases/Shop": "Warehouse B"}  # killed before save
+    state.save()
+    assert State.load(path, "http://b").memos == {"databases/Shop": "Warehouse B"}
+    state.remember("databases/Shop", None)  # matched by name again
+    assert State.load(path, "http://b").memos == {}
