@@ -262,7 +262,7 @@ class Importer:
             kind = self.kind(addr)
             if kind.skipped(self.options):
                 continue
-            reason = kind.unsupported(version, features) or self.target.unavailable.get(kind.name)
+            reason = self.target.unavailable.get(kind.name) or kind.unsupported(version, features)
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
                 continue
