@@ -112,7 +112,7 @@ def seeded_instance(seed: str | None = None):
     from mbport.client import MetabaseClient
     from mbport.emulator import seeds
 
-    emu = Emulator()
+    emu = Emulator(sqlite_actions=True)  # the seeds' trees have model actions on their SQLite warehouses
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     if seed:
         seeds.load(emu, seed, session)
