@@ -124,7 +124,7 @@ class Databases(Kind):
 
     def locate(self, target, doc, resolve, claimed):
         found = super().locate(target, doc, resolve, claimed)
-        mapped = doc["name"] in target.options.get("map_database", {})
+        mapped = self.mapped(doc, target.options)
         if found is None and mapped:
             from mbport.errors import MbportError
 
@@ -168,7 +168,7 @@ class Databases(Kind):
 
     def preflight(self, doc, options):
         secrets = options.get("secrets")
-        if doc.get("is_sample") or secrets is None or doc["name"] in options.get("map_database", {}):
+        if doc.get("is_sample") or secrets is None or self.mapped(doc, options):
             return []
         return [f"databases/{doc['name']}: {secrets.describe_missing(name)}" for name in self.secrets(doc)
                 if secrets.get(name) is None]

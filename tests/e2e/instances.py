@@ -86,6 +86,24 @@ def routed_instances(monkeypatch) -> Instances:
     return registry
 
 
+def add_sqlite_database(inst: Instance, name: str, script: Path) -> dict:
+    """A SQLite database built from `script` on `inst`, after its first sync (its detail GET)."""
+    import time
+
+    from mbport.emulator.sample_db import build_from_script, cache_dir
+
+    path = build_from_script(script, cache_dir() / f"{inst.url.split('//')[1]}-{name}.sqlite".replace(" ", "-"))
+    with inst.api() as api:
+        created = api.post("/api/database", json={"name": name, "engine": "sqlite", "details": {"db": str(path)}})
+        created.raise_for_status()
+        db_id = created.json()["id"]
+        deadline = time.monotonic() + 10
+        while api.get(f"/api/database/{db_id}").json()["initial_sync_status"] != "complete":
+            assert time.monotonic() < deadline, f"{name}: the first sync did not finish"
+            time.sleep(0.02)
+        return api.get(f"/api/database/{db_id}").json()
+
+
 def write_secrets(path: Path) -> Path:
     from mbport.emulator.seeds import sample
 

@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from mbport.emulator.sample_db import build_from_script, cache_dir
 from mbport.emulator.seeds import sample
 from mbport.migrate import default_state_path
 from tests.conftest import writes_since
-from tests.e2e.instances import mbport, routed_instances, write_secrets
+from tests.e2e.instances import add_sqlite_database, mbport, routed_instances, write_secrets
 
 
 @pytest.fixture
@@ -81,16 +80,8 @@ def test_migrate_then_a_second_run_applies_only_what_changed(pair, tmp_path):
 
 def test_migrate_with_a_database_mapping(pair, tmp_path):
     source, target = pair
-    warehouse = build_from_script(sample.WAREHOUSE_SCRIPT, cache_dir() / "seed-warehouse-a.sqlite")
-    with target.api() as api:
-        created = api.post("/api/database", json={"name": "Warehouse B", "engine": "sqlite", "details": {"db": str(warehouse)}})
-        created.raise_for_status()
-        db_id = created.json()["id"]
-        deadline = time.monotonic() + 10
-        while api.get(f"/api/database/{db_id}").json()["initial_sync_status"] != "complete" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        # The source's model actions run on the warehouse: the mapped database needs actions on too.
-        api.put(f"/api/database/{db_id}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
+    # Actions off: the import turns on what the source's model actions need there, and nothing else.
+    mapped = add_sqlite_database(target, "Warehouse B", sample.WAREHOUSE_SCRIPT)
     secrets = write_secrets(tmp_path / "secrets.json")
     run = mbport(*migrate_args(source, target, "--secrets", secrets, "--map-database", "Shop Warehouse=Warehouse B",
                                "--state", tmp_path / "state.json"))
@@ -100,7 +91,9 @@ def test_migrate_with_a_database_mapping(pair, tmp_path):
     assert "Shop Warehouse" not in names and "Warehouse B" in names
     card = target.card("Orders by status (SQL)")
     query = card["dataset_query"]
-    assert query.get("database") == db_id, json.dumps(query)[:300]
+    assert query.get("database") == mapped["id"], json.dumps(query)[:300]
+    with target.api() as api:
+        assert api.get(f"/api/database/{mapped['id']}").json()["settings"] == {"database-enable-actions": True}
     assert (tmp_path / "state.json").is_file()  # --state beats the default under the data folder
     assert names == ["Finance", "Sample Database", "Warehouse B"]
     bad = mbport(*migrate_args(source, target, "--map-database", "no-equals-sign", "--dry-run"))

@@ -5,15 +5,13 @@ whole-instance migrations."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from mbport.emulator.sample_db import build_from_script, cache_dir
 from mbport.emulator.seeds.handmade import base as handmade_base
 from tests.conftest import writes_since
-from tests.e2e.instances import Instance, mbport, routed_instances
+from tests.e2e.instances import Instance, add_sqlite_database, mbport, routed_instances
 
 SOURCE_DB = "Handmade Warehouse"
 MAPPED = f"{SOURCE_DB}=Ops warehouse"
@@ -51,16 +49,7 @@ def handmade_tree(tmp_path_factory):
 
 def add_ops_warehouse(target: Instance) -> dict:
     """The target's own warehouse (another file of the same schema), synced, with model actions off."""
-    path = build_from_script(handmade_base.WAREHOUSE_SCRIPT, cache_dir() / "target-ops-warehouse.sqlite")
-    with target.api() as api:
-        db = api.post("/api/database", json={"name": "Ops warehouse", "engine": "sqlite", "details": {"db": str(path)}})
-        db.raise_for_status()
-        db_id = db.json()["id"]
-        deadline = time.monotonic() + 10
-        while api.get(f"/api/database/{db_id}").json()["initial_sync_status"] != "complete":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        return api.get(f"/api/database/{db_id}").json()
+    return add_sqlite_database(target, "Ops warehouse", handmade_base.WAREHOUSE_SCRIPT)
 
 
 def flags(target: Instance, tmp_path: Path, *more) -> list:
