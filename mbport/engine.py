@@ -247,11 +247,11 @@ class Importer:
     def _skipped(self, addr: str) -> bool:
         return bool(self.kind(addr).skipped(self.options)) or addr in self.unsupported
 
-    def _target_support(self) -> list[str]:
+    def _target_support(self) -> dict[str, str]:
         """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
-        refused, a database setting its driver lacks): problems, or with --skip-unsupported docs left out
-        together with everything that depends on them. Also tells the databases kind which settings the
-        tree's content needs (options["database_settings"])."""
+        refused, a database setting its driver lacks), address → why: returned (plan problems), or with
+        --skip-unsupported left out together with everything that depends on them (self.unsupported). Also
+        tells the databases kind which settings the tree's content needs (options["database_settings"])."""
         try:
             version, features = self.api.version, self.api.token_features
         except (AttributeError, MbportError):  # a client that cannot tell (a test double): no declared check
@@ -283,14 +283,12 @@ class Importer:
             for addr in reasons:  # what was left out needs no setting
                 for need in self.kind(addr).database_needs(self.tree.docs[addr], self.tree.docs):
                     needs.get(need.database, {}).pop(need.setting, None)
-            problems = []
+            blocking = {}
         else:
-            problems = [f"{addr}: {why} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out instead"
-                        for addr, why in sorted(reasons.items())]
-            reasons = {}
+            blocking, reasons = reasons, {}
         self.unsupported = reasons
         self.options["database_settings"] = {db: wanted for db, wanted in needs.items() if wanted}
-        return problems
+        return blocking
 
     def _memo_problems(self) -> list[str]:
         """A doc an earlier import matched through an option (Kind.match_memo) that this run would match otherwise."""
@@ -314,7 +312,8 @@ class Importer:
     def plan(self, progress: Progress | None = None) -> Plan:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
         self.match()
-        problems = self._memo_problems() + self._target_support()
+        problems = self._memo_problems()
+        unsupported = self._target_support()
         ctx = self._target_context()
         comparable = self._comparable_raws()
         changes = []
@@ -369,6 +368,8 @@ class Importer:
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
+        problems += [f"{addr}: {unsupported[addr]} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out "
+                     "instead" for addr in sorted(set(in_scope) & set(unsupported))]
         for addr in in_scope:
             doc = self.tree.docs[addr]
             problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
