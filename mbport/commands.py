@@ -88,9 +88,9 @@ def _report(result) -> None:
         out.warning(f"Skipped (depends on a failure): {addr}", address=addr)
     out.line(f"Applied: {_writes(result.written)}.")
     out.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped),
-               unsupported=sorted(result.plan.skipped))
-    if result.plan.skipped and not result.failed and not result.skipped:
-        out.note(f"Left out {len(result.plan.skipped)} object(s) the target cannot hold (--skip-unsupported): "
+               unsupported=sorted(result.plan.unsupported))
+    if result.plan.unsupported and not result.failed and not result.skipped:
+        out.note(f"Left out {len(result.plan.unsupported)} object(s) the target cannot hold (--skip-unsupported): "
                  "see the warnings above.")
         sys.exit(WARNINGS)
     if result.failed or result.skipped:

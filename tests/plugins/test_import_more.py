@@ -412,8 +412,8 @@ def test_a_kind_the_target_release_lacks_stops_the_plan_or_is_skipped_with_its_d
     plan = skipping.plan()
     assert plan.problems == []
     users = {a for a, d in skipping.tree.docs.items() if any(m in str(d) for m in measures)}
-    assert set(measures) | users <= set(plan.skipped)
-    assert all("depends on measures/" in plan.skipped[a] for a in users)
+    assert set(measures) | users <= set(plan.unsupported)
+    assert all("depends on measures/" in plan.unsupported[a] for a in users)
     result = skipping.apply(plan)
     assert result.failed == {}
-    assert not any(a in skipping.ids for a in plan.skipped)
+    assert not any(a in skipping.ids for a in plan.unsupported)
