@@ -40,7 +40,7 @@ def applied(run) -> int:
 
 
 @pytest.mark.parametrize("stop", [ApiError("POST", "/api/native-query-snippet", 500, "boom"), KeyboardInterrupt()])
-def test_a_stopped_import_says_how_far_it_got_and_that_a_rerun_resumes(world, instances, monkeypatch, stop):
+def test_a_stopped_import_says_how_far_it_got_and_that_a_rerun_resumes(world, instances, monkeypatch, stop, tmp_path):
     from mbport_plugins.snippets import Snippets
 
     clean = import_into(world, instances.add("clean"))
@@ -52,14 +52,16 @@ def test_a_stopped_import_says_how_far_it_got_and_that_a_rerun_resumes(world, in
 
     monkeypatch.setattr(Snippets, "create", fail)
     target = instances.add("stopped")
-    run = import_into(world, target)
+    # A state of its own: the default one beside the shared tree would hold the other case's ids (another emulator).
+    state = ("--state", tmp_path / "stopped-state.json")
+    run = import_into(world, target, *state)
     assert run.code == (130 if isinstance(stop, KeyboardInterrupt) else 1), run.err
     found = re.search(r"stopped after (\d+) writes? \(recorded in (\S+)\); run the same command again to resume", run.err)
     assert found, run.err
     before = int(found.group(1))
     assert before > 0 and found.group(2).endswith(".json")
     monkeypatch.setattr(Snippets, "create", real)
-    resumed = import_into(world, target)
+    resumed = import_into(world, target, *state)
     assert resumed.code == 0, resumed.err
     # what the stopped run wrote is not written again: the rerun does the rest, less than a whole import
     assert before + applied(resumed) <= applied(clean) and applied(resumed) < applied(clean)
