@@ -27,7 +27,7 @@ def test_handmade_round_trip_is_verified_equal(tmp_path):
     source = MetabaseClient("http://a.test", session_token=session, transport=emu_a.transport())
     exported = run_export(source, registry, tmp_path / "tree")
     assert exported.warnings == []
-    emu_b = Emulator()
+    emu_b = Emulator(sqlite_actions=True)  # the handmade tree has model actions on its SQLite warehouse
     target = MetabaseClient("http://b.test", session_token=bootstrap.setup_admin(emu_b, ADMIN_EMAIL, ADMIN_PASSWORD),
                             transport=emu_b.transport())
     importer = Importer(target, registry, load_tree(tmp_path / "tree", registry),

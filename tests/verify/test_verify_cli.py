@@ -194,7 +194,7 @@ def test_migrate_verify_reports_at_the_end_and_bad_input_is_one_line(migrated, t
     run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
                  "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s2.json"), "--verify",
                  "--no-queries")
-    assert "cards: 14 paired" in run.out and "rows of cards" not in run.out
+    assert "cards: 15 paired" in run.out and "rows of cards" not in run.out
     assert run.code == (4 if differences(run) else 0), run.err
     restore = mbport("restore", "--repo", tmp_path / "nothing", "--ref", "HEAD", "--url", target.url,
                      "--session-token", target.session, "--verify")
