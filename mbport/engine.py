@@ -626,7 +626,12 @@ class Importer:
                 with self.lock:
                     self.ids[addr] = tid
                     self.state.record(addr, tid, created=True)
+                    # an object this import created after all: the kinds listed after it read it again (its tables)
+                    self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 kind.adopted(self.api, tid, doc, self.target)
+                raw = self.target.find(kind.name, tid)
+                if raw is not None:
+                    kind.settle(self.api, raw)  # a lost create answer skipped what create waits for (a first sync)
         if addr not in self.ids:
             raw = kind.create(self.api, payload, doc, self.target)
             with self.lock:

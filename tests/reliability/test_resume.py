@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from mbport.client import MetabaseClient
 from mbport.emulator import sync
+from mbport.emulator.faults import ConnectionDropped
 from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.state import State
@@ -382,3 +383,50 @@ def test_a_first_sync_that_never_finishes_stops_the_rerun_naming_the_database(so
     with pytest.raises(MbportError) as stopped:
         run_import(out, registry, emu, session, tmp_path / "state.json")
     assert f"database {name!r}" in str(stopped.value) and "the first sync did not finish" in str(stopped.value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The answer to a database's POST is lost (drop-after): the import finds it again by name and adopts it
+
+
+class LoseDatabaseCreateAnswer:
+    """Drops the connection after the first POST of a SQLite database was processed (the database exists, its
+    answer is lost); releases that database's held sync once a client reads the database itself (polls its sync)."""
+
+    def __init__(self, release: threading.Event):
+        self.release, self.db_id = release, None
+
+    def before(self, req):
+        found = DETAIL.fullmatch(req.path)
+        if self.db_id is not None and req.method == "GET" and found and int(found.group(1)) == self.db_id:
+            self.release.set()
+        return None
+
+    def after(self, req, resp):
+        if self.db_id is None and req.method == "POST" and req.path == "/api/database" and resp.status < 400 \
+                and resp.body["engine"] == "sqlite":
+            self.db_id = resp.body["id"]
+            raise ConnectionDropped(processed=True)
+        return resp
+
+
+def test_a_database_whose_create_answer_was_lost_is_adopted_after_its_first_sync(source, registry, tmp_path,
+                                                                                  held_sync):
+    _, _, out, _ = source
+    emu, session = target()
+    hook = LoseDatabaseCreateAnswer(held_sync)
+    emu.faults = hook
+    imported = run_import(out, registry, emu, session, tmp_path / "state.json")
+    emu.faults = None
+    assert hook.db_id is not None
+    assert imported.result.failed == {} and imported.result.skipped == []
+    docs, ids = imported.importer.tree.docs, imported.importer.ids
+    adopted = next(a for a, tid in ids.items() if a.startswith("databases/") and tid == hook.db_id)
+    # every table of that database in the tree is matched, to the table its sync made on the target
+    wanted = {a for a, d in docs.items() if a.startswith("tables/") and d["database"]["$ref"] == adopted}
+    assert wanted
+    with client(emu, session) as api:
+        synced = {(t.get("schema") or "", t["name"]): t["id"] for t in api.get(f"/api/database/{hook.db_id}/metadata")["tables"]}
+        names = [d["name"] for d in api.get("/api/database")["data"]]
+    assert {a: ids.get(a) for a in wanted} == {a: synced[(docs[a].get("schema") or "", docs[a]["name"])] for a in wanted}
+    assert len(names) == len(set(names))  # adopted, not created a second time
