@@ -155,21 +155,15 @@ def test_a_warehouse_row(monkeypatch, tmp_path):
     """A target on its own copy of the warehouse (--map-database), one order deleted there: every question on that
     table now differs in its rows, and nothing else does."""
     import sqlite3
-    import time
 
-    from mbport.emulator.sample_db import build_from_script
     from mbport.emulator.seeds import sample
-    from tests.e2e.instances import mbport, routed_instances, write_secrets
+    from tests.e2e.instances import add_sqlite_database, mbport, routed_instances, write_secrets
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     instances = routed_instances(monkeypatch)
     source, target = instances.add("from", seed="sample"), instances.add("to")
-    copy = build_from_script(sample.WAREHOUSE_SCRIPT, tmp_path / "warehouse-b.sqlite")
+    db = add_sqlite_database(target, "Warehouse B", sample.WAREHOUSE_SCRIPT)
     with target.api() as api:
-        db = api.post("/api/database", json={"name": "Warehouse B", "engine": "sqlite", "details": {"db": str(copy)}}).json()
-        deadline = time.monotonic() + 10
-        while api.get(f"/api/database/{db['id']}").json()["initial_sync_status"] != "complete" and time.monotonic() < deadline:
-            time.sleep(0.02)
         api.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
     mapping = ("--map-database", "Shop Warehouse=Warehouse B")
     run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
@@ -178,7 +172,7 @@ def test_a_warehouse_row(monkeypatch, tmp_path):
     before = verify(source, target, *mapping)
     assert before.code == 0, before.err
     assert "database 'Shop Warehouse'" not in before.out  # mapped: paired with Warehouse B, not a difference
-    with sqlite3.connect(copy) as conn:
+    with sqlite3.connect(db["details"]["db"]) as conn:
         conn.execute("DELETE FROM orders WHERE id = (SELECT max(id) FROM orders)")
     after = verify(source, target, *mapping, "--exit-code")
     assert after.code == 4

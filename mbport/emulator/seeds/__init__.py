@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,6 +36,15 @@ def ok(resp: httpx.Response) -> Any:
         raise SeedError(f"seed request {request.method} {request.url.path} failed: {resp.status_code} "
                         f"{resp.text[:500]}")
     return resp.json() if resp.content else None
+
+
+def wait_for_sync(api: httpx.Client, db_id: int, seed: str, timeout: float = 10.0) -> None:
+    """Wait until a database the seed created has finished its first sync (its tables exist), bounded."""
+    deadline = time.monotonic() + timeout
+    while ok(api.get(f"/api/database/{db_id}"))["initial_sync_status"] != "complete":
+        if time.monotonic() > deadline:
+            raise SeedError(f"seed {seed}: database {db_id} did not finish its sync within {timeout:.0f} s")
+        time.sleep(0.01)
 
 
 def resolve(name_or_path: str) -> ModuleType:

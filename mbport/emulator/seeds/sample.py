@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 # Absolute imports, so `--seed fixtures/instances/sample.py` (a file seed) works too.
-from mbport.emulator.seeds import SeedError, ok
+from mbport.emulator.seeds import SeedError, ok, wait_for_sync
 
 # Every seeded user (ana, sam, olga (an admin), dave (deactivated) @acme.example) logs in with this password.
 USER_PASSWORD = "Seed-passw0rd!"
@@ -18,7 +17,6 @@ FINANCE_DB_PASSWORD = "s3cret-finance-pw"
 # Values that must never appear in an export, a state file or a log (tests scan for them).
 SECRETS = (USER_PASSWORD, FINANCE_DB_PASSWORD)
 WAREHOUSE_SCRIPT = Path(__file__).resolve().parents[1] / "warehouses" / "warehouse_a.sql"
-SYNC_TIMEOUT = 10.0
 # Its model actions run on a SQLite warehouse, which Metabase's SQLite driver cannot hold: seeds.load turns on
 # the emulator's sqlite_actions switch (Emulator.sqlite_actions) before building it.
 SQLITE_ACTIONS = True
@@ -109,17 +107,9 @@ def _databases(api: httpx.Client, ids: dict) -> None:
                     "password": FINANCE_DB_PASSWORD, "ssl": True},
     }))["id"]
     for key in ("db:warehouse", "db:finance"):
-        _wait_for_sync(api, ids[key])
+        wait_for_sync(api, ids[key], "sample")
     # Actions run against the warehouse (model actions need the database setting).
     ok(api.put(f"/api/database/{ids['db:warehouse']}", json={"settings": {"database-enable-actions": True}}))
-
-
-def _wait_for_sync(api: httpx.Client, db_id: int) -> None:
-    deadline = time.monotonic() + SYNC_TIMEOUT
-    while ok(api.get(f"/api/database/{db_id}"))["initial_sync_status"] != "complete":
-        if time.monotonic() > deadline:
-            raise SeedError(f"seed sample: database {db_id} did not finish its sync within {SYNC_TIMEOUT:.0f} s")
-        time.sleep(0.01)
 
 
 def _metadata(api: httpx.Client, ids: dict) -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds import SeedError, ok
+from mbport.emulator.seeds import SeedError, ok, wait_for_sync
 
 USER_PASSWORD = "Handmade-passw0rd!"
 SECRETS = (USER_PASSWORD,)
 WAREHOUSE_SCRIPT = Path(__file__).resolve().parents[2] / "warehouses" / "warehouse_b.sql"
-SYNC_TIMEOUT = 10.0
 
 
 def load(api: httpx.Client, ids: dict[str, Any]) -> None:
@@ -45,11 +43,7 @@ def _warehouse(api: httpx.Client, ids: dict[str, Any]) -> None:
     path = build_from_script(WAREHOUSE_SCRIPT, cache_dir() / "seed-handmade-warehouse.sqlite")
     ids["db:warehouse"] = db = ok(api.post("/api/database", json={
         "name": "Handmade Warehouse", "engine": "sqlite", "details": {"db": str(path)}}))["id"]
-    deadline = time.monotonic() + SYNC_TIMEOUT
-    while ok(api.get(f"/api/database/{db}"))["initial_sync_status"] != "complete":
-        if time.monotonic() > deadline:
-            raise SeedError(f"seed handmade: database {db} did not finish its sync within {SYNC_TIMEOUT:.0f} s")
-        time.sleep(0.01)
+    wait_for_sync(api, db, "handmade")
     meta = ok(api.get(f"/api/database/{db}/metadata", params={"include_hidden": "true"}))
     for table in meta["tables"]:
         ids[f"t:{table['name']}"] = table["id"]
