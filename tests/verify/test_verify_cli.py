@@ -213,3 +213,34 @@ def test_json_events_mode(migrated):
     assert summary["type"] == "summary" and summary["verify"]["kinds"]["cards"]["paired"] == 14
     assert summary["verify"]["differences"] == len(found) and run.code == (4 if found else 0)
     assert all(e["message"].startswith(e["name"]) for e in found)
+
+
+def test_restore_verify_compares_with_the_live_source(monkeypatch, tmp_path):
+    """`restore --verify --from LIVE`: a snapshot restored into a fresh instance equals its source (exit 0, the
+    summary printed); once the source changed after the snapshot, the restore reports exactly that change, exit 4."""
+    from tests.e2e.instances import mbport, routed_instances, write_secrets
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    instances = routed_instances(monkeypatch)
+    source = instances.add("live", seed="sample")
+    repo = tmp_path / "backups"
+    backup = mbport("backup", "--url", source.url, "--session-token", source.session, "--repo", repo)
+    assert backup.code == 0, backup.err
+    secrets = write_secrets(tmp_path / "secrets.json")
+
+    def restore(target, state: str):
+        return mbport("restore", "--repo", repo, "--ref", "HEAD", "--url", target.url, "--session-token",
+                      target.session, "--secrets", secrets, "--state", tmp_path / state, "--with-api-keys", "--verify",
+                      "--from", source.url, "--from-session-token", source.session)
+
+    same = restore(instances.add("fresh"), "fresh.json")
+    assert same.code == 0, same.out
+    assert "cards: 14 paired, 14 equal" in same.out and "rows of cards:" in same.out, same.out
+    assert differences(same) == set(), same.out
+
+    card = source.card("Revenue by month")
+    with source.api() as api:
+        api.put(f"/api/card/{card['id']}", json={"display": "bar"}).raise_for_status()
+    changed = restore(instances.add("second"), "second.json")
+    assert changed.code == 4, changed.err
+    assert differences(changed) == {"card 'Revenue by month': visualization: bar → line"}, changed.out
