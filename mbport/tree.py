@@ -1,4 +1,4 @@
-"""The tree on disk: one sorted-key JSON file per doc plus mbport.json; atomic swap on write, checks on load."""
+"""The tree on disk: one sorted-key JSON file per doc plus mbport.json; atomic swap on write, checks on load (load_tree)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ import unicodedata
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import MbportError
+from .kind import Kind
+
+if TYPE_CHECKING:
+    from .registry import Registry
 
 FORMAT_VERSION = 1
 MANIFEST = "mbport.json"
@@ -25,6 +29,8 @@ STAGING = ".mbport-staging"
 RETIRED = ".mbport-retired"
 JOURNAL = ".mbport-swap.json"
 MAX_SLUG = 80
+IDENTITY_FIELDS = ("entity_id", "name", "email")  # key fields a doc cannot do without (a table's schema can)
+MAX_NAME = 254  # Metabase's name columns (collection, report_card, report_dashboard ...) are varchar(254)
 
 
 def dumps(doc: Any) -> bytes:
@@ -419,3 +425,51 @@ def iter_doc_files(root: Path) -> list[tuple[str, Path]]:
             found += [((rel_dir / name).as_posix(), Path(dirpath) / name)
                       for name in sorted(filenames) if not name.startswith(".")]
     return found
+
+
+def load_tree(root: Path, registry: Registry) -> Tree:
+    """Every doc of the tree by address; problems (one line each, naming the file) in `.problems`."""
+    root = Path(root)
+    result = Tree(root, read_manifest(root))
+    for rel, path in iter_doc_files(root):
+        top = PurePosixPath(rel).parts[0]
+        if path.is_symlink():
+            result.problems.append(f"{rel}: is a symbolic link; trees hold plain files only")
+            continue
+        if not rel.endswith(".json"):
+            result.problems.append(f"{rel}: not a .json file")
+            continue
+        if top not in registry.kinds:
+            result.problems.append(f"{rel}: unknown kind {top!r} (known: {', '.join(sorted(registry.kinds))})")
+            continue
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            result.problems.append(f"{rel}: not valid JSON ({exc})")
+            continue
+        if not isinstance(doc, dict):
+            result.problems.append(f"{rel}: a doc must be a JSON object")
+            continue
+        kind = registry[top]
+        try:
+            addr = kind.doc_address(doc)
+        except Exception as exc:  # a doc missing its key fields
+            result.problems.append(f"{rel}: cannot tell which {top} object this is ({exc})")
+            continue
+        plain_key = type(kind).key_parts is Kind.key_parts and type(kind).doc_address is Kind.doc_address
+        missing = [f for f in kind.key_fields
+                   if plain_key and f in IDENTITY_FIELDS and not isinstance(doc.get(f), str | int)]
+        if missing:  # else every such doc would get the same address, and the first would stand for all
+            result.problems.append(f"{rel}: cannot tell which {top} object this is (no {', '.join(missing)})")
+            continue
+        if addr in result.docs:
+            result.problems.append(f"{rel}: same address {addr} as {result.paths[addr]}")
+            continue
+        name = doc.get("name")
+        if isinstance(name, str) and len(name) > MAX_NAME:
+            result.problems.append(f"{rel}: the name is {len(name)} characters long; Metabase keeps names of at most "
+                                   f"{MAX_NAME}")
+            continue
+        result.docs[addr] = doc
+        result.paths[addr] = rel
+    return result

@@ -1,0 +1,297 @@
+"""Import, last step: write a plan in graph order (generations, retries), then deferred refs, positions, archives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .client import AmbiguousWriteError, ApiError, AuthError
+from .errors import MbportError
+from .kind import Kind
+from .plan import Change, Plan, Progress
+from .refs import REF, address_kind, is_ref
+from .resolve import Resolver
+
+log = logging.getLogger("mbport.engine")
+
+Node = tuple[str, str]  # (address, stage)
+# Write failures after which the target is read again and the write tried again: no answer at all, a 500
+# (Metabase's unexpected errors are mostly passing: a full connection pool, a restart) and a 409 (the
+# permission graphs' "someone else edited": a fresh read gives the current revision).
+RETRY_WRITE_STATUSES = frozenset({409, 500})
+# Each engine retry re-reads the kind on the target; the client has already retried transport failures,
+# so a small budget is enough for a passing fault and keeps a permanent one from costing many full reads.
+WRITE_ATTEMPTS = 3
+
+
+def ref_address(value: Any) -> str | None:
+    """The address a `{"$ref"}` points at; None for anything else (a container field left out: the root)."""
+    return value[REF] if is_ref(value) else None
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # address → error
+    skipped: list[str] = field(default_factory=list)  # addresses not written because a dependency failed
+
+
+
+class Applier:
+    """The writing part of mbport.engine.Importer: `apply(plan)` after `plan()`."""
+
+    def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyResult:
+        if plan.problems:
+            raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
+                              + "\n  ".join(plan.problems))
+        result = self.applied = ApplyResult(plan)  # read by the CLI when the run stops early (writes made so far)
+        todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
+        resolve = Resolver(self.ids, self.options)
+        failed: set[str] = set()
+        blocked: set[Node] = set()
+        with self.lock:  # matched objects too: a run after a crash finds them by natural key, and keeps them
+            for addr, tid in self.ids.items():
+                self.state.record(addr, tid)
+                if addr in self.tree.docs:
+                    self.state.remember(addr, self.kind(addr).match_memo(self.tree.docs[addr], self.options))
+        try:
+            self._apply_generations(todo, resolve, result, progress, failed, blocked)
+        finally:
+            self.state.save()
+        self._second_pass(todo, resolve, result, failed)
+        self._write_positions(todo, result, failed)
+        for change in plan.of("archive"):
+            kind = self.kind(change.address)
+            self._with_retries(change.address, kind, lambda _again, k=kind, c=change: k.archive(self.api, c.target_id))
+            result.written += 1
+            with self.lock:
+                self.state.forget(change.address)
+        self.state.save()
+        result.skipped = sorted(set(result.skipped))
+        return result
+
+    def _apply_generations(self, todo, resolve, result, progress, failed, blocked) -> None:
+        """Write generation by generation (independent nodes concurrently); a failure blocks its dependents."""
+        for generation in nx.topological_generations(self.graph):
+            nodes = sorted(n for n in generation if n[0] in todo)
+            runnable = []
+            for node in nodes:
+                if node in blocked:
+                    result.skipped.append(node[0])
+                    failed.add(node[0])
+                else:
+                    runnable.append(node)
+            outcomes = self.api.map(lambda n: self._try_write(n, todo[n[0]], resolve, result, progress), runnable)
+            for node, exc in outcomes:
+                if exc is None:
+                    continue
+                if not self.options.get("continue_on_error"):
+                    raise exc
+                result.failed[node[0]] = str(exc)
+                failed.add(node[0])
+                blocked |= nx.descendants(self.graph, node)
+
+    def _try_write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
+                   progress) -> tuple[Node, Exception | None]:
+        try:
+            self._write(node, change, resolve, result, progress)
+            return node, None
+        except Exception as exc:  # noqa: BLE001 - one object's failure is reported with its name
+            return node, self.object_error(node[0], exc)
+
+    def object_error(self, addr: str, exc: Exception) -> MbportError:
+        """`exc` as one line that names the object (address, name, file) it happened to."""
+        doc = self.tree.docs.get(addr, {})
+        name = self.kind(addr).label(doc) if addr in self.tree.docs else None
+        where = ", ".join(str(x) for x in (name, self.tree.paths.get(addr)) if x)
+        label = f"{addr} ({where})" if where else addr
+        if isinstance(exc, MbportError) and str(exc).startswith(addr):
+            return exc  # the kind named it already
+        if isinstance(exc, MbportError):
+            error = MbportError(f"{label}: {exc}", hint=exc.hint, exit_code=exc.exit_code)
+        else:  # an answer the kind did not expect (a missing field, a wrong type)
+            error = MbportError(f"{label}: unexpected answer from the target ({type(exc).__name__}: {exc})",
+                                hint="run with --debug for details")
+        error.__cause__ = exc
+        return error
+
+    def _write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult, progress) -> None:
+        addr, stage = node
+        kind, doc = self.kind(addr), self.tree.docs[addr]
+        if change.action == "match-after-sync":
+            if stage != kind.stages[0]:
+                return
+            tid = self._locate_after_sync(kind, doc, resolve)
+            if tid is None:
+                raise MbportError(f"{addr}: not found on the target after the database sync", hint="check the warehouse has it")
+            raw = self.target.find(kind.name, tid)
+            with self.lock:
+                self.ids[addr] = tid
+                self.ids.update(kind.sub_ids(doc, raw or {}))
+            change.action, change.target_id = "update", tid
+        payload = kind.payload(doc, resolve, stage)
+        raw = self._with_retries(addr, kind, lambda again: self._write_once(addr, kind, doc, payload, stage,
+                                                                              resolve, again))
+        with self.lock:
+            subs = kind.sub_ids(doc, raw or {})
+            self.ids.update(subs)
+            for sub, tid in subs.items():
+                self.state.record(sub, tid)
+            result.written += 1
+        if progress:
+            progress(addr, change.action)
+
+    def _locate_after_sync(self, kind: Kind, doc: dict[str, Any], resolve: Resolver) -> Any:
+        """Locate a synced object (a table ...), reading its kind again only if one of the kinds its listing
+        builds on (databases) was created since the last read: one read for all 500 tables of 10 new
+        databases, not one read of every database's metadata per table."""
+        with self._sync_lock:
+            seen = self._synced_reads.get(kind.name)
+            now = tuple(self._created.get(dep, 0) for dep in kind.after)
+            if seen != now:
+                self.target.refresh(kind.name)
+                self._synced_reads[kind.name] = now
+        tid = kind.locate(self.target, doc, resolve, set())
+        if tid is None and seen == now:  # read before this object's sync finished: once more, to be sure
+            with self._sync_lock:
+                self.target.refresh(kind.name)
+            tid = kind.locate(self.target, doc, resolve, set())
+        return tid
+
+    def _write_once(self, addr: str, kind: Kind, doc: dict[str, Any], payload: dict[str, Any], stage: str,
+                    resolve: Resolver, again: bool) -> dict[str, Any]:
+        """Create (or update) once. `again`: an earlier attempt failed without a clear answer, so an object it
+        may have created is looked up by natural key first (Metabase keeps no client-chosen id) and updated."""
+        if addr in self.recheck and stage == kind.stages[0]:
+            self.target.refresh(kind.name)  # after the cascade: the object may be archived (updated), or gone
+            if addr in self.ids and self.target.find(kind.name, self.ids[addr]) is None:
+                log.info("%s: deleted on the target by a cascade of this import; creating it again", addr)
+                with self.lock:
+                    self.ids.pop(addr)
+        if addr not in self.ids and again:
+            tid = kind.locate(self.target, doc, resolve, self._claimed(kind.name))
+            if tid is not None:
+                log.info("%s: found on the target after a lost answer; updating it instead of creating", addr)
+                with self.lock:
+                    self.ids[addr] = tid
+                    self.state.record(addr, tid, created=True)
+                    # an object this import created after all: the kinds listed after it read it again (its tables)
+                    self._created[kind.name] = self._created.get(kind.name, 0) + 1
+                kind.adopted(self.api, tid, doc, self.target)
+                raw = self.target.find(kind.name, tid)
+                if raw is not None:
+                    kind.settle(self.api, raw)  # a lost create answer skipped what create waits for (a first sync)
+        if addr not in self.ids:
+            raw = kind.create(self.api, payload, doc, self.target)
+            with self.lock:
+                self._created[kind.name] = self._created.get(kind.name, 0) + 1
+                self.ids[addr] = raw["id"]
+                self.state.record(addr, raw["id"], created=True)
+            return raw
+        raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
+        with self.lock:
+            if kind.replaced_on_update and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
+                self.ids[addr] = raw["id"]
+                self.state.record(addr, raw["id"], created=addr in self.state.created)
+            else:
+                self.state.record(addr, self.ids[addr])
+        return raw
+
+    def _claimed(self, kind_name: str) -> set[Any]:
+        """Target ids of this kind already taken by other docs (ids of other kinds may be the same numbers)."""
+        with self.lock:
+            return {tid for a, tid in self.ids.items() if address_kind(a) == kind_name}
+
+    def _with_retries(self, addr: str, kind: Kind, write: Callable[[bool], Any]) -> Any:
+        """write(again) until it succeeds, reading the target again after a failure that leaves it unknown."""
+        attempts = WRITE_ATTEMPTS
+        for attempt in range(attempts):
+            try:
+                return write(attempt > 0)
+            except ApiError as exc:
+                lost = isinstance(exc, AmbiguousWriteError) or (
+                    exc.status in RETRY_WRITE_STATUSES and not isinstance(exc, AuthError))
+                if not lost or attempt + 1 >= attempts:
+                    raise
+                log.info("%s: %s; reading the target again before writing again", addr, exc)
+                self.target.refresh(kind.name)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _position_lists(self, todo: dict[str, Change]) -> dict[tuple[str, str | None], list[str]]:
+        """(position field, container address) → the tree docs in that list, for the lists this apply changes:
+        a doc created with a position, or whose container or position differs from the target's at plan time."""
+        members: dict[tuple[str, str | None], list[str]] = {}
+        changed: set[tuple[str, str | None]] = set()
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            if self._skipped(addr):
+                continue
+            for fld, container in kind.positions.items():
+                key = (fld, ref_address(doc.get(container)))
+                members.setdefault(key, []).append(addr)
+                if addr not in todo:
+                    continue
+                current = self.current_docs.get(addr, {})  # {}: created by this apply, without a position
+                was = (fld, ref_address(current.get(container))) if addr in self.current_docs else key
+                if doc.get(fld) is None and current.get(fld) is None:
+                    continue  # unpinned before and after: a move shifts nobody
+                if was != key or doc.get(fld) != current.get(fld):
+                    changed |= {key, was}
+        return {key: members.get(key, []) for key in changed}
+
+    def _write_positions(self, todo: dict[str, Change], result: ApplyResult, failed: set[str]) -> None:
+        """Last step: `Kind.positions` fields (pins), whose server renumbers the siblings on every write, so
+        concurrent writes in any order would not keep them. Per changed list (lists concurrently): clear every
+        member pinned at plan time, then set the wanted positions in ascending order, so a later write never
+        shifts an earlier one. Lists nothing changed in cost no request."""
+        def rewrite(item: tuple[tuple[str, str | None], list[str]]) -> tuple[str, Exception | None]:
+            (fld, _container), addrs = item
+            addrs = [a for a in addrs if a in self.ids and a not in failed]
+            clear = [a for a in addrs if self.current_docs.get(a, {}).get(fld) is not None]
+            pins = sorted((a for a in addrs if self.tree.docs[a].get(fld) is not None),
+                          key=lambda a: (self.tree.docs[a][fld], a))
+            for addr, value in [(a, None) for a in clear] + [(a, self.tree.docs[a][fld]) for a in pins]:
+                kind, doc = self.kind(addr), self.tree.docs[addr]
+                try:
+                    self._with_retries(addr, kind, lambda _again, k=kind, a=addr, v=value, d=doc: k.write_position(
+                        self.api, self.ids[a], fld, v, d, self.target))
+                except Exception as exc:  # noqa: BLE001 - reported with the object's name
+                    return addr, self.object_error(addr, exc)
+                with self.lock:
+                    result.written += 1
+            return "", None
+
+        for addr, exc in self.api.map(rewrite, sorted(self._position_lists(todo).items(), key=repr)):
+            if exc is None:
+                continue
+            if not self.options.get("continue_on_error"):
+                raise exc
+            result.failed[addr] = str(exc)
+
+    def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
+        """Fill in deferred refs (cycles Metabase allows) now that every object has an id; concurrently."""
+        addrs = [a for a in sorted(todo) if a not in failed and a in self.ids and self.kind(a).deferred_refs(self.tree.docs[a])]
+
+        def fill(addr: str) -> tuple[str, Exception | None]:
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            stage = kind.stages[-1]
+            try:
+                payload = kind.payload(doc, resolve, stage)
+                self._with_retries(addr, kind, lambda _again: kind.update(self.api, self.ids[addr], payload, doc,
+                                                                          stage, self.target))
+                return addr, None
+            except Exception as exc:  # noqa: BLE001
+                return addr, self.object_error(addr, exc)
+
+        for addr, exc in self.api.map(fill, addrs):
+            if exc is None:
+                result.written += 1
+            elif self.options.get("continue_on_error"):
+                result.failed[addr] = str(exc)
+            else:
+                raise exc

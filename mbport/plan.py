@@ -1,0 +1,322 @@
+"""Import, second step: compare each matched doc with the target and plan create / update / archive / no-op."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .errors import MbportError
+from .kind import ExportContext, Kind
+from .refs import address_kind, split_address
+from .resolve import Resolver
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class Change:
+    action: str  # create | update | archive | noop | match-after-sync
+    address: str
+    name: str | None = None
+    fields: list[str] = field(default_factory=list)
+    target_id: Any = None
+    needed_by: list[str] = field(default_factory=list)  # a selective import: the objects that need this one
+    what: str | None = None  # the kind in an admin's word ("card", "alert")
+
+    def line(self) -> str:
+        """`+ card 'Revenue by month' (cards/aBc…)`, `~ ...: fields that differ`."""
+        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?"}[self.action]
+        named = " ".join(x for x in (self.what, f"'{self.name}'" if self.name else None) if x)
+        head = f"{sign} {named} ({self.address})" if named else f"{sign} {self.address}"
+        more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
+        needed = f"  [needed by {', '.join(self.needed_by)}]" if self.needed_by else ""
+        return head + more + needed
+
+
+MATCH_AFTER_SYNC_NOTE = ("? = not on the target yet: found there once a database this import creates has had its "
+                         "first sync (its tables and fields are never created by mbport)")
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    problems: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
+    # Docs left out because the target cannot hold them (--skip-unsupported), and why: address → reason.
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def of(self, action: str) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in ("create", "update", "archive") for c in self.changes)
+
+    def summary(self) -> str:
+        after_sync = len(self.of("match-after-sync"))
+        return (f"Plan: {len(self.of('create'))} to create, {len(self.of('update'))} to update, "
+                f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged"
+                + (f", {after_sync} to match after sync (?)" if after_sync else "")
+                + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
+
+    def notes(self) -> list[str]:
+        """What the plan's lines do not say by themselves: the `?` marker, and what is left out and why."""
+        notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []
+        for reason, addrs in sorted(self.skipped.items()):
+            notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
+                         f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
+        return notes
+
+
+
+class Planner:
+    """The planning part of mbport.engine.Importer: reads only (the target, through the matching), writes nothing."""
+
+    def _skipped(self, addr: str) -> bool:
+        return bool(self.kind(addr).skipped(self.options)) or addr in self.unsupported
+
+    def _target_support(self) -> dict[str, str]:
+        """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
+        refused, a database setting its driver lacks), address → why: returned (plan problems), or with
+        --skip-unsupported left out together with everything that depends on them (self.unsupported). Also
+        tells the databases kind which settings the tree's content needs (options["database_settings"])."""
+        try:
+            version, features = self.api.version, self.api.token_features
+        except (AttributeError, MbportError):  # a client that cannot tell (a test double): no declared check
+            version, features = None, None
+        reasons: dict[str, str] = {}
+        needs: dict[str, dict[str, Any]] = {}
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            if kind.skipped(self.options):
+                continue
+            reason = self.target.unavailable.get(kind.name) or kind.unsupported(version, features)
+            if reason:
+                reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
+                continue
+            for need in kind.database_needs(doc, self.tree.docs):
+                raw = self.matched_raw.get(need.database)
+                if need.driver_feature and raw is not None and need.driver_feature not in (raw.get("features") or []):
+                    reasons[addr] = (f"the target's database {raw.get('name')!r} ({raw.get('engine')}) cannot hold "
+                                     f"{need.purpose or need.setting}: its driver has no {need.driver_feature!r} "
+                                     f"feature, so Metabase refuses {need.setting}")
+                    break
+                needs.setdefault(need.database, {})[need.setting] = need.value
+        if self.options.get("skip_unsupported"):
+            for addr in sorted(reasons):
+                for node in nx.descendants(self.graph, (addr, self.kind(addr).stages[-1])) | nx.descendants(
+                        self.graph, (addr, self.kind(addr).stages[0])):
+                    if node[0] not in reasons and node[0] != addr:
+                        reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
+            for addr in reasons:  # what was left out needs no setting
+                for need in self.kind(addr).database_needs(self.tree.docs[addr], self.tree.docs):
+                    needs.get(need.database, {}).pop(need.setting, None)
+            blocking = {}
+        else:
+            blocking, reasons = reasons, {}
+        self.unsupported = reasons
+        self.options["database_settings"] = {db: wanted for db, wanted in needs.items() if wanted}
+        return blocking
+
+    def _memo_problems(self) -> list[str]:
+        """A doc an earlier import matched through an option (Kind.match_memo) that this run would match otherwise."""
+        problems = []
+        resolve = Resolver(self.ids, self.options)
+        for addr, doc in self.tree.docs.items():
+            kind = self.kind(addr)
+            remembered, now = self.state.memos.get(addr), kind.match_memo(doc, self.options)
+            if remembered == now or addr not in self.state.ids:
+                continue
+            if remembered is None:  # a state from before memos, or a match by name: fine if it is the same object
+                try:
+                    located = kind.locate(self.target, doc, resolve, set())
+                except MbportError:
+                    located = None
+                if located == self.state.ids[addr]:
+                    continue
+            problems.append(kind.memo_problem(doc, remembered, now))
+        return problems
+
+    def plan(self, progress: Progress | None = None) -> Plan:
+        """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
+        self.match()
+        problems = self._memo_problems()
+        unsupported = self._target_support()
+        ctx = self._target_context()
+        comparable = self._comparable_raws()
+        changes = []
+        skipped: dict[str, list[str]] = {}
+        created_here: set[str] = set()  # docs this import will create (their dependents match after them)
+        missing: dict[str, list[str]] = {}  # an unmanaged object the target lacks → the docs it breaks
+        for addr in self.doc_order():
+            if progress:
+                progress(addr, "compare")
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            name, what = self._name(addr), self._what(addr)
+            reason = kind.skipped(self.options)
+            if reason:
+                skipped.setdefault(reason, []).append(addr)
+            if self._skipped(addr):
+                continue
+            self._note_missing_sub_objects(addr, kind.refs(doc), missing)
+            if addr not in self.ids:
+                if kind.managed:
+                    changes.append(Change("create", addr, name, what=what))
+                    created_here.add(addr)
+                elif any(dep in created_here for dep in kind.refs(doc)):
+                    changes.append(Change("match-after-sync", addr, name, what=what))
+                else:
+                    missing.setdefault(addr, [])
+                continue
+            ctx.current = addr
+            self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
+            differ = kind.compare(doc, current, self.options)
+            changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
+        self._recheck_after_cascades(changes)
+        scope = None
+        if self.options.get("select") is not None:
+            scope = self._select(changes, problems)
+            scope |= {d for a in scope for d in self.cascades.get(a, ()) if d in self.recheck}  # see above
+            changes = [c for c in changes if c.address in scope]
+            missing = {a: [b for b in broken if b in scope] for a, broken in missing.items()
+                       if self.registry.owner(a) in scope or any(b in scope for b in broken)}
+        for addr in sorted(missing):
+            owner = self.registry.owner(addr)
+            where = self.tree.paths.get(owner)
+            broken = sorted(set(missing[addr]) | {a for a, d in self.tree.docs.items()
+                                                   if a != owner and addr in self.kind(a).refs(d)})
+            problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
+                            + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
+        for addr in sorted(self.state.created - set(self.tree.docs)):
+            if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) \
+                    and self.kind(addr).archivable:  # a selective import prunes nothing
+                tid = self.state.ids.get(addr)
+                raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
+                name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]
+                changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
+        resolve = Resolver(self.ids, self.options)
+        in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
+        problems += [f"{addr}: {unsupported[addr]} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out "
+                     "instead" for addr in sorted(set(in_scope) & set(unsupported))]
+        for addr in in_scope:
+            doc = self.tree.docs[addr]
+            problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
+            problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
+        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())))
+
+    def _recheck_after_cascades(self, changes: list[Change]) -> None:
+        """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written
+        again when the doc that sets the cascade off is updated: the cascade may archive or delete it, though it
+        matches the tree now. It is found again on the target right before its write (created if it is gone)."""
+        updated = {c.address for c in changes if c.action == "update"}
+        for change in changes:
+            causes = sorted(a for a in updated if change.address in self.cascades.get(a, ()))
+            if change.action == "noop" and causes:
+                change.action, change.fields = "update", [f"(rewritten after {', '.join(causes)})"]
+            if change.action == "update" and causes:
+                self.recheck.add(change.address)
+
+    def _select(self, changes: list[Change], problems: list[str]) -> set[str]:
+        """A selective import (`options["select"]`: the selected addresses): the selection, the parts of docs
+        about many objects that concern it (`Kind.narrow`, which then stands in for the tree's doc), and, unless
+        `options["only"]`, what they depend on (their refs, the graph's edges and the deferred ones) that the
+        target lacks or holds differently, transitively through such objects; marks each with `needed_by`.
+        With `only`, a ref of the selection the target cannot resolve is a problem (before any write)."""
+        by_addr = {c.address: c for c in changes}
+        selected = {a for a in self.options["select"] if a in self.tree.docs}
+        scope = set(selected)
+        for addr in sorted(self.tree.docs):
+            kind = self.kind(addr)
+            if addr in selected or addr not in self.current_docs or type(kind).narrow is Kind.narrow:
+                continue
+            narrowed = kind.narrow(self.tree.docs[addr], self.current_docs[addr], selected, self.tree.docs)
+            if narrowed is None:
+                continue
+            self.tree.docs[addr] = narrowed  # this import writes only that part
+            differ = kind.compare(narrowed, self.current_docs[addr], self.options)
+            change = by_addr.get(addr)
+            if change is not None and differ:
+                change.action, change.fields = "update", differ
+                change.needed_by = sorted(self._labelled(a) for a in selected & kind.refs(narrowed))
+                scope.add(addr)
+        todo = sorted(scope)
+        while todo:
+            addr = todo.pop()
+            kind, doc = self.kind(addr), self.tree.docs[addr]
+            links = {self.registry.owner(r) for r in kind.deferred_refs(doc)}
+            uses = {self.registry.owner(r) for r in kind.refs(doc) - kind.deferred_refs(doc)}
+            for dep in sorted(uses | links):
+                if dep == addr or dep not in self.tree.docs or dep in selected:
+                    continue
+                if self.options.get("only"):
+                    if dep not in self.ids:
+                        problems.append(f"{self._labelled(addr)} needs {self._labelled(dep)}, which the target "
+                                        f"lacks; select it too, or leave out --only")
+                    continue
+                change = by_addr.get(dep)
+                if change is None and dep not in self.ids:
+                    scope.add(dep)  # never created and not on the target: a problem plan names below
+                # What the selection uses must be as the tree has it; what it only links to (a click behaviour's
+                # target) must merely exist.
+                writes = ("create", "update", "match-after-sync") if dep in uses else ("create", "match-after-sync")
+                if change is None or change.action not in writes:
+                    continue  # on the target as the tree has it: its own refs resolve already
+                if self._labelled(addr) not in change.needed_by:
+                    change.needed_by.append(self._labelled(addr))
+                if dep not in scope:
+                    scope.add(dep)
+                    todo.append(dep)
+        for addr in self.tree.docs.keys() - scope:  # pins outside the selection stay as the target has them
+            kind, current = self.kind(addr), self.current_docs.get(addr)
+            if kind.positions and current is not None:
+                self.tree.docs[addr] = {k: v for k, v in self.tree.docs[addr].items() if k not in kind.positions} | {
+                    f: current[f] for f in kind.positions if current.get(f) is not None}
+        return scope
+
+    def _comparable_raws(self) -> dict[str, dict[str, Any]]:
+        """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""
+        addrs = [a for a in self.matched_raw if a in self.tree.docs
+                 and type(self.kind(a)).comparable_raw is not Kind.comparable_raw and not self._skipped(a)]
+        raws = self.api.map(lambda a: self.kind(a).comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]),
+                            addrs)
+        return dict(zip(addrs, raws, strict=True))
+
+    def _note_missing_sub_objects(self, addr: str, refs: set[str], missing: dict[str, list[str]]) -> None:
+        """Sub-objects of never-created kinds (a field of a matched table) must already be on the target."""
+        for ref in refs:
+            owner = self.registry.owner(ref)
+            if owner != ref and owner in self.ids and ref not in self.ids and not self.kind(owner).managed:
+                missing.setdefault(ref, []).append(addr)
+
+    def _labelled(self, addr: str) -> str:
+        label = self.kind(addr).label(self.tree.docs[addr], self.tree.docs)
+        return f"{addr} ({label})" if label else addr
+
+    def _name(self, addr: str) -> str:
+        """The name a plan line shows: the kind's label, else what `mbport diff` calls the object."""
+        from .diff import display_name
+
+        doc = self.tree.docs[addr]
+        return self.kind(addr).label(doc, self.tree.docs) or display_name(doc, addr)
+
+    def _what(self, addr: str) -> str:
+        from .diff import kind_label
+
+        return kind_label(self.registry, address_kind(addr))
+
+    def _target_context(self) -> ExportContext:
+        """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
+        ctx = ExportContext(options={"include_personal": True, **self.options})
+        for name in self.registry.kinds:
+            kind = self.registry[name]
+            for raw in self.target.raw(name):
+                for k, tid, addr in kind.index(raw):
+                    ctx.index[(k, tid)] = addr
+        for addr, tid in self.ids.items():
+            ctx.index[(address_kind(addr), tid)] = addr
+        # Which tree objects already have a target id: kinds that compare whole graphs (permissions) need it.
+        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs)}
+        return ctx
