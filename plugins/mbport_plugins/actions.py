@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.client import ApiError
-from mbport.errors import MbportError
-from mbport.kind import DatabaseNeed, ExportContext, Kind, PathHint
-from mbport.kindutil import COMMON_DROP, canonical_query
+from mbport.api import (
+    COMMON_DROP,
+    ApiError,
+    DatabaseNeed,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    canonical_query,
+)
 
 
 class Actions(Kind):

@@ -7,13 +7,20 @@ from typing import Any
 
 import orjson
 
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.kindutil import COMMON_DROP, archive_order
-from mbport.refs import address, is_ref, split_address
-from mbport.tree import slugify
-
-from .pulses import channel_ids_by_name, channel_names
+from mbport.api import (
+    COMMON_DROP,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    address,
+    archive_order,
+    channel_ids_by_name,
+    channel_names,
+    is_ref,
+    slugify,
+    split_address,
+)
 
 CRON = "notification-subscription/cron"
 USER = "notification-recipient/user"

@@ -7,7 +7,7 @@ import threading
 
 import orjson
 
-from mbport.kind import Kind, PathHint
+from mbport.api import Kind, PathHint, register_secret
 
 
 class ApiKeys(Kind):
@@ -70,7 +70,6 @@ _KEYS_FILE_LOCK = threading.Lock()  # keys are created concurrently; the file is
 
 def save_new_key(path, name: str, value: str) -> None:
     """Add a new key to a JSON file that only its owner can read (0600, replaced atomically, never printed)."""
-    from mbport.client import register_secret
 
     register_secret(value)
     with _KEYS_FILE_LOCK:

@@ -6,15 +6,20 @@ from typing import Any
 
 import orjson
 
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import (
+from mbport.api import (
     COMMON_DROP,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathContext,
+    PathHint,
+    Walker,
     archive_order,
     archived_payload,
     archived_state,
     archived_with_problems,
     canonical_query,
+    describe_query,
     in_exported_collection,
     late_bound_refs,
     lenient_walker,
@@ -22,7 +27,6 @@ from mbport.kindutil import (
     ref_addresses,
     restore_home,
 )
-from mbport.refs import Walker
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
 RESULT_METADATA_NOISE = frozenset({
@@ -223,7 +227,6 @@ class Cards(Kind):
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
         """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""
-        from mbport.diff import describe_query
 
         if field == "dataset_query":
             return describe_query(old, new, names)

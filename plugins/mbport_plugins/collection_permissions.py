@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import address_kind
-
-from ._permissions import (
+from mbport.api import (
     ADMIN_ADDRESS,
     IMPORT_INFO,
+    ExportContext,
+    Kind,
+    PathHint,
+    address_kind,
     describe_grants,
     group_entries,
     narrow_grants,

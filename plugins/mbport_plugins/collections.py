@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import (
+from mbport.api import (
     ARCHIVE_STAGE,
     COMMON_DROP,
+    PERSONAL_FOLDER,
+    SNIPPETS_FOLDER,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathContext,
+    PathHint,
     archive_order,
     archived_state,
     archived_with_container,
     archived_with_problems,
+    slugify,
 )
-from mbport.tree import slugify
-
-PERSONAL_FOLDER = "@personal"
-SNIPPETS_FOLDER = "@snippets"
 
 
 class Collections(Kind):
@@ -136,8 +139,6 @@ class Collections(Kind):
             for raw in target.refresh(self.name):
                 if raw.get("personal_owner_id") and ("personal", raw["personal_owner_id"]) == owner:
                     return raw
-            from mbport.errors import MbportError
-
             raise MbportError(f"{self.address_of(doc)}: the owner's personal collection does not exist on the target")
         body = dict(payload)
         if doc.get("namespace"):

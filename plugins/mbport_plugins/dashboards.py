@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import (
+from mbport.api import (
     COMMON_DROP,
+    REF,
+    ExportContext,
+    Kind,
+    PathContext,
+    PathHint,
+    address,
     archive_order,
     archived_payload,
     archived_state,
     archived_with_problems,
     canonical_query,
+    describe_dashcards,
+    describe_tabs,
     in_exported_collection,
+    is_ref,
     late_bound_refs,
     lenient_walker,
     omit_defaults,
     ref_addresses,
     restore_home,
 )
-from mbport.refs import REF, address, is_ref
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
 DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
@@ -316,7 +323,6 @@ class Dashboards(Kind):
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
         """Called by `mbport diff` per changed field: dashcards and tabs are described one by one."""
-        from mbport.diff import describe_dashcards, describe_tabs
 
         if field == "dashcards":
             return describe_dashcards(old, new, names)

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import address, address_kind, collect_refs, split_address
-
-from ._permissions import (
+from mbport.api import (
     ADMIN_ADDRESS,
+    GRAPH_ID,
     IMPORT_INFO,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    address,
+    address_kind,
+    collect_refs,
     describe_grants,
     group_entries,
     narrow_grants,
     pending,
     put_graph,
+    split_address,
     target_admin_ids,
 )
 
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
 # pre-0.50 form of view-data/create-queries.
 NESTED = frozenset({"download", "data-model", "data"})
-GRAPH_ID = "graph"
-GRAPH_ADDRESS = "data-permissions/" + GRAPH_ID  # the one data permissions doc of a tree
 # The least permissive value of each permission: what a key Metabase leaves out of the graph means.
 LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "data-model": "none", "details": "no",
          "transforms": "no", "workspaces": "no", "data": "none"}
@@ -228,13 +231,6 @@ def _where(key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
     if len(rest) == 1:
         return f"schema '{rest[0]}' of {db}" if rest[0] else f"every table of {db}"
     return db
-
-
-def granted_view_data(graph: dict[str, Any], group: dict[str, str], database: dict[str, str]) -> Any:
-    """The view-data a graph doc grants `group` on `database` (refs): a value, a per-schema map, or None."""
-    grant = next((g for g in graph.get("grants") or [] if g.get("group") == group and g.get("database") == database),
-                 None)
-    return ((grant or {}).get("permissions") or {}).get("view-data")
 
 
 def _on_target(target, kind: str, **ids: Any) -> bool:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.kindutil import COMMON_DROP
-from mbport.refs import SECRET
+from mbport.api import COMMON_DROP, SECRET, ExportContext, Kind, MbportError, PathHint, status
 
 REDACTED = "**MetabasePass**"
 # Metabase's default sensitive connection properties (api-surface.md §17); any value it redacts counts too.
@@ -126,8 +124,6 @@ class Databases(Kind):
         found = super().locate(target, doc, resolve, claimed)
         mapped = self.mapped(doc, target.options)
         if found is None and mapped:
-            from mbport.errors import MbportError
-
             raise MbportError(f"--map-database {doc['name']}={self.target_name(doc, target.options)}: "
                               "no database of that name on the target")
         return found
@@ -226,8 +222,6 @@ class Databases(Kind):
         """Tables and fields exist only after Metabase's first sync; wait for it (bounded)."""
         import time
 
-        from mbport.output import status  # shown on the progress display, if a command draws one
-
         started = time.monotonic()
         deadline = started + self.sync_timeout
         delay = 0.05
@@ -235,8 +229,6 @@ class Databases(Kind):
         while api.get(f"{self.endpoint}/{database_id}").get("initial_sync_status") not in ("complete", None):
             status(f"{label}: waiting for its first sync ({time.monotonic() - started:.0f} s)")
             if time.monotonic() > deadline:
-                from mbport.errors import MbportError
-
                 raise MbportError(f"{label}: the first sync did not finish in {self.sync_timeout:.0f} s",
                                   hint="check the database in Metabase's admin, then run the import again")
             time.sleep(delay)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import Kind, PathHint
-
-# Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
-BUILT_IN = {"all-internal-users": "All Users", "admin": "Administrators"}
+from mbport.api import BUILT_IN_GROUPS, Kind, PathHint
 
 
 class Groups(Kind):
@@ -28,13 +25,13 @@ class Groups(Kind):
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         # Built-in groups are keyed by their role's usual name, so a renamed label elsewhere still matches.
-        return (BUILT_IN.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
+        return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
 
     def normalize_more(self, doc, raw, ctx):
         if doc.get("magic_group_type") is None:
             doc.pop("magic_group_type", None)
         else:
-            doc["name"] = BUILT_IN.get(doc["magic_group_type"], doc["name"])
+            doc["name"] = BUILT_IN_GROUPS.get(doc["magic_group_type"], doc["name"])
         return doc
 
     def path(self, doc, folders) -> PathHint:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.client import ApiError
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import is_ref, split_address
-from mbport.tree import slugify
-
-from ._permissions import put_graph
-from .data_permissions import GRAPH_ADDRESS, granted_view_data
-from .groups import BUILT_IN
+from mbport.api import (
+    BUILT_IN_GROUPS,
+    GRAPH_ADDRESS,
+    ApiError,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    granted_view_data,
+    is_ref,
+    put_graph,
+    slugify,
+    split_address,
+)
 
 GRAPH_ENDPOINT = "/api/permissions/graph"
 FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise instance whose token has the "
@@ -61,7 +66,7 @@ class Impersonations(Kind):
                 ctx.unavailable[self.name] = f"it has no advanced_permissions feature ({exc.status}); {FEATURE_HINT}"
                 return []
             raise
-        groups = {g["id"]: BUILT_IN.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
+        groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         dbs = {d["id"]: d["name"] for d in ctx.raw.get("databases", [])}
         return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),
                  "db_key": dbs.get(row["db_id"], f"missing-id-{row['db_id']}")}

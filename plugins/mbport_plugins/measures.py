@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.client import ApiError
-from mbport.kind import ExportContext
-
-from .segments import TableScoped
+from mbport.api import ApiError, ExportContext, TableScoped
 
 
 class Measures(TableScoped):

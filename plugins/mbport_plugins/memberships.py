@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
+from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, PathHint
 
 
 class Memberships(Kind):
@@ -33,9 +33,7 @@ class Memberships(Kind):
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "group" in raw_or_doc:  # a loaded doc: the key is the group's key
             return (raw_or_doc["group"]["$ref"].split("/", 1)[1],)
-        from .groups import BUILT_IN
-
-        return (BUILT_IN.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
+        return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
 
     def index(self, raw):
         return ()  # nothing points at a membership doc

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
-from mbport.client import ApiError
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import COMMON_DROP, archive_order, in_exported_collection
-from mbport.refs import is_ref
+from mbport.api import (
+    COMMON_DROP,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathContext,
+    PathHint,
+    archive_order,
+    channel_ids_by_name,
+    channel_names,
+    in_exported_collection,
+    is_ref,
+)
 
-DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
 SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")
 # Fields of `cards[]` and `channels[]` items that never reach the doc, with the reason (checked by the tests).
@@ -257,30 +263,6 @@ def _named_channels(api, channels: list[dict[str, Any]], existing: list[dict[str
     return out
 
 
-def channel_ids_by_name(api) -> dict[str, int]:
-    """Active notification channels (webhooks ...) of the target, name → id."""
-    return {c["name"]: c["id"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
-
-
 def _missing_channel(channel_id: int, ctx: ExportContext) -> str:
     ctx.warnings.append(f"{ctx.current}: refers to notification channel id {channel_id}, which does not exist")
     return f"missing-channel-{channel_id}"
-
-
-def channel_names(api, ids: set[int]) -> dict[int, str]:
-    """Notification channels (webhooks ...) by id → name. The list holds active channels only (its
-    `include_inactive` is read from a GET *body*), so inactive ones are read one by one."""
-    try:
-        names = {c["id"]: c["name"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
-    except ApiError as exc:
-        if exc.status != 404:  # before 0.51 there are no channels to name
-            raise
-        return {}
-    for missing in sorted(ids - set(names)):
-        try:
-            # Deactivation renames a channel `DEACTIVATED_<id> <name>`: the id is this instance's own.
-            names[missing] = DEACTIVATED.sub("", api.get(f"/api/channel/{missing}")["name"])
-        except ApiError as exc:
-            if exc.status not in (403, 404):
-                raise
-    return names

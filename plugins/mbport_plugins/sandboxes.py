@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.client import ApiError
-from mbport.errors import MbportError
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.kindutil import canonical_query
-from mbport.refs import address, is_ref, split_address
-from mbport.tree import slugify
-
-from .data_permissions import GRAPH_ADDRESS, granted_view_data
-from .groups import BUILT_IN
-from .segments import NO_SCHEMA
+from mbport.api import (
+    BUILT_IN_GROUPS,
+    GRAPH_ADDRESS,
+    NO_SCHEMA,
+    ApiError,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    address,
+    canonical_query,
+    granted_view_data,
+    is_ref,
+    slugify,
+    split_address,
+)
 
 FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose token has the sandboxes feature; "
                 "import into one, or remove the sandboxes folder from the tree")
@@ -64,7 +70,7 @@ class Sandboxes(Kind):
                 ctx.unavailable[self.name] = f"it has no sandboxes feature ({exc.status}); {FEATURE_HINT}"
                 return []
             raise
-        groups = {g["id"]: BUILT_IN.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
+        groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         # The tables kind's key: (database name, schema, table name).
         tables = {t["id"]: [t.get("db"), t.get("schema") or "", t["name"]] for t in ctx.raw.get("tables", [])}
         return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),

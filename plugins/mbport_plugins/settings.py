@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
+from mbport.api import ExportContext, Kind, PathHint
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's

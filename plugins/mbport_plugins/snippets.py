@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import archive_order, canonical_query, omit_defaults
-
-from .collections import SNIPPETS_FOLDER
+from mbport.api import (
+    SNIPPETS_FOLDER,
+    ExportContext,
+    Kind,
+    PathContext,
+    PathHint,
+    archive_order,
+    canonical_query,
+    omit_defaults,
+)
 
 
 class Snippets(Kind):

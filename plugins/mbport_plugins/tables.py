@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
-from mbport.refs import address, split_address
+from mbport.api import NO_SCHEMA, ExportContext, Kind, PathHint, address, collect_refs, slugify, split_address
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
                 "caveats", "points_of_interest", "show_in_getting_started")
 FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
-NO_SCHEMA = "(no schema)"
 
 
 class Tables(Kind):
@@ -112,8 +110,6 @@ class Tables(Kind):
 
     def path(self, doc, folders) -> PathHint:
         db = split_address(doc["database"]["$ref"])[1][0]
-        from mbport.tree import slugify
-
         return PathHint((slugify(db), slugify(doc["schema"] or NO_SCHEMA)), doc["name"])
 
     # ---- import: matched by (database, schema, name); only admin-edited metadata is written ----
@@ -278,8 +274,6 @@ def _write_remapping(api, raw: dict[str, Any], remap: dict[str, Any] | None, val
 
 
 def _refs_in(value) -> set[str]:
-    from mbport.refs import collect_refs
-
     return collect_refs(value)
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathContext, PathHint
-from mbport.kindutil import COMMON_DROP, archive_order, in_exported_collection
-from mbport.refs import address
+from mbport.api import (
+    COMMON_DROP,
+    ExportContext,
+    Kind,
+    PathContext,
+    PathHint,
+    address,
+    archive_order,
+    in_exported_collection,
+)
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
 # Event fields that never reach the doc, with the reason (checked by the tests like a kind's `drop`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.kind import ExportContext, Kind, PathHint
+from mbport.api import ExportContext, Kind, PathHint
 
 PAGE = 500
 

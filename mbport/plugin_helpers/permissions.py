@@ -1,4 +1,5 @@
-"""What the two permission-graph kinds share: the Administrators group, plan info, and the retried graph PUT."""
+"""What the permission kinds share: the built-in groups, the data permissions graph's address, plan info, and the
+retried graph PUT."""
 
 from __future__ import annotations
 
@@ -6,15 +7,27 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from mbport.client import ApiError
-from mbport.kind import ExportContext
-from mbport.refs import REF, address_kind, is_ref
+from ..client import ApiError
+from ..kind import ExportContext
+from ..refs import REF, address_kind, is_ref
+
+# Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
+BUILT_IN_GROUPS = {"all-internal-users": "All Users", "admin": "Administrators"}
+GRAPH_ID = "graph"
+GRAPH_ADDRESS = "data-permissions/" + GRAPH_ID  # the one data permissions doc of a tree
 
 ADMIN_ROLE = "admin"
 ADMIN_ADDRESS = "groups/Administrators"
 MAX_ATTEMPTS = 3  # PUTs answered 409 (someone else edited the graph) are retried on a fresh graph this often
 IMPORT_INFO = "$import"  # plan only: what the target's normalized graph needs to be compared with the tree's
 log = logging.getLogger("mbport.plugins.permissions")
+
+
+def granted_view_data(graph: dict[str, Any], group: dict[str, str], database: dict[str, str]) -> Any:
+    """The view-data a graph doc grants `group` on `database` (refs): a value, a per-schema map, or None."""
+    grant = next((g for g in graph.get("grants") or [] if g.get("group") == group and g.get("database") == database),
+                 None)
+    return ((grant or {}).get("permissions") or {}).get("view-data")
 
 
 def admin_group_ids(ctx: ExportContext) -> set[int]:

@@ -1,0 +1,69 @@
+"""The plugin API: the one module a plugin imports (a test holds every built-in plugin to it).
+
+A plugin is one `Kind` subclass per Metabase resource kind. What it may use is re-exported here, typed:
+the base class and what its hooks receive, the ref helpers, the helpers several kinds share, the errors
+and the client type. The rest of mbport may change without notice; this module changes with care.
+"""
+
+from __future__ import annotations
+
+from .client import ApiError, MetabaseClient, register_secret
+from .diff import describe_dashcards, describe_query, describe_tabs
+from .errors import MbportError
+from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
+from .kindutil import (
+    ARCHIVE_STAGE,
+    COMMON_DROP,
+    archive_order,
+    archived_payload,
+    archived_state,
+    archived_with_container,
+    archived_with_problems,
+    canonical_query,
+    in_exported_collection,
+    late_bound_refs,
+    lenient_walker,
+    omit_defaults,
+    ref_addresses,
+    restore_home,
+)
+from .output import status
+from .plugin_helpers.channels import channel_ids_by_name, channel_names
+from .plugin_helpers.folders import NO_SCHEMA, PERSONAL_FOLDER, SNIPPETS_FOLDER, table_folder
+from .plugin_helpers.permissions import (
+    ADMIN_ADDRESS,
+    BUILT_IN_GROUPS,
+    GRAPH_ADDRESS,
+    GRAPH_ID,
+    IMPORT_INFO,
+    describe_grants,
+    granted_view_data,
+    group_entries,
+    narrow_grants,
+    pending,
+    put_graph,
+    target_admin_ids,
+)
+from .plugin_helpers.table_scoped import TableScoped
+from .refs import REF, SECRET, Walker, address, address_kind, collect_refs, is_ref, split_address
+from .tree import slugify
+
+__all__ = [
+    # the base class and what its hooks receive
+    "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed",
+    # the client and its errors
+    "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
+    # refs and addresses
+    "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "split_address", "slugify",
+    # helpers for kinds: queries, archiving, defaults
+    "ARCHIVE_STAGE", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
+    "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",
+    "omit_defaults", "ref_addresses", "restore_home",
+    # `mbport diff` phrases of structured fields
+    "describe_query", "describe_dashcards", "describe_tabs",
+    # what several kinds share: folders, channels, permission graphs, table-scoped kinds
+    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
+    "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
+    "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
+    "TableScoped",
+]

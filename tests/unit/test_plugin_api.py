@@ -1,0 +1,59 @@
+"""Plugins import mbport only through `mbport.api`: never a core module, never each other."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import mbport_plugins
+import pytest
+
+import mbport.api
+
+PLUGIN_FILES = sorted(Path(mbport_plugins.__path__[0]).glob("*.py"))
+
+
+def forbidden_imports(source: str) -> list[str]:
+    """Every import in `source` (nested ones too) of an mbport module other than mbport.api, or of a sibling."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                bad.append(f"line {node.lineno}: from {'.' * node.level}{module} import ...")
+            elif module.split(".")[0] in ("mbport", "mbport_plugins") and module != "mbport.api":
+                bad.append(f"line {node.lineno}: from {module} import ...")
+        elif isinstance(node, ast.Import):
+            bad += [f"line {node.lineno}: import {a.name}" for a in node.names
+                    if a.name.split(".")[0] in ("mbport", "mbport_plugins") and a.name != "mbport.api"]
+    return bad
+
+
+@pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: p.name)
+def test_plugin_imports_only_the_api(path: Path) -> None:
+    assert forbidden_imports(path.read_text()) == []
+
+
+def test_the_check_catches_core_sibling_and_nested_imports() -> None:
+    source = ("import os\nimport orjson\nfrom mbport.api import Kind\nfrom mbport.kind import Kind\n"
+              "from .groups import X\ndef f():\n    import mbport.tree\n    from mbport_plugins.cards import Cards\n")
+    assert forbidden_imports(source) == ["line 4: from mbport.kind import ...", "line 5: from .groups import ...",
+                                         "line 7: import mbport.tree", "line 8: from mbport_plugins.cards import ..."]
+
+
+def test_every_api_name_exists_and_is_listed_once() -> None:
+    assert len(mbport.api.__all__) == len(set(mbport.api.__all__))
+    assert [n for n in mbport.api.__all__ if not hasattr(mbport.api, n)] == []
+    public = {n for n in vars(mbport.api) if not n.startswith("_") and n != "annotations"}
+    assert public == set(mbport.api.__all__)
+
+
+def test_plugins_found_on_disk_are_the_registered_ones() -> None:
+    """The import check reads the files the entry points load (not a stale copy elsewhere)."""
+    from mbport.registry import load_plugins
+
+    modules = {type(k).__module__ for k in load_plugins().kinds.values()}
+    on_disk = {f"mbport_plugins.{p.stem}" for p in PLUGIN_FILES}
+    assert modules <= on_disk
+    assert all(m in sys.modules for m in modules)
