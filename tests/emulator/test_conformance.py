@@ -30,6 +30,7 @@ Items of conformance.md that already have a test that fails when the behaviour i
 | 26 MBQL 5 storage, legacy-mbql | test_cards.py::test_mbql4_is_stored_as_mbql5_and_legacy_on_request |
 | 27 f=all, f=archived | test_cards.py::test_list_filters |
 | 28 running queries | test_dataset.py::test_native_query_mbql4, ::test_saved_card_with_tags_card_references_and_snippets |
+| 28 running MBQL queries (filters, expressions, aggregations, temporal breakouts, joins, source cards, stages, segment/metric/measure macros; failures answered 202 "failed") | test_query_mbql.py (every test; MBQL 4 and 5 give the same rows) |
 | 29 auto-placement | test_dashboards.py::test_dashboard_question_is_autoplaced_in_the_first_free_slot, ::test_dashboard_question_goes_on_the_given_tab_or_the_first |
 | 30 dashcard diff | test_dashboards.py::test_plain_update_leaves_dashcards_alone_and_tabs_alone_are_ignored, ::test_negative_ids_create_missing_ids_delete_and_response_has_real_ids, ::test_temporary_tab_ids_in_dashcards_become_real_ids |
 | 31 every dashcard needs a tab | test_dashboards.py::test_a_dashcard_without_tab_is_a_plain_400_when_tabs_are_sent, ::test_with_exactly_one_tab_dashcards_are_put_on_it |
@@ -78,6 +79,7 @@ Behaviours of api-surface.md §23 found by real clients' integration suites (iss
 | remappings only in query_metadata and the field GET, which also has the FK `target` | test_metadata.py::test_remappings_are_served_by_query_metadata_and_the_field_never_by_database_metadata |
 | running a card records its `result_metadata`; a native card is saved with its columns | test_dataset.py::test_running_a_card_records_its_metadata_and_a_model_keeps_its_edits, ::test_a_native_card_saved_without_metadata_gets_its_columns |
 | MBQL 95 sort directions canonicalized | test_mbql.py::test_mbql95_sort_directions_are_canonicalized_before_conversion |
+| a dashcard's query filters an MBQL card through its `dimension` parameter mappings (defaults, dates) | test_query_mbql.py::test_dashcard_parameters_filter_an_mbql_card_through_its_mappings |
 | `POST /api/card/:id/query/:export-format` (json, csv, api) | test_dataset.py::test_a_card_downloads_as_json_and_csv |
 | creating in or moving into the Trash: 400 "You cannot modify the Trash Collection." | test_collections.py::test_cannot_create_in_trash_and_official_needs_premium, test_cards.py::test_move_to_trash_is_refused, test_dashboards.py::test_creating_a_dashboard_in_the_trash_is_a_plain_400 |
 | `card_schema` and `source_card_id` before 0.57 | test_cards.py::test_profile_056_stores_mbql4 |

@@ -8,214 +8,19 @@ import io
 import re
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from .. import errors, sync
 from ..app import Ctx, Response
+from ..query import Compiled, QueryError, compile_query
 from ..router import route
 from ..store import Row, State
 
 MAX_RESULTS = 2000  # Metabase's cap on ad-hoc and saved-question results
-_TAG = re.compile(r"\{\{\s*(.+?)\s*\}\}")
-_OPTIONAL = re.compile(r"\[\[(.+?)\]\]", re.S)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# MBQL clauses the emulator runs; any other clause in an MBQL stage fails the query.
-_SUPPORTED_MBQL = {"source-table", "limit", "fields", "order-by", "lib/type", "lib/stage-metadata"}
-
-
-class QueryError(Exception):
-    """A query that Metabase would report as failed (HTTP 202, status "failed")."""
-
-    def __init__(self, message: str, error_type: str = "invalid-query", cls: str = "clojure.lang.ExceptionInfo"):
-        super().__init__(message)
-        self.error_type = error_type
-        self.cls = cls
-
-
-@dataclass
-class Compiled:
-    sql: str
-    params: list[Any] = field(default_factory=list)
-    fields: list[Row] | None = None  # the metadata fields of an MBQL query's columns
-
-
-# ---- reading queries in either MBQL version ----
-
-def _stage(query: dict) -> dict:
-    """The query as one flat stage: {native, template-tags} or {source-table, limit, ...}."""
-    if query.get("lib/type") == "mbql/query":
-        stages = query.get("stages") or [{}]
-        if len(stages) > 1:
-            raise QueryError("The emulator runs single-stage queries only.")
-        stage = stages[0]
-        if stage.get("lib/type") == "mbql.stage/native":
-            return {"native": stage.get("native") or "", "template-tags": stage.get("template-tags")}
-        return dict(stage)
-    if query.get("type") == "native":
-        native = query.get("native") or {}
-        return {"native": native.get("query") or "", "template-tags": native.get("template-tags")}
-    if query.get("type") == "query":
-        return dict(query.get("query") or {})
-    raise QueryError("Invalid query: expected a native or MBQL query.")
-
-
-def _tags_by_name(tags: Any) -> dict[str, dict]:
-    # a map keyed by name (<= 0.62) or a list of tags that carry their name (0.63)
-    if isinstance(tags, list):
-        return {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}
-    return dict(tags or {})
-
-
-def _parameter_values(parameters: list[dict] | None) -> dict[str, Any]:
-    values = {}
-    for p in parameters or []:
-        target = p.get("target")
-        if not (isinstance(target, list) and len(target) > 1 and isinstance(target[1], list)):
-            continue
-        name = next((x for x in reversed(target[1]) if isinstance(x, str) and x != "template-tag"), None)
-        if name is not None and p.get("value") not in (None, [], ""):
-            values[name] = p["value"]
-    return values
-
-
-def _field_id(ref: Any) -> int | None:
-    # ["field", 12, {...}] (MBQL 4) or ["field", {...}, 12] (MBQL 5)
-    if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "field":
-        return next((x for x in ref[1:] if isinstance(x, int)), None)
-    return None
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-# ---- native SQL with template tags ----
-
-class NativeCompiler:
-    """Expands Metabase template tags into SQLite SQL with bound parameters, in textual order."""
-
-    def __init__(self, state: State, tags: dict[str, dict], values: dict[str, Any], depth: int = 0):
-        self.state, self.tags, self.values, self.depth = state, tags, values, depth
-        if depth > 8:
-            raise QueryError("Circular card or snippet references.")
-
-    def value_of(self, name: str) -> Any:
-        tag = self.tags.get(name, {})
-        value = self.values.get(name, tag.get("default"))
-        return None if value in ([], "") else value
-
-    def compile(self, sql: str) -> Compiled:
-        params: list[Any] = []
-        sql = self._inline_snippets(sql)
-        sql = _OPTIONAL.sub(lambda m: m.group(1) if self._all_set(m.group(1)) else "", sql)
-        text = _TAG.sub(lambda m: self._substitute(m.group(1), params), sql)
-        return Compiled(text, params)
-
-    def _inline_snippets(self, sql: str) -> str:
-        def snippet(m: re.Match) -> str:
-            name = m.group(1)
-            if not name.lower().startswith("snippet:"):
-                return m.group(0)
-            tag = self.tags.get(name, {})
-            rows = self.state.table("native_query_snippet")
-            row = rows.get(tag["snippet-id"]) if tag.get("snippet-id") else None
-            row = row or rows.first(name=tag.get("snippet-name") or name.split(":", 1)[1].strip())
-            if row is None:
-                raise QueryError(f"Snippet {name.split(':', 1)[1].strip()!r} does not exist.")
-            return NativeCompiler(self.state, self.tags, self.values, self.depth + 1)._inline_snippets(row["content"])
-
-        return _TAG.sub(snippet, sql)
-
-    def _all_set(self, clause: str) -> bool:
-        return all(name.startswith("#") or self.value_of(name) is not None for name in _TAG.findall(clause))
-
-    def _substitute(self, name: str, params: list[Any]) -> str:
-        if name.startswith("#"):
-            return self._card_reference(name, params)
-        tag = self.tags.get(name, {"type": "text"})
-        value = self.value_of(name)
-        if tag.get("type") == "dimension":
-            return self._field_filter(tag, value, params)
-        if value is None:
-            if tag.get("required"):
-                raise QueryError(f"You'll need to pick a value for '{tag.get('display-name') or name}' "
-                                 "before this query can run.", "missing-required-parameter")
-            raise QueryError(f'Cannot run the query: missing required parameters: #{{"{name}"}}',
-                             "missing-required-parameter")
-        items = value if isinstance(value, list) else [value]
-        params.extend(_typed(tag.get("type"), v) for v in items)
-        return ", ".join("?" for _ in items)
-
-    def _card_reference(self, name: str, params: list[Any]) -> str:
-        tag = self.tags.get(name, {})
-        match = re.match(r"#(\d+)", name)
-        card_id = tag.get("card-id") or (int(match.group(1)) if match else None)
-        card = self.state.table("card").get(card_id) if card_id else None
-        if card is None:
-            raise QueryError(f"Card {card_id} does not exist.")
-        sub = compile_query(self.state, card["dataset_query"], [], self.depth + 1)
-        params.extend(sub.params)
-        return f"({sub.sql})"
-
-    def _field_filter(self, tag: dict, value: Any, params: list[Any]) -> str:
-        if value is None:
-            return "1 = 1"  # an unset field filter matches everything
-        f = self.state.table("metabase_field").get(_field_id(tag.get("dimension")))
-        table = self.state.table("metabase_table").get(f["table_id"]) if f else None
-        if f is None or table is None:
-            raise QueryError("The field filter's field does not exist.")
-        items = value if isinstance(value, list) else [value]
-        params.extend(items)
-        column = f"{_quote(table['name'])}.{_quote(f['name'])}"
-        return f"{column} = ?" if len(items) == 1 else f"{column} IN ({', '.join('?' for _ in items)})"
-
-
-def _typed(tag_type: str | None, value: Any) -> Any:
-    if tag_type == "number" and isinstance(value, str):
-        try:
-            return float(value) if "." in value else int(value)
-        except ValueError as exc:
-            raise QueryError(f"Invalid number: {value!r}") from exc
-    return value
-
-
-# ---- MBQL (the simple subset) ----
-
-def _compile_mbql(state: State, stage: dict) -> Compiled:
-    unsupported = sorted(k for k in stage if k not in _SUPPORTED_MBQL and stage[k] not in (None, [], {}))
-    if unsupported:
-        raise QueryError(f"The emulator cannot run MBQL with {', '.join(unsupported)}; use a native query.")
-    table = state.table("metabase_table").get(stage.get("source-table"))
-    if table is None:
-        raise QueryError(f"Table {stage.get('source-table')!r} does not exist.")
-    by_id = {f["id"]: f for f in state.table("metabase_field").where(table_id=table["id"], active=True)}
-    if stage.get("fields"):
-        chosen = [by_id[i] for i in map(_field_id, stage["fields"]) if i in by_id]
-    else:
-        chosen = sorted((f for f in by_id.values() if f["visibility_type"] == "normal"), key=lambda f: f["position"])
-    sql = f"SELECT {', '.join(_quote(f['name']) for f in chosen) or '*'} FROM {_quote(table['name'])}"
-    order = []
-    for clause in stage.get("order-by") or []:
-        ref = next((x for x in clause[1:] if isinstance(x, list)), None)
-        if _field_id(ref) in by_id:
-            order.append(f"{_quote(by_id[_field_id(ref)]['name'])} {'DESC' if clause[0] == 'desc' else 'ASC'}")
-    if order:
-        sql += " ORDER BY " + ", ".join(order)
-    if stage.get("limit") is not None:
-        sql += f" LIMIT {int(stage['limit'])}"
-    return Compiled(sql, [], chosen)
-
-
-def compile_query(state: State, query: dict, parameters: list[dict] | None, depth: int = 0) -> Compiled:
-    stage = _stage(query)
-    if "native" in stage:
-        compiler = NativeCompiler(state, _tags_by_name(stage.get("template-tags")), _parameter_values(parameters), depth)
-        return compiler.compile(stage["native"])
-    return _compile_mbql(state, stage)
 
 
 # ---- running and answering ----
@@ -239,31 +44,47 @@ def _native_col(name: str, values: list[Any]) -> dict:
             "name": name, "base_type": base, "effective_type": base}
 
 
-def _field_col(f: Row) -> dict:
-    keys = ("description", "semantic_type", "table_id", "coercion_strategy", "name", "settings", "fk_target_field_id",
-            "effective_type", "nfc_path", "parent_id", "id", "position", "visibility_type", "display_name",
-            "fingerprint", "base_type")
-    return {**{k: f[k] for k in keys}, "source": "fields", "field_ref": ["field", f["id"], None]}
-
-
-def _run(db: Row, compiled: Compiled, limit: int = MAX_RESULTS) -> tuple[list[dict], list[list[Any]], bool]:
+def _connect(db: Row) -> sqlite3.Connection:
     if db["engine"] != "sqlite":
         raise QueryError(f"The emulator cannot connect to a {db['engine']} database; only SQLite warehouses run queries.",
                          "driver", "class java.net.ConnectException")
     try:
-        with sync.connect((db.get("details") or {}).get("db", "")) as conn:
+        return sync.connect((db.get("details") or {}).get("db", ""))
+    except sync.SyncError as exc:
+        raise QueryError(str(exc), "driver", "class java.sql.SQLException") from exc
+
+
+def _sql_error(exc: Exception) -> QueryError:
+    return QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})", "invalid-query",
+                      "class org.sqlite.SQLiteException")
+
+
+def compile_for(state: State, db: Row, query: dict, parameters: list[dict] | None) -> Compiled:
+    """Compile a query for a warehouse; a native source query's columns are read from the warehouse."""
+
+    def probe(sql: str, params: list) -> list[str]:
+        try:
+            with _connect(db) as conn:
+                cursor = conn.execute(f"SELECT * FROM ({sql}) LIMIT 0", params)
+                return [d[0] for d in cursor.description or []]
+        except (sqlite3.Error, OverflowError) as exc:
+            raise _sql_error(exc) from exc
+
+    return compile_query(state, query, parameters, probe=probe)
+
+
+def _run(db: Row, compiled: Compiled, limit: int = MAX_RESULTS) -> tuple[list[dict], list[list[Any]], bool]:
+    try:
+        with _connect(db) as conn:
             cursor = conn.execute(compiled.sql, compiled.params)
             names = [d[0] for d in cursor.description or []]
             rows = [list(r) for r in cursor.fetchmany(limit + 1)]
-    except sync.SyncError as exc:
-        raise QueryError(str(exc), "driver", "class java.sql.SQLException") from exc
     except (sqlite3.Error, OverflowError) as exc:
-        raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})", "invalid-query",
-                         "class org.sqlite.SQLiteException") from exc
+        raise _sql_error(exc) from exc
     truncated = len(rows) > limit
     rows = rows[:limit]
-    if compiled.fields is not None and len(compiled.fields) == len(names):
-        cols = [_field_col(f) for f in compiled.fields]
+    if compiled.cols is not None and len(compiled.cols) == len(names):
+        cols = compiled.cols
     else:
         cols = [_native_col(n, [r[i] for r in rows]) for i, n in enumerate(names)]
     return cols, rows, truncated
@@ -277,7 +98,7 @@ def execute(state: State, db: Row, query: dict, parameters: list[dict] | None, c
     base = {"database_id": db["id"], "started_at": started_at, "json_query": json_query, "context": context}
     compiled: Compiled | None = None
     try:
-        compiled = compile_query(state, query, parameters)
+        compiled = compile_for(state, db, query, parameters)
         cols, rows, truncated = _run(db, compiled)
     except QueryError as exc:
         return Response(202, _failed(base, exc, compiled))
@@ -305,7 +126,7 @@ def query_metadata_by_running(state: State, query: dict) -> list[dict] | None:
         db = state.table("metabase_database").get(query.get("database"))
         if db is None:
             return None
-        return _columns_metadata(_run(db, compile_query(state, query, None))[0])
+        return _columns_metadata(_run(db, compile_for(state, db, query, None))[0])
     except (QueryError, errors.ApiError):
         return None
 
@@ -393,7 +214,7 @@ def download_card(ctx: Ctx, card_id: Any, export_format: str):
         answer = execute(state, db, query, parameters, "question")
         return Response(200, answer.body)
     try:
-        cols, rows, _ = _run(db, compile_query(state, query, parameters), MAX_DOWNLOAD_ROWS)
+        cols, rows, _ = _run(db, compile_for(state, db, query, parameters), MAX_DOWNLOAD_ROWS)
     except QueryError as exc:
         return Response(500, {"status": "failed", "error": str(exc), "error_type": exc.error_type})
     titles = [c.get("display_name") or c["name"] for c in cols]
