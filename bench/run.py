@@ -169,6 +169,8 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
         extra["queries"] = sum(c.paired for k, c in verified.counts.items() if k.startswith("rows of ")) * 2
         extra["differences"] = len(verified.differences)
         extra["differences_sample"] = [d.line() for d in verified.differences[:5]]
+        # a query that errors on both sides compares no rows: the count says how many rows went unchecked
+        extra["failing_on_both_sides"] = sum("fails on both sides" in note for note in verified.notes)
         api.request_count += other.request_count  # both instances' requests count
         other.close()
     else:
