@@ -13,12 +13,12 @@ from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .kind import Kind
 from .plan import Change, Plan, Progress
+from .refgraph import Node
 from .refs import REF, address_kind, is_ref
 from .resolve import Resolver
 
 log = logging.getLogger("mbport.engine")
 
-Node = tuple[str, str]  # (address, stage)
 # Write failures after which the target is read again and the write tried again: no answer at all, a 500
 # (Metabase's unexpected errors are mostly passing: a full connection pool, a restart) and a 409 (the
 # permission graphs' "someone else edited": a fresh read gives the current revision).

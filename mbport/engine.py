@@ -12,7 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from .apply import RETRY_WRITE_STATUSES, WRITE_ATTEMPTS, Applier, ApplyResult, Node, ref_address
+from . import refgraph
+from .apply import RETRY_WRITE_STATUSES, WRITE_ATTEMPTS, Applier, ApplyResult, ref_address
 from .errors import MbportError
 from .kind import Kind
 from .match import Matcher
@@ -49,54 +50,18 @@ class Importer(Matcher, Planner, Applier):
         self.recheck: set[str] = set()  # matched docs a cascade of this apply may change: found again before writing
         self.graph = self.build_graph()
 
-
     # ------------------------------------------------------------------ graph
     def kind(self, addr: str) -> Kind:
         return self.registry[address_kind(addr)]
 
     def build_graph(self) -> nx.DiGraph:
-        """Nodes (address, stage); an edge for every non-deferred ref. Any cycle is an error naming it."""
-        graph = nx.DiGraph()
-        for addr in self.tree.docs:
-            kind = self.kind(addr)
-            previous = None
-            for stage in kind.stages:
-                graph.add_node((addr, stage))
-                if previous:
-                    graph.add_edge((addr, previous), (addr, stage))
-                previous = stage
-        for addr, doc in self.tree.docs.items():
-            kind = self.kind(addr)
-            for stage in kind.stages:
-                for target in kind.stage_refs(doc, stage):
-                    dep = self._dependency_node(target)
-                    if dep and dep[0] != addr:
-                        graph.add_edge(dep, (addr, stage))
-        for addr in self.tree.docs:  # kinds that wait for whole other kinds (kind.import_after)
-            kind = self.kind(addr)
-            if kind.import_after:
-                for other in (o for o in self.tree.docs if address_kind(o) in kind.import_after):
-                    graph.add_edge((other, self.kind(other).stages[-1]), (addr, kind.stages[0]))
-        self.cascades: dict[str, set[str]] = {}  # doc → docs written after a cascade its write may set off
-        for addr, doc in self.tree.docs.items():  # cascades a write sets off (kind.write_order)
-            for earlier, later in self.kind(addr).write_order(doc, self.tree.docs):
-                if earlier in graph and later in graph and earlier[0] != later[0]:
-                    graph.add_edge(earlier, later)
-                    if later[1] == self.kind(later[0]).stages[0]:  # written after the other's write, not before it
-                        self.cascades.setdefault(earlier[0], set()).add(later[0])
-        cycles = [sorted({a for a, _ in c}) for c in nx.strongly_connected_components(graph) if len(c) > 1]
-        if cycles:
+        """The tree's reference graph (mbport.refgraph, the rules `check` uses too); any cycle is an error naming it."""
+        self.refgraph = refgraph.build(self.registry, self.tree.docs)
+        self.cascades = self.refgraph.cascades  # doc → docs written after a cascade its write may set off
+        if self.refgraph.cycles:
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "
-                              + "; ".join(" ↔ ".join(c) for c in cycles))
-        return graph
-
-    def _dependency_node(self, target: str) -> Node | None:
-        """A whole doc is ready after its first stage; a sub-object (tab, field ...) after its owner's last."""
-        owner = self.registry.owner(target)
-        if owner not in self.tree.docs:
-            return None
-        stages = self.kind(owner).stages
-        return (owner, stages[0] if owner == target else stages[-1])
+                              + "; ".join(" ↔ ".join(c) for c in self.refgraph.cycles))
+        return self.refgraph.order
 
     def doc_order(self) -> list[str]:
         return list(dict.fromkeys(addr for addr, _stage in nx.lexicographical_topological_sort(self.graph)))

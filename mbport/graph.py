@@ -1,7 +1,9 @@
 """`mbport graph`: a tree's dependency graph (what uses what) as Graphviz dot, SVG or one self-contained HTML page.
 
 Nodes are docs (labelled with kind and name); an edge A → B means A refers to B (a dashboard to its cards, a
-card to its model, snippet, database, table ...). Refs to sub-objects (a field, a tab) point at their owner.
+card to its model, snippet, database, table ...): the doc-level `uses` of the reference graph the import and
+`check` work from (mbport.refgraph); deferred refs are dashed. Refs to sub-objects (a field, a tab) point at their
+owner.
 The SVG comes from Graphviz's `dot` when it is installed, else from a small layered layout done here.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from . import refgraph
 from .diff import display_name, kind_label
 from .export import select
 from .kind import Kind
@@ -43,17 +46,9 @@ def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots:
         where = registry[kind].label_context(docs[addr]) if kind in registry else None
         graph.add_node(addr, kind=kind, name=name,
                        label=f"{kind_label(registry, kind)}: {name}" + (f" ({where})" if where else ""))
-    for addr in sorted(keep):
-        kind = registry[address_kind(addr)]
-        deferred = {registry.owner(r) for r in kind.deferred_refs(docs[addr])}
-        for ref in sorted(kind.refs(docs[addr])):
-            target = registry.owner(ref)
-            if target == addr or target not in graph:
-                continue
-            if graph.has_edge(addr, target):
-                graph[addr][target]["refs"] += 1
-            else:
-                graph.add_edge(addr, target, refs=1, deferred=target in deferred)
+    for a, b, data in refgraph.build(registry, docs).uses.edges(data=True):  # the refs the import writes by
+        if a in graph and b in graph:
+            graph.add_edge(a, b, **data)
     return graph
 
 

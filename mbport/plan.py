@@ -143,7 +143,7 @@ class Planner:
     def plan(self, progress: Progress | None = None) -> Plan:
         """`progress(address, "compare")` is called once per doc of the tree (a display, e.g. mbport.output)."""
         self.match()
-        problems = self._memo_problems()
+        problems = [d.problem(self.tree.paths) for d in self.refgraph.dangling] + self._memo_problems()
         unsupported = self._target_support()
         ctx = self._target_context()
         comparable = self._comparable_raws()

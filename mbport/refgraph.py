@@ -1,0 +1,142 @@
+"""The reference graph of a tree: the one set of rules `check`, the import (plan and apply) and `mbport graph` share.
+
+Nodes are (address, stage): one per write of a doc (`Kind.stages`; most kinds write once, dashboards twice: shell,
+layout; collections a second time to archive). An edge (a, s) → (b, t) means stage s of a is written before
+stage t of b. The edges, each with the rule that made it (edge attribute `why`):
+
+- `stage`: a doc's own stages, in order.
+- `ref`: every ref of `Kind.stage_refs(doc, stage)` (default: the doc's refs that are not deferred, before its
+  first stage). A ref to a whole doc waits for that doc's first stage (it has an id then); a ref to a sub-object
+  (a table's field, a dashboard's tab) waits for its owner's last stage (`Registry.owner`; the owner writes it).
+  A ref to oneself is no edge. A stage ref to a doc the tree lacks is no edge: when it is also one of the doc's
+  refs it is a dangling ref (below); otherwise it is an ordering hint only (an alert's previous ordinal).
+- `import_after`: every doc of the kinds in `Kind.import_after` (its last stage) before the doc's first stage.
+- `write_order`: `Kind.write_order` pairs (Metabase's archive cascades); a write placed after another doc's
+  first stage is also recorded in `cascades`, so a plan writes it again when that doc changes.
+
+Not edges: deferred refs (`Kind.deferred_refs`: click-behaviour targets, a table's FK targets, a dashboard
+question's own dashboard ...) are written in a second pass once every object has an id, which is how the
+cycles Metabase allows are broken; they are kept in `uses` only, dashed in the picture. `Kind.part_of` and
+`Kind.contains` only say which sub-objects and docs belong together (selection, ref lookup), not an order.
+
+A ref is dangling when its kind is unknown, or it names neither a doc of the tree nor a sub-object a doc of
+the tree contains (`Kind.contains`); a dangling ref makes no edge. A cycle is a strongly connected set of
+nodes: no write order exists, so `check` reports it and the import refuses it, both from `RefGraph.cycles`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .refs import address_kind
+from .registry import Registry
+
+Node = tuple[str, str]  # (address, stage)
+WHY = {"stage": "its next write", "ref": "it refers to the one before", "import_after": "its kind waits for that kind",
+       "write_order": "a cascade of Metabase's sets this order"}
+
+
+@dataclass(frozen=True)
+class Dangling:
+    """A ref of `source` that names nothing the tree has (`reason`: "unknown kind" or "not in the tree")."""
+
+    source: str
+    target: str
+    reason: str
+
+    def problem(self, paths: dict[str, str]) -> str:
+        """The line `check` and `plan` report: the file of the doc holding the ref, and the ref."""
+        where = paths.get(self.source, self.source)
+        if self.reason == "unknown kind":
+            return f"{where}: ref to unknown kind: {self.target}"
+        return f"{where}: ref to {self.target}, which is not in the tree"
+
+
+@dataclass
+class RefGraph:
+    """The order graph of a tree's writes, its doc-level uses, dangling refs and cycles (see the module docstring)."""
+
+    order: nx.DiGraph  # (address, stage) nodes; edges: what must be written first → what waits for it
+    uses: nx.DiGraph  # doc → doc it refers to (its owner, for a sub-object); attrs refs (count), deferred
+    dangling: list[Dangling] = field(default_factory=list)  # by source, then target
+    cascades: dict[str, set[str]] = field(default_factory=dict)  # doc → docs written after a cascade it may set off
+    cycles: list[list[str]] = field(default_factory=list)  # the docs of each cycle, sorted; no write order exists
+
+    def cycle_problem(self, docs: list[str], paths: dict[str, str]) -> str:
+        """The line `check` reports for one entry of `cycles`; when not every link is a ref, the circle of writes."""
+        line = "cycle between " + ", ".join(f"{a} ({paths.get(a, a)})" for a in docs)
+        walk = self.cycle_path(docs)
+        links = [(b, self.order.edges[a, b]["why"]) for a, b in zip(walk, walk[1:], strict=False)]
+        if {why for _node, why in links} <= {"ref", "stage"}:
+            return line
+        return line + "; its writes would have to run in a circle: " + f"{walk[0][0]} ({walk[0][1]})" + "".join(
+            f", then {a} ({stage}) ({WHY[why]})" for (a, stage), why in links)
+
+    def cycle_path(self, docs: list[str]) -> list[Node]:
+        """One closed walk through the cycle among `docs` (an entry of `cycles`), first node repeated at the end."""
+        nodes = [n for n in self.order if n[0] in docs]
+        sub = self.order.subgraph(nodes)
+        for component in nx.strongly_connected_components(sub):
+            if len(component) > 1:
+                path = [a for a, _b in nx.find_cycle(sub.subgraph(component), source=min(component))]
+                return path + [path[0]]
+        return []
+
+
+def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
+    """The reference graph of `docs` (address → doc, every kind known to `registry`)."""
+    kinds = {addr: registry[address_kind(addr)] for addr in docs}
+    contained = {sub for addr, doc in docs.items() for sub in kinds[addr].contains(doc)}
+    graph = RefGraph(nx.DiGraph(), nx.DiGraph())
+    missing: dict[str, set[str]] = {}
+    graph.uses.add_nodes_from(sorted(docs))
+    for addr in sorted(docs):
+        kind, doc = kinds[addr], docs[addr]
+        deferred = {registry.owner(r) for r in kind.deferred_refs(doc)}
+        for target in sorted(kind.refs(doc)):
+            if not registry.known_kind(address_kind(target)):
+                graph.dangling.append(Dangling(addr, target, "unknown kind"))
+            elif target not in docs and target not in contained:
+                graph.dangling.append(Dangling(addr, target, "not in the tree"))
+            else:
+                owner = registry.owner(target)
+                if owner == addr:
+                    continue
+                if graph.uses.has_edge(addr, owner):
+                    graph.uses[addr][owner]["refs"] += 1
+                else:
+                    graph.uses.add_edge(addr, owner, refs=1, deferred=owner in deferred)
+                continue
+            missing.setdefault(addr, set()).add(target)
+    order = graph.order
+    for addr in docs:
+        previous = None
+        for stage in kinds[addr].stages:
+            order.add_node((addr, stage))
+            if previous:
+                order.add_edge((addr, previous), (addr, stage), why="stage")
+            previous = stage
+    for addr, doc in docs.items():
+        kind = kinds[addr]
+        for stage in kind.stages:
+            for target in kind.stage_refs(doc, stage):
+                owner = registry.owner(target)
+                if owner == addr or owner not in docs or target in missing.get(addr, ()):
+                    continue
+                stages = kinds[owner].stages
+                order.add_edge((owner, stages[0] if owner == target else stages[-1]), (addr, stage), why="ref")
+    for addr in docs:
+        kind = kinds[addr]
+        for other in (o for o in docs if kind.import_after and address_kind(o) in kind.import_after):
+            order.add_edge((other, kinds[other].stages[-1]), (addr, kind.stages[0]), why="import_after")
+    for addr, doc in docs.items():
+        for earlier, later in kinds[addr].write_order(doc, docs):
+            if earlier in order and later in order and earlier[0] != later[0]:
+                order.add_edge(earlier, later, why="write_order")
+                if later[1] == kinds[later[0]].stages[0]:  # written after the other's write, not before it
+                    graph.cascades.setdefault(earlier[0], set()).add(later[0])
+    graph.cycles = sorted(sorted({a for a, _ in c}) for c in nx.strongly_connected_components(order) if len(c) > 1)
+    return graph
