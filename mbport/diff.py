@@ -1,9 +1,9 @@
 """Semantic diff of two trees: per object, what changed, in the words a Metabase admin uses.
 
 The comparison knows no kind by name: it asks each kind's `describe_change(field, old, new, names)` hook for
-phrases. The default hook (`describe_field`) reads the kind's declarative `phrases` (field → label, or
-value → phrase) and handles what every kind shares: renames, archiving, moves between containers, refs,
-scalars, maps and lists of keyed items. Kinds with richer fields (queries, dashcards, tabs) call the helpers
+phrases. Where the hook has none (it answers None), `describe_field` phrases the change: it reads the kind's
+declarative `phrases` (field → label, or value → phrase) and handles what every kind shares: renames, archiving,
+moves between containers, refs, scalars, maps and lists of keyed items. Kinds with richer fields (queries, dashcards, tabs) call the helpers
 below (`describe_query`, `describe_dashcards`, `describe_tabs`) from their own hook.
 """
 
@@ -143,7 +143,7 @@ def is_scalar(value: Any) -> bool:
 # ---------------------------------------------------------------- the default phrasing of one field
 
 def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
-    """What a change of `field_name` means, for any kind: the default `Kind.describe_change`."""
+    """What a change of `field_name` means, for any kind: what diff says where `Kind.describe_change` says nothing."""
     entry = getattr(kind, "phrases", {}).get(field_name)
     if isinstance(entry, dict):
         if is_scalar(new) and new in entry and new is not MISSING:
@@ -431,7 +431,7 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
             else:
                 described = kind.describe_change(field_name, va, vb, names)
                 # [] is the kind saying the difference means nothing (a grant's collection path, shown for readers)
-                details += [f"{field_name} changed"] if described is None else described
+                details += describe_field(kind, field_name, va, vb, names) if described is None else described
         if details:
             changes.append(ObjectChange(addr, kind_name, label, name, "changed", list(dict.fromkeys(details))))
     return changes

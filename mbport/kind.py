@@ -359,14 +359,13 @@ class Kind:
         return {}
 
     # ---- diff ----
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
         """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
-        phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default: `mbport.diff.describe_field`
-        (the kind's `phrases`, then "field changed" by shape); override for fields with structure. An empty list
-        says the difference means nothing to an admin (only derived text differs)."""
-        from .diff import describe_field
-
-        return describe_field(self, field, old, new, names)
+        phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default None: diff's own phrasing
+        (`mbport.diff.describe_field`: the kind's `phrases`, then "field changed" by shape); override for fields
+        with structure, returning `super().describe_change(...)` for the others. An empty list says the difference
+        means nothing to an admin (only derived text differs)."""
+        return None
 
 
 class PathContext:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import MbportError
 from .refs import REF, Walker, address_kind, is_ref
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
-    from .registry import Registry
+
+
+class KindsByName(Protocol):
+    """What Target needs of the registry (mbport.registry.Registry): a kind by name, for its `after`. A protocol, not
+    the Registry type: kinds take Target and Resolver in their hooks, so this module stays below kind and registry."""
+
+    def __getitem__(self, name: str) -> Any: ...
 
 
 class UnresolvedRef(MbportError):
@@ -63,7 +69,7 @@ class Target:
     """The target instance as import sees it: raw objects per kind, read once and refreshed on demand."""
 
     api: MetabaseClient
-    registry: Registry
+    registry: KindsByName
     options: dict[str, Any] = field(default_factory=dict)
     raw_by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     loader: Callable[[str], list[dict[str, Any]]] | None = None
