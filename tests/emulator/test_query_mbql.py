@@ -366,3 +366,58 @@ def test_dashcard_parameters_filter_an_mbql_card_through_its_mappings(shop):
     april = shop.run({}, path, parameters=[{"id": "st", "value": None}, {"id": "day",
                                                                        "value": "2024-04-01~2024-04-30"}])
     assert april["data"]["rows"] == [[None, 1], ["cancelled", 1]]
+
+
+def test_numeric_binning(shop):
+    by_width = shop.rows(**{"source-table": shop.t["orders"], "aggregation": [["count"]], "breakout": [shop.field(
+        "orders.quantity", binning={"strategy": "bin-width", "bin-width": 2})]})
+    assert by_width == sorted([k, n] for k, n in Counter(o[3] // 2 * 2 for o in ORDERS).items())
+    body = shop.run(shop.query(**{"source-table": shop.t["orders"], "aggregation": [["count"]], "breakout": [
+        shop.field("orders.quantity", binning={"strategy": "num-bins", "num-bins": 4})]}))
+    # quantities 1..4 in 4 bins: the raw width (4 - 1) / 4 = 0.75 is already "nice" (7.5 x 0.1,
+    # lib/binning/util.cljc), each bin starts at a multiple of it
+    assert body["data"]["cols"][0]["display_name"] == "Quantity: 4 bins"
+    assert body["data"]["rows"] == sorted([k, n] for k, n in Counter(o[3] // 0.75 * 0.75 for o in ORDERS).items())
+
+
+def test_join_on_a_saved_question_and_a_mbql5_stage_list(shop):
+    admin = shop.admin
+    spend = admin.post("/api/card", json={"name": "Spend", "display": "table", "visualization_settings": {},
+                                          "dataset_query": shop.query(**{
+                                              "source-table": shop.t["orders"], "aggregation": [["sum", shop.field(
+                                                  "orders.total")]], "breakout": [shop.field("orders.customer_id")]})}
+                       ).json()
+    join = {"alias": "Spend", "source-table": f"card__{spend['id']}", "fields": [["field", "sum", {
+        "base-type": "type/Float", "join-alias": "Spend"}]], "strategy": "inner-join",
+        "condition": ["=", shop.field("customers.id"), ["field", "customer_id", {"base-type": "type/Integer",
+                                                                                  "join-alias": "Spend"}]]}
+    rows = shop.rows(**{"source-table": shop.t["customers"], "joins": [join], "fields": [shop.field("customers.name")],
+                        "order-by": [["asc", shop.field("customers.id")]]})
+    spent: dict = defaultdict(float)
+    for o in ORDERS:
+        spent[o[1]] += o[4] or 0
+    assert rows == [[c[1], spent[c[0]]] for c in CUSTOMERS if c[0] in spent]
+    # MBQL 5 as the frontend writes it: a list of stages, the second one sorting on the first one's aggregation
+    q5 = {"lib/type": "mbql/query", "database": shop.db, "stages": [
+        {"lib/type": "mbql.stage/mbql", "source-table": shop.t["orders"],
+         "aggregation": [["count", {"lib/uuid": "a"}]],
+         "breakout": [["field", {"lib/uuid": "b"}, shop.f["orders.status"]]]},
+        {"lib/type": "mbql.stage/mbql", "filters": [[">=", {"lib/uuid": "c"}, ["field", {
+            "lib/uuid": "d", "base-type": "type/Integer"}, "count"], 1]],
+         "order-by": [["desc", {"lib/uuid": "e"}, ["field", {"lib/uuid": "f", "base-type": "type/Integer"}, "count"]],
+                      ["asc", {"lib/uuid": "g"}, ["field", {"lib/uuid": "h", "base-type": "type/Text"}, "status"]]]}]}
+    body = shop.run(q5)
+    counts = Counter(o[5] for o in ORDERS)
+    assert body["data"]["rows"] == sorted(([s, n] for s, n in counts.items()),
+                                          key=lambda r: (-r[1], r[0] is not None, r[0] or ""))
+    assert [c["display_name"] for c in body["data"]["cols"]] == ["Status", "Count"]
+
+
+def test_card_query_parameters_filter_an_mbql_card(shop):
+    card = shop.admin.post("/api/card", json={"name": "Orders", "display": "table", "visualization_settings": {},
+                                              "dataset_query": shop.query(**{"source-table": shop.t["orders"],
+                                                                             "fields": [shop.field("orders.id")]})}
+                           ).json()
+    body = shop.run({}, f"/api/card/{card['id']}/query", parameters=[
+        {"type": "number/between", "value": [2, 3], "target": ["dimension", shop.field("orders.quantity")]}])
+    assert body["data"]["rows"] == _ids(lambda o: 2 <= o[3] <= 3)
