@@ -421,3 +421,11 @@ def test_card_query_parameters_filter_an_mbql_card(shop):
     body = shop.run({}, f"/api/card/{card['id']}/query", parameters=[
         {"type": "number/between", "value": [2, 3], "target": ["dimension", shop.field("orders.quantity")]}])
     assert body["data"]["rows"] == _ids(lambda o: 2 <= o[3] <= 3)
+
+
+def test_a_later_stage_reads_an_extracted_unit_as_it_is(shop):
+    weekday = shop.field("orders.ordered_on", **{"temporal-unit": "day-of-week"})
+    rows = shop.rows(**{"source-query": {"source-table": shop.t["orders"], "aggregation": [["count"]],
+                                         "breakout": [weekday]}, "filter": ["<=", weekday, 4]})
+    counts = Counter((dt.date.fromisoformat(o[6]).weekday() + 1) % 7 + 1 for o in ORDERS)
+    assert rows == sorted([d, n] for d, n in counts.items() if d <= 4)

@@ -192,7 +192,8 @@ class MbqlCompiler:
                                 {"display_name": m.get("display_name") or name, "base_type": base,
                                  "effective_type": m.get("effective_type") or base,
                                  "semantic_type": m.get("semantic_type")},
-                                ["field", name, {"base-type": base}]))
+                                ["field", name, {"base-type": base}], "fields",
+                                m.get("id") if isinstance(m.get("id"), int) else None))  # a model's column mapped to a field
         if card is not None and card.get("type") == "model":
             self.apply_model_metadata(cols, card)
         return Scope(quote("source"), None, cols, from_sql=f"({sub.sql}) AS {quote('source')}")
@@ -372,7 +373,7 @@ class MbqlCompiler:
         target, opts = clause[1], (clause[2] if len(clause) > 2 and isinstance(clause[2], dict) else {})
         col = self.base_ref(target, opts, scope)
         unit, binning = opts.get("temporal-unit"), opts.get("binning")
-        if unit and unit != "default":
+        if unit and unit != "default" and col.unit != unit:  # a previous stage's bucketed column stays as it is
             col = self.bucketed(col, unit, clause)
         elif binning:
             col = self.binned(col, binning, clause)
