@@ -384,6 +384,9 @@ def _exit(code: int) -> None:
 @cli.group()
 def emulator() -> None:
     """The built-in Metabase API emulator (for tests, demos and trying migrations safely)."""
+    from .extras import require_emulator
+
+    require_emulator("mbport emulator")
 
 
 @emulator.command("serve")

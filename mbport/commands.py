@@ -624,6 +624,9 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
               help="Folder for the demo's backup repository and state (default: a new temporary folder).")
 def demo(directory):
     """The main job on built-in emulators: back up, migrate, change a chart, diff, migrate again."""
+    from .extras import require_emulator
+
+    require_emulator("mbport demo")
     from .demo import run_demo
 
     out = _out()
