@@ -1,0 +1,1 @@
+"""mbport's tests: unit, emulator, plugins, end to end, reliability, verify and benchmark suites."""

@@ -93,7 +93,7 @@ class TableScoped(Kind):
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True, "revision_message": REVISION_MESSAGE})
 
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
         """Called by `mbport diff` per changed field: the definition reads like a query's changes."""
         from ..diff import describe_query
 

@@ -1,0 +1,1 @@
+"""End-to-end tests: the mbport command against emulated Metabase instances, in process and served."""

@@ -1,0 +1,1 @@
+"""The emulator behaves like Metabase: conformance, spec checks, cascades, profiles and serving."""

@@ -1,0 +1,1 @@
+"""Reliability: faults, hostile trees, resumed imports and secrets that never leak."""

@@ -1,0 +1,1 @@
+"""Unit tests of the core modules: refs, tree, graph, state, client, config, output, registry, CLI."""

@@ -1,0 +1,1 @@
+"""mbport verify: pairing, comparison of objects and rows, reports."""
