@@ -3,6 +3,8 @@ in a pytest run of its own, against the fixture's in-process client and its serv
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 pytest_plugins = ("pytester",)
 
 USER_TESTS = '''
@@ -34,6 +36,8 @@ def test_a_misspelt_marker_is_one_clear_error(metabase):
 
 
 def test_users_metabase_fixture(pytester):
+    assert any(ep.value == "mbport.pytest_plugin" for ep in entry_points(group="pytest11")), (
+        "the pytest11 entry point is not installed: .venv/bin/pip install -e '.[dev]'")
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=2, errors=1)
