@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .refs import Walker, address, collect_refs, ref
+from .spec import Field, Match, Spec, copy, skip
+from .spec import ref as ref_field
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
@@ -77,9 +80,14 @@ class Kind:
 
     name: ClassVar[str]  # = the tree folder and the entry-point name, plural ("cards")
     endpoint: ClassVar[str] = ""  # the list endpoint, e.g. "/api/card"
-    keep: ClassVar[tuple[str, ...]] = ()  # raw fields copied into the doc (after id → ref translation)
-    drop: ClassVar[dict[str, str]] = {}  # raw field → one-line reason it is not in the doc
-    fks: ClassVar[dict[str, str]] = {}  # raw field holding a plain numeric id → the kind it points at
+    # Every raw field → its declaration (mbport.spec: copy, skip, ref, walk, custom): normalize, payload and the
+    # "no field forgotten" check are generated from it.
+    fields: ClassVar[dict[str, Field]] = {}
+    # The natural key that finds the object on the target (mbport.spec.Match); None: only by entity_id.
+    match: ClassVar[Match | None] = None
+    keep: ClassVar[tuple[str, ...]] = ()  # legacy form of `fields`: raw fields copied into the doc
+    drop: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field → why it is not in the doc
+    fks: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field holding an id → the kind
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     managed: ClassVar[bool] = True  # False: matched on the target, never created (tables, fields)
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
@@ -147,7 +155,17 @@ class Kind:
         fetched again. Default: none."""
         return ()
 
+    @cached_property
+    def spec(self) -> Spec:
+        """The kind's field declarations (`fields`, or the legacy keep/drop/fks)."""
+        if self.fields:
+            return Spec(self.fields)
+        return Spec({**{k: copy() for k in self.keep}, **{k: ref_field(v) for k, v in self.fks.items()},
+                     **{k: skip(why) for k, why in self.drop.items()}})
+
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if self.match is not None and self.match.address:
+            return self.match.key_parts(self.spec, raw_or_doc)
         return tuple(raw_or_doc.get(f) for f in self.key_fields)
 
     def address_of(self, raw_or_doc: dict[str, Any]) -> str:
@@ -158,17 +176,14 @@ class Kind:
         yield self.name, raw["id"], self.address_of(raw)
 
     def normalize(self, raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        """raw → doc: keep the `keep` fields, turn `fks` into refs, then `normalize_more`."""
-        doc = {k: raw[k] for k in self.keep if k in raw}
-        for fk, kind in self.fks.items():
-            if fk in raw:
-                doc[fk] = ctx.ref(kind, raw[fk])
-        doc = self.normalize_more(doc, raw, ctx)
+        """raw → doc: the declared `fields` (copied, refs, walked), then `normalize_more`; defaults left out."""
+        doc = self.normalize_more(self.spec.export(raw, ctx), raw, ctx)
+        doc = self.spec.omit_defaults(doc)
         # One rule for the whole tree: a top-level null is written as absent (both mean Metabase's default).
         return {k: v for k, v in doc.items() if v is not None}
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        """Hook for kinds whose ids hide inside queries and settings; default: nothing more."""
+        """What the declarations cannot say (fields declared `custom`); default: nothing more."""
         return doc
 
     def parent_ref(self, doc: dict[str, Any]) -> str | None:
@@ -177,8 +192,9 @@ class Kind:
         return value["$ref"] if isinstance(value, dict) and "$ref" in value else None
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        """Default: one flat folder, file named after the doc's name (or its key)."""
-        return PathHint((), str(doc.get("name") or self.key_parts(doc)[0]))
+        """Default: the container's folder (`container_field`, else flat), file named after the doc's name (or key)."""
+        folder = folders.folder_of(doc.get(self.container_field)) if self.container_field else ()
+        return PathHint(folder, str(doc.get("name") or self.key_parts(doc)[0]))
 
     def label(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> str | None:
         """A human name for messages (the doc's name, a user's email ...); `docs` (the tree, when known) lets a
@@ -219,12 +235,13 @@ class Kind:
         return []
 
     def match_key(self, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
-        """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never."""
-        return None
+        """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never.
+        Generated from `match`."""
+        return self.match.doc_key(self.spec, doc, resolve) if self.match is not None else None
 
     def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
-        """The same natural key read off a target raw object."""
-        return None
+        """The same natural key read off a target raw object (from `match`)."""
+        return self.match.raw_key(self.spec, raw) if self.match is not None else None
 
     def locate(self, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
         """The target id of an existing object this doc describes, or None. Called in graph order.
@@ -249,11 +266,8 @@ class Kind:
         return None
 
     def payload(self, doc: dict[str, Any], resolve: Resolver, stage: str) -> dict[str, Any]:
-        """The API body for `stage`; default: every `keep` field (absent → null, Metabase's default) and fks."""
-        body = {k: doc.get(k) for k in self.keep if k not in self.identity_fields}
-        for fk in self.fks:
-            body[fk] = resolve(doc.get(fk))
-        return body
+        """The API body for `stage`; default: every sent field of `fields` (absent → its default or null)."""
+        return self.spec.payload(doc, resolve)
 
     def create(self, api: MetabaseClient, payload: dict[str, Any], doc: dict[str, Any], target: Target) -> dict[str, Any]:
         """POST the payload; returns the created raw object (with its id)."""

@@ -13,8 +13,8 @@ from .relabel import entity_id_map, relabel  # noqa: F401 - re-exported: round-t
 
 
 def uncovered_fields(kind: Kind, raw: dict[str, Any]) -> set[str]:
-    """Raw fields the kind neither keeps, translates (fks) nor drops with a reason: should be empty."""
-    return set(raw) - set(kind.keep) - set(kind.drop) - set(kind.fks)
+    """Raw fields the kind's `fields` do not declare (copy, ref, walk, skip or custom): should be empty."""
+    return kind.spec.uncovered(raw)
 
 
 def numeric_ids_left(doc: Any, path: str = "") -> list[str]:

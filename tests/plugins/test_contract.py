@@ -46,7 +46,7 @@ def test_every_raw_field_is_kept_translated_or_dropped_with_a_reason(exported_ct
                 problems.append(f"{name}.{field}")
     assert not sorted(set(problems)), sorted(set(problems))
     for kind in registry_.kinds.values():
-        assert all(reason.strip() for reason in kind.drop.values()), kind.name
+        assert all(reason.strip() for reason in kind.spec.reasons.values()), kind.name
 
 
 def test_no_numeric_id_left_in_any_doc(exported_ctx):

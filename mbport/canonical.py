@@ -1,0 +1,59 @@
+"""Stored queries without server noise: the one canonical form export, import and verify compare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+# Server bookkeeping inside stored queries: regenerated on every save (lib/uuid), or added by some releases
+# only (`*-idents` in 0.53-0.56 MBQL 4; on >= 0.57 the markers of a query stored in the legacy form and
+# converted on read: `lib.convert/converted?` on the query or a stage, `lib/transformation-added-base-type`
+# in a field ref's options; Metabase's serialization strips them too). versions.md says strip them, at any
+# depth: they sit in clause option maps as well as on the query.
+QUERY_NOISE = frozenset({
+    "lib/uuid", "lib.convert/converted?", "lib/transformation-added-base-type",
+    "aggregation-idents", "breakout-idents", "expression-idents", "ident",
+})
+# Maps whose keys a user named (an expression called "ident" must survive); their keys are never noise.
+NAMED_MAPS = frozenset({"expressions", "template-tags"})
+
+
+def canonical_query(node: Any) -> Any:
+    """A stored query without server noise, native `template-tags` as a map keyed by name (0.63 sends a list).
+
+    A `lib/uuid` is noise except where an MBQL 5 ref names it: `["aggregation", {opts}, "<uuid>"]` (an order-by
+    or a later stage on an aggregation) points at that aggregation's `lib/uuid`, and Metabase keeps a uuid the
+    client sends while it makes up one that is missing, so stripping it would leave the ref dangling on the
+    target (metabase.lib.aggregation/resolve-aggregation: "No aggregation with uuid"). The uuid is stored, so
+    keeping it stays deterministic."""
+    referenced = set(_aggregation_refs(node))
+    return _canonical(node, referenced, named=False)
+
+
+def _aggregation_refs(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        if len(node) == 3 and node[0] == "aggregation" and isinstance(node[1], dict) and isinstance(node[2], str):
+            yield node[2]
+        for x in node:
+            if isinstance(x, list | dict):
+                yield from _aggregation_refs(x)
+    elif isinstance(node, dict):
+        for x in node.values():
+            if isinstance(x, list | dict):
+                yield from _aggregation_refs(x)
+
+
+def _canonical(node: Any, referenced: set[str], named: bool) -> Any:
+    if isinstance(node, list):  # scalars are copied without a call: a stored query is mostly scalars
+        return [_canonical(x, referenced, False) if isinstance(x, list | dict) else x for x in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if not named and key in QUERY_NOISE and not (key == "lib/uuid" and value in referenced):
+            continue
+        if key == "template-tags" and isinstance(value, list):
+            value = {t["name"]: t for t in value if isinstance(t, dict) and "name" in t}
+        out[key] = (_canonical(value, referenced, named=key in NAMED_MAPS and not named)
+                    if isinstance(value, list | dict) else value)
+    return out

@@ -1,0 +1,256 @@
+"""Field specs (Metabase serdes' `make-spec`): one declaration per raw field, and one `Match`, from which a kind's
+normalize, payload, match keys, address and "no field forgotten" check are generated.
+
+A kind declares `fields = {raw field: declaration}` with one of
+
+- `copy()`          the value goes into the doc as it is (and back into the payload under the same name);
+- `skip(reason)`    never in the doc; the reason says why (checked to be non-empty);
+- `ref(kind)`       a plain numeric id of `kind` → a portable `{"$ref"}` (payload: the target's id);
+- `walk(shape)`     a structure where ids hide (`query`, `viz`, `parameters`, `parameter_mappings`, `sql`,
+                    `template_tags`), walked with the ref walker (mbport.refs) both ways;
+- `custom(reason)`  read by the kind's own code (`normalize_more`/`payload`); the reason says what it becomes.
+
+Options shared by copy, ref and walk: `as_` (the doc field's name, default the raw field's), `default` (a doc value
+that means Metabase's default and is left out of the doc; `FALSY`: any false value), `send` (False: never in the
+payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
+field's name), `read` (a function `raw -> value` for a value that is not the raw field itself).
+
+`Match("name", within="collection")` names the doc fields that identify an object on the target (refs resolved to
+target ids); `locate` adopts a target object whose raw fields give the same key. With `address=True` the same fields
+also form the doc's address (`users/<email>`) instead of its entity_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .canonical import canonical_query
+from .refs import Walker, split_address
+
+OMIT: Any = type("Omit", (), {"__repr__": lambda self: "OMIT"})()  # "nothing here": not in the doc / not sent
+FALSY: Any = type("Falsy", (), {"__repr__": lambda self: "FALSY"})()  # default: any false value is left out
+
+WALKS = {"query": {}, "viz": {}, "parameters": [], "parameter_mappings": [], "sql": "", "template_tags": {}}
+# The structures whose raw form carries Metabase's query noise (mbport.kindutil.canonical_query strips it).
+CANONICAL = frozenset({"query", "parameters", "parameter_mappings"})
+
+Send = bool | Callable[[Any, dict[str, Any]], Any]
+
+
+def common(*names: str) -> dict[str, Field]:
+    """Skip declarations that read the same in every kind that has the field (`fields = {**common(...), ...}`)."""
+    return {n: skip(COMMON_REASONS[n]) for n in names}
+
+
+def flag(value: Any, doc: dict[str, Any]) -> bool:
+    """`send=flag`: an absent boolean is sent as false (PUT writes an omitted flag as false anyway)."""
+    return bool(value)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One raw field's declaration (see the module docstring for the kinds of declaration)."""
+
+    how: str  # copy | skip | ref | walk | custom
+    reason: str = ""
+    kind: str | None = None  # ref: the kind the id points at; walk: the structure
+    as_: str | None = None
+    default: Any = OMIT
+    send: Send = True
+    send_as: str | None = None
+    read: Callable[[dict[str, Any]], Any] | None = None
+
+    def out(self, name: str) -> str | None:
+        """The doc field this raw field becomes (None: none)."""
+        return (self.as_ or name) if self.how in ("copy", "ref", "walk") else None
+
+    def export(self, raw: dict[str, Any], name: str, ctx: Any) -> Any:
+        if self.read is not None:
+            value = self.read(raw)
+        elif name in raw:
+            value = raw[name]
+        elif self.how == "copy":
+            return OMIT  # an absent field stays absent (a null one is dropped with every top-level null)
+        else:
+            value = None
+        if self.how == "copy":
+            return value
+        if self.how == "ref":
+            return ctx.ref(self.kind, value)
+        empty = WALKS[self.kind]
+        value = value if value or value == 0 else empty  # null and missing mean the empty structure
+        if self.kind in CANONICAL:
+            value = canonical_query(value)
+        elif self.kind == "template_tags":
+            value = canonical_query({"template-tags": value})["template-tags"]
+        return getattr(ctx.walker, self.kind)(value)
+
+    def payload(self, doc: dict[str, Any], name: str, resolve: Any, walker: Walker) -> Any:
+        if not self.send or self.how in ("skip", "custom") or name == "entity_id":
+            return OMIT  # entity_id: the target makes its own (a restore finds the object by it instead)
+        out = self.out(name)
+        value = doc.get(out, None if self.default in (OMIT, FALSY) else self.default)
+        if self.how == "ref":
+            value = resolve(value)
+        elif self.how == "walk":
+            value = getattr(walker, self.kind)(value if value is not None else WALKS[self.kind])
+        return self.send(value, doc) if callable(self.send) else value
+
+    def is_default(self, value: Any) -> bool:
+        if self.default is FALSY:
+            return not value
+        return self.default is not OMIT and value == self.default
+
+
+def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
+         read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
+    """The raw value, as it is, in the doc (and back in the payload)."""
+    return Field("copy", as_=as_, default=default, send=send, send_as=send_as, read=read)
+
+
+def skip(reason: str) -> Field:
+    """Never in the doc, for `reason` (server bookkeeping, a hydrated copy, the reading user's permission ...)."""
+    return Field("skip", reason=reason)
+
+
+def custom(reason: str) -> Field:
+    """Read by the kind's own code; `reason` says what it becomes."""
+    return Field("custom", reason=reason)
+
+
+def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
+        read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
+    """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload."""
+    return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read)
+
+
+def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
+         read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
+    """A structure where ids hide (one of WALKS), canonicalized and walked into refs; walked back on import."""
+    if shape not in WALKS:
+        raise ValueError(f"walk({shape!r}): one of {', '.join(WALKS)}")
+    return Field("walk", kind=shape, as_=as_, default=default, send=send, send_as=send_as, read=read)
+
+
+class Spec:
+    """A kind's field declarations, with what the engine needs generated from them."""
+
+    def __init__(self, fields: Mapping[str, Field]):
+        self.fields = dict(fields)
+        self.by_out = {f.out(name): (name, f) for name, f in self.fields.items() if f.out(name)}
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """Raw field → why it is not copied as it is (skip and custom declarations)."""
+        return {name: f.reason for name, f in self.fields.items() if f.how in ("skip", "custom")}
+
+    def uncovered(self, raw: Iterable[str], volatile: Iterable[str] = ()) -> set[str]:
+        """Raw fields neither declared nor known to be volatile: should be empty (serdes' models test)."""
+        return set(raw) - set(self.fields) - set(volatile)
+
+    def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
+        doc: dict[str, Any] = {}
+        for name, f in self.fields.items():
+            out = f.out(name)
+            if out is not None:
+                value = f.export(raw, name, ctx)
+                if value is not OMIT:
+                    doc[out] = value
+        return doc
+
+    def omit_defaults(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The doc without the fields that hold their declared default."""
+        for out, (_, f) in self.by_out.items():
+            if out in doc and f.is_default(doc[out]):
+                del doc[out]
+        return doc
+
+    def payload(self, doc: dict[str, Any], resolve: Any, walker: Walker | None = None) -> dict[str, Any]:
+        """The API body of every sent field (refs resolved, structures walked back into target ids)."""
+        walker = walker or resolve.walker()
+        body: dict[str, Any] = {}
+        for name, f in self.fields.items():
+            value = f.payload(doc, name, resolve, walker)
+            if value is not OMIT:
+                body[f.send_as or name] = value
+        return body
+
+    def field_of(self, out: str) -> tuple[str, Field] | None:
+        """(raw name, declaration) of the doc field `out`."""
+        return self.by_out.get(out)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which doc fields identify an object on the target (a natural key), scoped by a parent ref (`within`).
+
+    `fold`: doc field → a function applied to its value on both sides (case, an absent value's meaning);
+    `raw`: doc field → a function reading it off a target raw object, when no single raw field holds it;
+    `address`: the same fields (plain values, or the referenced doc's key) form the doc's address.
+    """
+
+    fields: tuple[str, ...] = ()
+    fold: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    raw: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    address: bool = False
+
+    def __init__(self, *fields: str, within: str | None = None, fold: dict[str, Callable[[Any], Any]] | None = None,
+                 raw: dict[str, Callable[[dict[str, Any]], Any]] | None = None, address: bool = False):
+        object.__setattr__(self, "fields", ((within,) if within else ()) + fields)
+        object.__setattr__(self, "fold", dict(fold or {}))
+        object.__setattr__(self, "raw", dict(raw or {}))
+        object.__setattr__(self, "address", address)
+
+    def doc_key(self, spec: Spec, doc: dict[str, Any], resolve: Any) -> tuple:
+        out = []
+        for name in self.fields:
+            value = doc.get(name)
+            declared = spec.field_of(name)
+            if declared is not None and declared[1].how == "ref":
+                value = resolve(value)
+            out.append(self.fold.get(name, _same)(value))
+        return tuple(out)
+
+    def raw_key(self, spec: Spec, raw: dict[str, Any]) -> tuple:
+        out = []
+        for name in self.fields:
+            if name in self.raw:
+                value = self.raw[name](raw)
+            else:
+                declared = spec.field_of(name)
+                raw_name, f = declared if declared is not None else (name, None)
+                value = f.read(raw) if f is not None and f.read is not None else raw.get(raw_name)
+            out.append(self.fold.get(name, _same)(value))
+        return tuple(out)
+
+    def key_parts(self, spec: Spec, raw_or_doc: dict[str, Any]) -> tuple:
+        """The address parts of a doc (a ref field gives the referenced doc's key parts) or of a raw object."""
+        out: list[Any] = []
+        for name in self.fields:
+            value = raw_or_doc.get(name)
+            if isinstance(value, dict) and "$ref" in value:
+                out.extend(split_address(value["$ref"])[1])
+            else:
+                out.append(self.fold.get(name, _same)(value))
+        return tuple(out)
+
+
+COMMON_REASONS = {
+    "created_at": "server timestamp",
+    "updated_at": "server timestamp",
+    "can_write": "the reading user's permission",
+    "can_delete": "the reading user's permission",
+    "can_restore": "the reading user's permission",
+    "creator_id": "who created it; not content",
+    "creator": "hydrated creator",
+    "is_remote_synced": "EE remote-sync bookkeeping",
+    "entity_id_translated": "hydration",
+    "dependency_analysis_version": "server bookkeeping",
+}
