@@ -61,6 +61,7 @@ class Field:
     send: Send = True
     send_as: str | None = None
     read: Callable[[dict[str, Any]], Any] | None = None
+    empty: Any = None  # walk: what a null raw value stands for (None: it stays null)
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
@@ -79,8 +80,10 @@ class Field:
             return value
         if self.how == "ref":
             return ctx.ref(self.kind, value)
-        empty = WALKS[self.kind]
-        value = value if value or value == 0 else empty  # null and missing mean the empty structure
+        if value is None or (self.empty is not None and not value):
+            value = self.empty  # null, and (unless `empty=None`) any empty value, mean the empty structure
+        if value is None or (self.kind == "sql" and not isinstance(value, str)):
+            return value
         if self.kind in CANONICAL:
             value = canonical_query(value)
         elif self.kind == "template_tags":
@@ -127,11 +130,13 @@ def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = 
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-         read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
-    """A structure where ids hide (one of WALKS), canonicalized and walked into refs; walked back on import."""
+         read: Callable[[dict[str, Any]], Any] | None = None, empty: Any = OMIT) -> Field:
+    """A structure where ids hide (one of WALKS), canonicalized and walked into refs; walked back on import.
+    `empty`: what a null or empty raw value stands for (default: the shape's empty value; None: null stays null)."""
     if shape not in WALKS:
         raise ValueError(f"walk({shape!r}): one of {', '.join(WALKS)}")
-    return Field("walk", kind=shape, as_=as_, default=default, send=send, send_as=send_as, read=read)
+    return Field("walk", kind=shape, as_=as_, default=default, send=send, send_as=send_as, read=read,
+                 empty=WALKS[shape] if empty is OMIT else empty)
 
 
 class Spec:
