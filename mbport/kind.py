@@ -125,6 +125,12 @@ class Kind:
     since: ClassVar[tuple[int, int] | None] = None
     premium_feature: ClassVar[str | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        match = cls.__dict__.get("match")
+        if match is not None and match.address:  # the natural key is the address too (users/<email>)
+            cls.key_fields = match.fields
+
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
         """Called once per export; default: GET the endpoint (a bare array)."""
