@@ -7,7 +7,15 @@ import threading
 
 import orjson
 
-from mbport.api import Kind, PathHint, register_secret
+from mbport.api import (
+    Kind,
+    Match,
+    common,
+    copy,
+    ref,
+    register_secret,
+    skip,
+)
 
 
 class ApiKeys(Kind):
@@ -15,40 +23,23 @@ class ApiKeys(Kind):
     since = (0, 49)  # /api/api-key (versions.md: API keys arrive in 0.49)
     endpoint = "/api/api-key"
     description = "API keys by name, with the group they act as; never the key value."
-    key_fields = ("name",)
-    keep = ("name",)
-    drop = {
-        "id": "instance-specific id; the key is the name",
-        "masked_key": "identifies the secret of this instance only",
-        "prefix": "identifies the secret of this instance only",
-        "unmasked_key": "a secret",
-        "created_at": "server timestamp",
-        "updated_at": "server timestamp",
-        "updated_by": "audit hydration",
-        "group": "becomes the `group` ref",
-        "user_id": "the key's hidden user",
-        "scope": "only default-scope keys are listed",
+    fields = {
+        **common("created_at", "updated_at"),
+        "id": skip("instance-specific id; the key is the name"),
+        "name": copy(),
+        "group": ref("groups", read=lambda raw: (raw.get("group") or {}).get("id"), send_as="group_id"),
+        "masked_key": skip("identifies the secret of this instance only"),
+        "prefix": skip("identifies the secret of this instance only"),
+        "unmasked_key": skip("a secret"),
+        "updated_by": skip("audit hydration"),
+        "user_id": skip("the key's hidden user"),
+        "scope": skip("only default-scope keys are listed"),
     }
-
-    def normalize_more(self, doc, raw, ctx):
-        doc["group"] = ctx.ref("groups", (raw.get("group") or {}).get("id"))
-        return doc
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["name"])
+    match = Match("name", address=True)
 
     # ---- import (only with --with-api-keys): new keys; their values go to an owner-only file ----
     def skipped(self, options):
         return None if options.get("with_api_keys") else "API keys are recreated only with --with-api-keys"
-
-    def match_key(self, doc, resolve):
-        return (doc["name"],)
-
-    def raw_match_key(self, raw):
-        return (raw["name"],)
-
-    def payload(self, doc, resolve, stage):
-        return {"name": doc["name"], "group_id": resolve(doc["group"])}
 
     def create(self, api, payload, doc, target):
         raw = api.post(self.endpoint, json=payload)
