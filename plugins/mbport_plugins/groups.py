@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, Kind, PathHint
+from mbport.api import BUILT_IN_GROUPS, Kind, copy, skip
 
 
 class Groups(Kind):
@@ -13,29 +13,20 @@ class Groups(Kind):
     description = "Permission groups (built-in ones are matched by role, never created)."
     aliases = ("group",)
     colour = "#d6d6d6"
-    key_fields = ("name",)
-    keep = ("name", "magic_group_type")
-    drop = {
-        "id": "instance-specific id; the key is the name",
-        "entity_id": "groups are matched by name across instances",
-        "member_count": "derived from memberships",
-        "is_tenant_group": "EE tenants (not supported yet)",
-        "members": "memberships kind",
+    fields = {
+        "id": skip("instance-specific id; the key is the name"),
+        # Built-in groups by their role's usual name, so a renamed label elsewhere still matches.
+        "name": copy(read=lambda raw: BUILT_IN_GROUPS.get(raw.get("magic_group_type"), raw["name"])),
+        "magic_group_type": copy(send=False),  # the built-in groups' role: they are matched by it
+        "entity_id": skip("groups are matched by name across instances"),
+        "member_count": skip("derived from memberships"),
+        "is_tenant_group": skip("EE tenants (not supported yet)"),
+        "members": skip("memberships kind"),
     }
+    key_fields = ("name",)
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        # Built-in groups are keyed by their role's usual name, so a renamed label elsewhere still matches.
         return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
-
-    def normalize_more(self, doc, raw, ctx):
-        if doc.get("magic_group_type") is None:
-            doc.pop("magic_group_type", None)
-        else:
-            doc["name"] = BUILT_IN_GROUPS.get(doc["magic_group_type"], doc["name"])
-        return doc
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["name"])
 
     # ---- import: built-in groups by role, others by name; groups are never deleted ----
     archivable = False
@@ -48,9 +39,6 @@ class Groups(Kind):
 
     def comparable(self, doc):
         return {"magic_group_type": doc["magic_group_type"]} if doc.get("magic_group_type") else {"name": doc["name"]}
-
-    def payload(self, doc, resolve, stage):
-        return {"name": doc["name"]}
 
     def update(self, api, target_id, payload, doc, stage, target):
         if doc.get("magic_group_type"):
