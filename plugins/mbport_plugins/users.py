@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ExportContext, Kind, PathHint
+from mbport.api import (
+    FALSY,
+    OMIT,
+    ExportContext,
+    Kind,
+    Match,
+    copy,
+    skip,
+)
 
 PAGE = 500
 
@@ -33,74 +41,54 @@ class Users(Kind):
         "first_name": "first name", "last_name": "last name", "login_attributes": "user attributes", "locale": "language",
         "sso_source": "sign-in method",
     }
-    key_fields = ("email",)
-    keep = ("email", "first_name", "last_name", "locale", "login_attributes", "is_active", "sso_source")
-    drop = {
-        "id": "instance-specific id; the key is the email",
-        "common_name": "derived from first and last name",
-        "date_joined": "server timestamp",
-        "last_login": "server timestamp",
-        "updated_at": "server timestamp",
-        "is_qbnewb": "UI onboarding flag",
-        "is_superuser": "follows from membership of Administrators (memberships kind)",
-        "group_ids": "memberships kind",
-        "user_group_memberships": "memberships kind",
-        "personal_collection_id": "the personal collection refers to its owner instead",
-        "tenant_collection_id": "EE tenants bookkeeping",
-        "is_data_analyst": "derived from the Data Analysts group membership",
-        "jwt_attributes": "written by SSO at login, not by admins",
-        "structured_attributes": "server view of login_attributes",
-        "tenant_id": "EE tenants (not supported yet)",
-        "has_invited_second_user": "UI onboarding flag",
-        "has_question_and_dashboard": "UI hint",
-        "first_login": "server timestamp",
-        "custom_homepage": "UI hint",
-        "is_installer": "UI onboarding flag",
-        "type": "only personal users are listed",
-        "can_access_data_model": "the reading user's permission",
-        "can_access_db_details": "the reading user's permission",
-        "can_access_monitoring": "the reading user's permission",
-        "can_access_setting": "the reading user's permission",
-        "can_access_subscription": "the reading user's permission",
-        "can_create_queries": "the reading user's permission",
-        "can_create_native_queries": "the reading user's permission",
-        "can_access_data_studio": "the reading user's permission",
+    fields = {
+        "email": copy(read=lambda raw: raw["email"].lower()),
+        "first_name": copy(), "last_name": copy(),
+        "locale": copy(send=lambda value, doc: value or OMIT),  # POST takes none: `create` leaves it out
+        "login_attributes": copy(default=FALSY),
+        "is_active": copy(send=False),  # deactivation is a DELETE, reactivation its own PUT
+        "sso_source": copy(send=False),
+        "id": skip("instance-specific id; the key is the email"),
+        "common_name": skip("derived from first and last name"),
+        "date_joined": skip("server timestamp"),
+        "last_login": skip("server timestamp"),
+        "updated_at": skip("server timestamp"),
+        "is_qbnewb": skip("UI onboarding flag"),
+        "is_superuser": skip("follows from membership of Administrators (memberships kind)"),
+        "group_ids": skip("memberships kind"),
+        "user_group_memberships": skip("memberships kind"),
+        "personal_collection_id": skip("the personal collection refers to its owner instead"),
+        "tenant_collection_id": skip("EE tenants bookkeeping"),
+        "is_data_analyst": skip("derived from the Data Analysts group membership"),
+        "jwt_attributes": skip("written by SSO at login, not by admins"),
+        "structured_attributes": skip("server view of login_attributes"),
+        "tenant_id": skip("EE tenants (not supported yet)"),
+        "has_invited_second_user": skip("UI onboarding flag"),
+        "has_question_and_dashboard": skip("UI hint"),
+        "first_login": skip("server timestamp"),
+        "custom_homepage": skip("UI hint"),
+        "is_installer": skip("UI onboarding flag"),
+        "type": skip("only personal users are listed"),
+        "can_access_data_model": skip("the reading user's permission"),
+        "can_access_db_details": skip("the reading user's permission"),
+        "can_access_monitoring": skip("the reading user's permission"),
+        "can_access_setting": skip("the reading user's permission"),
+        "can_access_subscription": skip("the reading user's permission"),
+        "can_create_queries": skip("the reading user's permission"),
+        "can_create_native_queries": skip("the reading user's permission"),
+        "can_access_data_studio": skip("the reading user's permission"),
     }
+    match = Match("email", fold={"email": lambda email: str(email).lower()}, address=True)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return paged(api, self.endpoint, {"status": "all"})
 
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        return (str(raw_or_doc["email"]).lower(),)
-
-    def normalize_more(self, doc, raw, ctx):
-        doc["email"] = doc["email"].lower()
-        for empty in ("locale", "sso_source"):
-            if doc.get(empty) is None:
-                doc.pop(empty, None)
-        if not doc.get("login_attributes"):
-            doc.pop("login_attributes", None)
-        return doc
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["email"])
-
     # ---- import: matched by email; created without a password; deactivated with DELETE ----
-    def match_key(self, doc, resolve):
-        return (doc["email"].lower(),)
-
-    def raw_match_key(self, raw):
-        return (str(raw.get("email", "")).lower(),)
-
     def comparable(self, doc):
         # A deactivated user cannot be edited through the API: only whether they are active matters then.
         if doc.get("is_active") is False:
             return {"email": doc["email"], "is_active": False}
         return {k: v for k, v in doc.items() if k != "sso_source"}
-
-    def payload(self, doc, resolve, stage):
-        return {"email": doc["email"], "first_name": doc.get("first_name"), "last_name": doc.get("last_name"),
-                "login_attributes": doc.get("login_attributes"), **({"locale": doc["locale"]} if doc.get("locale") else {})}
 
     def create(self, api, payload, doc, target):
         body = {k: v for k, v in payload.items() if k != "locale"}
