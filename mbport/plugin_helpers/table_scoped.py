@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..client import ApiError
-from ..kind import ExportContext, Kind, PathHint
-from ..kindutil import COMMON_DROP, canonical_query
+from ..kind import Kind, PathHint
+from ..spec import FALSY, Match, common, copy, flag, ref, skip, walk
 from .folders import table_folder
 
 # `PUT /api/segment/:id` and `/api/measure/:id` require one; it shows in the object's revision history.
@@ -19,29 +19,28 @@ class TableScoped(Kind):
     `list` is the endpoint's plain array: Metabase lists only unarchived segments and measures and has no
     `archived` filter; an archived one that something exported still uses (a card's filter) is fetched by
     its id (`fetch_unlisted`), an archived one nothing uses is not exported.
-    `normalize` turns `table_id` into a tables ref and walks `definition` for field, table, segment and
-    measure ids; `path` files the doc under its table.
+    `definition` is walked for field, table, segment and measure ids; `path` files the doc under its table.
 
     Import: matched by entity_id, then (table, name). `create` POSTs name, table, definition and description,
     then PUTs the rest (archived, caveats ...); every PUT carries the required `revision_message`.
     """
 
-    key_fields = ("entity_id",)
     colour = "#a2d2ff"
     phrases = {"definition": "definition", "table": "table"}
     after = ("tables",)
-    keep = ("entity_id", "name", "description", "archived", "caveats", "points_of_interest", "show_in_getting_started")
-    common_drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "table_id": "becomes the `table` ref",
-        "definition": "kept with ids walked into refs",
-        "creator_id": "audit", "creator": "hydrated user",
-        "definition_description": "server-rendered text of the definition",
-        "table": "hydrated copy of the table",
-        "is_remote_synced": "EE remote-sync bookkeeping",
-        "dependency_analysis_version": "server bookkeeping",
+    fields = {
+        **common("created_at", "updated_at", "can_write", "is_remote_synced", "dependency_analysis_version"),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(), "description": copy(), "archived": copy(send=flag),
+        "caveats": copy(), "points_of_interest": copy(),
+        "show_in_getting_started": copy(default=FALSY, send=flag),  # a legacy flag, false unless someone set it
+        "table_id": ref("tables", as_="table"),
+        "definition": walk("query"),
+        "creator_id": skip("audit"), "creator": skip("hydrated user"),
+        "definition_description": skip("server-rendered text of the definition"),
+        "table": skip("hydrated copy of the table"),
     }
+    match = Match("name", within="table")
 
     def fetch_unlisted(self, api, ident):
         try:
@@ -51,32 +50,12 @@ class TableScoped(Kind):
                 return None  # deleted for good: the ref stays dangling, with its warning
             raise
 
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        doc["table"] = ctx.ref("tables", raw.get("table_id"))
-        doc["definition"] = ctx.walker.query(canonical_query(raw.get("definition") or {}))
-        if not doc.get("show_in_getting_started"):  # a legacy flag, false unless someone set it
-            doc.pop("show_in_getting_started", None)
-        return doc
-
     def path(self, doc, folders) -> PathHint:
         return PathHint(table_folder(doc.get("table")), doc["name"])
 
     # ---- import: by entity_id, then (table, name); POST, then PUT (with a revision message) for the rest ----
     # Fields only `PUT` writes (POST takes name, table, definition and description); measures have fewer.
     put_only: ClassVar[tuple[str, ...]] = ("archived", "caveats", "points_of_interest", "show_in_getting_started")
-
-    def match_key(self, doc, resolve):
-        return (resolve(doc["table"]), doc["name"])
-
-    def raw_match_key(self, raw):
-        return (raw.get("table_id"), raw["name"])
-
-    def payload(self, doc, resolve, stage):
-        body = {"name": doc["name"], "table_id": resolve(doc["table"]), "description": doc.get("description"),
-                "definition": resolve.walker().query(doc.get("definition") or {})}
-        for key in self.put_only:
-            body[key] = bool(doc.get(key)) if key in ("archived", "show_in_getting_started") else doc.get(key)
-        return body
 
     def create(self, api, payload, doc, target):
         raw = api.post(self.endpoint, json={k: payload[k] for k in ("name", "table_id", "description", "definition")})

@@ -10,4 +10,3 @@ class Segments(TableScoped):
     endpoint = "/api/segment"
     description = "Segments: named filters on a table (unarchived ones, and archived ones a card still uses)."
     aliases = ("segment",)
-    drop = dict(TableScoped.common_drop)
