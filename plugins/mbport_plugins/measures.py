@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ApiError, ExportContext, TableScoped
+from mbport.api import FALSY, ApiError, ExportContext, TableScoped, copy, skip
 
 
 class Measures(TableScoped):
@@ -16,11 +16,13 @@ class Measures(TableScoped):
     description = "Measures: named aggregations on a table (unarchived ones, and archived ones a card still uses)."
     aliases = ("measure",)
     put_only = ("archived",)  # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
-    drop = {
-        **TableScoped.common_drop,
-        "dimensions": "server-computed breakout candidates of the measure's table",
-        "dimension_mappings": "server-computed alongside dimensions",
-        "result_column_name": "derived from the aggregation",
+    fields = {
+        **TableScoped.fields,
+        **{k: copy(send=False) for k in ("caveats", "points_of_interest")},
+        "show_in_getting_started": copy(default=FALSY, send=False),
+        "dimensions": skip("server-computed breakout candidates of the measure's table"),
+        "dimension_mappings": skip("server-computed alongside dimensions"),
+        "result_column_name": skip("derived from the aggregation"),
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
