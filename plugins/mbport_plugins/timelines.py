@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
-    COMMON_DROP,
     ExportContext,
     Kind,
-    PathContext,
-    PathHint,
+    Match,
     address,
     archive_order,
+    common,
+    copy,
+    custom,
+    flag,
     in_exported_collection,
+    ref,
+    skip,
 )
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
@@ -48,16 +52,17 @@ class Timelines(Kind):
     container_field = "collection"
     sub_kinds = {"events": 1}
     after = ("collections",)
-    keep = ("entity_id", "name", "description", "icon", "default", "archived")
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "collection_id": "becomes the `collection` ref",
-        "collection": "hydrated copy of the collection",
-        "events": "kept as embedded event docs (ids become keys)",
-        "creator_id": "audit", "creator": "hydrated user",
-        "is_remote_synced": "EE remote-sync bookkeeping",
+    fields = {
+        **common("created_at", "updated_at", "can_write", "is_remote_synced"),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(), "description": copy(default=None), "icon": copy(),
+        "default": copy(send=flag), "archived": copy(send=flag),
+        "collection_id": ref("collections", as_="collection"),
+        "collection": skip("hydrated copy of the collection"),
+        "events": custom("kept as embedded event docs (ids become keys)"),
+        "creator_id": skip("audit"), "creator": skip("hydrated user"),
     }
+    match = Match("name", within="collection")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         seen: dict[int, dict[str, Any]] = {}
@@ -80,9 +85,6 @@ class Timelines(Kind):
             yield "events", event["id"], address("events", raw["entity_id"], key)
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
-        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
-        if doc.get("description") is None:
-            doc.pop("description", None)
         events = []
         for event, _ in event_keys(raw.get("events") or []):
             out = {k: event[k] for k in EVENT_FIELDS if event.get(k) is not None}
@@ -95,20 +97,11 @@ class Timelines(Kind):
     def contains(self, doc):
         return {address("events", doc["entity_id"], key) for _, key in event_keys(doc.get("events") or [])}
 
-    def path(self, doc, folders: PathContext) -> PathHint:
-        return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
-
     # ---- import: by entity_id, then (collection, name); events by their key (timestamp + name) ----
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         timeline in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
-
-    def match_key(self, doc, resolve):
-        return (resolve(doc.get("collection")), doc["name"])
-
-    def raw_match_key(self, raw):
-        return (raw.get("collection_id"), raw["name"])
 
     def compare(self, wanted, current, options):
         # An event the tree does not have is archived on the target, never deleted: an archived extra is in sync.
@@ -119,9 +112,7 @@ class Timelines(Kind):
 
     def payload(self, doc, resolve, stage):
         """`PUT`/`POST /api/timeline` fields, and each event's body under its key."""
-        timeline = {"name": doc["name"], "description": doc.get("description"), "icon": doc.get("icon"),
-                    "collection_id": resolve(doc.get("collection")), "default": bool(doc.get("default")),
-                    "archived": bool(doc.get("archived"))}
+        timeline = self.spec.payload(doc, resolve)
         events = []
         for event, key in event_keys(doc.get("events") or []):
             body = {k: event.get(k) for k in EVENT_FIELDS}
