@@ -5,15 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
-    COMMON_DROP,
+    OMIT,
     ApiError,
     DatabaseNeed,
     ExportContext,
     Kind,
+    Match,
     MbportError,
-    PathHint,
     canonical_query,
+    common,
+    copy,
+    custom,
+    flag,
+    ref,
+    skip,
+    walk,
 )
+
+
+def only(action_type: str):
+    """`send=`: the field goes into the payload of actions of that type only."""
+    return lambda value, doc: value if doc["type"] == action_type else OMIT
+
+
+def only_query(field: str):
+    """`read=`: the raw field of a query action (None for others)."""
+    return lambda raw: raw.get(field) if raw.get("type") == "query" else None
 
 
 class Actions(Kind):
@@ -35,23 +52,26 @@ class Actions(Kind):
     aliases = ("action",)
     colour = "#caffbf"
     after = ("cards",)
-    keep = ("entity_id", "name", "description", "type", "kind", "archived", "template", "response_handle",
-            "error_handle")
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "model_id": "becomes the `model` ref",
-        "database_id": "becomes the `database` ref (query actions; implicit ones use their model's database)",
-        "dataset_query": "kept with ids walked into refs",
-        "parameters": "kept with ids walked into refs",
-        "parameter_mappings": "kept with ids walked into refs",
-        "visualization_settings": "kept with ids walked into refs",
-        "public_uuid": "public sharing is per instance and never exported",
-        "made_public_by_id": "public sharing is per instance and never exported",
-        "creator_id": "audit", "creator": "hydrated user",
-        "is_remote_synced": "EE remote-sync bookkeeping",
-        "enable_embedding": "embedding is per instance",
+    fields = {
+        **common("created_at", "updated_at", "can_write", "is_remote_synced"),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(), "description": copy(default=None), "type": copy(),
+        "archived": copy(send=flag),
+        "kind": copy(default=None, send=only("implicit")),
+        **{k: copy(default=None, send=only("http")) for k in ("template", "response_handle", "error_handle")},
+        "model_id": ref("cards", as_="model"),
+        # Query actions only: implicit ones use their model's database.
+        "database_id": ref("databases", as_="database", read=only_query("database_id"), send=only("query")),
+        "dataset_query": custom("query actions: kept with ids walked into refs"),
+        "parameters": walk("parameters", default=[]),
+        "parameter_mappings": walk("parameter_mappings", default=[]),
+        "visualization_settings": walk("viz", default={}),
+        "public_uuid": skip("public sharing is per instance and never exported"),
+        "made_public_by_id": skip("public sharing is per instance and never exported"),
+        "creator_id": skip("audit"), "creator": skip("hydrated user"),
+        "enable_embedding": skip("embedding is per instance"),
     }
+    match = Match("name", within="model")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = api.get(self.endpoint)
@@ -62,24 +82,9 @@ class Actions(Kind):
         return sorted(rows, key=lambda r: r["id"])
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
-        walker = ctx.walker
-        doc["model"] = ctx.ref("cards", raw.get("model_id"))
         if raw.get("type") == "query":
-            doc["database"] = ctx.ref("databases", raw.get("database_id"))
-            doc["dataset_query"] = walker.query(canonical_query(raw.get("dataset_query") or {}))
-        if raw.get("parameters"):
-            doc["parameters"] = walker.parameters(canonical_query(raw["parameters"]))
-        if raw.get("parameter_mappings"):
-            doc["parameter_mappings"] = walker.parameter_mappings(canonical_query(raw["parameter_mappings"]))
-        if raw.get("visualization_settings"):
-            doc["visualization_settings"] = walker.viz(raw["visualization_settings"])
-        for optional in ("description", "kind", "template", "response_handle", "error_handle"):
-            if doc.get(optional) is None:
-                doc.pop(optional, None)
+            doc["dataset_query"] = ctx.walker.query(canonical_query(raw.get("dataset_query") or {}))
         return doc
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["name"])
 
     # ---- import: by entity_id, then (model, name); the model's database must have actions enabled ----
     def database_needs(self, doc, docs):
@@ -90,28 +95,12 @@ class Actions(Kind):
         databases = {r["$ref"] for r in refs if isinstance(r, dict) and "$ref" in r}
         return [DatabaseNeed(db, "database-enable-actions", True, "actions", "model actions") for db in sorted(databases)]
 
-    def match_key(self, doc, resolve):
-        return (resolve(doc["model"]), doc["name"])
-
-    def raw_match_key(self, raw):
-        return (raw.get("model_id"), raw["name"])
-
     def payload(self, doc, resolve, stage):
-        walker = resolve.walker()
-        body: dict[str, Any] = {
-            "name": doc["name"], "type": doc["type"], "model_id": resolve(doc["model"]),
-            "description": doc.get("description"), "archived": bool(doc.get("archived")),
-            "parameters": walker.parameters(doc.get("parameters") or []),
-            "parameter_mappings": walker.parameter_mappings(doc.get("parameter_mappings")),
-            "visualization_settings": walker.viz(doc.get("visualization_settings") or {}),
-        }
+        body = self.spec.payload(doc, resolve)
+        # Sent as the doc has them: an action without mappings sends null, not an empty list.
+        body["parameter_mappings"] = resolve.walker().parameter_mappings(doc.get("parameter_mappings"))
         if doc["type"] == "query":
-            body["database_id"] = resolve(doc.get("database"))
-            body["dataset_query"] = walker.query(doc.get("dataset_query") or {})
-        elif doc["type"] == "implicit":
-            body["kind"] = doc.get("kind")
-        elif doc["type"] == "http":
-            body.update({k: doc.get(k) for k in ("template", "response_handle", "error_handle")})
+            body["dataset_query"] = resolve.walker().query(doc.get("dataset_query") or {})
         return body
 
     def create(self, api, payload, doc, target):
