@@ -13,6 +13,7 @@ from .errors import MbportError
 from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
 from .kindutil import (
     ARCHIVE_STAGE,
+    ARCHIVED,
     COMMON_DROP,
     archive_order,
     archived_payload,
@@ -59,7 +60,7 @@ __all__ = [
     # field specs: one declaration per raw field, one Match (mbport.spec)
     "FALSY", "OMIT", "Match", "common", "copy", "custom", "flag", "ref", "skip", "walk",
     # helpers for kinds: queries, archiving, defaults
-    "ARCHIVE_STAGE", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
+    "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",
     "omit_defaults", "ref_addresses", "restore_home",
     # `mbport diff` phrases of structured fields

@@ -7,6 +7,7 @@ from typing import Any
 from .canonical import NAMED_MAPS, QUERY_NOISE, canonical_query  # noqa: F401 - re-exported for plugins
 from .kind import ExportContext
 from .refs import REF, Walker, address_kind, collect_refs, is_ref
+from .spec import OMIT, copy
 
 # Drop reasons that read the same in every kind that has the field (merge with `{**COMMON_DROP, ...}`).
 COMMON_DROP = {
@@ -134,6 +135,18 @@ def archived_payload(doc: dict[str, Any]) -> bool | None:
     """`archived` for a PUT: True archives on its own, False restores, None (leave it out) for an item archived with
     its container, which only that container's archive may do (a PUT would make it archived on its own)."""
     return None if archived_with_container(doc) else bool(doc.get("archived"))
+
+
+def _archived_directly(raw: dict[str, Any]) -> Any:
+    return False if raw.get("archived") and raw.get("archived_directly") is False else None
+
+
+# The archived state as field specs (content kinds): `archived`, and `archived_directly: false` on an item archived
+# with its container; the payload's `archived` as `archived_payload` says (left out for one archived with it).
+ARCHIVED = {
+    "archived": copy(send=lambda value, doc: OMIT if archived_payload(doc) is None else archived_payload(doc)),
+    "archived_directly": copy(read=_archived_directly, send=False),
+}
 
 
 def archive_origin(docs: dict[str, dict[str, Any]], collection: Any) -> str | None:

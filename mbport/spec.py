@@ -13,7 +13,8 @@ A kind declares `fields = {raw field: declaration}` with one of
 Options shared by copy, ref and walk: `as_` (the doc field's name, default the raw field's), `default` (a doc value
 that means Metabase's default and is left out of the doc; `FALSY`: any false value), `send` (False: never in the
 payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
-field's name), `read` (a function `raw -> value` for a value that is not the raw field itself).
+field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); `ref(late=True)`: a
+ref the second pass fills in (null in the first payload).
 
 `Match("name", within="collection")` names the doc fields that identify an object on the target (refs resolved to
 target ids); `locate` adopts a target object whose raw fields give the same key. With `address=True` the same fields
@@ -62,6 +63,7 @@ class Field:
     send_as: str | None = None
     read: Callable[[dict[str, Any]], Any] | None = None
     empty: Any = None  # walk: what a null raw value stands for (None: it stays null)
+    late: bool = False  # ref: may have no target id yet (the second pass fills it in): sent as null then
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
@@ -96,7 +98,7 @@ class Field:
         out = self.out(name)
         value = doc.get(out, None if self.default in (OMIT, FALSY) else self.default)
         if self.how == "ref":
-            value = resolve(value)
+            value = resolve.optional(value) if self.late else resolve(value)
         elif self.how == "walk":
             value = getattr(walker, self.kind)(value if value is not None else WALKS[self.kind])
         return self.send(value, doc) if callable(self.send) else value
@@ -124,9 +126,10 @@ def custom(reason: str) -> Field:
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-        read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
-    """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload."""
-    return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read)
+        read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False) -> Field:
+    """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
+    the target has none yet, for refs the second pass fills in)."""
+    return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,

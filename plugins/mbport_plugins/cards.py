@@ -7,25 +7,27 @@ from typing import Any
 import orjson
 
 from mbport.api import (
-    COMMON_DROP,
+    ARCHIVED,
     ExportContext,
     Kind,
+    Match,
     MbportError,
-    PathContext,
-    PathHint,
     Walker,
     archive_order,
-    archived_payload,
-    archived_state,
     archived_with_problems,
     canonical_query,
+    common,
+    copy,
+    custom,
     describe_query,
     in_exported_collection,
     late_bound_refs,
     lenient_walker,
-    omit_defaults,
+    ref,
     ref_addresses,
     restore_home,
+    skip,
+    walk,
 )
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
@@ -40,6 +42,8 @@ CREATE_KEYS = frozenset({
     "cache_ttl",
 })
 PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embedding_params", "embedding_type")
+# What PUT-only fields hold when nobody set them: `create` PUTs only those that differ.
+DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_params": None, "embedding_type": None}
 TEMPLATE_TAG_LISTS_SINCE = (0, 63)  # native template tags come (and must be sent) as a list from here on
 
 
@@ -65,6 +69,15 @@ def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its query's template tags in the shape the target's version writes (versions.md 0.63)."""
     as_list = api.version >= TEMPLATE_TAG_LISTS_SINCE
     return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
+
+
+def card_type(raw: dict[str, Any]) -> str:
+    """question, model or metric; before 0.49 a model was `dataset: true`."""
+    return raw.get("type") or ("model" if raw.get("dataset") else "question")
+
+
+COMMON = ("created_at", "updated_at", "can_write", "can_delete", "can_restore", "creator_id", "creator",
+          "is_remote_synced", "entity_id_translated", "dependency_analysis_version")
 
 
 def is_mbql5(query: Any) -> bool:
@@ -111,64 +124,56 @@ class Cards(Kind):
     # engine sets them last (payload leaves collection_position out).
     positions = {"collection_position": "collection"}
     after = ("collections",)
-    keep = (
-        "entity_id", "name", "description", "type", "display", "archived", "collection_position", "cache_ttl",
-        "collection_preview", "enable_embedding", "embedding_params", "embedding_type",
-    )
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "collection_id": "becomes the `collection` ref",
-        "collection": "hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)",
-        "dashboard_id": "becomes the `dashboard` ref",
-        "dashboard": "hydrated copy of the dashboard",
-        "dashboard_tab_id": "becomes the `dashboard_tab` ref",
-        "document_id": "becomes the `document` ref",
-        "dataset_query": "walked (ids to refs) and canonicalized into the doc's `dataset_query`",
-        "visualization_settings": "walked into the doc's `visualization_settings`",
-        "parameters": "walked into the doc's `parameters`",
-        "parameter_mappings": "walked into the doc's `parameter_mappings`",
-        "result_metadata": "recomputed by the server for questions and metrics; models keep theirs (user-edited), walked",
-        "dataset": "pre-0.49 model flag; becomes `type`",
-        "database_id": "derived by the server from dataset_query",
-        "table_id": "derived by the server from dataset_query",
-        "source_card_id": "derived by the server from dataset_query",
-        "query_type": "derived by the server from dataset_query",
-        "legacy_query": "server copy of dataset_query in MBQL 4 (0.57+), may lag behind",
-        "card_schema": "server serialization version",
-        "metabase_version": "version of the server that last saved the card",
-        "dependency_analysis_version": "server bookkeeping",
-        "is_remote_synced": "EE remote-sync bookkeeping",
-        "is_write": "pre-0.47 action flag, derived",
-        "archived_directly": "kept as `archived_directly: false` on a card archived with its collection or dashboard",
-        "creator_id": "who created it; not content",
-        "creator": "hydrated creator",
-        "made_public_by_id": "who shared it publicly; not content",
-        "public_uuid": "public link of this instance; re-share on the target",
-        "initially_published_at": "server timestamp",
-        "last_used_at": "usage statistic",
-        "last_query_start": "usage statistic",
-        "average_query_time": "usage statistic",
-        "query_average_duration": "usage statistic",
-        "view_count": "usage statistic",
-        "parameter_usage_count": "usage statistic",
-        "dashboard_count": "derived from dashboards",
-        "cache_invalidated_at": "cache bookkeeping",
-        "last-edit-info": "revision history",
-        "moderation_reviews": "verification history (EE), not content",
-        "can_delete": "the reading user's permission",
-        "can_restore": "the reading user's permission",
-        "can_manage_db": "the reading user's permission",
-        "can_run_adhoc_query": "the reading user's permission",
-        "persisted": "model cache state (server-managed)",
-        "based_on_upload": "hydrated: the uploaded table a model was made from",
-        "entity_id_translated": "hydration",
+    fields = {
+        **common(*COMMON),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(), "description": copy(default=None), "display": copy(),
+        "type": copy(read=card_type, send=lambda value, doc: value or "question"),
+        "dataset": skip("pre-0.49 model flag; becomes `type`"),
+        **ARCHIVED,
+        "collection_position": copy(default=None, send=False),  # a pin: set last (`positions`)
+        "cache_ttl": copy(default=None), "collection_preview": copy(default=True),
+        "enable_embedding": copy(default=False), "embedding_params": copy(default=None),
+        "embedding_type": copy(default=None),
+        "collection_id": ref("collections", as_="collection"),
+        "collection": skip("hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)"),
+        "dashboard_id": ref("dashboards", as_="dashboard"),  # a dashboard question
+        "dashboard": skip("hydrated copy of the dashboard"),
+        "dashboard_tab_id": ref("tabs", as_="dashboard_tab", late=True),
+        "document_id": ref("documents", as_="document", send=False),
+        "dataset_query": walk("query"),
+        "visualization_settings": walk("viz"),
+        "parameters": walk("parameters", default=[]),
+        "parameter_mappings": walk("parameter_mappings", default=[]),
+        "result_metadata": custom("recomputed by the server for questions and metrics; models keep theirs "
+                                  "(user-edited), walked"),
+        "database_id": skip("derived by the server from dataset_query"),
+        "table_id": skip("derived by the server from dataset_query"),
+        "source_card_id": skip("derived by the server from dataset_query"),
+        "query_type": skip("derived by the server from dataset_query"),
+        "legacy_query": skip("server copy of dataset_query in MBQL 4 (0.57+), may lag behind"),
+        "card_schema": skip("server serialization version"),
+        "metabase_version": skip("version of the server that last saved the card"),
+        "is_write": skip("pre-0.47 action flag, derived"),
+        "made_public_by_id": skip("who shared it publicly; not content"),
+        "public_uuid": skip("public link of this instance; re-share on the target"),
+        "initially_published_at": skip("server timestamp"),
+        "last_used_at": skip("usage statistic"),
+        "last_query_start": skip("usage statistic"),
+        "average_query_time": skip("usage statistic"),
+        "query_average_duration": skip("usage statistic"),
+        "view_count": skip("usage statistic"),
+        "parameter_usage_count": skip("usage statistic"),
+        "dashboard_count": skip("derived from dashboards"),
+        "cache_invalidated_at": skip("cache bookkeeping"),
+        "last-edit-info": skip("revision history"),
+        "moderation_reviews": skip("verification history (EE), not content"),
+        "can_manage_db": skip("the reading user's permission"),
+        "can_run_adhoc_query": skip("the reading user's permission"),
+        "persisted": skip("model cache state (server-managed)"),
+        "based_on_upload": skip("hydrated: the uploaded table a model was made from"),
     }
-    defaults = {
-        "description": None, "collection_position": None, "cache_ttl": None, "collection_preview": True,
-        "enable_embedding": False, "embedding_params": None, "embedding_type": None, "parameters": [],
-        "parameter_mappings": [],
-    }
+    match = Match("name", "type", "dashboard", within="collection", raw={"type": card_type})
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         seen: dict[Any, dict[str, Any]] = {}
@@ -179,22 +184,9 @@ class Cards(Kind):
         return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        walker = ctx.walker
-        if "type" not in raw:  # before 0.49 a model was `dataset: true`
-            doc["type"] = "model" if raw.get("dataset") else "question"
-        doc.update(archived_state(raw))
-        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
-        for field, kind, out in (("dashboard_id", "dashboards", "dashboard"), ("dashboard_tab_id", "tabs", "dashboard_tab"),
-                                 ("document_id", "documents", "document")):
-            if raw.get(field) is not None:
-                doc[out] = ctx.ref(kind, raw[field])
-        doc["dataset_query"] = walker.query(canonical_query(raw.get("dataset_query") or {}))
-        doc["visualization_settings"] = walker.viz(raw.get("visualization_settings") or {})
-        doc["parameters"] = walker.parameters(canonical_query(raw.get("parameters") or []))
-        doc["parameter_mappings"] = walker.parameter_mappings(canonical_query(raw.get("parameter_mappings") or []))
         if doc.get("type") == "model" and raw.get("result_metadata"):
             doc["result_metadata"] = [self._column(c, ctx) for c in raw["result_metadata"]]
-        return omit_defaults(doc, self.defaults)
+        return doc
 
     def _column(self, column: Any, ctx: ExportContext) -> Any:
         """One model column: the user-editable metadata, its field ids (mapped column, FK target) as refs."""
@@ -215,9 +207,6 @@ class Cards(Kind):
                 value = walker.viz(value)
             out[key] = value
         return out
-
-    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
     def version_notes(self, version: Any) -> list[str]:
         """Called by `mbport doctor`: the template-tag shape of this version."""
@@ -254,39 +243,13 @@ class Cards(Kind):
     def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
         return archived_with_problems(doc, docs, doc.get("collection"), doc.get("dashboard"))
 
-    def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
-        """(collection, name, type, dashboard) on the target; `locate` never adopts a claimed card twice."""
-        return (resolve(doc.get("collection")), doc["name"], doc.get("type") or "question", resolve(doc.get("dashboard")))
-
-    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
-        kind = raw.get("type") or ("model" if raw.get("dataset") else "question")
-        return (raw.get("collection_id"), raw.get("name"), kind, raw.get("dashboard_id"))
-
     def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
         """The PUT body, every ref resolved; deferred refs (click behaviours, links) may still be unknown in the
         first pass and become null, the second pass (`update` again) fills them in."""
         walker = lenient_walker(resolve, self.deferred_refs(doc))
-        body: dict[str, Any] = {
-            "name": doc["name"],
-            "description": doc.get("description"),
-            "display": doc.get("display"),
-            "type": doc.get("type") or "question",
-            "dataset_query": walker.query(doc.get("dataset_query") or {}),
-            "visualization_settings": walker.viz(doc.get("visualization_settings") or {}),
-            "parameters": walker.parameters(doc.get("parameters", [])),
-            "parameter_mappings": walker.parameter_mappings(doc.get("parameter_mappings", [])),
-            "collection_id": resolve(doc.get("collection")),
-            "cache_ttl": doc.get("cache_ttl"),
-            "dashboard_id": resolve(doc.get("dashboard")),
-        }
-        if archived_payload(doc) is not None:  # one archived with its collection or dashboard: theirs to archive
-            body["archived"] = archived_payload(doc)
-        if doc.get("dashboard_tab") is not None:
-            body["dashboard_tab_id"] = resolve.optional(doc["dashboard_tab"])
+        body = self.spec.payload(doc, resolve, walker)
         if doc.get("type") == "model" and doc.get("result_metadata"):
             body["result_metadata"] = [self._target_column(c, walker) for c in doc["result_metadata"]]
-        for key in ("collection_preview", "enable_embedding", "embedding_params", "embedding_type"):
-            body[key] = doc.get(key, self.defaults.get(key))
         return body
 
     @staticmethod
@@ -312,7 +275,7 @@ class Cards(Kind):
             if body.get(key) is None:
                 body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
         raw = api.post(self.endpoint, json=body)
-        later = {k: payload[k] for k in PUT_ONLY_KEYS if k in payload and payload[k] != self.defaults.get(k, False)}
+        later = {k: payload[k] for k in PUT_ONLY_KEYS if k in payload and payload[k] != DEFAULTS.get(k, False)}
         if later:
             raw = api.put(f"{self.endpoint}/{raw['id']}", json=later)
         return check_stored_query(raw, payload, self.address_of(doc))
