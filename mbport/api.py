@@ -10,6 +10,7 @@ from __future__ import annotations
 from .client import ApiError, MetabaseClient, register_secret
 from .diff import describe_dashcards, describe_query, describe_tabs
 from .errors import MbportError
+from .hooks import WriteRequest
 from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
 from .kindutil import (
     ARCHIVE_STAGE,
@@ -52,7 +53,7 @@ from .tree import slugify
 
 __all__ = [
     # the base class and what its hooks receive
-    "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed",
+    "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed", "WriteRequest",
     # the client and its errors
     "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
     # refs and addresses

@@ -11,6 +11,7 @@ import networkx as nx
 
 from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
+from .hooks import WriteRequest
 from .kind import Kind
 from .plan import Change, Plan, Progress
 from .refgraph import Node
@@ -187,13 +188,13 @@ class Applier:
                 if raw is not None:
                     kind.settle(self.api, raw)  # a lost create answer skipped what create waits for (a first sync)
         if addr not in self.ids:
-            raw = kind.create(self.api, payload, doc, self.target)
+            raw = kind.create(WriteRequest(self.api, doc, payload, self.target, stage))
             with self.lock:
                 self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 self.ids[addr] = raw["id"]
                 self.state.record(addr, raw["id"], created=True)
             return raw
-        raw = kind.update(self.api, self.ids[addr], payload, doc, stage, self.target)
+        raw = kind.update(WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr]))
         with self.lock:
             if kind.replaced_on_update and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
                 self.ids[addr] = raw["id"]
@@ -282,8 +283,8 @@ class Applier:
             stage = kind.stages[-1]
             try:
                 payload = kind.payload(doc, resolve, stage)
-                self._with_retries(addr, kind, lambda _again: kind.update(self.api, self.ids[addr], payload, doc,
-                                                                          stage, self.target))
+                self._with_retries(addr, kind, lambda _again: kind.update(
+                    WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr])))
                 return addr, None
             except Exception as exc:  # noqa: BLE001
                 return addr, self.object_error(addr, exc)

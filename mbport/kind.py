@@ -20,6 +20,7 @@ from .spec import ref as ref_field
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
+    from .hooks import WriteRequest
     from .resolve import Resolver, Target
 
 
@@ -275,13 +276,15 @@ class Kind:
         """The API body for `stage`; default: every sent field of `fields` (absent → its default or null)."""
         return self.spec.payload(doc, resolve)
 
-    def create(self, api: MetabaseClient, payload: dict[str, Any], doc: dict[str, Any], target: Target) -> dict[str, Any]:
-        """POST the payload; returns the created raw object (with its id)."""
-        return api.post(self.endpoint, json=payload)
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        """Write a new object for `req.doc` (no `req.target_id` yet); returns the created raw object (with its id).
+        Default: POST the payload to the endpoint."""
+        return req.api.post(self.endpoint, json=req.payload)
 
-    def update(self, api: MetabaseClient, target_id: Any, payload: dict[str, Any], doc: dict[str, Any],
-               stage: str, target: Target) -> dict[str, Any]:
-        return api.put(f"{self.endpoint}/{target_id}", json=payload)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        """Write `req.stage` of the matched object `req.target_id`; returns the raw object as written.
+        Default: PUT the payload to endpoint/id."""
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
 
     def write_position(self, api: MetabaseClient, target_id: Any, field: str, value: Any, doc: dict[str, Any],
                        target: Target) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..client import ApiError
+from ..hooks import WriteRequest
 from ..kind import Kind, PathHint
 from ..spec import FALSY, Match, common, copy, flag, ref, skip, walk
 from .folders import table_folder
@@ -57,17 +58,17 @@ class TableScoped(Kind):
     # Fields only `PUT` writes (POST takes name, table, definition and description); measures have fewer.
     put_only: ClassVar[tuple[str, ...]] = ("archived", "caveats", "points_of_interest", "show_in_getting_started")
 
-    def create(self, api, payload, doc, target):
-        raw = api.post(self.endpoint, json={k: payload[k] for k in ("name", "table_id", "description", "definition")})
-        rest = {k: payload[k] for k in self.put_only if payload.get(k)}
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        raw = req.api.post(self.endpoint, json={k: req.payload[k] for k in ("name", "table_id", "description", "definition")})
+        rest = {k: req.payload[k] for k in self.put_only if req.payload.get(k)}
         if rest:
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json={**rest, "revision_message": REVISION_MESSAGE})
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={**rest, "revision_message": REVISION_MESSAGE})
         return raw
 
-    def update(self, api, target_id, payload, doc, stage, target):
+    def update(self, req: WriteRequest) -> dict[str, Any]:
         # The table is fixed once created (PUT has no table_id); everything else is rewritten.
-        body = {k: v for k, v in payload.items() if k != "table_id"}
-        return api.put(f"{self.endpoint}/{target_id}", json={**body, "revision_message": REVISION_MESSAGE})
+        body = {k: v for k, v in req.payload.items() if k != "table_id"}
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json={**body, "revision_message": REVISION_MESSAGE})
 
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True, "revision_message": REVISION_MESSAGE})

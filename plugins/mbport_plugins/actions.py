@@ -12,6 +12,7 @@ from mbport.api import (
     Kind,
     Match,
     MbportError,
+    WriteRequest,
     canonical_query,
     common,
     copy,
@@ -103,11 +104,11 @@ class Actions(Kind):
             body["dataset_query"] = resolve.walker().query(doc.get("dataset_query") or {})
         return body
 
-    def create(self, api, payload, doc, target):
-        return self._write(api, "post", self.endpoint, payload, doc)
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        return self._write(req.api, "post", self.endpoint, req.payload, req.doc)
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        return self._write(api, "put", f"{self.endpoint}/{target_id}", payload, doc)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        return self._write(req.api, "put", f"{self.endpoint}/{req.target_id}", req.payload, req.doc)
 
     def _write(self, api, method: str, path: str, payload: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -13,6 +13,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    WriteRequest,
     address,
     archive_order,
     channel_ids_by_name,
@@ -219,14 +220,14 @@ class Alerts(Kind):
             "handlers": handlers,
         }
 
-    def create(self, api, payload, doc, target):
-        self._require_notifications(api, doc)
-        return api.post(self.endpoint, json=self._body(api, payload, doc, None))
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        self._require_notifications(req.api, req.doc)
+        return req.api.post(self.endpoint, json=self._body(req.api, req.payload, req.doc, None))
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        self._require_notifications(api, doc)
-        current = target.find(self.name, target_id) or {}
-        return api.put(f"{self.endpoint}/{target_id}", json=self._body(api, payload, doc, current))
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        self._require_notifications(req.api, req.doc)
+        current = req.target.find(self.name, req.target_id) or {}
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._body(req.api, req.payload, req.doc, current))
 
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"payload_type": "notification/card", "active": False})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import orjson
 
 from mbport.api import (
     Kind,
     Match,
+    WriteRequest,
     common,
     copy,
     ref,
@@ -41,9 +43,9 @@ class ApiKeys(Kind):
     def skipped(self, options):
         return None if options.get("with_api_keys") else "API keys are recreated only with --with-api-keys"
 
-    def create(self, api, payload, doc, target):
-        raw = api.post(self.endpoint, json=payload)
-        save_new_key(target.options["api_keys_file"], doc["name"], raw.pop("unmasked_key"))
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        raw = req.api.post(self.endpoint, json=req.payload)
+        save_new_key(req.target.options["api_keys_file"], req.doc["name"], raw.pop("unmasked_key"))
         return raw
 
     def adopted(self, api, target_id, doc, target):

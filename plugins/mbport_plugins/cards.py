@@ -13,6 +13,7 @@ from mbport.api import (
     Match,
     MbportError,
     Walker,
+    WriteRequest,
     archive_order,
     archived_with_problems,
     canonical_query,
@@ -267,18 +268,18 @@ class Cards(Kind):
             out["settings"] = walker.viz(out["settings"])
         return out
 
-    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         """POST the keys POST /api/card declares (newest servers close the body); what POST cannot set
         (archived, embedding, collection_preview) follows in one PUT when it differs from the default."""
-        body = {k: v for k, v in for_target(api, payload).items() if k in CREATE_KEYS}
+        body = {k: v for k, v in for_target(req.api, req.payload).items() if k in CREATE_KEYS}
         for key in ("dashboard_id", "dashboard_tab_id", "result_metadata"):
             if body.get(key) is None:
                 body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
-        raw = api.post(self.endpoint, json=body)
-        later = {k: payload[k] for k in PUT_ONLY_KEYS if k in payload and payload[k] != DEFAULTS.get(k, False)}
+        raw = req.api.post(self.endpoint, json=body)
+        later = {k: req.payload[k] for k in PUT_ONLY_KEYS if k in req.payload and req.payload[k] != DEFAULTS.get(k, False)}
         if later:
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json=later)
-        return check_stored_query(raw, payload, self.address_of(doc))
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json=later)
+        return check_stored_query(raw, req.payload, self.address_of(req.doc))
 
     def comparable_raw(self, api, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
         """Called by plan per matched card: a tree exported in MBQL 4 (<= 0.56) compares with the target's query
@@ -293,11 +294,11 @@ class Cards(Kind):
             query = api.get(f"{self.endpoint}/{raw['id']}", params={"legacy-mbql": "true"}).get("dataset_query")
         return {**raw, "dataset_query": query} if is_mbql4(query) else raw
 
-    def update(self, api, target_id: Any, payload: dict[str, Any], doc: dict[str, Any], stage: str, target) -> dict[str, Any]:
-        body = for_target(api, payload)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        body = for_target(req.api, req.payload)
         if body.get("dashboard_tab_id") is None:
             body.pop("dashboard_tab_id", None)
         if body.get("result_metadata") is None:
             body.pop("result_metadata", None)
-        raw = api.put(f"{self.endpoint}/{target_id}", json=body)
-        return check_stored_query(raw, payload, self.address_of(doc))
+        raw = req.api.put(f"{self.endpoint}/{req.target_id}", json=body)
+        return check_stored_query(raw, req.payload, self.address_of(req.doc))

@@ -10,6 +10,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     PathHint,
+    WriteRequest,
     address_kind,
     describe_grants,
     group_entries,
@@ -126,29 +127,29 @@ class CollectionPermissions(Kind):
             "collections": {ROOT} | {str(tid) for a, tid in ids.items() if address_kind(a) == "collections"},
         }
 
-    def create(self, api, payload, doc, target):
-        return self.update(api, doc["namespace"], payload, doc, self.stages[0], target)
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        return self.update(req.but(target_id=req.doc["namespace"]))
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        admins = {str(gid) for gid in target_admin_ids(target)}
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        admins = {str(gid) for gid in target_admin_ids(req.target)}
 
         def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, str]]:
             current = graph.get("groups") or {}
             changes: dict[str, dict[str, str]] = {}
-            for (gid, cid), access in payload["wanted"].items():
+            for (gid, cid), access in req.payload["wanted"].items():
                 if gid not in admins and current.get(gid, {}).get(cid) != access:
                     changes.setdefault(gid, {})[cid] = access
             for gid, entries in current.items():
-                if gid in admins or gid not in payload["groups"]:
+                if gid in admins or gid not in req.payload["groups"]:
                     continue
                 for cid, access in entries.items():
                     # Since 0.56.13 a PUT leaves out pairs alone: revoking needs an explicit "none".
-                    if access in LEVELS and cid in payload["collections"] and (gid, cid) not in payload["wanted"]:
+                    if access in LEVELS and cid in req.payload["collections"] and (gid, cid) not in req.payload["wanted"]:
                         changes.setdefault(gid, {})[cid] = "none"
             return changes
 
-        put_graph(api, self.endpoint, changes_for, "collection permissions", NAMESPACES[payload["namespace"]])
-        return {"id": target_id}
+        put_graph(req.api, self.endpoint, changes_for, "collection permissions", NAMESPACES[req.payload["namespace"]])
+        return {"id": req.target_id}
 
 
 def collection_paths(ctx: ExportContext) -> dict[int, str]:

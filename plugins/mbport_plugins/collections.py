@@ -14,6 +14,7 @@ from mbport.api import (
     MbportError,
     PathContext,
     PathHint,
+    WriteRequest,
     archive_order,
     archived_state,
     archived_with_container,
@@ -132,32 +133,32 @@ class Collections(Kind):
             body["authority_level"] = doc["authority_level"]
         return body
 
-    def create(self, api, payload, doc, target):
-        if doc.get("personal_owner"):
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        if req.doc.get("personal_owner"):
             # Metabase creates a personal collection with its user; find it instead of making one.
-            owner = payload.get("_owner")
-            for raw in target.refresh(self.name):
+            owner = req.payload.get("_owner")
+            for raw in req.target.refresh(self.name):
                 if raw.get("personal_owner_id") and ("personal", raw["personal_owner_id"]) == owner:
                     return raw
-            raise MbportError(f"{self.address_of(doc)}: the owner's personal collection does not exist on the target")
-        body = dict(payload)
-        if doc.get("namespace"):
-            body["namespace"] = doc["namespace"]
-        return api.post(self.endpoint, json=body)  # live: the archive stage archives it after its contents
+            raise MbportError(f"{self.address_of(req.doc)}: the owner's personal collection does not exist on the target")
+        body = dict(req.payload)
+        if req.doc.get("namespace"):
+            body["namespace"] = req.doc["namespace"]
+        return req.api.post(self.endpoint, json=body)  # live: the archive stage archives it after its contents
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        if doc.get("personal_owner"):
-            return target.find(self.name, target_id) or {"id": target_id}
-        url = f"{self.endpoint}/{target_id}"
-        on_its_own = bool(doc.get("archived")) and not archived_with_container(doc)
-        if stage == ARCHIVE_STAGE:
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        if req.doc.get("personal_owner"):
+            return req.target.find(self.name, req.target_id) or {"id": req.target_id}
+        url = f"{self.endpoint}/{req.target_id}"
+        on_its_own = bool(req.doc.get("archived")) and not archived_with_container(req.doc)
+        if req.stage == ARCHIVE_STAGE:
             # Archived on its own: one PUT, and Metabase archives everything in it not archived on its own.
             # Archived with its parent, or live: nothing here (the parent's archive does it).
-            current = api.get(url) if on_its_own else {"id": target_id}
-            return api.put(url, json={"archived": True}) if on_its_own and not current.get("archived") else current
+            current = req.api.get(url) if on_its_own else {"id": req.target_id}
+            return req.api.put(url, json={"archived": True}) if on_its_own and not current.get("archived") else current
         # PUT writes an omitted `archived` as false: keep the target's state, unless the tree has it live.
-        archived = bool(doc.get("archived")) and bool(api.get(url).get("archived"))
-        return api.put(url, json={**payload, "archived": archived})
+        archived = bool(req.doc.get("archived")) and bool(req.api.get(url).get("archived"))
+        return req.api.put(url, json={**req.payload, "archived": archived})
 
 
 def _ancestors(raw: dict[str, Any]) -> list[int]:

@@ -11,6 +11,7 @@ from mbport.api import (
     Kind,
     PathContext,
     PathHint,
+    WriteRequest,
     address,
     archive_order,
     archived_payload,
@@ -409,14 +410,14 @@ class Dashboards(Kind):
             dashcards.append(item)
         return {"dashboard": body, "archived": archived_payload(doc), "tabs": tabs, "dashcards": dashcards}
 
-    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         """The shell: POST /api/dashboard without parameters (they may name cards that do not exist yet)."""
-        return api.post(self.endpoint, json=payload)
+        return req.api.post(self.endpoint, json=req.payload)
 
-    def update(self, api, target_id: Any, payload: dict[str, Any], doc: dict[str, Any], stage: str, target) -> dict[str, Any]:
-        if stage == "shell":
-            return api.put(f"{self.endpoint}/{target_id}", json=payload)
-        return self._write_layout(api, target_id, payload)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        if req.stage == "shell":
+            return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
+        return self._write_layout(req.api, req.target_id, req.payload)
 
     def _write_layout(self, api, target_id: Any, payload: dict[str, Any]) -> dict[str, Any]:
         """GET the dashboard, then one PUT with tabs + dashcards + parameters (never dashcards without tabs).

@@ -12,6 +12,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    WriteRequest,
     address,
     address_kind,
     collect_refs,
@@ -180,19 +181,19 @@ class DataPermissions(Kind):
             "universe": table_universe(tables, key=lambda a: str(tables[a])),
         }
 
-    def create(self, api, payload, doc, target):
-        return self.update(api, GRAPH_ID, payload, doc, self.stages[0], target)
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        return self.update(req.but(target_id=GRAPH_ID))
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        admins = target_admin_ids(target)
-        universe = {payload["databases"][a]: u for a, u in payload["universe"].items() if a in payload["databases"]}
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        admins = target_admin_ids(req.target)
+        universe = {req.payload["databases"][a]: u for a, u in req.payload["universe"].items() if a in req.payload["databases"]}
 
         def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
             # `graph` is read fresh each attempt: groups created by this import got Metabase's defaults
             changes: dict[str, dict[str, Any]] = {}
-            for gid in sorted(payload["groups"] - admins):
-                for dbid in sorted(payload["databases"].values()):
-                    want = payload["wanted"].get((gid, dbid), {})
+            for gid in sorted(req.payload["groups"] - admins):
+                for dbid in sorted(req.payload["databases"].values()):
+                    want = req.payload["wanted"].get((gid, dbid), {})
                     have = (graph.get("groups") or {}).get(str(gid), {}).get(str(dbid)) or {}
                     u = universe.get(dbid, {})
                     send = {p: explicit(p, want.get(p), have.get(p), u) for p in changed_permissions(want, have, u)}
@@ -200,8 +201,8 @@ class DataPermissions(Kind):
                         changes.setdefault(str(gid), {})[str(dbid)] = send
             return changes
 
-        put_graph(api, self.endpoint, changes_for, "data permissions")
-        return {"id": target_id}
+        put_graph(req.api, self.endpoint, changes_for, "data permissions")
+        return {"id": req.target_id}
 
 
 def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import COMMON_DROP, SECRET, ExportContext, Kind, MbportError, PathHint, status
+from mbport.api import COMMON_DROP, SECRET, ExportContext, Kind, MbportError, PathHint, WriteRequest, status
 
 REDACTED = "**MetabasePass**"
 # Metabase's default sensitive connection properties (api-surface.md §17); any value it redacts counts too.
@@ -193,23 +193,23 @@ class Databases(Kind):
                 out[key] = value
         return out
 
-    def create(self, api, payload, doc, target):
-        if doc.get("is_sample"):
-            raw = api.post("/api/database/sample_database")
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        if req.doc.get("is_sample"):
+            raw = req.api.post("/api/database/sample_database")
         else:
-            raw = api.post(self.endpoint, json={**payload, "details": self._details(payload["details"], target.options, True)})
-        self.wait_for_sync(api, raw["id"], raw.get("name"))
-        if payload.get("settings"):  # POST /api/database has no `settings` (e.g. model actions): PUT them after
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"settings": payload["settings"]})
+            raw = req.api.post(self.endpoint, json={**req.payload, "details": self._details(req.payload["details"], req.target.options, True)})
+        self.wait_for_sync(req.api, raw["id"], raw.get("name"))
+        if req.payload.get("settings"):  # POST /api/database has no `settings` (e.g. model actions): PUT them after
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"settings": req.payload["settings"]})
         return raw
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        if "details" not in payload:  # a mapped database: only the settings its content needs
-            return api.put(f"{self.endpoint}/{target_id}", json=payload)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        if "details" not in req.payload:  # a mapped database: only the settings its content needs
+            return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
         # is_on_demand is sent as it is: Metabase resets it to false when a PUT leaves it out.
-        body = {**payload, "details": self._details(payload["details"], target.options, False)}
+        body = {**req.payload, "details": self._details(req.payload["details"], req.target.options, False)}
         body.pop("is_full_sync", None)
-        return api.put(f"{self.endpoint}/{target_id}", json=body)
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=body)
 
     def settle(self, api, raw):
         """A matched database still in its first sync (a stopped import created it) has no tables to match yet."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, Kind, copy, skip
+from mbport.api import BUILT_IN_GROUPS, Kind, WriteRequest, copy, skip
 
 
 class Groups(Kind):
@@ -40,7 +40,7 @@ class Groups(Kind):
     def comparable(self, doc):
         return {"magic_group_type": doc["magic_group_type"]} if doc.get("magic_group_type") else {"name": doc["name"]}
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        if doc.get("magic_group_type"):
-            return target.find(self.name, target_id) or {"id": target_id}  # built-in groups cannot be renamed
-        return api.put(f"{self.endpoint}/{target_id}", json=payload)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        if req.doc.get("magic_group_type"):
+            return req.target.find(self.name, req.target_id) or {"id": req.target_id}  # built-in groups cannot be renamed
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)

@@ -12,6 +12,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    WriteRequest,
     granted_view_data,
     is_ref,
     put_graph,
@@ -126,27 +127,27 @@ class Impersonations(Kind):
     def payload(self, doc, resolve, stage):
         return {"group_id": resolve(doc["group"]), "db_id": resolve(doc["database"]), "attribute": doc["attribute"]}
 
-    def create(self, api, payload, doc, target):
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         def changes_for(graph: dict[str, Any]) -> dict[str, Any]:
-            return {str(payload["group_id"]): {str(payload["db_id"]): {"view-data": "impersonated"}}}
+            return {str(req.payload["group_id"]): {str(req.payload["db_id"]): {"view-data": "impersonated"}}}
 
         try:
-            answer = put_graph(api, GRAPH_ENDPOINT, changes_for, "data permissions", extra={"impersonations": [payload]})
+            answer = put_graph(req.api, GRAPH_ENDPOINT, changes_for, "data permissions", extra={"impersonations": [req.payload]})
         except ApiError as exc:
             if exc.status == 402:
-                raise MbportError(f"{self.address_of(doc)}: the target instance has no advanced_permissions feature "
+                raise MbportError(f"{self.address_of(req.doc)}: the target instance has no advanced_permissions feature "
                                   f"({exc.status})", hint=FEATURE_HINT) from None
             raise
         rows = (answer or {}).get("impersonations") or []
         if not rows:
-            raise MbportError(f"{self.address_of(doc)}: the permissions graph PUT did not answer with the impersonation")
+            raise MbportError(f"{self.address_of(req.doc)}: the permissions graph PUT did not answer with the impersonation")
         return rows[0]
 
     replaced_on_update = True
 
-    def update(self, api, target_id, payload, doc, stage, target):
+    def update(self, req: WriteRequest) -> dict[str, Any]:
         # No update route: the graph PUT replaces the pair's row (a new id) with the tree's attribute.
-        return self.create(api, payload, doc, target)
+        return self.create(req)
 
     def archive(self, api, target_id):
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, PathHint
+from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, PathHint, WriteRequest
 
 
 class Memberships(Kind):
@@ -74,12 +74,12 @@ class Memberships(Kind):
         return {"group_id": resolve(doc["group"]),
                 "members": [{"user_id": resolve(m["user"]), "is_group_manager": m["is_group_manager"]} for m in doc["members"]]}
 
-    def create(self, api, payload, doc, target):
-        return self._sync(api, payload, doc, target, current=[])
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        return self._sync(req.api, req.payload, req.doc, req.target, current=[])
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        current = (target.find(self.name, target_id) or {}).get("members", [])
-        return self._sync(api, payload, doc, target, current)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        current = (req.target.find(self.name, req.target_id) or {}).get("members", [])
+        return self._sync(req.api, req.payload, req.doc, req.target, current)
 
     def _sync(self, api, payload, doc, target, current):
         group_id = payload["group_id"]

@@ -13,6 +13,7 @@ from mbport.api import (
     MbportError,
     PathContext,
     PathHint,
+    WriteRequest,
     archive_order,
     channel_ids_by_name,
     channel_names,
@@ -205,17 +206,17 @@ class Pulses(Kind):
             out["_channel"] = channel["channel"]
         return out
 
-    def create(self, api, payload, doc, target):
-        body = {k: v for k, v in payload.items() if k != "archived"}
-        body["channels"] = _named_channels(api, payload["channels"], [])
-        raw = api.post(self.endpoint, json=body)
-        if payload["archived"]:  # POST cannot create an archived pulse: archive it right away
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json=self._put_body(api, payload, doc, raw))
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        body = {k: v for k, v in req.payload.items() if k != "archived"}
+        body["channels"] = _named_channels(req.api, req.payload["channels"], [])
+        raw = req.api.post(self.endpoint, json=body)
+        if req.payload["archived"]:  # POST cannot create an archived pulse: archive it right away
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json=self._put_body(req.api, req.payload, req.doc, raw))
         return raw
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        current = target.find(self.name, target_id) or {"channels": []}
-        return api.put(f"{self.endpoint}/{target_id}", json=self._put_body(api, payload, doc, current))
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        current = req.target.find(self.name, req.target_id) or {"channels": []}
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._put_body(req.api, req.payload, req.doc, current))
 
     def write_position(self, api, target_id, field, value, doc, target) -> None:
         """PUT writes an omitted archived/skip_if_empty as false: both go along with the pin."""

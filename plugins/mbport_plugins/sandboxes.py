@@ -13,6 +13,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    WriteRequest,
     address,
     canonical_query,
     granted_view_data,
@@ -142,19 +143,19 @@ class Sandboxes(Kind):
                 "card_id": resolve(doc["card"]) if doc.get("card") else None,
                 "attribute_remappings": remappings or None}
 
-    def create(self, api, payload, doc, target):
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         try:
-            return api.post(self.endpoint, json=payload)
+            return req.api.post(self.endpoint, json=req.payload)
         except ApiError as exc:
             if _no_feature(exc):
-                raise MbportError(f"{self.address_of(doc)}: the target instance has no sandboxes feature "
+                raise MbportError(f"{self.address_of(req.doc)}: the target instance has no sandboxes feature "
                                   f"({exc.status})", hint=FEATURE_HINT) from None
             raise
 
-    def update(self, api, target_id, payload, doc, stage, target):
+    def update(self, req: WriteRequest) -> dict[str, Any]:
         # The group and the table are the sandbox's identity (PUT cannot change them); the rest is rewritten.
-        body = {k: payload[k] for k in ("card_id", "attribute_remappings")}
-        return api.put(f"{self.endpoint}/{target_id}", json=body)
+        body = {k: req.payload[k] for k in ("card_id", "attribute_remappings")}
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=body)
 
     def archive(self, api, target_id):
         try:

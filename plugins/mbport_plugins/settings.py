@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ExportContext, Kind, PathHint
+from mbport.api import ExportContext, Kind, PathHint, WriteRequest
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's
@@ -66,7 +66,7 @@ class Settings(Kind):
     def payload(self, doc, resolve, stage):
         return {k: v for k, v in doc.get("values", {}).items() if k in WHITELIST}
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        if payload:
-            api.put(self.endpoint, json=payload)
-        return {"id": target_id}
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        if req.payload:
+            req.api.put(self.endpoint, json=req.payload)
+        return {"id": req.target_id}

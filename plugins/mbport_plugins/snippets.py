@@ -11,6 +11,7 @@ from mbport.api import (
     Match,
     PathContext,
     PathHint,
+    WriteRequest,
     archive_order,
     common,
     copy,
@@ -67,9 +68,9 @@ class Snippets(Kind):
         snippet in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
 
-    def create(self, api, payload: dict[str, Any], doc: dict[str, Any], target) -> dict[str, Any]:
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""
-        raw = api.post(self.endpoint, json={k: v for k, v in payload.items() if k != "archived"})
-        if payload["archived"]:
-            raw = api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
+        raw = req.api.post(self.endpoint, json={k: v for k, v in req.payload.items() if k != "archived"})
+        if req.payload["archived"]:
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
         return raw

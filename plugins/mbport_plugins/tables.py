@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import NO_SCHEMA, ExportContext, Kind, PathHint, address, collect_refs, slugify, split_address
+from mbport.api import (
+    NO_SCHEMA,
+    ExportContext,
+    Kind,
+    PathHint,
+    WriteRequest,
+    address,
+    collect_refs,
+    slugify,
+    split_address,
+)
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
                 "caveats", "points_of_interest", "show_in_getting_started")
@@ -183,14 +193,14 @@ class Tables(Kind):
         table = {k: doc.get(k) for k in TABLE_FIELDS if k not in ("name", "schema")}
         return {"table": {k: v for k, v in table.items() if v is not None or k == "description"}, "fields": fields}
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        current = target.find(self.name, target_id) or {}
-        table_body = {k: v for k, v in payload["table"].items() if current.get(k) != v}
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        current = req.target.find(self.name, req.target_id) or {}
+        table_body = {k: v for k, v in req.payload["table"].items() if current.get(k) != v}
         if table_body:
-            api.put(f"/api/table/{target_id}", json=table_body)
+            req.api.put(f"/api/table/{req.target_id}", json=table_body)
         by_id = {f["id"]: f for f in current.get("fields", [])}
         by_path = {tuple(_name_path(f, by_id)): f for f in current.get("fields", [])}
-        for field in payload["fields"]:
+        for field in req.payload["fields"]:
             raw = by_path.get(tuple(field["path"]))
             if raw is None:
                 continue  # a column this warehouse lacks; plan reports the difference
@@ -199,9 +209,9 @@ class Tables(Kind):
             if changed:
                 # The PUT answers the field with its dimensions: Metabase may just have dropped an internal one
                 # (`clear-dimension-on-type-change!` runs on every PUT of a field that is not an integer category).
-                dims = api.put(f"/api/field/{raw['id']}", json=changed).get("dimensions") or []
-            _write_remapping(api, raw, field["remapping"], field["values"], dims[0] if dims else None)
-        return api.get(f"/api/table/{target_id}/query_metadata", params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})
+                dims = req.api.put(f"/api/field/{raw['id']}", json=changed).get("dimensions") or []
+            _write_remapping(req.api, raw, field["remapping"], field["values"], dims[0] if dims else None)
+        return req.api.get(f"/api/table/{req.target_id}/query_metadata", params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})
 
 
 # The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,

@@ -8,6 +8,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    WriteRequest,
     address,
     archive_order,
     common,
@@ -123,23 +124,23 @@ class Timelines(Kind):
             events.append((key, {k: v for k, v in body.items() if v is not None or k == "description"}))
         return {"timeline": timeline, "events": events}
 
-    def create(self, api, payload, doc, target):
+    def create(self, req: WriteRequest) -> dict[str, Any]:
         # POST takes `archived`, so an archived timeline keeps the archived flags of its events as the tree has them.
-        raw = api.post(self.endpoint, json=payload["timeline"])
-        return {**raw, "events": self._sync_events(api, raw["id"], payload["events"], [])}
+        raw = req.api.post(self.endpoint, json=req.payload["timeline"])
+        return {**raw, "events": self._sync_events(req.api, raw["id"], req.payload["events"], [])}
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        current = target.find(self.name, target_id) or {}
-        wanted = payload["timeline"]
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        current = req.target.find(self.name, req.target_id) or {}
+        wanted = req.payload["timeline"]
         timeline = current
         if any(current.get(k) != v for k, v in wanted.items()):
-            timeline = api.put(f"{self.endpoint}/{target_id}", json=wanted)
+            timeline = req.api.put(f"{self.endpoint}/{req.target_id}", json=wanted)
         events = current.get("events") or []
         if bool(current.get("archived")) != wanted["archived"] or "events" not in current:
             # (Un)archiving a timeline (un)archives all its events: read them again before matching.
-            events = api.get(f"{self.endpoint}/{target_id}",
+            events = req.api.get(f"{self.endpoint}/{req.target_id}",
                              params={"include": "events", "archived": "true"}).get("events") or []
-        return {**timeline, "id": target_id, "events": self._sync_events(api, target_id, payload["events"], events)}
+        return {**timeline, "id": req.target_id, "events": self._sync_events(req.api, req.target_id, req.payload["events"], events)}
 
     def _sync_events(self, api, timeline_id: int, wanted: list[tuple[str, dict[str, Any]]],
                      existing: list[dict[str, Any]]) -> list[dict[str, Any]]:

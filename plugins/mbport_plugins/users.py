@@ -10,6 +10,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    WriteRequest,
     copy,
     skip,
 )
@@ -90,23 +91,23 @@ class Users(Kind):
             return {"email": doc["email"], "is_active": False}
         return {k: v for k, v in doc.items() if k != "sso_source"}
 
-    def create(self, api, payload, doc, target):
-        body = {k: v for k, v in payload.items() if k != "locale"}
-        raw = api.post(self.endpoint, json=body)
-        if doc.get("is_active") is False:
-            api.delete(f"{self.endpoint}/{raw['id']}")
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        body = {k: v for k, v in req.payload.items() if k != "locale"}
+        raw = req.api.post(self.endpoint, json=body)
+        if req.doc.get("is_active") is False:
+            req.api.delete(f"{self.endpoint}/{raw['id']}")
         return raw
 
-    def update(self, api, target_id, payload, doc, stage, target):
-        current = target.find(self.name, target_id) or {}
-        wanted_active = doc.get("is_active", True)
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        current = req.target.find(self.name, req.target_id) or {}
+        wanted_active = req.doc.get("is_active", True)
         if wanted_active and current.get("is_active") is False:
-            api.put(f"{self.endpoint}/{target_id}/reactivate")
+            req.api.put(f"{self.endpoint}/{req.target_id}/reactivate")
         raw = current
         if wanted_active or current.get("is_active", True):
-            raw = api.put(f"{self.endpoint}/{target_id}", json=payload)
+            raw = req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
         if not wanted_active and current.get("is_active", True):
-            api.delete(f"{self.endpoint}/{target_id}")
+            req.api.delete(f"{self.endpoint}/{req.target_id}")
         return raw
 
     def archive(self, api, target_id):

@@ -157,7 +157,7 @@ def test_exit_3_with_warnings(world, tmp_path, monkeypatch):
     monkeypatch.setattr(Snippets, "normalize", real)
 
     # import --continue-on-error: one object fails, what depends on it is skipped, exit 3
-    def fail(self, api, payload, doc, target):
+    def fail(self, req):
         raise ApiError("POST", "/api/native-query-snippet", 500, "boom")
 
     monkeypatch.setattr(Snippets, "create", fail)

@@ -16,6 +16,7 @@ from mbport.client import MetabaseVersion
 from mbport.emulator.app import Response
 from mbport.engine import Importer
 from mbport.errors import MbportError
+from mbport.hooks import WriteRequest
 from mbport.refs import split_address
 from mbport.registry import load_plugins
 from mbport.resolve import Resolver
@@ -298,7 +299,7 @@ def test_the_graph_kinds_themselves_retry_a_409(source, tmp_path, path):
     payload = kind.payload(doc, Resolver(importer.ids), kind.stages[0])
     inst.emu.faults = ConcurrentEdit(inst.emu, path)
     start = len(inst.emu.request_log)
-    kind.update(importer.api, importer.ids[addr], payload, doc, kind.stages[0], importer.target)
+    kind.update(WriteRequest(importer.api, doc, payload, importer.target, kind.stages[0], importer.ids[addr]))
     inst.emu.faults = None
     assert [s for m, p, s in inst.emu.request_log[start:] if m == "PUT"] == [409, 200]
     assert not importer_for(out, inst, tmp_path / "state.json").plan().has_changes
@@ -335,7 +336,7 @@ def test_alerts_into_a_target_before_0_54_are_reported_unsupported():
     doc = {"active": True, "ordinal": 1, "payload": {"card": {"$ref": "cards/abc"}, "send_condition": "has_result",
                                                      "send_once": False}, "subscriptions": [], "handlers": []}
     with pytest.raises(MbportError, match=r"0\.53\.9 is not supported.*0\.54"):
-        Alerts().create(OldApi(), {}, doc, None)
+        Alerts().create(WriteRequest(OldApi(), doc, {}, None, "main"))
 
 
 def test_a_missing_webhook_channel_is_named(source, tmp_path):

@@ -59,3 +59,14 @@ def test_plugins_found_on_disk_are_the_registered_ones() -> None:
     on_disk = {f"mbport_plugins.{p.stem}" for p in PLUGIN_FILES}
     assert modules <= on_disk
     assert all(m in sys.modules for m in modules)
+
+
+def test_writes_take_one_request_object() -> None:
+    """`create` and `update` receive a WriteRequest (Terraform's request objects), not positional parameters."""
+    import inspect
+
+    from mbport.registry import load_plugins
+
+    for kind in load_plugins().kinds.values():
+        for hook in (kind.create, kind.update):
+            assert list(inspect.signature(hook).parameters) == ["req"], f"{kind.name}.{hook.__name__}"
