@@ -10,7 +10,7 @@ from __future__ import annotations
 from .client import ApiError, MetabaseClient, register_secret
 from .diff import describe_dashcards, describe_query, describe_tabs
 from .errors import MbportError
-from .hooks import WriteRequest
+from .hooks import DiagnoseContext, Phase, WriteRequest
 from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
 from .kindutil import (
     ARCHIVE_STAGE,
@@ -54,6 +54,7 @@ from .tree import slugify
 __all__ = [
     # the base class and what its hooks receive
     "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed", "WriteRequest",
+    "DiagnoseContext", "Phase",
     # the client and its errors
     "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
     # refs and addresses

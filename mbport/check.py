@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import refgraph, tree
+from .hooks import DiagnoseContext, Phase
 from .refs import address_kind
 from .registry import Registry
 from .tree import load_tree
@@ -17,8 +18,10 @@ def check_refs(t: tree.Tree, registry: Registry) -> list[str]:
     dangling refs and cycles are those of the reference graph the import writes by (mbport.refgraph)."""
     graph = refgraph.build(registry, t.docs)
     problems = []
+    context = DiagnoseContext(t.docs)
     for addr, doc in sorted(t.docs.items()):
-        problems += [f"{t.paths[addr]}: {problem}" for problem in registry[address_kind(addr)].tree_problems(doc, t.docs)]
+        problems += [f"{t.paths[addr]}: {problem}"
+                     for problem in registry[address_kind(addr)].diagnose(doc, Phase.TREE, context)]
         problems += [d.problem(t.paths) for d in graph.dangling if d.source == addr]
     problems += [graph.cycle_problem(docs, t.paths) for docs in graph.cycles]
     return problems

@@ -1,14 +1,15 @@
-"""What the engine hands a kind's hooks, one object per call (Terraform's request types): a write request."""
+"""What the engine hands a kind's hooks, one object per call (Terraform's request types): a write, a diagnosis."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
-    from .resolve import Target
+    from .resolve import Resolver, Target
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,21 @@ class WriteRequest:
     def but(self, **changes: Any) -> WriteRequest:
         """The same request with some fields changed (a create that writes through `update` names its id)."""
         return dataclasses.replace(self, **changes)
+
+
+class Phase(StrEnum):
+    """When `Kind.diagnose` is asked, and so what its context holds."""
+
+    TREE = "tree"  # `mbport check` (offline): the tree's docs only
+    PREFLIGHT = "preflight"  # import, a doc the target does not have yet (to be created): docs and options
+    PLAN = "plan"  # import, after matching: docs, options, the target as read and the ids matched so far
+
+
+@dataclass(frozen=True)
+class DiagnoseContext:
+    """What `Kind.diagnose` may read; `target` and `resolve` are None before the plan phase."""
+
+    docs: dict[str, dict[str, Any]]  # the whole tree: address → doc
+    options: dict[str, Any] = field(default_factory=dict)  # the import's options
+    target: Target | None = None
+    resolve: Resolver | None = None

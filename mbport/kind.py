@@ -20,7 +20,7 @@ from .spec import ref as ref_field
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
-    from .hooks import WriteRequest
+    from .hooks import DiagnoseContext, Phase, WriteRequest
     from .resolve import Resolver, Target
 
 
@@ -74,6 +74,14 @@ class DatabaseNeed:
     value: Any
     driver_feature: str | None = None
     purpose: str = ""  # what needs it, in an admin's words ("model actions")
+
+
+# Hooks of the earlier plugin API → what replaced them: a plugin still defining one would be silently ignored.
+REPLACED_HOOKS = {
+    "tree_problems": "diagnose(doc, Phase.TREE, ctx)",
+    "preflight": "diagnose(doc, Phase.PREFLIGHT, ctx)",
+    "plan_problems": "diagnose(doc, Phase.PLAN, ctx)",
+}
 
 
 class Kind:
@@ -131,6 +139,10 @@ class Kind:
         match = cls.__dict__.get("match")
         if match is not None and match.address:  # the natural key is the address too (users/<email>)
             cls.key_fields = match.fields
+        old = sorted(set(vars(cls)) & set(REPLACED_HOOKS))
+        if old:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__} defines {', '.join(old)}, which mbport no longer "
+                            f"calls: write {'; '.join(REPLACED_HOOKS[h] for h in old)} instead")
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -349,15 +361,13 @@ class Kind:
         wait (those kinds are read again). Default: ready."""
         return False
 
-    def plan_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]], target: Any,
-                      resolve: Any) -> list[str]:
-        """What writing this doc into this target would do that the tree does not mean (the target is read,
-        `resolve` knows the objects matched so far); each stops the import before its first write. Default none."""
-        return []
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        """What is wrong with this doc, one line each; any line stops an import before its first write.
 
-    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
-        """What this doc contradicts elsewhere in the tree (`check`, and import before its first write), in one
-        line each without the file name; default none."""
+        `phase` says when it is asked and so what `ctx` holds: TREE (`mbport check`, and import: what the doc
+        contradicts elsewhere in the tree, without the file name), PREFLIGHT (import, a doc to be created: a
+        missing secret ...), PLAN (import, the target read: what writing it would do that the tree does not mean).
+        Default none."""
         return []
 
     def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
@@ -367,10 +377,6 @@ class Kind:
         `current` (the target's, normalized like the tree), so writing it changes nothing else; None when no part
         is about the selection (default: every doc is about one object)."""
         return None
-
-    def preflight(self, doc: dict[str, Any], options: dict[str, Any]) -> list[str]:
-        """Problems that stop an import before its first write (a missing secret ...); default none."""
-        return []
 
     def version_notes(self, version: Any) -> list[str]:
         """Called by `mbport doctor`: what this Metabase version (a `MetabaseVersion`) means for this kind, in an

@@ -9,6 +9,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import MbportError
+from .hooks import DiagnoseContext, Phase
 from .kind import ExportContext, Kind
 from .refs import address_kind, split_address
 from .resolve import Resolver
@@ -201,10 +202,12 @@ class Planner:
         in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
         problems += [f"{addr}: {unsupported[addr]} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out "
                      "instead" for addr in sorted(set(in_scope) & set(unsupported))]
+        before = DiagnoseContext(self.tree.docs, self.options)
+        after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve)
         for addr in in_scope:
             doc = self.tree.docs[addr]
-            problems += self.kind(addr).preflight(doc, self.options) if addr not in self.ids else []
-            problems += self.kind(addr).plan_problems(doc, self.tree.docs, self.target, resolve)
+            problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []
+            problems += self.kind(addr).diagnose(doc, Phase.PLAN, after)
         return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())))
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:

@@ -8,10 +8,12 @@ import orjson
 
 from mbport.api import (
     ARCHIVED,
+    DiagnoseContext,
     ExportContext,
     Kind,
     Match,
     MbportError,
+    Phase,
     Walker,
     WriteRequest,
     archive_order,
@@ -241,8 +243,10 @@ class Cards(Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
-        return archived_with_problems(doc, docs, doc.get("collection"), doc.get("dashboard"))
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        if phase != Phase.TREE:
+            return []
+        return archived_with_problems(doc, ctx.docs, doc.get("collection"), doc.get("dashboard"))
 
     def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
         """The PUT body, every ref resolved; deferred refs (click behaviours, links) may still be unknown in the

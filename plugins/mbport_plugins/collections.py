@@ -9,11 +9,13 @@ from mbport.api import (
     COMMON_DROP,
     PERSONAL_FOLDER,
     SNIPPETS_FOLDER,
+    DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
     PathContext,
     PathHint,
+    Phase,
     WriteRequest,
     archive_order,
     archived_state,
@@ -122,8 +124,10 @@ class Collections(Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("parent"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def tree_problems(self, doc, docs):
-        return archived_with_problems(doc, docs, doc.get("parent"))
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        if phase != Phase.TREE:
+            return []
+        return archived_with_problems(doc, ctx.docs, doc.get("parent"))
 
     def payload(self, doc, resolve, stage):
         if doc.get("personal_owner"):

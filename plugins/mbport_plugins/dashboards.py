@@ -7,10 +7,12 @@ from typing import Any
 from mbport.api import (
     COMMON_DROP,
     REF,
+    DiagnoseContext,
     ExportContext,
     Kind,
     PathContext,
     PathHint,
+    Phase,
     WriteRequest,
     address,
     archive_order,
@@ -358,8 +360,10 @@ class Dashboards(Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def tree_problems(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[str]:
-        return archived_with_problems(doc, docs, doc.get("collection"))
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        if phase != Phase.TREE:
+            return []
+        return archived_with_problems(doc, ctx.docs, doc.get("collection"))
 
     def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
         return (resolve(doc.get("collection")), doc["name"])

@@ -8,10 +8,12 @@ from mbport.api import (
     ADMIN_ADDRESS,
     GRAPH_ID,
     IMPORT_INFO,
+    DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
     PathHint,
+    Phase,
     WriteRequest,
     address,
     address_kind,
@@ -142,10 +144,13 @@ class DataPermissions(Kind):
                 _translate(perm, value, lambda schema, name, k=db_key: found.add(address("tables", k, schema, name)) or "")
         return found
 
-    def plan_problems(self, doc, docs, target, resolve):
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """`sandboxed` and `impersonated` are only safe where their sandbox or impersonation exists: Metabase
         stores such a table or database as unrestricted and derives the restriction from that row, so a graph
         written without it would quietly open the data to the group. Each must be in the tree or on the target."""
+        if phase != Phase.PLAN:
+            return []
+        docs, target, resolve = ctx.docs, ctx.target, ctx.resolve
         problems = []
         for grant in doc.get("grants") or []:
             group, database = grant["group"], grant["database"]

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import COMMON_DROP, SECRET, ExportContext, Kind, MbportError, PathHint, WriteRequest, status
+from mbport.api import (
+    COMMON_DROP,
+    SECRET,
+    DiagnoseContext,
+    ExportContext,
+    Kind,
+    MbportError,
+    PathHint,
+    Phase,
+    WriteRequest,
+    status,
+)
 
 REDACTED = "**MetabasePass**"
 # Metabase's default sensitive connection properties (api-surface.md §17); any value it redacts counts too.
@@ -140,7 +151,15 @@ class Databases(Kind):
         wanted = {**{k: v for k, v in wanted.items() if k != "settings"}, **({"settings": settings} if settings else {})}
         return super().compare(wanted, current, options)
 
-    def plan_problems(self, doc, docs, target, resolve):
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        """Preflight: secrets a database to be created lacks. Plan: settings a mapped database must keep."""
+        if phase == Phase.PREFLIGHT:
+            return self._missing_secrets(doc, ctx.options)
+        if phase == Phase.PLAN:
+            return self._kept_settings(doc, ctx.target, ctx.resolve)
+        return []
+
+    def _kept_settings(self, doc, target, resolve):
         """--keep-database-settings: a mapped database that lacks a setting the tree's content needs."""
         options = target.options
         if not (self.mapped(doc, options) and options.get("keep_database_settings")):
@@ -162,7 +181,7 @@ class Databases(Kind):
             details = {}  # the sample database's file lives wherever each Metabase installed it
         return {**{k: v for k, v in doc.items() if k not in ("details", "is_sample")}, "details": details}
 
-    def preflight(self, doc, options):
+    def _missing_secrets(self, doc, options):
         secrets = options.get("secrets")
         if doc.get("is_sample") or secrets is None or self.mapped(doc, options):
             return []

@@ -8,10 +8,12 @@ from mbport.api import (
     BUILT_IN_GROUPS,
     GRAPH_ADDRESS,
     ApiError,
+    DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
     PathHint,
+    Phase,
     WriteRequest,
     granted_view_data,
     is_ref,
@@ -93,11 +95,13 @@ class Impersonations(Kind):
         group, database = self.key_parts(doc)
         return f"{group} on {database} as {doc.get('attribute')}"
 
-    def tree_problems(self, doc, docs):
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """The tree's data permissions graph must say `impersonated` for the pair: otherwise every import writes
         the impersonation and the graph's write deletes it again (Metabase drops an impersonation whose database
         is given another view-data value)."""
-        graph = docs.get(GRAPH_ADDRESS)
+        if phase != Phase.TREE:
+            return []
+        graph = ctx.docs.get(GRAPH_ADDRESS)
         if graph is None or not is_ref(doc.get("database")) or not is_ref(doc.get("group")):
             return []  # no graph in this tree (a selection): nothing to contradict
         view = granted_view_data(graph, doc["group"], doc["database"])

@@ -8,11 +8,13 @@ import orjson
 
 from mbport.api import (
     COMMON_DROP,
+    DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
     PathContext,
     PathHint,
+    Phase,
     WriteRequest,
     archive_order,
     channel_ids_by_name,
@@ -148,11 +150,13 @@ class Pulses(Kind):
         pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
 
-    def tree_problems(self, doc, docs):
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its
         subscriptions, and no list shows one made later), or a live one whose filter values name a parameter the
         dashboard lacks (`handle-broken-subscriptions` archives it on the dashboard's next save)."""
-        dashboard = docs.get(doc["dashboard"]["$ref"]) if is_ref(doc.get("dashboard")) else None
+        if phase != Phase.TREE:
+            return []
+        dashboard = ctx.docs.get(doc["dashboard"]["$ref"]) if is_ref(doc.get("dashboard")) else None
         if dashboard is None:
             return []
         if dashboard.get("archived"):

@@ -9,10 +9,12 @@ from mbport.api import (
     GRAPH_ADDRESS,
     NO_SCHEMA,
     ApiError,
+    DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
     PathHint,
+    Phase,
     WriteRequest,
     address,
     canonical_query,
@@ -108,11 +110,13 @@ class Sandboxes(Kind):
         group, *table = self.key_parts(doc)
         return f"{group} on {'.'.join(p for p in table if p)}"
 
-    def tree_problems(self, doc, docs):
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """The tree's data permissions graph must say `sandboxed` for the sandbox's group and table: otherwise every
         import creates the sandbox and the graph's write deletes it again (Metabase drops a sandbox whose table
         is given another view-data value)."""
-        graph = docs.get(GRAPH_ADDRESS)
+        if phase != Phase.TREE:
+            return []
+        graph = ctx.docs.get(GRAPH_ADDRESS)
         if graph is None or not is_ref(doc.get("table")) or not is_ref(doc.get("group")):
             return []  # no graph in this tree (a selection): nothing to contradict
         _, (db, schema, table) = split_address(doc["table"]["$ref"])

@@ -15,6 +15,7 @@ from mbport.client import MetabaseClient
 from mbport.emulator import Emulator
 from mbport.engine import Importer
 from mbport.export import run_export
+from mbport.hooks import DiagnoseContext, Phase
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
@@ -149,14 +150,14 @@ def test_check_reports_what_metabase_would_not_keep():
     docs = {"collections/c1": live, "collections/c2": trashed, "dashboards/d1": dash}
     card = {"name": "Q", "entity_id": "k1", "archived": True, "archived_directly": False,
             "collection": {"$ref": "collections/c1"}}
-    assert "archived with its container" in registry["cards"].tree_problems(card, docs)[0]
-    assert registry["dashboards"].tree_problems(dash, docs) == []  # its collection is archived
+    assert "archived with its container" in registry["cards"].diagnose(card, Phase.TREE, DiagnoseContext(docs))[0]
+    assert registry["dashboards"].diagnose(dash, Phase.TREE, DiagnoseContext(docs)) == []  # its collection is archived
     sub = {"name": "Weekly", "entity_id": "s1", "dashboard": {"$ref": "dashboards/d1"}}
-    assert "its dashboard is archived" in registry["pulses"].tree_problems(sub, docs)[0]
+    assert "its dashboard is archived" in registry["pulses"].diagnose(sub, Phase.TREE, DiagnoseContext(docs))[0]
     docs["dashboards/d1"] = {**dash, "archived": False, "archived_directly": None}
     broken = {**sub, "parameters": [{"id": "p2", "value": ["x"]}]}
-    assert "p2" in registry["pulses"].tree_problems(broken, docs)[0]
-    assert registry["pulses"].tree_problems({**broken, "archived": True}, docs) == []
+    assert "p2" in registry["pulses"].diagnose(broken, Phase.TREE, DiagnoseContext(docs))[0]
+    assert registry["pulses"].diagnose({**broken, "archived": True}, Phase.TREE, DiagnoseContext(docs)) == []
 
 
 def test_importing_again_after_a_restore_on_the_target_archives_the_tree_again_and_keeps_what_follows(rt):

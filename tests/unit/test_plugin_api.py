@@ -70,3 +70,14 @@ def test_writes_take_one_request_object() -> None:
     for kind in load_plugins().kinds.values():
         for hook in (kind.create, kind.update):
             assert list(inspect.signature(hook).parameters) == ["req"], f"{kind.name}.{hook.__name__}"
+
+
+def test_a_plugin_with_a_replaced_hook_is_refused_not_ignored() -> None:
+    """A plugin written for the earlier API (tree_problems ...) would have its checks silently skipped."""
+    with pytest.raises(TypeError, match=r"defines tree_problems.*diagnose\(doc, Phase.TREE, ctx\)"):
+        class Old(mbport.api.Kind):
+            name = "old"
+
+            def tree_problems(self, doc, docs):
+                return ["never asked"]
+
