@@ -7,6 +7,19 @@ and the client type. The rest of mbport may change without notice; this module c
 
 from __future__ import annotations
 
+from .capabilities import (
+    FetchesUnlisted,
+    Narrows,
+    NeedsDatabaseSettings,
+    OptIn,
+    OrderedPositions,
+    RecoversLostCreate,
+    RemembersMatch,
+    ReplacedOnUpdate,
+    Settles,
+    StagedWrites,
+    stages,
+)
 from .client import ApiError, MetabaseClient, register_secret
 from .diff import describe_dashcards, describe_query, describe_tabs
 from .errors import MbportError
@@ -55,6 +68,9 @@ __all__ = [
     # the base class and what its hooks receive
     "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed", "WriteRequest",
     "DiagnoseContext", "Phase",
+    # capabilities a kind declares among its bases (mbport.capabilities), and the stages of any kind
+    "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",
+    "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "stages",
     # the client and its errors
     "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
     # refs and addresses

@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from . import capabilities as caps
 from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .hooks import WriteRequest
@@ -59,7 +60,7 @@ class Applier:
             for addr, tid in self.ids.items():
                 self.state.record(addr, tid)
                 if addr in self.tree.docs:
-                    self.state.remember(addr, self.kind(addr).match_memo(self.tree.docs[addr], self.options))
+                    self.state.remember(addr, caps.match_memo(self.kind(addr), self.tree.docs[addr], self.options))
         try:
             self._apply_generations(todo, resolve, result, progress, failed, blocked)
         finally:
@@ -125,7 +126,7 @@ class Applier:
         addr, stage = node
         kind, doc = self.kind(addr), self.tree.docs[addr]
         if change.action == "match-after-sync":
-            if stage != kind.stages[0]:
+            if stage != caps.stages(kind)[0]:
                 return
             tid = self._locate_after_sync(kind, doc, resolve)
             if tid is None:
@@ -168,7 +169,7 @@ class Applier:
                     resolve: Resolver, again: bool) -> dict[str, Any]:
         """Create (or update) once. `again`: an earlier attempt failed without a clear answer, so an object it
         may have created is looked up by natural key first (Metabase keeps no client-chosen id) and updated."""
-        if addr in self.recheck and stage == kind.stages[0]:
+        if addr in self.recheck and stage == caps.stages(kind)[0]:
             self.target.refresh(kind.name)  # after the cascade: the object may be archived (updated), or gone
             if addr in self.ids and self.target.find(kind.name, self.ids[addr]) is None:
                 log.info("%s: deleted on the target by a cascade of this import; creating it again", addr)
@@ -183,10 +184,11 @@ class Applier:
                     self.state.record(addr, tid, created=True)
                     # an object this import created after all: the kinds listed after it read it again (its tables)
                     self._created[kind.name] = self._created.get(kind.name, 0) + 1
-                kind.adopted(self.api, tid, doc, self.target)
+                if isinstance(kind, caps.RecoversLostCreate):
+                    kind.adopted(self.api, tid, doc, self.target)
                 raw = self.target.find(kind.name, tid)
                 if raw is not None:
-                    kind.settle(self.api, raw)  # a lost create answer skipped what create waits for (a first sync)
+                    caps.settle(kind, self.api, raw)  # a lost create answer skipped what create waits for (a first sync)
         if addr not in self.ids:
             raw = kind.create(WriteRequest(self.api, doc, payload, self.target, stage))
             with self.lock:
@@ -196,7 +198,7 @@ class Applier:
             return raw
         raw = kind.update(WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr]))
         with self.lock:
-            if kind.replaced_on_update and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
+            if isinstance(kind, caps.ReplacedOnUpdate) and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
                 self.ids[addr] = raw["id"]
                 self.state.record(addr, raw["id"], created=addr in self.state.created)
             else:
@@ -232,7 +234,7 @@ class Applier:
             kind = self.kind(addr)
             if self._skipped(addr):
                 continue
-            for fld, container in kind.positions.items():
+            for fld, container in caps.positions(kind).items():
                 key = (fld, ref_address(doc.get(container)))
                 members.setdefault(key, []).append(addr)
                 if addr not in todo:
@@ -246,7 +248,7 @@ class Applier:
         return {key: members.get(key, []) for key in changed}
 
     def _write_positions(self, todo: dict[str, Change], result: ApplyResult, failed: set[str]) -> None:
-        """Last step: `Kind.positions` fields (pins), whose server renumbers the siblings on every write, so
+        """Last step: `OrderedPositions.positions` fields (pins), whose server renumbers the siblings on every write, so
         concurrent writes in any order would not keep them. Per changed list (lists concurrently): clear every
         member pinned at plan time, then set the wanted positions in ascending order, so a later write never
         shifts an earlier one. Lists nothing changed in cost no request."""
@@ -280,7 +282,7 @@ class Applier:
 
         def fill(addr: str) -> tuple[str, Exception | None]:
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            stage = kind.stages[-1]
+            stage = caps.stages(kind)[-1]
             try:
                 payload = kind.payload(doc, resolve, stage)
                 self._with_retries(addr, kind, lambda _again: kind.update(

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import __version__, tree
 from .cache import FetchCache
+from .capabilities import FetchesUnlisted
 from .errors import MbportError, UsageError
 from .kind import ExportContext, Kind, PathContext
 from .refs import address_kind
@@ -192,7 +193,7 @@ def fetch_unlisted(api, registry: Registry, ctx: ExportContext) -> bool:
     measure, yet a card may still filter on one); True if any was found. A backup without them would hold
     dangling refs that no import can resolve."""
     wanted = sorted(((kind, ident) for kind, ident in ctx.missing if kind in registry and isinstance(ident, int)
-                     and type(registry[kind]).fetch_unlisted is not Kind.fetch_unlisted), key=str)
+                     and isinstance(registry[kind], FetchesUnlisted)), key=str)
     found = [(kind, raw) for (kind, _), raw in zip(
         wanted, api.map(lambda k: registry[k[0]].fetch_unlisted(api, k[1]), wanted), strict=True) if raw]
     for kind, raw in found:

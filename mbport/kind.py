@@ -83,6 +83,15 @@ REPLACED_HOOKS = {
     "plan_problems": "diagnose(doc, Phase.PLAN, ctx)",
 }
 
+# Hooks that belong to a capability (mbport.capabilities) → its name: a kind defining one without declaring the
+# capability would never be asked.
+CAPABILITY_HOOKS = {
+    "stages": "StagedWrites", "stage_refs": "StagedWrites", "positions": "OrderedPositions",
+    "write_position": "OrderedPositions", "skipped": "OptIn", "adopted": "RecoversLostCreate",
+    "replaced_on_update": "ReplacedOnUpdate", "settle": "Settles", "narrow": "Narrows", "match_memo": "RemembersMatch",
+    "memo_problem": "RemembersMatch", "fetch_unlisted": "FetchesUnlisted", "database_needs": "NeedsDatabaseSettings",
+}
+
 
 class Kind:
     """One resource kind. Subclasses set the class attributes and override only what differs."""
@@ -113,22 +122,14 @@ class Kind:
     phrases: ClassVar[dict[str, Any]] = {}
     colour: ClassVar[str] = "#f1f1f1"  # `mbport graph` fill colour (one per family: content warm, data cool)
     # import
-    stages: ClassVar[tuple[str, ...]] = ("main",)  # writes per object, in order (dashboards: shell, layout)
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
-    # `update` replaces the object with a new one (a new id), as a permissions-graph PUT does for an
-    # impersonation: the engine then records the id `update` answers, so a later prune finds it.
-    replaced_on_update: ClassVar[bool] = False
     # Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
     # comparing trees of two instances sorts them again after relabelling (mbport.relabel).
     set_like_fields: ClassVar[tuple[str, ...]] = ()
     # Kinds whose every doc is written (or located) before any doc of this kind, refs or not: the permission
     # graphs must see every group, database and collection of the tree, not only those they name.
     import_after: ClassVar[tuple[str, ...]] = ()
-    # Doc fields holding the object's place in a list it shares with siblings of any kind, where the server
-    # renumbers the siblings on every write (Metabase's pins: collection_position) → the doc field naming the
-    # list's container. `payload` must leave them out: apply sets them last, list by list (`write_position`).
-    positions: ClassVar[dict[str, str]] = {}
     # The targets that have this kind (plan checks them before the first write): the first Metabase release line
     # mbport can write it into, and the token feature an Enterprise build needs for it (`token-features`).
     since: ClassVar[tuple[int, int] | None] = None
@@ -139,10 +140,16 @@ class Kind:
         match = cls.__dict__.get("match")
         if match is not None and match.address:  # the natural key is the address too (users/<email>)
             cls.key_fields = match.fields
+        where = f"{cls.__module__}.{cls.__qualname__}"
         old = sorted(set(vars(cls)) & set(REPLACED_HOOKS))
         if old:
-            raise TypeError(f"{cls.__module__}.{cls.__qualname__} defines {', '.join(old)}, which mbport no longer "
-                            f"calls: write {'; '.join(REPLACED_HOOKS[h] for h in old)} instead")
+            raise TypeError(f"{where} defines {', '.join(old)}, which mbport no longer calls: write "
+                            f"{'; '.join(REPLACED_HOOKS[h] for h in old)} instead")
+        declared = {c.__name__ for c in cls.__mro__ if c.__module__ == "mbport.capabilities"}
+        undeclared = sorted(h for h in set(vars(cls)) & set(CAPABILITY_HOOKS) if CAPABILITY_HOOKS[h] not in declared)
+        if undeclared:
+            raise TypeError(f"{where} defines {', '.join(undeclared)} without declaring the capability: add "
+                            f"{', '.join(sorted({CAPABILITY_HOOKS[h] for h in undeclared}))} (mbport.api) to its bases")
 
     # ---- export ----
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -156,11 +163,6 @@ class Kind:
     def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
         """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
         return api.get(f"{self.endpoint}/{summary['id']}")
-
-    def fetch_unlisted(self, api: MetabaseClient, ident: Any) -> dict[str, Any] | None:
-        """An object the listing does not show (an archived segment) that an exported object refers to, by id;
-        None if it is not there. Only kinds that override this are asked (export, after normalizing)."""
-        return None
 
     def fetch_key(self, summary: dict[str, Any]) -> str | None:
         """Incremental export: a value that changes whenever `fetch` would answer differently for this summary
@@ -242,10 +244,6 @@ class Kind:
         """Refs that import fills in a second pass (cycles Metabase itself allows); default none."""
         return set()
 
-    def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
-        """Refs that need target ids before `stage` is written; default: all non-deferred ones, first stage."""
-        return self.refs(doc) - self.deferred_refs(doc) if stage == self.stages[0] else set()
-
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[tuple[tuple[str, str],
                                                                                             tuple[str, str]]]:
         """Extra (earlier, later) pairs of (address, stage) nodes, one of them this doc's, beyond what refs order:
@@ -298,12 +296,6 @@ class Kind:
         Default: PUT the payload to endpoint/id."""
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
 
-    def write_position(self, api: MetabaseClient, target_id: Any, field: str, value: Any, doc: dict[str, Any],
-                       target: Target) -> None:
-        """Called by apply's last step (after the second pass), one object at a time in list order: set one
-        `positions` field to `value` (None: clear it). Default: PUT endpoint/id with that field alone."""
-        api.put(f"{self.endpoint}/{target_id}", json={field: value})
-
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True})
 
@@ -332,35 +324,6 @@ class Kind:
             return f"its token has no {self.premium_feature} feature (Metabase Pro or Enterprise)"
         return None
 
-    def database_needs(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[DatabaseNeed]:
-        """Database-local settings this doc needs on the target (see DatabaseNeed); default none."""
-        return []
-
-    def match_memo(self, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
-        """How this doc is matched when an import option decides it (a database mapped with --map-database):
-        the state remembers it, and a later run that would match the doc otherwise stops at plan with
-        `memo_problem`. Default None (matched the same way every run)."""
-        return None
-
-    def memo_problem(self, doc: dict[str, Any], remembered: str | None, now: str | None) -> str:
-        """One line: the doc was matched as `remembered` by an earlier import, this run would match it as `now`."""
-        return (f"{self.address_of(doc)}: an earlier import matched it as {remembered!r}, this run would match it "
-                f"as {now!r}; use the same options, or a new --state to start over")
-
-    def skipped(self, options: dict[str, Any]) -> str | None:
-        """Why this kind is left out of an import with these options (None: it is not)."""
-        return None
-
-    def adopted(self, api: MetabaseClient, target_id: Any, doc: dict[str, Any], target: Any) -> None:
-        """An object this import created whose answer was lost (found again by its natural key): recover what
-        only the create answer carried (an API key's value); default nothing."""
-
-    def settle(self, api: MetabaseClient, raw: dict[str, Any]) -> bool:
-        """An object matched on the target that the kinds listed after it (`after`) cannot be read from yet (a
-        database in its first sync, e.g. one a stopped import created): wait for it, bounded; True if it had to
-        wait (those kinds are read again). Default: ready."""
-        return False
-
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """What is wrong with this doc, one line each; any line stops an import before its first write.
 
@@ -369,14 +332,6 @@ class Kind:
         missing secret ...), PLAN (import, the target read: what writing it would do that the tree does not mean).
         Default none."""
         return []
-
-    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
-               docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-        """A doc about many objects at once (a permissions graph), for an import of only `selected` addresses
-        (`docs`: the whole tree): the doc with the parts about selected objects taken from `doc` and the rest from
-        `current` (the target's, normalized like the tree), so writing it changes nothing else; None when no part
-        is about the selection (default: every doc is about one object)."""
-        return None
 
     def version_notes(self, version: Any) -> list[str]:
         """Called by `mbport doctor`: what this Metabase version (a `MetabaseVersion`) means for this kind, in an

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import capabilities as caps
 from .export import extract
 from .kind import ExportContext, Kind
 from .refs import address_kind
@@ -68,7 +69,7 @@ class Matcher:
     def _settle(self, kind: Kind, raw: dict[str, Any]) -> set[str]:
         """Wait for a matched object the kinds listed after it cannot be read from yet (kind.settle: a database
         a stopped import created, still in its first sync), as creating it waits; those kinds are then stale."""
-        if not kind.settle(self.api, raw):
+        if not caps.settle(kind, self.api, raw):
             return set()
         after, todo = set(), [kind.name]
         while todo:

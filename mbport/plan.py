@@ -8,6 +8,7 @@ from typing import Any
 
 import networkx as nx
 
+from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
 from .kind import ExportContext, Kind
@@ -77,7 +78,7 @@ class Planner:
     """The planning part of mbport.engine.Importer: reads only (the target, through the matching), writes nothing."""
 
     def _skipped(self, addr: str) -> bool:
-        return bool(self.kind(addr).skipped(self.options)) or addr in self.unsupported
+        return bool(caps.skipped(self.kind(addr), self.options)) or addr in self.unsupported
 
     def _target_support(self) -> dict[str, str]:
         """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
@@ -92,13 +93,13 @@ class Planner:
         needs: dict[str, dict[str, Any]] = {}
         for addr, doc in self.tree.docs.items():
             kind = self.kind(addr)
-            if kind.skipped(self.options):
+            if caps.skipped(kind, self.options):
                 continue
             reason = self.target.unavailable.get(kind.name) or kind.unsupported(version, features)
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
                 continue
-            for need in kind.database_needs(doc, self.tree.docs):
+            for need in caps.database_needs(kind, doc, self.tree.docs):
                 raw = self.matched_raw.get(need.database)
                 if need.driver_feature and raw is not None and need.driver_feature not in (raw.get("features") or []):
                     reasons[addr] = (f"the target's database {raw.get('name')!r} ({raw.get('engine')}) cannot hold "
@@ -108,12 +109,12 @@ class Planner:
                 needs.setdefault(need.database, {})[need.setting] = need.value
         if self.options.get("skip_unsupported"):
             for addr in sorted(reasons):
-                for node in nx.descendants(self.graph, (addr, self.kind(addr).stages[-1])) | nx.descendants(
-                        self.graph, (addr, self.kind(addr).stages[0])):
+                for node in nx.descendants(self.graph, (addr, caps.stages(self.kind(addr))[-1])) | nx.descendants(
+                        self.graph, (addr, caps.stages(self.kind(addr))[0])):
                     if node[0] not in reasons and node[0] != addr:
                         reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
             for addr in reasons:  # what was left out needs no setting
-                for need in self.kind(addr).database_needs(self.tree.docs[addr], self.tree.docs):
+                for need in caps.database_needs(self.kind(addr), self.tree.docs[addr], self.tree.docs):
                     needs.get(need.database, {}).pop(need.setting, None)
             blocking = {}
         else:
@@ -123,13 +124,13 @@ class Planner:
         return blocking
 
     def _memo_problems(self) -> list[str]:
-        """A doc an earlier import matched through an option (Kind.match_memo) that this run would match otherwise."""
+        """A doc an earlier import matched through an option (RemembersMatch) that this run would match otherwise."""
         problems = []
         resolve = Resolver(self.ids, self.options)
         for addr, doc in self.tree.docs.items():
             kind = self.kind(addr)
-            remembered, now = self.state.memos.get(addr), kind.match_memo(doc, self.options)
-            if remembered == now or addr not in self.state.ids:
+            remembered, now = self.state.memos.get(addr), caps.match_memo(kind, doc, self.options)
+            if remembered == now or addr not in self.state.ids or not isinstance(kind, caps.RemembersMatch):
                 continue
             if remembered is None:  # a state from before memos, or a match by name: fine if it is the same object
                 try:
@@ -157,7 +158,7 @@ class Planner:
                 progress(addr, "compare")
             kind, doc = self.kind(addr), self.tree.docs[addr]
             name, what = self._name(addr), self._what(addr)
-            reason = kind.skipped(self.options)
+            reason = caps.skipped(kind, self.options)
             if reason:
                 skipped.setdefault(reason, []).append(addr)
             if self._skipped(addr):
@@ -224,7 +225,7 @@ class Planner:
 
     def _select(self, changes: list[Change], problems: list[str]) -> set[str]:
         """A selective import (`options["select"]`: the selected addresses): the selection, the parts of docs
-        about many objects that concern it (`Kind.narrow`, which then stands in for the tree's doc), and, unless
+        about many objects that concern it (`Narrows.narrow`, which then stands in for the tree's doc), and, unless
         `options["only"]`, what they depend on (their refs, the graph's edges and the deferred ones) that the
         target lacks or holds differently, transitively through such objects; marks each with `needed_by`.
         With `only`, a ref of the selection the target cannot resolve is a problem (before any write)."""
@@ -233,7 +234,7 @@ class Planner:
         scope = set(selected)
         for addr in sorted(self.tree.docs):
             kind = self.kind(addr)
-            if addr in selected or addr not in self.current_docs or type(kind).narrow is Kind.narrow:
+            if addr in selected or addr not in self.current_docs or not isinstance(kind, caps.Narrows):
                 continue
             narrowed = kind.narrow(self.tree.docs[addr], self.current_docs[addr], selected, self.tree.docs)
             if narrowed is None:
@@ -274,9 +275,10 @@ class Planner:
                     todo.append(dep)
         for addr in self.tree.docs.keys() - scope:  # pins outside the selection stay as the target has them
             kind, current = self.kind(addr), self.current_docs.get(addr)
-            if kind.positions and current is not None:
-                self.tree.docs[addr] = {k: v for k, v in self.tree.docs[addr].items() if k not in kind.positions} | {
-                    f: current[f] for f in kind.positions if current.get(f) is not None}
+            pins = caps.positions(kind)
+            if pins and current is not None:
+                self.tree.docs[addr] = {k: v for k, v in self.tree.docs[addr].items() if k not in pins} | {
+                    f: current[f] for f in pins if current.get(f) is not None}
         return scope
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:

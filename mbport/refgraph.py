@@ -1,11 +1,11 @@
 """The reference graph of a tree: the one set of rules `check`, the import (plan and apply) and `mbport graph` share.
 
-Nodes are (address, stage): one per write of a doc (`Kind.stages`; most kinds write once, dashboards twice: shell,
+Nodes are (address, stage): one per write of a doc (`capabilities.stages`; most kinds write once, dashboards twice: shell,
 layout; collections a second time to archive). An edge (a, s) → (b, t) means stage s of a is written before
 stage t of b. The edges, each with the rule that made it (edge attribute `why`):
 
 - `stage`: a doc's own stages, in order.
-- `ref`: every ref of `Kind.stage_refs(doc, stage)` (default: the doc's refs that are not deferred, before its
+- `ref`: every ref of `StagedWrites.stage_refs(doc, stage)` (default: the doc's refs that are not deferred, before its
   first stage). A ref to a whole doc waits for that doc's first stage (it has an id then); a ref to a sub-object
   (a table's field, a dashboard's tab) waits for its owner's last stage (`Registry.owner`; the owner writes it).
   A ref to oneself is no edge. A stage ref to a doc the tree lacks is no edge: when it is also one of the doc's
@@ -31,6 +31,7 @@ from typing import Any
 
 import networkx as nx
 
+from . import capabilities as caps
 from .refs import address_kind
 from .registry import Registry
 
@@ -114,29 +115,29 @@ def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
     order = graph.order
     for addr in docs:
         previous = None
-        for stage in kinds[addr].stages:
+        for stage in caps.stages(kinds[addr]):
             order.add_node((addr, stage))
             if previous:
                 order.add_edge((addr, previous), (addr, stage), why="stage")
             previous = stage
     for addr, doc in docs.items():
         kind = kinds[addr]
-        for stage in kind.stages:
-            for target in kind.stage_refs(doc, stage):
+        for stage in caps.stages(kind):
+            for target in caps.stage_refs(kind, doc, stage):
                 owner = registry.owner(target)
                 if owner == addr or owner not in docs or target in missing.get(addr, ()):
                     continue
-                stages = kinds[owner].stages
+                stages = caps.stages(kinds[owner])
                 order.add_edge((owner, stages[0] if owner == target else stages[-1]), (addr, stage), why="ref")
     for addr in docs:
         kind = kinds[addr]
         for other in (o for o in docs if kind.import_after and address_kind(o) in kind.import_after):
-            order.add_edge((other, kinds[other].stages[-1]), (addr, kind.stages[0]), why="import_after")
+            order.add_edge((other, caps.stages(kinds[other])[-1]), (addr, caps.stages(kind)[0]), why="import_after")
     for addr, doc in docs.items():
         for earlier, later in kinds[addr].write_order(doc, docs):
             if earlier in order and later in order and earlier[0] != later[0]:
                 order.add_edge(earlier, later, why="write_order")
-                if later[1] == kinds[later[0]].stages[0]:  # written after the other's write, not before it
+                if later[1] == caps.stages(kinds[later[0]])[0]:  # written after the other's write, not before it
                     graph.cascades.setdefault(earlier[0], set()).add(later[0])
     graph.cycles = sorted(sorted({a for a, _ in c}) for c in nx.strongly_connected_components(order) if len(c) > 1)
     return graph

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..capabilities import FetchesUnlisted
 from ..client import ApiError
 from ..hooks import WriteRequest
 from ..kind import Kind, PathHint
@@ -14,7 +15,7 @@ from .folders import table_folder
 REVISION_MESSAGE = "mbport import"
 
 
-class TableScoped(Kind):
+class TableScoped(FetchesUnlisted, Kind):
     """Shared by segments and measures: a named query fragment on one table, listed unarchived only.
 
     `list` is the endpoint's plain array: Metabase lists only unarchived segments and measures and has no

@@ -12,6 +12,7 @@ from mbport.api import (
     Kind,
     Match,
     MbportError,
+    NeedsDatabaseSettings,
     WriteRequest,
     canonical_query,
     common,
@@ -34,7 +35,7 @@ def only_query(field: str):
     return lambda raw: raw.get(field) if raw.get("type") == "query" else None
 
 
-class Actions(Kind):
+class Actions(NeedsDatabaseSettings, Kind):
     """Actions of every readable, unarchived model.
 
     `list` is `GET /api/action`, which returns only unarchived actions (and `GET /api/action/:id` 404s for an

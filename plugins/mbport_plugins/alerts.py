@@ -13,6 +13,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    StagedWrites,
     WriteRequest,
     address,
     archive_order,
@@ -51,7 +52,7 @@ RECIPIENT_DROP = {"id": "instance-specific id", "notification_handler_id": "the 
                   "created_at": "server timestamp", "updated_at": "server timestamp"}
 
 
-class Alerts(Kind):
+class Alerts(StagedWrites, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and

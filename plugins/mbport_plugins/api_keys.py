@@ -11,6 +11,8 @@ import orjson
 from mbport.api import (
     Kind,
     Match,
+    OptIn,
+    RecoversLostCreate,
     WriteRequest,
     common,
     copy,
@@ -20,7 +22,7 @@ from mbport.api import (
 )
 
 
-class ApiKeys(Kind):
+class ApiKeys(OptIn, RecoversLostCreate, Kind):
     name = "api-keys"
     since = (0, 49)  # /api/api-key (versions.md: API keys arrive in 0.49)
     endpoint = "/api/api-key"

@@ -13,7 +13,9 @@ from mbport.api import (
     Kind,
     Match,
     MbportError,
+    OrderedPositions,
     Phase,
+    StagedWrites,
     Walker,
     WriteRequest,
     archive_order,
@@ -100,7 +102,7 @@ def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) 
     return raw
 
 
-class Cards(Kind):
+class Cards(StagedWrites, OrderedPositions, Kind):
     """Saved questions, models and metrics.
 
     `list` (once per export, after collections) reads `GET /api/card?f=all` and `?f=archived`: both give full

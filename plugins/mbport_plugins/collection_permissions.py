@@ -9,6 +9,7 @@ from mbport.api import (
     IMPORT_INFO,
     ExportContext,
     Kind,
+    Narrows,
     PathHint,
     WriteRequest,
     address_kind,
@@ -25,7 +26,7 @@ ROOT = "root"
 LEVELS = ("read", "write")
 
 
-class CollectionPermissions(Kind):
+class CollectionPermissions(Narrows, Kind):
     set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.

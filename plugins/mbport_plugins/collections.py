@@ -16,6 +16,7 @@ from mbport.api import (
     PathContext,
     PathHint,
     Phase,
+    StagedWrites,
     WriteRequest,
     archive_order,
     archived_state,
@@ -25,7 +26,7 @@ from mbport.api import (
 )
 
 
-class Collections(Kind):
+class Collections(StagedWrites, Kind):
     name = "collections"
     endpoint = "/api/collection"
     description = "Collections (normal, personal and snippet folders), nested by parent."

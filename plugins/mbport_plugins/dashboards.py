@@ -10,9 +10,11 @@ from mbport.api import (
     DiagnoseContext,
     ExportContext,
     Kind,
+    OrderedPositions,
     PathContext,
     PathHint,
     Phase,
+    StagedWrites,
     WriteRequest,
     address,
     archive_order,
@@ -168,7 +170,7 @@ def _trim_links(settings: Any) -> Any:
     return out
 
 
-class Dashboards(Kind):
+class Dashboards(StagedWrites, OrderedPositions, Kind):
     """Dashboards, each doc holding its tabs and dashcards.
 
     `list` (once per export, after collections) reads the summaries of `GET /api/dashboard?f=all` and

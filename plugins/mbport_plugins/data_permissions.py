@@ -12,6 +12,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     MbportError,
+    Narrows,
     PathHint,
     Phase,
     WriteRequest,
@@ -35,7 +36,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Kind):
+class DataPermissions(Narrows, Kind):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and

@@ -13,6 +13,8 @@ from mbport.api import (
     MbportError,
     PathHint,
     Phase,
+    RemembersMatch,
+    Settles,
     WriteRequest,
     status,
 )
@@ -27,7 +29,7 @@ def secret_name(database: str, key: str) -> str:
     return f"databases/{database}/{key}"
 
 
-class Databases(Kind):
+class Databases(Settles, RemembersMatch, Kind):
     name = "databases"
     endpoint = "/api/database"
     description = "Database connections (secrets become markers, supplied at import time)."

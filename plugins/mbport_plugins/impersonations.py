@@ -14,6 +14,7 @@ from mbport.api import (
     MbportError,
     PathHint,
     Phase,
+    ReplacedOnUpdate,
     WriteRequest,
     granted_view_data,
     is_ref,
@@ -27,7 +28,7 @@ FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise ins
                 "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
 
 
-class Impersonations(Kind):
+class Impersonations(ReplacedOnUpdate, Kind):
     """`GET /api/ee/advanced-permissions/impersonation`: every connection impersonation as one doc.
 
     An impersonation makes a group's queries on one database run as the database role named by a user attribute
@@ -146,8 +147,6 @@ class Impersonations(Kind):
         if not rows:
             raise MbportError(f"{self.address_of(req.doc)}: the permissions graph PUT did not answer with the impersonation")
         return rows[0]
-
-    replaced_on_update = True
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         # No update route: the graph PUT replaces the pair's row (a new id) with the tree's attribute.

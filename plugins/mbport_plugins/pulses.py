@@ -12,6 +12,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     MbportError,
+    OrderedPositions,
     PathContext,
     PathHint,
     Phase,
@@ -21,6 +22,7 @@ from mbport.api import (
     channel_names,
     in_exported_collection,
     is_ref,
+    stages,
 )
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -43,7 +45,7 @@ CHANNEL_DROP = {
 }
 
 
-class Pulses(Kind):
+class Pulses(OrderedPositions, Kind):
     """Dashboard subscriptions, active and archived.
 
     `list` reads `GET /api/pulse` and `?archived=true` (alerts are not pulses since 0.54, see the alerts
@@ -148,7 +150,7 @@ class Pulses(Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its

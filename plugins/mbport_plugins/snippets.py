@@ -18,6 +18,7 @@ from mbport.api import (
     flag,
     ref,
     skip,
+    stages,
     walk,
 )
 
@@ -66,7 +67,7 @@ class Snippets(Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         snippet in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""

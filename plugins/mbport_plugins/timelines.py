@@ -18,6 +18,7 @@ from mbport.api import (
     in_exported_collection,
     ref,
     skip,
+    stages,
 )
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
@@ -102,7 +103,7 @@ class Timelines(Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         timeline in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def compare(self, wanted, current, options):
         # An event the tree does not have is archived on the target, never deleted: an archived extra is in sync.

@@ -11,6 +11,7 @@ import pytest
 from mbport_plugins.alerts import Alerts
 from mbport_plugins.data_permissions import changed_permissions, explicit
 
+from mbport.capabilities import stages
 from mbport.check import load_tree
 from mbport.client import MetabaseVersion
 from mbport.emulator.app import Response
@@ -296,10 +297,10 @@ def test_the_graph_kinds_themselves_retry_a_409(source, tmp_path, path):
     kind = REGISTRY[name]
     addr = "data-permissions/graph" if name == "data-permissions" else "collection-permissions/default"
     doc = importer.tree.docs[addr]
-    payload = kind.payload(doc, Resolver(importer.ids), kind.stages[0])
+    payload = kind.payload(doc, Resolver(importer.ids), stages(kind)[0])
     inst.emu.faults = ConcurrentEdit(inst.emu, path)
     start = len(inst.emu.request_log)
-    kind.update(WriteRequest(importer.api, doc, payload, importer.target, kind.stages[0], importer.ids[addr]))
+    kind.update(WriteRequest(importer.api, doc, payload, importer.target, stages(kind)[0], importer.ids[addr]))
     inst.emu.faults = None
     assert [s for m, p, s in inst.emu.request_log[start:] if m == "PUT"] == [409, 200]
     assert not importer_for(out, inst, tmp_path / "state.json").plan().has_changes
@@ -379,7 +380,7 @@ def test_permission_graphs_wait_for_every_group_database_table_and_collection(so
     assert graph.has_edge(("tables/Shop//people", "main"), ("data-permissions/graph", "main"))
     for addr in importer.tree.docs:
         if addr.startswith(("collections/", "groups/")):
-            last = importer.kind(addr).stages[-1]  # a collection's is its archive
+            last = stages(importer.kind(addr))[-1]  # a collection's is its archive
             assert graph.has_edge((addr, last), ("collection-permissions/snippets", "main"))
 
 

@@ -81,3 +81,24 @@ def test_a_plugin_with_a_replaced_hook_is_refused_not_ignored() -> None:
             def tree_problems(self, doc, docs):
                 return ["never asked"]
 
+
+
+def test_a_capability_hook_without_its_capability_is_refused_not_ignored() -> None:
+    """The engine asks only kinds that declare a capability: a hook defined without it would never run."""
+    with pytest.raises(TypeError, match=r"defines settle without declaring the capability: add Settles"):
+        class Undeclared(mbport.api.Kind):
+            name = "undeclared"
+
+            def settle(self, api, raw):
+                return True
+
+    class Declared(mbport.api.Settles, mbport.api.Kind):
+        name = "declared"
+
+        def settle(self, api, raw):
+            return True
+
+    from mbport.capabilities import settle
+
+    assert settle(Declared(), None, {}) is True
+    assert settle(mbport.api.Kind(), None, {}) is False

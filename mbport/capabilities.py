@@ -1,0 +1,151 @@
+"""Capabilities: hooks only some kinds need, each a small class a kind lists among its bases (Terraform's optional
+resource interfaces). `Kind` holds what every kind has; the engine asks `isinstance(kind, Capability)` for the rest,
+and the functions here answer for any kind (a kind without the capability gets the default).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .kind import DatabaseNeed, Kind
+
+if TYPE_CHECKING:
+    from .client import MetabaseClient
+    from .resolve import Target
+
+MAIN_STAGE = "main"
+
+
+class StagedWrites(Kind):
+    """Writes each doc in `stages`, in order (a dashboard: its shell, then its layout; a collection: live, then its
+    archive), each stage waiting for the refs `stage_refs` names; or writes in one stage that waits for other refs
+    than the doc's own (an alert waits for its card's previous alert)."""
+
+    stages: ClassVar[tuple[str, ...]] = (MAIN_STAGE,)
+
+    def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
+        """Refs that need target ids before `stage` is written; default: all non-deferred ones, first stage."""
+        return default_stage_refs(self, doc, stage)
+
+
+def stages(kind: Kind) -> tuple[str, ...]:
+    """The writes per object of `kind`, in order."""
+    return kind.stages if isinstance(kind, StagedWrites) else (MAIN_STAGE,)
+
+
+def stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
+    """What the write of `stage` of `doc` waits for."""
+    return kind.stage_refs(doc, stage) if isinstance(kind, StagedWrites) else default_stage_refs(kind, doc, stage)
+
+
+def default_stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
+    return kind.refs(doc) - kind.deferred_refs(doc) if stage == stages(kind)[0] else set()
+
+
+class OrderedPositions(Kind):
+    """Doc fields holding the object's place in a list it shares with siblings of any kind, where the server renumbers
+    the siblings on every write (Metabase's pins: collection_position) → the doc field naming the list's container.
+    `payload` leaves them out: apply sets them last, list by list, through `write_position`."""
+
+    positions: ClassVar[dict[str, str]] = {}
+
+    def write_position(self, api: MetabaseClient, target_id: Any, field: str, value: Any, doc: dict[str, Any],
+                       target: Target) -> None:
+        """Called by apply's last step (after the second pass), one object at a time in list order: set one
+        `positions` field to `value` (None: clear it). Default: PUT endpoint/id with that field alone."""
+        api.put(f"{self.endpoint}/{target_id}", json={field: value})
+
+
+def positions(kind: Kind) -> dict[str, str]:
+    return kind.positions if isinstance(kind, OrderedPositions) else {}
+
+
+class OptIn(Kind):
+    """A kind an import leaves out unless an option asks for it (API keys: --with-api-keys)."""
+
+    def skipped(self, options: dict[str, Any]) -> str | None:
+        """Why this kind is left out of an import with these options (None: it is not)."""
+        return None
+
+
+def skipped(kind: Kind, options: dict[str, Any]) -> str | None:
+    return kind.skipped(options) if isinstance(kind, OptIn) else None
+
+
+class RecoversLostCreate(Kind):
+    """Something only a create answer carries (an API key's value) that must be recovered when that answer was lost
+    and the import found the object again by its natural key."""
+
+    def adopted(self, api: MetabaseClient, target_id: Any, doc: dict[str, Any], target: Any) -> None:
+        """An object this import created whose answer was lost (found again by its natural key)."""
+
+
+class ReplacedOnUpdate(Kind):
+    """`update` replaces the object with a new one (a new id), as a permissions-graph PUT does for an impersonation:
+    the engine records the id `update` answers, so a later prune finds it."""
+
+
+class Settles(Kind):
+    """Objects the kinds listed after them (`after`) cannot be read from at once (a database in its first sync)."""
+
+    def settle(self, api: MetabaseClient, raw: dict[str, Any]) -> bool:
+        """A matched object that is not ready yet (one a stopped import created): wait for it, bounded; True if it
+        had to wait (those kinds are read again). Default: ready."""
+        return False
+
+
+def settle(kind: Kind, api: MetabaseClient, raw: dict[str, Any]) -> bool:
+    return kind.settle(api, raw) if isinstance(kind, Settles) else False
+
+
+class Narrows(Kind):
+    """Docs about many objects at once (a permissions graph), which a selective import writes only in part."""
+
+    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
+               docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """For an import of only `selected` addresses (`docs`: the whole tree): the doc with the parts about selected
+        objects taken from `doc` and the rest from `current` (the target's, normalized like the tree), so writing it
+        changes nothing else; None when no part is about the selection."""
+        return None
+
+
+class RemembersMatch(Kind):
+    """Docs matched the way an import option says (a database mapped with --map-database): the state remembers it,
+    and a later run that would match the doc otherwise stops at plan with `memo_problem`."""
+
+    def match_memo(self, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
+        """How this doc is matched with these options; None: the same way every run."""
+        return None
+
+    def memo_problem(self, doc: dict[str, Any], remembered: str | None, now: str | None) -> str:
+        """One line: the doc was matched as `remembered` by an earlier import, this run would match it as `now`."""
+        return (f"{self.address_of(doc)}: an earlier import matched it as {remembered!r}, this run would match it "
+                f"as {now!r}; use the same options, or a new --state to start over")
+
+
+def match_memo(kind: Kind, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
+    return kind.match_memo(doc, options) if isinstance(kind, RemembersMatch) else None
+
+
+class FetchesUnlisted(Kind):
+    """Objects the listing does not show (an archived segment) that an exported object may refer to."""
+
+    def fetch_unlisted(self, api: MetabaseClient, ident: Any) -> dict[str, Any] | None:
+        """The object with this id, or None if it is not there (export asks after normalizing)."""
+        return None
+
+
+class NeedsDatabaseSettings(Kind):
+    """Docs that need database-local settings on the target database they use (model actions)."""
+
+    def database_needs(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[DatabaseNeed]:
+        """Database-local settings this doc needs on the target (see DatabaseNeed); default none."""
+        return []
+
+
+def database_needs(kind: Kind, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[DatabaseNeed]:
+    return kind.database_needs(doc, docs) if isinstance(kind, NeedsDatabaseSettings) else []
+
+
+CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
+                RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings)
