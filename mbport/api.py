@@ -22,6 +22,8 @@ from .capabilities import (
 )
 from .client import ApiError, MetabaseClient, register_secret
 from .diff import describe_dashcards, describe_query, describe_tabs
+from .display import Words
+from .display import register as register_words
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase, WriteRequest
 from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
@@ -71,6 +73,8 @@ __all__ = [
     # capabilities a kind declares among its bases (mbport.capabilities), and the stages of any kind
     "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "stages",
+    # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
+    "Words", "register_words",
     # the client and its errors
     "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
     # refs and addresses

@@ -2,7 +2,7 @@
 
 The comparison knows no kind by name: it asks each kind's `describe_change(field, old, new, names)` hook for
 phrases. Where the hook has none (it answers None), `describe_field` phrases the change: it reads the kind's
-declarative `phrases` (field → label, or value → phrase) and handles what every kind shares: renames, archiving,
+`phrases` in mbport.display (field → label, or value → phrase) and handles what every kind shares: renames, archiving,
 moves between containers, refs, scalars, maps and lists of keyed items. Kinds with richer fields (queries, dashcards, tabs) call the helpers
 below (`describe_query`, `describe_dashcards`, `describe_tabs`) from their own hook.
 """
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .display import words
 from .refs import REF, address_kind, is_ref, split_address
 from .registry import Registry
 from .tree import Tree
@@ -109,9 +110,9 @@ def display_name(doc: dict[str, Any], addr: str) -> str:
 
 
 def kind_label(registry: Registry, kind: str) -> str:
-    k = registry.kinds.get(kind)
-    if k is not None and k.aliases:
-        return k.aliases[0]
+    aliases = words(kind).aliases
+    if kind in registry.kinds and aliases:
+        return aliases[0]
     return kind.removesuffix("s").replace("-", " ")
 
 
@@ -144,7 +145,7 @@ def is_scalar(value: Any) -> bool:
 
 def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
     """What a change of `field_name` means, for any kind: what diff says where `Kind.describe_change` says nothing."""
-    entry = getattr(kind, "phrases", {}).get(field_name)
+    entry = words(kind.name).phrases.get(field_name)
     if isinstance(entry, dict):
         if is_scalar(new) and new in entry and new is not MISSING:
             return [entry[new]]

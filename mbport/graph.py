@@ -21,13 +21,12 @@ import networkx as nx
 
 from . import refgraph
 from .diff import display_name, kind_label
+from .display import DEFAULT_COLOUR, words
 from .export import select
-from .kind import Kind
 from .refs import address_kind
 from .registry import Registry
 
 FORMATS = ("dot", "svg", "html")
-DEFAULT_COLOUR = Kind.colour
 CHAR_W, NODE_H, GAP_X, GAP_Y, PAD = 7.0, 34.0, 90.0, 14.0, 20.0
 DUMMY_H = 8.0  # the height of a slot an edge passes a column through
 SWEEPS = 4  # barycentre sweeps (each one left-to-right and back)
@@ -39,7 +38,7 @@ def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots:
     keep = set(docs)
     if roots is not None:
         keep, _extras = select(registry, docs, set(roots))
-    graph = nx.DiGraph(colours={k.name: k.colour for k in registry.kinds.values()})
+    graph = nx.DiGraph(colours={k.name: words(k.name).colour for k in registry.kinds.values()})
     for addr in sorted(keep):
         kind = address_kind(addr)
         name = display_name(docs[addr], addr)

@@ -110,17 +110,11 @@ class Kind:
     managed: ClassVar[bool] = True  # False: matched on the target, never created (tables, fields)
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
     sub_kinds: ClassVar[dict[str, int]] = {}  # addresses living inside this kind's docs: sub kind → key parts of the owner
-    description: ClassVar[str] = ""
-    aliases: ClassVar[tuple[str, ...]] = ()  # singular names for --select (collection:Sales)
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
     provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
     # Doc fields (dotted paths) naming the object this doc lives and dies with (a subscription's dashboard, a group's
     # memberships): `--select` of that object selects this doc too.
     part_of: ClassVar[tuple[str, ...]] = ()
-    # `mbport diff`: field → label in phrases, or {value: phrase} for flags and enums (a value missing from the
-    # map falls back to "label: old → new"). A field not listed reads as its name with spaces.
-    phrases: ClassVar[dict[str, Any]] = {}
-    colour: ClassVar[str] = "#f1f1f1"  # `mbport graph` fill colour (one per family: content warm, data cool)
     # import
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
@@ -346,7 +340,7 @@ class Kind:
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
         """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
         phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default None: diff's own phrasing
-        (`mbport.diff.describe_field`: the kind's `phrases`, then "field changed" by shape); override for fields
+        (`mbport.diff.describe_field`: the kind's phrases in mbport.display, then "field changed" by shape); override for fields
         with structure, returning `super().describe_change(...)` for the others. An empty list says the difference
         means nothing to an admin (only derived text differs)."""
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .display import words
 from .errors import UsageError
 from .refs import REF, address_kind, is_ref
 from .registry import Registry
@@ -34,7 +35,7 @@ def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: d
         return {by_path[sel.strip("/").removesuffix(".json")]}
     if sel in docs:  # an address (kind/key), as plan and diff print them
         return {sel}
-    aliases = {alias: k.name for k in registry.kinds.values() for alias in k.aliases}
+    aliases = {alias: k.name for k in registry.kinds.values() for alias in words(k.name).aliases}
     kind_text, sep, name = sel.partition(":")
     kind = aliases.get(kind_text, kind_text)
     if not sep and sel:  # an entity id alone

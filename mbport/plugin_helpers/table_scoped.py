@@ -27,8 +27,6 @@ class TableScoped(FetchesUnlisted, Kind):
     then PUTs the rest (archived, caveats ...); every PUT carries the required `revision_message`.
     """
 
-    colour = "#a2d2ff"
-    phrases = {"definition": "definition", "table": "table"}
     after = ("tables",)
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced", "dependency_analysis_version"),

@@ -50,9 +50,6 @@ class Actions(NeedsDatabaseSettings, Kind):
 
     name = "actions"
     endpoint = "/api/action"
-    description = "Actions on models (unarchived ones; the API cannot list archived actions)."
-    aliases = ("action",)
-    colour = "#caffbf"
     after = ("cards",)
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced"),

@@ -71,10 +71,6 @@ class Alerts(StagedWrites, Kind):
     part_of = ("payload.card",)  # an alert is deleted with its card
     since = NOTIFICATIONS_SINCE  # written through /api/notification; older releases are exported, never imported into
     endpoint = "/api/notification"
-    description = "Alerts on questions: condition, schedule, channels and recipients."
-    aliases = ("alert", "notification")
-    colour = "#ffafcc"
-    phrases = {"active": {True: "resumed", False: "paused"}}
     after = ("cards", "users", "groups")
     keep = ("active", "ordinal")
     drop = {

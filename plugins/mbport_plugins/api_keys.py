@@ -26,7 +26,6 @@ class ApiKeys(OptIn, RecoversLostCreate, Kind):
     name = "api-keys"
     since = (0, 49)  # /api/api-key (versions.md: API keys arrive in 0.49)
     endpoint = "/api/api-key"
-    description = "API keys by name, with the group they act as; never the key value."
     fields = {
         **common("created_at", "updated_at"),
         "id": skip("instance-specific id; the key is the name"),

@@ -112,17 +112,6 @@ class Cards(StagedWrites, OrderedPositions, Kind):
 
     name = "cards"
     endpoint = "/api/card"
-    description = "Questions, models and metrics (with dashboard questions), in their collection's folder."
-    aliases = ("card", "question", "model", "metric")
-    colour = "#e9c46a"
-    phrases = {
-        "display": "visualization", "visualization_settings": "visualization settings", "dataset_query": "query",
-        "collection_position": "pinned position", "cache_ttl": "cache duration", "result_metadata": "column metadata",
-        "parameters": "filters", "parameter_mappings": "filter mappings", "collection_preview": "preview in collection",
-        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
-        "type": {"model": "turned into a model", "question": "turned into a question", "metric": "turned into a metric"},
-        "dashboard": "dashboard it is saved in",
-    }
     container_field = "collection"
     part_of = ("dashboard",)  # a dashboard question is deleted with its dashboard
     # Pins share one numbering with the collection's dashboards and pulses, renumbered on every write: the

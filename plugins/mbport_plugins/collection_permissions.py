@@ -45,9 +45,6 @@ class CollectionPermissions(Narrows, Kind):
 
     name = "collection-permissions"
     endpoint = "/api/collection/graph"
-    description = "Collection permissions: which group may read or curate which collection (and snippet folder)."
-    aliases = ("collection-permission",)
-    phrases = {"grants": "grant"}
     after = ("groups", "collections")
     key_fields = ("namespace",)
     keep = ("namespace",)

@@ -29,11 +29,7 @@ from mbport.api import (
 class Collections(StagedWrites, Kind):
     name = "collections"
     endpoint = "/api/collection"
-    description = "Collections (normal, personal and snippet folders), nested by parent."
-    colour = "#dde5b6"
-    phrases = {"authority_level": {"official": "marked official"}, "parent": "parent collection"}
     provides_folders = True
-    aliases = ("collection",)
     container_field = "parent"
     keep = ("entity_id", "name", "description", "archived", "authority_level", "namespace", "type")
     fks = {"personal_owner_id": "users"}

@@ -181,14 +181,6 @@ class Dashboards(StagedWrites, OrderedPositions, Kind):
 
     name = "dashboards"
     endpoint = "/api/dashboard"
-    description = "Dashboards with their tabs and dashcards, in their collection's folder."
-    aliases = ("dashboard",)
-    colour = "#f4a261"
-    phrases = {
-        "parameters": "filters", "auto_apply_filters": {True: "filters apply automatically", False: "filters need Apply"},
-        "width": "width", "collection_position": "pinned position", "cache_ttl": "cache duration",
-        "enable_embedding": {True: "embedding enabled", False: "embedding disabled"}, "embedding_params": "embedding parameters",
-    }
     container_field = "collection"
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("collections",)

@@ -54,9 +54,6 @@ class DataPermissions(Narrows, Kind):
 
     name = "data-permissions"
     endpoint = "/api/permissions/graph"
-    description = "Data permissions: what each group may see, query, download and edit in each database."
-    aliases = ("data-permission",)
-    phrases = {"grants": "grant"}
     after = ("groups", "databases", "tables")
     key_fields = ()
     keep = ()

@@ -32,12 +32,6 @@ def secret_name(database: str, key: str) -> str:
 class Databases(Settles, RemembersMatch, Kind):
     name = "databases"
     endpoint = "/api/database"
-    description = "Database connections (secrets become markers, supplied at import time)."
-    aliases = ("database",)
-    colour = "#8ecae6"
-    phrases = {"details": "connection details", "engine": "engine", "schedules": "sync schedule",
-               "auto_run_queries": {True: "queries run automatically", False: "queries need a click to run"},
-               "settings": "database settings"}
     key_fields = ("name",)
     keep = ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats", "points_of_interest",
             "is_full_sync", "is_on_demand", "refingerprint", "settings", "is_sample")

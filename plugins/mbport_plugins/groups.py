@@ -10,9 +10,6 @@ from mbport.api import BUILT_IN_GROUPS, Kind, WriteRequest, copy, skip
 class Groups(Kind):
     name = "groups"
     endpoint = "/api/permissions/group"
-    description = "Permission groups (built-in ones are matched by role, never created)."
-    aliases = ("group",)
-    colour = "#d6d6d6"
     fields = {
         "id": skip("instance-specific id; the key is the name"),
         # Built-in groups by their role's usual name, so a renamed label elsewhere still matches.

@@ -46,10 +46,6 @@ class Impersonations(ReplacedOnUpdate, Kind):
     name = "impersonations"
     premium_feature = "advanced_permissions"
     endpoint = "/api/ee/advanced-permissions/impersonation"
-    description = "Connection impersonations (EE): a group's queries on a database run as a role from a user attribute."
-    aliases = ("impersonation",)
-    colour = "#cfcfcf"
-    phrases = {"attribute": "user attribute"}
     after = ("groups", "databases")  # their names make an impersonation's address
     key_fields = ("group", "database")
     part_of = ("group",)  # deleted with the group

@@ -13,8 +13,6 @@ class Measures(TableScoped):
     name = "measures"
     since = (0, 59)  # /api/measure: Data Studio (versions.md, mb#70430); older releases answer 404
     endpoint = "/api/measure"
-    description = "Measures: named aggregations on a table (unarchived ones, and archived ones a card still uses)."
-    aliases = ("measure",)
     put_only = ("archived",)  # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
     fields = {
         **TableScoped.fields,

@@ -10,8 +10,6 @@ from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, PathHint, WriteRequ
 class Memberships(Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
-    description = "Who is in which group (one doc per group)."
-    phrases = {"members": "member"}
     after = ("groups", "users")
     key_fields = ("group_name",)
     part_of = ("group",)

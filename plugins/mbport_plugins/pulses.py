@@ -62,11 +62,6 @@ class Pulses(OrderedPositions, Kind):
 
     name = "pulses"
     endpoint = "/api/pulse"
-    description = "Dashboard subscriptions: which dashboard, when, to whom, in which format."
-    aliases = ("subscription", "pulse")
-    colour = "#ffc8dd"
-    phrases = {"cards": "cards", "channels": "delivery channels",
-               "skip_if_empty": {True: "skipped when empty", False: "sent even when empty"}}
     container_field = "collection"
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`

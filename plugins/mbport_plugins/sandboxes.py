@@ -46,10 +46,6 @@ class Sandboxes(Kind):
     name = "sandboxes"
     premium_feature = "sandboxes"
     endpoint = "/api/mt/gtap"
-    description = "Sandboxes (EE row-level security): a group's filtered view of a table."
-    aliases = ("sandbox",)
-    colour = "#cfcfcf"
-    phrases = {"card": "sandboxing question", "attribute_remappings": "user attribute"}
     after = ("groups", "tables")  # their names make a sandbox's address
     key_fields = ("group", "table")
     part_of = ("group",)  # deleted with the group

@@ -8,5 +8,3 @@ from mbport.api import TableScoped
 class Segments(TableScoped):
     name = "segments"
     endpoint = "/api/segment"
-    description = "Segments: named filters on a table (unarchived ones, and archived ones a card still uses)."
-    aliases = ("segment",)

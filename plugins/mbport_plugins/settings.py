@@ -25,8 +25,6 @@ WHITELIST = frozenset({
 class Settings(Kind):
     name = "settings"
     endpoint = "/api/setting"
-    description = "Whitelisted instance settings that differ from the defaults (one doc)."
-    phrases = {"values": "setting"}
     key_fields = ()
     keep = ()
     drop = {"id": "there is one settings doc per instance", "values": "kept, whitelisted and non-default only",

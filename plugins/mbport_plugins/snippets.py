@@ -32,10 +32,6 @@ class Snippets(Kind):
 
     name = "snippets"
     endpoint = "/api/native-query-snippet"
-    description = "Native query snippets, in their snippet folder."
-    aliases = ("snippet",)
-    colour = "#ffd6a5"
-    phrases = {"content": "SQL"}
     container_field = "collection"
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "is_remote_synced", "entity_id_translated"),

@@ -29,10 +29,6 @@ FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibil
 class Tables(Kind):
     name = "tables"
     endpoint = "/api/database/{id}/metadata"
-    description = "Table and field metadata (matched by name on import, never created)."
-    colour = "#bde0fe"
-    phrases = {"fields": "field", "visibility_type": "visibility", "display_name": "display name",
-               "entity_type": "table type"}
     managed = False
     after = ("databases",)
     sub_kinds = {"fields": 3}

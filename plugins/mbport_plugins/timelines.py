@@ -47,10 +47,6 @@ class Timelines(Kind):
 
     name = "timelines"
     endpoint = "/api/timeline"
-    description = "Event timelines and their events, in their collection's folder."
-    aliases = ("timeline",)
-    colour = "#cdb4db"
-    phrases = {"events": "event", "default": {True: "made the default timeline", False: "no longer the default"}}
     container_field = "collection"
     sub_kinds = {"events": 1}
     after = ("collections",)

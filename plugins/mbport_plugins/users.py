@@ -33,15 +33,6 @@ def paged(api, path: str, params: dict[str, Any] | None = None) -> list[dict[str
 class Users(Kind):
     name = "users"
     endpoint = "/api/user"
-    description = "People (by email): names, locale, attributes, active or deactivated."
-    aliases = ("user",)
-    colour = "#e5e5e5"
-    phrases = {
-        "is_active": {True: "reactivated", False: "deactivated"},
-        "is_superuser": {True: "made an admin", False: "no longer an admin"},
-        "first_name": "first name", "last_name": "last name", "login_attributes": "user attributes", "locale": "language",
-        "sso_source": "sign-in method",
-    }
     fields = {
         "email": copy(read=lambda raw: raw["email"].lower()),
         "first_name": copy(), "last_name": copy(),

@@ -102,3 +102,12 @@ def test_a_capability_hook_without_its_capability_is_refused_not_ignored() -> No
 
     assert settle(Declared(), None, {}) is True
     assert settle(mbport.api.Kind(), None, {}) is False
+
+
+def test_every_kind_has_its_display_words() -> None:
+    """`mbport.display` holds what a person reads about each kind: a kind missing there would have no --select
+    alias, no diff phrases and the default graph colour."""
+    from mbport.display import words
+    from mbport.registry import load_plugins
+
+    assert [k for k in load_plugins().kinds if not words(k).description] == []
