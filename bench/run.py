@@ -203,12 +203,13 @@ def _write_floor(tree: Path) -> float:
 
 def _baseline_extract(api, registry, names, ctx, progress=None, cache=None, while_waiting=None) -> None:
     """Export's extract stage as it was before issue 6 (kinds one after another, no fetch cache): "before"."""
+    from mbport.capabilities import needs_fetch
     from mbport.export import kind_order
 
     for name in kind_order(registry, names):
         kind = registry[name]
         summaries = kind.list(api, ctx)
-        todo = [s for s in summaries if kind.needs_fetch(s)]
+        todo = [s for s in summaries if needs_fetch(kind, s)]
         fetched = dict(zip([id(s) for s in todo], api.map(lambda s, k=kind: k.fetch(api, s), todo), strict=True))
         ctx.raw[name] = [fetched.get(id(s), s) for s in summaries]
 

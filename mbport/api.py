@@ -8,16 +8,27 @@ and the client type. The rest of mbport may change without notice; this module c
 from __future__ import annotations
 
 from .capabilities import (
+    ComparesRaw,
+    DeferredRefs,
+    FetchesDetail,
     FetchesUnlisted,
+    ImportsAfter,
+    LabelContext,
+    MatchedOnly,
     Narrows,
     NeedsDatabaseSettings,
     OptIn,
     OrderedPositions,
+    ProvidesFolders,
     RecoversLostCreate,
     RemembersMatch,
     ReplacedOnUpdate,
+    Requires,
+    SetLikeFields,
     Settles,
     StagedWrites,
+    SubObjects,
+    VersionNotes,
     stages,
 )
 from .client import ApiError, MetabaseClient, register_secret
@@ -72,7 +83,9 @@ __all__ = [
     "DiagnoseContext", "Phase",
     # capabilities a kind declares among its bases (mbport.capabilities), and the stages of any kind
     "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",
-    "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "stages",
+    "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
+    "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
+    "ProvidesFolders", "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",
     # the client and its errors

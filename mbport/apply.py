@@ -134,13 +134,13 @@ class Applier:
             raw = self.target.find(kind.name, tid)
             with self.lock:
                 self.ids[addr] = tid
-                self.ids.update(kind.sub_ids(doc, raw or {}))
+                self.ids.update(caps.sub_ids(kind, doc, raw or {}))
             change.action, change.target_id = "update", tid
         payload = kind.payload(doc, resolve, stage)
         raw = self._with_retries(addr, kind, lambda again: self._write_once(addr, kind, doc, payload, stage,
                                                                               resolve, again))
         with self.lock:
-            subs = kind.sub_ids(doc, raw or {})
+            subs = caps.sub_ids(kind, doc, raw or {})
             self.ids.update(subs)
             for sub, tid in subs.items():
                 self.state.record(sub, tid)
@@ -278,7 +278,7 @@ class Applier:
 
     def _second_pass(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult, failed: set[str]) -> None:
         """Fill in deferred refs (cycles Metabase allows) now that every object has an id; concurrently."""
-        addrs = [a for a in sorted(todo) if a not in failed and a in self.ids and self.kind(a).deferred_refs(self.tree.docs[a])]
+        addrs = [a for a in sorted(todo) if a not in failed and a in self.ids and caps.deferred_refs(self.kind(a), self.tree.docs[a])]
 
         def fill(addr: str) -> tuple[str, Exception | None]:
             kind, doc = self.kind(addr), self.tree.docs[addr]

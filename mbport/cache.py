@@ -2,7 +2,7 @@
 
 Export lists every kind (one request per list page, whatever the number of objects) and then fetches the
 details of objects the list does not give in full (dashboards with their tabs and dashcards ...). A kind
-that can tell from its list row that an object did not change (`Kind.fetch_key`) lets the next export
+that can tell from its list row that an object did not change (`FetchesDetail.fetch_key`) lets the next export
 reuse the detail fetched last time, so an unchanged instance costs requests per kind, not per object.
 
 The cache lives beside the tree in `<tree>.mbport-cache/` (never part of the tree or of a backup commit;
@@ -11,7 +11,7 @@ mbport version, the kind and the object id; an entry is used only when the objec
 fetch key. It is a cache: deleting it (or `export --no-cache`) changes nothing but the number of requests.
 
 A detail can also copy other objects (a dashboard shows its cards, and Metabase hides the dashcards of an
-archived card) that change without touching its own list row: `Kind.fetch_deps` names them, each entry
+archived card) that change without touching its own list row: `FetchesDetail.fetch_deps` names them, each entry
 remembers their list rows' versions (`row_version`), and a reused detail whose dependency changed, was
 archived or disappeared is fetched again. An object of such a kind that was archived at the last export and
 is not any more may reappear on details that hid it: then every detail of the dependent kind is fetched again.
@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from . import __version__
+from .capabilities import fetch_deps, fetch_key
 
 log = logging.getLogger("mbport.cache")
 
@@ -89,7 +90,7 @@ class FetchCache:
 
     def lookup(self, kind: Any, summary: dict[str, Any]) -> dict[str, Any] | None:
         """The raw fetched last time for this summary, if its fetch key is unchanged; else None."""
-        key = kind.fetch_key(summary)
+        key = fetch_key(kind, summary)
         if key is None:
             return None
         entry = self._load(kind.name).get(str(summary.get("id")))
@@ -104,14 +105,14 @@ class FetchCache:
 
     def keep(self, kind: Any, summary: dict[str, Any], raw: dict[str, Any]) -> None:
         """Remember a fetched (or reused) raw for the next export."""
-        key = kind.fetch_key(summary)
+        key = fetch_key(kind, summary)
         if key is None:
             return
         with self._lock:
             # Serialized now: normalizing must not be able to change what the next export reads back.
             entry = {"key": key, "raw": orjson.Fragment(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS))}
             self._new.setdefault(kind.name, {})[str(summary.get("id"))] = entry
-            self._deps[(kind.name, str(summary.get("id")))] = list(kind.fetch_deps(raw))
+            self._deps[(kind.name, str(summary.get("id")))] = list(fetch_deps(kind, raw))
 
     def refetch_stale(self, api: Any, registry: Any, ctx: Any, warned: set[int]) -> bool:
         """Fetch again (concurrently) every reused raw whose doc had a warning (a ref to something deleted since)

@@ -5,6 +5,7 @@ and the functions here answer for any kind (a kind without the capability gets t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .kind import DatabaseNeed, Kind
@@ -39,7 +40,7 @@ def stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
 
 
 def default_stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
-    return kind.refs(doc) - kind.deferred_refs(doc) if stage == stages(kind)[0] else set()
+    return kind.refs(doc) - deferred_refs(kind, doc) if stage == stages(kind)[0] else set()
 
 
 class OrderedPositions(Kind):
@@ -147,5 +148,151 @@ def database_needs(kind: Kind, doc: dict[str, Any], docs: dict[str, dict[str, An
     return kind.database_needs(doc, docs) if isinstance(kind, NeedsDatabaseSettings) else []
 
 
+class DeferredRefs(Kind):
+    """Refs that import fills in a second pass, once every object has an id (cycles Metabase itself allows: a card's
+    click behaviour links to the dashboard that shows it)."""
+
+    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
+        return set()
+
+
+def deferred_refs(kind: Kind, doc: dict[str, Any]) -> set[str]:
+    return kind.deferred_refs(doc) if isinstance(kind, DeferredRefs) else set()
+
+
+class ImportsAfter(Kind):
+    """Every doc of the kinds in `import_after` is written (or located) before any doc of this kind, refs or not: the
+    permission graphs must see every group, database and collection of the tree, not only those they name."""
+
+    import_after: ClassVar[tuple[str, ...]] = ()
+
+
+def import_after(kind: Kind) -> tuple[str, ...]:
+    return kind.import_after if isinstance(kind, ImportsAfter) else ()
+
+
+class SubObjects(Kind):
+    """Addresses living inside this kind's docs (a table's fields, a dashboard's tabs and dashcards)."""
+
+    sub_kinds: ClassVar[dict[str, int]] = {}  # sub kind → how many key parts of the address name the owner
+
+    def contains(self, doc: dict[str, Any]) -> set[str]:
+        """Sub addresses living inside this doc."""
+        return set()
+
+    def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        """Target ids of the sub-objects of a written or located object."""
+        return {}
+
+
+def sub_kinds(kind: Kind) -> dict[str, int]:
+    return kind.sub_kinds if isinstance(kind, SubObjects) else {}
+
+
+def contains(kind: Kind, doc: dict[str, Any]) -> set[str]:
+    return kind.contains(doc) if isinstance(kind, SubObjects) else set()
+
+
+def sub_ids(kind: Kind, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    return kind.sub_ids(doc, raw) if isinstance(kind, SubObjects) else {}
+
+
+class FetchesDetail(Kind):
+    """A listing that lacks what the doc needs: export fetches the detail of the summaries `needs_fetch` names, and an
+    incremental export reuses a detail while its `fetch_key` and `fetch_deps` say nothing changed."""
+
+    def needs_fetch(self, summary: dict[str, Any]) -> bool:
+        """Whether `fetch` must be called for this summary (False when the list already has everything)."""
+        return True
+
+    def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
+        """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
+        return api.get(f"{self.endpoint}/{summary['id']}")
+
+    def fetch_key(self, summary: dict[str, Any]) -> str | None:
+        """A value that changes whenever `fetch` would answer differently for this summary (from list-row fields
+        that change with it, not the whole row: rows hydrate things like the creator's last_login), or None
+        (default) to fetch it on every export."""
+        return None
+
+    def fetch_deps(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+        """(kind, id) of the listed objects a fetched detail copies or hides, whose changes do not touch this
+        object's own list row (a dashboard's cards); a reused detail whose dependency changed is fetched again."""
+        return ()
+
+
+def needs_fetch(kind: Kind, summary: dict[str, Any]) -> bool:
+    return isinstance(kind, FetchesDetail) and kind.needs_fetch(summary)
+
+
+def fetch_key(kind: Kind, summary: dict[str, Any]) -> str | None:
+    return kind.fetch_key(summary) if isinstance(kind, FetchesDetail) else None
+
+
+def fetch_deps(kind: Kind, raw: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    return kind.fetch_deps(raw) if isinstance(kind, FetchesDetail) else ()
+
+
+class ComparesRaw(Kind):
+    """The target's raw object must be reshaped before plan normalizes it for `compare` (a card in the tree's query
+    dialect)."""
+
+    def comparable_raw(self, api: MetabaseClient, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        """Called by plan, concurrently, per matched object; default `raw` unchanged, no request."""
+        return raw
+
+
+class Requires(Kind):
+    """Targets that have this kind (plan checks them before the first write): `since`, the first Metabase release
+    line mbport can write it into; `premium_feature`, the token feature an Enterprise build needs for it."""
+
+    since: ClassVar[tuple[int, int] | None] = None
+    premium_feature: ClassVar[str | None] = None
+
+
+def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None) -> str | None:
+    """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this kind;
+    None: it can."""
+    if not isinstance(kind, Requires):
+        return None
+    if kind.since and version is not None and version < kind.since:
+        return f"Metabase {version.tag} has no {kind.name} (they exist from {kind.since[0]}.{kind.since[1]} on)"
+    if kind.premium_feature and features is not None and not features.get(kind.premium_feature):
+        return f"its token has no {kind.premium_feature} feature (Metabase Pro or Enterprise)"
+    return None
+
+
+class VersionNotes(Kind):
+    """What a Metabase version means for this kind, in an admin's words (`mbport doctor`)."""
+
+    def version_notes(self, version: Any) -> list[str]:
+        return []
+
+
+class LabelContext(Kind):
+    """Names that are ambiguous across the tree (a table's): pictures such as `mbport graph` show the context."""
+
+    def label_context(self, doc: dict[str, Any]) -> str | None:
+        """Where the object lives (a table's database)."""
+        return None
+
+
+class SetLikeFields(Kind):
+    """Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
+    comparing trees of two instances sorts them again after relabelling (mbport.relabel)."""
+
+    set_like_fields: ClassVar[tuple[str, ...]] = ()
+
+
+class MatchedOnly(Kind):
+    """Objects matched on the target, never created (tables and fields come from the warehouse sync)."""
+
+
+class ProvidesFolders(Kind):
+    """Docs of this kind are folders other docs nest in (collections)."""
+
+
 CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
-                RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings)
+                RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
+                FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
+                ProvidesFolders)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .capabilities import VersionNotes
 from .client import (
     AUTH_HINT,
     ENV_API_KEY,
@@ -51,7 +52,7 @@ def version_meaning(version: MetabaseVersion, registry: Registry | None = None) 
     notes = ["queries are MBQL 5 (≥ 0.57), kept as such in the tree" if version >= MBQL5_SINCE
              else "queries are MBQL 4 (< 0.57), kept as such in the tree"]
     for kind in registry.kinds.values():
-        notes += kind.version_notes(version)
+        notes += kind.version_notes(version) if isinstance(kind, VersionNotes) else []
     notes.append("Enterprise edition" if version.is_enterprise else "open-source edition")
     return notes
 

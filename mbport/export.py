@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __version__, tree
 from .cache import FetchCache
-from .capabilities import FetchesUnlisted
+from .capabilities import FetchesUnlisted, ProvidesFolders, needs_fetch
 from .errors import MbportError, UsageError
 from .kind import ExportContext, Kind, PathContext
 from .refs import address_kind
@@ -151,7 +151,7 @@ def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | Non
     """One kind: list, then fetch the details the list lacks (reusing cached ones whose list row is unchanged);
     `fetching(kind, done, total)` before the first fetch and after each."""
     summaries = kind.list(api, ctx)
-    todo = [s for s in summaries if kind.needs_fetch(s)]
+    todo = [s for s in summaries if needs_fetch(kind, s)]
     fetched: dict[int, dict[str, Any]] = {}
     if cache is not None:
         for s in todo:
@@ -322,7 +322,7 @@ class EarlyNormalizer:
         return name in self._read and None not in made and len({m[0] for m in made}) == len(made)
 
     def _stage_made_kinds(self, read: dict[str, list[dict[str, Any]]]) -> None:
-        folders = [n for n, kind in self.registry.kinds.items() if kind.provides_folders]
+        folders = [n for n, kind in self.registry.kinds.items() if isinstance(kind, ProvidesFolders)]
         ready = [n for n in sorted(read) if n not in self._staged_kinds and self._made(n, read)]
         if not ready or not all(self._made(n, read) for n in folders):
             return
@@ -400,7 +400,7 @@ def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]
     paths: dict[str, str] = {}
     pending = {addr: registry[address_kind(addr)] for addr in docs}
     # Folder-providing kinds (collections) go first, parents before children, so others can nest inside.
-    providers = [a for a, k in pending.items() if k.provides_folders]
+    providers = [a for a, k in pending.items() if isinstance(k, ProvidesFolders)]
     provider_set = set(providers)
     others = [a for a in pending if a not in provider_set]
     while providers:

@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 
 from . import refgraph
+from .capabilities import LabelContext
 from .diff import display_name, kind_label
 from .display import DEFAULT_COLOUR, words
 from .export import select
@@ -42,7 +43,8 @@ def dependency_graph(registry: Registry, docs: dict[str, dict[str, Any]], roots:
     for addr in sorted(keep):
         kind = address_kind(addr)
         name = display_name(docs[addr], addr)
-        where = registry[kind].label_context(docs[addr]) if kind in registry else None
+        plugin = registry.kinds.get(kind)
+        where = plugin.label_context(docs[addr]) if isinstance(plugin, LabelContext) else None
         graph.add_node(addr, kind=kind, name=name,
                        label=f"{kind_label(registry, kind)}: {name}" + (f" ({where})" if where else ""))
     for a, b, data in refgraph.build(registry, docs).uses.edges(data=True):  # the refs the import writes by

@@ -90,6 +90,11 @@ CAPABILITY_HOOKS = {
     "write_position": "OrderedPositions", "skipped": "OptIn", "adopted": "RecoversLostCreate",
     "replaced_on_update": "ReplacedOnUpdate", "settle": "Settles", "narrow": "Narrows", "match_memo": "RemembersMatch",
     "memo_problem": "RemembersMatch", "fetch_unlisted": "FetchesUnlisted", "database_needs": "NeedsDatabaseSettings",
+    "needs_fetch": "FetchesDetail", "fetch": "FetchesDetail", "fetch_key": "FetchesDetail", "fetch_deps": "FetchesDetail",
+    "sub_kinds": "SubObjects", "contains": "SubObjects", "sub_ids": "SubObjects", "deferred_refs": "DeferredRefs",
+    "import_after": "ImportsAfter", "comparable_raw": "ComparesRaw", "since": "Requires", "premium_feature": "Requires",
+    "version_notes": "VersionNotes", "label_context": "LabelContext", "set_like_fields": "SetLikeFields",
+    "managed": "MatchedOnly", "provides_folders": "ProvidesFolders",
 }
 
 
@@ -107,27 +112,14 @@ class Kind:
     drop: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field → why it is not in the doc
     fks: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field holding an id → the kind
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
-    managed: ClassVar[bool] = True  # False: matched on the target, never created (tables, fields)
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
-    sub_kinds: ClassVar[dict[str, int]] = {}  # addresses living inside this kind's docs: sub kind → key parts of the owner
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
-    provides_folders: ClassVar[bool] = False  # docs of this kind are folders other docs nest in
     # Doc fields (dotted paths) naming the object this doc lives and dies with (a subscription's dashboard, a group's
     # memberships): `--select` of that object selects this doc too.
     part_of: ClassVar[tuple[str, ...]] = ()
     # import
     identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
-    # Top-level list fields that are sets, sorted by refs whose keys (entity_ids) differ between instances:
-    # comparing trees of two instances sorts them again after relabelling (mbport.relabel).
-    set_like_fields: ClassVar[tuple[str, ...]] = ()
-    # Kinds whose every doc is written (or located) before any doc of this kind, refs or not: the permission
-    # graphs must see every group, database and collection of the tree, not only those they name.
-    import_after: ClassVar[tuple[str, ...]] = ()
-    # The targets that have this kind (plan checks them before the first write): the first Metabase release line
-    # mbport can write it into, and the token feature an Enterprise build needs for it (`token-features`).
-    since: ClassVar[tuple[int, int] | None] = None
-    premium_feature: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -149,26 +141,6 @@ class Kind:
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
         """Called once per export; default: GET the endpoint (a bare array)."""
         return api.get(self.endpoint)
-
-    def needs_fetch(self, summary: dict[str, Any]) -> bool:
-        """Whether `fetch` must be called for this summary (False when the list already has everything)."""
-        return False
-
-    def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
-        """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
-        return api.get(f"{self.endpoint}/{summary['id']}")
-
-    def fetch_key(self, summary: dict[str, Any]) -> str | None:
-        """Incremental export: a value that changes whenever `fetch` would answer differently for this summary
-        (from list-row fields that change with it, not the whole row: rows hydrate things like the creator's
-        last_login), or None (default) to fetch it on every export."""
-        return None
-
-    def fetch_deps(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any]]:
-        """Incremental export: (kind, id) of the listed objects a fetched detail copies or hides, whose changes do
-        not touch this object's own list row (a dashboard's cards); a reused detail whose dependency changed is
-        fetched again. Default: none."""
-        return ()
 
     @cached_property
     def spec(self) -> Spec:
@@ -216,27 +188,14 @@ class Kind:
         kind name an object by another it belongs to (an alert by its card)."""
         return doc.get("name") or doc.get("email")
 
-    def label_context(self, doc: dict[str, Any]) -> str | None:
-        """Where the object lives, when its name alone is ambiguous across the tree (a table's database);
-        pictures such as `mbport graph` show it beside the name."""
-        return None
-
     def doc_address(self, doc: dict[str, Any]) -> str:
         """The address of a loaded doc (its key fields are in it)."""
         return self.address_of(doc)
-
-    def contains(self, doc: dict[str, Any]) -> set[str]:
-        """Sub addresses living inside this doc (a table's fields, a dashboard's tabs and dashcards)."""
-        return set()
 
     # ---- import ----
     def refs(self, doc: dict[str, Any]) -> set[str]:
         """Addresses this doc depends on; default: every `$ref` in it."""
         return collect_refs(doc)
-
-    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Refs that import fills in a second pass (cycles Metabase itself allows); default none."""
-        return set()
 
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[tuple[tuple[str, str],
                                                                                             tuple[str, str]]]:
@@ -297,26 +256,10 @@ class Kind:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         return {k: v for k, v in doc.items() if k not in self.identity_fields}
 
-    def comparable_raw(self, api: MetabaseClient, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-        """Called by plan (concurrently, only for kinds that override it) per matched object before normalizing
-        it for `compare`: the target's raw object in the form the doc was exported in (a card in the tree's query
-        dialect ...). Default: `raw` unchanged, no request."""
-        return raw
-
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: dict[str, Any]) -> list[str]:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""
         a, b = self.comparable(wanted), self.comparable(current)
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-    def unsupported(self, version: Any, features: dict[str, bool] | None) -> str | None:
-        """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this
-        kind, from `since` and `premium_feature`; None: it can."""
-        if self.since and version is not None and version < self.since:
-            return (f"Metabase {version.tag} has no {self.name} (they exist from "
-                    f"{self.since[0]}.{self.since[1]} on)")
-        if self.premium_feature and features is not None and not features.get(self.premium_feature):
-            return f"its token has no {self.premium_feature} feature (Metabase Pro or Enterprise)"
-        return None
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
         """What is wrong with this doc, one line each; any line stops an import before its first write.
@@ -326,15 +269,6 @@ class Kind:
         missing secret ...), PLAN (import, the target read: what writing it would do that the tree does not mean).
         Default none."""
         return []
-
-    def version_notes(self, version: Any) -> list[str]:
-        """Called by `mbport doctor`: what this Metabase version (a `MetabaseVersion`) means for this kind, in an
-        admin's words; default none."""
-        return []
-
-    def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-        """Target ids of the sub-objects (fields, tabs, dashcards ...) of a written or located object."""
-        return {}
 
     # ---- diff ----
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:

@@ -61,7 +61,7 @@ class Matcher:
                 claimed.setdefault(kind.name, set()).add(tid)
                 self.ids[addr] = tid
                 self.matched_raw[addr] = raw
-                self.ids.update(kind.sub_ids(doc, raw))
+                self.ids.update(caps.sub_ids(kind, doc, raw))
                 stale |= self._settle(kind, raw)
         for name in stale & set(self.target.raw_by_kind):  # read already, though the tree has none of them
             self.target.refresh(name)

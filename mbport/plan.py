@@ -11,7 +11,7 @@ import networkx as nx
 from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
-from .kind import ExportContext, Kind
+from .kind import ExportContext
 from .refs import address_kind, split_address
 from .resolve import Resolver
 
@@ -95,7 +95,7 @@ class Planner:
             kind = self.kind(addr)
             if caps.skipped(kind, self.options):
                 continue
-            reason = self.target.unavailable.get(kind.name) or kind.unsupported(version, features)
+            reason = self.target.unavailable.get(kind.name) or caps.unsupported(kind, version, features)
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
                 continue
@@ -165,7 +165,7 @@ class Planner:
                 continue
             self._note_missing_sub_objects(addr, kind.refs(doc), missing)
             if addr not in self.ids:
-                if kind.managed:
+                if not isinstance(kind, caps.MatchedOnly):
                     changes.append(Change("create", addr, name, what=what))
                     created_here.add(addr)
                 elif any(dep in created_here for dep in kind.refs(doc)):
@@ -250,8 +250,8 @@ class Planner:
         while todo:
             addr = todo.pop()
             kind, doc = self.kind(addr), self.tree.docs[addr]
-            links = {self.registry.owner(r) for r in kind.deferred_refs(doc)}
-            uses = {self.registry.owner(r) for r in kind.refs(doc) - kind.deferred_refs(doc)}
+            links = {self.registry.owner(r) for r in caps.deferred_refs(kind, doc)}
+            uses = {self.registry.owner(r) for r in kind.refs(doc) - caps.deferred_refs(kind, doc)}
             for dep in sorted(uses | links):
                 if dep == addr or dep not in self.tree.docs or dep in selected:
                     continue
@@ -282,9 +282,9 @@ class Planner:
         return scope
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
-        """`Kind.comparable_raw` of every matched doc whose kind overrides it, concurrently (it may read)."""
+        """`ComparesRaw.comparable_raw` of every matched doc whose kind has it, concurrently (it may read)."""
         addrs = [a for a in self.matched_raw if a in self.tree.docs
-                 and type(self.kind(a)).comparable_raw is not Kind.comparable_raw and not self._skipped(a)]
+                 and isinstance(self.kind(a), caps.ComparesRaw) and not self._skipped(a)]
         raws = self.api.map(lambda a: self.kind(a).comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]),
                             addrs)
         return dict(zip(addrs, raws, strict=True))
@@ -293,7 +293,8 @@ class Planner:
         """Sub-objects of never-created kinds (a field of a matched table) must already be on the target."""
         for ref in refs:
             owner = self.registry.owner(ref)
-            if owner != ref and owner in self.ids and ref not in self.ids and not self.kind(owner).managed:
+            if owner != ref and owner in self.ids and ref not in self.ids \
+                    and isinstance(self.kind(owner), caps.MatchedOnly):
                 missing.setdefault(ref, []).append(addr)
 
     def _labelled(self, addr: str) -> str:

@@ -10,17 +10,17 @@ stage t of b. The edges, each with the rule that made it (edge attribute `why`):
   (a table's field, a dashboard's tab) waits for its owner's last stage (`Registry.owner`; the owner writes it).
   A ref to oneself is no edge. A stage ref to a doc the tree lacks is no edge: when it is also one of the doc's
   refs it is a dangling ref (below); otherwise it is an ordering hint only (an alert's previous ordinal).
-- `import_after`: every doc of the kinds in `Kind.import_after` (its last stage) before the doc's first stage.
+- `import_after`: every doc of the kinds in `ImportsAfter.import_after` (its last stage) before the doc's first stage.
 - `write_order`: `Kind.write_order` pairs (Metabase's archive cascades); a write placed after another doc's
   first stage is also recorded in `cascades`, so a plan writes it again when that doc changes.
 
-Not edges: deferred refs (`Kind.deferred_refs`: click-behaviour targets, a table's FK targets, a dashboard
+Not edges: deferred refs (`DeferredRefs.deferred_refs`: click-behaviour targets, a table's FK targets, a dashboard
 question's own dashboard ...) are written in a second pass once every object has an id, which is how the
 cycles Metabase allows are broken; they are kept in `uses` only, dashed in the picture. `Kind.part_of` and
-`Kind.contains` only say which sub-objects and docs belong together (selection, ref lookup), not an order.
+`SubObjects.contains` only say which sub-objects and docs belong together (selection, ref lookup), not an order.
 
 A ref is dangling when its kind is unknown, or it names neither a doc of the tree nor a sub-object a doc of
-the tree contains (`Kind.contains`); a dangling ref makes no edge. A cycle is a strongly connected set of
+the tree contains (`SubObjects.contains`); a dangling ref makes no edge. A cycle is a strongly connected set of
 nodes: no write order exists, so `check` reports it and the import refuses it, both from `RefGraph.cycles`.
 """
 
@@ -90,13 +90,13 @@ class RefGraph:
 def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
     """The reference graph of `docs` (address → doc, every kind known to `registry`)."""
     kinds = {addr: registry[address_kind(addr)] for addr in docs}
-    contained = {sub for addr, doc in docs.items() for sub in kinds[addr].contains(doc)}
+    contained = {sub for addr, doc in docs.items() for sub in caps.contains(kinds[addr], doc)}
     graph = RefGraph(nx.DiGraph(), nx.DiGraph())
     missing: dict[str, set[str]] = {}
     graph.uses.add_nodes_from(sorted(docs))
     for addr in sorted(docs):
         kind, doc = kinds[addr], docs[addr]
-        deferred = {registry.owner(r) for r in kind.deferred_refs(doc)}
+        deferred = {registry.owner(r) for r in caps.deferred_refs(kind, doc)}
         for target in sorted(kind.refs(doc)):
             if not registry.known_kind(address_kind(target)):
                 graph.dangling.append(Dangling(addr, target, "unknown kind"))
@@ -131,7 +131,7 @@ def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
                 order.add_edge((owner, stages[0] if owner == target else stages[-1]), (addr, stage), why="ref")
     for addr in docs:
         kind = kinds[addr]
-        for other in (o for o in docs if kind.import_after and address_kind(o) in kind.import_after):
+        for other in (o for o in docs if address_kind(o) in caps.import_after(kind)):
             order.add_edge((other, caps.stages(kinds[other])[-1]), (addr, caps.stages(kind)[0]), why="import_after")
     for addr, doc in docs.items():
         for earlier, later in kinds[addr].write_order(doc, docs):

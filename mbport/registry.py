@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
+from .capabilities import sub_kinds
 from .errors import MbportError
 from .kind import Kind
 from .refs import address, address_kind, split_address
@@ -52,7 +53,7 @@ class Registry:
     def sub_kinds(self) -> dict[str, tuple[str, int]]:
         """Sub kind → (owner kind, number of key parts of the owner)."""
         if self._sub_kinds is None:  # asked for every address an import resolves
-            self._sub_kinds = {sub: (k.name, n) for k in self.kinds.values() for sub, n in k.sub_kinds.items()}
+            self._sub_kinds = {sub: (k.name, n) for k in self.kinds.values() for sub, n in sub_kinds(k).items()}
         return self._sub_kinds
 
     def known_kind(self, kind: str) -> bool:

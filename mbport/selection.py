@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .capabilities import ProvidesFolders
 from .display import words
 from .errors import UsageError
 from .refs import REF, address_kind, is_ref
@@ -66,7 +67,7 @@ def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: se
             kind = registry[address_kind(addr)]
             field = kind.container_field
             value = doc.get(field) if field else None
-            inside = is_ref(value) and value[REF] in roots and registry[address_kind(value[REF])].provides_folders
+            inside = is_ref(value) and value[REF] in roots and isinstance(registry[address_kind(value[REF])], ProvidesFolders)
             part = any(is_ref(v := _at(doc, f)) and v[REF] in roots for f in kind.part_of)
             if inside or part:
                 roots.add(addr)

@@ -13,7 +13,9 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
+    Requires,
     StagedWrites,
+    VersionNotes,
     WriteRequest,
     address,
     archive_order,
@@ -52,7 +54,7 @@ RECIPIENT_DROP = {"id": "instance-specific id", "notification_handler_id": "the 
                   "created_at": "server timestamp", "updated_at": "server timestamp"}
 
 
-class Alerts(StagedWrites, Kind):
+class Alerts(StagedWrites, Requires, VersionNotes, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and

@@ -13,6 +13,7 @@ from mbport.api import (
     Match,
     OptIn,
     RecoversLostCreate,
+    Requires,
     WriteRequest,
     common,
     copy,
@@ -22,7 +23,7 @@ from mbport.api import (
 )
 
 
-class ApiKeys(OptIn, RecoversLostCreate, Kind):
+class ApiKeys(OptIn, RecoversLostCreate, Requires, Kind):
     name = "api-keys"
     since = (0, 49)  # /api/api-key (versions.md: API keys arrive in 0.49)
     endpoint = "/api/api-key"

@@ -8,6 +8,8 @@ import orjson
 
 from mbport.api import (
     ARCHIVED,
+    ComparesRaw,
+    DeferredRefs,
     DiagnoseContext,
     ExportContext,
     Kind,
@@ -16,6 +18,7 @@ from mbport.api import (
     OrderedPositions,
     Phase,
     StagedWrites,
+    VersionNotes,
     Walker,
     WriteRequest,
     archive_order,
@@ -102,7 +105,7 @@ def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) 
     return raw
 
 
-class Cards(StagedWrites, OrderedPositions, Kind):
+class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNotes, Kind):
     """Saved questions, models and metrics.
 
     `list` (once per export, after collections) reads `GET /api/card?f=all` and `?f=archived`: both give full
@@ -234,7 +237,7 @@ class Cards(StagedWrites, OrderedPositions, Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:
             return []
         return archived_with_problems(doc, ctx.docs, doc.get("collection"), doc.get("dashboard"))

@@ -8,9 +8,11 @@ from mbport.api import (
     ADMIN_ADDRESS,
     IMPORT_INFO,
     ExportContext,
+    ImportsAfter,
     Kind,
     Narrows,
     PathHint,
+    SetLikeFields,
     WriteRequest,
     address_kind,
     describe_grants,
@@ -26,7 +28,7 @@ ROOT = "root"
 LEVELS = ("read", "write")
 
 
-class CollectionPermissions(Narrows, Kind):
+class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
     set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.

@@ -16,6 +16,7 @@ from mbport.api import (
     PathContext,
     PathHint,
     Phase,
+    ProvidesFolders,
     StagedWrites,
     WriteRequest,
     archive_order,
@@ -26,10 +27,9 @@ from mbport.api import (
 )
 
 
-class Collections(StagedWrites, Kind):
+class Collections(StagedWrites, ProvidesFolders, Kind):
     name = "collections"
     endpoint = "/api/collection"
-    provides_folders = True
     container_field = "parent"
     keep = ("entity_id", "name", "description", "archived", "authority_level", "namespace", "type")
     fks = {"personal_owner_id": "users"}
@@ -121,7 +121,7 @@ class Collections(StagedWrites, Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("parent"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:
             return []
         return archived_with_problems(doc, ctx.docs, doc.get("parent"))

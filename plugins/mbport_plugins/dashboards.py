@@ -7,14 +7,17 @@ from typing import Any
 from mbport.api import (
     COMMON_DROP,
     REF,
+    DeferredRefs,
     DiagnoseContext,
     ExportContext,
+    FetchesDetail,
     Kind,
     OrderedPositions,
     PathContext,
     PathHint,
     Phase,
     StagedWrites,
+    SubObjects,
     WriteRequest,
     address,
     archive_order,
@@ -170,7 +173,7 @@ def _trim_links(settings: Any) -> Any:
     return out
 
 
-class Dashboards(StagedWrites, OrderedPositions, Kind):
+class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, DeferredRefs, Kind):
     """Dashboards, each doc holding its tabs and dashcards.
 
     `list` (once per export, after collections) reads the summaries of `GET /api/dashboard?f=all` and
@@ -354,7 +357,7 @@ class Dashboards(StagedWrites, OrderedPositions, Kind):
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:
             return []
         return archived_with_problems(doc, ctx.docs, doc.get("collection"))

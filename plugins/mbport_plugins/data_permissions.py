@@ -10,6 +10,7 @@ from mbport.api import (
     IMPORT_INFO,
     DiagnoseContext,
     ExportContext,
+    ImportsAfter,
     Kind,
     MbportError,
     Narrows,
@@ -36,7 +37,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Narrows, Kind):
+class DataPermissions(Narrows, ImportsAfter, Kind):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and
@@ -142,7 +143,7 @@ class DataPermissions(Narrows, Kind):
                 _translate(perm, value, lambda schema, name, k=db_key: found.add(address("tables", k, schema, name)) or "")
         return found
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """`sandboxed` and `impersonated` are only safe where their sandbox or impersonation exists: Metabase
         stores such a table or database as unrestricted and derives the restriction from that row, so a graph
         written without it would quietly open the data to the group. Each must be in the tree or on the target."""

@@ -147,7 +147,7 @@ class Databases(Settles, RemembersMatch, Kind):
         wanted = {**{k: v for k, v in wanted.items() if k != "settings"}, **({"settings": settings} if settings else {})}
         return super().compare(wanted, current, options)
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """Preflight: secrets a database to be created lacks. Plan: settings a mapped database must keep."""
         if phase == Phase.PREFLIGHT:
             return self._missing_secrets(doc, ctx.options)

@@ -10,11 +10,14 @@ from mbport.api import (
     ApiError,
     DiagnoseContext,
     ExportContext,
+    ImportsAfter,
     Kind,
     MbportError,
     PathHint,
     Phase,
     ReplacedOnUpdate,
+    Requires,
+    VersionNotes,
     WriteRequest,
     granted_view_data,
     is_ref,
@@ -28,7 +31,7 @@ FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise ins
                 "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
 
 
-class Impersonations(ReplacedOnUpdate, Kind):
+class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kind):
     """`GET /api/ee/advanced-permissions/impersonation`: every connection impersonation as one doc.
 
     An impersonation makes a group's queries on one database run as the database role named by a user attribute
@@ -92,7 +95,7 @@ class Impersonations(ReplacedOnUpdate, Kind):
         group, database = self.key_parts(doc)
         return f"{group} on {database} as {doc.get('attribute')}"
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """The tree's data permissions graph must say `impersonated` for the pair: otherwise every import writes
         the impersonation and the graph's write deletes it again (Metabase drops an impersonation whose database
         is given another view-data value)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import FALSY, ApiError, ExportContext, TableScoped, copy, skip
+from mbport.api import FALSY, ApiError, ExportContext, Requires, TableScoped, copy, skip
 
 
-class Measures(TableScoped):
+class Measures(Requires, TableScoped):
     """Like segments; an instance without the measures API (before 0.59: 404) simply has none."""
 
     name = "measures"

@@ -147,7 +147,7 @@ class Pulses(OrderedPositions, Kind):
         pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
         return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its
         subscriptions, and no list shows one made later), or a live one whose filter values name a parameter the
         dashboard lacks (`handle-broken-subscriptions` archives it on the dashboard's next save)."""

@@ -15,6 +15,8 @@ from mbport.api import (
     MbportError,
     PathHint,
     Phase,
+    Requires,
+    VersionNotes,
     WriteRequest,
     address,
     canonical_query,
@@ -28,7 +30,7 @@ FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose toke
                 "import into one, or remove the sandboxes folder from the tree")
 
 
-class Sandboxes(Kind):
+class Sandboxes(Requires, VersionNotes, Kind):
     """`GET /api/mt/gtap`: every sandbox (Metabase's "group table access policy") as one doc.
 
     A sandbox gives one group a filtered view of one table: through a question (`card`, optional) and/or user
@@ -106,7 +108,7 @@ class Sandboxes(Kind):
         group, *table = self.key_parts(doc)
         return f"{group} on {'.'.join(p for p in table if p)}"
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """The tree's data permissions graph must say `sandboxed` for the sandbox's group and table: otherwise every
         import creates the sandbox and the graph's write deletes it again (Metabase drops a sandbox whose table
         is given another view-data value)."""

@@ -10,9 +10,13 @@ from typing import Any
 
 from mbport.api import (
     NO_SCHEMA,
+    DeferredRefs,
     ExportContext,
     Kind,
+    LabelContext,
+    MatchedOnly,
     PathHint,
+    SubObjects,
     WriteRequest,
     address,
     collect_refs,
@@ -26,10 +30,9 @@ FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibil
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
 
 
-class Tables(Kind):
+class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
     name = "tables"
     endpoint = "/api/database/{id}/metadata"
-    managed = False
     after = ("databases",)
     sub_kinds = {"fields": 3}
     key_fields = ("db", "schema", "name")

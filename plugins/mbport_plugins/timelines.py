@@ -6,8 +6,10 @@ from typing import Any
 
 from mbport.api import (
     ExportContext,
+    FetchesDetail,
     Kind,
     Match,
+    SubObjects,
     WriteRequest,
     address,
     archive_order,
@@ -32,7 +34,7 @@ EVENT_DROP = {
 }
 
 
-class Timelines(Kind):
+class Timelines(FetchesDetail, SubObjects, Kind):
     """Timelines with every event, archived ones included.
 
     `list` reads the active and the archived timelines (those in exported collections); the engine then

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mbport.capabilities import skipped, stages
+from mbport.capabilities import contains, skipped, stages
 from mbport.export import build_index, extract, normalize
 from mbport.kind import ExportContext
 from mbport.refs import address_kind
@@ -64,7 +64,7 @@ def test_every_id_the_payload_needs_is_declared_by_refs(exported_ctx):
         kind = registry_[address_kind(addr)]
         if skipped(kind, {}) is not None:
             continue
-        declared = kind.refs(doc) | kind.contains(doc)
+        declared = kind.refs(doc) | contains(kind, doc)
         resolver = Resolver({a: 1000 + i for i, a in enumerate(sorted(declared))}, {})
         for stage in stages(kind):
             try:

@@ -4,15 +4,15 @@ import orjson
 import pytest
 
 from mbport import tree
+from mbport.capabilities import ProvidesFolders
 from mbport.errors import MbportError
 from mbport.export import place
 from mbport.kind import Kind, PathHint
 from mbport.registry import Registry
 
 
-class Folders(Kind):
+class Folders(ProvidesFolders, Kind):
     name = "folders"
-    provides_folders = True
     container_field = "parent"
     key_fields = ("entity_id",)
 
