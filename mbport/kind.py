@@ -1,8 +1,10 @@
 """The plugin base class: one subclass per resource kind, declarative first (serdes' per-model spec style).
 
-The engine calls, on export: `list` → `fetch` (per summary) → `index` (ids → addresses, for every kind
-before any doc is built) → `normalize` (raw → portable doc) → `path` (where the doc lives in the tree).
-On import (see engine docs): `refs` → `locate` → `payload` → `create` / `update` / `archive`.
+The engine calls, on export: `list` → (`fetch` per summary, for `FetchesDetail` kinds) → `index` (ids →
+addresses, for every kind before any doc is built) → `normalize` (raw → portable doc) → `path` (where the doc
+lives in the tree). On import: `diagnose` → `refs` → `locate` → `payload` → `create` / `update` / `archive`.
+`Kind` holds what every kind has; what only some need is a capability (mbport.capabilities) the subclass lists
+among its bases, and display words live in mbport.display. Plugins reach all of it through mbport.api.
 A kind never names another kind's class; it names kinds by their `name` only (refs, `fks`, `after`).
 """
 
