@@ -62,10 +62,10 @@ class RecordingTransport(httpx.BaseTransport):
 def record(scale: float, data_dir: Path, out: Path, keep_tree: Path | None = None) -> dict[str, Any]:
     """Build the workload, run cold export, incremental export and plan through a recorder; write `out` (and
     with `keep_tree`, a copy of the exported tree there)."""
-    from mbport.cli import _importer
     from mbport.client import MetabaseClient
     from mbport.emulator import Emulator
     from mbport.export import run_export
+    from mbport.importing import ImportOptions, open_import
     from mbport.registry import load_plugins
 
     from .workload import build
@@ -79,7 +79,7 @@ def record(scale: float, data_dir: Path, out: Path, keep_tree: Path | None = Non
         tree = Path(tmp) / "tree"
         result = run_export(api, registry, tree)  # cold (fills the fetch cache)
         run_export(api, registry, tree)  # incremental
-        importer = _importer(api, tree, Path(tmp) / "state.json", (), None, False, False)
+        importer = open_import(api, tree, ImportOptions(state=Path(tmp) / "state.json"), registry=registry)
         importer.plan()
         objects = sum(result.counts.values())
         if keep_tree is not None:

@@ -140,9 +140,9 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
         extra["commit"] = bool(result.commit)
         extra["objects"] = sum(result.counts.values())
     elif what in ("import", "plan"):
-        from mbport.cli import _importer
+        from mbport.importing import ImportOptions, open_import
 
-        importer = _importer(api, Path(spec["tree"]), Path(spec["state"]), (), None, False, False)
+        importer = open_import(api, Path(spec["tree"]), ImportOptions(state=Path(spec["state"])), registry=registry)
         plan = importer.plan()
         extra["objects"] = len(plan.changes)
         extra["changes"] = sum(1 for c in plan.changes if c.action != "noop")

@@ -37,6 +37,7 @@ from .display import Words
 from .display import register as register_words
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase, WriteRequest
+from .import_options import ImportOptions
 from .kind import DatabaseNeed, ExportContext, Kind, PathContext, PathHint
 from .kindutil import (
     ARCHIVE_STAGE,
@@ -79,7 +80,7 @@ from .tree import slugify
 
 __all__ = [
     # the base class and what its hooks receive
-    "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed", "WriteRequest",
+    "Kind", "ExportContext", "PathContext", "PathHint", "DatabaseNeed", "WriteRequest", "ImportOptions",
     "DiagnoseContext", "Phase",
     # capabilities a kind declares among its bases (mbport.capabilities), and the stages of any kind
     "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",

@@ -92,7 +92,7 @@ class Applier:
             for node, exc in outcomes:
                 if exc is None:
                     continue
-                if not self.options.get("continue_on_error"):
+                if not self.options.continue_on_error:
                     raise exc
                 result.failed[node[0]] = str(exc)
                 failed.add(node[0])
@@ -272,7 +272,7 @@ class Applier:
         for addr, exc in self.api.map(rewrite, sorted(self._position_lists(todo).items(), key=repr)):
             if exc is None:
                 continue
-            if not self.options.get("continue_on_error"):
+            if not self.options.continue_on_error:
                 raise exc
             result.failed[addr] = str(exc)
 
@@ -294,7 +294,7 @@ class Applier:
         for addr, exc in self.api.map(fill, addrs):
             if exc is None:
                 result.written += 1
-            elif self.options.get("continue_on_error"):
+            elif self.options.continue_on_error:
                 result.failed[addr] = str(exc)
             else:
                 raise exc

@@ -12,6 +12,7 @@ from .kind import DatabaseNeed, Kind
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
+    from .import_options import ImportOptions
     from .resolve import Target
 
 MAIN_STAGE = "main"
@@ -64,12 +65,12 @@ def positions(kind: Kind) -> dict[str, str]:
 class OptIn(Kind):
     """A kind an import leaves out unless an option asks for it (API keys: --with-api-keys)."""
 
-    def skipped(self, options: dict[str, Any]) -> str | None:
+    def skipped(self, options: ImportOptions) -> str | None:
         """Why this kind is left out of an import with these options (None: it is not)."""
         return None
 
 
-def skipped(kind: Kind, options: dict[str, Any]) -> str | None:
+def skipped(kind: Kind, options: ImportOptions) -> str | None:
     return kind.skipped(options) if isinstance(kind, OptIn) else None
 
 
@@ -114,7 +115,7 @@ class RemembersMatch(Kind):
     """Docs matched the way an import option says (a database mapped with --map-database): the state remembers it,
     and a later run that would match the doc otherwise stops at plan with `memo_problem`."""
 
-    def match_memo(self, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
+    def match_memo(self, doc: dict[str, Any], options: ImportOptions) -> str | None:
         """How this doc is matched with these options; None: the same way every run."""
         return None
 
@@ -124,7 +125,7 @@ class RemembersMatch(Kind):
                 f"as {now!r}; use the same options, or a new --state to start over")
 
 
-def match_memo(kind: Kind, doc: dict[str, Any], options: dict[str, Any]) -> str | None:
+def match_memo(kind: Kind, doc: dict[str, Any], options: ImportOptions) -> str | None:
     return kind.match_memo(doc, options) if isinstance(kind, RemembersMatch) else None
 
 

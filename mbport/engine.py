@@ -8,6 +8,7 @@ mbport/plan.py, writing in mbport/apply.py.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
@@ -15,6 +16,7 @@ import networkx as nx
 from . import refgraph
 from .apply import RETRY_WRITE_STATUSES, WRITE_ATTEMPTS, Applier, ApplyResult, ref_address
 from .errors import MbportError
+from .import_options import ImportOptions
 from .kind import Kind
 from .match import Matcher
 from .plan import MATCH_AFTER_SYNC_NOTE, Change, Plan, Planner, Progress
@@ -31,12 +33,18 @@ __all__ = ["MATCH_AFTER_SYNC_NOTE", "RETRY_WRITE_STATUSES", "WRITE_ATTEMPTS", "A
 class Importer(Matcher, Planner, Applier):
     """One import of one tree into one target; `plan()` reads only, `apply()` writes."""
 
-    def __init__(self, api, registry: Registry, tree: Tree, state: State, options: dict[str, Any] | None = None):
+    def __init__(self, api, registry: Registry, tree: Tree, state: State,
+                 options: ImportOptions | Mapping[str, Any] | None = None):
+        from .selection import resolve_selection
+
         self.api = api
         self.registry = registry
         self.tree = tree
         self.state = state
-        self.options = options or {}
+        self.options = ImportOptions.of(options)
+        # A selective import: the selected addresses (a collection with its contents); None: the whole tree.
+        self.selected = (resolve_selection(registry, tree.docs, self.options.select, tree.paths, "in the tree")
+                         if self.options.select else None)
         self.ids: dict[str, Any] = {}
         self.matched_raw: dict[str, dict[str, Any]] = {}
         self.current_docs: dict[str, dict[str, Any]] = {}  # plan: matched target objects, normalized like the tree

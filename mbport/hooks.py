@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .import_options import ImportOptions
+
 if TYPE_CHECKING:
     from .client import MetabaseClient
     from .resolve import Resolver, Target
@@ -45,6 +47,6 @@ class DiagnoseContext:
     """What `Kind.diagnose` may read; `target` and `resolve` are None before the plan phase."""
 
     docs: dict[str, dict[str, Any]]  # the whole tree: address → doc
-    options: dict[str, Any] = field(default_factory=dict)  # the import's options
+    options: ImportOptions = field(default_factory=ImportOptions)  # the import's options
     target: Target | None = None
     resolve: Resolver | None = None

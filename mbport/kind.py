@@ -23,6 +23,7 @@ from .spec import ref as ref_field
 if TYPE_CHECKING:
     from .client import MetabaseClient
     from .hooks import DiagnoseContext, Phase, WriteRequest
+    from .import_options import ImportOptions
     from .resolve import Resolver, Target
 
 
@@ -258,7 +259,7 @@ class Kind:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         return {k: v for k, v in doc.items() if k not in self.identity_fields}
 
-    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: ImportOptions) -> list[str]:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""
         a, b = self.comparable(wanted), self.comparable(current)
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))

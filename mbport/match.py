@@ -16,7 +16,7 @@ class Matcher:
     ids, matched_raw); state first, then `Kind.locate`, in graph order."""
 
     def _load_kind(self, kind: str) -> list[dict[str, Any]]:
-        ctx = ExportContext(options={"include_personal": True, **self.options})
+        ctx = ExportContext(options={"include_personal": True})
         for dep in self.registry[kind].after:
             ctx.raw[dep] = self.target.raw(dep)
         extract(self.api, self.registry, [kind], ctx)
@@ -34,7 +34,7 @@ class Matcher:
                 todo.extend(self.registry[name].after)
         if len(names) < 2:
             return
-        ctx = ExportContext(options={"include_personal": True, **self.options})
+        ctx = ExportContext(options={"include_personal": True})
         for name in {d for n in names for d in self.registry[n].after} - names:
             ctx.raw[name] = self.target.raw(name)  # read already
         extract(self.api, self.registry, sorted(names), ctx, self.read_progress)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -84,7 +84,7 @@ class Planner:
         """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
         refused, a database setting its driver lacks), address → why: returned (plan problems), or with
         --skip-unsupported left out together with everything that depends on them (self.unsupported). Also
-        tells the databases kind which settings the tree's content needs (options["database_settings"])."""
+        tells the databases kind which settings the tree's content needs (options.database_settings)."""
         try:
             version, features = self.api.version, self.api.token_features
         except (AttributeError, MbportError):  # a client that cannot tell (a test double): no declared check
@@ -107,7 +107,7 @@ class Planner:
                                      f"feature, so Metabase refuses {need.setting}")
                     break
                 needs.setdefault(need.database, {})[need.setting] = need.value
-        if self.options.get("skip_unsupported"):
+        if self.options.skip_unsupported:
             for addr in sorted(reasons):
                 for node in nx.descendants(self.graph, (addr, caps.stages(self.kind(addr))[-1])) | nx.descendants(
                         self.graph, (addr, caps.stages(self.kind(addr))[0])):
@@ -120,7 +120,8 @@ class Planner:
         else:
             blocking, reasons = reasons, {}
         self.unsupported = reasons
-        self.options["database_settings"] = {db: wanted for db, wanted in needs.items() if wanted}
+        self.options = replace(self.options, database_settings={db: wanted for db, wanted in needs.items() if wanted})
+        self.target.options = self.options
         return blocking
 
     def _memo_problems(self) -> list[str]:
@@ -179,7 +180,7 @@ class Planner:
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
         self._recheck_after_cascades(changes)
         scope = None
-        if self.options.get("select") is not None:
+        if self.selected is not None:
             scope = self._select(changes, problems)
             scope |= {d for a in scope for d in self.cascades.get(a, ()) if d in self.recheck}  # see above
             changes = [c for c in changes if c.address in scope]
@@ -193,7 +194,7 @@ class Planner:
             problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
-            if scope is None and self.options.get("prune") and self.registry.known_kind(address_kind(addr)) \
+            if scope is None and self.options.prune and self.registry.known_kind(address_kind(addr)) \
                     and self.kind(addr).archivable:  # a selective import prunes nothing
                 tid = self.state.ids.get(addr)
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
@@ -224,13 +225,13 @@ class Planner:
                 self.recheck.add(change.address)
 
     def _select(self, changes: list[Change], problems: list[str]) -> set[str]:
-        """A selective import (`options["select"]`: the selected addresses): the selection, the parts of docs
+        """A selective import (`self.selected`: the selected addresses): the selection, the parts of docs
         about many objects that concern it (`Narrows.narrow`, which then stands in for the tree's doc), and, unless
-        `options["only"]`, what they depend on (their refs, the graph's edges and the deferred ones) that the
+        `options.only`, what they depend on (their refs, the graph's edges and the deferred ones) that the
         target lacks or holds differently, transitively through such objects; marks each with `needed_by`.
         With `only`, a ref of the selection the target cannot resolve is a problem (before any write)."""
         by_addr = {c.address: c for c in changes}
-        selected = {a for a in self.options["select"] if a in self.tree.docs}
+        selected = {a for a in self.selected if a in self.tree.docs}
         scope = set(selected)
         for addr in sorted(self.tree.docs):
             kind = self.kind(addr)
@@ -255,7 +256,7 @@ class Planner:
             for dep in sorted(uses | links):
                 if dep == addr or dep not in self.tree.docs or dep in selected:
                     continue
-                if self.options.get("only"):
+                if self.options.only:
                     if dep not in self.ids:
                         problems.append(f"{self._labelled(addr)} needs {self._labelled(dep)}, which the target "
                                         f"lacks; select it too, or leave out --only")
@@ -315,7 +316,7 @@ class Planner:
 
     def _target_context(self) -> ExportContext:
         """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
-        ctx = ExportContext(options={"include_personal": True, **self.options})
+        ctx = ExportContext(options={"include_personal": True})
         for name in self.registry.kinds:
             kind = self.registry[name]
             for raw in self.target.raw(name):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import MbportError
+from .import_options import ImportOptions
 from .refs import REF, Walker, address_kind, is_ref
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ class UnresolvedRef(MbportError):
 class Resolver:
     """Maps refs to target ids, from the ids matched, located or created so far."""
 
-    def __init__(self, ids: dict[str, int], options: dict[str, Any] | None = None):
+    def __init__(self, ids: dict[str, int], options: ImportOptions | Mapping[str, Any] | None = None):
         self.ids = ids
-        self.options = options or {}  # the import's options (--map-database ...), for natural keys
+        self.options = ImportOptions.of(options)  # the import's options (--map-database ...), for natural keys
 
     def address(self, value: Any) -> str:
         return value[REF] if is_ref(value) else str(value)
@@ -70,7 +71,7 @@ class Target:
 
     api: MetabaseClient
     registry: KindsByName
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ImportOptions = field(default_factory=ImportOptions)
     raw_by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     loader: Callable[[str], list[dict[str, Any]]] | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # kind → why the target cannot hold it

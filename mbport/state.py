@@ -19,6 +19,13 @@ from .errors import MbportError
 STATE_VERSION = 1
 
 
+def default_state_path(tree_dir: Path | str, url: str) -> Path:
+    """Where imports of `tree_dir` into the instance at `url` keep their state by default: TREE.mbport-state/HOST.json."""
+    from .tree import slugify
+
+    return Path(str(tree_dir).rstrip("/") + ".mbport-state") / f"{slugify(url.split('://', 1)[-1])}.json"
+
+
 @dataclass
 class State:
     target: str

@@ -43,18 +43,18 @@ class ApiKeys(OptIn, RecoversLostCreate, Requires, Kind):
 
     # ---- import (only with --with-api-keys): new keys; their values go to an owner-only file ----
     def skipped(self, options):
-        return None if options.get("with_api_keys") else "API keys are recreated only with --with-api-keys"
+        return None if options.with_api_keys else "API keys are recreated only with --with-api-keys"
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         raw = req.api.post(self.endpoint, json=req.payload)
-        save_new_key(req.target.options["api_keys_file"], req.doc["name"], raw.pop("unmasked_key"))
+        save_new_key(req.target.options.api_keys_file, req.doc["name"], raw.pop("unmasked_key"))
         return raw
 
     def adopted(self, api, target_id, doc, target):
         """The create answer (the only one that shows the value) was lost: this key was made by this import and
         nobody has its value, so a new value is generated for it and saved like a created key's."""
         raw = api.put(f"{self.endpoint}/{target_id}/regenerate")
-        save_new_key(target.options["api_keys_file"], doc["name"], raw.pop("unmasked_key"))
+        save_new_key(target.options.api_keys_file, doc["name"], raw.pop("unmasked_key"))
 
     def archive(self, api, target_id):
         api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates the key's user; nothing to restore

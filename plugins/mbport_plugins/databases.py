@@ -87,17 +87,17 @@ class Databases(Settles, RemembersMatch, Kind):
     sync_timeout = 300.0
 
     def target_name(self, doc, options) -> str:
-        return options.get("map_database", {}).get(doc["name"], doc["name"])
+        return options.map_database.get(doc["name"], doc["name"])
 
     @staticmethod
     def mapped(doc, options) -> bool:
-        return doc["name"] in options.get("map_database", {})
+        return doc["name"] in options.map_database
 
     def wanted_settings(self, doc, options) -> dict[str, Any]:
         """The settings the target's database should have. A mapped database is the target's own: only the
         settings the tree's content needs there (Kind.database_needs, gathered by the engine) are wanted;
         any other database gets the tree's settings plus those."""
-        needed = options.get("database_settings", {}).get(self.address_of(doc), {})
+        needed = options.database_settings.get(self.address_of(doc), {})
         if self.mapped(doc, options):
             return dict(needed)
         return {**(doc.get("settings") or {}), **needed}
@@ -141,7 +141,7 @@ class Databases(Settles, RemembersMatch, Kind):
             # The target's own database: name, engine and connection are never touched; only the settings the
             # tree's content needs (unless --keep-database-settings, when a missing one is a plan problem).
             have = current.get("settings") or {}
-            if options.get("keep_database_settings") or all(have.get(k) == v for k, v in settings.items()):
+            if options.keep_database_settings or all(have.get(k) == v for k, v in settings.items()):
                 return []
             return ["settings"]
         wanted = {**{k: v for k, v in wanted.items() if k != "settings"}, **({"settings": settings} if settings else {})}
@@ -158,7 +158,7 @@ class Databases(Settles, RemembersMatch, Kind):
     def _kept_settings(self, doc, target, resolve):
         """--keep-database-settings: a mapped database that lacks a setting the tree's content needs."""
         options = target.options
-        if not (self.mapped(doc, options) and options.get("keep_database_settings")):
+        if not (self.mapped(doc, options) and options.keep_database_settings):
             return []
         raw = target.find(self.name, resolve.ids.get(self.address_of(doc))) if resolve.has(self.address_of(doc)) else None
         have = (raw or {}).get("settings") or {}
@@ -178,7 +178,7 @@ class Databases(Settles, RemembersMatch, Kind):
         return {**{k: v for k, v in doc.items() if k not in ("details", "is_sample")}, "details": details}
 
     def _missing_secrets(self, doc, options):
-        secrets = options.get("secrets")
+        secrets = options.secrets
         if doc.get("is_sample") or secrets is None or self.mapped(doc, options):
             return []
         return [f"databases/{doc['name']}: {secrets.describe_missing(name)}" for name in self.secrets(doc)
@@ -197,7 +197,7 @@ class Databases(Settles, RemembersMatch, Kind):
         return {k: v for k, v in body.items() if v is not None or k in ("description",)}
 
     def _details(self, details, options, creating: bool) -> dict[str, Any]:
-        secrets = options.get("secrets")
+        secrets = options.secrets
         out = {}
         for key, value in details.items():
             if isinstance(value, dict) and SECRET in value:

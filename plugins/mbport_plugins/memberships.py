@@ -65,7 +65,7 @@ class Memberships(Kind):
         want = {m["user"]["$ref"]: m for m in wanted["members"]}
         have = {m["user"]["$ref"]: m for m in current["members"]}
         missing = any(have.get(user) != m for user, m in want.items())
-        extra = options.get("prune") and set(have) - set(want)
+        extra = options.prune and set(have) - set(want)
         return ["members"] if missing or extra else []
 
     def payload(self, doc, resolve, stage):
@@ -94,7 +94,7 @@ class Memberships(Kind):
                 api.post(self.endpoint, json=body)
             elif bool(existing.get("is_group_manager")) != m["is_group_manager"]:
                 api.put(f"{self.endpoint}/{existing['membership_id']}", json={"is_group_manager": m["is_group_manager"]})
-        if target.options.get("prune"):
+        if target.options.prune:
             me = api.get("/api/user/current").get("id")
             for user_id, m in have.items():
                 if user_id not in want and user_id != me:

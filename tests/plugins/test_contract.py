@@ -10,6 +10,7 @@ import pytest
 
 from mbport.capabilities import contains, skipped, stages
 from mbport.export import build_index, extract, normalize
+from mbport.import_options import ImportOptions
 from mbport.kind import ExportContext
 from mbport.refs import address_kind
 from mbport.resolve import Resolver
@@ -62,7 +63,7 @@ def test_every_id_the_payload_needs_is_declared_by_refs(exported_ctx):
     failures = []
     for addr, doc in sorted(docs.items()):
         kind = registry_[address_kind(addr)]
-        if skipped(kind, {}) is not None:
+        if skipped(kind, ImportOptions()) is not None:
             continue
         declared = kind.refs(doc) | contains(kind, doc)
         resolver = Resolver({a: 1000 + i for i, a in enumerate(sorted(declared))}, {})
