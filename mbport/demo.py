@@ -9,10 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import MbportError
+
+if TYPE_CHECKING:
+    from .importing import Import
+    from .registry import Registry
 
 MARKER = ".mbport-demo"
 ENTRIES = ("backup", "state", "secrets.json", MARKER)
@@ -53,19 +58,24 @@ def prepare(directory: Path | None) -> Path:
     return directory
 
 
-def run_demo(directory: Path | None, echo: Echo) -> DemoResult:
-    from . import cli
+def run_demo(directory: Path | None, echo: Echo, program: str = "mbport", registry: Registry | None = None,
+             track: Callable[[Import], Any] | None = None) -> DemoResult:
+    """Run the demo in `directory` (None: a new temporary folder), telling what happens through `echo`.
+    `program` is how the next steps it suggests run mbport; `track` wraps each import (a progress display)."""
     from .client import MetabaseClient
     from .diff import diff_docs
     from .emulator import Emulator, bootstrap, seeds
     from .emulator.seeds import sample
     from .gitstore import SnapshotRepo, run_backup
+    from .importing import ImportOptions, open_import
     from .migrate import per_kind, plan_lines, run_migrate
+    from .registry import load_plugins
+    from .secrets import Secrets
 
     started = time.monotonic()
     root = prepare(directory)
     result = DemoResult(root)
-    registry = cli._registry()
+    registry = registry if registry is not None else load_plugins()
     repo_dir, state_path, secrets_path = root / "backup", root / "state" / "target.json", root / "secrets.json"
     # The source database's password is a secret: never in the tree, supplied at import time (owner-only file).
     fd = os.open(secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -94,7 +104,9 @@ def run_demo(directory: Path | None, echo: Echo) -> DemoResult:
     def migrate(step: str, dry_run: bool = False, show: int = 12) -> None:
         def importer(tree_dir: Path):
             # continue_on_error: one failing object is reported at the end rather than ending the demo
-            return cli._importer(dst, tree_dir, state_path, (), secrets_path, False, False, continue_on_error=True)
+            options = ImportOptions(secrets=Secrets.from_file(secrets_path), state=state_path, continue_on_error=True)
+            run = open_import(dst, tree_dir, options, registry=registry)
+            return track(run) if track else run
 
         def show_plan(plan) -> None:
             result.plans.append(plan.summary())
@@ -140,7 +152,7 @@ def run_demo(directory: Path | None, echo: Echo) -> DemoResult:
 
     result.seconds = time.monotonic() - started
     echo(f"\nDone in {result.seconds:.1f} s. What to look at next:")
-    mbport = cli.invoked_as()  # not a bare `mbport`: after the README's venv step it is not on PATH
+    mbport = program  # not a bare `mbport` from the CLI: after the README's venv step it is not on PATH
     for command, why in (
         (f"ls {repo_dir}", "the tree: one readable JSON file per object, no instance ids"),
         (f"git -C {repo_dir} log --stat", "the snapshots; the second touches one card's file"),

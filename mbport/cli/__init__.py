@@ -1,0 +1,138 @@
+"""The `mbport` command line: the root group, the commands (one module per family) and `main`, which maps
+errors to one line and an exit code. Layers: options (flags → clients, ImportOptions), rendering (what is shown),
+the command modules; all of them call the library (mbport.importing, export, gitstore, verify ...)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from .. import output as output_module
+from ..errors import EXIT_CODES, INTERRUPTED, MbportError
+from ..output import Output
+from ..state import default_state_path
+from . import diff, export, imports, tools, tree, verify
+from .options import load_config, make_client
+from .rendering import debug_logging, end_debug_logging, fail, out
+from .tools import invoked_as
+
+__all__ = ["cli", "default_state_path", "invoked_as", "load_config", "main", "make_client"]
+
+EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
+
+
+@click.group(epilog=EXIT_CODE_HELP)
+@click.version_option(__version__, prog_name="mbport")
+@click.option("--debug", is_flag=True, help="Show tracebacks and HTTP exchanges (secrets redacted).")
+@click.option("--json", "json_mode", is_flag=True,
+              help="JSON lines on stdout: one event per line (progress, change, warning, error), then a summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display (it is drawn only on a terminal anyway).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="MBPORT_CONFIG", help="mbport.toml naming instances (default: ./mbport.toml if present).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, json_mode: bool, quiet: bool, config_path: Path | None) -> None:
+    """Metabase content as code: export, import, back up and migrate a whole instance."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["config_path"] = config_path
+    # How this run makes clients from connection flags: looked up here, at run time, so that replacing
+    # `mbport.cli.make_client` (tests reach an in-process emulator that way) reaches every command.
+    ctx.obj["make_client"] = make_client
+    current = Output(json_mode=json_mode, quiet=quiet)
+    current.command = ctx.invoked_subcommand
+    ctx.obj["output"] = current
+    output_module.set_current(current)
+    if debug:
+        debug_logging()
+
+
+for command in (export.export, export.backup, export.log_cmd, tree.check, tree.graph, tree.plugins_cmd,
+                imports.plan, imports.import_cmd, imports.restore, imports.migrate, diff.diff_cmd, verify.verify,
+                tools.demo, tools.doctor, tools.emulator):
+    cli.add_command(command)
+cli.add_command(imports.import_cmd, "apply")
+
+
+def _late_output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        setattr(out(), "json" if "--json" in param.opts else "quiet", True)
+
+
+def _output_flags_after_the_command(group: click.Group) -> None:
+    """`mbport export ... -q --json` works like `mbport -q --json export ...`: every command also takes the
+    group's output flags after its name (diff keeps its own --json: the older one object per line)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _output_flags_after_the_command(command)
+            continue
+        taken = {opt for param in command.params for opt in param.opts}
+        if "--json" not in taken:
+            command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                               callback=_late_output_flag, help="Same as `mbport --json ...`."))
+        if not {"-q", "--quiet"} & taken:
+            command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                                               callback=_late_output_flag, help="Same as `mbport -q ...`."))
+
+
+_output_flags_after_the_command(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and an exit code, never a traceback."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
+    output_module.set_current(None)  # the group makes this run's Output; until then a plain one
+    end_debug_logging()
+    code = 0
+    try:
+        cli.main(args=args, prog_name="mbport", standalone_mode=False)
+    except SystemExit as exc:  # a command's own exit code (3 warnings, 4 changes ...)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        code = fail("Interrupted.", None, INTERRUPTED, _json_run(args), prefix="")
+    except click.ClickException as exc:
+        if _json_run(args):
+            code = fail(exc.format_message(), None, exc.exit_code, True)
+        else:
+            exc.show()
+            code = exc.exit_code
+    except MbportError as exc:
+        if debug:
+            _traceback()
+        code = fail(str(exc), exc.hint, exc.exit_code, _json_run(args))
+    except Exception as exc:  # a bug or an answer nobody expected: still one line, unless --debug
+        from ..client import redact
+
+        if debug:
+            _traceback()
+        code = fail(f"unexpected {type(exc).__name__}: {redact(exc)}",
+                    "run with --debug for the traceback, and please report it", 1, _json_run(args))
+    if _json_run(args):
+        out().json = True
+        out().summary(code)
+    sys.exit(code)
+
+
+def _traceback() -> None:
+    import traceback
+
+    from ..client import redact
+
+    click.echo(redact(traceback.format_exc()), err=True)
+
+
+def _json_run(args: list[str]) -> bool:
+    """--json was given (read from argv too when the error came before it was parsed), before or after the
+    command name; except `diff --json`, diff's own flag (the older per-object lines)."""
+    if out().json:
+        return True
+    command = None
+    for arg in args:
+        if command is None and arg in cli.commands:
+            command = arg
+        elif arg == "--json" and command != "diff":
+            return True
+    return False
