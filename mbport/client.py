@@ -330,6 +330,8 @@ class MetabaseClient:
     an empty body); errors are `ApiError` (`AuthError`, `AmbiguousWriteError`) or `ConnectionFailed`.
     """
 
+    instance: Any = None  # the mbport.toml instance the command line made it for (its mappings, secrets file)
+
     def __init__(self, url: str, *, api_key: str | None = None, username: str | None = None,
                  password: str | None = None, session_token: str | None = None, concurrency: int = 8,
                  timeout: float = 30.0, retries: int = 5, backoff: float = 0.25, verify: bool = True,

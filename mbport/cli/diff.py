@@ -24,7 +24,8 @@ def _side(spec: str, repo_dir: Path | None, registry):
     from ..check import load_tree
     from ..gitstore import SnapshotRepo
 
-    repo, ref = None, None
+    repo: Path | None = None
+    ref = ""
     if repo_dir is not None:
         repo, ref = repo_dir, spec
     elif "@" in spec and not Path(spec).is_dir():

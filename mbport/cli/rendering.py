@@ -132,6 +132,8 @@ def end_debug_logging() -> None:
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is now (tests swap it per run; a stream kept from the first run is closed)."""
 
+    mbport_debug = True  # the handler --debug adds (an earlier run's is removed by end_debug_logging)
+
     @property
     def stream(self):
         return sys.stderr
@@ -146,7 +148,6 @@ def debug_logging() -> None:
     root = logging.getLogger()
     end_debug_logging()  # one handler at a time (tests run the CLI many times in one process)
     handler = _StderrHandler()
-    handler.mbport_debug = True
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
