@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
+    ARCHIVED,
     COMMON_DROP,
     REF,
     DeferredRefs,
@@ -12,9 +13,8 @@ from mbport.api import (
     ExportContext,
     FetchesDetail,
     Kind,
+    Match,
     OrderedPositions,
-    PathContext,
-    PathHint,
     Phase,
     StagedWrites,
     SubObjects,
@@ -22,9 +22,11 @@ from mbport.api import (
     address,
     archive_order,
     archived_payload,
-    archived_state,
     archived_with_problems,
     canonical_query,
+    common,
+    copy,
+    custom,
     describe_dashcards,
     describe_tabs,
     in_exported_collection,
@@ -32,8 +34,11 @@ from mbport.api import (
     late_bound_refs,
     lenient_walker,
     omit_defaults,
+    ref,
     ref_addresses,
     restore_home,
+    skip,
+    walk,
 )
 
 # Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
@@ -75,6 +80,10 @@ NULLABLE_LAYOUT_FIELDS = frozenset({"position", "caveats", "points_of_interest",
 # Dashcard keys of a PUT item (new dashcards are inserted with every key sent, so no hydrated extras).
 DASHCARD_PUT_KEYS = ("card_id", "action_id", "row", "col", "size_x", "size_y", "series", "parameter_mappings",
                      "visualization_settings")
+
+
+COMMON = ("created_at", "updated_at", "can_write", "can_delete", "can_restore", "creator_id", "creator",
+          "is_remote_synced", "entity_id_translated", "dependency_analysis_version")
 
 
 def _assign_tabs(tabs: list[dict[str, Any]], current: list[Any]) -> list[Any]:
@@ -188,48 +197,36 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("collections",)
     sub_kinds = {"tabs": 1, "dashcards": 1}
-    keep = (
-        "entity_id", "name", "description", "archived", "collection_position", "cache_ttl", "width",
-        "auto_apply_filters", "enable_embedding", "embedding_params", "embedding_type", "caveats",
-        "points_of_interest", "show_in_getting_started", "position",
-    )
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "collection_id": "becomes the `collection` ref",
-        "collection": "hydrated copy of the collection",
-        "collection_authority_level": "hydrated from the collection",
-        "parameters": "walked into the doc's `parameters`",
-        "dashcards": "normalized into the doc's `dashcards`",
-        "tabs": "normalized into the doc's `tabs`",
-        "ordered_cards": "pre-0.48 name of dashcards",
-        "ordered_tabs": "pre-0.48 name of tabs",
-        "archived_directly": "kept as `archived_directly: false` on a dashboard archived with its collection",
-        "creator_id": "who created it; not content",
-        "creator": "hydrated creator",
-        "made_public_by_id": "who shared it publicly; not content",
-        "public_uuid": "public link of this instance; re-share on the target",
-        "initially_published_at": "server timestamp",
-        "last_viewed_at": "usage statistic",
-        "last_used_param_values": "the reading user's last filter values",
-        "view_count": "usage statistic",
-        "param_fields": "hydrated fields of the parameter mappings",
-        "param_values": "hydrated field values",
-        "last-edit-info": "revision history",
-        "moderation_reviews": "verification history (EE), not content",
-        "is_remote_synced": "EE remote-sync bookkeeping",
-        "dependency_analysis_version": "server bookkeeping",
-        "can_delete": "the reading user's permission",
-        "can_restore": "the reading user's permission",
-        "can_set_cache_policy": "the reading user's permission",
-        "entity_id_translated": "hydration",
+    fields = {
+        **common(*COMMON),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(), "description": copy(default=None),
+        **ARCHIVED,
+        "collection_position": copy(default=None),  # a pin: set last (`positions`)
+        **{k: copy(default=None) for k in ("cache_ttl", "width", "auto_apply_filters", "embedding_params",
+                                           "embedding_type", "caveats", "points_of_interest", "position")},
+        "enable_embedding": copy(default=False), "show_in_getting_started": copy(default=False),
+        "collection_id": ref("collections", as_="collection"),
+        "parameters": walk("parameters", default=[]),
+        "dashcards": custom("normalized into the doc's `dashcards`"),
+        "tabs": custom("normalized into the doc's `tabs`"),
+        "collection": skip("hydrated copy of the collection"),
+        "collection_authority_level": skip("hydrated from the collection"),
+        "ordered_cards": skip("pre-0.48 name of dashcards"),
+        "ordered_tabs": skip("pre-0.48 name of tabs"),
+        "made_public_by_id": skip("who shared it publicly; not content"),
+        "public_uuid": skip("public link of this instance; re-share on the target"),
+        "initially_published_at": skip("server timestamp"),
+        "last_viewed_at": skip("usage statistic"),
+        "last_used_param_values": skip("the reading user's last filter values"),
+        "view_count": skip("usage statistic"),
+        "param_fields": skip("hydrated fields of the parameter mappings"),
+        "param_values": skip("hydrated field values"),
+        "last-edit-info": skip("revision history"),
+        "moderation_reviews": skip("verification history (EE), not content"),
+        "can_set_cache_policy": skip("the reading user's permission"),
     }
-    defaults = {
-        "description": None, "collection_position": None, "cache_ttl": None, "enable_embedding": False,
-        "embedding_params": None, "embedding_type": None, "caveats": None, "points_of_interest": None,
-        "show_in_getting_started": False, "position": None, "parameters": [], "tabs": [], "width": None,
-        "auto_apply_filters": None,
-    }
+    match = Match("name", within="collection")
     dashcard_defaults = {
         "parameter_mappings": [], "series": [], "visualization_settings": {}, "card": None, "action": None,
         "tab": None,
@@ -285,16 +282,14 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             yield "dashcards", dc["id"], address("dashcards", key, dashcard_key(dc))
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        doc.update(archived_state(raw))
-        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
-        doc["parameters"] = ctx.walker.parameters(canonical_query(raw.get("parameters") or []))
         tabs = tabs_of(raw)
-        doc["tabs"] = [{k: t[k] for k in TAB_KEEP if k in t} for t in tabs]
+        if tabs:
+            doc["tabs"] = [{k: t[k] for k in TAB_KEEP if k in t} for t in tabs]
         tab_rank = {t["id"]: i for i, t in enumerate(tabs)}
         ordered = sorted(dashcards_of(raw), key=lambda dc: (
             tab_rank.get(dc.get("dashboard_tab_id"), -1), dc.get("row") or 0, dc.get("col") or 0, dashcard_key(dc)))
         doc["dashcards"] = [self._dashcard(dc, ctx) for dc in ordered]
-        return omit_defaults(doc, self.defaults)
+        return doc
 
     def _dashcard(self, dc: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         walker = ctx.walker
@@ -312,9 +307,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         if not out.get("inline_parameters"):  # null (the usual answer) and [] both mean none
             out.pop("inline_parameters", None)
         return omit_defaults(out, self.dashcard_defaults)
-
-    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
 
     def contains(self, doc: dict[str, Any]) -> set[str]:
         key = doc.get("entity_id")
@@ -362,12 +354,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             return []
         return archived_with_problems(doc, ctx.docs, doc.get("collection"))
 
-    def match_key(self, doc: dict[str, Any], resolve) -> tuple | None:
-        return (resolve(doc.get("collection")), doc["name"])
-
-    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
-        return (raw.get("collection_id"), raw.get("name"))
-
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Without entity_ids, nested ones included: tabs and dashcards get new ones on every instance."""
         out = super().comparable(doc)
@@ -386,7 +372,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         walker = lenient_walker(resolve, self.deferred_refs(doc))
         body = {**shell, "parameters": walker.parameters(doc.get("parameters", []))}
         for key in LAYOUT_FIELDS:
-            value = doc.get(key, self.defaults.get(key))
+            value = doc.get(key, self.spec.fields[key].default)
             if value is not None or key in NULLABLE_LAYOUT_FIELDS:
                 body[key] = value
         key = doc.get("entity_id")
