@@ -6,7 +6,7 @@ from typing import Any
 
 from mbport.api import (
     ARCHIVE_STAGE,
-    COMMON_DROP,
+    ARCHIVED,
     PERSONAL_FOLDER,
     SNIPPETS_FOLDER,
     DiagnoseContext,
@@ -20,9 +20,12 @@ from mbport.api import (
     StagedWrites,
     WriteRequest,
     archive_order,
-    archived_state,
     archived_with_container,
     archived_with_problems,
+    common,
+    copy,
+    ref,
+    skip,
     slugify,
 )
 
@@ -31,28 +34,26 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
     name = "collections"
     endpoint = "/api/collection"
     container_field = "parent"
-    keep = ("entity_id", "name", "description", "archived", "authority_level", "namespace", "type")
-    fks = {"personal_owner_id": "users"}
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "location": "becomes the `parent` ref",
-        "parent_id": "becomes the `parent` ref",
-        "effective_location": "derived from location for the current user",
-        "effective_ancestors": "hydrated copies of the ancestors",
-        "slug": "derived from the name",
-        "can_delete": "the reading user's permission",
-        "can_restore": "the reading user's permission",
-        "is_personal": "derived from personal_owner_id",
-        "is_remote_synced": "EE remote-sync bookkeeping",
-        "archived_directly": "kept as `archived_directly: false` on a collection archived with its parent",
-        "archive_operation_id": "server bookkeeping of how it was archived",
-        "is_sample": "sample content flag set by Metabase",
-        "here": "tree listing hydration",
-        "below": "tree listing hydration",
-        "children": "tree listing hydration",
-        "entity_id_translated": "hydration",
-        "collection_preview": "display preference hydration",
+    fields = {
+        **common(*("created_at", "updated_at", "can_write", "can_delete", "can_restore", "is_remote_synced",
+                   "entity_id_translated")),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(),
+        **{k: copy(default=None) for k in ("description", "authority_level", "namespace", "type")},
+        **ARCHIVED,
+        "personal_owner_id": ref("users", as_="personal_owner"),
+        "location": ref("collections", as_="parent", read=lambda raw: (_ancestors(raw) or [None])[-1]),
+        "parent_id": skip("becomes the `parent` ref"),
+        "effective_location": skip("derived from location for the current user"),
+        "effective_ancestors": skip("hydrated copies of the ancestors"),
+        "slug": skip("derived from the name"),
+        "is_personal": skip("derived from personal_owner_id"),
+        "archive_operation_id": skip("server bookkeeping of how it was archived"),
+        "is_sample": skip("sample content flag set by Metabase"),
+        "here": skip("tree listing hydration"),
+        "below": skip("tree listing hydration"),
+        "children": skip("tree listing hydration"),
+        "collection_preview": skip("display preference hydration"),
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -68,19 +69,6 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
             personal = {r["id"] for r in rows if r.get("personal_owner_id")}
             rows = [r for r in rows if r["id"] not in personal and not (set(_ancestors(r)) & personal)]
         return sorted(rows, key=lambda r: r["id"])
-
-    def normalize_more(self, doc, raw, ctx):
-        doc.update(archived_state(raw))
-        ancestors = _ancestors(raw)
-        doc["parent"] = ctx.ref("collections", ancestors[-1]) if ancestors else None
-        if raw.get("personal_owner_id"):
-            doc["personal_owner"] = doc.pop("personal_owner_id")
-        else:
-            doc.pop("personal_owner_id", None)
-        for default_null in ("authority_level", "namespace", "type", "description"):
-            if doc.get(default_null) is None:
-                doc.pop(default_null, None)
-        return doc
 
     def path(self, doc, folders: PathContext) -> PathHint:
         if doc.get("parent"):
