@@ -7,21 +7,26 @@ from typing import Any
 import orjson
 
 from mbport.api import (
-    COMMON_DROP,
+    FALSY,
     DiagnoseContext,
     ExportContext,
     Kind,
+    Match,
     MbportError,
     OrderedPositions,
-    PathContext,
-    PathHint,
     Phase,
     WriteRequest,
     archive_order,
     channel_ids_by_name,
     channel_names,
+    common,
+    copy,
+    custom,
+    flag,
     in_exported_collection,
     is_ref,
+    ref,
+    skip,
     stages,
 )
 
@@ -66,20 +71,24 @@ class Pulses(OrderedPositions, Kind):
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("users", "collections", "dashboards")
-    keep = ("entity_id", "name", "skip_if_empty", "archived", "collection_position", "disable_links")
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is entity_id",
-        "dashboard_id": "becomes the `dashboard` ref",
-        "collection_id": "becomes the `collection` ref",
-        "parameters": "kept with ids walked into refs",
-        "cards": "kept as card and dashcard refs with the attachment flags",
-        "channels": "kept with recipients as refs, sorted by channel type",
-        "creator_id": "audit", "creator": "hydrated user",
-        "alert_condition": "alerts are the alerts kind", "alert_first_only": "alerts are the alerts kind",
-        "alert_above_goal": "alerts are the alerts kind",
-        "is_remote_synced": "EE remote-sync bookkeeping",
+    fields = {
+        **common("created_at", "updated_at", "can_write", "is_remote_synced"),
+        "id": skip("instance-specific id; the key is entity_id"),
+        "entity_id": copy(), "name": copy(),
+        # PUT writes an omitted archived/skip_if_empty as false, so both are always sent.
+        "skip_if_empty": copy(send=flag), "archived": copy(send=flag),
+        "collection_position": copy(default=FALSY, send=False),  # a pin: set last (`positions`)
+        "disable_links": copy(default=FALSY, send=False),
+        # A subscription lives in its dashboard, a legacy pulse in its collection: `payload` sends one of them.
+        "dashboard_id": ref("dashboards", as_="dashboard", send=False),
+        "collection_id": ref("collections", as_="collection", send=False),
+        "parameters": custom("kept with ids walked into refs"),
+        "cards": custom("kept as card and dashcard refs with the attachment flags"),
+        "channels": custom("kept with recipients as refs, sorted by channel type"),
+        "creator_id": skip("audit"), "creator": skip("hydrated user"),
+        **{k: skip("alerts are the alerts kind") for k in ("alert_condition", "alert_first_only", "alert_above_goal")},
     }
+    match = Match("name", within="dashboard")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         seen: dict[int, dict[str, Any]] = {}
@@ -95,18 +104,11 @@ class Pulses(OrderedPositions, Kind):
         return rows
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
-        walker = ctx.walker
-        if raw.get("dashboard_id") is not None:
-            doc["dashboard"] = ctx.ref("dashboards", raw["dashboard_id"])
-        doc["collection"] = ctx.ref("collections", raw.get("collection_id"))
         if raw.get("parameters"):
-            doc["parameters"] = walker.parameters(raw["parameters"])
+            doc["parameters"] = ctx.walker.parameters(raw["parameters"])
         doc["cards"] = [self._card(c, ctx) for c in raw.get("cards") or []]
         channels = [self._channel(c, ctx) for c in raw.get("channels") or []]
         doc["channels"] = sorted(channels, key=lambda c: (c["channel_type"], orjson.dumps(c, option=orjson.OPT_SORT_KEYS)))
-        for optional in ("collection_position", "disable_links"):
-            if not doc.get(optional):
-                doc.pop(optional, None)
         return doc
 
     @staticmethod
@@ -138,9 +140,6 @@ class Pulses(OrderedPositions, Kind):
             out["recipients"] = users + emails
         return out
 
-    def path(self, doc, folders: PathContext) -> PathHint:
-        return PathHint(folders.folder_of(doc.get("collection")), doc["name"])
-
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
@@ -166,19 +165,11 @@ class Pulses(OrderedPositions, Kind):
                     "such a subscription when the dashboard is saved; remove those values or archive it"]
         return []
 
-    def match_key(self, doc, resolve):
-        return (resolve(doc.get("dashboard")), doc["name"])
-
-    def raw_match_key(self, raw):
-        return (raw.get("dashboard_id"), raw["name"])
-
     def payload(self, doc, resolve, stage):
         """The `/api/pulse` body; webhook channels stay names (`_channel`) until create/update look them up."""
         body: dict[str, Any] = {
-            "name": doc["name"],
+            **self.spec.payload(doc, resolve),
             "parameters": resolve.walker().parameters(doc.get("parameters") or []),
-            # PUT writes an omitted archived/skip_if_empty as false, so both are always sent.
-            "skip_if_empty": bool(doc.get("skip_if_empty")), "archived": bool(doc.get("archived")),
             "cards": [self._card_ref(c, resolve) for c in doc.get("cards") or []],
             "channels": [self._channel_body(c, resolve) for c in doc.get("channels") or []],
         }
