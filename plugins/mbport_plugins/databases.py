@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
-    COMMON_DROP,
     SECRET,
     DiagnoseContext,
     ExportContext,
     Kind,
+    Match,
     MbportError,
-    PathHint,
     Phase,
     RemembersMatch,
     Settles,
     WriteRequest,
+    common,
+    copy,
+    custom,
+    skip,
     status,
 )
 
@@ -32,29 +35,41 @@ def secret_name(database: str, key: str) -> str:
 class Databases(Settles, RemembersMatch, Kind):
     name = "databases"
     endpoint = "/api/database"
-    key_fields = ("name",)
-    keep = ("name", "engine", "description", "auto_run_queries", "cache_ttl", "caveats", "points_of_interest",
-            "is_full_sync", "is_on_demand", "refingerprint", "settings", "is_sample")
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is the name",
-        "details": "kept with secrets replaced by markers",
-        "creator_id": "audit", "dbms_version": "reported by the driver", "features": "reported by the driver",
-        "initial_sync_status": "sync progress", "timezone": "reported by the driver",
-        "native_permissions": "the reading user's permission", "can_upload": "the reading user's permission",
-        "can-manage": "the reading user's permission",
-        "is_audit": "Metabase's internal audit database is never exported",
-        "is_attached_dwh": "Cloud-managed warehouse flag", "router_database_id": "EE database routing",
-        "router_user_attribute": "EE database routing", "provider_name": "reported by Metabase",
-        "uploads_enabled": "uploads are configured per target", "uploads_schema_name": "uploads configuration",
-        "uploads_table_prefix": "uploads configuration",
-        "metadata_sync_schedule": "Metabase randomises sync schedules per instance; the target keeps its own",
-        "cache_field_values_schedule": "Metabase randomises scan schedules per instance; the target keeps its own",
-        "schedules": "as above", "tables": "tables kind",
-        "write_data_details": "a second set of connection details (secrets); not exported",
-        "entity_id": "databases are matched by name", "is_editable": "derived", "hydrated": "hydration",
-        "uploads": "uploads configuration", "transforms": "transforms configuration",
+    fields = {
+        **common("created_at", "updated_at", "can_write"),
+        "id": skip("instance-specific id; the key is the name"),
+        **{k: copy() for k in ("name", "engine", "auto_run_queries", "is_full_sync", "is_on_demand", "refingerprint",
+                               "is_sample")},
+        **{k: copy(default=None) for k in ("description", "caveats", "points_of_interest", "cache_ttl", "settings")},
+        "details": custom("kept with secrets replaced by markers"),
+        "creator_id": skip("audit"),
+        "dbms_version": skip("reported by the driver"),
+        "features": skip("reported by the driver"),
+        "initial_sync_status": skip("sync progress"),
+        "timezone": skip("reported by the driver"),
+        "native_permissions": skip("the reading user's permission"),
+        "can_upload": skip("the reading user's permission"),
+        "can-manage": skip("the reading user's permission"),
+        "is_audit": skip("Metabase's internal audit database is never exported"),
+        "is_attached_dwh": skip("Cloud-managed warehouse flag"),
+        "router_database_id": skip("EE database routing"),
+        "router_user_attribute": skip("EE database routing"),
+        "provider_name": skip("reported by Metabase"),
+        "uploads_enabled": skip("uploads are configured per target"),
+        "uploads_schema_name": skip("uploads configuration"),
+        "uploads_table_prefix": skip("uploads configuration"),
+        "metadata_sync_schedule": skip("Metabase randomises sync schedules per instance; the target keeps its own"),
+        "cache_field_values_schedule": skip("Metabase randomises scan schedules per instance; the target keeps its own"),
+        "schedules": skip("as above"),
+        "tables": skip("tables kind"),
+        "write_data_details": skip("a second set of connection details (secrets); not exported"),
+        "entity_id": skip("databases are matched by name"),
+        "is_editable": skip("derived"),
+        "hydrated": skip("hydration"),
+        "uploads": skip("uploads configuration"),
+        "transforms": skip("transforms configuration"),
     }
+    match = Match("name", address=True)  # or the name --map-database gives it (`match_key`)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         body = api.get(self.endpoint)
@@ -69,13 +84,7 @@ class Databases(Settles, RemembersMatch, Kind):
             else:
                 details[key] = value
         doc["details"] = details
-        for key in ("description", "caveats", "points_of_interest", "cache_ttl", "settings"):
-            if doc.get(key) is None:
-                doc.pop(key, None)
         return doc
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["name"])
 
     def secrets(self, doc: dict[str, Any]) -> list[str]:
         """The secret names this doc needs at import time."""
@@ -123,9 +132,6 @@ class Databases(Settles, RemembersMatch, Kind):
 
     def match_key(self, doc, resolve):
         return (self.target_name(doc, resolve.options),)
-
-    def raw_match_key(self, raw):
-        return (raw["name"],)
 
     def locate(self, target, doc, resolve, claimed):
         found = super().locate(target, doc, resolve, claimed)
