@@ -12,6 +12,7 @@ from mbport.api import (
     ExportContext,
     ImportsAfter,
     Kind,
+    Match,
     MbportError,
     PathHint,
     Phase,
@@ -19,9 +20,12 @@ from mbport.api import (
     Requires,
     VersionNotes,
     WriteRequest,
+    copy,
     granted_view_data,
     is_ref,
     put_graph,
+    ref,
+    skip,
     slugify,
     split_address,
 )
@@ -52,13 +56,14 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kin
     after = ("groups", "databases")  # their names make an impersonation's address
     key_fields = ("group", "database")
     part_of = ("group",)  # deleted with the group
-    keep = ("attribute",)
-    drop = {
-        "id": "instance-specific id (a new one on every write); the key is (group, database)",
-        "group_id": "becomes the `group` ref", "db_id": "becomes the `database` ref",
-        "group_key": "added by mbport from the groups listing, for the address",
-        "db_key": "added by mbport from the databases listing, for the address",
+    fields = {
+        "id": skip("instance-specific id (a new one on every write); the key is (group, database)"),
+        "group_id": ref("groups", as_="group"), "db_id": ref("databases", as_="database"),
+        "attribute": copy(),
+        "group_key": skip("added by mbport from the groups listing, for the address"),
+        "db_key": skip("added by mbport from the databases listing, for the address"),
     }
+    match = Match("group", "database")
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -82,10 +87,6 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kin
 
     def index(self, raw):
         return ()  # nothing points at an impersonation
-
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        return {"group": ctx.ref("groups", raw["group_id"]), "database": ctx.ref("databases", raw["db_id"]),
-                "attribute": raw["attribute"]}
 
     def path(self, doc, folders) -> PathHint:
         group, database = self.key_parts(doc)
@@ -121,15 +122,6 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kin
     identity_fields = ()
     # After sandboxes too, so that every graph write of an import comes after the sandbox rows exist (see sandboxes.py).
     import_after = ("sandboxes",)
-
-    def match_key(self, doc, resolve):
-        return (resolve(doc["group"]), resolve(doc["database"]))
-
-    def raw_match_key(self, raw):
-        return (raw["group_id"], raw["db_id"])
-
-    def payload(self, doc, resolve, stage):
-        return {"group_id": resolve(doc["group"]), "db_id": resolve(doc["database"]), "attribute": doc["attribute"]}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         def changes_for(graph: dict[str, Any]) -> dict[str, Any]:
