@@ -12,6 +12,7 @@ from mbport.api import (
     DiagnoseContext,
     ExportContext,
     Kind,
+    Match,
     MbportError,
     PathHint,
     Phase,
@@ -20,8 +21,11 @@ from mbport.api import (
     WriteRequest,
     address,
     canonical_query,
+    custom,
     granted_view_data,
     is_ref,
+    ref,
+    skip,
     slugify,
     split_address,
 )
@@ -51,16 +55,16 @@ class Sandboxes(Requires, VersionNotes, Kind):
     after = ("groups", "tables")  # their names make a sandbox's address
     key_fields = ("group", "table")
     part_of = ("group",)  # deleted with the group
-    keep = ()
-    drop = {
-        "id": "instance-specific id; the key is (group, table)",
-        "group_id": "becomes the `group` ref", "table_id": "becomes the `table` ref",
-        "card_id": "becomes the `card` ref",
-        "attribute_remappings": "kept with field ids walked into refs",
-        "permission_id": "the legacy permissions row the sandbox was tied to (instance bookkeeping)",
-        "group_key": "added by mbport from the groups listing, for the address",
-        "table_key": "added by mbport from the tables listing, for the address",
+    fields = {
+        "id": skip("instance-specific id; the key is (group, table)"),
+        "group_id": ref("groups", as_="group"), "table_id": ref("tables", as_="table"),
+        "card_id": ref("cards", as_="card"),
+        "attribute_remappings": custom("kept with field ids walked into refs"),
+        "permission_id": skip("the legacy permissions row the sandbox was tied to (instance bookkeeping)"),
+        "group_key": skip("added by mbport from the groups listing, for the address"),
+        "table_key": skip("added by mbport from the tables listing, for the address"),
     }
+    match = Match("group", "table")
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -86,10 +90,7 @@ class Sandboxes(Requires, VersionNotes, Kind):
     def index(self, raw):
         return ()  # nothing points at a sandbox
 
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        doc: dict[str, Any] = {"group": ctx.ref("groups", raw["group_id"]), "table": ctx.ref("tables", raw["table_id"])}
-        if raw.get("card_id") is not None:
-            doc["card"] = ctx.ref("cards", raw["card_id"])
+    def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         walker = ctx.walker
         remappings = {attr: ctx.ref("fields", target) if _is_field_id(target) else walker.query(canonical_query(target))
                       for attr, target in (raw.get("attribute_remappings") or {}).items()}
@@ -131,19 +132,11 @@ class Sandboxes(Requires, VersionNotes, Kind):
     # would open the table to the whole group until its sandbox exists, and for good if the import stopped.
     identity_fields = ()
 
-    def match_key(self, doc, resolve):
-        return (resolve(doc["group"]), resolve(doc["table"]))
-
-    def raw_match_key(self, raw):
-        return (raw["group_id"], raw["table_id"])
-
     def payload(self, doc, resolve, stage):
         walker = resolve.walker()
         remappings = {attr: resolve(target) if is_ref(target) else walker.query(target)
                       for attr, target in (doc.get("attribute_remappings") or {}).items()}
-        return {"group_id": resolve(doc["group"]), "table_id": resolve(doc["table"]),
-                "card_id": resolve(doc["card"]) if doc.get("card") else None,
-                "attribute_remappings": remappings or None}
+        return {**self.spec.payload(doc, resolve), "attribute_remappings": remappings or None}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         try:
