@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ExportContext, Kind, PathHint, WriteRequest
+from mbport.api import ExportContext, Kind, Match, WriteRequest, copy, skip
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's
@@ -26,11 +26,14 @@ class Settings(Kind):
     name = "settings"
     endpoint = "/api/setting"
     key_fields = ()
-    keep = ()
-    drop = {"id": "there is one settings doc per instance", "values": "kept, whitelisted and non-default only",
-            "key": "becomes a key of `values`", "value": "becomes a value of `values`",
-            "is_env_setting": "env-set settings cannot be written through the API",
-            "env_name": "documentation", "description": "documentation", "default": "documentation"}
+    fields = {
+        "id": skip("there is one settings doc per instance"),
+        "values": copy(read=lambda raw: dict(sorted(raw["values"].items())), send=False),  # whitelisted, non-default
+        "key": skip("becomes a key of `values`"), "value": skip("becomes a value of `values`"),
+        "is_env_setting": skip("env-set settings cannot be written through the API"),
+        **{k: skip("documentation") for k in ("env_name", "description", "default")},
+    }
+    match = Match()  # the one settings doc is the target's
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = api.get(self.endpoint)
@@ -41,21 +44,9 @@ class Settings(Kind):
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return ("instance",)
 
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        return {"values": dict(sorted(raw["values"].items()))}
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), "instance")
-
     # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
     archivable = False
     identity_fields = ()
-
-    def match_key(self, doc, resolve):
-        return ("instance",)
-
-    def raw_match_key(self, raw):
-        return ("instance",)
 
     def compare(self, wanted, current, options):
         have = current.get("values", {})
