@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, PathHint, WriteRequest
+from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, Match, WriteRequest, custom, ref, skip
 
 
 class Memberships(Kind):
@@ -13,9 +13,13 @@ class Memberships(Kind):
     after = ("groups", "users")
     key_fields = ("group_name",)
     part_of = ("group",)
-    keep = ()
-    drop = {"id": "the group's id; the doc is keyed by the group", "name": "the group's name (in the group ref)",
-            "members": "rebuilt as refs to users", "magic_group_type": "the group's role (in the group ref)"}
+    fields = {
+        "id": ref("groups", as_="group"),  # the doc is keyed by the group
+        "name": skip("the group's name (in the group ref)"),
+        "members": custom("rebuilt as refs to users"),
+        "magic_group_type": skip("the group's role (in the group ref)"),
+    }
+    match = Match("group")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         """One pseudo-object per exported group, with its members from the membership map."""
@@ -36,7 +40,7 @@ class Memberships(Kind):
     def index(self, raw):
         return ()  # nothing points at a membership doc
 
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
+    def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         users = ctx.index
         members = []
         for m in raw["members"]:
@@ -44,20 +48,11 @@ class Memberships(Kind):
                 continue  # API-key users and other hidden users are not people to migrate
             members.append({"user": ctx.ref("users", m["user_id"]), "is_group_manager": bool(m.get("is_group_manager"))})
         members.sort(key=lambda m: m["user"]["$ref"])
-        return {"group": ctx.ref("groups", raw["id"]), "members": members}
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["group"]["$ref"].split("/", 1)[1])
+        return {**doc, "members": members}
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
     archivable = False
     identity_fields = ()
-
-    def match_key(self, doc, resolve):
-        return (resolve(doc["group"]),)
-
-    def raw_match_key(self, raw):
-        return (raw["id"],)
 
     def compare(self, wanted, current, options):
         if wanted["group"]["$ref"] == "groups/All Users":
