@@ -30,6 +30,11 @@ from mbport.api import (
 )
 
 
+def _parent_id(raw: dict[str, Any]) -> int | None:
+    ancestors = _ancestors(raw)
+    return ancestors[-1] if ancestors else None
+
+
 class Collections(StagedWrites, ProvidesFolders, Kind):
     name = "collections"
     endpoint = "/api/collection"
@@ -42,7 +47,7 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
         **{k: copy(default=None) for k in ("description", "authority_level", "namespace", "type")},
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),
-        "location": ref("collections", as_="parent", read=lambda raw: (_ancestors(raw) or [None])[-1]),
+        "location": ref("collections", as_="parent", read=_parent_id),
         "parent_id": skip("becomes the `parent` ref"),
         "effective_location": skip("derived from location for the current user"),
         "effective_ancestors": skip("hydrated copies of the ancestors"),
