@@ -14,12 +14,17 @@ from mbport.api import (
     ExportContext,
     Kind,
     LabelContext,
+    Match,
     MatchedOnly,
     PathHint,
     SubObjects,
     WriteRequest,
     address,
     collect_refs,
+    copy,
+    custom,
+    ref,
+    skip,
     slugify,
     split_address,
 )
@@ -36,23 +41,39 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
     after = ("databases",)
     sub_kinds = {"fields": 3}
     key_fields = ("db", "schema", "name")
-    keep = TABLE_FIELDS
-    drop = {
-        "id": "instance-specific id; the key is (database, schema, name)",
-        "db_id": "becomes the `database` ref", "db": "hydrated database",
-        "fields": "kept as a list of field docs",
-        "active": "only active tables are exported", "created_at": "server timestamp",
-        "updated_at": "server timestamp", "initial_sync_status": "sync progress",
-        "estimated_row_count": "warehouse statistics", "view_count": "usage statistics",
-        "is_upload": "set by the CSV upload feature", "is_writable": "reported by the driver",
-        "database_require_filter": "reported by the driver", "data_authority": "EE data studio",
-        "archived_at": "server timestamp", "deactivated_at": "server timestamp",
-        "metrics": "legacy hydration", "segments": "segments kind", "entity_id": "tables are matched by name",
-        "is_published": "EE data studio", "published_as_model": "EE data studio",
-        "data_layer": "EE data studio", "data_source": "EE data studio", "owner_email": "EE data studio",
-        "owner_user_id": "EE data studio", "collection_id": "EE data studio", "dimension_options": "UI hydration",
-        "pk_field": "derived from the fields", "fks": "derived from the fields",
+    fields = {
+        **{k: copy() for k in TABLE_FIELDS},
+        "db_id": ref("databases", as_="database"),
+        "fields": custom("kept as a list of field docs"),
+        "id": skip("instance-specific id; the key is (database, schema, name)"),
+        "db": skip("hydrated database"),
+        "active": skip("only active tables are exported"),
+        "created_at": skip("server timestamp"),
+        "updated_at": skip("server timestamp"),
+        "initial_sync_status": skip("sync progress"),
+        "estimated_row_count": skip("warehouse statistics"),
+        "view_count": skip("usage statistics"),
+        "is_upload": skip("set by the CSV upload feature"),
+        "is_writable": skip("reported by the driver"),
+        "database_require_filter": skip("reported by the driver"),
+        "data_authority": skip("EE data studio"),
+        "archived_at": skip("server timestamp"),
+        "deactivated_at": skip("server timestamp"),
+        "metrics": skip("legacy hydration"),
+        "segments": skip("segments kind"),
+        "entity_id": skip("tables are matched by name"),
+        "is_published": skip("EE data studio"),
+        "published_as_model": skip("EE data studio"),
+        "data_layer": skip("EE data studio"),
+        "data_source": skip("EE data studio"),
+        "owner_email": skip("EE data studio"),
+        "owner_user_id": skip("EE data studio"),
+        "collection_id": skip("EE data studio"),
+        "dimension_options": skip("UI hydration"),
+        "pk_field": skip("derived from the fields"),
+        "fks": skip("derived from the fields"),
     }
+    match = Match("schema", "name", within="database", fold={"schema": lambda schema: schema or ""})
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         databases = ctx.raw.get("databases", [])
@@ -129,12 +150,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
         # FK targets and remapping fields point across tables, often both ways; they are set in a second pass.
         return {r for f in doc.get("fields", []) for key in ("fk_target", "remapping") if key in f
                 for r in _refs_in(f[key])}
-
-    def match_key(self, doc, resolve):
-        return (resolve(doc["database"]), doc.get("schema") or "", doc["name"])
-
-    def raw_match_key(self, raw):
-        return (raw.get("db_id"), raw.get("schema") or "", raw["name"])
 
     def comparable(self, doc):
         fields = [{k: v for k, v in f.items() if k != "base_type"} for f in doc.get("fields", [])]
