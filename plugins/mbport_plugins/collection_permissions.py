@@ -10,16 +10,19 @@ from mbport.api import (
     ExportContext,
     ImportsAfter,
     Kind,
+    Match,
     Narrows,
-    PathHint,
     SetLikeFields,
     WriteRequest,
     address_kind,
+    copy,
+    custom,
     describe_grants,
     group_entries,
     narrow_grants,
     pending,
     put_graph,
+    skip,
     target_admin_ids,
 )
 
@@ -48,13 +51,13 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
     name = "collection-permissions"
     endpoint = "/api/collection/graph"
     after = ("groups", "collections")
-    key_fields = ("namespace",)
-    keep = ("namespace",)
-    drop = {
-        "id": "mbport's id for the graph: its namespace, so import can match it",
-        "revision": "the server's edit counter; import PUTs with the target's current revision",
-        "groups": "kept as `grants` with groups and collections as refs",
+    fields = {
+        "namespace": copy(send=False),
+        "groups": custom("kept as `grants` with groups and collections as refs"),
+        "id": skip("mbport's id for the graph: its namespace, so import can match it"),
+        "revision": skip("the server's edit counter; import PUTs with the target's current revision"),
     }
+    match = Match("namespace", address=True)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return [{**api.get(self.endpoint, params=params), "namespace": ns, "id": ns} for ns, params in NAMESPACES.items()]
@@ -86,9 +89,6 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
             doc[IMPORT_INFO] = {"pending": pending(tree, ids, ("groups", "collections"))}
         return doc
 
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), doc["namespace"])
-
     def describe_change(self, field, old, new, names):
         if field != "grants":
             return super().describe_change(field, old, new, names)
@@ -98,12 +98,6 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
     archivable = False
     identity_fields = ()
     import_after = ("groups", "collections")
-
-    def match_key(self, doc, resolve):
-        return (doc["namespace"],)
-
-    def raw_match_key(self, raw):
-        return (raw.get("namespace"),)
 
     def compare(self, wanted, current, options):
         if (current.get(IMPORT_INFO) or {}).get("pending"):
