@@ -12,19 +12,21 @@ from mbport.api import (
     ExportContext,
     ImportsAfter,
     Kind,
+    Match,
     MbportError,
     Narrows,
-    PathHint,
     Phase,
     WriteRequest,
     address,
     address_kind,
     collect_refs,
+    custom,
     describe_grants,
     group_entries,
     narrow_grants,
     pending,
     put_graph,
+    skip,
     split_address,
     target_admin_ids,
 )
@@ -57,14 +59,14 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
     endpoint = "/api/permissions/graph"
     after = ("groups", "databases", "tables")
     key_fields = ()
-    keep = ()
-    drop = {
-        "id": "mbport's fixed id for the one graph (`graph`), so import can match it",
-        "revision": "the server's edit counter; import PUTs with the target's current revision",
-        "groups": "kept as `grants` with groups, databases and tables as refs and names",
-        "sandboxes": "EE sandboxes are their own kind (`sandboxes`)",
-        "impersonations": "EE connection impersonations are their own kind (`impersonations`)",
+    fields = {
+        "groups": custom("kept as `grants` with groups, databases and tables as refs and names"),
+        "id": skip("mbport's fixed id for the one graph (`graph`), so import can match it"),
+        "revision": skip("the server's edit counter; import PUTs with the target's current revision"),
+        "sandboxes": skip("EE sandboxes are their own kind (`sandboxes`)"),
+        "impersonations": skip("EE connection impersonations are their own kind (`impersonations`)"),
     }
+    match = Match()  # the one graph is the target's
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return [{**api.get(self.endpoint), "id": GRAPH_ID}]
@@ -97,9 +99,6 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
             }
         return doc
 
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), "graph")
-
     def describe_change(self, field, old, new, names):
         if field != "grants":
             return super().describe_change(field, old, new, names)
@@ -111,12 +110,6 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
     # Sandboxes and impersonations first: the graph's "sandboxed" and "impersonated" are only safe once their rows
     # exist (see sandboxes.py and impersonations.py).
     import_after = ("groups", "databases", "tables", "sandboxes", "impersonations")
-
-    def match_key(self, doc, resolve):
-        return ("graph",)
-
-    def raw_match_key(self, raw):
-        return ("graph",)
 
     def compare(self, wanted, current, options):
         """Semantic: absent = least permissive, per-table maps against schema-level values (see `flatten`)."""
