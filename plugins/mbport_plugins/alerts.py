@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from mbport.api import (
-    COMMON_DROP,
     ExportContext,
     Kind,
     MbportError,
@@ -21,7 +20,10 @@ from mbport.api import (
     archive_order,
     channel_ids_by_name,
     channel_names,
+    common,
+    copy,
     is_ref,
+    skip,
     slugify,
     split_address,
 )
@@ -74,27 +76,32 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
     since = NOTIFICATIONS_SINCE  # written through /api/notification; older releases are exported, never imported into
     endpoint = "/api/notification"
     after = ("cards", "users", "groups")
-    keep = ("active", "ordinal")
-    drop = {
-        **COMMON_DROP,
-        "id": "instance-specific id; the key is (card, ordinal)",
-        "card_entity_id": "the card's key, recorded by mbport at list time; in the `payload.card` ref",
-        "payload_type": "always notification/card for alerts",
-        "payload_id": "instance-specific id of the payload row",
-        "payload": "kept with the card as a ref",
-        "subscriptions": "kept as cron schedules",
-        "handlers": "kept with channels by name and recipients as refs",
-        "creator_id": "audit", "creator": "hydrated user",
-        "internal_id": "Metabase's own system notifications only",
-        # the legacy (< 0.54) /api/alert shape
-        "name": "always null on alerts",
-        "alert_condition": "becomes payload.send_condition", "alert_above_goal": "becomes payload.send_condition",
-        "alert_first_only": "becomes payload.send_once", "archived": "becomes `active`",
-        "card": "becomes the payload's card ref", "channels": "become handlers and subscriptions",
-        "skip_if_empty": "always true on alerts", "collection_id": "alerts live with their card",
-        "collection_position": "alerts live with their card", "parameters": "always empty on alerts",
-        "dashboard_id": "always null on alerts",
-        "disable_links": "not carried over by Metabase's own alert migration",
+    fields = {
+        **common("created_at", "updated_at", "can_write"),
+        "active": copy(), "ordinal": copy(),
+        "id": skip("instance-specific id; the key is (card, ordinal)"),
+        "card_entity_id": skip("the card's key, recorded by mbport at list time; in the `payload.card` ref"),
+        "payload_type": skip("always notification/card for alerts"),
+        "payload_id": skip("instance-specific id of the payload row"),
+        "payload": skip("kept with the card as a ref"),
+        "subscriptions": skip("kept as cron schedules"),
+        "handlers": skip("kept with channels by name and recipients as refs"),
+        "creator_id": skip("audit"),
+        "creator": skip("hydrated user"),
+        "internal_id": skip("Metabase's own system notifications only"),
+        "name": skip("always null on alerts"),
+        "alert_condition": skip("becomes payload.send_condition"),
+        "alert_above_goal": skip("becomes payload.send_condition"),
+        "alert_first_only": skip("becomes payload.send_once"),
+        "archived": skip("becomes `active`"),
+        "card": skip("becomes the payload's card ref"),
+        "channels": skip("become handlers and subscriptions"),
+        "skip_if_empty": skip("always true on alerts"),
+        "collection_id": skip("alerts live with their card"),
+        "collection_position": skip("alerts live with their card"),
+        "parameters": skip("always empty on alerts"),
+        "dashboard_id": skip("always null on alerts"),
+        "disable_links": skip("not carried over by Metabase's own alert migration"),
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
