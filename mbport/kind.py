@@ -10,6 +10,7 @@ A kind never names another kind's class; it names kinds by their `name` only (re
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ class Kind:
                             f"{', '.join(sorted({CAPABILITY_HOOKS[h] for h in undeclared}))} (mbport.api) to its bases")
 
     # ---- export ----
+    # Past this method, `list` in the class's annotations would name it: they say builtins.list.
     def list(self, api: MetabaseClient, ctx: ExportContext) -> list[dict[str, Any]]:
         """Called once per export; default: GET the endpoint (a bare array)."""
         return api.get(self.endpoint)
@@ -200,8 +202,8 @@ class Kind:
         """Addresses this doc depends on; default: every `$ref` in it."""
         return collect_refs(doc)
 
-    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list[tuple[tuple[str, str],
-                                                                                            tuple[str, str]]]:
+    def write_order(self, doc: dict[str, Any],
+                    docs: dict[str, dict[str, Any]]) -> builtins.list[tuple[tuple[str, str], tuple[str, str]]]:
         """Extra (earlier, later) pairs of (address, stage) nodes, one of them this doc's, beyond what refs order:
         writes whose side effects (Metabase's cascades) must come before or after another doc's stage. A pair
         naming a doc or stage the tree does not have is ignored. Default none."""
@@ -259,12 +261,13 @@ class Kind:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         return {k: v for k, v in doc.items() if k not in self.identity_fields}
 
-    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: ImportOptions) -> list[str]:
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any],
+                options: ImportOptions) -> builtins.list[str]:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""
         a, b = self.comparable(wanted), self.comparable(current)
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
         """What is wrong with this doc, one line each; any line stops an import before its first write.
 
         `phase` says when it is asked and so what `ctx` holds: TREE (`mbport check`, and import: what the doc
@@ -274,7 +277,7 @@ class Kind:
         return []
 
     # ---- diff ----
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
         phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default None: diff's own phrasing
         (`mbport.diff.describe_field`: the kind's phrases in mbport.display, then "field changed" by shape); override for fields
