@@ -13,6 +13,7 @@ from . import capabilities as caps
 from .client import AmbiguousWriteError, ApiError, AuthError
 from .errors import MbportError
 from .hooks import WriteRequest
+from .importstate import ImportState
 from .kind import Kind
 from .plan import Change, Plan, Progress
 from .refgraph import Node
@@ -44,7 +45,7 @@ class ApplyResult:
 
 
 
-class Applier:
+class Applier(ImportState):
     """The writing part of mbport.engine.Importer: `apply(plan)` after `plan()`."""
 
     def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyResult:

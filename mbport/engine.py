@@ -1,8 +1,8 @@
 """Import: graph → match (state, then locate) → plan (create / update / archive / no-op) → apply in graph order.
 
 The engine knows no kind by name: kinds say how to find, write and compare their objects (mbport/kind.py).
-`Importer` holds one import's state and its graph; matching lives in mbport/match.py, planning in
-mbport/plan.py, writing in mbport/apply.py.
+`Importer` sets up one import's state (mbport/importstate.py) and its graph (mbport/refgraph.py); its steps
+live in their own modules: matching in mbport/match.py, planning in mbport/plan.py, writing in mbport/apply.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from . import refgraph
 from .apply import RETRY_WRITE_STATUSES, WRITE_ATTEMPTS, Applier, ApplyResult, ref_address
 from .errors import MbportError
 from .import_options import ImportOptions
-from .kind import Kind
-from .match import Matcher
 from .plan import MATCH_AFTER_SYNC_NOTE, Change, Plan, Planner, Progress
-from .refs import address_kind
 from .registry import Registry
 from .resolve import Target
 from .state import State
@@ -30,7 +27,7 @@ __all__ = ["MATCH_AFTER_SYNC_NOTE", "RETRY_WRITE_STATUSES", "WRITE_ATTEMPTS", "A
            "Plan", "Progress", "ref_address"]
 
 
-class Importer(Matcher, Planner, Applier):
+class Importer(Planner, Applier):
     """One import of one tree into one target; `plan()` reads only, `apply()` writes."""
 
     def __init__(self, api, registry: Registry, tree: Tree, state: State,
@@ -59,9 +56,6 @@ class Importer(Matcher, Planner, Applier):
         self.graph = self.build_graph()
 
     # ------------------------------------------------------------------ graph
-    def kind(self, addr: str) -> Kind:
-        return self.registry[address_kind(addr)]
-
     def build_graph(self) -> nx.DiGraph:
         """The tree's reference graph (mbport.refgraph, the rules `check` uses too); any cycle is an error naming it."""
         self.refgraph = refgraph.build(self.registry, self.tree.docs)
@@ -70,6 +64,3 @@ class Importer(Matcher, Planner, Applier):
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "
                               + "; ".join(" ↔ ".join(c) for c in self.refgraph.cycles))
         return self.refgraph.order
-
-    def doc_order(self) -> list[str]:
-        return list(dict.fromkeys(addr for addr, _stage in nx.lexicographical_topological_sort(self.graph)))

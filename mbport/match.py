@@ -6,14 +6,14 @@ from typing import Any
 
 from . import capabilities as caps
 from .export import extract
+from .importstate import ImportState
 from .kind import ExportContext, Kind
 from .refs import address_kind
 from .resolve import Resolver
 
 
-class Matcher:
-    """The matching part of mbport.engine.Importer (its attributes: api, registry, tree, state, options, target,
-    ids, matched_raw); state first, then `Kind.locate`, in graph order."""
+class Matcher(ImportState):
+    """The matching part of mbport.engine.Importer: state first, then `Kind.locate`, in graph order."""
 
     def _load_kind(self, kind: str) -> list[dict[str, Any]]:
         ctx = ExportContext(options={"include_personal": True})

@@ -12,6 +12,7 @@ from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
 from .kind import ExportContext
+from .match import Matcher
 from .refs import address_kind, split_address
 from .resolve import Resolver
 
@@ -74,11 +75,8 @@ class Plan:
 
 
 
-class Planner:
+class Planner(Matcher):
     """The planning part of mbport.engine.Importer: reads only (the target, through the matching), writes nothing."""
-
-    def _skipped(self, addr: str) -> bool:
-        return bool(caps.skipped(self.kind(addr), self.options)) or addr in self.unsupported
 
     def _target_support(self) -> dict[str, str]:
         """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it

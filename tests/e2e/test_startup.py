@@ -11,7 +11,8 @@ from tests.e2e.instances import Served
 
 API_KEY = "mb_StartupTestKey0123456789abcdefghijklmnop"
 NOT_FOR_EXPORT = ("git", "networkx", "starlette", "uvicorn", "jsonschema", "rich", "pygments", "mbport.emulator",
-                  "mbport.graph", "mbport.engine", "mbport.match", "mbport.plan", "mbport.apply", "mbport.gitstore")
+                  "mbport.graph", "mbport.engine", "mbport.match", "mbport.plan", "mbport.apply", "mbport.importstate",
+                  "mbport.refgraph", "mbport.gitstore")
 REPORT = """
 import atexit, json, sys
 out = sys.argv.pop(1)
