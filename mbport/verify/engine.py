@@ -12,6 +12,8 @@ from typing import Any
 from ..refs import split_address
 from .canon import Canon, Difference, Tokens, diff
 from .kinds import KINDS, Kind
+from .result import KindCount, VerifyResult
+from .rows import compare_rows
 
 
 @dataclass
@@ -29,40 +31,6 @@ class Side:
 
     def token(self, kind: str, value: Any) -> Any:
         return self.tokens.of(kind, value)
-
-
-@dataclass
-class KindCount:
-    paired: int = 0
-    equal: int = 0
-    differ: int = 0
-    only_source: int = 0
-    only_target: int = 0
-
-    def line(self, kind: str) -> str:
-        return (f"{kind}: {self.paired} paired, {self.equal} equal, {self.differ} differ, "
-                f"{self.only_source} only in source, {self.only_target} only in target")
-
-
-@dataclass
-class VerifyResult:
-    source: str
-    target: str
-    counts: dict[str, KindCount] = field(default_factory=dict)
-    differences: list[Difference] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # e.g. a kind one side does not have, queries failing on both
-    unknown_fields: set[tuple[str, str]] = field(default_factory=set)
-    requests: int = 0
-    seconds: float = 0.0
-
-    @property
-    def equal(self) -> bool:
-        return not self.differences
-
-    def summary(self) -> dict:
-        return {"source": self.source, "target": self.target, "equal": self.equal,
-                "differences": len(self.differences), "requests": self.requests, "seconds": round(self.seconds, 2),
-                "kinds": {k: vars(c) for k, c in self.counts.items()}, "notes": self.notes}
 
 
 def state_index(ids: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
@@ -179,8 +147,6 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
     address → target id; `map_database` the source database names that are other names on the target.
     Personal collections and their contents are left out (mbport migrates them only when asked) unless
     `include_personal`."""
-    from .rows import compare_rows
-
     started = time.monotonic()
     before = source_api.request_count + target_api.request_count
     mapping = dict(map_database or {})

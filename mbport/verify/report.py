@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import VerifyResult
+from .result import VerifyResult
 
 
 def lines(result: VerifyResult) -> list[str]:

@@ -13,6 +13,7 @@ import orjson
 
 from ..client import ApiError, ConnectionFailed
 from .canon import Difference, semantic_query
+from .result import KindCount
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.I)
 
@@ -100,8 +101,6 @@ def _jobs(src, tgt, kinds) -> list[tuple[str, str, tuple, tuple]]:
 
 def compare_rows(src, tgt, result, kinds, progress=None) -> None:
     """Run the queries on both sides (each side at its client's concurrency) and record what differs."""
-    from .engine import KindCount
-
     jobs = _jobs(src, tgt, kinds)
     ordered = [sorts(j[2]) for j in jobs]
 
