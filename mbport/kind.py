@@ -18,8 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .refs import Walker, address, collect_refs, ref
-from .spec import Field, Match, Spec, copy, skip
-from .spec import ref as ref_field
+from .spec import Field, Match, Spec
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
@@ -112,9 +111,6 @@ class Kind:
     fields: ClassVar[dict[str, Field]] = {}
     # The natural key that finds the object on the target (mbport.spec.Match); None: only by entity_id.
     match: ClassVar[Match | None] = None
-    keep: ClassVar[tuple[str, ...]] = ()  # legacy form of `fields`: raw fields copied into the doc
-    drop: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field → why it is not in the doc
-    fks: ClassVar[dict[str, str]] = {}  # legacy form of `fields`: raw field holding an id → the kind
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
     container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
@@ -122,7 +118,6 @@ class Kind:
     # memberships): `--select` of that object selects this doc too.
     part_of: ClassVar[tuple[str, ...]] = ()
     # import
-    identity_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # differ by instance: ignored when diffing
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -149,11 +144,8 @@ class Kind:
 
     @cached_property
     def spec(self) -> Spec:
-        """The kind's field declarations (`fields`, or the legacy keep/drop/fks)."""
-        if self.fields:
-            return Spec(self.fields)
-        return Spec({**{k: copy() for k in self.keep}, **{k: ref_field(v) for k, v in self.fks.items()},
-                     **{k: skip(why) for k, why in self.drop.items()}})
+        """The kind's field declarations (`fields`)."""
+        return Spec(self.fields)
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if self.match is not None and self.match.address:
@@ -259,7 +251,7 @@ class Kind:
 
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
-        return {k: v for k, v in doc.items() if k not in self.identity_fields}
+        return {k: v for k, v in doc.items() if k != "entity_id"}  # each instance makes its own
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any],
                 options: ImportOptions) -> builtins.list[str]:

@@ -177,7 +177,6 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         return name if doc.get("ordinal") == 1 else f"{name} #{doc.get('ordinal')}"
 
     # ---- import (>= 0.54 targets): `POST`/`PUT /api/notification`, matched by (card, ordinal) ----
-    identity_fields = ()
 
     def stage_refs(self, doc, stage):
         """Also the card's previous alert: alerts of one card are created in ordinal order, so the target numbers

@@ -96,7 +96,6 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
 
     # ---- import: never created, always matched; PUT what differs (explicit "none" revokes) with the revision ----
     archivable = False
-    identity_fields = ()
     import_after = ("groups", "collections")
 
     def compare(self, wanted, current, options):

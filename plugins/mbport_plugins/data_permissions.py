@@ -106,7 +106,6 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
 
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
     archivable = False
-    identity_fields = ()
     # Sandboxes and impersonations first: the graph's "sandboxed" and "impersonated" are only safe once their rows
     # exist (see sandboxes.py and impersonations.py).
     import_after = ("groups", "databases", "tables", "sandboxes", "impersonations")

@@ -92,7 +92,6 @@ class Databases(Settles, RemembersMatch, Kind):
 
     # ---- import: matched by name (or --map-database SRC=DST); created only with its secrets ----
     archivable = False
-    identity_fields = ()
     sync_timeout = 300.0
 
     def target_name(self, doc, options) -> str:

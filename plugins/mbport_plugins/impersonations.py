@@ -119,7 +119,6 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kin
     # after an import that stopped) would let the group query the whole database with the connection's own role.
     # In one PUT the value and the row are one transaction; Metabase applies the graph first (keeping a row whose
     # pair it sets to impersonated), then inserts the row.
-    identity_fields = ()
     # After sandboxes too, so that every graph write of an import comes after the sandbox rows exist (see sandboxes.py).
     import_after = ("sandboxes",)
 

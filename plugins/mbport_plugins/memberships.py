@@ -52,7 +52,6 @@ class Memberships(Kind):
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
     archivable = False
-    identity_fields = ()
 
     def compare(self, wanted, current, options):
         if wanted["group"]["$ref"] == "groups/All Users":

@@ -130,7 +130,6 @@ class Sandboxes(Requires, VersionNotes, Kind):
     # Written before the data permissions graph (which waits for every sandbox): Metabase stores a sandboxed
     # table's view-data as unrestricted and derives "sandboxed" from the sandbox row, so a graph written first
     # would open the table to the whole group until its sandbox exists, and for good if the import stopped.
-    identity_fields = ()
 
     def payload(self, doc, resolve, stage):
         walker = resolve.walker()

@@ -46,7 +46,6 @@ class Settings(Kind):
 
     # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
     archivable = False
-    identity_fields = ()
 
     def compare(self, wanted, current, options):
         have = current.get("values", {})

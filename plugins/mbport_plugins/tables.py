@@ -144,7 +144,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
 
     # ---- import: matched by (database, schema, name); only admin-edited metadata is written ----
     archivable = False
-    identity_fields = ()
 
     def deferred_refs(self, doc):
         # FK targets and remapping fields point across tables, often both ways; they are set in a second pass.
