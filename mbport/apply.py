@@ -263,7 +263,7 @@ class Applier(ImportState):
                 kind, doc = self.kind(addr), self.tree.docs[addr]
                 try:
                     self._with_retries(addr, kind, lambda _again, k=kind, a=addr, v=value, d=doc: k.write_position(
-                        self.api, self.ids[a], fld, v, d, self.target))
+                        WriteRequest(self.api, d, {fld: v}, self.target, caps.POSITION_STAGE, self.ids[a])))
                 except Exception as exc:  # noqa: BLE001 - reported with the object's name
                     return addr, self.object_error(addr, exc)
                 with self.lock:

@@ -12,10 +12,11 @@ from .kind import DatabaseNeed, Kind
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
+    from .hooks import WriteRequest
     from .import_options import ImportOptions
-    from .resolve import Target
 
 MAIN_STAGE = "main"
+POSITION_STAGE = "positions"  # the stage a `write_position` request names
 
 
 class StagedWrites(Kind):
@@ -51,11 +52,11 @@ class OrderedPositions(Kind):
 
     positions: ClassVar[dict[str, str]] = {}
 
-    def write_position(self, api: MetabaseClient, target_id: Any, field: str, value: Any, doc: dict[str, Any],
-                       target: Target) -> None:
+    def write_position(self, req: WriteRequest) -> None:
         """Called by apply's last step (after the second pass), one object at a time in list order: set one
-        `positions` field to `value` (None: clear it). Default: PUT endpoint/id with that field alone."""
-        api.put(f"{self.endpoint}/{target_id}", json={field: value})
+        `positions` field (`req.payload`: {field: value}, None clears it) of `req.target_id`. Default: PUT
+        endpoint/id with that field alone."""
+        req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
 
 
 def positions(kind: Kind) -> dict[str, str]:

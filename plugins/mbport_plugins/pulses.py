@@ -210,10 +210,10 @@ class Pulses(OrderedPositions, Kind):
         current = req.target.find(self.name, req.target_id) or {"channels": []}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._put_body(req.api, req.payload, req.doc, current))
 
-    def write_position(self, api, target_id, field, value, doc, target) -> None:
+    def write_position(self, req: WriteRequest) -> None:
         """PUT writes an omitted archived/skip_if_empty as false: both go along with the pin."""
-        api.put(f"{self.endpoint}/{target_id}", json={field: value, "archived": bool(doc.get("archived")),
-                                                       "skip_if_empty": bool(doc.get("skip_if_empty"))})
+        flags = {"archived": bool(req.doc.get("archived")), "skip_if_empty": bool(req.doc.get("skip_if_empty"))}
+        req.api.put(f"{self.endpoint}/{req.target_id}", json={**req.payload, **flags})
 
     def _put_body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         # A subscription's dashboard and collection cannot change through PUT; they are never sent.

@@ -65,9 +65,9 @@ def test_pins_round_trip_and_replan_empty(tmp_path, monkeypatch):
         kind = registry[name]
         original = kind.write_position
 
-        def spy(api, tid, field, value, doc, target, _original=original):
-            written.append((doc["name"], value))
-            return _original(api, tid, field, value, doc, target)
+        def spy(req, _original=original):
+            written.append((req.doc["name"], *req.payload.values()))
+            return _original(req)
 
         monkeypatch.setattr(kind, "write_position", spy)
     first = importer(tmp_path, api_b, registry)
