@@ -111,3 +111,10 @@ def test_every_kind_has_its_display_words() -> None:
     from mbport.registry import load_plugins
 
     assert [k for k in load_plugins().kinds if not words(k).description] == []
+
+
+def test_an_attribute_a_marker_capability_replaced_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"defines managed.*MatchedOnly"):
+        class Synced(mbport.api.Kind):
+            name = "synced"
+            managed = False
