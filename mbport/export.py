@@ -265,13 +265,17 @@ def normalize_one(kind: Kind, raw: dict[str, Any], ctx: ExportContext) -> tuple[
     return addr, kind.normalize(raw, ctx)
 
 
+GIVE_UP_AFTER = 2  # early normalizing: failures beyond the successes after which a kind waits for the next round
+
+
 class EarlyNormalizer:
     """Normalizes the kinds already read while slower ones are still being fetched (dashboards: one request
     each), on the thread that would otherwise only wait.
 
     A doc made early is kept only if making it warned nothing and looked up nothing missing: no id absent
-    from the index of the kinds read so far, no raw list of a kind still being read. Every other raw is
-    normalized again by `normalize` once all kinds are read, so the tree is the same as without it.
+    from the index of the kinds read so far, no raw list of a kind still being read. Such a raw is tried again
+    when more kinds are read, and what is still not made then is normalized by `normalize` once all kinds are
+    read, so the tree is the same as without it.
     """
 
     def __init__(self, registry: Registry, ctx: ExportContext,
@@ -283,7 +287,8 @@ class EarlyNormalizer:
         self.stage = stage
         self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
         self._index: dict[tuple[str, Any], str] = {}
-        self._read: set[str] = set()  # kinds indexed and normalized so far
+        self._read: set[str] = set()  # kinds indexed so far
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # kind → raws not made yet, tried again each round
         self._staged_kinds: set[str] = set()
 
     def __call__(self, read: dict[str, list[dict[str, Any]]]) -> None:
@@ -299,22 +304,41 @@ class EarlyNormalizer:
             for k, ident, addr in entries:
                 with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
                     self._index[(k, ident)] = addr
+            self._pending[name] = list(read[name])
         tainted = [False]
         view = ExportContext(raw=_Watched(read, tainted), index=_Watched(self._index, tainted), options=self.ctx.options,
                              memo=self.ctx.memo)
-        for name in fresh:
-            kind = self.registry[name]
-            for raw in read[name]:
-                tainted[0] = False
-                view.warnings.clear()
-                try:
-                    made = normalize_one(kind, raw, view)
-                except Exception:  # noqa: BLE001 - normalized again later, where errors are reported
-                    continue
-                if not tainted[0] and not view.warnings:
-                    self.docs[id(raw)] = made
+        for name in sorted(self._pending):
+            self._pending[name] = self._try(name, self._pending[name], view, tainted)
+            if not self._pending[name]:
+                del self._pending[name]
         if self.stage is not None:
             self._stage_made_kinds(read)
+
+    def _try(self, name: str, raws: list[dict[str, Any]], view: ExportContext, tainted: list[bool]) -> list[dict[str, Any]]:
+        """Normalize what can be made now; returns the raws left for a later round. A kind whose docs look up a
+        kind not read yet (cards before the tables they query) is given up for this round as soon as its
+        failures outnumber its successes: made now, each would only be made again at the end."""
+        kind = self.registry[name]
+        left: list[dict[str, Any]] = []
+        made = failed = 0
+        for i, raw in enumerate(raws):
+            if failed > made + GIVE_UP_AFTER:
+                left.extend(raws[i:])
+                break
+            tainted[0] = False
+            view.warnings.clear()
+            try:
+                doc = normalize_one(kind, raw, view)
+            except Exception:  # noqa: BLE001 - normalized again later, where errors are reported
+                doc = None
+            if doc is not None and not tainted[0] and not view.warnings:
+                self.docs[id(raw)] = doc
+                made += 1
+            else:
+                failed += 1
+                left.append(raw)
+        return left
 
     def _made(self, name: str, read: dict[str, list[dict[str, Any]]]) -> bool:
         """Every doc of the kind made early, each at its own address."""
