@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import logging
 import threading
@@ -468,18 +469,36 @@ def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = 
     unknown = [k for k in names if k not in registry]
     if unknown:
         raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"known kinds: {', '.join(sorted(registry.kinds))}")
-    ctx = ExportContext(options=options or {})
-    writer = tree.TreeWriter(out, owned=set(registry.kinds) | {tree.MANIFEST})  # refuses a non-tree folder now
-    try:
-        fetch_cache = FetchCache.for_tree(out, api) if cache else None
-        # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
-        result = _export(api, registry, names, ctx, writer, selection, progress, fetch_cache)
-        if fetch_cache is not None:
-            fetch_cache.save(ctx)
-    except BaseException:
-        writer.abort()
-        raise
+    with no_automatic_gc():
+        ctx = ExportContext(options=options or {})
+        writer = tree.TreeWriter(out, owned=set(registry.kinds) | {tree.MANIFEST})  # refuses a non-tree folder now
+        try:
+            fetch_cache = FetchCache.for_tree(out, api) if cache else None
+            # Every kind is read, even with --kinds: refs from the chosen kinds need the others' ids to resolve.
+            result = _export(api, registry, names, ctx, writer, selection, progress, fetch_cache)
+            if fetch_cache is not None:
+                fetch_cache.save(ctx)
+        except BaseException:
+            writer.abort()
+            raise
     return result
+
+
+@contextlib.contextmanager
+def no_automatic_gc():
+    """Python's cycle collector off while an export builds its objects, back on (as it was) after.
+
+    Parsing the answers makes millions of lists and dicts that all stay alive, and each of them counts towards
+    the next collection, which walks every object made so far: on bench-L's 62 MB of answers, collections took
+    0.85 s of a 1.1 s parse. An export makes few cycles; whatever it leaves is collected once it is over.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _export(api, registry: Registry, names: list[str], ctx: ExportContext, writer: tree.TreeWriter, selection,
