@@ -12,6 +12,7 @@ import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -22,15 +23,25 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from . import __version__
 from .errors import MbportError, UsageError
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger("mbport.client")
+
+
+def _httpx():
+    """httpx, imported when first needed: for a test transport, a proxy, TLS settings or a failure to describe.
+    An export over plain HTTP does without it (importing it costs a start about a tenth of a second)."""
+    import httpx
+
+    return httpx
 
 CONNECT_TIMEOUT = 10.0
 MAX_BACKOFF = 10.0  # cap of one jittered backoff sleep
@@ -327,7 +338,7 @@ class _Wire:
     def _target(self, path: str, params: Any) -> str:
         path = "/" + path.lstrip("/")
         if not _PLAIN_PATH.fullmatch(path.partition("?")[0]):
-            path = httpx.URL("http://h" + path).raw_path.decode("ascii")  # httpx's percent-encoding of odd paths
+            path = _httpx().URL("http://h" + path).raw_path.decode("ascii")  # httpx's percent-encoding of odd paths
         target = self.base + path
         if params:
             items = params.items() if isinstance(params, Mapping) else params
@@ -351,10 +362,10 @@ class _Wire:
             conn.connect()
         except TimeoutError as exc:
             conn.close()
-            raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
+            raise _httpx().ConnectTimeout(str(exc) or "timed out") from exc
         except OSError as exc:  # refused, unreachable, a name that does not resolve, a certificate not accepted
             conn.close()
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise _httpx().ConnectError(str(exc) or type(exc).__name__) from exc
         conn.sock.settimeout(self.timeout)
         return conn
 
@@ -368,25 +379,25 @@ class _Wire:
         if body is not None or method in ("POST", "PUT", "PATCH"):
             sent["Content-Length"] = str(len(body or b""))
         if not self._slots.acquire(timeout=self.timeout):
-            raise httpx.PoolTimeout(f"no free connection within {self.timeout:g} s")
+            raise _httpx().PoolTimeout(f"no free connection within {self.timeout:g} s")
         try:
             conn = self._connection()
             try:
                 try:
                     conn.request(method, target, body=body, headers=sent)
                 except TimeoutError as exc:
-                    raise httpx.WriteTimeout(str(exc) or "timed out") from exc
+                    raise _httpx().WriteTimeout(str(exc) or "timed out") from exc
                 except OSError as exc:
-                    raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+                    raise _httpx().WriteError(str(exc) or type(exc).__name__) from exc
                 try:
                     resp = conn.getresponse()
                     content = resp.read()
                 except TimeoutError as exc:
-                    raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+                    raise _httpx().ReadTimeout(str(exc) or "timed out") from exc
                 except (http.client.HTTPException, ConnectionResetError) as exc:
-                    raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+                    raise _httpx().RemoteProtocolError(str(exc) or type(exc).__name__) from exc
                 except OSError as exc:
-                    raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+                    raise _httpx().ReadError(str(exc) or type(exc).__name__) from exc
             except BaseException:
                 conn.close()
                 raise
@@ -406,7 +417,7 @@ class _Wire:
                 try:
                     content = zlib.decompress(content, -zlib.MAX_WBITS)  # deflate sent without its zlib header
                 except zlib.error as exc:
-                    raise httpx.DecodingError(f"the {encoding} body cannot be decoded: {exc}") from exc
+                    raise _httpx().DecodingError(f"the {encoding} body cannot be decoded: {exc}") from exc
         return _WireResponse(resp.status, answer, content)
 
     def close(self) -> None:
@@ -441,7 +452,16 @@ def normalize_url(url: str) -> str:
     return url
 
 
-_SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+def _transport_error(exc: BaseException) -> bool:
+    """An httpx failure to exchange a request (httpx is loaded: it raised it, or the wire did through it)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, httpx.TransportError)
+
+
+def _safe_transport_error(exc: BaseException) -> bool:
+    """A failure that happened before the request could reach the server: repeating it is safe."""
+    httpx = _httpx()
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol)
 
 
 # A name the resolver says does not exist stays so for the run: no retry. A temporary resolver failure
@@ -526,25 +546,18 @@ class MetabaseClient:
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        headers = {"User-Agent": f"mbport/{__version__}", "Accept": "application/json"}
+        self._headers = {"User-Agent": f"mbport/{__version__}", "Accept": "application/json"}
+        self._transport, self._verify, self._context = transport, verify, None
         self._wire: _Wire | None = None
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         if transport is None:
             # Plain HTTP never needs TLS, but httpx's default transport loads the CA bundle anyway (a tenth of a
             # second of every start). This context verifies and trusts nothing: should TLS ever happen, it fails.
-            context = (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if self.url.startswith("http://")
-                       else httpx.create_ssl_context(verify=verify))
-            transport = httpx.HTTPTransport(verify=context, limits=limits)
+            self._context = (ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if self.url.startswith("http://")
+                             else _httpx().create_ssl_context(verify=verify))
             if _Wire.usable(self.url):
-                self._wire = _Wire(self.url, context, timeout, headers, concurrency)
-        self._http = httpx.Client(
-            transport=transport,
-            verify=verify,
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
-            limits=limits,
-            headers=headers,
-            follow_redirects=False,
-        )
+                self._wire = _Wire(self.url, self._context, timeout, self._headers, concurrency)
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.requests_by_method: Counter[str] = Counter()
@@ -554,6 +567,28 @@ class MetabaseClient:
         # Told before each backoff wait ("GET /api/card/3: 503, retrying in 1.2 s (attempt 2 of 6)") and with
         # None once it is over: a progress display shows what it is waiting for (any thread may call it).
         self.on_retry: Callable[[str | None], None] | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        """The httpx client: for a test transport, behind a proxy, or when the wire is not used; made when first
+        needed (the wire serves every request of a plain export)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    httpx = _httpx()
+                    limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+                    transport = self._transport
+                    if transport is None:
+                        transport = httpx.HTTPTransport(verify=self._context, limits=limits)
+                    self._client = httpx.Client(
+                        transport=transport,
+                        verify=self._verify,
+                        timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT),
+                        limits=limits,
+                        headers=self._headers,
+                        follow_redirects=False,
+                    )
+        return self._client
 
     @classmethod
     def from_env(cls, url: str | None = None, *, api_key: str | None = None, username: str | None = None,
@@ -597,7 +632,8 @@ class MetabaseClient:
     def close(self) -> None:
         if self._wire is not None:
             self._wire.close()
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> MetabaseClient:
         return self
@@ -657,7 +693,8 @@ class MetabaseClient:
             register_secret(body["id"])
             self._auth.session = body["id"]
             # The session travels in a header; a stored cookie would only shadow a later re-login.
-            self._http.cookies.clear()
+            if self._client is not None:
+                self._client.cookies.clear()
 
     def _count(self, method: str) -> None:
         with self._count_lock:
@@ -680,17 +717,19 @@ class MetabaseClient:
             try:
                 resp = (self._wire.request(method, path, params, json, headers) if self._wire is not None
                         else self._http.request(method, url, params=params, json=json, headers=headers))
-            except httpx.TransportError as exc:
+            except Exception as exc:
+                if not _transport_error(exc):
+                    raise
                 elapsed = time.monotonic() - started
                 log.debug("%s %s -> %s after %.0f ms", method, path, type(exc).__name__, elapsed * 1000)
-                safe = isinstance(exc, _SAFE_TRANSPORT_ERRORS)
+                safe = _safe_transport_error(exc)
                 if not safe and not idempotent:
                     raise AmbiguousWriteError(
                         method, path, None, None,
                         summary=f"no response ({self._describe(exc)}); the write may or may not have happened",
                         hint="look the object up before trying again",
                     ) from None
-                if (isinstance(exc, httpx.UnsupportedProtocol) or attempt + 1 >= attempts
+                if (isinstance(exc, _httpx().UnsupportedProtocol) or attempt + 1 >= attempts
                         or _unresolved_name(exc) is not None):
                     raise self._connection_failed(exc, attempt + 1) from None
                 self._wait(attempt, None, method, path, self._describe(exc))
@@ -744,6 +783,7 @@ class MetabaseClient:
                 self.on_retry(None)
 
     def _describe(self, exc: httpx.TransportError) -> str:
+        httpx = _httpx()
         if isinstance(exc, httpx.TimeoutException):
             kind = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read", httpx.WriteTimeout: "write",
                     httpx.PoolTimeout: "connection pool"}.get(type(exc), "")
@@ -752,6 +792,7 @@ class MetabaseClient:
         return _reason(exc)
 
     def _connection_failed(self, exc: httpx.TransportError, attempts: int) -> ConnectionFailed:
+        httpx = _httpx()
         unresolved = _unresolved_name(exc)
         if unresolved is not None:
             host = httpx.URL(self.url).host
