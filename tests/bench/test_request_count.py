@@ -1,6 +1,18 @@
 """A cold export's request count is a contract: one list request per kind listing (two or four for kinds
 listed live and archived, or per namespace), one request per dashboard, per database and per timeline, one
-per table that can hold a field remapping and one per custom-label remapping, and nothing else — a regression shows up as a count, not as a slower benchmark."""
+per table that can hold a field remapping and one per custom-label remapping, and nothing else — a regression
+shows up as a count, not as a slower benchmark.
+
+The remapping reads stay in every export, incremental ones too (checked in Metabase's source): no listing
+carries a field's `dimensions` — `GET /api/database/:id/metadata` hydrates `[:tables [:fields :has_field_values
+[:target :has_field_values]] …]` (warehouses_rest/api.clj `db-metadata`), `?include=tables.fields` the same
+(`get-database-hydrate-include`), `GET /api/table` no fields; only `GET /api/table/:id/query_metadata`
+(warehouse_schema/table.clj `fetch-query-metadata*`), `GET`/`PUT /api/field/:id` and the query-scoped batch
+(`batch-fetch-query-metadatas*`, which leaves hidden and sensitive fields out) do. And a remapping change moves
+no timestamp a listing shows: `POST /api/field/:id/dimension` inserts or updates the Dimension row only,
+`DELETE` deletes it, `POST /api/field/:id/values` writes FieldValues (warehouse_schema/api/field.clj), and
+neither model has a hook that touches its Field or Table (models/dimension.clj, models/field_values.clj), so
+keying on the field's or table's `updated_at` would miss every remapping edit."""
 
 from __future__ import annotations
 
