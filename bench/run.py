@@ -17,9 +17,11 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -332,14 +334,7 @@ def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, lo
                repeat: int = 3) -> dict[str, Any]:
     """Cold export, incremental export and plan against a replay server (a Metabase on another host: its CPU is
     not the client's), `repeat` times each: wall time beside the latency-bound limit, and mbport's own CPU."""
-    recording = RESULTS / f"replay-scale-{scale:g}.pickle"
-    if record or not recording.is_file():
-        log(f"recording the emulator's answers at scale {scale} ...")
-        proc = subprocess.run([sys.executable, "-m", "bench.replay", "record", "--scale", str(scale), "--data-dir",
-                               str(RESULTS / "warehouses"), "--out", str(recording)], cwd=ROOT, capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise RuntimeError("recording failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
+    recording = _recording(scale, log, record)
     out: dict[str, Any] = {"scale": scale, "latency_ms": latency_ms, "concurrency": concurrency, "replay": True,
                            "machine": machine(), "scenarios": {}}
     with replayed(recording, latency_ms, concurrency) as source:
@@ -352,7 +347,9 @@ def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, lo
                      ("plan (no change)", {"what": "plan", "tree": str(tree), "state": str(work / f"state-{i}.json")})]
             for name, spec in specs:
                 cpu = _cpu_seconds(source.process.pid)
+                load = os.getloadavg()[0]
                 result = run_child({**common, **spec})
+                result["load"] = round(max(load, os.getloadavg()[0]), 1)  # other jobs on the cores meanwhile
                 if "error" not in result:
                     result["server_cpu_s"] = round((_cpu_seconds(source.process.pid) or 0) - (cpu or 0), 2)
                 limits(result, concurrency, latency_ms)
@@ -364,26 +361,30 @@ def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, lo
 
 
 def replay_markdown(out: dict[str, Any]) -> str:
-    """The replay table: ranges over the repeated runs."""
+    """The replay table: the median over the repeated runs, with the range beside it."""
     m = out["machine"]
 
     def span(values: list[float], fmt: str = "{:.2f}") -> str:
-        lo, hi = min(values), max(values)
-        return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
+        lo, mid, hi = min(values), statistics.median(values), max(values)
+        if fmt.format(lo) == fmt.format(hi):
+            return fmt.format(mid)
+        return f"{fmt.format(mid)} ({fmt.format(lo)}–{fmt.format(hi)})"
 
     lines = [
         f"Replay at scale {out['scale']} ({', '.join(f'{k} {v}' for k, v in out['workload']['counts'].items())}); "
         f"latency {out['latency_ms']:g} ms, concurrency {out['concurrency']}; the server's answers replayed at almost "
-        f"no CPU. Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}.",
+        f"no CPU. Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}. "
+        f"Median of {max((len(r) for r in out['scenarios'].values()), default=0)} runs (range); load = the "
+        "machine's 1-minute load average around each run.",
         "",
         "| scenario | requests | wall (s) | limit (s) | × limit | mbport CPU (s) | CPU per object (ms) | objects "
-        "| replay server CPU (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| replay server CPU (s) | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, runs in out["scenarios"].items():
         ok = [r for r in runs if "error" not in r]
         if not ok:
-            lines.append(f"| {name} | failed | | | | | | | |")
+            lines.append(f"| {name} | failed | | | | | | | | |")
             continue
         objects = ok[0].get("objects") or 0
         lines.append(
@@ -391,8 +392,83 @@ def replay_markdown(out: dict[str, Any]) -> str:
             f"{ok[0]['limit_s']:.2f} | {span([r['ratio_to_limit'] for r in ok])} | "
             f"{span([r['client_cpu_s'] for r in ok])} | "
             f"{span([r['client_cpu_s'] / objects * 1000 for r in ok], '{:.3f}') if objects else '–'} | {objects} | "
-            f"{span([r['server_cpu_s'] for r in ok])} |")
+            f"{span([r['server_cpu_s'] for r in ok])} | {span([r.get('load', 0) for r in ok], '{:.1f}')} |")
+    start = out.get("start")
+    if start:
+        runs = start["runs"]
+        lines += [
+            "",
+            f"Start: `mbport --quiet export` of the workload at scale {start['scale']:g} ({start['objects']} objects, "
+            f"{runs[0]['requests']} requests, limit {start['limit_s']:.2f} s) in a fresh process, tree on "
+            f"{start['disk']}: wall {span([r['seconds'] for r in runs])} s, CPU {span([r['cpu_s'] for r in runs])} s, "
+            f"load {span([r['load'] for r in runs], '{:.1f}')}; importing what it imports "
+            f"{span([r['seconds'] for r in start['imports']], '{:.3f}')} s wall, "
+            f"{span([r['cpu_s'] for r in start['imports']], '{:.3f}')} s CPU.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+START_IMPORTS = ("import time, resource; t = time.perf_counter(); import mbport.cli, mbport.commands, mbport.export, "
+                 "mbport.client; from mbport.registry import load_plugins; load_plugins(); u = resource.getrusage("
+                 "resource.RUSAGE_SELF); print(time.perf_counter() - t, u.ru_utime + u.ru_stime)")
+
+
+def run_start(scale: float, latency_ms: float, concurrency: int, work: Path, repeat: int, log=print,
+              recording: Path | None = None) -> dict[str, Any]:
+    """A whole `mbport --quiet export` process against a replay of a small instance: what a user waits for,
+    imports included; and, apart, the time to import what that export imports."""
+    recording = recording or _recording(scale, log)
+    runs, imports = [], []
+    with replayed(recording, latency_ms, concurrency) as source:
+        for i in range(repeat):
+            tree = work / f"start-{i}" / "tree"
+            cmd = [sys.executable, "-m", "mbport", "--quiet", "export", "--url", source.url, "--session-token",
+                   source.session, "--out", str(tree), "--concurrency", str(concurrency)]
+            load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if proc.returncode != 0:
+                raise RuntimeError("start run failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
+            found = re.search(r"(\d+) requests", proc.stdout + proc.stderr)
+            runs.append({"seconds": round(seconds, 3), "load": round(max(load, os.getloadavg()[0]), 1),
+                         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3),
+                         "requests": int(found.group(1)) if found else None})
+            imp = subprocess.run([sys.executable, "-c", START_IMPORTS], cwd=ROOT, capture_output=True, text=True)
+            wall, cpu = map(float, imp.stdout.split())
+            imports.append({"seconds": round(wall, 3), "cpu_s": round(cpu, 3)})
+            log(f"  start run {i + 1}: {runs[-1]['requests']} requests {seconds:.2f} s, CPU {runs[-1]['cpu_s']:.2f} s, "
+                f"imports {wall:.3f} s")
+        objects = source.info.get("objects")
+    requests = runs[0]["requests"] or 0
+    return {"scale": scale, "objects": objects, "runs": runs, "imports": imports, "disk": _disk(work),
+            "limit_s": requests / concurrency * latency_ms / 1000}
+
+
+def _disk(path: Path) -> str:
+    """The file system a path is on (tmpfs or a disk), as /proc/mounts says."""
+    best = ("", "?")
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mount, fstype = line.split()[:3]
+            if str(path.resolve()).startswith(mount) and len(mount) > len(best[0]):
+                best = (mount, fstype)
+    return best[1]
+
+
+def _recording(scale: float, log=print, record: bool = False) -> Path:
+    """bench/results/replay-scale-<scale>.pickle, recorded first if missing (or if asked)."""
+    recording = RESULTS / f"replay-scale-{scale:g}.pickle"
+    if record or not recording.is_file():
+        log(f"recording the emulator's answers at scale {scale} ...")
+        proc = subprocess.run([sys.executable, "-m", "bench.replay", "record", "--scale", str(scale), "--data-dir",
+                               str(RESULTS / "warehouses"), "--out", str(recording)], cwd=ROOT, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise RuntimeError("recording failed: " + (proc.stderr or proc.stdout).strip().splitlines()[-1])
+    return recording
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -466,15 +542,22 @@ def main(argv: list[str] | None = None) -> None:
                              "(bench/replay.py): mbport's own CPU, as against a Metabase on another host.")
     parser.add_argument("--record", action="store_true", help="With --replay: record the answers again.")
     parser.add_argument("--repeat", type=int, default=3, help="With --replay: runs of each scenario (default 3).")
+    parser.add_argument("--start-scale", type=float, default=0.05,
+                        help="With --replay: also time whole `mbport --quiet export` processes against a replay of "
+                             "this scale (0.05: about 60 requests; 0 to skip).")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="Where the exported trees go (default: the system's temporary folder; /dev/shm for tmpfs).")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)  # internal: run one scenario (JSON spec)
     args = parser.parse_args(argv)
     if args.scenario:
         print(json.dumps(scenario(json.loads(args.scenario))))
         return
     if args.replay:
-        with tempfile.TemporaryDirectory(prefix="mbport-bench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mbport-bench-", dir=args.work) as tmp:
             out = run_replay(args.scale, args.latency_ms, args.concurrency, Path(tmp), record=args.record,
                              repeat=args.repeat)
+            if args.start_scale:
+                out["start"] = run_start(args.start_scale, args.latency_ms, args.concurrency, Path(tmp), args.repeat)
         args.results.mkdir(parents=True, exist_ok=True)
         stem = f"replay-scale-{args.scale:g}"
         (args.results / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")

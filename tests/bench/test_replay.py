@@ -25,3 +25,10 @@ def test_an_export_through_the_replay_writes_the_recorded_tree(tmp_path):
     assert server.info["unknown"] == []  # every request was answered from the recording
     assert bench_run.same_tree(tmp_path / "recorded-tree", tmp_path / "tree")
     assert sum(result.counts.values()) == data["objects"]
+    # a whole `mbport --quiet export` process against it, timed with its imports
+    start = bench_run.run_start(0.01, 1, 4, tmp_path / "start", 2, log=lambda *_: None, recording=recording)
+    assert [r["requests"] for r in start["runs"]] == [result.requests] * 2  # each a cold export
+    assert all(r["cpu_s"] > 0 and r["seconds"] > 0 for r in start["runs"] + start["imports"])
+    assert "Start: `mbport --quiet export`" in bench_run.replay_markdown(
+        {"machine": bench_run.machine(), "scale": 0.01, "latency_ms": 1, "concurrency": 4, "scenarios": {},
+         "workload": {"counts": data["counts"]}, "start": start})
