@@ -412,8 +412,8 @@ def replay_markdown(out: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-START_IMPORTS = ("import time, resource; t = time.perf_counter(); import mbport.cli, mbport.commands, mbport.export, "
-                 "mbport.client; from mbport.registry import load_plugins; load_plugins(); u = resource.getrusage("
+START_IMPORTS = ("import time, resource; t = time.perf_counter(); import mbport.cli, mbport.export, mbport.client; "
+                 "from mbport.registry import load_plugins; load_plugins(); u = resource.getrusage("
                  "resource.RUSAGE_SELF); print(time.perf_counter() - t, u.ru_utime + u.ru_stime)")
 
 
@@ -441,6 +441,8 @@ def run_start(scale: float, latency_ms: float, concurrency: int, work: Path, rep
                          "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3),
                          "requests": int(found.group(1)) if found else None})
             imp = subprocess.run([sys.executable, "-c", START_IMPORTS], cwd=ROOT, capture_output=True, text=True)
+            if imp.returncode != 0:
+                raise RuntimeError("timing the imports failed: " + imp.stderr.strip().splitlines()[-1])
             wall, cpu = map(float, imp.stdout.split())
             imports.append({"seconds": round(wall, 3), "cpu_s": round(cpu, 3)})
             log(f"  start run {i + 1}: {runs[-1]['requests']} requests {seconds:.2f} s, CPU {runs[-1]['cpu_s']:.2f} s, "
