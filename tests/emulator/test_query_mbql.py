@@ -429,3 +429,16 @@ def test_a_later_stage_reads_an_extracted_unit_as_it_is(shop):
                                          "breakout": [weekday]}, "filter": ["<=", weekday, 4]})
     counts = Counter((dt.date.fromisoformat(o[6]).weekday() + 1) % 7 + 1 for o in ORDERS)
     assert rows == sorted([d, n] for d, n in counts.items() if d <= 4)
+
+
+@pytest.mark.parametrize("inner", [
+    {"filter": ["between", ["field", 1, None]]},
+    {"aggregation": [["sum"]]},
+    {"breakout": [["field", 999999, None]]},
+    {"expressions": {"x": ["case", "oops"]}, "fields": [["expression", "x"]]},
+    {"order-by": [["desc", ["aggregation", 3]]], "aggregation": [["count"]]},
+    {"joins": [{"alias": "J", "condition": ["=", 1, 1]}]},
+])
+def test_malformed_mbql_is_a_failed_query_not_a_crash(shop, inner):
+    out = shop.admin.post("/api/dataset", json=shop.query(**{"source-table": shop.t["orders"], **inner}))
+    assert out.status_code == 202 and out.json()["status"] == "failed" and out.json()["error"]

@@ -43,7 +43,11 @@ def compile_query(state: State, query: dict, parameters: list[dict] | None, dept
     def compile_card(card_query: dict, card_depth: int) -> Compiled:
         return compile_query(state, card_query, None, card_depth, probe)
 
-    return MbqlCompiler(state, depth, probe, compile_card).compile(query, parameter_filters(parameters))
+    try:
+        return MbqlCompiler(state, depth, probe, compile_card).compile(query, parameter_filters(parameters))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # a clause with missing or mistyped arguments: Metabase's schema check fails the query, it does not crash
+        raise QueryError(f"Invalid query: {type(exc).__name__} {exc}", "invalid-query") from exc
 
 
 # ---- parameters on MBQL queries (query_processor/middleware/parameters/mbql.clj `expand`)
