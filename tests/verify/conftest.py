@@ -32,3 +32,22 @@ def verify(source, target, *more: str):
 def differences(run) -> set[str]:
     """The difference lines of a verify report."""
     return {line.strip() for line in run.out.splitlines() if line.startswith("  ")}
+
+
+def migrated_onto_own_warehouse(monkeypatch, tmp_path):
+    """(source, target, the target's warehouse database, the --map-database arguments) after `mbport migrate` of
+    the sample seed onto a target that has its own copy of the seed's warehouse."""
+    from mbport.emulator.seeds import sample
+    from tests.e2e.instances import add_sqlite_database
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    instances = routed_instances(monkeypatch)
+    source, target = instances.add("from", seed="sample"), instances.add("to")
+    db = add_sqlite_database(target, "Warehouse B", sample.WAREHOUSE_SCRIPT)
+    with target.api() as api:
+        api.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
+    mapping = ("--map-database", "Shop Warehouse=Warehouse B")
+    run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
+                 "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s.json"), *mapping)
+    assert run.code == 0, run.err
+    return source, target, db, mapping

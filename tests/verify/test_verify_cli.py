@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.verify.conftest import differences, verify
+from tests.verify.conftest import differences, migrated_onto_own_warehouse, verify
 
 
 def test_report_exit_codes_and_json(migrated):
@@ -156,19 +156,7 @@ def test_a_warehouse_row(monkeypatch, tmp_path):
     table now differs in its rows, and nothing else does."""
     import sqlite3
 
-    from mbport.emulator.seeds import sample
-    from tests.e2e.instances import add_sqlite_database, mbport, routed_instances, write_secrets
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    instances = routed_instances(monkeypatch)
-    source, target = instances.add("from", seed="sample"), instances.add("to")
-    db = add_sqlite_database(target, "Warehouse B", sample.WAREHOUSE_SCRIPT)
-    with target.api() as api:
-        api.put(f"/api/database/{db['id']}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
-    mapping = ("--map-database", "Shop Warehouse=Warehouse B")
-    run = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", target.url,
-                 "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s.json"), *mapping)
-    assert run.code == 0, run.err
+    source, target, db, mapping = migrated_onto_own_warehouse(monkeypatch, tmp_path)
     before = verify(source, target, *mapping)
     assert before.code == 0, before.err
     assert "database 'Shop Warehouse'" not in before.out  # mapped: paired with Warehouse B, not a difference

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class QueryError(Exception):
@@ -45,3 +49,16 @@ def field_id(ref: Any) -> int | None:
     if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "field":
         return next((x for x in ref[1:] if isinstance(x, int) and not isinstance(x, bool)), None)
     return None
+
+
+def value_type(value: Any) -> str:
+    """The Metabase base type of a value (a literal in a query, or a warehouse value of a native query's column)."""
+    if isinstance(value, bool):
+        return "type/Boolean"
+    if isinstance(value, int):
+        return "type/Integer"
+    if isinstance(value, float):
+        return "type/Float"
+    if isinstance(value, str):
+        return "type/DateTime" if _DATETIME.match(value) else "type/Date" if _DATE.match(value) else "type/Text"
+    return "type/*"

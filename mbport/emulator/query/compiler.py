@@ -12,7 +12,7 @@ from typing import Any
 from .. import mbql
 from ..store import Row, State
 from . import temporal
-from .base import Compiled, QueryError, literal, quote
+from .base import Compiled, QueryError, literal, quote, value_type
 
 # The keys of a field's metadata that a result column carries (what the simple path always answered).
 FIELD_KEYS = ("description", "semantic_type", "table_id", "coercion_strategy", "name", "settings", "fk_target_field_id",
@@ -694,7 +694,7 @@ class MbqlCompiler:
     def expr(self, x: Any, scope: Scope) -> tuple[str, str]:
         """SQL and base type of an expression (lib/expression.cljc `type-of-method` for the types)."""
         if not isinstance(x, list):
-            return literal(x), _literal_type(x)
+            return literal(x), value_type(x)
         if not x:
             raise QueryError("Invalid expression: []")
         tag, args = x[0], x[1:]
@@ -702,7 +702,7 @@ class MbqlCompiler:
             col = self.ref(x, scope)
             return col.sql, col.base_type
         if tag == "value":
-            return literal(args[0]), _literal_type(args[0])
+            return literal(args[0]), value_type(args[0])
         if tag in _UNSUPPORTED_EXPRESSIONS:
             raise QueryError(f"{_UNSUPPORTED_EXPRESSIONS[tag]} is not supported by sqlite driver.",
                              "unsupported-feature")
@@ -826,18 +826,6 @@ _SQLITE_UNITS = {"second": "seconds", "minute": "minutes", "hour": "hours", "day
 def _info(display_name: str, base_type: str, extra: dict | None = None) -> dict:
     return {"display_name": display_name, "base_type": base_type, "effective_type": base_type,
             "semantic_type": None, **(extra or {})}
-
-
-def _literal_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "type/Boolean"
-    if isinstance(value, int):
-        return "type/Integer"
-    if isinstance(value, float):
-        return "type/Float"
-    if isinstance(value, str):
-        return "type/Text"
-    return "type/*"
 
 
 def _arithmetic(tag: str, parts: list[str]) -> str:

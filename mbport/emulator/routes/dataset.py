@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import sqlite3
 import time
 from typing import Any
@@ -15,27 +14,17 @@ import orjson
 from .. import errors, sync
 from ..app import Ctx, Response
 from ..query import Compiled, QueryError, compile_query
+from ..query.base import value_type
 from ..router import route
 from ..store import Row, State
 
 MAX_RESULTS = 2000  # Metabase's cap on ad-hoc and saved-question results
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 # ---- running and answering ----
 
 def _base_type(values: list[Any]) -> str:
-    sample = next((v for v in values if v is not None), None)
-    if isinstance(sample, bool):
-        return "type/Boolean"
-    if isinstance(sample, int):
-        return "type/Integer"
-    if isinstance(sample, float):
-        return "type/Float"
-    if isinstance(sample, str):
-        return "type/DateTime" if _DATETIME.match(sample) else "type/Date" if _DATE.match(sample) else "type/Text"
-    return "type/*"
+    return value_type(next((v for v in values if v is not None), None))
 
 
 def _native_col(name: str, values: list[Any]) -> dict:
