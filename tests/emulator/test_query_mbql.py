@@ -442,3 +442,13 @@ def test_a_later_stage_reads_an_extracted_unit_as_it_is(shop):
 def test_malformed_mbql_is_a_failed_query_not_a_crash(shop, inner):
     out = shop.admin.post("/api/dataset", json=shop.query(**{"source-table": shop.t["orders"], **inner}))
     assert out.status_code == 202 and out.json()["status"] == "failed" and out.json()["error"]
+
+
+def test_default_columns_leave_out_sensitive_and_retired_fields_only(shop):
+    shop.admin.put(f"/api/field/{shop.f['customers.email']}", json={"visibility_type": "details-only"})
+    names = [c["name"] for c in shop.run(shop.query(**{"source-table": shop.t["customers"]}))["data"]["cols"]]
+    assert names == ["id", "name", "email"]
+    shop.admin.put(f"/api/field/{shop.f['customers.email']}", json={"visibility_type": "sensitive"})
+    body = shop.run(shop.query(**{"source-table": shop.t["customers"]}))
+    assert [c["name"] for c in body["data"]["cols"]] == ["id", "name"]
+    assert body["data"]["rows"] == [[c[0], c[1]] for c in CUSTOMERS]

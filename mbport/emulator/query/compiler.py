@@ -29,7 +29,7 @@ _UNSUPPORTED_EXPRESSIONS = {"regex-match-first": "regex", "host": "regex", "doma
 
 
 def is_temporal(base_type: str | None) -> bool:
-    return bool(base_type) and any(t in base_type for t in ("Date", "Time", "Instant"))
+    return any(t in (base_type or "") for t in ("Date", "Time", "Instant"))
 
 
 def strip_id(name: str) -> str:
@@ -99,10 +99,10 @@ class UniqueNames:
 def stages_of(inner: dict) -> list[dict]:
     """A legacy inner query as its stages, innermost first (each source-query is the stage before)."""
     out = []
-    while isinstance(inner, dict):
-        stage = {k: v for k, v in inner.items() if k != "source-query"}
-        out.append(stage)
-        inner = inner.get("source-query")
+    current: Any = inner
+    while isinstance(current, dict):
+        out.append({k: v for k, v in current.items() if k != "source-query"})
+        current = current.get("source-query")
     return out[::-1]
 
 
@@ -123,10 +123,10 @@ class MbqlCompiler:
 
     # ---- the query, stage by stage
 
-    def compile(self, query: dict, extra_filters: list[tuple[int | None, Any]] = ()) -> Compiled:
+    def compile(self, query: dict, extra_filters: list[tuple[int | None, Any]] | None = None) -> Compiled:
         inner = legacy(query).get("query") or {}
         stages = stages_of(inner)
-        for stage_number, clause in extra_filters:
+        for stage_number, clause in extra_filters or []:
             index = len(stages) - 1 if stage_number in (None, -1) else stage_number
             if not 0 <= index < len(stages):
                 raise QueryError(f"Stage {stage_number} does not exist.")
@@ -136,7 +136,9 @@ class MbqlCompiler:
         return Compiled(sql, params, cols=[c.out() for c in cols])
 
     def stages(self, stages: list[dict]) -> tuple[str, list, list[Col]]:
-        sql, params, cols = None, [], []
+        sql: str | None = None
+        params: list = []
+        cols: list[Col] = []
         for i, stage in enumerate(stages):
             if i == 0:
                 scope, params = self.first_scope(stage)
@@ -183,7 +185,8 @@ class MbqlCompiler:
                                        _join_alias(c.get("field_ref")), c.get("unit"))) for c in sub.cols]
         else:
             names = self.probe(sub.sql, sub.params) if self.probe else []
-            meta = {m.get("name"): m for m in (card or {}).get("result_metadata") or [] if isinstance(m, dict)}
+            saved: list = (card.get("result_metadata") if card else None) or []
+            meta = {m.get("name"): m for m in saved if isinstance(m, dict)}
             cols = []
             for name in names:
                 m = meta.get(name, {})
@@ -211,8 +214,8 @@ class MbqlCompiler:
 
     def passed_on(self, col: Col) -> Col:
         """A column of the previous stage as the next stage reads it: by name, from "source"."""
-        ref = ["field", col.field_id, None] if col.field_id is not None and col.source in ("fields", "breakout") \
-            else ["field", col.name, {"base-type": col.base_type}]
+        ref: list[Any] = ["field", col.field_id, None] if col.field_id is not None and \
+            col.source in ("fields", "breakout") else ["field", col.name, {"base-type": col.base_type}]
         if col.unit and col.field_id is not None:
             ref = ["field", col.field_id, {"temporal-unit": col.unit}]
         info = dict(col.info)
@@ -220,11 +223,14 @@ class MbqlCompiler:
                    col.join_alias, col.unit)
 
     def table_cols(self, table: Row, alias: str) -> list[Col]:
+        """A table's columns when the query names none: every active top-level field but the sensitive and retired
+        ones, by position then name (query_processor/middleware/add_implicit_clauses.clj `table->sorted-fields`)."""
         rows = self.fields.where(table_id=table["id"], active=True)
-        visible = sorted((f for f in rows if f.get("visibility_type") == "normal"), key=lambda f: f["position"])
-        return [self.field_col(f, alias) for f in visible]
+        shown = sorted((f for f in rows if f.get("visibility_type") not in ("sensitive", "retired")
+                        and f.get("parent_id") is None), key=lambda f: (f["position"], f["name"].lower()))
+        return [self.field_col(f, alias) for f in shown]
 
-    def field_col(self, f: Row, alias: str, join_alias: str | None = None) -> Col:
+    def field_col(self, f: dict, alias: str, join_alias: str | None = None) -> Col:
         info = {k: f.get(k) for k in FIELD_KEYS}
         ref = ["field", f["id"], {"join-alias": join_alias} if join_alias else None]
         if join_alias:
@@ -319,7 +325,7 @@ class MbqlCompiler:
                 raise QueryError(f"Table {source!r} does not exist.")
             alias = alias or table["name"]
             target, cols = quote(table["name"]), self.table_cols(table, quote(alias))
-            cols = [self.field_col(self.fields.get(c.field_id), quote(alias), alias) for c in cols]
+            cols = [self.field_col(f, quote(alias), alias) for c in cols if (f := self.fields.get(c.field_id))]
         else:
             if isinstance(source, str) and source.startswith("card__"):
                 sub, card = self.card_query(source)
@@ -434,6 +440,8 @@ class MbqlCompiler:
         if f is None or pk is None:
             raise QueryError(f"Cannot join through field {opts['source-field']!r}: it points to no table.")
         table = self.tables.get(f["table_id"])
+        if table is None:
+            raise QueryError(f"Table {f['table_id']!r} does not exist.")
         key = (fk.sql, table["id"])
         alias = scope.implicit.get(key)
         if alias is None:
