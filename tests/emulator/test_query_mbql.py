@@ -452,3 +452,31 @@ def test_default_columns_leave_out_sensitive_and_retired_fields_only(shop):
     body = shop.run(shop.query(**{"source-table": shop.t["customers"]}))
     assert [c["name"] for c in body["data"]["cols"]] == ["id", "name"]
     assert body["data"]["rows"] == [[c[0], c[1]] for c in CUSTOMERS]
+
+
+@pytest.mark.parametrize(("strategy", "keep"), [
+    ("right-join", lambda order, product: product is not None),
+    ("full-join", lambda order, product: True),
+])
+def test_right_and_full_joins(shop, strategy, keep):
+    join = {"alias": "P", "source-table": shop.t["products"], "strategy": strategy, "fields": [
+        shop.field("products.title", **{"join-alias": "P"})],
+        "condition": ["=", shop.field("orders.product_id"), shop.field("products.id", **{"join-alias": "P"})]}
+    rows = shop.rows(**{"source-table": shop.t["orders"], "joins": [join], "fields": [shop.field("orders.id")]})
+    pairs = [(o[0], p[1]) for o in ORDERS for p in PRODUCTS if o[2] == p[0]]
+    pairs += [(o[0], None) for o in ORDERS if o[2] is None]
+    pairs += [(None, p[1]) for p in PRODUCTS if all(o[2] != p[0] for o in ORDERS)]
+    expected = [list(p) for p in pairs if keep(p[0], p[1])]
+    key = lambda r: (r[0] is None, r[0] or 0, r[1] or "")  # noqa: E731
+    assert sorted(rows, key=key) == sorted(expected, key=key)
+
+
+def test_order_by_an_expression(shop):
+    rows = shop.rows(**{"source-table": shop.t["orders"], "expressions": {"per item": [
+        "/", shop.field("orders.total"), shop.field("orders.quantity")]},
+        "fields": [shop.field("orders.id")], "order-by": [["desc", ["expression", "per item"]],
+                                                          ["asc", shop.field("orders.id")]]})
+    per_item = {o[0]: (o[4] / o[3] if o[4] is not None else None) for o in ORDERS}
+    # SQLite sorts NULL first ascending, so last descending (Metabase leaves NULL order to the database)
+    ordered = sorted((i for i in per_item if per_item[i] is not None), key=lambda i: (-per_item[i], i))
+    assert [r[0] for r in rows] == ordered + [i for i in per_item if per_item[i] is None]
