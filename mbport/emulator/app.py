@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from . import errors, premium, spec
+from . import errors, models, premium, spec
 from .profiles import Profile, get_profile
 from .router import Router, registered_routes
 from .store import Row, State
@@ -143,7 +143,8 @@ class Emulator:
         # Premium features (premium.FEATURES, or "all") make this an Enterprise build with a token; none: OSS.
         self.premium_features = premium_features
         self.sqlite_actions = sqlite_actions
-        # Route modules that own built-in rows (the two magic groups, ...) create them here.
+        # Areas that own built-in rows (the Trash, the two magic groups, ...) create them here.
+        models.init_state(self.state)
         for module in modules:
             if hasattr(module, "init_state"):
                 module.init_state(self.state)

@@ -309,6 +309,12 @@ class State:
         finally:
             self._journal = None
 
+    def emit(self, event: str, **payload: Any) -> None:
+        """Tell the areas that subscribed to `event` what happened (events.py lists every event)."""
+        from . import events
+
+        events.emit(self, event, **payload)
+
     def next(self, counter: str) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1
         return self.counters[counter]

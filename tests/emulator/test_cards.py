@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mbport.emulator import Emulator, bootstrap
-from mbport.emulator.routes import cards as cards_area
+from mbport.emulator.shapes import cards as cards_area
 from mbport.emulator.store import is_entity_id
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 

@@ -18,7 +18,7 @@ def add_collection(emu: Emulator, admin, name: str, parent_id: int | None = None
         resp = admin.post("/api/collection", json=body)
         assert resp.status_code == 200, resp.text
         return resp.json()["id"]
-    from mbport.emulator.routes import collection_graph
+    from mbport.emulator.models import collection_graph
 
     table = emu.state.table("collection")
     parent = table.get(parent_id) if parent_id else None

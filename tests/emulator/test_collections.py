@@ -2,7 +2,8 @@
 
 import pytest
 
-from mbport.emulator.routes import collections
+from mbport.emulator.models import collections
+from mbport.emulator.shapes import collections as collection_shapes
 from tests.conftest import make_client
 
 QUERY = {"database": 1, "type": "native", "native": {"query": "select 1", "template-tags": {}}}
@@ -403,10 +404,10 @@ def test_personal_collection_and_summary_helpers(admin, emulator):
     assert collections.create_personal_collection(state, user)["id"] == personal["id"]
     assert personal["name"] == "Admin User's Personal Collection" and personal["location"] == "/"
     assert personal["personal_owner_id"] == 1
-    root = collections.collection_summary(state, None)
+    root = collection_shapes.collection_summary(state, None)
     assert root["id"] == "root" and root[collections.IS_ROOT_KEY] is True
     coll = new_collection(admin, "Summed")
-    summary = collections.collection_summary(state, coll["id"])
+    summary = collection_shapes.collection_summary(state, coll["id"])
     assert summary["name"] == "Summed" and summary["is_personal"] is False
     assert collections.slugify("Коллекция") == "%D0%BA%D0%BE%D0%BB%D0%BB%D0%B5%D0%BA%D1%86%D0%B8%D1%8F"
 

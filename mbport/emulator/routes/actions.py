@@ -6,10 +6,11 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx
+from ..models import collections
 from ..router import route
+from ..shapes import users as user_shapes
 from ..store import Row, State
-from . import databases, users
-from .collection_graph import collection_access
+from . import databases
 from .measures import minor_version
 
 # Metabase removed HTTP actions (metabase#69764, merged February 2026, so about 0.60).
@@ -50,10 +51,6 @@ def _model(ctx: Ctx, model_id: Any, level: str) -> Row:
 
 def _collection_permission(state: State, user: Row | None, collection_id: int | None) -> str | None:
     """Actions are readable/writable exactly when their model's collection is (the collections area decides)."""
-    try:
-        from . import collections
-    except ImportError:
-        return collection_access(state, user, collection_id)
     collection = state.table("collection").get(collection_id) if collection_id else None
     return collections.permission(state, user, collection)
 
@@ -103,7 +100,7 @@ def shape(state: State, action: Row, *, creator: bool = False) -> dict[str, Any]
         model = state.table("card").get(action["model_id"]) or {}
         out["database_id"] = model.get("database_id")
     if creator:
-        out["creator"] = users.creator(state, action.get("creator_id"))
+        out["creator"] = user_shapes.creator(state, action.get("creator_id"))
     return out
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx, hash_api_key
+from ..models import users
 from ..router import route
 from ..store import Row, State, new_uuid
-from . import users
 
 PREFIX_LENGTH = 7
 KEY_LENGTH = 47  # "mb_" + base64 of 32 bytes

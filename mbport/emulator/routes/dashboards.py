@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .. import errors
+from .. import errors, events
 from ..app import NO_CONTENT, Ctx
+from ..models import collections
+from ..models.collections import check_not_trash, maybe_reconcile_collection_position
 from ..router import route
+from ..shapes.cards import hydrate_card
+from ..shapes.collections import collection_summary
+from ..shapes.users import creator
 from ..store import Row, State
-from .collections import check_not_trash, maybe_reconcile_collection_position
 
 GRID_WIDTH = 24
 # metabase.dashboards.constants/card-size-defaults (:default entries); unknown displays get 4x4.
@@ -62,10 +66,6 @@ MBQL5_ERA_KEYS = ("is_remote_synced", "dependency_analysis_version")
 SERIES_CARD_KEYS = ("id", "name", "description", "display", "dataset_query", "type", "database_id",
                     "visualization_settings", "collection_id", "card_schema", "entity_id")
 
-ROOT_COLLECTION = {
-    "metabase.collections.models.collection.root/is-root?": True, "authority_level": None,
-    "name": "Our analytics", "is_personal": False, "id": "root", "can_write": True,
-}
 
 NO_TAB_MESSAGE = "This dashboard has tab, makes sure every card has a tab"
 SHALLOW_COPY_MESSAGE = "You cannot do a shallow copy of this dashboard because it contains Dashboard Questions."
@@ -87,19 +87,9 @@ def _dashboard_or_404(state: State, id_: Any) -> Row:
     return dash
 
 
-def _collections_area():
-    try:
-        from . import collections
-    except ImportError:
-        return None
-    return collections
-
-
 def _allowed(state: State, user: Row | None, collection_id: int | None, write: bool) -> bool:
     """Collection permissions decide what a user may read or write (the collections area owns them)."""
-    check = getattr(_collections_area(), "can_write" if write else "can_read", None)
-    if check is None:
-        return True
+    check = collections.can_write if write else collections.can_read
     coll = state.table("collection").get(collection_id) if collection_id is not None else None
     return check(state, user, coll)
 
@@ -240,6 +230,48 @@ def delete_subscriptions(state: State, dashboard_id: int) -> None:
         state.table("pulse").delete(pulse["id"])
 
 
+# ---- effects of other areas (events.py) ----
+
+@events.on("card.deleted")
+@events.on("card.left_dashboards")
+def _card_gone(state: State, card_id: int) -> None:
+    remove_dashcards_for_card(state, card_id)
+
+
+@events.on("card.on_dashboard")
+def _card_placed(state: State, card: Row, tab_id: int | None) -> None:
+    autoplace_for_card(state, card, tab_id)
+
+
+def _in_collections(state: State, collection_ids: set[int]) -> list[Row]:
+    return state.table("dashboard").where(lambda r: r.get("collection_id") in collection_ids)
+
+
+@events.on("collection.archived")
+def _archive_along(state: State, collection_ids: set[int]) -> None:
+    """collection.clj `archive-collection!` archives the dashboards not archived on their own. That update runs the
+    Dashboard before-update hook, which deletes the subscriptions of every dashboard it archives (dashboard.clj
+    `define-before-update`: `(when (:archived changes) (t2/delete! Pulse ...))`; toucan2 runs it per matching row)."""
+    for dash in _in_collections(state, collection_ids):
+        if not dash.get("archived_directly") and not dash.get("archived"):
+            dash.update(archived=True, archived_directly=False)
+            delete_subscriptions(state, dash["id"])
+
+
+@events.on("collection.unarchived")
+def _restore_along(state: State, collection_ids: set[int]) -> None:
+    """collection.clj `unarchive-collection!`: dashboards archived along with the collection come back."""
+    for dash in _in_collections(state, collection_ids):
+        if dash.get("archived") and not dash.get("archived_directly"):
+            dash["archived"] = False
+
+
+@events.on("collection.deleting")
+def _delete_along(state: State, collection_ids: set[int]) -> None:
+    for dash in _in_collections(state, collection_ids):
+        state.table("dashboard").delete(dash["id"])
+
+
 @contextmanager
 def _atomic(state: State) -> Iterator[None]:
     """Undo every change of a failed request (rows, and the last-edit records that are not rows)."""
@@ -256,30 +288,6 @@ def _atomic(state: State) -> Iterator[None]:
 # Hydration
 # ---------------------------------------------------------------------------------------------------------------
 
-def _collection_map(state: State, collection_id: int | None) -> dict | None:
-    summary = getattr(_collections_area(), "collection_summary", None)
-    if summary is not None:
-        return summary(state, collection_id)
-    if collection_id is None:
-        return dict(ROOT_COLLECTION)
-    row = state.table("collection").get(collection_id)
-    if row is None:
-        return None
-    return {**row, "is_personal": row.get("personal_owner_id") is not None, "can_write": True,
-            "effective_location": row.get("location")}
-
-
-def _hydrated_card(state: State, card: Row) -> dict:
-    try:
-        from . import cards
-    except ImportError:
-        cards = None
-    hydrate = getattr(cards, "hydrate_card", None)
-    if hydrate is None:
-        return {**card, "can_write": True, "moderation_reviews": []}
-    return hydrate(state, card)
-
-
 def _dashcard_card(state: State, user: Row | None, card: Row, read_view: bool) -> dict:
     """A dashcard's `card`: the card row with can_write and moderation_reviews, not the GET /api/card extras.
 
@@ -287,7 +295,7 @@ def _dashcard_card(state: State, user: Row | None, card: Row, read_view: bool) -
     """
     if read_view and not _allowed(state, user, card.get("collection_id"), write=False):
         return {"id": card["id"], "query_average_duration": None}
-    full = _hydrated_card(state, card)
+    full = hydrate_card(state, card)
     out = {k: v for k, v in full.items() if k in DASHCARD_CARD_KEYS}
     out["can_write"] = _allowed(state, user, card.get("collection_id"), write=True)
     out.setdefault("moderation_reviews", [])
@@ -299,7 +307,7 @@ def _dashcard_card(state: State, user: Row | None, card: Row, read_view: bool) -
 def _series_card(state: State, user: Row | None, card: Row, read_view: bool) -> dict:
     if read_view and not _allowed(state, user, card.get("collection_id"), write=False):
         return {"id": card["id"], "query_average_duration": None}
-    full = _hydrated_card(state, card)
+    full = hydrate_card(state, card)
     out = {k: full.get(k) for k in SERIES_CARD_KEYS}
     out["can_write"] = _allowed(state, user, card.get("collection_id"), write=True)
     if read_view:
@@ -409,7 +417,7 @@ def hydrate_dashboard(state: State, user: Row | None, dash: Row, *, read_view: b
     out["moderation_reviews"] = []
     out["last_used_param_values"] = {}
     if dash["collection_id"] is not None or read_view:
-        out["collection"] = _collection_map(state, dash["collection_id"])
+        out["collection"] = collection_summary(state, dash["collection_id"])
     else:
         out["collection"] = None
     trash = _trash_collection(state) if read_view and dash["archived_directly"] else None
@@ -437,7 +445,6 @@ def _era_filter(state: State, dash: dict) -> dict:
 
 @route("GET", "/api/dashboard")
 def list_dashboards(ctx: Ctx):
-    from .users import creator
 
     f = ctx.query.get("f") or "all"
     rows = ctx.state.table("dashboard").where(
@@ -493,7 +500,7 @@ def create_dashboard(ctx: Ctx):
     })
     out = hydrate_dashboard(state, ctx.user, dash, read_view=False)
     if dash["collection_id"] is None:
-        out["collection"] = _collection_map(state, None)
+        out["collection"] = collection_summary(state, None)
     return out
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx
+from ..models import users
 from ..router import route
 from ..store import Row, State
-from . import users
 
 PREMIUM_GROUP_MANAGER = (
     "Group manager is a paid feature not currently available to your instance. "

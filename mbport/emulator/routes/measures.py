@@ -7,8 +7,9 @@ from typing import Any
 from .. import errors
 from ..app import Ctx
 from ..router import route
+from ..shapes.users import creator
 from ..store import Row, State
-from . import segments, users
+from . import segments
 
 MEASURES_SINCE = 59
 _AGGREGATION_PHRASES = {
@@ -59,7 +60,7 @@ def describe_aggregation(state: State, clause: Any) -> str:
 
 def hydrate(state: State, measure: Row, *, description: bool = False) -> dict[str, Any]:
     out = dict(measure)
-    out["creator"] = users.creator(state, measure.get("creator_id"))
+    out["creator"] = creator(state, measure.get("creator_id"))
     if description:
         aggregations = segments.query_part(measure.get("definition"), "aggregation", "aggregation")
         out["definition_description"] = (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
+from .. import errors, events
 from ..app import NO_CONTENT, Ctx
 from ..router import route
+from ..shapes.users import creator
 from ..store import Row, State
-from . import users
 
 CARD = "notification/card"
 SYSTEM_EVENT = "notification/system-event"
@@ -163,6 +163,7 @@ def _delete_handler(state: State, handler_id: int) -> None:
     state.table("notification_handler").delete(handler_id)
 
 
+@events.on("card.alerts_broken")
 def delete_card_notifications(state: State, card_id: int) -> None:
     """Delete a card's *active* alerts with their rows (notification/card `delete-card-notifications-and-notify!`,
     which reads `models.notification/notifications-for-card`: `:active true` only, so paused alerts survive)."""
@@ -221,7 +222,7 @@ def _update_notification(state: State, notification: Row, body: dict) -> None:
 # ---- reads ----
 
 def user_map(state: State, user_id: int | None) -> dict | None:
-    return users.creator(state, user_id)
+    return creator(state, user_id)
 
 
 def _recipient_out(state: State, r: Row) -> dict:

@@ -6,9 +6,10 @@ from typing import Any
 
 from .. import errors, premium
 from ..app import Ctx
+from ..models import users
 from ..router import route
 from ..store import Row, State
-from . import impersonations, sandboxes, users
+from . import impersonations, sandboxes
 
 # Values per permission, most permissive first (Metabase's data-permissions order); the last is the least.
 VALUES: dict[str, tuple[str, ...]] = {

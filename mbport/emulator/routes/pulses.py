@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
+from .. import errors, events
 from ..app import NO_CONTENT, Ctx
+from ..models.collections import maybe_reconcile_collection_position
 from ..router import route
+from ..shapes.users import creator
 from ..store import Row, State
-from . import users
-from .collections import maybe_reconcile_collection_position
 from .timelines import check_collection_access
 
 CHANNEL_TYPES = ("email", "slack", "http")
@@ -207,6 +207,12 @@ def remove_recipient(state: State, user_id: int) -> None:
         table.delete(row["id"])
 
 
+
+@events.on("user.deactivated")
+def _user_deactivated(state: State, user: Row) -> None:
+    remove_recipient(state, user["id"])
+
+
 # ---- reads ----
 
 def _user_recipient(user: Row) -> dict:
@@ -257,7 +263,7 @@ def hydrate_pulse(ctx: Ctx, pulse: Row) -> dict:
     state = ctx.state
     channels = sorted(state.table("pulse_channel").where(pulse_id=pulse["id"]), key=lambda c: c["id"])
     out = {k: v for k, v in pulse.items() if k not in ALERT_COLUMNS}
-    out.update(creator=users.creator(state, pulse["creator_id"]), cards=_cards_out(state, pulse["id"]),
+    out.update(creator=creator(state, pulse["creator_id"]), cards=_cards_out(state, pulse["id"]),
                channels=[_channel_out(state, c) for c in channels], can_write=_can_write(ctx, pulse))
     return out
 

@@ -7,8 +7,8 @@ from typing import Any
 from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..router import route
+from ..shapes.users import creator
 from ..store import Row, State
-from . import users
 
 # How Metabase's query describer words the common filter operators.
 _FILTER_PHRASES = {
@@ -92,7 +92,7 @@ def definition_description(state: State, definition: Any) -> str | None:
 
 def hydrate(state: State, segment: Row, *, description: bool = False) -> dict[str, Any]:
     out = dict(segment)
-    out["creator"] = users.creator(state, segment.get("creator_id"))
+    out["creator"] = creator(state, segment.get("creator_id"))
     if description:
         out["definition_description"] = definition_description(state, segment.get("definition"))
     return out

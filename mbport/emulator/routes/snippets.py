@@ -5,8 +5,8 @@ from __future__ import annotations
 from .. import errors
 from ..app import Ctx
 from ..router import route
+from ..shapes.users import creator
 from ..store import Row, State
-from . import users
 
 NAME_RULE = "snippet names cannot include '}' or start with spaces"
 DUPLICATE_NAME = "A snippet with that name already exists. Please pick a different name."
@@ -42,7 +42,7 @@ def _row_out(snippet: Row) -> dict:
 
 
 def hydrate_snippet(state: State, snippet: Row) -> dict:
-    return {**_row_out(snippet), "creator": users.creator(state, snippet["creator_id"]), "is_remote_synced": False}
+    return {**_row_out(snippet), "creator": creator(state, snippet["creator_id"]), "is_remote_synced": False}
 
 
 @route("GET", "/api/native-query-snippet")

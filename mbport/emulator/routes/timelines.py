@@ -6,9 +6,11 @@ import datetime as dt
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx
+from ..models import collections
 from ..router import route
+from ..shapes.collections import collection_summary
+from ..shapes.users import creator
 from ..store import Row, State
-from . import users
 
 DEFAULT_ICON = "star"
 TIMELINE_FIELDS = ("name", "description", "icon", "collection_id", "default", "archived")
@@ -38,12 +40,7 @@ def parse_timestamp(value) -> str:
 
 def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
     """The hydrated `collection` (with `can_write`); the root pseudo-collection for None."""
-    try:
-        from . import collections
-    except ImportError:
-        summary = _collection_summary_fallback(ctx.state, collection_id)
-        return summary and {**summary, "can_write": ctx.is_superuser}
-    summary = collections.collection_summary(ctx.state, collection_id)
+    summary = collection_summary(ctx.state, collection_id)
     if summary is None:
         return None
     coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
@@ -51,10 +48,6 @@ def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
 
 
 def _collection_permission(ctx: Ctx, collection_id: int | None, write: bool) -> bool:
-    try:
-        from . import collections
-    except ImportError:
-        return True
     coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
     check = collections.can_write if write else collections.can_read
     return check(ctx.state, ctx.user, coll)
@@ -72,25 +65,13 @@ def check_collection_access(ctx: Ctx, collection_id: int | None, write: bool) ->
         raise errors.forbidden()
 
 
-def _collection_summary_fallback(state: State, collection_id: int | None) -> dict | None:
-    if collection_id is None:
-        return {"metabase.collections.models.collection.root/is-root?": True, "authority_level": None,
-                "name": "Our analytics", "is_personal": False, "id": "root"}
-    coll = state.table("collection").get(collection_id)
-    if coll is None:
-        return None
-    keys = ("authority_level", "description", "archived", "slug", "archive_operation_id", "name", "personal_owner_id",
-            "type", "is_sample", "id", "archived_directly", "entity_id", "location", "namespace", "created_at")
-    return {**{k: coll.get(k) for k in keys}, "is_personal": coll.get("personal_owner_id") is not None}
-
-
 def _events(state: State, timeline_id: int, all_events: bool, start: str | None = None, end: str | None = None) -> list:
     rows = state.table("timeline_event").where(timeline_id=timeline_id)
     if not all_events:
         rows = [r for r in rows if not r["archived"]]
     if start or end:
         rows = [r for r in rows if _in_bounds(r, start, end)]
-    return [{**r, "creator": users.creator(state, r["creator_id"])} for r in rows]
+    return [{**r, "creator": creator(state, r["creator_id"])} for r in rows]
 
 
 def _in_bounds(event: Row, start: str | None, end: str | None) -> bool:
@@ -103,7 +84,7 @@ def _in_bounds(event: Row, start: str | None, end: str | None) -> bool:
 
 
 def hydrate_timeline(ctx: Ctx, timeline: Row) -> dict:
-    return {**timeline, "creator": users.creator(ctx.state, timeline["creator_id"]),
+    return {**timeline, "creator": creator(ctx.state, timeline["creator_id"]),
             "collection": collection_map(ctx, timeline["collection_id"]), "is_remote_synced": False}
 
 
