@@ -2,7 +2,7 @@
 
 import pytest
 
-from mbport.emulator.routes import dashboards
+from mbport.emulator.models import dashboards
 
 # Top-level keys of a real GET /api/dashboard/:id (recorded/mbql5/dashboard/2.json).
 RECORDED_DASHBOARD_KEYS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mbport.emulator.routes import users
+from mbport.emulator.models import users
 from tests.emulator.test_pulses import login, make_card, make_collection, make_user
 
 CRON_DAILY_8 = "0 0 8 * * ? *"

@@ -77,7 +77,7 @@ def add_group(emu: Emulator, admin, name: str) -> int:
 
 def add_user(emu: Emulator, email: str, group_ids: tuple[int, ...] = ()) -> object:
     """A non-admin user (optionally in extra groups) and a client logged in as them."""
-    from mbport.emulator.routes import users
+    from mbport.emulator.models import users
 
     user = users.create_user(emu.state, email=email, first_name="Rasta", last_name="Toucan", password="Pa55word!x")
     for gid in group_ids:
@@ -88,7 +88,7 @@ def add_user(emu: Emulator, email: str, group_ids: tuple[int, ...] = ()) -> obje
 
 
 def group_ids(emu: Emulator) -> tuple[int, int]:
-    from mbport.emulator.routes import users
+    from mbport.emulator.models import users
 
     return users.magic_group(emu.state, users.ALL_USERS)["id"], users.magic_group(emu.state, users.ADMIN)["id"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from mbport.emulator.routes import pulses as pulses_module
-from mbport.emulator.routes import users
+from mbport.emulator.models import pulses as pulses_module
+from mbport.emulator.models import users
 from tests.conftest import make_client
 
 # ---------------------------------------------------------------------------------------------------------------

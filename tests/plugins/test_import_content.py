@@ -15,7 +15,7 @@ from mbport_plugins.cards import template_tags_as
 from mbport.check import check_refs, load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap
-from mbport.emulator.routes.dashboards import PRUNE_INLINE_PARAMETERS, QUIRKS
+from mbport.emulator.models.dashboards import PRUNE_INLINE_PARAMETERS, QUIRKS
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins

@@ -7,9 +7,9 @@ fresh Metabase already has. Areas import one another only to read; effects on an
 from __future__ import annotations
 
 from ..store import State
-from . import cards, collection_graph, collections, users
+from . import cards, collection_graph, collections, dashboards, notifications, pulses, settings, users
 
-AREAS = (cards, collection_graph, collections, users)
+AREAS = (cards, collection_graph, collections, dashboards, notifications, pulses, settings, users)
 
 
 def init_state(state: State) -> None:

@@ -159,6 +159,20 @@ def can_write(state: State, user: Row | None, coll: Row | None) -> bool:
     return permission(state, user, coll) == "write"
 
 
+def row_or_root(state: State, collection_id: int | None) -> Row | None:
+    """The collection row an item's collection_id names (None for the root, or for an id that names nothing)."""
+    return state.table("collection").get(collection_id) if collection_id is not None else None
+
+
+def check_access(state: State, user: Row | None, collection_id: int | None, write: bool) -> None:
+    """404 for a missing collection, 403 without read (or write) permission on it (None = the root)."""
+    coll = row_or_root(state, collection_id)
+    if collection_id is not None and coll is None:
+        raise errors.not_found()
+    if not (can_write if write else can_read)(state, user, coll):
+        raise errors.forbidden()
+
+
 def resolve(state: State, id_or_eid: Any) -> Row:
     coll = state.table("collection").get(id_or_eid)
     if coll is None:

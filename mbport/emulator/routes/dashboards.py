@@ -2,442 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from .. import errors, events
 from ..app import NO_CONTENT, Ctx
-from ..models import collections
-from ..models.collections import check_not_trash, maybe_reconcile_collection_position
+from ..models import dashboards as model
 from ..router import route
-from ..shapes.cards import hydrate_card
+from ..shapes import dashboards as shape
 from ..shapes.collections import collection_summary
 from ..shapes.users import creator
-from ..store import Row, State
-
-GRID_WIDTH = 24
-# metabase.dashboards.constants/card-size-defaults (:default entries); unknown displays get 4x4.
-CARD_SIZE_DEFAULTS: dict[str, tuple[int, int]] = {
-    "table": (12, 9), "list": (12, 9), "gauge": (12, 6), "bar": (12, 6), "pie": (12, 8), "scatter": (12, 6),
-    "boxplot": (12, 6), "waterfall": (14, 6), "combo": (12, 6), "sankey": (16, 10), "scalar": (6, 3),
-    "line": (12, 6), "link": (8, 1), "iframe": (12, 8), "action": (4, 1), "area": (12, 6), "pivot": (12, 9),
-    "funnel": (12, 6), "progress": (12, 6), "smartscalar": (6, 3), "map": (12, 6), "object": (12, 9),
-    "row": (12, 6), "heading": (GRID_WIDTH, 1), "text": (12, 3),
-}
-DEFAULT_CARD_SIZE = (4, 4)
-
-# Version switches that are not in profiles.py yet. The >= 0.58 inline-parameter prune (versions.md) is off by
-# default because its first affected version is unknown; tests and seeds turn it on per emulator.
-QUIRKS = "dashboard_quirks"
-PRUNE_INLINE_PARAMETERS = "prune_inline_parameters"
-
-# Edits recorded for `last-edit-info` (Metabase derives it from the latest revision), keyed by (model, id).
-LAST_EDIT = "last_edit"
-
-DASHCARD_COLUMNS = frozenset({
-    "id", "entity_id", "created_at", "updated_at", "dashboard_id", "dashboard_tab_id", "card_id", "action_id",
-    "row", "col", "size_x", "size_y", "parameter_mappings", "visualization_settings", "inline_parameters",
-})
-# A new dashcard is inserted with every key of the request item except these (dashboard_card.clj).
-NEW_DASHCARD_IGNORED = frozenset({"id", "created_at", "updated_at", "entity_id", "series", "card",
-                                  "collection_authority_level"})
-DASHCARD_UPDATE_KEYS = ("action_id", "card_id", "row", "col", "size_x", "size_y", "parameter_mappings",
-                        "visualization_settings", "dashboard_tab_id", "inline_parameters")
-
-# Dashboard PUT: keys written whenever present, and keys written only when non-null (update-dashboard!).
-UPDATE_WHEN_PRESENT = ("description", "position", "width", "collection_id", "collection_position", "cache_ttl",
-                       "archived_directly", "embedding_type")
-UPDATE_WHEN_NON_NIL = ("name", "parameters", "caveats", "points_of_interest", "show_in_getting_started",
-                       "enable_embedding", "embedding_params", "archived", "auto_apply_filters")
-
-# The keys a dashcard's hydrated `card` carries (recorded/mbql5/dashboard/2.json): no GET /api/card extras.
-DASHCARD_CARD_KEYS = frozenset({
-    "archived", "archived_directly", "cache_invalidated_at", "cache_ttl", "can_write", "card_schema",
-    "collection_id", "collection_position", "collection_preview", "created_at", "creator_id", "dashboard_id",
-    "database_id", "dataset_query", "dependency_analysis_version", "description", "display", "document_id",
-    "embedding_params", "enable_embedding", "entity_id", "id", "initially_published_at", "last_used_at",
-    "legacy_query", "made_public_by_id", "metabase_version", "moderation_reviews", "name", "parameter_mappings",
-    "parameters", "public_uuid", "query_average_duration", "query_type", "result_metadata", "source_card_id",
-    "table_id", "type", "updated_at", "view_count", "visualization_settings",
-})
-MBQL5_ERA_KEYS = ("is_remote_synced", "dependency_analysis_version")
-SERIES_CARD_KEYS = ("id", "name", "description", "display", "dataset_query", "type", "database_id",
-                    "visualization_settings", "collection_id", "card_schema", "entity_id")
-
-
-NO_TAB_MESSAGE = "This dashboard has tab, makes sure every card has a tab"
-SHALLOW_COPY_MESSAGE = "You cannot do a shallow copy of this dashboard because it contains Dashboard Questions."
-
-# Tables a dashboard write touches; a failed request leaves them as they were (Metabase runs it in a transaction).
-def init_state(state: State) -> None:
-    state.extra.setdefault(QUIRKS, {PRUNE_INLINE_PARAMETERS: False})
-    state.extra.setdefault(LAST_EDIT, {})
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Reading rows
-# ---------------------------------------------------------------------------------------------------------------
-
-def _dashboard_or_404(state: State, id_: Any) -> Row:
-    dash = state.table("dashboard").get(id_)
-    if dash is None:
-        raise errors.not_found()
-    return dash
-
-
-def _allowed(state: State, user: Row | None, collection_id: int | None, write: bool) -> bool:
-    """Collection permissions decide what a user may read or write (the collections area owns them)."""
-    check = collections.can_write if write else collections.can_read
-    coll = state.table("collection").get(collection_id) if collection_id is not None else None
-    return check(state, user, coll)
-
-
-def _checked(state: State, user: Row | None, id_: Any, write: bool = False) -> Row:
-    """The dashboard, after api/read-check or api/write-check (404, then 403)."""
-    dash = _dashboard_or_404(state, id_)
-    if not _allowed(state, user, dash["collection_id"], write):
-        raise errors.forbidden()
-    return dash
-
-
-def _dashcards(state: State, dashboard_id: int) -> list[Row]:
-    return state.table("dashboardcard").where(dashboard_id=dashboard_id)
-
-
-def _tabs(state: State, dashboard_id: int) -> list[Row]:
-    return sorted(state.table("dashboard_tab").where(dashboard_id=dashboard_id), key=lambda t: (t["position"], t["id"]))
-
-
-def _series_ids(state: State, dashcard_id: int) -> list[int]:
-    rows = state.table("dashboardcard_series").where(dashboardcard_id=dashcard_id)
-    return [r["card_id"] for r in sorted(rows, key=lambda r: r["position"])]
-
-
-def _set_series(state: State, dashcard_id: int, card_ids: list[int]) -> None:
-    series = state.table("dashboardcard_series")
-    for row in series.where(dashboardcard_id=dashcard_id):
-        series.delete(row["id"])
-    for position, card_id in enumerate(card_ids):
-        if state.table("card").get(card_id) is None:
-            raise _foreign_key_violation("dashboardcard_series", "card_id", card_id)
-        series.insert({"dashboardcard_id": dashcard_id, "card_id": card_id, "position": position})
-
-
-def _foreign_key_violation(table: str, column: str, value: Any) -> errors.ApiError:
-    """What the application database answers when a row points at nothing: a 500, as in Metabase."""
-    return errors.server_error(
-        f'ERROR: insert or update on table "{table}" violates foreign key constraint '
-        f'"fk_{table}_{column}". Detail: Key ({column})=({value}) is not present.'
-    )
-
-
-def _record_edit(state: State, model: str, id_: int, user_id: int | None) -> None:
-    if user_id is not None:
-        state.extra.setdefault(LAST_EDIT, {})[(model, id_)] = {"user_id": user_id, "timestamp": state.now()}
-
-
-def last_edit_info(state: State, model: str, id_: int) -> dict | None:
-    edit = state.extra.get(LAST_EDIT, {}).get((model, id_))
-    user = state.table("user").get(edit["user_id"]) if edit else None
-    if user is None:
-        return None
-    return {"id": user["id"], "email": user["email"], "first_name": user.get("first_name"),
-            "last_name": user.get("last_name"), "timestamp": edit["timestamp"]}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Cross-area: dashboard questions (called by routes/cards.py)
-# ---------------------------------------------------------------------------------------------------------------
-
-def autoplace_for_card(state: State, card: Row, tab_id: int | None = None) -> Row | None:
-    """Give a dashboard question a dashcard: default size for its display, first free slot, given or first tab.
-
-    Does nothing when the card is not a dashboard question or is already on its dashboard. `tab_id` (or the
-    card's transient `dashboard_tab_id`) restricts the placement to that tab.
-    """
-    dashboard_id = card.get("dashboard_id")
-    if dashboard_id is None or state.table("dashboard").get(dashboard_id) is None:
-        return None
-    dashcards = _dashcards(state, dashboard_id)
-    if any(dc["card_id"] == card["id"] for dc in dashcards):
-        return None
-    wanted_tab = tab_id if tab_id is not None else card.get("dashboard_tab_id")
-    tabs = [t for t in _tabs(state, dashboard_id) if wanted_tab is None or t["id"] == wanted_tab]
-    first_tab = tabs[0] if tabs else None
-    on_tab = [dc for dc in dashcards if dc["dashboard_tab_id"] == first_tab["id"]] if first_tab else dashcards
-    size_x, size_y = CARD_SIZE_DEFAULTS.get(card.get("display") or "", DEFAULT_CARD_SIZE)
-    row, col = _first_free_slot(on_tab, size_x, size_y)
-    placed = _insert_dashcard(state, {
-        "dashboard_id": dashboard_id, "dashboard_tab_id": first_tab["id"] if first_tab else None,
-        "card_id": card["id"], "row": row, "col": col, "size_x": size_x, "size_y": size_y,
-    })
-    _record_edit(state, "dashboard", dashboard_id, card.get("creator_id"))
-    return placed
-
-
-def _first_free_slot(dashcards: list[Row], size_x: int, size_y: int) -> tuple[int, int]:
-    """Row by row, left to right, the first position where a size_x by size_y card overlaps nothing."""
-    def overlaps(row: int, col: int, other: Row) -> bool:
-        return not (other["col"] >= col + size_x or other["col"] + other["size_x"] <= col
-                    or other["row"] >= row + size_y or other["row"] + other["size_y"] <= row)
-
-    for row in range(1000):
-        for col in range(GRID_WIDTH - size_x + 1):
-            if not any(overlaps(row, col, dc) for dc in dashcards):
-                return row, col
-    raise errors.server_error("No space left on the dashboard for a new card.")
-
-
-def remove_dashcards_for_card(state: State, card_id: int, dashboard_id: int | None = None) -> None:
-    """Remove the dashcards showing a card and its uses as a series (on one dashboard, or on all)."""
-    for dc in state.table("dashboardcard").where(card_id=card_id):
-        if dashboard_id is None or dc["dashboard_id"] == dashboard_id:
-            _delete_dashcards(state, [dc["id"]])
-    dashcards = state.table("dashboardcard")
-    series = state.table("dashboardcard_series")
-    for row in series.where(card_id=card_id):
-        owner = dashcards.get(row["dashboardcard_id"])
-        if dashboard_id is None or (owner and owner["dashboard_id"] == dashboard_id):
-            series.delete(row["id"])
-
-
-def _insert_dashcard(state: State, values: Row) -> Row:
-    row = {"dashboard_tab_id": None, "card_id": None, "action_id": None, "parameter_mappings": [],
-           "visualization_settings": {}, "inline_parameters": None}
-    row.update({k: v for k, v in values.items() if v is not None or k not in ("parameter_mappings", "visualization_settings")})
-    return state.table("dashboardcard").insert(row, now=state.now())
-
-
-def _delete_dashcards(state: State, dashcard_ids: list[int]) -> None:
-    """Delete dashcards with their series rows and the subscription cards that point at them."""
-    ids = set(dashcard_ids)
-    for row in state.table("dashboardcard_series").where(lambda r: r["dashboardcard_id"] in ids):
-        state.table("dashboardcard_series").delete(row["id"])
-    for row in state.table("pulse_card").where(lambda r: r.get("dashboard_card_id") in ids):
-        state.table("pulse_card").delete(row["id"])
-    for id_ in ids:
-        state.table("dashboardcard").delete(id_)
-
-
-def delete_subscriptions(state: State, dashboard_id: int) -> None:
-    """Subscriptions die with their dashboard (deleted, or archived: the Dashboard before-update hook)."""
-    for pulse in state.table("pulse").where(dashboard_id=dashboard_id):
-        for child in ("pulse_card", "pulse_channel"):
-            for row in state.table(child).where(pulse_id=pulse["id"]):
-                state.table(child).delete(row["id"])
-        state.table("pulse").delete(pulse["id"])
-
-
-# ---- effects of other areas (events.py) ----
-
-@events.on("card.deleted")
-@events.on("card.left_dashboards")
-def _card_gone(state: State, card_id: int) -> None:
-    remove_dashcards_for_card(state, card_id)
-
-
-@events.on("card.on_dashboard")
-def _card_placed(state: State, card: Row, tab_id: int | None) -> None:
-    autoplace_for_card(state, card, tab_id)
-
-
-def _in_collections(state: State, collection_ids: set[int]) -> list[Row]:
-    return state.table("dashboard").where(lambda r: r.get("collection_id") in collection_ids)
-
-
-@events.on("collection.archived")
-def _archive_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `archive-collection!` archives the dashboards not archived on their own. That update runs the
-    Dashboard before-update hook, which deletes the subscriptions of every dashboard it archives (dashboard.clj
-    `define-before-update`: `(when (:archived changes) (t2/delete! Pulse ...))`; toucan2 runs it per matching row)."""
-    for dash in _in_collections(state, collection_ids):
-        if not dash.get("archived_directly") and not dash.get("archived"):
-            dash.update(archived=True, archived_directly=False)
-            delete_subscriptions(state, dash["id"])
-
-
-@events.on("collection.unarchived")
-def _restore_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `unarchive-collection!`: dashboards archived along with the collection come back."""
-    for dash in _in_collections(state, collection_ids):
-        if dash.get("archived") and not dash.get("archived_directly"):
-            dash["archived"] = False
-
-
-@events.on("collection.deleting")
-def _delete_along(state: State, collection_ids: set[int]) -> None:
-    for dash in _in_collections(state, collection_ids):
-        state.table("dashboard").delete(dash["id"])
-
-
-@contextmanager
-def _atomic(state: State) -> Iterator[None]:
-    """Undo every change of a failed request (rows, and the last-edit records that are not rows)."""
-    saved_edits = dict(state.extra.get(LAST_EDIT, {}))
-    try:
-        with state.transaction():
-            yield
-    except Exception:
-        state.extra[LAST_EDIT] = saved_edits
-        raise
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Hydration
-# ---------------------------------------------------------------------------------------------------------------
-
-def _dashcard_card(state: State, user: Row | None, card: Row, read_view: bool) -> dict:
-    """A dashcard's `card`: the card row with can_write and moderation_reviews, not the GET /api/card extras.
-
-    GET replaces a card the user cannot read with `{"id": ...}` and adds `query_average_duration`.
-    """
-    if read_view and not _allowed(state, user, card.get("collection_id"), write=False):
-        return {"id": card["id"], "query_average_duration": None}
-    full = hydrate_card(state, card)
-    out = {k: v for k, v in full.items() if k in DASHCARD_CARD_KEYS}
-    out["can_write"] = _allowed(state, user, card.get("collection_id"), write=True)
-    out.setdefault("moderation_reviews", [])
-    if read_view:
-        out["query_average_duration"] = None
-    return out
-
-
-def _series_card(state: State, user: Row | None, card: Row, read_view: bool) -> dict:
-    if read_view and not _allowed(state, user, card.get("collection_id"), write=False):
-        return {"id": card["id"], "query_average_duration": None}
-    full = hydrate_card(state, card)
-    out = {k: full.get(k) for k in SERIES_CARD_KEYS}
-    out["can_write"] = _allowed(state, user, card.get("collection_id"), write=True)
-    if read_view:
-        out["query_average_duration"] = None
-    return out
-
-
-def _visible(card: Row | None) -> bool:
-    """GET hides dashcards of archived cards, except dashboard questions archived along with their dashboard."""
-    if card is None or not card.get("archived"):
-        return True
-    return card.get("dashboard_id") is not None and not card.get("archived_directly")
-
-
-def _link_entity(state: State, entity: Any) -> Any:
-    """Link cards show the linked item's current name and description (dashcard/linkcard-info)."""
-    if not isinstance(entity, dict):
-        return entity
-    model, id_ = entity.get("model"), entity.get("id")
-    table = {"card": "card", "dataset": "card", "dashboard": "dashboard", "collection": "collection",
-             "database": "metabase_database", "table": "metabase_table"}.get(model)
-    row = state.table(table).get(id_) if table else None
-    if row is None:
-        return entity
-    info = {"model": model, "id": row["id"], "name": row.get("display_name") if model == "table" else row.get("name"),
-            "description": row.get("description")}
-    if model in ("card", "dataset", "dashboard"):
-        info["collection_id"] = row.get("collection_id")
-    if model in ("card", "dataset"):
-        info["display"] = row.get("display")
-    if model == "table":
-        info["db_id"] = row.get("db_id")
-    return info
-
-
-def _hydrate_dashcard(state: State, user: Row | None, dc: Row, card: Row | None, read_view: bool) -> dict:
-    out = dict(dc)
-    if card is not None:
-        out["card"] = _dashcard_card(state, user, card, read_view)
-    else:
-        # A virtual card has no card; GET's average-duration step still leaves a map behind.
-        out["card"] = {"query_average_duration": None} if read_view else None
-    series = [state.table("card").get(cid) for cid in _series_ids(state, dc["id"])]
-    out["series"] = [_series_card(state, user, c, read_view) for c in series if c is not None]
-    out["collection_authority_level"] = None
-    if card is not None and card.get("collection_id") is not None:
-        coll = state.table("collection").get(card["collection_id"])
-        out["collection_authority_level"] = coll.get("authority_level") if coll else None
-    if dc.get("action_id") is not None:
-        out["action"] = state.table("action").get(dc["action_id"])
-    entity = (dc.get("visualization_settings") or {}).get("link", {})
-    if isinstance(entity, dict) and "entity" in entity:
-        out["visualization_settings"] = copy.deepcopy(dc["visualization_settings"])
-        out["visualization_settings"]["link"]["entity"] = _link_entity(state, entity["entity"])
-    return out
-
-
-def _param_fields(state: State, dashcards: list[Row]) -> dict:
-    """Fields that parameter mappings target, keyed by field id (as Metabase's `param_fields`)."""
-    field_ids: list[int] = []
-    for dc in dashcards:
-        for mapping in dc.get("parameter_mappings") or []:
-            field_ids += _field_ids(mapping.get("target"))
-    out = {}
-    for fid in dict.fromkeys(field_ids):
-        field = state.table("metabase_field").get(fid)
-        if field is not None:
-            out[str(fid)] = {**field, "name_field": None, "dimensions": []}
-    return out
-
-
-def _field_ids(node: Any) -> list[int]:
-    """Integer field ids inside ["field", id, opts] / ["field", {opts}, id] refs, at any depth."""
-    if not isinstance(node, list):
-        return []
-    if len(node) == 3 and node[0] == "field":
-        return [x for x in node[1:] if isinstance(x, int) and not isinstance(x, bool)]
-    return [fid for x in node for fid in _field_ids(x)]
-
-
-def _trash_collection(state: State) -> Row | None:
-    return state.table("collection").first(type="trash")
-
-
-def hydrate_dashboard(state: State, user: Row | None, dash: Row, *, read_view: bool = True) -> dict:
-    """The dashboard as GET /api/dashboard/{id} returns it; `read_view=False` gives the POST/PUT variant.
-
-    The write responses skip GET's extra steps: the root collection is not filled in and cards carry no
-    `query_average_duration` (virtual cards then have `card: null`).
-    """
-    out = dict(dash)
-    card_table = state.table("card")
-    shown = []
-    for dc in _dashcards(state, dash["id"]):
-        card = card_table.get(dc["card_id"]) if dc["card_id"] is not None else None
-        if _visible(card):
-            shown.append(_hydrate_dashcard(state, user, dc, card, read_view))
-    out["dashcards"] = shown
-    out["tabs"] = [dict(t) for t in _tabs(state, dash["id"])]
-    coll = state.table("collection").get(dash["collection_id"]) if dash["collection_id"] is not None else None
-    out["can_write"] = _allowed(state, user, dash["collection_id"], write=True)
-    out["can_restore"] = out["can_write"] and bool(dash["archived_directly"]) and not (coll and coll.get("archived"))
-    out["can_delete"] = out["can_write"] and bool(dash["archived"])
-    out["collection_authority_level"] = coll.get("authority_level") if coll else None
-    out["param_fields"] = _param_fields(state, shown)
-    out["is_remote_synced"] = False
-    out["moderation_reviews"] = []
-    out["last_used_param_values"] = {}
-    if dash["collection_id"] is not None or read_view:
-        out["collection"] = collection_summary(state, dash["collection_id"])
-    else:
-        out["collection"] = None
-    trash = _trash_collection(state) if read_view and dash["archived_directly"] else None
-    if trash is not None:
-        # get-dashboard* hydrates `collection` from the real home, then `present-in-trash-if-archived-directly`
-        # swaps only `collection_id` for the Trash's.
-        out["collection_id"] = trash["id"]
-    out["last-edit-info"] = last_edit_info(state, "dashboard", dash["id"])
-    if out["last-edit-info"] is None:
-        del out["last-edit-info"]
-    return _era_filter(state, out)
-
-
-def _era_filter(state: State, dash: dict) -> dict:
-    """Dashboards gained these keys with 0.57; older profiles do not return them."""
-    if not state.profile.mbql5:
-        for key in MBQL5_ERA_KEYS:
-            dash.pop(key, None)
-    return dash
-
+from ..store import Row
 
 # ---------------------------------------------------------------------------------------------------------------
 # Routes: list, create, read, delete
@@ -448,66 +21,32 @@ def list_dashboards(ctx: Ctx):
 
     f = ctx.query.get("f") or "all"
     rows = ctx.state.table("dashboard").where(
-        lambda r: _allowed(ctx.state, ctx.user, r["collection_id"], write=False), archived=(f == "archived"))
+        lambda r: model.allowed(ctx.state, ctx.user, r["collection_id"], write=False), archived=(f == "archived"))
     if f == "mine":
         rows = [r for r in rows if r["creator_id"] == ctx.user["id"]]
     out = []
     for row in sorted(rows, key=lambda r: r["name"].lower()):
-        item = _era_filter(ctx.state, {**row, "creator": creator(ctx.state, row["creator_id"])})
-        edit = last_edit_info(ctx.state, "dashboard", row["id"])
+        item = shape.era_filter(ctx.state, {**row, "creator": creator(ctx.state, row["creator_id"])})
+        edit = shape.last_edit_info(ctx.state, "dashboard", row["id"])
         if edit:
             item["last-edit-info"] = edit
         out.append(item)
     return out
 
 
-def _check_collection(state: State, user: Row | None, collection_id: int | None) -> None:
-    """Saving into a collection needs it to exist (404) and to be writable by the user (403)."""
-    target = state.table("collection").get(collection_id) if collection_id is not None else None
-    if collection_id is not None and target is None:
-        raise errors.not_found()
-    check_not_trash(target)  # collection.clj `check-write-perms-for-collection`
-    if not _allowed(state, user, collection_id, write=True):
-        raise errors.forbidden()
-
-
-def _insert_dashboard(state: State, user_id: int, values: dict) -> Row:
-    """A new dashboard row: the given values over Metabase's column defaults."""
-    now = state.now()
-    row = {
-        "name": None, "description": None, "creator_id": user_id, "parameters": [], "cache_ttl": None,
-        "collection_id": None, "collection_position": None, "archived": False, "archived_directly": False,
-        "position": None, "width": "fixed", "auto_apply_filters": True, "show_in_getting_started": False,
-        "caveats": None, "points_of_interest": None, "enable_embedding": False, "embedding_params": None,
-        "embedding_type": None, "public_uuid": None, "made_public_by_id": None, "initially_published_at": None,
-        "view_count": 0, "last_viewed_at": now, "dependency_analysis_version": 0,
-    }
-    row.update({k: v for k, v in values.items() if v is not None or k not in ("parameters", "width")})
-    dash = state.table("dashboard").insert(row, now=now)
-    _record_edit(state, "dashboard", dash["id"], user_id)
-    return dash
-
-
 @route("POST", "/api/dashboard")
 def create_dashboard(ctx: Ctx):
-    body = ctx.body or {}
-    state = ctx.state
-    _check_collection(state, ctx.user, body.get("collection_id"))
-    maybe_reconcile_collection_position(state, None, {
-        k: body.get(k) for k in ("collection_id", "collection_position")})
-    dash = _insert_dashboard(state, ctx.user["id"], {
-        k: body.get(k) for k in ("name", "description", "parameters", "cache_ttl", "collection_id", "collection_position")
-    })
-    out = hydrate_dashboard(state, ctx.user, dash, read_view=False)
+    dash = model.create(ctx.state, ctx.user, ctx.body or {})
+    out = shape.hydrate_dashboard(ctx.state, ctx.user, dash, read_view=False)
     if dash["collection_id"] is None:
-        out["collection"] = collection_summary(state, None)
+        out["collection"] = collection_summary(ctx.state, None)
     return out
 
 
 @route("GET", "/api/dashboard/{id}")
 def get_dashboard(ctx: Ctx, id):
-    dash = _checked(ctx.state, ctx.user, id)
-    out = hydrate_dashboard(ctx.state, ctx.user, dash)
+    dash = model.checked(ctx.state, ctx.user, id)
+    out = shape.hydrate_dashboard(ctx.state, ctx.user, dash)
     # GET publishes :event/dashboard-read after hydrating (dashboards/api.clj GET "/:id"); its view-log handler
     # runs view-log/increment-view-counts! (a plain `view_count = view_count + 1` query: updated_at stays) and
     # sets last_viewed_at. Every reader counts, mbport's own export included.
@@ -517,17 +56,7 @@ def get_dashboard(ctx: Ctx, id):
 
 @route("DELETE", "/api/dashboard/{id}")
 def delete_dashboard(ctx: Ctx, id):
-    state = ctx.state
-    dash = _checked(state, ctx.user, id, write=True)
-    # Tabs, dashcards, subscriptions and dashboard questions reference the dashboard with ON DELETE CASCADE.
-    _delete_dashcards(state, [dc["id"] for dc in _dashcards(state, dash["id"])])
-    for tab in _tabs(state, dash["id"]):
-        state.table("dashboard_tab").delete(tab["id"])
-    delete_subscriptions(state, dash["id"])
-    for card in state.table("card").where(dashboard_id=dash["id"]):
-        remove_dashcards_for_card(state, card["id"])
-        state.table("card").delete(card["id"])
-    state.table("dashboard").delete(dash["id"])
+    model.delete(ctx.state, ctx.user, id)
     return NO_CONTENT
 
 
@@ -535,224 +64,22 @@ def delete_dashboard(ctx: Ctx, id):
 # Routes: update (plain fields, then the dashcard/tab diff)
 # ---------------------------------------------------------------------------------------------------------------
 
-def _check_unique_ids(key: str, items: list | None) -> None:
-    ids = [item.get("id") for item in items or []]
-    if len(ids) != len(set(ids)):
-        text = "nullable value must be seq of maps in which ids are unique"
-        raise errors.invalid({key: text}, {key: ["value must be seq of maps in which ids are unique"]})
 
-
-def _apply_plain_updates(state: State, user: Row, dash: Row, body: dict) -> None:
-    updates = {k: body[k] for k in UPDATE_WHEN_PRESENT if k in body}
-    updates.update({k: body[k] for k in UPDATE_WHEN_NON_NIL if body.get(k) is not None})
-    archived_changes = "archived" in updates and bool(updates["archived"]) != bool(dash["archived"])
-    if archived_changes:
-        updates["archived_directly"] = bool(updates["archived"])
-    if not updates:
-        return
-    embedding = ("enable_embedding", "embedding_type", "embedding_params")
-    if any(k in updates and updates[k] != dash.get(k) for k in embedding) and not user.get("is_superuser"):
-        raise errors.forbidden()
-    moving = "collection_id" in updates and updates["collection_id"] != dash["collection_id"]
-    if moving:
-        _check_collection(state, user, updates["collection_id"])
-    # Dashboard questions follow their dashboard into the Trash and out of it, and into its new collection.
-    for card in state.table("card").where(dashboard_id=dash["id"]):
-        if archived_changes and updates["archived"] and not card.get("archived"):
-            card.update(archived=True, archived_directly=False)
-        elif archived_changes and not updates["archived"] and card.get("archived") and not card.get("archived_directly"):
-            card["archived"] = False
-        if moving:
-            card["collection_id"] = updates["collection_id"]
-    if archived_changes and updates["archived"]:
-        delete_subscriptions(state, dash["id"])
-    maybe_reconcile_collection_position(state, dash, updates)  # update-dashboard!, before the write
-    original_params = dash.get("parameters") or []
-    dash.update(updates)
-    dash["updated_at"] = state.now()
-    if body.get("parameters") is not None:
-        _archive_broken_subscriptions(state, dash, original_params)
-
-
-def _archive_broken_subscriptions(state: State, dash: Row, original_params: list) -> None:
-    """dashboards_rest/api.clj `handle-broken-subscriptions` (when the PUT carries parameters): every unarchived
-    subscription whose saved filter values name a parameter the dashboard no longer has is archived
-    (`broken-pulses`, then `pulse/update-pulse! {:archived true}`, which also disables its channels)."""
-    if not original_params:
-        return
-    have = {p.get("id") for p in dash.get("parameters") or []}
-    for pulse in state.table("pulse").where(dashboard_id=dash["id"], archived=False):
-        if any(p.get("id") not in have for p in pulse.get("parameters") or []):
-            pulse["archived"] = True
-            for channel in state.table("pulse_channel").where(pulse_id=pulse["id"]):
-                channel["enabled"] = False
-
-
-def _write_dashcards_and_tabs(state: State, dash: Row, dashcards: list[dict], tabs: list[dict]) -> None:
-    """Full replacement of the dashboard's tabs and dashcards by a diff keyed on id (update-dashboard!)."""
-    dashboard_id = dash["id"]
-    new_tabs = [{**tab, "position": i} for i, tab in enumerate(tabs)]
-    dashcards = [dict(dc) for dc in dashcards]
-    if len(new_tabs) == 1:
-        for dc in dashcards:
-            if dc.get("dashboard_tab_id") is None:
-                dc["dashboard_tab_id"] = new_tabs[0]["id"]
-    if new_tabs and any(dc.get("dashboard_tab_id") is None for dc in dashcards):
-        raise errors.bad_request(NO_TAB_MESSAGE)
-
-    temp_to_real = _write_tabs(state, dashboard_id, new_tabs)
-    for dc in dashcards:
-        if dc.get("dashboard_tab_id") in temp_to_real:
-            dc["dashboard_tab_id"] = temp_to_real[dc["dashboard_tab_id"]]
-
-    current = {dc["id"]: dc for dc in _dashcards(state, dashboard_id)}
-    requested_ids = {dc.get("id") for dc in dashcards}
-    to_create = [dc for dc in dashcards if dc.get("id") not in current]
-    to_update = [dc for dc in dashcards if dc.get("id") in current]
-    to_delete = [id_ for id_ in current if id_ not in requested_ids]
-
-    _archive_or_unarchive_dashboard_questions(state, dashboard_id, dashcards)
-    _check_not_internal_to_other_dashboards(state, dashboard_id, to_create)
-    for dc in to_update:
-        _update_dashcard(state, current[dc["id"]], dc)
-    _delete_dashcards(state, to_delete)
-    _create_dashcards(state, dashboard_id, to_create)
-
-
-def _write_tabs(state: State, dashboard_id: int, new_tabs: list[dict]) -> dict[int, int]:
-    """Create, rename/reorder and delete tabs; returns temporary id -> real id for the created ones."""
-    tabs = state.table("dashboard_tab")
-    current = {t["id"]: t for t in _tabs(state, dashboard_id)}
-    requested = {t["id"] for t in new_tabs}
-    deleted = [id_ for id_ in current if id_ not in requested]
-    for tab_id in deleted:
-        tabs.delete(tab_id)
-    # Dashcards on a deleted tab go with it (ON DELETE CASCADE).
-    _delete_dashcards(state, [dc["id"] for dc in _dashcards(state, dashboard_id) if dc["dashboard_tab_id"] in deleted])
-    temp_to_real = {}
-    now = state.now()
-    for tab in new_tabs:
-        if tab["id"] in current:
-            existing = current[tab["id"]]
-            if (existing["name"], existing["position"]) != (tab["name"], tab["position"]):
-                existing.update(name=tab["name"], position=tab["position"], updated_at=now)
-        else:
-            created = tabs.insert({"dashboard_id": dashboard_id, "name": tab["name"], "position": tab["position"]},
-                                  now=now)
-            temp_to_real[tab["id"]] = created["id"]
-    return temp_to_real
-
-
-def _archive_or_unarchive_dashboard_questions(state: State, dashboard_id: int, dashcards: list[dict]) -> None:
-    """Dashboard questions no dashcard shows are archived; the ones shown are un-archived (series don't count)."""
-    used = {dc.get("card_id") for dc in dashcards}
-    for card in state.table("card").where(dashboard_id=dashboard_id):
-        if card["id"] in used:
-            card.update(archived=False, archived_directly=False)
-        else:
-            card.update(archived=True, archived_directly=True)
-
-
-def _series_card_ids(series: Any) -> list[int]:
-    return [s["id"] if isinstance(s, dict) else s for s in series or [] if s is not None]
-
-
-def _check_not_internal_to_other_dashboards(state: State, dashboard_id: int, to_create: list[dict]) -> None:
-    card_ids = [dc.get("card_id") for dc in to_create if dc.get("card_id") is not None]
-    card_ids += [s.get("id") for dc in to_create for s in dc.get("series") or [] if isinstance(s, dict)]
-    for card_id in card_ids:
-        card = state.table("card").get(card_id) if isinstance(card_id, int) else None
-        if card and card.get("dashboard_id") is not None and card["dashboard_id"] != dashboard_id:
-            raise errors.bad_request()
-
-
-def _check_dashcard_references(state: State, row: Row) -> None:
-    if row.get("dashboard_tab_id") is not None and state.table("dashboard_tab").get(row["dashboard_tab_id"]) is None:
-        raise _foreign_key_violation("report_dashboardcard", "dashboard_tab_id", row["dashboard_tab_id"])
-    if row.get("card_id") is not None and state.table("card").get(row["card_id"]) is None:
-        raise _foreign_key_violation("report_dashboardcard", "card_id", row["card_id"])
-    if row.get("action_id") is not None and state.table("action").get(row["action_id"]) is None:
-        raise _foreign_key_violation("report_dashboardcard", "action_id", row["action_id"])
-
-
-def _update_dashcard(state: State, existing: Row, requested: dict) -> None:
-    changes = {k: requested[k] for k in DASHCARD_UPDATE_KEYS if k in requested and requested[k] != existing.get(k)}
-    if changes:
-        existing.update(changes)
-        _check_dashcard_references(state, existing)
-        existing["updated_at"] = state.now()
-    # A dashcard sent without `series` loses its series: the update compares against an empty list.
-    series = _series_card_ids(requested.get("series"))
-    if series != _series_ids(state, existing["id"]):
-        _set_series(state, existing["id"], series)
-
-
-def _create_dashcards(state: State, dashboard_id: int, to_create: list[dict]) -> None:
-    cards = state.table("card")
-    for dc in to_create:
-        card_id = dc.get("card_id")
-        if isinstance(card_id, int) and card_id > 0:
-            card = cards.get(card_id)
-            if card is None:
-                raise errors.not_found()
-            if card.get("archived"):
-                raise errors.archived()
-    for dc in to_create:
-        card_id = dc.get("card_id")
-        if card_id is not None and dc.get("parameter_mappings") and cards.get(card_id) is None:
-            raise errors.ApiError(404, {"message": f"Card {card_id} does not exist or does not have a valid query.",
-                                        "card-id": card_id})
-    for dc in to_create:
-        values = {k: v for k, v in dc.items() if k not in NEW_DASHCARD_IGNORED}
-        unknown = sorted(set(values) - DASHCARD_COLUMNS)
-        if unknown:
-            # Metabase inserts the item's keys as columns; a hydrated key such as `action` makes the insert fail.
-            raise errors.server_error(f'ERROR: column "{unknown[0]}" of relation "report_dashboardcard" does not exist')
-        values["dashboard_id"] = dashboard_id
-        _check_dashcard_references(state, values)
-        created = _insert_dashcard(state, values)
-        _set_series(state, created["id"], _series_card_ids(dc.get("series")))
-
-
-def _prune_inline_parameters(state: State, dash: Row) -> None:
-    """>= 0.58 quirk: a PUT carrying parameters and dashcards drops the parameters dashcards show inline."""
-    inline = {p for dc in _dashcards(state, dash["id"]) for p in dc.get("inline_parameters") or []}
-    dash["parameters"] = [p for p in dash.get("parameters") or [] if p.get("id") not in inline]
-
-
-def update_dashboard(ctx: Ctx, dashboard_id: int, body: dict) -> dict:
+def _update(ctx: Ctx, dashboard_id: Any, body: dict) -> dict:
     """PUT /api/dashboard/{id} and the deprecated PUT .../cards share this code path."""
-    state = ctx.state
-    dash = _checked(state, ctx.user, dashboard_id, write=True)
-    _check_unique_ids("dashcards", body.get("dashcards"))
-    _check_unique_ids("tabs", body.get("tabs"))
-    # The archived check looks at the dashboard as it was before this request's own `archived` change.
-    was_archived = bool(dash["archived"])
-    with _atomic(state):
-        _apply_plain_updates(state, ctx.user, dash, body)
-        if "dashcards" in body:
-            if was_archived:
-                raise errors.archived()
-            _write_dashcards_and_tabs(state, dash, body.get("dashcards") or [], body.get("tabs") or [])
-            if body.get("parameters") is not None and state.extra[QUIRKS].get(PRUNE_INLINE_PARAMETERS):
-                _prune_inline_parameters(state, dash)
-        # update-dashboard (dashboards/api.clj) writes report_dashboard only when a dashboard column is in the
-        # request (`t2/update! :model/Dashboard` inside `(when-let [updates (not-empty ...)])`): dashcards and tabs
-        # go through their own models, so a layout-only edit leaves the row's updated_at alone. It still
-        # publishes :event/dashboard-update, which pushes a revision: the list row's last-edit-info moves on.
-        _record_edit(state, "dashboard", dash["id"], ctx.user["id"])
-    return hydrate_dashboard(state, ctx.user, dash, read_view=False)
+    dash = model.update(ctx.state, ctx.user, dashboard_id, body)
+    return shape.hydrate_dashboard(ctx.state, ctx.user, dash, read_view=False)
 
 
 @route("PUT", "/api/dashboard/{id}")
 def put_dashboard(ctx: Ctx, id):
-    return update_dashboard(ctx, id, ctx.body or {})
+    return _update(ctx, id, ctx.body or {})
 
 
 @route("PUT", "/api/dashboard/{id}/cards")
 def put_dashboard_cards(ctx: Ctx, id):
     body = ctx.body or {}
-    dash = update_dashboard(ctx, id, {"dashcards": body.get("cards"), "tabs": body.get("tabs")})
+    dash = _update(ctx, id, {"dashcards": body.get("cards"), "tabs": body.get("tabs")})
     return {"cards": dash["dashcards"], "tabs": dash["tabs"]}
 
 
@@ -760,110 +87,10 @@ def put_dashboard_cards(ctx: Ctx, id):
 # Routes: copy, items, query metadata
 # ---------------------------------------------------------------------------------------------------------------
 
-def _copy_plan(state: State, dashcards: list[Row], deep: bool) -> tuple[dict[int, Row], set[int], list[Row]]:
-    """Which cards a copy duplicates, which it references as they are, and which it leaves out (cards-to-copy).
-
-    Dashboard questions are always duplicated; a deep copy also duplicates every other card except models.
-    """
-    to_copy: dict[int, Row] = {}
-    referenced: set[int] = set()
-    discarded: list[Row] = []
-    for dc in dashcards:
-        if dc["card_id"] is None:
-            continue
-        for card_id in [dc["card_id"], *_series_ids(state, dc["id"])]:
-            card = state.table("card").get(card_id)
-            if card is None or card.get("archived"):
-                if card is not None:
-                    discarded.append(card)
-            elif card.get("dashboard_id") is not None or (deep and card.get("type") != "model"):
-                to_copy[card_id] = card
-            else:
-                referenced.add(card_id)
-    return to_copy, referenced, discarded
-
-
-def _duplicate_card(state: State, card: Row, user_id: int, collection_id: int | None, name: str,
-                    dashboard_id: int | None) -> Row:
-    """A new card from an old one, the way create-card! builds it: content copied, state and sharing reset."""
-    values = {k: v for k, v in card.items() if k not in ("id", "entity_id", "created_at", "updated_at")}
-    values.update(name=name, collection_id=collection_id, dashboard_id=dashboard_id, creator_id=user_id,
-                  archived=False, archived_directly=False, public_uuid=None, made_public_by_id=None,
-                  enable_embedding=False, embedding_params=None, view_count=0, last_used_at=None,
-                  initially_published_at=None)
-    created = state.table("card").insert(values, now=state.now())
-    _record_edit(state, "card", created["id"], user_id)
-    return created
-
-
-def _copied_dashcard(state: State, dc: Row, new_card_ids: dict[int, int], referenced: set[int]) -> dict | None:
-    """The copy's version of a dashcard (update-cards-for-copy), or None when the copy leaves it out.
-
-    Action buttons are dropped; text, heading and iframe cards and referenced cards are kept as they are; other
-    virtual cards (links, placeholders) and cards that were not duplicated are dropped.
-    """
-    if dc.get("action_id") is not None:
-        return None
-    values = {k: copy.deepcopy(v) for k, v in dc.items() if k not in NEW_DASHCARD_IGNORED | {"dashboard_id"}}
-    values["series"] = _series_ids(state, dc["id"])
-    virtual = ((dc.get("visualization_settings") or {}).get("virtual_card") or {}).get("display")
-    if virtual in ("iframe", "text", "heading") or dc["card_id"] in referenced:
-        return values
-    if dc["card_id"] not in new_card_ids:
-        return None
-    values["card_id"] = new_card_ids[dc["card_id"]]
-    for mapping in values.get("parameter_mappings") or []:
-        if mapping.get("card_id") in new_card_ids:
-            mapping["card_id"] = new_card_ids[mapping["card_id"]]
-    values["series"] = [new_card_ids[s] for s in values["series"] if s in new_card_ids]
-    return values
-
 
 @route("POST", "/api/dashboard/{from-dashboard-id}/copy")
 def copy_dashboard(ctx: Ctx, from_dashboard_id):
-    state = ctx.state
-    body = ctx.body or {}
-    # A missing is_deep_copy defaults to false; an explicit null is neither and slips past the check.
-    deep = body.get("is_deep_copy", False)
-    collection_id = body.get("collection_id")
-    _check_collection(state, ctx.user, collection_id)
-    if deep is False and state.table("card").first(dashboard_id=from_dashboard_id, archived=False):
-        raise errors.bad_request(SHALLOW_COPY_MESSAGE)
-    source = _checked(state, ctx.user, from_dashboard_id)
-    with _atomic(state):
-        maybe_reconcile_collection_position(state, None, {
-            "collection_id": collection_id, "collection_position": body.get("collection_position")})
-        dash = _insert_dashboard(state, ctx.user["id"], {
-            "name": body.get("name") or source["name"],
-            "description": body.get("description") or source["description"],
-            "parameters": source.get("parameters") or [], "width": source["width"],
-            "collection_id": collection_id, "collection_position": body.get("collection_position"),
-        })
-        new_tab_ids = {}
-        for tab in _tabs(state, source["id"]):
-            created = state.table("dashboard_tab").insert(
-                {"dashboard_id": dash["id"], "name": tab["name"], "position": tab["position"]}, now=state.now())
-            new_tab_ids[tab["id"]] = created["id"]
-        dashcards = [dc for dc in _dashcards(state, source["id"]) if _visible(state.table("card").get(dc["card_id"]))]
-        to_copy, referenced, uncopied = _copy_plan(state, dashcards, bool(deep))
-        same_collection = source["collection_id"] == collection_id
-        new_card_ids = {
-            old_id: _duplicate_card(
-                state, card, ctx.user["id"], collection_id,
-                f"{card['name']} - Duplicate" if same_collection else card["name"],
-                dash["id"] if card.get("dashboard_id") is not None else None,
-            )["id"]
-            for old_id, card in to_copy.items()
-        }
-        for dc in dashcards:
-            copied = _copied_dashcard(state, dc, new_card_ids, referenced)
-            if copied is None:
-                continue
-            series = copied.pop("series")
-            if new_tab_ids:
-                copied["dashboard_tab_id"] = new_tab_ids.get(dc["dashboard_tab_id"])
-            created = _insert_dashcard(state, {**copied, "dashboard_id": dash["id"]})
-            _set_series(state, created["id"], series)
+    dash, uncopied = model.copy_dashboard(ctx.state, ctx.user, from_dashboard_id, ctx.body or {})
     out = dict(dash)
     if uncopied:
         out["uncopied"] = uncopied
@@ -873,38 +100,23 @@ def copy_dashboard(ctx: Ctx, from_dashboard_id):
 @route("GET", "/api/dashboard/{id}/items")
 def dashboard_items(ctx: Ctx, id):
     state = ctx.state
-    dash = _checked(state, ctx.user, id)
-    shown = {dc["card_id"] for dc in _dashcards(state, dash["id"])}
+    dash = model.checked(state, ctx.user, id)
+    shown = {dc["card_id"] for dc in model.dashcards_on(state, dash["id"])}
     cards = [c for c in state.table("card").where(dashboard_id=dash["id"], archived=False) if c["id"] in shown]
     # The paged SQL query is counted, so `total` is the size of the page, not of the whole list.
     page = ctx.page(cards)
-    return {"total": len(page), "data": [_item(state, dash, c) for c in page], "models": ["card"] if page else [],
+    return {"total": len(page), "data": [shape.question_item(state, dash, c) for c in page], "models": ["card"] if page else [],
             "limit": ctx.paging.limit if ctx.paging else None, "offset": ctx.paging.offset if ctx.paging else None}
-
-
-def _item(state: State, dash: Row, card: Row) -> dict:
-    """A dashboard question in the collection-items shape (recorded collection/root/items.json)."""
-    item = {k: card.get(k) for k in ("id", "name", "description", "entity_id", "collection_position", "display",
-                                      "collection_preview", "last_used_at", "collection_id", "archived_directly",
-                                      "archived", "database_id", "dashboard_id")}
-    item.update(location=None, model="card", moderated_status=None, can_write=True, can_restore=False,
-                can_delete=False, is_remote_synced=False, fully_parameterized=True,
-                dashboard={"id": dash["id"], "name": dash["name"], "moderation_status": None},
-                dashboard_count=len(state.table("dashboardcard").where(card_id=card["id"])))
-    edit = last_edit_info(state, "card", card["id"])
-    if edit:
-        item["last-edit-info"] = edit
-    return item
 
 
 @route("GET", "/api/dashboard/{id}/query_metadata")
 def dashboard_query_metadata(ctx: Ctx, id):
     """Databases and tables (with fields) the dashboard's cards query; an approximation of Metabase's bundle."""
     state = ctx.state
-    dash = _checked(state, ctx.user, id)
+    dash = model.checked(state, ctx.user, id)
     card_ids = []
-    for dc in _dashcards(state, dash["id"]):
-        card_ids += [dc["card_id"], *_series_ids(state, dc["id"])] if dc["card_id"] is not None else []
+    for dc in model.dashcards_on(state, dash["id"]):
+        card_ids += [dc["card_id"], *model.series_ids(state, dc["id"])] if dc["card_id"] is not None else []
     cards = [c for c in (state.table("card").get(i) for i in dict.fromkeys(card_ids)) if c is not None]
     db_ids = dict.fromkeys(c.get("database_id") for c in cards if c.get("database_id") is not None)
     table_ids = dict.fromkeys(c.get("table_id") for c in cards if c.get("table_id") is not None)

@@ -91,7 +91,7 @@ def validate_settings(state: State, db: Row, engine: str, settings: dict[str, An
     """`PUT /api/database/:id`'s loop over `settings` (warehouses_rest/api.clj, the PUT "/:id" endpoint): every
     non-nil value that is neither the setting's default nor the stored value goes through
     `setting/validate-settable-for-db!` (settings/models/setting.clj), whose exceptions become 400s with data."""
-    from . import settings as site_settings
+    from ..models import settings as site_settings
 
     existing = db.get("settings") or {}
     for key, value in settings.items():

@@ -6,28 +6,16 @@ from typing import Any
 
 from .. import errors
 from ..app import Ctx
+from ..models.versions import MEASURES_SINCE, require_version
 from ..router import route
+from ..shapes import segments
 from ..shapes.users import creator
 from ..store import Row, State
-from . import segments
 
-MEASURES_SINCE = 59
 _AGGREGATION_PHRASES = {
     "sum": "Sum of", "avg": "Average of", "min": "Min of", "max": "Max of", "distinct": "Distinct values of",
     "cum-sum": "Cumulative sum of", "median": "Median of", "stddev": "Standard deviation of", "var": "Variance of",
 }
-
-
-def minor_version(state: State) -> int:
-    """The x of the emulated v0.x.y (v1.x.y for EE tags)."""
-    parts = state.profile.tag.lstrip("v").split(".")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-
-
-def require_version(state: State, minor: int) -> None:
-    """Endpoints that an older emulated release does not have answer like an unknown route."""
-    if minor_version(state) < minor:
-        raise errors.not_found()
 
 
 def to_full_mbql5(state: State, table_id: int, definition: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +36,7 @@ def to_full_mbql5(state: State, table_id: int, definition: dict[str, Any]) -> di
 def describe_aggregation(state: State, clause: Any) -> str:
     if not isinstance(clause, list) or not clause:
         return str(clause)
-    op, args = clause[0], segments._clause_args(clause)
+    op, args = clause[0], segments.clause_args(clause)
     if op == "count":
         return "Count"
     if op == "cum-count":

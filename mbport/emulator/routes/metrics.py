@@ -6,9 +6,9 @@ from typing import Any
 
 from .. import errors
 from ..app import Ctx
+from ..models.versions import MEASURES_SINCE, require_version
 from ..router import route
 from ..store import Row, State
-from .measures import MEASURES_SINCE, require_version
 
 
 def _collection(state: State, collection_id: int | None) -> dict[str, Any] | None:

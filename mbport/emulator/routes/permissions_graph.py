@@ -7,6 +7,7 @@ from typing import Any
 from .. import errors, premium
 from ..app import Ctx
 from ..models import users
+from ..models.versions import minor_version
 from ..router import route
 from ..store import Row, State
 from . import impersonations, sandboxes
@@ -215,7 +216,6 @@ def _render_db(perms: dict[str, Any]) -> dict[str, Any]:
 
 
 def _admin_perms(state: State) -> dict[str, Any]:
-    from .measures import minor_version
 
     perms = dict(ADMIN_PERMS)
     if minor_version(state) >= 59:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from .. import errors, premium
 from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
-from ..models import users
+from ..models import settings, users
 from ..router import route
 from ..store import new_uuid
-from . import settings
 
 
 def _public_properties(ctx: Ctx) -> dict:

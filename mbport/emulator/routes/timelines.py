@@ -47,24 +47,6 @@ def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
     return {**summary, "can_write": collections.can_write(ctx.state, ctx.user, coll)}
 
 
-def _collection_permission(ctx: Ctx, collection_id: int | None, write: bool) -> bool:
-    coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
-    check = collections.can_write if write else collections.can_read
-    return check(ctx.state, ctx.user, coll)
-
-
-def _can_read_collection(ctx: Ctx, collection_id: int | None) -> bool:
-    return _collection_permission(ctx, collection_id, write=False)
-
-
-def check_collection_access(ctx: Ctx, collection_id: int | None, write: bool) -> None:
-    """404 for a missing collection, 403 without read (or write) permission on it."""
-    if collection_id is not None and ctx.state.table("collection").get(collection_id) is None:
-        raise errors.not_found()
-    if not _collection_permission(ctx, collection_id, write):
-        raise errors.forbidden()
-
-
 def _events(state: State, timeline_id: int, all_events: bool, start: str | None = None, end: str | None = None) -> list:
     rows = state.table("timeline_event").where(timeline_id=timeline_id)
     if not all_events:
@@ -110,7 +92,8 @@ def _timelines_in(ctx: Ctx, collection_id: int | None, archived: bool, include_e
 def list_timelines(ctx: Ctx):
     archived = _flag(ctx.query.get("archived"))
     # Only timelines in collections the caller can see (Metabase's visible-collection filter).
-    rows = ctx.state.table("timeline").where(lambda r: _can_read_collection(ctx, r["collection_id"]), archived=archived)
+    rows = ctx.state.table("timeline").where(lambda r: collections.can_read(ctx.state, ctx.user, collections.row_or_root(ctx.state, r["collection_id"])),
+        archived=archived)
     rows.sort(key=lambda r: r["name"].lower())
     out = [hydrate_timeline(ctx, r) for r in rows]
     if ctx.query.get("include") == "events":
@@ -123,7 +106,7 @@ def list_timelines(ctx: Ctx):
 def create_timeline(ctx: Ctx):
     body = ctx.body or {}
     state = ctx.state
-    check_collection_access(ctx, body.get("collection_id"), write=True)
+    collections.check_access(ctx.state, ctx.user, body.get("collection_id"), write=True)
     if not body["name"].strip():
         raise errors.invalid({"name": "value must be a non-blank string."})
     row = {k: body.get(k) for k in TIMELINE_FIELDS}
@@ -135,7 +118,7 @@ def create_timeline(ctx: Ctx):
 @route("GET", "/api/timeline/{id}")
 def get_timeline(ctx: Ctx, id: int):
     timeline = _get_timeline(ctx.state, id)
-    check_collection_access(ctx, timeline["collection_id"], write=False)
+    collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=False)
     out = hydrate_timeline(ctx, timeline)
     if ctx.query.get("include") == "events":
         start, end = ctx.query.get("start"), ctx.query.get("end")
@@ -148,10 +131,10 @@ def get_timeline(ctx: Ctx, id: int):
 def update_timeline(ctx: Ctx, id: int):
     state = ctx.state
     timeline = _get_timeline(state, id)
-    check_collection_access(ctx, timeline["collection_id"], write=True)
+    collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=True)
     body = ctx.body or {}
     if "collection_id" in body and body["collection_id"] != timeline["collection_id"]:
-        check_collection_access(ctx, body["collection_id"], write=True)
+        collections.check_access(ctx.state, ctx.user, body["collection_id"], write=True)
     changes = {k: body[k] for k in ("description", "icon", "collection_id", "default", "archived") if k in body}
     if body.get("name") is not None:
         changes["name"] = body["name"]
@@ -167,7 +150,7 @@ def update_timeline(ctx: Ctx, id: int):
 @route("DELETE", "/api/timeline/{id}")
 def delete_timeline(ctx: Ctx, id: int):
     state = ctx.state
-    check_collection_access(ctx, _get_timeline(state, id)["collection_id"], write=True)
+    collections.check_access(ctx.state, ctx.user, _get_timeline(state, id)["collection_id"], write=True)
     events = state.table("timeline_event")
     for event in events.where(timeline_id=id):
         events.delete(event["id"])
@@ -177,13 +160,13 @@ def delete_timeline(ctx: Ctx, id: int):
 
 @route("GET", "/api/timeline/collection/root")
 def root_collection_timelines(ctx: Ctx):
-    check_collection_access(ctx, None, write=False)
+    collections.check_access(ctx.state, ctx.user, None, write=False)
     return _timelines_in(ctx, None, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
 @route("GET", "/api/timeline/collection/{id}")
 def collection_timelines(ctx: Ctx, id: int):
-    check_collection_access(ctx, id, write=False)
+    collections.check_access(ctx.state, ctx.user, id, write=False)
     return _timelines_in(ctx, id, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
@@ -194,7 +177,7 @@ def _get_event(ctx: Ctx, event_id: int, write: bool) -> Row:
     if event is None:
         raise errors.not_found()
     timeline = ctx.state.table("timeline").get(event["timeline_id"])
-    check_collection_access(ctx, timeline and timeline["collection_id"], write=write)
+    collections.check_access(ctx.state, ctx.user, timeline and timeline["collection_id"], write=write)
     return event
 
 
@@ -205,7 +188,7 @@ def create_event(ctx: Ctx):
     timeline = state.table("timeline").get(body["timeline_id"])
     if timeline is None:
         raise errors.ApiError(404, f"Timeline with id {body['timeline_id']} not found")
-    check_collection_access(ctx, timeline["collection_id"], write=True)
+    collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=True)
     if not body["name"].strip():
         raise errors.invalid({"name": "value must be a non-blank string."})
     # `source` and `question_id` only feed Metabase's analytics; they are not stored.
@@ -232,7 +215,7 @@ def update_event(ctx: Ctx, id: int):
         target = state.table("timeline").get(body["timeline_id"])
         if target is None:
             raise errors.not_found()
-        check_collection_access(ctx, target["collection_id"], write=True)
+        collections.check_access(ctx.state, ctx.user, target["collection_id"], write=True)
     changes = {k: body[k] for k in ("description", "time_matters", "timezone", "icon", "archived") if k in body}
     if body.get("timeline_id") is not None:
         changes["timeline_id"] = body["timeline_id"]

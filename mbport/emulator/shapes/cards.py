@@ -7,6 +7,7 @@ import orjson
 from .. import mbql
 from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
+from ..models.versions import minor_version
 from ..store import Row, State
 from . import collections as collection_shapes
 from . import users
@@ -28,16 +29,9 @@ def last_edit_info(state: State, model: str, row: Row) -> dict | None:
             "last_name": user.get("last_name"), "timestamp": edit["timestamp"]}
 
 
-def _minor_version(state: State) -> int:
-    try:
-        return int(state.profile.tag.lstrip("v").split(".")[1])
-    except (IndexError, ValueError):
-        return 0
-
-
 def _legacy_query(state: State, card: Row) -> str | None:
     """0.57-0.61 return the MBQL 4 query as a JSON string; 0.62+ return null for cards written through the API."""
-    if _minor_version(state) >= 62 or not card.get("dataset_query"):
+    if minor_version(state) >= 62 or not card.get("dataset_query"):
         return None
     return orjson.dumps(mbql.to_legacy(card["dataset_query"])).decode()
 

@@ -1,0 +1,20 @@
+"""What the emulated release has: its minor version, and endpoints that older releases do not have."""
+
+from __future__ import annotations
+
+from .. import errors
+from ..store import State
+
+MEASURES_SINCE = 59  # /api/measure and /api/metric
+
+
+def minor_version(state: State) -> int:
+    """The x of the emulated v0.x.y (v1.x.y for EE tags)."""
+    parts = state.profile.tag.lstrip("v").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def require_version(state: State, minor: int) -> None:
+    """Endpoints that an older emulated release does not have answer like an unknown route."""
+    if minor_version(state) < minor:
+        raise errors.not_found()
