@@ -135,7 +135,7 @@ class Emulator:
     def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
                  max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None,
                  base_path: str = "", sqlite_actions: bool = False):
-        modules = _route_modules()
+        _route_modules()  # importing them registers the routes
         # Metabase behind a reverse proxy under a path (site URL https://example.com/metabase): the proxy
         # strips the prefix; what is outside it is the proxy's own 404 page, never Metabase's.
         self.base_path = normalize_base_path(base_path)
@@ -145,9 +145,6 @@ class Emulator:
         self.sqlite_actions = sqlite_actions
         # Areas that own built-in rows (the Trash, the two magic groups, ...) create them here.
         models.init_state(self.state)
-        for module in modules:
-            if hasattr(module, "init_state"):
-                module.init_state(self.state)
         self.router = Router(registered_routes())
         # (method, path, status, query) of every request, for tests and the request-count benchmarks.
         self.request_log: list[tuple[str, str, int]] = []
@@ -186,7 +183,7 @@ class Emulator:
 
     @sqlite_actions.setter
     def sqlite_actions(self, on: bool) -> None:
-        from .routes import databases
+        from .models import databases
 
         with self.state.lock:
             self.state.extra[SQLITE_ACTIONS_KEY] = bool(on)

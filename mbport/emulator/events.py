@@ -29,6 +29,10 @@ EVENTS: dict[str, str] = {
     "card.on_dashboard": "a dashboard question was saved and belongs on its dashboard (card, tab_id)",
     "card.alerts_broken": "a card's alerts no longer fit it and are deleted (card_id)",
     "user.deactivated": "a user was deactivated (user)",
+    "group.created": "a permissions group row was inserted (group)",
+    "group.deleted": "a permissions group and its memberships were deleted (group)",
+    "database.created": "a database row was inserted (db)",
+    "database.deleted": "a database and its tables, fields and field values were deleted (db_id)",
 }
 
 _SUBSCRIBERS: dict[str, list[Subscriber]] = {name: [] for name in EVENTS}
@@ -44,6 +48,11 @@ def on(name: str) -> Callable[[Subscriber], Subscriber]:
         return fn
 
     return register
+
+
+def off(name: str, fn: Subscriber) -> None:
+    """Remove a subscriber registered with `on` (tests listen to an event for a while)."""
+    _SUBSCRIBERS[name].remove(fn)
 
 
 def emit(state: State, name: str, **payload: Any) -> None:

@@ -2,8 +2,9 @@
 
 import pytest
 
+from mbport.emulator import events
 from tests.conftest import make_client
-from tests.emulator.test_users import ADMINS, ALL_USERS, fake_area, login, new_user  # noqa: F401 (fixture)
+from tests.emulator.test_users import ADMINS, ALL_USERS, login, new_user
 
 
 def test_fresh_instance_has_exactly_the_two_magic_groups(admin):
@@ -31,10 +32,17 @@ def test_member_count_counts_active_members_only(admin):
     assert counts == {"Administrators": 1, "All Users": 2}
 
 
-def test_create_group_shape_uniqueness_and_graph_hook(admin, fake_area):  # noqa: F811
+def test_create_group_shape_uniqueness_and_graph_hook(admin, emulator):
     seen = []
-    fake_area("permissions_graph", on_group_created=lambda state, group: seen.append(group["name"]))
-    group = admin.post("/api/permissions/group", json={"name": "Sales"}).json()
+
+    def record(state, group):
+        seen.append(group["name"])
+
+    events.on("group.created")(record)
+    try:
+        group = admin.post("/api/permissions/group", json={"name": "Sales"}).json()
+    finally:
+        events.off("group.created", record)
     assert set(group) >= {"id", "name", "entity_id", "magic_group_type", "is_tenant_group"}
     assert group["magic_group_type"] is None and seen == ["Sales"]
     dup = admin.post("/api/permissions/group", json={"name": "sALES"})
@@ -151,3 +159,15 @@ def test_blank_group_name_is_rejected(admin):
 
 def test_anonymous_is_401(emulator):
     assert make_client(emulator).get("/api/permissions/group").status_code == 401
+
+
+def test_deleting_a_group_drops_its_collection_grants(admin, emulator):
+    """The `group.deleted` event reaches the collection graph, not only the data permissions graph."""
+    gid = admin.post("/api/permissions/group", json={"name": "Temp"}).json()["id"]
+    revision = admin.get("/api/collection/graph").json()["revision"]
+    resp = admin.put("/api/collection/graph", json={"revision": revision, "groups": {str(gid): {"root": "read"}}})
+    assert resp.status_code == 200, resp.text
+    grants = emulator.state.extra["collection_permissions"]["perms"]
+    assert gid in grants
+    assert admin.delete(f"/api/permissions/group/{gid}").status_code == 204
+    assert gid not in grants

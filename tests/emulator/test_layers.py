@@ -13,14 +13,6 @@ EMULATOR = Path(emulator_package.__file__).parent
 ROUTES = EMULATOR / "routes"
 ROUTE_MODULES = {p.stem for p in ROUTES.glob("*.py") if p.stem != "__init__"}
 
-# Route modules not split yet, and what they still import from other route modules. This list only shrinks:
-# split an area (models/<area>.py, shapes/<area>.py) and remove its lines.
-NOT_YET_SPLIT = {
-    ("actions", "databases"), ("dashboards", "databases"), ("databases", "fields"), ("databases", "permissions_graph"),
-    ("databases", "tables"), ("fields", "tables"), ("permissions_graph", "impersonations"),
-    ("permissions_graph", "sandboxes"), ("sandboxes", "permissions_graph"), ("tables", "databases"),
-    ("tables", "fields"),
-}
 # models/shapes modules that still reach into a route module (the query runner is mbql-exec's routes/dataset.py).
 LAYER_EXCEPTIONS = {("models/cards.py", "dataset")}
 
@@ -45,8 +37,7 @@ def imported_route_modules(path: Path) -> set[str]:
 
 def test_route_handlers_do_not_import_each_other():
     found = {(p.stem, other) for p in ROUTES.glob("*.py") for other in imported_route_modules(p) if other != p.stem}
-    assert found <= NOT_YET_SPLIT, f"route modules import other route modules: {sorted(found - NOT_YET_SPLIT)}"
-    assert not NOT_YET_SPLIT - found, f"split already, remove from NOT_YET_SPLIT: {sorted(NOT_YET_SPLIT - found)}"
+    assert found == set(), f"route modules import other route modules: {sorted(found)}"
 
 
 def test_models_and_shapes_do_not_import_routes():

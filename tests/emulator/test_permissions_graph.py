@@ -38,7 +38,7 @@ def add_database(emu: Emulator, admin, name: str = "Shop",
             admin.put(f"/api/database/{db_id}", json={"settings": {"database-enable-actions": True}}).raise_for_status()
         by_name = {t["name"]: t for t in emu.state.table("metabase_table").where(db_id=db_id)}
         return emu.state.table("metabase_database").get(db_id), [by_name[t] for _, t in tables]
-    from mbport.emulator.routes import permissions_graph
+    from mbport.emulator.models import permissions_graph
 
     state = emu.state
     db = state.table("metabase_database").insert({
@@ -67,7 +67,7 @@ def add_group(emu: Emulator, admin, name: str) -> int:
         resp = admin.post("/api/permissions/group", json={"name": name})
         assert resp.status_code == 200, resp.text
         return resp.json()["id"]
-    from mbport.emulator.routes import permissions_graph
+    from mbport.emulator.models import permissions_graph
 
     group = emu.state.table("permissions_group").insert({"name": name, "magic_group_type": None,
                                                         "is_tenant_group": False})

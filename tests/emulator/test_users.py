@@ -5,7 +5,6 @@ import importlib
 import pytest
 
 import mbport.emulator.models as models_package
-import mbport.emulator.routes as routes_package
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 
 ALL_USERS, ADMINS = 1, 2
@@ -13,12 +12,9 @@ ALL_USERS, ADMINS = 1, 2
 
 @pytest.fixture
 def fake_area(monkeypatch):
-    """Give another area's module (its models module, else its route module) the functions a test needs."""
+    """Give another area's models module the functions a test needs."""
     def install(name, **functions):
-        try:
-            module = importlib.import_module(f"{models_package.__name__}.{name}")
-        except ImportError:
-            module = importlib.import_module(f"{routes_package.__name__}.{name}")
+        module = importlib.import_module(f"{models_package.__name__}.{name}")
         for attr, fn in functions.items():
             monkeypatch.setattr(module, attr, fn, raising=False)
         return module

@@ -7,9 +7,26 @@ fresh Metabase already has. Areas import one another only to read; effects on an
 from __future__ import annotations
 
 from ..store import State
-from . import cards, collection_graph, collections, dashboards, notifications, pulses, settings, users
+from . import (
+    cards,
+    collection_graph,
+    collections,
+    dashboards,
+    databases,
+    fields,
+    impersonations,
+    notifications,
+    permissions_graph,
+    pulses,
+    sandboxes,
+    settings,
+    tables,
+    users,
+    versions,
+)
 
-AREAS = (cards, collection_graph, collections, dashboards, notifications, pulses, settings, users)
+AREAS = (cards, collection_graph, collections, dashboards, databases, fields, impersonations, notifications,
+         permissions_graph, pulses, sandboxes, settings, tables, users, versions)
 
 
 def init_state(state: State) -> None:

@@ -76,8 +76,9 @@ def on_collection_created(state: State, collection: Row) -> None:
     sync_defaults(state)
 
 
+@events.on("group.deleted")
 def on_group_deleted(state: State, group: Row) -> None:
-    """Called by the groups area after deleting a group."""
+    """A deleted group's collection grants go with it."""
     _store(state)["perms"].pop(group["id"], None)
 
 

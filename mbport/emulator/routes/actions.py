@@ -6,12 +6,11 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx
-from ..models import collections
+from ..models import collections, databases
 from ..models.versions import minor_version
 from ..router import route
 from ..shapes import users as user_shapes
 from ..store import Row, State
-from . import databases
 
 # Metabase removed HTTP actions (metabase#69764, merged February 2026, so about 0.60).
 HTTP_ACTIONS_UNTIL = 60

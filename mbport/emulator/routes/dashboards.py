@@ -9,8 +9,8 @@ from ..models import dashboards as model
 from ..router import route
 from ..shapes import dashboards as shape
 from ..shapes.collections import collection_summary
+from ..shapes.databases import present_db
 from ..shapes.users import creator
-from ..store import Row
 
 # ---------------------------------------------------------------------------------------------------------------
 # Routes: list, create, read, delete
@@ -120,22 +120,12 @@ def dashboard_query_metadata(ctx: Ctx, id):
     cards = [c for c in (state.table("card").get(i) for i in dict.fromkeys(card_ids)) if c is not None]
     db_ids = dict.fromkeys(c.get("database_id") for c in cards if c.get("database_id") is not None)
     table_ids = dict.fromkeys(c.get("table_id") for c in cards if c.get("table_id") is not None)
-    databases = [_database(ctx, d) for d in (state.table("metabase_database").get(i) for i in db_ids) if d is not None]
+    databases = [present_db(ctx.state, ctx.user, d) for d in (state.table("metabase_database").get(i) for i in db_ids) if d is not None]
     tables = []
     for table_id in table_ids:
         table = state.table("metabase_table").get(table_id)
         if table is not None:
             fields = state.table("metabase_field").where(table_id=table_id)
             db = state.table("metabase_database").get(table.get("db_id"))
-            tables.append({**table, "fields": fields, "db": _database(ctx, db) if db else None})
+            tables.append({**table, "fields": fields, "db": present_db(ctx.state, ctx.user, db) if db else None})
     return {"cards": [], "databases": databases, "tables": tables, "fields": [], "dashboards": []}
-
-
-def _database(ctx: Ctx, db: Row) -> dict:
-    """A database as the data area presents it (connection secrets redacted)."""
-    try:
-        from . import databases
-    except ImportError:
-        databases = None
-    present = getattr(databases, "present_db", None)
-    return present(ctx, db) if present else {k: v for k, v in db.items() if k != "details"}

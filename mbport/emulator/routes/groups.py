@@ -67,19 +67,6 @@ def _check_name_free(state: State, name: str) -> None:
         raise errors.bad_request("A group with that name already exists.")
 
 
-def _notify(module_name: str, hook: str, *args: Any) -> None:
-    """Call another area's hook if that area (and hook) exist yet."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"{__package__}.{module_name}")
-    except ImportError:
-        return
-    fn = getattr(module, hook, None)
-    if fn:
-        fn(*args)
-
-
 # ---- groups ----
 
 @route("GET", "/api/permissions/group")
@@ -113,7 +100,7 @@ def create_group(ctx: Ctx):
     _check_name_free(ctx.state, body["name"])
     group = ctx.state.table("permissions_group").insert(
         {"name": body["name"], "magic_group_type": None, "is_tenant_group": False})
-    _notify("permissions_graph", "on_group_created", ctx.state, group)
+    ctx.state.emit("group.created", group=group)
     return group_row(group)
 
 
@@ -140,8 +127,7 @@ def delete_group(ctx: Ctx, group_id: int):
     for m in memberships.where(group_id=group_id):
         memberships.delete(m["id"])
     ctx.state.table("permissions_group").delete(group_id)
-    _notify("permissions_graph", "on_group_deleted", ctx.state, group)
-    _notify("collection_graph", "on_group_deleted", ctx.state, group)
+    ctx.state.emit("group.deleted", group=group)
     return NO_CONTENT
 
 

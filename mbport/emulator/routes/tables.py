@@ -4,58 +4,13 @@ from __future__ import annotations
 
 from .. import errors
 from ..app import Ctx
+from ..models import databases
+from ..models import fields as field_model
+from ..models.tables import get_table_or_404, table_fields, update_positions
 from ..router import route
-from ..store import Row, State
-from . import fields as field_api
-
-
-def get_table_or_404(state: State, table_id: int) -> Row:
-    table = state.table("metabase_table").get(table_id)
-    if table is None:
-        raise errors.not_found()
-    return table
-
-
-def table_out(table: Row) -> dict:
-    return dict(table)
-
-
-def table_with_db(ctx: Ctx, table: Row) -> dict:
-    from . import databases
-
-    db = ctx.state.table("metabase_database").get(table["db_id"])
-    # the hydrated `db` of a table carries no router_database_id (recorded table.json)
-    db_map = {k: v for k, v in databases.db_out(ctx, db).items() if k != "router_database_id"} if db else None
-    return {**table_out(table), "db": db_map}
-
-
-def _field_sort_key(order: str):
-    if order == "alphabetical":
-        return lambda f: (f["name"].lower(), f["id"])
-    if order == "custom":
-        return lambda f: (f["custom_position"], f["id"])
-    if order == "smart":
-        rank = {"type/PK": 0, "type/Name": 1, "type/Title": 1}
-        return lambda f: (rank.get(f["semantic_type"], 2), f["database_position"], f["id"])
-    return lambda f: (f["database_position"], f["id"])
-
-
-def table_fields(state: State, table: Row, *, include_inactive: bool = False) -> list[Row]:
-    """A table's top-level fields in display order (their `position`), retired ones left out."""
-    rows = state.table("metabase_field").where(
-        lambda f: (include_inactive or f["active"]) and f["visibility_type"] != "retired", table_id=table["id"])
-    return sorted(rows, key=lambda f: (f["position"], f["id"]))
-
-
-def update_positions(state: State, table: Row) -> None:
-    """Renumber `position` after the table's field_order changes, as Metabase does."""
-    rows = state.table("metabase_field").where(table_id=table["id"])
-    for i, f in enumerate(sorted(rows, key=_field_sort_key(table["field_order"]))):
-        f["position"] = i
-
-
-def segments_for(state: State, table_id: int) -> list[dict]:
-    return [dict(s) for s in state.table("segment").where(lambda s: not s.get("archived"), table_id=table_id)]
+from ..shapes import fields as field_shape
+from ..shapes.tables import segments_for, table_out, table_with_db
+from ..store import Row
 
 
 @route("GET", "/api/table")
@@ -69,14 +24,14 @@ def list_tables(ctx: Ctx):
         return not term or term in t["name"].lower() or term in (t["display_name"] or "").lower()
 
     rows = sorted(ctx.state.table("metabase_table").where(keep, active=True), key=lambda t: (t["name"], t["id"]))
-    return [table_with_db(ctx, t) for t in rows]
+    return [table_with_db(ctx.state, ctx.user, t) for t in rows]
 
 
 @route("GET", "/api/table/{id}")
 def get_table(ctx: Ctx, id: int):
     table = get_table_or_404(ctx.state, id)
     pk = ctx.state.table("metabase_field").first(semantic_type="type/PK", table_id=id, active=True)
-    return {**table_with_db(ctx, table), "pk_field": pk["id"] if pk else None}
+    return {**table_with_db(ctx.state, ctx.user, table), "pk_field": pk["id"] if pk else None}
 
 
 @route("PUT", "/api/table/{id}")
@@ -95,7 +50,7 @@ def update_table(ctx: Ctx, id: int):
     table.update(changes, updated_at=state.now())
     if table["field_order"] != old_order:
         update_positions(state, table)
-        return {**table_out(table), "fields": [field_api.query_field(state, f) for f in table_fields(state, table)]}
+        return {**table_out(table), "fields": [field_shape.query_field(state, f) for f in table_fields(state, table)]}
     return table_out(table)
 
 
@@ -109,8 +64,8 @@ def query_metadata(ctx: Ctx, id: int):
         return (hidden_ok or f["visibility_type"] != "hidden") and (sensitive_ok or f["visibility_type"] != "sensitive")
 
     return {
-        **table_with_db(ctx, table),
-        "fields": [field_api.query_field(state, f) for f in table_fields(state, table) if shown(f)],
+        **table_with_db(ctx.state, ctx.user, table),
+        "fields": [field_shape.query_field(state, f) for f in table_fields(state, table) if shown(f)],
         "segments": segments_for(state, id),
         "metrics": [],
     }
@@ -144,20 +99,18 @@ def table_fks(ctx: Ctx, id: int):
         destination = state.table("metabase_field").get(origin["fk_target_field_id"])
         out.append({
             "relationship": "Mt1", "origin_id": origin["id"],
-            "origin": {**field_api.field_out(origin), "table": table_with_db(ctx, origin_table)},
+            "origin": {**field_shape.field_out(origin), "table": table_with_db(ctx.state, ctx.user, origin_table)},
             "destination_id": destination["id"],
-            "destination": {**field_api.field_out(destination), "table": table_out(get_table_or_404(state, destination["table_id"]))},
+            "destination": {**field_shape.field_out(destination), "table": table_out(get_table_or_404(state, destination["table_id"]))},
         })
     return out
 
 
 @route("POST", "/api/table/{id}/sync_schema")
 def sync_table_schema(ctx: Ctx, id: int):
-    from . import databases
-
     ctx.require_superuser()
     table = get_table_or_404(ctx.state, id)
-    databases.start_resync(ctx, table["db_id"])
+    databases.start_resync(ctx.state, table["db_id"])
     return {"status": "ok"}
 
 
@@ -165,7 +118,7 @@ def sync_table_schema(ctx: Ctx, id: int):
 def rescan_table_values(ctx: Ctx, id: int):
     ctx.require_superuser()
     get_table_or_404(ctx.state, id)
-    field_api.rescan(ctx.state, ctx.state.table("metabase_field").where(table_id=id, active=True))
+    field_model.rescan(ctx.state, ctx.state.table("metabase_field").where(table_id=id, active=True))
     return {"status": "success"}
 
 
@@ -173,5 +126,5 @@ def rescan_table_values(ctx: Ctx, id: int):
 def discard_table_values(ctx: Ctx, id: int):
     ctx.require_superuser()
     get_table_or_404(ctx.state, id)
-    field_api.discard(ctx.state, [f["id"] for f in ctx.state.table("metabase_field").where(table_id=id)])
+    field_model.discard(ctx.state, [f["id"] for f in ctx.state.table("metabase_field").where(table_id=id)])
     return {"status": "success"}
