@@ -28,6 +28,7 @@ EVENTS: dict[str, str] = {
     "card.left_dashboards": "a card must leave every dashboard: archived dashboard question, or moved (card_id)",
     "card.on_dashboard": "a dashboard question was saved and belongs on its dashboard (card, tab_id)",
     "card.alerts_broken": "a card's alerts no longer fit it and are deleted (card_id)",
+    "action.removed": "an action was archived or deleted: its buttons leave the dashboards (action_id)",
     "user.deactivated": "a user was deactivated (user)",
     "group.created": "a permissions group row was inserted (group)",
     "group.deleted": "a permissions group and its memberships were deleted (group)",

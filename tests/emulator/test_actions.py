@@ -232,3 +232,26 @@ def test_a_database_whose_driver_lacks_actions_refuses_them_before_the_setting()
     emu.sqlite_actions = True  # the switch: SQLite now claims the feature, the setting is what is missing
     assert "actions" in client.get(f"/api/database/{db['id']}").json()["features"]
     assert client.post("/api/action", json=query_action(db, model)).json()["message"] == "Actions are not enabled."
+
+
+def test_action_buttons_leave_their_dashboards_when_archived_or_deleted(emulator, admin, shop):
+    """The `action.removed` event: the dashboards area deletes the action's buttons (dashcards with action_id)."""
+    db, _, model = shop
+    dash = admin.post("/api/dashboard", json={"name": "Ops"}).json()
+    ids = []
+    for name in ("Archived", "Deleted"):
+        action = admin.post("/api/action", json=query_action(db, model, name=name)).json()
+        ids.append(action["id"])
+    cards = [{"id": -(i + 1), "card_id": None, "action_id": aid, "row": i, "col": 0, "size_x": 4, "size_y": 1,
+              "visualization_settings": {}} for i, aid in enumerate(ids)]
+    resp = admin.put(f"/api/dashboard/{dash['id']}", json={"dashcards": cards, "tabs": []})
+    assert resp.status_code == 200, resp.text
+
+    def buttons():
+        return sorted(dc["action_id"] for dc in admin.get(f"/api/dashboard/{dash['id']}").json()["dashcards"])
+
+    assert buttons() == ids
+    assert admin.put(f"/api/action/{ids[0]}", json={"archived": True}).status_code == 200
+    assert buttons() == [ids[1]]
+    assert admin.delete(f"/api/action/{ids[1]}").status_code == 204
+    assert buttons() == []

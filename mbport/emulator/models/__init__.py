@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..store import State
 from . import (
+    actions,
     cards,
     collection_graph,
     collections,
@@ -25,7 +26,7 @@ from . import (
     versions,
 )
 
-AREAS = (cards, collection_graph, collections, dashboards, databases, fields, impersonations, notifications,
+AREAS = (actions, cards, collection_graph, collections, dashboards, databases, fields, impersonations, notifications,
          permissions_graph, pulses, sandboxes, settings, tables, users, versions)
 
 

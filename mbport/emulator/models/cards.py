@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import errors, events, mbql
 from ..store import Row, State
-from . import collections
+from . import collections, dataset
 
 CARD_SCHEMA = 22
 
@@ -139,8 +139,6 @@ def _metadata_or_computed(state: State, query: Any, given: Any) -> Any:
     from the query without running it; the emulator leaves it empty until the card is run (`record-metadata!`)."""
     if given is not None or mbql.query_type(query) != "native":
         return given
-    from ..routes import dataset  # the query runner (mbql-exec's area) is still a route module
-
     return dataset.query_metadata_by_running(state, query)
 
 
@@ -332,29 +330,19 @@ def listed(state: State, user: Row, f: str, model_id: Any) -> list[Row]:
 
 # ---------------------------------------------------------------- effects of other areas
 
-def _in_collections(state: State, collection_ids: set[int]) -> list[Row]:
-    return state.table("card").where(lambda r: r.get("collection_id") in collection_ids)
-
-
 @events.on("collection.archived")
 def _archive_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `archive-collection!`: cards not archived on their own are archived along (not directly)."""
-    for card in _in_collections(state, collection_ids):
-        if not card.get("archived_directly") and not card.get("archived"):
-            card.update(archived=True, archived_directly=False)
+    collections.archive_along(collections.in_collections(state, "card", collection_ids))
 
 
 @events.on("collection.unarchived")
 def _restore_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `unarchive-collection!`: cards archived along with the collection come back."""
-    for card in _in_collections(state, collection_ids):
-        if card.get("archived") and not card.get("archived_directly"):
-            card["archived"] = False
+    collections.restore_along(collections.in_collections(state, "card", collection_ids))
 
 
 @events.on("collection.deleting")
 def _delete_along(state: State, collection_ids: set[int]) -> None:
     """A collection deleted for good takes its cards (each leaving its dashboards) with it."""
-    for card in _in_collections(state, collection_ids):
+    for card in collections.in_collections(state, "card", collection_ids):
         state.table("card").delete(card["id"])
         state.emit("card.deleted", card_id=card["id"])

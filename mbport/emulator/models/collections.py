@@ -294,6 +294,27 @@ def unarchive(state: State, coll: Row) -> None:
     state.emit("collection.unarchived", collection_ids=affected)
 
 
+def in_collections(state: State, table: str, collection_ids: set[int]) -> list[Row]:
+    """The rows of `table` (card, dashboard ...) directly in one of the collections."""
+    return state.table(table).where(lambda r: r.get("collection_id") in collection_ids)
+
+
+def archive_along(rows: list[Row]) -> list[Row]:
+    """collection.clj `archive-collection!`: the items not archived on their own are archived along (not directly).
+    Returns the rows it archived."""
+    along = [row for row in rows if not row.get("archived_directly") and not row.get("archived")]
+    for row in along:
+        row.update(archived=True, archived_directly=False)
+    return along
+
+
+def restore_along(rows: list[Row]) -> None:
+    """collection.clj `unarchive-collection!`: the items archived along with the collection come back."""
+    for row in rows:
+        if row.get("archived") and not row.get("archived_directly"):
+            row["archived"] = False
+
+
 def _drop_card_alerts(state: State, coll: Row) -> None:
     """collections_rest/api.clj `maybe-send-archived-notifications!`: when a PUT changes `archived` either way, the
     active alerts of the cards directly in this collection (archived or not, not those in sub-collections) go."""

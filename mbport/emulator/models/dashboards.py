@@ -251,41 +251,37 @@ def _card_gone(state: State, card_id: int) -> None:
 
 
 
+@events.on("action.removed")
+def _action_gone(state: State, action_id: int) -> None:
+    """Action buttons go with their action (Metabase deletes the dashcards on archive and delete)."""
+    dashcards = state.table("dashboardcard")
+    for dashcard in dashcards.where(action_id=action_id):
+        dashcards.delete(dashcard["id"])
+
+
 @events.on("card.on_dashboard")
 def _card_placed(state: State, card: Row, tab_id: int | None) -> None:
     autoplace_for_card(state, card, tab_id)
 
 
 
-def _in_collections(state: State, collection_ids: set[int]) -> list[Row]:
-    return state.table("dashboard").where(lambda r: r.get("collection_id") in collection_ids)
-
-
-
 @events.on("collection.archived")
 def _archive_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `archive-collection!` archives the dashboards not archived on their own. That update runs the
-    Dashboard before-update hook, which deletes the subscriptions of every dashboard it archives (dashboard.clj
-    `define-before-update`: `(when (:archived changes) (t2/delete! Pulse ...))`; toucan2 runs it per matching row)."""
-    for dash in _in_collections(state, collection_ids):
-        if not dash.get("archived_directly") and not dash.get("archived"):
-            dash.update(archived=True, archived_directly=False)
-            delete_subscriptions(state, dash["id"])
-
+    """Archiving the dashboards runs the Dashboard before-update hook, which deletes the subscriptions of every
+    dashboard it archives (dashboard.clj `define-before-update`: `(when (:archived changes) (t2/delete! Pulse
+    ...))`; toucan2 runs it per matching row)."""
+    for dash in collections.archive_along(collections.in_collections(state, "dashboard", collection_ids)):
+        delete_subscriptions(state, dash["id"])
 
 
 @events.on("collection.unarchived")
 def _restore_along(state: State, collection_ids: set[int]) -> None:
-    """collection.clj `unarchive-collection!`: dashboards archived along with the collection come back."""
-    for dash in _in_collections(state, collection_ids):
-        if dash.get("archived") and not dash.get("archived_directly"):
-            dash["archived"] = False
-
+    collections.restore_along(collections.in_collections(state, "dashboard", collection_ids))
 
 
 @events.on("collection.deleting")
 def _delete_along(state: State, collection_ids: set[int]) -> None:
-    for dash in _in_collections(state, collection_ids):
+    for dash in collections.in_collections(state, "dashboard", collection_ids):
         state.table("dashboard").delete(dash["id"])
 
 

@@ -2,88 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..models import collections
+from ..models.timelines import DEFAULT_ICON, TIMELINE_FIELDS, parse_timestamp, timeline_or_404
 from ..router import route
-from ..shapes.collections import collection_summary
-from ..shapes.users import creator
-from ..store import Row, State
-
-DEFAULT_ICON = "star"
-TIMELINE_FIELDS = ("name", "description", "icon", "collection_id", "default", "archived")
+from ..shapes.timelines import events_of, hydrate_timeline, timelines_in
+from ..store import Row
 
 
 def _flag(value) -> bool:
     # GET /api/timeline/{id} declares its `archived` default as the string "false".
     return value is True or value == "true"
-
-
-def parse_timestamp(value) -> str:
-    """A date or date-time string as Metabase stores it (timestamptz) and renders it: UTC with a Z."""
-    try:
-        text = str(value).strip().replace("Z", "+00:00")
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise errors.invalid({"timestamp": "value must be a valid date string"},
-                             {"timestamp": ["value must be a valid date string"]}) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    parsed = parsed.astimezone(dt.UTC)
-    out = parsed.strftime("%Y-%m-%dT%H:%M:%S")
-    if parsed.microsecond:
-        out += f".{parsed.microsecond:06d}".rstrip("0")
-    return out + "Z"
-
-
-def collection_map(ctx: Ctx, collection_id: int | None) -> dict | None:
-    """The hydrated `collection` (with `can_write`); the root pseudo-collection for None."""
-    summary = collection_summary(ctx.state, collection_id)
-    if summary is None:
-        return None
-    coll = ctx.state.table("collection").get(collection_id) if collection_id is not None else None
-    return {**summary, "can_write": collections.can_write(ctx.state, ctx.user, coll)}
-
-
-def _events(state: State, timeline_id: int, all_events: bool, start: str | None = None, end: str | None = None) -> list:
-    rows = state.table("timeline_event").where(timeline_id=timeline_id)
-    if not all_events:
-        rows = [r for r in rows if not r["archived"]]
-    if start or end:
-        rows = [r for r in rows if _in_bounds(r, start, end)]
-    return [{**r, "creator": creator(state, r["creator_id"])} for r in rows]
-
-
-def _in_bounds(event: Row, start: str | None, end: str | None) -> bool:
-    # Events whose time does not matter compare by date only, as Metabase does.
-    if event["time_matters"]:
-        stamp, lo, hi = event["timestamp"], start, end
-    else:
-        stamp, lo, hi = event["timestamp"][:10], start and start[:10], end and end[:10]
-    return (lo is None or lo <= stamp) and (hi is None or stamp <= hi)
-
-
-def hydrate_timeline(ctx: Ctx, timeline: Row) -> dict:
-    return {**timeline, "creator": creator(ctx.state, timeline["creator_id"]),
-            "collection": collection_map(ctx, timeline["collection_id"]), "is_remote_synced": False}
-
-
-def _get_timeline(state: State, timeline_id: int) -> Row:
-    timeline = state.table("timeline").get(timeline_id)
-    if timeline is None:
-        raise errors.not_found()
-    return timeline
-
-
-def _timelines_in(ctx: Ctx, collection_id: int | None, archived: bool, include_events: bool) -> list:
-    rows = ctx.state.table("timeline").where(collection_id=collection_id, archived=archived)
-    out = [hydrate_timeline(ctx, r) for r in rows]
-    if include_events:
-        for t in out:
-            t["events"] = _events(ctx.state, t["id"], all_events=False)
-    return out
 
 
 # ---- timelines ----
@@ -92,13 +22,14 @@ def _timelines_in(ctx: Ctx, collection_id: int | None, archived: bool, include_e
 def list_timelines(ctx: Ctx):
     archived = _flag(ctx.query.get("archived"))
     # Only timelines in collections the caller can see (Metabase's visible-collection filter).
-    rows = ctx.state.table("timeline").where(lambda r: collections.can_read(ctx.state, ctx.user, collections.row_or_root(ctx.state, r["collection_id"])),
+    rows = ctx.state.table("timeline").where(
+        lambda r: collections.can_read(ctx.state, ctx.user, collections.row_or_root(ctx.state, r["collection_id"])),
         archived=archived)
     rows.sort(key=lambda r: r["name"].lower())
-    out = [hydrate_timeline(ctx, r) for r in rows]
+    out = [hydrate_timeline(ctx.state, ctx.user, r) for r in rows]
     if ctx.query.get("include") == "events":
         for t in out:
-            t["events"] = _events(ctx.state, t["id"], all_events=archived)
+            t["events"] = events_of(ctx.state, t["id"], all_events=archived)
     return out
 
 
@@ -117,12 +48,12 @@ def create_timeline(ctx: Ctx):
 
 @route("GET", "/api/timeline/{id}")
 def get_timeline(ctx: Ctx, id: int):
-    timeline = _get_timeline(ctx.state, id)
+    timeline = timeline_or_404(ctx.state, id)
     collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=False)
-    out = hydrate_timeline(ctx, timeline)
+    out = hydrate_timeline(ctx.state, ctx.user, timeline)
     if ctx.query.get("include") == "events":
         start, end = ctx.query.get("start"), ctx.query.get("end")
-        out["events"] = _events(ctx.state, id, all_events=_flag(ctx.query.get("archived")),
+        out["events"] = events_of(ctx.state, id, all_events=_flag(ctx.query.get("archived")),
                                 start=start and parse_timestamp(start), end=end and parse_timestamp(end))
     return out
 
@@ -130,7 +61,7 @@ def get_timeline(ctx: Ctx, id: int):
 @route("PUT", "/api/timeline/{id}")
 def update_timeline(ctx: Ctx, id: int):
     state = ctx.state
-    timeline = _get_timeline(state, id)
+    timeline = timeline_or_404(state, id)
     collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=True)
     body = ctx.body or {}
     if "collection_id" in body and body["collection_id"] != timeline["collection_id"]:
@@ -144,13 +75,13 @@ def update_timeline(ctx: Ctx, id: int):
     if body.get("archived") is not None and body["archived"] != was_archived:
         for event in state.table("timeline_event").where(timeline_id=id):
             event["archived"] = body["archived"]
-    return hydrate_timeline(ctx, timeline)
+    return hydrate_timeline(ctx.state, ctx.user, timeline)
 
 
 @route("DELETE", "/api/timeline/{id}")
 def delete_timeline(ctx: Ctx, id: int):
     state = ctx.state
-    collections.check_access(ctx.state, ctx.user, _get_timeline(state, id)["collection_id"], write=True)
+    collections.check_access(ctx.state, ctx.user, timeline_or_404(state, id)["collection_id"], write=True)
     events = state.table("timeline_event")
     for event in events.where(timeline_id=id):
         events.delete(event["id"])
@@ -161,13 +92,13 @@ def delete_timeline(ctx: Ctx, id: int):
 @route("GET", "/api/timeline/collection/root")
 def root_collection_timelines(ctx: Ctx):
     collections.check_access(ctx.state, ctx.user, None, write=False)
-    return _timelines_in(ctx, None, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
+    return timelines_in(ctx.state, ctx.user, None, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
 @route("GET", "/api/timeline/collection/{id}")
 def collection_timelines(ctx: Ctx, id: int):
     collections.check_access(ctx.state, ctx.user, id, write=False)
-    return _timelines_in(ctx, id, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
+    return timelines_in(ctx.state, ctx.user, id, bool(ctx.query.get("archived")), ctx.query.get("include") == "events")
 
 
 # ---- events ----
