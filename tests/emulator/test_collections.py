@@ -422,3 +422,20 @@ def test_archiving_a_collection_keeps_dashboard_question_dashcards(admin):
     assert archived["collection_id"] == coll["id"], "only directly trashed cards are presented in the Trash"
     admin.put(f"/api/collection/{coll['id']}", json={"archived": False})
     assert admin.get(f"/api/card/{question['id']}").json()["dashboard_count"] == 1
+
+
+def test_deleting_a_collection_takes_its_dashboards_dashcards_along(admin, emulator):
+    """report_dashboardcard.dashboard_id is ON DELETE CASCADE in Metabase: a card kept elsewhere is on no dashboard
+    once the collection holding its only dashboard is deleted for good."""
+    coll = admin.post("/api/collection", json={"name": "Doomed"}).json()
+    card = admin.post("/api/card", json={
+        "name": "Kept", "display": "table", "visualization_settings": {},
+        "dataset_query": {"database": 1, "type": "native", "native": {"query": "select 1"}}}).json()
+    dash = admin.post("/api/dashboard", json={"name": "Gone", "collection_id": coll["id"]}).json()
+    admin.put(f"/api/dashboard/{dash['id']}", json={"tabs": [{"id": -1, "name": "T"}], "dashcards": [
+        {"id": -1, "card_id": card["id"], "dashboard_tab_id": -1, "row": 0, "col": 0, "size_x": 4, "size_y": 4}]})
+    assert admin.get(f"/api/card/{card['id']}").json()["dashboard_count"] == 1
+    assert admin.put(f"/api/collection/{coll['id']}", json={"archived": True}).status_code == 200
+    assert admin.delete(f"/api/collection/{coll['id']}").status_code == 200
+    assert admin.get(f"/api/card/{card['id']}").json()["dashboard_count"] == 0
+    assert not emulator.state.table("dashboard_tab").where(dashboard_id=dash["id"])

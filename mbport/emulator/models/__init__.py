@@ -15,6 +15,7 @@ from . import (
     dashboards,
     databases,
     fields,
+    groups,
     impersonations,
     notifications,
     permissions_graph,
@@ -26,7 +27,7 @@ from . import (
     versions,
 )
 
-AREAS = (actions, cards, collection_graph, collections, dashboards, databases, fields, impersonations, notifications,
+AREAS = (actions, cards, collection_graph, collections, dashboards, databases, fields, groups, impersonations, notifications,
          permissions_graph, pulses, sandboxes, settings, tables, users, versions)
 
 

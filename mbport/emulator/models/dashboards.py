@@ -281,8 +281,10 @@ def _restore_along(state: State, collection_ids: set[int]) -> None:
 
 @events.on("collection.deleting")
 def _delete_along(state: State, collection_ids: set[int]) -> None:
+    """A collection deleted for good takes its dashboards, and the database's cascades take their dashcards, tabs
+    and subscriptions (they used to stay behind and count in the `dashboard_count` of cards shown on them)."""
     for dash in collections.in_collections(state, "dashboard", collection_ids):
-        state.table("dashboard").delete(dash["id"])
+        _delete_with_references(state, dash)
 
 
 
@@ -608,8 +610,13 @@ def create(state: State, user: Row, body: dict) -> Row:
 
 def delete(state: State, user: Row | None, dashboard_id: Any) -> None:
     """DELETE /api/dashboard/{id}: the dashboard and everything that references it."""
-    dash = checked(state, user, dashboard_id, write=True)
-    # Tabs, dashcards, subscriptions and dashboard questions reference the dashboard with ON DELETE CASCADE.
+    _delete_with_references(state, checked(state, user, dashboard_id, write=True))
+
+
+def _delete_with_references(state: State, dash: Row) -> None:
+    """Tabs, dashcards, subscriptions and dashboard questions reference the dashboard with ON DELETE CASCADE
+    (Metabase's app database: e.g. `fk_dashboardcard_ref_dashboard_id`, re-added with cascade by changeSet 258 of
+    migrations/000_migrations.yaml in 0.36.0)."""
     _delete_dashcards(state, [dc["id"] for dc in dashcards_on(state, dash["id"])])
     for tab in tabs_of(state, dash["id"]):
         state.table("dashboard_tab").delete(tab["id"])

@@ -1,0 +1,59 @@
+"""Permission groups: the PermissionsGroup model's rules (magic groups stay, names are unique) and its events."""
+
+from __future__ import annotations
+
+from .. import errors
+from ..store import Row, State
+
+PREMIUM_GROUP_MANAGER = (
+    "Group manager is a paid feature not currently available to your instance. "
+    "Please upgrade to use it. Learn more at metabase.com/upgrade/"
+)
+
+
+
+def premium_error(message: str) -> errors.ApiError:
+    return errors.ApiError(402, {"message": message, "status": "error-premium-feature-not-available"})
+
+
+
+def group_or_404(state: State, group_id: int) -> Row:
+    group = state.table("permissions_group").get(group_id)
+    if group is None:
+        raise errors.not_found()
+    return group
+
+
+
+def check_not_magic(group: Row) -> None:
+    if group.get("magic_group_type"):
+        raise errors.bad_request(f"You cannot edit or delete the '{group['name']}' permissions group!")
+
+
+
+def check_name_free(state: State, name: str) -> None:
+    # Case-insensitive, and a group's own name counts: renaming "Sales" to "sales" is refused too.
+    if state.table("permissions_group").first(lambda g: g["name"].lower() == name.lower()):
+        raise errors.bad_request("A group with that name already exists.")
+
+
+def create_group(state: State, name: str) -> Row:
+    """A new group (the permission graphs give it its defaults through `group.created`)."""
+    check_name_free(state, name)
+    group = state.table("permissions_group").insert({"name": name, "magic_group_type": None, "is_tenant_group": False})
+    state.emit("group.created", group=group)
+    return group
+
+
+def delete_group(state: State, group_id: int) -> None:
+    """A group and its memberships go; the permission graphs drop its grants through `group.deleted`. An unknown id
+    deletes nothing (Metabase still answers 204)."""
+    group = state.table("permissions_group").get(group_id)
+    if group is None:
+        return
+    check_not_magic(group)
+    memberships = state.table("permissions_group_membership")
+    for m in memberships.where(group_id=group_id):
+        memberships.delete(m["id"])
+    state.table("permissions_group").delete(group_id)
+    state.emit("group.deleted", group=group)
