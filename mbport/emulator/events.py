@@ -11,10 +11,7 @@ place that lists every cross-area effect. Subscribers of one event run in regist
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .store import State
+from typing import Any
 
 Subscriber = Callable[..., None]
 
@@ -29,6 +26,7 @@ EVENTS: dict[str, str] = {
     "card.on_dashboard": "a dashboard question was saved and belongs on its dashboard (card, tab_id)",
     "card.alerts_broken": "a card's alerts no longer fit it and are deleted (card_id)",
     "action.removed": "an action was archived or deleted: its buttons leave the dashboards (action_id)",
+    "sandbox.created": "a sandbox row was inserted for a group on a table of a database (group_id, db_id)",
     "user.deactivated": "a user was deactivated (user)",
     "group.created": "a permissions group row was inserted (group)",
     "group.deleted": "a permissions group and its memberships were deleted (group)",
@@ -56,7 +54,7 @@ def off(name: str, fn: Subscriber) -> None:
     _SUBSCRIBERS[name].remove(fn)
 
 
-def emit(state: State, name: str, **payload: Any) -> None:
+def emit(state: Any, name: str, **payload: Any) -> None:
     """Run every subscriber of `name` with the state and the payload, in registration order."""
     if name not in EVENTS:
         raise KeyError(f"unknown emulator event {name!r}")

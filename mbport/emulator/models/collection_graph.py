@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import errors, events
 from ..store import Row, State
-from . import users
+from . import groups as group_model
 
 ROOT = "root"
 
@@ -49,7 +49,7 @@ def sync_defaults(state: State) -> None:
     whether the collections area calls `on_collection_created`.
     """
     store = _store(state)
-    all_users = users.magic_group(state, users.ALL_USERS)
+    all_users = group_model.magic_group(state, group_model.ALL_USERS)
     if not store["roots_granted"] and all_users is not None:
         grants = store["perms"].setdefault(all_users["id"], {})
         grants[(None, ROOT)] = "write"
@@ -96,7 +96,7 @@ def graph(state: State, namespace: str | None = None) -> dict[str, Any]:
     sync_defaults(state)
     store = _store(state)
     eligible = [c["id"] for c in _eligible(state, namespace)]
-    admin = users.magic_group(state, users.ADMIN)
+    admin = group_model.magic_group(state, group_model.ADMIN)
     groups: dict[str, dict[str, str]] = {}
     for group in state.table("permissions_group"):
         if admin and group["id"] == admin["id"]:
@@ -188,7 +188,7 @@ def update_graph(state: State, body: dict, *, force: bool, skip_graph: bool) -> 
         raise errors.revision_conflict()
     if changes:
         store = _store(state)
-        admin = users.magic_group(state, users.ADMIN)
+        admin = group_model.magic_group(state, group_model.ADMIN)
         for gid, entries in changes.items():
             if admin and gid == admin["id"]:
                 continue  # Administrators always have write; nothing is stored for them.

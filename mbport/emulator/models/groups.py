@@ -57,3 +57,24 @@ def delete_group(state: State, group_id: int) -> None:
         memberships.delete(m["id"])
     state.table("permissions_group").delete(group_id)
     state.emit("group.deleted", group=group)
+
+
+ALL_USERS = "all-internal-users"
+
+
+
+ADMIN = "admin"
+
+
+
+def init_state(state: State) -> None:
+    """A fresh Metabase has exactly two groups: All Users and Administrators (magic_group_type set)."""
+    groups = state.table("permissions_group")
+    if not groups.rows:
+        groups.insert({"name": "All Users", "magic_group_type": ALL_USERS, "is_tenant_group": False})
+        groups.insert({"name": "Administrators", "magic_group_type": ADMIN, "is_tenant_group": False})
+
+
+
+def magic_group(state: State, kind: str) -> Row:
+    return state.table("permissions_group").first(magic_group_type=kind)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors, events, premium
-from ..models import users
-from ..models.versions import minor_version
 from ..store import Row, State
+from . import groups as group_model
 from . import impersonations, sandboxes
+from .versions import minor_version
 
 # Values per permission, most permissive first (Metabase's data-permissions order); the last is the least.
 VALUES: dict[str, tuple[str, ...]] = {
@@ -70,13 +70,13 @@ def _databases(state: State) -> list[Row]:
 
 
 def _non_admin_groups(state: State) -> list[Row]:
-    groups = [g for g in state.table("permissions_group") if g.get("magic_group_type") != users.ADMIN]
+    groups = [g for g in state.table("permissions_group") if g.get("magic_group_type") != group_model.ADMIN]
     # All Users first: new groups copy its permissions.
-    return sorted(groups, key=lambda g: (g.get("magic_group_type") != users.ALL_USERS, g["id"]))
+    return sorted(groups, key=lambda g: (g.get("magic_group_type") != group_model.ALL_USERS, g["id"]))
 
 
 def _admin_id(state: State) -> int | None:
-    admin = users.magic_group(state, users.ADMIN)
+    admin = group_model.magic_group(state, group_model.ADMIN)
     return admin["id"] if admin else None
 
 
@@ -131,7 +131,7 @@ def sync_defaults(state: State) -> None:
     and group areas call the hooks below.
     """
     store = _store(state)
-    all_users = users.magic_group(state, users.ALL_USERS)
+    all_users = group_model.magic_group(state, group_model.ALL_USERS)
     all_users_id = all_users["id"] if all_users else None
     dbs = _databases(state)
     for group in _non_admin_groups(state):
@@ -178,6 +178,7 @@ def on_group_deleted(state: State, group: Row) -> None:
     impersonations.on_deleted(state, group_id=group["id"])
 
 
+@events.on("sandbox.created")
 def downgrade_native(state: State, group_id: int, db_id: int) -> None:
     """A group sandboxed on a table of the database may no longer write native queries there (the sandbox's
     before-insert); no revision is saved for it."""

@@ -6,7 +6,6 @@ from typing import Any
 
 from .. import errors, premium
 from ..store import Row, State
-from . import permissions_graph
 
 TABLE = "sandboxes"
 
@@ -80,9 +79,10 @@ def create(state: State, body: dict[str, Any]) -> Row:
     """Insert a sandbox (POST /api/mt/gtap and the graph PUT's `sandboxes` items without an id)."""
     _check_refs(state, body)
     check_columns_match_table(state, body["table_id"], body.get("card_id"))
-    # Like Metabase's before-insert: a sandboxed group loses native querying on the table's database.
+    # Like Metabase's before-insert: a sandboxed group loses native querying on the table's database (the data
+    # permissions graph subscribes).
     table = state.table("metabase_table").get(body["table_id"])
-    permissions_graph.downgrade_native(state, body["group_id"], table["db_id"])
+    state.emit("sandbox.created", group_id=body["group_id"], db_id=table["db_id"])
     return state.table(TABLE).insert({
         "group_id": body["group_id"], "table_id": body["table_id"], "card_id": body.get("card_id"),
         "attribute_remappings": body.get("attribute_remappings"), "permission_id": None,

@@ -10,12 +10,7 @@ from typing import Any
 from .. import errors
 from ..store import Row, State
 from . import collections
-
-ALL_USERS = "all-internal-users"
-
-
-ADMIN = "admin"
-
+from .groups import ADMIN, ALL_USERS, magic_group  # noqa: F401 (read through users by other areas)
 
 ALL_USERS_LOCKED = "You cannot add or remove users to/from the 'All Users' group."
 
@@ -42,18 +37,6 @@ ADMIN_VISIBLE = (
 
 
 NON_ADMIN_VISIBLE = ("id", "email", "first_name", "last_name", "common_name")
-
-
-def init_state(state: State) -> None:
-    """A fresh Metabase has exactly two groups: All Users and Administrators (magic_group_type set)."""
-    groups = state.table("permissions_group")
-    if not groups.rows:
-        groups.insert({"name": "All Users", "magic_group_type": ALL_USERS, "is_tenant_group": False})
-        groups.insert({"name": "Administrators", "magic_group_type": ADMIN, "is_tenant_group": False})
-
-
-def magic_group(state: State, kind: str) -> Row:
-    return state.table("permissions_group").first(magic_group_type=kind)
 
 
 def _hash(password: str, salt: str) -> str:

@@ -9,7 +9,7 @@ from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
 from ..models.versions import minor_version
 from ..store import Row, State
-from . import collections as collection_shapes
+from . import summaries as collection_shapes
 from . import users
 
 # Card keys that first appear with 0.57 (MBQL 5 era); older profiles do not return them. Not `source_card_id`

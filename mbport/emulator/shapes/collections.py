@@ -6,7 +6,6 @@ from typing import Any
 
 from ..models import cards as card_model
 from ..models.collections import (
-    IS_ROOT_KEY,
     ROOT_NAME,
     SNIPPETS,
     can_read,
@@ -22,6 +21,7 @@ from ..models.collections import (
 )
 from ..store import Row, State
 from . import cards
+from .summaries import collection_summary, root_summary  # noqa: F401 (part of what collections answer)
 
 # Sort rank of item models for sort_column=model (Metabase's model_ranking).
 MODEL_RANKING = {"dashboard": 1, "pulse": 2, "dataset": 3, "metric": 4, "card": 5, "snippet": 6, "collection": 7,
@@ -29,24 +29,6 @@ MODEL_RANKING = {"dashboard": 1, "pulse": 2, "dataset": 3, "metric": 4, "card": 
 
 
 ITEM_MODELS = ("collection", "dataset", "metric", "card", "dashboard", "pulse", "snippet", "timeline", "document")
-
-
-def root_summary(can_write_root: bool = True, namespace: str | None = None) -> dict:
-    out = {IS_ROOT_KEY: True, "authority_level": None, "name": ROOT_NAME, "is_personal": False, "id": "root",
-           "can_write": can_write_root}
-    if namespace:
-        out["namespace"] = namespace
-    return out
-
-
-def collection_summary(state: State, collection_id: int | None) -> dict | None:
-    """The hydrated `collection` map cards, dashboards and timelines carry (the root pseudo-collection for None)."""
-    if collection_id is None:
-        return root_summary()
-    coll = state.table("collection").get(collection_id)
-    if coll is None:
-        return None
-    return {**coll, "is_personal": is_personal(state, coll)}
 
 
 def _visible_location(state: State, user: Row | None, location: str) -> str:
