@@ -26,6 +26,8 @@ PROFILES: dict[str, Profile] = {
     "0.56": Profile("0.56", "v0.56.13", mbql5=False, setup_token_after_setup=True),
     "0.61": Profile("0.61", "v0.61.4"),
     "0.63": Profile("0.63", "v0.63.2", template_tags_list=True),
+    # The newest release line (0.64–0.65, versions.md §3 P65); its own behaviours are switches still to add.
+    "0.65": Profile("0.65", "v0.65.1", template_tags_list=True, date="2026-11-10", hash="6a5b4c3"),
 }
 DEFAULT_PROFILE = "0.61"
 

@@ -315,7 +315,7 @@ def test_a_seed_without_a_session_sets_up_an_admin(emulator, tmp_path):
 
 
 def test_a_missing_seed_or_one_without_load_is_a_clear_error(tmp_path, emulator, admin_session):
-    with pytest.raises(seeds.SeedError, match=r"'nope\.py' is neither a built-in seed \(enterprise, handmade, sample\) nor an existing file"):
+    with pytest.raises(seeds.SeedError, match=r"'nope\.py' is neither a built-in seed \(current, enterprise, handmade, sample\) nor an existing file"):
         seeds.load(emulator, "nope.py", admin_session)
     empty = tmp_path / "empty.py"
     empty.write_text("VALUE = 1\n")
@@ -338,3 +338,14 @@ def test_cli_reports_a_bad_seed_in_one_line(tmp_path, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("Error: seed ") and "missing.py" in err[0]
+
+
+def test_the_current_seed_needs_a_current_enterprise_emulator():
+    old = Emulator("0.63", premium_features="all")
+    with pytest.raises(seeds.SeedError, match=r"seed current needs a Metabase 0\.65 Enterprise emulator.*v1\.63\.2"):
+        seeds.load(old, "current", bootstrap.setup_admin(old, "admin@example.com", "Passw0rd-x1!"))
+    new = Emulator("0.65", premium_features="all")
+    session = bootstrap.setup_admin(new, "admin@example.com", "Passw0rd-x1!")
+    seeds.load(new, "current", session)
+    names = {c["name"] for c in make_client(new, **{"X-Metabase-Session": session}).get("/api/card").json()}
+    assert {"Orders by product", "Big orders"} <= names
