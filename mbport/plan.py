@@ -65,6 +65,11 @@ class Plan:
                 + (f", {after_sync} to match after sync (?)" if after_sync else "")
                 + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
 
+    def left_out_kinds(self) -> dict[str, str]:
+        """Kinds this plan leaves out whole on purpose (an option not given) → why: what a verify afterwards must
+        not count as missing."""
+        return {address_kind(a): reason for reason, addrs in self.skipped.items() for a in addrs}
+
     def notes(self) -> list[str]:
         """What the plan's lines do not say by themselves: the `?` marker, and what is left out and why."""
         notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []

@@ -29,6 +29,7 @@ from .verify import verify_and_report
 
 if TYPE_CHECKING:
     from ..importing import Import
+    from ..plan import Plan
 
 
 def open_tracked(api, tree_dir: Path, state_path: Path | None, **flags) -> Tracked:
@@ -47,15 +48,25 @@ def open_tracked(api, tree_dir: Path, state_path: Path | None, **flags) -> Track
     return Tracked(open_import(api, tree, options, registry=plugins), out())
 
 
-def plan_apply_report(run: Import | Tracked, dry_run: bool) -> None:
-    """Plan, show, apply and report exactly like `mbport import`."""
+def plan_and_show(run: Import | Tracked, dry_run: bool) -> Plan:
+    """Plan and show it exactly like `mbport import`; a plan with problems stops here, before any write."""
     planned = run.plan()
     show_plan(planned)
     if planned.problems:  # listed just above, once
         raise MbportError(f"{len(planned.problems)} problem(s) {'would stop' if dry_run else 'stop'} the import; "
                           "nothing was written", hint="each problem above names the object and what it needs")
-    if dry_run:
-        return
+    return planned
+
+
+def plan_apply_report(run: Import | Tracked, dry_run: bool) -> None:
+    """Plan, show, apply and report exactly like `mbport import`."""
+    planned = plan_and_show(run, dry_run)
+    if not dry_run:
+        apply_and_report(run, planned)
+
+
+def apply_and_report(run: Import | Tracked, planned: Plan) -> None:
+    """Apply a shown plan and report the result (exit 3 when something failed)."""
     try:
         result = run.apply(planned)
     except MbportError as exc:
@@ -130,8 +141,11 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
             state = state_path or default_state_path(repo_dir, api.url)
             run = open_tracked(api, tree_dir, state,
                                api_keys_file=Path(str(repo_dir).rstrip("/") + ".new-api-keys.json"), **flags)
+            planned = plan_and_show(run, dry_run)
+            if dry_run:
+                return
             try:
-                plan_apply_report(run, dry_run)
+                apply_and_report(run, planned)
             except SystemExit as exc:  # failures (exit 3): report them, but verify what was restored anyway
                 if source is None:
                     raise
@@ -142,7 +156,7 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
                 with source:
                     login(source, "from")
                     verified = verify_and_report(source, api, state, flags.get("map_database"), verify_kinds,
-                                                 no_queries, include_personal)
+                                                 no_queries, include_personal, left_out=planned.left_out_kinds())
                 if not verified.equal:
                     sys.exit(PLAN_HAS_CHANGES)
                 if code:
@@ -190,7 +204,8 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         verified = None
         if then_verify and not dry_run and not result.plan.problems:
             verified = verify_and_report(source, target, state, flags.get("map_database"), verify_kinds,
-                                         no_queries, include_personal or not exclude_personal)
+                                         no_queries, include_personal or not exclude_personal,
+                                         left_out=result.plan.left_out_kinds())
     report = out()
     for warning in result.export_warnings:
         report.warning(warning)

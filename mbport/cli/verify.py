@@ -25,8 +25,10 @@ def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict
 
 
 def verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
-                      include_personal, as_json: bool = False, state_required: bool = False):
-    """Run verify, print the report (text, or JSON objects with `as_json`), and return the result."""
+                      include_personal, as_json: bool = False, state_required: bool = False,
+                      left_out: dict[str, str] | None = None):
+    """Run verify, print the report (text, or JSON objects with `as_json`), and return the result; `left_out`: the
+    kinds the import before it left out on purpose (not compared)."""
     from ..verify import run_verify
 
     mapping = database_mapping(map_database, getattr(target, "instance", None))
@@ -34,7 +36,8 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
     ids, used = _state_ids(state_path, target.url, state_required)
     with out().export_progress(23, phase="verify") as progress:
         result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
-                            queries=not no_queries, include_personal=include_personal, progress=progress)
+                            queries=not no_queries, include_personal=include_personal, left_out=left_out,
+                            progress=progress)
     report_verify(result, used, as_json)
     return result
 

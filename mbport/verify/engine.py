@@ -23,6 +23,7 @@ class Side:
     map_database: dict[str, str] = field(default_factory=dict)  # source database name → target's (source only)
     docs: dict[str, dict[Any, dict]] = field(default_factory=dict)  # kind → id → doc
     personal: set[int] = field(default_factory=set)  # personal collections and the collections inside them
+    left_out: dict[str, str] = field(default_factory=dict)  # kind the import left out on purpose → why
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → label → times used (for "(2)")
     tokens: Tokens = None  # type: ignore[assignment]
 
@@ -141,17 +142,20 @@ Progress = Callable[[str, int, int], None]
 
 def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
                map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
-               include_personal: bool = False, progress: Progress | None = None) -> VerifyResult:
+               include_personal: bool = False, left_out: dict[str, str] | None = None,
+               progress: Progress | None = None) -> VerifyResult:
     """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
     `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
     address → target id; `map_database` the source database names that are other names on the target.
     Personal collections and their contents are left out (mbport migrates them only when asked) unless
-    `include_personal`."""
+    `include_personal`; so are the kinds in `left_out` (kind → why: what the import before left out on purpose,
+    API keys without --with-api-keys), and the references to their objects."""
     started = time.monotonic()
     before = source_api.request_count + target_api.request_count
     mapping = dict(map_database or {})
     # The target side knows which of its databases stand for a source's (value → itself), to compare them alike.
     src, tgt = Side(source_api, "source", mapping), Side(target_api, "target", {v: v for v in mapping.values()})
+    src.left_out = tgt.left_out = dict(left_out or {})
     result = VerifyResult(source_api.url, target_api.url)
     by_state = state_index(state_ids)
     known = {k.name for k in KINDS}
@@ -190,7 +194,9 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
                 _unpaired_children(kind, d, src)
             for d in only_b:
                 _unpaired_children(kind, d, tgt)
-        if kinds is None or kind.name in kinds:
+        if kind.name in src.left_out:
+            result.notes.append(f"{kind.name}: not compared: {src.left_out[kind.name]}")
+        elif kinds is None or kind.name in kinds:
             compared.append((kind, pairs, only_a, only_b))
         if progress:
             progress(kind.name, len(src.docs[kind.name]), len(KINDS))

@@ -490,14 +490,19 @@ class Memberships(Kind):
         listed = side.docs.get("users", {})
         unlisted = sorted({int(u) for u in by_user if int(u) not in listed})
         # An API key's own user is not in /api/user: it is named by its key (Metabase names it after the key).
+        key_users = set()
         for user in side.api.map(lambda u: _optional(lambda: side.api.get(f"/api/user/{u}")), unlisted):
             if user:
                 email = str(user.get("email") or "")
+                if email.endswith("@api-key.invalid"):
+                    key_users.add(user["id"])
                 side.tokens.names[("users", user["id"])] = (
-                    f"API key '{user.get('first_name')}'" if email.endswith("@api-key.invalid") else f"user '{email}'")
+                    f"API key '{user.get('first_name')}'" if user["id"] in key_users else f"user '{email}'")
+        # The API keys an import left out are not compared, nor their places in groups.
+        skip = key_users if "api-keys" in side.left_out else set()
         groups: dict[int, Doc] = {}
         for rows in by_user.values():
-            for m in rows:
+            for m in (m for m in rows if m["user_id"] not in skip):
                 g = groups.setdefault(m["group_id"], {"id": m["group_id"], "members": [], "managers": []})
                 g["members"].append(m["user_id"])
                 if m.get("is_group_manager"):
