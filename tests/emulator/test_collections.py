@@ -439,3 +439,35 @@ def test_deleting_a_collection_takes_its_dashboards_dashcards_along(admin, emula
     assert admin.delete(f"/api/collection/{coll['id']}").status_code == 200
     assert admin.get(f"/api/card/{card['id']}").json()["dashboard_count"] == 0
     assert not emulator.state.table("dashboard_tab").where(dashboard_id=dash["id"])
+
+
+def test_deleting_a_collection_takes_its_timelines_and_pulses_along(admin, emulator):
+    """collection.clj `define-before-delete`: Card, Dashboard, NativeQuerySnippet, Pulse and Timeline rows of the
+    collection and its descendants are deleted (timeline events and pulse channels by the database's cascades);
+    those of a collection kept elsewhere stay."""
+    doomed = new_collection(admin, "Doomed")
+    inner = new_collection(admin, "Inner", parent_id=doomed["id"])
+    kept = new_collection(admin, "Kept")
+    timelines = {c["id"]: admin.post("/api/timeline", json={"name": f"T{c['id']}", "collection_id": c["id"]}).json()
+                 for c in (inner, kept)}
+    for t in timelines.values():
+        admin.post("/api/timeline-event", json={"name": "E", "timeline_id": t["id"], "timestamp": "2024-01-01",
+                                                "timezone": "UTC", "time_matters": False})
+    card = admin.post("/api/card", json={
+        "name": "Q", "display": "table", "visualization_settings": {}, "collection_id": kept["id"],
+        "dataset_query": {"database": 1, "type": "native", "native": {"query": "select 1"}}}).json()
+    cards = [{"id": card["id"], "include_csv": False, "include_xls": False, "dashboard_card_id": None}]
+    pulses = {c["id"]: admin.post("/api/pulse", json={
+        "name": f"P{c['id']}", "collection_id": c["id"], "cards": cards, "channels": [{
+            "channel_type": "email", "enabled": True, "schedule_type": "daily", "schedule_hour": 8,
+            "recipients": [{"email": "x@example.com"}]}]}).json() for c in (inner, kept)}
+    assert all("id" in p for p in pulses.values()), pulses
+    admin.put(f"/api/collection/{doomed['id']}", json={"archived": True})
+    assert admin.delete(f"/api/collection/{doomed['id']}").status_code == 200
+    gone, stays = inner["id"], kept["id"]
+    assert admin.get(f"/api/timeline/{timelines[gone]['id']}").status_code == 404
+    assert admin.get(f"/api/pulse/{pulses[gone]['id']}").status_code == 404
+    assert not emulator.state.table("timeline_event").where(timeline_id=timelines[gone]["id"])
+    assert not emulator.state.table("pulse_channel").where(pulse_id=pulses[gone]["id"])
+    assert admin.get(f"/api/timeline/{timelines[stays]['id']}", params={"include": "events"}).json()["events"]
+    assert admin.get(f"/api/pulse/{pulses[stays]['id']}").status_code == 200

@@ -23,12 +23,13 @@ from . import (
     sandboxes,
     settings,
     tables,
+    timelines,
     users,
     versions,
 )
 
 AREAS = (actions, cards, collection_graph, collections, dashboards, databases, fields, groups, impersonations, notifications,
-         permissions_graph, pulses, sandboxes, settings, tables, users, versions)
+         permissions_graph, pulses, sandboxes, settings, tables, timelines, users, versions)
 
 
 def init_state(state: State) -> None:

@@ -237,7 +237,25 @@ def remove_recipient(state: State, user_id: int) -> None:
 
 @events.on("user.deactivated")
 def _user_deactivated(state: State, user: Row) -> None:
+    """users/models/user.clj `define-before-update :model/User`: `(when (false? active?) (t2/delete!
+    'PulseChannelRecipient :user_id id))` — pulse recipients only: notification (alert) recipients stay, and only
+    `DELETE /api/user/:id/subscriptions` removes those."""
     remove_recipient(state, user["id"])
+
+
+@events.on("collection.deleting")
+def _delete_along(state: State, collection_ids: set[int]) -> None:
+    """Pulses in a collection deleted for good go with it, their cards, channels and recipients by the database's
+    cascades (collections/models/collection.clj `define-before-delete :model/Collection`: `t2/delete!` of Card,
+    Dashboard, NativeQuerySnippet, Pulse and Timeline in the collection and its descendants)."""
+    for pulse in state.table("pulse").where(lambda p: p.get("collection_id") in collection_ids):
+        for channel in state.table("pulse_channel").where(pulse_id=pulse["id"]):
+            for recipient in state.table("pulse_channel_recipient").where(pulse_channel_id=channel["id"]):
+                state.table("pulse_channel_recipient").delete(recipient["id"])
+            state.table("pulse_channel").delete(channel["id"])
+        for card in state.table("pulse_card").where(pulse_id=pulse["id"]):
+            state.table("pulse_card").delete(card["id"])
+        state.table("pulse").delete(pulse["id"])
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import errors
+from .. import errors, events
 from ..store import Row, State
 
 DEFAULT_ICON = "star"
@@ -38,3 +38,13 @@ def timeline_or_404(state: State, timeline_id: int) -> Row:
     if timeline is None:
         raise errors.not_found()
     return timeline
+
+
+@events.on("collection.deleting")
+def _delete_along(state: State, collection_ids: set[int]) -> None:
+    """Timelines in a collection deleted for good go with it, their events by the database's cascade
+    (collections/models/collection.clj `define-before-delete :model/Collection`, which deletes Timeline rows)."""
+    for timeline in state.table("timeline").where(lambda t: t.get("collection_id") in collection_ids):
+        for event in state.table("timeline_event").where(timeline_id=timeline["id"]):
+            state.table("timeline_event").delete(event["id"])
+        state.table("timeline").delete(timeline["id"])
