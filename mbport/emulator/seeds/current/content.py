@@ -1,4 +1,5 @@
-"""The content the newer kinds refer to: a collection tree, an MBQL question, a native question and a dashboard."""
+"""The content the newer kinds refer to: a collection tree, an MBQL question, a native question, a dashboard and a
+measure (a kind older releases lack, so a move to them has something to refuse from the start)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from mbport.emulator.seeds import ok
 
 def load(api: httpx.Client, ids: dict[str, Any]) -> None:
     """Collections `coll:Analytics` > `coll:Team`, cards `card:Orders by product` (MBQL) and `card:Big orders`
-    (native), dashboard `dash:Sales` showing both."""
+    (native), dashboard `dash:Sales` showing both, measure `measure:Revenue`."""
     db = ids["db:warehouse"]
+    ids["measure:Revenue"] = ok(api.post("/api/measure", json={
+        "name": "Revenue", "table_id": ids["t:orders"],
+        "definition": {"source-table": ids["t:orders"], "aggregation": [["sum", ["field", ids["f:orders.total"], None]]]},
+    }))["id"]
     ids["coll:Analytics"] = ok(api.post("/api/collection", json={"name": "Analytics"}))["id"]
     ids["coll:Team"] = ok(api.post("/api/collection", json={"name": "Team", "parent_id": ids["coll:Analytics"]}))["id"]
     mbql = {"database": db, "type": "query", "query": {
