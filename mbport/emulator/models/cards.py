@@ -134,10 +134,11 @@ def _check_non_blank(body: dict, field: str) -> None:
 
 
 def _metadata_or_computed(state: State, query: Any, given: Any) -> Any:
-    """The result metadata a saved card gets: the given one, else for a native query the columns of a run
-    (queries/models/card/metadata.clj `maybe-async-result-metadata`). An MBQL query's metadata Metabase infers
-    from the query without running it; the emulator leaves it empty until the card is run (`record-metadata!`)."""
-    if given is not None or mbql.query_type(query) != "native":
+    """The result metadata a saved card gets: the given one, else the columns of its query
+    (queries/models/card/metadata.clj: `populate-result-metadata` infers an MBQL query's expected columns on save,
+    nil when that fails; a native query's come from `maybe-async-result-metadata`, which runs it). The emulator
+    finds both by running the query (its warehouses answer at once; same columns as the QP's expected cols)."""
+    if given is not None:
         return given
     return dataset.query_metadata_by_running(state, query)
 
