@@ -75,7 +75,7 @@ from .plugin_helpers.permissions import (
 )
 from .plugin_helpers.table_scoped import TableScoped
 from .refs import REF, SECRET, Walker, address, address_kind, collect_refs, is_ref, split_address
-from .spec import FALSY, OMIT, Match, common, copy, custom, flag, ref, skip, walk
+from .spec import FALSY, OMIT, Match, common, copy, custom, each, flag, one, present, ref, skip, walk
 from .tree import slugify
 
 __all__ = [
@@ -94,7 +94,7 @@ __all__ = [
     # refs and addresses
     "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "split_address", "slugify",
     # field specs: one declaration per raw field, one Match (mbport.spec)
-    "FALSY", "OMIT", "Match", "common", "copy", "custom", "flag", "ref", "skip", "walk",
+    "FALSY", "OMIT", "Match", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip", "walk",
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",

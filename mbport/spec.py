@@ -8,13 +8,18 @@ A kind declares `fields = {raw field: declaration}` with one of
 - `ref(kind)`       a plain numeric id of `kind` → a portable `{"$ref"}` (payload: the target's id);
 - `walk(shape)`     a structure where ids hide (`query`, `viz`, `parameters`, `parameter_mappings`, `sql`,
                     `template_tags`), walked with the ref walker (mbport.refs) both ways;
-- `custom(reason)`  read by the kind's own code (`normalize_more`/`payload`); the reason says what it becomes.
+- `custom(reason)`  read by the kind's own code (`normalize_more`/`payload`); the reason says what it becomes;
+- `each(fields)`    a list of nested objects (a dashboard's dashcards, a subscription's channels), each described by
+                    its own field declarations: exported item by item (defaults and nulls left out), sent back item
+                    by item, and covered by the same "no field forgotten" check (`dashcards[].row`).
 
 Options shared by copy, ref and walk: `as_` (the doc field's name, default the raw field's), `default` (a doc value
 that means Metabase's default and is left out of the doc; `FALSY`: any false value), `send` (False: never in the
 payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
 field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); `ref(late=True)`: a
-ref the second pass fills in (null in the first payload).
+ref the second pass fills in (null in the first payload). `each` also takes `sort` (a key ordering the exported items)
+and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what the nested declarations cannot say;
+None leaves the item out).
 
 `Match("name", within="collection")` names the doc fields that identify an object on the target (refs resolved to
 target ids); `locate` adopts a target object whose raw fields give the same key. With `address=True` the same fields
@@ -50,11 +55,16 @@ def flag(value: Any, doc: dict[str, Any]) -> bool:
     return bool(value)
 
 
+def present(value: Any, doc: dict[str, Any]) -> Any:
+    """`send=present`: sent only when the doc has a value (an absent or null one is left out of the payload)."""
+    return OMIT if value is None else value
+
+
 @dataclass(frozen=True)
 class Field:
     """One raw field's declaration (see the module docstring for the kinds of declaration)."""
 
-    how: str  # copy | skip | ref | walk | custom
+    how: str  # copy | skip | ref | walk | custom | each
     reason: str = ""
     kind: str | None = None  # ref: the kind the id points at; walk: the structure
     as_: str | None = None
@@ -64,10 +74,18 @@ class Field:
     read: Callable[[dict[str, Any]], Any] | None = None
     empty: Any = None  # walk: what a null raw value stands for (None: it stays null)
     late: bool = False  # ref: may have no target id yet (the second pass fills it in): sent as null then
+    many: bool = False  # ref: a list of ids; nested: a list (each), not one object (one)
+    nested: Spec | None = None  # each: the items' declarations
+    sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
+    more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None  # each
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
-        return (self.as_ or name) if self.how in ("copy", "ref", "walk") else None
+        return (self.as_ or name) if self.how in ("copy", "ref", "walk", "each") else None
+
+    def raw_value(self, raw: dict[str, Any], name: str) -> Any:
+        """The raw value this declaration reads (`read`, else the raw field; None when absent)."""
+        return self.read(raw) if self.read is not None else raw.get(name)
 
     def export(self, raw: dict[str, Any], name: str, ctx: Any) -> Any:
         if self.read is not None:
@@ -81,7 +99,16 @@ class Field:
         if self.how == "copy":
             return value
         if self.how == "ref":
+            if self.many:
+                return [ctx.ref(self.kind, v) for v in value or []]
             return ctx.ref(self.kind, value)
+        if self.how == "each":
+            assert self.nested is not None
+            if not self.many:  # one()
+                return self.nested.export_item(value, ctx, self.more) if isinstance(value, dict) else None
+            items = [self.nested.export_item(item, ctx, self.more) for item in value or []]
+            items = [item for item in items if item is not None]
+            return sorted(items, key=self.sort) if self.sort is not None else items
         if value is None or (self.empty is not None and not value):
             value = self.empty  # null, and (unless `empty=None`) any empty value, mean the empty structure
         if value is None or (self.kind == "sql" and not isinstance(value, str)):
@@ -97,8 +124,17 @@ class Field:
             return OMIT  # entity_id: the target makes its own (a restore finds the object by it instead)
         out = self.out(name)
         value = doc.get(out, None if self.default in (OMIT, FALSY) else self.default)
-        if self.how == "ref":
-            value = resolve.optional(value) if self.late else resolve(value)
+        if self.how == "ref":  # through the walker: a deferred ref (lenient walker) may have no id yet
+            def target_id(v: Any) -> Any:
+                return resolve.optional(v) if self.late else walker.id(self.kind or "", v)
+
+            value = [target_id(v) for v in value or []] if self.many else target_id(value)
+        elif self.how == "each":
+            assert self.nested is not None
+            if not self.many:  # one()
+                value = self.nested.payload(value or {}, resolve, walker)
+            else:
+                value = [self.nested.payload(item, resolve, walker) for item in value or []]
         elif self.how == "walk":
             value = getattr(walker, self.kind)(value if value is not None else WALKS[self.kind])
         return self.send(value, doc) if callable(self.send) else value
@@ -126,10 +162,11 @@ def custom(reason: str) -> Field:
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-        read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False) -> Field:
+        read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False) -> Field:
     """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
-    the target has none yet, for refs the second pass fills in)."""
-    return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late)
+    the target has none yet, for refs the second pass fills in; `many`: a list of ids)."""
+    return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late,
+                 many=many)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -142,6 +179,22 @@ def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send 
                  empty=WALKS[shape] if empty is OMIT else empty)
 
 
+def each(fields: Mapping[str, Field], *, as_: str | None = None, default: Any = OMIT, send: Send = True,
+         send_as: str | None = None, read: Callable[[dict[str, Any]], Any] | None = None,
+         sort: Callable[[dict[str, Any]], Any] | None = None,
+         more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None) -> Field:
+    """A list of nested objects, each declared by `fields` like a kind's raw object: exported item by item (then
+    `more`, then sorted by `sort`), sent back item by item, covered by the "no field forgotten" check."""
+    return Field("each", as_=as_, default=default, send=send, send_as=send_as, read=read, nested=Spec(fields),
+                 sort=sort, more=more, many=True)
+
+
+def one(fields: Mapping[str, Field], *, as_: str | None = None, send: Send = True, send_as: str | None = None,
+        read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
+    """One nested object (an alert's payload), declared by `fields` like `each`'s items."""
+    return Field("each", as_=as_, send=send, send_as=send_as, read=read, nested=Spec(fields))
+
+
 class Spec:
     """A kind's field declarations, with what the engine needs generated from them."""
 
@@ -151,12 +204,26 @@ class Spec:
 
     @property
     def reasons(self) -> dict[str, str]:
-        """Raw field → why it is not copied as it is (skip and custom declarations)."""
-        return {name: f.reason for name, f in self.fields.items() if f.how in ("skip", "custom")}
+        """Raw field → why it is not copied as it is (skip and custom declarations, nested ones as `dashcards[].id`)."""
+        out = {name: f.reason for name, f in self.fields.items() if f.how in ("skip", "custom")}
+        for name, f in self.fields.items():
+            if f.nested is not None:
+                out.update({f"{name}{'[]' if f.many else ''}.{n}": r for n, r in f.nested.reasons.items()})
+        return out
 
     def uncovered(self, raw: Iterable[str], volatile: Iterable[str] = ()) -> set[str]:
-        """Raw fields neither declared nor known to be volatile: should be empty (serdes' models test)."""
-        return set(raw) - set(self.fields) - set(volatile)
+        """Raw fields neither declared nor known to be volatile: should be empty (serdes' models test). Given the raw
+        object itself, the items of `each` fields are checked too (`dashcards[].row`)."""
+        missing = set(raw) - set(self.fields) - set(volatile)
+        if isinstance(raw, Mapping):
+            for name, f in self.fields.items():
+                if f.how == "each" and f.nested is not None:
+                    items = f.raw_value(raw, name)
+                    items = items if f.many else [items]
+                    for item in items if isinstance(items, list) else []:
+                        if isinstance(item, Mapping):
+                            missing |= {f"{name}{'[]' if f.many else ''}.{n}" for n in f.nested.uncovered(item)}
+        return missing
 
     def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
@@ -168,6 +235,15 @@ class Spec:
                 if value is not OMIT:
                     doc[out] = value
         return doc
+
+    def export_item(self, raw: dict[str, Any], ctx: Any, more: Any = None) -> dict[str, Any] | None:
+        """A nested raw object → its doc (`more` adds what the declarations cannot say); defaults and nulls left out."""
+        doc: dict[str, Any] | None = self.export(raw, ctx)
+        if more is not None:
+            doc = more(doc, raw, ctx)
+            if doc is None:
+                return None
+        return {k: v for k, v in self.omit_defaults(doc).items() if v is not None}
 
     def omit_defaults(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The doc without the fields that hold their declared default."""
@@ -185,6 +261,13 @@ class Spec:
             if value is not OMIT:
                 body[f.send_as or name] = value
         return body
+
+    def nested(self, name: str) -> Spec:
+        """The item declarations of the `each` field `name`."""
+        nested = self.fields[name].nested
+        if nested is None:
+            raise KeyError(f"{name} is not declared with each()")
+        return nested
 
     def field_of(self, out: str) -> tuple[str, Field] | None:
         """(raw name, declaration) of the doc field `out`."""

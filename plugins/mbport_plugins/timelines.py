@@ -15,22 +15,27 @@ from mbport.api import (
     archive_order,
     common,
     copy,
-    custom,
+    each,
     flag,
     in_exported_collection,
+    present,
     ref,
     skip,
     stages,
 )
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
-# Event fields that never reach the doc, with the reason (checked by the tests like a kind's `drop`).
-EVENT_DROP = {
-    "id": "instance-specific id; an event is keyed by its timestamp and name",
-    "timeline_id": "the event sits inside its timeline's doc",
-    "question_id": "becomes the `question` ref",
-    "creator_id": "audit", "creator": "hydrated user", "created_at": "server timestamp",
-    "updated_at": "server timestamp", "source": "analytics hint sent on create, not content",
+# An event's fields; its payload is what create and update send (a null description is sent, to clear it).
+EVENT = {
+    **common("created_at", "updated_at", "creator_id", "creator"),
+    "id": skip("instance-specific id; an event is keyed by its timestamp and name"),
+    "timeline_id": skip("the event sits inside its timeline's doc"),
+    "source": skip("analytics hint sent on create, not content"),
+    "name": copy(send=present), "description": copy(), "timestamp": copy(send=present),
+    "timezone": copy(send=lambda value, doc: value or "UTC"), "time_matters": copy(send=flag),
+    "icon": copy(send=present), "archived": copy(send=flag),
+    # Only feeds Metabase's analytics; sent like the UI does (null while the card has no id: never fails the event).
+    "question_id": ref("cards", as_="question", late=True, send=present),
 }
 
 
@@ -59,7 +64,9 @@ class Timelines(FetchesDetail, SubObjects, Kind):
         "default": copy(send=flag), "archived": copy(send=flag),
         "collection_id": ref("collections", as_="collection"),
         "collection": skip("hydrated copy of the collection"),
-        "events": custom("kept as embedded event docs (ids become keys)"),
+        # Events are sent one by one (`payload`, `_sync_events`), not with the timeline.
+        "events": each(EVENT, read=lambda raw: [event for event, _ in event_keys(raw.get("events") or [])],
+                       send=False),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
     }
     match = Match("name", within="collection")
@@ -84,16 +91,6 @@ class Timelines(FetchesDetail, SubObjects, Kind):
         for event, key in event_keys(raw.get("events") or []):
             yield "events", event["id"], address("events", raw["entity_id"], key)
 
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        events = []
-        for event, _ in event_keys(raw.get("events") or []):
-            out = {k: event[k] for k in EVENT_FIELDS if event.get(k) is not None}
-            if event.get("question_id") is not None:
-                out["question"] = ctx.ref("cards", event["question_id"])
-            events.append(out)
-        doc["events"] = events
-        return doc
-
     def contains(self, doc):
         return {address("events", doc["entity_id"], key) for _, key in event_keys(doc.get("events") or [])}
 
@@ -112,16 +109,9 @@ class Timelines(FetchesDetail, SubObjects, Kind):
 
     def payload(self, doc, resolve, stage):
         """`PUT`/`POST /api/timeline` fields, and each event's body under its key."""
-        timeline = self.spec.payload(doc, resolve)
-        events = []
-        for event, key in event_keys(doc.get("events") or []):
-            body = {k: event.get(k) for k in EVENT_FIELDS}
-            body["time_matters"], body["archived"] = bool(event.get("time_matters")), bool(event.get("archived"))
-            body["timezone"] = event.get("timezone") or "UTC"
-            if event.get("question") is not None:  # only feeds Metabase's analytics; sent like the UI does
-                body["question_id"] = resolve.optional(event["question"])
-            events.append((key, {k: v for k, v in body.items() if v is not None or k == "description"}))
-        return {"timeline": timeline, "events": events}
+        event = self.spec.nested("events")
+        return {"timeline": self.spec.payload(doc, resolve), "events": [(key, event.payload(e, resolve)) for e, key in
+                                                 event_keys(doc.get("events") or [])]}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         # POST takes `archived`, so an archived timeline keeps the archived flags of its events as the tree has them.
