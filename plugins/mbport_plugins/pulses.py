@@ -22,9 +22,11 @@ from mbport.api import (
     common,
     copy,
     custom,
+    each,
     flag,
     in_exported_collection,
     is_ref,
+    present,
     ref,
     skip,
     stages,
@@ -32,22 +34,43 @@ from mbport.api import (
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
 SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")
-# Fields of `cards[]` and `channels[]` items that never reach the doc, with the reason (checked by the tests).
-CARD_DROP = {
-    "id": "becomes the `card` ref", "dashboard_card_id": "becomes the `dashcard` ref",
-    "name": "hydrated from the card", "description": "hydrated from the card",
-    "collection_id": "hydrated from the card", "display": "hydrated from the card",
-    "dashboard_id": "hydrated from the dashcard", "parameter_mappings": "always null on pulse cards",
-    "download_perms": "the reading user's permission", "entity_id": "pulse cards are rewritten on every update",
-    "position": "kept as the list order",
+# A `cards[]` item: the card (and, in a subscription, its dashcard) with the attachment flags.
+CARD = {
+    "id": ref("cards", as_="card"), "dashboard_card_id": ref("dashcards", as_="dashcard"),
+    "include_csv": copy(send=flag), "include_xls": copy(send=flag),
+    "format_rows": copy(send=present), "pivot_results": copy(send=present),
+    **{k: skip("hydrated from the card") for k in ("name", "description", "collection_id", "display")},
+    "dashboard_id": skip("hydrated from the dashcard"), "parameter_mappings": skip("always null on pulse cards"),
+    "download_perms": skip("the reading user's permission"),
+    "entity_id": skip("pulse cards are rewritten on every update"), "position": skip("kept as the list order"),
 }
-CHANNEL_DROP = {
-    "id": "instance-specific id", "entity_id": "channels are matched by type on update",
-    "pulse_id": "the channel sits inside its pulse's doc", "channel_id": "becomes the `channel` name",
-    "channel_name": "the channel's name, looked up by mbport at list time; kept as `channel`",
-    "recipients": "kept as user refs and plain email addresses",
-    "created_at": "server timestamp", "updated_at": "server timestamp",
+# A channel's recipient: a user (by ref) or a plain email address.
+RECIPIENT = {
+    "id": ref("users", as_="user", send=present),
+    "email": copy(read=lambda r: None if r.get("id") is not None else r.get("email") or None, send=present),
+    **{k: skip("hydrated from the user") for k in ("first_name", "last_name", "common_name")},
 }
+# A `channels[]` item: type, schedule, details and recipients; an http channel's webhook by name.
+CHANNEL = {
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id"), "entity_id": skip("channels are matched by type on update"),
+    "pulse_id": skip("the channel sits inside its pulse's doc"),
+    "channel_type": copy(), "enabled": copy(send=flag), **{k: copy() for k in SCHEDULE_FIELDS},
+    "details": copy(read=lambda c: {k: v for k, v in (c.get("details") or {}).items() if k != "emails"
+                                    and v is not None} or None, send=lambda value, doc: dict(value or {})),
+    "channel_id": custom("becomes the `channel` name"),
+    "channel_name": copy(as_="channel", read=lambda c: c.get("channel_name") if c.get("channel_id") is not None
+                         else None, send_as="_channel", send=present),  # a webhook: looked up by name on the target
+    "recipients": each(RECIPIENT, default=[], more=lambda doc, raw, ctx: doc or None,
+                       sort=lambda r: (0, r["user"]["$ref"]) if "user" in r else (1, r["email"].lower())),
+}
+
+
+def _channel_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    """A webhook channel that no longer exists keeps a name that says so (and a warning)."""
+    if raw.get("channel_id") is not None and not doc.get("channel"):
+        doc["channel"] = _missing_channel(raw["channel_id"], ctx)
+    return doc
 
 
 class Pulses(OrderedPositions, Kind):
@@ -83,8 +106,9 @@ class Pulses(OrderedPositions, Kind):
         "dashboard_id": ref("dashboards", as_="dashboard", send=False),
         "collection_id": ref("collections", as_="collection", send=False),
         "parameters": custom("kept with ids walked into refs"),
-        "cards": custom("kept as card and dashcard refs with the attachment flags"),
-        "channels": custom("kept with recipients as refs, sorted by channel type"),
+        "cards": each(CARD),
+        "channels": each(CHANNEL, more=_channel_more, sort=lambda c: (c["channel_type"], orjson.dumps(
+            c, option=orjson.OPT_SORT_KEYS))),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
         **{k: skip("alerts are the alerts kind") for k in ("alert_condition", "alert_first_only", "alert_above_goal")},
     }
@@ -106,39 +130,7 @@ class Pulses(OrderedPositions, Kind):
     def normalize_more(self, doc, raw, ctx: ExportContext):
         if raw.get("parameters"):
             doc["parameters"] = ctx.walker.parameters(raw["parameters"])
-        doc["cards"] = [self._card(c, ctx) for c in raw.get("cards") or []]
-        channels = [self._channel(c, ctx) for c in raw.get("channels") or []]
-        doc["channels"] = sorted(channels, key=lambda c: (c["channel_type"], orjson.dumps(c, option=orjson.OPT_SORT_KEYS)))
         return doc
-
-    @staticmethod
-    def _card(card: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        out: dict[str, Any] = {"card": ctx.ref("cards", card["id"])}
-        if card.get("dashboard_card_id") is not None:
-            out["dashcard"] = ctx.ref("dashcards", card["dashboard_card_id"])
-        out.update({k: card[k] for k in CARD_FLAGS if card.get(k) is not None})
-        return out
-
-    @staticmethod
-    def _channel(channel: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        out: dict[str, Any] = {"channel_type": channel["channel_type"], "enabled": channel.get("enabled")}
-        out.update({k: channel[k] for k in SCHEDULE_FIELDS if channel.get(k) is not None})
-        if channel.get("channel_id") is not None:
-            out["channel"] = channel.get("channel_name") or _missing_channel(channel["channel_id"], ctx)
-        details = {k: v for k, v in (channel.get("details") or {}).items() if k != "emails" and v is not None}
-        if details:
-            out["details"] = details
-        users, emails = [], []
-        for r in channel.get("recipients") or []:
-            if r.get("id") is not None:
-                users.append({"user": ctx.ref("users", r["id"])})
-            elif r.get("email"):
-                emails.append({"email": r["email"]})
-        users.sort(key=lambda r: r["user"]["$ref"])
-        emails.sort(key=lambda r: r["email"].lower())
-        if users or emails:
-            out["recipients"] = users + emails
-        return out
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
     def write_order(self, doc, docs):
@@ -170,33 +162,12 @@ class Pulses(OrderedPositions, Kind):
         body: dict[str, Any] = {
             **self.spec.payload(doc, resolve),
             "parameters": resolve.walker().parameters(doc.get("parameters") or []),
-            "cards": [self._card_ref(c, resolve) for c in doc.get("cards") or []],
-            "channels": [self._channel_body(c, resolve) for c in doc.get("channels") or []],
         }
         if doc.get("dashboard") is not None:
             body["dashboard_id"] = resolve(doc["dashboard"])
         else:  # a legacy pulse lives in its own collection; a subscription in its dashboard's
             body["collection_id"] = resolve(doc.get("collection"))
         return body
-
-    @staticmethod
-    def _card_ref(card: dict[str, Any], resolve) -> dict[str, Any]:
-        out = {"id": resolve(card["card"]), "include_csv": bool(card.get("include_csv")),
-               "include_xls": bool(card.get("include_xls")),
-               "dashboard_card_id": resolve(card.get("dashcard"))}
-        out.update({k: card[k] for k in ("format_rows", "pivot_results") if k in card})
-        return out
-
-    @staticmethod
-    def _channel_body(channel: dict[str, Any], resolve) -> dict[str, Any]:
-        out: dict[str, Any] = {"channel_type": channel["channel_type"], "enabled": bool(channel.get("enabled"))}
-        out.update({k: channel.get(k) for k in SCHEDULE_FIELDS})
-        out["details"] = dict(channel.get("details") or {})
-        out["recipients"] = [{"id": resolve(r["user"])} if "user" in r else {"email": r["email"]}
-                             for r in channel.get("recipients") or []]
-        if channel.get("channel") is not None:
-            out["_channel"] = channel["channel"]
-        return out
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         body = {k: v for k, v in req.payload.items() if k != "archived"}

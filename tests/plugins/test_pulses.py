@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from mbport_plugins.pulses import CARD_DROP, CARD_FLAGS, CHANNEL_DROP, SCHEDULE_FIELDS, Pulses
+from mbport_plugins.pulses import Pulses
 
 from mbport.check import check
 from mbport.registry import load_plugins
+from mbport.testing import uncovered_fields
 from tests.plugins.emulated_content import (
     add_card,
     add_shop,
@@ -16,7 +17,6 @@ from tests.plugins.emulated_content import (
     make_dashboard,
     new_instance,
     ok,
-    uncovered,
 )
 
 KIND = Pulses()
@@ -32,9 +32,11 @@ def exported(tmp_path_factory):
 def test_golden_cards_and_channels_are_covered(path):
     """Besides the shared golden checks (test_golden_cases.py): the nested raw objects, field by field."""
     raw = golden(KIND, path)[0]["raw"]
-    assert uncovered(raw["cards"], CARD_FLAGS, CARD_DROP) == set()
-    channel_keep = {"channel_type", "enabled", "details", *SCHEDULE_FIELDS}
-    assert uncovered(raw["channels"], channel_keep, CHANNEL_DROP) == set()
+    assert uncovered_fields(KIND, raw) == set()
+    channel = {**raw["channels"][0], "new_field": 1, "recipients": [{"email": "a@b.c", "user_new": 2}]}
+    card = {**raw["cards"][0], "card_new": 3}
+    assert uncovered_fields(KIND, {**raw, "channels": [channel], "cards": [card]}) == {
+        "channels[].new_field", "channels[].recipients[].user_new", "cards[].card_new"}
 
 
 def test_export_of_a_dashboard_subscription(exported):
