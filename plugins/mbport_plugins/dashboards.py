@@ -6,7 +6,8 @@ from typing import Any
 
 from mbport.api import (
     ARCHIVED,
-    COMMON_DROP,
+    FALSY,
+    OMIT,
     REF,
     DeferredRefs,
     DiagnoseContext,
@@ -23,17 +24,15 @@ from mbport.api import (
     archive_order,
     archived_payload,
     archived_with_problems,
-    canonical_query,
     common,
     copy,
-    custom,
     describe_dashcards,
     describe_tabs,
+    each,
     in_exported_collection,
     is_ref,
     late_bound_refs,
     lenient_walker,
-    omit_defaults,
     ref,
     ref_addresses,
     restore_home,
@@ -41,33 +40,6 @@ from mbport.api import (
     walk,
 )
 
-# Dashcard fields: copied as they are, turned into refs or into another doc field, or dropped (with why).
-DASHCARD_KEEP = ("entity_id", "row", "col", "size_x", "size_y", "inline_parameters")
-DASHCARD_DROP = {
-    **COMMON_DROP,
-    "id": "instance-specific id; the key is entity_id",
-    "dashboard_id": "the dashboard holding the dashcard",
-    "card_id": "becomes the `card` ref (null for virtual cards: text, heading, link, placeholder)",
-    "card": "hydrated copy of the card",
-    "action_id": "becomes the `action` ref",
-    "action": "hydrated copy of the action",
-    "dashboard_tab_id": "becomes the `tab` ref",
-    "series": "becomes a list of card refs, in position order",
-    "parameter_mappings": "walked (card and field ids to refs)",
-    "visualization_settings": "walked (click behaviours, link cards, column settings)",
-    "sizeX": "pre-0.46 name of size_x",
-    "sizeY": "pre-0.46 name of size_y",
-    "collection_authority_level": "hydrated from the card's collection",
-    "download_perms": "the reading user's permission",
-}
-TAB_KEEP = ("entity_id", "name")
-TAB_DROP = {
-    "id": "instance-specific id; the key is entity_id",
-    "dashboard_id": "the dashboard holding the tab",
-    "position": "tabs are listed in position order",
-    "created_at": "server timestamp",
-    "updated_at": "server timestamp",
-}
 # What a link card's entity keeps: the rest (name, description, display, collection_id, db_id) is hydrated by
 # GET from the linked item's current state, so it is a copy, not content.
 LINK_ENTITY_KEEP = ("model", "id")
@@ -84,6 +56,58 @@ DASHCARD_PUT_KEYS = ("card_id", "action_id", "row", "col", "size_x", "size_y", "
 
 COMMON = ("created_at", "updated_at", "can_write", "can_delete", "can_restore", "creator_id", "creator",
           "is_remote_synced", "entity_id_translated", "dependency_analysis_version")
+
+
+def _zero(value: Any, doc: dict[str, Any]) -> Any:
+    return 0 if value is None else value
+
+
+def _size(name: str, old: str):
+    """A dashcard's size, or its pre-0.46 camel-case name."""
+    return lambda dc: dc[name] if name in dc else dc.get(old)
+
+
+# A tab: its name, in position order (the doc's list order).
+TAB = {
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id; the key is entity_id"),
+    "dashboard_id": skip("the dashboard holding the tab"),
+    "position": skip("tabs are listed in position order"),
+    "entity_id": copy(), "name": copy(),
+}
+# A dashcard: what it shows (a card, an action button, or a virtual card: text, heading, link, placeholder) and where.
+# Its payload is one item of the layout PUT (`_assign_dashcards` adds its id and tab).
+DASHCARD = {
+    **common("created_at", "updated_at", "can_write"),
+    "id": skip("instance-specific id; the key is entity_id"),
+    "dashboard_id": skip("the dashboard holding the dashcard"),
+    "entity_id": copy(read=lambda dc: dashcard_key(dc)),
+    "row": copy(send=_zero), "col": copy(send=_zero),
+    "size_x": copy(read=_size("size_x", "sizeX")), "size_y": copy(read=_size("size_y", "sizeY")),
+    "sizeX": skip("pre-0.46 name of size_x"), "sizeY": skip("pre-0.46 name of size_y"),
+    "inline_parameters": copy(default=FALSY, send=lambda value, doc: value or OMIT),  # null and [] both mean none
+    "card_id": ref("cards", as_="card", default=None),  # null for virtual cards
+    "card": skip("hydrated copy of the card"),
+    "action_id": ref("actions", as_="action", default=None),
+    "action": skip("hydrated copy of the action"),
+    "dashboard_tab_id": ref("tabs", as_="tab", default=None, send=False),  # sent as the tab's place (`payload`)
+    "series": ref("cards", many=True, default=[], read=lambda dc: [s["id"] if isinstance(s, dict) else s
+                                                                  for s in dc.get("series") or []],
+                  send=lambda value, doc: [{"id": i} for i in value]),  # in position order
+    "parameter_mappings": walk("parameter_mappings", default=[]),
+    # Click behaviours, link cards, column settings; a link card keeps only which item it links to.
+    "visualization_settings": walk("viz", default={}, read=lambda dc: _trim_links(dc.get("visualization_settings")
+                                                                               or {})),
+    "collection_authority_level": skip("hydrated from the card's collection"),
+    "download_perms": skip("the reading user's permission"),
+}
+
+
+def _ordered_dashcards(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Dashcards by tab, then row, then column."""
+    tab_rank = {t["id"]: i for i, t in enumerate(tabs_of(raw))}
+    return sorted(dashcards_of(raw), key=lambda dc: (
+        tab_rank.get(dc.get("dashboard_tab_id"), -1), dc.get("row") or 0, dc.get("col") or 0, dashcard_key(dc)))
 
 
 def _assign_tabs(tabs: list[dict[str, Any]], current: list[Any]) -> list[Any]:
@@ -208,8 +232,9 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "enable_embedding": copy(default=False), "show_in_getting_started": copy(default=False),
         "collection_id": ref("collections", as_="collection"),
         "parameters": walk("parameters", default=[]),
-        "dashcards": custom("normalized into the doc's `dashcards`"),
-        "tabs": custom("normalized into the doc's `tabs`"),
+        # Written by the layout stage (`payload`), not with the shell.
+        "dashcards": each(DASHCARD, read=_ordered_dashcards, send=False),
+        "tabs": each(TAB, read=tabs_of, default=[], send=False),
         "collection": skip("hydrated copy of the collection"),
         "collection_authority_level": skip("hydrated from the collection"),
         "ordered_cards": skip("pre-0.48 name of dashcards"),
@@ -227,10 +252,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "can_set_cache_policy": skip("the reading user's permission"),
     }
     match = Match("name", within="collection")
-    dashcard_defaults = {
-        "parameter_mappings": [], "series": [], "visualization_settings": {}, "card": None, "action": None,
-        "tab": None,
-    }
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -280,33 +301,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             yield "tabs", tab["id"], address("tabs", key, tab.get("entity_id"))
         for dc in dashcards_of(raw):
             yield "dashcards", dc["id"], address("dashcards", key, dashcard_key(dc))
-
-    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        tabs = tabs_of(raw)
-        if tabs:
-            doc["tabs"] = [{k: t[k] for k in TAB_KEEP if k in t} for t in tabs]
-        tab_rank = {t["id"]: i for i, t in enumerate(tabs)}
-        ordered = sorted(dashcards_of(raw), key=lambda dc: (
-            tab_rank.get(dc.get("dashboard_tab_id"), -1), dc.get("row") or 0, dc.get("col") or 0, dashcard_key(dc)))
-        doc["dashcards"] = [self._dashcard(dc, ctx) for dc in ordered]
-        return doc
-
-    def _dashcard(self, dc: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-        walker = ctx.walker
-        out = {k: dc[k] for k in DASHCARD_KEEP if k in dc}
-        out["entity_id"] = dashcard_key(dc)
-        for old, new in (("sizeX", "size_x"), ("sizeY", "size_y")):
-            if old in dc and new not in dc:
-                out[new] = dc[old]
-        out["card"] = ctx.ref("cards", dc.get("card_id"))
-        out["action"] = ctx.ref("actions", dc.get("action_id"))
-        out["tab"] = ctx.ref("tabs", dc.get("dashboard_tab_id"))
-        out["series"] = [ctx.ref("cards", s["id"] if isinstance(s, dict) else s) for s in dc.get("series") or []]
-        out["parameter_mappings"] = walker.parameter_mappings(canonical_query(dc.get("parameter_mappings") or []))
-        out["visualization_settings"] = walker.viz(_trim_links(dc.get("visualization_settings") or {}))
-        if not out.get("inline_parameters"):  # null (the usual answer) and [] both mean none
-            out.pop("inline_parameters", None)
-        return omit_defaults(out, self.dashcard_defaults)
 
     def contains(self, doc: dict[str, Any]) -> set[str]:
         key = doc.get("entity_id")
@@ -379,22 +373,10 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         tab_index = {address("tabs", key, t["entity_id"]): i for i, t in enumerate(doc.get("tabs", []))}
         tabs = [{"known": resolve.optional(address("tabs", key, t["entity_id"])), "name": t["name"]}
                 for t in doc.get("tabs", [])]
-        dashcards = []
-        for dc in doc.get("dashcards", []):
-            item = {
-                "known": resolve.optional(address("dashcards", key, dc["entity_id"])),
-                "tab": tab_index.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None,
-                "card_id": walker.id("cards", dc.get("card")),
-                "action_id": walker.id("actions", dc.get("action")),
-                "row": dc.get("row", 0), "col": dc.get("col", 0),
-                "size_x": dc.get("size_x"), "size_y": dc.get("size_y"),
-                "series": [{"id": walker.id("cards", s)} for s in dc.get("series", [])],
-                "parameter_mappings": walker.parameter_mappings(dc.get("parameter_mappings", [])),
-                "visualization_settings": walker.viz(dc.get("visualization_settings", {})),
-            }
-            if dc.get("inline_parameters"):
-                item["inline_parameters"] = dc["inline_parameters"]
-            dashcards.append(item)
+        dashcard = self.spec.nested("dashcards")
+        dashcards = [{"known": resolve.optional(address("dashcards", key, dc["entity_id"])),
+                      "tab": tab_index.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None,
+                      **dashcard.payload(dc, resolve, walker)} for dc in doc.get("dashcards", [])]
         return {"dashboard": body, "archived": archived_payload(doc), "tabs": tabs, "dashcards": dashcards}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
@@ -461,14 +443,3 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             if tid is not None:
                 ids[address("dashcards", key, dc["entity_id"])] = tid
         return ids
-
-    # ---- contract helpers ----
-    @staticmethod
-    def uncovered_dashcard_fields(raw: dict[str, Any]) -> set[str]:
-        """Dashcard and tab fields neither kept nor dropped with a reason (should be empty, like uncovered_fields)."""
-        missing = set()
-        for dc in dashcards_of(raw):
-            missing |= set(dc) - set(DASHCARD_KEEP) - set(DASHCARD_DROP)
-        for tab in tabs_of(raw):
-            missing |= set(tab) - set(TAB_KEEP) - set(TAB_DROP)
-        return missing

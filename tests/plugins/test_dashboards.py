@@ -15,7 +15,7 @@ from mbport.export import run_export
 from mbport.kind import ExportContext
 from mbport.refs import address
 from mbport.registry import load_plugins
-from mbport.testing import fake_index, load_case, numeric_ids_left
+from mbport.testing import fake_index, load_case, numeric_ids_left, uncovered_fields
 from tests.plugins.test_cards import KINDS, export_docs, ok, shop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,8 +33,16 @@ def test_cases_include_both_recorded_eras():
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_golden_dashcards_are_covered(path):
-    """Besides the shared golden checks (test_golden_cases.py): every dashcard field, too."""
-    assert KIND.uncovered_dashcard_fields(load_case(path)["raw"]) == set()
+    """Besides the shared golden checks (test_golden_cases.py): a dashcard or tab field nobody declared is caught
+    like a dashboard's own."""
+    raw = load_case(path)["raw"]
+    assert uncovered_fields(KIND, raw) == set()
+    dashcards = [{**dc, "new_field": 1} for dc in raw.get("dashcards") or raw.get("ordered_cards") or []]
+    tabs = [{**tab, "tab_field": 2} for tab in raw.get("tabs") or []]
+    expected = {"dashcards[].new_field"} if dashcards else set()
+    expected |= {"tabs[].tab_field"} if tabs else set()
+    key = "dashcards" if "dashcards" in raw else "ordered_cards"
+    assert uncovered_fields(KIND, {**raw, key: dashcards, "tabs": tabs}) == expected
 
 
 def test_tabs_in_position_order_and_dashcards_by_tab_row_col():
