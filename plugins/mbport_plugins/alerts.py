@@ -22,7 +22,13 @@ from mbport.api import (
     channel_names,
     common,
     copy,
+    custom,
+    each,
+    flag,
     is_ref,
+    one,
+    present,
+    ref,
     skip,
     slugify,
     split_address,
@@ -37,23 +43,69 @@ NOTIFICATIONS_SINCE = (0, 54)
 # Quartz day-of-week numbers, as Metabase's schedule → cron conversion writes them.
 DAY_NUMBERS = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
 
-# Fields of nested objects that never reach the doc, with the reason (checked by the tests like `drop`).
-PAYLOAD_DROP = {"id": "instance-specific id", "card_id": "becomes the `card` ref", "card": "hydrated copy of the card",
-                "created_at": "server timestamp", "updated_at": "server timestamp"}
-SUBSCRIPTION_DROP = {"id": "instance-specific id", "notification_id": "the subscription sits inside its alert",
-                     "created_at": "server timestamp", "updated_at": "server timestamp"}
-HANDLER_DROP = {"id": "instance-specific id", "notification_id": "the handler sits inside its alert",
-                "channel_id": "becomes the `channel` name", "channel": "hydrated channel; its name is kept",
-                "channel_name": "the channel's name, looked up by mbport at list time",
-                "template_id": "becomes the `template` name", "template": "hydrated template; its name is kept",
-                "recipients": "kept as user refs, group refs and raw values",
-                "created_at": "server timestamp", "updated_at": "server timestamp"}
-RECIPIENT_DROP = {"id": "instance-specific id", "notification_handler_id": "the recipient sits inside its handler",
-                  "type": "implied by the recipient's key (user, group, value, template)",
-                  "user_id": "becomes the `user` ref", "permissions_group_id": "becomes the `group` ref",
-                  "details": "kept as `value` (raw values) or `template`", "user": "hydrated user",
-                  "permissions_group": "hydrated group with its members",
-                  "created_at": "server timestamp", "updated_at": "server timestamp"}
+
+def _sorted_by(*first: str):
+    """A sort key: the `first` fields, then the whole (canonical JSON) content: no server id decides."""
+    return lambda x: (*(str(x.get(f) or "") for f in first), orjson.dumps(x, option=orjson.OPT_SORT_KEYS))
+
+
+# The notification's nested objects (>= 0.54); a pre-0.54 alert's `channels` become the same doc (`_from_legacy_alert`).
+PAYLOAD = {
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id"), "card": skip("hydrated copy of the card"),
+    "card_id": ref("cards", as_="card"),
+    "send_condition": copy(read=lambda p: p.get("send_condition") or "has_result",
+                           send=lambda value, doc: value or "has_result"),
+    "send_once": copy(read=lambda p: bool(p.get("send_once")), send=flag),
+}
+SUBSCRIPTION = {
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id"), "notification_id": skip("the subscription sits inside its alert"),
+    **{k: copy(send=present) for k in ("type", "cron_schedule", "event_name", "ui_display_type")},
+}
+RECIPIENT = {  # one of user, group, value (a raw address) or template
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id"), "notification_handler_id": skip("the recipient sits inside its handler"),
+    "type": custom("implied by the recipient's key (user, group, value, template)"),
+    "user_id": ref("users", as_="user"), "permissions_group_id": ref("groups", as_="group"),
+    "details": custom("kept as `value` (raw values) or `template`"), "user": skip("hydrated user"),
+    "permissions_group": skip("hydrated group with its members"),
+}
+
+
+def _recipient_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any] | None:
+    kind = raw.get("type")
+    if kind == RAW:
+        return {"value": (raw.get("details") or {}).get("value")}
+    if kind == TEMPLATE:
+        return {"template": raw.get("details") or {}}
+    if kind in (USER, GROUP):
+        return doc
+    ctx.warnings.append(f"{ctx.current}: unknown recipient type {kind!r} left out")
+    return None
+
+
+def _handler_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+    if raw.get("channel_id") is not None and not doc.get("channel"):
+        doc["channel"] = _channel_name(raw, ctx)  # a channel that no longer exists: a name that says so, a warning
+    return doc
+
+
+HANDLER = {
+    **common("created_at", "updated_at"),
+    "id": skip("instance-specific id"), "notification_id": skip("the handler sits inside its alert"),
+    "channel_type": copy(),
+    "active": copy(read=lambda h: h.get("active", True) is not False, send=lambda value, doc: value is not False),
+    # A webhook channel and a template are kept by name; create/update look them up on the target.
+    "channel_id": copy(as_="channel", read=lambda h: None if h.get("channel_id") is None else
+                       (h.get("channel") or {}).get("name") or h.get("channel_name"), send_as="_channel", send=present),
+    "channel": skip("hydrated channel; its name is kept"),
+    "channel_name": skip("the channel's name, looked up by mbport at list time"),
+    "template_id": skip("becomes the `template` name"),
+    "template": copy(read=lambda h: None if h.get("template_id") is None else (h.get("template") or {}).get("name")
+                     or f"missing-template-{h['template_id']}", send_as="_template", send=present),
+    "recipients": each(RECIPIENT, more=_recipient_more, sort=_sorted_by(), send=False),  # `payload` sends them
+}
 
 
 class Alerts(StagedWrites, Requires, VersionNotes, Kind):
@@ -83,9 +135,9 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         "card_entity_id": skip("the card's key, recorded by mbport at list time; in the `payload.card` ref"),
         "payload_type": skip("always notification/card for alerts"),
         "payload_id": skip("instance-specific id of the payload row"),
-        "payload": skip("kept with the card as a ref"),
-        "subscriptions": skip("kept as cron schedules"),
-        "handlers": skip("kept with channels by name and recipients as refs"),
+        "payload": one(PAYLOAD),
+        "subscriptions": each(SUBSCRIPTION, sort=_sorted_by("type", "cron_schedule")),
+        "handlers": each(HANDLER, more=_handler_more, sort=_sorted_by("channel_type", "channel"), send=False),
         "creator_id": skip("audit"),
         "creator": skip("hydrated user"),
         "internal_id": skip("Metabase's own system notifications only"),
@@ -154,7 +206,7 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         if "payload_type" in raw:
-            doc.update(_from_notification(raw, ctx))
+            doc["active"] = bool(raw.get("active"))
         else:
             doc.update(_from_legacy_alert(raw, ctx))
         return doc
@@ -207,22 +259,13 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
 
     def payload(self, doc, resolve, stage):
         """The notification body; webhook channels and templates stay names until create/update look them up."""
-        wanted = doc.get("payload") or {}
-        handlers = []
-        for h in doc.get("handlers") or []:
-            handler: dict[str, Any] = {"channel_type": h["channel_type"], "active": h.get("active", True) is not False,
-                                       "recipients": [_recipient_body(r, resolve) for r in h.get("recipients") or []]}
-            if h.get("channel"):
-                handler["_channel"] = h["channel"]
-            if h.get("template"):
-                handler["_template"] = h["template"]
-            handlers.append(handler)
+        handler = self.spec.nested("handlers")
         return {
             "payload_type": "notification/card", "active": doc.get("active", True) is not False,
-            "payload": {"card_id": resolve(wanted["card"]), "send_condition": wanted.get("send_condition") or "has_result",
-                        "send_once": bool(wanted.get("send_once"))},
-            "subscriptions": [dict(sub) for sub in doc.get("subscriptions") or []],
-            "handlers": handlers,
+            **{k: v for k, v in self.spec.payload(doc, resolve).items() if k in ("payload", "subscriptions")},
+            "handlers": [{**handler.payload(h, resolve), "recipients": [_recipient_body(r, resolve) for r in
+                                                                        h.get("recipients") or []]}
+                         for h in doc.get("handlers") or []],
         }
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
@@ -317,12 +360,6 @@ def _card_id(raw: dict[str, Any]) -> Any:
     return (raw.get("card") or {}).get("id")
 
 
-def _sorted(items: list[dict[str, Any]], *first: str) -> list[dict[str, Any]]:
-    """Sorted by the `first` fields, then by the whole (canonical JSON) content: no server id decides."""
-    return sorted(items, key=lambda x: (*(str(x.get(f) or "") for f in first),
-                                        orjson.dumps(x, option=orjson.OPT_SORT_KEYS)))
-
-
 def _channel_name(handler: dict[str, Any], ctx: ExportContext) -> str:
     name = (handler.get("channel") or {}).get("name") or handler.get("channel_name")
     if not name:
@@ -330,46 +367,6 @@ def _channel_name(handler: dict[str, Any], ctx: ExportContext) -> str:
                             "which does not exist")
         name = f"missing-channel-{handler['channel_id']}"
     return name
-
-
-def _from_notification(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-    payload = raw.get("payload") or {}
-    out: dict[str, Any] = {
-        "active": bool(raw.get("active")),
-        "payload": {"card": ctx.ref("cards", payload.get("card_id")),
-                    "send_condition": payload.get("send_condition") or "has_result",
-                    "send_once": bool(payload.get("send_once"))},
-    }
-    subs = []
-    for s in raw.get("subscriptions") or []:
-        subs.append({k: s[k] for k in ("type", "cron_schedule", "event_name", "ui_display_type") if s.get(k) is not None})
-    out["subscriptions"] = _sorted(subs, "type", "cron_schedule")
-    handlers = []
-    for h in raw.get("handlers") or []:
-        handler: dict[str, Any] = {"channel_type": h["channel_type"], "active": h.get("active", True) is not False}
-        if h.get("channel_id") is not None:
-            handler["channel"] = _channel_name(h, ctx)
-        if h.get("template_id") is not None:
-            handler["template"] = (h.get("template") or {}).get("name") or f"missing-template-{h['template_id']}"
-        recipients = [_recipient(r, ctx) for r in h.get("recipients") or []]
-        handler["recipients"] = _sorted([r for r in recipients if r])
-        handlers.append(handler)
-    out["handlers"] = _sorted(handlers, "channel_type", "channel")
-    return out
-
-
-def _recipient(r: dict[str, Any], ctx: ExportContext) -> dict[str, Any] | None:
-    kind = r.get("type")
-    if kind == USER:
-        return {"user": ctx.ref("users", r.get("user_id"))}
-    if kind == GROUP:
-        return {"group": ctx.ref("groups", r.get("permissions_group_id"))}
-    if kind == RAW:
-        return {"value": (r.get("details") or {}).get("value")}
-    if kind == TEMPLATE:
-        return {"template": r.get("details") or {}}
-    ctx.warnings.append(f"{ctx.current}: unknown recipient type {kind!r} left out")
-    return None
 
 
 def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
@@ -392,14 +389,14 @@ def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any
         handler: dict[str, Any] = {"channel_type": f"channel/{ch['channel_type']}", "active": bool(ch.get("enabled"))}
         if ch.get("channel_id") is not None:
             handler["channel"] = _channel_name(ch, ctx)
-        handler["recipients"] = _sorted(recipients)
+        handler["recipients"] = sorted(recipients, key=_sorted_by())
         handlers.append(handler)
     return {
         "active": not raw.get("archived"),
         "payload": {"card": ctx.ref("cards", (raw.get("card") or {}).get("id")), "send_condition": condition,
                     "send_once": bool(raw.get("alert_first_only"))},
         "subscriptions": [{"type": CRON, "cron_schedule": c, "ui_display_type": "cron/builder"} for c in sorted(crons)],
-        "handlers": _sorted(handlers, "channel_type", "channel"),
+        "handlers": sorted(handlers, key=_sorted_by("channel_type", "channel")),
     }
 
 

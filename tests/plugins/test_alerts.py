@@ -5,19 +5,13 @@ from __future__ import annotations
 import copy
 
 import pytest
-from mbport_plugins.alerts import (
-    HANDLER_DROP,
-    PAYLOAD_DROP,
-    RECIPIENT_DROP,
-    SUBSCRIPTION_DROP,
-    Alerts,
-    schedule_to_cron,
-)
+from mbport_plugins.alerts import Alerts, schedule_to_cron
 
 from mbport.check import check
 from mbport.client import MetabaseVersion
 from mbport.kind import ExportContext
 from mbport.registry import load_plugins
+from mbport.testing import uncovered_fields
 from tests.plugins.emulated_content import (
     add_card,
     add_shop,
@@ -27,7 +21,6 @@ from tests.plugins.emulated_content import (
     load_case,
     new_instance,
     ok,
-    uncovered,
 )
 
 KIND = Alerts()
@@ -45,12 +38,12 @@ def test_golden_nested_fields_are_covered_and_the_key_is_card_and_ordinal(path):
     case, doc, _ = golden(KIND, path)
     raw = case["raw"]
     if "payload_type" in raw:  # the notification's nested objects are covered field by field too
-        assert uncovered([raw["payload"]], {"send_condition", "send_once"}, PAYLOAD_DROP) == set()
-        sub_keep = {"type", "cron_schedule", "event_name", "ui_display_type"}
-        assert uncovered(raw["subscriptions"], sub_keep, SUBSCRIPTION_DROP) == set()
-        assert uncovered(raw["handlers"], {"channel_type", "active"}, HANDLER_DROP) == set()
-        recipients = [r for h in raw["handlers"] for r in h["recipients"]]
-        assert uncovered(recipients, set(), RECIPIENT_DROP) == set()
+        assert uncovered_fields(KIND, raw) == set()
+        handler = {**raw["handlers"][0], "h_new": 1, "recipients": [{"type": "x", "r_new": 2}]}
+        changed = {**raw, "payload": {**raw["payload"], "p_new": 3}, "handlers": [handler],
+                   "subscriptions": [{"s_new": 4}]}
+        assert uncovered_fields(KIND, changed) == {"payload.p_new", "handlers[].h_new",
+                                                   "handlers[].recipients[].r_new", "subscriptions[].s_new"}
     assert KIND.address_of(raw) == KIND.doc_address(doc) == f"alerts/{raw['card_entity_id']}/{raw['ordinal']}"
 
 
