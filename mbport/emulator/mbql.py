@@ -289,8 +289,9 @@ def _normalize_join5(join: dict, tags_as_list: bool) -> dict:
 
 # ---------------------------------------------------------------- MBQL 5 -> 4
 
-def to_legacy(query: Any) -> Any:
-    """The MBQL 4 form of `query` (what ?legacy-mbql=true and legacy_query show); legacy input is returned as is."""
+def to_legacy(query: Any, keep_tag_refs: bool = False) -> Any:
+    """The MBQL 4 form of `query` (what ?legacy-mbql=true and legacy_query show); legacy input is returned as is.
+    `keep_tag_refs`: a native query's dimension tags keep their MBQL 5 refs (what 0.61 on answers)."""
     if not is_mbql5(query):
         out = copy.deepcopy(query)
         if isinstance(out, dict) and isinstance(out.get("query"), dict):
@@ -300,7 +301,7 @@ def to_legacy(query: Any) -> Any:
     out: dict[str, Any] = {"database": query.get("database")}
     if stages and stages[-1].get("lib/type") == NATIVE_STAGE and len(stages) == 1:
         out["type"] = "native"
-        out["native"] = _native4(stages[0])
+        out["native"] = _native4(stages[0], keep_tag_refs)
     else:
         out["type"] = "query"
         out["query"] = _stages_to_inner(stages)
@@ -310,8 +311,9 @@ def to_legacy(query: Any) -> Any:
     return out
 
 
-def _native4(stage: dict) -> dict:
-    native: dict[str, Any] = {"template-tags": _tags(stage.get("template-tags") or {}, as_list=False, convert=_ref4)}
+def _native4(stage: dict, keep_tag_refs: bool = False) -> dict:
+    tags = stage.get("template-tags") or {}
+    native: dict[str, Any] = {"template-tags": _tags(tags, as_list=False, convert=_keep if keep_tag_refs else _ref4)}
     native["query"] = stage.get("native")
     for key, value in stage.items():
         if key not in ("lib/type", "native", "template-tags", "lib/stage-metadata"):
@@ -321,6 +323,22 @@ def _native4(stage: dict) -> dict:
 
 def _ref4(x: Any) -> Any:
     return _to4(x, [])
+
+
+def _keep(x: Any) -> Any:
+    return x
+
+
+def mbql5_refs_in_classic_tags(query: Any) -> bool:
+    """A classic (`type: "native"`) query whose dimension tags hold MBQL 5 refs (`["field", {options}, id]`)."""
+    if not is_legacy(query) or query.get("type") != "native":
+        return False
+    tags = (query.get("native") or {}).get("template-tags") or {}
+    for tag in tags.values() if isinstance(tags, dict) else tags:
+        dim = tag.get("dimension") if isinstance(tag, dict) else None
+        if isinstance(dim, list) and len(dim) >= 3 and dim[0] == "field" and isinstance(dim[1], dict):
+            return True
+    return False
 
 
 def _stages_to_inner(stages: list[dict]) -> dict:

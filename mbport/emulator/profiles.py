@@ -4,16 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+# What a classic (`type: "native"`) query whose dimension tags carry MBQL 5 refs (`["field", {opts}, id]`) gets on
+# write (versions.md 0.61, seen by metabase-sync 0.1.2 against real servers): None = converted like any MBQL 4,
+# EMPTY = 200 and an empty stored query (0.61), REJECT = 400 (0.62 on).
+EMPTY, REJECT = "empty", "reject"
+
 
 @dataclass(frozen=True)
 class Profile:
-    """Switches for behaviours that changed between releases (see shared/metabase/versions.md §3)."""
+    """Switches for behaviours that changed between releases (see shared/metabase/versions.md §3).
+
+    Each switch is a behaviour a real server of that line shows; a test of the contract turns one profile on at a
+    time (tests/emulator/test_profiles.py)."""
 
     name: str
     tag: str
     mbql5: bool = True  # dataset_query stored/returned as MBQL 5 (>= 0.57), ?legacy-mbql=true gives MBQL 4
     template_tags_list: bool = False  # native stage template-tags returned as a list (>= 0.63)
     setup_token_after_setup: bool = False  # <= 0.61.3 kept the setup-token after setup
+    # Card `legacy_query`: a JSON string of the MBQL 4 query (0.57-0.61), null for cards written through the API
+    # (0.62 on; metabase-sync 0.1.1/0.1.3 saw it null after writes and lagging behind them).
+    legacy_query_null: bool = False
+    # The MBQL 4 view of a native card (`legacy_query`, `?legacy-mbql=true`) keeps its dimension tags' MBQL 5 refs
+    # (0.61 on, metabase-sync 0.1.2); and what such a classic query gets when written back (EMPTY / REJECT above).
+    legacy_tags_keep_mbql5_refs: bool = False
+    classic_tags_with_mbql5_refs: str | None = None
+    # PUT /api/dashboard/:id with `parameters` and `dashcards` drops the parameters dashcards show inline
+    # (metabase-migration-toolkit #76/#79, seen on 0.58 and 0.63). versions.md §4.1: the first affected release is
+    # unknown (the source index holds one version of dashboards/api.clj, with no history); on from 0.57 as §3 says.
+    prune_inline_parameters: bool = False
     date: str = "2026-05-20"
     hash: str = "0f1e2d3"
 
@@ -22,12 +41,32 @@ class Profile:
         return {"tag": self.tag, "hash": self.hash, "date": self.date, "branch": "release-x"}
 
 
+_P57 = dict(legacy_query_null=False, prune_inline_parameters=True)  # the MBQL 5 era's first line
+_P61 = dict(_P57, legacy_tags_keep_mbql5_refs=True, classic_tags_with_mbql5_refs=EMPTY)
+_P62 = dict(_P61, legacy_query_null=True, classic_tags_with_mbql5_refs=REJECT)
+_P63 = dict(_P62, template_tags_list=True)
+# 0.64's changes need no switch here (versions.md §1 0.64, issue 15): the action-prefill GETs it replaced by POST
+# .../execute/values are served by no profile (mbport never reads them); PUT /api/notification/:id takes its id from
+# the path on every profile (notification/api/notification.clj: `update-notification!` gets the notification read
+# by the path id, the body's `id` is never read); transforms need the `transforms-enabled` setting from 0.64 on
+# (models/transforms.py gates that on the version, `ENABLED_SETTING_SINCE`).
+_P64 = dict(_P63)
+
 PROFILES: dict[str, Profile] = {
+    # The last MBQL 4 line: inline parameters without the prune, the collection graph without "none".
     "0.56": Profile("0.56", "v0.56.13", mbql5=False, setup_token_after_setup=True),
-    "0.61": Profile("0.61", "v0.61.4"),
-    "0.63": Profile("0.63", "v0.63.2", template_tags_list=True),
-    # The newest release line (0.64–0.65, versions.md §3 P65); its own behaviours are switches still to add.
-    "0.65": Profile("0.65", "v0.65.1", template_tags_list=True, date="2026-11-10", hash="6a5b4c3"),
+    # MBQL 5 first stored; `legacy_query` a JSON string; ?legacy-mbql=true.
+    "0.57": Profile("0.57", "v0.57.6", setup_token_after_setup=True, date="2025-10-20", hash="57a1b2c", **_P57),
+    # 0.61: dimension tags come back with MBQL 5 refs; written back in a classic query: 200 and an EMPTY query.
+    "0.61": Profile("0.61", "v0.61.4", **_P61),
+    # 0.62: the same write answers 400; `legacy_query` is null after API writes.
+    "0.62": Profile("0.62", "v0.62.3", date="2026-06-18", hash="62c3d4e", **_P62),
+    # 0.63: template tags as lists (snippet tags stay a map).
+    "0.63": Profile("0.63", "v0.63.2", **_P63),
+    # 0.64: transforms need enabling (see _P64).
+    "0.64": Profile("0.64", "v0.64.3", date="2026-09-15", hash="64f5a6b", **_P64),
+    # The newest release line (0.65.x): 0.64's behaviours plus explorations (a kind helper's routes).
+    "0.65": Profile("0.65", "v0.65.1", date="2026-11-10", hash="6a5b4c3", **_P64),
 }
 DEFAULT_PROFILE = "0.61"
 

@@ -146,6 +146,8 @@ def semantic_query(query: Any, fragment: bool = False) -> Any:
         tags = native.get("template-tags")
         if isinstance(tags, list):  # 0.63 lists template tags; earlier versions key them by name
             native["template-tags"] = {t.get("name"): t for t in tags if isinstance(t, dict)}
+        if not native.get("template-tags"):  # MBQL 5 → 4 conversion adds an empty map a 0.56 query does not have
+            native.pop("template-tags", None)
         query = {**query, "native": native}
     return query
 

@@ -83,6 +83,7 @@ Behaviours of api-surface.md §23 found by real clients' integration suites (iss
 | `POST /api/card/:id/query/:export-format` (json, csv, api) | test_dataset.py::test_a_card_downloads_as_json_and_csv |
 | creating in or moving into the Trash: 400 "You cannot modify the Trash Collection." | test_collections.py::test_cannot_create_in_trash_and_official_needs_premium, test_cards.py::test_move_to_trash_is_refused, test_dashboards.py::test_creating_a_dashboard_in_the_trash_is_a_plain_400 |
 | `card_schema` and `source_card_id` before 0.57 | test_cards.py::test_profile_056_stores_mbql4 |
+| version profiles 0.56-0.65, one switch each (versions.md §3): `legacy_query` string (0.57) / null (0.62); dimension refs kept MBQL 5 in the MBQL 4 view (0.61); a classic query with MBQL 5 dimension refs stored empty (0.61) / refused (0.62); tag lists (0.63); the inline-parameter prune (0.57) | test_profiles.py |
 | card and dashboard lists hydrate only `creator` (+ `collection` for cards) | test_list_endpoints_answer_the_shape_of_section_22 (its `has_not` sets) |
 """
 

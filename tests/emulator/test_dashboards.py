@@ -3,6 +3,7 @@
 import pytest
 
 from mbport.emulator.models import dashboards
+from mbport.emulator.profiles import with_overrides
 
 # Top-level keys of a real GET /api/dashboard/:id (recorded/mbql5/dashboard/2.json).
 RECORDED_DASHBOARD_KEYS = {
@@ -342,7 +343,8 @@ def test_action_dashcards_keep_their_action_id(emulator, admin):
     assert get(admin, dash["id"])["dashcards"][0]["action"]["name"] == "Do"
 
 
-def test_inline_parameters_are_kept_and_the_prune_quirk_is_off_by_default(emulator, admin):
+def test_inline_parameters_are_kept_without_the_prune_quirk(emulator, admin):
+    emulator.state.profile = with_overrides(emulator.state.profile, prune_inline_parameters=False)  # as on 0.56
     card = make_card(emulator, admin)
     params = [{"id": "inline", "type": "category"}, {"id": "header", "type": "category"}]
     dash = new_dashboard(admin)
@@ -352,8 +354,8 @@ def test_inline_parameters_are_kept_and_the_prune_quirk_is_off_by_default(emulat
     assert body["dashcards"][0]["inline_parameters"] == ["inline"]
 
 
-def test_prune_quirk_drops_inline_parameters_from_the_dashboard_when_switched_on(emulator, admin):
-    emulator.state.extra[dashboards.QUIRKS][dashboards.PRUNE_INLINE_PARAMETERS] = True
+def test_prune_quirk_drops_inline_parameters_from_the_dashboard_from_0_57_on(emulator, admin):
+    assert emulator.state.profile.prune_inline_parameters
     card = make_card(emulator, admin)
     params = [{"id": "inline", "type": "category"}, {"id": "header", "type": "category"}]
     dash = new_dashboard(admin)

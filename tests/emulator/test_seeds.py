@@ -167,7 +167,9 @@ def test_native_questions_reference_a_snippet_a_field_and_a_model(api):
     tags = status["template-tags"]
     snippet = api.get(f"/api/native-query-snippet/{tags['snippet: Valid orders']['snippet-id']}").json()
     assert snippet["name"] == "Valid orders" and "{{snippet: Valid orders}}" in status["query"]
-    field = api.get(f"/api/field/{tags['ordered_on']['dimension'][1]}").json()
+    dimension = tags["ordered_on"]["dimension"]
+    assert isinstance(dimension[1], dict)  # 0.61 on: MBQL 5 refs even in the MBQL 4 view (versions.md 0.61)
+    field = api.get(f"/api/field/{dimension[2]}").json()
     assert field["name"] == "ordered_on"
     big = legacy_query(api, ids["Big orders (SQL on the model)"])["native"]
     tag_name = f"#{ids['Shop orders model']}-shop-orders-model"

@@ -15,7 +15,6 @@ from mbport_plugins.cards import template_tags_as
 from mbport.check import check_refs, load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap
-from mbport.emulator.models.dashboards import PRUNE_INLINE_PARAMETERS, QUIRKS
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
@@ -30,7 +29,6 @@ P_CAT, P_DATE, P_INLINE = "p-category", "p-date", "p-inline"
 
 def new_emulator(profile: str | None = None) -> tuple[Emulator, str]:
     emu = Emulator(profile)
-    emu.state.extra[QUIRKS][PRUNE_INLINE_PARAMETERS] = True  # the >= 0.58 behaviour, on every instance here
     return emu, bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors, events, mbql
+from ..profiles import REJECT
 from ..store import Row, State
 from . import collections, dataset
 
@@ -57,7 +58,13 @@ def card_dashboards(state: State, card_id: int) -> list[Row]:
 
 
 def store_query(state: State, query: Any) -> Any:
-    """The dataset_query as this profile stores it: MBQL 5 (>= 0.57) or MBQL 4."""
+    """The dataset_query as this profile stores it: MBQL 5 (>= 0.57) or MBQL 4. A classic native query whose
+    dimension tags carry MBQL 5 refs is stored empty by 0.61 and refused by 0.62 on (versions.md 0.61)."""
+    quirk = state.profile.classic_tags_with_mbql5_refs
+    if quirk and mbql.mbql5_refs_in_classic_tags(query):
+        if quirk == REJECT:
+            raise errors.invalid({"dataset_query": "Invalid query: a legacy native query with MBQL 5 field refs"})
+        return {}
     return mbql.to_mbql5(query, state.profile) if state.profile.mbql5 else mbql.to_legacy(query)
 
 

@@ -32,16 +32,6 @@ DEFAULT_CARD_SIZE = (4, 4)
 
 
 
-# Version switches that are not in profiles.py yet. The >= 0.58 inline-parameter prune (versions.md) is off by
-# default because its first affected version is unknown; tests and seeds turn it on per emulator.
-QUIRKS = "dashboard_quirks"
-
-
-
-PRUNE_INLINE_PARAMETERS = "prune_inline_parameters"
-
-
-
 # Edits recorded for `last-edit-info` (Metabase derives it from the latest revision), keyed by (model, id).
 LAST_EDIT = "last_edit"
 
@@ -85,7 +75,6 @@ SHALLOW_COPY_MESSAGE = "You cannot do a shallow copy of this dashboard because i
 
 
 def init_state(state: State) -> None:
-    state.extra.setdefault(QUIRKS, {PRUNE_INLINE_PARAMETERS: False})
     state.extra.setdefault(LAST_EDIT, {})
 
 
@@ -640,7 +629,7 @@ def update(state: State, user: Row, dashboard_id: Any, body: dict) -> Row:
             if was_archived:
                 raise errors.archived()
             _write_dashcards_and_tabs(state, dash, body.get("dashcards") or [], body.get("tabs") or [])
-            if body.get("parameters") is not None and state.extra[QUIRKS].get(PRUNE_INLINE_PARAMETERS):
+            if body.get("parameters") is not None and state.profile.prune_inline_parameters:
                 _prune_inline_parameters(state, dash)
         # update-dashboard (dashboards/api.clj) writes report_dashboard only when a dashboard column is in the
         # request (`t2/update! :model/Dashboard` inside `(when-let [updates (not-empty ...)])`): dashcards and tabs

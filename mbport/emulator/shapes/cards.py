@@ -7,7 +7,6 @@ import orjson
 from .. import mbql
 from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
-from ..models.versions import minor_version
 from ..store import Row, State
 from . import summaries as collection_shapes
 from . import users
@@ -31,9 +30,15 @@ def last_edit_info(state: State, model: str, row: Row) -> dict | None:
 
 def _legacy_query(state: State, card: Row) -> str | None:
     """0.57-0.61 return the MBQL 4 query as a JSON string; 0.62+ return null for cards written through the API."""
-    if minor_version(state) >= 62 or not card.get("dataset_query"):
+    if state.profile.legacy_query_null or not card.get("dataset_query"):
         return None
-    return orjson.dumps(mbql.to_legacy(card["dataset_query"])).decode()
+    return orjson.dumps(legacy(state, card["dataset_query"])).decode()
+
+
+def legacy(state: State, query: dict) -> dict:
+    """The MBQL 4 view of a stored query (`legacy_query`, `?legacy-mbql=true`); 0.61 on keeps dimension tags' MBQL 5
+    refs in it (versions.md 0.61)."""
+    return mbql.to_legacy(query, keep_tag_refs=state.profile.legacy_tags_keep_mbql5_refs)
 
 
 def _era_filter(state: State, out: dict) -> dict:
@@ -66,7 +71,7 @@ def hydrate_card(state: State, card: Row, legacy_mbql: bool = False, user: Row |
     if state.profile.mbql5:
         out["legacy_query"] = _legacy_query(state, card)
     if legacy_mbql and out.get("dataset_query"):
-        out["dataset_query"] = mbql.to_legacy(out["dataset_query"])
+        out["dataset_query"] = legacy(state, out["dataset_query"])
     writable = can_write_card(state, user, card)
     collection = collection_shapes.collection_summary(state, card.get("collection_id"))
     if card.get("collection_id") is None:
