@@ -60,6 +60,7 @@ WORDS: dict[str, Words] = {
                 "metric": "turned into a metric",
             },
             "dashboard": "dashboard it is saved in",
+            "document": "document it is saved in",
         },
         colour="#e9c46a",
     ),
@@ -104,6 +105,12 @@ WORDS: dict[str, Words] = {
             "settings": "database settings",
         },
         colour="#8ecae6",
+    ),
+    "documents": Words(
+        description="Documents (0.57+): rich-text pages with their own cards embedded, in their collection's folder.",
+        aliases=("document",),
+        phrases={"document": "body", "collection_position": "pinned position"},
+        colour="#f6bd60",
     ),
     "groups": Words(
         description="Permission groups (built-in ones are matched by role, never created).",

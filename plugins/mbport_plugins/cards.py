@@ -79,6 +79,26 @@ def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
 
 
+DOCUMENT_KEY = "_document_id"  # the payload's target document id (never sent to /api/card)
+DOCUMENT_CARD_KEYS = ("name", "description", "display", "dataset_query", "visualization_settings", "parameters",
+                      "parameter_mappings", "result_metadata", "cache_ttl")
+
+
+def _create_in_document(api: Any, document_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """A card that belongs to a document, created the one way the API allows: `PUT /api/document/:id` with the card
+    under a placeholder id (-1) embedded at the end of the body (documents/api/document.clj
+    `create-cards-for-document!`, `update-cards-in-ast`); the answer embeds the new card's id in that place. The
+    document's `content` stage then writes its real body."""
+    current = api.get(f"/api/document/{document_id}").get("document") or {"type": "doc", "content": []}
+    embed = {"type": "resizeNode", "content": [{"type": "cardEmbed", "attrs": {"id": -1}}]}
+    ast = {**current, "content": [*(current.get("content") or []), embed]}
+    draft = {k: body[k] for k in DOCUMENT_CARD_KEYS if body.get(k) is not None}
+    answer = api.put(f"/api/document/{document_id}", json={"document": ast, "cards": {"-1": draft}})
+    placed = (answer.get("document") or {}).get("content") or [{}]
+    card_id = ((placed[-1].get("content") or [{}])[0].get("attrs") or {}).get("id")
+    return api.get(f"/api/card/{card_id}")
+
+
 def card_type(raw: dict[str, Any]) -> str:
     """question, model or metric; before 0.49 a model was `dataset: true`."""
     return raw.get("type") or ("model" if raw.get("dataset") else "question")
@@ -170,7 +190,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "persisted": skip("model cache state (server-managed)"),
         "based_on_upload": skip("hydrated: the uploaded table a model was made from"),
     }
-    match = Match("name", "type", "dashboard", within="collection", raw={"type": card_type})
+    match = Match("name", "type", "dashboard", "document", within="collection", raw={"type": card_type})
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         seen: dict[Any, dict[str, Any]] = {}
@@ -227,9 +247,10 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         return ref_addresses(doc.get("dashboard"), doc.get("dashboard_tab"), doc.get("document")) | late
 
     def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
-        """Every non-deferred ref, plus the dashboard of a dashboard question: a whole-doc ref, so the graph
-        waits for the dashboard's first stage (its shell) only, giving shell → questions → layout."""
-        return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"))
+        """Every non-deferred ref, plus the dashboard of a dashboard question (or the document of a document's
+        card): a whole-doc ref, so the graph waits for its first stage (the shell) only, giving shell → questions →
+        layout (or body)."""
+        return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"), doc.get("document"))
 
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list:
         """In an archived collection: written before its archive when archived too (with it, or on its own: either
@@ -249,6 +270,8 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         body = self.spec.payload(doc, resolve, walker)
         if doc.get("type") == "model" and doc.get("result_metadata"):
             body["result_metadata"] = [self._target_column(c, walker) for c in doc["result_metadata"]]
+        if doc.get("document") is not None:  # never sent as such: `create` writes the card through its document
+            body[DOCUMENT_KEY] = resolve(doc["document"])
         return body
 
     @staticmethod
@@ -273,7 +296,10 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         for key in ("dashboard_id", "dashboard_tab_id", "result_metadata"):
             if body.get(key) is None:
                 body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
-        raw = req.api.post(self.endpoint, json=body)
+        if req.payload.get(DOCUMENT_KEY) is not None:
+            raw = _create_in_document(req.api, req.payload[DOCUMENT_KEY], body)
+        else:
+            raw = req.api.post(self.endpoint, json=body)
         later = {k: req.payload[k] for k in PUT_ONLY_KEYS if k in req.payload and req.payload[k] != DEFAULTS.get(k, False)}
         if later:
             raw = req.api.put(f"{self.endpoint}/{raw['id']}", json=later)
@@ -293,7 +319,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         return {**raw, "dataset_query": query} if is_mbql4(query) else raw
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
-        body = for_target(req.api, req.payload)
+        body = {k: v for k, v in for_target(req.api, req.payload).items() if k != DOCUMENT_KEY}
         if body.get("dashboard_tab_id") is None:
             body.pop("dashboard_tab_id", None)
         if body.get("result_metadata") is None:

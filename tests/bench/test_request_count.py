@@ -39,6 +39,7 @@ LISTINGS = {
     "/api/collection": 4,  # live and archived, in the default and the snippets namespace
     "/api/collection/graph": 2,  # one graph per namespace
     "/api/mt/gtap": 1, "/api/ee/advanced-permissions/impersonation": 1,  # 402 on an OSS instance: one each
+    "/api/document": 1, "/api/collection/trash": 1,  # live documents; the Trash, where archived ones are listed
 }
 NUMBERED = re.compile(r"/\d+")
 
@@ -64,6 +65,12 @@ def expected(api: MetabaseClient) -> Counter:
         1 for t in remappable
         for f in api.get(f"/api/table/{t['id']}/query_metadata", params={"include_hidden_fields": "true"})["fields"]
         if any(d["type"] == "internal" for d in f["dimensions"]))
+    # Archived documents are listed only as items of the Trash and of each archived collection, then read one by one.
+    archived = [c for c in api.get("/api/collection", params={"archived": "true"}) if c.get("archived")]
+    count["/api/collection/N/items"] = 1 + len(archived)
+    count["/api/document/N"] = sum(1 for c in [api.get("/api/collection/trash"), *archived]
+                                   for i in api.get(f"/api/collection/{c['id']}/items",
+                                                    params={"models": "document", "archived": "true"})["data"])
     timelines = api.get("/api/timeline")  # live ones: their events (archived ones too) need the detail
     count["/api/timeline/N"] = len(timelines)
     return +count

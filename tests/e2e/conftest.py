@@ -31,6 +31,17 @@ def seeded_ee():
     return emu, session
 
 
+@pytest.fixture(scope="session")
+def seeded_current():
+    """(emulator, admin session) of a 0.65 Enterprise build loaded with the `current` seed: every kind only a current
+    instance holds (documents, notification channels, glossary ...) on the handmade seed's base."""
+    emu = Emulator("0.65", premium_features="all")
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "current", session)
+    emu.wait_idle()
+    return emu, session
+
+
 @pytest.fixture
 def api(seeded):
     emu, session = seeded

@@ -168,6 +168,8 @@ def content(emulator, admin) -> dict:
     ok(admin.post("/api/channel", json={"name": "Hook", "type": "channel/http",
                                         "details": {"url": "https://hooks.example.com/x", "auth-method": "none"}}))
     ok(admin.post("/api/native-query-snippet", json={"name": "Big", "content": "total > 100"}))
+    ok(admin.post("/api/document", json={"name": "Notes", "collection_id": collection["id"],
+                                         "document": {"type": "doc", "content": []}}))
     timeline = ok(admin.post("/api/timeline", json={"name": "Launches", "collection_id": collection["id"]}))
     ok(admin.post("/api/timeline-event", json={"timeline_id": timeline["id"], "name": "v1", "timestamp": "2024-03-01",
                                                "timezone": "UTC"}))
@@ -221,6 +223,7 @@ ARRAY = "array"
 BY_USER_ID = "object keyed by user id"
 PAGED = {"data", "total", "limit", "offset"}
 ITEMS = {"total", "data", "models", "limit", "offset"}
+DOCUMENTS = {"items"}  # documents/api/document.clj GET "/": `{:items [...]}`, no paging
 SETTING_KEYS = {"key", "value", "is_env_setting", "env_name", "description", "default"}
 API_KEY_KEYS = {"id", "name", "group", "masked_key", "created_at", "updated_at", "updated_by"}
 
@@ -263,6 +266,8 @@ LISTS = [
     ("/api/api-key", {}, ARRAY, API_KEY_KEYS, {"unmasked_key"}, True),
     ("/api/setting", {}, ARRAY, SETTING_KEYS, set(), True),
     ("/api/channel", {}, ARRAY, {"type", "details", "active"}, set(), False),
+    ("/api/document", {}, DOCUMENTS, {"document", "creator", "can_write", "is_remote_synced", "entity_id"},
+     {"can_delete", "can_restore", "cards"}, False),
     ("/api/metric", {}, PAGED, {"id", "name", "description", "collection_id", "collection"}, set(), True),
 ]
 
@@ -280,7 +285,7 @@ def _items(body, shape) -> list:
         assert isinstance(body, dict) and all(k.isdigit() for k in body), body
         return [m for memberships in body.values() for m in memberships]
     assert isinstance(body, dict) and set(body) == shape, f"expected the envelope {sorted(shape)}, got {body!r:.200}"
-    return body["data"]
+    return body["items"] if shape == DOCUMENTS else body["data"]
 
 
 @pytest.mark.parametrize(("path", "params", "shape", "has", "has_not", "exact"), LISTS,

@@ -1,7 +1,8 @@
-"""The contract every plugin meets, checked on the realistic seed (serdes' "no field forgotten" test).
+"""The contract every plugin meets, checked on the realistic seeds (serdes' "no field forgotten" test).
 
-The seed is `enterprise` on an emulated Enterprise build: the OSS `sample` instance plus the objects only a
-premium token allows (sandboxes), so that every kind has objects to check.
+The seeds are `enterprise` on an emulated Enterprise build (the OSS `sample` instance plus the objects only a premium
+token allows: sandboxes) and `current` on a 0.65 Enterprise build (the kinds only a current instance holds), so that
+every kind has objects to check.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from mbport.kind import ExportContext
 from mbport.refs import address_kind
 from mbport.resolve import Resolver
 from mbport.testing import numeric_ids_left, uncovered_fields
-from tests.e2e.conftest import registry, seeded_ee  # noqa: F401  (fixtures)
+from tests.e2e.conftest import registry, seeded_current, seeded_ee  # noqa: F401  (fixtures)
+
+SEEDS = ("seeded_ee", "seeded_current")
 
 
-@pytest.fixture(scope="module")
-def exported_ctx(request):
+def _exported(request, seed: str):
     registry_ = request.getfixturevalue("registry")
     from mbport.client import MetabaseClient
 
-    emu, session = request.getfixturevalue("seeded_ee")
+    emu, session = request.getfixturevalue(seed)
     with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as client:
         ctx = ExportContext()
         extract(client, registry_, sorted(registry_.kinds), ctx)
@@ -32,10 +34,16 @@ def exported_ctx(request):
     return registry_, ctx, docs
 
 
-def test_every_kind_has_objects_in_the_seed(exported_ctx):
-    registry_, ctx, _ = exported_ctx
-    empty = [k for k in registry_.kinds if not ctx.raw.get(k)]
-    assert not empty, f"the sample seed has no objects of: {empty}"
+@pytest.fixture(scope="module", params=SEEDS)
+def exported_ctx(request):
+    return _exported(request, request.param)
+
+
+def test_every_kind_has_objects_in_the_seeds(request):
+    registry_ = request.getfixturevalue("registry")
+    held = {k for seed in SEEDS for k, raws in _exported(request, seed)[1].raw.items() if raws}
+    empty = sorted(set(registry_.kinds) - held)
+    assert not empty, f"neither the enterprise nor the current seed has objects of: {empty}"
 
 
 def test_every_raw_field_is_kept_translated_or_dropped_with_a_reason(exported_ctx):

@@ -14,6 +14,7 @@ from . import (
     collections,
     dashboards,
     databases,
+    documents,
     fields,
     groups,
     impersonations,
@@ -28,8 +29,8 @@ from . import (
     versions,
 )
 
-AREAS = (actions, cards, collection_graph, collections, dashboards, databases, fields, groups, impersonations, notifications,
-         permissions_graph, pulses, sandboxes, settings, tables, timelines, users, versions)
+AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, groups, impersonations,
+         notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, users, versions)
 
 
 def init_state(state: State) -> None:
