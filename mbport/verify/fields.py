@@ -171,7 +171,7 @@ COMPARED: frozenset[str] = frozenset({
     "dashcards", "data_authority", "database_default", "database_indexed", "database_is_auto_increment",
     "database_is_generated", "database_is_nullable", "database_is_pk", "database_partitioned",
     "database_require_filter", "database_required", "database_type", "description", "dimensions", "disable_links",
-    "display", "display_name", "effective_type", "email", "embedding_type", "enable_embedding", "enabled", "engine",
+    "display", "display_name", "document", "content_type", "effective_type", "email", "embedding_type", "enable_embedding", "enabled", "engine",
     "entity_type", "event_name", "events", "field_order", "fields_order", "first_name", "format_rows", "group",
     "handlers", "has_field_values", "has_more_values", "icon", "include_csv", "include_xls", "is_active",
     "is_attached_dwh", "is_audit", "is_data_analyst", "is_env_setting", "is_group_manager", "is_on_demand",

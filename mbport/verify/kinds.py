@@ -7,6 +7,7 @@ GETs and never through an exporter's plugin.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..client import ApiError
@@ -281,6 +282,51 @@ class Cards(Kind):
                 for col in doc.get("result_metadata") or [] if isinstance(col, dict)]
             doc["columns"] = doc.pop("result_metadata")
         return doc
+
+
+class Documents(Kind):
+    """Documents (0.57+), live and in the Trash, with the ids in their ProseMirror body named: card embeds and smart
+    links (documents/prose_mirror.clj, SmartLinkNode.tsx)."""
+
+    name, noun = "documents", "document"
+    LINKS = {"card": "cards", "dataset": "cards", "metric": "cards", "dashboard": "dashboards",
+             "collection": "collections", "table": "tables", "database": "databases", "document": "documents",
+             "action": "actions", "segment": "segments", "user": "users", "transform": "transforms"}
+
+    def fetch(self, side):
+        live = _optional(lambda: side.api.get("/api/document"))
+        if live is None:
+            return None
+        rows = list(live.get("items") or [])
+        trash = _optional(lambda: side.api.get("/api/collection/trash"))
+        archived = [c for c in side.api.get("/api/collection", params={"archived": "true"}) if c.get("archived")]
+        for coll in ([trash] if trash else []) + archived:
+            items = side.api.get(f"/api/collection/{coll['id']}/items", params={"models": "document", "archived": "true"})
+            rows += [i for i in items.get("data") or [] if i.get("model") == "document"]
+        return self.detail(side, "/api/document", _unique(rows))
+
+    def key(self, doc, side):
+        return (side.token("collections", doc.get("collection_id")), doc.get("name"))
+
+    def prepare(self, doc, side):
+        doc = dict(doc)
+        # The body is the author's text and layout (heading levels, embed heights are numbers of the content): with
+        # its ids named, it is compared as one canonical JSON text.
+        doc["document"] = json.dumps(self._named(doc.get("document"), side), sort_keys=True, ensure_ascii=False)
+        return doc
+
+    def _named(self, node, side):
+        if isinstance(node, list):
+            return [self._named(x, side) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: self._named(v, side) if k == "content" else v for k, v in node.items()}
+        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        if node.get("type") == "cardEmbed" and isinstance(attrs.get("id"), int):
+            out["attrs"] = {**attrs, "id": side.token("cards", attrs["id"])}
+        elif node.get("type") == "smartLink" and attrs.get("model") in self.LINKS and isinstance(attrs.get("entityId"), int):
+            out["attrs"] = {**attrs, "entityId": side.token(self.LINKS[attrs["model"]], attrs["entityId"])}
+        return out
 
 
 class Dashboards(Kind):
@@ -603,6 +649,6 @@ class Impersonations(Kind):
 # In the order they are paired: a kind's key may name objects of the kinds before it.
 KINDS: list[Kind] = [
     Databases(), Tables(), Fields(), Groups(), Users(), Collections(), Snippets(), Segments(), Measures(), Cards(),
-    Dashboards(), Timelines(), Actions(), Channels(), Pulses(), Alerts(), ApiKeys(), Settings(), Memberships(),
+    Documents(), Dashboards(), Timelines(), Actions(), Channels(), Pulses(), Alerts(), ApiKeys(), Settings(), Memberships(),
     DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
 ]
