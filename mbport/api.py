@@ -50,7 +50,6 @@ from .kindutil import (
     archived_with_problems,
     canonical_query,
     in_exported_collection,
-    late_bound_refs,
     lenient_walker,
     omit_defaults,
     ref_addresses,
@@ -74,7 +73,17 @@ from .plugin_helpers.permissions import (
     target_admin_ids,
 )
 from .plugin_helpers.table_scoped import TableScoped
-from .refs import REF, SECRET, Walker, address, address_kind, collect_refs, is_ref, split_address
+from .refs import (
+    REF,
+    SECRET,
+    Walker,
+    address,
+    address_kind,
+    collect_refs,
+    is_ref,
+    late_bound_refs,
+    split_address,
+)
 from .spec import FALSY, OMIT, Match, common, copy, custom, each, flag, one, present, ref, skip, walk
 from .tree import slugify
 

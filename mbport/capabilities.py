@@ -155,7 +155,9 @@ class DeferredRefs(Kind):
     click behaviour links to the dashboard that shows it)."""
 
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        return set()
+        """Default: the refs its field spec declares `late` (`ref(..., late=True)`, `walk("viz", late=True)`, nested
+        items' too), but none to the doc itself (the graph ignores those anyway)."""
+        return self.spec.late_refs(doc) - {self.doc_address(doc)}
 
 
 def deferred_refs(kind: Kind, doc: dict[str, Any]) -> set[str]:

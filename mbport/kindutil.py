@@ -6,7 +6,7 @@ from typing import Any
 
 from .canonical import NAMED_MAPS, QUERY_NOISE, canonical_query  # noqa: F401 - re-exported for plugins
 from .kind import ExportContext
-from .refs import REF, Walker, address_kind, collect_refs, is_ref
+from .refs import REF, Walker, is_ref
 from .spec import OMIT, copy
 
 # Drop reasons that read the same in every kind that has the field (merge with `{**COMMON_DROP, ...}`).
@@ -85,30 +85,6 @@ def lenient_walker(resolve: Any, deferred: set[str]) -> Walker:
 def ref_addresses(*values: Any) -> set[str]:
     """The addresses of those values that are refs."""
     return {v[REF] for v in values if is_ref(v)}
-
-
-# Kinds a click behaviour or link card can point at that may point back (through a dashcard or a dashboard).
-CYCLE_KINDS = frozenset({"dashboards", "cards", "tabs", "dashcards"})
-
-
-def late_bound_refs(settings: Any) -> set[str]:
-    """Content refs inside click behaviours and link cards, at any depth (column settings carry them too).
-
-    A card may drill through to the dashboard that shows it, and dashboards link to each other: Metabase
-    allows these cycles, so import fills such refs in once every object exists. Fields, tables and databases
-    are never created by import, so they never close a cycle.
-    """
-    found: set[str] = set()
-    if isinstance(settings, dict):
-        for key, value in settings.items():
-            if key in ("click_behavior", "link"):
-                found |= {a for a in collect_refs(value) if address_kind(a) in CYCLE_KINDS}
-            else:
-                found |= late_bound_refs(value)
-    elif isinstance(settings, list):
-        for value in settings:
-            found |= late_bound_refs(value)
-    return found
 
 
 # ---- archived content (Metabase's Trash) ----

@@ -345,3 +345,27 @@ def collect_refs(*payloads: Any) -> set[str]:
     for p in payloads:
         scan(p)
     return found
+
+
+# Kinds a click behaviour or link card can point at that may point back (through a dashcard or a dashboard).
+CYCLE_KINDS = frozenset({"dashboards", "cards", "tabs", "dashcards"})
+
+
+def late_bound_refs(settings: Any) -> set[str]:
+    """Content refs inside click behaviours and link cards, at any depth (column settings carry them too).
+
+    A card may drill through to the dashboard that shows it, and dashboards link to each other: Metabase
+    allows these cycles, so import fills such refs in once every object exists. Fields, tables and databases
+    are never created by import, so they never close a cycle.
+    """
+    found: set[str] = set()
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if key in ("click_behavior", "link"):
+                found |= {a for a in collect_refs(value) if address_kind(a) in CYCLE_KINDS}
+            else:
+                found |= late_bound_refs(value)
+    elif isinstance(settings, list):
+        for value in settings:
+            found |= late_bound_refs(value)
+    return found

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import canonical_query
-from .refs import Walker, split_address
+from .refs import REF, Walker, is_ref, late_bound_refs, split_address
 
 OMIT: Any = type("Omit", (), {"__repr__": lambda self: "OMIT"})()  # "nothing here": not in the doc / not sent
 FALSY: Any = type("Falsy", (), {"__repr__": lambda self: "FALSY"})()  # default: any false value is left out
@@ -73,7 +73,9 @@ class Field:
     send_as: str | None = None
     read: Callable[[dict[str, Any]], Any] | None = None
     empty: Any = None  # walk: what a null raw value stands for (None: it stays null)
-    late: bool = False  # ref: may have no target id yet (the second pass fills it in): sent as null then
+    # ref: may have no target id yet (sent as null then); walk("viz"): its click behaviours and link cards may point
+    # at content written later. In a DeferredRefs kind both are its deferred refs: the second pass fills them in.
+    late: bool = False
     many: bool = False  # ref: a list of ids; nested: a list (each), not one object (one)
     nested: Spec | None = None  # each: the items' declarations
     sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
@@ -170,13 +172,16 @@ def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = 
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-         read: Callable[[dict[str, Any]], Any] | None = None, empty: Any = OMIT) -> Field:
+         read: Callable[[dict[str, Any]], Any] | None = None, empty: Any = OMIT, late: bool = False) -> Field:
     """A structure where ids hide (one of WALKS), canonicalized and walked into refs; walked back on import.
-    `empty`: what a null or empty raw value stands for (default: the shape's empty value; None: null stays null)."""
+    `empty`: what a null or empty raw value stands for (default: the shape's empty value; None: null stays null).
+    `late` (viz only): the content its click behaviours and link cards point at is filled in by the second pass."""
     if shape not in WALKS:
         raise ValueError(f"walk({shape!r}): one of {', '.join(WALKS)}")
+    if late and shape != "viz":
+        raise ValueError(f"walk({shape!r}, late=True): only viz settings hold late-bound refs")
     return Field("walk", kind=shape, as_=as_, default=default, send=send, send_as=send_as, read=read,
-                 empty=WALKS[shape] if empty is OMIT else empty)
+                 empty=WALKS[shape] if empty is OMIT else empty, late=late)
 
 
 def each(fields: Mapping[str, Field], *, as_: str | None = None, default: Any = OMIT, send: Send = True,
@@ -261,6 +266,24 @@ class Spec:
             if value is not OMIT:
                 body[f.send_as or name] = value
         return body
+
+    def late_refs(self, doc: dict[str, Any]) -> set[str]:
+        """The addresses of the doc's `late` refs (nested items' too): a DeferredRefs kind's deferred refs."""
+        found: set[str] = set()
+        for name, f in self.fields.items():
+            out = f.out(name)
+            value = doc.get(out) if out is not None else None
+            if value is None:
+                continue
+            if f.how == "ref" and f.late:
+                found |= {v[REF] for v in (value if f.many else [value]) if is_ref(v)}
+            elif f.how == "walk" and f.late:
+                found |= late_bound_refs(value)
+            elif f.how == "each" and f.nested is not None:
+                for item in value if f.many else [value]:
+                    if isinstance(item, dict):
+                        found |= f.nested.late_refs(item)
+        return found
 
     def nested(self, name: str) -> Spec:
         """The item declarations of the `each` field `name`."""

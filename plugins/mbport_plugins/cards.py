@@ -29,7 +29,6 @@ from mbport.api import (
     custom,
     describe_query,
     in_exported_collection,
-    late_bound_refs,
     lenient_walker,
     ref,
     ref_addresses,
@@ -157,9 +156,9 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "dashboard_id": ref("dashboards", as_="dashboard"),  # a dashboard question
         "dashboard": skip("hydrated copy of the dashboard"),
         "dashboard_tab_id": ref("tabs", as_="dashboard_tab", late=True),
-        "document_id": ref("documents", as_="document", send=False),
+        "document_id": ref("documents", as_="document", send=False, late=True),
         "dataset_query": walk("query"),
-        "visualization_settings": walk("viz"),
+        "visualization_settings": walk("viz", late=True),  # click behaviours: to the dashboard showing it ...
         "parameters": walk("parameters", default=[]),
         "parameter_mappings": walk("parameter_mappings", default=[]),
         "result_metadata": custom("recomputed by the server for questions and metrics; models keep theirs "
@@ -240,11 +239,10 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
 
     # ---- import ----
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Refs import fills in after creating the card: click-behaviour and link targets, its dashboard tab
-        and document; and, for `mbport check`'s doc-level cycle test, its dashboard (a dashboard question and
-        its dashboard refer to each other). `stage_refs` puts the dashboard back: the card needs its shell."""
-        late = late_bound_refs(doc.get("visualization_settings")) - {self.doc_address(doc)}
-        return ref_addresses(doc.get("dashboard"), doc.get("dashboard_tab"), doc.get("document")) | late
+        """The `late` refs (click-behaviour and link targets, its dashboard tab and document), and, for `mbport
+        check`'s doc-level cycle test, its dashboard (a dashboard question and its dashboard refer to each other).
+        `stage_refs` puts the dashboard back: the card needs its shell."""
+        return super().deferred_refs(doc) | ref_addresses(doc.get("dashboard"))
 
     def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
         """Every non-deferred ref, plus the dashboard of a dashboard question (or the document of a document's

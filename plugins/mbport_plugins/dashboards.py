@@ -31,7 +31,6 @@ from mbport.api import (
     each,
     in_exported_collection,
     is_ref,
-    late_bound_refs,
     lenient_walker,
     ref,
     ref_addresses,
@@ -95,9 +94,10 @@ DASHCARD = {
                                                                   for s in dc.get("series") or []],
                   send=lambda value, doc: [{"id": i} for i in value]),  # in position order
     "parameter_mappings": walk("parameter_mappings", default=[]),
-    # Click behaviours, link cards, column settings; a link card keeps only which item it links to.
-    "visualization_settings": walk("viz", default={}, read=lambda dc: _trim_links(dc.get("visualization_settings")
-                                                                               or {})),
+    # Click behaviours, link cards, column settings; a link card keeps only which item it links to. Late: dashboards
+    # may point at each other, and a new dashboard has no ids for its own tabs and dashcards before its layout PUT.
+    "visualization_settings": walk("viz", default={}, late=True,
+                                   read=lambda dc: _trim_links(dc.get("visualization_settings") or {})),
     "collection_authority_level": skip("hydrated from the card's collection"),
     "download_perms": skip("the reading user's permission"),
 }
@@ -320,17 +320,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
     # Shell first (POST: the dashboard alone), then its dashboard questions (cards stage_refs wait for the
     # shell only), then the layout: one PUT with tabs, dashcards and parameters (api-surface §5 pattern).
     stages = ("shell", "layout")
-
-    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Click behaviours and link cards: dashboards may point at each other, so they are filled in last.
-
-        Refs to this dashboard's own tabs and dashcards there are included: a new dashboard has no tab ids
-        before its layout PUT, so they too need the second pass (the graph ignores refs to oneself anyway).
-        """
-        found: set[str] = set()
-        for dc in doc.get("dashcards", []):
-            found |= late_bound_refs(dc.get("visualization_settings"))
-        return found - {self.doc_address(doc)}
 
     def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
         """The shell needs only its collection; the layout every other non-deferred ref (cards, actions, fields)."""

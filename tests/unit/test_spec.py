@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mbport.api import Kind, Match, common, copy, ref, skip, walk
+from mbport.api import DeferredRefs, Kind, Match, common, copy, each, ref, skip, walk
+from mbport.capabilities import deferred_refs
 from mbport.kind import ExportContext, PathContext
 from mbport.resolve import Resolver
 
@@ -59,3 +60,35 @@ def test_refs_and_walks_go_to_refs_on_export_and_back_to_target_ids_on_import():
     assert kind.payload(doc, resolve, "main") == {"name": "N", "collection_id": 50, "query": {"source-table": 20}}
     assert kind.match_key(doc, resolve) == kind.raw_match_key({"collection_id": 50, "name": "N"}) == (50, "N")
     assert kind.path(doc, PathContext({"collections/c5": ("sales",)})).folder == ("sales",)
+
+
+class Boards(DeferredRefs, Kind):
+    """A kind whose late refs (a plain one, click behaviours, and those of nested items) are its deferred refs."""
+
+    name = "boards"
+    fields = {
+        "id": skip("instance-specific id"), "entity_id": copy(),
+        "tab_id": ref("tabs", as_="tab", late=True), "collection_id": ref("collections", as_="collection"),
+        "visualization_settings": walk("viz", late=True),
+        "cards": each({"id": skip("instance-specific id"), "card_id": ref("cards", as_="card"),
+                       "visualization_settings": walk("viz", late=True)}),
+    }
+
+
+def test_late_refs_are_the_deferred_refs_and_a_nested_list_is_exported_sent_and_covered_item_by_item():
+    kind = Boards()
+    ctx = ExportContext(index={("tabs", 1): "tabs/b/t1", ("collections", 2): "collections/c2", ("cards", 3): "cards/c3",
+                               ("dashboards", 4): "dashboards/d4", ("boards", 9): "boards/b"})
+    click = {"click_behavior": {"type": "link", "linkType": "dashboard", "targetId": 4}}
+    raw = {"id": 9, "entity_id": "b", "tab_id": 1, "collection_id": 2, "visualization_settings": {},
+           "cards": [{"id": 7, "card_id": 3, "visualization_settings": click}, {"id": 8, "card_id": None}]}
+    doc = kind.normalize(raw, ctx)
+    assert doc["cards"] == [{"card": {"$ref": "cards/c3"}, "visualization_settings": {"click_behavior": {
+        "type": "link", "linkType": "dashboard", "targetId": {"$ref": "dashboards/d4"}}}}, {"visualization_settings": {}}]
+    # Not the collection, not the cards the items show: only what a second pass fills in.
+    assert deferred_refs(kind, doc) == {"tabs/b/t1", "dashboards/d4"}
+    body = kind.payload(doc, Resolver({"collections/c2": 20, "cards/c3": 30, "dashboards/d4": 40}), "main")
+    assert body["tab_id"] is None and body["collection_id"] == 20  # a late ref without an id yet: null
+    assert body["cards"] == [{"card_id": 30, "visualization_settings": {"click_behavior": {
+        "type": "link", "linkType": "dashboard", "targetId": 40}}}, {"card_id": None, "visualization_settings": {}}]
+    assert kind.spec.uncovered({**raw, "cards": [{"id": 1, "new": 2}]}) == {"cards[].new"}
