@@ -11,8 +11,8 @@ __all__ = ["Emulator"]
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use, so that a pure submodule (mbql: the verifier's MBQL conversion) imports without the
-    # `emulator` extra's web server and schema packages, which `.app` pulls in.
+    # Loaded on first use, so that a pure submodule (seeds, events ...) imports without the `emulator` extra's web
+    # server and schema packages, which `.app` pulls in.
     if name == "Emulator":
         from .app import Emulator
 

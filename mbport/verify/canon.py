@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ..emulator import mbql
+from .. import mbql
 from ..refs import Walker
 from .fields import (
     COMPARED,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mbport.emulator import mbql
+from mbport import mbql
 from mbport.emulator.profiles import get_profile
 
 RECORDED = Path("/work/shared/metabase/recorded")
@@ -256,7 +256,7 @@ def test_legacy_input_to_legacy_is_unchanged_and_query_type():
 
 def test_mbql5_refs_without_uuid_are_kept_as_mbql5():
     """Clients (mbport's trees) send MBQL 5 without lib/uuid; the options map stays first, the name last."""
-    from mbport.emulator import mbql
+    from mbport import mbql
     from mbport.emulator.profiles import get_profile
 
     query = {"lib/type": "mbql/query", "database": 1, "stages": [{

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from mbport.emulator import mbql, sample_db
+from mbport import mbql
+from mbport.emulator import sample_db
 
 TODAY = dt.date.today()
 CUSTOMERS = [(1, "Ada", "ada@example.com"), (2, "Grace", None), (3, "alan", "")]

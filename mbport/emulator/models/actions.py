@@ -87,7 +87,7 @@ def stored_query(state: State, query: Any) -> Any:
     if not isinstance(query, dict) or not state.profile.mbql5 or "stages" in query:
         return query
     try:
-        from .. import mbql
+        from ... import mbql
     except ImportError:
         return query
     return mbql.to_mbql5(query, state.profile)

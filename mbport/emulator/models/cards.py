@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors, events, mbql
+from ... import mbql
+from .. import errors, events
 from ..profiles import REJECT
 from ..store import Row, State
 from . import collections, dataset

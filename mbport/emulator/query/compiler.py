@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import mbql
+from ... import mbql
 from ..store import Row, State
 from . import temporal
 from .base import Compiled, QueryError, literal, quote, value_type

@@ -23,7 +23,7 @@ def to_full_mbql5(state: State, table_id: int, definition: dict[str, Any]) -> di
     if "stages" in definition or "lib/type" in definition:
         return definition
     try:
-        from .. import mbql
+        from ... import mbql
     except ImportError:
         return definition
     if "query" not in definition:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from .. import mbql
+from ... import mbql
 from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
 from ..store import Row, State
