@@ -57,6 +57,7 @@ from .kindutil import (
 )
 from .output import status
 from .plugin_helpers.channels import channel_ids_by_name, channel_names
+from .plugin_helpers.dimensions import DIMENSIONS_UNWRITABLE, dimensions_doc
 from .plugin_helpers.folders import NO_SCHEMA, PERSONAL_FOLDER, SNIPPETS_FOLDER, table_folder
 from .plugin_helpers.permissions import (
     ADMIN_ADDRESS,
@@ -73,6 +74,13 @@ from .plugin_helpers.permissions import (
     target_admin_ids,
 )
 from .plugin_helpers.table_scoped import TableScoped
+from .plugin_helpers.tenants import (
+    SHARED_TENANT_NAMESPACE,
+    TENANT_NAMESPACE,
+    TENANTS,
+    ensure_tenants_on,
+    has_tenants,
+)
 from .refs import (
     REF,
     SECRET,
@@ -84,7 +92,7 @@ from .refs import (
     late_bound_refs,
     split_address,
 )
-from .spec import FALSY, OMIT, Match, common, copy, custom, each, flag, one, present, ref, skip, walk
+from .spec import FALSY, OMIT, Match, Needs, common, copy, custom, each, flag, one, present, ref, skip, walk
 from .tree import slugify
 
 __all__ = [
@@ -103,7 +111,8 @@ __all__ = [
     # refs and addresses
     "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "split_address", "slugify",
     # field specs: one declaration per raw field, one Match (mbport.spec)
-    "FALSY", "OMIT", "Match", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip", "walk",
+    "FALSY", "OMIT", "Match", "Needs", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip",
+    "walk",
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",
@@ -112,6 +121,8 @@ __all__ = [
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds
     "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
+    "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANTS",
+    "ensure_tenants_on", "has_tenants",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
     "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
     "TableScoped",

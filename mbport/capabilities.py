@@ -254,16 +254,16 @@ class Requires(Kind):
     premium_feature: ClassVar[str | None] = None
 
 
-def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None) -> str | None:
-    """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this kind;
-    None: it can."""
-    if not isinstance(kind, Requires):
-        return None
-    if kind.since and version is not None and version < kind.since:
-        return f"Metabase {version.tag} has no {kind.name} (they exist from {kind.since[0]}.{kind.since[1]} on)"
-    if kind.premium_feature and features is not None and not features.get(kind.premium_feature):
-        return f"its token has no {kind.premium_feature} feature (Metabase Pro or Enterprise)"
-    return None
+def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None,
+                doc: dict[str, Any] | None = None) -> str | None:
+    """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this kind
+    (`Requires`), or this doc of it (a field whose declaration `needs` what the target lacks); None: it can."""
+    if isinstance(kind, Requires):
+        if kind.since and version is not None and version < kind.since:
+            return f"Metabase {version.tag} has no {kind.name} (they exist from {kind.since[0]}.{kind.since[1]} on)"
+        if kind.premium_feature and features is not None and not features.get(kind.premium_feature):
+            return f"its token has no {kind.premium_feature} feature (Metabase Pro or Enterprise)"
+    return kind.spec.unmet_needs(doc, version, features) if doc is not None else None
 
 
 class VersionNotes(Kind):

@@ -172,6 +172,9 @@ WORDS: dict[str, Words] = {
             "visibility_type": "visibility",
             "display_name": "display name",
             "entity_type": "table type",
+            "published_in": "published in the Library",
+            "owner": "owner",
+            "data_layer": "data layer",
         },
         colour="#bde0fe",
     ),
@@ -183,6 +186,12 @@ WORDS: dict[str, Words] = {
             "default": {True: "made the default timeline", False: "no longer the default"},
         },
         colour="#cdb4db",
+    ),
+    "tenants": Words(
+        description="Tenants (Enterprise, 0.58+): the customers of a multi-tenant instance, by slug.",
+        aliases=("tenant",),
+        phrases={"is_active": {True: "reactivated", False: "deactivated"}, "attributes": "tenant attributes"},
+        colour="#ffc8dd",
     ),
     "users": Words(
         description="People (by email): names, locale, attributes, active or deactivated.",

@@ -251,7 +251,8 @@ class Kind:
 
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
-        return {k: v for k, v in doc.items() if k != "entity_id"}  # each instance makes its own
+        # entity_id: each instance makes its own; unwritable fields: plan names them instead (Plan.unrestorable)
+        return {k: v for k, v in doc.items() if k != "entity_id" and k not in self.spec.unwritable}
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any],
                 options: ImportOptions) -> builtins.list[str]:

@@ -126,7 +126,8 @@ class Output:
         self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync")},
                     has_changes=plan.has_changes, problems=list(plan.problems),
                     skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())},
-                    unsupported=sorted(plan.unsupported))
+                    unsupported=sorted(plan.unsupported),
+                    **({"unrestorable": dict(plan.unrestorable)} if plan.unrestorable else {}))
 
     def result(self, **fields: Any) -> None:
         """Fields of the final summary event (later calls add to and override earlier ones)."""

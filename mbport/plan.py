@@ -50,6 +50,9 @@ class Plan:
     skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
     # Docs left out because the target cannot hold them (--skip-unsupported), and why: address → reason.
     unsupported: dict[str, str] = field(default_factory=dict)
+    # What the import writes without a part no API request can write (a field declared `unwritable`):
+    # the object's label → `field (why)`, said before the first write.
+    unrestorable: dict[str, list[str]] = field(default_factory=dict)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -76,6 +79,8 @@ class Plan:
         for reason, addrs in sorted(self.skipped.items()):
             notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
                          f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
+        notes += [f"Cannot be restored through the API: {label}: {'; '.join(parts)}."
+                  for label, parts in sorted(self.unrestorable.items())]
         return notes
 
 
@@ -101,6 +106,10 @@ class Planner(Matcher):
             reason = self.target.unavailable.get(kind.name) or caps.unsupported(kind, version, features)
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
+                continue
+            reason = caps.unsupported(kind, version, features, doc)  # a field this doc holds (`Needs`)
+            if reason:
+                reasons[addr] = f"the target cannot hold {self._what(addr)} '{self._name(addr)}': {reason}"
                 continue
             for need in caps.database_needs(kind, doc, self.tree.docs):
                 raw = self.matched_raw.get(need.database)
@@ -205,6 +214,10 @@ class Planner(Matcher):
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
+        written = {c.address for c in changes if c.action in ("create", "update", "noop")}
+        unrestorable = {f"{self._what(a)} '{self._name(a)}' ({a})": parts for a in in_scope if a in written
+                        for parts in [self.kind(a).spec.unrestorable(self.tree.docs[a], self.current_docs.get(a))]
+                        if parts}
         problems += [f"{addr}: {unsupported[addr]} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out "
                      "instead" for addr in sorted(set(in_scope) & set(unsupported))]
         before = DiagnoseContext(self.tree.docs, self.options)
@@ -213,7 +226,7 @@ class Planner(Matcher):
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []
             problems += self.kind(addr).diagnose(doc, Phase.PLAN, after)
-        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())))
+        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())), unrestorable)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written

@@ -21,6 +21,11 @@ ref the second pass fills in (null in the first payload). `each` also takes `sor
 and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what the nested declarations cannot say;
 None leaves the item out).
 
+Two more options say what the target must be able to do with a field: `needs=Needs(...)` (a doc holding the field
+needs a Metabase version or an Enterprise feature: plan refuses it on a target without, by name) and, on `copy`,
+`unwritable="reason"` (exported, never sent: no API request writes it; plan and import say so by name whenever the
+target's value is not the tree's, instead of reporting an update nothing can make).
+
 `Match("name", within="collection")` names the doc fields that identify an object on the target (refs resolved to
 target ids); `locate` adopts a target object whose raw fields give the same key. With `address=True` the same fields
 also form the doc's address (`users/<email>`) instead of its entity_id.
@@ -80,6 +85,8 @@ class Field:
     nested: Spec | None = None  # each: the items' declarations
     sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
     more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None  # each
+    needs: Needs | None = None  # what a target needs to hold a doc with this field (version, Enterprise feature)
+    unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
@@ -148,9 +155,12 @@ class Field:
 
 
 def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-         read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
-    """The raw value, as it is, in the doc (and back in the payload)."""
-    return Field("copy", as_=as_, default=default, send=send, send_as=send_as, read=read)
+         read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | None = None,
+         unwritable: str = "") -> Field:
+    """The raw value, as it is, in the doc (and back in the payload). `unwritable`: why no API request can write
+    it (it is exported, never sent, and plan names it when the target's value differs)."""
+    return Field("copy", as_=as_, default=default, send=False if unwritable else send, send_as=send_as, read=read,
+                 needs=needs, unwritable=unwritable)
 
 
 def skip(reason: str) -> Field:
@@ -164,11 +174,12 @@ def custom(reason: str) -> Field:
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-        read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False) -> Field:
+        read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False,
+        needs: Needs | None = None) -> Field:
     """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
     the target has none yet, for refs the second pass fills in; `many`: a list of ids)."""
     return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late,
-                 many=many)
+                 many=many, needs=needs)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -198,6 +209,29 @@ def one(fields: Mapping[str, Field], *, as_: str | None = None, send: Send = Tru
         read: Callable[[dict[str, Any]], Any] | None = None) -> Field:
     """One nested object (an alert's payload), declared by `fields` like `each`'s items."""
     return Field("each", as_=as_, send=send, send_as=send_as, read=read, nested=Spec(fields))
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a target needs to hold a doc whose field has a value `when` accepts (default: any non-empty value):
+    Metabase `since` (major, minor) on, and/or an Enterprise token with `premium_feature`. `what` names the content
+    in plan's refusal ("library collections")."""
+
+    what: str
+    since: tuple[int, int] | None = None
+    premium_feature: str | None = None
+    when: Callable[[Any], bool] | None = None
+
+    def applies(self, value: Any) -> bool:
+        return self.when(value) if self.when is not None else value not in (None, "", [], {}, False)
+
+    def unmet(self, version: Any, features: dict[str, bool] | None) -> str | None:
+        """Why a target of this version (None: unknown) and token features cannot hold it; None: it can."""
+        if self.since and version is not None and version < self.since:
+            return f"Metabase {version.tag} has no {self.what} (they exist from {self.since[0]}.{self.since[1]} on)"
+        if self.premium_feature and features is not None and not features.get(self.premium_feature):
+            return f"its token has no {self.premium_feature} feature, which {self.what} need (Metabase Pro or Enterprise)"
+        return None
 
 
 class Spec:
@@ -291,6 +325,31 @@ class Spec:
         if nested is None:
             raise KeyError(f"{name} is not declared with each()")
         return nested
+
+    def unmet_needs(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> str | None:
+        """Why a target cannot hold this doc because of a field it holds (`needs`); None: it can."""
+        for out, (_, f) in self.by_out.items():
+            if f.needs is not None and out in doc and f.needs.applies(doc[out]):
+                reason = f.needs.unmet(version, features)
+                if reason:
+                    return reason
+        return None
+
+    @property
+    def unwritable(self) -> dict[str, str]:
+        """Doc field → why no API request writes it."""
+        return {out: f.unwritable for out, (_, f) in self.by_out.items() if f.unwritable}
+
+    def unrestorable(self, doc: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
+        """`field (why)` of each unwritable field whose tree value the target (`current`, None: an object to be
+        created) will not hold."""
+        out = []
+        for name, why in self.unwritable.items():
+            wanted = doc.get(name)
+            if wanted in (None, [], {}) or (current is not None and current.get(name) == wanted):
+                continue
+            out.append(f"{name} ({why})")
+        return out
 
     def field_of(self, out: str) -> tuple[str, Field] | None:
         """(raw name, declaration) of the doc field `out`."""

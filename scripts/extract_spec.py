@@ -10,7 +10,8 @@ AREAS = (
     "session", "setup", "user", "permissions", "collection", "card", "cards", "dashboard", "database",
     "table", "field", "native-query-snippet", "timeline", "timeline-event", "pulse", "alert", "notification",
     "channel", "segment", "measure", "metric", "action", "setting", "api-key", "dataset", "eid-translation",
-    "search", "mt", "revision", "ee/advanced-permissions/impersonation", "document", "glossary",
+    "search", "mt", "revision", "ee/advanced-permissions/impersonation", "document", "glossary", "ee/library",
+    "ee/data-studio", "data-studio", "ee/tenant",
 )
 
 

@@ -234,6 +234,10 @@ def new_table_row(db_id: int, name: str, now: str, schema: str | None = None) ->
     }
 
 
+# state.extra[NEW_TABLE_COLUMNS]: columns the emulated release adds to every new table row (models/tables.py sets them).
+NEW_TABLE_COLUMNS = "new_table_columns"
+
+
 def new_field_row(table_id: int, col: ColumnInfo, now: str) -> Row:
     base = base_type_for(col.database_type)
     semantic = infer_semantic_type(col.name, base, col.is_pk, col.fk is not None, col.stats)
@@ -271,7 +275,7 @@ def apply_sync(state: State, db_id: int, tables: list[TableInfo]) -> None:
         seen_tables.add(info.name)
         trow = existing.get(info.name)
         if trow is None:
-            trow = table_rows.insert(new_table_row(db_id, info.name, now))
+            trow = table_rows.insert(new_table_row(db_id, info.name, now) | state.extra.get(NEW_TABLE_COLUMNS, {}))
         elif not trow["active"]:
             trow.update(active=True, deactivated_at=None, updated_at=now)
         trow["estimated_row_count"] = info.row_count

@@ -142,7 +142,7 @@ ID_KEYS: dict[str, str] = {
     "dashboardcard_id": "dashcards", "action_id": "actions", "timeline_id": "timelines", "segment_id": "segments",
     "measure_id": "measures", "channel_id": "channels", "payload_id": "payloads", "snippet_id": "snippets",
     "document_id": "documents", "tenant_id": "tenants", "tenant_collection_id": "collections",
-    "group_ids": "groups", "series": "cards", "last_edited_by": "users",
+    "group_ids": "groups", "series": "cards", "last_edited_by": "users", "owner_user_id": "users",
 }
 
 # ---- keys whose integers are plain numbers ----
@@ -165,18 +165,18 @@ WALKED: frozenset[str] = frozenset({
 # ---- keys the server returns that verify compares as they are (names, flags, text, enums, nested objects) ----
 # Read off the GETs of every seed and version profile (tests/verify/test_fields.py fails on a key in no list).
 COMPARED: frozenset[str] = frozenset({
-    "active", "archived", "archived_directly", "attribute", "authority_level", "auto_apply_filters",
+    "active", "archived", "archived_directly", "attribute", "attributes", "authority_level", "auto_apply_filters",
     "auto_run_queries", "base_type", "cache_field_values", "cache_field_values_schedule", "cards", "channel",
     "channel_type", "channels", "coercion_strategy", "collection_preview", "columns", "content", "cron_schedule",
-    "dashcards", "data_authority", "database_default", "database_indexed", "database_is_auto_increment",
+    "dashcards", "data_authority", "data_layer", "data_source", "database_default", "database_indexed", "database_is_auto_increment",
     "database_is_generated", "database_is_nullable", "database_is_pk", "database_partitioned",
     "database_require_filter", "database_required", "database_type", "description", "dimensions", "disable_links",
     "display", "display_name", "document", "content_type", "effective_type", "email", "embedding_type", "enable_embedding", "enabled", "engine",
     "entity_type", "event_name", "events", "field_order", "fields_order", "first_name", "format_rows", "group",
     "handlers", "has_field_values", "has_more_values", "icon", "include_csv", "include_xls", "is_active",
     "is_attached_dwh", "is_audit", "is_data_analyst", "is_env_setting", "is_group_manager", "is_on_demand",
-    "is_sample", "is_superuser", "is_tenant_group", "is_upload", "is_writable", "json_unfolding", "key", "kind",
-    "last_name", "let-user-control-scheduling", "locale", "location", "magic_group_type", "managers", "mapped",
+    "is_published", "is_sample", "is_superuser", "is_tenant_group", "is_upload", "is_writable", "json_unfolding", "key", "kind",
+    "last_name", "let-user-control-scheduling", "owner_email", "locale", "location", "magic_group_type", "managers", "mapped",
     "members", "metadata_sync", "metadata_sync_schedule", "moderation_reviews", "name", "namespace", "payload",
     "payload_type", "permission_id", "preview_display", "provider_name", "recipients", "refingerprint",
     "router_user_attribute", "schedule_day", "schedule_frame", "schedule_type", "schedules", "schema",

@@ -107,6 +107,10 @@ class Databases(Kind):
         return doc
 
 
+DATA_STUDIO_DEFAULTS = {"data_layer": "internal", "data_source": None, "data_authority": "unconfigured",
+                        "owner_email": None, "owner_user_id": None, "is_published": False, "collection_id": None}
+
+
 class Tables(Kind):
     name, noun, pairs_by_state = "tables", "table", False
 
@@ -128,7 +132,8 @@ class Tables(Kind):
         return ".".join(str(p) for p in (db, doc.get("schema"), doc.get("name")) if p)
 
     def prepare(self, doc, side):
-        doc = dict(doc)
+        # Data Studio's columns (0.59+) at their defaults say nothing a release without them does not say too.
+        doc = {k: v for k, v in doc.items() if k not in DATA_STUDIO_DEFAULTS or DATA_STUDIO_DEFAULTS[k] != v}
         # The custom order of the table's fields: field_order says whether it is custom; the order is content.
         fields = sorted(doc.get("fields") or [], key=lambda f: (f.get("position") or 0, f.get("id") or 0))
         doc["fields_order"] = [side.token("fields", f.get("id")) for f in fields]
@@ -185,11 +190,28 @@ class Groups(Kind):
         return (doc.get("magic_group_type") or "", "" if doc.get("magic_group_type") else doc.get("name"))
 
 
+class Tenants(Kind):
+    """Tenants (0.58+, Enterprise `tenants`), paired by slug."""
+
+    name, noun, pairs_by_state = "tenants", "tenant", False
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/ee/tenant", params={"status": "all"}))
+        return None if rows is None else rows["data"]
+
+    def key(self, doc, side):
+        return (doc.get("slug"),)
+
+    def prepare(self, doc, side):
+        return {k: v for k, v in doc.items() if k != "tenant_collection_id"}  # made with the tenant, not exported
+
+
 class Users(Kind):
     name, noun, pairs_by_state = "users", "user", False
 
     def fetch(self, side):
-        rows = _paged(side.api, "/api/user", {"include_deactivated": "true"})
+        # 0.58+ lists tenant users only when asked (`tenancy`); older releases ignore the parameter
+        rows = _paged(side.api, "/api/user", {"include_deactivated": "true", "tenancy": "all"})
         return self.detail(side, "/api/user", rows)
 
     def key(self, doc, side):
@@ -204,8 +226,9 @@ class Collections(Kind):
 
     def fetch(self, side):
         rows = []
-        for params in ({}, {"archived": "true"}, {"namespace": "snippets"}, {"namespace": "snippets", "archived": "true"}):
-            rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
+        for namespace in ({}, {"namespace": "snippets"}, {"namespace": "shared-tenant-collection"}):
+            for params in (namespace, {**namespace, "archived": "true"}):
+                rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
         docs = self.detail(side, "/api/collection", _unique(rows))
         by_id = {d["id"]: d for d in docs}
         for d in docs:
@@ -259,8 +282,22 @@ class Segments(Kind):
         return (side.token("tables", doc.get("table_id")), doc.get("name"))
 
 
+def _dimensions(doc: Doc) -> Doc:
+    """A measure's or metric's persisted dimensions (0.65) without what each server makes up: their ids (random
+    UUIDs, which `plan` names as impossible to restore), the mappings that only pair ids with columns, groups."""
+    doc = dict(doc)
+    doc.pop("dimension_mappings", None)
+    if isinstance(doc.get("dimensions"), list):
+        doc["dimensions"] = [{k: v for k, v in d.items() if k not in ("id", "sources", "group")}
+                             for d in doc["dimensions"] if isinstance(d, dict)]
+    return doc
+
+
 class Measures(Segments):
     name, noun, path = "measures", "measure", "/api/measure"
+
+    def prepare(self, doc, side):
+        return _dimensions(doc)
 
 
 class Cards(Kind):
@@ -268,13 +305,20 @@ class Cards(Kind):
 
     def fetch(self, side):
         rows = [r for f in ("all", "archived") for r in side.api.get("/api/card", params={"f": f})]
-        return self.detail(side, "/api/card", _unique(rows))
+        docs = self.detail(side, "/api/card", _unique(rows))
+        # A metric's dimensions (0.65) are made on its first read through /api/metric: read it as a user would.
+        metrics = [d for d in docs if d.get("type") == "metric" and "dimensions" in d]
+        for doc, metric in zip(metrics, side.api.map(
+                lambda d: _optional(lambda: side.api.get(f"/api/metric/{d['id']}")), metrics), strict=True):
+            if metric:
+                doc["dimensions"] = metric.get("dimensions")
+        return docs
 
     def key(self, doc, side):
         return (side.token("collections", doc.get("collection_id")), doc.get("type"), doc.get("name"))
 
     def prepare(self, doc, side):
-        doc = dict(doc)
+        doc = _dimensions(doc)
         if doc.get("type") == "model":  # a model's column metadata is edited by people: content
             doc["result_metadata"] = [
                 {("field_id" if k == "id" else k): v for k, v in col.items()
@@ -648,7 +692,7 @@ class Impersonations(Kind):
 
 # In the order they are paired: a kind's key may name objects of the kinds before it.
 KINDS: list[Kind] = [
-    Databases(), Tables(), Fields(), Groups(), Users(), Collections(), Snippets(), Segments(), Measures(), Cards(),
+    Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), Cards(),
     Documents(), Dashboards(), Timelines(), Actions(), Channels(), Pulses(), Alerts(), ApiKeys(), Settings(), Memberships(),
     DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
 ]

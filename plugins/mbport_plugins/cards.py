@@ -8,6 +8,7 @@ import orjson
 
 from mbport.api import (
     ARCHIVED,
+    DIMENSIONS_UNWRITABLE,
     ComparesRaw,
     DeferredRefs,
     DiagnoseContext,
@@ -28,6 +29,7 @@ from mbport.api import (
     copy,
     custom,
     describe_query,
+    dimensions_doc,
     in_exported_collection,
     lenient_walker,
     ref,
@@ -51,6 +53,8 @@ CREATE_KEYS = frozenset({
 PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embedding_params", "embedding_type")
 # What PUT-only fields hold when nobody set them: `create` PUTs only those that differ.
 DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_params": None, "embedding_type": None}
+# POST /api/card/:id/public_link makes the UUID (sharing/api.clj); no request sets it, so a public URL cannot be kept
+PUBLIC_LINK = "a public link's UUID is made by the server when it is shared; the link's URL changes"
 TEMPLATE_TAG_LISTS_SINCE = (0, 63)  # native template tags come (and must be sent) as a list from here on
 
 
@@ -172,7 +176,9 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "metabase_version": skip("version of the server that last saved the card"),
         "is_write": skip("pre-0.47 action flag, derived"),
         "made_public_by_id": skip("who shared it publicly; not content"),
-        "public_uuid": skip("public link of this instance; re-share on the target"),
+        "public_uuid": copy(unwritable=PUBLIC_LINK),
+        "dimensions": copy(unwritable=DIMENSIONS_UNWRITABLE),  # metrics (0.65): what explorations break them out by
+        "dimension_mappings": skip("folded into `dimensions`: the column each one maps to (`field`)"),
         "initially_published_at": skip("server timestamp"),
         "last_used_at": skip("usage statistic"),
         "last_query_start": skip("usage statistic"),
@@ -200,6 +206,10 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        dims = dimensions_doc(raw, ctx.walker) if doc.get("type") == "metric" else None
+        doc.pop("dimensions", None)
+        if dims:
+            doc["dimensions"] = dims
         if doc.get("type") == "model" and raw.get("result_metadata"):
             doc["result_metadata"] = [self._column(c, ctx) for c in raw["result_metadata"]]
         return doc

@@ -8,11 +8,13 @@ from mbport.api import (
     ARCHIVE_STAGE,
     ARCHIVED,
     PERSONAL_FOLDER,
+    SHARED_TENANT_NAMESPACE,
     SNIPPETS_FOLDER,
     DiagnoseContext,
     ExportContext,
     Kind,
     MbportError,
+    Needs,
     PathContext,
     PathHint,
     Phase,
@@ -24,10 +26,20 @@ from mbport.api import (
     archived_with_problems,
     common,
     copy,
+    ensure_tenants_on,
+    has_tenants,
     ref,
     skip,
     slugify,
 )
+
+# The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
+# its Data and Metrics collections; sub-collections inherit the type (collections/create.clj).
+LIBRARY, LIBRARY_TYPES = "library", ("library", "library-data", "library-metrics")
+SHARED_TENANT = Needs("shared tenant collections", since=(0, 58), premium_feature="tenants",
+                      when=lambda namespace: namespace == SHARED_TENANT_NAMESPACE)
+IN_LIBRARY = Needs("Library collections", since=(0, 59), premium_feature="library",
+                   when=lambda kind: kind in LIBRARY_TYPES)
 
 
 def _parent_id(raw: dict[str, Any]) -> int | None:
@@ -44,7 +56,9 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
                    "entity_id_translated")),
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(),
-        **{k: copy(default=None) for k in ("description", "authority_level", "namespace", "type")},
+        **{k: copy(default=None) for k in ("description", "authority_level")},
+        "namespace": copy(default=None, needs=SHARED_TENANT),  # snippets, or tenants' shared collections
+        "type": copy(default=None, needs=IN_LIBRARY),
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),
         "location": ref("collections", as_="parent", read=_parent_id),
@@ -64,7 +78,11 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         include_personal = ctx.options.get("include_personal", False)
         seen: dict[Any, dict[str, Any]] = {}
-        for params in ({}, {"archived": "true"}, {"namespace": "snippets"}, {"namespace": "snippets", "archived": "true"}):
+        # GET /api/collection lists one namespace at a time: the default, snippet folders, and where there can be
+        # tenants (0.58+, a token with the feature) their shared collections; each tenant's own tree is made with it
+        namespaces: tuple[dict[str, str], ...] = ({}, {"namespace": "snippets"}) + (
+            ({"namespace": SHARED_TENANT_NAMESPACE},) if has_tenants(api) else ())
+        for params in [p | archived for p in namespaces for archived in ({}, {"archived": "true"})]:
             for raw in api.get(self.endpoint, params=params):
                 if not isinstance(raw.get("id"), int) or raw.get("type") in ("trash", "instance-analytics"):
                     continue  # the root and Trash pseudo-collections, Metabase's own analytics
@@ -90,17 +108,23 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
     def match_key(self, doc, resolve):
         if doc.get("personal_owner"):
             return ("personal", resolve(doc["personal_owner"]))
+        if doc.get("type") == LIBRARY:
+            return ("library",)  # one per instance, whatever the name (Metabase translates it)
         return ("collection", resolve(doc.get("parent")), doc["name"], doc.get("namespace"))
 
     def raw_match_key(self, raw):
         if raw.get("personal_owner_id"):
             return ("personal", raw["personal_owner_id"])
+        if raw.get("type") == LIBRARY:
+            return ("library",)
         ancestors = _ancestors(raw)
         return ("collection", ancestors[-1] if ancestors else None, raw["name"], raw.get("namespace"))
 
     def comparable(self, doc):
         if doc.get("personal_owner"):
             return {"personal_owner": doc["personal_owner"]}  # Metabase names and places them itself
+        if doc.get("type") == LIBRARY:
+            return {"type": LIBRARY}
         return super().comparable(doc)
 
     # ---- archived collections: created live (main), archived once their contents are written (archive) ----
@@ -135,13 +159,26 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
                 if raw.get("personal_owner_id") and ("personal", raw["personal_owner_id"]) == owner:
                     return raw
             raise MbportError(f"{self.address_of(req.doc)}: the owner's personal collection does not exist on the target")
+        if req.doc.get("type") == LIBRARY:
+            # The Library comes with its Data and Metrics collections; Metabase refuses any change to the root
+            # itself (library/validation.clj `check-library-update`).
+            return req.api.post("/api/ee/library")
         body = dict(req.payload)
+        if req.doc.get("type") in LIBRARY_TYPES:
+            # Data and Metrics came with the Library: the one of that type right under the root is this one
+            rows = req.target.refresh(self.name)
+            roots = {r["id"] for r in rows if r.get("type") == LIBRARY}
+            for raw in rows:
+                if raw.get("type") == req.doc["type"] and _parent_id(raw) in roots and body["parent_id"] in roots:
+                    return req.api.put(f"{self.endpoint}/{raw['id']}", json=body)
+        if req.doc.get("namespace") == SHARED_TENANT_NAMESPACE:
+            ensure_tenants_on(req.api)
         if req.doc.get("namespace"):
             body["namespace"] = req.doc["namespace"]
         return req.api.post(self.endpoint, json=body)  # live: the archive stage archives it after its contents
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
-        if req.doc.get("personal_owner"):
+        if req.doc.get("personal_owner") or req.doc.get("type") == LIBRARY:  # Metabase makes and names these
             return req.target.find(self.name, req.target_id) or {"id": req.target_id}
         url = f"{self.endpoint}/{req.target_id}"
         on_its_own = bool(req.doc.get("archived")) and not archived_with_container(req.doc)

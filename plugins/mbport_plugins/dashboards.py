@@ -240,7 +240,9 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "ordered_cards": skip("pre-0.48 name of dashcards"),
         "ordered_tabs": skip("pre-0.48 name of tabs"),
         "made_public_by_id": skip("who shared it publicly; not content"),
-        "public_uuid": skip("public link of this instance; re-share on the target"),
+        # POST /api/dashboard/:id/public_link makes the UUID; no request sets it (a public URL cannot be kept)
+        "public_uuid": copy(unwritable="a public link's UUID is made by the server when it is shared; the link's URL "
+                                       "changes"),
         "initially_published_at": skip("server timestamp"),
         "last_viewed_at": skip("usage statistic"),
         "last_used_param_values": skip("the reading user's last filter values"),

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import FALSY, ApiError, ExportContext, Requires, TableScoped, copy, skip
+from mbport.api import (
+    DIMENSIONS_UNWRITABLE,
+    FALSY,
+    ApiError,
+    ExportContext,
+    Requires,
+    TableScoped,
+    copy,
+    dimensions_doc,
+    skip,
+)
 
 
 class Measures(Requires, TableScoped):
@@ -18,8 +28,9 @@ class Measures(Requires, TableScoped):
         **TableScoped.fields,
         **{k: copy(send=False) for k in ("caveats", "points_of_interest")},
         "show_in_getting_started": copy(default=FALSY, send=False),
-        "dimensions": skip("server-computed breakout candidates of the measure's table"),
-        "dimension_mappings": skip("server-computed alongside dimensions"),
+        # 0.65: the dimensions explorations break the measure out by (curated names, a default, server-made ids)
+        "dimensions": copy(unwritable=DIMENSIONS_UNWRITABLE),
+        "dimension_mappings": skip("folded into `dimensions`: the column each one maps to (`field`)"),
         "result_column_name": skip("derived from the aggregation"),
     }
 
@@ -30,3 +41,8 @@ class Measures(Requires, TableScoped):
             if exc.status == 404:  # the release predates measures
                 return []
             raise
+
+    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        dims = dimensions_doc(raw, ctx.walker)
+        doc.pop("dimensions", None)
+        return {**doc, "dimensions": dims} if dims else doc

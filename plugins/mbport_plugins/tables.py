@@ -16,6 +16,7 @@ from mbport.api import (
     LabelContext,
     Match,
     MatchedOnly,
+    Needs,
     PathHint,
     SubObjects,
     WriteRequest,
@@ -31,6 +32,13 @@ from mbport.api import (
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
                 "caveats", "points_of_interest", "show_in_getting_started")
+# Data Studio (Metabase 0.59+): who owns a table and how it is classified (PUT /api/table/:id writes them; OSS).
+# `data_layer` mirrors `visibility_type` (hidden ↔ hidden, else internal) except for `final`, the one value it adds:
+# only that is kept (warehouse_schema/models/table.clj `sync-visibility-fields`).
+STUDIO = Needs("Data Studio table settings (owners, layers, sources)", since=(0, 59))
+# Publishing a table into a Library Data collection (Enterprise `library` feature, 0.59+).
+PUBLISHED = Needs("published tables (the Library)", since=(0, 59), premium_feature="library")
+STUDIO_FIELDS = ("data_source", "owner_email")
 FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
 
@@ -56,19 +64,20 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
         "is_upload": skip("set by the CSV upload feature"),
         "is_writable": skip("reported by the driver"),
         "database_require_filter": skip("reported by the driver"),
-        "data_authority": skip("EE data studio"),
+        "data_authority": copy(default="unconfigured", needs=STUDIO),
         "archived_at": skip("server timestamp"),
         "deactivated_at": skip("server timestamp"),
         "metrics": skip("legacy hydration"),
         "segments": skip("segments kind"),
         "entity_id": skip("tables are matched by name"),
-        "is_published": skip("EE data studio"),
-        "published_as_model": skip("EE data studio"),
-        "data_layer": skip("EE data studio"),
-        "data_source": skip("EE data studio"),
-        "owner_email": skip("EE data studio"),
-        "owner_user_id": skip("EE data studio"),
-        "collection_id": skip("EE data studio"),
+        "is_published": skip("read with collection_id: `published_in`"),
+        "published_as_model": skip("EE data studio: derived from publishing"),
+        "data_layer": copy(read=lambda raw: "final" if raw.get("data_layer") == "final" else None, needs=STUDIO),
+        "data_source": copy(needs=STUDIO),
+        "owner_email": copy(needs=STUDIO),
+        "owner_user_id": ref("users", as_="owner", needs=STUDIO),
+        "collection_id": ref("collections", as_="published_in", needs=PUBLISHED,
+                             read=lambda raw: raw.get("collection_id") if raw.get("is_published") else None),
         "dimension_options": skip("UI hydration"),
         "pk_field": skip("derived from the fields"),
         "fks": skip("derived from the fields"),
@@ -102,6 +111,17 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
     def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
         doc = {k: raw[k] for k in TABLE_FIELDS if raw.get(k) is not None}
         doc["schema"] = raw.get("schema") or ""
+        for key in STUDIO_FIELDS:
+            if raw.get(key) is not None:
+                doc[key] = raw[key]
+        if raw.get("data_authority") not in (None, "unconfigured"):
+            doc["data_authority"] = raw["data_authority"]
+        if raw.get("data_layer") == "final":
+            doc["data_layer"] = "final"
+        if raw.get("owner_user_id") is not None:
+            doc["owner"] = ctx.ref("users", raw["owner_user_id"])
+        if raw.get("is_published") and raw.get("collection_id") is not None:
+            doc["published_in"] = ctx.ref("collections", raw["collection_id"])
         db_id = raw.get("db_id")
         doc["database"] = ctx.ref("databases", db_id)
         names = {f["id"]: f for f in raw.get("fields", [])}
@@ -204,13 +224,21 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
             fields.append({"path": (*field.get("parent", []), field["name"]), "body": body, "remapping": remap,
                            "values": values})
         table = {k: doc.get(k) for k in TABLE_FIELDS if k not in ("name", "schema")}
-        return {"table": {k: v for k, v in table.items() if v is not None or k == "description"}, "fields": fields}
+        studio = {k: doc.get(k) for k in STUDIO_FIELDS} | {"owner_user_id": resolve(doc.get("owner"))}
+        if doc.get("data_authority"):  # never sent back to unconfigured: Metabase refuses that (400)
+            studio["data_authority"] = doc["data_authority"]
+        return {"table": {k: v for k, v in table.items() if v is not None or k == "description"}, "fields": fields,
+                "studio": studio, "data_layer": doc.get("data_layer"),
+                "published_in": resolve(doc.get("published_in"))}
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         current = req.target.find(self.name, req.target_id) or {}
         table_body = {k: v for k, v in req.payload["table"].items() if current.get(k) != v}
+        if "data_layer" in current:  # Data Studio (0.59+): owners, sources and layers, published or not
+            table_body |= {k: v for k, v in req.payload["studio"].items() if current.get(k) != v}
         if table_body:
-            req.api.put(f"/api/table/{req.target_id}", json=table_body)
+            current = {**current, **req.api.put(f"/api/table/{req.target_id}", json=table_body)}
+        _write_studio(req, current)
         by_id = {f["id"]: f for f in current.get("fields", [])}
         by_path = {tuple(_name_path(f, by_id)): f for f in current.get("fields", [])}
         for field in req.payload["fields"]:
@@ -225,6 +253,23 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
                 dims = req.api.put(f"/api/field/{raw['id']}", json=changed).get("dimensions") or []
             _write_remapping(req.api, raw, field["remapping"], field["values"], dims[0] if dims else None)
         return req.api.get(f"/api/table/{req.target_id}/query_metadata", params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})
+
+
+def _write_studio(req: WriteRequest, current: dict[str, Any]) -> None:
+    """The table's data layer (its own PUT: Metabase refuses a PUT that changes both it and visibility_type) and
+    whether it is published in a Library Data collection (data_studio/api/table.clj `publish-tables`, which
+    publishes the tables it displays through remappings too, `unpublish-tables` those that display it)."""
+    if "data_layer" not in current:
+        return  # a release before Data Studio: plan refused any doc that needs it
+    layer = req.payload["data_layer"] or ("hidden" if current.get("data_layer") == "hidden" else "internal")
+    if current.get("data_layer") != layer and (layer == "final" or current.get("data_layer") == "final"):
+        req.api.put(f"/api/table/{req.target_id}", json={"data_layer": layer})
+    target = req.payload["published_in"]
+    if target is not None and (not current.get("is_published") or current.get("collection_id") != target):
+        req.api.post("/api/ee/data-studio/table/publish-tables", json={"table_ids": [req.target_id],
+                                                                      "collection_id": target})
+    elif target is None and current.get("is_published"):
+        req.api.post("/api/ee/data-studio/table/unpublish-tables", json={"table_ids": [req.target_id]})
 
 
 # The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,

@@ -7,13 +7,18 @@ from typing import Any
 from mbport.api import (
     FALSY,
     OMIT,
+    TENANTS,
     ExportContext,
     Kind,
     Match,
     WriteRequest,
     copy,
+    ensure_tenants_on,
+    ref,
     skip,
 )
+
+TENANTS_SINCE = (0, 58)
 
 PAGE = 500
 
@@ -54,7 +59,8 @@ class Users(Kind):
         "is_data_analyst": skip("derived from the Data Analysts group membership"),
         "jwt_attributes": skip("written by SSO at login, not by admins"),
         "structured_attributes": skip("server view of login_attributes"),
-        "tenant_id": skip("EE tenants (not supported yet)"),
+        # a tenant user (0.58+, EE tenants): sent only for them (older releases have no such field)
+        "tenant_id": ref("tenants", as_="tenant", needs=TENANTS, send=lambda value, doc: OMIT if value is None else value),
         "has_invited_second_user": skip("UI onboarding flag"),
         "has_question_and_dashboard": skip("UI hint"),
         "first_login": skip("server timestamp"),
@@ -73,7 +79,9 @@ class Users(Kind):
     match = Match("email", fold={"email": lambda email: str(email).lower()}, address=True)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        return paged(api, self.endpoint, {"status": "all"})
+        # 0.58+ lists internal users only unless asked for tenant users too (users/models/user.clj `filter-clauses`)
+        tenancy = {"tenancy": "all"} if api.version >= TENANTS_SINCE else {}
+        return paged(api, self.endpoint, {"status": "all", **tenancy})
 
     # ---- import: matched by email; created without a password; deactivated with DELETE ----
     def comparable(self, doc):
@@ -83,6 +91,8 @@ class Users(Kind):
         return {k: v for k, v in doc.items() if k != "sso_source"}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
+        if req.doc.get("tenant"):
+            ensure_tenants_on(req.api)
         body = {k: v for k, v in req.payload.items() if k != "locale"}
         raw = req.api.post(self.endpoint, json=body)
         if req.doc.get("is_active") is False:

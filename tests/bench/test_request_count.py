@@ -40,6 +40,7 @@ LISTINGS = {
     "/api/collection/graph": 2,  # one graph per namespace
     "/api/mt/gtap": 1, "/api/ee/advanced-permissions/impersonation": 1,  # 402 on an OSS instance: one each
     "/api/document": 1, "/api/collection/trash": 1,  # live documents; the Trash, where archived ones are listed
+    "/api/ee/tenant": 1,  # 402 on an OSS instance
 }
 NUMBERED = re.compile(r"/\d+")
 
@@ -47,6 +48,9 @@ NUMBERED = re.compile(r"/\d+")
 def expected(api: MetabaseClient) -> Counter:
     """The formula, from what the instance holds (read through a client whose requests are not counted)."""
     count = Counter(LISTINGS)
+    props = api.get("/api/session/properties")  # not api.version: the export must read it itself
+    if int(props["version"]["tag"].split(".")[1]) >= 58 and props["token-features"].get("tenants"):
+        count["/api/collection"] += 2  # tenants' shared collections, live and archived
     dashboards = {d["id"] for f in ("all", "archived") for d in api.get("/api/dashboard", params={"f": f})}
     count["/api/dashboard/N"] = len(dashboards)  # tabs and dashcards are in the detail only
     databases = api.get("/api/database")

@@ -58,10 +58,12 @@ class Instances:
     def __init__(self) -> None:
         self.by_url: dict[str, Instance] = {}
 
-    def add(self, name: str, seed: str | None = None, base_path: str = "", sqlite_actions: bool = True) -> Instance:
+    def add(self, name: str, seed: str | None = None, base_path: str = "", sqlite_actions: bool = True,
+            profile: str | None = None, premium: str | None = None) -> Instance:
         """An emulator at http://NAME.test, or under a path of it (a Metabase behind a proxy at NAME.test/PATH). Its
-        SQLite databases may hold model actions (the seeds' trees have some) unless sqlite_actions=False."""
-        emu = Emulator(base_path=base_path, sqlite_actions=sqlite_actions)
+        SQLite databases may hold model actions (the seeds' trees have some) unless sqlite_actions=False; `profile`
+        and `premium` pick the release and the token's features."""
+        emu = Emulator(profile, base_path=base_path, sqlite_actions=sqlite_actions, premium_features=premium)
         session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
         if seed:
             seeds.load(emu, seed, session)

@@ -317,7 +317,11 @@ def test_every_list_endpoint_served_is_in_the_shape_table(emulator):
                  "/api/collection/graph", "/api/collection/root", "/api/collection/trash", "/api/permissions/graph",
                  "/api/pulse/form_input", "/api/database/metadata", "/api/timeline/collection/root",
                  # EE only (402 here): their shapes are tested in test_sandboxes.py and test_impersonations.py
-                 "/api/mt/gtap", "/api/ee/advanced-permissions/impersonation"}
+                 "/api/mt/gtap", "/api/ee/advanced-permissions/impersonation",
+                 # EE, 0.59+ (the Library: a single object and its tree): tested in test_library.py
+                 "/api/ee/library", "/api/ee/library/tree",
+                 # EE, 0.58+ (402 here): its `{"data": [...]}` shape is tested in test_tenants.py
+                 "/api/ee/tenant"}
     assert collection_like - not_in_table <= listed, sorted(collection_like - not_in_table - listed)
 
 

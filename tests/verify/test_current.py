@@ -26,6 +26,15 @@ VERSION_CAUSED = {
         "data permissions of group 'Administrators': database 'Handmade Warehouse': transforms: yes missing on target",
     },
 }
+# Table columns Data Studio adds in 0.59 (an older table has none of them): their lines start so.
+DATA_STUDIO_COLUMNS = ("data_layer", "data_source", "data_authority", "owner_user_id", "owner_email", "is_published",
+                       "collection")
+
+
+def version_caused(older: str, line: str) -> bool:
+    if line in VERSION_CAUSED.get(older, set()):
+        return True
+    return older == "0.56" and line.startswith("table '") and line.split("': ", 1)[1].split(":")[0] in DATA_STUDIO_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -94,5 +103,7 @@ def test_into_an_older_release_what_it_lacks_is_refused_by_name_then_skipped(cur
     assert applied.failed == {}
     emu.wait_idle()
     objects, rows = lines(run.verify(source))
-    missing = [line for line in objects if line not in VERSION_CAUSED.get(older, set())]
-    assert rows == [] and missing and all("only in source" in line for line in missing), objects
+    missing = [line for line in objects if not version_caused(older, line)]
+    # what was left out, and what refers to it (a group's members, a collection's grants: "(only on source)")
+    assert rows == [] and missing and all("only in source" in line or "(only on source)" in line
+                                          for line in missing), objects

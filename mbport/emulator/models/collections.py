@@ -9,6 +9,7 @@ from urllib.parse import quote
 from .. import errors
 from ..store import Row, State, new_uuid
 from . import collection_graph
+from . import library_rules as library
 
 ROOT_NAME = "Our analytics"
 
@@ -61,6 +62,14 @@ def _insert(state: State, *, name: str, location: str = "/", description: str | 
         "type": type, "archived": False, "archived_directly": None, "archive_operation_id": None,
         "is_sample": False, "created_at": state.now(),
     })
+
+
+def insert_typed(state: State, *, name: str, type: str, location: str = "/",  # noqa: A002 - Metabase's column
+                 namespace: str | None = None) -> Row:
+    """A collection Metabase makes itself with a special type (the Library's, a tenant's root), as created."""
+    coll = _insert(state, name=name, type=type, location=location, namespace=namespace)
+    state.emit("collection.created", collection=coll)
+    return coll
 
 
 def personal_collection_name(user: Row) -> str:
@@ -350,8 +359,13 @@ def create(state: State, user: Row | None, body: dict) -> Row:
     if parent is not None and parent.get("namespace") != namespace:
         raise errors.bad_request("Collection must be in the same namespace as its parent")
     _check_premium_authority(state, body.get("authority_level"))
+    # collections/create.clj `apply-defaults-to-collection`: only the Library's types pass on to children, which
+    # `check-allowed-content` then judges (a child of the Library root itself is refused).
+    kind = (parent or {}).get("type") if (parent or {}).get("type") in library.LIBRARY_TYPES else None
+    if kind is not None:
+        library.check_allowed_content(state, kind, parent["id"])
     coll = _insert(state, name=body["name"], description=body.get("description"), location=children_location(parent),
-                   namespace=namespace, authority_level=body.get("authority_level"))
+                   namespace=namespace, authority_level=body.get("authority_level"), type=kind)
     state.emit("collection.created", collection=coll)
     return coll
 

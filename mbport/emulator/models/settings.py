@@ -23,6 +23,7 @@ class Setting:
     sensitive: bool = False  # shown obfuscated: ten stars and the last two characters
     read_only: bool = False
     feature: str | None = None  # an Enterprise feature this OSS instance lacks: writing it fails
+    since: int = 0  # the first minor release that has it (older ones do not list it)
 
     @property
     def env_name(self) -> str:
@@ -99,6 +100,9 @@ CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([
     _S("show-homepage-xrays", "boolean", True,
        "Whether or not to display x-ray suggestions on the homepage. They will also be hidden if any dashboards "
        "are pinned. Admins might hide this to direct users to better content than raw data", "authenticated"),
+    # permissions/settings.clj `use-tenants`: tenant users and shared tenant collections need it (EE `tenants`)
+    _S("use-tenants", "boolean", False, "Allow multi-tenant setup with tenant users and tenant collections.",
+       "public", feature="tenants", since=58),
     _S("site-locale", "string", "en",
        "The default language for all users across the Metabase UI, system emails, subscriptions, and alerts. "
        "Users can individually override this default language from their own account settings.", "public"),
@@ -230,9 +234,9 @@ def _normalize(setting: Setting, value: Any) -> Any:
 
 
 
-def prepare(setting: Setting, value: Any) -> tuple[bool, Any]:
-    """(should write, value) after Metabase's checks; raises like set! does."""
-    if setting.feature:
+def prepare(setting: Setting, value: Any, features: frozenset[str] = frozenset()) -> tuple[bool, Any]:
+    """(should write, value) after Metabase's checks; raises like set! does (`features`: the token's)."""
+    if setting.feature and setting.feature not in features:
         raise errors.server_error(
             f"Setting {setting.key} is not enabled because feature {setting.feature} is not available")
     if setting.read_only:

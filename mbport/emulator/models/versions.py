@@ -6,6 +6,9 @@ from .. import errors
 from ..store import State
 
 MEASURES_SINCE = 59  # /api/measure and /api/metric
+LIBRARY_SINCE = 59  # Data Studio: the Library (/api/ee/library), published tables, table owners and layers
+TENANTS_SINCE = 58  # /api/ee/tenant (versions.md: tenants ~0.58-0.59)
+DIMENSIONS_SINCE = 65  # measures and metric cards persist curated dimensions (lib_metric/dimension.cljc)
 
 
 def minor_version(state: State) -> int:

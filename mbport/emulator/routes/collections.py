@@ -7,6 +7,7 @@ from typing import Any
 from .. import errors
 from ..app import Ctx, Response
 from ..models import collections as model
+from ..models import tenants
 from ..models.collections import SNIPPETS, ensure_personal_collections, is_trash, resolve
 from ..router import route
 from ..shapes import collections as shape
@@ -56,6 +57,7 @@ def get_collection(ctx: Ctx, id: Any):  # noqa: A002 - the spec's path parameter
 
 @route("POST", "/api/collection")
 def create_collection(ctx: Ctx):
+    tenants.check_new_collection(ctx.state, (ctx.body or {}).get("namespace"))
     return model.create(ctx.state, ctx.user, ctx.body or {})
 
 

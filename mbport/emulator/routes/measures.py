@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import errors
 from ..app import Ctx
+from ..models import dimensions
 from ..models.versions import MEASURES_SINCE, require_version
 from ..router import route
 from ..shapes import segments
@@ -47,6 +48,7 @@ def describe_aggregation(state: State, clause: Any) -> str:
 
 
 def hydrate(state: State, measure: Row, *, description: bool = False) -> dict[str, Any]:
+    dimensions.seed(state, measure, measure.get("definition"))  # measures/api.clj `hydrate-dimensions` (0.65)
     out = dict(measure)
     out["creator"] = creator(state, measure.get("creator_id"))
     if description:

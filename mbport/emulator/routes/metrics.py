@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import errors
 from ..app import Ctx
+from ..models import dimensions
 from ..models.versions import MEASURES_SINCE, require_version
 from ..router import route
 from ..store import Row, State
@@ -41,10 +42,11 @@ def get_metric(ctx: Ctx, id: int):
     card = ctx.state.table("card").get(id)
     if card is None or card.get("type") != "metric":
         raise errors.not_found()
+    dimensions.seed(ctx.state, card, card.get("dataset_query"))  # metrics/api.clj `hydrated-metric` (0.65)
     return {
         **_summary(ctx.state, card),
         "database_id": card.get("database_id"),
         "dataset_query": card.get("dataset_query"),
-        "dimensions": [],
-        "dimension_mappings": [],
+        "dimensions": card.get("dimensions") or [],
+        "dimension_mappings": card.get("dimension_mappings") or [],
     }

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from .. import errors
+from .. import errors, premium
 from ..app import NO_CONTENT, Ctx, Response
 from ..models.settings import CATALOGUE, prepare, resolve, setting_info, user_facing_value, write_value
+from ..models.versions import minor_version
 from ..router import route
 
 
 @route("GET", "/api/setting")
 def list_settings(ctx: Ctx):
     ctx.require_superuser()
-    return [setting_info(ctx.state, s) for s in CATALOGUE.values()]
+    return [setting_info(ctx.state, s) for s in CATALOGUE.values() if minor_version(ctx.state) >= s.since]
 
 
 @route("GET", "/api/setting/{key}")
@@ -30,7 +31,7 @@ def get_setting(ctx: Ctx, key: str):
 def put_setting(ctx: Ctx, key: str):
     ctx.require_superuser()
     setting = resolve(key)
-    write, value = prepare(setting, ctx.body["value"])
+    write, value = prepare(setting, ctx.body["value"], ctx.state.extra.get(premium.KEY, frozenset()))
     if write:
         write_value(ctx.state, setting, value)
     return NO_CONTENT
@@ -40,7 +41,8 @@ def put_setting(ctx: Ctx, key: str):
 def put_settings(ctx: Ctx):
     ctx.require_superuser()
     # All or nothing: Metabase sets them in one transaction.
-    prepared = [(resolve(k), *prepare(resolve(k), v)) for k, v in (ctx.body or {}).items()]
+    features = ctx.state.extra.get(premium.KEY, frozenset())
+    prepared = [(resolve(k), *prepare(resolve(k), v, features)) for k, v in (ctx.body or {}).items()]
     for setting, write, value in prepared:
         if write:
             write_value(ctx.state, setting, value)

@@ -6,7 +6,8 @@ from .. import errors
 from ..app import Ctx
 from ..models import databases
 from ..models import fields as field_model
-from ..models.tables import get_table_or_404, table_fields, update_positions
+from ..models.tables import data_studio_changes, get_table_or_404, table_fields, update_positions
+from ..models.versions import LIBRARY_SINCE, minor_version
 from ..router import route
 from ..shapes import fields as field_shape
 from ..shapes.tables import segments_for, table_out, table_with_db
@@ -47,6 +48,8 @@ def update_table(ctx: Ctx, id: int):
                     if k in body})
     if isinstance(changes.get("entity_type"), str):
         changes["entity_type"] = changes["entity_type"].lstrip(":")
+    if minor_version(state) >= LIBRARY_SINCE:
+        changes = data_studio_changes(table, changes)
     table.update(changes, updated_at=state.now())
     if table["field_order"] != old_order:
         update_positions(state, table)

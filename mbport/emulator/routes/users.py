@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
+from ..models import tenants
 from ..models.users import (
     ADMIN,
     ADMIN_VISIBLE,
@@ -166,8 +167,7 @@ def create(ctx: Ctx):
     email = check_email(body.get("email"))
     if email_taken(state, email):
         raise errors.checkp("email", "Email address already in use.")
-    if body.get("tenant_id") is not None:
-        raise errors.checkp("tenant_id", "Cannot create a Tenant User as Tenants are not enabled for this instance.")
+    tenants.check_tenant_user(state, body.get("tenant_id"))
     wanted = _membership_ids(body)
     all_users_id = magic_group(state, ALL_USERS)["id"]
     # Metabase creates the user then sets the groups inside one transaction; check first so a failure leaves no user.
@@ -182,6 +182,8 @@ def create(ctx: Ctx):
         password=password if isinstance(password, str) and password else None,
         login_attributes=stringify_attributes(body.get("login_attributes")),
     )
+    if body.get("tenant_id") is not None:
+        user.update(tenant_id=body["tenant_id"])
     if wanted is not None:
         set_groups(state, user, wanted)
     if body.get("source") == "setup":
@@ -206,14 +208,18 @@ def update(ctx: Ctx, id: int):
             "is_superuser", "Value of is_superuser must correspond to presence of Admin group ID in group_ids.")
     if wanted is not None and set(wanted) != set(group_ids(state, id)):
         ctx.require_superuser()
-    if body.get("tenant_id") is not None and ctx.is_superuser:
+    if body.get("tenant_id") is not None and ctx.is_superuser and not tenants.use_tenants(state):
         raise errors.bad_request("Cannot add a user to a tenant as Tenants are not enabled for this instance.")
+    if body.get("tenant_id") is not None and ctx.is_superuser:
+        tenants.get(state, body["tenant_id"])
 
     changes = {k: body[k] for k in ("first_name", "last_name", "locale") if k in body}
     if ctx.is_superuser and "login_attributes" in body:
         changes["login_attributes"] = stringify_attributes(body["login_attributes"])
     if email is not None:
         changes["email"] = email.lower()
+    if ctx.is_superuser and "tenant_id" in body:
+        changes["tenant_id"] = body["tenant_id"]
     if ctx.is_superuser and body.get("is_superuser") is not None and wanted is None:
         set_superuser(state, user, body["is_superuser"])
     if wanted is not None:

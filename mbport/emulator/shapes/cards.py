@@ -7,6 +7,7 @@ import orjson
 from ... import mbql
 from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
+from ..models.versions import DIMENSIONS_SINCE, minor_version
 from ..store import Row, State
 from . import summaries as collection_shapes
 from . import users
@@ -42,6 +43,9 @@ def legacy(state: State, query: dict) -> dict:
 
 
 def _era_filter(state: State, out: dict) -> dict:
+    if minor_version(state) >= DIMENSIONS_SINCE:  # report_card columns (null until a metric's first read)
+        out.setdefault("dimensions", None)
+        out.setdefault("dimension_mappings", None)
     if not state.profile.mbql5:
         for key in MBQL5_ERA_KEYS:
             out.pop(key, None)

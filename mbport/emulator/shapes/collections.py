@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import cards as card_model
+from ..models import library
 from ..models.collections import (
     ROOT_NAME,
     SNIPPETS,
@@ -195,7 +196,8 @@ def collection_items(state: State, user: Row | None, q: dict, coll: Row | None, 
         if model == "collection":
             children = state.table("collection").where(lambda c: (
                 not c.get("personal_owner_id") and can_read(state, user, c) and not is_trash(c)
-                and _namespace_matches(c, namespace) and (
+                and _namespace_matches(c, namespace) and not (coll is None and library.hidden_from_tree(state, c, q))
+                and (
                     bool(c.get("archived_directly")) if is_trash(coll)
                     else parent_id(c) == listed_id and bool(c.get("archived")) == archived)))
             if pinned_state != "is_pinned":
@@ -259,7 +261,7 @@ def tree(state: State, user: Row | None, q: dict) -> list[dict]:
     exclude_archived = bool(q.get("exclude-archived"))
 
     def keep(c: Row) -> bool:
-        if c.get("archived") or (exclude_archived and is_trash(c)):
+        if c.get("archived") or (exclude_archived and is_trash(c)) or library.hidden_from_tree(state, c, q):
             return False
         return listed(state, user, q, c)
 

@@ -15,12 +15,14 @@ from typing import Any
 import httpx
 
 from mbport.emulator.seeds import SeedError, ok
-from mbport.emulator.seeds.current import content, documents
+from mbport.emulator.seeds.current import content, documents, studio, tenants
 from mbport.emulator.seeds.handmade import base
 
 # The parts, in the order they are built. Add a part here (one module, one line).
 PARTS = (base, content,
          documents,
+         studio,
+         tenants,
          )
 NEEDS = (0, 65)
 

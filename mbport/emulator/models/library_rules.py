@@ -1,0 +1,42 @@
+"""What the Library's collections may hold (Enterprise `library` feature, Metabase >= 0.59), for every area that
+puts something into a collection; mbport/emulator/models/library.py has the rest of the Library."""
+
+from __future__ import annotations
+
+from .. import errors, premium
+from ..store import State
+from .versions import LIBRARY_SINCE, minor_version
+
+# collections/models/collection.clj: library-collection-type, library-data-collection-type, ...-metrics-...
+LIBRARY = "library"
+LIBRARY_DATA = "library-data"
+LIBRARY_METRICS = "library-metrics"
+LIBRARY_TYPES = (LIBRARY, LIBRARY_DATA, LIBRARY_METRICS)
+FEATURE = "library"  # the token feature (library/validation.clj `:feature :library`)
+
+# library/validation.clj `library-collection-content-specs`: parent type → (what it may hold, the 400's message)
+_CONTENT = {
+    LIBRARY: ({LIBRARY_DATA, LIBRARY_METRICS}, "Cannot add anything to the Library collection"),
+    LIBRARY_DATA: ({"table", LIBRARY_DATA}, "Can only add tables to the 'Data' collection"),
+    LIBRARY_METRICS: ({"metric", LIBRARY_METRICS}, "Can only add metrics to the 'Metrics' collection"),
+}
+
+
+def active(state: State) -> bool:
+    """The instance has the Library: a release with it and a token with the feature (EE checks are no-ops else)."""
+    return minor_version(state) >= LIBRARY_SINCE and premium.enabled(state, FEATURE)
+
+
+def check_allowed_content(state: State, content_type: str, collection_id: int | None) -> None:
+    """library/validation.clj `check-allowed-content`: what a library collection may hold (a card's type, `table`,
+    a new sub-collection's inherited type); a no-op without the feature."""
+    if collection_id is None or not active(state):
+        return
+    coll = state.table("collection").get(collection_id)
+    spec = _CONTENT.get((coll or {}).get("type"))
+    if spec is not None and content_type not in spec[0]:
+        raise errors.bad_request(spec[1])
+    if content_type == "table" and (coll or {}).get("type") != LIBRARY_DATA:
+        raise errors.bad_request("Tables can only be added to 'Data' collections")
+
+

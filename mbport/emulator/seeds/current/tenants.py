@@ -1,0 +1,28 @@
+"""Tenants (0.58+, Enterprise `tenants`): `use-tenants` on, tenants Acme (with attributes) and Globex (deactivated),
+a tenant user of each, and a shared tenant collection with a question in it (`tenant:acme`, `tenant:globex`,
+`user:alice`, `user:gus`, `coll:Customer reports`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from mbport.emulator.seeds import ok
+
+
+def load(api: httpx.Client, ids: dict[str, Any]) -> None:
+    ok(api.put("/api/setting/use-tenants", json={"value": True}))
+    ids["tenant:acme"] = ok(api.post("/api/ee/tenant", json={
+        "name": "Acme", "slug": "acme", "attributes": {"region": "EU"}}))["id"]
+    ids["tenant:globex"] = ok(api.post("/api/ee/tenant", json={"name": "Globex", "slug": "globex"}))["id"]
+    for key, first, tenant in (("alice", "Alice", "acme"), ("gus", "Gus", "globex")):
+        ids[f"user:{key}"] = ok(api.post("/api/user", json={
+            "email": f"{key}@{tenant}.example", "first_name": first, "last_name": "Customer",
+            "tenant_id": ids[f"tenant:{tenant}"]}))["id"]
+    ok(api.put(f"/api/ee/tenant/{ids['tenant:globex']}", json={"is_active": False}))  # Gus goes with it
+    ids["coll:Customer reports"] = ok(api.post("/api/collection", json={
+        "name": "Customer reports", "namespace": "shared-tenant-collection"}))["id"]
+    native = {"database": ids["db:warehouse"], "type": "native", "native": {"query": "SELECT count(*) FROM orders"}}
+    ok(api.post("/api/card", json={"name": "Order volume", "display": "scalar", "dataset_query": native,
+                                   "visualization_settings": {}, "collection_id": ids["coll:Customer reports"]}))

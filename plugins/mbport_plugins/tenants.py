@@ -1,0 +1,60 @@
+"""Tenants (Metabase 0.58+, Enterprise `tenants`): the customers of a multi-tenant instance, keyed by slug; their
+users carry a `tenant` ref (users kind) and shared tenant collections their namespace (collections kind)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.api import (
+    FALSY,
+    ApiError,
+    ExportContext,
+    Kind,
+    Match,
+    Requires,
+    WriteRequest,
+    copy,
+    ensure_tenants_on,
+    skip,
+)
+
+
+class Tenants(Requires, Kind):
+    name = "tenants"
+    endpoint = "/api/ee/tenant"
+    since = (0, 58)  # /api/ee/tenant (versions.md; tenants/api.clj)
+    premium_feature = "tenants"
+    fields = {
+        "id": skip("instance-specific id; the key is the slug"),
+        "name": copy(), "slug": copy(send=False),  # PUT cannot change the slug (tenants/api.clj UpdateTenantArguments)
+        "attributes": copy(default=FALSY),
+        "is_active": copy(default=True, send=False),  # set by PUT after the create (POST takes name, slug, attributes)
+        "member_count": skip("derived from the tenant's active users"),
+        "tenant_collection_id": skip("the tenant's own collection, made with it"),
+    }
+    match = Match("slug", address=True)  # tenants/<slug>
+
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        try:
+            return api.get(self.endpoint, params={"status": "all"})["data"]
+        except ApiError as exc:
+            if exc.status in (402, 404):  # an OSS build, a token without tenants, a release before them: none
+                return []
+            raise
+
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        ensure_tenants_on(req.api)
+        body = {"name": req.doc["name"], "slug": req.doc["slug"], **({"attributes": req.doc["attributes"]}
+                                                                     if req.doc.get("attributes") else {})}
+        raw = req.api.post(self.endpoint, json=body)
+        if req.doc.get("is_active") is False:
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"is_active": False})
+        return raw
+
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json={
+            "name": req.doc["name"], "attributes": req.doc.get("attributes") or None,
+            "is_active": req.doc.get("is_active", True)})
+
+    def archive(self, api, target_id):
+        api.put(f"{self.endpoint}/{target_id}", json={"is_active": False})  # tenants are deactivated, not deleted
