@@ -89,7 +89,7 @@ def emulator() -> None:
 @emulator.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--profile", default=None, help="Metabase version to imitate (see `mbport emulator --help`: 0.56, 0.61, 0.63, 0.65).")
+@click.option("--profile", default=None, help="Metabase version to imitate (see `mbport emulator --help`: 0.50, 0.54, 0.56, 0.61, 0.63, 0.65).")
 @click.option("--seed", default=None, help="Load a seed instance: a built-in name or a seed file.")
 @click.option("--admin-email", default="admin@example.com", show_default=True)
 @click.option("--admin-password", default=None, help="Set up the instance with this admin password.")

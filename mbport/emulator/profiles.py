@@ -33,6 +33,13 @@ class Profile:
     # (metabase-migration-toolkit #76/#79, seen on 0.58 and 0.63). versions.md §4.1: the first affected release is
     # unknown (the source index holds one version of dashboards/api.clj, with no history); on from 0.57 as §3 says.
     prune_inline_parameters: bool = False
+    # ---- the old end (versions.md §3 P50/P54/P56; each switch names the release that changed it) ----
+    legacy_metrics: bool = False  # /api/legacy-metric and ["metric", id] on a table (<= 0.50; removed in 0.51)
+    notifications: bool = True  # /api/notification, /api/alert read-only (>= 0.54); False: /api/alert CRUD
+    dashboard_questions: bool = True  # card dashboard_id / dashboard_tab_id (>= 0.53); False: ignored, absent
+    collection_graph_none: bool = False  # GET /api/collection/graph lists every pair, "none" too (< 0.56.13)
+    inline_parameters: bool = True  # dashcard inline_parameters (>= 0.56); False: ignored, absent
+    mbql4_idents: bool = False  # the server adds aggregation-idents/breakout-idents to MBQL 4 (0.53-0.56 ?)
     date: str = "2026-05-20"
     hash: str = "0f1e2d3"
 
@@ -53,6 +60,13 @@ _P63 = dict(_P62, template_tags_list=True)
 _P64 = dict(_P63)
 
 PROFILES: dict[str, Profile] = {
+    # 0.50: MBQL 4, legacy metrics, pulse-shaped alerts, no dashboard questions, "none" in the collection graph.
+    "0.50": Profile("0.50", "v0.50.36", mbql5=False, setup_token_after_setup=True, legacy_metrics=True,
+                    notifications=False, dashboard_questions=False, collection_graph_none=True,
+                    inline_parameters=False, date="2025-03-20", hash="5e4d3c2"),
+    # 0.53-0.55: dashboard questions and notifications arrive; MBQL 4 with server-added idents.
+    "0.54": Profile("0.54", "v0.54.15", mbql5=False, setup_token_after_setup=True, collection_graph_none=True,
+                    inline_parameters=False, mbql4_idents=True, date="2025-07-02", hash="4d3c2b1"),
     # The last MBQL 4 line: inline parameters without the prune, the collection graph without "none".
     "0.56": Profile("0.56", "v0.56.13", mbql5=False, setup_token_after_setup=True),
     # MBQL 5 first stored; `legacy_query` a JSON string; ?legacy-mbql=true.

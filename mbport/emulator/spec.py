@@ -44,8 +44,13 @@ def _has_default(schema: Any) -> bool:
 
 @functools.cache
 def load_spec() -> dict[str, Any]:
-    raw = resources.files("mbport.emulator").joinpath("openapi.json").read_bytes()
-    return _relax(orjson.loads(raw))
+    raw = orjson.loads(resources.files("mbport.emulator").joinpath("openapi.json").read_bytes())
+    # Operations only older releases have (openapi_old.json says where each comes from); their routes check the
+    # profile and answer 404 on releases without them.
+    old = orjson.loads(resources.files("mbport.emulator").joinpath("openapi_old.json").read_bytes())
+    for path, ops in old["paths"].items():
+        raw["paths"].setdefault(path, {}).update(ops)
+    return _relax(raw)
 
 
 @functools.cache

@@ -264,7 +264,7 @@ _NONE: list[Row] = []
 # Models that carry an entity_id in Metabase (api-surface.md §1.7); every other table has none.
 ENTITY_ID_MODELS = frozenset({
     "action", "card", "collection", "dashboard", "dashboardcard", "dashboard_tab", "dimension", "document",
-    "measure", "permissions_group", "pulse", "pulse_card", "pulse_channel", "segment", "native_query_snippet",
+    "measure", "legacy_metric", "permissions_group", "pulse", "pulse_card", "pulse_channel", "segment", "native_query_snippet",
     "timeline", "user",
 })
 

@@ -85,6 +85,18 @@ Behaviours of api-surface.md §23 found by real clients' integration suites (iss
 | `card_schema` and `source_card_id` before 0.57 | test_cards.py::test_profile_056_stores_mbql4 |
 | version profiles 0.56-0.65, one switch each (versions.md §3): `legacy_query` string (0.57) / null (0.62); dimension refs kept MBQL 5 in the MBQL 4 view (0.61); a classic query with MBQL 5 dimension refs stored empty (0.61) / refused (0.62); tag lists (0.63); the inline-parameter prune (0.57) | test_profiles.py |
 | card and dashboard lists hydrate only `creator` (+ `collection` for cards) | test_list_endpoints_answer_the_shape_of_section_22 (its `has_not` sets) |
+
+Old releases (versions.md §3, profiles 0.50 and 0.54, and 0.56 before .13), each a contract of its own:
+
+| behaviour | Test |
+|---|---|
+| 0.50: `/api/legacy-metric` CRUD; `["metric", id]` on a table expands it | test_old_profiles.py::test_050_legacy_metrics_are_crud_and_run_in_a_query |
+| 0.50: alerts written on `/api/alert` (pulse shape), no `/api/notification` | test_old_profiles.py::test_050_alerts_are_written_on_api_alert_in_the_pulse_shape, ::test_050_reports_its_version_and_has_no_notification_api |
+| 0.50: archiving a card deletes its active alerts | test_old_profiles.py::test_050_archiving_a_card_deletes_its_active_alerts |
+| 0.50: no dashboard questions (`dashboard_id` ignored, absent), no `card_schema`/`source_card_id` | test_old_profiles.py::test_050_cards_have_no_dashboard_questions |
+| before 0.56.13: the collection graph lists `"none"` | test_old_profiles.py::test_050_collection_graph_lists_none_for_every_pair, ::test_056_before_point_13_lists_none_and_from_13_leaves_it_out |
+| before 0.56: no dashcard `inline_parameters` (sending it fails the insert) | test_old_profiles.py::test_050_dashcards_have_no_inline_parameters |
+| 0.54: `/api/alert` read-only beside notifications; dashboard questions; `*-idents` added to MBQL 4 | test_old_profiles.py::test_054_alert_api_is_read_only_beside_notifications, ::test_054_dashboard_questions_and_mbql4_idents |
 """
 
 from __future__ import annotations
@@ -321,7 +333,9 @@ def test_every_list_endpoint_served_is_in_the_shape_table(emulator):
                  # EE, 0.59+ (the Library: a single object and its tree): tested in test_library.py
                  "/api/ee/library", "/api/ee/library/tree",
                  # EE, 0.58+ (402 here): its `{"data": [...]}` shape is tested in test_tenants.py
-                 "/api/ee/tenant"}
+                 "/api/ee/tenant",
+                 # 0.50 only (404 here): its shape is tested in test_old_profiles.py
+                 "/api/legacy-metric"}
     assert collection_like - not_in_table <= listed, sorted(collection_like - not_in_table - listed)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from ... import mbql
 from .. import errors, events
 from ..profiles import REJECT
-from ..store import Row, State
+from ..store import Row, State, new_entity_id
 from . import collections, dataset, library_rules
 
 CARD_SCHEMA = 22
@@ -66,7 +66,25 @@ def store_query(state: State, query: Any) -> Any:
         if quirk == REJECT:
             raise errors.invalid({"dataset_query": "Invalid query: a legacy native query with MBQL 5 field refs"})
         return {}
-    return mbql.to_mbql5(query, state.profile) if state.profile.mbql5 else mbql.to_legacy(query)
+    if state.profile.mbql5:
+        return mbql.to_mbql5(query, state.profile)
+    stored = mbql.to_legacy(query)
+    if state.profile.mbql4_idents and isinstance(stored, dict) and isinstance(stored.get("query"), dict):
+        _add_idents(stored["query"])
+    return stored
+
+
+def _add_idents(inner: dict) -> None:
+    """0.53-0.56 give each aggregation, breakout and expression of an MBQL 4 stage an ident the first time a card
+    is saved (metabase#49681, #50085: `lib.ident/indexed-idents`, maps keyed by position or expression name);
+    kept on later saves when the client sends them back. Nested source queries get theirs too."""
+    if isinstance(inner.get("source-query"), dict):
+        _add_idents(inner["source-query"])
+    for key, idents in (("aggregation", "aggregation-idents"), ("breakout", "breakout-idents")):
+        if inner.get(key) and not inner.get(idents):
+            inner[idents] = {str(i): new_entity_id() for i in range(len(inner[key]))}
+    if inner.get("expressions") and not inner.get("expression-idents"):
+        inner["expression-idents"] = {name: new_entity_id() for name in inner["expressions"]}
 
 
 def _derived_columns(state: State, query: Any) -> dict:

@@ -103,6 +103,12 @@ def graph(state: State, namespace: str | None = None) -> dict[str, Any]:
             groups[str(group["id"])] = {ROOT: "write", **{str(cid): "write" for cid in eligible}}
             continue
         grants = store["perms"].get(group["id"], {})
+        if state.profile.collection_graph_none:
+            # Before 0.56.13 (api-changelog "0.56.13"; models/collection/graph.clj `graph` built the full grid)
+            # every group lists every collection, "none" included; a PUT still changes only the pairs it sends.
+            groups[str(group["id"])] = {str(cid) if cid != ROOT else ROOT: grants.get((namespace, cid)) or "none"
+                                        for cid in [ROOT, *eligible]}
+            continue
         entries = {str(cid) if cid != ROOT else ROOT: grants[(namespace, cid)]
                    for cid in [ROOT, *eligible] if grants.get((namespace, cid)) in LEVELS}
         if entries:

@@ -203,7 +203,9 @@ def remove_dashcards_for_card(state: State, card_id: int, dashboard_id: int | No
 
 def _insert_dashcard(state: State, values: Row) -> Row:
     row = {"dashboard_tab_id": None, "card_id": None, "action_id": None, "parameter_mappings": [],
-           "visualization_settings": {}, "inline_parameters": None}
+           "visualization_settings": {}}
+    if state.profile.inline_parameters:
+        row["inline_parameters"] = None
     row.update({k: v for k, v in values.items() if v is not None or k not in ("parameter_mappings", "visualization_settings")})
     return state.table("dashboardcard").insert(row, now=state.now())
 
@@ -477,7 +479,8 @@ def _check_dashcard_references(state: State, row: Row) -> None:
 
 
 def _update_dashcard(state: State, existing: Row, requested: dict) -> None:
-    changes = {k: requested[k] for k in DASHCARD_UPDATE_KEYS if k in requested and requested[k] != existing.get(k)}
+    keys = DASHCARD_UPDATE_KEYS if state.profile.inline_parameters else DASHCARD_UPDATE_KEYS[:-1]
+    changes = {k: requested[k] for k in keys if k in requested and requested[k] != existing.get(k)}
     if changes:
         existing.update(changes)
         _check_dashcard_references(state, existing)
@@ -506,7 +509,9 @@ def _create_dashcards(state: State, dashboard_id: int, to_create: list[dict]) ->
                                         "card-id": card_id})
     for dc in to_create:
         values = {k: v for k, v in dc.items() if k not in NEW_DASHCARD_IGNORED}
-        unknown = sorted(set(values) - DASHCARD_COLUMNS)
+        # Before 0.56 (metabase#59420) report_dashboardcard has no inline_parameters column.
+        unknown = sorted(set(values) - (DASHCARD_COLUMNS if state.profile.inline_parameters
+                                        else DASHCARD_COLUMNS - {"inline_parameters"}))
         if unknown:
             # Metabase inserts the item's keys as columns; a hydrated key such as `action` makes the insert fail.
             raise errors.server_error(f'ERROR: column "{unknown[0]}" of relation "report_dashboardcard" does not exist')

@@ -280,3 +280,81 @@ def get_pulse(state: State, pulse_id: int) -> Row:
     if pulse is None:
         raise errors.not_found()
     return pulse
+
+
+# ---- alerts before 0.54: Pulse rows with alert_condition set, one card each (models/pulse.clj of 0.50) ----
+
+ALERT_CONDITIONS = ("rows", "goal")
+
+
+def alert_rows(state: State, *, archived: bool, user: Row, user_id: int | None) -> list[Row]:
+    """`pulse/retrieve-alerts`: alerts in id order; `user_id` narrows them to its own or those it receives."""
+    def keep(p: Row) -> bool:
+        if p.get("alert_condition") is None or bool(p["archived"]) != archived:
+            return False
+        if user_id is not None and not (p["creator_id"] == user_id or is_recipient(state, p, user_id)):
+            return False
+        return can_read(state, user, p)
+
+    return sorted(state.table("pulse").where(keep), key=lambda p: p["id"])
+
+
+def get_alert(state: State, alert_id: int) -> Row:
+    row = state.table("pulse").get(alert_id)
+    if row is None or row.get("alert_condition") is None:
+        raise errors.not_found()
+    return row
+
+
+def create_alert(state: State, user: Row, body: dict) -> Row:
+    """POST /api/alert: `create-alert!` — skip_if_empty true, no name or collection, the card's one PulseCard."""
+    refs = card_refs([body["card"]], "card")
+    if state.table("card").get(refs[0]["id"]) is None:
+        raise errors.not_found()
+    prepared = prepare_channels(state, body["channels"])
+    alert = state.table("pulse").insert({
+        "name": None, "creator_id": user["id"], "skip_if_empty": True, "collection_id": None,
+        "collection_position": None, "dashboard_id": None, "parameters": [], "archived": False,
+        "disable_links": None, "alert_condition": body["alert_condition"],
+        "alert_first_only": body["alert_first_only"], "alert_above_goal": body.get("alert_above_goal"),
+    }, now=state.now())
+    write_cards(state, alert["id"], refs)
+    write_channels(state, alert["id"], prepared)
+    return alert
+
+
+def update_alert(state: State, user: Row, alert_id: int, body: dict) -> Row:
+    """PUT /api/alert/:id: `only-alert-keys` present in the body, the card and the channels when sent; channels
+    without email recipients and without Slack archive the alert (api/alert.clj, 0.50)."""
+    alert = get_alert(state, alert_id)
+    if not (user.get("is_superuser") or alert["creator_id"] == user["id"]):
+        raise errors.forbidden()
+    changes = {k: body[k] for k in ("alert_condition", "alert_first_only", "alert_above_goal", "archived")
+               if k in body}
+    refs = card_refs([body["card"]], "card") if body.get("card") is not None else None
+    prepared = prepare_channels(state, body["channels"]) if body.get("channels") is not None else None
+    if body.get("channels") is not None:
+        email = next((c for c in body["channels"] if c.get("channel_type") == "email"), None)
+        slack = any(c.get("channel_type") == "slack" for c in body["channels"])
+        if not (email and email.get("recipients")) and not slack:
+            changes["archived"] = True
+    alert.update(changes, updated_at=state.now())
+    if refs is not None:
+        write_cards(state, alert_id, refs)
+    if prepared is not None:
+        write_channels(state, alert_id, prepared)
+    return alert
+
+
+@events.on("card.alerts_broken")
+def _card_alerts_broken(state: State, card_id: int) -> None:
+    """`delete-alerts-if-needed!` (api/card.clj, 0.50): archiving a card deletes its pulse-shaped alerts (those
+    `retrieve-alerts-for-cards` finds: the unarchived ones)."""
+    for pc in state.table("pulse_card").where(card_id=card_id):
+        pulse = state.table("pulse").get(pc["pulse_id"])
+        if pulse is not None and pulse.get("alert_condition") is not None and not pulse["archived"]:
+            for channel in state.table("pulse_channel").where(pulse_id=pulse["id"]):
+                _set_recipients(state, channel["id"], None)
+                state.table("pulse_channel").delete(channel["id"])
+            state.table("pulse_card").delete(pc["id"])
+            state.table("pulse").delete(pulse["id"])

@@ -572,7 +572,15 @@ class MbqlCompiler:
         """["metric", card-id] and ["measure", id]: the saved aggregation, limited by its own filter, named after the
         metric or measure (query_processor/middleware/metrics.clj expands them inline)."""
         object_id = args[-1] if args else None
-        if tag == "metric":
+        legacy_metric = (self.state.table("legacy_metric").get(object_id)
+                         if tag == "metric" and self.state.profile.legacy_metrics else None)
+        if legacy_metric is not None:
+            # 0.50: ["metric", id] on a table is a legacy metric, expanded by expand_macros.clj from its definition
+            # (a v2 metric card is used as a source, card__<id>, which 0.50 keeps apart from these ids).
+            definition = legacy_metric.get("definition") or {}
+            inner = (definition.get("query") if "query" in definition else definition) or {}
+            name = legacy_metric["name"]
+        elif tag == "metric":
             card = self.state.table("card").get(object_id)
             if card is None or card.get("type") != "metric":
                 raise QueryError(f"Metric {object_id} does not exist.")

@@ -22,6 +22,16 @@ def _get_readable(ctx: Ctx, id_or_eid: Any) -> Row:
     return card
 
 
+def _body(ctx: Ctx) -> dict[str, Any]:
+    """Before dashboard questions (0.50-0.52) a card had no dashboard_id column: POST/PUT /api/card's open body
+    schema let the key through and `card/create-card!` / `update-card!` never read it (versions.md §3 P50)."""
+    body = dict(ctx.body or {})
+    if not ctx.state.profile.dashboard_questions:
+        body.pop("dashboard_id", None)
+        body.pop("dashboard_tab_id", None)
+    return body
+
+
 # ---------------------------------------------------------------- routes
 
 @route("GET", "/api/card")
@@ -33,7 +43,7 @@ def list_cards(ctx: Ctx):
 
 @route("POST", "/api/card")
 def post_card(ctx: Ctx):
-    card = model.create_card(ctx.state, ctx.user, ctx.body or {})
+    card = model.create_card(ctx.state, ctx.user, _body(ctx))
     return shape.hydrate_card(ctx.state, card, user=ctx.user)
 
 
@@ -49,7 +59,7 @@ def get_card(ctx: Ctx, id: Any):  # noqa: A002 - the spec's path parameter
 
 @route("PUT", "/api/card/{id}")
 def put_card(ctx: Ctx, id: int):  # noqa: A002
-    card = model.update_card(ctx.state, ctx.user, id, ctx.body or {}, bool(ctx.query.get("delete_old_dashcards")))
+    card = model.update_card(ctx.state, ctx.user, id, _body(ctx), bool(ctx.query.get("delete_old_dashcards")))
     return shape.hydrate_card(ctx.state, card, user=ctx.user)
 
 

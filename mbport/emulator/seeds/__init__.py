@@ -38,6 +38,13 @@ def ok(resp: httpx.Response) -> Any:
     return resp.json() if resp.content else None
 
 
+def server_version(api: httpx.Client) -> tuple[int, int]:
+    """(minor, patch) of the server's vX.minor.patch tag (GET /api/session/properties): seeds build only what that
+    release has (an older one lacks measures, notifications, dashboard questions ...)."""
+    parts = ok(api.get("/api/session/properties"))["version"]["tag"].lstrip("v").split(".")
+    return int(parts[1]), int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+
+
 def wait_for_sync(api: httpx.Client, db_id: int, seed: str, timeout: float = 10.0) -> None:
     """Wait until a database the seed created has finished its first sync (its tables exist), bounded."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 # Absolute imports, so `--seed fixtures/instances/sample.py` (a file seed) works too.
-from mbport.emulator.seeds import SeedError, ok, wait_for_sync
+from mbport.emulator.seeds import SeedError, ok, server_version, wait_for_sync
 
 # Every seeded user (ana, sam, olga (an admin), dave (deactivated) @acme.example) logs in with this password.
 USER_PASSWORD = "Seed-passw0rd!"
@@ -30,7 +30,7 @@ TAG_ORDERED_ON, TAG_MODEL, TAG_SNIPPET = (
 
 def load(api: httpx.Client) -> None:
     """Build the whole instance; each step takes the ids the earlier ones returned."""
-    ids: dict[str, Any] = {}
+    ids: dict[str, Any] = {"version": server_version(api)}
     _settings(api)
     _people(api, ids)
     _databases(api, ids)
@@ -175,13 +175,29 @@ def _segment_and_measure(api: httpx.Client, ids: dict) -> None:
         "name": "Large orders", "table_id": orders, "description": "Orders over 100.",
         "definition": {"source-table": orders, "filter": [">", ["field", f["f:sample.orders.total"], None], 100]},
     }))["id"]
-    ids["measure:discount"] = ok(api.post("/api/measure", json={
-        "name": "Average discount", "table_id": orders,
-        "definition": {"source-table": orders, "aggregation": [["avg", ["field", f["f:sample.orders.discount"], None]]]},
-    }))["id"]
+    discount = {"name": "Average discount", "table_id": orders,
+                "definition": {"source-table": orders,
+                               "aggregation": [["avg", ["field", f["f:sample.orders.discount"], None]]]}}
+    if ids["version"] >= (59, 0):
+        ids["measure:discount"] = ok(api.post("/api/measure", json=discount))["id"]
+    elif ids["version"] < (51, 0):
+        # Before 0.51 the same saved aggregation is a legacy metric (what 0.59's measures took over), and a legacy
+        # metric of the revenue that "Revenue by month" aggregates with (0.50 has no metric cards on a table query).
+        ids["legacy:discount"] = ok(api.post("/api/legacy-metric", json=discount))["id"]
+        ids["legacy:revenue"] = ok(api.post("/api/legacy-metric", json={
+            "name": "Revenue", "table_id": orders, "description": "Sum of order totals.",
+            "definition": {"source-table": orders,
+                           "aggregation": [["sum", ["field", f["f:sample.orders.total"], None]]]}}))["id"]
 
 
 # ---------------------------------------------------------------- cards
+
+def _saved_aggregation(ids: dict, name: str) -> list[list]:
+    """The measure (>= 0.59) or legacy metric (<= 0.50) of that name as an aggregation; none in between."""
+    if f"measure:{name}" in ids:
+        return [["measure", ids[f"measure:{name}"]]]
+    return [["metric", ids[f"legacy:{name}"]]] if f"legacy:{name}" in ids else []
+
 
 def _mbql(db: int, **query: Any) -> dict:
     return {"database": db, "type": "query", "query": query}
@@ -268,7 +284,8 @@ def _cards(api: httpx.Client, ids: dict) -> None:
     }), display="scalar", type="metric", collection_id=ids["c:company"])
     by_month = ["field", f["f:sample.orders.created_at"], {"temporal-unit": "month"}]
     _card(api, ids, "card:revenue_by_month", "Revenue by month", _mbql(sample, **{
-        "source-table": orders, "aggregation": [["metric", ids["card:revenue_metric"]]], "breakout": [by_month],
+        "source-table": orders, "aggregation": [["metric", ids.get("legacy:revenue", ids["card:revenue_metric"])]],
+        "breakout": [by_month],
     }), display="line", collection_id=ids["c:sales"], visualization_settings={
         "timeline.selected_timeline_ids": [ids["tl:launches"]], "graph.show_values": True})
     _card(api, ids, "card:orders_by_month", "Orders by month", _mbql(sample, **{
@@ -276,7 +293,7 @@ def _cards(api: httpx.Client, ids: dict) -> None:
         display="line", collection_id=ids["c:sales"])
     _card(api, ids, "card:large_discount", "Large orders: count and average discount", _mbql(sample, **{
         "source-table": orders, "filter": ["segment", ids["seg:large"]],
-        "aggregation": [["count"], ["measure", ids["measure:discount"]]],
+        "aggregation": [["count"], *_saved_aggregation(ids, "discount")],
     }), display="table", collection_id=ids["c:marketing"])
 
     # Native questions: a snippet tag, a field filter, and a card reference.
@@ -437,11 +454,22 @@ def _dashboards(api: httpx.Client, ids: dict) -> None:
         "dashcards": [_kept(dc, click_to_sales if dc["id"] == ids["dashcard:per_customer"] else None)
                       for dc in current["dashcards"]]}))
 
-    # A dashboard question: saved inside the sales dashboard, auto-placed on its second tab.
-    _card(api, ids, "card:dashboard_question", "Pending orders", _mbql(ids["db:warehouse"], **{
-        "source-table": ids["t:warehouse.orders"],
-        "filter": ["=", ["field", f["f:warehouse.orders.status"], None], "pending"]}),
-        dashboard_id=ids["dash:sales"], dashboard_tab_id=ids["tab:warehouse"])
+    # A dashboard question: saved inside the sales dashboard, auto-placed on its second tab. Before 0.53 the same
+    # question is saved in the dashboard's collection and placed on that tab by hand.
+    pending = _mbql(ids["db:warehouse"], **{"source-table": ids["t:warehouse.orders"],
+                                            "filter": ["=", ["field", f["f:warehouse.orders.status"], None], "pending"]})
+    if ids["version"] >= (53, 0):
+        _card(api, ids, "card:dashboard_question", "Pending orders", pending,
+              dashboard_id=ids["dash:sales"], dashboard_tab_id=ids["tab:warehouse"])
+    else:
+        current = ok(api.get(f"/api/dashboard/{ids['dash:sales']}"))
+        card_id = _card(api, ids, "card:dashboard_question", "Pending orders", pending,
+                        collection_id=current["collection_id"])
+        ok(api.put(f"/api/dashboard/{ids['dash:sales']}", json={
+            "tabs": [{"id": t["id"], "name": t["name"]} for t in current["tabs"]],
+            "dashcards": [*(_kept(dc, None) for dc in current["dashcards"]),
+                          {"id": -1, "card_id": card_id, "dashboard_tab_id": ids["tab:warehouse"],
+                           "row": 0, "col": 0, "size_x": 12, "size_y": 6}]}))
 
 
 def _kept(dc: dict, click_behavior: dict | None) -> dict:
@@ -472,6 +500,15 @@ def _subscription_and_alert(api: httpx.Client, ids: dict) -> None:
         "parameters": [{"id": P_CATEGORY, "name": "Category", "slug": "category", "type": "string/=",
                         "value": ["Gadget"]}],
     }))
+    if ids["version"] < (54, 0):
+        # Before 0.54 the same alert on /api/alert, in the pulse shape (api/alert.clj POST /).
+        ok(api.post("/api/alert", json={
+            "alert_condition": "rows", "alert_first_only": False, "alert_above_goal": None,
+            "card": {"id": ids["card:revenue_by_month"], "include_csv": False, "include_xls": False},
+            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "weekly", "schedule_hour": 9,
+                          "schedule_day": "mon", "recipients": [{"id": ids["user:sam"]},
+                                                                {"email": "sales-team@acme.example"}]}]}))
+        return
     ok(api.post("/api/notification", json={
         "payload_type": "notification/card",
         "payload": {"card_id": ids["card:revenue_by_month"], "send_condition": "has_result", "send_once": False},

@@ -42,6 +42,10 @@ def legacy(state: State, query: dict) -> dict:
     return mbql.to_legacy(query, keep_tag_refs=state.profile.legacy_tags_keep_mbql5_refs)
 
 
+# Dashboard questions (metabase#47784, 0.53): the report_card columns and the hydrated dashboard a 0.50 card lacks.
+DASHBOARD_QUESTION_KEYS = ("dashboard_id", "dashboard_tab_id", "dashboard")
+
+
 def _era_filter(state: State, out: dict) -> dict:
     if minor_version(state) >= DIMENSIONS_SINCE:  # report_card columns (null until a metric's first read)
         out.setdefault("dimensions", None)
@@ -49,6 +53,14 @@ def _era_filter(state: State, out: dict) -> dict:
     if not state.profile.mbql5:
         for key in MBQL5_ERA_KEYS:
             out.pop(key, None)
+    if not state.profile.dashboard_questions:
+        for key in DASHBOARD_QUESTION_KEYS:
+            out.pop(key, None)
+    minor = minor_version(state)
+    if minor < 51:
+        out.pop("source_card_id", None)
+    if minor < 55:
+        out.pop("card_schema", None)
     return out
 
 
@@ -107,7 +119,7 @@ def _home_archived(state: State, card: Row) -> bool:
 def card_item(state: State, user: Row | None, card: Row, model: str) -> dict:
     """A card as GET /api/collection/{id}/items lists it (no dataset_query)."""
     writable = can_write_card(state, user, card)
-    return {
+    item = {
         "description": card.get("description"), "archived": bool(card.get("archived")),
         "collection_position": card.get("collection_position"), "can_write": writable,
         "database_id": card.get("database_id") if model != "metric" else None,
@@ -121,6 +133,10 @@ def card_item(state: State, user: Row | None, card: Row, model: str) -> dict:
         "dashboard_id": card.get("dashboard_id"), "can_delete": bool(card.get("archived")) and writable,
         "model": model,
     }
+    if not state.profile.dashboard_questions:
+        for key in DASHBOARD_QUESTION_KEYS:
+            item.pop(key, None)
+    return item
 
 
 def dashboard_item(state: State, user: Row | None, dash: Row, listed: Row | None) -> dict:

@@ -48,3 +48,14 @@ def hydrate_pulse(state: State, user: Row, pulse: Row) -> dict:
     out.update(creator=creator(state, pulse["creator_id"]), cards=_cards_out(state, pulse["id"]),
                channels=[_channel_out(state, c) for c in channels], can_write=can_write(user, pulse))
     return out
+
+
+def hydrate_alert(state: State, user: Row, alert: Row) -> dict:
+    """An alert before 0.54 (`pulse/retrieve-alert` then `pulse->alert`): the pulse row with its one card as
+    `card`, its channels with recipients, the creator and can_write."""
+    channels = sorted(state.table("pulse_channel").where(pulse_id=alert["id"]), key=lambda c: c["id"])
+    cards = _cards_out(state, alert["id"])
+    out = dict(alert)
+    out.update(creator=creator(state, alert["creator_id"]), card=cards[0] if cards else None,
+               channels=[_channel_out(state, c) for c in channels], can_write=can_write(user, alert))
+    return out

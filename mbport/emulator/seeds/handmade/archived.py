@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds import ok
+from mbport.emulator.seeds import ok, server_version
 
 CRON_MONDAY_9 = "0 0 9 ? * 2 *"
 
@@ -36,7 +36,18 @@ def load(api: httpx.Client, ids: dict[str, Any]) -> None:
             "dataset_query": {"database": db, "type": "native", "native": {"query": sql}}}))["id"]
         return ids[key]
 
+    pulse_alerts = server_version(api) < (54, 0)
+
     def alert(key: str, card_id: int, active: bool = True) -> None:
+        if pulse_alerts:  # before 0.54: the same alert on /api/alert (paused = archived)
+            ids[key] = ok(api.post("/api/alert", json={
+                "alert_condition": "rows", "alert_first_only": False,
+                "card": {"id": card_id, "include_csv": False, "include_xls": False},
+                "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "weekly", "schedule_day": "mon",
+                              "schedule_hour": 9, "recipients": [{"id": ids["user:rita"]}]}]}))["id"]
+            if not active:
+                ok(api.put(f"/api/alert/{ids[key]}", json={"archived": True}))
+            return
         ids[key] = ok(api.post("/api/notification", json={
             "payload_type": "notification/card", "payload": {"card_id": card_id, "send_condition": "has_result"},
             "active": active,
