@@ -22,8 +22,3 @@ def require_version(state: State, minor: int) -> None:
     if minor_version(state) < minor:
         raise errors.not_found()
 
-
-def require(present: bool) -> None:
-    """A route of an API the emulated release does not have (a profile switch is off) answers like an unknown one."""
-    if not present:
-        raise errors.not_found()

@@ -7,10 +7,11 @@ from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..models import notifications as notif
 from ..models import pulses
-from ..models.versions import require
 from ..router import route
 from ..shapes.notifications import hydrate_notification, notification_to_alert
 from ..shapes.pulses import hydrate_alert
+
+PULSE_ALERTS = lambda profile: not profile.notifications  # noqa: E731 - the writes went with 0.54 (api-changelog)
 
 
 @route("GET", "/api/alert")
@@ -38,15 +39,13 @@ def get_alert(ctx: Ctx, id: int):
     return notification_to_alert(ctx.state, hydrate_notification(ctx.state, notification))
 
 
-@route("POST", "/api/alert")
+@route("POST", "/api/alert", available=PULSE_ALERTS)
 def create_alert(ctx: Ctx):
-    require(not ctx.state.profile.notifications)  # removed in 0.54 (api-changelog 0.54)
     return hydrate_alert(ctx.state, ctx.user, pulses.create_alert(ctx.state, ctx.user, ctx.body or {}))
 
 
-@route("PUT", "/api/alert/{id}")
+@route("PUT", "/api/alert/{id}", available=PULSE_ALERTS)
 def update_alert(ctx: Ctx, id: int):
-    require(not ctx.state.profile.notifications)
     return hydrate_alert(ctx.state, ctx.user, pulses.update_alert(ctx.state, ctx.user, id, ctx.body or {}))
 
 

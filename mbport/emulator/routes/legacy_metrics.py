@@ -11,32 +11,29 @@ from typing import Any
 
 from .. import errors
 from ..app import NO_CONTENT, Ctx
-from ..models.versions import require
 from ..router import route
 from ..shapes.segments import hydrate
 from ..store import Row, State
 
 TABLE = "legacy_metric"
+LEGACY_METRICS = lambda profile: profile.legacy_metrics  # noqa: E731
 
 
 def _get(state: State, metric_id: int) -> Row:
-    require(state.profile.legacy_metrics)
     metric = state.table(TABLE).get(metric_id)
     if metric is None:
         raise errors.not_found()
     return metric
 
 
-@route("GET", "/api/legacy-metric")
+@route("GET", "/api/legacy-metric", available=LEGACY_METRICS)
 def list_legacy_metrics(ctx: Ctx):
-    require(ctx.state.profile.legacy_metrics)
     rows = sorted(ctx.state.table(TABLE).where(archived=False), key=lambda m: m["name"].lower())
     return [hydrate(ctx.state, m) for m in rows]
 
 
-@route("POST", "/api/legacy-metric")
+@route("POST", "/api/legacy-metric", available=LEGACY_METRICS)
 def create_legacy_metric(ctx: Ctx):
-    require(ctx.state.profile.legacy_metrics)
     ctx.require_superuser()
     body = ctx.body
     if ctx.state.table("metabase_table").get(body["table_id"]) is None:
@@ -49,7 +46,7 @@ def create_legacy_metric(ctx: Ctx):
     return hydrate(ctx.state, metric)
 
 
-@route("GET", "/api/legacy-metric/{id}")
+@route("GET", "/api/legacy-metric/{id}", available=LEGACY_METRICS)
 def get_legacy_metric(ctx: Ctx, id: int):
     return hydrate(ctx.state, _get(ctx.state, id))
 
@@ -66,12 +63,12 @@ def _update(ctx: Ctx, metric: Row, body: dict[str, Any]) -> dict[str, Any]:
     return hydrate(ctx.state, metric)
 
 
-@route("PUT", "/api/legacy-metric/{id}")
+@route("PUT", "/api/legacy-metric/{id}", available=LEGACY_METRICS)
 def put_legacy_metric(ctx: Ctx, id: int):
     return _update(ctx, _get(ctx.state, id), ctx.body)
 
 
-@route("DELETE", "/api/legacy-metric/{id}")
+@route("DELETE", "/api/legacy-metric/{id}", available=LEGACY_METRICS)
 def delete_legacy_metric(ctx: Ctx, id: int):
     _update(ctx, _get(ctx.state, id), {"archived": True})
     return NO_CONTENT

@@ -5,14 +5,14 @@ from __future__ import annotations
 from .. import errors
 from ..app import NO_CONTENT, Ctx
 from ..models import notifications as model
-from ..models.versions import require
 from ..router import route
 from ..shapes.notifications import hydrate_notification
 
+NOTIFICATIONS = lambda profile: profile.notifications  # noqa: E731 - /api/notification arrived with 0.54
 
-@route("GET", "/api/notification")
+
+@route("GET", "/api/notification", available=NOTIFICATIONS)
 def list_notifications(ctx: Ctx):
-    require(ctx.state.profile.notifications)  # /api/notification arrived with 0.54
     q = ctx.query
     found = model.find_notifications(
         ctx.state, ctx.user, creator_id=q.get("creator_id"), recipient_id=q.get("recipient_id"),
@@ -21,29 +21,25 @@ def list_notifications(ctx: Ctx):
     return [hydrate_notification(ctx.state, n) for n in found]
 
 
-@route("POST", "/api/notification")
+@route("POST", "/api/notification", available=NOTIFICATIONS)
 def create_notification(ctx: Ctx):
-    require(ctx.state.profile.notifications)  # /api/notification arrived with 0.54
     return hydrate_notification(ctx.state, model.create_notification(ctx.state, ctx.user, ctx.body or {}))
 
 
-@route("GET", "/api/notification/{id}")
+@route("GET", "/api/notification/{id}", available=NOTIFICATIONS)
 def get_notification(ctx: Ctx, id: int):
-    require(ctx.state.profile.notifications)  # /api/notification arrived with 0.54
     notification = model.get_notification_row(ctx.state, id)
     if not model.can_read(ctx.state, ctx.user, notification):
         raise errors.forbidden()
     return hydrate_notification(ctx.state, notification)
 
 
-@route("PUT", "/api/notification/{id}")
+@route("PUT", "/api/notification/{id}", available=NOTIFICATIONS)
 def update_notification(ctx: Ctx, id: int):
-    require(ctx.state.profile.notifications)  # /api/notification arrived with 0.54
     return hydrate_notification(ctx.state, model.update(ctx.state, ctx.user, id, ctx.body or {}))
 
 
-@route("POST", "/api/notification/{id}/unsubscribe")
+@route("POST", "/api/notification/{id}/unsubscribe", available=NOTIFICATIONS)
 def unsubscribe(ctx: Ctx, id: int):
-    require(ctx.state.profile.notifications)  # /api/notification arrived with 0.54
     model.unsubscribe_user(ctx.state, ctx.user, id)
     return NO_CONTENT
