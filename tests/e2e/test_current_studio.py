@@ -172,3 +172,16 @@ def refused(instances, tree: Path, tmp_path: Path, profile: str, premium: str | 
     assert run.code == 1 and "Traceback" not in run.err
     assert writes_since(target.emu, before) == []
     return [line for line in run.err.splitlines() if line.startswith("Problem:")]
+
+
+def test_a_target_that_has_its_own_library_gets_the_tree_s_content_in_it(exported, instances, tmp_path):
+    source, tree = exported
+    target = current_instance(instances, "target")
+    with target.api() as api:
+        assert api.post("/api/ee/library").status_code == 200  # made there first: Library, Data, Metrics
+        assert api.post("/api/ee/tenant", json={"name": "Acme Corp", "slug": "acme"}).status_code == 200
+    run = mbport("import", tree, *flags(target, tmp_path))
+    assert run.code == 0, run.err
+    assert library_view(target) == library_view(source)  # one Library, adopted, not a second one (a 400)
+    with target.api() as api:
+        assert [t["name"] for t in api.get("/api/ee/tenant").json()["data"]] == ["Acme", "Globex"]  # renamed
