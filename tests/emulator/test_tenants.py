@@ -50,8 +50,12 @@ def test_tenant_users_need_use_tenants_and_go_with_their_tenant(api):
     assert api.get(f"/api/ee/tenant/{tenant['id']}").json()["member_count"] == 1
     api.put(f"/api/ee/tenant/{tenant['id']}", json={"is_active": False})
     assert api.get(f"/api/user/{alice['id']}").json()["is_active"] is False
+    assert api.get(f"/api/collection/{tenant['tenant_collection_id']}").json()["archived"] is True
     api.put(f"/api/ee/tenant/{tenant['id']}", json={"is_active": True})
     assert api.get(f"/api/user/{alice['id']}").json()["is_active"] is True
+    assert api.get(f"/api/collection/{tenant['tenant_collection_id']}").json()["archived"] is False
+    off = api.put("/api/setting/use-tenants", json={"value": False})
+    assert off.status_code == 500 and "a tenant user exists" in off.text
 
 
 def test_a_shared_tenant_collection_needs_tenants_on(api):

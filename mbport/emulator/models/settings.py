@@ -101,8 +101,8 @@ CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([
        "Whether or not to display x-ray suggestions on the homepage. They will also be hidden if any dashboards "
        "are pinned. Admins might hide this to direct users to better content than raw data", "authenticated"),
     # permissions/settings.clj `use-tenants`: tenant users and shared tenant collections need it (EE `tenants`)
-    _S("use-tenants", "boolean", False, "Allow multi-tenant setup with tenant users and tenant collections.",
-       "public", feature="tenants", since=58),
+    _S("use-tenants", "boolean", False, "Turn on the Tenants feature, allowing users to be assigned to a particular "
+       "Tenant.", "admin", feature="tenants", since=58),
     _S("site-locale", "string", "en",
        "The default language for all users across the Metabase UI, system emails, subscriptions, and alerts. "
        "Users can individually override this default language from their own account settings.", "public"),

@@ -51,20 +51,32 @@ def create(state: State, body: dict[str, Any]) -> Row:
 
 def update(state: State, tenant: Row, body: dict[str, Any]) -> Row:
     """tenants/api.clj `PUT /:id` (`update-tenant!`): name (unique), attributes, is_active; deactivating a tenant
-    deactivates its users, activating it brings back those it deactivated."""
+    deactivates its users and trashes its collection, activating it brings back both."""
     name = body.get("name")
     if name and state.table("tenant").first(lambda t: t["name"] == name and t["id"] != tenant["id"]):
         raise errors.bad_request("This name is already taken.")
     changes = {k: body[k] for k in ("name", "attributes", "is_active") if k in body and (k == "attributes" or body[k]
                                                                                          is not None)}
     tenant.update(changes)
+    root = state.table("collection").get(tenant.get("tenant_collection_id") or -1)
     if body.get("is_active") is False:
         for user in state.table("user").where(tenant_id=tenant["id"], is_active=True):
             user.update(is_active=False, deactivated_with_tenant=True)
+        if root is not None and not root.get("archived"):
+            collections.archive(state, root)
     elif body.get("is_active") is True:
         for user in state.table("user").where(tenant_id=tenant["id"], is_active=False, deactivated_with_tenant=True):
             user.update(is_active=True, deactivated_with_tenant=None)
+        if root is not None and root.get("archived"):
+            collections.unarchive(state, root)
     return tenant
+
+
+def check_turning_off(state: State, key: str, value: Any) -> None:
+    """permissions/settings.clj `turn-off-tenants!`: not while a tenant user exists (an ex-info without a status:
+    a 500)."""
+    if key == "use-tenants" and not value and state.table("user").first(lambda u: u.get("tenant_id") is not None):
+        raise errors.server_error("Tenants cannot be turned off, a tenant user exists")
 
 
 def check_tenant_user(state: State, tenant_id: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import errors, premium
 from ..app import NO_CONTENT, Ctx, Response
+from ..models import tenants
 from ..models.settings import CATALOGUE, prepare, resolve, setting_info, user_facing_value, write_value
 from ..models.versions import minor_version
 from ..router import route
@@ -32,6 +33,7 @@ def put_setting(ctx: Ctx, key: str):
     ctx.require_superuser()
     setting = resolve(key)
     write, value = prepare(setting, ctx.body["value"], ctx.state.extra.get(premium.KEY, frozenset()))
+    tenants.check_turning_off(ctx.state, setting.key, value)
     if write:
         write_value(ctx.state, setting, value)
     return NO_CONTENT
@@ -43,6 +45,8 @@ def put_settings(ctx: Ctx):
     # All or nothing: Metabase sets them in one transaction.
     features = ctx.state.extra.get(premium.KEY, frozenset())
     prepared = [(resolve(k), *prepare(resolve(k), v, features)) for k, v in (ctx.body or {}).items()]
+    for setting, _, value in prepared:
+        tenants.check_turning_off(ctx.state, setting.key, value)
     for setting, write, value in prepared:
         if write:
             write_value(ctx.state, setting, value)
