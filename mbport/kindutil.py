@@ -60,7 +60,7 @@ def restore_home(raw: dict[str, Any], ctx: ExportContext, kind: str) -> dict[str
     cid = raw.get("collection_id")
     if not raw.get("archived") or known is None or cid is None or cid in known:
         return raw
-    hydrated = raw.get("collection") if isinstance(raw.get("collection"), dict) else {}
+    hydrated: dict[str, Any] = raw["collection"] if isinstance(raw.get("collection"), dict) else {}
     if hydrated.get("id") in known and hydrated.get("id") != cid:
         return {**raw, "collection_id": hydrated["id"]}
     if hydrated.get("type") == "trash":
@@ -136,7 +136,7 @@ def archive_origin(docs: dict[str, dict[str, Any]], collection: Any) -> str | No
         if not archived_with_container(coll):
             return addr
         parent = coll.get("parent")
-        addr = parent.get(REF) if is_ref(parent) else None
+        addr = parent[REF] if isinstance(parent, dict) and is_ref(parent) else None
     return None
 
 

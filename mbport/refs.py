@@ -273,7 +273,7 @@ class Walker:
         out = dict(cb)
         link_type = cb.get("linkType")
         if "targetId" in cb:
-            kind = {"dashboard": "dashboards", "question": "cards"}.get(link_type)
+            kind = {"dashboard": "dashboards", "question": "cards"}.get(str(link_type))
             if kind:
                 out["targetId"] = self.id(kind, cb["targetId"])
         if "tabId" in cb:
@@ -302,7 +302,7 @@ class Walker:
         out = dict(link)
         entity = link.get("entity")
         if isinstance(entity, dict) and "id" in entity:
-            kind = LINK_MODELS.get(entity.get("model"))
+            kind = LINK_MODELS.get(str(entity.get("model")))
             if kind:
                 entity = dict(entity)
                 entity["id"] = self.id(kind, entity["id"])

@@ -126,12 +126,12 @@ class Field:
             value = canonical_query(value)
         elif self.kind == "template_tags":
             value = canonical_query({"template-tags": value})["template-tags"]
-        return getattr(ctx.walker, self.kind)(value)
+        return getattr(ctx.walker, self.kind or "")(value)
 
     def payload(self, doc: dict[str, Any], name: str, resolve: Any, walker: Walker) -> Any:
         if not self.send or self.how in ("skip", "custom") or name == "entity_id":
             return OMIT  # entity_id: the target makes its own (a restore finds the object by it instead)
-        out = self.out(name)
+        out = self.out(name) or name
         value = doc.get(out, None if self.default in (OMIT, FALSY) else self.default)
         if self.how == "ref":  # through the walker: a deferred ref (lenient walker) may have no id yet
             def target_id(v: Any) -> Any:
@@ -145,7 +145,8 @@ class Field:
             else:
                 value = [self.nested.payload(item, resolve, walker) for item in value or []]
         elif self.how == "walk":
-            value = getattr(walker, self.kind)(value if value is not None else WALKS[self.kind])
+            shape = self.kind or ""
+            value = getattr(walker, shape)(value if value is not None else WALKS[shape])
         return self.send(value, doc) if callable(self.send) else value
 
     def is_default(self, value: Any) -> bool:
@@ -239,7 +240,8 @@ class Spec:
 
     def __init__(self, fields: Mapping[str, Field]):
         self.fields = dict(fields)
-        self.by_out = {f.out(name): (name, f) for name, f in self.fields.items() if f.out(name)}
+        self.by_out: dict[str, tuple[str, Field]] = {
+            out: (name, f) for name, f in self.fields.items() if (out := f.out(name))}
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -254,7 +256,7 @@ class Spec:
         """Raw fields neither declared nor known to be volatile: should be empty (serdes' models test). Given the raw
         object itself, the items of `each` fields are checked too (`dashcards[].row`)."""
         missing = set(raw) - set(self.fields) - set(volatile)
-        if isinstance(raw, Mapping):
+        if isinstance(raw, dict):
             for name, f in self.fields.items():
                 if f.how == "each" and f.nested is not None:
                     items = f.raw_value(raw, name)
@@ -277,11 +279,12 @@ class Spec:
 
     def export_item(self, raw: dict[str, Any], ctx: Any, more: Any = None) -> dict[str, Any] | None:
         """A nested raw object → its doc (`more` adds what the declarations cannot say); defaults and nulls left out."""
-        doc: dict[str, Any] | None = self.export(raw, ctx)
+        doc = self.export(raw, ctx)
         if more is not None:
-            doc = more(doc, raw, ctx)
-            if doc is None:
+            extended = more(doc, raw, ctx)
+            if extended is None:
                 return None
+            doc = extended
         return {k: v for k, v in self.omit_defaults(doc).items() if v is not None}
 
     def omit_defaults(self, doc: dict[str, Any]) -> dict[str, Any]:

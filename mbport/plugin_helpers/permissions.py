@@ -12,7 +12,7 @@ from ..kind import ExportContext
 from ..refs import REF, address_kind, is_ref
 
 # Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
-BUILT_IN_GROUPS = {"all-internal-users": "All Users", "admin": "Administrators"}
+BUILT_IN_GROUPS: dict[str | None, str] = {"all-internal-users": "All Users", "admin": "Administrators"}
 GRAPH_ID = "graph"
 GRAPH_ADDRESS = "data-permissions/" + GRAPH_ID  # the one data permissions doc of a tree
 
@@ -73,6 +73,7 @@ def put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], d
             if exc.status != 409 or attempt == MAX_ATTEMPTS:
                 raise
             log.info("%s changed on the target meanwhile (409); reading them again", what)
+    raise AssertionError("not reached: the last attempt returns or raises")
 
 
 # ---- `mbport diff`: one phrase per grant that changed ----

@@ -214,7 +214,9 @@ _NAMED_PATHS = NAMED_MAPS | {"graph"}
 def words(path: str) -> str:
     """A field path in an admin's words: `display` → visualization, `dimensions` → remapping, and a dashcard or
     database named by its identity: `dashcard card 'X' at row 0, col 0: visualization settings.click behaviour`."""
-    parts, segments, current, i = path.split(SEP), [], [], 0
+    parts, i = path.split(SEP), 0
+    segments: list[str] = []
+    current: list[str] = []
     while i < len(parts):
         part = parts[i]
         if part in _NAMED_PATHS and i + 1 < len(parts):

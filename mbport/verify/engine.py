@@ -116,7 +116,7 @@ def _pair_children(kind: Kind, s: dict, t: dict, src: Side, tgt: Side) -> None:
     """Sub-objects (a dashboard's tabs and dashcards) paired by their key inside the paired parent."""
     a, b = kind.children(s, src), kind.children(t, tgt)
     for child_kind, items in a.items():
-        others = {}
+        others: dict[Any, list[tuple[Any, str]]] = {}
         for cid, key, label in b.get(child_kind, []):
             others.setdefault(_hashable(key), []).append((cid, label))
         for cid, key, label in items:

@@ -74,6 +74,10 @@ class Kind:
         """Whether the object lives in someone's personal collection (left out unless include_personal)."""
         return doc.get("collection_id") in side.personal
 
+    def children(self, doc: Doc, side) -> dict[str, list[tuple[Any, tuple, str]]]:
+        """{kind: [(id, key, label)]} of the sub-objects other objects refer to (a dashboard's tabs and dashcards)."""
+        return {}
+
     def detail(self, side, path: str, rows: list[Doc], params: dict | None = None) -> list[Doc]:
         return [d for d in side.api.map(lambda r: _optional(lambda: side.api.get(f"{path}/{r['id']}", params=params)),
                                         rows) if d]

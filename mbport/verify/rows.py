@@ -66,10 +66,13 @@ def _defaults(dashboard: dict) -> list[dict]:
             if isinstance(p, dict) and p.get("default") is not None and p.get("id")]
 
 
-def _jobs(src, tgt, kinds) -> list[tuple[str, str, tuple, tuple]]:
+Job = tuple[str, str, Any, tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def _jobs(src, tgt, kinds) -> list[Job]:
     """(kind, name, (source path, body), (target path, body)) for every paired card and dashcard."""
     by_name = {name: key[1] for key, name in tgt.tokens.names.items() if key[0] == "cards"}
-    jobs = []
+    jobs: list[Job] = []
     if kinds is None or "cards" in kinds:
         for cid, card in sorted(src.docs.get("cards", {}).items()):
             name = src.tokens.names.get(("cards", cid))
@@ -105,7 +108,8 @@ def compare_rows(src, tgt, result, kinds, progress=None) -> None:
     ordered = [sorts(j[2]) for j in jobs]
 
     def side(api, which: int) -> list[Answer]:
-        return api.map(lambda i: run(api, jobs[i][which][0], jobs[i][which][1], ordered[i]), range(len(jobs)))
+        requests = [job[3] if which == 3 else job[4] for job in jobs]
+        return api.map(lambda i: run(api, *requests[i], ordered[i]), range(len(jobs)))
 
     with ThreadPoolExecutor(2, thread_name_prefix="mbport-verify-rows") as pool:
         fa, fb = pool.submit(side, src.api, 3), pool.submit(side, tgt.api, 4)

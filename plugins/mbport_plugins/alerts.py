@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from typing import Any
 
@@ -189,7 +190,7 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
                         h["channel_name"] = names[h["channel_id"]]
         return out
 
-    def version_notes(self, version: Any) -> list[str]:
+    def version_notes(self, version: Any) -> builtins.list[str]:
         """Called by `mbport doctor`: alerts cannot be imported into a release without notifications."""
         if version < NOTIFICATIONS_SINCE:
             return ["alerts are not supported for import (< 0.54 has no /api/notification); they are exported"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import orjson
@@ -234,13 +235,13 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
             out[key] = value
         return out
 
-    def version_notes(self, version: Any) -> list[str]:
+    def version_notes(self, version: Any) -> builtins.list[str]:
         """Called by `mbport doctor`: the template-tag shape of this version."""
         if version >= TEMPLATE_TAG_LISTS_SINCE:
             return ["native template tags come as lists (≥ 0.63); the tree keys them by name"]
         return []
 
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""
 
         if field == "dataset_query":
@@ -260,7 +261,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         layout (or body)."""
         return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"), doc.get("document"))
 
-    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list:
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
         """In an archived collection: written before its archive when archived too (with it, or on its own: either
         way the cascade leaves it archived), after it when live (created in an archived collection, it stays live)."""
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),

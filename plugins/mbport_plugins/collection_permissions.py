@@ -169,7 +169,7 @@ def _grant_map(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
             for g in doc.get("grants") or []}
 
 
-def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], str]:
+def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:
     collection = grant.get("collection")
     where = collection["$ref"] if isinstance(collection, dict) else str(collection)
     return {(grant["group"]["$ref"], "", (where,)): grant.get("access")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -179,11 +180,12 @@ def _closest(item: dict[str, Any], tab: Any, candidates: list[dict[str, Any]]) -
 
 def dashcards_of(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """Dashcards under their current name, or the pre-0.48 `ordered_cards`."""
-    return raw.get("dashcards") if raw.get("dashcards") is not None else raw.get("ordered_cards") or []
+    dashcards = raw.get("dashcards")
+    return dashcards if dashcards is not None else raw.get("ordered_cards") or []
 
 
 def tabs_of(raw: dict[str, Any]) -> list[dict[str, Any]]:
-    tabs = raw.get("tabs") if raw.get("tabs") is not None else raw.get("ordered_tabs") or []
+    tabs: list[dict[str, Any]] = (raw.get("ordered_tabs") or []) if raw.get("tabs") is None else raw["tabs"]
     return sorted(tabs, key=lambda t: (t.get("position") or 0, t.get("id") or 0))
 
 
@@ -286,7 +288,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
     def fetch_deps(self, raw: dict[str, Any]):
         """The cards a fetched dashboard copies from: saving a card can rewrite dashcards' parameter mappings, and
         GET hides the dashcards of an archived card, neither touching the dashboard's row or revisions."""
-        ids: set[int] = set()
+        ids: set[Any] = set()
         for dc in dashcards_of(raw):
             ids.add(dc.get("card_id"))
             ids.update(s["id"] if isinstance(s, dict) else s for s in dc.get("series") or [])
@@ -309,7 +311,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         return ({address("tabs", key, t["entity_id"]) for t in doc.get("tabs", [])}
                 | {address("dashcards", key, dc["entity_id"]) for dc in doc.get("dashcards", [])})
 
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str]:
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` per changed field: dashcards and tabs are described one by one."""
 
         if field == "dashcards":
@@ -329,7 +331,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
 
-    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> list:
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
         """In an archived collection: laid out before its archive when archived too, created after it when live."""
         return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
@@ -360,12 +362,12 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
             value = doc.get(key, self.spec.fields[key].default)
             if value is not None or key in NULLABLE_LAYOUT_FIELDS:
                 body[key] = value
-        key = doc.get("entity_id")
-        tab_index = {address("tabs", key, t["entity_id"]): i for i, t in enumerate(doc.get("tabs", []))}
-        tabs = [{"known": resolve.optional(address("tabs", key, t["entity_id"])), "name": t["name"]}
+        eid = doc.get("entity_id")
+        tab_index = {address("tabs", eid, t["entity_id"]): i for i, t in enumerate(doc.get("tabs", []))}
+        tabs = [{"known": resolve.optional(address("tabs", eid, t["entity_id"])), "name": t["name"]}
                 for t in doc.get("tabs", [])]
         dashcard = self.spec.nested("dashcards")
-        dashcards = [{"known": resolve.optional(address("dashcards", key, dc["entity_id"])),
+        dashcards = [{"known": resolve.optional(address("dashcards", eid, dc["entity_id"])),
                       "tab": tab_index.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None,
                       **dashcard.payload(dc, resolve, walker)} for dc in doc.get("dashcards", [])]
         return {"dashboard": body, "archived": archived_payload(doc), "tabs": tabs, "dashcards": dashcards}

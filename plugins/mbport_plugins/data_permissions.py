@@ -142,6 +142,7 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
         if phase != Phase.PLAN:
             return []
         docs, target, resolve = ctx.docs, ctx.target, ctx.resolve
+        assert resolve is not None  # the PLAN phase has read the target
         problems = []
         for grant in doc.get("grants") or []:
             group, database = grant["group"], grant["database"]
@@ -204,7 +205,7 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
 def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:
     """A grant's values per (group, permission, (database[, schema[, table]])), for `mbport diff`."""
     group, database = grant["group"]["$ref"], (grant.get("database") or {}).get("$ref", "?")
-    cells = {}
+    cells: dict[tuple[str, str, tuple[str, ...]], Any] = {}
     for perm, value in (grant.get("permissions") or {}).items():
         for sub, level in _levels(perm, value).items():
             what = perm if sub in ("", "schemas") else f"{perm} {sub}"
@@ -339,7 +340,7 @@ def explicit(perm: str, want: Any, have: Any, universe: dict[str, list[Any]]) ->
             return least
         if not isinstance(v, dict):
             return v
-        out = {}
+        out: dict[str, Any] = {}
         for schema in sorted(set(v) | set(universe)):
             given = v.get(schema)
             if isinstance(given, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -86,7 +87,7 @@ class Databases(Settles, RemembersMatch, Kind):
         doc["details"] = details
         return doc
 
-    def secrets(self, doc: dict[str, Any]) -> list[str]:
+    def secrets(self, doc: dict[str, Any]) -> builtins.list[str]:
         """The secret names this doc needs at import time."""
         return sorted(v[SECRET] for v in doc.get("details", {}).values() if isinstance(v, dict) and SECRET in v)
 

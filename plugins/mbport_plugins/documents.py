@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,7 @@ def _stored_results(node: Any) -> list[Any]:
         return [x for n in node for x in _stored_results(n)]
     if not isinstance(node, dict):
         return []
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
     here = [attrs["stored_result_id"]] if node.get("type") == CARD_EMBED and attrs.get("stored_result_id") else []
     return here + _stored_results(node.get("content"))
 
@@ -137,7 +138,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
     }
     match = Match("name", within="collection")
 
-    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+    def list(self, api, ctx: ExportContext) -> builtins.list[dict[str, Any]]:
         if api.version < DOCUMENTS_SINCE:
             return []
         seen = {raw["id"]: raw for raw in api.get(self.endpoint)["items"]}
@@ -148,9 +149,9 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
         return [seen[i] for i in sorted(seen) if in_exported_collection(seen[i], ctx)]
 
     @staticmethod
-    def _archived_listings(api, ctx: ExportContext) -> list[tuple[Any, dict[str, Any]]]:
+    def _archived_listings(api, ctx: ExportContext) -> builtins.list[tuple[Any, dict[str, Any]]]:
         """Where archived documents are listed: the Trash (archived on their own) and each archived collection."""
-        out: list[tuple[Any, dict[str, Any]]] = []
+        out: builtins.list[tuple[Any, dict[str, Any]]] = []
         try:
             out.append((api.get("/api/collection/trash")["id"], {"models": "document"}))
         except ApiError as exc:

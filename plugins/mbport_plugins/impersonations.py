@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -149,7 +150,7 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kin
             if exc.status != 404:  # already gone: a graph change away from impersonated deletes it
                 raise
 
-    def version_notes(self, version: Any) -> list[str]:
+    def version_notes(self, version: Any) -> builtins.list[str]:
         """Called by `mbport doctor`: an OSS build has no connection impersonations to export or import."""
         if not getattr(version, "is_enterprise", True):
             return ["no connection impersonations to export or import (an Enterprise feature)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -158,7 +159,7 @@ class Sandboxes(Requires, VersionNotes, Kind):
             if exc.status != 404:  # already gone: a graph change that ends a sandbox deletes it
                 raise
 
-    def version_notes(self, version: Any) -> list[str]:
+    def version_notes(self, version: Any) -> builtins.list[str]:
         """Called by `mbport doctor`: an OSS build has no sandboxes to export or import."""
         if not getattr(version, "is_enterprise", True):
             return ["no sandboxes to export or import (an Enterprise feature)"]

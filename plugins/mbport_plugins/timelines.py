@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -131,8 +132,8 @@ class Timelines(FetchesDetail, SubObjects, Kind):
                              params={"include": "events", "archived": "true"}).get("events") or []
         return {**timeline, "id": req.target_id, "events": self._sync_events(req.api, req.target_id, req.payload["events"], events)}
 
-    def _sync_events(self, api, timeline_id: int, wanted: list[tuple[str, dict[str, Any]]],
-                     existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _sync_events(self, api, timeline_id: int, wanted: builtins.list[tuple[str, dict[str, Any]]],
+                     existing: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
         """Create, update and archive events so the timeline holds the tree's; returns the resulting events."""
         have = {key: event for event, key in event_keys(existing)}
         out = []
