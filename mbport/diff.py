@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .display import words
 from .refs import REF, address_kind, is_ref, split_address
-from .registry import Registry
-from .tree import Tree
+
+if TYPE_CHECKING:  # annotations only: importing mbport.api (which re-exports the describe_* phrases) stays light
+    from .registry import Registry
+    from .tree import Tree
 
 MAX_ITEMS = 5  # list at most this many changed keys/items per field before "and N more"
 
