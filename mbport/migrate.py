@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import ApplyResult, Importer, Plan
+from .engine import ApplyResult, Plan
+from .importing import Import
 from .tree import slugify
 
 Echo = Callable[[str], None]
@@ -44,13 +45,13 @@ class MigrateResult:
     personal: tuple[int, int] = (0, 0)  # personal collections migrated, objects inside them
 
 
-def run_migrate(source_api, registry, make_importer: Callable[[Path], Importer], *, dry_run: bool = False,
+def run_migrate(source_api, registry, make_import: Callable[[Path], Import], *, dry_run: bool = False,
                 workdir: Path | None = None, on_plan: Callable[[Plan], None] | None = None,
                 progress=None, include_personal: bool = True) -> MigrateResult:
-    """Export `source_api` into a temporary tree, let `make_importer(tree)` build the import, plan, apply.
+    """Export `source_api` into a temporary tree, let `make_import(tree)` open the import on it, plan, apply.
 
     The tree lives only as long as the run (a backup repository is the place to keep trees); the import
-    state is the importer's, kept where `make_importer` put it.
+    state is the import's, kept where `make_import` put it.
     """
     from .export import personal_content, run_export
 
@@ -58,14 +59,14 @@ def run_migrate(source_api, registry, make_importer: Callable[[Path], Importer],
         tree_dir = Path(tmp) / "tree"
         exported = run_export(source_api, registry, tree_dir, progress=progress,
                               options={"include_personal": include_personal})
-        importer = make_importer(tree_dir)
-        plan = importer.plan()
+        opened = make_import(tree_dir)
+        plan = opened.plan()
         if on_plan:
             on_plan(plan)
         result = MigrateResult(plan, None, exported.warnings, exported.counts, personal_content(exported.paths))
         if dry_run or not plan.has_changes and not plan.problems:
             return result
-        result.applied = importer.apply(plan)
+        result.applied = opened.apply(plan)
         return result
 
 
