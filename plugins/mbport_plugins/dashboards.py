@@ -33,6 +33,7 @@ from mbport.api import (
     in_exported_collection,
     is_ref,
     lenient_walker,
+    present,
     ref,
     ref_addresses,
     restore_home,
@@ -45,10 +46,6 @@ from mbport.api import (
 LINK_ENTITY_KEEP = ("model", "id")
 
 
-# Dashboard fields the layout PUT writes besides the shell's (absent from the doc: their default).
-LAYOUT_FIELDS = ("width", "auto_apply_filters", "position", "caveats", "points_of_interest", "show_in_getting_started",
-                 "enable_embedding", "embedding_params", "embedding_type")
-NULLABLE_LAYOUT_FIELDS = frozenset({"position", "caveats", "points_of_interest", "embedding_params", "embedding_type"})
 # Dashcard keys of a PUT item (new dashcards are inserted with every key sent, so no hydrated extras).
 DASHCARD_PUT_KEYS = ("card_id", "action_id", "row", "col", "size_x", "size_y", "series", "parameter_mappings",
                      "visualization_settings")
@@ -228,9 +225,11 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(), "description": copy(default=None),
         **ARCHIVED,
-        "collection_position": copy(default=None),  # a pin: set last (`positions`)
-        **{k: copy(default=None) for k in ("cache_ttl", "width", "auto_apply_filters", "embedding_params",
-                                           "embedding_type", "caveats", "points_of_interest", "position")},
+        "collection_position": copy(default=None, send=False),  # a pin: set last (`positions`)
+        # The layout PUT sends these (null included), but never a null width or auto_apply_filters.
+        **{k: copy(default=None) for k in ("cache_ttl", "embedding_params", "embedding_type", "caveats",
+                                           "points_of_interest", "position")},
+        "width": copy(default=None, send=present), "auto_apply_filters": copy(default=None, send=present),
         "enable_embedding": copy(default=False), "show_in_getting_started": copy(default=False),
         "collection_id": ref("collections", as_="collection"),
         "parameters": walk("parameters", default=[]),
@@ -357,11 +356,8 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         if stage == "shell":
             return shell
         walker = lenient_walker(resolve, self.deferred_refs(doc))
-        body = {**shell, "parameters": walker.parameters(doc.get("parameters", []))}
-        for key in LAYOUT_FIELDS:
-            value = doc.get(key, self.spec.fields[key].default)
-            if value is not None or key in NULLABLE_LAYOUT_FIELDS:
-                body[key] = value
+        body = self.spec.payload(doc, resolve, walker)  # the shell's fields, parameters and the layout's
+        body.pop("archived", None)  # `_write_layout` archives (or restores) around the PUT
         eid = doc.get("entity_id")
         tab_index = {address("tabs", eid, t["entity_id"]): i for i, t in enumerate(doc.get("tabs", []))}
         tabs = [{"known": resolve.optional(address("tabs", eid, t["entity_id"])), "name": t["name"]}
