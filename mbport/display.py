@@ -64,6 +64,12 @@ WORDS: dict[str, Words] = {
         },
         colour="#e9c46a",
     ),
+    "channels": Words(
+        description="Notification channels (webhooks) by name; auth values are secrets, supplied at import time.",
+        aliases=("channel", "webhook"),
+        phrases={"details": "webhook settings", "active": {True: "reactivated", False: "deactivated"}},
+        colour="#ffafcc",
+    ),
     "collection-permissions": Words(
         description="Collection permissions: which group may read or curate which collection (and snippet folder).",
         aliases=("collection-permission",),
@@ -111,6 +117,12 @@ WORDS: dict[str, Words] = {
         aliases=("document",),
         phrases={"document": "body", "collection_position": "pinned position"},
         colour="#f6bd60",
+    ),
+    "glossary": Words(
+        description="Glossary terms (0.61+) and their definitions, one doc per term.",
+        aliases=("term", "glossary-term"),
+        phrases={"definition": "definition"},
+        colour="#fdffb6",
     ),
     "groups": Words(
         description="Permission groups (built-in ones are matched by role, never created).",

@@ -87,8 +87,8 @@ def _recipient_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext
 
 
 def _handler_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-    if raw.get("channel_id") is not None and not doc.get("channel"):
-        doc["channel"] = _channel_name(raw, ctx)  # a channel that no longer exists: a name that says so, a warning
+    if raw.get("channel_id") is not None:
+        doc["channel"] = _channel(raw, ctx)
     return doc
 
 
@@ -97,7 +97,8 @@ HANDLER = {
     "id": skip("instance-specific id"), "notification_id": skip("the handler sits inside its alert"),
     "channel_type": copy(),
     "active": copy(read=lambda h: h.get("active", True) is not False, send=lambda value, doc: value is not False),
-    # A webhook channel and a template are kept by name; create/update look them up on the target.
+    # A webhook channel is a ref to the channels kind (`_handler_more`; a name in trees from before it, looked up by
+    # create/update), a template is kept by name.
     "channel_id": copy(as_="channel", read=lambda h: None if h.get("channel_id") is None else
                        (h.get("channel") or {}).get("name") or h.get("channel_name"), send_as="_channel", send=present),
     "channel": skip("hydrated channel; its name is kept"),
@@ -116,8 +117,7 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
     the legacy pulse-shaped `GET /api/alert` (plus `?archived=true`) before; both become the same doc, so a
     0.53 export imports into a notification-era instance. Notifications have no entity_id, so `list` numbers
     each card's alerts in creation order (`ordinal`, from 1) and records the card's entity_id: the key is
-    (card, ordinal). `normalize` turns card, users and groups into refs; a handler's channel (webhooks)
-    is kept by name, since channels are not a kind yet.
+    (card, ordinal). `normalize` turns card, users, groups and a handler's channel (webhooks) into refs.
 
     Import (targets >= 0.54 only; older ones are reported as unsupported): matched by (card, ordinal); a card's
     alerts are created in ordinal order. `create` POSTs a notification; `update` PUTs it with the ids of the
@@ -264,8 +264,8 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         return {
             "payload_type": "notification/card", "active": doc.get("active", True) is not False,
             **{k: v for k, v in self.spec.payload(doc, resolve).items() if k in ("payload", "subscriptions")},
-            "handlers": [{**handler.payload(h, resolve), "recipients": [_recipient_body(r, resolve) for r in
-                                                                        h.get("recipients") or []]}
+            "handlers": [_resolved_channel({**handler.payload(h, resolve), "recipients": [
+                _recipient_body(r, resolve) for r in h.get("recipients") or []]}, resolve)
                          for h in doc.get("handlers") or []],
         }
 
@@ -291,7 +291,7 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
     def _body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         """Channel names → ids; on update each subscription, handler and recipient reuses the id of its
         counterpart on the target, so PUT edits them in place (items without an id are created, others deleted)."""
-        names = {h["_channel"] for h in payload["handlers"] if h.get("_channel")}
+        names = {h["_channel"] for h in payload["handlers"] if h.get("_channel")}  # trees with channels by name
         by_name = channel_ids_by_name(api) if names else {}
         missing = sorted(names - set(by_name))
         if missing:
@@ -306,7 +306,8 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         handlers = []
         for h in payload["handlers"]:
             handler = {k: v for k, v in h.items() if not k.startswith("_")}
-            handler["channel_id"] = by_name.get(h.get("_channel"))
+            if h.get("_channel") or "channel_id" not in handler:
+                handler["channel_id"] = by_name.get(h.get("_channel"))
             handlers.append(handler)
         body["handlers"] = handlers
         if current is None:
@@ -322,6 +323,14 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         if (current.get("payload") or {}).get("id") is not None:
             body["payload"] = {**body["payload"], "id": current["payload"]["id"]}
         return body
+
+
+def _resolved_channel(handler: dict[str, Any], resolve) -> dict[str, Any]:
+    """A handler payload whose channel is a ref: its target id as `channel_id` (a name stays for `_body`)."""
+    channel = handler.get("_channel")
+    if not is_ref(channel):
+        return handler
+    return {**{k: v for k, v in handler.items() if k != "_channel"}, "channel_id": resolve(channel)}
 
 
 def _recipient_body(r: dict[str, Any], resolve) -> dict[str, Any]:
@@ -361,6 +370,14 @@ def _card_id(raw: dict[str, Any]) -> Any:
     return (raw.get("card") or {}).get("id")
 
 
+def _channel(handler: dict[str, Any], ctx: ExportContext) -> Any:
+    """A handler's webhook channel: a ref when the channels kind exported it, else (no channels kind, or a channel
+    that no longer exists) its name, as trees written before channels were a kind hold it."""
+    if ("channels", handler["channel_id"]) in ctx.index:
+        return ctx.ref("channels", handler["channel_id"])
+    return _channel_name(handler, ctx)
+
+
 def _channel_name(handler: dict[str, Any], ctx: ExportContext) -> str:
     name = (handler.get("channel") or {}).get("name") or handler.get("channel_name")
     if not name:
@@ -389,7 +406,7 @@ def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any
             recipients.append({"value": ch["details"]["channel"]})
         handler: dict[str, Any] = {"channel_type": f"channel/{ch['channel_type']}", "active": bool(ch.get("enabled"))}
         if ch.get("channel_id") is not None:
-            handler["channel"] = _channel_name(ch, ctx)
+            handler["channel"] = _channel(ch, ctx)
         handler["recipients"] = sorted(recipients, key=_sorted_by())
         handlers.append(handler)
     return {

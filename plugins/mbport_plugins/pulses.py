@@ -58,7 +58,7 @@ CHANNEL = {
     "channel_type": copy(), "enabled": copy(send=flag), **{k: copy() for k in SCHEDULE_FIELDS},
     "details": copy(read=lambda c: {k: v for k, v in (c.get("details") or {}).items() if k != "emails"
                                     and v is not None} or None, send=lambda value, doc: dict(value or {})),
-    "channel_id": custom("becomes the `channel` name"),
+    "channel_id": custom("becomes the `channel` ref (a name without the channels kind)"),
     "channel_name": copy(as_="channel", read=lambda c: c.get("channel_name") if c.get("channel_id") is not None
                          else None, send_as="_channel", send=present),  # a webhook: looked up by name on the target
     "recipients": each(RECIPIENT, default=[], more=lambda doc, raw, ctx: doc or None,
@@ -67,8 +67,11 @@ CHANNEL = {
 
 
 def _channel_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-    """A webhook channel that no longer exists keeps a name that says so (and a warning)."""
-    if raw.get("channel_id") is not None and not doc.get("channel"):
+    """A webhook channel the channels kind exported is a ref; without that kind it is kept by name (as in trees from
+    before it), and one that no longer exists keeps a name that says so (and a warning)."""
+    if ("channels", raw.get("channel_id")) in ctx.index:
+        doc["channel"] = ctx.ref("channels", raw["channel_id"])
+    elif raw.get("channel_id") is not None and not doc.get("channel"):
         doc["channel"] = _missing_channel(raw["channel_id"], ctx)
     return doc
 
@@ -80,8 +83,7 @@ class Pulses(OrderedPositions, Kind):
     kind), keeping those whose dashboard (or collection) is exported; it names webhook channels (one extra
     request, only when some are used). `normalize` turns the dashboard, collection, cards and dashcards into
     refs (dashcards through the dashboards kind's index), keeps the card order, sorts channels by type and
-    recipients users first, then addresses. An http channel's `channel_id` becomes the channel's name:
-    channels are not a kind yet.
+    recipients users first, then addresses. An http channel's `channel_id` becomes a ref to the channels kind.
 
     Import: matched by entity_id, then (dashboard, name). `create` POSTs (then PUTs `archived`, which POST
     cannot set); `update` PUTs with both `archived` and `skip_if_empty` (omitted means false) and reuses the ids
@@ -163,6 +165,9 @@ class Pulses(OrderedPositions, Kind):
             **self.spec.payload(doc, resolve),
             "parameters": resolve.walker().parameters(doc.get("parameters") or []),
         }
+        for channel in body.get("channels") or []:
+            if is_ref(channel.get("_channel")):  # a channels doc: its target id (a name is looked up by create/update)
+                channel["channel_id"] = resolve(channel.pop("_channel"))
         if doc.get("dashboard") is not None:
             body["dashboard_id"] = resolve(doc["dashboard"])
         else:  # a legacy pulse lives in its own collection; a subscription in its dashboard's

@@ -41,6 +41,8 @@ LISTINGS = {
     "/api/mt/gtap": 1, "/api/ee/advanced-permissions/impersonation": 1,  # 402 on an OSS instance: one each
     "/api/document": 1, "/api/collection/trash": 1,  # live documents; the Trash, where archived ones are listed
     "/api/ee/tenant": 1,  # 402 on an OSS instance
+    "/api/channel": 1,  # notification channels, deactivated ones too
+    "/api/glossary": 1,
 }
 NUMBERED = re.compile(r"/\d+")
 

@@ -1,5 +1,6 @@
-"""The `current` seed's content kinds (documents with their cards, ...) round-trip 0.65 → 0.65, judged by what both
-servers hold; a target too old for a kind refuses it in plan (or leaves it out with --skip-unsupported)."""
+"""The `current` seed's content kinds (documents with their cards, notification channels, the glossary) round-trip 0.65 → 0.65,
+judged by what both servers hold; a target too old for a kind refuses it in plan (or leaves it out with
+--skip-unsupported); a webhook's auth never lands in the tree and is supplied at import time."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.emulator.seeds.current.channels import OPS_HOOK_KEY
 from mbport.engine import Importer
 from mbport.export import run_export
+from mbport.secrets import Secrets
 from mbport.state import State
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled
 
@@ -33,8 +36,12 @@ def source(tmp_path_factory, registry):
     return emu, api, out
 
 
+HOOK_SECRET = "channels/Ops webhook/auth-info/X-Api-Key"
+
+
 def importer_for(api, registry, tree, tmp_path, **options) -> Importer:
     state = tmp_path / "state.json"
+    options.setdefault("secrets", Secrets({HOOK_SECRET: OPS_HOOK_KEY}, env={}))
     return Importer(api, registry, load_tree(tree, registry), State.load(state, api.url), options)
 
 
@@ -148,7 +155,7 @@ def test_documents_round_trip_with_their_own_cards(source, imported):
 def test_a_second_import_of_documents_changes_nothing(source, imported, registry, tmp_path):
     _, _, tree = source
     emu, api, first = imported
-    again = Importer(api, registry, load_tree(tree, registry), first.state, {})
+    again = Importer(api, registry, load_tree(tree, registry), first.state, {"secrets": Secrets(env={})})
     assert_settled(again, emu)
 
 
@@ -175,3 +182,82 @@ def test_skip_unsupported_leaves_documents_and_their_cards_out(source, registry,
     assert result.failed == {}
     names = {c["name"] for c in api.get("/api/card", params={"f": "all"})}
     assert "Big orders" in names and "Orders per customer" not in names
+
+
+# ---- notification channels ----
+
+def _channels(api) -> dict[str, dict[str, Any]]:
+    """Every channel (deactivated ones too) by the name it was given, with what alerts and subscriptions send to it."""
+    rows = api.request("GET", "/api/channel", json={"include_inactive": True})
+    out = {}
+    for ch in rows:
+        name = ch["name"].split(" ", 1)[1] if ch["name"].startswith("DEACTIVATED_") else ch["name"]
+        out[name] = {k: ch.get(k) for k in ("type", "description", "active", "details")}
+        out[name]["renamed"] = ch["name"] != name
+        out[name]["alerts"] = sorted(
+            n["payload"]["card_id"] and _names(api)[("card", n["payload"]["card_id"])]
+            for n in api.get("/api/notification", params={"payload_type": "notification/card"})
+            for h in n["handlers"] if h.get("channel_id") == ch["id"])
+        out[name]["subscriptions"] = sorted(p["name"] for p in api.get("/api/pulse") for c in p["channels"]
+                                            if c.get("channel_id") == ch["id"])
+    return out
+
+
+def test_channels_round_trip_with_their_secrets_and_the_alerts_and_subscriptions_that_use_them(source, imported):
+    _, src, _ = source
+    _, dst, _ = imported
+    held, got = _channels(src), _channels(dst)
+    assert got == held
+    assert got["Ops webhook"]["details"]["auth-info"] == {"X-Api-Key": OPS_HOOK_KEY}
+    assert got["Ops webhook"]["alerts"] == ["card Orders by product"]
+    assert got["Ops webhook"]["subscriptions"] == ["Sales to ops"]
+    assert got["Old hook"]["active"] is False and got["Old hook"]["renamed"]
+
+
+def test_a_webhook_auth_value_never_lands_in_the_tree(source):
+    _, _, tree = source
+    texts = [p.read_text() for p in tree.rglob("*.json")]
+    assert not [t for t in texts if OPS_HOOK_KEY in t]
+    ops = next(p for p in (tree / "channels").rglob("*.json") if "ops" in p.name)
+    assert '"$secret": "channels/Ops webhook/auth-info/X-Api-Key"' in ops.read_text()
+
+
+def test_a_channel_to_create_without_its_secret_stops_the_plan(source, registry, tmp_path):
+    _, _, tree = source
+    emu, api = instance()
+    plan = importer_for(api, registry, tree, tmp_path, secrets=Secrets(env={})).plan()
+    assert [p for p in plan.problems if p.startswith("channels/")] == [
+        "channels/Ops webhook: secret 'channels/Ops webhook/auth-info/X-Api-Key' is missing: set "
+        "MBPORT_SECRET_CHANNELS_OPS_WEBHOOK_AUTH_INFO_X_API_KEY or add it to the --secrets file"]
+
+
+# ---- glossary ----
+
+def test_the_glossary_round_trips_and_a_second_import_writes_nothing(source, imported):
+    from mbport.emulator.seeds.current.glossary import TERMS
+
+    _, src, _ = source
+    _, dst, _ = imported
+    held = {e["term"]: e["definition"] for e in src.get("/api/glossary")["data"]}
+    assert held == TERMS
+    assert {e["term"]: e["definition"] for e in dst.get("/api/glossary")["data"]} == held
+
+
+def test_a_changed_definition_is_planned_as_an_update_and_prune_deletes_an_extra_term(source, registry, tmp_path):
+    _, _, tree = source
+    emu, api = instance()
+    first = importer_for(api, registry, tree, tmp_path)
+    first.apply(first.plan())
+    (tree_copy := tmp_path / "tree").mkdir()
+    import shutil
+    shutil.copytree(tree, tree_copy, dirs_exist_ok=True)
+    arr = tree_copy / "glossary" / "arr.json"
+    arr.write_text(arr.read_text().replace("Annual recurring revenue", "Yearly recurring revenue"))
+    (tree_copy / "glossary" / "churn.json").unlink()
+    again = Importer(api, registry, load_tree(tree_copy, registry), first.state, {"prune": True,
+                                                                                 "secrets": Secrets(env={})})
+    plan = again.plan()
+    assert sorted((c.action, c.address) for c in plan.changes if c.address.startswith("glossary/")) == [
+        ("archive", "glossary/Churn"), ("update", "glossary/ARR")]
+    again.apply(plan)
+    assert {e["term"]: e["definition"][:6] for e in api.get("/api/glossary")["data"]} == {"ARR": "Yearly"}

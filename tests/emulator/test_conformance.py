@@ -180,6 +180,7 @@ def content(emulator, admin) -> dict:
     ok(admin.post("/api/channel", json={"name": "Hook", "type": "channel/http",
                                         "details": {"url": "https://hooks.example.com/x", "auth-method": "none"}}))
     ok(admin.post("/api/native-query-snippet", json={"name": "Big", "content": "total > 100"}))
+    ok(admin.post("/api/glossary", json={"term": "ARR", "definition": "Annual recurring revenue"}))
     ok(admin.post("/api/document", json={"name": "Notes", "collection_id": collection["id"],
                                          "document": {"type": "doc", "content": []}}))
     timeline = ok(admin.post("/api/timeline", json={"name": "Launches", "collection_id": collection["id"]}))
@@ -278,6 +279,7 @@ LISTS = [
     ("/api/api-key", {}, ARRAY, API_KEY_KEYS, {"unmasked_key"}, True),
     ("/api/setting", {}, ARRAY, SETTING_KEYS, set(), True),
     ("/api/channel", {}, ARRAY, {"type", "details", "active"}, set(), False),
+    ("/api/glossary", {}, {"data"}, {"term", "definition", "creator", "creator_id"}, set(), False),
     ("/api/document", {}, DOCUMENTS, {"document", "creator", "can_write", "is_remote_synced", "entity_id"},
      {"can_delete", "can_restore", "cards"}, False),
     ("/api/metric", {}, PAGED, {"id", "name", "description", "collection_id", "collection"}, set(), True),

@@ -275,9 +275,22 @@ def test_channel_create_read_update(admin):
     assert channel["active"] is True and channel["type"] == "channel/http" and channel["description"] == "ops hook"
     assert channel["details"]["url"] == "https://hooks.example.com/x"
     assert admin.get(f"/api/channel/{channel['id']}").json() == channel
-    updated = admin.put(f"/api/channel/{channel['id']}", json={"name": "Renamed", "details": {"url": "https://y.io"}})
-    assert updated.json()["name"] == "Renamed" and updated.json()["details"] == {"url": "https://y.io"}
+    details = {"url": "https://y.io", "auth-method": "header", "auth-info": {"X-Key": "k"}, "method": "put"}
+    updated = admin.put(f"/api/channel/{channel['id']}", json={"name": "Renamed", "details": details})
+    assert updated.json()["name"] == "Renamed" and updated.json()["details"] == details
     assert admin.get("/api/channel/999").status_code == 404
+
+
+def test_webhook_details_are_checked_against_http_details(admin):
+    """channel/impl/http.clj `HTTPDetails` is a closed map with `url` and `auth-method`: POST answers malli's 400;
+    a PUT without `type` checks them against the stored type and answers "Invalid channel details"."""
+    for details in ({"url": "https://x.io"}, {"url": "https://x.io", "auth-method": "none", "secret": "x"},
+                    {"url": "not a url", "auth-method": "none"}, {"url": "https://x.io", "auth-method": "magic"}):
+        resp = new_channel(admin, details=details)
+        assert resp.status_code == 400 and "details" in resp.json()["errors"], details
+    channel = new_channel(admin).json()
+    resp = admin.put(f"/api/channel/{channel['id']}", json={"details": {"url": "https://y.io"}})
+    assert resp.status_code == 400 and resp.text == "Invalid channel details"
 
 
 def test_duplicate_channel_name_is_409_json(admin):

@@ -195,7 +195,8 @@ def test_form_input(admin, emulator):
     assert channels["email"]["recipients"] == ["user", "email"] and channels["email"]["configured"] is False
     assert channels["slack"]["fields"][0]["name"] == "channel"
     assert channels["http"]["configured"] is False
-    admin.post("/api/channel", json={"name": "hook", "type": "channel/http", "details": {"url": "https://x.io"}})
+    admin.post("/api/channel", json={"name": "hook", "type": "channel/http",
+                                     "details": {"url": "https://x.io", "auth-method": "none"}})
     assert admin.get("/api/pulse/form_input").json()["channels"]["http"]["configured"] is True
 
 

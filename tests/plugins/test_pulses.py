@@ -63,7 +63,7 @@ def test_dashcard_refs_resolve_inside_the_dashboard_doc(exported):
     assert check(exported.out, load_plugins()) == []
 
 
-def test_archived_subscriptions_and_webhook_channels_by_name(tmp_path):
+def test_archived_subscriptions_and_webhook_channels_as_refs(tmp_path):
     inst = new_instance()
     add_shop(inst)
     card = add_card(inst, "Orders")
@@ -85,9 +85,10 @@ def test_archived_subscriptions_and_webhook_channels_by_name(tmp_path):
     result = inst.export(tmp_path / "tree", kinds=["pulses"])
     by_name = {d["name"]: d for d in result.docs.values()}
     assert by_name["Live"]["archived"] is False and by_name["Retired"]["archived"] is True
-    hook = {"channel": "Ops hook", "channel_type": "http", "enabled": True, "schedule_type": "hourly"}
+    hook = {"channel": {"$ref": "channels/Ops hook"}, "channel_type": "http", "enabled": True, "schedule_type": "hourly"}
     assert by_name["Live"]["channels"] == [hook]
     assert by_name["Retired"]["channels"] == [{**hook, "enabled": False}]  # archiving disables the channels
-    assert by_name["Orphan"]["channels"][0]["channel"] == "Old hook"
+    # A deactivated channel is the channels doc of the name it had.
+    assert by_name["Orphan"]["channels"][0]["channel"] == {"$ref": "channels/Old hook"}
     assert result.warnings == []
     assert inst.emu.spec_violations == []

@@ -16,6 +16,7 @@ from . import (
     databases,
     documents,
     fields,
+    glossary,
     groups,
     impersonations,
     notifications,
@@ -29,7 +30,8 @@ from . import (
     versions,
 )
 
-AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, groups, impersonations,
+AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, glossary, groups,
+         impersonations,
          notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, users, versions)
 
 

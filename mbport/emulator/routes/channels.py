@@ -1,14 +1,42 @@
-"""Notification channels (webhooks): /api/channel."""
+"""Notification channels (webhooks, 0.51+): /api/channel (channel/api/channel.clj, channel/models/channel.clj)."""
 
 from __future__ import annotations
 
+import re
+
 from .. import errors
 from ..app import Ctx, Response
+from ..models.versions import require_version
 from ..router import route
 from ..store import Row
 
 TYPE_RULE = "Must be a namespaced channel. E.g: channel/http"
 DUPLICATE = "Channel with that name already exists"
+CHANNELS_SINCE = 51
+# channel/impl/http.clj `HTTPDetails`: a closed map.
+HTTP_DETAILS = {"url", "auth-method", "auth-info", "fe-form-type", "method"}
+AUTH_METHODS = ("none", "header", "query-param", "request-body")
+FORM_TYPES = ("api-key", "bearer", "basic", "none")
+METHODS = ("get", "post", "put")
+
+
+def _http_details_ok(details) -> bool:
+    """`HTTPDetails`: {url, auth-method, auth-info?, fe-form-type?, method?}, nothing else."""
+    if not isinstance(details, dict) or set(details) - HTTP_DETAILS:
+        return False
+    url = details.get("url")
+    if not (isinstance(url, str) and re.match(r"^https?://[^\s/]+", url)):
+        return False
+    return (details.get("auth-method") in AUTH_METHODS
+            and ("auth-info" not in details or isinstance(details["auth-info"], dict))
+            and ("fe-form-type" not in details or details["fe-form-type"] in FORM_TYPES)
+            and ("method" not in details or details["method"] in METHODS))
+
+
+def _check_details(channel_type, details) -> None:
+    """`channel-body-schema`: the details of a `channel/http` channel must be `HTTPDetails` (a malli 400)."""
+    if channel_type == "channel/http" and not _http_details_ok(details):
+        raise errors.invalid({"details": "invalid webhook details"}, {"details": ["invalid webhook details"]})
 
 
 def _check_type(value) -> None:
@@ -31,6 +59,7 @@ def _out(channel: Row) -> dict:
 
 
 def _get(ctx: Ctx, channel_id: int) -> Row:
+    require_version(ctx.state, CHANNELS_SINCE)
     channel = ctx.state.table("channel").get(channel_id)
     if channel is None:
         raise errors.not_found()
@@ -41,6 +70,7 @@ def _get(ctx: Ctx, channel_id: int) -> Row:
 @route("GET", "/api/channel")
 def list_channels(ctx: Ctx):
     # Metabase reads `include_inactive` from the request *body* on this GET; a query parameter is ignored.
+    require_version(ctx.state, CHANNELS_SINCE)
     include_inactive = bool((ctx.body or {}).get("include_inactive"))
     if not ctx.is_superuser:
         return []  # channels are readable only by admins (or the EE `setting` permission)
@@ -50,11 +80,13 @@ def list_channels(ctx: Ctx):
 
 @route("POST", "/api/channel")
 def create_channel(ctx: Ctx):
-    ctx.require_superuser()
+    require_version(ctx.state, CHANNELS_SINCE)
     body = ctx.body or {}
     _check_text(body, "name", nullable=False)
     _check_text(body, "description", nullable=True)
     _check_type(body["type"])
+    _check_details(body["type"], body.get("details"))
+    ctx.require_superuser()  # check-has-application-permission :setting, after the body's schema
     if ctx.state.table("channel").first(name=body["name"]):
         return Response(409, {"errors": {"name": DUPLICATE}})
     row = ctx.state.table("channel").insert({
@@ -78,6 +110,10 @@ def update_channel(ctx: Ctx, id: int):
             _check_text(body, key, nullable=True)
     if body.get("type") is not None:
         _check_type(body["type"])
+        if body.get("details") is not None:
+            _check_details(body["type"], body["details"])
+    elif body.get("details") and channel["type"] == "channel/http" and not _http_details_ok(body["details"]):
+        raise errors.bad_request("Invalid channel details")  # checked against the stored type
     changes = {k: body[k] for k in ("name", "type", "details", "active") if body.get(k) is not None}
     if "description" in body:
         changes["description"] = body["description"]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from mbport.emulator.seeds import SeedError, ok
-from mbport.emulator.seeds.current import content, documents, studio, tenants
+from mbport.emulator.seeds.current import channels, content, documents, glossary, studio, tenants
 from mbport.emulator.seeds.handmade import base
 
 # The parts, in the order they are built. Add a part here (one module, one line).
@@ -23,6 +23,8 @@ PARTS = (base, content,
          documents,
          studio,
          tenants,
+         channels,
+         glossary,
          )
 NEEDS = (0, 65)
 
