@@ -8,6 +8,7 @@ GETs and never through an exporter's plugin.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..client import ApiError
@@ -443,14 +444,45 @@ class Actions(Kind):
 
 
 class Channels(Kind):
+    """Notification channels, deactivated ones too (`include_inactive` is read from the request body:
+    channel/api/channel.clj), paired by the name they were given (deactivation renames one `DEACTIVATED_<id> …`)."""
+
     name, noun, pairs_by_state = "channels", "channel", False
+    DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 
     def fetch(self, side):
-        rows = _optional(lambda: side.api.get("/api/channel", params={"include_inactive": "true"}))
+        rows = _optional(lambda: side.api.request("GET", "/api/channel", params={"include_inactive": "true"},
+                                                  json={"include_inactive": True}))
         return None if rows is None else self.detail(side, "/api/channel", rows)
 
     def key(self, doc, side):
-        return (doc.get("name"),)
+        return (self.DEACTIVATED.sub("", str(doc.get("name") or "")),)
+
+    def label(self, doc, side):
+        return self.key(doc, side)[0]
+
+    def prepare(self, doc, side):
+        return {**doc, "name": self.key(doc, side)[0]}
+
+
+class Glossary(Kind):
+    """Glossary entries (0.61+), paired by term; the definition is compared as the entry's description (a
+    `definition` key means an MBQL fragment to verify)."""
+
+    name, noun, pairs_by_state = "glossary", "glossary term", False
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/glossary"))
+        return None if rows is None else list(rows.get("data") or [])
+
+    def key(self, doc, side):
+        return (doc.get("term"),)
+
+    def label(self, doc, side):
+        return str(doc.get("term"))
+
+    def prepare(self, doc, side):
+        return {"name": doc.get("term"), "description": doc.get("definition")}
 
 
 def _recipients(recipients: list, side) -> list:
@@ -696,7 +728,7 @@ class Impersonations(Kind):
 
 # In the order they are paired: a kind's key may name objects of the kinds before it.
 KINDS: list[Kind] = [
-    Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), Cards(),
-    Documents(), Dashboards(), Timelines(), Actions(), Channels(), Pulses(), Alerts(), ApiKeys(), Settings(), Memberships(),
-    DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
+    Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(),
+    Cards(), Documents(), Dashboards(), Timelines(), Actions(), Channels(), Glossary(), Pulses(), Alerts(), ApiKeys(),
+    Settings(), Memberships(), DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
 ]

@@ -261,3 +261,21 @@ def test_a_changed_definition_is_planned_as_an_update_and_prune_deletes_an_extra
         ("archive", "glossary/Churn"), ("update", "glossary/ARR")]
     again.apply(plan)
     assert {e["term"]: e["definition"][:6] for e in api.get("/api/glossary")["data"]} == {"ARR": "Yearly"}
+
+
+def test_verify_compares_the_glossary_and_deactivated_channels(source, tmp_path):
+    from mbport.import_options import ImportOptions
+    from mbport.importing import open_import
+
+    _, src, tree = source
+    emu, api = instance()
+    run = open_import(api, tree, ImportOptions(secrets=Secrets({HOOK_SECRET: OPS_HOOK_KEY}, env={}),
+                                               state=tmp_path / "state.json"))
+    run.apply(run.plan())
+    arr = next(e for e in api.get("/api/glossary")["data"] if e["term"] == "ARR")
+    api.put(f"/api/glossary/{arr['id']}", json={"term": "ARR", "definition": "Changed on the target"})
+    old = next(c for c in api.request("GET", "/api/channel", json={"include_inactive": True}) if not c["active"])
+    api.put(f"/api/channel/{old['id']}", json={"description": "touched"})
+    lines = [d.line() for d in run.verify(src).differences if not d.kind.startswith("rows of ")]
+    assert any(line.startswith("glossary term 'ARR': description:") for line in lines), lines
+    assert any(line.startswith("channel 'Old hook': description:") for line in lines), lines
