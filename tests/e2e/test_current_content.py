@@ -11,7 +11,6 @@ import pytest
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap, seeds
-from mbport.emulator.seeds.current.channels import OPS_HOOK_KEY
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.secrets import Secrets
@@ -28,20 +27,25 @@ def instance(profile: str = "0.65", seed: str | None = None) -> tuple[Emulator, 
     return emu, MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport())
 
 
+HOOK_KEY = "hook-s3cret-0001"  # the auth value the tree must never hold (a secret supplied at import time)
+HOOK_SECRET = "channels/Paging hook/auth-info/X-Api-Key"
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, registry):
     emu, api = instance(seed="current")
+    # On top of the seed (whose imports need no secret): a webhook with header auth.
+    api.post("/api/channel", json={"name": "Paging hook", "type": "channel/http", "details": {
+        "url": "https://hooks.example.com/page", "auth-method": "header", "fe-form-type": "api-key",
+        "auth-info": {"X-Api-Key": HOOK_KEY}}})
     out = tmp_path_factory.mktemp("current") / "tree"
     run_export(api, registry, out)
     return emu, api, out
 
 
-HOOK_SECRET = "channels/Ops webhook/auth-info/X-Api-Key"
-
-
 def importer_for(api, registry, tree, tmp_path, **options) -> Importer:
     state = tmp_path / "state.json"
-    options.setdefault("secrets", Secrets({HOOK_SECRET: OPS_HOOK_KEY}, env={}))
+    options.setdefault("secrets", Secrets({HOOK_SECRET: HOOK_KEY}, env={}))
     return Importer(api, registry, load_tree(tree, registry), State.load(state, api.url), options)
 
 
@@ -208,7 +212,7 @@ def test_channels_round_trip_with_their_secrets_and_the_alerts_and_subscriptions
     _, dst, _ = imported
     held, got = _channels(src), _channels(dst)
     assert got == held
-    assert got["Ops webhook"]["details"]["auth-info"] == {"X-Api-Key": OPS_HOOK_KEY}
+    assert got["Paging hook"]["details"]["auth-info"] == {"X-Api-Key": HOOK_KEY}
     assert got["Ops webhook"]["alerts"] == ["card Orders by product"]
     assert got["Ops webhook"]["subscriptions"] == ["Sales to ops"]
     assert got["Old hook"]["active"] is False and got["Old hook"]["renamed"]
@@ -217,9 +221,9 @@ def test_channels_round_trip_with_their_secrets_and_the_alerts_and_subscriptions
 def test_a_webhook_auth_value_never_lands_in_the_tree(source):
     _, _, tree = source
     texts = [p.read_text() for p in tree.rglob("*.json")]
-    assert not [t for t in texts if OPS_HOOK_KEY in t]
-    ops = next(p for p in (tree / "channels").rglob("*.json") if "ops" in p.name)
-    assert '"$secret": "channels/Ops webhook/auth-info/X-Api-Key"' in ops.read_text()
+    assert texts and not [t for t in texts if HOOK_KEY in t]
+    paging = tree / "channels" / "paging-hook.json"
+    assert '"$secret": "channels/Paging hook/auth-info/X-Api-Key"' in paging.read_text()
 
 
 def test_a_channel_to_create_without_its_secret_stops_the_plan(source, registry, tmp_path):
@@ -227,8 +231,8 @@ def test_a_channel_to_create_without_its_secret_stops_the_plan(source, registry,
     emu, api = instance()
     plan = importer_for(api, registry, tree, tmp_path, secrets=Secrets(env={})).plan()
     assert [p for p in plan.problems if p.startswith("channels/")] == [
-        "channels/Ops webhook: secret 'channels/Ops webhook/auth-info/X-Api-Key' is missing: set "
-        "MBPORT_SECRET_CHANNELS_OPS_WEBHOOK_AUTH_INFO_X_API_KEY or add it to the --secrets file"]
+        "channels/Paging hook: secret 'channels/Paging hook/auth-info/X-Api-Key' is missing: set "
+        "MBPORT_SECRET_CHANNELS_PAGING_HOOK_AUTH_INFO_X_API_KEY or add it to the --secrets file"]
 
 
 # ---- glossary ----
@@ -269,7 +273,7 @@ def test_verify_compares_the_glossary_and_deactivated_channels(source, tmp_path)
 
     _, src, tree = source
     emu, api = instance()
-    run = open_import(api, tree, ImportOptions(secrets=Secrets({HOOK_SECRET: OPS_HOOK_KEY}, env={}),
+    run = open_import(api, tree, ImportOptions(secrets=Secrets({HOOK_SECRET: HOOK_KEY}, env={}),
                                                state=tmp_path / "state.json"))
     run.apply(run.plan())
     arr = next(e for e in api.get("/api/glossary")["data"] if e["term"] == "ARR")

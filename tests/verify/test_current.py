@@ -10,7 +10,6 @@ import pytest
 from mbport.capabilities import unsupported
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap, seeds
-from mbport.emulator.seeds.current.channels import OPS_HOOK_KEY
 from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.import_options import ImportOptions
@@ -58,9 +57,7 @@ def target(profile: str) -> tuple[Emulator, MetabaseClient]:
 
 
 def options(tmp_path, **more) -> ImportOptions:
-    # The webhook's auth value is never in the tree: supplied like a database password.
-    secrets = Secrets({"channels/Ops webhook/auth-info/X-Api-Key": OPS_HOOK_KEY}, env={})
-    return ImportOptions(secrets=secrets, with_api_keys=True, api_keys_file=tmp_path / "keys.json",
+    return ImportOptions(secrets=Secrets(env={}), with_api_keys=True, api_keys_file=tmp_path / "keys.json",
                          state=tmp_path / "state.json", **more)
 
 

@@ -1,5 +1,6 @@
-"""Notification channels: a webhook with header auth that an alert and a dashboard subscription send to, and a
-deactivated one (Metabase renames it `DEACTIVATED_<id> <name>`)."""
+"""Notification channels: a webhook that an alert and a dashboard subscription send to, and a deactivated one
+(Metabase renames it `DEACTIVATED_<id> <name>`). Neither has auth values: an import of this seed needs no secret
+(tests add a webhook with header auth where they supply its secret)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,13 @@ import httpx
 
 from mbport.emulator.seeds import ok
 
-OPS_HOOK_KEY = "hook-s3cret-0001"  # the auth value the tree must never hold (a secret supplied at import time)
-
 
 def load(api: httpx.Client, ids: dict[str, Any]) -> None:
-    """`channel:Ops webhook` (header auth) used by an alert on `card:Orders by product` and a subscription of
+    """`channel:Ops webhook` used by an alert on `card:Orders by product` and a subscription of
     `dash:Sales`; `channel:Old hook`, deactivated."""
     ops = ok(api.post("/api/channel", json={
         "name": "Ops webhook", "type": "channel/http", "description": "Pages the on-call",
-        "details": {"url": "https://hooks.example.com/ops", "auth-method": "header", "fe-form-type": "api-key",
-                    "method": "post", "auth-info": {"X-Api-Key": OPS_HOOK_KEY}}}))
+        "details": {"url": "https://hooks.example.com/ops", "auth-method": "none", "method": "post"}}))
     ids["channel:Ops webhook"] = ops["id"]
     old = ok(api.post("/api/channel", json={"name": "Old hook", "type": "channel/http",
                                             "details": {"url": "https://hooks.example.com/old", "auth-method": "none"}}))
