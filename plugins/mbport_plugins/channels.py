@@ -37,6 +37,12 @@ def secret_name(channel: str, key: str) -> str:
     return f"channels/{channel}/{AUTH}/{key}"
 
 
+def secrets_of(doc: dict[str, Any]) -> list[str]:
+    """The secret names a channel doc needs at import time (one per auth value)."""
+    auth = (doc.get("details") or {}).get(AUTH)
+    return sorted(v[SECRET] for v in (auth or {}).values() if isinstance(v, dict) and SECRET in v)
+
+
 class Channels(Requires, Kind):
     """Notification channels (`/api/channel`: webhooks, `channel/http`), active and deactivated.
 
@@ -88,17 +94,13 @@ class Channels(Requires, Kind):
         doc["details"] = details
         return doc
 
-    def secrets(self, doc: dict[str, Any]) -> list[str]:
-        auth = (doc.get("details") or {}).get(AUTH)
-        return sorted(v[SECRET] for v in (auth or {}).values() if isinstance(v, dict) and SECRET in v)
-
     # ---- import ----
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """Preflight (a channel to be created): each auth secret must be supplied."""
         secrets = ctx.options.secrets
         if phase != Phase.PREFLIGHT or secrets is None:
             return []
-        return [f"channels/{doc['name']}: {secrets.describe_missing(name)}" for name in self.secrets(doc)
+        return [f"channels/{doc['name']}: {secrets.describe_missing(name)}" for name in secrets_of(doc)
                 if secrets.get(name) is None]
 
     def comparable(self, doc):
