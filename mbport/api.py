@@ -51,9 +51,11 @@ from .kindutil import (
     canonical_query,
     in_exported_collection,
     lenient_walker,
+    mbql4_query,
     omit_defaults,
     ref_addresses,
     restore_home,
+    same_query,
 )
 from .output import status
 from .plugin_helpers.channels import channel_ids_by_name, channel_names
@@ -116,7 +118,7 @@ __all__ = [
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",
-    "omit_defaults", "ref_addresses", "restore_home",
+    "mbql4_query", "omit_defaults", "ref_addresses", "restore_home", "same_query",
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds

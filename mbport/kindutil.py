@@ -162,3 +162,40 @@ def archived_with_problems(doc: dict[str, Any], docs: dict[str, dict[str, Any]],
         return []
     return ["archived with its container (`archived_directly: false`), but the tree has no archived collection or "
             "dashboard it sits in; drop `archived_directly` to archive it on its own"]
+
+
+def mbql4_query(query: Any) -> Any:
+    """The MBQL 4 form of a query for a server that reads classic queries (< 0.57, or 0.61's dimension refs): MBQL 5
+    converted, a native stage rebuilt as `{type: native, native: {query, template-tags}}`, dimension refs classic."""
+    from .mbql import classic  # imported when used: an export never needs the converter
+
+    return classic(query)
+
+
+def same_query(a: Any, b: Any) -> bool:
+    """Two normalized queries (refs for ids) that mean the same across MBQL versions: a tree in MBQL 5 against a
+    0.56 target's MBQL 4, an MBQL 4 tree against 0.61's MBQL 4 view (dimension refs in MBQL 5 form, an empty
+    `template-tags` map where 0.56 has none). Two MBQL 5 queries are never reinterpreted."""
+    if not isinstance(a, dict) or not isinstance(b, dict) or not a or not b or ("stages" in a and "stages" in b):
+        return False
+    return _semantic(a) == _semantic(b)
+
+
+def _semantic(query: Any) -> Any:
+    out = _plain_field_refs(canonical_query(mbql4_query(query)))
+    native = out.get("native") if out.get("type") == "native" else None
+    if isinstance(native, dict) and not native.get("template-tags"):
+        native.pop("template-tags", None)
+    return out
+
+
+def _plain_field_refs(node: Any) -> Any:
+    """A field ref by id without the column types MBQL 5 refs carry (Metabase reads them from the field)."""
+    if isinstance(node, list):
+        if len(node) == 3 and node[0] == "field" and not isinstance(node[1], str) and isinstance(node[2], dict):
+            opts = {k: v for k, v in node[2].items() if k not in ("base-type", "effective-type")}
+            return ["field", node[1], _plain_field_refs(opts) or None]
+        return [_plain_field_refs(x) for x in node]
+    if isinstance(node, dict):
+        return {k: _plain_field_refs(v) for k, v in node.items()}
+    return node

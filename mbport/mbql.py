@@ -329,6 +329,17 @@ def _keep(x: Any) -> Any:
     return x
 
 
+def classic(query: Any) -> Any:
+    """The MBQL 4 form a server that reads classic queries takes: MBQL 5 converted (a native stage rebuilt as
+    `{type: native, native: {query, template-tags}}`) and dimension tags' refs in classic form, also in a query
+    that was MBQL 4 already but carries the MBQL 5 refs 0.61 on answers in its MBQL 4 view."""
+    out = to_legacy(query)
+    native = out.get("native") if is_legacy(out) and out.get("type") == "native" else None
+    if isinstance(native, dict) and native.get("template-tags"):
+        native["template-tags"] = _tags(native["template-tags"], as_list=False, convert=_ref4)
+    return out
+
+
 def mbql5_refs_in_classic_tags(query: Any) -> bool:
     """A classic (`type: "native"`) query whose dimension tags hold MBQL 5 refs (`["field", {options}, id]`)."""
     if not is_legacy(query) or query.get("type") != "native":
@@ -363,7 +374,7 @@ def _stage4(stage: dict) -> dict:
         if key == "lib/type":
             continue
         if key == "source-card":
-            out["source-table"] = f"card__{value}"
+            out["source-table"] = f"card__{value}" if isinstance(value, int) else value  # a tree's ref stays one
         elif key == "filters":
             filters = [_to4(f, agg_uuids) for f in value]
             if filters:
@@ -432,7 +443,8 @@ def _to4(x: Any, agg_uuids: list) -> Any:
     if not isinstance(x, list) or not x or not isinstance(x[0], str):
         return [_to4(v, agg_uuids) for v in x] if isinstance(x, list) else x
     tag, args = x[0], x[1:]
-    is_clause5 = bool(args) and isinstance(args[0], dict) and (UUID in args[0] or tag in KNOWN_CLAUSES
+    # a `{"$ref": ...}` in place of an id (mbport's trees) is not an options map
+    is_clause5 = bool(args) and isinstance(args[0], dict) and "$ref" not in args[0] and (UUID in args[0] or tag in KNOWN_CLAUSES
                                                                or tag in ("field", "expression", "aggregation", "value"))
     if not is_clause5:
         return [tag, *(_to4(a, agg_uuids) for a in args)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from mbport.api import (
@@ -19,10 +20,14 @@ from mbport.api import (
     copy,
     custom,
     flag,
+    mbql4_query,
     ref,
+    same_query,
     skip,
     walk,
 )
+
+MBQL5_SINCE = (0, 57)  # older servers store and take MBQL 4
 
 
 def only(action_type: str):
@@ -102,6 +107,14 @@ class Actions(NeedsDatabaseSettings, Kind):
             body["dataset_query"] = resolve.walker().query(doc.get("dataset_query") or {})
         return body
 
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: Any) -> builtins.list[str]:
+        """A query that differs only by its MBQL version (the tree's against the target's) is no change."""
+        fields = super().compare(wanted, current, options)
+        if "dataset_query" in fields and same_query(self.comparable(wanted).get("dataset_query"),
+                                                     self.comparable(current).get("dataset_query")):
+            fields.remove("dataset_query")
+        return fields
+
     def create(self, req: WriteRequest) -> dict[str, Any]:
         return self._write(req.api, "post", self.endpoint, req.payload, req.doc)
 
@@ -109,6 +122,8 @@ class Actions(NeedsDatabaseSettings, Kind):
         return self._write(req.api, "put", f"{self.endpoint}/{req.target_id}", req.payload, req.doc)
 
     def _write(self, api, method: str, path: str, payload: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("dataset_query") and api.version < MBQL5_SINCE:  # an MBQL 5 tree into a 0.56 target
+            payload = {**payload, "dataset_query": mbql4_query(payload["dataset_query"])}
         try:
             return getattr(api, method)(path, json=payload)
         except ApiError as exc:

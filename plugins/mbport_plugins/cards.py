@@ -33,9 +33,11 @@ from mbport.api import (
     dimensions_doc,
     in_exported_collection,
     lenient_walker,
+    mbql4_query,
     ref,
     ref_addresses,
     restore_home,
+    same_query,
     skip,
     walk,
 )
@@ -57,6 +59,7 @@ DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_pa
 # POST /api/card/:id/public_link makes the UUID (sharing/api.clj); no request sets it, so a public URL cannot be kept
 PUBLIC_LINK = "a public link's UUID is made by the server when it is shared; the link's URL changes"
 TEMPLATE_TAG_LISTS_SINCE = (0, 63)  # native template tags come (and must be sent) as a list from here on
+MBQL5_SINCE = (0, 57)  # queries stored (and answered) as MBQL 5 from here on; older servers take MBQL 4
 
 
 def template_tags_as(query: Any, as_list: bool) -> Any:
@@ -78,9 +81,14 @@ def template_tags_as(query: Any, as_list: bool) -> Any:
 
 
 def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with its query's template tags in the shape the target's version writes (versions.md 0.63)."""
-    as_list = api.version >= TEMPLATE_TAG_LISTS_SINCE
-    return {**payload, "dataset_query": template_tags_as(payload.get("dataset_query"), as_list)}
+    """The payload with its query in the form the target's version writes (versions.md §2): MBQL 4 for a target
+    older than 0.57 (an MBQL 5 native stage rebuilt as `{type: native, native: {query, template-tags}}`); an MBQL 4
+    query with its dimension tags' refs in classic form (0.61 stores a classic query carrying MBQL 5 refs empty,
+    0.62 refuses it); template tags as a list from 0.63, a map before."""
+    query = payload.get("dataset_query")
+    if api.version < MBQL5_SINCE or is_mbql4(query):
+        return {**payload, "dataset_query": mbql4_query(query) if query else query}
+    return {**payload, "dataset_query": template_tags_as(query, api.version >= TEMPLATE_TAG_LISTS_SINCE)}
 
 
 DOCUMENT_KEY = "_document_id"  # the payload's target document id (never sent to /api/card)
@@ -240,6 +248,15 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         if version >= TEMPLATE_TAG_LISTS_SINCE:
             return ["native template tags come as lists (≥ 0.63); the tree keys them by name"]
         return []
+
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: Any) -> builtins.list[str]:
+        """Called by plan per matched card: a query that differs only by its MBQL version (the tree's against the
+        target's) is no change, else a cross-version import would rewrite it on every run."""
+        fields = super().compare(wanted, current, options)
+        if "dataset_query" in fields and same_query(self.comparable(wanted).get("dataset_query"),
+                                                     self.comparable(current).get("dataset_query")):
+            fields.remove("dataset_query")
+        return fields
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""

@@ -3,6 +3,8 @@ change the target behind mbport's back), and `mbport verify` runs against both."
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mbport.migrate import default_state_path
@@ -51,3 +53,14 @@ def migrated_onto_own_warehouse(monkeypatch, tmp_path):
                  "--to-session-token", target.session, "--secrets", write_secrets(tmp_path / "s.json"), *mapping)
     assert run.code == 0, run.err
     return source, target, db, mapping
+
+
+def pytest_collection_modifyitems(config, items):
+    """The full version matrix (`version_matrix`) only when asked for: `-m version_matrix` or MBPORT_VERSION_MATRIX=1
+    (.ci/run does); the default run keeps its representative pairs."""
+    if "version_matrix" in (config.getoption("markexpr") or "") or os.environ.get("MBPORT_VERSION_MATRIX"):
+        return
+    skip = pytest.mark.skip(reason="every pair of profiles: -m version_matrix (or MBPORT_VERSION_MATRIX=1)")
+    for item in items:
+        if item.get_closest_marker("version_matrix"):
+            item.add_marker(skip)
