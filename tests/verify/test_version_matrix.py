@@ -32,13 +32,39 @@ ALLOWED = [
     (r"^data permissions of group 'Administrators': database '[^']+': transforms: yes (only on target|missing on "
      r"target)$", (0, 59), "Metabase 0.59 grants Administrators the transforms permission on every database; older "
      "releases have no such permission, so it can be neither written there nor removed on a newer target"),
+    (r"^use-tenants only in (target|source)$", (0, 58), "the `use-tenants` setting arrived with tenants in 0.58; "
+     "an older Metabase has no such setting to write or read"),
 ]
+
+# Pairs whose crossing is not built yet (issue 16, the 0.50/0.54 crossings of helper old-profiles), with what verify
+# finds; strict: a pair that starts passing fails here until its line goes.
+ALERTS_0_50 = ("0.50 alerts (/api/alert, the pulse shape) do not cross yet: verify finds \"alert '…' only in source\" "
+               "and reads GET /api/notification, which 0.50 lacks")
+GRAPH_NONE = ("the collection graph's explicit 'none' (< 0.56.13) against 'missing = none' does not cross yet: verify "
+              "finds \"collection permissions of group 'Finance' only in source/target\"")
+
+
+def known_gap(source: str, target: str) -> str | None:
+    old = {"0.50", "0.54"}
+    if "0.50" in (source, target):
+        return ALERTS_0_50
+    if (source in old) != (target in old):
+        return GRAPH_NONE
+    return None
+
 
 REPRESENTATIVE = [("0.56", "0.65"), ("0.65", "0.56"), ("0.63", "0.61")]
 
 
-def every_pair() -> list[tuple[str, str]]:
-    return [(a, b) for a, b in itertools.product(PROFILES, PROFILES)]
+def every_pair() -> list:
+    """Every ordered pair; a known gap is an expected failure, or skipped into 0.50 (there verify's own read of
+    GET /api/notification fails the spec check after the test, whatever the pair finds)."""
+    def marks(a: str, b: str) -> list:
+        gap = known_gap(a, b)
+        if not gap:
+            return []
+        return [pytest.mark.skip(reason=gap) if b == "0.50" else pytest.mark.xfail(strict=True, reason=gap)]
+    return [pytest.param(a, b, id=f"{a}-to-{b}", marks=marks(a, b)) for a, b in itertools.product(PROFILES, PROFILES)]
 
 
 def minor(profile: str) -> tuple[int, int]:
@@ -65,7 +91,14 @@ def instance(profile: str, url: str, seed: str | None = None) -> tuple[Emulator,
 
 def importer(target: MetabaseClient, registry, tmp) -> Importer:
     return Importer(target, registry, load_tree(tmp / "tree", registry), State.load(tmp / "state.json", target.url),
-                    {"secrets": Secrets(env={}), "with_api_keys": True, "api_keys_file": tmp / "keys.json"})
+                    {"secrets": Secrets(env={}), "with_api_keys": True, "api_keys_file": tmp / "keys.json",
+                     "skip_unsupported": True})
+
+
+def left_out(line: str, kinds: set[str]) -> bool:
+    """A verify line about an object of a kind the target cannot hold (plan named it and --skip-unsupported left it
+    out: documents into 0.56, alerts into 0.50 ...)."""
+    return line.endswith(" only in source") and any(line.startswith(k.rstrip("s") + " ") for k in kinds)
 
 
 def migrate_and_judge(source_profile: str, target_profile: str, tmp) -> None:
@@ -77,14 +110,16 @@ def migrate_and_judge(source_profile: str, target_profile: str, tmp) -> None:
     first = importer(target, registry, tmp)
     plan = first.plan()
     assert plan.problems == []
+    kinds_left_out = {address.split("/", 1)[0] for address in plan.unsupported}
     applied = first.apply(plan)
-    assert applied.failed == {} and applied.skipped == []
+    assert applied.failed == {}
     emu_b.wait_idle()
     again = importer(target, registry, tmp).plan()
     assert [c.line() for c in again.changes if c.action != "noop"] == []
     objects, rows, result = judged(source, target, first.ids)
     assert rows == []
-    unexplained = [line for line in objects if not allowed(line, source_profile, target_profile)]
+    unexplained = [line for line in objects
+                   if not allowed(line, source_profile, target_profile) and not left_out(line, kinds_left_out)]
     assert unexplained == []
     cards = result.counts["cards"]
     assert cards.paired > 0 and cards.only_source == cards.only_target == 0
@@ -96,7 +131,7 @@ def test_representative_crossings_verify_equal(source, target, tmp_path):
 
 
 @pytest.mark.version_matrix
-@pytest.mark.parametrize(("source", "target"), every_pair(), ids=[f"{a}-to-{b}" for a, b in every_pair()])
+@pytest.mark.parametrize(("source", "target"), every_pair())
 def test_every_pair_of_profiles_verifies_equal(source, target, tmp_path):
     migrate_and_judge(source, target, tmp_path)
 
