@@ -53,6 +53,7 @@ from .kindutil import (
     lenient_walker,
     mbql4_query,
     omit_defaults,
+    query_version_only,
     ref_addresses,
     restore_home,
     same_query,
@@ -118,7 +119,7 @@ __all__ = [
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "in_exported_collection", "late_bound_refs", "lenient_walker",
-    "mbql4_query", "omit_defaults", "ref_addresses", "restore_home", "same_query",
+    "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds

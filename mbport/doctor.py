@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .capabilities import VersionNotes
+from .capabilities import VersionNotes, unsupported
 from .client import (
     AUTH_HINT,
     ENV_API_KEY,
@@ -28,6 +28,21 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 OLDEST_SUPPORTED = (0, 50)  # versions.md: older API lines are out of support
 MBQL5_SINCE = (0, 57)
 ADMINS = "Administrators"
+# What a release line does that mbport works around, from the first line that does it to the first that no longer
+# does (None: still does); versions.md §1, §3.
+KNOWN_QUIRKS: list[tuple[tuple[int, int], tuple[int, int] | None, str]] = [
+    ((0, 50), MBQL5_SINCE, "queries are MBQL 4: a tree exported from 0.57 or later (MBQL 5) is written as MBQL 4, "
+     "native questions rebuilt as classic native queries"),
+    (MBQL5_SINCE, None, "a dashboard save with filters and cards drops the filters shown on cards (inline): mbport "
+     "sends the filters again in a second save"),
+    (MBQL5_SINCE, None, "queries are stored as MBQL 5: a tree in MBQL 4 is compared by meaning, so it is not "
+     "rewritten on every import"),
+    ((0, 61), (0, 62), "native questions' field filters come back with MBQL 5 refs, and a classic query carrying "
+     "them is stored EMPTY: mbport sends field filters in classic form and checks every saved question kept its query"),
+    ((0, 62), None, "a classic query carrying MBQL 5 field-filter refs is refused, and `legacy_query` is null after a "
+     "write: mbport sends field filters in classic form and reads `dataset_query` only"),
+    ((0, 63), None, "template tags are a list: the tree keys them by name and mbport sends lists"),
+]
 
 
 @dataclass
@@ -55,6 +70,27 @@ def version_meaning(version: MetabaseVersion, registry: Registry | None = None) 
         notes += kind.version_notes(version) if isinstance(kind, VersionNotes) else []
     notes.append("Enterprise edition" if version.is_enterprise else "open-source edition")
     return notes
+
+
+def known_quirks(version: MetabaseVersion) -> list[str]:
+    """The known quirks of this version that mbport works around (KNOWN_QUIRKS)."""
+    return [text for since, until, text in KNOWN_QUIRKS if version >= since and (until is None or version < until)]
+
+
+def kind_support(version: MetabaseVersion, features: dict[str, bool] | None,
+                 registry: Registry | None = None) -> tuple[list[str], list[str]]:
+    """(kinds this instance can hold, "kind: why not" for the others), from each kind's `since` and premium
+    feature (`capabilities.Requires`)."""
+    if registry is None:
+        registry = load_plugins()
+    supported, missing = [], []
+    for name, kind in sorted(registry.kinds.items()):
+        why = unsupported(kind, version, features)
+        if why:
+            missing.append(f"{name} ({why})")
+        else:
+            supported.append(name)
+    return supported, missing
 
 
 def _local(url: str) -> bool:
@@ -163,6 +199,13 @@ def _version(props: dict[str, Any], checks: list[Check]) -> None:
                             "upgrade Metabase to 0.50 or later before exporting or importing"))
     else:
         checks.append(Check("version", OK, f"Metabase {tag}: {meaning}"))
+    features = props.get("token-features")
+    supported, missing = kind_support(version, features if isinstance(features, dict) else None)
+    detail = f"{len(supported)} of {len(supported) + len(missing)} kinds"
+    checks.append(Check("kinds", OK, detail + (f"; not here: {'; '.join(missing)}" if missing else ": every kind")))
+    quirks = known_quirks(version)
+    checks.append(Check("known quirks", OK, "mbport works around: " + "; ".join(quirks) if quirks
+                        else "none known for this version"))
 
 
 def _authenticate(api, checks: list[Check]) -> dict[str, Any] | None:

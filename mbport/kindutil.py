@@ -172,6 +172,15 @@ def mbql4_query(query: Any) -> Any:
     return classic(query)
 
 
+def query_version_only(kind: Any, fields: list[str], wanted: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """`fields` (what `Kind.compare` found) without `dataset_query` when the tree's and the target's queries differ
+    only by their MBQL version: a cross-version import would otherwise rewrite them on every run."""
+    if "dataset_query" in fields and same_query(kind.comparable(wanted).get("dataset_query"),
+                                                 kind.comparable(current).get("dataset_query")):
+        return [f for f in fields if f != "dataset_query"]
+    return fields
+
+
 def same_query(a: Any, b: Any) -> bool:
     """Two normalized queries (refs for ids) that mean the same across MBQL versions: a tree in MBQL 5 against a
     0.56 target's MBQL 4, an MBQL 4 tree against 0.61's MBQL 4 view (dimension refs in MBQL 5 form, an empty

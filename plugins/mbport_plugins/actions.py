@@ -21,8 +21,8 @@ from mbport.api import (
     custom,
     flag,
     mbql4_query,
+    query_version_only,
     ref,
-    same_query,
     skip,
     walk,
 )
@@ -109,11 +109,7 @@ class Actions(NeedsDatabaseSettings, Kind):
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: Any) -> builtins.list[str]:
         """A query that differs only by its MBQL version (the tree's against the target's) is no change."""
-        fields = super().compare(wanted, current, options)
-        if "dataset_query" in fields and same_query(self.comparable(wanted).get("dataset_query"),
-                                                     self.comparable(current).get("dataset_query")):
-            fields.remove("dataset_query")
-        return fields
+        return query_version_only(self, super().compare(wanted, current, options), wanted, current)
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         return self._write(req.api, "post", self.endpoint, req.payload, req.doc)

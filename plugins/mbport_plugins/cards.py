@@ -34,10 +34,10 @@ from mbport.api import (
     in_exported_collection,
     lenient_walker,
     mbql4_query,
+    query_version_only,
     ref,
     ref_addresses,
     restore_home,
-    same_query,
     skip,
     walk,
 )
@@ -252,11 +252,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: Any) -> builtins.list[str]:
         """Called by plan per matched card: a query that differs only by its MBQL version (the tree's against the
         target's) is no change, else a cross-version import would rewrite it on every run."""
-        fields = super().compare(wanted, current, options)
-        if "dataset_query" in fields and same_query(self.comparable(wanted).get("dataset_query"),
-                                                     self.comparable(current).get("dataset_query")):
-            fields.remove("dataset_query")
-        return fields
+        return query_version_only(self, super().compare(wanted, current, options), wanted, current)
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` per changed field: queries read as SQL vs query-builder changes."""

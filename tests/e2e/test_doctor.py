@@ -47,8 +47,8 @@ def test_an_admin_key_passes_every_check(seeded):
     run = mbport("doctor", "--url", seeded.url, "--api-key", ADMIN_KEY)
     assert run.code == 0, run.out + run.err
     checks = lines(run)
-    assert list(checks) == ["reachable", "TLS", "version", "authentication", "admin rights", "API key scope",
-                            "permission graphs"]
+    assert list(checks) == ["reachable", "TLS", "version", "kinds", "known quirks", "authentication", "admin rights",
+                            "API key scope", "permission graphs"]
     assert all(line.startswith("[ok  ]") for line in checks.values())
     assert "key 'doctor admin' in group Administrators" in checks["API key scope"]
     assert "Metabase v0.61.4: queries are MBQL 5" in checks["version"]
@@ -127,3 +127,30 @@ def test_doctor_uses_a_named_instance(seeded, tmp_path, monkeypatch):
     monkeypatch.delenv("DOC_KEY")
     unset = mbport("--config", tmp_path / "mbport.toml", "doctor", "--instance", "prod")
     assert unset.code == 2 and "DOC_KEY" in unset.err
+
+
+@pytest.mark.parametrize(("profile", "premium", "not_here", "quirk"), [
+    ("0.56", None, ["measures (Metabase v0.56.13 has no measures (they exist from 0.59 on))"],
+     "a tree exported from 0.57 or later (MBQL 5) is written as MBQL 4"),
+    ("0.61", None, [], "a classic query carrying them is stored EMPTY"),
+    ("0.62", None, [], "a classic query carrying MBQL 5 field-filter refs is refused"),
+    ("0.65", "all", [], "template tags are a list"),
+])
+def test_doctor_lists_the_kinds_this_version_holds_and_the_quirks_mbport_works_around(instances, profile, premium,
+                                                                                   not_here, quirk):
+    emu = Emulator(profile, premium_features=premium)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    inst = Instance(f"http://k{profile.replace('.', '')}.test", emu, session)
+    instances.by_url[inst.url] = inst
+    run = mbport("doctor", "--url", inst.url, "--username", ADMIN_EMAIL, "--password", ADMIN_PASSWORD)
+    checks = lines(run)
+    assert run.code == 0, run.out + run.err
+    kinds = checks["kinds"]
+    assert kinds.startswith("[ok  ] kinds: ") and all(n in kinds for n in not_here)
+    if profile == "0.56":
+        assert "documents" not in kinds or "no documents" in kinds  # whatever kinds exist, each is named with why
+    if premium is None:
+        assert "token has no" in kinds  # an OSS build: the premium kinds are named with the feature they need
+    assert quirk in checks["known quirks"]
+    if profile != "0.61":
+        assert "stored EMPTY" not in checks["known quirks"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,11 @@ def test_an_unexplained_difference_is_not_allowed():
     line = "data permissions of group 'Administrators': database 'W': transforms: yes only on target"
     assert allowed(line, "0.56", "0.61") and not allowed(line, "0.61", "0.63")
     assert not allowed("card 'X': display: table → bar", "0.56", "0.65")
+
+
+def test_the_readme_table_names_every_profile_and_every_allowed_difference():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Supported Metabase versions"):]
+    section = section[:section.index("\n## ", 1)]
+    assert [p for p in PROFILES if f"| `{p}` |" not in section] == []
+    assert "transforms" in section and "use-tenants" in section and len(ALLOWED) == 2
