@@ -59,6 +59,12 @@ _P63 = dict(_P62, template_tags_list=True)
 # (models/transforms.py gates that on the version, `ENABLED_SETTING_SINCE`).
 _P64 = dict(_P63)
 
+# versions.md §4, what the source index settles (it holds one version of each file, no history, so "since when"
+# stays open): 1. the inline-parameter prune's first release: not settled (above). 2. an archived card or dashboard
+# is presented with the Trash as its collection: yes on the stored source (dashboards/api.clj `get-dashboard*` ends
+# in `api/present-in-trash-if-archived-directly`), every profile here does so; since when: open. 3. measures:
+# 0.59 here (models/versions.py MEASURES_SINCE, with Data Studio), not checked against the source. 4. which 0.62.x/0.63.x patch switched tag shapes: open (0.63 lists, 0.62 maps here).
+# 5./6. POST /api/card's `dataset` alias and dashboard subscriptions moving to notifications: not checked.
 PROFILES: dict[str, Profile] = {
     # 0.50: MBQL 4, legacy metrics, pulse-shaped alerts, no dashboard questions, "none" in the collection graph.
     "0.50": Profile("0.50", "v0.50.36", mbql5=False, setup_token_after_setup=True, legacy_metrics=True,
