@@ -34,11 +34,6 @@ def golden(kind: Kind, path: Path) -> tuple[dict[str, Any], dict[str, Any], list
     return case, doc, warnings
 
 
-def uncovered(items: list[dict[str, Any]], keep: tuple[str, ...] | set[str], drop: dict[str, str]) -> set[str]:
-    """Fields of nested raw objects (events, channels, handlers ...) neither kept nor dropped with a reason."""
-    return {k for item in items for k in item} - set(keep) - set(drop)
-
-
 @dataclass
 class Instance:
     emu: Emulator
@@ -209,5 +204,5 @@ def add_everything(inst: Instance) -> Instance:
 __all__ = [
     "ROOT", "Exported", "Instance", "add_card", "add_everything", "add_field", "add_group", "add_shop", "cases",
     "export_everything", "golden", "group_id", "load_case", "make_collection", "make_dashboard", "make_user",
-    "new_instance", "ok", "uncovered",
+    "new_instance", "ok",
 ]
