@@ -61,7 +61,13 @@ from .kindutil import (
 from .output import status
 from .plugin_helpers.channels import channel_ids_by_name, channel_names
 from .plugin_helpers.dimensions import DIMENSIONS_UNWRITABLE, dimensions_doc
-from .plugin_helpers.folders import NO_SCHEMA, PERSONAL_FOLDER, SNIPPETS_FOLDER, table_folder
+from .plugin_helpers.folders import (
+    NO_SCHEMA,
+    PERSONAL_FOLDER,
+    SNIPPETS_FOLDER,
+    TRANSFORMS_FOLDER,
+    table_folder,
+)
 from .plugin_helpers.permissions import (
     ADMIN_ADDRESS,
     BUILT_IN_GROUPS,
@@ -76,6 +82,7 @@ from .plugin_helpers.permissions import (
     put_graph,
     target_admin_ids,
 )
+from .plugin_helpers.queries import TEMPLATE_TAG_LISTS_SINCE, query_for_target, template_tags_as
 from .plugin_helpers.table_scoped import TableScoped
 from .plugin_helpers.tenants import (
     SHARED_TENANT_NAMESPACE,
@@ -123,10 +130,10 @@ __all__ = [
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds
-    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
+    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TRANSFORMS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
     "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
     "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
-    "TableScoped",
+    "TableScoped", "TEMPLATE_TAG_LISTS_SINCE", "query_for_target", "template_tags_as",
 ]

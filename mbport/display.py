@@ -177,6 +177,30 @@ WORDS: dict[str, Words] = {
         phrases={"content": "SQL"},
         colour="#ffd6a5",
     ),
+    "transforms": Words(
+        description="Transforms: a query or Python program writing a table, in its transform folder.",
+        aliases=("transform",),
+        phrases={"source": "source", "target": "target table", "tag_ids": "tags", "run_trigger": "run trigger",
+                 "owner": "owner", "owner_email": "owner"},
+        colour="#bde0fe",
+    ),
+    "transform-tags": Words(
+        description="Transform tags (by name; the default hourly/daily/weekly/monthly ones are adopted).",
+        aliases=("transform-tag",),
+        colour="#bde0fe",
+    ),
+    "transform-jobs": Words(
+        description="Transform jobs: a cron schedule running the transforms with some tags.",
+        aliases=("transform-job",),
+        phrases={"schedule": "schedule", "tag_ids": "tags", "ui_display_type": "schedule editor"},
+        colour="#bde0fe",
+    ),
+    "python-libraries": Words(
+        description="The Python library transforms import (common.py; Enterprise, transforms-python).",
+        aliases=("python-library",),
+        phrases={"source": "code"},
+        colour="#bde0fe",
+    ),
     "tables": Words(
         description="Table and field metadata (matched by name on import, never created).",
         phrases={

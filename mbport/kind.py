@@ -34,6 +34,8 @@ class ExportContext:
     raw: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     index: dict[tuple[str, Any], str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # The export's options (include_personal ...); `target`: the listing is an import's target, where matching needs
+    # every object, also those a kind leaves out of a tree (a Metabase default nothing uses).
     options: dict[str, Any] = field(default_factory=dict)
     current: str = ""  # address of the doc being normalized, for warnings
     memo: dict[Any, Any] = field(default_factory=dict)  # values derived from `raw` once per export (kindutil)

@@ -11,12 +11,15 @@ from .kind import ExportContext, Kind
 from .refs import address_kind
 from .resolve import Resolver
 
+# How import lists a target: every object, none a kind leaves out of a tree (`ctx.options["target"]`).
+TARGET_LISTING = {"include_personal": True, "target": True}
+
 
 class Matcher(ImportState):
     """The matching part of mbport.engine.Importer: state first, then `Kind.locate`, in graph order."""
 
     def _load_kind(self, kind: str) -> list[dict[str, Any]]:
-        ctx = ExportContext(options={"include_personal": True})
+        ctx = ExportContext(options=TARGET_LISTING)
         for dep in self.registry[kind].after:
             ctx.raw[dep] = self.target.raw(dep)
         extract(self.api, self.registry, [kind], ctx)
@@ -34,7 +37,7 @@ class Matcher(ImportState):
                 todo.extend(self.registry[name].after)
         if len(names) < 2:
             return
-        ctx = ExportContext(options={"include_personal": True})
+        ctx = ExportContext(options=TARGET_LISTING)
         for name in {d for n in names for d in self.registry[n].after} - names:
             ctx.raw[name] = self.target.raw(name)  # read already
         extract(self.api, self.registry, sorted(names), ctx, self.read_progress)

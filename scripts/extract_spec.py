@@ -11,7 +11,7 @@ AREAS = (
     "table", "field", "native-query-snippet", "timeline", "timeline-event", "pulse", "alert", "notification",
     "channel", "segment", "measure", "metric", "action", "setting", "api-key", "dataset", "eid-translation",
     "search", "mt", "revision", "ee/advanced-permissions/impersonation", "document", "glossary", "ee/library",
-    "ee/data-studio", "data-studio", "ee/tenant",
+    "ee/data-studio", "data-studio", "ee/tenant", "transform", "transform-tag", "transform-job", "ee/transforms-python",
 )
 
 
@@ -24,6 +24,21 @@ EXTRA_PATHS = {
         "responses": {"2XX": {"description": "Successful response"}, "5XX": {"description": "Server error response"}},
     }},
 }
+
+
+def patch_schemas(schemas):
+    """Where the generated spec is stricter than the server's decoding: a transform's source query is
+    `::lib-be.schema/maybe-legacy-query` (MBQL 4 is normalized to MBQL 5 before validation) and a Python source's
+    `source-tables` may be the frontend's map alias -> table id (transforms/schema.clj decode/normalize)."""
+    name = "metabase.transforms.schema.transform-source"
+    if name not in schemas:
+        return
+    query_source, python_source = schemas[name]["oneOf"]
+    query_source["properties"]["query"] = {
+        "description": "an MBQL 5 or legacy MBQL query (maybe-legacy-query)", "type": "object"}
+    entries = python_source["properties"]["source-tables"]
+    python_source["properties"]["source-tables"] = {"anyOf": [
+        entries, {"additionalProperties": {"type": "integer"}, "type": "object"}]}
 
 
 def referenced(node, found):
@@ -45,6 +60,7 @@ def main(src: str, dst: str) -> None:
     paths = {p: ops for p, ops in spec["paths"].items() if pattern.match(p)}
     paths.update(EXTRA_PATHS)
     schemas = spec["components"]["schemas"]
+    patch_schemas(schemas)
     keep: set[str] = set()
     todo = set()
     referenced(paths, todo)

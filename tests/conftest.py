@@ -98,6 +98,15 @@ def writes_since(emu: Emulator, before: int) -> list[tuple]:
     return [r for r in emu.request_log[before:] if r[0] in WRITES]
 
 
+def transforms_on(emu: Emulator) -> Emulator:
+    """A target for trees with transforms (the `current` seed's): its admin turned transforms on, as the source's did
+    (0.64+ refuses them until `transforms-enabled` is on), and its SQLite warehouse may receive their tables (the
+    emulator's licence)."""
+    emu.sqlite_transforms = True
+    emu.state.settings["transforms-enabled"] = True
+    return emu
+
+
 def assert_settled(importer, emu: Emulator) -> None:
     """Planning again finds nothing to change, and applying again sends no write."""
     plan = importer.plan()

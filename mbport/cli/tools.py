@@ -111,8 +111,12 @@ def emulator() -> None:
 @click.option("--sqlite-actions", is_flag=True,
               help="Let SQLite databases hold model actions (Metabase's SQLite driver cannot; the emulator's "
                    "warehouses are SQLite). A --seed with actions turns it on itself.")
+@click.option("--sqlite-transforms", is_flag=True,
+              help="Let transforms write tables into SQLite databases (Metabase's SQLite driver cannot). A --seed "
+                   "with transforms turns it on itself.")
 def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_key, fault_rate, fault_seed,
-                   fault_kinds, latency_ms, max_concurrent, premium_features, base_path, sqlite_actions) -> None:
+                   fault_kinds, latency_ms, max_concurrent, premium_features, base_path, sqlite_actions,
+                   sqlite_transforms) -> None:
     """Run the emulator as a real HTTP server until interrupted (Ctrl-C or SIGTERM)."""
     from ..emulator import Emulator, bootstrap, premium, server
     from ..emulator.profiles import PROFILES
@@ -128,7 +132,7 @@ def emulator_serve(host, port, profile, seed, admin_email, admin_password, api_k
     server.stop_on_sigterm()
     sock = server.bind(host, port)  # a busy port fails here, before any setup or announcement
     emu = Emulator(profile, max_concurrent=max_concurrent, premium_features=features, base_path=base_path,
-                   sqlite_actions=sqlite_actions)
+                   sqlite_actions=sqlite_actions, sqlite_transforms=sqlite_transforms)
     password = None
     if admin_password or api_key or seed:
         password = admin_password or bootstrap.random_password()

@@ -127,6 +127,7 @@ def normalize_base_path(path: str | None) -> str:
 
 
 SQLITE_ACTIONS_KEY = "sqlite_actions"  # state.extra: see Emulator.sqlite_actions
+SQLITE_TRANSFORMS_KEY = "sqlite_transforms"  # state.extra: see Emulator.sqlite_transforms
 
 
 class Emulator:
@@ -134,7 +135,7 @@ class Emulator:
 
     def __init__(self, profile: str | Profile | None = None, *, latency_ms: float = 0.0,
                  max_concurrent: int | None = None, premium_features: str | Iterable[str] | None = None,
-                 base_path: str = "", sqlite_actions: bool = False):
+                 base_path: str = "", sqlite_actions: bool = False, sqlite_transforms: bool = False):
         _route_modules()  # importing them registers the routes
         # Metabase behind a reverse proxy under a path (site URL https://example.com/metabase): the proxy
         # strips the prefix; what is outside it is the proxy's own 404 page, never Metabase's.
@@ -143,6 +144,7 @@ class Emulator:
         # Premium features (premium.FEATURES, or "all") make this an Enterprise build with a token; none: OSS.
         self.premium_features = premium_features
         self.sqlite_actions = sqlite_actions
+        self.sqlite_transforms = sqlite_transforms
         # Areas that own built-in rows (the Trash, the two magic groups, ...) create them here.
         models.init_state(self.state)
         self.router = Router(registered_routes())
@@ -187,6 +189,22 @@ class Emulator:
 
         with self.state.lock:
             self.state.extra[SQLITE_ACTIONS_KEY] = bool(on)
+            databases.refresh_features(self.state)
+
+    @property
+    def sqlite_transforms(self) -> bool:
+        """An emulator-only licence like sqlite_actions: SQLite databases claim the driver features transforms
+        need (`transforms/table`, `transforms/python`), so a transform may target them; without it Metabase's
+        "The database does not support the requested transform features." (400). Seeds with transforms declare
+        `SQLITE_TRANSFORMS = True`. Off by default."""
+        return bool(self.state.extra.get(SQLITE_TRANSFORMS_KEY))
+
+    @sqlite_transforms.setter
+    def sqlite_transforms(self, on: bool) -> None:
+        from .models import databases
+
+        with self.state.lock:
+            self.state.extra[SQLITE_TRANSFORMS_KEY] = bool(on)
             databases.refresh_features(self.state)
 
     @property

@@ -11,7 +11,8 @@ from .store import State
 # The token features the emulator implements (Metabase's own names, as in `token-features`). An instance starts
 # with none of them, like an OSS build; `Emulator(premium_features=...)` or `emulator serve --premium-features`
 # turns them on, the way a valid premium token does on a real Enterprise build.
-FEATURES = ("advanced_permissions", "cache_granular_controls", "library", "official_collections", "sandboxes", "tenants")
+FEATURES = ("advanced_permissions", "cache_granular_controls", "library", "official_collections", "sandboxes", "tenants",
+            "transforms", "transforms-basic", "transforms-python")
 ALL = "all"
 KEY = "premium_features"  # state.extra[KEY]: the enabled features
 

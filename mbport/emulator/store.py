@@ -265,7 +265,7 @@ _NONE: list[Row] = []
 ENTITY_ID_MODELS = frozenset({
     "action", "card", "collection", "dashboard", "dashboardcard", "dashboard_tab", "dimension", "document",
     "measure", "legacy_metric", "permissions_group", "pulse", "pulse_card", "pulse_channel", "segment", "native_query_snippet",
-    "timeline", "user",
+    "timeline", "transform", "transform_job", "transform_library", "transform_tag", "user",
 })
 
 

@@ -10,6 +10,7 @@ from ..tree import slugify
 NO_SCHEMA = "(no schema)"  # the folder of a table whose database has no schemas (SQLite ...)
 PERSONAL_FOLDER = "@personal"
 SNIPPETS_FOLDER = "@snippets"
+TRANSFORMS_FOLDER = "@transforms"  # transform folders: collections of the `transforms` namespace
 
 
 def table_folder(table_ref: Any) -> tuple[str, ...]:

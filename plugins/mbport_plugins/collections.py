@@ -1,4 +1,5 @@
-"""Collections, personal collections (keyed by owner) and snippet folders; they give the tree its folders."""
+"""Collections, personal collections (keyed by owner), snippet folders and transform folders (the `snippets` and
+`transforms` namespaces); they give the tree its folders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mbport.api import (
     PERSONAL_FOLDER,
     SHARED_TENANT_NAMESPACE,
     SNIPPETS_FOLDER,
+    TRANSFORMS_FOLDER,
     DiagnoseContext,
     ExportContext,
     Kind,
@@ -40,6 +42,8 @@ SHARED_TENANT = Needs("shared tenant collections", since=(0, 58), premium_featur
                       when=lambda namespace: namespace == SHARED_TENANT_NAMESPACE)
 IN_LIBRARY = Needs("Library collections", since=(0, 59), premium_feature="library",
                    when=lambda kind: kind in LIBRARY_TYPES)
+# Collection namespaces other than the default: their folders sit under these tree folders.
+NAMESPACE_FOLDERS = {"snippets": SNIPPETS_FOLDER, "transforms": TRANSFORMS_FOLDER}
 
 
 def _parent_id(raw: dict[str, Any]) -> int | None:
@@ -78,9 +82,10 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         include_personal = ctx.options.get("include_personal", False)
         seen: dict[Any, dict[str, Any]] = {}
-        # GET /api/collection lists one namespace at a time: the default, snippet folders, and where there can be
-        # tenants (0.58+, a token with the feature) their shared collections; each tenant's own tree is made with it
-        namespaces: tuple[dict[str, str], ...] = ({}, {"namespace": "snippets"}) + (
+        # GET /api/collection lists one namespace at a time: the default, snippet folders, transform folders, and
+        # where there can be tenants (0.58+, a token with the feature) their shared collections; each tenant's own
+        # tree is made with it
+        namespaces: tuple[dict[str, str], ...] = ({}, *({"namespace": ns} for ns in NAMESPACE_FOLDERS)) + (
             ({"namespace": SHARED_TENANT_NAMESPACE},) if has_tenants(api) else ())
         for params in [p | archived for p in namespaces for archived in ({}, {"archived": "true"})]:
             for raw in api.get(self.endpoint, params=params):
@@ -99,8 +104,8 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
         if doc.get("personal_owner"):
             owner = doc["personal_owner"]["$ref"].split("/", 1)[1]
             return PathHint((PERSONAL_FOLDER,), owner)
-        if doc.get("namespace") == "snippets":
-            return PathHint((SNIPPETS_FOLDER,), doc["name"])
+        if doc.get("namespace") in NAMESPACE_FOLDERS:
+            return PathHint((NAMESPACE_FOLDERS[doc["namespace"]],), doc["name"])
         return PathHint((), doc["name"])
 
 

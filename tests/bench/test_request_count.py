@@ -36,13 +36,15 @@ LISTINGS = {
     "/api/permissions/group": 1, "/api/permissions/membership": 1,
     "/api/card": 2, "/api/dashboard": 2, "/api/pulse": 2, "/api/timeline": 2,  # live and archived
     "/api/native-query-snippet": 2,  # live and archived
-    "/api/collection": 4,  # live and archived, in the default and the snippets namespace
+    "/api/collection": 6,  # live and archived, in the default, the snippets and the transforms namespace
     "/api/collection/graph": 2,  # one graph per namespace
     "/api/mt/gtap": 1, "/api/ee/advanced-permissions/impersonation": 1,  # 402 on an OSS instance: one each
     "/api/document": 1, "/api/collection/trash": 1,  # live documents; the Trash, where archived ones are listed
     "/api/ee/tenant": 1,  # 402 on an OSS instance
     "/api/channel": 1,  # notification channels, deactivated ones too
     "/api/glossary": 1,
+    "/api/transform": 1, "/api/transform-tag": 1, "/api/transform-job": 1,
+    "/api/ee/transforms-python/library/common": 1,  # 404 on an OSS instance (no EE routes)
 }
 NUMBERED = re.compile(r"/\d+")
 

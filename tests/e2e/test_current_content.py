@@ -15,11 +15,11 @@ from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.secrets import Secrets
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled, transforms_on
 
 
 def instance(profile: str = "0.65", seed: str | None = None) -> tuple[Emulator, MetabaseClient]:
-    emu = Emulator(profile, premium_features="all")
+    emu = transforms_on(Emulator(profile, premium_features="all"))
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     if seed:
         seeds.load(emu, seed, session)

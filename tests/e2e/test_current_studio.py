@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mbport.emulator.seeds.handmade import base as handmade_base
-from tests.conftest import writes_since
+from tests.conftest import transforms_on, writes_since
 from tests.e2e.instances import Instance, add_sqlite_database, mbport, routed_instances
 
 WAREHOUSE = "Handmade Warehouse"
@@ -25,6 +25,7 @@ def current_instance(instances, name: str, profile: str = "0.65", premium: str |
     warehouse (an import target)."""
     inst = instances.add(name, seed=seed, profile=profile, premium=premium)
     if not seed:
+        transforms_on(inst.emu)  # the seed's transforms need a target whose admin turned them on
         add_sqlite_database(inst, WAREHOUSE, handmade_base.WAREHOUSE_SCRIPT)
     return inst
 

@@ -337,7 +337,9 @@ def test_every_list_endpoint_served_is_in_the_shape_table(emulator):
                  # EE, 0.58+ (402 here): its `{"data": [...]}` shape is tested in test_tenants.py
                  "/api/ee/tenant",
                  # 0.50 only (404 here): its shape is tested in test_old_profiles.py
-                 "/api/legacy-metric"}
+                 "/api/legacy-metric",
+                 # not in §22 (newer than the recorded instance): tests/emulator/test_transforms.py holds their shapes
+                 "/api/transform", "/api/transform-tag", "/api/transform-job"}
     assert collection_like - not_in_table <= listed, sorted(collection_like - not_in_table - listed)
 
 

@@ -46,7 +46,8 @@ def test_an_emulator_is_oss_unless_given_premium_features(emulator, anon):
     assert props["version"]["tag"].startswith("v1.")  # only Enterprise builds have premium features
     assert props["token-features"] == {"advanced_permissions": False, "cache_granular_controls": False,
                                        "library": False, "official_collections": False, "sandboxes": True,
-                                       "tenants": False}
+                                       "tenants": False, "transforms": False, "transforms-basic": False,
+                                       "transforms-python": False}
     emu.premium_features = None
     assert make_client(emu).get("/api/session/properties").json()["version"]["tag"].startswith("v0.")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from mbport_plugins.cards import template_tags_as
 
+from mbport.api import template_tags_as
 from mbport.check import check_refs, load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap

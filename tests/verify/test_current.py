@@ -17,7 +17,7 @@ from mbport.importing import open_import
 from mbport.refs import address_kind
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, transforms_on, writes_since
 
 # Differences a release causes by itself, not mbport: release → the verify lines, each with its reason.
 VERSION_CAUSED = {
@@ -51,7 +51,7 @@ def current(tmp_path_factory):
 
 
 def target(profile: str) -> tuple[Emulator, MetabaseClient]:
-    emu = Emulator(profile, premium_features="all", sqlite_actions=True)
+    emu = transforms_on(Emulator(profile, premium_features="all", sqlite_actions=True))
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     return emu, MetabaseClient(f"http://{profile}.test", session_token=session, transport=emu.transport())
 

@@ -26,13 +26,14 @@ from . import (
     settings,
     tables,
     timelines,
+    transforms,
     users,
     versions,
 )
 
 AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, glossary, groups,
          impersonations,
-         notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, users, versions)
+         notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, transforms, users, versions)
 
 
 def init_state(state: State) -> None:

@@ -44,15 +44,19 @@ _FEATURES_COMMON = [
 ENGINE_FEATURES: dict[str, list[str]] = {
     "sqlite": _FEATURES_COMMON,
     "postgres": [*_FEATURES_COMMON, "schemas", "percentile-aggregations", "set-timezone", "convert-timezone",
-                 "uploads", "actions", "actions/custom", "persist-models", "uuid-type", "connection-impersonation"],
+                 "uploads", "actions", "actions/custom", "persist-models", "uuid-type", "connection-impersonation",
+                 "transforms/table", "transforms/python"],
     "h2": [*_FEATURES_COMMON, "schemas", "actions", "actions/custom", "uploads"],
     "mysql": [*_FEATURES_COMMON, "schemas", "percentile-aggregations", "set-timezone", "convert-timezone", "uploads",
-              "actions", "actions/custom", "persist-models"],
+              "actions", "actions/custom", "persist-models", "transforms/table", "transforms/python"],
 }
 
 
 # What Emulator(sqlite_actions=True) adds to SQLite databases (Metabase's SQLite driver has neither).
 SQLITE_ACTION_FEATURES = ["actions", "actions/custom"]
+# What Emulator(sqlite_transforms=True) adds: the driver features transforms need (crud.clj
+# `check-database-feature`), which the SQLite driver does not declare.
+SQLITE_TRANSFORM_FEATURES = ["transforms/table", "transforms/python"]
 
 
 @dataclass(frozen=True)
@@ -79,15 +83,18 @@ DATABASE_SETTINGS: dict[str, DatabaseSetting] = {
 
 
 def engine_features(state: State, engine: str) -> list[str]:
-    """The driver's features (`driver.u/supports?`), plus actions on SQLite when the emulator was told so."""
+    """The driver's features (`driver.u/supports?`), plus actions or transforms on SQLite when the emulator was told
+    so."""
     features = list(ENGINE_FEATURES.get(engine, _FEATURES_COMMON))
     if engine == "sqlite" and state.extra.get("sqlite_actions"):
         features += SQLITE_ACTION_FEATURES
+    if engine == "sqlite" and state.extra.get("sqlite_transforms"):
+        features += SQLITE_TRANSFORM_FEATURES
     return features
 
 
 def refresh_features(state: State) -> None:
-    """Databases report their driver's features; the sqlite_actions switch changes SQLite's."""
+    """Databases report their driver's features; the sqlite_actions and sqlite_transforms switches change SQLite's."""
     for db in state.table("metabase_database"):
         if db["engine"] == "sqlite":
             db["features"] = engine_features(state, "sqlite")

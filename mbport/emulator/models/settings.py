@@ -119,6 +119,10 @@ CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([
     _S("start-of-week", "keyword", "sunday",
        "This will affect things like grouping by week or filtering in GUI queries. It won't affect most SQL "
        "queries, although it is used to set the WEEK_START session variable in Snowflake.", "public"),
+    # transforms/settings.clj: from 0.64 a self-hosted instance runs transforms only with this on (env
+    # MB_TRANSFORMS_ENABLED, or an admin turning on transforms in Data Studio).
+    _S("transforms-enabled", "boolean", False,
+       "Enable transforms for instances that have not explicitly purchased the transform add-on.", "authenticated"),
     _S("subscription-allowed-domains", "string", None,
        "Allowed email address domain(s) for new Dashboard Subscriptions and Alerts. To specify multiple domains, "
        "separate each domain with a comma, with no space in between. To allow all domains, leave the field "

@@ -39,7 +39,10 @@ def health(ctx: Ctx):
 
 @route("GET", "/api/session/properties", public=True)
 def properties(ctx: Ctx):
-    return _public_properties(ctx)
+    props = _public_properties(ctx)
+    if ctx.user is not None:  # settings of `:visibility :authenticated` join the public ones for a signed-in user
+        props["transforms-enabled"] = settings.get_value(ctx.state, "transforms-enabled")
+    return props
 
 
 def _new_session(ctx: Ctx, user_id: int) -> Response:

@@ -1,7 +1,8 @@
 """Seed instances: Python modules whose `load(api)` builds content through the emulator's own HTTP API.
 
 A seed whose content has model actions on a SQLite warehouse sets `SQLITE_ACTIONS = True`: loading it turns on
-`Emulator.sqlite_actions` (Metabase's SQLite driver has no actions; the emulator's warehouses are SQLite files).
+`Emulator.sqlite_actions` (Metabase's SQLite driver has no actions; the emulator's warehouses are SQLite files);
+one with transforms on a SQLite warehouse sets `SQLITE_TRANSFORMS = True` (`Emulator.sqlite_transforms`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def load(emulator: Any, name_or_path: str, session: str | None = None) -> None:
     module = resolve(name_or_path)
     if getattr(module, "SQLITE_ACTIONS", False):
         emulator.sqlite_actions = True
+    if getattr(module, "SQLITE_TRANSFORMS", False):
+        emulator.sqlite_transforms = True
     if session is None:
         from .. import bootstrap
 

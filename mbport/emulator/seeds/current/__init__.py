@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from mbport.emulator.seeds import SeedError, ok
-from mbport.emulator.seeds.current import channels, content, documents, glossary, studio, tenants
+from mbport.emulator.seeds.current import channels, content, documents, glossary, studio, tenants, transforms
 from mbport.emulator.seeds.handmade import base
 
 # The parts, in the order they are built. Add a part here (one module, one line).
@@ -25,8 +25,11 @@ PARTS = (base, content,
          tenants,
          channels,
          glossary,
+         transforms,
          )
 NEEDS = (0, 65)
+# The transforms write tables into the SQLite warehouse (seeds.load turns on the emulator's sqlite_transforms licence).
+SQLITE_TRANSFORMS = True
 
 
 def load(api: httpx.Client) -> None:
