@@ -251,6 +251,7 @@ class Requires(Kind):
     line mbport can write it into; `premium_feature`, the token feature an Enterprise build needs for it."""
 
     since: ClassVar[tuple[int, int] | None] = None
+    until: ClassVar[tuple[int, int] | None] = None  # the last release line that has it (legacy metrics: 0.50)
     premium_feature: ClassVar[str | None] = None
 
 
@@ -261,6 +262,9 @@ def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None,
     if isinstance(kind, Requires):
         if kind.since and version is not None and version < kind.since:
             return f"Metabase {version.tag} has no {kind.name} (they exist from {kind.since[0]}.{kind.since[1]} on)"
+        if kind.until and version is not None and version >= (kind.until[0], kind.until[1] + 1):
+            return (f"Metabase {version.tag} has no {kind.name} (removed after {kind.until[0]}.{kind.until[1]}: "
+                    "no API target)")
         if kind.premium_feature and features is not None and not features.get(kind.premium_feature):
             return f"its token has no {kind.premium_feature} feature (Metabase Pro or Enterprise)"
     return kind.spec.unmet_needs(doc, version, features) if doc is not None else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .refs import Walker, address, collect_refs, ref
+from .refs import REF_FALLBACK, Walker, address, collect_refs, ref
 from .spec import Field, Match, Spec
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class ExportContext:
         if value is None or isinstance(value, bool):
             return value
         addr = self.index.get((kind, value))
+        if addr is None and kind in REF_FALLBACK and not self.raw.get(kind):
+            return self.ref(REF_FALLBACK[kind], value)  # the source has none of that kind (refs.REF_FALLBACK)
         if addr is None:
             addr = address(kind, f"missing-id-{value}")
             self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, which does not exist ({addr})")

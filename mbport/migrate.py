@@ -47,7 +47,8 @@ class MigrateResult:
 
 def run_migrate(source_api, registry, make_import: Callable[[Path], Import], *, dry_run: bool = False,
                 workdir: Path | None = None, on_plan: Callable[[Plan], None] | None = None,
-                progress=None, include_personal: bool = True) -> MigrateResult:
+                progress=None, include_personal: bool = True,
+                legacy_metrics_as_cards: bool = False) -> MigrateResult:
     """Export `source_api` into a temporary tree, let `make_import(tree)` open the import on it, plan, apply.
 
     The tree lives only as long as the run (a backup repository is the place to keep trees); the import
@@ -58,7 +59,8 @@ def run_migrate(source_api, registry, make_import: Callable[[Path], Import], *, 
     with tempfile.TemporaryDirectory(prefix="mbport-migrate-", dir=workdir) as tmp:
         tree_dir = Path(tmp) / "tree"
         exported = run_export(source_api, registry, tree_dir, progress=progress,
-                              options={"include_personal": include_personal})
+                              options={"include_personal": include_personal,
+                                       "legacy_metrics_as_cards": legacy_metrics_as_cards})
         opened = make_import(tree_dir)
         plan = opened.plan()
         if on_plan:

@@ -72,6 +72,10 @@ VISUALIZER_SOURCE = re.compile(r"card:(\d+|\[[^\]]+\])")
 _JSON_ARRAY = re.compile(r"^\s*\[")
 
 ID_CLAUSES = {"metric": "cards", "segment": "segments", "measure": "measures"}
+# `["metric", id]` in an MBQL 4 query on a table: a legacy metric on 0.50 (api/legacy-metric), a metric card on the
+# same table from 0.51 on. The walker asks for the legacy metric; an export whose source has none takes the card.
+LEGACY_METRICS = "legacy-metrics"
+REF_FALLBACK = {LEGACY_METRICS: "cards"}
 LINK_MODELS = {
     "card": "cards", "dataset": "cards", "metric": "cards", "question": "cards", "dashboard": "dashboards",
     "collection": "collections", "table": "tables", "database": "databases", "action": "actions",
@@ -83,6 +87,7 @@ class Walker:
 
     def __init__(self, fn: IdFn):
         self.fn = fn
+        self._on_table = False  # inside an MBQL 4 query whose source is a table (not a card)
 
     # --- slots ---
     def id(self, kind: str, value: Any) -> Any:
@@ -103,6 +108,18 @@ class Walker:
             return self.clause(node)
         if not isinstance(node, dict):
             return node
+        if "source-table" in node or "source-card" in node or "source-query" in node:
+            source = node.get("source-table")
+            on_table = (isinstance(source, int) and not isinstance(source, bool)) or (
+                is_ref(source) and source[REF].startswith("tables/"))
+            outer, self._on_table = self._on_table, on_table
+            try:
+                return self._query_dict(node)
+            finally:
+                self._on_table = outer
+        return self._query_dict(node)
+
+    def _query_dict(self, node: dict) -> dict:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "source-table":
@@ -154,6 +171,8 @@ class Walker:
                 kind = ID_CLAUSES[head]
                 if len(node) >= 3 and isinstance(node[1], dict) and not is_ref(node[1]):
                     return [head, self.query(node[1]), self.id(kind, node[2]), *self._rest(node[3:])]
+                if head == "metric" and self._on_table:
+                    kind = LEGACY_METRICS
                 return [head, self.id(kind, node[1]), *self._rest(node[2:])]
         return [self.query(x) if isinstance(x, list | dict) else x for x in node]
 

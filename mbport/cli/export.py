@@ -23,8 +23,11 @@ from .rendering import say_personal
 @click.option("--include-personal", is_flag=True, help="Also export personal collections and their contents.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Fetch every object again instead of reusing unchanged ones from <out>.mbport-cache.")
+@click.option("--legacy-metrics-as-cards", "legacy_metrics_as_cards", is_flag=True,
+              help="Metabase 0.50: write each legacy metric as a metric card (same aggregation, filter and table; "
+                   "questions using it refer to the card) so a newer release can hold it. Review them first.")
 def export(url, api_key, username, password, session_token, concurrency, insecure, out, kinds, selections,
-           include_personal, no_cache) -> None:
+           include_personal, no_cache, legacy_metrics_as_cards) -> None:
     """Export a whole instance into a deterministic JSON tree."""
     from ..export import run_export
     from ..selection import resolve_selection
@@ -36,7 +39,8 @@ def export(url, api_key, username, password, session_token, concurrency, insecur
         selection = (lambda docs: resolve_selection(registry, docs, selections)) if selections else None
         with report.export_progress(len(registry.kinds)) as progress:
             result = run_export(api, registry, out, kinds=names, selection=selection,
-                                options={"include_personal": include_personal}, progress=progress,
+                                options={"include_personal": include_personal,
+                                         "legacy_metrics_as_cards": legacy_metrics_as_cards}, progress=progress,
                                 cache=not no_cache)
     for warning in result.warnings:
         report.warning(warning)

@@ -178,9 +178,11 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
 @verify_options
 @click.option("--exclude-personal", "exclude_personal", is_flag=True,
               help="Leave the users' personal collections (and what they hold) out of the migration.")
+@click.option("--legacy-metrics-as-cards", "legacy_metrics_as_cards", is_flag=True,
+              help="From Metabase 0.50: move each legacy metric as a metric card (see `export --help`).")
 def migrate(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
             to_password, to_session_token, dry_run, concurrency, insecure, state_path, then_verify,
-            verify_kinds, no_queries, include_personal, exclude_personal, **flags):
+            verify_kinds, no_queries, include_personal, exclude_personal, legacy_metrics_as_cards, **flags):
     """Copy every object from one Metabase to another: export, plan, apply; a second run applies only changes."""
     from ..migrate import default_state_path as migration_state_path
     from ..migrate import run_migrate
@@ -200,7 +202,8 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         plugins = loaded_plugins()
         with out().export_progress(len(plugins.kinds), phase="migrate") as progress:
             result = run_migrate(source, plugins, importer, dry_run=dry_run, on_plan=show_plan, progress=progress,
-                                 include_personal=not exclude_personal)
+                                 include_personal=not exclude_personal,
+                                 legacy_metrics_as_cards=legacy_metrics_as_cards)
         verified = None
         if then_verify and not dry_run and not result.plan.problems:
             verified = verify_and_report(source, target, state, flags.get("map_database"), verify_kinds,

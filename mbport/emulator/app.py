@@ -270,7 +270,7 @@ class Emulator:
     def _dispatch(self, req: ApiRequest) -> Response:
         route, raw_params, _ = self.router.match(req.method, req.path)
         if route is not None and route.available is not None and not route.available(self.state.profile):
-            route = None  # a route of another release (profiles.py)
+            raise errors.not_found()  # a route of another release (profiles.py): what a client probing gets
         if route is None:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from .. import mbql
-from ..refs import Walker
+from ..refs import REF_FALLBACK, Walker
 from .fields import (
     COMPARED,
     ID_KEYS,
@@ -45,7 +45,10 @@ class Tokens:
             value = int(value)
         if not isinstance(value, int):
             return value
-        return self.names.get((kind, value)) or f"{kind[:-1] if kind.endswith('s') else kind} #{value} (not found on the {self.side})"
+        found = self.names.get((kind, value))
+        if found is None and kind in REF_FALLBACK and not any(k == kind for k, _ in self.names):
+            return self.of(REF_FALLBACK[kind], value)  # a side without legacy metrics: the metric card
+        return found or f"{kind[:-1] if kind.endswith('s') else kind} #{value} (not found on the {self.side})"
 
 
 class Canon:

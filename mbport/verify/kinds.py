@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ..client import ApiError
+from ..plugin_helpers.schedules import cron_to_schedule, schedule_to_cron
 
 Doc = dict[str, Any]
 
@@ -305,6 +306,10 @@ class Measures(Segments):
         return _dimensions(doc)
 
 
+class LegacyMetrics(Segments):
+    name, noun, path = "legacy-metrics", "legacy metric", "/api/legacy-metric"
+
+
 class Cards(Kind):
     name, noun = "cards", "card"
 
@@ -532,16 +537,19 @@ class Alerts(Kind):
         rows = _optional(lambda: side.api.get("/api/notification", params={"include_inactive": "true"}))
         if rows is not None:
             self.legacy = False
-            return self.detail(side, "/api/notification", rows)
+            # Card alerts only: Metabase's own system notifications (user invited ...) are not content.
+            return self.detail(side, "/api/notification", [r for r in rows if r.get("payload_type") == "notification/card"])
         rows = _optional(lambda: side.api.get("/api/alert", params={"archived": "true"})) or []
         rows += _optional(lambda: side.api.get("/api/alert")) or []
         self.legacy = True
-        return self.detail(side, "/api/alert", _unique(rows))
+        # Before 0.54: the pulse-shaped alert as the notification 0.54's migration makes of it, so that both
+        # eras compare (what the older shape cannot say is left out of the other side's form too: `_common`).
+        return [_as_notification(a) for a in self.detail(side, "/api/alert", _unique(rows))]
 
     def key(self, doc, side):
         payload = doc.get("payload") or {}
         card = payload.get("card_id") or (doc.get("card") or {}).get("id")
-        subs = sorted(str(s.get("event_name") or s.get("cron_schedule")) for s in doc.get("subscriptions") or [])
+        subs = sorted(str(s.get("event_name") or _cron(s.get("cron_schedule"))) for s in doc.get("subscriptions") or [])
         return (doc.get("payload_type") or "alert", side.token("cards", card) if card else "", *subs)
 
     def label(self, doc, side):
@@ -553,7 +561,7 @@ class Alerts(Kind):
         return f"system: {events}"
 
     def prepare(self, doc, side):
-        doc = dict(doc)
+        doc = _common(doc) if doc.get("payload_type") == "notification/card" else dict(doc)
         if isinstance(doc.get("payload"), dict):
             doc["payload"] = {k: v for k, v in doc["payload"].items()
                               if k not in ("id", "created_at", "updated_at", "card")}
@@ -572,6 +580,49 @@ class Alerts(Kind):
             doc["channels"] = [{**ch, "recipients": _recipients(ch.get("recipients"), side)}
                                for ch in doc.get("channels") or []]
         return doc
+
+
+def _as_notification(alert: Doc) -> Doc:
+    """A pre-0.54 alert (pulse shape) as a card notification: condition, schedule, one handler per channel."""
+    condition = "has_result" if alert.get("alert_condition") == "rows" else (
+        "goal_above" if alert.get("alert_above_goal") else "goal_below")
+    handlers = []
+    for ch in alert.get("channels") or []:
+        recipients = [{"type": "notification-recipient/user", "user_id": r["id"]} if r.get("id") is not None else
+                      {"type": "notification-recipient/raw-value", "details": {"value": r.get("email")}}
+                      for r in ch.get("recipients") or []]
+        if (ch.get("details") or {}).get("channel"):
+            recipients.append({"type": "notification-recipient/raw-value", "details": {"value": ch["details"]["channel"]}})
+        handlers.append({"channel_type": f"channel/{ch.get('channel_type')}", "channel_id": ch.get("channel_id"),
+                         "active": bool(ch.get("enabled")), "recipients": recipients})
+    return {"id": alert["id"], "payload_type": "notification/card", "active": not alert.get("archived"),
+            "payload": {"card_id": (alert.get("card") or {}).get("id"), "send_condition": condition,
+                        "send_once": bool(alert.get("alert_first_only"))},
+            "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": c}
+                              for c in sorted({schedule_to_cron(ch) for ch in alert.get("channels") or []})],
+            "handlers": handlers}
+
+
+def _cron(cron: Any) -> Any:
+    """One spelling per schedule: `0 0 9 ? * MON *` and `0 0 9 ? * 2 *` are the same weekly one."""
+    schedule = cron_to_schedule(cron) if isinstance(cron, str) else None
+    return schedule_to_cron(schedule) if schedule else cron
+
+
+def _common(doc: Doc) -> Doc:
+    """A card notification reduced to what both alert eras hold (the rest is server bookkeeping or 0.54+ only:
+    a template, the subscription's UI form, the creator, who is whoever ran the import)."""
+    keep = {"payload_type", "active", "payload", "subscriptions", "handlers"}
+    handler_keys = {"channel_type", "channel_id", "active", "recipients"}
+    recipient_keys = {"type", "user_id", "permissions_group_id", "details"}
+    return {**{k: v for k, v in doc.items() if k in keep},
+            "subscriptions": [{k: _cron(s[k]) if k == "cron_schedule" else s[k]
+                               for k in ("type", "cron_schedule", "event_name") if s.get(k) is not None}
+                              for s in doc.get("subscriptions") or []],
+            "handlers": [{**{k: v for k, v in h.items() if k in handler_keys},
+                          "recipients": [{k: v for k, v in r.items() if k in recipient_keys and v is not None}
+                                         for r in h.get("recipients") or []]}
+                         for h in doc.get("handlers") or []]}
 
 
 class ApiKeys(Kind):
@@ -684,7 +735,9 @@ class CollectionPermissions(Kind):
         for params in ({}, {"namespace": "snippets"}):
             graph = side.api.get("/api/collection/graph", params=params)
             for g, perms in (graph.get("groups") or {}).items():
-                out.setdefault(int(g), {"id": int(g), "permissions": {}})["permissions"].update(perms)
+                granted = {c: v for c, v in perms.items() if v != "none"}  # before 0.56.13: "none" = absent
+                if granted:
+                    out.setdefault(int(g), {"id": int(g), "permissions": {}})["permissions"].update(granted)
         return list(out.values())
 
     def key(self, doc, side):
@@ -728,7 +781,7 @@ class Impersonations(Kind):
 
 # In the order they are paired: a kind's key may name objects of the kinds before it.
 KINDS: list[Kind] = [
-    Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(),
+    Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), LegacyMetrics(),
     Cards(), Documents(), Dashboards(), Timelines(), Actions(), Channels(), Glossary(), Pulses(), Alerts(), ApiKeys(),
     Settings(), Memberships(), DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
 ]

@@ -13,7 +13,7 @@ from mbport.api import (
     Kind,
     MbportError,
     PathHint,
-    Requires,
+    Phase,
     StagedWrites,
     VersionNotes,
     WriteRequest,
@@ -23,6 +23,7 @@ from mbport.api import (
     channel_names,
     common,
     copy,
+    cron_to_schedule,
     custom,
     each,
     flag,
@@ -30,6 +31,7 @@ from mbport.api import (
     one,
     present,
     ref,
+    schedule_to_cron,
     skip,
     slugify,
     split_address,
@@ -41,8 +43,6 @@ GROUP = "notification-recipient/group"
 RAW = "notification-recipient/raw-value"
 TEMPLATE = "notification-recipient/template"
 NOTIFICATIONS_SINCE = (0, 54)
-# Quartz day-of-week numbers, as Metabase's schedule → cron conversion writes them.
-DAY_NUMBERS = {"sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7}
 
 
 def _sorted_by(*first: str):
@@ -110,7 +110,7 @@ HANDLER = {
 }
 
 
-class Alerts(StagedWrites, Requires, VersionNotes, Kind):
+class Alerts(StagedWrites, VersionNotes, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and
@@ -119,14 +119,15 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
     each card's alerts in creation order (`ordinal`, from 1) and records the card's entity_id: the key is
     (card, ordinal). `normalize` turns card, users, groups and a handler's channel (webhooks) into refs.
 
-    Import (targets >= 0.54 only; older ones are reported as unsupported): matched by (card, ordinal); a card's
-    alerts are created in ordinal order. `create` POSTs a notification; `update` PUTs it with the ids of the
-    target's subscriptions, handlers and recipients reused; archiving is `active: false`.
+    Import: matched by (card, ordinal); a card's alerts are created in ordinal order. `create` POSTs a
+    notification; `update` PUTs it with the ids of the target's subscriptions, handlers and recipients reused;
+    archiving is `active: false`. A target before 0.54 gets the pulse-shaped alert on `/api/alert` instead
+    (`_legacy_body`): what that shape cannot hold (a cron schedule beyond hourly/daily/weekly/monthly, more than
+    one schedule, group recipients, webhooks) is refused by plan, alert by alert, by name.
     """
 
     name = "alerts"
     part_of = ("payload.card",)  # an alert is deleted with its card
-    since = NOTIFICATIONS_SINCE  # written through /api/notification; older releases are exported, never imported into
     endpoint = "/api/notification"
     after = ("cards", "users", "groups")
     fields = {
@@ -191,10 +192,19 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         return out
 
     def version_notes(self, version: Any) -> builtins.list[str]:
-        """Called by `mbport doctor`: alerts cannot be imported into a release without notifications."""
+        """Called by `mbport doctor`: a release without notifications gets alerts in the older pulse shape."""
         if version < NOTIFICATIONS_SINCE:
-            return ["alerts are not supported for import (< 0.54 has no /api/notification); they are exported"]
+            return ["alerts are written through /api/alert (< 0.54 has no /api/notification): an alert whose "
+                    "schedule, recipients or channel that shape cannot hold is refused by plan, by name"]
         return []
+
+    def diagnose(self, doc, phase, ctx):
+        """Plan, into a release before 0.54: what the pulse-shaped alert cannot hold, named after the alert."""
+        if phase != Phase.PLAN or ctx.target is None or ctx.target.api.version >= NOTIFICATIONS_SINCE:
+            return []
+        name = self.label(doc, ctx.docs) or self.doc_address(doc)
+        return [f"alert {name!r}: {why} (Metabase {ctx.target.api.version.tag} keeps alerts on /api/alert)"
+                for why in _legacy_problems(doc)]
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "card_entity_id" in raw_or_doc:
@@ -270,23 +280,21 @@ class Alerts(StagedWrites, Requires, VersionNotes, Kind):
         }
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
-        self._require_notifications(req.api, req.doc)
+        if req.api.version < NOTIFICATIONS_SINCE:
+            return req.api.post("/api/alert", json=_legacy_body(req.payload))
         return req.api.post(self.endpoint, json=self._body(req.api, req.payload, req.doc, None))
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
-        self._require_notifications(req.api, req.doc)
+        if req.api.version < NOTIFICATIONS_SINCE:
+            return req.api.put(f"/api/alert/{req.target_id}", json=_legacy_body(req.payload))
         current = req.target.find(self.name, req.target_id) or {}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._body(req.api, req.payload, req.doc, current))
 
     def archive(self, api, target_id):
-        api.put(f"{self.endpoint}/{target_id}", json={"payload_type": "notification/card", "active": False})
-
-    def _require_notifications(self, api, doc) -> None:
         if api.version < NOTIFICATIONS_SINCE:
-            raise MbportError(
-                f"importing alerts into Metabase {api.version} is not supported: alerts are "
-                "written through /api/notification, which exists from 0.54 on (older versions have no alert API "
-                "mbport writes)", hint="upgrade the target to 0.54 or later, or leave the alerts out (--select)")
+            api.put(f"/api/alert/{target_id}", json={"archived": True})
+            return
+        api.put(f"{self.endpoint}/{target_id}", json={"payload_type": "notification/card", "active": False})
 
     def _body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         """Channel names → ids; on update each subscription, handler and recipient reuses the id of its
@@ -331,6 +339,53 @@ def _resolved_channel(handler: dict[str, Any], resolve) -> dict[str, Any]:
     if not is_ref(channel):
         return handler
     return {**{k: v for k, v in handler.items() if k != "_channel"}, "channel_id": resolve(channel)}
+
+
+# ---- alerts before 0.54: the pulse shape of /api/alert (api/alert.clj POST / and PUT /:id of 0.50) ----
+
+LEGACY_CHANNELS = {"channel/email": "email", "channel/slack": "slack"}
+
+
+def _legacy_problems(doc: dict[str, Any]) -> list[str]:
+    """What a pulse-shaped alert cannot hold of this doc (empty: it converts without loss but the ids)."""
+    problems = []
+    crons = [s.get("cron_schedule") for s in doc.get("subscriptions") or []]
+    if len(crons) != 1:
+        problems.append(f"it has {len(crons)} schedules; /api/alert keeps exactly one")
+    elif cron_to_schedule(crons[0]) is None:
+        problems.append(f"its schedule {crons[0]!r} is no hourly, daily, weekly or monthly one at a full hour")
+    for h in doc.get("handlers") or []:
+        if h.get("channel_type") not in LEGACY_CHANNELS:
+            problems.append(f"its {h.get('channel_type')} handler ({h.get('channel') or 'no channel'}) has no "
+                            "/api/alert channel (email and Slack only)")
+        for r in h.get("recipients") or []:
+            if "group" in r or "template" in r:
+                problems.append("it sends to a group or a template; /api/alert sends to users and addresses only")
+                break
+    return problems
+
+
+def _legacy_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """A notification body (`Alerts.payload`) as the pulse-shaped alert of /api/alert: Metabase 0.54's migration
+    read backwards (send_condition → alert_condition/alert_above_goal, each handler a channel on the schedule)."""
+    inner = payload["payload"]
+    condition = inner.get("send_condition") or "has_result"
+    schedule = cron_to_schedule(next(iter(s.get("cron_schedule") for s in payload["subscriptions"]), None)) or {}
+    channels = []
+    for h in payload["handlers"]:
+        ctype = LEGACY_CHANNELS.get(h["channel_type"], h["channel_type"])
+        users = [{"id": r["user_id"]} for r in h.get("recipients") or [] if r.get("type") == USER]
+        values = [(r.get("details") or {}).get("value") for r in h.get("recipients") or [] if r.get("type") == RAW]
+        channel = {"channel_type": ctype, "enabled": h.get("active", True) is not False, **schedule,
+                   "recipients": users + [{"email": v} for v in values] if ctype == "email" else []}
+        if ctype == "slack":
+            channel["details"] = {"channel": values[0] if values else None}
+        channels.append(channel)
+    return {"alert_condition": "rows" if condition == "has_result" else "goal",
+            "alert_above_goal": {"goal_above": True, "goal_below": False}.get(condition),
+            "alert_first_only": bool(inner.get("send_once")),
+            "card": {"id": inner["card_id"], "include_csv": False, "include_xls": False},
+            "channels": channels, "archived": payload.get("active") is False}
 
 
 def _recipient_body(r: dict[str, Any], resolve) -> dict[str, Any]:
@@ -416,19 +471,3 @@ def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any
         "subscriptions": [{"type": CRON, "cron_schedule": c, "ui_display_type": "cron/builder"} for c in sorted(crons)],
         "handlers": sorted(handlers, key=_sorted_by("channel_type", "channel")),
     }
-
-
-def schedule_to_cron(channel: dict[str, Any]) -> str:
-    """A pulse channel's schedule_type/hour/day/frame as the Quartz cron string Metabase stores for it."""
-    stype, hour = channel.get("schedule_type"), channel.get("schedule_hour")
-    day, frame = channel.get("schedule_day"), channel.get("schedule_frame")
-    h = "*" if stype == "hourly" or hour is None else str(hour)
-    if stype == "weekly" and day in DAY_NUMBERS:
-        return f"0 0 {h} ? * {DAY_NUMBERS[day]} *"
-    if stype == "monthly":
-        if frame == "mid":
-            return f"0 0 {h} 15 * ? *"
-        if day in DAY_NUMBERS:
-            return f"0 0 {h} ? * {DAY_NUMBERS[day]}{'#1' if frame == 'first' else 'L'} *"
-        return f"0 0 {h} {'1' if frame == 'first' else 'L'} * ? *"
-    return f"0 0 {h} * * ? *"

@@ -10,6 +10,7 @@ import orjson
 from mbport.api import (
     ARCHIVED,
     DIMENSIONS_UNWRITABLE,
+    ApiError,
     ComparesRaw,
     DeferredRefs,
     DiagnoseContext,
@@ -80,15 +81,50 @@ def template_tags_as(query: Any, as_list: bool) -> Any:
     return {**query, "stages": stages}
 
 
+DASHBOARD_QUESTIONS_SINCE = (0, 53)  # card dashboard_id (metabase#47784)
+LEGACY_METRICS_UNTIL = (0, 51)  # /api/legacy-metric: gone in 0.51
+CONVERTED_FROM = "_legacy_metric_id"  # a metric card mbport made from a 0.50 legacy metric (export option)
+# Where a dashboard question's dashboard goes in a target raw that has no dashboard_id (before 0.53), for plan.
+TREE_DASHBOARD = "_tree_dashboard"
+
+
 def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its query in the form the target's version writes (versions.md §2): MBQL 4 for a target
     older than 0.57 (an MBQL 5 native stage rebuilt as `{type: native, native: {query, template-tags}}`); an MBQL 4
     query with its dimension tags' refs in classic form (0.61 stores a classic query carrying MBQL 5 refs empty,
-    0.62 refuses it); template tags as a list from 0.63, a map before."""
+    0.62 refuses it); template tags as a list from 0.63, a map before. Before 0.53 a dashboard question is an
+    ordinary card in its dashboard's collection (its collection already is that one; the layout places it)."""
     query = payload.get("dataset_query")
+    if api.version < DASHBOARD_QUESTIONS_SINCE:
+        payload = {k: v for k, v in payload.items() if k not in ("dashboard_id", "dashboard_tab_id")}
     if api.version < MBQL5_SINCE or is_mbql4(query):
         return {**payload, "dataset_query": mbql4_query(query) if query else query}
     return {**payload, "dataset_query": template_tags_as(query, api.version >= TEMPLATE_TAG_LISTS_SINCE)}
+
+
+def legacy_metric_cards(api: Any) -> list[dict[str, Any]]:
+    """0.50's legacy metrics as metric cards (`mbport export --legacy-metrics-as-cards`): the same aggregation and
+    filter on the same table, named and described alike, in the root collection; review them before importing."""
+    try:
+        metrics = api.get("/api/legacy-metric")
+    except ApiError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    databases: dict[Any, Any] = {}
+    out = []
+    for m in metrics:
+        if m["table_id"] not in databases:
+            databases[m["table_id"]] = api.get(f"/api/table/{m['table_id']}")["db_id"]
+        definition = {k: v for k, v in (m.get("definition") or {}).items() if k in ("aggregation", "filter")}
+        out.append({
+            "id": f"legacy-metric-{m['id']}", CONVERTED_FROM: m["id"], "entity_id": m["entity_id"],
+            "name": m["name"], "description": m.get("description"), "type": "metric", "display": "scalar",
+            "collection_id": None, "archived": bool(m.get("archived")), "visualization_settings": {},
+            "dataset_query": {"database": databases[m["table_id"]], "type": "query",
+                              "query": {"source-table": m["table_id"], **definition}},
+        })
+    return out
 
 
 DOCUMENT_KEY = "_document_id"  # the payload's target document id (never sent to /api/card)
@@ -203,6 +239,8 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "can_run_adhoc_query": skip("the reading user's permission"),
         "persisted": skip("model cache state (server-managed)"),
         "based_on_upload": skip("hydrated: the uploaded table a model was made from"),
+        CONVERTED_FROM: skip("the legacy metric this card was made from (export --legacy-metrics-as-cards)"),
+        TREE_DASHBOARD: custom("plan only: the tree's dashboard of a question on a target before 0.53"),
     }
     match = Match("name", "type", "dashboard", "document", within="collection", raw={"type": card_type})
 
@@ -212,13 +250,24 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
             for raw in api.get(self.endpoint, params={"f": f}):
                 seen.setdefault(raw["id"], raw)
         rows = [restore_home(r, ctx, "card") for r in seen.values()]
-        return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
+        rows = sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
+        if ctx.options.get("legacy_metrics_as_cards") and api.version < LEGACY_METRICS_UNTIL:
+            rows += legacy_metric_cards(api)
+        return rows
+
+    def index(self, raw):
+        """A card made from a legacy metric also answers for that metric's id (`["metric", id]` on its table)."""
+        yield from super().index(raw)
+        if raw.get(CONVERTED_FROM) is not None:
+            yield "legacy-metrics", raw[CONVERTED_FROM], self.address_of(raw)
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         dims = dimensions_doc(raw, ctx.walker) if doc.get("type") == "metric" else None
         doc.pop("dimensions", None)
         if dims:
             doc["dimensions"] = dims
+        if TREE_DASHBOARD in raw:  # plan, on a target before dashboard questions: see comparable_raw
+            doc.update(raw[TREE_DASHBOARD])
         if doc.get("type") == "model" and raw.get("result_metadata"):
             doc["result_metadata"] = [self._column(c, ctx) for c in raw["result_metadata"]]
         return doc
@@ -331,6 +380,10 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         """Called by plan per matched card: a tree exported in MBQL 4 (<= 0.56) compares with the target's query
         in MBQL 4 too, else a >= 0.57 target (MBQL 5) would show a `dataset_query` update forever. The list row's
         `legacy_query` (0.57-0.61) costs nothing; otherwise one `GET /api/card/:id?legacy-mbql=true`."""
+        if "dashboard_id" not in raw and doc.get("dashboard") and api.version < DASHBOARD_QUESTIONS_SINCE:
+            # The target has no dashboard questions: the card is an ordinary one, which the layout places on
+            # the dashboard (for_target); it stands for the tree's dashboard question, so plan sees no change.
+            raw = {**raw, TREE_DASHBOARD: {k: doc[k] for k in ("dashboard", "dashboard_tab") if k in doc}}
         if not (is_mbql4(doc.get("dataset_query")) and is_mbql5(raw.get("dataset_query"))):
             return raw
         legacy = raw.get("legacy_query")

@@ -101,6 +101,9 @@ DASHCARD = {
 }
 
 
+INLINE_PARAMETERS_SINCE = (0, 56)  # dashcard inline_parameters (metabase#59420)
+
+
 def _ordered_dashcards(raw: dict[str, Any]) -> list[dict[str, Any]]:
     """Dashcards by tab, then row, then column."""
     tab_rank = {t["id"]: i for i, t in enumerate(tabs_of(raw))}
@@ -124,7 +127,8 @@ def _assign_tabs(tabs: list[dict[str, Any]], current: list[Any]) -> list[Any]:
     return ids
 
 
-def _assign_dashcards(items: list[dict[str, Any]], current: list[dict[str, Any]], tab_ids: list[Any]) -> list[dict[str, Any]]:
+def _assign_dashcards(items: list[dict[str, Any]], current: list[dict[str, Any]], tab_ids: list[Any],
+                      inline: bool = True) -> list[dict[str, Any]]:
     """The PUT's dashcards: known ids kept; else a current dashcard showing the same thing (an auto-placed
     dashboard question, a moved card) is reused rather than deleted and re-added, so subscriptions that name
     it stay valid; the rest are new, with negative temporary ids."""
@@ -144,7 +148,7 @@ def _assign_dashcards(items: list[dict[str, Any]], current: list[dict[str, Any]]
             dc_id = temp
         body = {"id": dc_id, **{k: item[k] for k in DASHCARD_PUT_KEYS},
                 "dashboard_tab_id": tab_ids[item["tab"]] if item["tab"] is not None else None}
-        if "inline_parameters" in item:
+        if "inline_parameters" in item and inline:
             body["inline_parameters"] = item["inline_parameters"]
         elif dc_id > 0 and any(dc["id"] == dc_id and dc.get("inline_parameters") for dc in current):
             body["inline_parameters"] = None  # clear them (only existing rows: old servers lack the column)
@@ -387,7 +391,9 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         url = f"{self.endpoint}/{target_id}"
         current = api.get(url)
         tab_ids = _assign_tabs(payload["tabs"], [t["id"] for t in tabs_of(current)])
-        items = _assign_dashcards(payload["dashcards"], dashcards_of(current), tab_ids)
+        # Before 0.56 dashcards have no inline_parameters column: the filters stay in the dashboard's header.
+        items = _assign_dashcards(payload["dashcards"], dashcards_of(current), tab_ids,
+                                  inline=api.version >= INLINE_PARAMETERS_SINCE)
         if current.get("archived"):
             # Restoring drops nothing, but archiving again deletes the dashboard's subscriptions (written after
             # the layout, so never lost) and makes one archived with its collection archived on its own.

@@ -114,7 +114,7 @@ def test_version_meaning_of_old_releases():
     from mbport.doctor import version_meaning
 
     notes = " ".join(version_meaning(MetabaseVersion.parse("v1.53.2")))
-    assert "MBQL 4" in notes and "alerts are not supported for import" in notes and "Enterprise" in notes
+    assert "MBQL 4" in notes and "alerts are written through /api/alert" in notes and "Enterprise" in notes
 
 
 def test_doctor_uses_a_named_instance(seeded, tmp_path, monkeypatch):

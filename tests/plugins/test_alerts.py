@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from mbport_plugins.alerts import Alerts, schedule_to_cron
+from mbport_plugins.alerts import Alerts, _legacy_problems
 
+from mbport.api import cron_to_schedule, schedule_to_cron
 from mbport.check import check
 from mbport.client import MetabaseVersion
 from mbport.kind import ExportContext
@@ -131,3 +132,34 @@ def test_system_notifications_are_not_alerts_on_056(tmp_path):
     assert doc["payload"]["send_condition"] == "has_result" and doc["ordinal"] == 1
     assert doc["handlers"][0]["recipients"] == [{"user": {"$ref": "users/admin@example.com"}}]
     assert result.warnings == [] and inst.emu.spec_violations == []
+
+
+@pytest.mark.parametrize("channel", [
+    {"schedule_type": "hourly"}, {"schedule_type": "daily", "schedule_hour": 6},
+    {"schedule_type": "weekly", "schedule_hour": 9, "schedule_day": "mon"},
+    {"schedule_type": "monthly", "schedule_hour": 0, "schedule_frame": "first"},
+    {"schedule_type": "monthly", "schedule_hour": 5, "schedule_frame": "mid"},
+    {"schedule_type": "monthly", "schedule_hour": 23, "schedule_frame": "last"},
+    {"schedule_type": "monthly", "schedule_hour": 7, "schedule_day": "tue", "schedule_frame": "first"},
+    {"schedule_type": "monthly", "schedule_hour": 7, "schedule_day": "sun", "schedule_frame": "last"},
+])
+def test_a_pulse_schedule_survives_the_round_trip_through_cron(channel):
+    """Into a release before 0.54 an alert's cron goes back to the pulse channel's schedule it came from."""
+    back = cron_to_schedule(schedule_to_cron(channel))
+    assert back == {"schedule_hour": None, "schedule_day": None, "schedule_frame": None, **channel}
+
+
+def test_what_api_alert_cannot_hold_is_named():
+    """Schedules beyond the pulse forms, several schedules, groups and webhooks: each a reason of its own."""
+    def doc(*crons, handlers=()):
+        return {"subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": c} for c in crons],
+                "handlers": list(handlers)}
+
+    assert cron_to_schedule("0 0 9 ? * MON *") == cron_to_schedule("0 0 9 ? * 2 *")
+    assert _legacy_problems(doc("0 0 9 ? * 2 *")) == []
+    assert "no hourly, daily, weekly or monthly" in _legacy_problems(doc("0 30 9 ? * 2,4 *"))[0]
+    assert "2 schedules" in _legacy_problems(doc("0 0 9 * * ? *", "0 0 17 * * ? *"))[0]
+    grouped = doc("0 0 9 * * ? *", handlers=[{"channel_type": "channel/email", "recipients": [{"group": {"$ref": "g"}}]}])
+    assert "group" in _legacy_problems(grouped)[0]
+    hook = doc("0 0 9 * * ? *", handlers=[{"channel_type": "channel/http", "channel": "Ops", "recipients": []}])
+    assert "channel/http handler (Ops)" in _legacy_problems(hook)[0]

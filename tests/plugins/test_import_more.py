@@ -327,17 +327,33 @@ def test_actions_turn_on_the_setting_they_need_even_when_the_database_doc_lacks_
     assert not again.plan().has_changes  # the setting the content needs is what the tree means
 
 
-def test_alerts_into_a_target_before_0_54_are_reported_unsupported():
+def test_alerts_into_a_target_before_0_54_are_written_on_api_alert_in_the_pulse_shape():
+    sent = []
+
     class OldApi:
         version = MetabaseVersion.parse("v0.53.9")
 
-        def post(self, *a, **kw):  # pragma: no cover - must not be reached
-            raise AssertionError("no write may reach a 0.53 target")
+        def post(self, path, json):
+            sent.append((path, json))
+            return {"id": 7}
 
-    doc = {"active": True, "ordinal": 1, "payload": {"card": {"$ref": "cards/abc"}, "send_condition": "has_result",
-                                                     "send_once": False}, "subscriptions": [], "handlers": []}
-    with pytest.raises(MbportError, match=r"0\.53\.9 is not supported.*0\.54"):
-        Alerts().create(WriteRequest(OldApi(), doc, {}, None, "main"))
+    payload = {"payload_type": "notification/card", "active": False,
+               "payload": {"card_id": 12, "send_condition": "goal_below", "send_once": True},
+               "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": "0 0 8 ? * 6L *"}],
+               "handlers": [{"channel_type": "channel/email", "active": True, "recipients": [
+                   {"type": "notification-recipient/user", "user_id": 3},
+                   {"type": "notification-recipient/raw-value", "details": {"value": "ops@example.com"}}]},
+                   {"channel_type": "channel/slack", "active": False, "recipients": [
+                       {"type": "notification-recipient/raw-value", "details": {"value": "#alerts"}}]}]}
+    Alerts().create(WriteRequest(OldApi(), {}, payload, None, "main"))
+    schedule = {"schedule_type": "monthly", "schedule_hour": 8, "schedule_day": "fri", "schedule_frame": "last"}
+    assert sent == [("/api/alert", {
+        "alert_condition": "goal", "alert_above_goal": False, "alert_first_only": True, "archived": True,
+        "card": {"id": 12, "include_csv": False, "include_xls": False},
+        "channels": [{"channel_type": "email", "enabled": True, **schedule,
+                      "recipients": [{"id": 3}, {"email": "ops@example.com"}]},
+                     {"channel_type": "slack", "enabled": False, **schedule, "recipients": [],
+                      "details": {"channel": "#alerts"}}]})]
 
 
 def test_a_missing_webhook_channel_is_named(source, tmp_path):

@@ -307,14 +307,15 @@ def get_alert(state: State, alert_id: int) -> Row:
 
 
 def create_alert(state: State, user: Row, body: dict) -> Row:
-    """POST /api/alert: `create-alert!` — skip_if_empty true, no name or collection, the card's one PulseCard."""
+    """POST /api/alert: `create-alert!` — skip_if_empty true, no name or collection, the card's one PulseCard;
+    `archived` when the body has it (`only-alert-keys` keeps it, though the schema does not declare it)."""
     refs = card_refs([body["card"]], "card")
     if state.table("card").get(refs[0]["id"]) is None:
         raise errors.not_found()
     prepared = prepare_channels(state, body["channels"])
     alert = state.table("pulse").insert({
         "name": None, "creator_id": user["id"], "skip_if_empty": True, "collection_id": None,
-        "collection_position": None, "dashboard_id": None, "parameters": [], "archived": False,
+        "collection_position": None, "dashboard_id": None, "parameters": [], "archived": bool(body.get("archived")),
         "disable_links": None, "alert_condition": body["alert_condition"],
         "alert_first_only": body["alert_first_only"], "alert_above_goal": body.get("alert_above_goal"),
     }, now=state.now())

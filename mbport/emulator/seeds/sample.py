@@ -465,11 +465,13 @@ def _dashboards(api: httpx.Client, ids: dict) -> None:
         current = ok(api.get(f"/api/dashboard/{ids['dash:sales']}"))
         card_id = _card(api, ids, "card:dashboard_question", "Pending orders", pending,
                         collection_id=current["collection_id"])
+        below = max((dc["row"] + dc["size_y"] for dc in current["dashcards"]
+                     if dc["dashboard_tab_id"] == ids["tab:warehouse"]), default=0)  # under the tab's cards
         ok(api.put(f"/api/dashboard/{ids['dash:sales']}", json={
             "tabs": [{"id": t["id"], "name": t["name"]} for t in current["tabs"]],
             "dashcards": [*(_kept(dc, None) for dc in current["dashcards"]),
                           {"id": -1, "card_id": card_id, "dashboard_tab_id": ids["tab:warehouse"],
-                           "row": 0, "col": 0, "size_x": 12, "size_y": 6}]}))
+                           "row": below, "col": 0, "size_x": 12, "size_y": 6}]}))
 
 
 def _kept(dc: dict, click_behavior: dict | None) -> dict:
