@@ -111,7 +111,7 @@ class Walker:
         if "source-table" in node or "source-card" in node or "source-query" in node:
             source = node.get("source-table")
             on_table = (isinstance(source, int) and not isinstance(source, bool)) or (
-                is_ref(source) and source[REF].startswith("tables/"))
+                isinstance(source, dict) and is_ref(source) and str(source[REF]).startswith("tables/"))
             outer, self._on_table = self._on_table, on_table
             try:
                 return self._query_dict(node)
