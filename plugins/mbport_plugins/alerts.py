@@ -134,6 +134,7 @@ class Alerts(StagedWrites, VersionNotes, Kind):
         **common("created_at", "updated_at", "can_write"),
         "active": copy(), "ordinal": copy(),
         "id": skip("instance-specific id; the key is (card, ordinal)"),
+        "entity_id": skip("a pre-0.54 alert's pulse entity_id; notifications have none, so the key is (card, ordinal)"),
         "card_entity_id": skip("the card's key, recorded by mbport at list time; in the `payload.card` ref"),
         "payload_type": skip("always notification/card for alerts"),
         "payload_id": skip("instance-specific id of the payload row"),

@@ -32,6 +32,17 @@ def seeded_ee():
 
 
 @pytest.fixture(scope="session")
+def seeded_old():
+    """(emulator, admin session) of a 0.50 Enterprise build loaded with the `enterprise` seed: what only the oldest
+    release holds (legacy metrics, pulse-shaped alerts)."""
+    emu = Emulator("0.50", premium_features="all", sqlite_actions=True)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "enterprise", session)
+    emu.wait_idle()
+    return emu, session
+
+
+@pytest.fixture(scope="session")
 def seeded_current():
     """(emulator, admin session) of a 0.65 Enterprise build loaded with the `current` seed: every kind only a current
     instance holds (documents, notification channels, glossary ...) on the handmade seed's base."""

@@ -1,8 +1,8 @@
 """The contract every plugin meets, checked on the realistic seeds (serdes' "no field forgotten" test).
 
 The seeds are `enterprise` on an emulated Enterprise build (the OSS `sample` instance plus the objects only a premium
-token allows: sandboxes) and `current` on a 0.65 Enterprise build (the kinds only a current instance holds), so that
-every kind has objects to check.
+token allows: sandboxes), `current` on a 0.65 Enterprise build (the kinds only a current instance holds) and
+`enterprise` on 0.50 (legacy metrics, pulse-shaped alerts), so that every kind has objects to check.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from mbport.kind import ExportContext
 from mbport.refs import address_kind
 from mbport.resolve import Resolver
 from mbport.testing import numeric_ids_left, uncovered_fields
-from tests.e2e.conftest import registry, seeded_current, seeded_ee  # noqa: F401  (fixtures)
+from tests.e2e.conftest import registry, seeded_current, seeded_ee, seeded_old  # noqa: F401  (fixtures)
 
-SEEDS = ("seeded_ee", "seeded_current")
+SEEDS = ("seeded_ee", "seeded_current", "seeded_old")
 
 
 def _exported(request, seed: str):
@@ -43,7 +43,7 @@ def test_every_kind_has_objects_in_the_seeds(request):
     registry_ = request.getfixturevalue("registry")
     held = {k for seed in SEEDS for k, raws in _exported(request, seed)[1].raw.items() if raws}
     empty = sorted(set(registry_.kinds) - held)
-    assert not empty, f"neither the enterprise nor the current seed has objects of: {empty}"
+    assert not empty, f"none of the seeds has objects of: {empty}"
 
 
 def test_every_raw_field_is_kept_translated_or_dropped_with_a_reason(exported_ctx):
