@@ -155,6 +155,12 @@ WORDS: dict[str, Words] = {
         },
         colour="#ffc8dd",
     ),
+    "legacy-metrics": Words(
+        description="Legacy metrics (Metabase 0.50 only): named aggregations on a table; no API after 0.50.",
+        aliases=("legacy-metric", "legacy metric"),
+        phrases={"definition": "definition", "table": "table"},
+        colour="#bde0fe",
+    ),
     "sandboxes": Words(
         description="Sandboxes (EE row-level security): a group's filtered view of a table.",
         aliases=("sandbox",),

@@ -51,7 +51,8 @@ def test_mbql4_query_slots():
     }
     exported, seen = roundtrip("query", query)
     assert ("databases", 2) in seen and ("tables", 10) in seen and ("cards", 7) in seen
-    assert ("segments", 3) in seen and ("cards", 9) in seen and ("fields", 80) in seen
+    # ["metric", 9] on a table: a legacy metric on 0.50, else the metric card (ExportContext.ref falls back).
+    assert ("segments", 3) in seen and ("legacy-metrics", 9) in seen and ("fields", 80) in seen
     assert exported["query"]["joins"][0]["source-table"] == ref("cards/id7")
     # the literal 5 and the column name "id" are values, not ids
     assert ["field", "id", {"join-alias": "M", "base-type": "type/Integer"}] in exported["query"]["joins"][0]["condition"]
@@ -147,3 +148,16 @@ def test_names_that_look_like_refs_are_text():
     doc = {"name": "#[WIP] Revenue", "description": "see card:[draft]", "native": "select 1 -- [x]"}
     assert collect_refs(doc) == set()
     assert collect_refs({"native": "select * from {{#[cards/abc]-x}}", "s": "card:[cards/def]"}) == {"cards/abc", "cards/def"}
+
+
+def test_a_metric_clause_on_a_table_is_a_legacy_metric_only_where_the_source_has_them():
+    from mbport.kind import ExportContext
+
+    query = {"source-table": 10, "aggregation": [["metric", 9]]}
+    on_card = {"source-table": "card__9", "aggregation": [["metric", 9]]}
+    newer = ExportContext(raw={"legacy-metrics": []}, index={("cards", 9): "cards/m"})
+    assert newer.walker.query(query)["aggregation"] == [["metric", {"$ref": "cards/m"}]]
+    old = ExportContext(raw={"legacy-metrics": [{"id": 9}]},
+                        index={("cards", 9): "cards/m", ("legacy-metrics", 9): "legacy-metrics/l"})
+    assert old.walker.query(query)["aggregation"] == [["metric", {"$ref": "legacy-metrics/l"}]]
+    assert old.walker.query(on_card)["aggregation"] == [["metric", {"$ref": "cards/m"}]]
