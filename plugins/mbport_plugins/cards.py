@@ -10,6 +10,7 @@ import orjson
 from mbport.api import (
     ARCHIVED,
     DIMENSIONS_UNWRITABLE,
+    TEMPLATE_TAG_LISTS_SINCE,
     ApiError,
     ComparesRaw,
     DeferredRefs,
@@ -40,6 +41,7 @@ from mbport.api import (
     ref_addresses,
     restore_home,
     skip,
+    template_tags_as,
     walk,
 )
 
@@ -59,26 +61,7 @@ PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embeddin
 DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_params": None, "embedding_type": None}
 # POST /api/card/:id/public_link makes the UUID (sharing/api.clj); no request sets it, so a public URL cannot be kept
 PUBLIC_LINK = "a public link's UUID is made by the server when it is shared; the link's URL changes"
-TEMPLATE_TAG_LISTS_SINCE = (0, 63)  # native template tags come (and must be sent) as a list from here on
 MBQL5_SINCE = (0, 57)  # queries stored (and answered) as MBQL 5 from here on; older servers take MBQL 4
-
-
-def template_tags_as(query: Any, as_list: bool) -> Any:
-    """MBQL 5 native stages with `template-tags` in the target's shape: a list (>= 0.63) or a map keyed by name.
-
-    The tree always holds the map. MBQL 4 (`{type: native, native: {...}}`) has only ever used the map.
-    """
-    if not isinstance(query, dict) or not isinstance(query.get("stages"), list):
-        return query
-    stages = []
-    for stage in query["stages"]:
-        tags = stage.get("template-tags") if isinstance(stage, dict) else None
-        if isinstance(tags, dict) and as_list:
-            stage = {**stage, "template-tags": [{**tag, "name": name} for name, tag in tags.items()]}
-        elif isinstance(tags, list) and not as_list:
-            stage = {**stage, "template-tags": {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}}
-        stages.append(stage)
-    return {**query, "stages": stages}
 
 
 DASHBOARD_QUESTIONS_SINCE = (0, 53)  # card dashboard_id (metabase#47784)
