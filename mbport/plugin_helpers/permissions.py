@@ -12,7 +12,9 @@ from ..kind import ExportContext
 from ..refs import REF, address_kind, is_ref
 
 # Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
-BUILT_IN_GROUPS: dict[str | None, str] = {"all-internal-users": "All Users", "admin": "Administrators"}
+# "All tenant users" (0.58+, tenants on) was "All External Users" in its first builds: its key is the current name.
+BUILT_IN_GROUPS: dict[str | None, str] = {"all-internal-users": "All Users", "admin": "Administrators",
+                                          "all-external-users": "All tenant users"}
 GRAPH_ID = "graph"
 GRAPH_ADDRESS = "data-permissions/" + GRAPH_ID  # the one data permissions doc of a tree
 

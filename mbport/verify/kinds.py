@@ -195,6 +195,11 @@ class Groups(Kind):
     def key(self, doc, side):
         return (doc.get("magic_group_type") or "", "" if doc.get("magic_group_type") else doc.get("name"))
 
+    def prepare(self, doc, side):
+        # A built-in group's name is Metabase's label, not content: All Users reads "All internal users" while tenants
+        # are on (permissions_rest/api.clj maybe-fix-name), and nobody can rename it.
+        return {k: v for k, v in doc.items() if k != "name"} if doc.get("magic_group_type") else doc
+
 
 class Tenants(Kind):
     """Tenants (0.58+, Enterprise `tenants`), paired by slug."""

@@ -6,6 +6,9 @@ from typing import Any
 
 from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, Match, WriteRequest, custom, ref, skip
 
+# Every user is in one of these by tenancy, and only Metabase adds or removes them (400 for anyone else).
+MANAGED = frozenset(f"groups/{BUILT_IN_GROUPS[role]}" for role in ("all-internal-users", "all-external-users"))
+
 
 class Memberships(Kind):
     name = "memberships"
@@ -54,8 +57,8 @@ class Memberships(Kind):
     archivable = False
 
     def compare(self, wanted, current, options):
-        if wanted["group"]["$ref"] == "groups/All Users":
-            return []  # everyone is a member of All Users; Metabase manages it
+        if wanted["group"]["$ref"] in MANAGED:
+            return []  # everyone is a member of All Users or All tenant users; Metabase manages them
         want = {m["user"]["$ref"]: m for m in wanted["members"]}
         have = {m["user"]["$ref"]: m for m in current["members"]}
         missing = any(have.get(user) != m for user, m in want.items())
@@ -75,7 +78,7 @@ class Memberships(Kind):
 
     def _sync(self, api, payload, doc, target, current):
         group_id = payload["group_id"]
-        if doc["group"]["$ref"] == "groups/All Users":
+        if doc["group"]["$ref"] in MANAGED:
             return {"id": group_id}
         have = {m["user_id"]: m for m in current}
         want = {m["user_id"] for m in payload["members"]}

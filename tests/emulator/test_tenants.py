@@ -74,3 +74,42 @@ def test_tenants_are_enterprise_and_0_58_on():
     assert oss.get("/api/ee/tenant").status_code == 402
     assert oss.put("/api/setting/use-tenants", json={"value": True}).status_code == 500
     assert instance(profile="0.56").get("/api/ee/tenant").status_code == 404
+
+
+def test_turning_tenants_on_makes_the_all_tenant_users_group_tenant_users_join_instead_of_all_users(api):
+    assert api.get("/api/permissions/group", params={"tenancy": "external"}).json() == []
+    api.put("/api/setting/use-tenants", json={"value": True})
+    groups = {g["magic_group_type"]: g for g in api.get("/api/permissions/group").json()}
+    tenant_users = groups["all-external-users"]
+    assert (tenant_users["name"], tenant_users["is_tenant_group"]) == ("All tenant users", True)
+    assert groups["all-internal-users"]["name"] == "All internal users"  # maybe-fix-name, tenants on
+    assert [g["id"] for g in api.get("/api/permissions/group", params={"tenancy": "external"}).json()] == [
+        tenant_users["id"]]
+    tenant = api.post("/api/ee/tenant", json={"name": "Acme", "slug": "acme"}).json()
+    alice = api.post("/api/user", json={"email": "alice@acme.example", "tenant_id": tenant["id"]}).json()
+    assert [m["id"] for m in alice["user_group_memberships"]] == [tenant_users["id"]]
+    locked = api.post("/api/permissions/membership", json={"group_id": tenant_users["id"], "user_id": 1})
+    assert (locked.status_code, locked.text) == (400, "You cannot add or remove users to/from the 'All tenant users' group.")
+    assert api.delete(f"/api/permissions/group/{tenant_users['id']}").status_code == 400
+    internal = api.post("/api/permissions/group", json={"name": "Analysts"}).json()
+    mixed = api.post("/api/permissions/membership", json={"group_id": internal["id"], "user_id": alice["id"]})
+    assert (mixed.status_code, mixed.text) == (400, "Cannot add non-tenant user to tenant-group or vice versa")
+    customers = api.post("/api/permissions/group", json={"name": "Customers", "is_tenant_group": True}).json()
+    assert customers["is_tenant_group"] is True
+    assert api.post("/api/permissions/membership", json={"group_id": customers["id"],
+                                                          "user_id": alice["id"]}).status_code == 200
+
+
+def test_tenant_groups_are_hidden_while_tenants_are_off(api):
+    api.put("/api/setting/use-tenants", json={"value": True})
+    api.put("/api/setting/use-tenants", json={"value": False})
+    groups = api.get("/api/permissions/group").json()
+    assert {g["name"] for g in groups} == {"All Users", "Administrators"}
+    api.put("/api/setting/use-tenants", json={"value": True})
+    assert [g["name"] for g in api.get("/api/permissions/group", params={"tenancy": "external"}).json()] == [
+        "All tenant users"]  # made once, found again
+
+
+def test_a_tenant_group_needs_the_tenants_feature():
+    oss = instance(premium=None)
+    assert oss.post("/api/permissions/group", json={"name": "Customers", "is_tenant_group": True}).status_code == 402

@@ -37,10 +37,11 @@ def check_name_free(state: State, name: str) -> None:
         raise errors.bad_request("A group with that name already exists.")
 
 
-def create_group(state: State, name: str) -> Row:
+def create_group(state: State, name: str, *, is_tenant_group: bool = False) -> Row:
     """A new group (the permission graphs give it its defaults through `group.created`)."""
     check_name_free(state, name)
-    group = state.table("permissions_group").insert({"name": name, "magic_group_type": None, "is_tenant_group": False})
+    group = state.table("permissions_group").insert({"name": name, "magic_group_type": None,
+                                                     "is_tenant_group": is_tenant_group})
     state.emit("group.created", group=group)
     return group
 
@@ -65,6 +66,10 @@ ALL_USERS = "all-internal-users"
 
 ADMIN = "admin"
 
+# permissions_group.clj `all-external-users-magic-group-type`: the magic "All tenant users" group (a tenant group).
+ALL_TENANT_USERS = "all-external-users"
+ALL_TENANT_USERS_NAME = "All tenant users"
+
 
 
 def init_state(state: State) -> None:
@@ -78,3 +83,16 @@ def init_state(state: State) -> None:
 
 def magic_group(state: State, kind: str) -> Row:
     return state.table("permissions_group").first(magic_group_type=kind)
+
+
+def ensure_all_tenant_users(state: State) -> Row:
+    """The "All tenant users" magic group, made the first time `use-tenants` is turned on (permissions/api.clj
+    `turn-on-tenants!` -> `perms-group/create-all-external-users!`). It stays once made: newer releases keep it and
+    only hide tenant groups while tenants are off (permissions/settings.clj `update-use-tenants!` no longer deletes it;
+    permissions_rest/api.clj `GET /group`)."""
+    group = magic_group(state, ALL_TENANT_USERS)
+    if group is None:
+        group = state.table("permissions_group").insert(
+            {"name": ALL_TENANT_USERS_NAME, "magic_group_type": ALL_TENANT_USERS, "is_tenant_group": True})
+        state.emit("group.created", group=group)
+    return group

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import errors, premium
 from ..store import Row, State
-from . import collections, settings
+from . import collections, groups, settings
 from .versions import TENANTS_SINCE, minor_version
 
 FEATURE = "tenants"  # tenants/core.clj `:feature :tenants`
@@ -77,6 +77,12 @@ def check_turning_off(state: State, key: str, value: Any) -> None:
     a 500)."""
     if key == "use-tenants" and not value and state.table("user").first(lambda u: u.get("tenant_id") is not None):
         raise errors.server_error("Tenants cannot be turned off, a tenant user exists")
+
+
+def after_setting(state: State, key: str, value: Any) -> None:
+    """Turning `use-tenants` on makes the "All tenant users" group (permissions/api.clj `turn-on-tenants!`)."""
+    if key == "use-tenants" and value:
+        groups.ensure_all_tenant_users(state)
 
 
 def check_tenant_user(state: State, tenant_id: Any) -> None:

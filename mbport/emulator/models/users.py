@@ -10,9 +10,11 @@ from typing import Any
 from .. import errors
 from ..store import Row, State
 from . import collections
-from .groups import ADMIN, ALL_USERS, magic_group  # noqa: F401 (read through users by other areas)
+from .groups import ADMIN, ALL_TENANT_USERS, ALL_USERS, magic_group  # noqa: F401 (read through users by other areas)
 
 ALL_USERS_LOCKED = "You cannot add or remove users to/from the 'All Users' group."
+ALL_TENANT_USERS_LOCKED = "You cannot add or remove users to/from the 'All tenant users' group."
+TENANCY_MISMATCH = "Cannot add non-tenant user to tenant-group or vice versa"
 
 
 LAST_ADMIN = "You cannot remove the last member of the 'Admin' group!"
@@ -64,9 +66,10 @@ def common_name(first_name: str | None, last_name: str | None, email: str) -> st
 def create_user(
     state: State, *, email: str, first_name: str | None = None, last_name: str | None = None,
     password: str | None = None, superuser: bool = False, user_type: str = "personal",
-    login_attributes: dict | None = None,
+    login_attributes: dict | None = None, tenant_id: int | None = None,
 ) -> Row:
-    """Insert a user with an explicit All Users membership (and Administrators when superuser).
+    """Insert a user with an explicit All Users membership (and Administrators when superuser); a tenant user joins
+    All tenant users instead (users/api.clj `reset-magic-group-membership!`: one magic group by tenancy).
 
     Emails are stored lower-cased; personal users get their personal collection right away.
     """
@@ -79,11 +82,11 @@ def create_user(
         "password_salt": salt, "password_hash": _hash(password or secrets.token_urlsafe(24), salt),
         "is_superuser": superuser, "is_active": True, "is_qbnewb": True, "is_datasetnewb": True,
         "is_data_analyst": False, "type": user_type, "locale": None, "login_attributes": login_attributes,
-        "jwt_attributes": None, "sso_source": None, "tenant_id": None, "date_joined": now, "last_login": None,
+        "jwt_attributes": None, "sso_source": None, "tenant_id": tenant_id, "date_joined": now, "last_login": None,
         "reset_token": None,
     }, now=now)
     memberships = state.table("permissions_group_membership")
-    memberships.insert({"user_id": user["id"], "group_id": magic_group(state, ALL_USERS)["id"], "is_group_manager": False})
+    memberships.insert({"user_id": user["id"], "group_id": default_group_id(state, user), "is_group_manager": False})
     if superuser:
         memberships.insert({"user_id": user["id"], "group_id": magic_group(state, ADMIN)["id"], "is_group_manager": False})
     if user_type == "personal":
@@ -109,9 +112,27 @@ def _is_admin_group(state: State, group_id: int) -> bool:
     return group_id == magic_group(state, ADMIN)["id"]
 
 
+def default_group_id(state: State, user: Row) -> int:
+    """The magic group every user is in: All Users, or All tenant users for a tenant user."""
+    return magic_group(state, ALL_TENANT_USERS if user.get("tenant_id") is not None else ALL_USERS)["id"]
+
+
 def check_not_all_users(state: State, group_id: int) -> None:
+    """permissions_group_membership.clj `check-not-all-users-group`, `check-not-all-external-users-group`."""
     if group_id == magic_group(state, ALL_USERS)["id"]:
         raise errors.bad_request(ALL_USERS_LOCKED)
+    tenant_users = magic_group(state, ALL_TENANT_USERS)
+    if tenant_users is not None and group_id == tenant_users["id"]:
+        raise errors.bad_request(ALL_TENANT_USERS_LOCKED)
+
+
+def reset_magic_membership(state: State, user: Row) -> None:
+    """users/api.clj `reset-magic-group-membership!` (a user's tenant changes): every membership goes, and the user
+    joins the magic group of their tenancy."""
+    memberships = state.table("permissions_group_membership")
+    for m in memberships.where(user_id=user["id"]):
+        memberships.delete(m["id"])
+    memberships.insert({"user_id": user["id"], "group_id": default_group_id(state, user), "is_group_manager": False})
 
 
 def check_not_last_admin(state: State, user_id: int) -> None:
@@ -135,6 +156,10 @@ def _check_can_insert(state: State, user_id: int, group_id: int) -> None:
             "ERROR: duplicate key value violates unique constraint "
             "\"unique_permissions_group_membership_user_id_group_id\""
         )
+    # permissions_group_membership.clj `add-users-to-groups!`: a tenant user joins tenant groups only, and vice versa.
+    tenant_group = bool(state.table("permissions_group").get(group_id).get("is_tenant_group"))
+    if tenant_group != (state.table("user").get(user_id).get("tenant_id") is not None):
+        raise errors.bad_request(TENANCY_MISMATCH)
 
 
 def add_membership(state: State, user_id: int, group_id: int, is_group_manager: bool = False) -> Row:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
+from .. import errors, premium
 from ..app import NO_CONTENT, Ctx
 from ..models import groups as model
-from ..models import users
+from ..models import tenants, users
 from ..models.groups import (
     PREMIUM_GROUP_MANAGER,
     check_name_free,
@@ -20,35 +20,45 @@ from ..shapes.groups import group_row, member_counts, members
 
 # ---- groups ----
 
+def _shown(group: dict[str, Any], using_tenants: bool) -> dict[str, Any]:
+    """permissions_rest/api.clj `maybe-fix-name`: with tenants on, All Users reads "All internal users"."""
+    if using_tenants and group.get("magic_group_type") == users.ALL_USERS:
+        return {**group, "name": "All internal users"}
+    return group
+
+
 @route("GET", "/api/permissions/group")
 def list_groups(ctx: Ctx):
+    """permissions_rest/api.clj `GET /group`: tenant groups only while tenants are on; `tenancy` filters by kind."""
     ctx.require_superuser()
     tenancy = ctx.query.get("tenancy")
-    if tenancy == "external":
-        return []  # tenants are not enabled on this instance
-    groups = [g for g in ctx.state.table("permissions_group") if not g.get("is_tenant_group")]
+    on = tenants.use_tenants(ctx.state)
+    groups = [g for g in ctx.state.table("permissions_group") if on or not g.get("is_tenant_group")]
+    if tenancy in ("external", "internal"):
+        groups = [g for g in groups if bool(g.get("is_tenant_group")) == (tenancy == "external")]
     groups.sort(key=lambda g: g["name"].lower())
     counts = member_counts(ctx.state)
     # Paged by limit/offset, yet still a bare array.
-    return [{**group_row(g), "member_count": counts.get(g["id"], 0)} for g in ctx.page(groups)]
+    return [_shown({**group_row(g), "member_count": counts.get(g["id"], 0)}, on) for g in ctx.page(groups)]
 
 
 @route("GET", "/api/permissions/group/{id}")
 def get_group(ctx: Ctx, id: int):
     ctx.require_superuser()
     group = group_or_404(ctx.state, id)
-    return {**group_row(group), "members": members(ctx.state, id)}
+    return _shown({**group_row(group), "members": members(ctx.state, id)}, tenants.use_tenants(ctx.state))
 
 
 @route("POST", "/api/permissions/group")
 def create_group(ctx: Ctx):
+    """permissions_rest/api.clj `POST /group`: a tenant group needs the tenants feature (402 otherwise)."""
     ctx.require_superuser()
     body = ctx.body
-    if body.get("is_tenant_group"):
+    if body.get("is_tenant_group") and not premium.enabled(ctx.state, tenants.FEATURE):
         raise premium_error(
             "Tenants is a paid feature not currently available to your instance. "
             "Please upgrade to use it. Learn more at metabase.com/upgrade/")
-    group = model.create_group(ctx.state, body["name"])
+    group = model.create_group(ctx.state, body["name"], is_tenant_group=bool(body.get("is_tenant_group")))
     return group_row(group)
 
 

@@ -36,6 +36,7 @@ def put_setting(ctx: Ctx, key: str):
     tenants.check_turning_off(ctx.state, setting.key, value)
     if write:
         write_value(ctx.state, setting, value)
+        tenants.after_setting(ctx.state, setting.key, value)
     return NO_CONTENT
 
 
@@ -50,4 +51,5 @@ def put_settings(ctx: Ctx):
     for setting, write, value in prepared:
         if write:
             write_value(ctx.state, setting, value)
+            tenants.after_setting(ctx.state, setting.key, value)
     return NO_CONTENT

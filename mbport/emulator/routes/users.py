@@ -10,6 +10,7 @@ from ..models import tenants
 from ..models.users import (
     ADMIN,
     ADMIN_VISIBLE,
+    ALL_TENANT_USERS,
     ALL_USERS,
     COMMON_PASSWORDS,
     NON_ADMIN_VISIBLE,
@@ -25,6 +26,7 @@ from ..models.users import (
     magic_group,
     personal_collection_id,
     rename_personal_collection,
+    reset_magic_membership,
     set_groups,
     set_password,
     set_superuser,
@@ -170,9 +172,10 @@ def create(ctx: Ctx):
     tenants.check_tenant_user(state, body.get("tenant_id"))
     wanted = _membership_ids(body)
     all_users_id = magic_group(state, ALL_USERS)["id"]
+    default_id = magic_group(state, ALL_TENANT_USERS if body.get("tenant_id") is not None else ALL_USERS)["id"]
     # Metabase creates the user then sets the groups inside one transaction; check first so a failure leaves no user.
-    if wanted is not None and set(wanted) != {all_users_id}:
-        for gid in set(wanted) ^ {all_users_id}:
+    if wanted is not None and set(wanted) != {default_id}:
+        for gid in set(wanted) ^ {default_id}:
             check_not_all_users(state, gid)
             if state.table("permissions_group").get(gid) is None:
                 raise errors.server_error("Error inserting Permissions Group Membership")
@@ -180,10 +183,8 @@ def create(ctx: Ctx):
     user = create_user(
         state, email=email, first_name=body.get("first_name"), last_name=body.get("last_name"),
         password=password if isinstance(password, str) and password else None,
-        login_attributes=stringify_attributes(body.get("login_attributes")),
+        login_attributes=stringify_attributes(body.get("login_attributes")), tenant_id=body.get("tenant_id"),
     )
-    if body.get("tenant_id") is not None:
-        user.update(tenant_id=body["tenant_id"])
     if wanted is not None:
         set_groups(state, user, wanted)
     if body.get("source") == "setup":
@@ -218,8 +219,10 @@ def update(ctx: Ctx, id: int):
         changes["login_attributes"] = stringify_attributes(body["login_attributes"])
     if email is not None:
         changes["email"] = email.lower()
-    if ctx.is_superuser and "tenant_id" in body:
-        changes["tenant_id"] = body["tenant_id"]
+    if ctx.is_superuser and "tenant_id" in body and body["tenant_id"] != user.get("tenant_id"):
+        # before the wanted groups are set: the reset drops every membership
+        touch(state, user, tenant_id=body["tenant_id"])
+        reset_magic_membership(state, user)
     if ctx.is_superuser and body.get("is_superuser") is not None and wanted is None:
         set_superuser(state, user, body["is_superuser"])
     if wanted is not None:

@@ -1,6 +1,7 @@
 """Tenants (0.58+, Enterprise `tenants`): `use-tenants` on, tenants Acme (with attributes) and Globex (deactivated),
-a tenant user of each, and a shared tenant collection with a question in it (`tenant:acme`, `tenant:globex`,
-`user:alice`, `user:gus`, `coll:Customer reports`)."""
+a tenant user of each, a tenant group Alice is in (beside the "All tenant users" group turning tenants on makes), and a
+shared tenant collection with a question in it (`tenant:acme`, `tenant:globex`, `user:alice`, `user:gus`,
+`group:Customer analysts`, `coll:Customer reports`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def load(api: httpx.Client, ids: dict[str, Any]) -> None:
         ids[f"user:{key}"] = ok(api.post("/api/user", json={
             "email": f"{key}@{tenant}.example", "first_name": first, "last_name": "Customer",
             "tenant_id": ids[f"tenant:{tenant}"]}))["id"]
+    ids["group:Customer analysts"] = ok(api.post("/api/permissions/group", json={
+        "name": "Customer analysts", "is_tenant_group": True}))["id"]
+    ok(api.post("/api/permissions/membership", json={"group_id": ids["group:Customer analysts"],
+                                                     "user_id": ids["user:alice"]}))
     ok(api.put(f"/api/ee/tenant/{ids['tenant:globex']}", json={"is_active": False}))  # Gus goes with it
     ids["coll:Customer reports"] = ok(api.post("/api/collection", json={
         "name": "Customer reports", "namespace": "shared-tenant-collection"}))["id"]
