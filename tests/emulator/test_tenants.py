@@ -113,3 +113,22 @@ def test_tenant_groups_are_hidden_while_tenants_are_off(api):
 def test_a_tenant_group_needs_the_tenants_feature():
     oss = instance(premium=None)
     assert oss.post("/api/permissions/group", json={"name": "Customers", "is_tenant_group": True}).status_code == 402
+
+
+MALFORMED = [  # each refused by the newer release's body or path checks
+    ("POST", "/api/ee/tenant", {"slug": "acme"}),
+    ("PUT", "/api/ee/tenant/1", {"name": 7}),
+    ("POST", "/api/ee/data-studio/table/publish-tables", {"table_ids": "all"}),
+    ("POST", "/api/measure", {"name": "Revenue"}),
+    ("PUT", "/api/measure/1", {"name": 7}),
+    ("GET", "/api/metric/not-a-number", None),
+]
+
+
+@pytest.mark.allow_invalid_requests  # malformed on purpose
+@pytest.mark.parametrize(("method", "path", "body"), MALFORMED)
+def test_a_release_before_the_route_answers_404_before_looking_at_the_body(method, path, body):
+    current = instance().request(method, path, json=body)
+    assert current.status_code == 400, current.text
+    older = instance(profile="0.56").request(method, path, json=body)
+    assert older.status_code == 404, older.text

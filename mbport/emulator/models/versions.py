@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .. import errors
 from ..store import State
 
@@ -11,10 +14,19 @@ TENANTS_SINCE = 58  # /api/ee/tenant (versions.md: tenants ~0.58-0.59)
 DIMENSIONS_SINCE = 65  # measures and metric cards persist curated dimensions (lib_metric/dimension.cljc)
 
 
+def _minor(tag: str) -> int:
+    parts = tag.lstrip("v").split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
 def minor_version(state: State) -> int:
     """The x of the emulated v0.x.y (v1.x.y for EE tags)."""
-    parts = state.profile.tag.lstrip("v").split(".")
-    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return _minor(state.profile.tag)
+
+
+def since(minor: int) -> Callable[[Any], bool]:
+    """`route(..., available=since(59))`: a route from 0.59 on; an older release answers 404 before any validation."""
+    return lambda profile: _minor(profile.tag) >= minor
 
 
 def require_version(state: State, minor: int) -> None:

@@ -6,18 +6,17 @@ from __future__ import annotations
 from .. import premium
 from ..app import NO_CONTENT, Ctx
 from ..models import library
-from ..models.versions import LIBRARY_SINCE, require_version
+from ..models.versions import LIBRARY_SINCE, since
 from ..router import route
 from ..shapes import collections as collection_shape
 
 
 def _check(ctx: Ctx) -> None:
     """An older release has no such route (404); an EE route without the token feature answers the 402."""
-    require_version(ctx.state, LIBRARY_SINCE)
     premium.require(ctx.state, library.FEATURE, "Library")
 
 
-@route("GET", "/api/ee/library")
+@route("GET", "/api/ee/library", available=since(LIBRARY_SINCE))
 def get_library(ctx: Ctx):
     """library/api.clj `GET /`: the Library collection, or `{"data": null}` when there is none."""
     _check(ctx)
@@ -27,7 +26,7 @@ def get_library(ctx: Ctx):
     return {**collection_shape.detail(ctx.state, ctx.user, coll), "model": "collection"}
 
 
-@route("POST", "/api/ee/library")
+@route("POST", "/api/ee/library", available=since(LIBRARY_SINCE))
 def create_library(ctx: Ctx):
     """library/api.clj `POST /`: creates the Library (with Data and Metrics); a second one is a 400."""
     _check(ctx)
@@ -35,7 +34,7 @@ def create_library(ctx: Ctx):
     return collection_shape.detail(ctx.state, ctx.user, library.create_library(ctx.state))
 
 
-@route("GET", "/api/ee/library/tree")
+@route("GET", "/api/ee/library/tree", available=since(LIBRARY_SINCE))
 def library_tree(ctx: Ctx):
     """library/api.clj `GET /tree`: /api/collection/tree restricted to the Library's collections."""
     _check(ctx)
@@ -43,7 +42,7 @@ def library_tree(ctx: Ctx):
     return [n for n in nodes if n.get("type") in library.LIBRARY_TYPES]
 
 
-@route("POST", "/api/ee/data-studio/table/publish-tables")
+@route("POST", "/api/ee/data-studio/table/publish-tables", available=since(LIBRARY_SINCE))
 def publish_tables(ctx: Ctx):
     """data_studio/api/table.clj `POST /publish-tables`."""
     _check(ctx)
@@ -52,7 +51,7 @@ def publish_tables(ctx: Ctx):
     return {"target_collection": dict(target)}
 
 
-@route("POST", "/api/ee/data-studio/table/unpublish-tables")
+@route("POST", "/api/ee/data-studio/table/unpublish-tables", available=since(LIBRARY_SINCE))
 def unpublish_tables(ctx: Ctx):
     """data_studio/api/table.clj `POST /unpublish-tables` (answers nothing)."""
     _check(ctx)

@@ -7,7 +7,7 @@ from typing import Any
 from .. import errors
 from ..app import Ctx
 from ..models import dimensions
-from ..models.versions import MEASURES_SINCE, require_version
+from ..models.versions import MEASURES_SINCE, since
 from ..router import route
 from ..shapes import segments
 from ..shapes.users import creator
@@ -66,16 +66,14 @@ def _get(state: State, measure_id: int) -> Row:
     return measure
 
 
-@route("GET", "/api/measure")
+@route("GET", "/api/measure", available=since(MEASURES_SINCE))
 def list_measures(ctx: Ctx):
-    require_version(ctx.state, MEASURES_SINCE)
     rows = sorted(ctx.state.table("measure").where(archived=False), key=lambda m: m["name"].lower())
     return [hydrate(ctx.state, m, description=True) for m in rows]
 
 
-@route("POST", "/api/measure")
+@route("POST", "/api/measure", available=since(MEASURES_SINCE))
 def create_measure(ctx: Ctx):
-    require_version(ctx.state, MEASURES_SINCE)
     ctx.require_superuser()
     body = ctx.body
     if ctx.state.table("metabase_table").get(body["table_id"]) is None:
@@ -88,15 +86,13 @@ def create_measure(ctx: Ctx):
     return hydrate(ctx.state, measure)
 
 
-@route("GET", "/api/measure/{id}")
+@route("GET", "/api/measure/{id}", available=since(MEASURES_SINCE))
 def get_measure(ctx: Ctx, id: int):
-    require_version(ctx.state, MEASURES_SINCE)
     return hydrate(ctx.state, _get(ctx.state, id))
 
 
-@route("PUT", "/api/measure/{id}")
+@route("PUT", "/api/measure/{id}", available=since(MEASURES_SINCE))
 def put_measure(ctx: Ctx, id: int):
-    require_version(ctx.state, MEASURES_SINCE)
     ctx.require_superuser()
     measure = _get(ctx.state, id)
     body = ctx.body

@@ -7,7 +7,7 @@ from typing import Any
 from .. import errors
 from ..app import Ctx
 from ..models import dimensions
-from ..models.versions import MEASURES_SINCE, require_version
+from ..models.versions import MEASURES_SINCE, since
 from ..router import route
 from ..store import Row, State
 
@@ -24,9 +24,8 @@ def _summary(state: State, card: Row) -> dict[str, Any]:
     }
 
 
-@route("GET", "/api/metric")
+@route("GET", "/api/metric", available=since(MEASURES_SINCE))
 def list_metrics(ctx: Ctx):
-    require_version(ctx.state, MEASURES_SINCE)
     cards = ctx.state.table("card").where(type="metric", archived=False)
     return {
         "data": [_summary(ctx.state, c) for c in ctx.page(cards)],
@@ -36,9 +35,8 @@ def list_metrics(ctx: Ctx):
     }
 
 
-@route("GET", "/api/metric/{id}")
+@route("GET", "/api/metric/{id}", available=since(MEASURES_SINCE))
 def get_metric(ctx: Ctx, id: int):
-    require_version(ctx.state, MEASURES_SINCE)
     card = ctx.state.table("card").get(id)
     if card is None or card.get("type") != "metric":
         raise errors.not_found()

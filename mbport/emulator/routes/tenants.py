@@ -5,16 +5,15 @@ from __future__ import annotations
 from .. import premium
 from ..app import Ctx
 from ..models import tenants as model
-from ..models.versions import TENANTS_SINCE, require_version
+from ..models.versions import TENANTS_SINCE, since
 from ..router import route
 
 
 def _check(ctx: Ctx) -> None:
-    require_version(ctx.state, TENANTS_SINCE)
     premium.require(ctx.state, model.FEATURE, "Tenants")
 
 
-@route("GET", "/api/ee/tenant")
+@route("GET", "/api/ee/tenant", available=since(TENANTS_SINCE))
 def list_tenants(ctx: Ctx):
     """tenants/api.clj `GET /`: `{"data": [...]}` by id, filtered by `status` (all, active, deactivated)."""
     _check(ctx)
@@ -25,20 +24,20 @@ def list_tenants(ctx: Ctx):
     return {"data": [model.present(ctx.state, t) for t in ctx.page(rows)]}
 
 
-@route("POST", "/api/ee/tenant")
+@route("POST", "/api/ee/tenant", available=since(TENANTS_SINCE))
 def create_tenant(ctx: Ctx):
     _check(ctx)
     ctx.require_superuser()
     return model.present(ctx.state, model.create(ctx.state, ctx.body))
 
 
-@route("GET", "/api/ee/tenant/{id}")
+@route("GET", "/api/ee/tenant/{id}", available=since(TENANTS_SINCE))
 def get_tenant(ctx: Ctx, id: int):  # noqa: A002 - the spec's path parameter
     _check(ctx)
     return model.present(ctx.state, model.get(ctx.state, id))
 
 
-@route("PUT", "/api/ee/tenant/{id}")
+@route("PUT", "/api/ee/tenant/{id}", available=since(TENANTS_SINCE))
 def update_tenant(ctx: Ctx, id: int):  # noqa: A002
     _check(ctx)
     ctx.require_superuser()
