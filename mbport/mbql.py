@@ -34,6 +34,8 @@ KNOWN_CLAUSES = frozenset({
 TRAILING_OPTIONS = frozenset({"contains", "does-not-contain", "starts-with", "ends-with", "time-interval",
                               "relative-time-interval"})
 AGGREGATION_NAME_KEYS = ("name", "display-name")
+# Clauses outside KNOWN_CLAUSES whose MBQL 5 form puts an options map second (refs and order-by directions).
+REF_AND_DIRECTION_CLAUSES = frozenset({"field", "expression", "aggregation", "value", "asc", "desc"})
 
 
 def new_uuid() -> str:
@@ -443,9 +445,10 @@ def _to4(x: Any, agg_uuids: list) -> Any:
     if not isinstance(x, list) or not x or not isinstance(x[0], str):
         return [_to4(v, agg_uuids) for v in x] if isinstance(x, list) else x
     tag, args = x[0], x[1:]
-    # a `{"$ref": ...}` in place of an id (mbport's trees) is not an options map
-    is_clause5 = bool(args) and isinstance(args[0], dict) and "$ref" not in args[0] and (UUID in args[0] or tag in KNOWN_CLAUSES
-                                                               or tag in ("field", "expression", "aggregation", "value"))
+    # a `{"$ref": ...}` in place of an id (mbport's trees) is not an options map; a tree's clauses carry no lib/uuid
+    # (lib/convert.cljc `clause-with-options->legacy-MBQL` takes any map second as the options, whatever the tag)
+    is_clause5 = bool(args) and isinstance(args[0], dict) and "$ref" not in args[0] and (
+        UUID in args[0] or tag in KNOWN_CLAUSES or tag in REF_AND_DIRECTION_CLAUSES)
     if not is_clause5:
         return [tag, *(_to4(a, agg_uuids) for a in args)]
     opts, rest = args[0], list(args[1:])

@@ -267,3 +267,15 @@ def test_mbql5_refs_without_uuid_are_kept_as_mbql5():
     stage = mbql.to_mbql5(query, get_profile(None))["stages"][0]
     assert stage["fields"][0][0] == "expression" and stage["fields"][0][2] == "Net total"
     assert stage["order-by"][0][2][2] == "some-uuid"
+
+
+def test_mbql5_order_by_an_aggregation_without_uuids_converts_to_legacy():
+    """A tree's MBQL 5 (lib/uuids dropped except an aggregation's a ref points at) sorted by that aggregation: written
+    to a 0.56 target and read by verify as `["desc", ["aggregation", 0]]`, as Metabase's lib/convert.cljc
+    `->legacy-MBQL` gives it (was: `["desc", {}, ["aggregation", 0]]`, an MBQL 5 direction 0.56 stored as is)."""
+    query = {"lib/type": "mbql/query", "database": 1, "stages": [{
+        "lib/type": "mbql.stage/mbql", "source-table": 3,
+        "aggregation": [["count", {mbql.UUID: "agg-0"}], ["sum", {mbql.UUID: "agg-1"}, ["field", {}, 4]]],
+        "breakout": [["field", {}, 5]],
+        "order-by": [["desc", {}, ["aggregation", {}, "agg-1"]], ["asc", {}, ["field", {}, 5]]]}]}
+    assert mbql.to_legacy(query)["query"]["order-by"] == [["desc", ["aggregation", 1]], ["asc", ["field", 5, None]]]
