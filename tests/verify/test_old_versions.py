@@ -180,8 +180,6 @@ def test_0_65_downgrades_to_0_50_where_representable(downgraded):
     assert {r.get("email") for r in channel["recipients"]} >= {"sales-team@acme.example"}
 
 
-@pytest.mark.xfail(strict=True, reason="MBQL 5 order-by on an aggregation keeps its options map in MBQL 4: "
-                   "['desc', {}, ['aggregation', 0]] on the 0.50 target, rows sorted differently")
 def test_0_65_downgrade_keeps_an_aggregation_sort(downgraded):
     _, objects, rows = downgraded
     assert [line for line in objects + rows if line.startswith(DOWNGRADE_BUG)] == []
