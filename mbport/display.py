@@ -39,6 +39,12 @@ WORDS: dict[str, Words] = {
     "api-keys": Words(
         description="API keys by name, with the group they act as; never the key value.",
     ),
+    "cache-policies": Words(
+        description="Cache policies of single databases, dashboards and questions (Pro/Enterprise).",
+        aliases=("cache-policy",),
+        phrases={"strategy": "cache policy"},
+        colour="#e9edc9",
+    ),
     "cards": Words(
         description="Questions, models and metrics (with dashboard questions), in their collection's folder.",
         aliases=("card", "question", "model", "metric"),
@@ -95,6 +101,11 @@ WORDS: dict[str, Words] = {
         },
         colour="#f4a261",
     ),
+    "default-cache-policy": Words(
+        description="The instance's default cache policy (one doc).",
+        phrases={"strategy": "default cache policy"},
+        colour="#e9edc9",
+    ),
     "data-permissions": Words(
         description="Data permissions: what each group may see, query, download and edit in each database.",
         aliases=("data-permission",),
@@ -141,6 +152,13 @@ WORDS: dict[str, Words] = {
         phrases={"definition": "definition", "table": "table"},
         colour="#a2d2ff",
     ),
+    "metabots": Words(
+        description="Metabot configuration: the collection each built-in Metabot uses, verified content only or not.",
+        aliases=("metabot",),
+        phrases={"collection": "collection", "use_verified_content": {True: "verified content only",
+                                                                      False: "all content"}},
+        colour="#d8e2dc",
+    ),
     "memberships": Words(
         description="Who is in which group (one doc per group).",
         phrases={"members": "member"},
@@ -174,7 +192,7 @@ WORDS: dict[str, Words] = {
         colour="#a2d2ff",
     ),
     "settings": Words(
-        description="Whitelisted instance settings that differ from the defaults (one doc).",
+        description="Instance settings that are content (a documented list) and differ from the defaults (one doc).",
         phrases={"values": "setting"},
     ),
     "snippets": Words(

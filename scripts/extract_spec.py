@@ -12,6 +12,7 @@ AREAS = (
     "channel", "segment", "measure", "metric", "action", "setting", "api-key", "dataset", "eid-translation",
     "search", "mt", "revision", "ee/advanced-permissions/impersonation", "document", "glossary", "ee/library",
     "ee/data-studio", "data-studio", "ee/tenant", "transform", "transform-tag", "transform-job", "ee/transforms-python",
+    "cache", "moderation-review", "metabot/metabot",
 )
 
 

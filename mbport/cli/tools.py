@@ -103,7 +103,9 @@ def emulator() -> None:
               help="Serve at most this many requests at once, the rest wait (like Metabase's thread pool).")
 @click.option("--premium-features", default=None, metavar="LIST",
               help="Imitate an Enterprise build with a token that has these features (comma-separated: "
-                   "advanced_permissions, cache_granular_controls, official_collections, sandboxes; or 'all'). "
+                   "advanced_permissions, ai_controls, cache_granular_controls, content_verification, official_collections, "
+                   "sandboxes, "
+                   "whitelabel; or 'all'). "
                    "Default: none (OSS).")
 @click.option("--base-path", default="", metavar="PATH",
               help="Serve under this path, like a Metabase behind a proxy at https://example.com/metabase "

@@ -11,8 +11,9 @@ from .store import State
 # The token features the emulator implements (Metabase's own names, as in `token-features`). An instance starts
 # with none of them, like an OSS build; `Emulator(premium_features=...)` or `emulator serve --premium-features`
 # turns them on, the way a valid premium token does on a real Enterprise build.
-FEATURES = ("advanced_permissions", "cache_granular_controls", "library", "official_collections", "sandboxes", "tenants",
-            "transforms", "transforms-basic", "transforms-python")
+FEATURES = ("advanced_permissions", "ai_controls", "cache_granular_controls", "content_verification", "library",
+            "official_collections", "sandboxes", "tenants", "transforms", "transforms-basic", "transforms-python",
+            "whitelabel")
 ALL = "all"
 KEY = "premium_features"  # state.extra[KEY]: the enabled features
 

@@ -151,6 +151,7 @@ NUMBERS: frozenset[str] = frozenset({
     "database_position", "custom_position", "limit", "port", "alert_above_goal", "max-results", "decimals",
     "scale", "graph.goal_value", "priority", "schedule_minute", "row_count", "running_time", "uploads_count",
     "alert_first_only", "value", "default", "count", "version",
+    "multiplier", "min_duration_ms", "duration",  # a cache policy's strategy
 })
 
 # ---- structures read with the id walker (queries, settings, parameters): their keys are user content ----
@@ -184,6 +185,7 @@ COMPARED: frozenset[str] = frozenset({
     "sso_source", "subscriptions", "tabs", "template", "time_matters", "timestamp", "timezone", "type",
     "ui_display_type", "uploads_enabled", "uploads_schema_name", "uploads_table_prefix", "values",
     "visibility_type", "width",
+    "strategy", "unit", "refresh_automatically", "schedule", "use_verified_content",
 })
 
 # Maps keyed by an object's identity (a dashboard's dashcards and tabs, a timeline's events, graph entries).

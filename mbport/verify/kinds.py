@@ -645,6 +645,7 @@ class ApiKeys(Kind):
 
 class Settings(Kind):
     name, noun, pairs_by_state = "settings", "setting", False
+    IDS = {"custom-homepage-dashboard": "dashboards"}  # settings whose value is an object's id
 
     def fetch(self, side):
         return [{**s, "id": s.get("key")} for s in side.api.get("/api/setting")]
@@ -659,7 +660,11 @@ class Settings(Kind):
         from .fields import INSTANCE_SETTINGS
 
         reason = INSTANCE_SETTINGS.get(str(doc.get("key")))
-        return {**doc, "value": f"(not compared: {reason})"} if reason else doc
+        if reason:
+            return {**doc, "value": f"(not compared: {reason})"}
+        if doc.get("key") in self.IDS and doc.get("value") is not None:  # an id of this instance: what it names
+            return {**doc, "value": side.token(self.IDS[doc["key"]], doc["value"])}
+        return doc
 
 
 class Memberships(Kind):
@@ -784,9 +789,52 @@ class Impersonations(Kind):
         return f"{db} for {(side.docs.get('groups', {}).get(doc.get('group_id')) or {}).get('name')}"
 
 
+class CachePolicies(Kind):
+    """The default cache policy and those of single databases, dashboards and questions (`/api/cache`)."""
+
+    name, noun, pairs_by_state = "cache-policies", "cache policy", False
+    ITEMS = {"database": "databases", "dashboard": "dashboards", "question": "cards"}
+
+    def fetch(self, side):
+        rows = _optional(lambda: side.api.get("/api/cache", params={"model": "root"})["data"])
+        if rows is None:
+            return None
+        granular = _optional(lambda: side.api.get("/api/cache", params={"model": list(self.ITEMS)})["data"]) or []
+        return [{**r, "id": f"{r['model']}:{r['model_id']}"} for r in [*rows, *granular]]
+
+    def key(self, doc, side):
+        kind = self.ITEMS.get(doc["model"])
+        return (doc["model"], side.token(kind, doc["model_id"]) if kind else doc["model_id"])
+
+    def label(self, doc, side):
+        kind = self.ITEMS.get(doc["model"])
+        return f"of {side.token(kind, doc['model_id'])}" if kind else "default"
+
+    def personal(self, doc, side):
+        return ((doc.get("collection") or {}).get("id")) in side.personal
+
+    def prepare(self, doc, side):
+        # the item's name and collection are joined in from the item, which is compared on its own
+        return {"strategy": doc.get("strategy")}
+
+
+class Metabots(Kind):
+    """The built-in Metabot instances (`/api/metabot/metabot`): their collection and verified-content switch."""
+
+    name, noun, pairs_by_state = "metabots", "Metabot", False
+
+    def fetch(self, side):
+        found = _optional(lambda: side.api.get("/api/metabot/metabot"))
+        return None if found is None else list(found.get("items") or [])
+
+    def key(self, doc, side):
+        return (doc.get("entity_id"),)  # fixed on every instance (metabot/settings.clj)
+
+
 # In the order they are paired: a kind's key may name objects of the kinds before it.
 KINDS: list[Kind] = [
     Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), LegacyMetrics(),
     Cards(), Documents(), Dashboards(), Timelines(), Actions(), Channels(), Glossary(), Pulses(), Alerts(), ApiKeys(),
     Settings(), Memberships(), DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
+    CachePolicies(), Metabots(),
 ]

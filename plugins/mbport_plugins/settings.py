@@ -1,10 +1,21 @@
-"""Instance settings: a documented safe whitelist, only values that differ from Metabase's defaults."""
+"""Instance settings: a documented list of the settings that are content, only values that differ from the defaults."""
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
-from mbport.api import ExportContext, Kind, Match, WriteRequest, copy, skip
+from mbport.api import (
+    DiagnoseContext,
+    ExportContext,
+    Kind,
+    Match,
+    Phase,
+    WriteRequest,
+    copy,
+    is_ref,
+    skip,
+)
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's
@@ -20,6 +31,41 @@ WHITELIST = frozenset({
     "search-typeahead-enabled", "query-caching-max-kb", "query-caching-max-ttl", "enable-query-caching",
     "available-fonts", "application-font", "application-colors", "landing-page",
 })
+# What Metabase's own serialization exports (serialization.md, "General Metabase settings that are exported") and
+# is content: homepage, limits, maps, exports, look and feel, Metabot. Left out of that list, as this instance's
+# environment or state rather than content: derived read-only values (available-locales, available-timezones,
+# report-timezone-long/-short, system-timezone, enable-sandboxes?, enable-whitelabeling?, hide-embed-branding?), the
+# network (source-address-header, disable-cors-on-localhost, email-max-recipients-per-second,
+# synchronous-batch-updates, gsheets), and onboarding progress (embedding-homepage, embedding-hub-*,
+# non-table-chart-generated, setup-*, show-*-embed-terms).
+WHITELIST |= {
+    "aggregated-query-row-limit", "allowed-iframe-hosts", "application-favicon-url", "application-font-files",
+    "application-logo-url", "breakout-bins-num", "csv-field-separator", "custom-geojson-enabled", "custom-homepage",
+    "custom-homepage-dashboard", "default-maps-enabled", "embedded-metabot-enabled?", "enable-pivoted-exports",
+    "landing-page-illustration", "landing-page-illustration-custom", "loading-message", "login-page-illustration",
+    "login-page-illustration-custom", "no-data-illustration", "no-data-illustration-custom", "no-object-illustration",
+    "no-object-illustration-custom", "metabot-chat-system-prompt", "metabot-enabled?", "metabot-icon",
+    "metabot-limit-reset-rate", "metabot-limit-unit", "metabot-name", "metabot-nlq-system-prompt",
+    "metabot-quota-reached-message", "metabot-show-illustrations", "metabot-sql-system-prompt", "show-metabot",
+    "unaggregated-query-row-limit",
+}
+# Settings whose value is an id: the doc holds a ref, the import writes the target's id.
+REFS = {"custom-homepage-dashboard": "dashboards"}
+# The token feature a setting's write needs (its `defsetting`'s `:feature`); an instance without it refuses the
+# whole settings write, so plan names them first.
+FEATURES = {
+    **{k: "whitelabel" for k in (
+        "application-name", "application-colors", "application-font", "application-font-files",
+        "application-logo-url", "application-favicon-url", "loading-message", "show-metabot",
+        "login-page-illustration", "login-page-illustration-custom", "landing-page-illustration",
+        "landing-page-illustration-custom", "no-data-illustration", "no-data-illustration-custom",
+        "no-object-illustration", "no-object-illustration-custom")},
+    **{k: "ai_controls" for k in (
+        "metabot-name", "metabot-icon", "metabot-show-illustrations", "metabot-chat-system-prompt",
+        "metabot-nlq-system-prompt", "metabot-sql-system-prompt", "metabot-limit-unit", "metabot-limit-reset-rate",
+        "metabot-quota-reached-message")},
+    "subscription-allowed-domains": "email_allow_list",
+}
 
 
 class Settings(Kind):
@@ -31,6 +77,7 @@ class Settings(Kind):
         "values": copy(read=lambda raw: dict(sorted(raw["values"].items())), send=False),  # whitelisted, non-default
         "key": skip("becomes a key of `values`"), "value": skip("becomes a value of `values`"),
         "is_env_setting": skip("env-set settings cannot be written through the API"),
+        "known": skip("the settings this instance has (a target without one of the tree's refuses it)"),
         **{k: skip("documentation") for k in ("env_name", "description", "default")},
     }
     match = Match()  # the one settings doc is the target's
@@ -39,10 +86,39 @@ class Settings(Kind):
         rows = api.get(self.endpoint)
         values = {r["key"]: r["value"] for r in rows
                   if r["key"] in WHITELIST and r.get("value") is not None and not r.get("is_env_setting")}
-        return [{"id": "instance", "values": values}]
+        return [{"id": "instance", "values": values, "known": sorted(r["key"] for r in rows)}]
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return ("instance",)
+
+    def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
+        values = doc.get("values") or {}
+        for key, kind in REFS.items():
+            if values.get(key) is not None:
+                values[key] = ctx.ref(kind, values[key])
+        return doc
+
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
+        """Plan: a setting the target does not have (an older release) or whose feature its token lacks would make
+        Metabase refuse the whole settings write (one transaction), so each is named before anything is written."""
+        if phase != Phase.PLAN or ctx.target is None:
+            return []
+        target = ctx.target.raw(self.name)
+        known = set(target[0].get("known") or ()) if target else set()
+        try:
+            features = ctx.target.api.token_features
+        except Exception:  # a client that cannot tell (a test double): the write will say
+            features = None
+        problems = []
+        for key in sorted(doc.get("values") or {}):
+            if known and key not in known:
+                problems.append(f"settings/instance: the target has no setting {key!r} (an older Metabase); remove "
+                                "it from settings/instance.json to import into this instance")
+            elif features is not None and key in FEATURES and not features.get(FEATURES[key]):
+                problems.append(f"settings/instance: {key!r} needs the {FEATURES[key]} feature, which the target's "
+                                "token lacks (Metabase Pro or Enterprise); remove it from settings/instance.json or "
+                                "import into an instance that has it")
+        return problems
 
     # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
     archivable = False
@@ -52,7 +128,7 @@ class Settings(Kind):
         return ["values"] if any(have.get(k) != v for k, v in wanted.get("values", {}).items()) else []
 
     def payload(self, doc, resolve, stage):
-        return {k: v for k, v in doc.get("values", {}).items() if k in WHITELIST}
+        return {k: resolve(v) if is_ref(v) else v for k, v in doc.get("values", {}).items() if k in WHITELIST}
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         if req.payload:

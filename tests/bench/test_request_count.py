@@ -45,6 +45,8 @@ LISTINGS = {
     "/api/glossary": 1,
     "/api/transform": 1, "/api/transform-tag": 1, "/api/transform-job": 1,
     "/api/ee/transforms-python/library/common": 1,  # 404 on an OSS instance (no EE routes)
+    "/api/cache": 2,  # the default policy, then the per-item ones (402 on an OSS instance)
+    "/api/metabot/metabot": 1,  # the built-in Metabots (0.61 on)
 }
 NUMBERED = re.compile(r"/\d+")
 

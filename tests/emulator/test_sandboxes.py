@@ -44,10 +44,11 @@ def test_an_emulator_is_oss_unless_given_premium_features(emulator, anon):
     emu = Emulator(premium_features=["sandboxes"])
     props = make_client(emu).get("/api/session/properties").json()
     assert props["version"]["tag"].startswith("v1.")  # only Enterprise builds have premium features
-    assert props["token-features"] == {"advanced_permissions": False, "cache_granular_controls": False,
+    assert props["token-features"] == {"advanced_permissions": False, "ai_controls": False,
+                                       "cache_granular_controls": False, "content_verification": False,
                                        "library": False, "official_collections": False, "sandboxes": True,
                                        "tenants": False, "transforms": False, "transforms-basic": False,
-                                       "transforms-python": False}
+                                       "transforms-python": False, "whitelabel": False}
     emu.premium_features = None
     assert make_client(emu).get("/api/session/properties").json()["version"]["tag"].startswith("v0.")
 

@@ -112,3 +112,23 @@ def test_non_admins(admin, emulator):
     admin.put("/api/setting/site-name", json={"value": "Shared"})
     assert bob.get("/api/setting/site-name").text == "Shared"
     assert make_client(emulator).get("/api/setting").status_code == 401
+
+
+def test_content_settings_of_the_serialization_list_are_known_with_their_defaults(admin):
+    """appearance/settings.clj, query_processor/settings.clj, metabot/settings.clj: types, defaults, features."""
+    infos = {s["key"]: s for s in admin.get("/api/setting").json()}
+    assert infos["csv-field-separator"]["default"] == "," and infos["enable-pivoted-exports"]["default"] is True
+    assert infos["custom-homepage-dashboard"]["default"] is None and infos["breakout-bins-num"]["default"] == 8
+    assert infos["metabot-enabled?"]["env_name"] == "MB_METABOT_ENABLED"
+    assert admin.put("/api/setting/custom-homepage-dashboard", json={"value": "7"}).status_code == 204
+    assert admin.get("/api/setting/custom-homepage-dashboard").json() == 7  # an integer setting
+    refused = admin.put("/api/setting/metabot-name", json={"value": "Ask"})
+    assert refused.status_code == 500 and "ai-controls" in refused.json()["message"]
+
+
+def test_feature_settings_are_written_with_the_feature(ee):
+    _, client = ee
+    assert client.put("/api/setting", json={"application-colors": {"brand": "#123456"},
+                                            "metabot-name": "Ask"}).status_code == 204
+    assert client.get("/api/setting/application-colors").json() == {"brand": "#123456"}
+    assert client.get("/api/setting/metabot-name").text == "Ask"

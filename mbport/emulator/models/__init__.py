@@ -19,6 +19,7 @@ from . import (
     glossary,
     groups,
     impersonations,
+    metabots,
     notifications,
     permissions_graph,
     pulses,
@@ -32,7 +33,7 @@ from . import (
 )
 
 AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, glossary, groups,
-         impersonations,
+         impersonations, metabots,
          notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, transforms, users, versions)
 
 

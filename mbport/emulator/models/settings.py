@@ -27,7 +27,7 @@ class Setting:
 
     @property
     def env_name(self) -> str:
-        return "MB_" + self.key.upper().replace("-", "_")
+        return "MB_" + self.key.upper().replace("-", "_").rstrip("?")
 
 
 
@@ -35,7 +35,74 @@ _S = Setting
 
 
 
-CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([
+# The content settings of Metabase's serialization list (docs/installation-and-operation/serialization.md, "General
+# Metabase settings that are exported"), each as its `defsetting` declares it: src/metabase/appearance/settings.clj
+# (look and feel, homepage), server/settings.clj (allowed-iframe-hosts), query_processor/settings.clj (row limits,
+# csv-field-separator, enable-pivoted-exports), geojson/settings.clj, metabot/settings.clj and
+# enterprise/backend/src/metabase_enterprise/metabot/settings.clj (metabot-*). `feature` is the token feature a write
+# needs (`:feature :whitelabel`, `:ai-controls`; the token's own name has `_`).
+DEFAULT_IFRAME_HOSTS = ",\n".join((
+    "youtube.com", "youtu.be", "loom.com", "vimeo.com", "docs.google.com", "calendar.google.com", "airtable.com",
+    "typeform.com", "canva.com", "codepen.io", "figma.com", "grafana.com", "miro.com", "excalidraw.com", "notion.com",
+    "atlassian.com", "trello.com", "asana.com", "gist.github.com", "linkedin.com", "twitter.com", "x.com"))
+QUOTA_MESSAGE = "You have reached your AI usage limit for the current period. Please contact your administrator."
+_ILLUSTRATIONS = [
+    _S(f"{page}-illustration{suffix}", "string", None if suffix else "default", f"The {what} illustration{suffix}.",
+       "authenticated" if page == "landing-page" and suffix else "public", feature="whitelabel")
+    for page, what in (("login-page", "login page"), ("landing-page", "landing page"),
+                       ("no-data", "no results"), ("no-object", "no search results"))
+    for suffix in ("", "-custom")]
+CONTENT_SETTINGS = [
+    _S("aggregated-query-row-limit", "integer", None,
+       "Maximum number of rows to return for aggregated queries via the API.", "public"),
+    _S("allowed-iframe-hosts", "string", DEFAULT_IFRAME_HOSTS, "Allowed iframe hosts", "public"),
+    _S("application-colors", "json", {}, "Choose the colors used in the user interface throughout Metabase and "
+       "others specifically for the charts.", "public", feature="whitelabel"),
+    _S("application-favicon-url", "string", "app/assets/img/favicon.ico", "Upload a file to use as the favicon.",
+       "public", feature="whitelabel"),
+    _S("application-font", "string", "Lato", "Replace “Lato” as the font family.", "public", feature="whitelabel"),
+    _S("application-font-files", "json", None, "Tell us where to find the file for each font weight.", "public",
+       feature="whitelabel"),
+    _S("application-logo-url", "string", "app/assets/img/logo.svg",
+       "Upload a file to replace the Metabase logo on the top bar.", "public", feature="whitelabel"),
+    _S("breakout-bins-num", "integer", 8, "When using the default binning strategy and a number of bins is not "
+       "provided, this number will be used as the default."),
+    _S("csv-field-separator", "string", ",", "Character to use as field separator in CSV exports.", "public"),
+    _S("custom-geojson-enabled", "boolean", True, "Whether or not the use of custom GeoJSON is enabled."),
+    _S("custom-homepage", "boolean", False, "Pick one of your dashboards to serve as homepage.", "public"),
+    _S("custom-homepage-dashboard", "integer", None, "ID of dashboard to use as a homepage", "public"),
+    _S("default-maps-enabled", "boolean", True, "Whether or not the default GeoJSON maps are enabled."),
+    _S("embedded-metabot-enabled?", "boolean", True, "Whether Metabot is enabled for embedding.", "public"),
+    _S("enable-pivoted-exports", "boolean", True, "Enable pivoted exports and pivoted subscriptions",
+       "authenticated"),
+    _S("landing-page", "string", None, "Enter a relative URL like /dashboard/1 or /collection/2.", "authenticated"),
+    _S("loading-message", "keyword", "doing-science", "Choose the message to show while a query is running.",
+       "public", feature="whitelabel"),
+    _S("metabot-chat-system-prompt", "string", None, "Custom system prompt for the Metabot chat experience.",
+       feature="ai-controls"),
+    _S("metabot-enabled?", "boolean", True, "Whether Metabot is enabled for regular usage.", "public"),
+    _S("metabot-icon", "string", "metabot", "The icon for Metabot.", "public", feature="ai-controls"),
+    _S("metabot-limit-reset-rate", "keyword", "monthly", "How often Metabot usage limits reset.",
+       feature="ai-controls"),
+    _S("metabot-limit-unit", "keyword", "tokens", "The unit used for Metabot usage limits.", feature="ai-controls"),
+    _S("metabot-name", "string", "Metabot", "The display name for Metabot.", "public", feature="ai-controls"),
+    _S("metabot-nlq-system-prompt", "string", None, "Custom system prompt for the natural language query "
+       "experience.", feature="ai-controls"),
+    _S("metabot-quota-reached-message", "string", QUOTA_MESSAGE, "The message shown to users when they reach their "
+       "usage quota.", feature="ai-controls"),
+    _S("metabot-show-illustrations", "boolean", True, "Whether to show Metabot illustrations in the UI.", "public",
+       feature="ai-controls"),
+    _S("metabot-sql-system-prompt", "string", None, "Custom system prompt for the SQL generation experience.",
+       feature="ai-controls"),
+    _S("show-homepage-pin-message", "boolean", True, "Whether or not to display a message about pinning dashboards.",
+       "authenticated"),
+    _S("show-metabot", "boolean", True, "Enables Metabot character on the home page", "public", feature="whitelabel"),
+    _S("unaggregated-query-row-limit", "integer", None,
+       "Maximum number of rows to return specifically on :rows type queries via the API.", "public"),
+    *_ILLUSTRATIONS,
+]
+
+CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([*CONTENT_SETTINGS,
     _S("admin-email", "string", None,
        "The email address users should be referred to if they encounter a problem.", "authenticated"),
     _S("anon-tracking-enabled", "boolean", True,
@@ -240,7 +307,7 @@ def _normalize(setting: Setting, value: Any) -> Any:
 
 def prepare(setting: Setting, value: Any, features: frozenset[str] = frozenset()) -> tuple[bool, Any]:
     """(should write, value) after Metabase's checks; raises like set! does (`features`: the token's)."""
-    if setting.feature and setting.feature not in features:
+    if setting.feature and setting.feature.replace("-", "_") not in features:  # the token spells it with `_`
         raise errors.server_error(
             f"Setting {setting.key} is not enabled because feature {setting.feature} is not available")
     if setting.read_only:

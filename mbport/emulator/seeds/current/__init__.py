@@ -15,7 +15,18 @@ from typing import Any
 import httpx
 
 from mbport.emulator.seeds import SeedError, ok
-from mbport.emulator.seeds.current import channels, content, documents, glossary, studio, tenants, transforms
+from mbport.emulator.seeds.current import (
+    appearance,
+    caching,
+    channels,
+    content,
+    documents,
+    glossary,
+    metabot,
+    studio,
+    tenants,
+    transforms,
+)
 from mbport.emulator.seeds.handmade import base
 
 # The parts, in the order they are built. Add a part here (one module, one line).
@@ -26,6 +37,9 @@ PARTS = (base, content,
          channels,
          glossary,
          transforms,
+         caching,
+         appearance,
+         metabot,
          )
 NEEDS = (0, 65)
 # The transforms write tables into the SQLite warehouse (seeds.load turns on the emulator's sqlite_transforms licence).
