@@ -120,11 +120,16 @@ class Planner(Matcher):
                     break
                 needs.setdefault(need.database, {})[need.setting] = need.value
         if self.options.skip_unsupported:
-            for addr in sorted(reasons):
-                for node in nx.descendants(self.graph, (addr, caps.stages(self.kind(addr))[-1])) | nx.descendants(
-                        self.graph, (addr, caps.stages(self.kind(addr))[0])):
-                    if node[0] not in reasons and node[0] != addr:
-                        reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
+            # Left out as a whole: what depends on any stage of a left-out doc goes too, and so on (a cache policy
+            # waits only for its dashboard's shell, which a card in the dashboard's layout does not hold back).
+            todo = sorted(reasons, reverse=True)
+            while todo:
+                addr = todo.pop()
+                for stage in caps.stages(self.kind(addr)):
+                    for node in nx.descendants(self.graph, (addr, stage)):
+                        if node[0] not in reasons and node[0] != addr:
+                            reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
+                            todo.append(node[0])
             for addr in reasons:  # what was left out needs no setting
                 for need in caps.database_needs(self.kind(addr), self.tree.docs[addr], self.tree.docs):
                     needs.get(need.database, {}).pop(need.setting, None)
