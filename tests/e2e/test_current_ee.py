@@ -147,8 +147,7 @@ def test_content_settings_are_on_the_target_as_on_the_source(source, imported):
 def test_an_oss_target_is_told_which_settings_need_a_feature_before_writing(source, registry, tmp_path):
     _, _, out, _ = source
     emu, api = _instance()
-    importer = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url),
-                        {"skip_unsupported": True})
+    importer = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url), {})
     before = len(emu.request_log)
     problems = importer.plan().problems
     assert any("'application-colors' needs the whitelabel feature" in p for p in problems), problems
