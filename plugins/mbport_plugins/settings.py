@@ -6,6 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (
+    DeferredRefs,
     DiagnoseContext,
     ExportContext,
     Kind,
@@ -68,7 +69,7 @@ FEATURES = {
 }
 
 
-class Settings(Kind):
+class Settings(DeferredRefs, Kind):
     name = "settings"
     endpoint = "/api/setting"
     key_fields = ()
@@ -127,8 +128,19 @@ class Settings(Kind):
         have = current.get("values", {})
         return ["values"] if any(have.get(k) != v for k, v in wanted.get("values", {}).items()) else []
 
+    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
+        """The homepage dashboard is written in the second pass: the other settings do not wait for it (nor go with
+        it when `--skip-unsupported` leaves it out)."""
+        return {v["$ref"] for v in (doc.get("values") or {}).values() if is_ref(v)}
+
     def payload(self, doc, resolve, stage):
-        return {k: resolve(v) if is_ref(v) else v for k, v in doc.get("values", {}).items() if k in WHITELIST}
+        body = {}
+        for key, value in doc.get("values", {}).items():
+            if key in WHITELIST:
+                value = resolve.optional(value) if is_ref(value) else value
+                if value is not None:  # a ref with no target id yet: the second pass writes it
+                    body[key] = value
+        return body
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         if req.payload:
