@@ -825,7 +825,9 @@ class Metabots(Kind):
 
     def fetch(self, side):
         found = _optional(lambda: side.api.get("/api/metabot/metabot"))
-        return None if found is None else list(found.get("items") or [])
+        # Every 0.61+ instance has the built-in ones: only those an admin changed are content (as in the export).
+        return None if found is None else [m for m in found.get("items") or []
+                                           if m.get("collection_id") is not None or m.get("use_verified_content")]
 
     def key(self, doc, side):
         return (doc.get("entity_id"),)  # fixed on every instance (metabot/settings.clj)

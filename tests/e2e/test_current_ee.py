@@ -102,7 +102,7 @@ def test_verify_pairs_every_policy_and_finds_no_difference(source, imported):
     _, src, _, _ = source
     _, tgt, importer, _ = imported
     objects, _, result = judged(src, tgt, importer.ids, queries=False)
-    assert result.counts["cache-policies"].paired == 4 and result.counts["metabots"].paired == 2
+    assert result.counts["cache-policies"].paired == 4 and result.counts["metabots"].paired == 1
     assert objects == []
 
 
