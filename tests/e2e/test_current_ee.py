@@ -13,11 +13,11 @@ from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, transforms_on, writes_since
 
 
 def _instance(seed: str | None = None, **kw: Any) -> tuple[Emulator, MetabaseClient]:
-    emu = Emulator("0.65", **kw)
+    emu = transforms_on(Emulator("0.65", **kw))  # the seed's transforms need them turned on, as its source had
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     if seed:
         seeds.load(emu, seed, session)
