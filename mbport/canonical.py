@@ -26,8 +26,14 @@ def canonical_query(node: Any) -> Any:
     client sends while it makes up one that is missing, so stripping it would leave the ref dangling on the
     target (metabase.lib.aggregation/resolve-aggregation: "No aggregation with uuid"). The uuid is stored, so
     keeping it stays deterministic."""
-    referenced = set(_aggregation_refs(node))
-    return _canonical(node, referenced, named=False)
+    referenced: set[str] = set()
+    uuids: list[tuple[dict[str, Any], str]] = []
+    out = _canonical(node, referenced, uuids, named=False)
+    # One walk: which uuids a ref names is known only at its end, so each `lib/uuid` was kept until then.
+    for kept, uuid in uuids:
+        if uuid not in referenced:
+            del kept["lib/uuid"]
+    return out
 
 
 def _aggregation_refs(node: Any) -> Iterator[str]:
@@ -43,17 +49,27 @@ def _aggregation_refs(node: Any) -> Iterator[str]:
                 yield from _aggregation_refs(x)
 
 
-def _canonical(node: Any, referenced: set[str], named: bool) -> Any:
+_CONTAINERS = (list, dict)  # a tuple: isinstance with it is faster than with `list | dict`
+
+
+def _canonical(node: Any, referenced: set[str], uuids: list[tuple[dict[str, Any], str]], named: bool) -> Any:
     if isinstance(node, list):  # scalars are copied without a call: a stored query is mostly scalars
-        return [_canonical(x, referenced, False) if isinstance(x, list | dict) else x for x in node]
+        if len(node) == 3 and node[0] == "aggregation" and isinstance(node[1], dict) and isinstance(node[2], str):
+            referenced.add(node[2])
+        return [_canonical(x, referenced, uuids, False) if isinstance(x, _CONTAINERS) else x for x in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if not named and key in QUERY_NOISE and not (key == "lib/uuid" and value in referenced):
-            continue
+        if not named and key in QUERY_NOISE:
+            if key == "lib/uuid":
+                uuids.append((out, value))  # dropped at the end unless a ref names it
+            else:
+                if isinstance(value, _CONTAINERS):  # not kept, but a ref inside it still names a uuid
+                    referenced.update(_aggregation_refs(value))
+                continue
         if key == "template-tags" and isinstance(value, list):
             value = {t["name"]: t for t in value if isinstance(t, dict) and "name" in t}
-        out[key] = (_canonical(value, referenced, named=key in NAMED_MAPS and not named)
-                    if isinstance(value, list | dict) else value)
+        out[key] = (_canonical(value, referenced, uuids, named=key in NAMED_MAPS and not named)
+                    if isinstance(value, _CONTAINERS) else value)
     return out

@@ -242,6 +242,9 @@ class Spec:
         self.fields = dict(fields)
         self.by_out: dict[str, tuple[str, Field]] = {
             out: (name, f) for name, f in self.fields.items() if (out := f.out(name))}
+        # (raw name, doc name, declaration) of the fields a doc holds: export runs once per object, so thousands
+        # of times per kind
+        self._exported = [(name, f.out(name), f) for name, f in self.fields.items() if f.out(name) is not None]
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -269,12 +272,10 @@ class Spec:
     def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
         doc: dict[str, Any] = {}
-        for name, f in self.fields.items():
-            out = f.out(name)
-            if out is not None:
-                value = f.export(raw, name, ctx)
-                if value is not OMIT:
-                    doc[out] = value
+        for name, out, f in self._exported:
+            value = f.export(raw, name, ctx)
+            if value is not OMIT:
+                doc[out] = value
         return doc
 
     def export_item(self, raw: dict[str, Any], ctx: Any, more: Any = None) -> dict[str, Any] | None:
