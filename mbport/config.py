@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +103,8 @@ def load(path: Path | None) -> Config:
     """The config at `path` (an empty one for None), checked: known keys and types, no secrets in the file."""
     if path is None:
         return Config()
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

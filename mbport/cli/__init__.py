@@ -14,17 +14,44 @@ from .. import output as output_module
 from ..errors import EXIT_CODES, INTERRUPTED, MbportError
 from ..output import Output
 from ..state import default_state_path
-from . import diff, export, imports, tools, tree, verify
 from .options import load_config, make_client
 from .rendering import debug_logging, end_debug_logging, fail, out
 from .tools import invoked_as
+
+# Command name → (module of mbport.cli, function): a command's module (and what it imports: the importer, git,
+# verify ...) is loaded only when that command runs or help lists it (click's "lazily loading subcommands").
+COMMANDS = {
+    "export": ("export", "export"), "backup": ("export", "backup"), "log": ("export", "log_cmd"),
+    "check": ("tree", "check"), "graph": ("tree", "graph"), "plugins": ("tree", "plugins_cmd"),
+    "plan": ("imports", "plan"), "import": ("imports", "import_cmd"), "apply": ("imports", "import_cmd"),
+    "restore": ("imports", "restore"), "migrate": ("imports", "migrate"), "diff": ("diff", "diff_cmd"),
+    "verify": ("verify", "verify"), "demo": ("tools", "demo"), "doctor": ("tools", "doctor"),
+    "emulator": ("tools", "emulator"),
+}
+
+
+class LazyGroup(click.Group):
+    """The root group: each command imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            module, attr = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+            _output_flags_after_the_command(command)
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
 
 __all__ = ["cli", "default_state_path", "invoked_as", "load_config", "main", "make_client"]
 
 EXIT_CODE_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
 
-@click.group(epilog=EXIT_CODE_HELP)
+@click.group(cls=LazyGroup, epilog=EXIT_CODE_HELP)
 @click.version_option(__version__, prog_name="mbport")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP exchanges (secrets redacted).")
 @click.option("--json", "json_mode", is_flag=True,
@@ -49,35 +76,25 @@ def cli(ctx: click.Context, debug: bool, json_mode: bool, quiet: bool, config_pa
         debug_logging()
 
 
-for command in (export.export, export.backup, export.log_cmd, tree.check, tree.graph, tree.plugins_cmd,
-                imports.plan, imports.import_cmd, imports.restore, imports.migrate, diff.diff_cmd, verify.verify,
-                tools.demo, tools.doctor, tools.emulator):
-    cli.add_command(command)
-cli.add_command(imports.import_cmd, "apply")
-
-
 def _late_output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         setattr(out(), "json" if "--json" in param.opts else "quiet", True)
 
 
-def _output_flags_after_the_command(group: click.Group) -> None:
+def _output_flags_after_the_command(command: click.Command) -> None:
     """`mbport export ... -q --json` works like `mbport -q --json export ...`: every command also takes the
     group's output flags after its name (diff keeps its own --json: the older one object per line)."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            _output_flags_after_the_command(command)
-            continue
-        taken = {opt for param in command.params for opt in param.opts}
-        if "--json" not in taken:
-            command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
-                                               callback=_late_output_flag, help="Same as `mbport --json ...`."))
-        if not {"-q", "--quiet"} & taken:
-            command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
-                                               callback=_late_output_flag, help="Same as `mbport -q ...`."))
-
-
-_output_flags_after_the_command(cli)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _output_flags_after_the_command(sub)
+        return
+    taken = {opt for param in command.params for opt in param.opts}
+    if "--json" not in taken:
+        command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                           callback=_late_output_flag, help="Same as `mbport --json ...`."))
+    if not {"-q", "--quiet"} & taken:
+        command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                                           callback=_late_output_flag, help="Same as `mbport -q ...`."))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,7 +148,7 @@ def _json_run(args: list[str]) -> bool:
         return True
     command = None
     for arg in args:
-        if command is None and arg in cli.commands:
+        if command is None and arg in COMMANDS:
             command = arg
         elif arg == "--json" and command != "diff":
             return True

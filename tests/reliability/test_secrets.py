@@ -81,7 +81,7 @@ def test_no_known_secret_anywhere(instances, tmp_path, capsys, caplog):
         "--with-api-keys")
     target.wait_idle()
     run("plan", str(tree_dir), *target_flags, "--session-token", target_session)
-    if "backup" in cli.cli.commands:
+    if cli.cli.get_command(None, "backup") is not None:
         run("backup", "--repo", str(repo), "--url", "http://source.test", "--session-token", source_session)
     # Failures: a wrong password, and a server error that echoes the database password back (as JDBC drivers do).
     code, _ = run("plan", str(tree_dir), *target_flags, "--username", ADMIN_EMAIL, "--password", WRONG_PASSWORD,
