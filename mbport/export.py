@@ -212,8 +212,14 @@ def _normalize_again(registry: Registry, ctx: ExportContext, listed_warnings: in
     return normalize(registry, ctx)
 
 
-def build_index(registry: Registry, ctx: ExportContext) -> None:
+def build_index(registry: Registry, ctx: ExportContext, early: EarlyNormalizer | None = None) -> None:
+    """ctx.index from every raw; a kind `early` indexed while the others were read (the same raws, all ids
+    hashable) is taken from there instead of being indexed again."""
     for name, raws in ctx.raw.items():
+        known = early.indexed.get(name) if early is not None else None
+        if known is not None and known[0] is raws:
+            ctx.index.update(known[1])
+            continue
         kind = registry[name]
         for raw in raws:
             try:
@@ -289,6 +295,8 @@ class EarlyNormalizer:
         self.stage = stage
         self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
         self._index: dict[tuple[str, Any], str] = {}
+        # kind → (its raws as read, their index entries): build_index takes them when the raws are still those
+        self.indexed: dict[str, tuple[list[dict[str, Any]], dict[tuple[str, Any], str]]] = {}
         self._read: set[str] = set()  # kinds indexed so far
         self._pending: dict[str, list[dict[str, Any]]] = {}  # kind → raws not made yet, tried again each round
         self._staged_kinds: set[str] = set()
@@ -303,9 +311,15 @@ class EarlyNormalizer:
                 entries = [e for raw in read[name] for e in self.registry[name].index(raw)]
             except Exception:  # noqa: BLE001 - build_index reports it once every kind is read
                 continue
-            for k, ident, addr in entries:
-                with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
-                    self._index[(k, ident)] = addr
+            own: dict[tuple[str, Any], str] = {}
+            try:
+                for k, ident, addr in entries:
+                    own[(k, ident)] = addr
+            except TypeError:  # an id that is a list or an object is not hashable: build_index reports it
+                own = {key: addr for k, ident, addr in entries for key in [(k, ident)] if _hashable(key)}
+            else:
+                self.indexed[name] = (read[name], own)
+            self._index.update(own)
             self._pending[name] = list(read[name])
         tainted = [False]
         view = ExportContext(raw=_Watched(read, tainted), index=_Watched(self._index, tainted), options=self.ctx.options,
@@ -362,6 +376,14 @@ class EarlyNormalizer:
                 self.staged[addr] = (doc, paths[addr], files[paths[addr]])
         self._staged_kinds.update(ready)
         self.stage(files)
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
 
 
 class _Watched(dict):
@@ -521,7 +543,7 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
     early = EarlyNormalizer(registry, ctx, stage=writer.stage if whole else None)
     extract(api, registry, sorted(registry.kinds), ctx, progress, fetch_cache, while_waiting=early)
     listed_warnings = len(ctx.warnings)
-    build_index(registry, ctx)
+    build_index(registry, ctx, early)
     warned: set[int] = set()
     docs = normalize(registry, ctx, warned, early)
     if fetch_cache is not None and fetch_cache.refetch_stale(api, registry, ctx, warned):

@@ -1,10 +1,12 @@
-"""An export's objects cost no walk of the cycle collector: none while it runs, none when it ends (the first
-collection after it would walk the millions of objects a large export parses), and they return to the
-collector once the caller drops the result (no leak in a long-running process). Counted, not timed."""
+"""What a cold export does once, counted (not timed): its objects cost no walk of the cycle collector (none while
+it runs, none when it ends: the first collection after it would walk the millions of objects a large export
+parses), and they return to the collector once the caller drops the result (no leak in a long-running
+process); each raw object is indexed once (the index made while slower kinds were read is the final one)."""
 
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from pathlib import Path
 
 from mbport.client import MetabaseClient
@@ -14,11 +16,16 @@ from mbport.registry import load_plugins
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 
-def test_an_export_triggers_no_collection_and_gives_its_objects_back_when_dropped(tmp_path):
+def _sample():
     emu = Emulator()
     session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
     seeds.load(emu, "sample", session)
     emu.wait_idle()
+    return emu, session
+
+
+def test_an_export_triggers_no_collection_and_gives_its_objects_back_when_dropped(tmp_path):
+    emu, session = _sample()
     registry = load_plugins()
     collections: list[int] = []
 
@@ -40,3 +47,19 @@ def test_an_export_triggers_no_collection_and_gives_its_objects_back_when_droppe
         assert gc.isenabled() and gc.get_freeze_count() > 10_000 and len(gc.get_objects()) < 1_000
         del result
         assert gc.get_freeze_count() == 0  # the caller let it go: everything is collectable again
+
+
+def test_each_raw_object_is_indexed_once(tmp_path):
+    emu, session = _sample()
+    registry = load_plugins()
+    indexed: Counter[int] = Counter()
+    for kind in registry.kinds.values():
+        def counted(raw, _index=kind.index):
+            indexed[id(raw)] += 1
+            return _index(raw)
+
+        kind.index = counted  # this registry only
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        result = run_export(api, registry, Path(tmp_path) / "tree")
+    assert result.counts["cards"] > 0 and len(indexed) >= sum(result.counts.values()) - 5
+    assert max(indexed.values()) == 1
