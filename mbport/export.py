@@ -533,7 +533,8 @@ def no_automatic_gc():
     if was:
         if keep:
             gc.freeze()
-            weakref.finalize(keep[0], gc.unfreeze)
+            # not at exit: unfrozen then, they would all be walked by the interpreter's last collection
+            weakref.finalize(keep[0], gc.unfreeze).atexit = False
         gc.enable()
 
 

@@ -6,6 +6,8 @@ process); each raw object is indexed once (the index made while slower kinds wer
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -53,3 +55,24 @@ def test_each_raw_object_is_indexed_once(tmp_path):
         result = run_export(api, registry, Path(tmp_path) / "tree")
     assert result.counts["cards"] > 0 and len(indexed) >= sum(result.counts.values()) - 5
     assert max(indexed.values()) == 1
+
+
+HELD_TILL_EXIT = """
+import atexit, gc, sys
+from pathlib import Path
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count()))  # runs after the hooks registered later
+from mbport.export import run_export
+from mbport.registry import load_plugins
+from tests.conftest import seeded_instance
+_, client = seeded_instance("sample")
+result = run_export(client, load_plugins(), Path(sys.argv[1]))  # held until the process ends, as a command does
+"""
+
+
+def test_a_result_held_until_exit_is_not_given_back_to_the_last_collection(tmp_path):
+    """Unfrozen at exit, every object of the export would be walked by the interpreter's final collection."""
+    proc = subprocess.run([sys.executable, "-c", HELD_TILL_EXIT, str(tmp_path / "tree")], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    frozen = int(proc.stdout.split("frozen at exit:")[1])
+    assert frozen > 10_000
