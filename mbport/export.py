@@ -386,6 +386,9 @@ def _hashable(key: Any) -> bool:
     return True
 
 
+_ABSENT = object()
+
+
 class _Watched(dict):
     """A copy that notes (in `tainted`) every lookup of a key it lacks and every walk over all its items."""
 
@@ -394,10 +397,11 @@ class _Watched(dict):
         self._tainted = tainted
 
     def get(self, key, default=None):
-        if dict.__contains__(self, key):
-            return dict.__getitem__(self, key)
-        self._tainted[0] = True
-        return default
+        value = dict.get(self, key, _ABSENT)  # one lookup: refs are resolved through here for every doc
+        if value is _ABSENT:
+            self._tainted[0] = True
+            return default
+        return value
 
     def __getitem__(self, key):
         if not dict.__contains__(self, key):

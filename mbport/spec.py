@@ -245,6 +245,7 @@ class Spec:
         # (raw name, doc name, declaration) of the fields a doc holds: export runs once per object, so thousands
         # of times per kind
         self._exported = [(name, f.out(name), f) for name, f in self.fields.items() if f.out(name) is not None]
+        self._with_default = [(out, f) for out, (_, f) in self.by_out.items() if f.default is not OMIT]
 
     @property
     def reasons(self) -> dict[str, str]:
@@ -290,7 +291,7 @@ class Spec:
 
     def omit_defaults(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The doc without the fields that hold their declared default."""
-        for out, (_, f) in self.by_out.items():
+        for out, f in self._with_default:  # a field without a default never holds it
             if out in doc and f.is_default(doc[out]):
                 del doc[out]
         return doc
