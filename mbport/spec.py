@@ -244,7 +244,8 @@ class Spec:
             out: (name, f) for name, f in self.fields.items() if (out := f.out(name))}
         # (raw name, doc name, declaration) of the fields a doc holds: export runs once per object, so thousands
         # of times per kind
-        self._exported = [(name, f.out(name), f) for name, f in self.fields.items() if f.out(name) is not None]
+        self._exported: list[tuple[str, str, Field]] = [
+            (name, out, f) for name, f in self.fields.items() if (out := f.out(name)) is not None]
         self._with_default = [(out, f) for out, (_, f) in self.by_out.items() if f.default is not OMIT]
 
     @property
