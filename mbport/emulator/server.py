@@ -86,7 +86,22 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 3000, log_lev
     stop_on_sigterm()
     sock = sock or bind(host, port)
     server = uvicorn.Server(uvicorn.Config(asgi_app(emulator), log_level=log_level))
-    server.run(sockets=[sock])
+    original_serve = server.serve
+    made: list = []
+
+    def serve_tracked(*args, **kwargs):
+        made.append(original_serve(*args, **kwargs))
+        return made[-1]
+
+    server.serve = serve_tracked  # type: ignore[method-assign]
+    try:
+        server.run(sockets=[sock])
+    finally:
+        # A kill after uvicorn made its coroutine but before the loop ran it (right after "listening on") would
+        # leave it unstarted, and the interpreter would report it "never awaited", traceback and all, at exit.
+        for coroutine in made:
+            coroutine.close()
+        sock.close()
 
 
 def stop_on_sigterm() -> None:

@@ -187,3 +187,27 @@ def test_in_process_emulator_under_a_base_path_answers_only_there():
             answer = client.get(outside, headers={"X-Metabase-Session": session})
             assert answer.status_code == 404 and answer.headers["content-type"] == "text/html"
             assert b"<h1>404 Not Found</h1>" in answer.content
+
+
+def test_a_kill_before_the_loop_runs_the_server_leaves_no_unawaited_coroutine(monkeypatch):
+    """A SIGTERM can land after the server's coroutine is made but before the event loop runs it (right after the
+    "listening on" line): the run ends as interrupted, without the interpreter's "never awaited" report at exit
+    (which printed a traceback into the log of `mbport emulator serve`)."""
+    import asyncio
+    import gc
+    import warnings
+
+    from mbport.emulator import Emulator
+    from mbport.emulator import server as server_module
+
+    def killed(self, coro, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asyncio.Runner, "run", killed)
+    monkeypatch.setattr(server_module, "stop_on_sigterm", lambda: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt):
+            server_module.serve(Emulator(), port=free_port())
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
