@@ -116,6 +116,18 @@ def assert_settled(importer, emu: Emulator) -> None:
     assert writes_since(emu, before) == []
 
 
+def seeded_emulator(seed: str, *profile: str, **options) -> tuple[Emulator, str]:
+    """(emulator, admin session) of a fresh emulator (`Emulator(*profile, **options)`) set up by the test admin,
+    with `seed` loaded and its background work (syncs) done."""
+    from mbport.emulator import seeds
+
+    emu = Emulator(*profile, **options)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, seed, session)
+    emu.wait_idle()
+    return emu, session
+
+
 def seeded_instance(seed: str | None = None):
     """(emulator, mbport client) of a fresh emulator set up by the test admin, with `seed` loaded if given."""
     from mbport.client import MetabaseClient

@@ -5,52 +5,35 @@ from __future__ import annotations
 import pytest
 
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.registry import load_plugins
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import seeded_emulator
 
 
 @pytest.fixture(scope="session")
 def seeded():
     """(emulator, admin session) with the realistic `sample` instance loaded through the API."""
-    emu = Emulator()
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "sample", session)
-    emu.wait_idle()
-    return emu, session
+    return seeded_emulator("sample")
 
 
 @pytest.fixture(scope="session")
 def seeded_ee():
     """(emulator, admin session) of an Enterprise build with every emulated premium feature, loaded with the
     `enterprise` seed: the `sample` instance plus sandboxes and user attributes."""
-    emu = Emulator(premium_features="all")
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "enterprise", session)
-    emu.wait_idle()
-    return emu, session
+    return seeded_emulator("enterprise", premium_features="all")
 
 
 @pytest.fixture(scope="session")
 def seeded_old():
     """(emulator, admin session) of a 0.50 Enterprise build loaded with the `enterprise` seed: what only the oldest
     release holds (legacy metrics, pulse-shaped alerts)."""
-    emu = Emulator("0.50", premium_features="all", sqlite_actions=True)
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "enterprise", session)
-    emu.wait_idle()
-    return emu, session
+    return seeded_emulator("enterprise", "0.50", premium_features="all", sqlite_actions=True)
 
 
 @pytest.fixture(scope="session")
 def seeded_current():
     """(emulator, admin session) of a 0.65 Enterprise build loaded with the `current` seed: every kind only a current
     instance holds (documents, notification channels, glossary ...) on the handmade seed's base."""
-    emu = Emulator("0.65", premium_features="all")
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "current", session)
-    emu.wait_idle()
-    return emu, session
+    return seeded_emulator("current", "0.65", premium_features="all")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from mbport.capabilities import unsupported
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.emulator import Emulator, bootstrap
 from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.import_options import ImportOptions
@@ -17,7 +17,7 @@ from mbport.importing import open_import
 from mbport.refs import address_kind
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, transforms_on, writes_since
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, seeded_emulator, transforms_on, writes_since
 
 # Differences a release causes by itself, not mbport: release → the verify lines, each with its reason.
 VERSION_CAUSED = {
@@ -40,10 +40,7 @@ def version_caused(older: str, line: str) -> bool:
 @pytest.fixture(scope="module")
 def current(tmp_path_factory):
     """(source client, its tree) of the current seed on a 0.65 Enterprise emulator."""
-    emu = Emulator("0.65", premium_features="all", sqlite_actions=True)
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "current", session)
-    emu.wait_idle()
+    emu, session = seeded_emulator("current", "0.65", premium_features="all", sqlite_actions=True)
     source = MetabaseClient("http://current.test", session_token=session, transport=emu.transport())
     tree = tmp_path_factory.mktemp("current") / "tree"
     assert run_export(source, load_plugins(), tree).warnings == []
