@@ -4,6 +4,7 @@ retried graph PUT."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -62,6 +63,24 @@ def put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], d
     """Read the graph, PUT the changes `changes_for(graph)` gives (none: nothing to do) with its revision and the
     `extra` body keys (impersonations); a 409 (someone edited the graph meanwhile) reads it again, up to
     MAX_ATTEMPTS times. Returns the PUT's answer."""
+    with _graph_lock(endpoint):
+        return _put_graph(api, endpoint, changes_for, what, params, extra)
+
+
+# One revision counts the edits of a graph's every namespace (the collection graph's default and snippets docs):
+# two of its docs written at once would make one of them meet a 409 and read the graph again, so the PUTs of one
+# endpoint take turns.
+_GRAPH_LOCKS: dict[str, threading.Lock] = {}
+_GRAPH_LOCKS_GUARD = threading.Lock()
+
+
+def _graph_lock(endpoint: str) -> threading.Lock:
+    with _GRAPH_LOCKS_GUARD:
+        return _GRAPH_LOCKS.setdefault(endpoint, threading.Lock())
+
+
+def _put_graph(api: Any, endpoint: str, changes_for: Callable[[dict[str, Any]], dict[str, Any]], what: str,
+               params: dict[str, Any] | None, extra: dict[str, Any] | None) -> dict[str, Any] | None:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         graph = api.get(endpoint, params=params or None)
         changes = changes_for(graph)
