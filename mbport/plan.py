@@ -13,7 +13,7 @@ from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
 from .kind import ExportContext
 from .match import Matcher
-from .refs import address_kind, split_address
+from .refs import address_kind, null_refs, split_address
 from .resolve import Resolver
 
 Progress = Callable[[str, str], None]
@@ -193,7 +193,7 @@ class Planner(Matcher):
                 continue
             ctx.current = addr
             self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
-            differ = kind.compare(doc, current, self.options)
+            differ = kind.compare(self._as_written(doc, kind), current, self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
         self._recheck_after_cascades(changes)
         scope = None
@@ -302,6 +302,13 @@ class Planner(Matcher):
                 self.tree.docs[addr] = {k: v for k, v in self.tree.docs[addr].items() if k not in pins} | {
                     f: current[f] for f in pins if current.get(f) is not None}
         return scope
+
+    def _as_written(self, doc: dict[str, Any], kind: Any) -> dict[str, Any]:
+        """The doc as apply writes it: a (deferred) ref to a doc this import leaves out (--skip-unsupported, a
+        skipped kind) is written as null, so it compares as null, else the second plan of a downgrade (a link to a
+        dashboard showing a measure, into 0.57) would update the referring doc on every run."""
+        gone = {a for a in kind.refs(doc) if self._skipped(self.registry.owner(a))}
+        return null_refs(doc, gone) if gone else doc
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
         """`ComparesRaw.comparable_raw` of every matched doc whose kind has it, concurrently (it may read)."""

@@ -342,6 +342,17 @@ class Walker:
 _TEXT_REFS = re.compile(r"\{\{\s*#\[([a-z-]+/[^\]]+)\]|card:\[(cards/[^\]]+)\]")
 
 
+def null_refs(node: Any, addresses: set[str]) -> Any:
+    """A copy of `node` where every ref to one of `addresses` is null."""
+    if is_ref(node):
+        return None if node[REF] in addresses else node
+    if isinstance(node, dict):
+        return {k: null_refs(v, addresses) for k, v in node.items()}
+    if isinstance(node, list):
+        return [null_refs(v, addresses) for v in node]
+    return node
+
+
 def collect_refs(*payloads: Any) -> set[str]:
     """Every `$ref` address anywhere in the payloads (docs are already portable, so a plain scan suffices)."""
     found: set[str] = set()

@@ -10,6 +10,7 @@ from mbport.api import (
     FALSY,
     OMIT,
     REF,
+    ComparesRaw,
     DeferredRefs,
     DiagnoseContext,
     ExportContext,
@@ -27,6 +28,7 @@ from mbport.api import (
     archived_with_problems,
     common,
     copy,
+    custom,
     describe_dashcards,
     describe_tabs,
     each,
@@ -102,6 +104,12 @@ DASHCARD = {
 
 
 INLINE_PARAMETERS_SINCE = (0, 56)  # dashcard inline_parameters (metabase#59420)
+TREE_INLINE = "_tree_inline_parameters"  # plan only, on a target before 0.56: see `comparable_raw`
+
+
+def _grid_place(dc: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Where a doc's dashcard sits (tab ref, row, column): the same in the tree and in the target's normalized doc."""
+    return repr(dc.get("tab")), dc.get("row"), dc.get("col")
 
 
 def _ordered_dashcards(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -209,7 +217,7 @@ def _trim_links(settings: Any) -> Any:
     return out
 
 
-class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, DeferredRefs, Kind):
+class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, DeferredRefs, ComparesRaw, Kind):
     """Dashboards, each doc holding its tabs and dashcards.
 
     `list` (once per export, after collections) reads the summaries of `GET /api/dashboard?f=all` and
@@ -257,6 +265,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "last-edit-info": skip("revision history"),
         "moderation_reviews": skip("verification history (EE), not content"),
         "can_set_cache_policy": skip("the reading user's permission"),
+        TREE_INLINE: custom("plan only: the tree's inline filters, on a target before 0.56"),
     }
     match = Match("name", within="collection")
 
@@ -271,6 +280,23 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         return True
+
+    def comparable_raw(self, api, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        """Called by plan per matched dashboard: a target before 0.56 has no inline_parameters column, so the
+        filters the tree shows on a dashcard stay in the header there (the layout PUT leaves them out); what it
+        holds stands for the tree's dashcards, else a downgrade would rewrite the layout on every run."""
+        if api.version >= INLINE_PARAMETERS_SINCE:
+            return raw
+        inline = [(_grid_place(dc), dc["inline_parameters"]) for dc in doc.get("dashcards", [])
+                  if dc.get("inline_parameters")]
+        return {**raw, TREE_INLINE: inline} if inline else raw
+
+    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        for place, inline in raw.get(TREE_INLINE, ()):
+            for dc in doc.get("dashcards", []):
+                if _grid_place(dc) == place and not dc.get("inline_parameters"):
+                    dc["inline_parameters"] = inline
+        return doc
 
     def fetch(self, api, summary: dict[str, Any]) -> dict[str, Any]:
         full = api.get(f"{self.endpoint}/{summary['id']}")

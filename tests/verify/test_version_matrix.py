@@ -19,12 +19,14 @@ from mbport.check import load_tree
 from mbport.client import MetabaseClient, MetabaseVersion
 from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.emulator.profiles import PROFILES
+from mbport.emulator.seeds import sample
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.e2e.instances import FINANCE_SECRET
 from tests.verify.judge import judged
 
 # (pattern of a verify line, the versions it may appear between, why). `since` is the first release line that has
@@ -86,9 +88,9 @@ def instance(profile: str, url: str, seed: str | None = None) -> tuple[Emulator,
     return emu, MetabaseClient(url, session_token=session, transport=emu.transport())
 
 
-def importer(target: MetabaseClient, registry, tmp) -> Importer:
+def importer(target: MetabaseClient, registry, tmp, secrets: dict[str, str] | None = None) -> Importer:
     return Importer(target, registry, load_tree(tmp / "tree", registry), State.load(tmp / "state.json", target.url),
-                    {"secrets": Secrets(env={}), "with_api_keys": True, "api_keys_file": tmp / "keys.json",
+                    {"secrets": Secrets(secrets or {}, env={}), "with_api_keys": True, "api_keys_file": tmp / "keys.json",
                      "skip_unsupported": True})
 
 
@@ -131,6 +133,47 @@ def test_representative_crossings_verify_equal(source, target, tmp_path):
 @pytest.mark.parametrize(("source", "target"), every_pair())
 def test_every_pair_of_profiles_verifies_equal(source, target, tmp_path):
     migrate_and_judge(source, target, tmp_path)
+
+
+# The sample seed holds what the handmade one lacks (measures a downgrade leaves out with the dashboard showing them,
+# which another dashboard links to; a weekly alert; a native field filter; dashboards linking each other): imported
+# twice across each pair, the second plan must find nothing to do.
+SAMPLE_GAPS = {  # (source, target) → why the second plan still finds a change; not strict, old-050's lane
+    **{(a, "0.50"): "alert 'Revenue by month': subscriptions: 0.50's /api/alert gives the weekly schedule back as "
+                    "'0 0 9 ? * 2 *', the tree holds '0 0 9 ? * MON *' (the same Monday, another cron spelling)"
+       for a in PROFILES if a != "0.50"},
+}
+
+
+def second_plan(source_profile: str, target_profile: str, seed: str, tmp) -> list[str]:
+    """The changes a second `plan` of the same tree into the same target finds after the first import."""
+    registry = load_plugins()
+    _, source = instance(source_profile, "http://a.test", seed=seed)
+    run_export(source, registry, tmp / "tree")
+    emu_b, target = instance(target_profile, "http://b.test")
+    first = importer(target, registry, tmp, {FINANCE_SECRET: sample.FINANCE_DB_PASSWORD})
+    plan = first.plan()
+    assert plan.problems == []
+    assert first.apply(plan).failed == {}
+    emu_b.wait_idle()
+    again = importer(target, registry, tmp, {FINANCE_SECRET: sample.FINANCE_DB_PASSWORD}).plan()
+    return [c.line() for c in again.changes if c.action != "noop"]
+
+
+def sample_pairs(pairs) -> list:
+    return [pytest.param(a, b, id=f"{a}-to-{b}", marks=[pytest.mark.xfail(strict=False, reason=SAMPLE_GAPS[a, b])]
+                         if (a, b) in SAMPLE_GAPS else []) for a, b in pairs]
+
+
+@pytest.mark.parametrize(("source", "target"), sample_pairs(REPRESENTATIVE))
+def test_representative_crossings_of_the_sample_seed_plan_nothing_the_second_time(source, target, tmp_path):
+    assert second_plan(source, target, "sample", tmp_path) == []
+
+
+@pytest.mark.version_matrix
+@pytest.mark.parametrize(("source", "target"), sample_pairs(itertools.product(PROFILES, PROFILES)))
+def test_every_pair_of_profiles_imports_the_sample_seed_idempotently(source, target, tmp_path):
+    assert second_plan(source, target, "sample", tmp_path) == []
 
 
 def test_an_unexplained_difference_is_not_allowed():
