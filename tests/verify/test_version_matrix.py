@@ -1,7 +1,8 @@
 """Cross-version migration, judged by `mbport verify`: the handmade seed (content nobody wrote for the tests) on each
 emulator profile, exported, imported into an empty instance of another profile, and both instances compared object
 by object and row by row. The only differences allowed are the version-caused ones in ALLOWED, each with its reason
-(the README's "Supported Metabase versions" table lists them too); importing the same tree again plans nothing.
+(the README's "Supported Metabase versions" table lists them too); importing the same tree again plans nothing, for
+the handmade seed and for the sample seed (its own tests: no verify, only the second plan).
 
 The default run takes three representative pairs (0.56 → 0.65 and back: MBQL 4 ↔ 5, tag map ↔ list, the
 transforms permission; 0.63 → 0.61: tag lists into 0.61's quirks); `-m version_matrix` (.ci/run) takes every ordered
