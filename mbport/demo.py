@@ -34,6 +34,7 @@ class DemoResult:
     plans: list[str] = field(default_factory=list)  # plan summaries, in the order shown
     diff: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    verified: list[str] = field(default_factory=list)  # verify's differences, as lines (none: the target holds it all)
     seconds: float = 0.0
 
 
@@ -101,7 +102,7 @@ def run_demo(directory: Path | None, echo: Echo, program: str = "mbport", regist
         else:
             echo(f"{step} no changes; nothing committed")
 
-    def migrate(step: str, dry_run: bool = False, show: int = 12) -> None:
+    def migrate(step: str, dry_run: bool = False, show: int = 12) -> Any:
         def importer(tree_dir: Path):
             # continue_on_error: one failing object is reported at the end rather than ending the demo
             options = ImportOptions(secrets=Secrets.from_file(secrets_path), state=state_path, continue_on_error=True)
@@ -123,6 +124,22 @@ def run_demo(directory: Path | None, echo: Echo, program: str = "mbport", regist
             result.failed.update(failed)
             echo(f"      applied: {done.applied.written} write{'' if done.applied.written == 1 else 's'}" + (f", {len(failed)} failed" if failed else ""))
             target.wait_idle()
+        return done
+
+    def verify(left_out: dict[str, str]) -> None:
+        from .state import State
+        from .verify import run_verify
+
+        checked = run_verify(src, dst, state_ids=State.load(state_path, dst.url).ids, left_out=left_out)
+        objects = sum(c.paired + c.only_source + c.only_target for k, c in checked.counts.items()
+                      if not k.startswith("rows of "))
+        rows = sum(c.paired for k, c in checked.counts.items() if k.startswith("rows of "))
+        result.verified = [d.line() for d in checked.differences]
+        echo(f"   verify: {objects} objects compared field by field (their richest GET on both servers), and the rows "
+             f"of {rows} questions and dashboard cards: "
+             + ("no differences" if checked.equal else f"{len(checked.differences)} difference(s)"))
+        for line in result.verified[:12]:
+            echo(f"      {line}")
 
     with src, dst:
         echo(f"\n1. Back up the source into a git repository ({repo_dir})")
@@ -148,7 +165,9 @@ def run_demo(directory: Path | None, echo: Echo, program: str = "mbport", regist
             echo(f"      {line}")
         echo("\n4. Migrate again: only what changed is applied (the state remembers what went where)")
         migrate("   plan before:")
-        migrate("   plan after: ", dry_run=True)
+        last = migrate("   plan after: ", dry_run=True)
+        echo("\n5. Check the target against the source itself, not against mbport's own export (`mbport verify`)")
+        verify(last.plan.left_out_kinds())
 
     result.seconds = time.monotonic() - started
     echo(f"\nDone in {result.seconds:.1f} s. What to look at next:")

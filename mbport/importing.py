@@ -139,10 +139,16 @@ class Import:
         return self.importer.apply(plan if plan is not None else self.plan(), progress=progress)
 
     def verify(self, source: Any, *, kinds: list[str] | None = None, queries: bool = True,
-               include_personal: bool = False, progress: Any = None) -> VerifyResult:
+               include_personal: bool = False, left_out: dict[str, str] | None = None,
+               progress: Any = None) -> VerifyResult:
         """After apply: compare the instance the tree came from (`source`, a client) with the target, object by
-        object and (unless `queries` is False) row by row, pairing objects through this import's state."""
+        object and (unless `queries` is False) row by row, pairing objects through this import's state.
+        `left_out` (kind → why) is not compared; by default, what the last applied plan left out on purpose
+        (API keys without `with_api_keys`), which the target lacks by design."""
         from .verify import run_verify
 
+        if left_out is None:
+            left_out = self.applied.plan.left_out_kinds() if self.applied else {}
         return run_verify(source, self.api, state_ids=dict(self.state.ids), map_database=dict(self.options.map_database),
-                          kinds=kinds, queries=queries, include_personal=include_personal, progress=progress)
+                          kinds=kinds, queries=queries, include_personal=include_personal, left_out=left_out,
+                          progress=progress)

@@ -35,7 +35,7 @@ def invoked_as() -> str:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the demo's backup repository and state (default: a new temporary folder).")
 def demo(directory):
-    """The main job on built-in emulators: back up, migrate, change a chart, diff, migrate again."""
+    """The main job on built-in emulators: back up, migrate, change a chart, diff, migrate again, verify."""
     from ..extras import require_emulator
 
     require_emulator("mbport demo")
@@ -45,8 +45,8 @@ def demo(directory):
     result = run_demo(directory, report.line, program=invoked_as(), registry=loaded_plugins(),
                       track=lambda run: Tracked(run, report))
     report.result(directory=str(result.directory), commits=result.commits, plans=result.plans, diff=result.diff,
-                  failed=sorted(result.failed), seconds=round(result.seconds, 2))
-    if result.failed:
+                  failed=sorted(result.failed), differences=result.verified, seconds=round(result.seconds, 2))
+    if result.failed or result.verified:
         for addr, error in sorted(result.failed.items()):
             report.note(f"Failed: {addr}: {error}")
         sys.exit(WARNINGS)

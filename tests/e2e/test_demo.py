@@ -23,6 +23,9 @@ def test_demo_runs_clean(tmp_path):
     assert "Plan: 0 to create, 1 to update, 0 to archive" in plans[2]  # only the changed card
     assert "Plan: 0 to create, 0 to update, 0 to archive" in plans[3]
     assert "card 'Revenue by month': visualization: line → bar" in run.out
+    # The last step judges the migration by what both servers hold: every object, and every question's rows.
+    verified = next(line for line in run.out.splitlines() if line.strip().startswith("verify:"))
+    assert verified.endswith("no differences") and " 0 objects" not in verified and " 0 questions" not in verified
     assert "What to look at next" in run.out and "mbport diff --repo" in run.out
     # The next steps name a program that runs from the user's shell (pytest's here: `python -m mbport`).
     next_steps = run.out.split("What to look at next", 1)[1]
@@ -44,3 +47,20 @@ def test_demo_dir_is_reusable_but_never_clobbers_other_folders(tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert mbport("demo", "--dir", a_file).code != 0
+
+
+def test_the_demo_fails_when_the_target_does_not_hold_what_the_source_does(tmp_path):
+    """Verify reads both servers: a kind the export never wrote (its plugin missing here) is missing on the target,
+    and the demo says so and fails, though its own export and plan saw nothing wrong."""
+    from mbport.demo import run_demo
+    from mbport.registry import Registry, load_plugins
+
+    full = load_plugins()
+    without_alerts = Registry()
+    for name, kind in full.kinds.items():
+        if name != "alerts":
+            without_alerts.add(kind, full.info.get(name))
+    said: list[str] = []
+    result = run_demo(tmp_path / "demo", said.append, registry=without_alerts)
+    assert result.verified and all("alert" in line for line in result.verified), result.verified
+    assert any("verify:" in line and "difference(s)" in line for line in said)
