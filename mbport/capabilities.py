@@ -254,11 +254,17 @@ class Requires(Kind):
     until: ClassVar[tuple[int, int] | None] = None  # the last release line that has it (legacy metrics: 0.50)
     premium_feature: ClassVar[str | None] = None
 
+    def unheld(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]], version: Any) -> str | None:
+        """Why a target of this version cannot hold this doc because of another doc of the tree (an alert on an
+        archived card before 0.54); None: it can. Default None."""
+        return None
+
 
 def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None,
-                doc: dict[str, Any] | None = None) -> str | None:
+                doc: dict[str, Any] | None = None, docs: dict[str, dict[str, Any]] | None = None) -> str | None:
     """Why a target of this version (a `MetabaseVersion`, None: unknown) and token features cannot hold this kind
-    (`Requires`), or this doc of it (a field whose declaration `needs` what the target lacks); None: it can."""
+    (`Requires`), or this doc of it (a field whose declaration `needs` what the target lacks; with the tree's
+    `docs`, `Requires.unheld`); None: it can."""
     if isinstance(kind, Requires):
         if kind.since and version is not None and version < kind.since:
             return f"Metabase {version.tag} has no {kind.name} (they exist from {kind.since[0]}.{kind.since[1]} on)"
@@ -267,6 +273,10 @@ def unsupported(kind: Kind, version: Any, features: dict[str, bool] | None,
                     "no API target)")
         if kind.premium_feature and features is not None and not features.get(kind.premium_feature):
             return f"its token has no {kind.premium_feature} feature (Metabase Pro or Enterprise)"
+        if doc is not None and docs is not None and version is not None:
+            reason = kind.unheld(doc, docs, version)
+            if reason:
+                return reason
     return kind.spec.unmet_needs(doc, version, features) if doc is not None else None
 
 

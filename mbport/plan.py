@@ -107,7 +107,7 @@ class Planner(Matcher):
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
                 continue
-            reason = caps.unsupported(kind, version, features, doc)  # a field this doc holds (`Needs`)
+            reason = caps.unsupported(kind, version, features, doc, self.tree.docs)  # a field it holds (`Needs`)
             if reason:
                 reasons[addr] = f"the target cannot hold {self._what(addr)} '{self._name(addr)}': {reason}"
                 continue

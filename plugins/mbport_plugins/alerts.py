@@ -14,6 +14,7 @@ from mbport.api import (
     MbportError,
     PathHint,
     Phase,
+    Requires,
     StagedWrites,
     VersionNotes,
     WriteRequest,
@@ -110,7 +111,7 @@ HANDLER = {
 }
 
 
-class Alerts(StagedWrites, VersionNotes, Kind):
+class Alerts(StagedWrites, VersionNotes, Requires, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and
@@ -198,6 +199,20 @@ class Alerts(StagedWrites, VersionNotes, Kind):
             return ["alerts are written through /api/alert (< 0.54 has no /api/notification): an alert whose "
                     "schedule, recipients or channel that shape cannot hold is refused by plan, by name"]
         return []
+
+    def unheld(self, doc, docs, version):
+        """Before 0.54, an alert on an archived card: 0.50 takes one (POST /api/alert read-checks the card, which an
+        archived card passes) but never shows it (models/pulse.clj: `cards*` hydrates only unarchived cards and
+        `retrieve-alerts` drops an alert without one; GET /api/alert/:id fails in `alert->card`), and archiving the
+        card deletes an active one (`delete-alerts-if-needed!`): no import could find it again."""
+        if version >= NOTIFICATIONS_SINCE:
+            return None
+        ref = (doc.get("payload") or {}).get("card")
+        card = docs.get(ref["$ref"]) if is_ref(ref) else None
+        if not (card or {}).get("archived"):
+            return None
+        return (f"its card is archived, and Metabase {version.tag} keeps no alert on an archived card in sight "
+                "(GET /api/alert leaves it out; archiving the card deletes an active one)")
 
     def diagnose(self, doc, phase, ctx):
         """Plan, into a release before 0.54: what the pulse-shaped alert cannot hold, named after the alert."""

@@ -118,6 +118,31 @@ def test_050_archiving_a_card_deletes_its_active_alerts(p50):
     assert client.get(f"/api/alert/{alert['id']}").status_code == 404
 
 
+def test_050_an_alert_on_an_archived_card_is_kept_but_never_shown(p50):
+    """models/pulse.clj (0.50): card hydration leaves archived cards out, `retrieve-alerts` drops an alert without
+    a card, and GET/PUT of one fail in `alert->card` / the PUT's assert; restoring the card shows it again."""
+    _, client = p50
+    card = native_card(client, "Paused then archived")
+    body = {"alert_condition": "rows", "alert_first_only": False,
+            "card": {"id": card["id"], "include_csv": False, "include_xls": False},
+            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "hourly",
+                          "recipients": [{"email": "x@example.com"}]}]}
+    paused = ok(client.post("/api/alert", json=body))
+    ok(client.put(f"/api/alert/{paused['id']}", json={"archived": True}))
+    ok(client.put(f"/api/card/{card['id']}", json={"archived": True}))  # deletes only the active alerts
+    after = ok(client.post("/api/alert", json=body))  # read-check of an archived card passes
+    assert after["card"] is None
+    listed = [a["id"] for flag in ("false", "true") for a in ok(client.get(f"/api/alert?archived={flag}"))]
+    assert paused["id"] not in listed and after["id"] not in listed
+    for alert in (paused, after):
+        got = client.get(f"/api/alert/{alert['id']}")
+        assert got.status_code == 500 and "does not have a Card" in got.json()["message"]
+        assert client.put(f"/api/alert/{alert['id']}", json={"alert_first_only": True}).status_code == 500
+    ok(client.put(f"/api/card/{card['id']}", json={"archived": False}))
+    assert ok(client.get(f"/api/alert/{after['id']}"))["card"]["id"] == card["id"]
+    assert paused["id"] in [a["id"] for a in ok(client.get("/api/alert?archived=true"))]
+
+
 def test_050_cards_have_no_dashboard_questions(p50):
     _, client = p50
     dash = ok(client.post("/api/dashboard", json={"name": "Board"}))

@@ -40,31 +40,18 @@ ALLOWED = [
      "an older Metabase has no such setting to write or read"),
 ]
 
-# Pairs whose crossing is not built yet (issue 16, the 0.50/0.54 crossings of helper old-profiles), with what verify
-# finds; strict: a pair that starts passing fails here until its line goes.
-ALERTS_0_50 = ("0.50 alerts (/api/alert, the pulse shape) of the handmade seed do not verify yet: all four are on "
-               "archived cards, and 0.50's /api/alert answers `card: null` for those (pulse card hydration leaves "
-               "archived cards out), so export cannot tell their card and verify finds \"alert 'system: None' only in "
-               "source\"; into 0.50, verify reads GET /api/notification, which 0.50 lacks. The 0.54 crossings pass")
-
-def known_gap(source: str, target: str) -> str | None:
-    if "0.50" in (source, target):
-        return ALERTS_0_50
-    return None
+# Pairs whose crossing is not built yet, (source, target) → what verify finds; strict: a pair that starts passing
+# fails here until its line goes.
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 REPRESENTATIVE = [("0.56", "0.65"), ("0.65", "0.56"), ("0.63", "0.61")]
 
 
 def every_pair() -> list:
-    """Every ordered pair; a known gap is an expected failure, or skipped into 0.50 (there verify's own read of
-    GET /api/notification fails the spec check after the test, whatever the pair finds)."""
-    def marks(a: str, b: str) -> list:
-        gap = known_gap(a, b)
-        if not gap:
-            return []
-        return [pytest.mark.skip(reason=gap) if b == "0.50" else pytest.mark.xfail(strict=True, reason=gap)]
-    return [pytest.param(a, b, id=f"{a}-to-{b}", marks=marks(a, b)) for a, b in itertools.product(PROFILES, PROFILES)]
+    """Every ordered pair; a known gap is an expected failure."""
+    return [pytest.param(a, b, id=f"{a}-to-{b}", marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[a, b])]
+                         if (a, b) in KNOWN_GAPS else []) for a, b in itertools.product(PROFILES, PROFILES)]
 
 
 def minor(profile: str) -> tuple[int, int]:

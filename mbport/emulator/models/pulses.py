@@ -287,10 +287,21 @@ def get_pulse(state: State, pulse_id: int) -> Row:
 ALERT_CONDITIONS = ("rows", "goal")
 
 
+def has_card(state: State, alert: Row) -> bool:
+    """Whether the alert's card hydrates: `cards*` (models/pulse.clj, 0.50) joins only cards with `archived =
+    false` (`*allow-hydrate-archived-cards*` is bound only while the archive's emails are sent), so an alert on an
+    archived card has no card. 0.50 takes such an alert (POST's `api/read-check Card` passes for an archived card,
+    and archiving deletes only the active ones: `delete-alerts-if-needed!`) but then never shows it."""
+    return any((card := state.table("card").get(pc["card_id"])) is not None and not card.get("archived")
+               for pc in state.table("pulse_card").where(pulse_id=alert["id"]))
+
+
 def alert_rows(state: State, *, archived: bool, user: Row, user_id: int | None) -> list[Row]:
-    """`pulse/retrieve-alerts`: alerts in id order; `user_id` narrows them to its own or those it receives."""
+    """`pulse/retrieve-alerts`: alerts in id order; `user_id` narrows them to its own or those it receives. An
+    alert whose card does not hydrate (archived, see `has_card`) is left out: `:when (:card alert)`, "it's basically
+    orphaned/invalid at this point" (models/pulse.clj, 0.50)."""
     def keep(p: Row) -> bool:
-        if p.get("alert_condition") is None or bool(p["archived"]) != archived:
+        if p.get("alert_condition") is None or bool(p["archived"]) != archived or not has_card(state, p):
             return False
         if user_id is not None and not (p["creator_id"] == user_id or is_recipient(state, p, user_id)):
             return False
@@ -303,6 +314,19 @@ def get_alert(state: State, alert_id: int) -> Row:
     row = state.table("pulse").get(alert_id)
     if row is None or row.get("alert_condition") is None:
         raise errors.not_found()
+    return row
+
+
+INVALID_ALERT = "Invalid Alert: Alert does not have a Card associated with it"
+
+
+def get_valid_alert(state: State, alert_id: int) -> Row:
+    """An alert GET /:id, PUT /:id or DELETE /:id/subscription can act on (api/alert.clj, 0.50): one without a
+    hydrated card (`has_card`) fails with a 500 — GET's and DELETE's `api/read-check` ask `mi/can-read?`, whose
+    perms-objects-set throws from `alert->card` (models/pulse.clj); PUT `assert`s `(:card alert-before-update)`."""
+    row = get_alert(state, alert_id)
+    if not has_card(state, row):
+        raise errors.server_error(INVALID_ALERT)
     return row
 
 
@@ -327,7 +351,7 @@ def create_alert(state: State, user: Row, body: dict) -> Row:
 def update_alert(state: State, user: Row, alert_id: int, body: dict) -> Row:
     """PUT /api/alert/:id: `only-alert-keys` present in the body, the card and the channels when sent; channels
     without email recipients and without Slack archive the alert (api/alert.clj, 0.50)."""
-    alert = get_alert(state, alert_id)
+    alert = get_valid_alert(state, alert_id)
     if not (user.get("is_superuser") or alert["creator_id"] == user["id"]):
         raise errors.forbidden()
     changes = {k: body[k] for k in ("alert_condition", "alert_first_only", "alert_above_goal", "archived")

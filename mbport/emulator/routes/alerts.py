@@ -29,7 +29,7 @@ def list_alerts(ctx: Ctx):
 @route("GET", "/api/alert/{id}")
 def get_alert(ctx: Ctx, id: int):
     if not ctx.state.profile.notifications:
-        alert = pulses.get_alert(ctx.state, id)
+        alert = pulses.get_valid_alert(ctx.state, id)
         if not pulses.can_read(ctx.state, ctx.user, alert):
             raise errors.forbidden()
         return hydrate_alert(ctx.state, ctx.user, alert)
@@ -52,7 +52,7 @@ def update_alert(ctx: Ctx, id: int):
 @route("DELETE", "/api/alert/{id}/subscription")
 def unsubscribe(ctx: Ctx, id: int):
     if not ctx.state.profile.notifications:
-        alert = pulses.get_alert(ctx.state, id)
+        alert = pulses.get_valid_alert(ctx.state, id)
         channel = ctx.state.table("pulse_channel").first(pulse_id=alert["id"], channel_type="email")
         row = channel and ctx.state.table("pulse_channel_recipient").first(pulse_channel_id=channel["id"],
                                                                            user_id=ctx.user["id"])
