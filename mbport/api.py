@@ -83,7 +83,7 @@ from .plugin_helpers.permissions import (
     target_admin_ids,
 )
 from .plugin_helpers.queries import TEMPLATE_TAG_LISTS_SINCE, query_for_target, template_tags_as
-from .plugin_helpers.schedules import cron_to_schedule, schedule_to_cron
+from .plugin_helpers.schedules import canonical_cron, cron_to_schedule, schedule_to_cron
 from .plugin_helpers.table_scoped import TableScoped
 from .plugin_helpers.tenants import (
     SHARED_TENANT_NAMESPACE,
@@ -134,7 +134,7 @@ __all__ = [
     "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TRANSFORMS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
     "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
-    "cron_to_schedule", "schedule_to_cron",
+    "canonical_cron", "cron_to_schedule", "schedule_to_cron",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
     "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
     "TableScoped", "TEMPLATE_TAG_LISTS_SINCE", "query_for_target", "template_tags_as",

@@ -55,3 +55,10 @@ def schedule_to_cron(channel: dict[str, Any]) -> str:
             return f"0 0 {h} ? * {DAY_NUMBERS[day]}{'#1' if frame == 'first' else 'L'} *"
         return f"0 0 {h} {'1' if frame == 'first' else 'L'} * ? *"
     return f"0 0 {h} * * ? *"
+
+
+def canonical_cron(cron: Any) -> Any:
+    """One spelling per pulse-form schedule: `0 0 9 ? * MON *` and `0 0 9 ? * 2 *` are the same weekly one (a
+    release before 0.54 gives an alert's schedule back in its own spelling); any other value unchanged."""
+    schedule = cron_to_schedule(cron) if isinstance(cron, str) else None
+    return schedule_to_cron(schedule) if schedule else cron

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..client import ApiError
 from ..errors import MbportError
-from ..plugin_helpers.schedules import cron_to_schedule, schedule_to_cron
+from ..plugin_helpers.schedules import canonical_cron, schedule_to_cron
 
 Doc = dict[str, Any]
 
@@ -569,7 +569,7 @@ class Alerts(Kind):
     def key(self, doc, side):
         payload = doc.get("payload") or {}
         card = payload.get("card_id") or (doc.get("card") or {}).get("id")
-        subs = sorted(str(s.get("event_name") or _cron(s.get("cron_schedule"))) for s in doc.get("subscriptions") or [])
+        subs = sorted(str(s.get("event_name") or canonical_cron(s.get("cron_schedule"))) for s in doc.get("subscriptions") or [])
         return (doc.get("payload_type") or "alert", side.token("cards", card) if card else "", *subs)
 
     def label(self, doc, side):
@@ -623,12 +623,6 @@ def _as_notification(alert: Doc) -> Doc:
             "handlers": handlers}
 
 
-def _cron(cron: Any) -> Any:
-    """One spelling per schedule: `0 0 9 ? * MON *` and `0 0 9 ? * 2 *` are the same weekly one."""
-    schedule = cron_to_schedule(cron) if isinstance(cron, str) else None
-    return schedule_to_cron(schedule) if schedule else cron
-
-
 def _common(doc: Doc) -> Doc:
     """A card notification reduced to what both alert eras hold (the rest is server bookkeeping or 0.54+ only:
     a template, the subscription's UI form, the creator, who is whoever ran the import)."""
@@ -636,7 +630,7 @@ def _common(doc: Doc) -> Doc:
     handler_keys = {"channel_type", "channel_id", "active", "recipients"}
     recipient_keys = {"type", "user_id", "permissions_group_id", "details"}
     return {**{k: v for k, v in doc.items() if k in keep},
-            "subscriptions": [{k: _cron(s[k]) if k == "cron_schedule" else s[k]
+            "subscriptions": [{k: canonical_cron(s[k]) if k == "cron_schedule" else s[k]
                                for k in ("type", "cron_schedule", "event_name") if s.get(k) is not None}
                               for s in doc.get("subscriptions") or []],
             "handlers": [{**{k: v for k, v in h.items() if k in handler_keys},

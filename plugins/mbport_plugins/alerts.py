@@ -20,6 +20,7 @@ from mbport.api import (
     WriteRequest,
     address,
     archive_order,
+    canonical_cron,
     channel_ids_by_name,
     channel_names,
     common,
@@ -199,6 +200,15 @@ class Alerts(StagedWrites, VersionNotes, Requires, Kind):
             return ["alerts are written through /api/alert (< 0.54 has no /api/notification): an alert whose "
                     "schedule, recipients or channel that shape cannot hold is refused by plan, by name"]
         return []
+
+    def comparable(self, doc):
+        """Schedules compared by what they mean: a release before 0.54 gives a weekly alert's cron back in its own
+        spelling (`0 0 9 ? * 2 *` for the tree's `0 0 9 ? * MON *`), which is no change to write."""
+        out = super().comparable(doc)
+        if out.get("subscriptions"):
+            out["subscriptions"] = sorted(({**s, "cron_schedule": canonical_cron(s.get("cron_schedule"))}
+                                           for s in out["subscriptions"]), key=_sorted_by("type", "cron_schedule"))
+        return out
 
     def unheld(self, doc, docs, version):
         """Before 0.54, an alert on an archived card: 0.50 takes one (POST /api/alert read-checks the card, which an

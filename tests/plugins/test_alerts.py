@@ -163,3 +163,14 @@ def test_what_api_alert_cannot_hold_is_named():
     assert "group" in _legacy_problems(grouped)[0]
     hook = doc("0 0 9 * * ? *", handlers=[{"channel_type": "channel/http", "channel": "Ops", "recipients": []}])
     assert "channel/http handler (Ops)" in _legacy_problems(hook)[0]
+
+
+def test_a_cron_spelled_another_way_is_no_change():
+    """0.50 gives a weekly alert's schedule back as `0 0 9 ? * 2 *`; a tree from a newer release holds `MON`: plan
+    compares the schedule, not its spelling (a second import into 0.50 writes nothing)."""
+    def doc(cron):
+        return {"ordinal": 1, "active": True, "payload": {"card": {"$ref": "cards/x"}},
+                "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": cron}]}
+
+    assert KIND.compare(doc("0 0 9 ? * MON *"), doc("0 0 9 ? * 2 *"), None) == []
+    assert KIND.compare(doc("0 0 9 ? * MON *"), doc("0 0 10 ? * 2 *"), None) == ["subscriptions"]
