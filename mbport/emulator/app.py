@@ -274,6 +274,8 @@ class Emulator:
         if route is None:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()
+        if route.premium is not None:
+            premium.require(self.state, *route.premium)
         op = spec.operation(route.method, route.path)
         # Parameter coercion and spec validation read only the request and the spec: done before taking the
         # state lock, so other requests are not held up by them. A validation error is raised only after

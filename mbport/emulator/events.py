@@ -24,6 +24,7 @@ EVENTS: dict[str, str] = {
     "card.deleted": "a card row was deleted (card_id)",
     "card.left_dashboards": "a card must leave every dashboard: archived dashboard question, or moved (card_id)",
     "card.on_dashboard": "a dashboard question was saved and belongs on its dashboard (card, tab_id)",
+    "card.query_changed": "an update changed a card's query (card_id, user_id: who made the edit)",
     "card.alerts_broken": "a card's alerts no longer fit it and are deleted (card_id)",
     "action.removed": "an action was archived or deleted: its buttons leave the dashboards (action_id)",
     "sandbox.created": "a sandbox row was inserted for a group on a table of a database (group_id, db_id)",

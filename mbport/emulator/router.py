@@ -19,18 +19,21 @@ class Route:
     regex: re.Pattern[str]
     literal_segments: int
     available: Callable[[Any], bool] | None = None  # profile -> whether the emulated release has the route
+    premium: tuple[str, str] | None = None  # (feature, its name): the whole route needs it, checked before auth
 
 
 _REGISTRY: list[Route] = []
 
 
-def route(method: str, path: str, *, public: bool = False,
-          available: Callable[[Any], bool] | None = None) -> Callable[[Handler], Handler]:
+def route(method: str, path: str, *, public: bool = False, available: Callable[[Any], bool] | None = None,
+          premium: tuple[str, str] | None = None) -> Callable[[Handler], Handler]:
     """Declare a handler for METHOD and a path template that must exist in Metabase's spec.
 
     The handler is called as handler(ctx, **path_params) and returns JSON-able data (200), a Response,
     or raises errors.ApiError. `public` routes answer without a session (e.g. /api/session/properties).
     `available(profile)` false: the emulated release has no such route (404 before any validation).
+    `premium=(feature, name)`: Metabase wraps the route in `+require-premium-feature` outside `+auth`, so an instance
+    without the feature answers its 402 before authentication and body validation.
     """
 
     def decorate(fn: Handler) -> Handler:
@@ -39,7 +42,8 @@ def route(method: str, path: str, *, public: bool = False,
             f"/(?P<{_group(p[1:-1])}>[^/]+)" if p.startswith("{") else "/" + re.escape(p) for p in parts
         )
         literal = sum(1 for p in parts if not p.startswith("{"))
-        _REGISTRY.append(Route(method.upper(), path, fn, public, re.compile(f"^{pattern}/?$"), literal, available))
+        _REGISTRY.append(Route(method.upper(), path, fn, public, re.compile(f"^{pattern}/?$"), literal, available,
+                               premium))
         return fn
 
     return decorate

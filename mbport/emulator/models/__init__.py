@@ -20,6 +20,7 @@ from . import (
     groups,
     impersonations,
     metabots,
+    moderation,
     notifications,
     permissions_graph,
     pulses,
@@ -33,7 +34,7 @@ from . import (
 )
 
 AREAS = (actions, cards, collection_graph, collections, dashboards, databases, documents, fields, glossary, groups,
-         impersonations, metabots,
+         impersonations, metabots, moderation,
          notifications, permissions_graph, pulses, sandboxes, settings, tables, timelines, transforms, users, versions)
 
 

@@ -258,6 +258,9 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
             card[key] = updates[key]
     card["updated_at"] = state.now()
     record_edit(state, "card", card_id, user["id"])
+    if before.get("dataset_query") != card.get("dataset_query"):
+        # update-card!: `changed?` on `card-compare-keys` (the query, compared in its stored form)
+        state.emit("card.query_changed", card_id=card_id, user_id=user["id"])
     if alerts_broken(before, card):
         state.emit("card.alerts_broken", card_id=card_id)
     if card.get("archived") and old_dashboard_id:

@@ -7,10 +7,12 @@ import orjson
 from ... import mbql
 from ..models import collections
 from ..models.cards import can_write_card, collection_row, dashcards_of
+from ..models.moderation import dashboards_verifiable, status
 from ..models.versions import DIMENSIONS_SINCE, minor_version
 from ..store import Row, State
 from . import summaries as collection_shapes
 from . import users
+from .moderation import reviews_out
 
 # Card keys that first appear with 0.57 (MBQL 5 era); older profiles do not return them. Not `source_card_id`
 # (a report_card column since metabase#46356, merged 2024-08, so 0.51) nor `card_schema` (metabase#55714, merged
@@ -66,7 +68,9 @@ def _era_filter(state: State, out: dict) -> dict:
 
 def _dashboard_ref(state: State, card: Row) -> dict | None:
     dash = state.table("dashboard").get(card["dashboard_id"]) if card.get("dashboard_id") else None
-    return {"name": dash.get("name"), "id": dash["id"], "moderation_status": None} if dash else None
+    # hydrate-card-details `[:dashboard :moderation_status]`: the dashboard's newest review's status
+    return {"name": dash.get("name"), "id": dash["id"], "moderation_status": status(state, "dashboard", dash["id"])} \
+        if dash else None
 
 
 def _fully_parameterized(card: Row) -> bool:
@@ -105,7 +109,7 @@ def hydrate_card(state: State, card: Row, legacy_mbql: bool = False, user: Row |
         "can_manage_db": bool(user is None or user.get("is_superuser")),
         "can_run_adhoc_query": True,
         "collection": collection,
-        "moderation_reviews": [],
+        "moderation_reviews": reviews_out(state, "card", card["id"]),  # [:moderation_reviews :moderator_details]
         "last-edit-info": last_edit_info(state, "card", card),
     })
     return _era_filter(state, out)
@@ -127,7 +131,7 @@ def card_item(state: State, user: Row | None, card: Row, model: str) -> dict:
         "dashboard_count": len(dashcards_of(state, card["id"])), "fully_parameterized": _fully_parameterized(card),
         "last_used_at": card.get("last_used_at"), "dashboard": _dashboard_ref(state, card),
         "can_restore": bool(card.get("archived_directly")) and writable and not _home_archived(state, card),
-        "moderated_status": None, "id": card["id"], "display": card.get("display"), "entity_id": card["entity_id"],
+        "moderated_status": status(state, "card", card["id"]), "id": card["id"], "display": card.get("display"), "entity_id": card["entity_id"],
         "collection_preview": bool(card.get("collection_preview", True)),
         "last-edit-info": last_edit_info(state, "card", card), "location": None,
         "dashboard_id": card.get("dashboard_id"), "can_delete": bool(card.get("archived")) and writable,
@@ -147,11 +151,14 @@ def dashboard_item(state: State, user: Row | None, dash: Row, listed: Row | None
         "collection_position": dash.get("collection_position"), "can_write": writable, "database_id": None,
         "collection_id": dash.get("collection_id"), "name": dash.get("name"), "is_remote_synced": False,
         "last_used_at": dash.get("last_viewed_at"),
-        "can_restore": bool(dash.get("archived_directly")) and writable, "moderated_status": None,
+        "can_restore": bool(dash.get("archived_directly")) and writable,
+        "moderated_status": status(state, "dashboard", dash["id"]),
         "id": dash["id"], "entity_id": dash.get("entity_id"), "last-edit-info": last_edit_info(state, "dashboard", dash),
         "location": collections.children_location(listed) if listed and not collections.is_trash(listed) else "/",
         "dashboard_id": None, "can_delete": bool(dash.get("archived")) and writable, "model": "dashboard",
     }
+    if not dashboards_verifiable(state):  # collection.clj selects a dashboard's review status from 0.52 on
+        del item["moderated_status"]
     questions = state.table("card").where(dashboard_id=dash["id"], archived=False)
     if any(dc.get("dashboard_id") == dash["id"] for q in questions for dc in dashcards_of(state, q["id"])):
         item["here"] = ["card"]

@@ -6,9 +6,11 @@ import copy
 from typing import Any
 
 from ..models.dashboards import LAST_EDIT, allowed, dashcards_on, series_ids, tabs_of, visible
+from ..models.moderation import dashboards_verifiable, status
 from ..store import Row, State
 from .cards import hydrate_card
 from .collections import collection_summary
+from .moderation import reviews_out
 
 # The keys a dashcard's hydrated `card` carries (recorded/mbql5/dashboard/2.json): no GET /api/card extras.
 DASHCARD_CARD_KEYS = frozenset({
@@ -52,7 +54,6 @@ def _dashcard_card(state: State, user: Row | None, card: Row, read_view: bool) -
     full = hydrate_card(state, card)
     out = {k: v for k, v in full.items() if k in DASHCARD_CARD_KEYS}
     out["can_write"] = allowed(state, user, card.get("collection_id"), write=True)
-    out.setdefault("moderation_reviews", [])
     if read_view:
         out["query_average_duration"] = None
     return out
@@ -168,7 +169,8 @@ def hydrate_dashboard(state: State, user: Row | None, dash: Row, *, read_view: b
     out["collection_authority_level"] = coll.get("authority_level") if coll else None
     out["param_fields"] = _param_fields(state, shown)
     out["is_remote_synced"] = False
-    out["moderation_reviews"] = []
+    if dashboards_verifiable(state):  # hydrate-dashboard-details `[:moderation_reviews :moderator_details]`
+        out["moderation_reviews"] = reviews_out(state, "dashboard", dash["id"])
     out["last_used_param_values"] = {}
     if dash["collection_id"] is not None or read_view:
         out["collection"] = collection_summary(state, dash["collection_id"])
@@ -200,9 +202,10 @@ def question_item(state: State, dash: Row, card: Row) -> dict:
     item = {k: card.get(k) for k in ("id", "name", "description", "entity_id", "collection_position", "display",
                                       "collection_preview", "last_used_at", "collection_id", "archived_directly",
                                       "archived", "database_id", "dashboard_id")}
-    item.update(location=None, model="card", moderated_status=None, can_write=True, can_restore=False,
-                can_delete=False, is_remote_synced=False, fully_parameterized=True,
-                dashboard={"id": dash["id"], "name": dash["name"], "moderation_status": None},
+    item.update(location=None, model="card", moderated_status=status(state, "card", card["id"]), can_write=True,
+                can_restore=False, can_delete=False, is_remote_synced=False, fully_parameterized=True,
+                dashboard={"id": dash["id"], "name": dash["name"], "moderation_status": status(state, "dashboard",
+                                                                                               dash["id"])},
                 dashboard_count=len(state.table("dashboardcard").where(card_id=card["id"])))
     edit = last_edit_info(state, "card", card["id"])
     if edit:
