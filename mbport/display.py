@@ -253,6 +253,12 @@ WORDS: dict[str, Words] = {
         phrases={"is_active": {True: "reactivated", False: "deactivated"}, "attributes": "tenant attributes"},
         colour="#ffc8dd",
     ),
+    "verifications": Words(
+        description="Content verification (Pro/Enterprise): the verified questions, models, metrics and dashboards.",
+        aliases=("verification",),
+        phrases={"text": "verification note", "moderator": "verified by", "verified_at": "verified at"},
+        colour="#b7e4c7",
+    ),
     "users": Words(
         description="People (by email): names, locale, attributes, active or deactivated.",
         aliases=("user",),

@@ -93,7 +93,8 @@ VOLATILE: dict[str, str] = {
     "action": "a hydrated copy of the dashcard's action, compared as an action of its own",
     "user": "a hydrated copy of the recipient's user (user_id is compared)",
     "payload_id": "the alert's payload's own number; the payload itself is compared",
-    "moderation_reviews": "reviews are made by this instance's users at its own times; not migrated by design",
+    "moderation_reviews": "the review history is each instance's own (an import's review is its admin's, made then); "
+                          "whether the item is verified now, with the note, is compared as `verified`",
 }
 # Fields whose meaning depends on the kind: skipped only there.
 VOLATILE_IN: dict[str, dict[str, str]] = {
@@ -185,7 +186,7 @@ COMPARED: frozenset[str] = frozenset({
     "sso_source", "subscriptions", "tabs", "template", "time_matters", "timestamp", "timezone", "type",
     "ui_display_type", "uploads_enabled", "uploads_schema_name", "uploads_table_prefix", "values",
     "visibility_type", "width",
-    "strategy", "unit", "refresh_automatically", "schedule", "use_verified_content",
+    "strategy", "unit", "refresh_automatically", "schedule", "use_verified_content", "verified",
 })
 
 # Maps keyed by an object's identity (a dashboard's dashcards and tabs, a timeline's events, graph entries).

@@ -327,6 +327,15 @@ class LegacyMetrics(Segments):
     name, noun, path = "legacy-metrics", "legacy metric", "/api/legacy-metric"
 
 
+def _verified(doc: Doc) -> str | None:
+    """Whether the item is verified now (content verification): its newest review (`most_recent`) says so, with the
+    note. The reviews themselves are each instance's history (`moderation_reviews` is not compared)."""
+    latest = next((r for r in doc.get("moderation_reviews") or [] if r.get("most_recent")), None)
+    if latest is None or latest.get("status") != "verified":
+        return None
+    return f"verified: {latest['text']}" if latest.get("text") else "verified"
+
+
 class Cards(Kind):
     name, noun = "cards", "card"
 
@@ -345,7 +354,7 @@ class Cards(Kind):
         return (side.token("collections", doc.get("collection_id")), doc.get("type"), doc.get("name"))
 
     def prepare(self, doc, side):
-        doc = _dimensions(doc)
+        doc = {**_dimensions(doc), "verified": _verified(doc)}
         if doc.get("type") == "model":  # a model's column metadata is edited by people: content
             doc["result_metadata"] = [
                 {("field_id" if k == "id" else k): v for k, v in col.items()
@@ -428,7 +437,7 @@ class Dashboards(Kind):
         return out
 
     def prepare(self, doc, side):
-        doc = dict(doc)
+        doc = {**doc, "verified": _verified(doc)}
         doc["tabs"] = {side.token("tabs", t.get("id")): t for t in doc.get("tabs") or []}
         doc["dashcards"] = {side.token("dashcards", dc.get("id")): {
             **{k: v for k, v in dc.items() if k not in ("card", "dashboard_id")},

@@ -179,3 +179,86 @@ def test_an_oss_target_is_told_verified_content_needs_the_feature(source, regist
     importer = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url), {})
     problems = importer.plan().problems
     assert any("metabots/metabotmetabotmetabot" in p and "content_verification" in p for p in problems), problems
+
+
+def _verified(api: MetabaseClient) -> dict[tuple[str, str], tuple[str | None, str]]:
+    """(item type, name) → (note, moderator's email) of every card and dashboard verified now, read from each one's
+    details as Metabase hydrates them (its newest review decides)."""
+    out = {}
+    for item_type in ("card", "dashboard"):
+        for item in [i for f in ("all", "archived") for i in api.get(f"/api/{item_type}", params={"f": f})]:
+            reviews = api.get(f"/api/{item_type}/{item['id']}")["moderation_reviews"]
+            latest = next((r for r in reviews if r["most_recent"]), None)
+            if latest and latest["status"] == "verified":
+                out[(item_type, item["name"])] = (latest["text"], latest["user"]["email"])
+    return out
+
+
+def test_verifications_are_on_the_target_as_on_the_source(source, imported):
+    _, src, out, _ = source
+    _, tgt, _, _ = imported
+    want = _verified(src)
+    # `Large orders` was verified, then its query changed: Metabase unverified it, so the tree has no doc for it
+    assert want == {("card", "Orders by product"): ("Checked against the finance report", ADMIN_EMAIL),
+                    ("dashboard", "Sales"): (None, ADMIN_EMAIL)}
+    assert sorted(str(p.relative_to(out / "verifications")) for p in (out / "verifications").rglob("*.json")) == [
+        "card/analytics/orders-by-product.json", "dashboard/analytics/sales.json"]
+    assert _verified(tgt) == want
+
+
+def test_a_fresh_target_is_told_the_moderator_and_time_cannot_be_restored(source, registry, tmp_path):
+    _, _, out, _ = source
+    emu, api = _instance(premium_features="all")
+    plan = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url), {}).plan()
+    notes = {label: parts for label, parts in plan.unrestorable.items() if "verifications/" in label}
+    assert len(notes) == 2 and all(sorted(p.split(" (")[0] for p in parts) == ["moderator", "verified_at"]
+                                   for parts in notes.values()), notes
+    assert plan.problems == []
+
+
+def test_a_card_whose_query_the_import_changes_is_verified_again(source, imported, registry):
+    _, _, out, _ = source
+    emu, api, _, state = imported
+    card = next(c for c in api.get("/api/card") if c["name"] == "Orders by product")
+    query = {"database": card["database_id"], "type": "native", "native": {"query": "SELECT 1"}}
+    api.put(f"/api/card/{card['id']}", json={"dataset_query": query})  # Metabase unverifies it ...
+    api.post("/api/moderation-review", json={"moderated_item_type": "card", "moderated_item_id": card["id"],
+                                             "status": "verified", "text": "Checked against the finance report"})
+    assert _verified(api)[("card", "Orders by product")][0] == "Checked against the finance report"  # ... re-verified
+    importer = Importer(api, registry, load_tree(out, registry), State.load(state, api.url), {})
+    plan = importer.plan()
+    changed = {c.address.split("/")[0]: c for c in plan.changes if c.action != "noop"}
+    assert set(changed) == {"cards", "verifications"}
+    assert "rewritten after cards/" in changed["verifications"].line()
+    importer.apply(plan)  # the card's query goes back, which unverifies it; the verification is posted after it
+    reviews = api.get(f"/api/card/{card['id']}")["moderation_reviews"]
+    assert [(r["status"], r["text"]) for r in reviews[:2]] == [
+        ("verified", "Checked against the finance report"), (None, "Unverified due to edit")]
+    assert not Importer(api, registry, load_tree(out, registry), State.load(state, api.url), {}).plan().has_changes
+
+
+def test_an_oss_target_refuses_verifications_by_name_before_writing(source, registry, tmp_path):
+    _, _, out, _ = source
+    emu, api = _instance()
+    before = len(emu.request_log)
+    problems = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url), {}).plan().problems
+    refused = [p for p in problems if p.startswith("verifications/")]
+    assert len(refused) == 2 and all("content_verification" in p for p in refused), problems
+    assert writes_since(emu, before) == []
+    skipping = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "t.json", api.url),
+                        {"skip_unsupported": True})
+    plan = skipping.plan()
+    assert not [p for p in plan.problems if "verifications" in p]
+    assert {a for a in skipping.unsupported if a.startswith("verifications/")} == {
+        a for a in load_tree(out, registry).docs if a.startswith("verifications/")}
+
+
+def test_a_release_before_0_52_refuses_a_dashboards_verification_by_name(source, registry, tmp_path):
+    _, _, out, _ = source
+    emu = Emulator("0.50", premium_features="all")
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    api = MetabaseClient("http://old.test", session_token=session, transport=emu.transport())
+    problems = Importer(api, registry, load_tree(out, registry), State.load(tmp_path / "s.json", api.url), {}).plan().problems
+    refused = [p for p in problems if p.startswith("verifications/")]
+    assert len(refused) == 1 and refused[0].startswith("verifications/dashboard/"), problems
+    assert "no verified dashboards (they exist from 0.52 on)" in refused[0]

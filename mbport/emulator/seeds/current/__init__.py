@@ -26,6 +26,7 @@ from mbport.emulator.seeds.current import (
     studio,
     tenants,
     transforms,
+    verification,
 )
 from mbport.emulator.seeds.handmade import base
 
@@ -40,6 +41,7 @@ PARTS = (base, content,
          caching,
          appearance,
          metabot,
+         verification,
          )
 NEEDS = (0, 65)
 # The transforms write tables into the SQLite warehouse (seeds.load turns on the emulator's sqlite_transforms licence).

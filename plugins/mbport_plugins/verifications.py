@@ -1,0 +1,153 @@
+"""Content verification (Pro/Enterprise `content_verification`): which questions, models, metrics and dashboards are
+verified now, with the note, the moderator and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mbport.api import (
+    ExportContext,
+    Kind,
+    Match,
+    Needs,
+    PathHint,
+    Requires,
+    WriteRequest,
+    copy,
+    is_ref,
+    ref,
+    skip,
+    split_address,
+)
+
+ENDPOINT = "/api/moderation-review"
+FEATURE = "content_verification"
+VERIFIED = "verified"
+# Metabase's moderated_item_type → (the doc field naming the item, its kind, the id field mbport adds to the raw).
+ITEMS = {"card": ("card", "cards", "card_id"), "dashboard": ("dashboard", "dashboards", "dashboard_id")}
+# Dashboards are verifiable from 0.52 (metabase#48956; before it `moderated-item-types` was cards only).
+DASHBOARDS_SINCE = (0, 52)
+
+
+def _current(reviews: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The review that decides (the newest, `most_recent`), if it verifies the item; the older ones are history."""
+    latest = next((r for r in reviews or () if r.get("most_recent")), None)
+    return latest if latest is not None and latest.get("status") == VERIFIED else None
+
+
+def _item_field(doc: dict[str, Any]) -> str:
+    return "dashboard" if "dashboard" in doc else "card"
+
+
+class Verifications(Requires, Kind):
+    """One doc per verified card or dashboard, addressed by it (`verifications/card/<entity_id>`): `{"card":
+    {"$ref": ...}, "text": ..., "moderator": <email>, "verified_at": ...}`.
+
+    Only the current verification is content. Metabase's own serialization exports no ModerationReview at all
+    (`excluded-models`, serdes-notes §2.2): the review log (at most ten per item, each with its moderator and time)
+    is each instance's history, and no API writes a past review. What users curate, and what search, the browsers
+    and Metabot's "verified content only" act on, is whether an item is verified now: its newest review
+    (`most_recent`) says `verified`. An item not verified now has no doc.
+
+    Export reads `moderation_reviews` from the details of every exported card and dashboard (no listing carries
+    them, and a verification moves no timestamp a listing shows, so each export reads them again): one request per
+    card and dashboard, only on an instance whose token has `content_verification`. Import posts a review
+    (`POST /api/moderation-review`, status `verified`, the note) once the item is written, after the card's own
+    write: Metabase unverifies a card whose query a write changes ("Unverified due to edit",
+    queries/models/card.clj `update-card!`), so a card the import updates has its verification checked again and
+    posted when that took it. The moderator and the time cannot be written (the review is the importing admin's,
+    now): plan names them. `--prune` unverifies (a review with no status) an item mbport verified that the tree
+    no longer has verified."""
+
+    name = "verifications"
+    premium_feature = FEATURE
+    endpoint = ENDPOINT
+    after = ("cards", "dashboards")
+    key_fields = ("item", "key")
+    part_of = ("card", "dashboard")  # goes with its item
+    fields = {
+        "id": skip("mbport's own id of a verification: `<item type>:<item id>` (each review has its own number)"),
+        "moderated_item_type": skip("which item: the doc has `card` or `dashboard`"),
+        "moderated_item_id": skip("the item, as the `card` or `dashboard` ref"),
+        "card_id": ref("cards", as_="card", send=False),  # added by mbport from moderated_item_id
+        "dashboard_id": ref("dashboards", as_="dashboard", send=False,
+                            needs=Needs("verified dashboards", since=DASHBOARDS_SINCE)),
+        "status": skip("always `verified`: an item whose newest review is not has no doc"),
+        "text": copy(default=None),
+        "moderator_id": skip("the moderator, by email in `moderator`"),
+        "user": copy(as_="moderator", read=lambda raw: (raw.get("user") or {}).get("email"),
+                     unwritable="a review is always the importing admin's"),
+        "created_at": copy(as_="verified_at", unwritable="a review is stamped with the time it is posted"),
+        "updated_at": skip("server timestamp (a review is never edited)"),
+        "most_recent": skip("always true: only the newest review is exported"),
+        "item_key": skip("added by mbport from the item's listing, for the address"),
+    }
+    match = Match("card", "dashboard")  # the item, on the target
+
+    # ---- export ----
+    def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        if not api.token_features.get(FEATURE):
+            ctx.unavailable[self.name] = f"its token has no {FEATURE} feature (Metabase Pro or Enterprise)"
+            return []
+        wanted = [("card", raw) for raw in ctx.raw.get("cards", [])]
+        if api.version >= DASHBOARDS_SINCE:
+            wanted += [("dashboard", raw) for raw in ctx.raw.get("dashboards", [])]
+        details = api.map(lambda item: api.get(f"/api/{item[0]}/{item[1]['id']}"), wanted)
+        out = []
+        for (item_type, raw), detail in zip(wanted, details, strict=True):
+            review = _current(detail.get("moderation_reviews"))
+            if review is not None:
+                field, _, id_field = ITEMS[item_type]
+                out.append({**review, "id": f"{item_type}:{raw['id']}", id_field: raw["id"],
+                            "item_key": (field, raw.get("entity_id"))})
+        return sorted(out, key=lambda r: r["id"])
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "item_key" in raw_or_doc:
+            return tuple(raw_or_doc["item_key"])
+        field = _item_field(raw_or_doc)
+        return (field, *split_address(raw_or_doc[field]["$ref"])[1])
+
+    def index(self, raw):
+        return ()  # nothing points at a verification
+
+    def path(self, doc, folders) -> PathHint:
+        field = _item_field(doc)
+        item = folders.doc(doc[field]) or {}  # in the folder of the item's collection
+        return PathHint((field, *folders.folder_of(item.get("collection"))),
+                        str(item.get("name") or self.key_parts(doc)[-1]))
+
+    def label(self, doc, docs=None):
+        field = _item_field(doc)
+        item = (docs or {}).get(doc[field]["$ref"]) if is_ref(doc.get(field)) else None
+        return f"{field} {item['name']!r}" if item and item.get("name") else None
+
+    # ---- import: matched by the item; a new review verifies it ----
+    def write_order(self, doc, docs):
+        """After the card's write, recorded as a cascade: an update of the card that changes its query unverifies
+        it, so a plan that updates the card writes the verification again (`update` posts only if it is gone)."""
+        card = doc.get("card")
+        return [((card["$ref"], "main"), (self.doc_address(doc), "main"))] if is_ref(card) else []
+
+    def payload(self, doc, resolve, stage):
+        field = _item_field(doc)
+        return {"moderated_item_type": field, "moderated_item_id": resolve(doc[field]), "status": VERIFIED,
+                "text": doc.get("text")}
+
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        raw = req.api.post(self.endpoint, json=req.payload)
+        item_type, item_id = raw["moderated_item_type"], raw["moderated_item_id"]
+        return {**raw, "id": f"{item_type}:{item_id}", ITEMS[item_type][2]: item_id}
+
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        """A new review with the tree's note, unless the target's newest review already verifies it so (a card
+        update that did not touch the query leaves its verification alone)."""
+        current = req.target.find(self.name, req.target_id)
+        if current is not None and current.get("text") == req.payload["text"]:
+            return current
+        return self.create(req)
+
+    def archive(self, api, target_id):
+        item_type, _, item_id = str(target_id).partition(":")
+        api.post(self.endpoint, json={"moderated_item_type": item_type, "moderated_item_id": int(item_id),
+                                      "status": None, "text": None})
