@@ -274,7 +274,9 @@ class Emulator:
         if route is None:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()
-        if route.premium is not None:
+        if route.premium is not None:  # an Enterprise route (router.route's `premium`)
+            if not self.state.profile.tag.startswith("v1."):
+                raise errors.not_found()  # an OSS build mounts no EE routes (api_routes/routes.clj not-found-handler)
             premium.require(self.state, *route.premium)
         op = spec.operation(route.method, route.path)
         # Parameter coercion and spec validation read only the request and the spec: done before taking the

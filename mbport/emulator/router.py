@@ -32,8 +32,9 @@ def route(method: str, path: str, *, public: bool = False, available: Callable[[
     The handler is called as handler(ctx, **path_params) and returns JSON-able data (200), a Response,
     or raises errors.ApiError. `public` routes answer without a session (e.g. /api/session/properties).
     `available(profile)` false: the emulated release has no such route (404 before any validation).
-    `premium=(feature, name)`: Metabase wraps the route in `+require-premium-feature` outside `+auth`, so an instance
-    without the feature answers its 402 before authentication and body validation.
+    `premium=(feature, name)`: an Enterprise route wrapped in `+require-premium-feature` outside `+auth`: an OSS build
+    has no such route (404), an Enterprise build without the feature answers its 402, both before authentication
+    and body validation.
     """
 
     def decorate(fn: Handler) -> Handler:

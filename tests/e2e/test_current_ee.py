@@ -262,3 +262,19 @@ def test_a_release_before_0_52_refuses_a_dashboards_verification_by_name(source,
     refused = [p for p in problems if p.startswith("verifications/")]
     assert len(refused) == 1 and refused[0].startswith("verifications/dashboard/"), problems
     assert "no verified dashboards (they exist from 0.52 on)" in refused[0]
+
+
+def test_verify_finds_a_verification_the_target_lost(source, imported):
+    from tests.verify.judge import judged
+
+    _, src, _, _ = source
+    _, tgt, importer, _ = imported
+    dash = next(d for d in tgt.get("/api/dashboard") if d["name"] == "Sales")
+    tgt.post("/api/moderation-review", json={"moderated_item_type": "dashboard", "moderated_item_id": dash["id"],
+                                             "status": None, "text": "under review"})
+    try:
+        objects, _, _ = judged(src, tgt, importer.ids, queries=False)
+        assert objects == ["dashboard 'Sales': verified: verified → null"], objects
+    finally:
+        tgt.post("/api/moderation-review", json={"moderated_item_type": "dashboard", "moderated_item_id": dash["id"],
+                                                 "status": "verified", "text": None})

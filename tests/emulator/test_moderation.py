@@ -1,5 +1,6 @@
 """Content verification as Metabase does it (content_verification/api/moderation_review.clj, models/moderation_review.clj,
-impl.clj): POST /api/moderation-review needs `content_verification` (402 before anything else), an admin, a known
+impl.clj): POST /api/moderation-review is an Enterprise route (404 on an OSS build) that needs `content_verification`
+(402 before anything else), an admin, a known
 status and item; the item's details show its reviews newest first with the moderator, only the newest is
 `most_recent`, ten are kept; a verified card whose query changes is unverified; dashboards are verifiable from 0.52."""
 
@@ -24,7 +25,15 @@ def enterprise(profile: str = "0.65"):
     return emu, make_client(emu, **{"X-Metabase-Session": session})
 
 
-def test_without_the_feature_every_request_is_a_402_before_auth_and_validation(admin, anon):
+def test_an_oss_build_has_no_such_route(admin):
+    card = new_card(admin)
+    refused = review(admin, "card", card["id"])
+    assert refused.status_code == 404  # no EE routes: api_routes/routes.clj `not-found-handler`
+    assert admin.get(f"/api/card/{card['id']}").json()["moderation_reviews"] == []
+
+
+def test_without_the_feature_every_request_is_a_402_before_auth_and_validation(admin, anon, emulator):
+    emulator.premium_features = "sandboxes"  # an Enterprise build whose token lacks content_verification
     card = new_card(admin)
     for client, body in ((admin, {"moderated_item_type": "card", "moderated_item_id": card["id"], "status": "verified"}),
                          (admin, {"moderated_item_type": "card", "moderated_item_id": card["id"], "status": "bad"}),

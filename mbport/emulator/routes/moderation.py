@@ -1,6 +1,8 @@
 """Content verification: POST /api/moderation-review (enterprise/backend/src/metabase_enterprise/content_verification/
-api/moderation_review.clj POST "/", served under `+require-content-verification` by api/routes.clj: 402 "Content
-verification is a paid feature ..." without the `content_verification` feature, before authentication).
+api/moderation_review.clj POST "/"). An Enterprise route: an OSS build has none (its api_routes/routes.clj falls
+through to `not-found-handler`, 404); an Enterprise build serves it under `+require-content-verification`
+(content_verification/api/routes.clj): 402 "Content verification is a paid feature ..." without the feature,
+before authentication.
 
 There is no GET: reviews show in their card's or dashboard's details (`moderation_reviews`, newest first, each with
 its moderator as `user`) and as `moderated_status` in collection items (shapes/moderation.py).
