@@ -35,7 +35,7 @@ EE_ONLY = {"sandboxes", "impersonations"}
 # Kinds that only the `current` seed (a 0.65 Enterprise build) has objects of: newer than the sample seed's content.
 CURRENT_ONLY = {"channels", "documents", "glossary", "python-libraries", "tenants", "transform-jobs", "transform-tags",
                 "transforms",
-                "cache-policies", "default-cache-policy", "metabots"}
+                "cache-policies", "default-cache-policy", "metabots", "verifications"}
 # Kinds only a 0.50 instance has (the sample seed holds them on 0.50: tests/verify/test_old_versions.py).
 OLD_ONLY = {"legacy-metrics"}
 
