@@ -20,7 +20,7 @@ def _httpx_without_its_command_line() -> None:
 
         return importlib.import_module("httpx._main").main(*args, **kwargs)
 
-    stand_in.main = main
+    vars(stand_in)["main"] = main  # a module object takes any attribute; mypy knows only ModuleType's own
     sys.modules["httpx._main"] = stand_in
 
 

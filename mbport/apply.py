@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import networkx as nx
@@ -70,7 +71,7 @@ class Applier(ImportState):
         self._write_positions(todo, result, failed)
         for change in plan.of("archive"):
             kind = self.kind(change.address)
-            self._with_retries(change.address, kind, lambda _again, k=kind, c=change: k.archive(self.api, c.target_id))
+            self._with_retries(change.address, kind, partial(self._archive, kind, change.target_id))
             result.written += 1
             with self.lock:
                 self.state.forget(change.address)
@@ -206,6 +207,14 @@ class Applier(ImportState):
                 self.state.record(addr, self.ids[addr])
         return raw
 
+    def _archive(self, kind: Kind, target_id: Any, _again: bool) -> None:
+        kind.archive(self.api, target_id)
+
+    @staticmethod
+    def _write_position(kind: Kind, req: WriteRequest, _again: bool) -> None:
+        assert isinstance(kind, caps.OrderedPositions)  # only they have position fields
+        kind.write_position(req)
+
     def _claimed(self, kind_name: str) -> set[Any]:
         """Target ids of this kind already taken by other docs (ids of other kinds may be the same numbers)."""
         with self.lock:
@@ -262,8 +271,8 @@ class Applier(ImportState):
             for addr, value in [(a, None) for a in clear] + [(a, self.tree.docs[a][fld]) for a in pins]:
                 kind, doc = self.kind(addr), self.tree.docs[addr]
                 try:
-                    self._with_retries(addr, kind, lambda _again, k=kind, a=addr, v=value, d=doc: k.write_position(
-                        WriteRequest(self.api, d, {fld: v}, self.target, caps.POSITION_STAGE, self.ids[a])))
+                    req = WriteRequest(self.api, doc, {fld: value}, self.target, caps.POSITION_STAGE, self.ids[addr])
+                    self._with_retries(addr, kind, partial(self._write_position, kind, req))
                 except Exception as exc:  # noqa: BLE001 - reported with the object's name
                     return addr, self.object_error(addr, exc)
                 with self.lock:

@@ -161,7 +161,7 @@ def _check_keys(path: Path, prefix: str, table: dict[str, Any], known: dict[str,
         expected = known[key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise UsageError(f"{path}: {prefix}{key} must be a {expected.__name__}, not {type(value).__name__}")
-        if key == "concurrency" and not 1 <= value <= 64:
+        if key == "concurrency" and isinstance(value, int) and not 1 <= value <= 64:
             raise UsageError(f"{path}: {prefix}concurrency must be between 1 and 64, not {value}")
 
 

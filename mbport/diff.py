@@ -279,7 +279,7 @@ def _stages(query: Any) -> list[dict[str, Any]]:
         native = query.get("native") or {}
         return [{"native": native.get("query"), "template-tags": native.get("template-tags")}]
     inner = query.get("query") if isinstance(query.get("query"), dict) else query
-    chain = []
+    chain: list[dict[str, Any]] = []
     while isinstance(inner, dict):
         chain.insert(0, {k: v for k, v in inner.items() if k != "source-query"})
         inner = inner.get("source-query")
@@ -414,6 +414,7 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
         if a == b:
             continue
         doc = b if b is not None else a
+        assert doc is not None  # both absent would be equal, skipped above
         label = kind_label(registry, kind_name)
         name = display_name(doc, addr)
         if a is None:

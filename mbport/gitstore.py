@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 import orjson
@@ -59,6 +60,11 @@ class Snapshot:
     sha: str
     date: datetime
     summary: str
+
+    @classmethod
+    def of(cls, commit: git.Commit) -> Snapshot:
+        summary = commit.summary  # bytes when GitPython could not decode the message
+        return cls(commit.hexsha, commit.committed_datetime, summary if isinstance(summary, str) else summary.decode())
 
     def line(self) -> str:
         return f"{self.sha[:8]}  {self.date.strftime('%Y-%m-%d %H:%M %z')}  {self.summary}"
@@ -187,7 +193,8 @@ class SnapshotRepo:
         tree.check_output_dir(path)  # an existing folder must be empty or an mbport tree
         path.mkdir(parents=True, exist_ok=True)
         try:
-            repo = git.Repo.init(path, **({"initial_branch": branch} if branch else {}))
+            options: dict[str, Any] = {"initial_branch": branch} if branch else {}
+            repo = git.Repo.init(path, **options)
         except GitCommandError as exc:
             raise MbportError(f"--repo {path}: git init failed: {_git_reason(exc)}") from None
         ignore = path / ".gitignore"
@@ -227,15 +234,14 @@ class SnapshotRepo:
         if ref is None and not self.repo.head.is_valid():
             return []
         start = self.resolve(ref or "HEAD")
-        return [Snapshot(c.hexsha, c.committed_datetime, c.summary if isinstance(c.summary, str) else c.summary.decode())
-                for c in self.repo.iter_commits(start, max_count=limit)]
+        return [Snapshot.of(c) for c in self.repo.iter_commits(start, max_count=limit)]
 
     def extract(self, ref: str, dest: Path) -> git.Commit:
         """Write the tree of `ref` into `dest` straight from git's objects: the working tree is not touched."""
         commit = self.resolve(ref)
         dest.mkdir(parents=True, exist_ok=True)
         for item in commit.tree.traverse():
-            if item.type != "blob":
+            if not isinstance(item, git.Blob):
                 continue  # folders come with their files; submodules are not part of a tree
             if stat.S_ISLNK(item.mode):
                 raise MbportError(f"{ref}: {item.path} is a symbolic link; mbport trees hold plain files only")

@@ -246,13 +246,13 @@ def _to5(x: Any, agg_uuids: list) -> Any:
     if tag in ("case", "if") and args and isinstance(args[0], list):
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         pairs = [[_to5(p, agg_uuids), _to5(v, agg_uuids)] for p, v in args[0]]
-        out = [tag, _with_uuid({k: v for k, v in opts.items() if k != "default"}), pairs]
+        out: list[Any] = [tag, _with_uuid({k: v for k, v in opts.items() if k != "default"}), pairs]
         if "default" in opts:
             out.append(_to5(opts["default"], agg_uuids))
         return out
     if tag in KNOWN_CLAUSES:
-        opts = args.pop() if tag in TRAILING_OPTIONS and args and isinstance(args[-1], dict) else None
-        return [tag, _with_uuid(opts), *(_to5(a, agg_uuids) for a in args)]
+        trailing = args.pop() if tag in TRAILING_OPTIONS and args and isinstance(args[-1], dict) else None
+        return [tag, _with_uuid(trailing), *(_to5(a, agg_uuids) for a in args)]
     return [tag, *(_to5(a, agg_uuids) for a in args)]
 
 
@@ -269,7 +269,7 @@ def _normalize_stage5(stage: dict, tags_as_list: bool) -> dict:
             stage["template-tags"] = _tags(stage["template-tags"], as_list=tags_as_list,
                                            convert=lambda x: _to5(x, []))
         return stage
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in stage.items():
         if key == "joins":
             out[key] = [_normalize_join5(j, tags_as_list) for j in value]
@@ -295,10 +295,10 @@ def to_legacy(query: Any, keep_tag_refs: bool = False) -> Any:
     """The MBQL 4 form of `query` (what ?legacy-mbql=true and legacy_query show); legacy input is returned as is.
     `keep_tag_refs`: a native query's dimension tags keep their MBQL 5 refs (what 0.61 on answers)."""
     if not is_mbql5(query):
-        out = copy.deepcopy(query)
-        if isinstance(out, dict) and isinstance(out.get("query"), dict):
-            out["query"] = _canonical_legacy(out["query"])
-        return out
+        legacy = copy.deepcopy(query)
+        if isinstance(legacy, dict) and isinstance(legacy.get("query"), dict):
+            legacy["query"] = _canonical_legacy(legacy["query"])
+        return legacy
     stages = query.get("stages") or []
     out: dict[str, Any] = {"database": query.get("database")}
     if stages and stages[-1].get("lib/type") == NATIVE_STAGE and len(stages) == 1:
@@ -467,7 +467,7 @@ def _to4(x: Any, agg_uuids: list) -> Any:
     if tag in ("asc", "desc") and len(rest) == 1:
         return [tag, _to4(rest[0], agg_uuids)]
     if tag in ("case", "if") and rest and isinstance(rest[0], list):
-        out = [tag, [[_to4(p, agg_uuids), _to4(v, agg_uuids)] for p, v in rest[0]]]
+        out: list[Any] = [tag, [[_to4(p, agg_uuids), _to4(v, agg_uuids)] for p, v in rest[0]]]
         if len(rest) > 1:
             out.append({"default": _to4(rest[1], agg_uuids)})
         return out

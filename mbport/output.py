@@ -20,9 +20,12 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:  # rich loads only when a bar is drawn (start-up time)
+    from rich.progress import Progress, TaskID
 
 EVENT_TYPES = ("progress", "change", "warning", "error", "summary", "check")
 
@@ -67,9 +70,9 @@ class Output:
         self.warnings = 0
         self.summary_written = False
         self._lock = threading.RLock()
-        self._live = None  # the rich Progress being drawn, if any
-        self._status_task = None
-        self._subtasks: dict[str, Any] = {}  # rich task ids of the lines below the bar (fetching, retrying)
+        self._live: Progress | None = None  # the rich Progress being drawn, if any
+        self._status_task: TaskID | None = None
+        self._subtasks: dict[str, TaskID] = {}  # rich task ids of the lines below the bar (fetching, retrying)
         self._fetch_buckets: dict[str, int] = {}
         self._waits: dict[int, str] = {}  # thread id → the retry it is waiting for
 
@@ -169,7 +172,7 @@ class Output:
 
             def update_inner(advance: int = 0, description: str | None = None) -> None:
                 with self._lock:
-                    outer.update(task, advance=advance, **({"description": description} if description else {}))
+                    outer.update(task, advance=advance, description=description or None)
 
             try:
                 yield update_inner
@@ -196,7 +199,7 @@ class Output:
 
         def update(advance: int = 0, description: str | None = None) -> None:
             with self._lock:
-                progress.update(task, advance=advance, **({"description": description} if description else {}))
+                progress.update(task, advance=advance, description=description or None)
 
         with progress:
             with self._lock:

@@ -198,7 +198,7 @@ class Planner(Matcher):
         self._recheck_after_cascades(changes)
         scope = None
         if self.selected is not None:
-            scope = self._select(changes, problems)
+            scope = self._select(changes, problems, self.selected)
             scope |= {d for a in scope for d in self.cascades.get(a, ()) if d in self.recheck}  # see above
             changes = [c for c in changes if c.address in scope]
             missing = {a: [b for b in broken if b in scope] for a, broken in missing.items()
@@ -245,14 +245,14 @@ class Planner(Matcher):
             if change.action == "update" and causes:
                 self.recheck.add(change.address)
 
-    def _select(self, changes: list[Change], problems: list[str]) -> set[str]:
-        """A selective import (`self.selected`: the selected addresses): the selection, the parts of docs
+    def _select(self, changes: list[Change], problems: list[str], wanted: set[str]) -> set[str]:
+        """A selective import (`wanted`: the selected addresses): the selection, the parts of docs
         about many objects that concern it (`Narrows.narrow`, which then stands in for the tree's doc), and, unless
         `options.only`, what they depend on (their refs, the graph's edges and the deferred ones) that the
         target lacks or holds differently, transitively through such objects; marks each with `needed_by`.
         With `only`, a ref of the selection the target cannot resolve is a problem (before any write)."""
         by_addr = {c.address: c for c in changes}
-        selected = {a for a in self.selected if a in self.tree.docs}
+        selected = {a for a in wanted if a in self.tree.docs}
         scope = set(selected)
         for addr in sorted(self.tree.docs):
             kind = self.kind(addr)
@@ -312,11 +312,10 @@ class Planner(Matcher):
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:
         """`ComparesRaw.comparable_raw` of every matched doc whose kind has it, concurrently (it may read)."""
-        addrs = [a for a in self.matched_raw if a in self.tree.docs
-                 and isinstance(self.kind(a), caps.ComparesRaw) and not self._skipped(a)]
-        raws = self.api.map(lambda a: self.kind(a).comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]),
-                            addrs)
-        return dict(zip(addrs, raws, strict=True))
+        kinds = {a: k for a in self.matched_raw if a in self.tree.docs
+                 and isinstance(k := self.kind(a), caps.ComparesRaw) and not self._skipped(a)}
+        raws = self.api.map(lambda a: kinds[a].comparable_raw(self.api, self.matched_raw[a], self.tree.docs[a]), kinds)
+        return dict(zip(kinds, raws, strict=True))
 
     def _note_missing_sub_objects(self, addr: str, refs: set[str], missing: dict[str, list[str]]) -> None:
         """Sub-objects of never-created kinds (a field of a matched table) must already be on the target."""

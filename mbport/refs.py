@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -49,7 +49,7 @@ def ref(addr: str) -> dict[str, str]:
     return {REF: addr}
 
 
-def is_ref(value: Any) -> bool:
+def is_ref(value: Any) -> TypeGuard[dict[str, str]]:
     return isinstance(value, dict) and REF in value and len(value) == 1 and isinstance(value[REF], str)
 
 

@@ -77,6 +77,7 @@ def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: se
 
 def _at(doc: dict[str, Any], path: str) -> Any:
     """The value at a dotted path (`payload.card`), None when any step is missing."""
+    value: Any = doc
     for step in path.split("."):
-        doc = doc.get(step) if isinstance(doc, dict) else None
-    return doc
+        value = value.get(step) if isinstance(value, dict) else None
+    return value

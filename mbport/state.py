@@ -86,11 +86,12 @@ class State:
                 self.created.add(entry["a"])
 
     def _append(self, entry: dict[str, Any]) -> None:
-        if self.path is None:
+        journal = self.journal_path
+        if journal is None:
             return
         if self._journal is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the whole run
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = open(journal, "ab")  # noqa: SIM115 - kept open for the whole run
         self._journal.write(orjson.dumps(entry) + b"\n")
         self._journal.flush()  # in the OS's hands now: survives a killed process
 
@@ -130,8 +131,9 @@ class State:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-        if self.journal_path.exists():
-            self.journal_path.unlink()
+        journal = self.journal_path
+        if journal is not None and journal.exists():
+            journal.unlink()
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "ids": dict(self.ids), "created": sorted(self.created), "memos": dict(self.memos)}

@@ -121,7 +121,7 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
             state_path, then_verify, from_, from_api_key, from_username, from_password,
             from_session_token, verify_kinds, no_queries, include_personal, **flags):
     """Apply a snapshot (read from git, the working tree is untouched) like `mbport import` would."""
-    from ..gitstore import SnapshotRepo
+    from ..gitstore import Snapshot, SnapshotRepo
 
     source = None
     if then_verify and not dry_run:
@@ -135,7 +135,8 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
     with tempfile.TemporaryDirectory(prefix="mbport-restore-") as tmp:
         tree_dir = Path(tmp) / "tree"
         commit = store.extract(ref, tree_dir)
-        out().line(f"Restoring {commit.hexsha[:8]} ({commit.committed_datetime:%Y-%m-%d %H:%M}): {commit.summary}")
+        out().line(f"Restoring {commit.hexsha[:8]} ({commit.committed_datetime:%Y-%m-%d %H:%M}): "
+                   f"{Snapshot.of(commit).summary}")
         out().result(repo=str(repo_dir), ref=ref, commit=commit.hexsha)
         with connect(url, api_key, username, password, session_token, concurrency, insecure) as api:
             state = state_path or default_state_path(repo_dir, api.url)

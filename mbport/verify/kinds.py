@@ -401,7 +401,7 @@ class Documents(Kind):
         if not isinstance(node, dict):
             return node
         out = {k: self._named(v, side) if k == "content" else v for k, v in node.items()}
-        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        attrs: dict[str, Any] = node["attrs"] if isinstance(node.get("attrs"), dict) else {}
         if node.get("type") == "cardEmbed" and isinstance(attrs.get("id"), int):
             out["attrs"] = {**attrs, "id": side.token("cards", attrs["id"])}
         elif node.get("type") == "smartLink" and attrs.get("model") in self.LINKS and isinstance(attrs.get("entityId"), int):

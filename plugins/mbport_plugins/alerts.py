@@ -284,7 +284,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, Kind):
         ref = (doc.get("payload") or {}).get("card")
         card = docs.get(ref["$ref"]) or {} if is_ref(ref) else {}
         order = archive_order(self.doc_address(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
-        if card.get("archived"):
+        if card.get("archived") and is_ref(ref):
             order.append(((ref["$ref"], "main"), (self.doc_address(doc), self.stages[0])))
         return order
 

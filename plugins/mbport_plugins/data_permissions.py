@@ -131,8 +131,12 @@ class DataPermissions(Narrows, ImportsAfter, Kind):
         found = collect_refs(doc)
         for grant in doc.get("grants") or []:
             db_key = split_address(grant["database"]["$ref"])[1][0]
+            def note(schema: str, name: str, k: str = db_key) -> str:
+                found.add(address("tables", k, schema, name))
+                return ""
+
             for perm, value in grant["permissions"].items():
-                _translate(perm, value, lambda schema, name, k=db_key: found.add(address("tables", k, schema, name)) or "")
+                _translate(perm, value, note)
         return found
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
