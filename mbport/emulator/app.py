@@ -78,7 +78,7 @@ class Ctx:
     emulator: Emulator
     state: State
     request: ApiRequest
-    user: Row | None
+    user: Row  # the caller; empty for a public route called without a session (`signed_in` is False)
     query: dict[str, Any]
     body: Any
     paging: Paging | None
@@ -87,6 +87,10 @@ class Ctx:
     @property
     def profile(self) -> Profile:
         return self.state.profile
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.user)
 
     @property
     def is_superuser(self) -> bool:
@@ -296,7 +300,7 @@ class Emulator:
             if invalid is not None:
                 self.spec_violations.append(f"{req.method} {req.path}: {invalid.body}")
                 raise invalid
-            ctx = Ctx(self, self.state, req, user, query, body, paging)
+            ctx = Ctx(self, self.state, req, user if user is not None else Row(None, {}), query, body, paging)
             result = route.handler(ctx, **path_params)
         resp = result if isinstance(result, Response) else Response(200, result)
         resp.headers.update(ctx.response_headers)

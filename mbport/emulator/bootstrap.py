@@ -35,7 +35,7 @@ def add_api_key(emulator: Emulator, session: str, name: str, group: str = "Admin
         data = created.json()
     if key is None:
         return data["unmasked_key"]
-    row = emulator.state.table("api_key").get(data["id"])
+    row = emulator.state.table("api_key").existing(data["id"])
     row["key_prefix"], row["key_hash"] = key[:7], hash_api_key(key)
     row["masked_key"] = key[:7] + "*" * (len(key) - 7)
     return key

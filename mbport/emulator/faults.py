@@ -23,7 +23,7 @@ import hashlib
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,12 @@ def _credentials(req: ApiRequest) -> bool:
                 or "metabase.SESSION" in req.cookies)
 
 
+def _matching(pattern: str) -> Callable[[ApiRequest], bool]:
+    """`only` given as a regex: a predicate searching it in "METHOD /path"."""
+    search = re.compile(pattern).search
+    return lambda req: search(f"{req.method} {req.path}") is not None
+
+
 @dataclass
 class FaultPlan:
     """Which requests fail and how. `only` limits faults to some requests: a regex matched against
@@ -94,7 +100,7 @@ class FaultPlan:
 
     rate: float = 0.0
     seed: int = 0
-    kinds: Iterable[str] = ALL_KINDS
+    kinds: Sequence[str] = ALL_KINDS
     only: str | Callable[[ApiRequest], bool] | None = None
     retry_after: float = 1.0  # seconds a 429 asks the client to wait
     slow_seconds: float = 35.0  # longer than the client's default 30 s read timeout
@@ -111,13 +117,13 @@ class FaultPlan:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate}")
         self._seen: Counter = Counter()
         self._lock = threading.Lock()
-        self._only = re.compile(self.only).search if isinstance(self.only, str) else self.only
+        self._only = _matching(self.only) if isinstance(self.only, str) else self.only
 
     # ---- the decision ----
     def _draw(self, req: ApiRequest) -> str | None:
         if self.rate <= 0 or not self.kinds or self._exempt(req):
             return None
-        if self._only is not None and not self._only(req if callable(self.only) else f"{req.method} {req.path}"):
+        if self._only is not None and not self._only(req):
             return None
         query = "&".join(f"{k}={v}" for k, v in req.query)
         key = f"{req.method} {req.path}?{query}"

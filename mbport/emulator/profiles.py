@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 # What a classic (`type: "native"`) query whose dimension tags carry MBQL 5 refs (`["field", {opts}, id]`) gets on
 # write (versions.md 0.61, seen by metabase-sync 0.1.2 against real servers): None = converted like any MBQL 4,
@@ -48,7 +49,7 @@ class Profile:
         return {"tag": self.tag, "hash": self.hash, "date": self.date, "branch": "release-x"}
 
 
-_P57 = dict(legacy_query_null=False, prune_inline_parameters=True)  # the MBQL 5 era's first line
+_P57: dict[str, Any] = dict(legacy_query_null=False, prune_inline_parameters=True)  # the MBQL 5 era's first line
 _P61 = dict(_P57, legacy_tags_keep_mbql5_refs=True, classic_tags_with_mbql5_refs=EMPTY)
 _P62 = dict(_P61, legacy_query_null=True, classic_tags_with_mbql5_refs=REJECT)
 _P63 = dict(_P62, template_tags_list=True)

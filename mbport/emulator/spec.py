@@ -16,7 +16,7 @@ from urllib.parse import quote
 import jsonschema_rs
 import orjson
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from . import errors
@@ -55,7 +55,7 @@ def load_spec() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry:
-    return Registry().with_resource(SPEC_URI, Resource(contents=load_spec(), specification=DRAFT202012))
+    return Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(load_spec()))
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import secrets
 import string
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 from .profiles import Profile
 
@@ -26,7 +26,7 @@ def is_entity_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 21 and all(c in NANOID_ALPHABET for c in value)
 
 
-class Row(dict):
+class Row(dict[str, Any]):
     """A stored row: a dict that tells its table when one of its values changes.
 
     A real Metabase answers lookups from indexed SQL tables and undoes a failed request with a transaction;
@@ -83,7 +83,7 @@ class Row(dict):
         for key in list(self):
             del self[key]
 
-    def __ior__(self, other: Any) -> Row:
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc, override]  # | makes a plain dict; |= keeps the Row
         self.update(other)
         return self
 
@@ -193,6 +193,18 @@ class Table:
             return found[0] if found else None
         return None
 
+    def existing(self, id_: Any) -> Row:
+        """A row the state itself refers to (a stored foreign key, a row just written): missing is a bug here."""
+        row = self.get(id_)
+        if row is None:
+            raise LookupError(f"{self.name} {id_!r}: referred to, but not stored")
+        return row
+
+    def value(self, id_: Any, key: str) -> Any:
+        """`key` of the row `id_`; None when there is no such row."""
+        row = self.get(id_)
+        return None if row is None else row.get(key)
+
     def where(self, pred: Callable[[Row], bool] | None = None, **equals: Any) -> list[Row]:
         """Rows matching every key=value given and the predicate, in id order."""
         best_key, best = None, None
@@ -213,12 +225,9 @@ class Table:
     def _lookup(self, key: str, value: Any) -> list[Row] | None:
         """The rows whose `key` equals `value`, from the key's index; None when it cannot be indexed."""
         if key not in self._indexes:
-            index: dict[Any, list[Row]] | None = {}
-            for row in self.rows.values():
-                if not self._add(index, key, row.get(key), row):
-                    index = None
-                    break
-            self._indexes[key] = index
+            built: dict[Any, list[Row]] = {}
+            indexable = all(self._add(built, key, row.get(key), row) for row in self.rows.values())
+            self._indexes[key] = built if indexable else None
         index = self._indexes[key]
         if index is None:
             return None

@@ -223,7 +223,7 @@ def infer_has_field_values(base_type: str, semantic_type: str | None, stats: dic
 
 # ---- applying a sync to the state ----
 
-def new_table_row(db_id: int, name: str, now: str, schema: str | None = None) -> Row:
+def new_table_row(db_id: int, name: str, now: str, schema: str | None = None) -> dict[str, Any]:
     return {
         "description": None, "entity_type": entity_type_for(name), "view_count": 0, "schema": schema,
         "is_writable": None, "database_require_filter": None, "show_in_getting_started": False, "name": name,
@@ -238,7 +238,7 @@ def new_table_row(db_id: int, name: str, now: str, schema: str | None = None) ->
 NEW_TABLE_COLUMNS = "new_table_columns"
 
 
-def new_field_row(table_id: int, col: ColumnInfo, now: str) -> Row:
+def new_field_row(table_id: int, col: ColumnInfo, now: str) -> dict[str, Any]:
     base = base_type_for(col.database_type)
     semantic = infer_semantic_type(col.name, base, col.is_pk, col.fk is not None, col.stats)
     return {

@@ -282,7 +282,7 @@ def _breakout_count(query: Any) -> int:
     return len(((query or {}).get("query") or {}).get("breakout") or [])
 
 
-def alerts_broken(old: Row, new: Row) -> bool:
+def alerts_broken(old: dict[str, Any], new: Row) -> bool:
     """Whether this card update deletes the card's active alerts: pulse/update_alerts.clj `delete-alerts-if-needed!`
     (called by update-card!): the card was archived, or its display / goal no longer fits an alert."""
     if not old.get("archived") and new.get("archived"):  # card-archived?
@@ -314,12 +314,14 @@ def delete_card(state: State, user: Row | None, card_id: int) -> None:
 def move_to_collection(state: State, user: Row | None, card_ids: list[int], target_id: int | None) -> None:
     """POST /api/card/collections (move-cards-to-collection!): every card into one collection, pins appended."""
     check_target_collection(state, user, target_id)
-    cards = [state.table("card").get(i) for i in card_ids]
-    for card in cards:
+    cards: list[Row] = []
+    for card_id in card_ids:
+        card = state.table("card").get(card_id)
         if card is None:
             raise errors.not_found()
         if not can_write_card(state, user, card):
             raise errors.forbidden()
+        cards.append(card)
     # Metabase's move-cards-to-collection!: pinned cards are appended after the target's highest card pin, the
     # highest first, each leaving its old collection's pins contiguous; cards already there are left alone.
     moving = [c for c in cards if c.get("collection_id") != target_id]

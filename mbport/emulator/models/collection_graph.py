@@ -49,7 +49,7 @@ def sync_defaults(state: State) -> None:
     whether the collections area calls `on_collection_created`.
     """
     store = _store(state)
-    all_users = group_model.magic_group(state, group_model.ALL_USERS)
+    all_users = group_model.find_magic_group(state, group_model.ALL_USERS)
     if not store["roots_granted"] and all_users is not None:
         grants = store["perms"].setdefault(all_users["id"], {})
         grants[(None, ROOT)] = "write"
@@ -96,7 +96,7 @@ def graph(state: State, namespace: str | None = None) -> dict[str, Any]:
     sync_defaults(state)
     store = _store(state)
     eligible = [c["id"] for c in _eligible(state, namespace)]
-    admin = group_model.magic_group(state, group_model.ADMIN)
+    admin = group_model.find_magic_group(state, group_model.ADMIN)
     groups: dict[str, dict[str, str]] = {}
     for group in state.table("permissions_group"):
         if admin and group["id"] == admin["id"]:
@@ -152,7 +152,7 @@ def collection_access(state: State, user: Row | None, collection_id: int | None)
     collection = state.table("collection").get(collection_id) if collection_id else None
     if collection is not None:
         owner_ids = [collection.get("personal_owner_id")] + [
-            (state.table("collection").get(int(p)) or {}).get("personal_owner_id")
+            state.table("collection").value(int(p), "personal_owner_id")
             for p in (collection.get("location") or "/").split("/") if p
         ]
         if any(o is not None for o in owner_ids):
@@ -194,7 +194,7 @@ def update_graph(state: State, body: dict, *, force: bool, skip_graph: bool) -> 
         raise errors.revision_conflict()
     if changes:
         store = _store(state)
-        admin = group_model.magic_group(state, group_model.ADMIN)
+        admin = group_model.find_magic_group(state, group_model.ADMIN)
         for gid, entries in changes.items():
             if admin and gid == admin["id"]:
                 continue  # Administrators always have write; nothing is stored for them.

@@ -28,12 +28,15 @@ SLUG_MAX_LENGTH = 510
 
 def init_state(state: State) -> None:
     """A fresh Metabase already has its Trash collection (created by a migration)."""
-    if trash(state) is None:
+    if state.table("collection").first(type=TRASH_TYPE) is None:
         _insert(state, name="Trash", type=TRASH_TYPE, location="/")
 
 
-def trash(state: State) -> Row | None:
-    return state.table("collection").first(type=TRASH_TYPE)
+def trash(state: State) -> Row:
+    found = state.table("collection").first(type=TRASH_TYPE)
+    if found is None:
+        raise LookupError("the Trash collection is missing (init_state creates it)")
+    return found
 
 
 def trash_id(state: State) -> int:
@@ -221,8 +224,8 @@ def maybe_reconcile_collection_position(state: State, before: Row | None, update
     `before`: the row as it is (None when creating; then `updates` must hold both keys, absent meaning nil).
     `updates`: the keys about to be written; a key left out does not change. A move without a new position keeps
     the item's position in the new collection (its pins at and after it shift up)."""
-    before = before or {}
-    old_coll, old_pos = before.get("collection_id"), before.get("collection_position")
+    old: dict[str, Any] = before or {}
+    old_coll, old_pos = old.get("collection_id"), old.get("collection_position")
     new_coll, new_pos = updates.get("collection_id"), updates.get("collection_position")
     moved = "collection_id" in updates and old_coll != new_coll
     repositioned = "collection_position" in updates and old_pos != new_pos
@@ -355,14 +358,15 @@ def create(state: State, user: Row | None, body: dict) -> Row:
     check_not_trash(parent)
     if not can_write(state, user, parent):
         raise errors.forbidden()
-    namespace = body["namespace"] if "namespace" in body else (parent or {}).get("namespace")
+    above: dict[str, Any] = parent or {}
+    namespace = body["namespace"] if "namespace" in body else above.get("namespace")
     if parent is not None and parent.get("namespace") != namespace:
         raise errors.bad_request("Collection must be in the same namespace as its parent")
     _check_premium_authority(state, body.get("authority_level"))
     # collections/create.clj `apply-defaults-to-collection`: only the Library's types pass on to children, which
     # `check-allowed-content` then judges (a child of the Library root itself is refused).
-    kind = (parent or {}).get("type") if (parent or {}).get("type") in library.LIBRARY_TYPES else None
-    if kind is not None:
+    kind = above.get("type") if above.get("type") in library.LIBRARY_TYPES else None
+    if kind is not None and parent is not None:  # a kind comes from the parent
         library.check_allowed_content(state, kind, parent["id"])
     coll = _insert(state, name=body["name"], description=body.get("description"), location=children_location(parent),
                    namespace=namespace, authority_level=body.get("authority_level"), type=kind)
@@ -395,7 +399,7 @@ def update(state: State, user: Row | None, coll: Row, body: dict) -> None:
         else:
             if "parent_id" in body:
                 move(state, coll, _new_parent_location(state, user, coll, body.get("parent_id")))
-            elif parent_id(coll) and state.table("collection").get(parent_id(coll)).get("archived"):
+            elif parent_id(coll) and state.table("collection").existing(parent_id(coll)).get("archived"):
                 raise errors.bad_request("Cannot restore a collection into an archived collection.")
             unarchive(state, coll)
     elif "parent_id" in body and children_location_of_parent(state, body.get("parent_id")) != coll["location"]:

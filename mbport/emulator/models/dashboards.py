@@ -201,8 +201,8 @@ def remove_dashcards_for_card(state: State, card_id: int, dashboard_id: int | No
 
 
 
-def _insert_dashcard(state: State, values: Row) -> Row:
-    row = {"dashboard_tab_id": None, "card_id": None, "action_id": None, "parameter_mappings": [],
+def _insert_dashcard(state: State, values: dict[str, Any]) -> Row:
+    row: dict[str, Any] = {"dashboard_tab_id": None, "card_id": None, "action_id": None, "parameter_mappings": [],
            "visualization_settings": {}}
     if state.profile.inline_parameters:
         row["inline_parameters"] = None
@@ -314,7 +314,7 @@ def _check_collection(state: State, user: Row | None, collection_id: int | None)
 def _insert_dashboard(state: State, user_id: int, values: dict) -> Row:
     """A new dashboard row: the given values over Metabase's column defaults."""
     now = state.now()
-    row = {
+    row: dict[str, Any] = {
         "name": None, "description": None, "creator_id": user_id, "parameters": [], "cache_ttl": None,
         "collection_id": None, "collection_position": None, "archived": False, "archived_directly": False,
         "position": None, "width": "fixed", "auto_apply_filters": True, "show_in_getting_started": False,
@@ -468,7 +468,7 @@ def _check_not_internal_to_other_dashboards(state: State, dashboard_id: int, to_
 
 
 
-def _check_dashcard_references(state: State, row: Row) -> None:
+def _check_dashcard_references(state: State, row: dict[str, Any]) -> None:
     if row.get("dashboard_tab_id") is not None and state.table("dashboard_tab").get(row["dashboard_tab_id"]) is None:
         raise _foreign_key_violation("report_dashboardcard", "dashboard_tab_id", row["dashboard_tab_id"])
     if row.get("card_id") is not None and state.table("card").get(row["card_id"]) is None:

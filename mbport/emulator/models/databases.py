@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .. import errors, premium, sync
@@ -149,7 +150,7 @@ def schedule_map(cron: str | None) -> dict | None:
     if len(parts) < 6:
         return None
     _, minute, hour, dom, _, dow = parts[:6]
-    out = {"schedule_type": "hourly", "schedule_minute": None, "schedule_hour": None, "schedule_day": None,
+    out: dict[str, Any] = {"schedule_type": "hourly", "schedule_minute": None, "schedule_hour": None, "schedule_day": None,
            "schedule_frame": None}
     if hour == "*":
         out["schedule_minute"] = int(minute) if minute.isdigit() else 0
@@ -249,11 +250,15 @@ def fields_of_database(state: State, db_id: int, *, active_tables: bool = False,
     """A database's tables by id (only active ones with `active_tables`) and their fields matching `field_equals`,
     in field id order; 404 for an unknown database."""
     get_db_or_404(state, db_id)
-    tables = {t["id"]: t for t in state.table("metabase_table").where(
-        db_id=db_id, **({"active": True} if active_tables else {}))}
+    only_active: dict[str, Any] = {"active": True} if active_tables else {}
+    tables = {t["id"]: t for t in state.table("metabase_table").where(db_id=db_id, **only_active)}
     fields = state.table("metabase_field")
     return tables, sorted((f for tid in tables for f in fields.where(table_id=tid, **field_equals)),
                           key=lambda f: f["id"])
+
+
+def _value_in(column: str, values: set[Any], row: Row) -> bool:
+    return row[column] in values
 
 
 def delete_database(state: State, db_id: int) -> None:
@@ -263,7 +268,7 @@ def delete_database(state: State, db_id: int) -> None:
     field_ids = {f["id"] for f in state.table("metabase_field").where(lambda f: f["table_id"] in table_ids)}
     for name, column, ids in (("field_values", "field_id", field_ids), ("dimension", "field_id", field_ids),
                               ("metabase_field", "id", field_ids), ("metabase_table", "id", table_ids)):
-        for row in state.table(name).where(lambda r, c=column, i=ids: r[c] in i):
+        for row in state.table(name).where(partial(_value_in, column, ids)):
             state.table(name).delete(row["id"])
     state.table("metabase_database").delete(db_id)
     state.emit("database.deleted", db_id=db_id)

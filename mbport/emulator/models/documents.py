@@ -79,7 +79,7 @@ def _remap_embeds(ast: Any, id_map: dict[int, int]) -> Any:
     return _walk(ast, remap)
 
 
-def _new_card(state: State, user: Row, body: dict, document: Row) -> Row:
+def _new_card(state: State, user: Row, body: dict, document: dict[str, Any]) -> Row:
     """document.clj `create-card!`: always a question, never a dashboard question, in the document's collection
     unless the card names its own; then `document_id` is set (queries `create-card!` keeps it)."""
     card_body = {k: v for k, v in body.items() if k not in ("entity_id", "dashboard_id", "dashboard_tab_id")}
@@ -107,12 +107,12 @@ def _check_placeholders(drafts: Any, negative: bool) -> dict[int, dict]:
     return out
 
 
-def _create_drafts(state: State, user: Row, drafts: dict[int, dict], document: Row) -> dict[int, int]:
+def _create_drafts(state: State, user: Row, drafts: dict[int, dict], document: dict[str, Any]) -> dict[int, int]:
     """`create-cards-for-document!`: placeholder id → the new card's id."""
     return {placeholder: _new_card(state, user, body, document)["id"] for placeholder, body in drafts.items()}
 
 
-def _clone_foreign_cards(state: State, user: Row, document: Row, ast: Any) -> dict[int, int]:
+def _clone_foreign_cards(state: State, user: Row, document: dict[str, Any], ast: Any) -> dict[int, int]:
     """`clone-cards-in-document!`: every embedded card that does not belong to this document is copied into it
     (after a read check: 403 on a card the user cannot read); the AST then embeds the copy."""
     out: dict[int, int] = {}

@@ -81,8 +81,17 @@ def init_state(state: State) -> None:
 
 
 
-def magic_group(state: State, kind: str) -> Row:
+def find_magic_group(state: State, kind: str) -> Row | None:
+    """The group of a magic type; None for one not made yet (All tenant users exists once tenants are used)."""
     return state.table("permissions_group").first(magic_group_type=kind)
+
+
+def magic_group(state: State, kind: str) -> Row:
+    """A group every instance has (init_state creates Administrators and All Users)."""
+    group = find_magic_group(state, kind)
+    if group is None:
+        raise LookupError(f"no {kind} group")
+    return group
 
 
 def ensure_all_tenant_users(state: State) -> Row:
@@ -90,7 +99,7 @@ def ensure_all_tenant_users(state: State) -> Row:
     `turn-on-tenants!` -> `perms-group/create-all-external-users!`). It stays once made: newer releases keep it and
     only hide tenant groups while tenants are off (permissions/settings.clj `update-use-tenants!` no longer deletes it;
     permissions_rest/api.clj `GET /group`)."""
-    group = magic_group(state, ALL_TENANT_USERS)
+    group = find_magic_group(state, ALL_TENANT_USERS)
     if group is None:
         group = state.table("permissions_group").insert(
             {"name": ALL_TENANT_USERS_NAME, "magic_group_type": ALL_TENANT_USERS, "is_tenant_group": True})

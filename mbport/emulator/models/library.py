@@ -91,13 +91,13 @@ def publish(state: State, body: dict[str, Any]) -> Row:
             raise errors.ApiError(409, {"message": "Multiple library-data collections found."})
         target = found[0]
     for table_id in _remap_neighbours(state, selected_tables(state, body), upstream=True):
-        state.table("metabase_table").get(table_id).update(collection_id=target["id"], is_published=True,
-                                                           updated_at=state.now())
+        state.table("metabase_table").existing(table_id).update(collection_id=target["id"], is_published=True,
+                                                                updated_at=state.now())
     return target
 
 
 def unpublish(state: State, body: dict[str, Any]) -> None:
     """POST /api/ee/data-studio/table/unpublish-tables: the selected tables and those that display them."""
     for table_id in _remap_neighbours(state, selected_tables(state, body), upstream=False):
-        state.table("metabase_table").get(table_id).update(collection_id=None, is_published=False,
-                                                           updated_at=state.now())
+        state.table("metabase_table").existing(table_id).update(collection_id=None, is_published=False,
+                                                                updated_at=state.now())

@@ -3,6 +3,8 @@ puts something into a collection; mbport/emulator/models/library.py has the rest
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import errors, premium
 from ..store import State
 from .versions import LIBRARY_SINCE, minor_version
@@ -15,7 +17,7 @@ LIBRARY_TYPES = (LIBRARY, LIBRARY_DATA, LIBRARY_METRICS)
 FEATURE = "library"  # the token feature (library/validation.clj `:feature :library`)
 
 # library/validation.clj `library-collection-content-specs`: parent type → (what it may hold, the 400's message)
-_CONTENT = {
+_CONTENT: dict[Any, tuple[set[str], str]] = {
     LIBRARY: ({LIBRARY_DATA, LIBRARY_METRICS}, "Cannot add anything to the Library collection"),
     LIBRARY_DATA: ({"table", LIBRARY_DATA}, "Can only add tables to the 'Data' collection"),
     LIBRARY_METRICS: ({"metric", LIBRARY_METRICS}, "Can only add metrics to the 'Metrics' collection"),
@@ -32,11 +34,11 @@ def check_allowed_content(state: State, content_type: str, collection_id: int | 
     a new sub-collection's inherited type); a no-op without the feature."""
     if collection_id is None or not active(state):
         return
-    coll = state.table("collection").get(collection_id)
-    spec = _CONTENT.get((coll or {}).get("type"))
+    coll: dict[str, Any] = state.table("collection").get(collection_id) or {}
+    spec = _CONTENT.get(coll.get("type"))
     if spec is not None and content_type not in spec[0]:
         raise errors.bad_request(spec[1])
-    if content_type == "table" and (coll or {}).get("type") != LIBRARY_DATA:
+    if content_type == "table" and coll.get("type") != LIBRARY_DATA:
         raise errors.bad_request("Tables can only be added to 'Data' collections")
 
 

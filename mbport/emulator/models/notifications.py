@@ -221,7 +221,7 @@ def update_notification(state: State, notification: Row, body: dict) -> None:
     notification["updated_at"] = now
     payload = body.get("payload")
     if notification["payload_type"] == CARD and isinstance(payload, dict):
-        card_row = state.table("notification_card").get(notification["payload_id"])
+        card_row = state.table("notification_card").existing(notification["payload_id"])
         card_row.update({k: payload[k] for k in ("card_id", "send_condition", "send_once") if k in payload},
                         updated_at=now)
     if body.get("subscriptions") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .. import errors, events, premium
@@ -76,7 +77,7 @@ def _non_admin_groups(state: State) -> list[Row]:
 
 
 def _admin_id(state: State) -> int | None:
-    admin = group_model.magic_group(state, group_model.ADMIN)
+    admin = group_model.find_magic_group(state, group_model.ADMIN)
     return admin["id"] if admin else None
 
 
@@ -86,7 +87,7 @@ def _leaf_values(value: Any) -> list[str]:
     return [value] if value is not None else []
 
 
-def _most_restrictive(perm: str, values: list[str]) -> str | None:
+def _most_restrictive(perm: str, values: Sequence[str | None]) -> str | None:
     ranked = [v for v in values if v in VALUES[perm]]
     return max(ranked, key=VALUES[perm].index) if ranked else None
 
@@ -131,7 +132,7 @@ def sync_defaults(state: State) -> None:
     and group areas call the hooks below.
     """
     store = _store(state)
-    all_users = group_model.magic_group(state, group_model.ALL_USERS)
+    all_users = group_model.find_magic_group(state, group_model.ALL_USERS)
     all_users_id = all_users["id"] if all_users else None
     dbs = _databases(state)
     for group in _non_admin_groups(state):
@@ -381,7 +382,7 @@ def _check_premium(state: State, changes: dict[str, Any]) -> None:
                     raise premium_error(perm)
 
 
-def _view_values(perms: dict[str, Any]) -> list[str]:
+def _view_values(perms: dict[str, Any]) -> Sequence[str | None]:
     view = perms.get("view-data")
     return _leaf_values(view) if isinstance(view, dict) else [view]
 

@@ -123,7 +123,7 @@ def check_collection(state: State, collection_id: int | None) -> None:
 
 
 
-def _valid_schedule(stype: str, hour: Any, day: Any, frame: Any) -> bool:
+def _valid_schedule(stype: Any, hour: Any, day: Any, frame: Any) -> bool:
     hour_ok = isinstance(hour, int) and not isinstance(hour, bool) and 0 <= hour <= 23
     if stype == "hourly":
         return True

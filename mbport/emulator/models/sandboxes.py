@@ -51,7 +51,7 @@ def _isa(child: str | None, ancestor: str) -> bool:
     return False
 
 
-def check_columns_match_table(state: State, table_id: int, card_id: int | None) -> None:
+def check_columns_match_table(state: State, table_id: int | None, card_id: int | None) -> None:
     """A sandboxing question may drop or add columns, but a column it shares with the table keeps its type."""
     card = state.table("card").get(card_id) if card_id else None
     if not card or not card.get("result_metadata"):
@@ -81,7 +81,7 @@ def create(state: State, body: dict[str, Any]) -> Row:
     check_columns_match_table(state, body["table_id"], body.get("card_id"))
     # Like Metabase's before-insert: a sandboxed group loses native querying on the table's database (the data
     # permissions graph subscribes).
-    table = state.table("metabase_table").get(body["table_id"])
+    table = state.table("metabase_table").existing(body["table_id"])  # _check_refs: it exists
     state.emit("sandbox.created", group_id=body["group_id"], db_id=table["db_id"])
     return state.table(TABLE).insert({
         "group_id": body["group_id"], "table_id": body["table_id"], "card_id": body.get("card_id"),
@@ -99,9 +99,9 @@ def update(state: State, row: Row, body: dict[str, Any]) -> Row:
     return row
 
 
-def upsert(state: State, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def upsert(state: State, items: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
     """The graph PUT's `sandboxes`: an item with an id updates that sandbox, one without creates one."""
-    out = []
+    out: list[dict[str, Any] | None] = []
     for item in items:
         if item.get("id") is not None:
             row = state.table(TABLE).get(item["id"])
@@ -122,8 +122,8 @@ def check_items(state: State, items: Any) -> None:
                 raise errors.bad_request("Cannot parse permissions graph because it is invalid: a new sandbox needs "
                                          "group_id and table_id.")
             _check_refs(state, item)
-        check_columns_match_table(state, item.get("table_id") or (state.table(TABLE).get(item["id"]) or {}).get("table_id"),
-                                  item.get("card_id"))
+        stored: dict[str, Any] = state.table(TABLE).get(item["id"]) or {} if not item.get("table_id") else {}
+        check_columns_match_table(state, item.get("table_id") or stored.get("table_id"), item.get("card_id"))
 
 
 def tables_by_db(state: State, db_id: int) -> list[Row]:

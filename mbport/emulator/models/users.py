@@ -10,7 +10,7 @@ from typing import Any
 from .. import errors
 from ..store import Row, State
 from . import collections
-from .groups import ADMIN, ALL_TENANT_USERS, ALL_USERS, magic_group  # noqa: F401 (read through users by other areas)
+from .groups import ADMIN, ALL_TENANT_USERS, ALL_USERS, find_magic_group, magic_group  # noqa: F401 (read through users by other areas)
 
 ALL_USERS_LOCKED = "You cannot add or remove users to/from the 'All Users' group."
 ALL_TENANT_USERS_LOCKED = "You cannot add or remove users to/from the 'All tenant users' group."
@@ -121,7 +121,7 @@ def check_not_all_users(state: State, group_id: int) -> None:
     """permissions_group_membership.clj `check-not-all-users-group`, `check-not-all-external-users-group`."""
     if group_id == magic_group(state, ALL_USERS)["id"]:
         raise errors.bad_request(ALL_USERS_LOCKED)
-    tenant_users = magic_group(state, ALL_TENANT_USERS)
+    tenant_users = find_magic_group(state, ALL_TENANT_USERS)
     if tenant_users is not None and group_id == tenant_users["id"]:
         raise errors.bad_request(ALL_TENANT_USERS_LOCKED)
 
@@ -141,7 +141,7 @@ def check_not_last_admin(state: State, user_id: int) -> None:
     admin_id = magic_group(state, ADMIN)["id"]
     others = [
         m for m in state.table("permissions_group_membership").where(group_id=admin_id)
-        if m["user_id"] != user_id and (users.get(m["user_id"]) or {}).get("is_active")
+        if m["user_id"] != user_id and users.value(m["user_id"], "is_active")
     ]
     if not others:
         raise errors.bad_request(LAST_ADMIN)
@@ -157,8 +157,8 @@ def _check_can_insert(state: State, user_id: int, group_id: int) -> None:
             "\"unique_permissions_group_membership_user_id_group_id\""
         )
     # permissions_group_membership.clj `add-users-to-groups!`: a tenant user joins tenant groups only, and vice versa.
-    tenant_group = bool(state.table("permissions_group").get(group_id).get("is_tenant_group"))
-    if tenant_group != (state.table("user").get(user_id).get("tenant_id") is not None):
+    tenant_group = bool(state.table("permissions_group").existing(group_id).get("is_tenant_group"))
+    if tenant_group != (state.table("user").existing(user_id).get("tenant_id") is not None):
         raise errors.bad_request(TENANCY_MISMATCH)
 
 

@@ -67,7 +67,7 @@ def update_action(ctx: Ctx, id: int):
     state, body = ctx.state, ctx.body or {}
     rules.check_http(state, body.get("type"))
     action = rules.action_or_404(state, id)
-    rules.check_actions_enabled(state, (state.table("card").get(action["model_id"]) or {}).get("database_id"))
+    rules.check_actions_enabled(state, state.table("card").value(action["model_id"], "database_id"))
     rules.model_card(ctx.state, ctx.user, action["model_id"], "write")
     rules.check_http(state, action["type"])
     changes = {k: body[k] for k in rules.COMMON_KEYS + ("type",) if k in body}

@@ -29,7 +29,7 @@ def mask(key_or_prefix: str) -> str:
     return key_or_prefix[:PREFIX_LENGTH] + "*" * (KEY_LENGTH - PREFIX_LENGTH)
 
 
-def _store_key(row: Row, key: str) -> None:
+def _store_key(row: dict[str, Any], key: str) -> None:
     # Only the prefix and a hash are kept; the raw key is shown once.
     row["key_prefix"], row["key_hash"], row["masked_key"] = key[:PREFIX_LENGTH], hash_api_key(key), mask(key)
 
@@ -90,10 +90,10 @@ def create_key(ctx: Ctx):
         user_type="api-key")
     users.set_groups(state, user, wanted)
     now = state.now()
-    row = {"user_id": user["id"], "name": name, "scope": None, "creator_id": ctx.user["id"],
-           "updated_by_id": ctx.user["id"]}
-    _store_key(row, key)
-    row = state.table("api_key").insert(row, now=now)
+    values = {"user_id": user["id"], "name": name, "scope": None, "creator_id": ctx.user["id"],
+              "updated_by_id": ctx.user["id"]}
+    _store_key(values, key)
+    row = state.table("api_key").insert(values, now=now)
     return {**present(state, row), "unmasked_key": key}
 
 

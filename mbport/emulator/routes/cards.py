@@ -113,7 +113,7 @@ def cards_dashboards(ctx: Ctx):
     state = ctx.state
     out = []
     for card_id in (ctx.body or {})["card_ids"]:
-        dashboards = []
+        dashboards: list[dict[str, Any]] = []
         for dash in model.card_dashboards(state, card_id):
             coll = model.collection_row(state, dash.get("collection_id"))
             if not collections.can_read(state, ctx.user, coll):

@@ -112,6 +112,7 @@ def set_values(ctx: Ctx, id: int):
     if any(labelled) and not all(labelled):
         raise errors.bad_request("If remapped values are specified, they must be specified for all field values")
     row = ensure_field_values(state, field)
+    assert row is not None  # a list field always gets its values
     row.update(values=[p[0] for p in pairs], human_readable_values=[p[1] for p in pairs] if all(labelled) and pairs else [],
                updated_at=state.now())
     return {"status": "success"}

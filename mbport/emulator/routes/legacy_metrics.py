@@ -54,7 +54,7 @@ def get_legacy_metric(ctx: Ctx, id: int):
 def _update(ctx: Ctx, metric: Row, body: dict[str, Any]) -> dict[str, Any]:
     """Like segments: keys present (the texts) or non-null (the rest) are written."""
     ctx.require_superuser()
-    changes = {k: body[k] for k in ("description", "caveats", "points_of_interest", "how_is_this_calculated")
+    changes: dict[str, Any] = {k: body[k] for k in ("description", "caveats", "points_of_interest", "how_is_this_calculated")
                if k in body}
     changes |= {k: body[k] for k in ("archived", "definition", "name", "show_in_getting_started")
                 if body.get(k) is not None}

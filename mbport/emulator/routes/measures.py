@@ -28,8 +28,7 @@ def to_full_mbql5(state: State, table_id: int, definition: dict[str, Any]) -> di
     except ImportError:
         return definition
     if "query" not in definition:
-        table = state.table("metabase_table").get(table_id) or {}
-        definition = {"database": table.get("db_id"), "type": "query",
+        definition = {"database": state.table("metabase_table").value(table_id, "db_id"), "type": "query",
                       "query": {"source-table": table_id, **definition}}
     return mbql.to_mbql5(definition, state.profile)
 

@@ -46,7 +46,7 @@ def get_segment(ctx: Ctx, id: int):
 def update_segment(ctx: Ctx, segment: Row, body: dict[str, Any]) -> dict[str, Any]:
     """Keys that are present (description, caveats, points_of_interest) or non-null (the rest) are written."""
     ctx.require_superuser()
-    changes = {k: body[k] for k in ("description", "caveats", "points_of_interest") if k in body}
+    changes: dict[str, Any] = {k: body[k] for k in ("description", "caveats", "points_of_interest") if k in body}
     changes |= {k: body[k] for k in ("archived", "definition", "name", "show_in_getting_started")
                 if body.get(k) is not None}
     if any(segment.get(k) != v for k, v in changes.items()):

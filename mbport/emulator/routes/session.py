@@ -40,7 +40,7 @@ def health(ctx: Ctx):
 @route("GET", "/api/session/properties", public=True)
 def properties(ctx: Ctx):
     props = _public_properties(ctx)
-    if ctx.user is not None:  # settings of `:visibility :authenticated` join the public ones for a signed-in user
+    if ctx.signed_in:  # settings of `:visibility :authenticated` join the public ones for a signed-in user
         props["transforms-enabled"] = settings.get_value(ctx.state, "transforms-enabled")
     return props
 

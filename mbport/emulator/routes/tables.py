@@ -99,7 +99,7 @@ def table_fks(ctx: Ctx, id: int):
         origin_table = state.table("metabase_table").get(origin["table_id"])
         if not origin_table or not origin_table["active"]:
             continue
-        destination = state.table("metabase_field").get(origin["fk_target_field_id"])
+        destination = state.table("metabase_field").existing(origin["fk_target_field_id"])
         out.append({
             "relationship": "Mt1", "origin_id": origin["id"],
             "origin": {**field_shape.field_out(origin), "table": table_with_db(ctx.state, ctx.user, origin_table)},

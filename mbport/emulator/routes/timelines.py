@@ -107,8 +107,8 @@ def _get_event(ctx: Ctx, event_id: int, write: bool) -> Row:
     event = ctx.state.table("timeline_event").get(event_id)
     if event is None:
         raise errors.not_found()
-    timeline = ctx.state.table("timeline").get(event["timeline_id"])
-    collections.check_access(ctx.state, ctx.user, timeline and timeline["collection_id"], write=write)
+    timeline = ctx.state.table("timeline").existing(event["timeline_id"])
+    collections.check_access(ctx.state, ctx.user, timeline["collection_id"], write=write)
     return event
 
 

@@ -14,8 +14,7 @@ def shape(state: State, action: Row, *, creator: bool = False) -> dict[str, Any]
     for key in TYPE_KEYS.get(action["type"], ()):
         out[key] = action.get(key)
     if action["type"] == "implicit":
-        model = state.table("card").get(action["model_id"]) or {}
-        out["database_id"] = model.get("database_id")
+        out["database_id"] = state.table("card").value(action["model_id"], "database_id")
     if creator:
         out["creator"] = creator_of(state, action.get("creator_id"))
     return out

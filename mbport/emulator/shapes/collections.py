@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ..models import cards as card_model
@@ -58,7 +59,7 @@ def detail(state: State, user: Row | None, coll: Row) -> dict:
     """GET /api/collection/{id}'s shape (collection-detail): row plus parent, ancestors and permission flags."""
     ancestors = [root_summary(can_write(state, user, None), coll.get("namespace"))]
     for i in location_ids(effective_location(state, user, coll)):
-        anc = state.table("collection").get(i)
+        anc = state.table("collection").existing(i)
         ancestors.append({"name": anc["name"], "id": anc["id"], "personal_owner_id": anc.get("personal_owner_id"),
                           "type": anc.get("type"), "can_write": can_write(state, user, anc)})
     return {
@@ -74,7 +75,7 @@ def detail(state: State, user: Row | None, coll: Row) -> dict:
 
 
 def root_detail(state: State, user: Row | None, namespace: str | None = None) -> dict:
-    out = {"authority_level": None, "can_write": can_write(state, user, None), "name": ROOT_NAME,
+    out: dict[str, Any] = {"authority_level": None, "can_write": can_write(state, user, None), "name": ROOT_NAME,
            "is_remote_synced": False, "effective_ancestors": [], "can_restore": False, "effective_location": None,
            "parent_id": None, "id": "root", "is_personal": False, "can_delete": False}
     if namespace:
@@ -104,8 +105,12 @@ def _namespace_matches(coll: Row, namespace: str | None) -> bool:
     return coll.get("namespace") == namespace
 
 
+def _of_kind(kind: str, card: Row) -> bool:
+    return _card_kind(card) == kind
+
+
 def _card_kind(card: Row) -> str:
-    return {"model": "dataset", "metric": "metric"}.get(card.get("type"), "card")
+    return {"model": "dataset", "metric": "metric"}.get(card.get("type") or "", "card")
 
 
 def _item_order(sort_column: str, sort_direction: str, official_first: bool):
@@ -203,7 +208,7 @@ def collection_items(state: State, user: Row | None, q: dict, coll: Row | None, 
             if pinned_state != "is_pinned":
                 items += [_collection_item(state, user, c, show_dq) for c in children]
         elif model in ("card", "dataset", "metric"):
-            for card in state.table("card").where(lambda r, kind=model: _card_kind(r) == kind):
+            for card in state.table("card").where(partial(_of_kind, model)):
                 if (_in_listing(state, coll, card, archived) and (show_dq or not card.get("dashboard_id"))
                         and not card.get("document_id") and _pinned(card, pinned_state)
                         and card_model.can_read_card(state, user, card)):
@@ -256,7 +261,7 @@ def collection_items(state: State, user: Row | None, q: dict, coll: Row | None, 
     return items, wanted
 
 
-def tree(state: State, user: Row | None, q: dict) -> list[dict]:
+def tree(state: State, user: Row, q: dict) -> list[dict]:
     """GET /api/collection/tree: readable unarchived collections as nested nodes with the kinds of cards here/below."""
     exclude_archived = bool(q.get("exclude-archived"))
 

@@ -77,8 +77,9 @@ def _link_entity(state: State, entity: Any) -> Any:
     if not isinstance(entity, dict):
         return entity
     model, id_ = entity.get("model"), entity.get("id")
-    table = {"card": "card", "dataset": "card", "dashboard": "dashboard", "collection": "collection",
-             "database": "metabase_database", "table": "metabase_table"}.get(model)
+    tables: dict[Any, str] = {"card": "card", "dataset": "card", "dashboard": "dashboard", "collection": "collection",
+              "database": "metabase_database", "table": "metabase_table"}
+    table = tables.get(model)
     row = state.table(table).get(id_) if table else None
     if row is None:
         return entity
@@ -117,7 +118,7 @@ def _hydrate_dashcard(state: State, user: Row | None, dc: Row, card: Row | None,
 
 
 
-def _param_fields(state: State, dashcards: list[Row]) -> dict:
+def _param_fields(state: State, dashcards: list[dict[str, Any]]) -> dict:
     """Fields that parameter mappings target, keyed by field id (as Metabase's `param_fields`)."""
     field_ids: list[int] = []
     for dc in dashcards:

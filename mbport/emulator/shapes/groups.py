@@ -33,6 +33,6 @@ def member_counts(state: State) -> dict[int, int]:
     user_table = state.table("user")
     counts: dict[int, int] = {}
     for m in state.table("permissions_group_membership"):
-        if (user_table.get(m["user_id"]) or {}).get("is_active"):
+        if user_table.value(m["user_id"], "is_active"):
             counts[m["group_id"]] = counts.get(m["group_id"], 0) + 1
     return counts

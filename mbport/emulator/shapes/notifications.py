@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..models.notifications import CARD, RECIPIENT_GROUP, RECIPIENT_RAW, RECIPIENT_USER
 from ..store import Row, State
@@ -40,7 +41,7 @@ def _handler_out(state: State, h: Row) -> dict:
 def _payload_out(state: State, notification: Row) -> dict | None:
     if notification["payload_type"] != CARD:
         return None
-    payload = state.table("notification_card").get(notification["payload_id"])
+    payload = state.table("notification_card").existing(notification["payload_id"])
     card = state.table("card").get(payload["card_id"])
     return {**payload, "card": dict(card) if card else None}
 
@@ -68,6 +69,7 @@ def cron_to_schedule(cron: str) -> dict:
     parts = cron.split()
     hours, day_of_month, day_of_week = parts[2], parts[3], parts[5]
     first_digit = re.match(r"^(\d)", day_of_week)
+    frame: str | None
     if re.fullmatch(r"\d#1", day_of_week) or day_of_month == "1":
         frame = "first"
     elif re.fullmatch(r"\dL", day_of_week) or day_of_month == "L":
@@ -108,7 +110,7 @@ def _channel(handler: dict, schedule: dict) -> dict:
 def notification_to_alert(state: State, notification: dict) -> dict:
     """A hydrated card notification in the legacy pulse shape GET /api/alert answers with."""
     payload = notification["payload"] or {}
-    card = state.table("card").get(payload.get("card_id")) or {}
+    card: dict[str, Any] = state.table("card").get(payload.get("card_id")) or {}
     subs = notification["subscriptions"]
     schedule = cron_to_schedule(subs[0]["cron_schedule"]) if subs and subs[0].get("cron_schedule") else {}
     return {

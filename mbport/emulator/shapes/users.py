@@ -8,7 +8,7 @@ from ..models.users import ADMIN_VISIBLE, group_ids, personal_collection_id
 from ..store import Row, State
 
 
-def creator(state: State, user_id: int | None) -> Row | None:
+def creator(state: State, user_id: int | None) -> dict[str, Any] | None:
     """The hydrated `creator` map that cards, dashboards, snippets, pulses ... carry (recorded shape)."""
     user = state.table("user").get(user_id) if user_id else None
     if user is None:
