@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
 import orjson
 
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("mbport.client")
+
+
+class _Login(TypedDict):
+    username: str
+    password: str
 
 
 def _httpx():
@@ -344,7 +349,8 @@ class _Wire:
         proxies = urllib.request.getproxies_environment()
         if not (proxies.get(split.scheme) or proxies.get("all")):
             return True
-        return bool(urllib.request.proxy_bypass_environment(split.hostname or "", proxies))
+        # In urllib.request since Python 3.0, but not in its typeshed stubs.
+        return bool(urllib.request.proxy_bypass_environment(split.hostname or "", proxies))  # type: ignore[attr-defined]
 
     def _target(self, path: str, params: Any) -> str:
         path = "/" + path.lstrip("/")
@@ -360,10 +366,10 @@ class _Wire:
     def _connection(self) -> http.client.HTTPConnection:
         with self._lock:
             while self._idle:
-                conn = self._idle.pop()
-                if conn.sock is not None and not _readable(conn.sock):
-                    return conn
-                conn.close()  # the server closed it (or sent something unasked) while it was idle
+                idle = self._idle.pop()
+                if idle.sock is not None and not _readable(idle.sock):
+                    return idle
+                idle.close()  # the server closed it (or sent something unasked) while it was idle
         if self.https:
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 self.host, self.port, timeout=CONNECT_TIMEOUT, context=self.context)
@@ -463,7 +469,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _transport_error(exc: BaseException) -> bool:
+def _transport_error(exc: BaseException) -> TypeGuard[httpx.TransportError]:
     """An httpx failure to exchange a request (httpx is loaded: it raised it, or the wire did through it)."""
     httpx = sys.modules.get("httpx")
     return httpx is not None and isinstance(exc, httpx.TransportError)
@@ -629,7 +635,7 @@ class MetabaseClient:
         )
 
     @staticmethod
-    def _login_pair(username: str | None, password: str | None) -> dict[str, str]:
+    def _login_pair(username: str | None, password: str | None) -> _Login:
         if not username:
             raise UsageError("a password was given but no username", hint=f"pass --username or set {ENV_USERNAME}")
         if not password:
