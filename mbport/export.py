@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, tree
 from .cache import FetchCache
-from .capabilities import FetchesUnlisted, ProvidesFolders, needs_fetch
+from .capabilities import FetchesDetail, FetchesUnlisted, ProvidesFolders, needs_fetch
 from .errors import MbportError, UsageError
 from .kind import ExportContext, Kind, PathContext
 from .refs import address_kind
@@ -161,11 +161,12 @@ def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | Non
             if hit is not None:
                 fetched[id(s)] = hit
     missing = [s for s in todo if id(s) not in fetched]
-    fetch = lambda s: kind.fetch(api, s)  # noqa: E731
-    if fetching is not None and missing:
-        fetch = _counted(fetch, lambda done: fetching(kind.name, done, len(missing)))
-        fetching(kind.name, 0, len(missing))
-    fetched.update(zip([id(s) for s in missing], api.map(fetch, missing), strict=True))
+    if missing and isinstance(kind, FetchesDetail):  # (only such kinds need a fetch)
+        fetch = lambda s: kind.fetch(api, s)  # noqa: E731
+        if fetching is not None:
+            fetch = _counted(fetch, lambda done: fetching(kind.name, done, len(missing)))
+            fetching(kind.name, 0, len(missing))
+        fetched.update(zip([id(s) for s in missing], api.map(fetch, missing), strict=True))
     if cache is not None:
         for s in todo:
             cache.keep(kind, s, fetched[id(s)])
@@ -194,10 +195,11 @@ def fetch_unlisted(api, registry: Registry, ctx: ExportContext) -> bool:
     """Fetch by id the objects refs point at that no listing showed (Metabase lists no archived segment or
     measure, yet a card may still filter on one); True if any was found. A backup without them would hold
     dangling refs that no import can resolve."""
-    wanted = sorted(((kind, ident) for kind, ident in ctx.missing if kind in registry and isinstance(ident, int)
-                     and isinstance(registry[kind], FetchesUnlisted)), key=str)
+    unlisted = {name: kind for name, kind in registry.kinds.items() if isinstance(kind, FetchesUnlisted)}
+    wanted = sorted(((kind, ident) for kind, ident in ctx.missing if kind in unlisted and isinstance(ident, int)),
+                    key=str)
     found = [(kind, raw) for (kind, _), raw in zip(
-        wanted, api.map(lambda k: registry[k[0]].fetch_unlisted(api, k[1]), wanted), strict=True) if raw]
+        wanted, api.map(lambda k: unlisted[k[0]].fetch_unlisted(api, k[1]), wanted), strict=True) if raw]
     for kind, raw in found:
         ctx.raw.setdefault(kind, []).append(raw)
     return bool(found)
@@ -329,7 +331,7 @@ class EarlyNormalizer:
             if not self._pending[name]:
                 del self._pending[name]
         if self.stage is not None:
-            self._stage_made_kinds(read)
+            self._stage_made_kinds(read, self.stage)
 
     def _try(self, name: str, raws: list[dict[str, Any]], view: ExportContext, tainted: list[bool]) -> list[dict[str, Any]]:
         """Normalize what can be made now; returns the raws left for a later round. A kind whose docs look up a
@@ -358,10 +360,11 @@ class EarlyNormalizer:
 
     def _made(self, name: str, read: dict[str, list[dict[str, Any]]]) -> bool:
         """Every doc of the kind made early, each at its own address."""
-        made = [self.docs.get(id(raw)) for raw in read.get(name, ())]
-        return name in self._read and None not in made and len({m[0] for m in made}) == len(made)
+        raws = read.get(name, ())
+        made = [doc for raw in raws if (doc := self.docs.get(id(raw))) is not None]
+        return name in self._read and len(made) == len(raws) and len({m[0] for m in made}) == len(made)
 
-    def _stage_made_kinds(self, read: dict[str, list[dict[str, Any]]]) -> None:
+    def _stage_made_kinds(self, read: dict[str, list[dict[str, Any]]], stage: Callable[[dict[str, bytes]], None]) -> None:
         folders = [n for n, kind in self.registry.kinds.items() if isinstance(kind, ProvidesFolders)]
         ready = [n for n in sorted(read) if n not in self._staged_kinds and self._made(n, read)]
         if not ready or not all(self._made(n, read) for n in folders):
@@ -375,7 +378,7 @@ class EarlyNormalizer:
                 files[paths[addr]] = tree.dumps(doc)
                 self.staged[addr] = (doc, paths[addr], files[paths[addr]])
         self._staged_kinds.update(ready)
-        self.stage(files)
+        stage(files)
 
 
 def _hashable(key: Any) -> bool:
