@@ -122,8 +122,8 @@ def check_items(state: State, items: Any) -> None:
                 raise errors.bad_request("Cannot parse permissions graph because it is invalid: a new sandbox needs "
                                          "group_id and table_id.")
             _check_refs(state, item)
-        stored: dict[str, Any] = state.table(TABLE).get(item["id"]) or {} if not item.get("table_id") else {}
-        check_columns_match_table(state, item.get("table_id") or stored.get("table_id"), item.get("card_id"))
+        table_id = item.get("table_id") or state.table(TABLE).value(item["id"], "table_id")
+        check_columns_match_table(state, table_id, item.get("card_id"))
 
 
 def tables_by_db(state: State, db_id: int) -> list[Row]:
