@@ -157,7 +157,7 @@ class DeferredRefs(Kind):
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
         """Default: the refs its field spec declares `late` (`ref(..., late=True)`, `walk("viz", late=True)`, nested
         items' too), but none to the doc itself (the graph ignores those anyway)."""
-        return self.spec.late_refs(doc) - {self.doc_address(doc)}
+        return self.spec.late_refs(doc) - {self.address_of(doc)}
 
 
 def deferred_refs(kind: Kind, doc: dict[str, Any]) -> set[str]:

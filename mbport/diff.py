@@ -157,7 +157,7 @@ def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> l
         return ["archived" if new else "restored from the archive"]
     if field_name == "archived_directly":  # only ever false in a tree: in the Trash because its container is
         return ["in the Trash with its collection" if new is False else "in the Trash on its own"]
-    if field_name == kind.container_field:
+    if field_name == kind.spec.container:
         return [f"moved from {names.name(old)} to {names.name(new)}"]
     if field_name == "name" and isinstance(old, str) and isinstance(new, str):
         return [f"renamed {quote(old)} → {quote(new)}"]
@@ -418,14 +418,15 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
         label = kind_label(registry, kind_name)
         name = display_name(doc, addr)
         if a is None:
-            where = [f" in {names.name(doc.get(kind.container_field))}"] if kind and kind.container_field and doc.get(kind.container_field) else [""]
+            home = doc.get(kind.spec.container) if kind and kind.spec.container else None
+            where = [f" in {names.name(home)}"] if home else [""]
             changes.append(ObjectChange(addr, kind_name, label, name, "added", ["added" + where[0]]))
             continue
         if b is None:
             changes.append(ObjectChange(addr, kind_name, label, name, "removed", ["removed"]))
             continue
         details: list[str] = []
-        first = ("name", "archived", kind.container_field if kind else None)  # what an admin notices first
+        first = ("name", "archived", kind.spec.container if kind else None)  # what an admin notices first
         for field_name in sorted(set(a) | set(b), key=lambda f: (f not in first, first.index(f) if f in first else 0, f)):
             va, vb = a.get(field_name, MISSING), b.get(field_name, MISSING)
             if va == vb:

@@ -469,7 +469,7 @@ def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]
 
 
 def _parent_placed(kind: Kind, doc: dict, folders: dict, docs: dict) -> bool:
-    parent = kind.parent_ref(doc)
+    parent = kind.spec.container_ref(doc)
     return parent is None or parent not in docs or parent in folders
 
 

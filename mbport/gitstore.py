@@ -143,7 +143,7 @@ def _count_by_address(moved: dict[str, list[tuple[str, str]]], read, registry, p
                     continue  # an added file has no old side, a deleted one no new side
                 try:
                     doc = orjson.loads(read(side_name, path))
-                    addr = registry[kind].doc_address(doc)
+                    addr = registry[kind].address_of(doc)
                 except Exception:  # not a doc mbport can read: counted by its file
                     doc, addr = {"$file": path, "$side": side_name}, f"{kind}/$file:{path}"
                 side[addr] = doc

@@ -48,7 +48,7 @@ class _Snapshots:
                     continue
                 try:
                     doc = orjson.loads(item.data_stream.read())
-                    addr = self.registry[top].doc_address(doc)
+                    addr = self.registry[top].address_of(doc)
                 except Exception:  # noqa: BLE001 - a broken file is `check`'s business, not the history's
                     continue
                 docs[addr], paths[addr] = doc, item.path

@@ -88,6 +88,9 @@ REPLACED_HOOKS = {
     "tree_problems": "diagnose(doc, Phase.TREE, ctx)",
     "preflight": "diagnose(doc, Phase.PREFLIGHT, ctx)",
     "plan_problems": "diagnose(doc, Phase.PLAN, ctx)",
+    "doc_address": "address_of(doc)",
+    "container_field": "ref(..., container=True) on the container's field",
+    "parent_ref": "spec.container_ref(doc) (from ref(..., container=True))",
 }
 
 # Hooks that belong to a capability (mbport.capabilities) → its name: a kind defining one without declaring the
@@ -117,7 +120,6 @@ class Kind:
     match: ClassVar[Match | None] = None
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
-    container_field: ClassVar[str | None] = None  # doc field whose ref is the folder-providing container
     # Doc fields (dotted paths) naming the object this doc lives and dies with (a subscription's dashboard, a group's
     # memberships): `--select` of that object selects this doc too.
     part_of: ClassVar[tuple[str, ...]] = ()
@@ -157,6 +159,7 @@ class Kind:
         return tuple(raw_or_doc.get(f) for f in self.key_fields)
 
     def address_of(self, raw_or_doc: dict[str, Any]) -> str:
+        """The address of a raw object or of a doc (its key fields are in both)."""
         return address(self.name, *self.key_parts(raw_or_doc))
 
     def index(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any, str]]:
@@ -174,24 +177,16 @@ class Kind:
         """What the declarations cannot say (fields declared `custom`); default: nothing more."""
         return doc
 
-    def parent_ref(self, doc: dict[str, Any]) -> str | None:
-        """The address of the container this doc sits in (placed before it), from `container_field`."""
-        value = doc.get(self.container_field) if self.container_field else None
-        return value["$ref"] if isinstance(value, dict) and "$ref" in value else None
-
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        """Default: the container's folder (`container_field`, else flat), file named after the doc's name (or key)."""
-        folder = folders.folder_of(doc.get(self.container_field)) if self.container_field else ()
+        """Default: the container's folder (`ref(container=True)`, else flat), file named after the doc's name (or
+        key)."""
+        folder = folders.folder_of(doc.get(self.spec.container)) if self.spec.container else ()
         return PathHint(folder, str(doc.get("name") or self.key_parts(doc)[0]))
 
     def label(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> str | None:
         """A human name for messages (the doc's name, a user's email ...); `docs` (the tree, when known) lets a
         kind name an object by another it belongs to (an alert by its card)."""
         return doc.get("name") or doc.get("email")
-
-    def doc_address(self, doc: dict[str, Any]) -> str:
-        """The address of a loaded doc (its key fields are in it)."""
-        return self.address_of(doc)
 
     # ---- import ----
     def refs(self, doc: dict[str, Any]) -> set[str]:

@@ -65,7 +65,7 @@ def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: se
             if addr in roots:
                 continue
             kind = registry[address_kind(addr)]
-            field = kind.container_field
+            field = kind.spec.container
             value = doc.get(field) if field else None
             inside = is_ref(value) and value[REF] in roots and isinstance(registry[address_kind(value[REF])], ProvidesFolders)
             part = any(is_ref(v := _at(doc, f)) and v[REF] in roots for f in kind.part_of)

@@ -17,7 +17,8 @@ Options shared by copy, ref and walk: `as_` (the doc field's name, default the r
 that means Metabase's default and is left out of the doc; `FALSY`: any false value), `send` (False: never in the
 payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
 field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); `ref(late=True)`: a
-ref the second pass fills in (null in the first payload). `each` also takes `sort` (a key ordering the exported items)
+ref the second pass fills in (null in the first payload); `ref(container=True)`: the doc lives in the folder of the doc
+this ref names (a card in its collection's), which is placed before it (one field per kind). `each` also takes `sort` (a key ordering the exported items)
 and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what the nested declarations cannot say;
 None leaves the item out).
 
@@ -86,6 +87,7 @@ class Field:
     sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
     more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None  # each
     needs: Needs | None = None  # what a target needs to hold a doc with this field (version, Enterprise feature)
+    container: bool = False  # ref: names the doc whose folder this doc lives in (a card's collection)
     unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
 
     def out(self, name: str) -> str | None:
@@ -176,11 +178,12 @@ def custom(reason: str) -> Field:
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
         read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False,
-        needs: Needs | None = None) -> Field:
+        needs: Needs | None = None, container: bool = False) -> Field:
     """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
-    the target has none yet, for refs the second pass fills in; `many`: a list of ids)."""
+    the target has none yet, for refs the second pass fills in; `many`: a list of ids; `container`: the doc lives in
+    the folder of the doc it names)."""
     return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late,
-                 many=many, needs=needs)
+                 many=many, needs=needs, container=container)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -247,6 +250,16 @@ class Spec:
         self._exported: list[tuple[str, str, Field]] = [
             (name, out, f) for name, f in self.fields.items() if (out := f.out(name)) is not None]
         self._with_default = [(out, f) for out, (_, f) in self.by_out.items() if f.default is not OMIT]
+        containers = [out for out, (_, f) in self.by_out.items() if f.container]
+        if len(containers) > 1:
+            raise ValueError(f"ref(container=True) on {', '.join(containers)}: a doc lives in one folder")
+        # The doc field whose ref names the container this doc's folder is in (placed before it); None: flat.
+        self.container: str | None = containers[0] if containers else None
+
+    def container_ref(self, doc: dict[str, Any]) -> str | None:
+        """The address of the container this doc sits in (`ref(container=True)`), if it names one."""
+        value = doc.get(self.container) if self.container else None
+        return value[REF] if isinstance(value, dict) and is_ref(value) else None
 
     @property
     def reasons(self) -> dict[str, str]:

@@ -454,11 +454,11 @@ def load_tree(root: Path, registry: Registry) -> Tree:
             continue
         kind = registry[top]
         try:
-            addr = kind.doc_address(doc)
+            addr = kind.address_of(doc)
         except Exception as exc:  # a doc missing its key fields
             result.problems.append(f"{rel}: cannot tell which {top} object this is ({exc})")
             continue
-        plain_key = type(kind).key_parts is Kind.key_parts and type(kind).doc_address is Kind.doc_address
+        plain_key = type(kind).key_parts is Kind.key_parts
         missing = [f for f in kind.key_fields
                    if plain_key and f in IDENTITY_FIELDS and not isinstance(doc.get(f), str | int)]
         if missing:  # else every such doc would get the same address, and the first would stand for all

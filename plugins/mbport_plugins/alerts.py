@@ -228,7 +228,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, Kind):
         """Plan, into a release before 0.54: what the pulse-shaped alert cannot hold, named after the alert."""
         if phase != Phase.PLAN or ctx.target is None or ctx.target.api.version >= NOTIFICATIONS_SINCE:
             return []
-        name = self.label(doc, ctx.docs) or self.doc_address(doc)
+        name = self.label(doc, ctx.docs) or self.address_of(doc)
         return [f"alert {name!r}: {why} (Metabase {ctx.target.api.version.tag} keeps alerts on /api/alert)"
                 for why in _legacy_problems(doc)]
 
@@ -283,9 +283,9 @@ class Alerts(StagedWrites, VersionNotes, Requires, Kind):
         the pair below has an import that archives the card find the alert again afterwards."""
         ref = (doc.get("payload") or {}).get("card")
         card = docs.get(ref["$ref"]) or {} if is_ref(ref) else {}
-        order = archive_order(self.doc_address(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
+        order = archive_order(self.address_of(doc), self.stages, docs, card.get("collection"), cascades_onto=False)
         if card.get("archived") and is_ref(ref):
-            order.append(((ref["$ref"], "main"), (self.doc_address(doc), self.stages[0])))
+            order.append(((ref["$ref"], "main"), (self.address_of(doc), self.stages[0])))
         return order
 
     def match_key(self, doc, resolve):

@@ -166,7 +166,6 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
 
     name = "cards"
     endpoint = "/api/card"
-    container_field = "collection"
     part_of = ("dashboard",)  # a dashboard question is deleted with its dashboard
     # Pins share one numbering with the collection's dashboards and pulses, renumbered on every write: the
     # engine sets them last (payload leaves collection_position out).
@@ -183,7 +182,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "cache_ttl": copy(default=None), "collection_preview": copy(default=True),
         "enable_embedding": copy(default=False), "embedding_params": copy(default=None),
         "embedding_type": copy(default=None),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "collection": skip("hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)"),
         "dashboard_id": ref("dashboards", as_="dashboard"),  # a dashboard question
         "dashboard": skip("hydrated copy of the dashboard"),
@@ -309,7 +308,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
         """In an archived collection: written before its archive when archived too (with it, or on its own: either
         way the cascade leaves it archived), after it when live (created in an archived collection, it stays live)."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
+        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):

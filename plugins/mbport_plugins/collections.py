@@ -54,7 +54,6 @@ def _parent_id(raw: dict[str, Any]) -> int | None:
 class Collections(StagedWrites, ProvidesFolders, Kind):
     name = "collections"
     endpoint = "/api/collection"
-    container_field = "parent"
     fields = {
         **common(*("created_at", "updated_at", "can_write", "can_delete", "can_restore", "is_remote_synced",
                    "entity_id_translated")),
@@ -65,7 +64,7 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
         "type": copy(default=None, needs=IN_LIBRARY),
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),
-        "location": ref("collections", as_="parent", read=_parent_id),
+        "location": ref("collections", as_="parent", container=True, read=_parent_id),
         "parent_id": skip("becomes the `parent` ref"),
         "effective_location": skip("derived from location for the current user"),
         "effective_ancestors": skip("hydrated copies of the ancestors"),
@@ -140,7 +139,7 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
         before the archive of the one the cascade comes from; a live one inside it, after (api-surface §23)."""
         if doc.get("personal_owner"):
             return []
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("parent"),
+        return archive_order(self.address_of(doc), self.stages, docs, doc.get("parent"),
                              cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):

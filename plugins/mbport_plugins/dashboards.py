@@ -228,7 +228,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
 
     name = "dashboards"
     endpoint = "/api/dashboard"
-    container_field = "collection"
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("collections",)
     sub_kinds = {"tabs": 1, "dashcards": 1}
@@ -243,7 +242,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
                                            "points_of_interest", "position")},
         "width": copy(default=None, send=present), "auto_apply_filters": copy(default=None, send=present),
         "enable_embedding": copy(default=False), "show_in_getting_started": copy(default=False),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "parameters": walk("parameters", default=[]),
         # Written by the layout stage (`payload`), not with the shell.
         "dashcards": each(DASHCARD, read=_ordered_dashcards, send=False),
@@ -362,7 +361,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
 
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
         """In an archived collection: laid out before its archive when archived too, created after it when live."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
+        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):

@@ -117,14 +117,13 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
     endpoint = "/api/document"
     since = DOCUMENTS_SINCE
     stages = ("main", "content")
-    container_field = "collection"
     after = ("collections",)
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "can_write", "can_delete", "can_restore",
                  "is_remote_synced"),
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "collection_position": copy(default=None),
         **ARCHIVED,
         "content_type": copy(default=PROSE_MIRROR, send=False),
@@ -173,7 +172,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
     # ---- import ----
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
         """Links to other documents: two documents may link to each other; the second pass fills them in."""
-        return smart_link_refs(doc.get("document"), "documents") - {self.doc_address(doc)}
+        return smart_link_refs(doc.get("document"), "documents") - {self.address_of(doc)}
 
     def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
         """`main` (the empty document) needs its collection only; `content` every ref but the deferred ones, so
@@ -184,7 +183,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
 
     def write_order(self, doc, docs):
         """In an archived collection: archived with it (written before that archive) or on its own (after it)."""
-        return archive_order(self.doc_address(doc), self.stages, docs, doc.get("collection"),
+        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
                              cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):

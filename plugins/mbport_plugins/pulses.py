@@ -92,7 +92,6 @@ class Pulses(OrderedPositions, Kind):
 
     name = "pulses"
     endpoint = "/api/pulse"
-    container_field = "collection"
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("users", "collections", "dashboards")
@@ -106,7 +105,7 @@ class Pulses(OrderedPositions, Kind):
         "disable_links": copy(default=FALSY, send=False),
         # A subscription lives in its dashboard, a legacy pulse in its collection: `payload` sends one of them.
         "dashboard_id": ref("dashboards", as_="dashboard", send=False),
-        "collection_id": ref("collections", as_="collection", send=False),
+        "collection_id": ref("collections", as_="collection", container=True, send=False),
         "parameters": custom("kept with ids walked into refs"),
         "cards": each(CARD),
         "channels": each(CHANNEL, more=_channel_more, sort=lambda c: (c["channel_type"], orjson.dumps(
@@ -138,7 +137,7 @@ class Pulses(OrderedPositions, Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its

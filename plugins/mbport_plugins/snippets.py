@@ -32,13 +32,12 @@ class Snippets(Kind):
 
     name = "snippets"
     endpoint = "/api/native-query-snippet"
-    container_field = "collection"
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "is_remote_synced", "entity_id_translated"),
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(), "description": copy(default=None), "archived": copy(send=flag),
         "content": walk("sql", empty=None),  # `{{#12-name}}` card tags, as in native queries
-        "collection_id": ref("collections", as_="collection"),  # a snippet folder
+        "collection_id": ref("collections", as_="collection", container=True),  # a snippet folder
         # Same shape as a native query's tags: card and snippet ids hide there too. Neither POST nor PUT takes
         # it (the server derives it from the content).
         "template_tags": walk("template_tags", default={}, send=False),
@@ -63,7 +62,7 @@ class Snippets(Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         snippet in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""

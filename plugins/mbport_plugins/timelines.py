@@ -55,7 +55,6 @@ class Timelines(FetchesDetail, SubObjects, Kind):
 
     name = "timelines"
     endpoint = "/api/timeline"
-    container_field = "collection"
     sub_kinds = {"events": 1}
     after = ("collections",)
     fields = {
@@ -63,7 +62,7 @@ class Timelines(FetchesDetail, SubObjects, Kind):
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(), "description": copy(default=None), "icon": copy(),
         "default": copy(send=flag), "archived": copy(send=flag),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "collection": skip("hydrated copy of the collection"),
         # Events are sent one by one (`payload`, `_sync_events`), not with the timeline.
         "events": each(EVENT, read=lambda raw: [event for event, _ in event_keys(raw.get("events") or [])],
@@ -99,7 +98,7 @@ class Timelines(FetchesDetail, SubObjects, Kind):
     def write_order(self, doc, docs):
         """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
         timeline in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.doc_address(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
+        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
 
     def compare(self, wanted, current, options):
         # An event the tree does not have is archived on the target, never deleted: an archived extra is in sync.

@@ -159,7 +159,6 @@ class Transforms(Requires, VersionNotes, Kind):
     name = "transforms"
     since = SINCE
     endpoint = "/api/transform"
-    container_field = "collection"
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "dependency_analysis_version"),
         "id": skip("instance-specific id; the key is entity_id"),
@@ -168,7 +167,7 @@ class Transforms(Requires, VersionNotes, Kind):
                          "program's database and source tables as refs"),
         "target": custom("the table it writes: the database as a ref, schema and table name as they are"),
         "run_trigger": copy(default="none"),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "owner_user_id": ref("users", as_="owner"),
         "owner_email": copy(default=None),
         "owner": skip("hydrated copy of owner_user_id / owner_email"),

@@ -45,7 +45,7 @@ def test_golden_nested_fields_are_covered_and_the_key_is_card_and_ordinal(path):
                    "subscriptions": [{"s_new": 4}]}
         assert uncovered_fields(KIND, changed) == {"payload.p_new", "handlers[].h_new",
                                                    "handlers[].recipients[].r_new", "subscriptions[].s_new"}
-    assert KIND.address_of(raw) == KIND.doc_address(doc) == f"alerts/{raw['card_entity_id']}/{raw['ordinal']}"
+    assert KIND.address_of(raw) == KIND.address_of(doc) == f"alerts/{raw['card_entity_id']}/{raw['ordinal']}"
 
 
 def test_pre_054_alert_becomes_the_same_doc_as_a_notification():

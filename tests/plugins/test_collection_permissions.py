@@ -23,7 +23,7 @@ def test_golden_grants_have_no_none_and_the_key_is_the_namespace(path):
     """Besides the shared golden checks (test_golden_cases.py)."""
     case, doc, _ = golden(KIND, path)
     assert "none" not in {g["access"] for g in doc["grants"]}
-    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc) == f"collection-permissions/{doc['namespace']}"
+    assert KIND.address_of(case["raw"]) == KIND.address_of(doc) == f"collection-permissions/{doc['namespace']}"
 
 
 def test_export_of_both_namespaces(exported):

@@ -20,7 +20,7 @@ def exported(tmp_path_factory):
 def test_golden_graph_has_one_fixed_address(path):
     """Besides the shared golden checks (test_golden_cases.py)."""
     case, doc, _ = golden(KIND, path)
-    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc) == "data-permissions/graph"
+    assert KIND.address_of(case["raw"]) == KIND.address_of(doc) == "data-permissions/graph"
 
 
 def test_table_ids_become_names_everywhere_they_hide():

@@ -26,9 +26,9 @@ ADDRESS = "impersonations/Analysts/Finance"
 @pytest.mark.parametrize("path", cases("impersonations"), ids=lambda p: p.stem)
 def test_golden_case_addresses_and_paths(path):
     case, doc, _ = golden(KIND, path)
-    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc)
+    assert KIND.address_of(case["raw"]) == KIND.address_of(doc)
     group, database = KIND.key_parts(doc)
-    assert KIND.doc_address(doc) == f"impersonations/{group}/{database}"
+    assert KIND.address_of(doc) == f"impersonations/{group}/{database}"
     hint = KIND.path(doc, PathContext({}))
     assert hint.folder == (group.lower(),) and hint.stem == database
 

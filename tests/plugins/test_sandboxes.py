@@ -25,9 +25,9 @@ KIND = REGISTRY["sandboxes"]
 @pytest.mark.parametrize("path", cases("sandboxes"), ids=lambda p: p.stem)
 def test_golden_case_addresses_and_paths(path):
     case, doc, _ = golden(KIND, path)
-    assert KIND.address_of(case["raw"]) == KIND.doc_address(doc)
+    assert KIND.address_of(case["raw"]) == KIND.address_of(doc)
     group, db, schema, table = KIND.key_parts(doc)
-    assert KIND.doc_address(doc) == f"sandboxes/{group}/{db}/{schema}/{table}"
+    assert KIND.address_of(doc) == f"sandboxes/{group}/{db}/{schema}/{table}"
     hint = KIND.path(doc, PathContext({}))
     assert hint.folder[0] == group.lower().replace(" ", "-") and hint.stem == table
 

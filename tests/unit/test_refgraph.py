@@ -44,7 +44,7 @@ def registry():
 
 @pytest.fixture(scope="module")
 def docs(registry):
-    return {registry[kind].doc_address(doc): doc for kind, doc in DOCS}
+    return {registry[kind].address_of(doc): doc for kind, doc in DOCS}
 
 
 def test_each_edge_says_which_rule_made_it(registry, docs):

@@ -29,7 +29,7 @@ def test_the_worked_example_exports_imports_and_matches_from_its_declarations():
     kind = Channels()
     doc = kind.normalize(RAW, ExportContext())
     assert doc == {"name": "Ops hook", "type": "channel/http"}  # defaults and secrets left out
-    assert kind.address_of(RAW) == kind.doc_address(doc) == "channels/Ops hook"
+    assert kind.address_of(RAW) == kind.address_of(doc) == "channels/Ops hook"
     assert kind.path(doc, PathContext({})).stem == "Ops hook"
     assert kind.payload(doc, Resolver({}), "main") == {"name": "Ops hook", "type": "channel/http",
                                                          "description": None, "active": True}
@@ -42,10 +42,9 @@ class Notes(Kind):
     fields = {
         "id": skip("instance-specific id"),
         "entity_id": copy(), "name": copy(),
-        "collection_id": ref("collections", as_="collection"),
+        "collection_id": ref("collections", as_="collection", container=True),
         "query": walk("query"),
     }
-    container_field = "collection"
     match = Match("name", within="collection")
 
 

@@ -9,11 +9,12 @@ from mbport.errors import MbportError
 from mbport.export import place
 from mbport.kind import Kind, PathHint
 from mbport.registry import Registry
+from mbport.spec import ref
 
 
 class Folders(ProvidesFolders, Kind):
     name = "folders"
-    container_field = "parent"
+    fields = {"parent": ref("folders", container=True)}
     key_fields = ("entity_id",)
 
     def path(self, doc, folders):
@@ -22,7 +23,7 @@ class Folders(ProvidesFolders, Kind):
 
 class Notes(Kind):
     name = "notes"
-    container_field = "folder"
+    fields = {"folder": ref("folders", container=True)}
     key_fields = ("entity_id",)
 
     def path(self, doc, folders):
