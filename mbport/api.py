@@ -8,17 +8,23 @@ and the client type. The rest of mbport may change without notice; this module c
 from __future__ import annotations
 
 from .capabilities import (
+    CollectionCascade,
     ComparesRaw,
     DeferredRefs,
+    DescribesChanges,
     FetchesDetail,
     FetchesUnlisted,
     ImportsAfter,
     LabelContext,
+    Locates,
     MatchedOnly,
+    MatchesByCode,
     Narrows,
     NeedsDatabaseSettings,
     OptIn,
     OrderedPositions,
+    OrdersWrites,
+    PartOf,
     ProvidesFolders,
     RecoversLostCreate,
     RemembersMatch,
@@ -114,7 +120,8 @@ __all__ = [
     "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
-    "ProvidesFolders", "stages",
+    "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
+    "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",
     # the client and its errors

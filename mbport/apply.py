@@ -160,11 +160,11 @@ class Applier(ImportState):
             if seen != now:
                 self.target.refresh(kind.name)
                 self._synced_reads[kind.name] = now
-        tid = kind.locate(self.target, doc, resolve, set())
+        tid = caps.locate(kind, self.target, doc, resolve, set())
         if tid is None and seen == now:  # read before this object's sync finished: once more, to be sure
             with self._sync_lock:
                 self.target.refresh(kind.name)
-            tid = kind.locate(self.target, doc, resolve, set())
+            tid = caps.locate(kind, self.target, doc, resolve, set())
         return tid
 
     def _write_once(self, addr: str, kind: Kind, doc: dict[str, Any], payload: dict[str, Any], stage: str,
@@ -178,7 +178,7 @@ class Applier(ImportState):
                 with self.lock:
                     self.ids.pop(addr)
         if addr not in self.ids and again:
-            tid = kind.locate(self.target, doc, resolve, self._claimed(kind.name))
+            tid = caps.locate(kind, self.target, doc, resolve, self._claimed(kind.name))
             if tid is not None:
                 log.info("%s: found on the target after a lost answer; updating it instead of creating", addr)
                 with self.lock:

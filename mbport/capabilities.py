@@ -9,11 +9,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .kind import DatabaseNeed, Kind
+from .kindutil import archive_order
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
     from .hooks import WriteRequest
     from .import_options import ImportOptions
+    from .resolve import Resolver, Target
+
+Order = list[tuple[tuple[str, str], tuple[str, str]]]  # (earlier, later) pairs of (address, stage) nodes
 
 MAIN_STAGE = "main"
 POSITION_STAGE = "positions"  # the stage a `write_position` request names
@@ -310,7 +314,130 @@ class ProvidesFolders(Kind):
     """Docs of this kind are folders other docs nest in (collections)."""
 
 
+class MatchesByCode(Kind):
+    """A natural key no `Match` declaration can say (a group by its role or its name, a collection by its owner or its
+    place): the kind computes it on both sides."""
+
+    def match_key(self, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
+        """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never.
+        Default: from `match`."""
+        return declared_match_key(self, doc, resolve)
+
+    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
+        """The same natural key read off a target raw object. Default: from `match`."""
+        return declared_raw_match_key(self, raw)
+
+
+def declared_match_key(kind: Kind, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
+    return kind.match.doc_key(kind.spec, doc, resolve) if kind.match is not None else None
+
+
+def declared_raw_match_key(kind: Kind, raw: dict[str, Any]) -> tuple | None:
+    return kind.match.raw_key(kind.spec, raw) if kind.match is not None else None
+
+
+def match_key(kind: Kind, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
+    """A doc's natural key in target terms: generated from `match`, or the kind's own (`MatchesByCode`)."""
+    return kind.match_key(doc, resolve) if isinstance(kind, MatchesByCode) else declared_match_key(kind, doc, resolve)
+
+
+def raw_match_key(kind: Kind, raw: dict[str, Any]) -> tuple | None:
+    """The same natural key read off a target raw object."""
+    return kind.raw_match_key(raw) if isinstance(kind, MatchesByCode) else declared_raw_match_key(kind, raw)
+
+
+class Locates(Kind):
+    """Finding the target object takes more than an entity_id and a natural key (a database mapped by an option, which
+    must exist)."""
+
+    def locate(self, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
+        """The target id of the object this doc describes, or None; default `default_locate`."""
+        return default_locate(self, target, doc, resolve, claimed)
+
+
+def locate(kind: Kind, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
+    """The target id of an existing object this doc describes, or None. Called in graph order."""
+    if isinstance(kind, Locates):
+        return kind.locate(target, doc, resolve, claimed)
+    return default_locate(kind, target, doc, resolve, claimed)
+
+
+def default_locate(kind: Kind, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
+    """The same entity_id (a restore into the instance the tree came from), then the natural key; an object already
+    claimed by another doc is never adopted twice."""
+    eid = doc.get("entity_id")
+    if eid:
+        for raw in target.lookup(kind.name, "entity_id", lambda r: r.get("entity_id")).get(eid, []):
+            if raw.get("id") not in claimed:
+                return raw["id"]
+    try:
+        key = match_key(kind, doc, resolve)
+    except Exception:  # a parent that does not exist on the target yet: nothing to adopt
+        return None
+    if key is None:
+        return None
+    for raw in target.lookup(kind.name, "match_key", lambda r: raw_match_key(kind, r)).get(key, []):
+        if raw.get("id") not in claimed:
+            return raw["id"]
+    return None
+
+
+class OrdersWrites(Kind):
+    """Writes whose side effects (Metabase's cascades) must come before or after another doc's stage, beyond what
+    refs order."""
+
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Order:
+        """Extra (earlier, later) pairs of (address, stage) nodes, one of them this doc's. A pair naming a doc or stage
+        the tree does not have is ignored. Default none."""
+        return []
+
+
+class CollectionCascade(OrdersWrites):
+    """Docs in a collection (their `ref(container=True)`) that the archive of an archived collection around them
+    reaches (api-surface §23; collection.clj `archive-collection!`). With `archived_with_it`, an archived doc is
+    written before that archive (archived with it or on its own, the cascade leaves it archived) and a live one after
+    it (created in an archived collection, it stays live); without, the doc is always written after it (the cascade
+    would overwrite the doc's own `archived`, so that goes on last)."""
+
+    archived_with_it: ClassVar[bool] = True
+
+    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Order:
+        return archive_order(self.address_of(doc), stages(self), docs, doc.get(self.spec.container or ""),
+                             cascades_onto=self.archived_with_it and bool(doc.get("archived")))
+
+
+def write_order(kind: Kind, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Order:
+    return kind.write_order(doc, docs) if isinstance(kind, OrdersWrites) else []
+
+
+class PartOf(Kind):
+    """Docs that live and die with another object (a subscription with its dashboard, a membership with its group):
+    `--select` of that object selects them too."""
+
+    part_of: ClassVar[tuple[str, ...]] = ()  # doc fields (dotted paths) naming that object
+
+
+def part_of(kind: Kind) -> tuple[str, ...]:
+    return kind.part_of if isinstance(kind, PartOf) else ()
+
+
+class DescribesChanges(Kind):
+    """Fields with structure that `mbport diff` phrases itself (a query, a dashboard's layout, a permission graph)."""
+
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
+        """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`): phrases an
+        admin reads ("renamed 'A' → 'B'", "archived"). Default None: diff's own phrasing (`mbport.diff.describe_field`:
+        the kind's phrases in mbport.display, then "field changed" by shape); return `super().describe_change(...)`
+        for the other fields. An empty list says the difference means nothing to an admin (only derived text
+        differs)."""
+        return None
+
+
+def describe_change(kind: Kind, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
+    return kind.describe_change(field, old, new, names) if isinstance(kind, DescribesChanges) else None
+
+
 CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
-                ProvidesFolders)
+                ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges)

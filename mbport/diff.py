@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .capabilities import describe_change
 from .display import words
 from .refs import REF, address_kind, is_ref, split_address
 
@@ -146,7 +147,7 @@ def is_scalar(value: Any) -> bool:
 # ---------------------------------------------------------------- the default phrasing of one field
 
 def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
-    """What a change of `field_name` means, for any kind: what diff says where `Kind.describe_change` says nothing."""
+    """What a change of `field_name` means, for any kind: what diff says where `DescribesChanges.describe_change` says nothing."""
     entry = words(kind.name).phrases.get(field_name)
     if isinstance(entry, dict):
         if is_scalar(new) and new in entry and new is not MISSING:
@@ -434,7 +435,7 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
             if kind is None:
                 details.append(f"{field_name} changed")
             else:
-                described = kind.describe_change(field_name, va, vb, names)
+                described = describe_change(kind, field_name, va, vb, names)
                 # [] is the kind saying the difference means nothing (a grant's collection path, shown for readers)
                 details += describe_field(kind, field_name, va, vb, names) if described is None else described
         if details:

@@ -2,7 +2,7 @@
 
 The engine calls, on export: `list` → (`fetch` per summary, for `FetchesDetail` kinds) → `index` (ids →
 addresses, for every kind before any doc is built) → `normalize` (raw → portable doc) → `path` (where the doc
-lives in the tree). On import: `diagnose` → `refs` → `locate` → `payload` → `create` / `update` / `archive`.
+lives in the tree). On import: `diagnose` → `refs` → matching (`match`) → `payload` → `create` / `update` / `archive`.
 `Kind` holds what every kind has; what only some need is a capability (mbport.capabilities) the subclass lists
 among its bases, and display words live in mbport.display. Plugins reach all of it through mbport.api.
 A kind never names another kind's class; it names kinds by their `name` only (refs, `fks`, `after`).
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .client import MetabaseClient
     from .hooks import DiagnoseContext, Phase, WriteRequest
     from .import_options import ImportOptions
-    from .resolve import Resolver, Target
+    from .resolve import Resolver
 
 
 @dataclass
@@ -104,7 +104,9 @@ CAPABILITY_HOOKS = {
     "sub_kinds": "SubObjects", "contains": "SubObjects", "sub_ids": "SubObjects", "deferred_refs": "DeferredRefs",
     "import_after": "ImportsAfter", "comparable_raw": "ComparesRaw", "since": "Requires", "premium_feature": "Requires",
     "version_notes": "VersionNotes", "label_context": "LabelContext", "set_like_fields": "SetLikeFields",
-    "managed": "MatchedOnly", "provides_folders": "ProvidesFolders",
+    "managed": "MatchedOnly", "provides_folders": "ProvidesFolders", "match_key": "MatchesByCode",
+    "raw_match_key": "MatchesByCode", "locate": "Locates", "write_order": "OrdersWrites", "part_of": "PartOf",
+    "describe_change": "DescribesChanges",
 }
 
 
@@ -120,9 +122,6 @@ class Kind:
     match: ClassVar[Match | None] = None
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
-    # Doc fields (dotted paths) naming the object this doc lives and dies with (a subscription's dashboard, a group's
-    # memberships): `--select` of that object selects this doc too.
-    part_of: ClassVar[tuple[str, ...]] = ()
     # import
     archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
 
@@ -193,44 +192,6 @@ class Kind:
         """Addresses this doc depends on; default: every `$ref` in it."""
         return collect_refs(doc)
 
-    def write_order(self, doc: dict[str, Any],
-                    docs: dict[str, dict[str, Any]]) -> builtins.list[tuple[tuple[str, str], tuple[str, str]]]:
-        """Extra (earlier, later) pairs of (address, stage) nodes, one of them this doc's, beyond what refs order:
-        writes whose side effects (Metabase's cascades) must come before or after another doc's stage. A pair
-        naming a doc or stage the tree does not have is ignored. Default none."""
-        return []
-
-    def match_key(self, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
-        """The natural key of a doc in target terms (refs resolved), to adopt an existing object; None: never.
-        Generated from `match`."""
-        return self.match.doc_key(self.spec, doc, resolve) if self.match is not None else None
-
-    def raw_match_key(self, raw: dict[str, Any]) -> tuple | None:
-        """The same natural key read off a target raw object (from `match`)."""
-        return self.match.raw_key(self.spec, raw) if self.match is not None else None
-
-    def locate(self, target: Target, doc: dict[str, Any], resolve: Resolver, claimed: set[Any]) -> Any:
-        """The target id of an existing object this doc describes, or None. Called in graph order.
-
-        Default: the same entity_id (a restore into the instance the tree came from), then the natural key;
-        an object already claimed by another doc is never adopted twice.
-        """
-        eid = doc.get("entity_id")
-        if eid:
-            for raw in target.lookup(self.name, "entity_id", lambda r: r.get("entity_id")).get(eid, []):
-                if raw.get("id") not in claimed:
-                    return raw["id"]
-        try:
-            key = self.match_key(doc, resolve)
-        except Exception:  # a parent that does not exist on the target yet: nothing to adopt
-            return None
-        if key is None:
-            return None
-        for raw in target.lookup(self.name, "match_key", self.raw_match_key).get(key, []):
-            if raw.get("id") not in claimed:
-                return raw["id"]
-        return None
-
     def payload(self, doc: dict[str, Any], resolve: Resolver, stage: str) -> dict[str, Any]:
         """The API body for `stage`; default: every sent field of `fields` (absent → its default or null)."""
         return self.spec.payload(doc, resolve)
@@ -267,15 +228,6 @@ class Kind:
         missing secret ...), PLAN (import, the target read: what writing it would do that the tree does not mean).
         Default none."""
         return []
-
-    # ---- diff ----
-    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
-        """Called by `mbport diff` for each top-level field that differs (old/new may be `diff.MISSING`):
-        phrases an admin reads ("renamed 'A' → 'B'", "archived"). Default None: diff's own phrasing
-        (`mbport.diff.describe_field`: the kind's phrases in mbport.display, then "field changed" by shape); override for fields
-        with structure, returning `super().describe_change(...)` for the others. An empty list says the difference
-        means nothing to an admin (only derived text differs)."""
-        return None
 
 
 class PathContext:

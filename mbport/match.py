@@ -16,7 +16,7 @@ TARGET_LISTING = {"include_personal": True, "target": True}
 
 
 class Matcher(ImportState):
-    """The matching part of mbport.engine.Importer: state first, then `Kind.locate`, in graph order."""
+    """The matching part of mbport.engine.Importer: state first, then `capabilities.locate` (entity_id, then `match`), in graph order."""
 
     def _load_kind(self, kind: str) -> list[dict[str, Any]]:
         ctx = ExportContext(options=TARGET_LISTING)
@@ -58,7 +58,7 @@ class Matcher(ImportState):
                 stale.discard(kind.name)
             tid = self.state.ids.get(addr)
             if tid is None or self.target.find(kind.name, tid) is None:
-                tid = kind.locate(self.target, doc, resolve, claimed.setdefault(kind.name, set()))
+                tid = caps.locate(kind, self.target, doc, resolve, claimed.setdefault(kind.name, set()))
             raw = self.target.find(kind.name, tid) if tid is not None else None
             if raw is not None:
                 claimed.setdefault(kind.name, set()).add(tid)

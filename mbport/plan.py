@@ -152,7 +152,7 @@ class Planner(Matcher):
                 continue
             if remembered is None:  # a state from before memos, or a match by name: fine if it is the same object
                 try:
-                    located = kind.locate(self.target, doc, resolve, set())
+                    located = caps.locate(kind, self.target, doc, resolve, set())
                 except MbportError:
                     located = None
                 if located == self.state.ids[addr]:
@@ -234,7 +234,7 @@ class Planner(Matcher):
         return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())), unrestorable)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
-        """A doc written after a cascade (kind.write_order: an alert after its collection's archive) is written
+        """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written
         again when the doc that sets the cascade off is updated: the cascade may archive or delete it, though it
         matches the tree now. It is found again on the target right before its write (created if it is gone)."""
         updated = {c.address for c in changes if c.action == "update"}

@@ -11,12 +11,12 @@ stage t of b. The edges, each with the rule that made it (edge attribute `why`):
   A ref to oneself is no edge. A stage ref to a doc the tree lacks is no edge: when it is also one of the doc's
   refs it is a dangling ref (below); otherwise it is an ordering hint only (an alert's previous ordinal).
 - `import_after`: every doc of the kinds in `ImportsAfter.import_after` (its last stage) before the doc's first stage.
-- `write_order`: `Kind.write_order` pairs (Metabase's archive cascades); a write placed after another doc's
+- `write_order`: `OrdersWrites.write_order` pairs (Metabase's archive cascades); a write placed after another doc's
   first stage is also recorded in `cascades`, so a plan writes it again when that doc changes.
 
 Not edges: deferred refs (`DeferredRefs.deferred_refs`: click-behaviour targets, a table's FK targets, a dashboard
 question's own dashboard ...) are written in a second pass once every object has an id, which is how the
-cycles Metabase allows are broken; they are kept in `uses` only, dashed in the picture. `Kind.part_of` and
+cycles Metabase allows are broken; they are kept in `uses` only, dashed in the picture. `PartOf.part_of` and
 `SubObjects.contains` only say which sub-objects and docs belong together (selection, ref lookup), not an order.
 
 A ref is dangling when its kind is unknown, or it names neither a doc of the tree nor a sub-object a doc of
@@ -137,7 +137,7 @@ def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
         for other in (o for name in caps.import_after(kind) for o in by_kind.get(name, ())):
             order.add_edge((other, caps.stages(kinds[other])[-1]), (addr, caps.stages(kind)[0]), why="import_after")
     for addr, doc in docs.items():
-        for earlier, later in kinds[addr].write_order(doc, docs):
+        for earlier, later in caps.write_order(kinds[addr], doc, docs):
             if earlier in order and later in order and earlier[0] != later[0]:
                 order.add_edge(earlier, later, why="write_order")
                 if later[1] == caps.stages(kinds[later[0]])[0]:  # written after the other's write, not before it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .capabilities import ProvidesFolders
+from .capabilities import ProvidesFolders, part_of
 from .display import words
 from .errors import UsageError
 from .refs import REF, address_kind, is_ref
@@ -56,7 +56,7 @@ def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: d
 
 def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
     """`roots` plus, to a fixpoint, what sits in a selected container (collections: sub-collections bring theirs
-    too) and the docs that are parts of a selected object (`Kind.part_of`)."""
+    too) and the docs that are parts of a selected object (`PartOf`)."""
     roots = set(roots)
     changed = True
     while changed:
@@ -68,7 +68,7 @@ def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: se
             field = kind.spec.container
             value = doc.get(field) if field else None
             inside = is_ref(value) and value[REF] in roots and isinstance(registry[address_kind(value[REF])], ProvidesFolders)
-            part = any(is_ref(v := _at(doc, f)) and v[REF] in roots for f in kind.part_of)
+            part = any(is_ref(v := _at(doc, f)) and v[REF] in roots for f in part_of(kind))
             if inside or part:
                 roots.add(addr)
                 changed = True

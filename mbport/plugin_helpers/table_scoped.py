@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..capabilities import FetchesUnlisted
+from ..capabilities import DescribesChanges, FetchesUnlisted
 from ..client import ApiError
 from ..hooks import WriteRequest
 from ..kind import Kind, PathHint
@@ -15,7 +15,7 @@ from .folders import table_folder
 REVISION_MESSAGE = "mbport import"
 
 
-class TableScoped(FetchesUnlisted, Kind):
+class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
     """Shared by segments and measures: a named query fragment on one table, listed unarchived only.
 
     `list` is the endpoint's plain array: Metabase lists only unarchived segments and measures and has no

@@ -11,7 +11,10 @@ import orjson
 from mbport.api import (
     ExportContext,
     Kind,
+    MatchesByCode,
     MbportError,
+    OrdersWrites,
+    PartOf,
     PathHint,
     Phase,
     Requires,
@@ -112,7 +115,7 @@ HANDLER = {
 }
 
 
-class Alerts(StagedWrites, VersionNotes, Requires, Kind):
+class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, MatchesByCode, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and

@@ -10,6 +10,8 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    MatchesByCode,
+    PartOf,
     PathHint,
     Requires,
     WriteRequest,
@@ -94,7 +96,7 @@ class DefaultCachePolicy(Requires, Kind):
         return _put(req.api, "root", 0, req.payload["strategy"])
 
 
-class CachePolicies(Requires, Kind):
+class CachePolicies(Requires, PartOf, MatchesByCode, Kind):
     """The policy of one database, dashboard or question, addressed by it (`cache-policies/card/<entity_id>`,
     `cache-policies/database/<name>`): `{"card": {"$ref": ...}, "strategy": {...}}`. Listed with
     `GET /api/cache?model=database&model=dashboard&model=question` (Metabase leaves out the policies of deleted

@@ -12,20 +12,22 @@ from mbport.api import (
     DIMENSIONS_UNWRITABLE,
     TEMPLATE_TAG_LISTS_SINCE,
     ApiError,
+    CollectionCascade,
     ComparesRaw,
     DeferredRefs,
+    DescribesChanges,
     DiagnoseContext,
     ExportContext,
     Kind,
     Match,
     MbportError,
     OrderedPositions,
+    PartOf,
     Phase,
     StagedWrites,
     VersionNotes,
     Walker,
     WriteRequest,
-    archive_order,
     archived_with_problems,
     canonical_query,
     common,
@@ -156,7 +158,8 @@ def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) 
     return raw
 
 
-class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNotes, Kind):
+class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNotes, CollectionCascade,
+            PartOf, DescribesChanges, Kind):
     """Saved questions, models and metrics.
 
     `list` (once per export, after collections) reads `GET /api/card?f=all` and `?f=archived`: both give full
@@ -304,12 +307,6 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         card): a whole-doc ref, so the graph waits for its first stage (the shell) only, giving shell → questions →
         layout (or body)."""
         return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"), doc.get("document"))
-
-    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
-        """In an archived collection: written before its archive when archived too (with it, or on its own: either
-        way the cascade leaves it archived), after it when live (created in an archived collection, it stays live)."""
-        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
-                             cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:

@@ -7,6 +7,7 @@ from typing import Any
 from mbport.api import (
     ADMIN_ADDRESS,
     IMPORT_INFO,
+    DescribesChanges,
     ExportContext,
     ImportsAfter,
     Kind,
@@ -31,7 +32,7 @@ ROOT = "root"
 LEVELS = ("read", "write")
 
 
-class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, Kind):
+class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChanges, Kind):
     set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.

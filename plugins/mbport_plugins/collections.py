@@ -12,9 +12,11 @@ from mbport.api import (
     SHARED_TENANT_NAMESPACE,
     SNIPPETS_FOLDER,
     TRANSFORMS_FOLDER,
+    CollectionCascade,
     DiagnoseContext,
     ExportContext,
     Kind,
+    MatchesByCode,
     MbportError,
     Needs,
     PathContext,
@@ -23,7 +25,6 @@ from mbport.api import (
     ProvidesFolders,
     StagedWrites,
     WriteRequest,
-    archive_order,
     archived_with_container,
     archived_with_problems,
     common,
@@ -51,7 +52,7 @@ def _parent_id(raw: dict[str, Any]) -> int | None:
     return ancestors[-1] if ancestors else None
 
 
-class Collections(StagedWrites, ProvidesFolders, Kind):
+class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCode, Kind):
     name = "collections"
     endpoint = "/api/collection"
     fields = {
@@ -137,10 +138,7 @@ class Collections(StagedWrites, ProvidesFolders, Kind):
     def write_order(self, doc, docs):
         """A sub-collection archived with (or inside) an archived one is written, and archived on its own if it is,
         before the archive of the one the cascade comes from; a live one inside it, after (api-surface §23)."""
-        if doc.get("personal_owner"):
-            return []
-        return archive_order(self.address_of(doc), self.stages, docs, doc.get("parent"),
-                             cascades_onto=bool(doc.get("archived")))
+        return [] if doc.get("personal_owner") else super().write_order(doc, docs)
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:

@@ -10,8 +10,10 @@ from mbport.api import (
     FALSY,
     OMIT,
     REF,
+    CollectionCascade,
     ComparesRaw,
     DeferredRefs,
+    DescribesChanges,
     DiagnoseContext,
     ExportContext,
     FetchesDetail,
@@ -23,7 +25,6 @@ from mbport.api import (
     SubObjects,
     WriteRequest,
     address,
-    archive_order,
     archived_payload,
     archived_with_problems,
     common,
@@ -217,7 +218,8 @@ def _trim_links(settings: Any) -> Any:
     return out
 
 
-class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, DeferredRefs, ComparesRaw, Kind):
+class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, DeferredRefs, ComparesRaw,
+                 CollectionCascade, DescribesChanges, Kind):
     """Dashboards, each doc holding its tabs and dashcards.
 
     `list` (once per export, after collections) reads the summaries of `GET /api/dashboard?f=all` and
@@ -358,11 +360,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         if stage == "shell":
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
-
-    def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> builtins.list:
-        """In an archived collection: laid out before its archive when archived too, created after it when live."""
-        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
-                             cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:

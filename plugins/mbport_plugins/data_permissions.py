@@ -8,6 +8,7 @@ from mbport.api import (
     ADMIN_ADDRESS,
     GRAPH_ID,
     IMPORT_INFO,
+    DescribesChanges,
     DiagnoseContext,
     ExportContext,
     ImportsAfter,
@@ -39,7 +40,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Narrows, ImportsAfter, Kind):
+class DataPermissions(Narrows, ImportsAfter, DescribesChanges, Kind):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and

@@ -10,7 +10,9 @@ from mbport.api import (
     DiagnoseContext,
     ExportContext,
     Kind,
+    Locates,
     Match,
+    MatchesByCode,
     MbportError,
     Phase,
     RemembersMatch,
@@ -33,7 +35,7 @@ def secret_name(database: str, key: str) -> str:
     return f"databases/{database}/{key}"
 
 
-class Databases(Settles, RemembersMatch, Kind):
+class Databases(Settles, RemembersMatch, MatchesByCode, Locates, Kind):
     name = "databases"
     endpoint = "/api/database"
     fields = {

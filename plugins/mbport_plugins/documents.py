@@ -9,6 +9,7 @@ from typing import Any
 from mbport.api import (
     ARCHIVED,
     ApiError,
+    CollectionCascade,
     DeferredRefs,
     DiagnoseContext,
     ExportContext,
@@ -18,7 +19,6 @@ from mbport.api import (
     Requires,
     StagedWrites,
     WriteRequest,
-    archive_order,
     archived_with_problems,
     common,
     copy,
@@ -100,7 +100,7 @@ def smart_link_refs(node: Any, kind: str | None = None) -> set[str]:
     return found
 
 
-class Documents(StagedWrites, DeferredRefs, Requires, Kind):
+class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
     """Documents, live and in the Trash.
 
     `list` reads `GET /api/document` (live ones, `{items}`), then the document items of the Trash and of archived
@@ -180,11 +180,6 @@ class Documents(StagedWrites, DeferredRefs, Requires, Kind):
         if stage == "main":
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
-
-    def write_order(self, doc, docs):
-        """In an archived collection: archived with it (written before that archive) or on its own (after it)."""
-        return archive_order(self.address_of(doc), self.stages, docs, doc.get("collection"),
-                             cascades_onto=bool(doc.get("archived")))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         if phase != Phase.TREE:

@@ -10,6 +10,7 @@ from mbport.api import (
     FALSY,
     TENANTS,
     Kind,
+    MatchesByCode,
     MbportError,
     WriteRequest,
     copy,
@@ -18,7 +19,7 @@ from mbport.api import (
 )
 
 
-class Groups(Kind):
+class Groups(MatchesByCode, Kind):
     name = "groups"
     endpoint = "/api/permissions/group"
     fields = {

@@ -15,6 +15,7 @@ from mbport.api import (
     Kind,
     Match,
     MbportError,
+    PartOf,
     PathHint,
     Phase,
     ReplacedOnUpdate,
@@ -36,7 +37,7 @@ FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise ins
                 "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
 
 
-class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Kind):
+class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, PartOf, Kind):
     """`GET /api/ee/advanced-permissions/impersonation`: every connection impersonation as one doc.
 
     An impersonation makes a group's queries on one database run as the database role named by a user attribute

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, Match, WriteRequest, custom, ref, skip
+from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, Match, PartOf, WriteRequest, custom, ref, skip
 
 # Every user is in one of these by tenancy, and only Metabase adds or removes them (400 for anyone else).
 MANAGED = frozenset(f"groups/{BUILT_IN_GROUPS[role]}" for role in ("all-internal-users", "all-external-users"))
 
 
-class Memberships(Kind):
+class Memberships(PartOf, Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     after = ("groups", "users")

@@ -8,15 +8,16 @@ import orjson
 
 from mbport.api import (
     FALSY,
+    CollectionCascade,
     DiagnoseContext,
     ExportContext,
     Kind,
     Match,
     MbportError,
     OrderedPositions,
+    PartOf,
     Phase,
     WriteRequest,
-    archive_order,
     channel_ids_by_name,
     channel_names,
     common,
@@ -29,7 +30,6 @@ from mbport.api import (
     present,
     ref,
     skip,
-    stages,
 )
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -76,7 +76,7 @@ def _channel_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) 
     return doc
 
 
-class Pulses(OrderedPositions, Kind):
+class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     """Dashboard subscriptions, active and archived.
 
     `list` reads `GET /api/pulse` and `?archived=true` (alerts are not pulses since 0.54, see the alerts
@@ -91,6 +91,7 @@ class Pulses(OrderedPositions, Kind):
     """
 
     name = "pulses"
+    archived_with_it = False  # the collection's archive sets `archived` on each: the doc's own flag goes on last
     endpoint = "/api/pulse"
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
@@ -134,11 +135,6 @@ class Pulses(OrderedPositions, Kind):
         return doc
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
-    def write_order(self, doc, docs):
-        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
-        pulse in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
-
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
         """What Metabase would not keep: a subscription of an archived dashboard (archiving a dashboard deletes its
         subscriptions, and no list shows one made later), or a live one whose filter values name a parameter the

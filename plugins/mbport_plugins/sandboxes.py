@@ -15,6 +15,7 @@ from mbport.api import (
     Kind,
     Match,
     MbportError,
+    PartOf,
     PathHint,
     Phase,
     Requires,
@@ -35,7 +36,7 @@ FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose toke
                 "import into one, or remove the sandboxes folder from the tree")
 
 
-class Sandboxes(Requires, VersionNotes, Kind):
+class Sandboxes(Requires, VersionNotes, PartOf, Kind):
     """`GET /api/mt/gtap`: every sandbox (Metabase's "group table access policy") as one doc.
 
     A sandbox gives one group a filtered view of one table: through a question (`card`, optional) and/or user

@@ -6,24 +6,23 @@ from typing import Any
 
 from mbport.api import (
     SNIPPETS_FOLDER,
+    CollectionCascade,
     ExportContext,
     Kind,
     Match,
     PathContext,
     PathHint,
     WriteRequest,
-    archive_order,
     common,
     copy,
     flag,
     ref,
     skip,
-    stages,
     walk,
 )
 
 
-class Snippets(Kind):
+class Snippets(CollectionCascade, Kind):
     """Reusable SQL fragments (`{{snippet: Name}}` in native queries).
 
     `list` (once per export) reads `GET /api/native-query-snippet` and `?archived=true` (full rows, no
@@ -31,6 +30,7 @@ class Snippets(Kind):
     """
 
     name = "snippets"
+    archived_with_it = False  # the collection's archive sets `archived` on each: the doc's own flag goes on last
     endpoint = "/api/native-query-snippet"
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "is_remote_synced", "entity_id_translated"),
@@ -59,11 +59,6 @@ class Snippets(Kind):
         return PathHint(folder, doc["name"])
 
     # ---- import: by entity_id, then by name ----
-    def write_order(self, doc, docs):
-        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
-        snippet in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
-
     def create(self, req: WriteRequest) -> dict[str, Any]:
         """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""
         raw = req.api.post(self.endpoint, json={k: v for k, v in req.payload.items() if k != "archived"})

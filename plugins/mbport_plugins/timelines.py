@@ -6,6 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (
+    CollectionCascade,
     ExportContext,
     FetchesDetail,
     Kind,
@@ -13,7 +14,6 @@ from mbport.api import (
     SubObjects,
     WriteRequest,
     address,
-    archive_order,
     common,
     copy,
     each,
@@ -22,7 +22,6 @@ from mbport.api import (
     present,
     ref,
     skip,
-    stages,
 )
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
@@ -40,7 +39,7 @@ EVENT = {
 }
 
 
-class Timelines(FetchesDetail, SubObjects, Kind):
+class Timelines(FetchesDetail, SubObjects, CollectionCascade, Kind):
     """Timelines with every event, archived ones included.
 
     `list` reads the active and the archived timelines (those in exported collections); the engine then
@@ -54,6 +53,7 @@ class Timelines(FetchesDetail, SubObjects, Kind):
     """
 
     name = "timelines"
+    archived_with_it = False  # the collection's archive sets `archived` on each: the doc's own flag goes on last
     endpoint = "/api/timeline"
     sub_kinds = {"events": 1}
     after = ("collections",)
@@ -95,11 +95,6 @@ class Timelines(FetchesDetail, SubObjects, Kind):
         return {address("events", doc["entity_id"], key) for _, key in event_keys(doc.get("events") or [])}
 
     # ---- import: by entity_id, then (collection, name); events by their key (timestamp + name) ----
-    def write_order(self, doc, docs):
-        """Written after the archive of an archived collection it sits in: that archive sets `archived` on every
-        timeline in it (collection.clj `archive-collection!`), so the doc's own flag goes on last."""
-        return archive_order(self.address_of(doc), stages(self), docs, doc.get("collection"), cascades_onto=False)
-
     def compare(self, wanted, current, options):
         # An event the tree does not have is archived on the target, never deleted: an archived extra is in sync.
         keys = {key for _, key in event_keys(wanted.get("events") or [])}

@@ -11,6 +11,7 @@ from typing import Any
 from mbport.api import (
     TRANSFORMS_FOLDER,
     ApiError,
+    DescribesChanges,
     DiagnoseContext,
     ExportContext,
     Kind,
@@ -113,7 +114,7 @@ class TransformTags(Requires, Kind):
         api.delete(f"{self.endpoint}/{target_id}")
 
 
-class TransformJobs(Requires, Kind):
+class TransformJobs(Requires, DescribesChanges, Kind):
     """Jobs run the transforms carrying any of their tags on a Quartz cron schedule. The default jobs (fixed
     entity_ids on every instance) are left out until someone edits one; others are matched by name."""
 
@@ -152,7 +153,7 @@ class TransformJobs(Requires, Kind):
         return _describe_tags(old, new, names) if field == "tag_ids" else super().describe_change(field, old, new, names)
 
 
-class Transforms(Requires, VersionNotes, Kind):
+class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
     """A transform: its source (an MBQL or native query, or a Python program reading tables) and the table it
     writes (database, schema, name), in its transform folder (a collection of the `transforms` namespace)."""
 

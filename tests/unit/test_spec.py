@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mbport.api import DeferredRefs, Kind, Match, common, copy, each, ref, skip, walk
-from mbport.capabilities import deferred_refs
+from mbport.capabilities import deferred_refs, match_key, raw_match_key
 from mbport.kind import ExportContext, PathContext
 from mbport.resolve import Resolver
 
@@ -33,7 +33,7 @@ def test_the_worked_example_exports_imports_and_matches_from_its_declarations():
     assert kind.path(doc, PathContext({})).stem == "Ops hook"
     assert kind.payload(doc, Resolver({}), "main") == {"name": "Ops hook", "type": "channel/http",
                                                          "description": None, "active": True}
-    assert kind.match_key(doc, Resolver({})) == kind.raw_match_key({**RAW, "id": 99}) == ("Ops hook",)
+    assert match_key(kind, doc, Resolver({})) == raw_match_key(kind, {**RAW, "id": 99}) == ("Ops hook",)
     assert kind.spec.uncovered({**RAW, "new_field": 1}) == {"new_field"}  # "no field forgotten"
 
 
@@ -57,7 +57,7 @@ def test_refs_and_walks_go_to_refs_on_export_and_back_to_target_ids_on_import():
                    "query": {"source-table": {"$ref": "tables/db/s/orders"}}}
     resolve = Resolver({"collections/c5": 50, "tables/db/s/orders": 20})
     assert kind.payload(doc, resolve, "main") == {"name": "N", "collection_id": 50, "query": {"source-table": 20}}
-    assert kind.match_key(doc, resolve) == kind.raw_match_key({"collection_id": 50, "name": "N"}) == (50, "N")
+    assert match_key(kind, doc, resolve) == raw_match_key(kind, {"collection_id": 50, "name": "N"}) == (50, "N")
     assert kind.path(doc, PathContext({"collections/c5": ("sales",)})).folder == ("sales",)
 
 
