@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .hooks import Phase
 from .kind import DatabaseNeed, Kind
-from .kindutil import archive_order
+from .kindutil import archive_order, archived_with_problems
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
-    from .hooks import WriteRequest
+    from .hooks import DiagnoseContext, WriteRequest
     from .import_options import ImportOptions
     from .resolve import Resolver, Target
 
@@ -400,10 +401,20 @@ class CollectionCascade(OrdersWrites):
     would overwrite the doc's own `archived`, so that goes on last)."""
 
     archived_with_it: ClassVar[bool] = True
+    # Doc fields naming other containers whose archive reaches the doc too (a dashboard question's dashboard).
+    also_archived_by: ClassVar[tuple[str, ...]] = ()
 
     def write_order(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Order:
         return archive_order(self.address_of(doc), stages(self), docs, doc.get(self.spec.container or ""),
                              cascades_onto=self.archived_with_it and bool(doc.get("archived")))
+
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> list[str]:
+        """TREE, with `archived_with_it`: a doc in the Trash with its container (`archived_directly: false`) needs
+        that container archived in the tree."""
+        if phase != Phase.TREE or not self.archived_with_it:
+            return []
+        containers = (self.spec.container or "", *self.also_archived_by)
+        return archived_with_problems(doc, ctx.docs, *(doc.get(f) for f in containers))
 
 
 def write_order(kind: Kind, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> Order:

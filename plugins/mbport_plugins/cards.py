@@ -16,19 +16,16 @@ from mbport.api import (
     ComparesRaw,
     DeferredRefs,
     DescribesChanges,
-    DiagnoseContext,
     ExportContext,
     Kind,
     Match,
     MbportError,
     OrderedPositions,
     PartOf,
-    Phase,
     StagedWrites,
     VersionNotes,
     Walker,
     WriteRequest,
-    archived_with_problems,
     canonical_query,
     common,
     copy,
@@ -168,6 +165,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
     """
 
     name = "cards"
+    also_archived_by = ("dashboard",)  # a dashboard question goes to the Trash with its dashboard
     endpoint = "/api/card"
     part_of = ("dashboard",)  # a dashboard question is deleted with its dashboard
     # Pins share one numbering with the collection's dashboards and pulses, renumbered on every write: the
@@ -307,11 +305,6 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         card): a whole-doc ref, so the graph waits for its first stage (the shell) only, giving shell → questions →
         layout (or body)."""
         return (self.refs(doc) - self.deferred_refs(doc)) | ref_addresses(doc.get("dashboard"), doc.get("document"))
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
-        if phase != Phase.TREE:
-            return []
-        return archived_with_problems(doc, ctx.docs, doc.get("collection"), doc.get("dashboard"))
 
     def payload(self, doc: dict[str, Any], resolve, stage: str) -> dict[str, Any]:
         """The PUT body, every ref resolved; deferred refs (click behaviours, links) may still be unknown in the

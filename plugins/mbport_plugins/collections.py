@@ -13,7 +13,6 @@ from mbport.api import (
     SNIPPETS_FOLDER,
     TRANSFORMS_FOLDER,
     CollectionCascade,
-    DiagnoseContext,
     ExportContext,
     Kind,
     MatchesByCode,
@@ -21,12 +20,10 @@ from mbport.api import (
     Needs,
     PathContext,
     PathHint,
-    Phase,
     ProvidesFolders,
     StagedWrites,
     WriteRequest,
     archived_with_container,
-    archived_with_problems,
     common,
     copy,
     ensure_tenants_on,
@@ -139,11 +136,6 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         """A sub-collection archived with (or inside) an archived one is written, and archived on its own if it is,
         before the archive of the one the cascade comes from; a live one inside it, after (api-surface §23)."""
         return [] if doc.get("personal_owner") else super().write_order(doc, docs)
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
-        if phase != Phase.TREE:
-            return []
-        return archived_with_problems(doc, ctx.docs, doc.get("parent"))
 
     def payload(self, doc, resolve, stage):
         if doc.get("personal_owner"):

@@ -14,19 +14,16 @@ from mbport.api import (
     ComparesRaw,
     DeferredRefs,
     DescribesChanges,
-    DiagnoseContext,
     ExportContext,
     FetchesDetail,
     Kind,
     Match,
     OrderedPositions,
-    Phase,
     StagedWrites,
     SubObjects,
     WriteRequest,
     address,
     archived_payload,
-    archived_with_problems,
     common,
     copy,
     custom,
@@ -360,11 +357,6 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         if stage == "shell":
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
-        if phase != Phase.TREE:
-            return []
-        return archived_with_problems(doc, ctx.docs, doc.get("collection"))
 
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Without entity_ids, nested ones included: tabs and dashcards get new ones on every instance."""

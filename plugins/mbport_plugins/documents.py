@@ -11,15 +11,12 @@ from mbport.api import (
     ApiError,
     CollectionCascade,
     DeferredRefs,
-    DiagnoseContext,
     ExportContext,
     Kind,
     Match,
-    Phase,
     Requires,
     StagedWrites,
     WriteRequest,
-    archived_with_problems,
     common,
     copy,
     custom,
@@ -180,11 +177,6 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
         if stage == "main":
             return ref_addresses(doc.get("collection"))
         return self.refs(doc) - self.deferred_refs(doc)
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
-        if phase != Phase.TREE:
-            return []
-        return archived_with_problems(doc, ctx.docs, doc.get("collection"))
 
     def payload(self, doc, resolve, stage):
         body = self.spec.payload(doc, resolve)
