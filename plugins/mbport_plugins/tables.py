@@ -24,6 +24,8 @@ from mbport.api import (
     collect_refs,
     copy,
     custom,
+    each,
+    present,
     ref,
     skip,
     slugify,
@@ -41,6 +43,51 @@ PUBLISHED = Needs("published tables (the Library)", since=(0, 59), premium_featu
 STUDIO_FIELDS = ("data_source", "owner_email")
 FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
+# The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,
+# added to the raw field by `_add_remappings` (Metabase keeps them apart from the field and its dimension).
+REMAPPED_VALUES = "remapped_values"
+PATH = "_name_path"  # a field's names from its top-level parent down, added to each raw field on export
+# A field doc: its admin-edited metadata (sent back by the PUT but for name, base_type, json_unfolding: sync's), where
+# it sits (`parent`, `position`), its FK target and its remapping (`_remapping`); the rest is sync's or statistics.
+FIELD = {
+    **{k: copy(send=k not in ("name", "base_type", "json_unfolding")) for k in FIELD_FIELDS},
+    # Metabase 0.66 rejects nulls for these; in a tree, absent means "as synced" anyway.
+    **{k: copy(send=present) for k in ("display_name", "visibility_type", "has_field_values")},
+    PATH: copy(as_="parent", read=lambda f: f[PATH][:-1] or None, send=False),
+    "position": copy(read=lambda f: f.get("position", 0), send=False),
+    "fk_target_field_id": ref("fields", as_="fk_target", late=True, send=False),
+    "dimensions": custom("the first one becomes `remapping` (type, name, display field)"),
+    REMAPPED_VALUES: custom("an internal remapping's labels: the remapping's `values`"),
+    "active": skip("only active fields are exported"),
+    **{k: skip("instance-specific id") for k in ("id", "table_id", "parent_id")},
+    **{k: skip("server timestamp") for k in ("created_at", "updated_at", "last_analyzed")},
+    **{k: skip("what the warehouse reports (sync)") for k in (
+        "database_type", "database_position", "database_is_auto_increment", "database_required",
+        "database_is_nullable", "database_is_pk", "database_indexed", "database_default", "database_is_generated",
+        "database_partitioned", "effective_type", "nfc_path", "custom_position", "preview_display")},
+    **{k: skip("sync's statistics") for k in ("fingerprint", "fingerprint_version")},
+    "target": skip("hydrated FK target field"),
+}
+
+
+def _fields_with_paths(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    names = {f["id"]: f for f in raw.get("fields", [])}
+    return [{**f, PATH: _name_path(f, names)} for f in raw.get("fields", [])]
+
+
+def _remapping(field: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any] | None:
+    """An inactive field is left out; the first dimension becomes the field's `remapping`."""
+    if raw.get("active") is False:
+        return None
+    dim = (raw.get("dimensions") or [None])[0]
+    if dim:
+        remap = {"type": dim.get("type"), "name": dim.get("name")}
+        if dim.get("human_readable_field_id"):
+            remap["human_readable_field"] = ctx.ref("fields", dim["human_readable_field_id"])
+        if dim.get("type") == "internal" and raw.get(REMAPPED_VALUES):
+            remap["values"] = raw[REMAPPED_VALUES]
+        field["remapping"] = remap
+    return field
 
 
 class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
@@ -51,8 +98,10 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
     key_fields = ("db", "schema", "name")
     fields = {
         **{k: copy() for k in TABLE_FIELDS},
+        "schema": copy(read=lambda raw: raw.get("schema") or ""),
         "db_id": ref("databases", as_="database"),
-        "fields": custom("kept as a list of field docs"),
+        "fields": each(FIELD, read=_fields_with_paths, more=_remapping,
+                       sort=lambda f: (f["position"], f.get("parent", []), f["name"])),
         "id": skip("instance-specific id; the key is (database, schema, name)"),
         "db": skip("hydrated database"),
         "active": skip("only active tables are exported"),
@@ -108,47 +157,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
         for f in raw.get("fields", []):
             yield "fields", f["id"], address("fields", *key, *_name_path(f, names))
 
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        doc = {k: raw[k] for k in TABLE_FIELDS if raw.get(k) is not None}
-        doc["schema"] = raw.get("schema") or ""
-        for key in STUDIO_FIELDS:
-            if raw.get(key) is not None:
-                doc[key] = raw[key]
-        if raw.get("data_authority") not in (None, "unconfigured"):
-            doc["data_authority"] = raw["data_authority"]
-        if raw.get("data_layer") == "final":
-            doc["data_layer"] = "final"
-        if raw.get("owner_user_id") is not None:
-            doc["owner"] = ctx.ref("users", raw["owner_user_id"])
-        if raw.get("is_published") and raw.get("collection_id") is not None:
-            doc["published_in"] = ctx.ref("collections", raw["collection_id"])
-        db_id = raw.get("db_id")
-        doc["database"] = ctx.ref("databases", db_id)
-        names = {f["id"]: f for f in raw.get("fields", [])}
-        fields = []
-        for f in raw.get("fields", []):
-            if f.get("active") is False:
-                continue
-            field = {k: f[k] for k in FIELD_FIELDS if f.get(k) is not None}
-            path = _name_path(f, names)
-            if len(path) > 1:
-                field["parent"] = path[:-1]
-            field["position"] = f.get("position", 0)
-            if f.get("fk_target_field_id"):
-                field["fk_target"] = ctx.ref("fields", f["fk_target_field_id"])
-            dim = (f.get("dimensions") or [None])[0]
-            if dim:
-                remap = {"type": dim.get("type"), "name": dim.get("name")}
-                if dim.get("human_readable_field_id"):
-                    remap["human_readable_field"] = ctx.ref("fields", dim["human_readable_field_id"])
-                if dim.get("type") == "internal" and f.get(REMAPPED_VALUES):
-                    remap["values"] = f[REMAPPED_VALUES]
-                field["remapping"] = remap
-            fields.append(field)
-        fields.sort(key=lambda f: (f["position"], f.get("parent", []), f["name"]))
-        doc["fields"] = fields
-        return doc
-
     def label_context(self, doc):
         """`orders` is in many databases (and schemas): say which."""
         db, schema, _name = self.key_parts(doc)
@@ -166,9 +174,8 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
     archivable = False
 
     def deferred_refs(self, doc):
-        # FK targets and remapping fields point across tables, often both ways; they are set in a second pass.
-        return {r for f in doc.get("fields", []) for key in ("fk_target", "remapping") if key in f
-                for r in _refs_in(f[key])}
+        # FK targets (declared late) and remapping fields point across tables, often both ways: set in a second pass.
+        return super().deferred_refs(doc) | {r for f in doc.get("fields", []) for r in collect_refs(f.get("remapping"))}
 
     def comparable(self, doc):
         fields = [{k: v for k, v in f.items() if k != "base_type"} for f in doc.get("fields", [])]
@@ -205,15 +212,11 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
         """The table's own fields, and per field its editable metadata with FK/remap targets resolved if known."""
         fields = []
         for field in doc.get("fields", []):
-            body = {k: field.get(k) for k in FIELD_FIELDS if k not in ("name", "base_type", "json_unfolding")}
+            body = self.spec.nested("fields").payload(field, resolve)
             if field.get("fk_target") is None:
                 body["fk_target_field_id"] = None
             elif resolve.has(field["fk_target"]):  # else: not matched yet, the second pass sets it
                 body["fk_target_field_id"] = resolve(field["fk_target"])
-            # Metabase 0.66 rejects nulls for these; in a tree, absent means "as synced" anyway.
-            for key in ("display_name", "visibility_type", "has_field_values"):
-                if body.get(key) is None:
-                    body.pop(key)
             remap = field.get("remapping")
             values = None
             if remap:
@@ -272,9 +275,6 @@ def _write_studio(req: WriteRequest, current: dict[str, Any]) -> None:
         req.api.post("/api/ee/data-studio/table/unpublish-tables", json={"table_ids": [req.target_id]})
 
 
-# The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,
-# added to the raw field by `_add_remappings` (Metabase keeps them apart from the field and its dimension).
-REMAPPED_VALUES = "remapped_values"
 QUERY_METADATA = {"include_hidden_fields": "true", "include_sensitive_fields": "true"}
 INTEGER_TYPES = ("type/Integer", "type/BigInteger")
 
@@ -339,10 +339,6 @@ def _write_remapping(api, raw: dict[str, Any], remap: dict[str, Any] | None, val
         api.post(f"/api/field/{raw['id']}/dimension", json=remap)
     if values is not None and values != raw.get(REMAPPED_VALUES):
         api.post(f"/api/field/{raw['id']}/values", json={"values": values})
-
-
-def _refs_in(value) -> set[str]:
-    return collect_refs(value)
 
 
 def _name_path(field: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> list[str]:
