@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .canonical import NAMED_MAPS, QUERY_NOISE, canonical_query  # noqa: F401 - re-exported for plugins
+from .client import ApiError
 from .kind import ExportContext
 from .refs import REF, Walker, is_ref
 from .spec import OMIT, copy
@@ -15,6 +17,22 @@ COMMON_DROP = {
     "updated_at": "server timestamp",
     "can_write": "the reading user's permission",
 }
+
+
+def get_unless_missing(api: Any, path: str, *, params: Any = None,
+                       missing: tuple[int, ...] | Callable[[ApiError], bool] = (404,), ctx: ExportContext | None = None,
+                       kind: str = "", why: str = "") -> Any:
+    """GET `path`, or None when the instance has no such thing: it answers a status in `missing` (a route its release
+    or build lacks, a token without the feature), or `missing(error)` says so. With `why` (`{status}` in it is the
+    answer's status), `kind` is noted unavailable in `ctx`: an import into such an instance stops at plan time."""
+    try:
+        return api.get(path) if params is None else api.get(path, params=params)
+    except ApiError as exc:
+        if not (missing(exc) if callable(missing) else exc.status in missing):
+            raise
+        if why and ctx is not None:
+            ctx.unavailable[kind] = why.format(status=exc.status)
+        return None
 
 
 def omit_defaults(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from mbport.api import (
     WriteRequest,
     copy,
     custom,
+    get_unless_missing,
     is_ref,
     skip,
     split_address,
@@ -65,13 +66,9 @@ class DefaultCachePolicy(Requires, Kind):
     archivable = False  # Metabase has no "no policy" the tree could ask for by leaving the doc out
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            rows = api.get(self.endpoint, params={"model": "root"})["data"]
-        except ApiError as exc:
-            if exc.status == 404:  # before 0.50
-                ctx.unavailable[self.name] = f"it has no /api/cache ({exc.status})"
-                return []
-            raise
+        answer = get_unless_missing(api, self.endpoint, params={"model": "root"}, ctx=ctx, kind=self.name,
+                                    why="it has no /api/cache ({status})")  # before 0.50
+        rows = answer["data"] if answer else []
         return [{**row, "id": _policy_id("root", 0)} for row in rows if row.get("model") == "root"]
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
@@ -114,14 +111,12 @@ class CachePolicies(Requires, PartOf, MatchesByCode, Kind):
     part_of = ("card", "dashboard", "database")  # goes with its item
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            rows = api.get(self.endpoint, params={"model": list(ITEMS)})["data"]
-        except ApiError as exc:
-            if _no_feature(exc):
-                ctx.unavailable[self.name] = (f"it has no cache_granular_controls feature ({exc.status}): per-item "
-                                              "cache policies need Metabase Pro or Enterprise")
-                return []
-            raise
+        answer = get_unless_missing(api, self.endpoint, params={"model": list(ITEMS)}, missing=_no_feature, ctx=ctx,
+                                    kind=self.name, why="it has no cache_granular_controls feature ({status}): "
+                                    "per-item cache policies need Metabase Pro or Enterprise")
+        if answer is None:
+            return []
+        rows = answer["data"]
         out = []
         for row in rows:
             field, kind = ITEMS.get(row.get("model"), (None, None))

@@ -11,7 +11,6 @@ from mbport.api import (
     ARCHIVED,
     DIMENSIONS_UNWRITABLE,
     TEMPLATE_TAG_LISTS_SINCE,
-    ApiError,
     CollectionCascade,
     ComparesRaw,
     DeferredRefs,
@@ -32,6 +31,7 @@ from mbport.api import (
     custom,
     describe_query,
     dimensions_doc,
+    get_unless_missing,
     in_exported_collection,
     lenient_walker,
     mbql4_query,
@@ -87,12 +87,7 @@ def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
 def legacy_metric_cards(api: Any) -> list[dict[str, Any]]:
     """0.50's legacy metrics as metric cards (`mbport export --legacy-metrics-as-cards`): the same aggregation and
     filter on the same table, named and described alike, in the root collection; review them before importing."""
-    try:
-        metrics = api.get("/api/legacy-metric")
-    except ApiError as exc:
-        if exc.status == 404:
-            return []
-        raise
+    metrics = get_unless_missing(api, "/api/legacy-metric") or []
     databases: dict[Any, Any] = {}
     out = []
     for m in metrics:

@@ -8,7 +8,6 @@ from typing import Any
 
 from mbport.api import (
     ARCHIVED,
-    ApiError,
     CollectionCascade,
     DeferredRefs,
     ExportContext,
@@ -20,6 +19,7 @@ from mbport.api import (
     common,
     copy,
     custom,
+    get_unless_missing,
     in_exported_collection,
     is_ref,
     lenient_walker,
@@ -148,11 +148,9 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
     def _archived_listings(api, ctx: ExportContext) -> builtins.list[tuple[Any, dict[str, Any]]]:
         """Where archived documents are listed: the Trash (archived on their own) and each archived collection."""
         out: builtins.list[tuple[Any, dict[str, Any]]] = []
-        try:
-            out.append((api.get("/api/collection/trash")["id"], {"models": "document"}))
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
+        trash = get_unless_missing(api, "/api/collection/trash")
+        if trash is not None:
+            out.append((trash["id"], {"models": "document"}))
         for coll in ctx.raw.get("collections") or []:
             if coll.get("archived") and isinstance(coll.get("id"), int) and not coll.get("namespace"):  # no snippet folder
                 out.append((coll["id"], {"models": "document", "archived": "true"}))

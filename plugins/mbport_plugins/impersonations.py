@@ -23,6 +23,7 @@ from mbport.api import (
     VersionNotes,
     WriteRequest,
     copy,
+    get_unless_missing,
     granted_view_data,
     is_ref,
     put_graph,
@@ -69,13 +70,11 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Par
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            rows = api.get(self.endpoint)
-        except ApiError as exc:
-            if exc.status in (402, 404):  # a token without advanced_permissions, or an OSS build: none to export
-                ctx.unavailable[self.name] = f"it has no advanced_permissions feature ({exc.status}); {FEATURE_HINT}"
-                return []
-            raise
+        # 402/404: a token without advanced_permissions, or an OSS build: none to export
+        rows = get_unless_missing(api, self.endpoint, missing=(402, 404), ctx=ctx, kind=self.name,
+                                  why="it has no advanced_permissions feature ({status}); " + FEATURE_HINT)
+        if rows is None:
+            return []
         groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         dbs = {d["id"]: d["name"] for d in ctx.raw.get("databases", [])}
         return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),

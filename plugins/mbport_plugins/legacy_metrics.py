@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ApiError, ExportContext, Requires, TableScoped, copy
+from mbport.api import ExportContext, Requires, TableScoped, copy, get_unless_missing
 
 LAST_RELEASE = (0, 50)  # /api/legacy-metric: 0.50 renamed /api/metric (metabase#38981), 0.51 removed it
 
@@ -23,9 +23,4 @@ class LegacyMetrics(Requires, TableScoped):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         if api.version >= (0, 51) or ctx.options.get("legacy_metrics_as_cards"):
             return []  # none to read (>= 0.51), or exported as metric cards by the cards kind
-        try:
-            return api.get(self.endpoint)
-        except ApiError as exc:
-            if exc.status == 404:
-                return []
-            raise
+        return get_unless_missing(api, self.endpoint) or []

@@ -7,12 +7,12 @@ from typing import Any
 from mbport.api import (
     DIMENSIONS_UNWRITABLE,
     FALSY,
-    ApiError,
     ExportContext,
     Requires,
     TableScoped,
     copy,
     dimensions_doc,
+    get_unless_missing,
     skip,
 )
 
@@ -35,12 +35,7 @@ class Measures(Requires, TableScoped):
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            return api.get(self.endpoint)
-        except ApiError as exc:
-            if exc.status == 404:  # the release predates measures
-                return []
-            raise
+        return get_unless_missing(api, self.endpoint) or []  # none before measures (404)
 
     def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         dims = dimensions_doc(raw, ctx.walker)

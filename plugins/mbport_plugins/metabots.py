@@ -6,7 +6,6 @@ import builtins
 from typing import Any
 
 from mbport.api import (
-    ApiError,
     DiagnoseContext,
     ExportContext,
     Kind,
@@ -17,6 +16,7 @@ from mbport.api import (
     Requires,
     common,
     copy,
+    get_unless_missing,
     ref,
     skip,
 )
@@ -49,13 +49,12 @@ class Metabots(MatchedOnly, Requires, Kind):
     archivable = False
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            rows = api.get(self.endpoint)["items"]
-        except ApiError as exc:
-            if exc.status == 404:  # a release before the open-source Metabot API
-                ctx.unavailable[self.name] = f"it has no /api/metabot/metabot ({exc.status})"
-                return []
-            raise
+        # 404: a release before the open-source Metabot API
+        answer = get_unless_missing(api, self.endpoint, ctx=ctx, kind=self.name,
+                                    why="it has no /api/metabot/metabot ({status})")
+        if answer is None:
+            return []
+        rows = answer["items"]
         # Like settings, only what an admin changed: a Metabot at Metabase's defaults (all content) has no doc; the
         # import's read of the target (`target`) lists every one, to find those the tree configures.
         if not ctx.options.get("target"):

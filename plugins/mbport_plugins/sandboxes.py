@@ -24,6 +24,7 @@ from mbport.api import (
     address,
     canonical_query,
     custom,
+    get_unless_missing,
     granted_view_data,
     is_ref,
     ref,
@@ -70,13 +71,11 @@ class Sandboxes(Requires, VersionNotes, PartOf, Kind):
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            rows = api.get(self.endpoint)
-        except ApiError as exc:
-            if _no_feature(exc):  # an OSS instance, or a token without sandboxes: there are none to export
-                ctx.unavailable[self.name] = f"it has no sandboxes feature ({exc.status}); {FEATURE_HINT}"
-                return []
-            raise
+        # An OSS instance, or a token without sandboxes: there are none to export.
+        rows = get_unless_missing(api, self.endpoint, missing=_no_feature, ctx=ctx, kind=self.name,
+                                  why="it has no sandboxes feature ({status}); " + FEATURE_HINT)
+        if rows is None:
+            return []
         groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         # The tables kind's key: (database name, schema, table name).
         tables = {t["id"]: [t.get("db"), t.get("schema") or "", t["name"]] for t in ctx.raw.get("tables", [])}

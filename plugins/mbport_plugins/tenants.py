@@ -7,7 +7,6 @@ from typing import Any
 
 from mbport.api import (
     FALSY,
-    ApiError,
     ExportContext,
     Kind,
     Match,
@@ -15,6 +14,7 @@ from mbport.api import (
     WriteRequest,
     copy,
     ensure_tenants_on,
+    get_unless_missing,
     skip,
 )
 
@@ -35,12 +35,9 @@ class Tenants(Requires, Kind):
     match = Match("slug", address=True)  # tenants/<slug>
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        try:
-            return api.get(self.endpoint, params={"status": "all"})["data"]
-        except ApiError as exc:
-            if exc.status in (402, 404):  # an OSS build, a token without tenants, a release before them: none
-                return []
-            raise
+        # 402/404: an OSS build, a token without tenants, a release before them: none
+        answer = get_unless_missing(api, self.endpoint, params={"status": "all"}, missing=(402, 404))
+        return answer["data"] if answer else []
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         ensure_tenants_on(req.api)
