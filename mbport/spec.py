@@ -8,7 +8,8 @@ A kind declares `fields = {raw field: declaration}` with one of
 - `ref(kind)`       a plain numeric id of `kind` → a portable `{"$ref"}` (payload: the target's id);
 - `walk(shape)`     a structure where ids hide (`query`, `viz`, `parameters`, `parameter_mappings`, `sql`,
                     `template_tags`), walked with the ref walker (mbport.refs) both ways;
-- `custom(reason)`  read by the kind's own code (`normalize_more`/`payload`); the reason says what it becomes;
+- `custom(reason)`  read by the kind's own code (`normalize_more`/`payload`); the reason says what it becomes
+                    (`late=fn`, also on `copy`: `fn(value)` gives the refs in it the second pass fills in);
 - `each(fields)`    a list of nested objects (a dashboard's dashcards, a subscription's channels), each described by
                     its own field declarations: exported item by item (defaults and nulls left out), sent back item
                     by item, and covered by the same "no field forgotten" check (`dashcards[].row`).
@@ -81,7 +82,7 @@ class Field:
     empty: Any = None  # walk: what a null raw value stands for (None: it stays null)
     # ref: may have no target id yet (sent as null then); walk("viz"): its click behaviours and link cards may point
     # at content written later. In a DeferredRefs kind both are its deferred refs: the second pass fills them in.
-    late: bool = False
+    late: bool | Callable[[Any], set[str]] = False  # custom: a function giving the value's late refs
     many: bool = False  # ref: a list of ids; nested: a list (each), not one object (one)
     nested: Spec | None = None  # each: the items' declarations
     sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
@@ -159,11 +160,11 @@ class Field:
 
 def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
          read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | None = None,
-         unwritable: str = "") -> Field:
+         unwritable: str = "", late: Callable[[Any], set[str]] | None = None) -> Field:
     """The raw value, as it is, in the doc (and back in the payload). `unwritable`: why no API request can write
-    it (it is exported, never sent, and plan names it when the target's value differs)."""
+    it (it is exported, never sent, and plan names it when the target's value differs). `late`: as on `custom`."""
     return Field("copy", as_=as_, default=default, send=False if unwritable else send, send_as=send_as, read=read,
-                 needs=needs, unwritable=unwritable)
+                 needs=needs, unwritable=unwritable, late=late or False)
 
 
 def skip(reason: str) -> Field:
@@ -171,9 +172,10 @@ def skip(reason: str) -> Field:
     return Field("skip", reason=reason)
 
 
-def custom(reason: str) -> Field:
-    """Read by the kind's own code; `reason` says what it becomes."""
-    return Field("custom", reason=reason)
+def custom(reason: str, *, late: Callable[[Any], set[str]] | None = None) -> Field:
+    """Read by the kind's own code; `reason` says what it becomes. `late`: a function giving the addresses in the
+    value that the second pass fills in (a DeferredRefs kind's deferred refs, like `ref(late=True)`)."""
+    return Field("custom", reason=reason, late=late or False)
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -324,8 +326,9 @@ class Spec:
         """The addresses of the doc's `late` refs (nested items' too): a DeferredRefs kind's deferred refs."""
         found: set[str] = set()
         for name, f in self.fields.items():
-            out = f.out(name)
-            value = doc.get(out) if out is not None else None
+            if not f.late and f.nested is None:
+                continue
+            value = doc.get(f.out(name) or name)  # a custom field: the doc field of the same name
             if value is None:
                 continue
             if f.how == "ref" and f.late:
@@ -336,6 +339,8 @@ class Spec:
                 for item in value if f.many else [value]:
                     if isinstance(item, dict):
                         found |= f.nested.late_refs(item)
+            elif callable(f.late):
+                found |= f.late(value)
         return found
 
     def nested(self, name: str) -> Spec:

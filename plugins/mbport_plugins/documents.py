@@ -124,7 +124,9 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
         "collection_position": copy(default=None),
         **ARCHIVED,
         "content_type": copy(default=PROSE_MIRROR, send=False),
-        "document": custom("the ProseMirror body, card embeds and smart links as refs"),
+        # Links to other documents: two documents may link to each other; the second pass fills them in.
+        "document": custom("the ProseMirror body, card embeds and smart links as refs",
+                           late=lambda body: smart_link_refs(body, "documents")),
         "view_count": skip("usage statistic"),
         "last_viewed_at": skip("usage statistic"),
         "public_uuid": skip("public link of this instance; re-share on the target"),
@@ -165,10 +167,6 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
         return doc
 
     # ---- import ----
-    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """Links to other documents: two documents may link to each other; the second pass fills them in."""
-        return smart_link_refs(doc.get("document"), "documents") - {self.address_of(doc)}
-
     def stage_refs(self, doc: dict[str, Any], stage: str) -> set[str]:
         """`main` (the empty document) needs its collection only; `content` every ref but the deferred ones, so
         its own cards exist by then."""

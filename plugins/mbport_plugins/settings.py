@@ -15,6 +15,7 @@ from mbport.api import (
     WriteRequest,
     copy,
     is_ref,
+    ref_addresses,
     skip,
 )
 
@@ -75,7 +76,10 @@ class Settings(DeferredRefs, Kind):
     key_fields = ()
     fields = {
         "id": skip("there is one settings doc per instance"),
-        "values": copy(read=lambda raw: dict(sorted(raw["values"].items())), send=False),  # whitelisted, non-default
+        # Whitelisted, non-default. The homepage dashboard is written in the second pass: the other settings do not
+        # wait for it (nor go with it when `--skip-unsupported` leaves it out).
+        "values": copy(read=lambda raw: dict(sorted(raw["values"].items())), send=False,
+                       late=lambda values: ref_addresses(*values.values())),
         "key": skip("becomes a key of `values`"), "value": skip("becomes a value of `values`"),
         "is_env_setting": skip("env-set settings cannot be written through the API"),
         "known": skip("the settings this instance has (a target without one of the tree's refuses it)"),
@@ -127,11 +131,6 @@ class Settings(DeferredRefs, Kind):
     def compare(self, wanted, current, options):
         have = current.get("values", {})
         return ["values"] if any(have.get(k) != v for k, v in wanted.get("values", {}).items()) else []
-
-    def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
-        """The homepage dashboard is written in the second pass: the other settings do not wait for it (nor go with
-        it when `--skip-unsupported` leaves it out)."""
-        return {v["$ref"] for v in (doc.get("values") or {}).values() if is_ref(v)}
 
     def payload(self, doc, resolve, stage):
         body = {}

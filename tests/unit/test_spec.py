@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mbport.api import DeferredRefs, Kind, Match, common, copy, each, ref, skip, walk
+from mbport.api import DeferredRefs, Kind, Match, common, copy, custom, each, ref, skip, walk
 from mbport.capabilities import deferred_refs, match_key, raw_match_key
 from mbport.kind import ExportContext, PathContext
 from mbport.resolve import Resolver
@@ -91,3 +91,17 @@ def test_late_refs_are_the_deferred_refs_and_a_nested_list_is_exported_sent_and_
     assert body["cards"] == [{"card_id": 30, "visualization_settings": {"click_behavior": {
         "type": "link", "linkType": "dashboard", "targetId": 40}}}, {"card_id": None, "visualization_settings": {}}]
     assert kind.spec.uncovered({**raw, "cards": [{"id": 1, "new": 2}]}) == {"cards[].new"}
+
+
+class Pages(DeferredRefs, Kind):
+    """A kind whose custom body names its late refs through a function (a document's links to documents)."""
+
+    name = "pages"
+    fields = {"id": skip("instance-specific id"), "entity_id": copy(),
+              "body": custom("links as refs", late=lambda body: {link["$ref"] for link in body["links"]})}
+
+
+def test_a_custom_field_declares_its_late_refs_with_a_function_and_a_link_to_itself_is_none():
+    doc = {"entity_id": "p", "body": {"links": [{"$ref": "pages/q"}, {"$ref": "pages/p"}]}}
+    assert deferred_refs(Pages(), doc) == {"pages/q"}
+    assert deferred_refs(Pages(), {"entity_id": "p"}) == set()
