@@ -38,6 +38,17 @@ from .capabilities import (
     stages,
 )
 from .client import ApiError, MetabaseClient, register_secret
+from .crossings import (
+    MBQL5_SINCE,
+    TEMPLATE_TAG_LISTS_SINCE,
+    check_stored_query,
+    is_mbql4,
+    is_mbql5,
+    query_for_target,
+    query_in_tree_dialect,
+    stored_query,
+    template_tags_as,
+)
 from .diff import describe_dashcards, describe_query, describe_tabs
 from .display import Words
 from .display import register as register_words
@@ -89,7 +100,6 @@ from .plugin_helpers.permissions import (
     put_graph,
     target_admin_ids,
 )
-from .plugin_helpers.queries import TEMPLATE_TAG_LISTS_SINCE, query_for_target, template_tags_as
 from .plugin_helpers.schedules import canonical_cron, cron_to_schedule, schedule_to_cron
 from .plugin_helpers.table_scoped import TableScoped
 from .plugin_helpers.tenants import (
@@ -145,5 +155,8 @@ __all__ = [
     "canonical_cron", "cron_to_schedule", "schedule_to_cron",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
     "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
-    "TableScoped", "TEMPLATE_TAG_LISTS_SINCE", "query_for_target", "template_tags_as",
+    "TableScoped",
+    # version crossings of queries (mbport.crossings)
+    "MBQL5_SINCE", "TEMPLATE_TAG_LISTS_SINCE", "check_stored_query", "is_mbql4", "is_mbql5", "query_for_target",
+    "query_in_tree_dialect", "stored_query", "template_tags_as",
 ]

@@ -6,6 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (
+    MBQL5_SINCE,
     OMIT,
     ApiError,
     DatabaseNeed,
@@ -26,8 +27,6 @@ from mbport.api import (
     skip,
     walk,
 )
-
-MBQL5_SINCE = (0, 57)  # older servers store and take MBQL 4
 
 
 def only(action_type: str):

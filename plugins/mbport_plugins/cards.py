@@ -5,8 +5,6 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-import orjson
-
 from mbport.api import (
     ARCHIVED,
     DIMENSIONS_UNWRITABLE,
@@ -18,7 +16,6 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
-    MbportError,
     OrderedPositions,
     PartOf,
     StagedWrites,
@@ -26,6 +23,7 @@ from mbport.api import (
     Walker,
     WriteRequest,
     canonical_query,
+    check_stored_query,
     common,
     copy,
     custom,
@@ -34,13 +32,13 @@ from mbport.api import (
     get_unless_missing,
     in_exported_collection,
     lenient_walker,
-    mbql4_query,
+    query_in_tree_dialect,
     query_version_only,
     ref,
     ref_addresses,
     restore_home,
     skip,
-    template_tags_as,
+    stored_query,
     walk,
 )
 
@@ -60,7 +58,6 @@ PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embeddin
 DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_params": None, "embedding_type": None}
 # POST /api/card/:id/public_link makes the UUID (sharing/api.clj); no request sets it, so a public URL cannot be kept
 PUBLIC_LINK = "a public link's UUID is made by the server when it is shared; the link's URL changes"
-MBQL5_SINCE = (0, 57)  # queries stored (and answered) as MBQL 5 from here on; older servers take MBQL 4
 
 
 DASHBOARD_QUESTIONS_SINCE = (0, 53)  # card dashboard_id (metabase#47784)
@@ -71,17 +68,12 @@ TREE_DASHBOARD = "_tree_dashboard"
 
 
 def for_target(api: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with its query in the form the target's version writes (versions.md §2): MBQL 4 for a target
-    older than 0.57 (an MBQL 5 native stage rebuilt as `{type: native, native: {query, template-tags}}`); an MBQL 4
-    query with its dimension tags' refs in classic form (0.61 stores a classic query carrying MBQL 5 refs empty,
-    0.62 refuses it); template tags as a list from 0.63, a map before. Before 0.53 a dashboard question is an
-    ordinary card in its dashboard's collection (its collection already is that one; the layout places it)."""
-    query = payload.get("dataset_query")
+    """The payload with its query in the form the target's version stores (mbport.crossings.stored_query). Before
+    0.53 a dashboard question is an ordinary card in its dashboard's collection (its collection already is that one;
+    the layout places it)."""
     if api.version < DASHBOARD_QUESTIONS_SINCE:
         payload = {k: v for k, v in payload.items() if k not in ("dashboard_id", "dashboard_tab_id")}
-    if api.version < MBQL5_SINCE or is_mbql4(query):
-        return {**payload, "dataset_query": mbql4_query(query) if query else query}
-    return {**payload, "dataset_query": template_tags_as(query, api.version >= TEMPLATE_TAG_LISTS_SINCE)}
+    return {**payload, "dataset_query": stored_query(api, payload.get("dataset_query"))}
 
 
 def legacy_metric_cards(api: Any) -> list[dict[str, Any]]:
@@ -131,23 +123,6 @@ def card_type(raw: dict[str, Any]) -> str:
 
 COMMON = ("created_at", "updated_at", "can_write", "can_delete", "can_restore", "creator_id", "creator",
           "is_remote_synced", "entity_id_translated", "dependency_analysis_version")
-
-
-def is_mbql5(query: Any) -> bool:
-    return isinstance(query, dict) and isinstance(query.get("stages"), list)
-
-
-def is_mbql4(query: Any) -> bool:
-    return isinstance(query, dict) and query.get("type") in ("query", "native")
-
-
-def check_stored_query(raw: dict[str, Any], payload: dict[str, Any], addr: str) -> dict[str, Any]:
-    """0.61 answers 200 to a query it cannot read and stores an empty one (versions.md): never accept that."""
-    sent, stored = payload.get("dataset_query"), raw.get("dataset_query")
-    if sent and not stored:
-        raise MbportError(f"{addr}: the target stored an empty query for this card",
-                          hint="the query mixes MBQL 4 and MBQL 5 forms; re-export the source on one version")
-    return raw
 
 
 class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNotes, CollectionCascade,
@@ -344,21 +319,12 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         return check_stored_query(raw, req.payload, self.address_of(req.doc))
 
     def comparable_raw(self, api, raw: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-        """Called by plan per matched card: a tree exported in MBQL 4 (<= 0.56) compares with the target's query
-        in MBQL 4 too, else a >= 0.57 target (MBQL 5) would show a `dataset_query` update forever. The list row's
-        `legacy_query` (0.57-0.61) costs nothing; otherwise one `GET /api/card/:id?legacy-mbql=true`."""
+        """Called by plan per matched card: the target's query in the tree's dialect (mbport.crossings)."""
         if "dashboard_id" not in raw and doc.get("dashboard") and api.version < DASHBOARD_QUESTIONS_SINCE:
             # The target has no dashboard questions: the card is an ordinary one, which the layout places on
             # the dashboard (for_target); it stands for the tree's dashboard question, so plan sees no change.
             raw = {**raw, TREE_DASHBOARD: {k: doc[k] for k in ("dashboard", "dashboard_tab") if k in doc}}
-        if not (is_mbql4(doc.get("dataset_query")) and is_mbql5(raw.get("dataset_query"))):
-            return raw
-        legacy = raw.get("legacy_query")
-        if isinstance(legacy, str) and legacy:
-            query = orjson.loads(legacy)
-        else:
-            query = api.get(f"{self.endpoint}/{raw['id']}", params={"legacy-mbql": "true"}).get("dataset_query")
-        return {**raw, "dataset_query": query} if is_mbql4(query) else raw
+        return query_in_tree_dialect(api, self.endpoint, raw, doc.get("dataset_query"))
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         body = {k: v for k, v in for_target(req.api, req.payload).items() if k != DOCUMENT_KEY}
