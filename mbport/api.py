@@ -21,6 +21,7 @@ from .capabilities import (
     MatchesByCode,
     Narrows,
     NeedsDatabaseSettings,
+    NeverPruned,
     OptIn,
     OrderedPositions,
     OrdersWrites,
@@ -132,6 +133,7 @@ __all__ = [
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
+    "NeverPruned",
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",

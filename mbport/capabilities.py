@@ -311,6 +311,11 @@ class MatchedOnly(Kind):
     """Objects matched on the target, never created (tables and fields come from the warehouse sync)."""
 
 
+class NeverPruned(Kind):
+    """Objects `--prune` never archives or deletes, even those mbport created (groups, databases, settings, the
+    permission graphs: Metabase's own or configuration that has no "absent" the tree could ask for)."""
+
+
 class ProvidesFolders(Kind):
     """Docs of this kind are folders other docs nest in (collections)."""
 
@@ -451,4 +456,5 @@ def describe_change(kind: Kind, field: str, old: Any, new: Any, names: Any) -> l
 CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
-                ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges)
+                ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
+                NeverPruned)

@@ -91,6 +91,7 @@ REPLACED_HOOKS = {
     "doc_address": "address_of(doc)",
     "container_field": "ref(..., container=True) on the container's field",
     "parent_ref": "spec.container_ref(doc) (from ref(..., container=True))",
+    "archivable": "NeverPruned among its bases (for archivable = False)",
 }
 
 # Hooks that belong to a capability (mbport.capabilities) → its name: a kind defining one without declaring the
@@ -122,8 +123,6 @@ class Kind:
     match: ClassVar[Match | None] = None
     key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
-    # import
-    archivable: ClassVar[bool] = True  # --prune may archive objects mbport created
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

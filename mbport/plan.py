@@ -212,7 +212,7 @@ class Planner(Matcher):
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if scope is None and self.options.prune and self.registry.known_kind(address_kind(addr)) \
-                    and self.kind(addr).archivable:  # a selective import prunes nothing
+                    and not isinstance(self.kind(addr), caps.NeverPruned):  # a selective import prunes nothing
                 tid = self.state.ids.get(addr)
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
                 name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]

@@ -11,6 +11,7 @@ from mbport.api import (
     Kind,
     Match,
     MatchesByCode,
+    NeverPruned,
     PartOf,
     PathHint,
     Requires,
@@ -51,7 +52,7 @@ def _no_feature(exc: ApiError) -> bool:
     return exc.status in (402, 404)  # no cache_granular_controls / a build before /api/cache
 
 
-class DefaultCachePolicy(Requires, Kind):
+class DefaultCachePolicy(Requires, NeverPruned, Kind):
     """The root policy (Admin → Performance → "Default policy"): how long any query result is cached unless a
     database, dashboard or question has its own. One doc, `default-cache-policy/instance`; an instance that never
     set one has none (Metabase then caches nothing). `duration` and `schedule` strategies need the
@@ -63,7 +64,7 @@ class DefaultCachePolicy(Requires, Kind):
     key_fields = ()
     fields = FIELDS
     match = Match()  # the one root policy is the target's
-    archivable = False  # Metabase has no "no policy" the tree could ask for by leaving the doc out
+    # Never pruned: Metabase has no "no policy" the tree could ask for by leaving the doc out
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         answer = get_unless_missing(api, self.endpoint, params={"model": "root"}, ctx=ctx, kind=self.name,

@@ -13,6 +13,7 @@ from mbport.api import (
     Kind,
     Match,
     Narrows,
+    NeverPruned,
     SetLikeFields,
     WriteRequest,
     address_kind,
@@ -32,7 +33,7 @@ ROOT = "root"
 LEVELS = ("read", "write")
 
 
-class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChanges, Kind):
+class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChanges, NeverPruned, Kind):
     set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.
@@ -96,7 +97,6 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChang
         return describe_grants(old, new, names, _cells, lambda what: "none", _where)
 
     # ---- import: never created, always matched; PUT what differs (explicit "none" revokes) with the revision ----
-    archivable = False
     import_after = ("groups", "collections")
 
     def compare(self, wanted, current, options):

@@ -16,6 +16,7 @@ from mbport.api import (
     Match,
     MbportError,
     Narrows,
+    NeverPruned,
     Phase,
     WriteRequest,
     address,
@@ -40,7 +41,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Narrows, ImportsAfter, DescribesChanges, Kind):
+class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Kind):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and
@@ -106,7 +107,6 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, Kind):
         return describe_grants(old, new, names, _cells, lambda what: LEAST.get(what.split(" ")[0], "none"), _where)
 
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
-    archivable = False
     # Sandboxes and impersonations first: the graph's "sandboxed" and "impersonated" are only safe once their rows
     # exist (see sandboxes.py and impersonations.py).
     import_after = ("groups", "databases", "tables", "sandboxes", "impersonations")

@@ -14,6 +14,7 @@ from mbport.api import (
     Match,
     MatchesByCode,
     MbportError,
+    NeverPruned,
     Phase,
     RemembersMatch,
     Settles,
@@ -35,7 +36,7 @@ def secret_name(database: str, key: str) -> str:
     return f"databases/{database}/{key}"
 
 
-class Databases(Settles, RemembersMatch, MatchesByCode, Locates, Kind):
+class Databases(Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Kind):
     name = "databases"
     endpoint = "/api/database"
     fields = {
@@ -94,7 +95,6 @@ class Databases(Settles, RemembersMatch, MatchesByCode, Locates, Kind):
         return sorted(v[SECRET] for v in doc.get("details", {}).values() if isinstance(v, dict) and SECRET in v)
 
     # ---- import: matched by name (or --map-database SRC=DST); created only with its secrets ----
-    archivable = False
     sync_timeout = 300.0
 
     def target_name(self, doc, options) -> str:

@@ -12,6 +12,7 @@ from mbport.api import (
     Kind,
     MatchesByCode,
     MbportError,
+    NeverPruned,
     WriteRequest,
     copy,
     ensure_tenants_on,
@@ -19,7 +20,7 @@ from mbport.api import (
 )
 
 
-class Groups(MatchesByCode, Kind):
+class Groups(MatchesByCode, NeverPruned, Kind):
     name = "groups"
     endpoint = "/api/permissions/group"
     fields = {
@@ -39,7 +40,6 @@ class Groups(MatchesByCode, Kind):
         return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
 
     # ---- import: built-in groups by role, others by name; groups are never deleted ----
-    archivable = False
 
     def match_key(self, doc, resolve):
         return ("role", doc["magic_group_type"]) if doc.get("magic_group_type") else ("name", doc["name"])

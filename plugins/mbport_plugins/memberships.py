@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import BUILT_IN_GROUPS, ExportContext, Kind, Match, PartOf, WriteRequest, custom, ref, skip
+from mbport.api import (
+    BUILT_IN_GROUPS,
+    ExportContext,
+    Kind,
+    Match,
+    NeverPruned,
+    PartOf,
+    WriteRequest,
+    custom,
+    ref,
+    skip,
+)
 
 # Every user is in one of these by tenancy, and only Metabase adds or removes them (400 for anyone else).
 MANAGED = frozenset(f"groups/{BUILT_IN_GROUPS[role]}" for role in ("all-internal-users", "all-external-users"))
 
 
-class Memberships(PartOf, Kind):
+class Memberships(PartOf, NeverPruned, Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     after = ("groups", "users")
@@ -54,7 +65,6 @@ class Memberships(PartOf, Kind):
         return {**doc, "members": members}
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
-    archivable = False
 
     def compare(self, wanted, current, options):
         if wanted["group"]["$ref"] in MANAGED:

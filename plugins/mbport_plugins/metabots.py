@@ -11,6 +11,7 @@ from mbport.api import (
     Kind,
     Match,
     MatchedOnly,
+    NeverPruned,
     PathHint,
     Phase,
     Requires,
@@ -22,7 +23,7 @@ from mbport.api import (
 )
 
 
-class Metabots(MatchedOnly, Requires, Kind):
+class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
     """`GET /api/metabot/metabot` (admins): Metabase's built-in Metabot instances ("Metabot", "Embedded Metabot"),
     whose entity ids are the same fixed values on every instance, so a doc is addressed by it
     (`metabots/metabotmetabotmetabot`). The doc holds what an admin sets: `collection` (the collection Metabot
@@ -46,7 +47,6 @@ class Metabots(MatchedOnly, Requires, Kind):
         "collection_id": ref("collections", as_="collection"),
     }
     match = Match("name")
-    archivable = False
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         # 404: a release before the open-source Metabot API

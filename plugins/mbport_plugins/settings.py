@@ -11,6 +11,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    NeverPruned,
     Phase,
     WriteRequest,
     copy,
@@ -70,7 +71,7 @@ FEATURES = {
 }
 
 
-class Settings(DeferredRefs, Kind):
+class Settings(DeferredRefs, NeverPruned, Kind):
     name = "settings"
     endpoint = "/api/setting"
     key_fields = ()
@@ -126,7 +127,6 @@ class Settings(DeferredRefs, Kind):
         return problems
 
     # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
-    archivable = False
 
     def compare(self, wanted, current, options):
         have = current.get("values", {})

@@ -17,6 +17,7 @@ from mbport.api import (
     Match,
     MatchedOnly,
     Needs,
+    NeverPruned,
     PathHint,
     SubObjects,
     WriteRequest,
@@ -90,7 +91,7 @@ def _remapping(field: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -
     return field
 
 
-class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
+class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, Kind):
     name = "tables"
     endpoint = "/api/database/{id}/metadata"
     after = ("databases",)
@@ -171,7 +172,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, Kind):
         return PathHint((slugify(db), slugify(doc["schema"] or NO_SCHEMA)), doc["name"])
 
     # ---- import: matched by (database, schema, name); only admin-edited metadata is written ----
-    archivable = False
 
     def deferred_refs(self, doc):
         # FK targets (declared late) and remapping fields point across tables, often both ways: set in a second pass.

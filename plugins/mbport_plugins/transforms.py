@@ -16,6 +16,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    NeverPruned,
     PathContext,
     PathHint,
     Phase,
@@ -278,7 +279,7 @@ class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
         return []
 
 
-class PythonLibraries(Requires, Kind):
+class PythonLibraries(Requires, NeverPruned, Kind):
     """The shared Python code transforms import (`import common`): one library per instance, `common.py`, which
     exists from the start (empty: left out of the tree); the API reads and writes it by path and cannot delete it."""
 
@@ -286,7 +287,6 @@ class PythonLibraries(Requires, Kind):
     since = SINCE
     premium_feature = "transforms-python"
     endpoint = "/api/ee/transforms-python/library"
-    archivable = False
     PATHS = ("common",)  # python_library.clj: "Only 'common' is currently supported."
     fields = {
         **common("created_at", "updated_at"),
