@@ -119,6 +119,7 @@ from .refs import (
     collect_refs,
     is_ref,
     late_bound_refs,
+    ref_to,
     split_address,
 )
 from .spec import FALSY, OMIT, Match, Needs, common, copy, custom, each, flag, one, present, ref, skip, walk
@@ -140,7 +141,7 @@ __all__ = [
     # the client and its errors
     "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
     # refs and addresses
-    "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "split_address", "slugify",
+    "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "ref_to", "split_address", "slugify",
     # field specs: one declaration per raw field, one Match (mbport.spec)
     "FALSY", "OMIT", "Match", "Needs", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip",
     "walk",

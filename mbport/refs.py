@@ -45,6 +45,11 @@ def address_kind(addr: str) -> str:
     return addr.partition("/")[0]
 
 
+def ref_to(kind: str, *parts: Any) -> dict[str, str]:
+    """The ref to the doc of `kind` whose key is `parts`."""
+    return ref(address(kind, *parts))
+
+
 def ref(addr: str) -> dict[str, str]:
     return {REF: addr}
 

@@ -28,9 +28,9 @@ from mbport.api import (
     is_ref,
     put_graph,
     ref,
+    ref_to,
     skip,
     slugify,
-    split_address,
 )
 
 GRAPH_ENDPOINT = "/api/permissions/graph"
@@ -57,16 +57,15 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Par
     premium_feature = "advanced_permissions"
     endpoint = "/api/ee/advanced-permissions/impersonation"
     after = ("groups", "databases")  # their names make an impersonation's address
-    key_fields = ("group", "database")
     part_of = ("group",)  # deleted with the group
     fields = {
         "id": skip("instance-specific id (a new one on every write); the key is (group, database)"),
         "group_id": ref("groups", as_="group"), "db_id": ref("databases", as_="database"),
         "attribute": copy(),
-        "group_key": skip("added by mbport from the groups listing, for the address"),
-        "db_key": skip("added by mbport from the databases listing, for the address"),
+        "group": skip("added by mbport from the groups listing: the group's address, for the doc's"),
+        "database": skip("added by mbport from the databases listing: the database's address, for the doc's"),
     }
-    match = Match("group", "database")
+    match = Match("group", "database", address=True)  # impersonations/<group>/<database>
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -77,14 +76,9 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Par
             return []
         groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         dbs = {d["id"]: d["name"] for d in ctx.raw.get("databases", [])}
-        return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),
-                 "db_key": dbs.get(row["db_id"], f"missing-id-{row['db_id']}")}
+        return [{**row, "group": ref_to("groups", groups.get(row["group_id"], f"missing-id-{row['group_id']}")),
+                 "database": ref_to("databases", dbs.get(row["db_id"], f"missing-id-{row['db_id']}"))}
                 for row in sorted(rows or [], key=lambda r: r["id"])]
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "group" in raw_or_doc:  # a loaded doc: the group's and the database's keys
-            return (*split_address(raw_or_doc["group"]["$ref"])[1], *split_address(raw_or_doc["database"]["$ref"])[1])
-        return (raw_or_doc["group_key"], raw_or_doc["db_key"])
 
     def index(self, raw):
         return ()  # nothing points at an impersonation

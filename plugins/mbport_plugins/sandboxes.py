@@ -28,6 +28,7 @@ from mbport.api import (
     granted_view_data,
     is_ref,
     ref,
+    ref_to,
     skip,
     slugify,
     split_address,
@@ -56,7 +57,6 @@ class Sandboxes(Requires, VersionNotes, PartOf, Kind):
     premium_feature = "sandboxes"
     endpoint = "/api/mt/gtap"
     after = ("groups", "tables")  # their names make a sandbox's address
-    key_fields = ("group", "table")
     part_of = ("group",)  # deleted with the group
     fields = {
         "id": skip("instance-specific id; the key is (group, table)"),
@@ -64,10 +64,10 @@ class Sandboxes(Requires, VersionNotes, PartOf, Kind):
         "card_id": ref("cards", as_="card"),
         "attribute_remappings": custom("kept with field ids walked into refs"),
         "permission_id": skip("the legacy permissions row the sandbox was tied to (instance bookkeeping)"),
-        "group_key": skip("added by mbport from the groups listing, for the address"),
-        "table_key": skip("added by mbport from the tables listing, for the address"),
+        "group": skip("added by mbport from the groups listing: the group's address, for the doc's"),
+        "table": skip("added by mbport from the tables listing: the table's address, for the doc's"),
     }
-    match = Match("group", "table")
+    match = Match("group", "table", address=True)  # sandboxes/<group>/<database>/<schema>/<table>
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -79,14 +79,9 @@ class Sandboxes(Requires, VersionNotes, PartOf, Kind):
         groups = {g["id"]: BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]) for g in ctx.raw.get("groups", [])}
         # The tables kind's key: (database name, schema, table name).
         tables = {t["id"]: [t.get("db"), t.get("schema") or "", t["name"]] for t in ctx.raw.get("tables", [])}
-        return [{**row, "group_key": groups.get(row["group_id"], f"missing-id-{row['group_id']}"),
-                 "table_key": tables.get(row["table_id"], [f"missing-id-{row['table_id']}"])}
+        return [{**row, "group": ref_to("groups", groups.get(row["group_id"], f"missing-id-{row['group_id']}")),
+                 "table": ref_to("tables", *tables.get(row["table_id"], [f"missing-id-{row['table_id']}"]))}
                 for row in sorted(rows or [], key=lambda r: r["id"])]
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "group" in raw_or_doc:  # a loaded doc: the group's and the table's keys
-            return (*split_address(raw_or_doc["group"]["$ref"])[1], *split_address(raw_or_doc["table"]["$ref"])[1])
-        return (raw_or_doc["group_key"], *raw_or_doc["table_key"])
 
     def index(self, raw):
         return ()  # nothing points at a sandbox
