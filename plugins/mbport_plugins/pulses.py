@@ -30,6 +30,7 @@ from mbport.api import (
     present,
     ref,
     skip,
+    walk,
 )
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -107,7 +108,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
         # A subscription lives in its dashboard, a legacy pulse in its collection: `payload` sends one of them.
         "dashboard_id": ref("dashboards", as_="dashboard", send=False),
         "collection_id": ref("collections", as_="collection", container=True, send=False),
-        "parameters": custom("kept with ids walked into refs"),
+        "parameters": walk("parameters", default=FALSY),
         "cards": each(CARD),
         "channels": each(CHANNEL, more=_channel_more, sort=lambda c: (c["channel_type"], orjson.dumps(
             c, option=orjson.OPT_SORT_KEYS))),
@@ -128,11 +129,6 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
             for c in linked:
                 c["channel_name"] = names.get(c["channel_id"])
         return rows
-
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        if raw.get("parameters"):
-            doc["parameters"] = ctx.walker.parameters(raw["parameters"])
-        return doc
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
@@ -156,10 +152,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
 
     def payload(self, doc, resolve, stage):
         """The `/api/pulse` body; webhook channels stay names (`_channel`) until create/update look them up."""
-        body: dict[str, Any] = {
-            **self.spec.payload(doc, resolve),
-            "parameters": resolve.walker().parameters(doc.get("parameters") or []),
-        }
+        body = self.spec.payload(doc, resolve)
         for channel in body.get("channels") or []:
             if is_ref(channel.get("_channel")):  # a channels doc: its target id (a name is looked up by create/update)
                 channel["channel_id"] = resolve(channel.pop("_channel"))
