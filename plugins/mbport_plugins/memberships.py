@@ -12,57 +12,49 @@ from mbport.api import (
     NeverPruned,
     PartOf,
     WriteRequest,
-    custom,
+    copy,
+    each,
     ref,
+    ref_to,
     skip,
 )
 
 # Every user is in one of these by tenancy, and only Metabase adds or removes them (400 for anyone else).
 MANAGED = frozenset(f"groups/{BUILT_IN_GROUPS[role]}" for role in ("all-internal-users", "all-external-users"))
+MEMBER = {
+    "user_id": ref("users", as_="user"), "is_group_manager": copy(read=lambda m: bool(m.get("is_group_manager"))),
+    "membership_id": skip("instance-specific id"), "group_id": skip("the doc's group"),
+}
 
 
 class Memberships(PartOf, NeverPruned, Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     after = ("groups", "users")
-    key_fields = ("group_name",)
     part_of = ("group",)
     fields = {
-        "id": ref("groups", as_="group"),  # the doc is keyed by the group
-        "name": skip("the group's name (in the group ref)"),
-        "members": custom("rebuilt as refs to users"),
-        "magic_group_type": skip("the group's role (in the group ref)"),
+        "id": ref("groups", as_="group", send_as="group_id"),  # the doc is keyed by the group
+        "group": skip("added by mbport: the group's address, for the doc's"),
+        "members": each(MEMBER, sort=lambda m: m["user"]["$ref"]),
     }
-    match = Match("group")
+    match = Match("group", address=True)  # memberships/<group>
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        """One pseudo-object per exported group, with its members from the membership map."""
+        """One pseudo-object per exported group, with its members from the membership map: the users the users kind
+        lists (API-key users and other hidden users are not people to migrate)."""
         by_user = api.get(self.endpoint)
-        groups = {g["id"]: {"id": g["id"], "name": g["name"], "magic_group_type": g.get("magic_group_type"), "members": []}
+        people = {u["id"] for u in ctx.raw.get("users") or []}
+        groups = {g["id"]: {"id": g["id"], "members": [],
+                            "group": ref_to("groups", BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]))}
                   for g in ctx.raw.get("groups", [])}
         for items in by_user.values():
             for m in items:
-                if m["group_id"] in groups:
+                if m["group_id"] in groups and m["user_id"] in people:
                     groups[m["group_id"]]["members"].append(m)
         return [groups[g] for g in sorted(groups)]
 
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "group" in raw_or_doc:  # a loaded doc: the key is the group's key
-            return (raw_or_doc["group"]["$ref"].split("/", 1)[1],)
-        return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)
-
     def index(self, raw):
         return ()  # nothing points at a membership doc
-
-    def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
-        users = ctx.index
-        members = []
-        for m in raw["members"]:
-            if ("users", m["user_id"]) not in users:
-                continue  # API-key users and other hidden users are not people to migrate
-            members.append({"user": ctx.ref("users", m["user_id"]), "is_group_manager": bool(m.get("is_group_manager"))})
-        members.sort(key=lambda m: m["user"]["$ref"])
-        return {**doc, "members": members}
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
 
@@ -74,10 +66,6 @@ class Memberships(PartOf, NeverPruned, Kind):
         missing = any(have.get(user) != m for user, m in want.items())
         extra = options.prune and set(have) - set(want)
         return ["members"] if missing or extra else []
-
-    def payload(self, doc, resolve, stage):
-        return {"group_id": resolve(doc["group"]),
-                "members": [{"user_id": resolve(m["user"]), "is_group_manager": m["is_group_manager"]} for m in doc["members"]]}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         return self._sync(req.api, req.payload, req.doc, req.target, current=[])
