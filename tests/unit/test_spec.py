@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mbport.api import DeferredRefs, Kind, Match, common, copy, custom, each, ref, skip, walk
 from mbport.capabilities import deferred_refs, match_key, raw_match_key
 from mbport.kind import ExportContext, PathContext
 from mbport.resolve import Resolver
+from mbport.spec import Spec
 
 
 class Channels(Kind):
@@ -105,3 +108,13 @@ def test_a_custom_field_declares_its_late_refs_with_a_function_and_a_link_to_its
     doc = {"entity_id": "p", "body": {"links": [{"$ref": "pages/q"}, {"$ref": "pages/p"}]}}
     assert deferred_refs(Pages(), doc) == {"pages/q"}
     assert deferred_refs(Pages(), {"entity_id": "p"}) == set()
+
+
+def test_one_container_per_kind_and_the_old_kind_attributes_say_what_replaced_them():
+    with pytest.raises(ValueError, match="one folder"):
+        Spec({"a_id": ref("collections", as_="a", container=True), "b_id": ref("collections", as_="b", container=True)})
+    for old, new in (("container_field", "container=True"), ("archivable", "NeverPruned"), ("doc_address", "address_of")):
+        with pytest.raises(TypeError, match=new):
+            type("Old", (Kind,), {"name": "olds", old: None})
+    with pytest.raises(TypeError, match="CollectionCascade|OrdersWrites"):
+        type("Old", (Kind,), {"name": "olds", "write_order": lambda self, doc, docs: []})
