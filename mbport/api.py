@@ -35,6 +35,7 @@ from .capabilities import (
     Settles,
     StagedWrites,
     SubObjects,
+    Unreferenced,
     VersionNotes,
     stages,
 )
@@ -134,7 +135,7 @@ __all__ = [
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
-    "NeverPruned",
+    "NeverPruned", "Unreferenced",
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",

@@ -311,6 +311,13 @@ class MatchedOnly(Kind):
     """Objects matched on the target, never created (tables and fields come from the warehouse sync)."""
 
 
+class Unreferenced(Kind):
+    """Docs nothing else points at (an alert, a policy, a permission graph): not in the id → address index."""
+
+    def index(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any, str]]:
+        return ()
+
+
 class NeverPruned(Kind):
     """Objects `--prune` never archives or deletes, even those mbport created (groups, databases, settings, the
     permission graphs: Metabase's own or configuration that has no "absent" the tree could ask for)."""
@@ -457,4 +464,4 @@ CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, Repla
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
                 ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
-                NeverPruned)
+                NeverPruned, Unreferenced)

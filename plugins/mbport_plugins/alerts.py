@@ -19,6 +19,7 @@ from mbport.api import (
     Phase,
     Requires,
     StagedWrites,
+    Unreferenced,
     VersionNotes,
     WriteRequest,
     address,
@@ -115,7 +116,7 @@ HANDLER = {
 }
 
 
-class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, MatchesByCode, Kind):
+class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, MatchesByCode, Unreferenced, Kind):
     """Card alerts, active and inactive.
 
     `list` reads `GET /api/notification?payload_type=notification/card&include_inactive=true` on >= 0.54 and
@@ -240,9 +241,6 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
             return raw_or_doc["card_entity_id"], raw_or_doc["ordinal"]
         card = raw_or_doc["payload"]["card"]["$ref"]
         return split_address(card)[1][0], raw_or_doc["ordinal"]
-
-    def index(self, raw):
-        return ()  # nothing points at an alert
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         if "payload_type" in raw:

@@ -15,6 +15,7 @@ from mbport.api import (
     PartOf,
     PathHint,
     Requires,
+    Unreferenced,
     WriteRequest,
     copy,
     custom,
@@ -52,7 +53,7 @@ def _no_feature(exc: ApiError) -> bool:
     return exc.status in (402, 404)  # no cache_granular_controls / a build before /api/cache
 
 
-class DefaultCachePolicy(Requires, NeverPruned, Kind):
+class DefaultCachePolicy(Requires, NeverPruned, Unreferenced, Kind):
     """The root policy (Admin → Performance → "Default policy"): how long any query result is cached unless a
     database, dashboard or question has its own. One doc, `default-cache-policy/instance`; an instance that never
     set one has none (Metabase then caches nothing). `duration` and `schedule` strategies need the
@@ -75,9 +76,6 @@ class DefaultCachePolicy(Requires, NeverPruned, Kind):
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return ("instance",)
 
-    def index(self, raw):
-        return ()  # nothing points at a policy
-
     def path(self, doc, folders) -> PathHint:
         return PathHint((), "instance")
 
@@ -94,7 +92,7 @@ class DefaultCachePolicy(Requires, NeverPruned, Kind):
         return _put(req.api, "root", 0, req.payload["strategy"])
 
 
-class CachePolicies(Requires, PartOf, MatchesByCode, Kind):
+class CachePolicies(Requires, PartOf, MatchesByCode, Unreferenced, Kind):
     """The policy of one database, dashboard or question, addressed by it (`cache-policies/card/<entity_id>`,
     `cache-policies/database/<name>`): `{"card": {"$ref": ...}, "strategy": {...}}`. Listed with
     `GET /api/cache?model=database&model=dashboard&model=question` (Metabase leaves out the policies of deleted
@@ -134,9 +132,6 @@ class CachePolicies(Requires, PartOf, MatchesByCode, Kind):
             return tuple(raw_or_doc["model_key"])
         field = next(f for f in MODEL_OF if f in raw_or_doc)
         return (field, *split_address(raw_or_doc[field]["$ref"])[1])
-
-    def index(self, raw):
-        return ()
 
     def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         field, kind = ITEMS[raw["model"]]

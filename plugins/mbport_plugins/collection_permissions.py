@@ -15,6 +15,7 @@ from mbport.api import (
     Narrows,
     NeverPruned,
     SetLikeFields,
+    Unreferenced,
     WriteRequest,
     address_kind,
     copy,
@@ -33,7 +34,8 @@ ROOT = "root"
 LEVELS = ("read", "write")
 
 
-class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChanges, NeverPruned, Kind):
+class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChanges, NeverPruned, Unreferenced,
+                            Kind):
     set_like_fields = ("grants",)
     """`GET /api/collection/graph` and `?namespace=snippets` as `collection-permissions/default` and
     `collection-permissions/snippets`.
@@ -63,9 +65,6 @@ class CollectionPermissions(Narrows, SetLikeFields, ImportsAfter, DescribesChang
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return [{**api.get(self.endpoint, params=params), "namespace": ns, "id": ns} for ns, params in NAMESPACES.items()]
-
-    def index(self, raw):
-        return ()  # nothing points at a graph
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         grants = []

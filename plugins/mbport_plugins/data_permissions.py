@@ -18,6 +18,7 @@ from mbport.api import (
     Narrows,
     NeverPruned,
     Phase,
+    Unreferenced,
     WriteRequest,
     address,
     address_kind,
@@ -41,7 +42,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Kind):
+class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferenced, Kind):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and
@@ -75,9 +76,6 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Kind
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return ("graph",)
-
-    def index(self, raw):
-        return ()  # nothing points at the graph
 
     def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
         grants = []

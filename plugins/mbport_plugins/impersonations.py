@@ -20,6 +20,7 @@ from mbport.api import (
     Phase,
     ReplacedOnUpdate,
     Requires,
+    Unreferenced,
     VersionNotes,
     WriteRequest,
     copy,
@@ -38,7 +39,7 @@ FEATURE_HINT = ("connection impersonation needs a Metabase Pro or Enterprise ins
                 "advanced_permissions feature; import into one, or remove the impersonations folder from the tree")
 
 
-class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, PartOf, Kind):
+class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, PartOf, Unreferenced, Kind):
     """`GET /api/ee/advanced-permissions/impersonation`: every connection impersonation as one doc.
 
     An impersonation makes a group's queries on one database run as the database role named by a user attribute
@@ -79,9 +80,6 @@ class Impersonations(ReplacedOnUpdate, Requires, VersionNotes, ImportsAfter, Par
         return [{**row, "group": ref_to("groups", groups.get(row["group_id"], f"missing-id-{row['group_id']}")),
                  "database": ref_to("databases", dbs.get(row["db_id"], f"missing-id-{row['db_id']}"))}
                 for row in sorted(rows or [], key=lambda r: r["id"])]
-
-    def index(self, raw):
-        return ()  # nothing points at an impersonation
 
     def path(self, doc, folders) -> PathHint:
         group, database = self.key_parts(doc)

@@ -11,6 +11,7 @@ from mbport.api import (
     Match,
     NeverPruned,
     PartOf,
+    Unreferenced,
     WriteRequest,
     copy,
     each,
@@ -27,7 +28,7 @@ MEMBER = {
 }
 
 
-class Memberships(PartOf, NeverPruned, Kind):
+class Memberships(PartOf, NeverPruned, Unreferenced, Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     after = ("groups", "users")
@@ -52,9 +53,6 @@ class Memberships(PartOf, NeverPruned, Kind):
                 if m["group_id"] in groups and m["user_id"] in people:
                     groups[m["group_id"]]["members"].append(m)
         return [groups[g] for g in sorted(groups)]
-
-    def index(self, raw):
-        return ()  # nothing points at a membership doc
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
 

@@ -19,6 +19,7 @@ from mbport.api import (
     PathHint,
     Phase,
     Requires,
+    Unreferenced,
     VersionNotes,
     WriteRequest,
     address,
@@ -38,7 +39,7 @@ FEATURE_HINT = ("sandboxes need a Metabase Pro or Enterprise instance whose toke
                 "import into one, or remove the sandboxes folder from the tree")
 
 
-class Sandboxes(Requires, VersionNotes, PartOf, Kind):
+class Sandboxes(Requires, VersionNotes, PartOf, Unreferenced, Kind):
     """`GET /api/mt/gtap`: every sandbox (Metabase's "group table access policy") as one doc.
 
     A sandbox gives one group a filtered view of one table: through a question (`card`, optional) and/or user
@@ -82,9 +83,6 @@ class Sandboxes(Requires, VersionNotes, PartOf, Kind):
         return [{**row, "group": ref_to("groups", groups.get(row["group_id"], f"missing-id-{row['group_id']}")),
                  "table": ref_to("tables", *tables.get(row["table_id"], [f"missing-id-{row['table_id']}"]))}
                 for row in sorted(rows or [], key=lambda r: r["id"])]
-
-    def index(self, raw):
-        return ()  # nothing points at a sandbox
 
     def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         walker = ctx.walker
