@@ -35,6 +35,15 @@ def get_unless_missing(api: Any, path: str, *, params: Any = None,
         return None
 
 
+def live_and_archived(api: Any, endpoint: str) -> list[dict[str, Any]]:
+    """Every object of a content listing, live (`f=all`) and archived (`f=archived`), each once, in listing order."""
+    seen: dict[Any, dict[str, Any]] = {}
+    for f in ("all", "archived"):
+        for raw in api.get(endpoint, params={"f": f}):
+            seen.setdefault(raw["id"], raw)
+    return list(seen.values())
+
+
 def omit_defaults(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Drop the optional fields that hold the default value `defaults` gives them (a null is dropped anyway)."""
     for key in list(doc):

@@ -33,6 +33,7 @@ from mbport.api import (
     in_exported_collection,
     is_ref,
     lenient_walker,
+    live_and_archived,
     present,
     ref,
     ref_addresses,
@@ -269,11 +270,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        seen: dict[Any, dict[str, Any]] = {}
-        for f in ("all", "archived"):
-            for raw in api.get(self.endpoint, params={"f": f}):
-                seen.setdefault(raw["id"], raw)
-        rows = [restore_home(r, ctx, "dashboard") for r in seen.values()]
+        rows = [restore_home(r, ctx, "dashboard") for r in live_and_archived(api, self.endpoint)]
         return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:

@@ -184,13 +184,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
         body["document"] = walk_ids(doc.get("document") or SHELL, lambda kind, value: walker.id(kind, value))
         return body
 
-    def create(self, req: WriteRequest) -> dict[str, Any]:
-        return req.api.post(self.endpoint, json=req.payload)
-
     def update(self, req: WriteRequest) -> dict[str, Any]:
         if req.stage == "main":  # an existing document: everything goes in one write, in the `content` stage
             return req.target.find(self.name, req.target_id) or {"id": req.target_id}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
-
-    def archive(self, api, target_id):
-        api.put(f"{self.endpoint}/{target_id}", json={"archived": True})
