@@ -71,7 +71,7 @@ from .kindutil import (
     get_unless_missing,
     in_exported_collection,
     lenient_walker,
-    live_and_archived,
+    listed_once,
     mbql4_query,
     omit_defaults,
     query_version_only,
@@ -150,7 +150,7 @@ __all__ = [
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "get_unless_missing", "in_exported_collection", "late_bound_refs",
-    "lenient_walker", "live_and_archived",
+    "lenient_walker", "listed_once",
     "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",

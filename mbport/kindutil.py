@@ -35,11 +35,11 @@ def get_unless_missing(api: Any, path: str, *, params: Any = None,
         return None
 
 
-def live_and_archived(api: Any, endpoint: str) -> list[dict[str, Any]]:
-    """Every object of a content listing, live (`f=all`) and archived (`f=archived`), each once, in listing order."""
+def listed_once(api: Any, endpoint: str, *queries: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every object `endpoint` lists for any of `queries` (live ones, archived ones ...), each once, first seen first."""
     seen: dict[Any, dict[str, Any]] = {}
-    for f in ("all", "archived"):
-        for raw in api.get(endpoint, params={"f": f}):
+    for params in queries:
+        for raw in api.get(endpoint, params=params):
             seen.setdefault(raw["id"], raw)
     return list(seen.values())
 

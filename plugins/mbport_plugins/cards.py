@@ -32,7 +32,7 @@ from mbport.api import (
     get_unless_missing,
     in_exported_collection,
     lenient_walker,
-    live_and_archived,
+    listed_once,
     query_in_tree_dialect,
     query_version_only,
     ref,
@@ -199,7 +199,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
     match = Match("name", "type", "dashboard", "document", within="collection", raw={"type": card_type})
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        rows = [restore_home(r, ctx, "card") for r in live_and_archived(api, self.endpoint)]
+        rows = [restore_home(r, ctx, "card") for r in listed_once(api, self.endpoint, {"f": "all"}, {"f": "archived"})]
         rows = sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
         if ctx.options.get("legacy_metrics_as_cards") and api.version < LEGACY_METRICS_UNTIL:
             rows += legacy_metric_cards(api)

@@ -33,7 +33,7 @@ from mbport.api import (
     in_exported_collection,
     is_ref,
     lenient_walker,
-    live_and_archived,
+    listed_once,
     present,
     ref,
     ref_addresses,
@@ -270,7 +270,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
 
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        rows = [restore_home(r, ctx, "dashboard") for r in live_and_archived(api, self.endpoint)]
+        rows = [restore_home(r, ctx, "dashboard") for r in listed_once(api, self.endpoint, {"f": "all"}, {"f": "archived"})]
         return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:

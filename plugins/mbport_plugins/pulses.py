@@ -27,6 +27,7 @@ from mbport.api import (
     flag,
     in_exported_collection,
     is_ref,
+    listed_once,
     present,
     ref,
     skip,
@@ -118,11 +119,8 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     match = Match("name", within="dashboard")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        seen: dict[int, dict[str, Any]] = {}
-        for params in ({}, {"archived": "true"}):
-            for raw in api.get(self.endpoint, params=params):
-                seen.setdefault(raw["id"], raw)
-        rows = [seen[i] for i in sorted(seen) if _exported(seen[i], ctx)]
+        rows = sorted((r for r in listed_once(api, self.endpoint, {}, {"archived": "true"}) if _exported(r, ctx)),
+                      key=lambda r: r["id"])
         linked = [c for r in rows for c in r.get("channels") or [] if c.get("channel_id") is not None]
         if linked:  # webhook channels are named on the doc; one extra request, only when some are used
             names = channel_names(api, {c["channel_id"] for c in linked})

@@ -19,6 +19,7 @@ from mbport.api import (
     each,
     flag,
     in_exported_collection,
+    listed_once,
     present,
     ref,
     skip,
@@ -72,12 +73,9 @@ class Timelines(FetchesDetail, SubObjects, CollectionCascade, Kind):
     match = Match("name", within="collection")
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        seen: dict[int, dict[str, Any]] = {}
-        for params in ({"include": "events"}, {"include": "events", "archived": "true"}):
-            for raw in api.get(self.endpoint, params=params):
-                seen.setdefault(raw["id"], raw)
+        rows = listed_once(api, self.endpoint, {"include": "events"}, {"include": "events", "archived": "true"})
         # Like cards: nothing from personal collections unless they are exported too.
-        return [seen[i] for i in sorted(seen) if in_exported_collection(seen[i], ctx)]
+        return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         return not summary.get("archived")
