@@ -30,7 +30,6 @@ from mbport.api import (
     has_tenants,
     ref,
     skip,
-    slugify,
 )
 
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
@@ -96,14 +95,13 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         return sorted(rows, key=lambda r: r["id"])
 
     def path(self, doc, folders: PathContext) -> PathHint:
-        if doc.get("parent"):
-            return PathHint(folders.folder_of(doc["parent"]), doc["name"])
-        if doc.get("personal_owner"):
+        """In its parent's folder (the default); a top-level personal or namespaced one in its own folder."""
+        if doc.get("personal_owner") and not doc.get("parent"):
             owner = doc["personal_owner"]["$ref"].split("/", 1)[1]
             return PathHint((PERSONAL_FOLDER,), owner)
-        if doc.get("namespace") in NAMESPACE_FOLDERS:
+        if doc.get("namespace") in NAMESPACE_FOLDERS and not doc.get("parent"):
             return PathHint((NAMESPACE_FOLDERS[doc["namespace"]],), doc["name"])
-        return PathHint((), doc["name"])
+        return super().path(doc, folders)
 
 
     # ---- import: by entity_id, then (parent, name, namespace); personal ones by owner, never created ----
@@ -189,11 +187,3 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
 def _ancestors(raw: dict[str, Any]) -> list[int]:
     location = raw.get("location") or "/"
     return [int(p) for p in location.strip("/").split("/") if p]
-
-
-def collection_folder(doc: dict[str, Any], folders: PathContext) -> tuple[str, ...]:
-    """Where content of a collection goes (root content at the top); used by cards, dashboards, ..."""
-    return folders.folder_of(doc.get("collection"))
-
-
-__all__ = ["Collections", "collection_folder", "slugify"]
