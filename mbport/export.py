@@ -18,7 +18,7 @@ from . import __version__, tree
 from .cache import FetchCache
 from .capabilities import FetchesDetail, FetchesUnlisted, ProvidesFolders, needs_fetch
 from .errors import MbportError, UsageError
-from .kind import ExportContext, Kind, PathContext
+from .kind import ExportContext, Kind, PathContext, address_fields
 from .refs import address_kind
 from .registry import Registry
 
@@ -265,8 +265,7 @@ def normalize(registry: Registry, ctx: ExportContext, warned: set[int] | None = 
 
 def normalize_one(kind: Kind, raw: dict[str, Any], ctx: ExportContext) -> tuple[str, dict[str, Any]]:
     """One raw → (address, doc)."""
-    plain_key = type(kind).key_parts is Kind.key_parts  # else the kind builds its key itself
-    no_key = [f for f in kind.key_fields if plain_key and f in ("entity_id", "name", "email")
+    no_key = [f for f in address_fields(kind) if f in ("entity_id", "name", "email")
               and not isinstance(raw.get(f), str | int)]
     if no_key:  # it would share the address "kind/" with every other such object: one would be lost
         raise KeyError(no_key[0])

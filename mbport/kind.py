@@ -92,6 +92,7 @@ REPLACED_HOOKS = {
     "container_field": "ref(..., container=True) on the container's field",
     "parent_ref": "spec.container_ref(doc) (from ref(..., container=True))",
     "archivable": "NeverPruned among its bases (for archivable = False)",
+    "key_fields": "Match(..., address=True) (or address=\"instance\" for one doc per instance), or key_parts",
 }
 
 # Hooks that belong to a capability (mbport.capabilities) → its name: a kind defining one without declaring the
@@ -121,14 +122,10 @@ class Kind:
     fields: ClassVar[dict[str, Field]] = {}
     # The natural key that finds the object on the target (mbport.spec.Match); None: only by entity_id.
     match: ClassVar[Match | None] = None
-    key_fields: ClassVar[tuple[str, ...]] = ("entity_id",)  # doc fields that form the key
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        match = cls.__dict__.get("match")
-        if match is not None and match.address:  # the natural key is the address too (users/<email>)
-            cls.key_fields = match.fields
         where = f"{cls.__module__}.{cls.__qualname__}"
         old = sorted(set(vars(cls)) & set(REPLACED_HOOKS))
         if old:
@@ -152,9 +149,10 @@ class Kind:
         return Spec(self.fields)
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        """The parts of the address: the entity_id, or what `Match(..., address=...)` names."""
         if self.match is not None and self.match.address:
             return self.match.key_parts(self.spec, raw_or_doc)
-        return tuple(raw_or_doc.get(f) for f in self.key_fields)
+        return (raw_or_doc.get("entity_id"),)
 
     def address_of(self, raw_or_doc: dict[str, Any]) -> str:
         """The address of a raw object or of a doc (its key fields are in both)."""
@@ -227,6 +225,13 @@ class Kind:
         missing secret ...), PLAN (import, the target read: what writing it would do that the tree does not mean).
         Default none."""
         return []
+
+
+def address_fields(kind: Kind) -> tuple[str, ...]:
+    """The doc fields a kind's address is made of, when its own `key_parts` does not make it: every doc needs them."""
+    if type(kind).key_parts is not Kind.key_parts or isinstance(kind.match and kind.match.address, str):
+        return ()
+    return kind.match.fields if kind.match is not None and kind.match.address else ("entity_id",)
 
 
 class PathContext:

@@ -30,7 +30,8 @@ target's value is not the tree's, instead of reporting an update nothing can mak
 
 `Match("name", within="collection")` names the doc fields that identify an object on the target (refs resolved to
 target ids); `locate` adopts a target object whose raw fields give the same key. With `address=True` the same fields
-also form the doc's address (`users/<email>`) instead of its entity_id.
+also form the doc's address (`users/<email>`) instead of its entity_id; `address="instance"` is the one address of a
+kind with one doc per instance (`settings/instance`).
 """
 
 from __future__ import annotations
@@ -390,16 +391,17 @@ class Match:
 
     `fold`: doc field → a function applied to its value on both sides (case, an absent value's meaning);
     `raw`: doc field → a function reading it off a target raw object, when no single raw field holds it;
-    `address`: the same fields (plain values, or the referenced doc's key) form the doc's address.
+    `address`: the same fields (plain values, or the referenced doc's key) form the doc's address; a string is the
+    one address key of a kind with a single doc per instance.
     """
 
     fields: tuple[str, ...] = ()
     fold: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     raw: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
-    address: bool = False
+    address: bool | str = False
 
     def __init__(self, *fields: str, within: str | None = None, fold: dict[str, Callable[[Any], Any]] | None = None,
-                 raw: dict[str, Callable[[dict[str, Any]], Any]] | None = None, address: bool = False):
+                 raw: dict[str, Callable[[dict[str, Any]], Any]] | None = None, address: bool | str = False):
         object.__setattr__(self, "fields", ((within,) if within else ()) + fields)
         object.__setattr__(self, "fold", dict(fold or {}))
         object.__setattr__(self, "raw", dict(raw or {}))
@@ -429,6 +431,8 @@ class Match:
 
     def key_parts(self, spec: Spec, raw_or_doc: dict[str, Any]) -> tuple:
         """The address parts of a doc (a ref field gives the referenced doc's key parts) or of a raw object."""
+        if isinstance(self.address, str):
+            return (self.address,)
         out: list[Any] = []
         for name in self.fields:
             value = raw_or_doc.get(name)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import MbportError
-from .kind import Kind
+from .kind import address_fields
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -458,9 +458,7 @@ def load_tree(root: Path, registry: Registry) -> Tree:
         except Exception as exc:  # a doc missing its key fields
             result.problems.append(f"{rel}: cannot tell which {top} object this is ({exc})")
             continue
-        plain_key = type(kind).key_parts is Kind.key_parts
-        missing = [f for f in kind.key_fields
-                   if plain_key and f in IDENTITY_FIELDS and not isinstance(doc.get(f), str | int)]
+        missing = [f for f in address_fields(kind) if f in IDENTITY_FIELDS and not isinstance(doc.get(f), str | int)]
         if missing:  # else every such doc would get the same address, and the first would stand for all
             result.problems.append(f"{rel}: cannot tell which {top} object this is (no {', '.join(missing)})")
             continue

@@ -62,9 +62,8 @@ class DefaultCachePolicy(Requires, NeverPruned, Unreferenced, Kind):
     name = "default-cache-policy"
     since = (0, 50)  # cache/api.clj replaced the enable-query-caching settings in 0.50
     endpoint = ENDPOINT
-    key_fields = ()
     fields = FIELDS
-    match = Match()  # the one root policy is the target's
+    match = Match(address="instance")  # the one root policy is the target's
     # Never pruned: Metabase has no "no policy" the tree could ask for by leaving the doc out
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -72,9 +71,6 @@ class DefaultCachePolicy(Requires, NeverPruned, Unreferenced, Kind):
                                     why="it has no /api/cache ({status})")  # before 0.50
         rows = answer["data"] if answer else []
         return [{**row, "id": _policy_id("root", 0)} for row in rows if row.get("model") == "root"]
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        return ("instance",)
 
     def path(self, doc, folders) -> PathHint:
         return PathHint((), "instance")
@@ -105,7 +101,6 @@ class CachePolicies(Requires, PartOf, MatchesByCode, Unreferenced, Kind):
     premium_feature = "cache_granular_controls"
     endpoint = ENDPOINT
     after = ("databases", "dashboards", "cards")  # only the policies of exported items are exported
-    key_fields = ("model", "key")
     fields = FIELDS
     part_of = ("card", "dashboard", "database")  # goes with its item
 

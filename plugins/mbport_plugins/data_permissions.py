@@ -61,7 +61,6 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unre
     name = "data-permissions"
     endpoint = "/api/permissions/graph"
     after = ("groups", "databases", "tables")
-    key_fields = ()
     fields = {
         "groups": custom("kept as `grants` with groups, databases and tables as refs and names"),
         "id": skip("mbport's fixed id for the one graph (`graph`), so import can match it"),
@@ -69,13 +68,10 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unre
         "sandboxes": skip("EE sandboxes are their own kind (`sandboxes`)"),
         "impersonations": skip("EE connection impersonations are their own kind (`impersonations`)"),
     }
-    match = Match()  # the one graph is the target's
+    match = Match(address="graph")  # the one graph is the target's
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return [{**api.get(self.endpoint), "id": GRAPH_ID}]
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        return ("graph",)
 
     def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
         grants = []

@@ -34,7 +34,6 @@ class Groups(MatchesByCode, NeverPruned, Kind):
         "is_tenant_group": copy(default=FALSY, needs=TENANTS),
         "members": skip("memberships kind"),
     }
-    key_fields = ("name",)
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         return (BUILT_IN_GROUPS.get(raw_or_doc.get("magic_group_type"), raw_or_doc["name"]),)

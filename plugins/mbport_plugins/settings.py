@@ -74,7 +74,6 @@ FEATURES = {
 class Settings(DeferredRefs, NeverPruned, Kind):
     name = "settings"
     endpoint = "/api/setting"
-    key_fields = ()
     fields = {
         "id": skip("there is one settings doc per instance"),
         # Whitelisted, non-default. The homepage dashboard is written in the second pass: the other settings do not
@@ -86,16 +85,13 @@ class Settings(DeferredRefs, NeverPruned, Kind):
         "known": skip("the settings this instance has (a target without one of the tree's refuses it)"),
         **{k: skip("documentation") for k in ("env_name", "description", "default")},
     }
-    match = Match()  # the one settings doc is the target's
+    match = Match(address="instance")  # the one settings doc is the target's
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = api.get(self.endpoint)
         values = {r["key"]: r["value"] for r in rows
                   if r["key"] in WHITELIST and r.get("value") is not None and not r.get("is_env_setting")}
         return [{"id": "instance", "values": values, "known": sorted(r["key"] for r in rows)}]
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        return ("instance",)
 
     def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         values = doc.get("values") or {}

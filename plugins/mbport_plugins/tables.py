@@ -96,7 +96,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, K
     endpoint = "/api/database/{id}/metadata"
     after = ("databases",)
     sub_kinds = {"fields": 3}
-    key_fields = ("db", "schema", "name")
     fields = {
         **{k: copy() for k in TABLE_FIELDS},
         "schema": copy(read=lambda raw: raw.get("schema") or ""),

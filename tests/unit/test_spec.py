@@ -113,7 +113,8 @@ def test_a_custom_field_declares_its_late_refs_with_a_function_and_a_link_to_its
 def test_one_container_per_kind_and_the_old_kind_attributes_say_what_replaced_them():
     with pytest.raises(ValueError, match="one folder"):
         Spec({"a_id": ref("collections", as_="a", container=True), "b_id": ref("collections", as_="b", container=True)})
-    for old, new in (("container_field", "container=True"), ("archivable", "NeverPruned"), ("doc_address", "address_of")):
+    for old, new in (("container_field", "container=True"), ("archivable", "NeverPruned"), ("doc_address", "address_of"),
+                     ("key_fields", "address=True")):
         with pytest.raises(TypeError, match=new):
             type("Old", (Kind,), {"name": "olds", old: None})
     with pytest.raises(TypeError, match="CollectionCascade|OrdersWrites"):

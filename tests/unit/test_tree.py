@@ -15,7 +15,6 @@ from mbport.spec import ref
 class Folders(ProvidesFolders, Kind):
     name = "folders"
     fields = {"parent": ref("folders", container=True)}
-    key_fields = ("entity_id",)
 
     def path(self, doc, folders):
         return PathHint(folders.folder_of(doc.get("parent")), doc["name"])
@@ -24,7 +23,6 @@ class Folders(ProvidesFolders, Kind):
 class Notes(Kind):
     name = "notes"
     fields = {"folder": ref("folders", container=True)}
-    key_fields = ("entity_id",)
 
     def path(self, doc, folders):
         return PathHint(folders.folder_of(doc.get("folder")), doc["name"])
