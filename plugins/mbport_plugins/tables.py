@@ -28,6 +28,7 @@ from mbport.api import (
     each,
     present,
     ref,
+    ref_to,
     skip,
     slugify,
     split_address,
@@ -103,7 +104,8 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, K
         "fields": each(FIELD, read=_fields_with_paths, more=_remapping,
                        sort=lambda f: (f["position"], f.get("parent", []), f["name"])),
         "id": skip("instance-specific id; the key is (database, schema, name)"),
-        "db": skip("hydrated database"),
+        "db": skip("the database's name, added by mbport (the listing's hydration)"),
+        "database": skip("added by mbport: the database's address, for the table's"),
         "active": skip("only active tables are exported"),
         "created_at": skip("server timestamp"),
         "updated_at": skip("server timestamp"),
@@ -131,24 +133,20 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, K
         "pk_field": skip("derived from the fields"),
         "fks": skip("derived from the fields"),
     }
-    match = Match("schema", "name", within="database", fold={"schema": lambda schema: schema or ""})
+    # tables/<database>/<schema>/<name>
+    match = Match("schema", "name", within="database", fold={"schema": lambda schema: schema or ""}, address=True)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         databases = ctx.raw.get("databases", [])
 
         def metadata(db):
             meta = api.get(f"/api/database/{db['id']}/metadata", params={"include_hidden": "true", "remove_inactive": "true"})
-            return [{**t, "db": db["name"]} for t in meta.get("tables", []) if t.get("active", True)]
+            return [{**t, "db": db["name"], "database": ref_to("databases", db["name"])}
+                    for t in meta.get("tables", []) if t.get("active", True)]
 
         tables = [t for tables in api.map(metadata, databases) for t in tables]
         _add_remappings(api, tables)
         return tables
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "database" in raw_or_doc:  # a loaded doc
-            db = split_address(raw_or_doc["database"]["$ref"])[1][0]
-            return db, raw_or_doc.get("schema") or "", raw_or_doc["name"]
-        return raw_or_doc["db"], raw_or_doc.get("schema") or "", raw_or_doc["name"]
 
     def index(self, raw):
         key = self.key_parts(raw)
