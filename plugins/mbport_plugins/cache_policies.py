@@ -72,9 +72,6 @@ class DefaultCachePolicy(Requires, NeverPruned, Unreferenced, Kind):
         rows = answer["data"] if answer else []
         return [{**row, "id": _policy_id("root", 0)} for row in rows if row.get("model") == "root"]
 
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), "instance")
-
     def label(self, doc, docs=None):
         return "default policy"
 
