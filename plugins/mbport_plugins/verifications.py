@@ -10,8 +10,11 @@ from mbport.api import (
     Kind,
     Match,
     Needs,
+    OrdersWrites,
+    PartOf,
     PathHint,
     Requires,
+    Unreferenced,
     WriteRequest,
     copy,
     is_ref,
@@ -39,7 +42,7 @@ def _item_field(doc: dict[str, Any]) -> str:
     return "dashboard" if "dashboard" in doc else "card"
 
 
-class Verifications(Requires, Kind):
+class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
     """One doc per verified card or dashboard, addressed by it (`verifications/card/<entity_id>`): `{"card":
     {"$ref": ...}, "text": ..., "moderator": <email>, "verified_at": ...}`.
 
@@ -63,7 +66,6 @@ class Verifications(Requires, Kind):
     premium_feature = FEATURE
     endpoint = ENDPOINT
     after = ("cards", "dashboards")
-    key_fields = ("item", "key")
     part_of = ("card", "dashboard")  # goes with its item
     fields = {
         "id": skip("mbport's own id of a verification: `<item type>:<item id>` (each review has its own number)"),
@@ -108,9 +110,6 @@ class Verifications(Requires, Kind):
         field = _item_field(raw_or_doc)
         return (field, *split_address(raw_or_doc[field]["$ref"])[1])
 
-    def index(self, raw):
-        return ()  # nothing points at a verification
-
     def path(self, doc, folders) -> PathHint:
         field = _item_field(doc)
         item = folders.doc(doc[field]) or {}  # in the folder of the item's collection
@@ -127,7 +126,7 @@ class Verifications(Requires, Kind):
         """After the card's write, recorded as a cascade: an update of the card that changes its query unverifies
         it, so a plan that updates the card writes the verification again (`update` posts only if it is gone)."""
         card = doc.get("card")
-        return [((card["$ref"], "main"), (self.doc_address(doc), "main"))] if is_ref(card) else []
+        return [((card["$ref"], "main"), (self.address_of(doc), "main"))] if is_ref(card) else []
 
     def payload(self, doc, resolve, stage):
         field = _item_field(doc)
