@@ -124,7 +124,23 @@ from .refs import (
     ref_to,
     split_address,
 )
-from .spec import FALSY, OMIT, Match, Needs, common, copy, custom, each, flag, one, present, ref, skip, walk
+from .spec import (
+    FALSY,
+    OMIT,
+    Match,
+    Needs,
+    common,
+    copy,
+    custom,
+    each,
+    flag,
+    one,
+    present,
+    ref,
+    skip,
+    skips,
+    walk,
+)
 from .tree import slugify
 
 __all__ = [
@@ -146,7 +162,7 @@ __all__ = [
     "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "ref_to", "split_address", "slugify",
     # field specs: one declaration per raw field, one Match (mbport.spec)
     "FALSY", "OMIT", "Match", "Needs", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip",
-    "walk",
+    "skips", "walk",
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "get_unless_missing", "in_exported_collection", "late_bound_refs",

@@ -58,6 +58,11 @@ def common(*names: str) -> dict[str, Field]:
     return {n: skip(COMMON_REASONS[n]) for n in names}
 
 
+def skips(reason: str, *names: str) -> dict[str, Field]:
+    """The same `skip(reason)` for several raw fields (`fields = {**skips("server timestamp", "a", "b"), ...}`)."""
+    return {n: skip(reason) for n in names}
+
+
 def flag(value: Any, doc: dict[str, Any]) -> bool:
     """`send=flag`: an absent boolean is sent as false (PUT writes an omitted flag as false anyway)."""
     return bool(value)

@@ -16,6 +16,7 @@ from mbport.api import (
     ensure_tenants_on,
     ref,
     skip,
+    skips,
 )
 
 TENANTS_SINCE = (0, 58)
@@ -47,13 +48,10 @@ class Users(Kind):
         "sso_source": copy(send=False),
         "id": skip("instance-specific id; the key is the email"),
         "common_name": skip("derived from first and last name"),
-        "date_joined": skip("server timestamp"),
-        "last_login": skip("server timestamp"),
-        "updated_at": skip("server timestamp"),
-        "is_qbnewb": skip("UI onboarding flag"),
+        **skips("server timestamp", "date_joined", "last_login", "updated_at", "first_login"),
+        **skips("UI onboarding flag", "is_qbnewb", "has_invited_second_user", "is_installer"),
         "is_superuser": skip("follows from membership of Administrators (memberships kind)"),
-        "group_ids": skip("memberships kind"),
-        "user_group_memberships": skip("memberships kind"),
+        **skips("memberships kind", "group_ids", "user_group_memberships"),
         "personal_collection_id": skip("the personal collection refers to its owner instead"),
         "tenant_collection_id": skip("EE tenants bookkeeping"),
         "is_data_analyst": skip("derived from the Data Analysts group membership"),
@@ -61,20 +59,11 @@ class Users(Kind):
         "structured_attributes": skip("server view of login_attributes"),
         # a tenant user (0.58+, EE tenants): sent only for them (older releases have no such field)
         "tenant_id": ref("tenants", as_="tenant", needs=TENANTS, send=lambda value, doc: OMIT if value is None else value),
-        "has_invited_second_user": skip("UI onboarding flag"),
-        "has_question_and_dashboard": skip("UI hint"),
-        "first_login": skip("server timestamp"),
-        "custom_homepage": skip("UI hint"),
-        "is_installer": skip("UI onboarding flag"),
+        **skips("UI hint", "has_question_and_dashboard", "custom_homepage"),
         "type": skip("only personal users are listed"),
-        "can_access_data_model": skip("the reading user's permission"),
-        "can_access_db_details": skip("the reading user's permission"),
-        "can_access_monitoring": skip("the reading user's permission"),
-        "can_access_setting": skip("the reading user's permission"),
-        "can_access_subscription": skip("the reading user's permission"),
-        "can_create_queries": skip("the reading user's permission"),
-        "can_create_native_queries": skip("the reading user's permission"),
-        "can_access_data_studio": skip("the reading user's permission"),
+        **skips("the reading user's permission", "can_access_data_model", "can_access_db_details",
+                "can_access_monitoring", "can_access_setting", "can_access_subscription",
+                "can_create_queries", "can_create_native_queries", "can_access_data_studio"),
     }
     match = Match("email", fold={"email": lambda email: str(email).lower()}, address=True)
 
