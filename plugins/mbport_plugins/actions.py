@@ -25,6 +25,7 @@ from mbport.api import (
     query_version_only,
     ref,
     skip,
+    skips,
     walk,
 )
 
@@ -69,8 +70,7 @@ class Actions(NeedsDatabaseSettings, Kind):
         "parameters": walk("parameters", default=[]),
         "parameter_mappings": walk("parameter_mappings", default=[]),
         "visualization_settings": walk("viz", default={}),
-        "public_uuid": skip("public sharing is per instance and never exported"),
-        "made_public_by_id": skip("public sharing is per instance and never exported"),
+        **skips("public sharing is per instance and never exported", "public_uuid", "made_public_by_id"),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
         "enable_embedding": skip("embedding is per instance"),
     }

@@ -20,6 +20,7 @@ from mbport.api import (
     ref,
     register_secret,
     skip,
+    skips,
 )
 
 
@@ -32,8 +33,7 @@ class ApiKeys(OptIn, RecoversLostCreate, Requires, Kind):
         "id": skip("instance-specific id; the key is the name"),
         "name": copy(),
         "group": ref("groups", read=lambda raw: (raw.get("group") or {}).get("id"), send_as="group_id"),
-        "masked_key": skip("identifies the secret of this instance only"),
-        "prefix": skip("identifies the secret of this instance only"),
+        **skips("identifies the secret of this instance only", "masked_key", "prefix"),
         "unmasked_key": skip("a secret"),
         "updated_by": skip("audit hydration"),
         "user_id": skip("the key's hidden user"),

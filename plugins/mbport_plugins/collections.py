@@ -30,6 +30,7 @@ from mbport.api import (
     has_tenants,
     ref,
     skip,
+    skips,
 )
 
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
@@ -69,9 +70,7 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         "is_personal": skip("derived from personal_owner_id"),
         "archive_operation_id": skip("server bookkeeping of how it was archived"),
         "is_sample": skip("sample content flag set by Metabase"),
-        "here": skip("tree listing hydration"),
-        "below": skip("tree listing hydration"),
-        "children": skip("tree listing hydration"),
+        **skips("tree listing hydration", "here", "below", "children"),
         "collection_preview": skip("display preference hydration"),
     }
 

@@ -39,6 +39,7 @@ from mbport.api import (
     ref_addresses,
     restore_home,
     skip,
+    skips,
     walk,
 )
 
@@ -256,9 +257,8 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "public_uuid": copy(unwritable="a public link's UUID is made by the server when it is shared; the link's URL "
                                        "changes"),
         "initially_published_at": skip("server timestamp"),
-        "last_viewed_at": skip("usage statistic"),
+        **skips("usage statistic", "last_viewed_at", "view_count"),
         "last_used_param_values": skip("the reading user's last filter values"),
-        "view_count": skip("usage statistic"),
         "param_fields": skip("hydrated fields of the parameter mappings"),
         "param_values": skip("hydrated field values"),
         "last-edit-info": skip("revision history"),

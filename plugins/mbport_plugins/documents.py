@@ -26,6 +26,7 @@ from mbport.api import (
     ref,
     ref_addresses,
     skip,
+    skips,
 )
 
 DOCUMENTS_SINCE = (0, 57)
@@ -127,8 +128,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
         # Links to other documents: two documents may link to each other; the second pass fills them in.
         "document": custom("the ProseMirror body, card embeds and smart links as refs",
                            late=lambda body: smart_link_refs(body, "documents")),
-        "view_count": skip("usage statistic"),
-        "last_viewed_at": skip("usage statistic"),
+        **skips("usage statistic", "view_count", "last_viewed_at"),
         "public_uuid": skip("public link of this instance; re-share on the target"),
         "made_public_by_id": skip("who shared it publicly; not content"),
         "is_placeholder": skip("server bookkeeping: an auto-created summary not yet edited"),

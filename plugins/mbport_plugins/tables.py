@@ -30,6 +30,7 @@ from mbport.api import (
     ref,
     ref_to,
     skip,
+    skips,
     slugify,
     split_address,
 )
@@ -107,17 +108,13 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, K
         "db": skip("the database's name, added by mbport (the listing's hydration)"),
         "database": skip("added by mbport: the database's address, for the table's"),
         "active": skip("only active tables are exported"),
-        "created_at": skip("server timestamp"),
-        "updated_at": skip("server timestamp"),
+        **skips("server timestamp", "created_at", "updated_at", "archived_at", "deactivated_at"),
         "initial_sync_status": skip("sync progress"),
         "estimated_row_count": skip("warehouse statistics"),
         "view_count": skip("usage statistics"),
         "is_upload": skip("set by the CSV upload feature"),
-        "is_writable": skip("reported by the driver"),
-        "database_require_filter": skip("reported by the driver"),
+        **skips("reported by the driver", "is_writable", "database_require_filter"),
         "data_authority": copy(default="unconfigured", needs=STUDIO),
-        "archived_at": skip("server timestamp"),
-        "deactivated_at": skip("server timestamp"),
         "metrics": skip("legacy hydration"),
         "segments": skip("segments kind"),
         "entity_id": skip("tables are matched by name"),
@@ -130,8 +127,7 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, K
         "collection_id": ref("collections", as_="published_in", needs=PUBLISHED,
                              read=lambda raw: raw.get("collection_id") if raw.get("is_published") else None),
         "dimension_options": skip("UI hydration"),
-        "pk_field": skip("derived from the fields"),
-        "fks": skip("derived from the fields"),
+        **skips("derived from the fields", "pk_field", "fks"),
     }
     # tables/<database>/<schema>/<name>
     match = Match("schema", "name", within="database", fold={"schema": lambda schema: schema or ""}, address=True)
