@@ -143,6 +143,42 @@ def test_050_an_alert_on_an_archived_card_is_kept_but_never_shown(p50):
     assert paused["id"] in [a["id"] for a in ok(client.get("/api/alert?archived=true"))]
 
 
+def test_050_keeps_an_mbql5_query_as_it_comes(p50):
+    """models/interface.clj (0.50) `maybe-normalize-query`: an MBQL 5 query is stored as given (only :lib/metadata
+    dropped) and read back as MBQL 5, while a legacy one stays legacy: 0.50 converts neither way."""
+    _, client = p50
+    db = ok(client.get("/api/database"))["data"][0]["id"]
+    mbql5 = {"lib/type": "mbql/query", "database": db,
+             "stages": [{"lib/type": "mbql.stage/native", "native": "select 1", "template-tags": {}}]}
+    card = ok(client.post("/api/card", json={"name": "Five", "display": "table", "visualization_settings": {},
+                                             "dataset_query": mbql5}))
+    held = ok(client.get(f"/api/card/{card['id']}"))["dataset_query"]
+    assert held["lib/type"] == "mbql/query" and held["stages"][0]["native"] == "select 1" and "type" not in held
+    legacy = native_card(client, "Four")
+    assert ok(client.get(f"/api/card/{legacy['id']}"))["dataset_query"]["type"] == "native"
+
+
+def test_050_saves_an_order_by_with_an_options_map_as_it_is_and_fails_to_run_it(p50):
+    """legacy_mbql/normalize.cljc `canonicalize-order-by` keeps `["desc", {}, ["aggregation", 0]]` (an MBQL 5 clause
+    in a legacy query) as it is; the OrderBy schema refuses it when the query runs: no unsorted rows."""
+    _, client = p50
+    orders = table_id(client, "orders")
+    total = field_id(client, orders, "total")
+    db = ok(client.get(f"/api/table/{orders}"))["db_id"]
+    inner = {"source-table": orders, "aggregation": [["sum", ["field", total, None]]],
+             "breakout": [["field", field_id(client, orders, "status"), None]]}
+    good = {"database": db, "type": "query", "query": {**inner, "order-by": [["desc", ["aggregation", 0]]]}}
+    bad = {"database": db, "type": "query", "query": {**inner, "order-by": [["desc", {}, ["aggregation", 0]]]}}
+    card = ok(client.post("/api/card", json={"name": "Malformed sort", "display": "table",
+                                             "visualization_settings": {}, "dataset_query": bad}))
+    assert ok(client.get(f"/api/card/{card['id']}"))["dataset_query"]["query"]["order-by"] == [
+        ["desc", {}, ["aggregation", 0]]]
+    ran = client.post(f"/api/card/{card['id']}/query").json()
+    assert ran["status"] == "failed" and "order-by" in ran["error"]
+    sums = [r[1] for r in ok(client.post("/api/dataset", json=good))["data"]["rows"]]
+    assert sums == sorted(sums, reverse=True)
+
+
 def test_050_cards_have_no_dashboard_questions(p50):
     _, client = p50
     dash = ok(client.post("/api/dashboard", json={"name": "Board"}))

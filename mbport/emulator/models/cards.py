@@ -68,6 +68,12 @@ def store_query(state: State, query: Any) -> Any:
         return {}
     if state.profile.mbql5:
         return mbql.to_mbql5(query, state.profile)
+    if isinstance(query, dict) and query.get("lib/type") == "mbql/query":
+        # Before 0.57 an MBQL 5 ("MLv2") query is kept as it comes, not converted: models/interface.clj (0.50)
+        # `maybe-normalize-query` :in sends a query whose `lib/normalized-query-type` is :mbql/query to
+        # `serialize-mlv2-query` (which only drops :lib/metadata), the legacy ones to `mbql.normalize/normalize`;
+        # on the way out `deserialize-mlv2-query` gives it back as MBQL 5.
+        return {k: v for k, v in query.items() if k != "lib/metadata"}
     stored = mbql.to_legacy(query)
     if state.profile.mbql4_idents and isinstance(stored, dict) and isinstance(stored.get("query"), dict):
         _add_idents(stored["query"])

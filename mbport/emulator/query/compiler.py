@@ -292,8 +292,11 @@ class MbqlCompiler:
         (query_processor/middleware/add_implicit_clauses.clj `add-implicit-breakout-order-by`)."""
         order, sorted_refs = [], []
         for clause in clauses:
-            if not (isinstance(clause, list) and len(clause) == 2):
-                continue
+            if not (isinstance(clause, list) and len(clause) == 2 and clause[0] in ("asc", "desc")):
+                # legacy_mbql/normalize.cljc `canonicalize-order-by` leaves a clause other than [direction ref] as
+                # it is (`[:desc {} [:aggregation 0]]`, an MBQL 5 clause with its options), and the schema's
+                # OrderBy (`[:asc|:desc Reference]`) refuses it: the query fails, it is not run unsorted.
+                raise QueryError(f"Invalid query: order-by clause {clause!r} is not [asc|desc <ref>]")
             direction, ref = ("DESC" if clause[0] == "desc" else "ASC"), clause[1]
             if isinstance(ref, list) and ref[:1] == ["aggregation"]:
                 aggs = [c for c in out if c.source == "aggregation"]
