@@ -236,6 +236,20 @@ def new_table_row(db_id: int, name: str, now: str, schema: str | None = None) ->
 
 # state.extra[NEW_TABLE_COLUMNS]: columns the emulated release adds to every new table row (models/tables.py sets them).
 NEW_TABLE_COLUMNS = "new_table_columns"
+H2_SAMPLE_SCHEMA = "PUBLIC"  # the H2 sample database's one schema (Metabase before 0.63)
+
+
+def sqlite_file(db: Row) -> str | None:
+    """The SQLite file a database is synced and queried from: a SQLite database's, and the sample database's whatever
+    engine the profile reports (before 0.63 Metabase bundles an H2 sample; the emulator's is the same data in SQLite)."""
+    if db["engine"] == "sqlite" or db.get("is_sample"):
+        return (db.get("details") or {}).get("db")
+    return None
+
+
+def table_schema(db: Row) -> str | None:
+    """The schema sync gives a database's tables: PUBLIC for the H2 sample database, none for SQLite files."""
+    return H2_SAMPLE_SCHEMA if db.get("is_sample") and db["engine"] == "h2" else None
 
 
 def new_field_row(table_id: int, col: ColumnInfo, now: str) -> dict[str, Any]:
@@ -269,13 +283,16 @@ def apply_sync(state: State, db_id: int, tables: list[TableInfo]) -> None:
     table_rows = state.table("metabase_table")
     field_rows = state.table("metabase_field")
     existing = {t["name"]: t for t in table_rows.where(db_id=db_id)}
+    db = state.table("metabase_database").get(db_id)
+    schema = table_schema(db) if db is not None else None
     seen_tables = set()
     pending_fks: list[tuple[Row, str, str | None]] = []
     for info in tables:
         seen_tables.add(info.name)
         trow = existing.get(info.name)
         if trow is None:
-            trow = table_rows.insert(new_table_row(db_id, info.name, now) | state.extra.get(NEW_TABLE_COLUMNS, {}))
+            trow = table_rows.insert(new_table_row(db_id, info.name, now, schema)
+                                     | state.extra.get(NEW_TABLE_COLUMNS, {}))
         elif not trow["active"]:
             trow.update(active=True, deactivated_at=None, updated_at=now)
         trow["estimated_row_count"] = info.row_count
@@ -345,9 +362,9 @@ def _sync_database(state: State, db_id: int) -> None:
         db = state.table("metabase_database").get(db_id)
         if db is None:
             return
-        engine, path = db["engine"], (db.get("details") or {}).get("db")
+        path = sqlite_file(db)
     tables: list[TableInfo] | None = None
-    if engine == "sqlite" and path:
+    if path:
         try:
             tables = introspect(path)
         except (SyncError, sqlite3.Error):

@@ -97,6 +97,9 @@ class Kind:
                                         rows) if d]
 
 
+SAMPLE_BUNDLE_KEYS = ("engine", "timezone", "dbms_version", "features")
+
+
 class Databases(Kind):
     name, noun, pairs_by_state = "databases", "database", False
     SCHEDULES = ("metadata_sync_schedule", "cache_field_values_schedule", "schedules")
@@ -116,6 +119,11 @@ class Databases(Kind):
             return {"mapped": f"{side.map_database.get(name, name)}"}
         doc = dict(doc)
         doc.pop("tables", None)
+        if doc.get("is_sample"):
+            # The bundled sample database's driver is the bundle's: H2 before 0.63, SQLite since (sample_data/impl.clj
+            # `sample-database-engine`); the same data either way.
+            for key in SAMPLE_BUNDLE_KEYS:
+                doc.pop(key, None)
         if not (doc.get("details") or {}).get("let-user-control-scheduling"):
             # Metabase picks random sync and scan times per instance unless the admin chose them (then the
             # details say so, and the schedules are compared).
@@ -139,7 +147,7 @@ class Tables(Kind):
             params={"include_hidden_fields": "true", "include_sensitive_fields": "true"})), rows) if d]
 
     def key(self, doc, side):
-        return (side.token("databases", doc.get("db_id")), doc.get("schema") or "", doc.get("name"))
+        return (side.token("databases", doc.get("db_id")), _schema(doc, side), doc.get("name"))
 
     def label(self, doc, side):
         """The table's name, with its schema and database when another table has the same name."""
@@ -152,10 +160,18 @@ class Tables(Kind):
     def prepare(self, doc, side):
         # Data Studio's columns (0.59+) at their defaults say nothing a release without them does not say too.
         doc = {k: v for k, v in doc.items() if k not in DATA_STUDIO_DEFAULTS or DATA_STUDIO_DEFAULTS[k] != v}
+        doc["schema"] = _schema(doc, side)
         # The custom order of the table's fields: field_order says whether it is custom; the order is content.
         fields = sorted(doc.get("fields") or [], key=lambda f: (f.get("position") or 0, f.get("id") or 0))
         doc["fields_order"] = [side.token("fields", f.get("id")) for f in fields]
         return doc
+
+
+def _schema(table: Doc, side: Any) -> str:
+    """A table's schema; none in the bundled sample database, whose schema is the bundle's (PUBLIC in the H2 one
+    before 0.63, none in the SQLite one since)."""
+    database = side.docs.get("databases", {}).get(table.get("db_id")) or {}
+    return "" if database.get("is_sample") else table.get("schema") or ""
 
 
 class Fields(Kind):

@@ -175,9 +175,11 @@ class Databases(Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Ki
     def comparable(self, doc):
         # Secret values are never readable; only whether a key holds a secret can be compared.
         details = {k: ("<secret>" if isinstance(v, dict) and SECRET in v else v) for k, v in doc.get("details", {}).items()}
+        drop: tuple[str, ...] = ("details", "is_sample")
         if doc.get("is_sample"):
             details = {}  # the sample database's file lives wherever each Metabase installed it
-        return {**{k: v for k, v in doc.items() if k not in ("details", "is_sample")}, "details": details}
+            drop += ("engine",)  # the bundle's: H2 before 0.63, SQLite since (sample_data/impl.clj)
+        return {**{k: v for k, v in doc.items() if k not in drop}, "details": details}
 
     def _missing_secrets(self, doc, options):
         secrets = options.secrets

@@ -17,7 +17,7 @@ SQL_CARD = "cards/company/sales/emea-reports/orders-by-status-sql.json"
 LINE_CARD = "cards/company/sales/revenue-by-month.json"
 MBQL_CARD = "cards/company/sales/orders-by-month.json"
 DASHBOARD = "dashboards/company/sales/sales-overview.json"
-SEGMENT = "segments/sample-database/no-schema/orders/large-orders.json"
+SEGMENT = "segments/sample-database/public/orders/large-orders.json"
 
 
 @pytest.fixture

@@ -73,4 +73,4 @@ def test_no_edge_runs_through_a_box(sample_graph):
 def test_tables_are_labelled_with_their_database(sample_graph):
     labels = [data["label"] for _n, data in sample_graph.nodes(data=True)]
     assert len(labels) == len(set(labels)), sorted(label for label in labels if labels.count(label) > 1)
-    assert "table: orders (Sample Database)" in labels and "table: orders (Shop Warehouse)" in labels
+    assert "table: orders (Sample Database.PUBLIC)" in labels and "table: orders (Shop Warehouse)" in labels

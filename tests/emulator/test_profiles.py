@@ -116,3 +116,18 @@ def test_the_inline_parameter_prune_from_0_57(profile, pruned):
         "dashcards": [{"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4,
                        "inline_parameters": ["inline"]}]}).json()
     assert [p["id"] for p in body["parameters"]] == (["header"] if pruned else ["inline", "header"])
+
+
+@pytest.mark.parametrize(("profile", "engine", "schema"), [("0.50", "h2", "PUBLIC"), ("0.62", "h2", "PUBLIC"),
+                                                          ("0.63", "sqlite", ""), ("0.65", "sqlite", "")])
+def test_the_sample_database_is_sqlite_without_a_schema_from_0_63(profile, engine, schema):
+    """Before 0.63 Metabase bundles an H2 sample database (its tables in schema PUBLIC); from 0.63 a SQLite one."""
+    client, db, _ = admin_for(profile)
+    listed = next(d for d in client.get("/api/database").json()["data"] if d["id"] == db)
+    assert (listed["engine"], listed["is_sample"]) == (engine, True)
+    tables = client.get(f"/api/database/{db}/metadata").json()["tables"]
+    assert {t["schema"] for t in tables} == {schema}
+    assert client.get(f"/api/database/{db}/schemas").json() == [schema]
+    rows = client.post("/api/dataset", json={"database": db, "type": "native",
+                                             "native": {"query": "select count(*) from products"}}).json()
+    assert rows["status"] == "completed" and rows["data"]["rows"][0][0] > 0  # the same data either way

@@ -73,13 +73,13 @@ def test_the_seed_export_has_one_doc_per_group_and_table(ee_tree):
     paths = {a: p for a, p in result.paths.items() if a.startswith("sandboxes/")}
     assert paths == {
         "sandboxes/Analysts/Shop Warehouse//customers": "sandboxes/analysts/shop-warehouse/no-schema/customers.json",
-        "sandboxes/Sales/Sample Database//people": "sandboxes/sales/sample-database/no-schema/people.json",
+        "sandboxes/Sales/Sample Database/PUBLIC/people": "sandboxes/sales/sample-database/public/people.json",
         "sandboxes/Sales/Shop Warehouse//orders": "sandboxes/sales/shop-warehouse/no-schema/orders.json",
     }
-    people = result.docs["sandboxes/Sales/Sample Database//people"]
-    assert people == {"group": {"$ref": "groups/Sales"}, "table": {"$ref": "tables/Sample Database//people"},
+    people = result.docs["sandboxes/Sales/Sample Database/PUBLIC/people"]
+    assert people == {"group": {"$ref": "groups/Sales"}, "table": {"$ref": "tables/Sample Database/PUBLIC/people"},
                       "attribute_remappings": {"region": ["dimension", [
-                          "field", {"$ref": "fields/Sample Database//people/state"}, None]]}}
+                          "field", {"$ref": "fields/Sample Database/PUBLIC/people/state"}, None]]}}
     orders = result.docs["sandboxes/Sales/Shop Warehouse//orders"]
     assert orders["card"]["$ref"].startswith("cards/")
     assert orders["attribute_remappings"] == {"customer_id": ["variable", ["template-tag", "customer"]]}
@@ -160,7 +160,7 @@ def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
     first.apply(first.plan())
     sandboxes = {s["table_id"]: s for s in admin.get("/api/mt/gtap").json()}
     orders = first.ids["tables/Shop Warehouse//orders"]
-    people = first.ids["tables/Sample Database//people"]
+    people = first.ids["tables/Sample Database/PUBLIC/people"]
     admin.put(f"/api/mt/gtap/{sandboxes[orders]['id']}", json={"card_id": None, "attribute_remappings": {}})
     admin.delete(f"/api/mt/gtap/{sandboxes[people]['id']}")
 
@@ -169,14 +169,14 @@ def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
     changed = {c.address: c.action for c in plan.changes if c.action != "noop"}
     # The graph no longer shows people as sandboxed either; the graph is written first, then the sandbox.
     assert changed == {"sandboxes/Sales/Shop Warehouse//orders": "update",
-                       "sandboxes/Sales/Sample Database//people": "create", "data-permissions/graph": "update"}
+                       "sandboxes/Sales/Sample Database/PUBLIC/people": "create", "data-permissions/graph": "update"}
     repair.apply(plan)
     assert not importer(out, api, state).plan().has_changes
 
     # A tree without the people sandbox: --prune deletes it; a sandbox already gone (404) is no error.
     pruned = tmp_path / "pruned"
     shutil.copytree(out, pruned)
-    (pruned / "sandboxes" / "sales" / "sample-database" / "no-schema" / "people.json").unlink()
+    (pruned / "sandboxes" / "sales" / "sample-database" / "public" / "people.json").unlink()
     (pruned / "sandboxes" / "sales" / "shop-warehouse" / "no-schema" / "orders.json").unlink()
     graph = pruned / "data-permissions" / "graph.json"  # and the graph no longer sandboxes them (else refused)
     text = graph.read_text()
@@ -188,7 +188,7 @@ def test_drift_is_repaired_and_prune_deletes(ee_tree, tmp_path):
     prune = importer(pruned, api, state, prune=True)
     plan = prune.plan()
     assert {c.address for c in plan.of("archive") if c.address.startswith("sandboxes/")} == {
-        "sandboxes/Sales/Sample Database//people", "sandboxes/Sales/Shop Warehouse//orders"}
+        "sandboxes/Sales/Sample Database/PUBLIC/people", "sandboxes/Sales/Shop Warehouse//orders"}
     prune.apply(plan)
     assert [s["table_id"] for s in admin.get("/api/mt/gtap").json()] == [first.ids["tables/Shop Warehouse//customers"]]
 

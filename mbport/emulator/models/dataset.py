@@ -24,11 +24,12 @@ def _native_col(name: str, values: list[Any]) -> dict:
 
 
 def connect(db: Row) -> sqlite3.Connection:
-    if db["engine"] != "sqlite":
+    path = sync.sqlite_file(db)
+    if path is None:
         raise QueryError(f"The emulator cannot connect to a {db['engine']} database; only SQLite warehouses run queries.",
                          "driver", "class java.net.ConnectException")
     try:
-        return sync.connect((db.get("details") or {}).get("db", ""))
+        return sync.connect(path)
     except sync.SyncError as exc:
         raise QueryError(str(exc), "driver", "class java.sql.SQLException") from exc
 

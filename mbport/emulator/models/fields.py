@@ -84,9 +84,10 @@ def ensure_field_values(state: State, field: Row) -> Row | None:
     scanned: list[Any] = []
     has_more = False
     located = _field_location(state, field)
-    if located and located[1]["engine"] == "sqlite":
+    path = sync.sqlite_file(located[1]) if located else None
+    if located and path:
         try:
-            scanned, has_more = sync.distinct_values(located[1]["details"].get("db"), located[0]["name"], field["name"])
+            scanned, has_more = sync.distinct_values(path, located[0]["name"], field["name"])
         except (sync.SyncError, sqlite3.Error):
             pass
     return state.table("field_values").insert({

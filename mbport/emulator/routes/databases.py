@@ -94,8 +94,9 @@ def add_sample_database(ctx: Ctx):
     db = state.table("metabase_database").first(is_sample=True)
     if db is None:
         path = str(sample_db.sample_database_path())
-        db = insert_database(state, name=SAMPLE_NAME, engine="sqlite", details={"db": path},
-                             creator_id=None, is_sample=True)
+        # sample_data/impl.clj `extract-and-sync-sample-database!`: the engine of the bundled file (H2 before 0.63)
+        db = insert_database(state, name=SAMPLE_NAME, engine=state.profile.sample_database_engine,
+                             details={"db": path}, creator_id=None, is_sample=True)
         # Metabase extracts and syncs the sample database before answering.
         state.extra.setdefault("sample_database_path", path)
         sync.apply_sync(state, db["id"], sync.introspect(path))
