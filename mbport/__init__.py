@@ -14,7 +14,7 @@ def _httpx_without_its_command_line() -> None:
         return
     stand_in = types.ModuleType("httpx._main")
 
-    def main(*args, **kwargs):
+    def main(*args: object, **kwargs: object) -> object:
         del sys.modules["httpx._main"]
         import importlib
 

@@ -79,7 +79,8 @@ class Applier(ImportState):
         result.skipped = sorted(set(result.skipped))
         return result
 
-    def _apply_generations(self, todo, resolve, result, progress, failed, blocked) -> None:
+    def _apply_generations(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult,
+                           progress: Progress | None, failed: set[str], blocked: set[Node]) -> None:
         """Write generation by generation (independent nodes concurrently); a failure blocks its dependents."""
         for generation in nx.topological_generations(self.graph):
             nodes = sorted(n for n in generation if n[0] in todo)
@@ -101,7 +102,7 @@ class Applier(ImportState):
                 blocked |= nx.descendants(self.graph, node)
 
     def _try_write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
-                   progress) -> tuple[Node, Exception | None]:
+                   progress: Progress | None) -> tuple[Node, Exception | None]:
         try:
             self._write(node, change, resolve, result, progress)
             return node, None
@@ -124,7 +125,8 @@ class Applier(ImportState):
         error.__cause__ = exc
         return error
 
-    def _write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult, progress) -> None:
+    def _write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
+               progress: Progress | None) -> None:
         addr, stage = node
         kind, doc = self.kind(addr), self.tree.docs[addr]
         if change.action == "match-after-sync":

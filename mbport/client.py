@@ -15,6 +15,7 @@ import ssl
 import sys
 import threading
 import time
+import types
 import urllib.parse
 import zlib
 from collections import Counter
@@ -40,7 +41,7 @@ class _Login(TypedDict):
     password: str
 
 
-def _httpx():
+def _httpx() -> types.ModuleType:
     """httpx, imported when first needed: for a test transport, a proxy, TLS settings or a failure to describe.
     An export over plain HTTP does without it (importing it costs a start about a tenth of a second)."""
     import httpx

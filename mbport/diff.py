@@ -18,6 +18,7 @@ from .display import words
 from .refs import REF, address_kind, is_ref, split_address
 
 if TYPE_CHECKING:  # annotations only: importing mbport.api (which re-exports the describe_* phrases) stays light
+    from .kind import Kind
     from .registry import Registry
     from .tree import Tree
 
@@ -146,7 +147,7 @@ def is_scalar(value: Any) -> bool:
 
 # ---------------------------------------------------------------- the default phrasing of one field
 
-def describe_field(kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
+def describe_field(kind: Kind, field_name: str, old: Any, new: Any, names: Names) -> list[str]:
     """What a change of `field_name` means, for any kind: what diff says where `DescribesChanges.describe_change` says nothing."""
     entry = words(kind.name).phrases.get(field_name)
     if isinstance(entry, dict):

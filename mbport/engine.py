@@ -15,6 +15,7 @@ import networkx as nx
 
 from . import refgraph
 from .apply import RETRY_WRITE_STATUSES, WRITE_ATTEMPTS, Applier, ApplyResult, ref_address
+from .client import MetabaseClient
 from .errors import MbportError
 from .import_options import ImportOptions
 from .plan import MATCH_AFTER_SYNC_NOTE, Change, Plan, Planner, Progress
@@ -30,7 +31,7 @@ __all__ = ["MATCH_AFTER_SYNC_NOTE", "RETRY_WRITE_STATUSES", "WRITE_ATTEMPTS", "A
 class Importer(Planner, Applier):
     """One import of one tree into one target; `plan()` reads only, `apply()` writes."""
 
-    def __init__(self, api, registry: Registry, tree: Tree, state: State,
+    def __init__(self, api: MetabaseClient, registry: Registry, tree: Tree, state: State,
                  options: ImportOptions | Mapping[str, Any] | None = None):
         from .selection import resolve_selection
 

@@ -8,11 +8,11 @@ import re
 import shutil
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import git
 import orjson
@@ -21,6 +21,13 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 from . import __version__, tree
 from .client import redact
 from .errors import MbportError, UsageError
+
+if TYPE_CHECKING:  # annotations only: the registry and export load when a backup runs
+    from .client import MetabaseClient
+    from .export import Progress
+    from .registry import Registry
+
+Read = Callable[[str, str], bytes]  # (side "old" | "new", path) → the file's bytes
 
 LOCK_NAME = "mbport-backup.lock"
 TEMP_INDEX = "mbport-index.tmp"
@@ -93,7 +100,7 @@ class BackupResult:
     personal: tuple[int, int] = (0, 0)  # personal collections in the snapshot, objects inside them
 
 
-def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> str:
+def summarize(name_status: list[tuple[str, str]], read: Read | None = None, registry: Registry | None = None) -> str:
     """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff.
 
     A renamed or moved object changes its file's path: git sees one file deleted and one added. With `read`
@@ -124,13 +131,14 @@ def summarize(name_status: list[tuple[str, str]], read=None, registry=None) -> s
                 changes.deleted += 1
             else:
                 changes.modified += 1
-    if moved:
+    if moved and read is not None and registry is not None:  # (only then is anything in `moved`)
         _count_by_address(moved, read, registry, per_kind)
     text = ", ".join(f"{kind} {c.text()}" for kind, c in sorted(per_kind.items()) if c.text())
     return text or "tree metadata changed"
 
 
-def _count_by_address(moved: dict[str, list[tuple[str, str]]], read, registry, per_kind: dict[str, KindChanges]) -> None:
+def _count_by_address(moved: dict[str, list[tuple[str, str]]], read: Read, registry: Registry,
+                      per_kind: dict[str, KindChanges]) -> None:
     """Count added, deleted and modified files by the objects they hold, through `mbport diff`'s comparison."""
     from .diff import diff_docs
 
@@ -279,7 +287,7 @@ class SnapshotRepo:
 
     # ------------------------------------------------------------------ committing
     def commit_tree(self, pathspecs: list[str], author: Author, branch: str, message_body: str,
-                    registry=None) -> tuple[str | None, str, list]:
+                    registry: Registry | None = None) -> tuple[str | None, str, list]:
         """Stage `pathspecs` in a private index, commit if the tree changed, then move the branch and the index.
 
         The real index and the branch are only replaced after the commit exists, so any failure before that
@@ -366,8 +374,8 @@ def _stale(path: Path) -> bool:
     return False
 
 
-def run_backup(api, registry, repo_dir: Path, *, branch: str | None = None, author: str | None = None,
-               progress=None, include_personal: bool = True) -> BackupResult:
+def run_backup(api: MetabaseClient, registry: Registry, repo_dir: Path, *, branch: str | None = None,
+               author: str | None = None, progress: Progress | None = None, include_personal: bool = True) -> BackupResult:
     """Export the instance into the repository's working tree and commit it when it changed. A whole-instance
     backup holds the users' personal collections too, unless `include_personal` is False."""
     from .export import personal_content, run_export

@@ -124,7 +124,7 @@ def layered(graph: nx.DiGraph) -> Layout:
     for _sweep in range(SWEEPS):
         for neighbours, cols in ((left, sorted(columns)), (right, sorted(columns, reverse=True))):
             for c in cols:
-                def key(n: Any, nb=neighbours) -> tuple[float, int]:
+                def key(n: Any, nb: dict[Any, list[Any]] = neighbours) -> tuple[float, int]:
                     near = [order[m] for m in nb.get(n, ())]
                     return (sum(near) / len(near) if near else order[n], order[n])
                 columns[c].sort(key=key)

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+import git
 import orjson
 
 from .diff import diff_docs
@@ -38,20 +39,24 @@ class _Snapshots:
         self.registry = registry
         self.cache: dict[str, tuple[dict[str, dict[str, Any]], dict[str, str]]] = {}
 
-    def docs(self, commit) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    def docs(self, commit: git.Commit) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """(address → doc, address → path) of every doc in the commit; unreadable files are left out."""
         if commit.hexsha not in self.cache:
-            docs, paths = {}, {}
+            docs: dict[str, dict[str, Any]] = {}
+            paths: dict[str, str] = {}
             for item in commit.tree.traverse():
-                top = PurePosixPath(item.path).parts[0]
-                if item.type != "blob" or top not in self.registry.kinds or not item.path.endswith(".json"):
+                if not isinstance(item, git.Blob):
+                    continue
+                path = str(item.path)
+                top = PurePosixPath(path).parts[0]
+                if top not in self.registry.kinds or not path.endswith(".json"):
                     continue
                 try:
                     doc = orjson.loads(item.data_stream.read())
                     addr = self.registry[top].address_of(doc)
                 except Exception:  # noqa: BLE001 - a broken file is `check`'s business, not the history's
                     continue
-                docs[addr], paths[addr] = doc, item.path
+                docs[addr], paths[addr] = doc, path
             self.cache[commit.hexsha] = (docs, paths)
         return self.cache[commit.hexsha]
 

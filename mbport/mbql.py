@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 UUID = "lib/uuid"
@@ -191,7 +192,7 @@ def _native_stage5(native: dict, tags_as_list: bool) -> dict:
     return stage
 
 
-def _tags(tags: Any, *, as_list: bool, convert) -> Any:
+def _tags(tags: Any, *, as_list: bool, convert: Callable[[Any], Any]) -> Any:
     """Template tags as a map keyed by name or as a list (0.63+), with dimension refs converted."""
     items = list(tags.items()) if isinstance(tags, dict) else [(t.get("name"), t) for t in tags]
     converted = []

@@ -8,11 +8,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine import ApplyResult, Plan
 from .importing import Import
 from .tree import slugify
+
+if TYPE_CHECKING:  # annotations only: export loads when the migration runs
+    from .client import MetabaseClient
+    from .export import Progress
+    from .registry import Registry
 
 Echo = Callable[[str], None]
 
@@ -45,9 +50,9 @@ class MigrateResult:
     personal: tuple[int, int] = (0, 0)  # personal collections migrated, objects inside them
 
 
-def run_migrate(source_api, registry, make_import: Callable[[Path], Import], *, dry_run: bool = False,
-                workdir: Path | None = None, on_plan: Callable[[Plan], None] | None = None,
-                progress=None, include_personal: bool = True,
+def run_migrate(source_api: MetabaseClient, registry: Registry, make_import: Callable[[Path], Import], *,
+                dry_run: bool = False, workdir: Path | None = None, on_plan: Callable[[Plan], None] | None = None,
+                progress: Progress | None = None, include_personal: bool = True,
                 legacy_metrics_as_cards: bool = False) -> MigrateResult:
     """Export `source_api` into a temporary tree, let `make_import(tree)` open the import on it, plan, apply.
 

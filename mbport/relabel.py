@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from .refs import address_kind, quote_part, split_address
 ENTITY_ID_LENGTH = 21  # Metabase's entity ids (NanoID); other key parts (names, slugs) are never renamed
 
 
-def _aligned_parts(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]):
+def _aligned_parts(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> Iterator[tuple[Any, Any, bool]]:
     """(source key part, target key part, whether it is the object's own last part) for every key part that
     differs between an object's address in the tree and in the target's export. `ids` is the import's address
     → target id; `target_index` the target export's (kind, id) → address."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..capabilities import DescribesChanges, FetchesUnlisted
-from ..client import ApiError
+from ..client import ApiError, MetabaseClient
 from ..hooks import WriteRequest
-from ..kind import Kind, PathHint
+from ..kind import Kind, PathContext, PathHint
 from ..spec import FALSY, Match, common, copy, flag, ref, skip, walk
 from .folders import table_folder
 
@@ -42,7 +42,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
     }
     match = Match("name", within="table")
 
-    def fetch_unlisted(self, api, ident):
+    def fetch_unlisted(self, api: MetabaseClient, ident: Any) -> dict[str, Any] | None:
         try:
             return api.get(f"{self.endpoint}/{ident}")
         except ApiError as exc:
@@ -50,7 +50,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
                 return None  # deleted for good: the ref stays dangling, with its warning
             raise
 
-    def path(self, doc, folders) -> PathHint:
+    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         return PathHint(table_folder(doc.get("table")), doc["name"])
 
     # ---- import: by entity_id, then (table, name); POST, then PUT (with a revision message) for the rest ----
@@ -69,7 +69,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
         body = {k: v for k, v in req.payload.items() if k != "table_id"}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json={**body, "revision_message": REVISION_MESSAGE})
 
-    def archive(self, api, target_id):
+    def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True, "revision_message": REVISION_MESSAGE})
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
