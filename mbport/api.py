@@ -86,6 +86,7 @@ from .plugin_helpers.folders import (
     NO_SCHEMA,
     PERSONAL_FOLDER,
     SNIPPETS_FOLDER,
+    TENANTS_FOLDER,
     TRANSFORMS_FOLDER,
     table_folder,
 )
@@ -108,6 +109,7 @@ from .plugin_helpers.table_scoped import TableScoped
 from .plugin_helpers.tenants import (
     SHARED_TENANT_NAMESPACE,
     TENANT_NAMESPACE,
+    TENANT_ROOT_TYPE,
     TENANTS,
     ensure_tenants_on,
     has_tenants,
@@ -171,8 +173,8 @@ __all__ = [
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds
-    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TRANSFORMS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
-    "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANTS",
+    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TENANTS_FOLDER", "TRANSFORMS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
+    "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANT_ROOT_TYPE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
     "canonical_cron", "cron_to_schedule", "schedule_to_cron",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",

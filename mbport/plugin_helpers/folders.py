@@ -11,6 +11,7 @@ NO_SCHEMA = "(no schema)"  # the folder of a table whose database has no schemas
 PERSONAL_FOLDER = "@personal"
 SNIPPETS_FOLDER = "@snippets"
 TRANSFORMS_FOLDER = "@transforms"  # transform folders: collections of the `transforms` namespace
+TENANTS_FOLDER = "@tenants"  # each tenant's own collection, by the tenant's slug
 
 
 def table_folder(table_ref: Any) -> tuple[str, ...]:

@@ -9,6 +9,10 @@ from ..spec import Needs
 TENANTS = Needs("tenants", since=(0, 58), premium_feature="tenants")
 SHARED_TENANT_NAMESPACE = "shared-tenant-collection"  # collections/models/collection.clj `shared-tenant-ns`
 TENANT_NAMESPACE = "tenant-specific"  # each tenant's own collection tree, made with the tenant
+# The root of that tree: tenants/model.clj `define-before-insert` makes it with the tenant (as Metabase makes a user's
+# personal collection), named "Tenant Collection: <name>"; no API request may change it (collections_rest/api.clj
+# `PUT /:id`), only the tenant's deactivation archives it (tenants/api.clj `update-tenant!`).
+TENANT_ROOT_TYPE = "tenant-specific-root-collection"
 
 
 def ensure_tenants_on(api: Any) -> None:

@@ -262,14 +262,21 @@ class Users(Kind):
 
 class Collections(Kind):
     name, noun = "collections", "collection"
+    TENANT_ROOT = "tenant-specific-root-collection"  # a tenant's own collection, made with it (tenants/model.clj)
 
     def fetch(self, side):
         rows = []
-        for namespace in ({}, {"namespace": "snippets"}, {"namespace": "shared-tenant-collection"}):
+        for namespace in ({}, {"namespace": "snippets"}, {"namespace": "shared-tenant-collection"},
+                          {"namespace": "tenant-specific"}):
             for params in (namespace, {**namespace, "archived": "true"}):
                 rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
         docs = self.detail(side, "/api/collection", _unique(rows))
+        tenants = _optional(lambda: side.api.get("/api/ee/tenant", params={"status": "all"})) or {"data": []}
+        owners = {t.get("tenant_collection_id"): t["id"] for t in tenants["data"]}
         by_id = {d["id"]: d for d in docs}
+        for d in docs:
+            if d.get("type") == self.TENANT_ROOT:  # whose it is: only the tenant's `tenant_collection_id` says
+                d["tenant_id"] = owners.get(d["id"])
         for d in docs:
             root = next((p for p in str(d.get("location") or "/").split("/") if p), None)
             if d.get("personal_owner_id") or (root and (by_id.get(int(root)) or {}).get("personal_owner_id")):
@@ -282,6 +289,8 @@ class Collections(Kind):
             return ("trash",)
         if doc.get("personal_owner_id"):
             return ("personal", side.token("users", doc["personal_owner_id"]))
+        if doc.get("type") == self.TENANT_ROOT:
+            return ("tenant", side.token("tenants", doc.get("tenant_id")))
         parents = [p for p in str(doc.get("location") or "/").split("/") if p]
         parent = side.token("collections", int(parents[-1])) if parents else "root"
         return (doc.get("namespace") or "", parent, doc.get("name"))
@@ -294,6 +303,8 @@ class Collections(Kind):
 
     def prepare(self, doc, side):
         doc = dict(doc)
+        if doc.get("type") == self.TENANT_ROOT:
+            doc.pop("name", None)  # "Tenant Collection: <the tenant's name when it was made>", by Metabase
         parents = [p for p in str(doc.get("location") or "/").split("/") if p]
         doc["location"] = [side.token("collections", int(p)) for p in parents]
         return doc

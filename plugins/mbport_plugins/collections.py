@@ -1,5 +1,5 @@
-"""Collections, personal collections (keyed by owner), snippet folders and transform folders (the `snippets` and
-`transforms` namespaces); they give the tree its folders."""
+"""Collections, personal collections (keyed by owner), tenants' own collections (keyed by tenant), snippet folders and
+transform folders (the `snippets` and `transforms` namespaces); they give the tree its folders."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from mbport.api import (
     PERSONAL_FOLDER,
     SHARED_TENANT_NAMESPACE,
     SNIPPETS_FOLDER,
+    TENANT_NAMESPACE,
+    TENANT_ROOT_TYPE,
+    TENANTS_FOLDER,
     TRANSFORMS_FOLDER,
     CollectionCascade,
     ExportContext,
@@ -36,8 +39,8 @@ from mbport.api import (
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
 # its Data and Metrics collections; sub-collections inherit the type (collections/create.clj).
 LIBRARY, LIBRARY_TYPES = "library", ("library", "library-data", "library-metrics")
-SHARED_TENANT = Needs("shared tenant collections", since=(0, 58), premium_feature="tenants",
-                      when=lambda namespace: namespace == SHARED_TENANT_NAMESPACE)
+TENANT_COLLECTIONS = Needs("tenant collections", since=(0, 58), premium_feature="tenants",
+                           when=lambda namespace: namespace in (SHARED_TENANT_NAMESPACE, TENANT_NAMESPACE))
 IN_LIBRARY = Needs("Library collections", since=(0, 59), premium_feature="library",
                    when=lambda kind: kind in LIBRARY_TYPES)
 # Collection namespaces other than the default: their folders sit under these tree folders.
@@ -52,16 +55,19 @@ def _parent_id(raw: dict[str, Any]) -> int | None:
 class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCode, Kind):
     name = "collections"
     endpoint = "/api/collection"
+    after = ("tenants",)  # a tenant's own collection is known by the tenant's `tenant_collection_id`
     fields = {
         **common(*("created_at", "updated_at", "can_write", "can_delete", "can_restore", "is_remote_synced",
                    "entity_id_translated")),
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(),
         **{k: copy(default=None) for k in ("description", "authority_level")},
-        "namespace": copy(default=None, needs=SHARED_TENANT),  # snippets, or tenants' shared collections
+        "namespace": copy(default=None, needs=TENANT_COLLECTIONS),  # snippets, transforms, tenants' collections
         "type": copy(default=None, needs=IN_LIBRARY),
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),
+        # a tenant's own collection: the tenant it was made with (`list` reads it off the tenants' list)
+        "tenant_id": ref("tenants", as_="tenant", send=False),
         "location": ref("collections", as_="parent", container=True, read=_parent_id),
         "parent_id": skip("becomes the `parent` ref"),
         "effective_location": skip("derived from location for the current user"),
@@ -78,16 +84,20 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         include_personal = ctx.options.get("include_personal", False)
         seen: dict[Any, dict[str, Any]] = {}
         # GET /api/collection lists one namespace at a time: the default, snippet folders, transform folders, and
-        # where there can be tenants (0.58+, a token with the feature) their shared collections; each tenant's own
-        # tree is made with it
+        # where there can be tenants (0.58+, a token with the feature) their shared collections and each tenant's own
+        # tree (collections_rest/api.clj `GET /`: `?namespace=`)
         namespaces: tuple[dict[str, str], ...] = ({}, *({"namespace": ns} for ns in NAMESPACE_FOLDERS)) + (
-            ({"namespace": SHARED_TENANT_NAMESPACE},) if has_tenants(api) else ())
+            ({"namespace": SHARED_TENANT_NAMESPACE}, {"namespace": TENANT_NAMESPACE}) if has_tenants(api) else ())
         for params in [p | archived for p in namespaces for archived in ({}, {"archived": "true"})]:
             for raw in api.get(self.endpoint, params=params):
                 if not isinstance(raw.get("id"), int) or raw.get("type") in ("trash", "instance-analytics"):
                     continue  # the root and Trash pseudo-collections, Metabase's own analytics
                 seen.setdefault(raw["id"], raw)
         rows = list(seen.values())
+        owners = {t.get("tenant_collection_id"): t["id"] for t in ctx.raw.get("tenants") or []}
+        for raw in rows:
+            if raw.get("type") == TENANT_ROOT_TYPE:  # the raw collection does not say whose it is
+                raw["tenant_id"] = owners.get(raw["id"])
         if not include_personal:
             personal = {r["id"] for r in rows if r.get("personal_owner_id")}
             rows = [r for r in rows if r["id"] not in personal and not (set(_ancestors(r)) & personal)]
@@ -98,15 +108,20 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         if doc.get("personal_owner") and not doc.get("parent"):
             owner = doc["personal_owner"]["$ref"].split("/", 1)[1]
             return PathHint((PERSONAL_FOLDER,), owner)
+        if doc.get("tenant") and not doc.get("parent"):
+            return PathHint((TENANTS_FOLDER,), doc["tenant"]["$ref"].split("/", 1)[1])
         if doc.get("namespace") in NAMESPACE_FOLDERS and not doc.get("parent"):
             return PathHint((NAMESPACE_FOLDERS[doc["namespace"]],), doc["name"])
         return super().path(doc, folders)
 
 
-    # ---- import: by entity_id, then (parent, name, namespace); personal ones by owner, never created ----
+    # ---- import: by entity_id, then (parent, name, namespace); personal ones by owner and tenants' own by tenant,
+    # never created ----
     def match_key(self, doc, resolve):
         if doc.get("personal_owner"):
             return ("personal", resolve(doc["personal_owner"]))
+        if doc.get("type") == TENANT_ROOT_TYPE:
+            return ("tenant", resolve(doc.get("tenant")))
         if doc.get("type") == LIBRARY:
             return ("library",)  # one per instance, whatever the name (Metabase translates it)
         return ("collection", resolve(doc.get("parent")), doc["name"], doc.get("namespace"))
@@ -114,6 +129,8 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
     def raw_match_key(self, raw):
         if raw.get("personal_owner_id"):
             return ("personal", raw["personal_owner_id"])
+        if raw.get("type") == TENANT_ROOT_TYPE:
+            return ("tenant", raw.get("tenant_id"))
         if raw.get("type") == LIBRARY:
             return ("library",)
         ancestors = _ancestors(raw)
@@ -122,6 +139,8 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
     def comparable(self, doc):
         if doc.get("personal_owner"):
             return {"personal_owner": doc["personal_owner"]}  # Metabase names and places them itself
+        if doc.get("type") == TENANT_ROOT_TYPE:
+            return {"tenant": doc.get("tenant")}  # made, named and archived with its tenant
         if doc.get("type") == LIBRARY:
             return {"type": LIBRARY}
         return super().comparable(doc)
@@ -132,24 +151,28 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
     def write_order(self, doc, docs):
         """A sub-collection archived with (or inside) an archived one is written, and archived on its own if it is,
         before the archive of the one the cascade comes from; a live one inside it, after (api-surface §23)."""
-        return [] if doc.get("personal_owner") else super().write_order(doc, docs)
+        return [] if doc.get("personal_owner") or doc.get("type") == TENANT_ROOT_TYPE else super().write_order(doc, docs)
 
     def payload(self, doc, resolve, stage):
         if doc.get("personal_owner"):
             return {"_owner": ("personal", resolve(doc["personal_owner"]))}
+        if doc.get("type") == TENANT_ROOT_TYPE:
+            return {"_owner": ("tenant", resolve(doc.get("tenant")))}
         body = {"name": doc["name"], "description": doc.get("description"), "parent_id": resolve(doc.get("parent"))}
         if doc.get("authority_level"):
             body["authority_level"] = doc["authority_level"]
         return body
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
-        if req.doc.get("personal_owner"):
-            # Metabase creates a personal collection with its user; find it instead of making one.
+        if req.doc.get("personal_owner") or req.doc.get("type") == TENANT_ROOT_TYPE:
+            # Metabase makes a personal collection with its user, a tenant's own with the tenant: find it instead of
+            # making one.
             owner = req.payload.get("_owner")
             for raw in req.target.refresh(self.name):
-                if raw.get("personal_owner_id") and ("personal", raw["personal_owner_id"]) == owner:
+                if self.raw_match_key(raw) == owner:
                     return raw
-            raise MbportError(f"{self.address_of(req.doc)}: the owner's personal collection does not exist on the target")
+            whose = "owner's personal" if req.doc.get("personal_owner") else "tenant's own"
+            raise MbportError(f"{self.address_of(req.doc)}: the {whose} collection does not exist on the target")
         if req.doc.get("type") == LIBRARY:
             # The Library comes with its Data and Metrics collections; Metabase refuses any change to the root
             # itself (library/validation.clj `check-library-update`).
@@ -169,7 +192,7 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         return req.api.post(self.endpoint, json=body)  # live: the archive stage archives it after its contents
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
-        if req.doc.get("personal_owner") or req.doc.get("type") == LIBRARY:  # Metabase makes and names these
+        if req.doc.get("personal_owner") or req.doc.get("type") in (LIBRARY, TENANT_ROOT_TYPE):  # Metabase's own
             return req.target.find(self.name, req.target_id) or {"id": req.target_id}
         url = f"{self.endpoint}/{req.target_id}"
         on_its_own = bool(req.doc.get("archived")) and not archived_with_container(req.doc)
@@ -181,6 +204,11 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         # PUT writes an omitted `archived` as false: keep the target's state, unless the tree has it live.
         archived = bool(req.doc.get("archived")) and bool(req.api.get(url).get("archived"))
         return req.api.put(url, json={**req.payload, "archived": archived})
+
+    def archive(self, api, target_id):
+        if api.get(f"{self.endpoint}/{target_id}").get("type") == TENANT_ROOT_TYPE:
+            return  # pruned with its tenant, whose deactivation archives it (Metabase refuses any other change)
+        super().archive(api, target_id)
 
 
 def _ancestors(raw: dict[str, Any]) -> list[int]:

@@ -35,6 +35,24 @@ def test_a_tenant_has_a_unique_name_and_slug_and_its_own_collection(api):
     assert api.get("/api/ee/tenant", params={"status": "deactivated"}).json() == {"data": []}
 
 
+def test_a_tenants_own_collection_is_named_after_it_and_only_its_deactivation_changes_it(api):
+    """tenants/model.clj `define-before-insert` names it; collections_rest/api.clj `PUT /:id` refuses any change;
+    collections/create.clj `apply-defaults-to-collection` gives its children its namespace, not its type."""
+    tenant = api.post("/api/ee/tenant", json={"name": "Acme", "slug": "acme"}).json()
+    root_id = tenant["tenant_collection_id"]
+    root = api.get(f"/api/collection/{root_id}").json()
+    assert (root["name"], root["type"], root["location"]) == (
+        "Tenant Collection: Acme", "tenant-specific-root-collection", "/")
+    for change in ({"name": "Renamed"}, {"archived": True}, {"description": "words"}):
+        assert api.put(f"/api/collection/{root_id}", json=change).status_code == 400, change
+    assert api.get(f"/api/collection/{root_id}").json()["name"] == "Tenant Collection: Acme"
+    child = api.post("/api/collection", json={"name": "Drafts", "parent_id": root_id}).json()
+    assert (child["namespace"], child["type"], child["location"]) == ("tenant-specific", None, f"/{root_id}/")
+    listed = {c["name"] for c in api.get("/api/collection", params={"namespace": "tenant-specific"}).json()}
+    assert {"Tenant Collection: Acme", "Drafts"} <= listed
+    assert not {"Tenant Collection: Acme", "Drafts"} & {c["name"] for c in api.get("/api/collection").json()}
+
+
 def test_tenant_users_need_use_tenants_and_go_with_their_tenant(api):
     tenant = api.post("/api/ee/tenant", json={"name": "Acme", "slug": "acme"}).json()
     user = {"email": "alice@acme.example", "first_name": "Alice", "tenant_id": tenant["id"]}

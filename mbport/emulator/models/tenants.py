@@ -39,12 +39,14 @@ def get(state: State, tenant_id: int) -> Row:
 
 def create(state: State, body: dict[str, Any]) -> Row:
     """tenants/api.clj `create-tenant!`: a unique name and slug (400 otherwise); the tenant gets its own root
-    collection in the tenant-specific namespace."""
+    collection in the tenant-specific namespace, named after it (tenants/model.clj `define-before-insert`: "Tenant
+    Collection: <name>", kept when the tenant is renamed)."""
     if state.table("tenant").first(lambda t: t["name"] == body["name"] or t["slug"] == body["slug"]):
         raise errors.bad_request(TAKEN)
     tenant = state.table("tenant").insert({"name": body["name"], "slug": body["slug"], "is_active": True,
                                            "attributes": body.get("attributes"), "tenant_collection_id": None})
-    root = collections.insert_typed(state, name=body["name"], type=TENANT_ROOT_TYPE, namespace=TENANT_NAMESPACE)
+    root = collections.insert_typed(state, name=f"Tenant Collection: {body['name']}", type=TENANT_ROOT_TYPE,
+                                    namespace=TENANT_NAMESPACE)
     tenant.update(tenant_collection_id=root["id"])
     return tenant
 
@@ -93,6 +95,13 @@ def check_tenant_user(state: State, tenant_id: Any) -> None:
     if not use_tenants(state):
         raise errors.checkp("tenant_id", "Cannot create a Tenant User as Tenants are not enabled for this instance.")
     get(state, tenant_id)
+
+
+def check_collection_update(coll: Row) -> None:
+    """collections_rest/api.clj `PUT /:id`: a tenant's root collection cannot be updated (renamed, moved or archived:
+    a bare `check-400`); only its tenant's deactivation archives it."""
+    if coll.get("type") == TENANT_ROOT_TYPE:
+        raise errors.bad_request("Invalid Request.")
 
 
 def check_new_collection(state: State, namespace: str | None) -> None:

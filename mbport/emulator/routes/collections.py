@@ -64,6 +64,7 @@ def create_collection(ctx: Ctx):
 @route("PUT", "/api/collection/{id}")
 def update_collection(ctx: Ctx, id: int):  # noqa: A002
     coll = resolve(ctx.state, id)
+    tenants.check_collection_update(coll)
     model.update(ctx.state, ctx.user, coll, ctx.body or {})
     return shape.detail(ctx.state, ctx.user, coll)
 

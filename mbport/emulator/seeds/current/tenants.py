@@ -1,7 +1,8 @@
 """Tenants (0.58+, Enterprise `tenants`): `use-tenants` on, tenants Acme (with attributes) and Globex (deactivated),
-a tenant user of each, a tenant group Alice is in (beside the "All tenant users" group turning tenants on makes), and a
-shared tenant collection with a question in it (`tenant:acme`, `tenant:globex`, `user:alice`, `user:gus`,
-`group:Customer analysts`, `coll:Customer reports`)."""
+a tenant user of each, a tenant group Alice is in (beside the "All tenant users" group turning tenants on makes), a
+shared tenant collection with a question in it, and in Acme's own collection (made with the tenant) a question and a
+folder with another (`tenant:acme`, `tenant:globex`, `user:alice`, `user:gus`, `group:Customer analysts`,
+`coll:Customer reports`, `coll:Acme's own`, `coll:Acme drafts`)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,10 @@ def load(api: httpx.Client, ids: dict[str, Any]) -> None:
     native = {"database": ids["db:warehouse"], "type": "native", "native": {"query": "SELECT count(*) FROM orders"}}
     ok(api.post("/api/card", json={"name": "Order volume", "display": "scalar", "dataset_query": native,
                                    "visualization_settings": {}, "collection_id": ids["coll:Customer reports"]}))
+    # Acme's own collection (made with the tenant) holds a question and a folder Acme's people made in it
+    acme_root = ok(api.get(f"/api/ee/tenant/{ids['tenant:acme']}"))["tenant_collection_id"]
+    ids["coll:Acme's own"] = acme_root
+    ids["coll:Acme drafts"] = ok(api.post("/api/collection", json={"name": "Acme drafts", "parent_id": acme_root}))["id"]
+    for name, where in (("Acme orders", acme_root), ("Acme draft orders", ids["coll:Acme drafts"])):
+        ok(api.post("/api/card", json={"name": name, "display": "scalar", "dataset_query": native,
+                                       "visualization_settings": {}, "collection_id": where}))
