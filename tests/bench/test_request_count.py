@@ -56,7 +56,7 @@ def expected(api: MetabaseClient) -> Counter:
     count = Counter(LISTINGS)
     props = api.get("/api/session/properties")  # not api.version: the export must read it itself
     if int(props["version"]["tag"].split(".")[1]) >= 58 and props["token-features"].get("tenants"):
-        count["/api/collection"] += 2  # tenants' shared collections, live and archived
+        count["/api/collection"] += 4  # tenants' shared collections and their own, live and archived
     dashboards = {d["id"] for f in ("all", "archived") for d in api.get("/api/dashboard", params={"f": f})}
     count["/api/dashboard/N"] = len(dashboards)  # tabs and dashcards are in the detail only
     databases = api.get("/api/database")
