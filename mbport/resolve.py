@@ -96,7 +96,7 @@ class Target:
             todo, seen = [kind], set()
             while todo:
                 name = todo.pop()
-                if name not in seen:
+                if name not in seen and name in self.registry:
                     seen.add(name)
                     self.raw_by_kind.pop(name, None)
                     for key in [k for k in self._indexes if k[0] == name]:
