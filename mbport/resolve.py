@@ -21,6 +21,8 @@ class KindsByName(Protocol):
 
     def __getitem__(self, name: str) -> Any: ...
 
+    def __contains__(self, name: str) -> bool: ...
+
 
 class UnresolvedRef(MbportError):
     """A ref whose object has no id on the target (yet)."""
