@@ -16,6 +16,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    Needs,
     NeverPruned,
     PathContext,
     PathHint,
@@ -36,6 +37,7 @@ from mbport.api import (
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 ENABLED_SETTING_SINCE = (0, 64)
+JOB_ACTIVE_SINCE = (0, 60)
 DISABLED = ("transforms are turned off on it (its `transforms-enabled` setting is false): start it with "
             "MB_TRANSFORMS_ENABLED=true or turn transforms on in Data Studio, then import again")
 
@@ -129,7 +131,10 @@ class TransformJobs(Requires, DescribesChanges, Kind):
         "ui_display_type": copy(default="cron/raw"),
         "tag_ids": custom("refs to transform-tags, in the job's order"),
         "built_in_type": skip("set by Metabase's migration on its default jobs, cleared by their first edit"),
-        "active": skip("turned on and off by the scheduler's own routes, not by the job's PUT"),
+        # Disabled jobs do not run on schedule (0.60+: migrations/060/20260504_transform_job_active.yaml); POST makes
+        # every job active, PUT {"active": false} disables one (Data Studio's Disable)
+        "active": copy(default=True, needs=Needs("disabled transform jobs", since=JOB_ACTIVE_SINCE,
+                                                 when=lambda active: active is False)),
         "last_run": skip("run history of this instance"),
         "next_run": skip("when the scheduler fires next, on this instance"),
     }
@@ -146,6 +151,12 @@ class TransformJobs(Requires, DescribesChanges, Kind):
 
     def payload(self, doc, resolve, stage):
         return {**self.spec.payload(doc, resolve), "tag_ids": [resolve(t) for t in doc.get("tag_ids") or []]}
+
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        made = req.api.post(self.endpoint, json={k: v for k, v in req.payload.items() if k != "active"})
+        if req.doc.get("active") is False:  # a new job is active (POST takes no `active`)
+            made = req.api.put(f"{self.endpoint}/{made['id']}", json={"active": False})
+        return made
 
     def archive(self, api, target_id):
         api.delete(f"{self.endpoint}/{target_id}")

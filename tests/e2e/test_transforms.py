@@ -161,6 +161,7 @@ def test_a_round_trip_holds_the_transforms_family_on_both_servers(source, regist
     assert held["transforms"]["Very big orders"]["folder"] == ["transforms", "Pipelines", "Staging"]
     assert {"finance", "nightly", "hourly"} <= set(held["tags"]) and len(held["tags"]) == 6  # defaults adopted
     assert held["jobs"]["Nightly finance"]["tags"] == ["nightly", "finance"]
+    assert (held["jobs"]["Nightly finance"]["active"], held["jobs"]["Weekly archive"]["active"]) == (True, False)
     assert "def score" in held["library"][1]
     assert_settled(importer(emu, session, tree, registry, tmp_path), emu)
 
@@ -224,7 +225,7 @@ def test_prune_deletes_the_transforms_and_jobs_the_tree_no_longer_has(source, re
     assert prune.apply(plan).failed == {}
     held = holdings(emu, session)
     assert set(held["transforms"]) == {"Orders per product", "Customer scores"}
-    assert set(held["jobs"]) == {"Hourly job", "Daily job", "Weekly job", "Monthly job"}  # the defaults stay
+    assert set(held["jobs"]) == {"Hourly job", "Daily job", "Weekly job", "Monthly job", "Weekly archive"}  # defaults stay
 
 
 def test_diff_reads_transform_changes_like_an_admin_says_them(source, tmp_path):
@@ -252,3 +253,15 @@ def test_diff_reads_transform_changes_like_an_admin_says_them(source, tmp_path):
     assert "transform 'Orders per product': writes product_orders instead of orders_per_product" in lines, lines
     assert any(line.startswith("transform-job 'Nightly finance':") and "tags: -'finance'" in line
                and "schedule" in line for line in lines), lines
+
+
+def test_a_disabled_job_needs_0_60_where_transform_jobs_got_their_active_flag(registry):
+    """No emulated release has transforms without `active` (0.59 only): the field's need is read off the spec."""
+    from mbport.client import MetabaseVersion
+
+    jobs = registry["transform-jobs"]
+    doc = {"name": "Weekly archive", "schedule": "0 0 4 ? * 1 *", "active": False}
+    why = jobs.spec.unmet_needs(doc, MetabaseVersion.parse("v0.59.3"), {})
+    assert why == "Metabase v0.59.3 has no disabled transform jobs (they exist from 0.60 on)"
+    assert jobs.spec.unmet_needs(doc, MetabaseVersion.parse("v0.60.1"), {}) is None
+    assert jobs.spec.unmet_needs({**doc, "active": True}, MetabaseVersion.parse("v0.59.3"), {}) is None

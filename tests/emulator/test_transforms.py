@@ -132,3 +132,15 @@ def test_the_python_library_is_one_path_behind_transforms_python():
     assert refused.status_code == 402 and "Transforms Python is a paid feature" in refused.text
     _, oss = instance(premium=None)
     assert oss.get("/api/ee/transforms-python/library/common").status_code == 404  # no EE routes at all
+
+
+def test_a_job_is_disabled_and_re_enabled_by_its_put_and_made_active_whatever_the_post_says():
+    """transform_job.active (migrations/060/20260504_transform_job_active.yaml); Data Studio's Disable and Re-enable
+    send PUT {"active": ...} (JobMoreMenu.unit.spec.tsx); POST has no such key."""
+    _, http = instance()
+    job = http.post("/api/transform-job", json={"name": "J", "schedule": "0 0 * * * ? *", "active": False}).json()
+    assert job["active"] is True
+    assert http.put(f"/api/transform-job/{job['id']}", json={"active": False}).json()["active"] is False
+    assert http.get(f"/api/transform-job/{job['id']}").json()["active"] is False
+    assert {j["name"]: j["active"] for j in http.get("/api/transform-job").json()}["J"] is False
+    assert http.put(f"/api/transform-job/{job['id']}", json={"active": True}).json()["active"] is True

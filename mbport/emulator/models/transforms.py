@@ -21,6 +21,10 @@ from .versions import minor_version
 TRANSFORM, TAG, JOB, LIBRARY = "transform", "transform_tag", "transform_job", "transform_library"
 
 SINCE = 59  # /api/transform, /api/transform-tag, /api/transform-job (versions.md: "not available before v59")
+# transform_job.active (resources/migrations/060/20260504_transform_job_active.yaml, changeSet v60.2026-05-04:
+# "Inactive jobs do not run on schedule", default true): Data Studio's Disable / Re-enable send PUT {"active": ...}
+# (frontend JobMoreMenu.unit.spec.tsx); a job is created active whatever POST says (its body has no such key)
+JOB_ACTIVE_SINCE = 60
 ENABLED_SETTING_SINCE = 64  # self-hosted instances must turn on `transforms-enabled` (api changelog 0.64)
 ENABLED_SETTING = "transforms-enabled"
 
@@ -273,6 +277,8 @@ def update_job(state: State, job: Row, body: dict[str, Any]) -> None:
     """Only the keys given and not null are written (`m/assoc-some`); a built-in job becomes an ordinary one."""
     check_job(state, body)
     changes = {k: body[k] for k in ("name", "description", "schedule", "ui_display_type") if body.get(k) is not None}
+    if body.get("active") is not None and minor_version(state) >= JOB_ACTIVE_SINCE:
+        changes["active"] = bool(body["active"])
     if "tag_ids" in body and body["tag_ids"] is not None:
         changes["tag_ids"] = [t for t in dict.fromkeys(body["tag_ids"]) if state.table(TAG).get(t) is not None]
     if changes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import transforms as model
+from ..models.versions import minor_version
 from ..store import Row, State
 from .tables import table_out
 from .users import creator
@@ -44,7 +45,7 @@ def tag_out(state: State, row: Row) -> dict[str, Any]:
 def job_out(state: State, row: Row) -> dict[str, Any]:
     """A job hydrated with :tag_ids (in position order) and :last_run (none has run here)."""
     keys = ("id", "name", "description", "schedule", "ui_display_type", "entity_id", "created_at", "updated_at",
-            "built_in_type", "active")
+            "built_in_type") + (("active",) if minor_version(state) >= model.JOB_ACTIVE_SINCE else ())
     return {k: row.get(k) for k in keys} | {"tag_ids": list(row.get("tag_ids") or []), "last_run": None}
 
 

@@ -1,5 +1,5 @@
 """Transforms: folders (collections in the `transforms` namespace), tags, a job, an MBQL, a native (reading a card)
-and a Python transform writing tables into the warehouse, and the Python library they import.
+and a Python transform writing tables into the warehouse, a disabled job, and the Python library they import.
 
 Transforms are turned on first (`transforms-enabled`, as an admin does in Data Studio; 0.64+ refuses them until
 then). Ids: `tcoll:<name>`, `ttag:<name>` (custom tags; the built-in `hourly` ... `monthly` are the instance's
@@ -61,4 +61,7 @@ def load(api: httpx.Client, ids: dict[str, Any]) -> None:
         "name": "Nightly finance", "description": "Rebuilds the finance tables every night",
         "schedule": "0 30 2 * * ? *", "ui_display_type": "cron/builder",
         "tag_ids": [ids["ttag:nightly"], ids["ttag:finance"]]}))["id"]
+    ids["tjob:Weekly archive"] = ok(api.post("/api/transform-job", json={
+        "name": "Weekly archive", "schedule": "0 0 4 ? * 1 *", "tag_ids": [ids["ttag:finance"]]}))["id"]
+    ok(api.put(f"/api/transform-job/{ids['tjob:Weekly archive']}", json={"active": False}))  # Data Studio's Disable
     ok(api.put("/api/ee/transforms-python/library/common", json={"source": LIBRARY}))
