@@ -24,7 +24,8 @@ and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what 
 None leaves the item out).
 
 Two more options say what the target must be able to do with a field: `needs=Needs(...)` (a doc holding the field
-needs a Metabase version or an Enterprise feature: plan refuses it on a target without, by name) and, on `copy`,
+needs a Metabase version or an Enterprise feature: plan refuses it on a target without, by name; a tuple of them,
+each with its own `when`, for values that arrived in different releases) and, on `copy`,
 `unwritable="reason"` (exported, never sent: no API request writes it; plan and import say so by name whenever the
 target's value is not the tree's, instead of reporting an update nothing can make).
 
@@ -93,7 +94,8 @@ class Field:
     nested: Spec | None = None  # each: the items' declarations
     sort: Callable[[dict[str, Any]], Any] | None = None  # each: orders the exported items
     more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None  # each
-    needs: Needs | None = None  # what a target needs to hold a doc with this field (version, Enterprise feature)
+    # what a target needs to hold a doc with this field (version, Enterprise feature); several: each for its values
+    needs: Needs | tuple[Needs, ...] | None = None
     container: bool = False  # ref: names the doc whose folder this doc lives in (a card's collection)
     unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
 
@@ -165,7 +167,7 @@ class Field:
 
 
 def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
-         read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | None = None,
+         read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | tuple[Needs, ...] | None = None,
          unwritable: str = "", late: Callable[[Any], set[str]] | None = None) -> Field:
     """The raw value, as it is, in the doc (and back in the payload). `unwritable`: why no API request can write
     it (it is exported, never sent, and plan names it when the target's value differs). `late`: as on `custom`."""
@@ -359,8 +361,8 @@ class Spec:
     def unmet_needs(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> str | None:
         """Why a target cannot hold this doc because of a field it holds (`needs`); None: it can."""
         for out, (_, f) in self.by_out.items():
-            if f.needs is not None and out in doc and f.needs.applies(doc[out]):
-                reason = f.needs.unmet(version, features)
+            for needs in (f.needs if isinstance(f.needs, tuple) else (f.needs,)) if out in doc else ():
+                reason = needs.unmet(version, features) if needs is not None and needs.applies(doc[out]) else None
                 if reason:
                     return reason
         return None

@@ -37,12 +37,16 @@ from mbport.api import (
 )
 
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
-# its Data and Metrics collections; sub-collections inherit the type (collections/create.clj).
-LIBRARY, LIBRARY_TYPES = "library", ("library", "library-data", "library-metrics")
+# its Data and Metrics collections, and from 0.65 its Dashboards (migrations/065/20261006_library_dashboards.yaml);
+# sub-collections inherit the type (collections/create.clj).
+LIBRARY, LIBRARY_DASHBOARDS = "library", "library-dashboards"
+LIBRARY_TYPES = ("library", "library-data", "library-metrics", LIBRARY_DASHBOARDS)
 TENANT_COLLECTIONS = Needs("tenant collections", since=(0, 58), premium_feature="tenants",
                            when=lambda namespace: namespace in (SHARED_TENANT_NAMESPACE, TENANT_NAMESPACE))
 IN_LIBRARY = Needs("Library collections", since=(0, 59), premium_feature="library",
                    when=lambda kind: kind in LIBRARY_TYPES)
+LIBRARY_DASHBOARDS_NEEDS = Needs("Library dashboards", since=(0, 65), premium_feature="library",
+                                 when=lambda kind: kind == LIBRARY_DASHBOARDS)
 # Collection namespaces other than the default: their folders sit under these tree folders.
 NAMESPACE_FOLDERS = {"snippets": SNIPPETS_FOLDER, "transforms": TRANSFORMS_FOLDER}
 
@@ -63,7 +67,7 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         "entity_id": copy(), "name": copy(),
         **{k: copy(default=None) for k in ("description", "authority_level")},
         "namespace": copy(default=None, needs=TENANT_COLLECTIONS),  # snippets, transforms, tenants' collections
-        "type": copy(default=None, needs=IN_LIBRARY),
+        "type": copy(default=None, needs=(IN_LIBRARY, LIBRARY_DASHBOARDS_NEEDS)),
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),
         # a tenant's own collection: the tenant it was made with (`list` reads it off the tenants' list)
@@ -179,7 +183,7 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
             return req.api.post("/api/ee/library")
         body = dict(req.payload)
         if req.doc.get("type") in LIBRARY_TYPES:
-            # Data and Metrics came with the Library: the one of that type right under the root is this one
+            # Data, Metrics (and Dashboards) came with the Library: the one of that type right under the root is this one
             rows = req.target.refresh(self.name)
             roots = {r["id"] for r in rows if r.get("type") == LIBRARY}
             for raw in rows:

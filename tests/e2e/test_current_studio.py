@@ -77,13 +77,17 @@ def library_view(inst: Instance) -> dict:
     names = {c["id"]: c["name"] for rows in by_type.values() for c in rows}
     with inst.api() as api:
         library = api.get("/api/ee/library").json()
-        revenue = next(c for c in api.get("/api/card", params={"f": "all"}).json() if c["name"] == "Revenue")
+        cards = api.get("/api/card", params={"f": "all"}).json()
+        revenue = next(c for c in cards if c["name"] == "Revenue")
+        weekly = next(d for d in api.get("/api/dashboard").json() if d["name"] == "Weekly revenue")
+        question = next(c for c in cards if c.get("dashboard_id") == weekly["id"])
     view = {
         "library": (library["name"], library["type"]),
         "library collections": sorted((c["name"], t, c.get("description"), names.get(c.get("parent_id")))
-                                      for t in ("library", "library-data", "library-metrics")
+                                      for t in ("library", "library-data", "library-metrics", "library-dashboards")
                                       for c in by_type.get(t, [])),
         "metric in": (names[revenue["collection_id"]], revenue["type"]),
+        "dashboard in": (names[weekly["collection_id"]], question["name"], names[question["collection_id"]]),
     }
     for name in ("orders", "products", "customers"):
         t = table(inst, name)
@@ -105,6 +109,8 @@ def test_a_round_trip_holds_the_library_and_data_studio_equal_on_both_servers(ex
     assert wanted["products"]["layer"] == "final" and wanted["library collections"]
     assert library_view(target) == wanted
     assert ("Curated", "library-data", "Tables the analysts vouch for", "Data") in wanted["library collections"]
+    assert ("Weekly", "library-dashboards", None, "Dashboards") in wanted["library collections"]
+    assert wanted["dashboard in"] == ("Weekly", "Weekly revenue by product", "Weekly")
     again = mbport("plan", tree, *flags(target, tmp_path))
     assert again.code == 0 and "Plan: 0 to create, 0 to update" in again.out, again.out
 
@@ -155,11 +161,16 @@ def test_a_public_link_is_named_as_something_import_cannot_keep(exported, instan
 @pytest.mark.parametrize(("profile", "premium", "why"), [
     ("0.65", None, "its token has no library feature, which Library collections need"),
     ("0.56", "all", "has no Library collections (they exist from 0.59 on)"),
+    ("0.63", "all", "has no Library dashboards (they exist from 0.65 on)"),
 ])
 def test_a_target_without_the_library_refuses_it_in_plan_by_name_before_writing(exported, instances, tmp_path,
                                                                                  profile, premium, why):
     problems = refused(instances, exported[1], tmp_path, profile, premium)
     assert any("collections/" in p and why in p and "--skip-unsupported" in p for p in problems), problems
+    if profile == "0.63":  # it has the Library, not its Dashboards section (0.65)
+        assert any("collection 'Dashboards'" in p and why in p for p in problems), problems
+        assert not any("collection 'Library'" in p for p in problems), problems
+        return
     assert any("collection 'Library'" in p for p in problems), problems
     assert any("tables/Handmade Warehouse//orders: the target cannot hold table 'orders'" in p for p in problems)
 

@@ -32,12 +32,14 @@ def library(api) -> dict[str, dict]:
     return {c["type"]: c for c in api.get("/api/collection").json() if str(c.get("type")).startswith("library")}
 
 
-def test_the_library_comes_with_data_and_metrics_once(ee):
+def test_the_library_comes_with_data_metrics_and_from_0_65_dashboards_once(ee):
     _, api = ee
     assert api.get("/api/ee/library").json() == {"data": None}
     colls = library(api)
     assert {t: c["name"] for t, c in colls.items()} == {
-        "library": "Library", "library-data": "Data", "library-metrics": "Metrics"}
+        "library": "Library", "library-data": "Data", "library-metrics": "Metrics", "library-dashboards": "Dashboards"}
+    _, older = instance("0.63")
+    assert set(library(older)) == {"library", "library-data", "library-metrics"}
     assert colls["library-data"]["location"] == f"/{colls['library']['id']}/"
     again = api.post("/api/ee/library")
     assert (again.status_code, again.text) == (400, "Library already exists")
@@ -141,3 +143,25 @@ def test_measures_and_metrics_keep_the_dimension_ids_their_first_read_made(ee):
                                            "definition": {"aggregation": [["count"]]}}).json()
     assert {d["id"] for d in api.get(f"/api/measure/{again['id']}").json()["dimensions"]}.isdisjoint(
         {d["id"] for d in dims})  # random per object: another instance can never make the same ones
+
+
+def test_the_dashboards_section_holds_dashboards_and_their_questions_only(ee):
+    """library/validation_test.clj `check-allowed-content-dashboards` (0.65): dashboards and their questions, no
+    standalone question, model or metric, sub-collections of its type; no dashboard in Data or Metrics."""
+    _, api = ee
+    colls = library(api)
+    home = colls["library-dashboards"]["id"]
+    sub = api.post("/api/collection", json={"name": "Sales", "parent_id": home}).json()
+    assert sub["type"] == "library-dashboards"
+    dash = api.post("/api/dashboard", json={"name": "Board", "collection_id": sub["id"]})
+    assert dash.status_code == 200, dash.text
+    table = tables(api)["orders"]
+    query = {"database": table["db_id"], "type": "query", "query": {"source-table": table["id"]}}
+    card = {"name": "Q", "display": "table", "visualization_settings": {}, "dataset_query": query}
+    inside = api.post("/api/card", json={**card, "dashboard_id": dash.json()["id"]})
+    assert inside.status_code == 200 and inside.json()["collection_id"] == sub["id"], inside.text
+    for kind in ("question", "model", "metric"):
+        alone = api.post("/api/card", json={**card, "type": kind, "collection_id": home})
+        assert (alone.status_code, alone.text) == (400, "Can only add dashboards to the 'Dashboards' collection")
+    data = api.post("/api/dashboard", json={"name": "No", "collection_id": colls["library-data"]["id"]})
+    assert (data.status_code, data.text) == (400, "Can only add tables to the 'Data' collection")

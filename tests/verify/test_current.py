@@ -34,6 +34,8 @@ DATA_STUDIO_COLUMNS = ("data_layer", "data_source", "data_authority", "owner_use
 def version_caused(older: str, line: str) -> bool:
     if line in VERSION_CAUSED.get(older, set()):
         return True
+    if older == "0.63" and ": remapping: " in line and line.endswith(" missing on target"):
+        return True  # a measure's or metric's persisted dimensions: the emulated 0.63 keeps none (DIMENSIONS_SINCE)
     return older == "0.56" and line.startswith("table '") and line.split("': ", 1)[1].split(":")[0] in DATA_STUDIO_COLUMNS
 
 
@@ -82,13 +84,10 @@ def test_into_an_older_release_what_it_lacks_is_refused_by_name_then_skipped(cur
     emu, api, registry = *target(older), load_plugins()
     run = open_import(api, tree, options(tmp_path))
     planned = run.plan()
-    lacking = {addr for addr, doc in run.tree.docs.items()
-               if unsupported(registry[address_kind(addr)], api.version, api.token_features)}
+    lacking = {addr for addr, doc in run.tree.docs.items()  # a kind it lacks, or a doc it cannot hold (0.65 fields)
+               if unsupported(registry[address_kind(addr)], api.version, api.token_features, doc, run.tree.docs)}
     for addr in lacking:
         assert any(addr in p and "the target cannot hold" in p for p in planned.problems), (addr, planned.problems)
-    if not lacking:  # until a part of the seed holds a kind 0.63 lacks
-        assert planned.problems == []
-        return
     before = len(emu.request_log)
     with pytest.raises(MbportError):
         run.apply(planned)
@@ -103,4 +102,4 @@ def test_into_an_older_release_what_it_lacks_is_refused_by_name_then_skipped(cur
     missing = [line for line in objects if not version_caused(older, line)]
     # what was left out, and what refers to it (a group's members, a collection's grants: "(only on source)")
     assert rows == [] and missing and all("only in source" in line or "(only on source)" in line
-                                          for line in missing), objects
+                                          for line in missing), "\n".join(missing)

@@ -186,7 +186,8 @@ def create_card(state: State, user: Row, body: dict) -> Row:
         placement["collection_id"] = collections.resolve(state, placement["collection_id"])["id"]
     collection_id = actual_collection_id(state, placement)
     check_target_collection(state, user, collection_id)
-    library_rules.check_allowed_content(state, body.get("type") or "question", collection_id)
+    library_rules.check_allowed_content(state, library_rules.card_content(body.get("type"), body.get("dashboard_id")),
+                                        collection_id)
     query = store_query(state, body["dataset_query"])
     # A new pin at collection_position shifts the collection's pins at and after it (create-card!).
     collections.maybe_reconcile_collection_position(
@@ -243,8 +244,9 @@ def update_card(state: State, user: Row, card_id: int, body: dict, delete_old_da
         updates["collection_id"] = actual_collection_id(state, updates)
         if updates["collection_id"] != card.get("collection_id"):
             check_target_collection(state, user, updates["collection_id"])
-            library_rules.check_allowed_content(state, updates.get("type") or card.get("type") or "question",
-                                                updates["collection_id"])
+            content = library_rules.card_content(updates.get("type") or card.get("type"),
+                                                 updates.get("dashboard_id", card.get("dashboard_id")))
+            library_rules.check_allowed_content(state, content, updates["collection_id"])
     if dashboard_changes and updates.get("dashboard_id"):
         if updates.get("archived"):
             raise errors.bad_request()

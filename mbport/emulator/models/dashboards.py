@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import errors, events
 from ..store import Row, State
-from . import collections
+from . import collections, library_rules
 from .collections import check_not_trash, maybe_reconcile_collection_position
 
 GRID_WIDTH = 24
@@ -308,6 +308,7 @@ def _check_collection(state: State, user: Row | None, collection_id: int | None)
     check_not_trash(target)  # collection.clj `check-write-perms-for-collection`
     if not allowed(state, user, collection_id, write=True):
         raise errors.forbidden()
+    library_rules.check_allowed_content(state, "dashboard", collection_id)
 
 
 

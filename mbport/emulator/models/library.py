@@ -11,6 +11,8 @@ from . import collections
 from .library_rules import (
     FEATURE,
     LIBRARY,
+    LIBRARY_DASHBOARDS,
+    LIBRARY_DASHBOARDS_SINCE,
     LIBRARY_DATA,
     LIBRARY_METRICS,
     LIBRARY_TYPES,
@@ -20,7 +22,8 @@ from .library_rules import (
 from .versions import minor_version
 
 INCLUDE_LIBRARY_SINCE = 63  # GET /api/collection/tree hides the Library unless include-library=true (versions.md)
-__all__ = ["FEATURE", "LIBRARY", "LIBRARY_DATA", "LIBRARY_METRICS", "LIBRARY_TYPES", "active", "check_allowed_content"]
+__all__ = ["FEATURE", "LIBRARY", "LIBRARY_DASHBOARDS", "LIBRARY_DATA", "LIBRARY_METRICS", "LIBRARY_TYPES", "active",
+           "check_allowed_content"]
 
 
 def hidden_from_tree(state: State, coll: Row, q: dict[str, Any]) -> bool:
@@ -36,12 +39,15 @@ def library_collection(state: State) -> Row | None:
 
 def create_library(state: State) -> Row:
     """POST /api/ee/library: the Library with its Data and Metrics collections (collection.clj
-    `create-library-collection!`); a second one is a 400 (library/api.clj `POST /`)."""
+    `create-library-collection!`), and from 0.65 its Dashboards (migrations/065/20261006_library_dashboards.yaml:
+    "New Libraries create it with the other sections"); a second one is a 400 (library/api.clj `POST /`)."""
     if library_collection(state) is not None:
         raise errors.bad_request("Library already exists")
     library = collections.insert_typed(state, name="Library", type=LIBRARY, location="/")
     inside = collections.children_location(library)
-    for name, kind in (("Data", LIBRARY_DATA), ("Metrics", LIBRARY_METRICS)):
+    sections = (("Data", LIBRARY_DATA), ("Metrics", LIBRARY_METRICS)) + (
+        (("Dashboards", LIBRARY_DASHBOARDS),) if minor_version(state) >= LIBRARY_DASHBOARDS_SINCE else ())
+    for name, kind in sections:
         collections.insert_typed(state, name=name, type=kind, location=inside)
     return library
 
