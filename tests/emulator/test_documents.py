@@ -120,8 +120,12 @@ def test_names_must_be_non_blank(admin):
     assert admin.post("/api/document", json={"document": body()}).status_code == 400
 
 
+@pytest.mark.allow_invalid_requests  # bodies the spec refuses, sent to a release without the route
 def test_releases_before_0_57_have_no_documents():
     emu = Emulator("0.56")
     api = make_client(emu, **{"X-Metabase-Session": bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)})
     assert api.get("/api/document").status_code == 404
     assert api.post("/api/document", json={"name": "x", "document": body()}).status_code == 404
+    # an unknown route: 404 before any look at the body (which 0.57+ refuses with a 400)
+    assert api.post("/api/document", json={"document": body()}).status_code == 404
+    assert api.put("/api/document/1", json={"name": ""}).status_code == 404

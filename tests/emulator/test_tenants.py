@@ -3,6 +3,8 @@ source has them (models/tenants.py cites it)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from mbport.emulator import Emulator, bootstrap
@@ -72,8 +74,12 @@ def test_tenant_users_need_use_tenants_and_go_with_their_tenant(api):
     api.put(f"/api/ee/tenant/{tenant['id']}", json={"is_active": True})
     assert api.get(f"/api/user/{alice['id']}").json()["is_active"] is True
     assert api.get(f"/api/collection/{tenant['tenant_collection_id']}").json()["archived"] is False
-    off = api.put("/api/setting/use-tenants", json={"value": False})
-    assert off.status_code == 500 and "a tenant user exists" in off.text
+    assert api.put("/api/setting/use-tenants", json={"value": False}).status_code == 204  # update-use-tenants!
+    assert api.get(f"/api/user/{alice['id']}").json()["is_active"] is False
+    assert api.get(f"/api/ee/tenant/{tenant['id']}").json()["is_active"] is False
+    api.put("/api/setting/use-tenants", json={"value": True})
+    api.put(f"/api/ee/tenant/{tenant['id']}", json={"is_active": True})  # brings back who went with it
+    assert api.get(f"/api/user/{alice['id']}").json()["is_active"] is True
 
 
 def test_a_shared_tenant_collection_needs_tenants_on(api):
@@ -150,3 +156,19 @@ def test_a_release_before_the_route_answers_404_before_looking_at_the_body(metho
     assert current.status_code == 400, current.text
     older = instance(profile="0.56").request(method, path, json=body)
     assert older.status_code == 404, older.text
+
+
+def test_a_tenant_group_gets_the_least_data_permissions_on_every_database(api, tmp_path):
+    """data_permissions.clj `set-external-group-permissions!` (permissions_group.clj `set-default-permission-values!`
+    for a tenant group, database.clj for a new database): not All Users' levels, the least of each."""
+    api.put("/api/setting/use-tenants", json={"value": True})
+    analysts = api.post("/api/permissions/group", json={"name": "Customer analysts", "is_tenant_group": True}).json()
+    staff = api.post("/api/permissions/group", json={"name": "Staff"}).json()
+    sqlite3.connect(tmp_path / "later.db").execute("CREATE TABLE t (id INTEGER)")
+    db = api.post("/api/database", json={"engine": "sqlite", "name": "Later", "details": {"db": str(tmp_path / "later.db")}})
+    assert db.status_code == 200, db.text
+    graph = api.get("/api/permissions/graph").json()["groups"]
+    tenants = {g["magic_group_type"]: g["id"] for g in api.get("/api/permissions/group").json()}["all-external-users"]
+    for gid in (analysts["id"], tenants):  # the least of everything, which the graph leaves out (blocked, no, none)
+        assert str(gid) not in graph, graph
+    assert {p["view-data"] for p in graph[str(staff["id"])].values()} == {"unrestricted"}

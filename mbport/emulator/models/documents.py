@@ -13,17 +13,12 @@ from typing import Any
 from .. import errors, events
 from ..store import Row, State
 from . import cards, collections
-from .versions import require_version
 
 DOCUMENTS_SINCE = 57
 CONTENT_TYPE = "application/json+vnd.prose-mirror"
 CARD_EMBED = "cardEmbed"
 NAME_RULE = "value must be a non-blank string between 1 and 254 characters."
 MUST_BE_ARCHIVED = "Document must be archived before it can be deleted."
-
-
-def require_documents(state: State) -> None:
-    require_version(state, DOCUMENTS_SINCE)
 
 
 def document_or_404(state: State, document_id: int) -> Row:

@@ -124,6 +124,13 @@ def _new_group_perms(store: dict[str, Any], all_users_id: int | None, db_id: int
     }
 
 
+def _external_group_perms() -> dict[str, Any]:
+    """A tenant group's permissions on any database, whether the group or the database is the newer: the least of
+    every permission (data_permissions.clj `set-external-group-permissions!`, called by permissions_group.clj
+    `set-default-permission-values!` and database.clj `set-new-database-permissions!` for `is_tenant_group` groups)."""
+    return {perm: least(perm) for perm in ("view-data", "create-queries", "download", "data-model", "details")}
+
+
 def sync_defaults(state: State) -> None:
     """Give every (group, database) pair that has no permissions yet Metabase's defaults.
 
@@ -141,7 +148,8 @@ def sync_defaults(state: State) -> None:
             key = (group["id"], db["id"])
             if key not in store["perms"]:
                 store["perms"][key] = (
-                    _new_group_perms(store, all_users_id, db["id"]) if new_group
+                    _external_group_perms() if group.get("is_tenant_group")
+                    else _new_group_perms(store, all_users_id, db["id"]) if new_group
                     else _new_database_perms(store, group["id"])
                 )
         store["known_groups"].add(group["id"])

@@ -33,7 +33,7 @@ def put_setting(ctx: Ctx, key: str):
     ctx.require_superuser()
     setting = resolve(key)
     write, value = prepare(setting, ctx.body["value"], ctx.state.extra.get(premium.KEY, frozenset()))
-    tenants.check_turning_off(ctx.state, setting.key, value)
+    tenants.before_setting(ctx.state, setting.key, value)
     if write:
         write_value(ctx.state, setting, value)
         tenants.after_setting(ctx.state, setting.key, value)
@@ -47,7 +47,7 @@ def put_settings(ctx: Ctx):
     features = ctx.state.extra.get(premium.KEY, frozenset())
     prepared = [(resolve(k), *prepare(resolve(k), v, features)) for k, v in (ctx.body or {}).items()]
     for setting, _, value in prepared:
-        tenants.check_turning_off(ctx.state, setting.key, value)
+        tenants.before_setting(ctx.state, setting.key, value)
     for setting, write, value in prepared:
         if write:
             write_value(ctx.state, setting, value)
