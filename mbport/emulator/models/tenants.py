@@ -83,7 +83,7 @@ def before_setting(state: State, key: str, value: Any) -> None:
         return
     for tenant in state.table("tenant").where(is_active=True):
         tenant.update(is_active=False)
-    for user in state.table("user").where(lambda u: u.get("tenant_id") is not None and u.get("is_active")):
+    for user in state.table("user").where(lambda u: u.get("tenant_id") is not None and bool(u.get("is_active"))):
         user.update(is_active=False, deactivated_with_tenant=True)
 
 
