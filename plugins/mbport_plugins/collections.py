@@ -49,6 +49,9 @@ LIBRARY_DASHBOARDS_NEEDS = Needs("Library dashboards", since=(0, 65), premium_fe
                                  when=lambda kind: kind == LIBRARY_DASHBOARDS)
 # Collection namespaces other than the default: their folders sit under these tree folders.
 NAMESPACE_FOLDERS = {"snippets": SNIPPETS_FOLDER, "transforms": TRANSFORMS_FOLDER}
+# An older release takes a `transforms` collection without complaint (collection.clj `assert-valid-namespace` only
+# checks the parent's namespace) but has no transforms to put in it: a folder nothing can use, refused by name.
+TRANSFORM_FOLDERS = Needs("transform folders", since=(0, 59), when=lambda namespace: namespace == "transforms")
 
 
 def _parent_id(raw: dict[str, Any]) -> int | None:
@@ -66,7 +69,8 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(),
         **{k: copy(default=None) for k in ("description", "authority_level")},
-        "namespace": copy(default=None, needs=TENANT_COLLECTIONS),  # snippets, transforms, tenants' collections
+        # snippets, transforms, tenants' collections
+        "namespace": copy(default=None, needs=(TENANT_COLLECTIONS, TRANSFORM_FOLDERS)),
         "type": copy(default=None, needs=(IN_LIBRARY, LIBRARY_DASHBOARDS_NEEDS)),
         **ARCHIVED,
         "personal_owner_id": ref("users", as_="personal_owner"),

@@ -175,6 +175,9 @@ def test_a_target_older_than_transforms_refuses_them_in_plan_by_name(source, reg
     refused = [p for p in plan.problems if "cannot hold" in p]
     for kind in ("transforms", "transform-tags", "transform-jobs", "python-libraries"):
         assert any(f"cannot hold {kind}: Metabase v1.56.13 has no {kind}" in p for p in refused), (kind, refused)
+    for folder in ("Pipelines", "Staging"):  # a `transforms` collection 0.56 would take, with nothing to hold
+        assert any(f"cannot hold collection '{folder}': Metabase v1.56.13 has no transform folders" in p
+                   for p in refused), (folder, refused)
     assert writes_since(emu, before) == []
 
 
@@ -186,6 +189,7 @@ def test_skip_unsupported_leaves_the_family_out_of_an_older_target(source, regis
     assert plan.problems == []
     left_out = {a.split("/")[0] + "/" for a in plan.unsupported}
     assert set(FAMILY) <= left_out
+    assert sum(1 for why in plan.unsupported.values() if "transform folders" in why) == 2  # Pipelines, Staging
     assert imp.apply(plan).failed == {}
 
 
