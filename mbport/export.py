@@ -96,35 +96,73 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
     order = kind_order(registry, names)
     workers = min(len(order), getattr(api, "concurrency", 1))
     results: dict[str, list[dict[str, Any]]] = {}
-    fetching = getattr(progress, "fetching", None)
     if workers <= 1:
+        fetching = getattr(progress, "fetching", None)
         for name in order:
             results[name] = ctx.raw[name] = _extract_kind(api, registry[name], ctx, cache, fetching)
             if progress:
                 progress(name, len(results[name]), len(results[name]))
     else:
-        needs = {n: {d for d in registry[n].after if d in order and d != n} for n in order}
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbport-kind")
-        running: dict[Future, str] = {}
-        try:
-            while len(results) < len(order):
-                for name in order:
-                    if name not in results and name not in running.values() and needs[name] <= results.keys():
-                        running[pool.submit(_extract_kind, api, registry[name], ctx, cache, fetching)] = name
-                if while_waiting is not None:
-                    while_waiting(dict(results))
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: order.index(running[f])):
-                    name = running.pop(future)
-                    results[name] = ctx.raw[name] = future.result()  # re-raises the kind's error
-                    if progress:
-                        progress(name, len(results[name]), len(results[name]))
-        finally:
-            for future in running:
-                future.cancel()
-            pool.shutdown(wait=True)
+        _extract_concurrently(api, registry, order, workers, ctx, results, progress, cache, while_waiting)
     for name in order:  # the same dict order whatever finished first
         ctx.raw[name] = ctx.raw.pop(name)
+
+
+def _extract_concurrently(api, registry: Registry, order: list[str], workers: int, ctx: ExportContext,
+                          results: dict[str, list[dict[str, Any]]], progress: Progress | None,
+                          cache: FetchCache | None, while_waiting: Callable[[dict[str, list[dict[str, Any]]]], None] | None,
+                          ) -> None:
+    """Every kind on a pool, each submitted by the thread that read the last kind it needs, the moment that kind is
+    read: not when this thread next looks (it may be normalizing for a second or more in `while_waiting`, and the
+    subscriptions waiting for the dashboards would start only then). This thread hands the kinds read to
+    `while_waiting` and reports progress, in `order`."""
+    needs = {n: {d for d in registry[n].after if d in order and d != n} for n in order}
+    fetching = getattr(progress, "fetching", None)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbport-kind")
+    lock = threading.RLock()  # a future that is already done runs its callback at once, on the submitting thread
+    running: dict[Future, str] = {}
+    read: set[str] = set()  # kinds whose list (and fetches) succeeded, as the workers see them
+    stopping = [False]
+
+    def submit_ready() -> None:
+        with lock:
+            for name in order:
+                if not stopping[0] and name not in read and name not in running.values() and needs[name] <= read:
+                    future = pool.submit(_extract_kind, api, registry[name], ctx, cache, fetching)
+                    running[future] = name
+                    future.add_done_callback(finished_one)
+
+    def finished_one(future: Future) -> None:
+        """A kind is read: the kinds waiting only for it start now (from whichever thread sees it first: the
+        callback runs after `wait` has woken this thread)."""
+        if future.cancelled() or future.exception() is not None:
+            return  # this thread re-raises it
+        with lock:
+            name = running[future]
+            ctx.raw[name] = future.result()  # before the kinds that need it are listed
+            read.add(name)
+        submit_ready()
+
+    try:
+        submit_ready()
+        while len(results) < len(order):
+            with lock:
+                pending = [f for f, name in running.items() if name not in results]
+            if while_waiting is not None:
+                while_waiting(dict(results))
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: order.index(running[f])):
+                name = running[future]
+                results[name] = future.result()  # re-raises the kind's error
+                finished_one(future)
+                if progress:
+                    progress(name, len(results[name]), len(results[name]))
+    finally:
+        with lock:
+            stopping[0] = True
+            for future in running:
+                future.cancel()
+        pool.shutdown(wait=True)
 
 
 def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,
