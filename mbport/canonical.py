@@ -28,35 +28,44 @@ def canonical_query(node: Any) -> Any:
     keeping it stays deterministic."""
     referenced: set[str] = set()
     uuids: list[tuple[dict[str, Any], str]] = []
-    out = _canonical(node, referenced, uuids, named=False)
-    # One walk: which uuids a ref names is known only at its end, so each `lib/uuid` was kept until then.
-    for kept, uuid in uuids:
-        if uuid not in referenced:
-            del kept["lib/uuid"]
+    out = copy_without_noise(node, referenced, uuids)
+    drop_unreferenced_uuids(uuids, referenced)
     return out
 
 
-def _aggregation_refs(node: Any) -> Iterator[str]:
+def drop_unreferenced_uuids(uuids: list[tuple[dict[str, Any], str]], referenced: set[str]) -> None:
+    """One walk: which uuids a ref names is known only at its end, so each `lib/uuid` was kept (and noted with
+    the dict that holds it) until then."""
+    for kept, uuid in uuids:
+        if uuid not in referenced:
+            del kept["lib/uuid"]
+
+
+def aggregation_refs(node: Any) -> Iterator[str]:
+    """The aggregation uuids that MBQL 5 refs inside `node` name."""
     if isinstance(node, list):
         if len(node) == 3 and node[0] == "aggregation" and isinstance(node[1], dict) and isinstance(node[2], str):
             yield node[2]
         for x in node:
             if isinstance(x, list | dict):
-                yield from _aggregation_refs(x)
+                yield from aggregation_refs(x)
     elif isinstance(node, dict):
         for x in node.values():
             if isinstance(x, list | dict):
-                yield from _aggregation_refs(x)
+                yield from aggregation_refs(x)
 
 
 _CONTAINERS = (list, dict)  # a tuple: isinstance with it is faster than with `list | dict`
 
 
-def _canonical(node: Any, referenced: set[str], uuids: list[tuple[dict[str, Any], str]], named: bool) -> Any:
+def copy_without_noise(node: Any, referenced: set[str], uuids: list[tuple[dict[str, Any], str]],
+                       named: bool = False) -> Any:
+    """canonical_query's copy, its `lib/uuid`s still in (noted in `uuids`) and the uuids refs name added to
+    `referenced`: the caller drops the unreferenced ones once the whole query is copied."""
     if isinstance(node, list):  # scalars are copied without a call: a stored query is mostly scalars
         if len(node) == 3 and node[0] == "aggregation" and isinstance(node[1], dict) and isinstance(node[2], str):
             referenced.add(node[2])
-        return [_canonical(x, referenced, uuids, False) if isinstance(x, _CONTAINERS) else x for x in node]
+        return [copy_without_noise(x, referenced, uuids) if isinstance(x, _CONTAINERS) else x for x in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
@@ -66,10 +75,15 @@ def _canonical(node: Any, referenced: set[str], uuids: list[tuple[dict[str, Any]
                 uuids.append((out, value))  # dropped at the end unless a ref names it
             else:
                 if isinstance(value, _CONTAINERS):  # not kept, but a ref inside it still names a uuid
-                    referenced.update(_aggregation_refs(value))
+                    referenced.update(aggregation_refs(value))
                 continue
         if key == "template-tags" and isinstance(value, list):
-            value = {t["name"]: t for t in value if isinstance(t, dict) and "name" in t}
-        out[key] = (_canonical(value, referenced, uuids, named=key in NAMED_MAPS and not named)
+            value = tags_by_name(value)
+        out[key] = (copy_without_noise(value, referenced, uuids, named=key in NAMED_MAPS and not named)
                     if isinstance(value, _CONTAINERS) else value)
     return out
+
+
+def tags_by_name(tags: list[Any]) -> dict[Any, Any]:
+    """Native template tags as 0.63+ send them (a list) → the map keyed by name that older releases send."""
+    return {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}

@@ -133,6 +133,8 @@ class Field:
             value = self.empty  # null, and (unless `empty=None`) any empty value, mean the empty structure
         if value is None or (self.kind == "sql" and not isinstance(value, str)):
             return value
+        if self.kind == "query":
+            return ctx.walker.canonical_query(value)  # the canonical copy and the walk in one pass
         if self.kind in CANONICAL:
             value = canonical_query(value)
         elif self.kind == "template_tags":

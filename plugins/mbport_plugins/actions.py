@@ -16,7 +16,6 @@ from mbport.api import (
     MbportError,
     NeedsDatabaseSettings,
     WriteRequest,
-    canonical_query,
     common,
     copy,
     custom,
@@ -86,7 +85,7 @@ class Actions(NeedsDatabaseSettings, Kind):
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         if raw.get("type") == "query":
-            doc["dataset_query"] = ctx.walker.query(canonical_query(raw.get("dataset_query") or {}))
+            doc["dataset_query"] = ctx.walker.canonical_query(raw.get("dataset_query") or {})
         return doc
 
     # ---- import: by entity_id, then (model, name); the model's database must have actions enabled ----

@@ -22,7 +22,6 @@ from mbport.api import (
     VersionNotes,
     Walker,
     WriteRequest,
-    canonical_query,
     check_stored_query,
     common,
     copy,
@@ -230,7 +229,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
             elif key == "table_id":
                 value = walker.id("tables", value)
             elif key == "field_ref":
-                value = walker.query(canonical_query(value))
+                value = walker.canonical_query(value)
             elif key == "settings":
                 value = walker.viz(value)
             out[key] = value

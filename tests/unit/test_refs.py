@@ -161,3 +161,61 @@ def test_a_metric_clause_on_a_table_is_a_legacy_metric_only_where_the_source_has
                         index={("cards", 9): "cards/m", ("legacy-metrics", 9): "legacy-metrics/l"})
     assert old.walker.query(query)["aggregation"] == [["metric", {"$ref": "legacy-metrics/l"}]]
     assert old.walker.query(on_card)["aggregation"] == [["metric", {"$ref": "cards/m"}]]
+
+
+def _random_query(rng, depth=0):
+    """A nested structure from the words a stored query uses: noise keys, maps of user names, id slots, clauses."""
+    keys = ["lib/uuid", "ident", "aggregation-idents", "lib.convert/converted?", "expressions", "template-tags",
+            "source-table", "source-card", "card-id", "field-id", "snippet-id", "table-id", "database", "native",
+            "query", "name", "stages", "filters", "aggregation", "order-by", "x"]
+    heads = ["field", "aggregation", "metric", "segment", "field-id", "count", "desc", "+"]
+    uuids = ["u1", "u2", "u3"]
+    leaf = [1, 2, "card__3", "u1", "u2", None, True, "select {{#4-x}}", "#5-y"]
+    if depth > 4 or rng.random() < 0.25:
+        return rng.choice(leaf)
+    if rng.random() < 0.5:
+        head = rng.choice(heads)
+        if head == "aggregation" and rng.random() < 0.6:
+            return ["aggregation", {"lib/uuid": rng.choice(uuids)} if rng.random() < 0.5 else {}, rng.choice(uuids)]
+        return [head] + [_random_query(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    out = {}
+    for _ in range(rng.randint(0, 4)):
+        key = rng.choice(keys)
+        if key == "lib/uuid":
+            out[key] = rng.choice(uuids)
+        elif key == "expressions":  # custom columns: user names (one named like noise) → clauses
+            out[key] = {rng.choice(["a", "ident", "lib/uuid"]): _random_query(rng, depth + 1) for _ in range(2)}
+        elif key == "template-tags" and rng.random() < 0.5:
+            out[key] = [{"name": rng.choice(["#6-z", "a", "b"]), "card-id": rng.choice([6, 7]), "ident": "i"}
+                        for _ in range(rng.randint(0, 2))]
+        else:
+            out[key] = _random_query(rng, depth + 1)
+    return out
+
+
+def test_the_canonical_walk_is_the_walk_of_the_canonical_query():
+    """Export walks a stored query and drops its noise in one pass (Walker.canonical_query): the result is the walk
+    of canonical_query's copy, on recorded queries and on random structures of the words queries use."""
+    import random
+
+    from mbport.canonical import canonical_query
+
+    queries = []
+    if RECORDED.exists():
+        queries = [json.loads(p.read_text())["dataset_query"] for p in sorted(RECORDED.glob("*/card/*.json"))]
+    rng = random.Random(17)
+    queries += [_random_query(rng) for _ in range(3000)]
+    def outcome(walk, *args):
+        try:
+            return walk(*args)
+        except (TypeError, KeyError, AttributeError) as exc:  # both refuse a structure no Metabase stores alike
+            return type(exc)
+
+    refused = 0
+    for query in queries:
+        one, two = [], []
+        merged = outcome(Walker(exporter(one)).canonical_query, query)
+        assert merged == outcome(lambda q, seen: Walker(exporter(seen)).query(canonical_query(q)), query, two), query
+        assert one == two  # the same ids asked for, in the same order
+        refused += isinstance(merged, type)
+    assert refused < 300  # most of the random structures are walked
