@@ -117,6 +117,7 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
     subscriptions waiting for the dashboards would start only then). This thread hands the kinds read to
     `while_waiting` and reports progress, in `order`."""
     needs = {n: {d for d in registry[n].after if d in order and d != n} for n in order}
+    first = _critical_first(order, needs)
     fetching = getattr(progress, "fetching", None)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbport-kind")
     lock = threading.RLock()  # a future that is already done runs its callback at once, on the submitting thread
@@ -126,7 +127,7 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
 
     def submit_ready() -> None:
         with lock:
-            for name in order:
+            for name in first:
                 if not stopping[0] and name not in read and name not in running.values() and needs[name] <= read:
                     future = pool.submit(_extract_kind, api, registry[name], ctx, cache, fetching)
                     running[future] = name
@@ -163,6 +164,16 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
             for future in running:
                 future.cancel()
         pool.shutdown(wait=True)
+
+
+def _critical_first(order: list[str], needs: dict[str, set[str]]) -> list[str]:
+    """The kinds, those with the longest chain of kinds waiting for them first (collections: cards and dashboards,
+    then subscriptions), by name among equals: with more kinds ready than requests in flight, the kinds that
+    others wait for get the first connections."""
+    chain: dict[str, int] = {}
+    for name in reversed(order):  # `order` lists a kind after the kinds it needs
+        chain[name] = 1 + max((chain[other] for other in order if name in needs[other]), default=0)
+    return sorted(order, key=lambda n: (-chain[n], n))
 
 
 def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,

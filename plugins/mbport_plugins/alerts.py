@@ -34,6 +34,7 @@ from mbport.api import (
     each,
     flag,
     is_ref,
+    listed_once,
     one,
     present,
     ref,
@@ -170,11 +171,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
             rows = api.get(self.endpoint, params={"payload_type": "notification/card", "include_inactive": "true"})
             rows = [r for r in rows if r.get("payload_type") == "notification/card"]
         else:
-            seen: dict[int, dict[str, Any]] = {}
-            for params in ({}, {"archived": "true"}):
-                for raw in api.get("/api/alert", params=params):
-                    seen.setdefault(raw["id"], raw)
-            rows = list(seen.values())
+            rows = listed_once(api, "/api/alert", {}, {"archived": "true"})
         cards = ctx.raw.get("cards")
         card_eids = {c.get("id"): c.get("entity_id") for c in cards or []}
         by_card: dict[Any, list[dict[str, Any]]] = defaultdict(list)

@@ -30,6 +30,7 @@ from mbport.api import (
     common,
     copy,
     ensure_tenants_on,
+    get_each,
     has_tenants,
     ref,
     skip,
@@ -96,8 +97,9 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         # tree (collections_rest/api.clj `GET /`: `?namespace=`)
         namespaces: tuple[dict[str, str], ...] = ({}, *({"namespace": ns} for ns in NAMESPACE_FOLDERS)) + (
             ({"namespace": SHARED_TENANT_NAMESPACE}, {"namespace": TENANT_NAMESPACE}) if has_tenants(api) else ())
-        for params in [p | archived for p in namespaces for archived in ({}, {"archived": "true"})]:
-            for raw in api.get(self.endpoint, params=params):
+        queries = [p | archived for p in namespaces for archived in ({}, {"archived": "true"})]
+        for rows in get_each(api, self.endpoint, queries):
+            for raw in rows:
                 if not isinstance(raw.get("id"), int) or raw.get("type") in ("trash", "instance-analytics"):
                     continue  # the root and Trash pseudo-collections, Metabase's own analytics
                 seen.setdefault(raw["id"], raw)

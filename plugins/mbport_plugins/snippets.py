@@ -16,6 +16,7 @@ from mbport.api import (
     common,
     copy,
     flag,
+    listed_once,
     ref,
     skip,
     walk,
@@ -45,11 +46,7 @@ class Snippets(CollectionCascade, Kind):
     match = Match("name")  # unique instance-wide, archived snippets included
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
-        seen: dict[Any, dict[str, Any]] = {}
-        for params in ({}, {"archived": "true"}):
-            for raw in api.get(self.endpoint, params=params):
-                seen.setdefault(raw["id"], raw)
-        return sorted(seen.values(), key=lambda r: r["id"])
+        return sorted(listed_once(api, self.endpoint, {}, {"archived": "true"}), key=lambda r: r["id"])
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         folder = folders.folder_of(doc.get("collection"))

@@ -574,3 +574,32 @@ def test_a_temporary_resolver_failure_is_retried(expect, sleeps):
     mb = MetabaseClient(URL, api_key=API_KEY, retries=2, transport=httpx.MockTransport(handler))
     err = expect(ConnectionFailed, mb.get, "/api/card")
     assert len(sleeps) == 2 and "(after 3 attempts)" in str(err)
+
+
+def test_the_listings_of_one_kind_are_asked_at_once():
+    """Live and archived rows (collections: one namespace each) are two or more round trips that every kind listed
+    after them waits for: get_each sends them together, and gives the answers in the queries' order."""
+    from mbport.kindutil import get_each
+
+    together = threading.Barrier(3, timeout=10)  # each request waits until all three are in flight
+
+    def handler(request):
+        together.wait()
+        return httpx.Response(200, json=[{"id": request.url.params.get("n")}])
+
+    api = MetabaseClient(URL, api_key="k", transport=httpx.MockTransport(handler), concurrency=8)
+    answers = get_each(api, "/api/collection", [{"n": "1"}, {"n": "2"}, {"n": "3"}])
+    assert answers == [[{"id": "1"}], [{"id": "2"}], [{"id": "3"}]]
+
+
+def test_kinds_that_others_wait_for_are_started_first():
+    """With more kinds ready than requests in flight, the collections (cards, dashboards, then subscriptions wait
+    for them) and the databases (tables, then permissions) get the first connections."""
+    from mbport.export import _critical_first, kind_order
+    from mbport.registry import load_plugins
+
+    registry = load_plugins()
+    order = kind_order(registry, sorted(registry.kinds))
+    first = _critical_first(order, {n: set(registry[n].after) & set(order) - {n} for n in order})
+    assert sorted(first) == sorted(order) and first[:2] == ["collections", "databases"]
+    assert all(first.index(dep) < first.index(n) for n in first for dep in registry[n].after if dep in first)
