@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .refs import REF_FALLBACK, Walker, address, collect_refs, ref
+from .refs import REF, REF_FALLBACK, Walker, address, collect_refs
 from .spec import Field, Match, Spec
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class ExportContext:
             self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, which does not exist ({addr})")
             with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
                 self.missing.add((kind, value))
-        return ref(addr)
+        return {REF: addr}  # refs.ref(addr), without the call: every id of every doc comes here
 
     @property
     def walker(self) -> Walker:

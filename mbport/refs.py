@@ -104,14 +104,15 @@ _CONTAINERS = (list, dict)
 class Walker:
     """Rewrites (or just visits) every id slot in Metabase payloads; see the module docstring."""
 
+    # While `canonical_query` walks: the query's noise is left out on the way (mbport.canonical), the `lib/uuid`s
+    # kept so far with their dicts, and the uuids that refs name (set then: a walker is made per doc field).
+    _canonical = False
+    _uuids: list[tuple[dict[str, Any], str]]
+    _referenced: set[str]
+
     def __init__(self, fn: IdFn):
         self.fn = fn
         self._on_table = False  # inside an MBQL 4 query whose source is a table (not a card)
-        # While `canonical_query` walks: the query's noise is left out on the way (mbport.canonical), the
-        # `lib/uuid`s kept so far with their dicts, and the uuids that refs name.
-        self._canonical = False
-        self._uuids: list[tuple[dict[str, Any], str]] = []
-        self._referenced: set[str] = set()
 
     def canonical_query(self, node: Any) -> Any:
         """`self.query(mbport.canonical.canonical_query(node))` in one walk instead of a copy and a walk: export
@@ -123,7 +124,8 @@ class Walker:
             out = self.query(node)
             drop_unreferenced_uuids(self._uuids, self._referenced)
         finally:
-            self._canonical, self._uuids, self._referenced = False, [], set()
+            self._canonical = False
+            del self._uuids, self._referenced
         return out
 
     def _as_is(self, value: Any) -> Any:
@@ -134,7 +136,9 @@ class Walker:
 
     # --- slots ---
     def id(self, kind: str, value: Any) -> Any:
-        return self.fn(kind, value) if _is_id(value) else self._as_is(value)
+        if type(value) is int or _is_id(value):  # a plain int first: most slots hold one
+            return self.fn(kind, value)
+        return self._as_is(value)
 
     def _bracketed(self, kind: str, token: str) -> str:
         """`12` or `[cards/x]` inside text -> the same form for fn's answer."""

@@ -259,8 +259,9 @@ class Spec:
             out: (name, f) for name, f in self.fields.items() if (out := f.out(name))}
         # (raw name, doc name, declaration) of the fields a doc holds: export runs once per object, so thousands
         # of times per kind
-        self._exported: list[tuple[str, str, Field]] = [
-            (name, out, f) for name, f in self.fields.items() if (out := f.out(name)) is not None]
+        self._exported: list[tuple[str, str, Field | None]] = [
+            (name, out, None if f.how == "copy" and f.read is None else f)  # None: the raw value as it is
+            for name, f in self.fields.items() if (out := f.out(name)) is not None]
         self._with_default = [(out, f) for out, (_, f) in self.by_out.items() if f.default is not OMIT]
         containers = [out for out, (_, f) in self.by_out.items() if f.container]
         if len(containers) > 1:
@@ -300,6 +301,10 @@ class Spec:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
         doc: dict[str, Any] = {}
         for name, out, f in self._exported:
+            if f is None:  # a plain copy (most fields): no call, as Field.export would do it
+                if name in raw:
+                    doc[out] = raw[name]
+                continue
             value = f.export(raw, name, ctx)
             if value is not OMIT:
                 doc[out] = value

@@ -272,8 +272,22 @@ class TreeWriter:
                     os.unlink(os.path.join(self.staging, rel))  # staged before with other bytes
                 continue
             self._unchanged.discard(rel)
-            with open(self._staging_path(rel), "wb") as fh:
-                fh.write(content)
+            _write_file(self._staging_path(rel), content)
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _write_file(path: str, content: bytes) -> None:
+    """A file with these bytes, written without a buffered file object: `open()` adds a buffer, an fstat, a
+    terminal check and a seek to every one of an export's thousands of files (about 5 µs of CPU each)."""
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _plain_folder(out: Path, rel_dir: str, cache: dict[str, bool]) -> bool:

@@ -1,5 +1,7 @@
 """The tree on disk: deterministic bytes, collision-free paths, atomic swap with roll-forward, refusal of foreign folders."""
 
+import os
+
 import orjson
 import pytest
 
@@ -178,14 +180,14 @@ def test_an_aborted_writer_leaves_the_tree_as_it_was(tmp_path):
 def test_a_failed_background_write_fails_the_commit(tmp_path, monkeypatch):
     out, owned = tmp_path / "t", {"cards", "mbport.json"}
     writer = tree.TreeWriter(out, owned)
-    real_open = open
+    real_open = os.open
 
-    def full_disk(path, mode="r", *args, **kw):
-        if "w" in mode and str(path).endswith("b.json"):
+    def full_disk(path, flags, *args, **kw):
+        if flags & os.O_WRONLY and str(path).endswith("b.json"):
             raise OSError(28, "No space left on device")
-        return real_open(path, mode, *args, **kw)
+        return real_open(path, flags, *args, **kw)
 
-    monkeypatch.setattr("builtins.open", full_disk)
+    monkeypatch.setattr(os, "open", full_disk)
     writer.stage({"cards/a.json": b"1", "cards/b.json": b"2"})
     with pytest.raises(OSError, match="No space left"):
         writer.commit({"mbport.json": b"{}", "cards/a.json": b"1", "cards/b.json": b"2"})
