@@ -413,32 +413,49 @@ def null_refs(node: Any, addresses: set[str]) -> Any:
 
 
 def collect_refs(*payloads: Any) -> set[str]:
-    """Every `$ref` address anywhere in the payloads (docs are already portable, so a plain scan suffices)."""
-    found: set[str] = set()
+    """Every `$ref` address anywhere in the payloads (docs are already portable, so a plain scan suffices).
 
-    def scan(node: Any) -> None:
+    A loop over a stack, not a call per node: plan asks it several times per doc (the dependency graph, the check
+    of refs, each stage's refs), and most nodes are scalars that hold nothing."""
+    found: set[str] = set()
+    stack: list[Any] = list(payloads)
+    while stack:
+        node = stack.pop()
         if isinstance(node, dict):
             if is_ref(node):
                 found.add(node[REF])
-                return
+                continue
             for k, v in node.items():
-                scan(k)
-                scan(v)
+                if isinstance(k, str):
+                    if "[" in k:
+                        _text_refs(k, found, stack)
+                elif isinstance(k, _CONTAINERS):
+                    stack.append(k)
+                if isinstance(v, _CONTAINERS):
+                    stack.append(v)
+                elif isinstance(v, str) and "[" in v:
+                    _text_refs(v, found, stack)
         elif isinstance(node, list):
             for v in node:
-                scan(v)
+                if isinstance(v, _CONTAINERS):
+                    stack.append(v)
+                elif isinstance(v, str) and "[" in v:
+                    _text_refs(v, found, stack)
         elif isinstance(node, str) and "[" in node:
-            for m in _TEXT_REFS.finditer(node):
-                found.add(m.group(1) or m.group(2))
-            if _JSON_ARRAY.match(node) and REF in node:
-                try:
-                    scan(orjson.loads(node))
-                except orjson.JSONDecodeError:
-                    pass
-
-    for p in payloads:
-        scan(p)
+            _text_refs(node, found, stack)
     return found
+
+
+def _text_refs(text: str, found: set[str], stack: list[Any]) -> None:
+    """The refs written in text (`{{#[cards/x]-name}}`, `card:[cards/x]`); a JSON-encoded key holding a `$ref` is
+    scanned as what it encodes."""
+    for m in _TEXT_REFS.finditer(text):
+        found.add(m.group(1) or m.group(2))
+    if _JSON_ARRAY.match(text) and REF in text:
+        try:
+            stack.append(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            pass
 
 
 # Kinds a click behaviour or link card can point at that may point back (through a dashcard or a dashboard).
