@@ -53,6 +53,7 @@ class Registry:
     info: dict[str, PluginInfo] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _sub_kinds: dict[str, tuple[str, int]] | None = field(default=None, repr=False, compare=False)
+    _owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # sub-object address → owner
 
     def add(self, kind: Kind, info: PluginInfo | None = None) -> None:
         if kind.name in self.kinds:
@@ -64,6 +65,7 @@ class Registry:
             )
         self.kinds[kind.name] = kind
         self._sub_kinds = None
+        self._owners.clear()
         if info:
             self.info[kind.name] = info
 
@@ -85,11 +87,15 @@ class Registry:
 
     def owner(self, addr: str) -> str:
         """The address of the doc that holds `addr` (itself for whole docs, the table for a field ...)."""
+        known = self._owners.get(addr)
+        if known is not None:  # plan asks it for every ref of every doc, several times
+            return known
         kind = address_kind(addr)
         if kind in self.sub_kinds:
             owner_kind, n = self.sub_kinds[kind]
             _, parts = split_address(addr)
-            return address(owner_kind, *parts[:n])
+            self._owners[addr] = address(owner_kind, *parts[:n])
+            return self._owners[addr]
         return addr
 
 
