@@ -30,12 +30,33 @@ VERIFIED = "verified"
 ITEMS = {"card": ("card", "cards", "card_id"), "dashboard": ("dashboard", "dashboards", "dashboard_id")}
 # Dashboards are verifiable from 0.52 (metabase#48956; before it `moderated-item-types` was cards only).
 DASHBOARDS_SINCE = (0, 52)
+SEARCH = "/api/search"
+SEARCH_CAP = 1000  # search/config.clj `max-filtered-results`
+SEARCH_CARD_MODELS = ("card", "dataset", "metric")  # search's models of saved questions, models and metrics
 
 
 def _current(reviews: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     """The review that decides (the newest, `most_recent`), if it verifies the item; the older ones are history."""
     latest = next((r for r in reviews or () if r.get("most_recent")), None)
     return latest if latest is not None and latest.get("status") == VERIFIED else None
+
+
+def _verified_card_ids(api) -> set[int] | None:
+    """The ids of the verified questions, models and metrics, live and archived, from `GET /api/search?verified=true`
+    (search/api.clj GET "/"; the filter joins each card's newest review and keeps `verified`,
+    search/in_place/filter.clj `build-optional-filter-query [:verified "card"]`, search/filter.clj `where-clause*
+    :verified`). None when a listing may be incomplete: search keeps at most `max-filtered-results` (1000) results
+    (search/config.clj), paging cannot reach past them and `total` counts the capped list, so a full one says
+    nothing about the rest and every card's details are read instead. Dashboards are not asked: the in-place engine
+    has no verified filter for them and the appdb engine only in some releases."""
+    found: set[int] = set()
+    for archived in ("false", "true"):
+        page = api.get(SEARCH, params={"verified": "true", "archived": archived, "include_dashboard_questions": "true"})
+        rows = page.get("data") or []
+        if max(page.get("total") or 0, len(rows)) >= SEARCH_CAP:
+            return None
+        found |= {r["id"] for r in rows if r.get("model") in SEARCH_CARD_MODELS}
+    return found
 
 
 def _item_field(doc: dict[str, Any]) -> str:
@@ -52,9 +73,12 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
     and Metabot's "verified content only" act on, is whether an item is verified now: its newest review
     (`most_recent`) says `verified`. An item not verified now has no doc.
 
-    Export reads `moderation_reviews` from the details of every exported card and dashboard (no listing carries
-    them, and a verification moves no timestamp a listing shows, so each export reads them again): one request per
-    card and dashboard, only on an instance whose token has `content_verification`. Import posts a review
+    Export, only on an instance whose token has `content_verification`, reads which cards are verified from search
+    (`GET /api/search?verified=true`, live and archived: two requests), then `moderation_reviews` from the details
+    of those cards only (search rows carry the status, not the note, moderator and time); when search's 1000-result
+    cap is reached it reads every card's details instead. Dashboards' reviews come from every exported dashboard's
+    details (search cannot be relied on to filter dashboards). No listing carries a review and a verification
+    moves no timestamp a listing shows, so each export reads them again. Import posts a review
     (`POST /api/moderation-review`, status `verified`, the note) once the item is written, after the card's own
     write: Metabase unverifies a card whose query a write changes ("Unverified due to edit",
     queries/models/card.clj `update-card!`), so a card the import updates has its verification checked again and
@@ -91,7 +115,9 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
         if not api.token_features.get(FEATURE):
             ctx.unavailable[self.name] = f"its token has no {FEATURE} feature (Metabase Pro or Enterprise)"
             return []
-        wanted = [("card", raw) for raw in ctx.raw.get("cards", [])]
+        cards = ctx.raw.get("cards", [])
+        verified = _verified_card_ids(api)
+        wanted = [("card", raw) for raw in cards if verified is None or raw["id"] in verified]
         if api.version >= DASHBOARDS_SINCE:
             wanted += [("dashboard", raw) for raw in ctx.raw.get("dashboards", [])]
         details = api.map(lambda item: api.get(f"/api/{item[0]}/{item[1]['id']}"), wanted)

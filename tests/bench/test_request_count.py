@@ -26,7 +26,7 @@ from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.export import run_export
 from mbport.registry import load_plugins
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, transforms_on
 
 # The requests that do not depend on the content: the version (session properties) and every kind's listing.
 LISTINGS = {
@@ -83,14 +83,22 @@ def expected(api: MetabaseClient) -> Counter:
                                                     params={"models": "document", "archived": "true"})["data"])
     timelines = api.get("/api/timeline")  # live ones: their events (archived ones too) need the detail
     count["/api/timeline/N"] = len(timelines)
-    # Content verification (a token with content_verification): every card's and dashboard's details again, on every
-    # export (no listing carries a review, and a review moves no timestamp a listing or the fetch cache keys on).
+    # Content verification (a token with content_verification), on every export (no listing carries a review, and a
+    # review moves no timestamp a listing or the fetch cache keys on): search lists the verified cards (live, then
+    # archived), whose details hold the note; every dashboard's details again.
     if props["token-features"].get("content_verification"):
-        cards = {c["id"]: c for f in ("all", "archived") for c in api.get("/api/card", params={"f": f})}
-        count["/api/card/N"] += sum(1 for c in cards.values()  # those a tree holds: none in a personal collection
-                                    if not (c.get("collection") or {}).get("personal_owner_id"))
+        count["/api/search"] = 2
+        count["/api/card/N"] += len(verified_cards(api))
         count["/api/dashboard/N"] += len(dashboards)
     return +count
+
+
+def verified_cards(api: MetabaseClient) -> set[int]:
+    """The verified cards a tree holds (none in a personal collection), by their details."""
+    cards = {c["id"]: c for f in ("all", "archived") for c in api.get("/api/card", params={"f": f})}
+    return {i for i, c in cards.items() if not (c.get("collection") or {}).get("personal_owner_id")
+            and any(r["most_recent"] and r["status"] == "verified"
+                    for r in api.get(f"/api/card/{i}")["moderation_reviews"])}
 
 
 def cached(api: MetabaseClient) -> Counter:
@@ -122,3 +130,55 @@ def test_cold_export_makes_exactly_the_requests_of_the_formula(seed, tmp_path):
         run_export(api, load_plugins(), Path(tmp_path) / "tree")
         again = Counter(NUMBERED.sub("/N", path) for _, path, _ in emu.request_log[before:])
         assert again == want - cached(api)
+
+
+def test_verified_cards_are_found_by_search_and_only_theirs_read(tmp_path):
+    """Content verification on the current seed: two searches, then the details of the verified cards only (not of
+    every card), the same on a second export."""
+    emu = transforms_on(Emulator("0.65", premium_features="all"))
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    seeds.load(emu, "current", session)
+    emu.wait_idle()
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        verified = verified_cards(api)
+        cards = {c["id"] for f in ("all", "archived") for c in api.get("/api/card", params={"f": f})}
+        assert verified and len(cards) > len(verified)  # the seed exercises it
+        for _ in range(2):
+            before = len(emu.request_log)
+            run_export(api, load_plugins(), Path(tmp_path) / "tree")
+            made = Counter(path for _, path, _ in emu.request_log[before:])
+            assert made["/api/search"] == 2
+            assert {int(p.rsplit("/", 1)[1]) for p in made if re.fullmatch(r"/api/card/\d+", p)} == verified
+            assert all(n == 1 for p, n in made.items() if re.fullmatch(r"/api/card/\d+", p))
+        docs = list((Path(tmp_path) / "tree").rglob("*.json"))
+        assert sum(1 for d in docs if "verifications" in d.parts and "/card/" in d.as_posix()) == len(verified)
+
+
+def test_a_search_at_its_cap_is_not_trusted_every_cards_details_are_read(tmp_path, monkeypatch):
+    """Search keeps at most `max-filtered-results` results and its `total` counts the kept ones, so a full answer
+    may hide verified cards: the export then reads every card's details and still finds every verification."""
+    import mbport_plugins.verifications as kind
+
+    from mbport.emulator.routes import search
+
+    emu = Emulator(premium_features="all")
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        query = {"type": "native", "native": {"query": "select 1"}, "database": 1}
+        ids = [api.post("/api/card", json={"name": n, "display": "table", "dataset_query": query,
+                                           "visualization_settings": {}})["id"] for n in "ABCD"]
+        for i in ids[:3]:
+            api.post("/api/moderation-review", json={"moderated_item_type": "card", "moderated_item_id": i,
+                                                     "status": "verified", "text": f"ok {i}"})
+
+        def export(name: str) -> Counter:
+            before = len(emu.request_log)
+            run_export(api, load_plugins(), tmp_path / name)
+            assert len(list((tmp_path / name / "verifications").rglob("*.json"))) == 3
+            return Counter(NUMBERED.sub("/N", path) for _, path, _ in emu.request_log[before:])
+
+        assert export("below")["/api/card/N"] == 3  # the verified ones only
+        monkeypatch.setattr(search, "MAX_RESULTS", 2)
+        monkeypatch.setattr(kind, "SEARCH_CAP", 2)
+        capped = export("capped")
+        assert capped["/api/card/N"] == 4 and capped["/api/search"] == 1  # the live search was full: all read

@@ -148,3 +148,59 @@ def test_before_0_52_only_cards_are_verifiable():
     assert items[("card", card["id"])]["moderated_status"] == "verified"
     _, newer = enterprise("0.54")
     assert review(newer, "dashboard", new_dashboard(newer)["id"]).status_code == 200
+
+
+def verified_search(client, **params):
+    resp = client.get("/api/search", params={"verified": "true", **params})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_search_verified_lists_the_cards_whose_newest_review_verifies_them(ee):
+    """search/in_place/filter.clj `build-optional-filter-query [:verified "card"]` (the newest review says
+    verified), `search-context->applicable-models` (only card, dataset and metric take the filter), archived items
+    only with `archived=true`, dashboard questions only with `include_dashboard_questions=true`."""
+    _, client = ee
+    plain, model, metric = new_card(client, "Plain"), new_card(client, "Model", type="model"), new_card(
+        client, "Metric", type="metric")
+    unverified, other = new_card(client, "Unverified"), new_card(client, "Never reviewed")
+    dash = new_dashboard(client, "Verified dashboard")
+    in_dash = new_card(client, "In the dashboard", dashboard_id=dash["id"])
+    gone = new_card(client, "Archived")
+    for item in (plain, model, metric, unverified, in_dash, gone):
+        review(client, "card", item["id"], text="ok")
+    review(client, "card", unverified["id"], status=None)
+    review(client, "dashboard", dash["id"])
+    client.put(f"/api/card/{gone['id']}", json={"archived": True})
+    found = verified_search(client)
+    assert sorted((r["model"], r["id"], r["moderated_status"]) for r in found["data"]) == sorted(
+        [("card", plain["id"], "verified"), ("dataset", model["id"], "verified"), ("metric", metric["id"], "verified")])
+    assert sorted(found["models"]) == ["card", "dataset", "metric"] and found["total"] == 3
+    assert "text" not in found["data"][0]  # the status only: the note is in the details
+    assert {r["id"] for r in verified_search(client, include_dashboard_questions="true")["data"]} == {
+        plain["id"], model["id"], metric["id"], in_dash["id"]}
+    assert [r["id"] for r in verified_search(client, archived="true")["data"]] == [gone["id"]]
+    assert verified_search(client, models="dashboard")["data"] == []  # no verified filter for dashboards
+    assert other["id"] not in {r["id"] for r in verified_search(client, models=["card", "dashboard"])["data"]}
+
+
+def test_search_verified_without_the_feature_is_empty_not_refused(ee):
+    """search/filter.clj `where-clause* :verified`: without content-verification the filter is a false clause."""
+    emu, admin = ee
+    review(admin, "card", new_card(admin, "Plain")["id"])
+    assert verified_search(admin)["total"] == 1
+    emu.premium_features = "sandboxes"  # the token lost the feature: the review stays, the filter matches nothing
+    assert verified_search(admin)["data"] == [] and verified_search(admin)["total"] == 0
+    assert admin.get("/api/search", params={"verified": "false"}).status_code == 400  # `[:maybe true?]`
+
+
+def test_search_keeps_at_most_max_filtered_results_and_total_counts_the_kept(ee, monkeypatch):
+    """search/config.clj `max-filtered-results`: the best N results are kept, paging applies inside them."""
+    from mbport.emulator.routes import search
+    _, client = ee
+    monkeypatch.setattr(search, "MAX_RESULTS", 2)
+    for name in "ABC":
+        review(client, "card", new_card(client, name)["id"])
+    found = verified_search(client)
+    assert len(found["data"]) == 2 and found["total"] == 2
+    assert verified_search(client, limit=5, offset=1)["data"] == found["data"][1:]
