@@ -75,7 +75,7 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
 
     Export, only on an instance whose token has `content_verification`, reads which cards are verified from search
     (`GET /api/search?verified=true`, live and archived: two requests), then `moderation_reviews` from the details
-    of those cards only (search rows carry the status, not the note, moderator and time); when search's 1000-result
+    of those cards and of every metric only (search rows carry the status, not the note, moderator and time); when search's 1000-result
     cap is reached it reads every card's details instead. Dashboards' reviews come from every exported dashboard's
     details (search cannot be relied on to filter dashboards). No listing carries a review and a verification
     moves no timestamp a listing shows, so each export reads them again. Import posts a review
@@ -117,7 +117,10 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
             return []
         cards = ctx.raw.get("cards", [])
         verified = _verified_card_ids(api)
-        wanted = [("card", raw) for raw in cards if verified is None or raw["id"] in verified]
+        # Metrics are read anyway: search's verified filter covers "metric" only from the release that added
+        # `build-optional-filter-query [:verified "metric"]` (0.47's covers "card" and "dataset"), and they are few.
+        wanted = [("card", raw) for raw in cards
+                  if verified is None or raw["id"] in verified or raw.get("type") == "metric"]
         if api.version >= DASHBOARDS_SINCE:
             wanted += [("dashboard", raw) for raw in ctx.raw.get("dashboards", [])]
         details = api.map(lambda item: api.get(f"/api/{item[0]}/{item[1]['id']}"), wanted)
