@@ -75,10 +75,10 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
 
     Export, only on an instance whose token has `content_verification`, reads which cards are verified from search
     (`GET /api/search?verified=true`, live and archived: two requests), then `moderation_reviews` from the details
-    of those cards and of every metric only (search rows carry the status, not the note, moderator and time); when search's 1000-result
-    cap is reached it reads every card's details instead. Dashboards' reviews come from every exported dashboard's
-    details (search cannot be relied on to filter dashboards). No listing carries a review and a verification
-    moves no timestamp a listing shows, so each export reads them again. Import posts a review
+    of those cards and of every metric only (search rows carry the status, not the note, moderator and time); when
+    search's 1000-result cap is reached it reads every card's details instead. Dashboards' reviews come from every
+    exported dashboard's details (search cannot be relied on to filter dashboards). No listing carries a review
+    and a verification moves no timestamp a listing shows, so each export reads them again. Import posts a review
     (`POST /api/moderation-review`, status `verified`, the note) once the item is written, after the card's own
     write: Metabase unverifies a card whose query a write changes ("Unverified due to edit",
     queries/models/card.clj `update-card!`), so a card the import updates has its verification checked again and
