@@ -178,6 +178,7 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
         if docs_a is None or docs_b is None:
             result.notes.append(f"{kind.name}: the {'source' if docs_a is None else 'target'} does not have them "
                                 "(an older version, or an open-source build)")
+            docs_a, docs_b = ([d for d in docs or [] if not kind.built_in(d)] for docs in (docs_a, docs_b))
         for side, docs in ((src, docs_a), (tgt, docs_b)):
             side.docs[kind.name] = {d["id"]: d for d in docs or []}
             if not include_personal:

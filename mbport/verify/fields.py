@@ -72,6 +72,9 @@ VOLATILE: dict[str, str] = {
     "personal_collection_name": "derived from the owner's name",
     "custom_homepage": "derived from settings, which are compared",
     "archive_operation_id": "a random id of the trash operation on this instance",
+    "last_run": "a transform's or job's run history on this instance",
+    "can_run": "what the reading account may do",
+    "source_readable": "what the reading account may do (read a transform's source tables)",
     "is_remote_synced": "whether this instance syncs the object with a remote git repository",
     "router_database_id": "this instance's database routing bookkeeping",
     "dbms_version": "the warehouse server's version as this instance last saw it",
@@ -167,6 +170,8 @@ WALKED: frozenset[str] = frozenset({
 # ---- keys the server returns that verify compares as they are (names, flags, text, enums, nested objects) ----
 # Read off the GETs of every seed and version profile (tests/verify/test_fields.py fails on a key in no list).
 COMPARED: frozenset[str] = frozenset({
+    "built_in_type", "run_trigger", "source_type", "source", "writes", "source_database_id", "target_db_id",
+    "tag_ids", "source-database", "source-tables", "body",
     "active", "archived", "archived_directly", "attribute", "attributes", "authority_level", "auto_apply_filters",
     "auto_run_queries", "base_type", "cache_field_values", "cache_field_values_schedule", "cards", "channel",
     "channel_type", "channels", "coercion_strategy", "collection_preview", "columns", "content", "cron_schedule",
@@ -195,6 +200,8 @@ NAMED_MAPS: frozenset[str] = frozenset({"dashcards", "tabs", "events", "permissi
 # Id keys whose kind depends on the object they are in.
 ID_KEYS_IN: dict[str, dict[str, str]] = {
     "collections": {"parent_id": "collections"},
+    "transforms": {"tag_ids": "transform-tags"},
+    "transform-jobs": {"tag_ids": "transform-tags"},
 }
 
 # Settings whose value belongs to the instance, not to its content.

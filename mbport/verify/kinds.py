@@ -88,6 +88,11 @@ class Kind:
         """Whether the object lives in someone's personal collection (left out unless include_personal)."""
         return doc.get("collection_id") in side.personal
 
+    def built_in(self, doc: Doc) -> bool:
+        """Whether the instance made the object itself (a built-in transform tag): not content a migration from an
+        instance without this kind brings, so left out of the comparison when the other side lacks the kind."""
+        return False
+
     def children(self, doc: Doc, side) -> dict[str, list[tuple[Any, tuple, str]]]:
         """{kind: [(id, key, label)]} of the sub-objects other objects refer to (a dashboard's tabs and dashcards)."""
         return {}
@@ -267,7 +272,7 @@ class Collections(Kind):
     def fetch(self, side):
         rows = []
         for namespace in ({}, {"namespace": "snippets"}, {"namespace": "shared-tenant-collection"},
-                          {"namespace": "tenant-specific"}):
+                          {"namespace": "tenant-specific"}, {"namespace": "transforms"}):
             for params in (namespace, {**namespace, "archived": "true"}):
                 rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
         docs = self.detail(side, "/api/collection", _unique(rows))
@@ -521,6 +526,79 @@ class Channels(Kind):
 
     def prepare(self, doc, side):
         return {**doc, "name": self.key(doc, side)[0]}
+
+
+def _transforms(side, path: str) -> list[Doc] | None:
+    """The listing of a transforms route; None where the instance has none: before 0.59 or an OSS build (404), a token
+    without the feature (402), or transforms not turned on in 0.64+ (`transforms-enabled`, which the session's
+    properties carry: token_check.clj `query-transforms-enabled?`; the routes answer 403 then)."""
+    version = _version(side.api)
+    try:
+        off = version is not None and version >= (0, 64) and side.api.properties.get("transforms-enabled") is False
+    except Exception:  # a client that cannot tell: the route answers for itself
+        off = False
+    if off:
+        return None
+    rows = _optional(lambda: side.api.get(path))
+    return None if rows is None else list(rows)
+
+
+class TransformTags(Kind):
+    """Transform tags (0.59+), the built-in ones too, paired by name (`/api/transform-tag`)."""
+
+    name, noun, pairs_by_state = "transform-tags", "transform tag", False
+
+    def fetch(self, side):
+        return _transforms(side, "/api/transform-tag")
+
+    def key(self, doc, side):
+        return (doc.get("name"),)
+
+    def built_in(self, doc):
+        return doc.get("built_in_type") is not None
+
+
+class TransformJobs(TransformTags):
+    """Transform jobs (0.59+): schedule, tags in order, whether active (0.60+), paired by name."""
+
+    name, noun = "transform-jobs", "transform job"
+
+    def fetch(self, side):
+        return _transforms(side, "/api/transform-job")
+
+
+class Transforms(Kind):
+    """Transforms (0.59+), each from its detail GET, paired by folder and name: the source (a query walked like a
+    card's, or a Python program's database and tables) and the table it writes (database, schema, name)."""
+
+    name, noun, pairs_by_state = "transforms", "transform", False
+
+    def fetch(self, side):
+        rows = _transforms(side, "/api/transform")
+        return None if rows is None else self.detail(side, "/api/transform", rows)
+
+    def key(self, doc, side):
+        return (side.token("collections", doc.get("collection_id")), doc.get("name"))
+
+    def prepare(self, doc, side):
+        doc = {k: v for k, v in doc.items() if k != "owner"}  # a hydrated copy of owner_user_id / owner_email
+        source = dict(doc.get("source") or {})
+        if "query" in source:
+            source["dataset_query"] = source.pop("query")  # walked (ids named) like a card's query
+        if source.get("source-database") is not None:
+            source["source-database"] = side.token("databases", source["source-database"])
+        if isinstance(source.get("source-tables"), dict):
+            source["source-tables"] = {alias: side.token("tables", t) for alias, t in source["source-tables"].items()}
+        doc["source"] = source
+        # The table it writes: not a parameter target (which `target` means elsewhere), so under its own name.
+        writes = dict(doc.pop("target", None) or {})
+        if writes.get("database") is not None:
+            writes["database"] = side.token("databases", writes["database"])
+        doc["writes"] = writes
+        for key in ("source_database_id", "target_db_id"):
+            if doc.get(key) is not None:
+                doc[key] = side.token("databases", doc[key])
+        return doc
 
 
 class Glossary(Kind):
@@ -883,5 +961,5 @@ KINDS: list[Kind] = [
     Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), LegacyMetrics(),
     Cards(), Documents(), Dashboards(), Timelines(), Actions(), Channels(), Glossary(), Pulses(), Alerts(), ApiKeys(),
     Settings(), Memberships(), DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
-    CachePolicies(), Metabots(),
+    CachePolicies(), Metabots(), TransformTags(), TransformJobs(), Transforms(),
 ]

@@ -164,6 +164,23 @@ def test_a_round_trip_holds_the_transforms_family_on_both_servers(source, regist
     assert (held["jobs"]["Nightly finance"]["active"], held["jobs"]["Weekly archive"]["active"]) == (True, False)
     assert "def score" in held["library"][1]
     assert_settled(importer(emu, session, tree, registry, tmp_path), emu)
+    # `mbport verify` reads the family on both servers too: equal now, and a change on the target is named.
+    from mbport.verify import run_verify
+
+    with MetabaseClient("http://a.test", session_token=src_session, transport=src.transport()) as a, \
+            MetabaseClient("http://b.test", session_token=session, transport=emu.transport()) as b:
+        checked = run_verify(a, b, state_ids=dict(imp.state.ids), queries=False)
+        assert not [d.line() for d in checked.differences if d.kind.startswith("transform")], checked.differences
+        assert {k: c.paired for k, c in checked.counts.items() if k.startswith("transform")} == {
+            "transform-tags": len(a.get("/api/transform-tag")), "transform-jobs": len(a.get("/api/transform-job")),
+            "transforms": 3}
+        scores = next(t for t in b.get("/api/transform") if t["name"] == "Customer scores")
+        b.put(f"/api/transform/{scores['id']}", json={"target": {**scores["target"], "name": "scores_v2"}})
+        job = next(j for j in b.get("/api/transform-job") if j["name"] == "Nightly finance")
+        b.put(f"/api/transform-job/{job['id']}", json={"tag_ids": job["tag_ids"][:1]})
+        drift = [d.line() for d in run_verify(a, b, state_ids=dict(imp.state.ids), queries=False).differences]
+        assert any("Customer scores" in line and "scores_v2" in line for line in drift), drift
+        assert any("Nightly finance" in line for line in drift), drift
 
 
 @pytest.mark.parametrize("profile", ["0.56"])
