@@ -271,10 +271,8 @@ LISTS = [
     ("/api/alert", {}, ARRAY, {"card", "channels"}, set(), False),
     ("/api/notification", {}, ARRAY, {"payload_type", "handlers", "subscriptions"}, set(), False),
     ("/api/segment", {}, ARRAY, {"definition", "table_id"}, set(), False),
-    pytest.param("/api/measure", {}, ARRAY, {"definition", "definition_description", "dimensions"}, set(), False,
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "§22: list items carry `dimensions` (and GET/PUT one `dimension_mappings`), computed by "
-                     "lib-metric from the table's visible columns; not emulated yet"))),
+    # §22: measures carry `dimensions` (the columns arrive in 0.60: migrations/060/20260213_dimension_columns.yaml)
+    ("/api/measure", {}, ARRAY, {"definition", "definition_description", "dimensions"}, set(), False),
     ("/api/action", {}, ARRAY, {"model_id", "type"}, set(), False),
     ("/api/api-key", {}, ARRAY, API_KEY_KEYS, {"unmasked_key"}, True),
     ("/api/setting", {}, ARRAY, SETTING_KEYS, set(), True),

@@ -34,8 +34,6 @@ DATA_STUDIO_COLUMNS = ("data_layer", "data_source", "data_authority", "owner_use
 def version_caused(older: str, line: str) -> bool:
     if line in VERSION_CAUSED.get(older, set()):
         return True
-    if older == "0.63" and ": remapping: " in line and line.endswith(" missing on target"):
-        return True  # a measure's or metric's persisted dimensions: the emulated 0.63 keeps none (DIMENSIONS_SINCE)
     return older == "0.56" and line.startswith("table '") and line.split("': ", 1)[1].split(":")[0] in DATA_STUDIO_COLUMNS
 
 

@@ -11,7 +11,8 @@ from ..store import State
 MEASURES_SINCE = 59  # /api/measure and /api/metric
 LIBRARY_SINCE = 59  # Data Studio: the Library (/api/ee/library), published tables, table owners and layers
 TENANTS_SINCE = 58  # /api/ee/tenant (versions.md: tenants ~0.58-0.59)
-DIMENSIONS_SINCE = 65  # measures and metric cards persist curated dimensions (lib_metric/dimension.cljc)
+DIMENSIONS_SINCE = 60  # measures and metric cards persist curated dimensions (lib_metric/dimension.cljc); the
+# columns arrive in 0.60 (resources/migrations/060/20260213_dimension_columns.yaml, changeSets v60.2026-02-13)
 
 
 def _minor(tag: str) -> int:
