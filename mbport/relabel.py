@@ -84,3 +84,15 @@ def relabel(docs: dict[str, Any], renames: dict[str, str], registry: Any = None)
                 if isinstance(doc.get(name), list):
                     doc[name] = sorted(doc[name], key=lambda item: orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
     return docs
+
+
+def without_unwritable(docs: dict[str, Any], registry: Any) -> dict[str, Any]:
+    """Docs without the fields no API request writes (`copy(unwritable=...)`: a measure's dimension ids, a public
+    link's UUID): an instance a tree was imported into holds its own there by design, which plan names before
+    writing, so comparing the two leaves them out."""
+    out = {}
+    for addr, doc in docs.items():
+        kind = registry.kinds.get(address_kind(addr))
+        unwritable = kind.spec.unwritable if kind is not None else {}
+        out[addr] = {k: v for k, v in doc.items() if k not in unwritable} if unwritable else doc
+    return out

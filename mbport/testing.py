@@ -9,7 +9,7 @@ import orjson
 
 from .kind import ExportContext, Kind
 from .refs import address
-from .relabel import entity_id_map, relabel  # noqa: F401 - re-exported: round-trip tests compare trees with them
+from .relabel import entity_id_map, relabel, without_unwritable  # noqa: F401 - re-exported: round-trip tests compare trees with them
 
 
 def uncovered_fields(kind: Kind, raw: dict[str, Any]) -> set[str]:

@@ -133,7 +133,7 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
     tree). `migrate` keeps its state in the user's data folder: pass the path it printed with --state.
     """
     from ..diff import diff_docs
-    from ..relabel import entity_id_map, name_map, relabel, relabel_names
+    from ..relabel import entity_id_map, name_map, relabel, relabel_names, without_unwritable
 
     registry = loaded_plugins()
     if not sides or len(sides) > 2:
@@ -162,9 +162,9 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
             state = _diff_state(state_path, home, api.url)  # before the export: a wrong file fails at once
             personal = any(isinstance(doc, dict) and doc.get("personal_owner") for doc in old.values())
             new_label, new, index = stack.enter_context(_live(api, registry, personal))
-            if state is not None:
-                new = relabel(new, entity_id_map(state.ids, index), registry)
-                old = relabel(old, {}, registry)  # set-like lists in the same order on both sides
+            if state is not None:  # the instance the tree was imported into: unwritable fields are its own
+                new = without_unwritable(relabel(new, entity_id_map(state.ids, index), registry), registry)
+                old = without_unwritable(relabel(old, {}, registry), registry)  # set-like lists in the same order
                 renames = name_map(state.ids, index)  # databases the import matched by --map-database
         else:
             new_label, new, _ = stack.enter_context(_side(str(repo_dir), None, registry))

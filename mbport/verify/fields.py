@@ -172,6 +172,8 @@ WALKED: frozenset[str] = frozenset({
 COMPARED: frozenset[str] = frozenset({
     "built_in_type", "run_trigger", "source_type", "source", "writes", "source_database_id", "target_db_id",
     "tag_ids", "source-database", "source-tables", "body",
+    # a measure's or metric card's persisted dimensions (0.60+), inside their `dimensions` list
+    "display-name", "semantic-type", "effective-type", "status",
     "active", "archived", "archived_directly", "attribute", "attributes", "authority_level", "auto_apply_filters",
     "auto_run_queries", "base_type", "cache_field_values", "cache_field_values_schedule", "cards", "channel",
     "channel_type", "channels", "coercion_strategy", "collection_preview", "columns", "content", "cron_schedule",

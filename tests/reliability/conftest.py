@@ -17,7 +17,7 @@ from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
-from mbport.testing import entity_id_map, relabel
+from mbport.testing import entity_id_map, relabel, without_unwritable
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 # Tables that record history (one row per write, so a retried write adds one) rather than objects.
@@ -105,7 +105,7 @@ def fingerprint(emu: Emulator, session: str, imported: Imported, registry, out: 
     emu.faults = None
     with client(emu, session) as api:
         back = run_export(api, registry, out)
-    docs = relabel(back.docs, entity_id_map(imported.importer.ids, back.index))
+    docs = without_unwritable(relabel(back.docs, entity_id_map(imported.importer.ids, back.index)), registry)
     return table_counts(emu), canonical(docs)
 
 

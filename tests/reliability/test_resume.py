@@ -24,7 +24,7 @@ from mbport.emulator.faults import ConnectionDropped
 from mbport.errors import MbportError
 from mbport.export import run_export
 from mbport.state import State
-from mbport.testing import entity_id_map, relabel
+from mbport.testing import entity_id_map, relabel, without_unwritable
 from tests.conftest import WRITES
 from tests.served import mbport_command, serve, stop
 
@@ -186,7 +186,7 @@ def _sigkill_trial(source, registry, clean, tmp: Path, rng: random.Random) -> fl
         with MetabaseClient(url, api_key=API_KEY) as api:
             back = run_export(api, registry, tmp / "back")
         ids = _valid_state(state, url).ids
-        docs = canonical(relabel(back.docs, entity_id_map(ids, back.index)))
+        docs = canonical(without_unwritable(relabel(back.docs, entity_id_map(ids, back.index)), registry))
         docs.pop("api-keys/mbport emulator", None)  # the key this test talks to the target with
         # The sample database's file lives in a folder named after the emulator's process.
         docs, clean_docs = ({a: _without_sample_path(d) for a, d in x.items()} for x in (docs, clean_docs))
