@@ -15,12 +15,12 @@ import pytest
 
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.emulator import Emulator, bootstrap
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.state import State
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled, writes_since
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, assert_settled, seeded_emulator, writes_since
 
 FAMILY = ("transforms/", "transform-tags/", "transform-jobs/", "python-libraries/")
 
@@ -33,10 +33,7 @@ def registry():
 @pytest.fixture(scope="module")
 def source(tmp_path_factory, registry):
     """The `current` seed on a 0.65 Enterprise emulator, exported once for the module."""
-    emu = Emulator("0.65", premium_features="all")
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "current", session)
-    emu.wait_idle()
+    emu, session = seeded_emulator("current", "0.65", premium_features="all")
     out = tmp_path_factory.mktemp("current") / "tree"
     with MetabaseClient("http://a.test", session_token=session, transport=emu.transport()) as api:
         result = run_export(api, registry, out)

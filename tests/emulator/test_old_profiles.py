@@ -106,13 +106,18 @@ def test_050_alerts_are_written_on_api_alert_in_the_pulse_shape(p50):
     assert gone["archived"] is True and alert["id"] in [a["id"] for a in ok(client.get("/api/alert?archived=true"))]
 
 
+def hourly_rows_alert(card_id: int) -> dict:
+    """A POST /api/alert body: an hourly e-mail to one address when the card has rows."""
+    return {"alert_condition": "rows", "alert_first_only": False,
+            "card": {"id": card_id, "include_csv": False, "include_xls": False},
+            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "hourly",
+                          "recipients": [{"email": "x@example.com"}]}]}
+
+
 def test_050_archiving_a_card_deletes_its_active_alerts(p50):
     _, client = p50
     card = native_card(client, "Short-lived")
-    body = {"alert_condition": "rows", "alert_first_only": False,
-            "card": {"id": card["id"], "include_csv": False, "include_xls": False},
-            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "hourly",
-                          "recipients": [{"email": "x@example.com"}]}]}
+    body = hourly_rows_alert(card["id"])
     alert = ok(client.post("/api/alert", json=body))
     ok(client.put(f"/api/card/{card['id']}", json={"archived": True}))
     assert client.get(f"/api/alert/{alert['id']}").status_code == 404
@@ -123,10 +128,7 @@ def test_050_an_alert_on_an_archived_card_is_kept_but_never_shown(p50):
     a card, and GET/PUT of one fail in `alert->card` / the PUT's assert; restoring the card shows it again."""
     _, client = p50
     card = native_card(client, "Paused then archived")
-    body = {"alert_condition": "rows", "alert_first_only": False,
-            "card": {"id": card["id"], "include_csv": False, "include_xls": False},
-            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "hourly",
-                          "recipients": [{"email": "x@example.com"}]}]}
+    body = hourly_rows_alert(card["id"])
     paused = ok(client.post("/api/alert", json=body))
     ok(client.put(f"/api/alert/{paused['id']}", json={"archived": True}))
     ok(client.put(f"/api/card/{card['id']}", json={"archived": True}))  # deletes only the active alerts
@@ -229,10 +231,7 @@ def p54():
 def test_054_alert_api_is_read_only_beside_notifications(p54):
     _, client = p54
     card = native_card(client, "Alert me")
-    body = {"alert_condition": "rows", "alert_first_only": False,
-            "card": {"id": card["id"], "include_csv": False, "include_xls": False},
-            "channels": [{"channel_type": "email", "enabled": True, "schedule_type": "hourly",
-                          "recipients": [{"email": "x@example.com"}]}]}
+    body = hourly_rows_alert(card["id"])
     assert client.post("/api/alert", json=body).status_code == 404
     made = ok(client.post("/api/notification", json={
         "payload_type": "notification/card", "payload": {"card_id": card["id"], "send_condition": "has_result"},

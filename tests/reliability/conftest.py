@@ -11,14 +11,14 @@ import pytest
 
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
-from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.emulator import Emulator, bootstrap
 from mbport.engine import ApplyResult, Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
 from mbport.secrets import Secrets
 from mbport.state import State
 from mbport.testing import entity_id_map, relabel, without_unwritable
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, seeded_emulator
 
 # Tables that record history (one row per write, so a retried write adds one) rather than objects.
 HISTORY_TABLES = {"revision", "activity", "audit_log", "view_log", "query_execution", "recent_views",
@@ -51,10 +51,7 @@ def registry():
 @pytest.fixture(scope="session")
 def source(tmp_path_factory, registry):
     """(emulator, session, tree dir, export result) of the realistic seed."""
-    emu = Emulator()
-    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
-    seeds.load(emu, "sample", session)
-    emu.wait_idle()
+    emu, session = seeded_emulator("sample")
     out = tmp_path_factory.mktemp("source") / "tree"
     with MetabaseClient("http://source.test", session_token=session, transport=emu.transport()) as api:
         result = run_export(api, registry, out)
