@@ -17,6 +17,7 @@ from .capabilities import (
     ImportsAfter,
     LabelContext,
     Locates,
+    MadeByMetabase,
     MatchedOnly,
     MatchesByCode,
     Narrows,
@@ -155,7 +156,7 @@ __all__ = [
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
-    "NeverPruned", "Unreferenced",
+    "NeverPruned", "Unreferenced", "MadeByMetabase",
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",

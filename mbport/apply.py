@@ -16,7 +16,7 @@ from .errors import MbportError
 from .hooks import WriteRequest
 from .importstate import ImportState
 from .kind import Kind
-from .plan import Change, Plan, Progress
+from .plan import WRITTEN, Change, Plan, Progress
 from .refgraph import Node
 from .refs import REF, address_kind, is_ref
 from .resolve import Resolver
@@ -54,7 +54,7 @@ class Applier(ImportState):
             raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
                               + "\n  ".join(plan.problems))
         result = self.applied = ApplyResult(plan)  # read by the CLI when the run stops early (writes made so far)
-        todo = {c.address: c for c in plan.changes if c.action in ("create", "update", "match-after-sync")}
+        todo = {c.address: c for c in plan.changes if c.action in WRITTEN}
         resolve = Resolver(self.ids, self.options)
         failed: set[str] = set()
         blocked: set[Node] = set()
@@ -185,7 +185,7 @@ class Applier(ImportState):
                 log.info("%s: found on the target after a lost answer; updating it instead of creating", addr)
                 with self.lock:
                     self.ids[addr] = tid
-                    self.state.record(addr, tid, created=True)
+                    self.state.record(addr, tid, created=not caps.made_by_metabase(kind, doc, self.tree.docs))
                     # an object this import created after all: the kinds listed after it read it again (its tables)
                     self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 if isinstance(kind, caps.RecoversLostCreate):
@@ -198,7 +198,8 @@ class Applier(ImportState):
             with self.lock:
                 self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 self.ids[addr] = raw["id"]
-                self.state.record(addr, raw["id"], created=True)
+                # one Metabase made (found by `create`) is adopted: --prune leaves it to Metabase
+                self.state.record(addr, raw["id"], created=not caps.made_by_metabase(kind, doc, self.tree.docs))
             return raw
         raw = kind.update(WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr]))
         with self.lock:

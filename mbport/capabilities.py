@@ -323,6 +323,22 @@ class NeverPruned(Kind):
     permission graphs: Metabase's own or configuration that has no "absent" the tree could ask for)."""
 
 
+class MadeByMetabase(Kind):
+    """Some objects of this kind Metabase makes itself (a user's personal collection with the user, a tenant's own
+    collection with the tenant, the Library's Data, Metrics and Dashboards with the Library, the All tenant users group
+    once tenants are on, and its members): import adopts them, never creates them (`create` finds the one Metabase
+    made). Plan shows one the target lacks yet as adopted (`=`), not created, and --prune leaves them to Metabase."""
+
+    def made_by_metabase(self, obj: dict[str, Any], docs: dict[str, dict[str, Any]]) -> bool:
+        """Whether this doc of the tree (`docs`: the tree's), or this raw object of the target (`docs`: empty), is one
+        Metabase makes itself."""
+        return True
+
+
+def made_by_metabase(kind: Kind, obj: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> bool:
+    return isinstance(kind, MadeByMetabase) and kind.made_by_metabase(obj, docs or {})
+
+
 class ProvidesFolders(Kind):
     """Docs of this kind are folders other docs nest in (collections)."""
 
@@ -464,4 +480,4 @@ CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, Repla
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
                 ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
-                NeverPruned, Unreferenced)
+                NeverPruned, Unreferenced, MadeByMetabase)

@@ -108,7 +108,7 @@ CAPABILITY_HOOKS = {
     "version_notes": "VersionNotes", "label_context": "LabelContext", "set_like_fields": "SetLikeFields",
     "managed": "MatchedOnly", "provides_folders": "ProvidesFolders", "match_key": "MatchesByCode",
     "raw_match_key": "MatchesByCode", "locate": "Locates", "write_order": "OrdersWrites", "part_of": "PartOf",
-    "describe_change": "DescribesChanges",
+    "describe_change": "DescribesChanges", "made_by_metabase": "MadeByMetabase",
 }
 
 

@@ -21,7 +21,7 @@ Progress = Callable[[str, str], None]
 
 @dataclass
 class Change:
-    action: str  # create | update | archive | noop | match-after-sync
+    action: str  # create | update | archive | noop | match-after-sync | adopt
     address: str
     name: str | None = None
     fields: list[str] = field(default_factory=list)
@@ -31,7 +31,7 @@ class Change:
 
     def line(self) -> str:
         """`+ card 'Revenue by month' (cards/aBc…)`, `~ ...: fields that differ`."""
-        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?"}[self.action]
+        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?", "adopt": "="}[self.action]
         named = " ".join(x for x in (self.what, f"'{self.name}'" if self.name else None) if x)
         head = f"{sign} {named} ({self.address})" if named else f"{sign} {self.address}"
         more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
@@ -41,6 +41,11 @@ class Change:
 
 MATCH_AFTER_SYNC_NOTE = ("? = not on the target yet: found there once a database this import creates has had its "
                          "first sync (its tables and fields are never created by mbport)")
+ADOPT_NOTE = ("= = not on the target yet: Metabase makes it itself (a user's personal collection with the user, a "
+              "tenant's own collection with the tenant, the Library's collections with the Library, All tenant users "
+              "once tenants are on); found there then and adopted, never created")
+# The actions apply writes (or, for the last two, finds on the target first).
+WRITTEN = ("create", "update", "match-after-sync", "adopt")
 
 
 @dataclass
@@ -59,13 +64,14 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in ("create", "update", "archive") for c in self.changes)
+        return any(c.action in ("create", "update", "archive", "adopt") for c in self.changes)
 
     def summary(self) -> str:
-        after_sync = len(self.of("match-after-sync"))
+        after_sync, adopt = len(self.of("match-after-sync")), len(self.of("adopt"))
         return (f"Plan: {len(self.of('create'))} to create, {len(self.of('update'))} to update, "
                 f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged"
                 + (f", {after_sync} to match after sync (?)" if after_sync else "")
+                + (f", {adopt} to adopt (=)" if adopt else "")
                 + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
 
     def left_out_kinds(self) -> dict[str, str]:
@@ -76,6 +82,7 @@ class Plan:
     def notes(self) -> list[str]:
         """What the plan's lines do not say by themselves: the `?` marker, and what is left out and why."""
         notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []
+        notes += [ADOPT_NOTE] if self.of("adopt") else []
         for reason, addrs in sorted(self.skipped.items()):
             notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
                          f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
@@ -183,7 +190,10 @@ class Planner(Matcher):
                 continue
             self._note_missing_sub_objects(addr, kind.refs(doc), missing)
             if addr not in self.ids:
-                if not isinstance(kind, caps.MatchedOnly):
+                if caps.made_by_metabase(kind, doc, self.tree.docs):  # appears with what makes it: found then, never POSTed
+                    changes.append(Change("adopt", addr, name, what=what))
+                    created_here.add(addr)
+                elif not isinstance(kind, caps.MatchedOnly):
                     changes.append(Change("create", addr, name, what=what))
                     created_here.add(addr)
                 elif any(dep in created_here for dep in kind.refs(doc)):
@@ -215,11 +225,13 @@ class Planner(Matcher):
                     and not isinstance(self.kind(addr), caps.NeverPruned):  # a selective import prunes nothing
                 tid = self.state.ids.get(addr)
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
+                if raw is not None and caps.made_by_metabase(self.kind(addr), raw):
+                    continue  # Metabase's own: archived with its owner (a tenant's deactivation), or never
                 name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
-        written = {c.address for c in changes if c.action in ("create", "update", "noop")}
+        written = {c.address for c in changes if c.action in ("create", "update", "noop", "adopt")}
         unrestorable = {f"{self._what(a)} '{self._name(a)}' ({a})": parts for a in in_scope if a in written
                         for parts in [self.kind(a).spec.unrestorable(self.tree.docs[a], self.current_docs.get(a))]
                         if parts}
@@ -287,7 +299,7 @@ class Planner(Matcher):
                     scope.add(dep)  # never created and not on the target: a problem plan names below
                 # What the selection uses must be as the tree has it; what it only links to (a click behaviour's
                 # target) must merely exist.
-                writes = ("create", "update", "match-after-sync") if dep in uses else ("create", "match-after-sync")
+                writes = WRITTEN if dep in uses else ("create", "match-after-sync", "adopt")
                 if change is None or change.action not in writes:
                     continue  # on the target as the tree has it: its own refs resolve already
                 if self._labelled(addr) not in change.needed_by:

@@ -18,6 +18,7 @@ from mbport.api import (
     CollectionCascade,
     ExportContext,
     Kind,
+    MadeByMetabase,
     MatchesByCode,
     MbportError,
     Needs,
@@ -60,7 +61,7 @@ def _parent_id(raw: dict[str, Any]) -> int | None:
     return ancestors[-1] if ancestors else None
 
 
-class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCode, Kind):
+class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCode, MadeByMetabase, Kind):
     name = "collections"
     endpoint = "/api/collection"
     after = ("tenants",)  # a tenant's own collection is known by the tenant's `tenant_collection_id`
@@ -146,6 +147,17 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         ancestors = _ancestors(raw)
         return ("collection", ancestors[-1] if ancestors else None, raw["name"], raw.get("namespace"))
 
+    def made_by_metabase(self, obj, docs):
+        """A personal collection (made with its user), a tenant's own (with the tenant), the Library's Data, Metrics
+        and Dashboards (with the Library, which sits at the top level)."""
+        if obj.get("personal_owner") or obj.get("personal_owner_id") or obj.get("type") == TENANT_ROOT_TYPE:
+            return True
+        if obj.get("type") not in LIBRARY_TYPES[1:]:
+            return False
+        parent = obj.get("parent")
+        return (docs.get(parent["$ref"], {}).get("type") == LIBRARY if parent else False) if docs else \
+            len(_ancestors(obj)) == 1
+
     def comparable(self, doc):
         if doc.get("personal_owner"):
             return {"personal_owner": doc["personal_owner"]}  # Metabase names and places them itself
@@ -214,11 +226,6 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         # PUT writes an omitted `archived` as false: keep the target's state, unless the tree has it live.
         archived = bool(req.doc.get("archived")) and bool(req.api.get(url).get("archived"))
         return req.api.put(url, json={**req.payload, "archived": archived})
-
-    def archive(self, api, target_id):
-        if api.get(f"{self.endpoint}/{target_id}").get("type") == TENANT_ROOT_TYPE:
-            return  # pruned with its tenant, whose deactivation archives it (Metabase refuses any other change)
-        super().archive(api, target_id)
 
 
 def _ancestors(raw: dict[str, Any]) -> list[int]:

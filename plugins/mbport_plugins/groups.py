@@ -10,6 +10,7 @@ from mbport.api import (
     FALSY,
     TENANTS,
     Kind,
+    MadeByMetabase,
     MatchesByCode,
     MbportError,
     NeverPruned,
@@ -20,7 +21,7 @@ from mbport.api import (
 )
 
 
-class Groups(MatchesByCode, NeverPruned, Kind):
+class Groups(MatchesByCode, NeverPruned, MadeByMetabase, Kind):
     name = "groups"
     endpoint = "/api/permissions/group"
     fields = {
@@ -45,6 +46,9 @@ class Groups(MatchesByCode, NeverPruned, Kind):
 
     def raw_match_key(self, raw):
         return ("role", raw["magic_group_type"]) if raw.get("magic_group_type") else ("name", raw["name"])
+
+    def made_by_metabase(self, obj, docs):
+        return bool(obj.get("magic_group_type"))
 
     def comparable(self, doc):
         return {"magic_group_type": doc["magic_group_type"]} if doc.get("magic_group_type") else {"name": doc["name"]}

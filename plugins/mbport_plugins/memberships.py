@@ -8,6 +8,7 @@ from mbport.api import (
     BUILT_IN_GROUPS,
     ExportContext,
     Kind,
+    MadeByMetabase,
     Match,
     NeverPruned,
     PartOf,
@@ -28,7 +29,7 @@ MEMBER = {
 }
 
 
-class Memberships(PartOf, NeverPruned, Unreferenced, Kind):
+class Memberships(PartOf, NeverPruned, Unreferenced, MadeByMetabase, Kind):
     name = "memberships"
     endpoint = "/api/permissions/membership"
     after = ("groups", "users")
@@ -55,6 +56,9 @@ class Memberships(PartOf, NeverPruned, Unreferenced, Kind):
         return [groups[g] for g in sorted(groups)]
 
     # ---- import: add the members the tree lists; remove others only with --prune ----
+
+    def made_by_metabase(self, obj, docs):
+        return obj["group"]["$ref"] in MANAGED  # Metabase adds every user to one of them by tenancy
 
     def compare(self, wanted, current, options):
         if wanted["group"]["$ref"] in MANAGED:

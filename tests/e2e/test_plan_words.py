@@ -1,0 +1,115 @@
+"""A plan says what apply then writes, on the `current` seed's content holding objects Metabase makes itself (users'
+personal collections, tenants' own collections, the Library's Data, Metrics and Dashboards, All tenant users and its
+members): each `+` is a write that makes the object, an adopted object (`=`) is never POSTed, and each `-` of --prune
+is a write (a pruned user's personal collection and a pruned tenant's own collection are left to Metabase)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mbport.check import load_tree
+from mbport.client import MetabaseClient
+from mbport.emulator import Emulator, bootstrap, seeds
+from mbport.engine import Importer
+from mbport.export import run_export
+from mbport.refs import address_kind
+from mbport.secrets import Secrets
+from mbport.state import State
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, transforms_on, writes_since
+
+# Kinds whose API makes an object with a PUT: Metabase's cache configuration is an upsert (cache/api.clj `PUT /`), and
+# a document's new cards go in its body (documents/api.clj `PUT /:document-id`, `cards` with negative ids).
+CREATED_BY_PUT = {"cache-policies", "default-cache-policy", "cards"}
+ADOPTED = {  # the `=` lines: what Metabase makes with the user, the tenant, the Library, the tenants setting
+    "collection 'Alice Customer's Personal Collection'", "collection 'Gus Customer's Personal Collection'",
+    "collection 'Rita Reporter's Personal Collection'", "collection 'Tom Triage's Personal Collection'",
+    "collection 'Uma Upstairs's Personal Collection'", "collection 'Tenant Collection: Acme'",
+    "collection 'Tenant Collection: Globex'", "collection 'Data'", "collection 'Metrics'", "collection 'Dashboards'",
+    "group 'All tenant users'", "membership 'All tenant users'"}
+
+
+def instance(seed: str | None = None) -> tuple[Emulator, MetabaseClient]:
+    emu = transforms_on(Emulator("0.65", premium_features="all", sqlite_actions=True))
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    if seed:
+        seeds.load(emu, seed, session)
+        emu.wait_idle()
+    # one request at a time: the writes between two progress calls are the object's that reported last
+    return emu, MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(), concurrency=1)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, registry):
+    _, source = instance("current")
+    out = tmp_path_factory.mktemp("words") / "tree"
+    run_export(source, registry, out, options={"include_personal": True})
+    return out
+
+
+def importer(api, registry, tree, state, **options) -> Importer:
+    return Importer(api, registry, load_tree(tree, registry), State.load(state, api.url), {"secrets": Secrets(env={}),
+                                                                                          **options})
+
+
+def applied(imp: Importer, emu: Emulator, plan) -> tuple[dict[str, list[tuple]], list[tuple]]:
+    """Apply `plan`: ({address: the writes made for it}, the writes after the last object's: deferred refs,
+    positions, archives)."""
+    per: dict[str, list[tuple]] = {}
+    mark = [len(emu.request_log)]
+
+    def progress(addr: str, _action: str) -> None:
+        per.setdefault(addr, []).extend(writes_since(emu, mark[0]))
+        mark[0] = len(emu.request_log)
+
+    result = imp.apply(plan, progress)
+    assert result.failed == {} and result.skipped == []
+    return per, writes_since(emu, mark[0])
+
+
+def test_every_create_is_a_write_that_makes_it_and_an_adopted_object_is_never_posted(tree, registry, tmp_path):
+    emu, api = instance()
+    imp = importer(api, registry, tree, tmp_path / "state.json")
+    plan = imp.plan()
+    assert plan.problems == []
+    adopted = {c.line().split(" (")[0][2:] for c in plan.of("adopt")}
+    assert adopted == ADOPTED
+    assert "12 to adopt (=)" in plan.summary() and any(n.startswith("= = not on the target yet") for n in plan.notes())
+    per, _ = applied(imp, emu, plan)
+    for change in plan.of("create"):
+        made = [w for w in per.get(change.address, []) if w[0] == "POST" or address_kind(change.address) in CREATED_BY_PUT]
+        assert made, f"{change.line()}: apply made no write that creates it: {per.get(change.address)}"
+    for change in plan.of("adopt"):
+        assert not [w for w in per.get(change.address, []) if w[0] == "POST"], change.line()
+    assert not importer(api, registry, tree, tmp_path / "state.json").plan().has_changes
+
+
+@pytest.mark.parametrize("old_state", [False, True], ids=["state", "state-of-an-earlier-mbport"])
+def test_prune_lists_only_what_it_writes(tree, registry, tmp_path, old_state):
+    """Gus (a tenant user) and his tenant Globex leave the tree with their own collections: --prune deactivates the
+    user and the tenant, and lists neither the personal collection (Metabase refuses to archive it) nor the tenant's
+    own (archived by the tenant's deactivation), even with a state whose earlier import recorded them as created."""
+    emu, api = instance()
+    first = importer(api, registry, tree, tmp_path / "state.json")
+    applied(first, emu, first.plan())
+    if old_state:
+        for addr in first.tree.docs:  # an earlier mbport recorded what it adopted as created
+            first.state.record(addr, first.state.ids[addr], created=True)
+        first.state.save()
+    pruned = tmp_path / "pruned"
+    shutil.copytree(tree, pruned)
+    for rel in ("tenants/globex.json", "collections/@tenants/globex.json", "users/gus-globex-example.json",
+                "collections/@personal/gus-globex-example.json"):
+        (pruned / rel).unlink()
+    for path in (pruned / "memberships").glob("*.json"):
+        doc = json.loads(path.read_text())
+        doc["members"] = [m for m in doc.get("members", []) if m["user"]["$ref"] != "users/gus@globex.example"]
+        path.write_text(json.dumps(doc))
+    imp = importer(api, registry, pruned, tmp_path / "state.json", prune=True)
+    plan = imp.plan()
+    assert [c.line() for c in plan.changes if c.action != "noop"] == [
+        "- tenant 'Globex' (tenants/globex)", "- user 'gus@globex.example' (users/gus@globex.example)"]
+    per, archives = applied(imp, emu, plan)
+    assert per == {} and [w[:2] for w in archives] == [("PUT", "/api/ee/tenant/2"), ("DELETE", "/api/user/6")]
