@@ -42,7 +42,7 @@ class Users(Kind):
     fields = {
         "email": copy(read=lambda raw: raw["email"].lower()),
         "first_name": copy(), "last_name": copy(),
-        "locale": copy(send=lambda value, doc: value or OMIT),  # POST takes none: `create` leaves it out
+        "locale": copy(send=lambda value, doc: value or OMIT),  # POST takes none: `create` PUTs it after
         "login_attributes": copy(default=FALSY),
         "is_active": copy(send=False),  # deactivation is a DELETE, reactivation its own PUT
         "sso_source": copy(send=False),
@@ -84,6 +84,8 @@ class Users(Kind):
             ensure_tenants_on(req.api)
         body = {k: v for k, v in req.payload.items() if k != "locale"}
         raw = req.api.post(self.endpoint, json=body)
+        if "locale" in req.payload:  # users/api.clj: POST "/" has no locale; PUT "/:id" writes it
+            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"locale": req.payload["locale"]})
         if req.doc.get("is_active") is False:
             req.api.delete(f"{self.endpoint}/{raw['id']}")
         return raw

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds.handmade import actions_and_personal, archived, base, remappings
+from mbport.emulator.seeds.handmade import actions_and_personal, archived, base, people, remappings
 
 # Model actions run on the SQLite warehouse: seeds.load turns on the emulator's sqlite_actions switch.
 SQLITE_ACTIONS = True
 # The parts, in the order they are built. Add a part here (one module, one line).
 PARTS = (base, archived, remappings,
-         actions_and_personal)
+         actions_and_personal, people)
 
 
 def load(api: httpx.Client) -> None:
