@@ -528,8 +528,8 @@ class Channels(Kind):
         return {**doc, "name": self.key(doc, side)[0]}
 
 
-def _transforms(side, path: str) -> list[Doc] | None:
-    """The listing of a transforms route; None where the instance has none: before 0.59 or an OSS build (404), a token
+def _transforms(side, path: str) -> Any:
+    """The answer of a transforms route; None where the instance has none: before 0.59 or an OSS build (404), a token
     without the feature (402), or transforms not turned on in 0.64+ (`transforms-enabled`, which the session's
     properties carry: token_check.clj `query-transforms-enabled?`; the routes answer 403 then)."""
     version = _version(side.api)
@@ -537,10 +537,7 @@ def _transforms(side, path: str) -> list[Doc] | None:
         off = version is not None and version >= (0, 64) and side.api.properties.get("transforms-enabled") is False
     except Exception:  # a client that cannot tell: the route answers for itself
         off = False
-    if off:
-        return None
-    rows = _optional(lambda: side.api.get(path))
-    return None if rows is None else list(rows)
+    return None if off else _optional(lambda: side.api.get(path))
 
 
 class TransformTags(Kind):
@@ -549,7 +546,8 @@ class TransformTags(Kind):
     name, noun, pairs_by_state = "transform-tags", "transform tag", False
 
     def fetch(self, side):
-        return _transforms(side, "/api/transform-tag")
+        rows = _transforms(side, "/api/transform-tag")
+        return None if rows is None else list(rows)
 
     def key(self, doc, side):
         return (doc.get("name"),)
@@ -564,7 +562,8 @@ class TransformJobs(TransformTags):
     name, noun = "transform-jobs", "transform job"
 
     def fetch(self, side):
-        return _transforms(side, "/api/transform-job")
+        rows = _transforms(side, "/api/transform-job")
+        return None if rows is None else list(rows)
 
 
 class Transforms(Kind):
@@ -599,6 +598,29 @@ class Transforms(Kind):
             if doc.get(key) is not None:
                 doc[key] = side.token("databases", doc[key])
         return doc
+
+
+class PythonLibraries(Kind):
+    """The transforms' shared Python library (0.59+, Enterprise `transforms-python`): `common.py`, the one path Metabase
+    allows, read by path (nothing lists it): `GET /api/ee/transforms-python/library/common` answers its source and path
+    (transforms_python/api.clj `get-library-by-path`: select-keys source, path, created_at, updated_at)."""
+
+    name, noun, pairs_by_state = "python-libraries", "Python library", False
+    PATHS = ("common",)  # models/python_library.clj: "Only 'common' is currently supported."
+
+    def fetch(self, side):
+        rows = [_transforms(side, f"/api/ee/transforms-python/library/{path}") for path in self.PATHS]
+        # numbered: an id verify names its objects by is a number (Tokens.of)
+        return None if None in rows else [{**r, "id": n} for n, r in enumerate(rows, 1)]
+
+    def key(self, doc, side):
+        return (doc.get("path"),)
+
+    def label(self, doc, side):
+        return str(doc.get("path"))
+
+    def built_in(self, doc):
+        return not doc.get("source")  # the empty one a migration gives every instance (as the export leaves it out)
 
 
 class Glossary(Kind):
@@ -961,5 +983,5 @@ KINDS: list[Kind] = [
     Databases(), Tables(), Fields(), Groups(), Tenants(), Users(), Collections(), Snippets(), Segments(), Measures(), LegacyMetrics(),
     Cards(), Documents(), Dashboards(), Timelines(), Actions(), Channels(), Glossary(), Pulses(), Alerts(), ApiKeys(),
     Settings(), Memberships(), DataPermissions(), CollectionPermissions(), Sandboxes(), Impersonations(),
-    CachePolicies(), Metabots(), TransformTags(), TransformJobs(), Transforms(),
+    CachePolicies(), Metabots(), TransformTags(), TransformJobs(), Transforms(), PythonLibraries(),
 ]
