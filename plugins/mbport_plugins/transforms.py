@@ -16,6 +16,7 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
+    MbportError,
     Needs,
     NeverPruned,
     PathContext,
@@ -36,6 +37,9 @@ from mbport.api import (
 )
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
+# Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms
+# under /api/ee/transform, behind the transforms feature (api_routes/routes.clj; transforms/api.clj `get-transforms`).
+EE_PREVIEW_SINCE = (0, 57)
 ENABLED_SETTING_SINCE = (0, 64)
 JOB_ACTIVE_SINCE = (0, 60)
 DISABLED = ("transforms are turned off on it (its `transforms-enabled` setting is false): start it with "
@@ -68,6 +72,22 @@ def _listing(kind: Kind, api: Any, ctx: ExportContext, path: str) -> Any:
         if exc.status == 404:  # a release before transforms, an EE route on an OSS build: Requires says which
             return None
         raise
+
+
+def _ee_preview_warning(api: Any, ctx: ExportContext) -> None:
+    """An Enterprise 0.57 or 0.58 instance with transforms under /api/ee/transform: mbport reads them from 0.59's
+    /api/transform only, so it says they are left out instead of leaving them out silently."""
+    try:
+        version = api.version
+        if not (version.is_enterprise and EE_PREVIEW_SINCE <= version < SINCE):
+            return
+        found = api.get("/api/ee/transform")
+    except (AttributeError, MbportError):  # a client that cannot tell; no such route, or no transforms feature (402)
+        return
+    if isinstance(found, builtins.list) and found:
+        ctx.warnings.append(f"transforms: this Enterprise release keeps {len(found)} transform(s) under "
+                            "/api/ee/transform, before their 0.59 API; they are not exported (upgrade it to 0.59 or "
+                            "later to export them)")
 
 
 def _untouched_default(raw: dict[str, Any]) -> bool:
@@ -196,6 +216,8 @@ class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = _listing(self, api, ctx, self.endpoint)
+        if rows is None and self.name not in ctx.unavailable:
+            _ee_preview_warning(api, ctx)
         return sorted(rows or [], key=lambda r: r["id"])
 
     def normalize_more(self, doc, raw, ctx: ExportContext):

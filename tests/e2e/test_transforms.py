@@ -283,3 +283,38 @@ def test_a_disabled_job_needs_0_60_where_transform_jobs_got_their_active_flag(re
     assert why == "Metabase v0.59.3 has no disabled transform jobs (they exist from 0.60 on)"
     assert jobs.spec.unmet_needs(doc, MetabaseVersion.parse("v0.60.1"), {}) is None
     assert jobs.spec.unmet_needs({**doc, "active": True}, MetabaseVersion.parse("v0.59.3"), {}) is None
+
+
+PREVIEW_WARNING = ("transforms: this Enterprise release keeps {} transform(s) under /api/ee/transform, before their "
+                   "0.59 API; they are not exported (upgrade it to 0.59 or later to export them)")
+
+
+def preview_instance(profile: str, premium: str | None, transforms: int) -> tuple[Emulator, MetabaseClient]:
+    """An instance of `profile` holding `transforms` transforms (nothing in the emulator creates one before 0.59: the
+    rows go straight into its store, as a 0.57 Enterprise build's /api/ee/transform would have made them)."""
+    emu = Emulator(profile, premium_features=premium)
+    session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+    for n in range(transforms):
+        emu.state.table("transform").insert({"name": f"Preview {n}", "source": {"type": "query"},
+                                             "target": {"type": "table", "name": f"preview_{n}"}}, emu.state.now())
+    return emu, MetabaseClient("http://a.test", session_token=session, transport=emu.transport())
+
+
+def test_transforms_an_enterprise_0_57_keeps_under_api_ee_are_named_not_dropped_silently(registry, tmp_path):
+    _, api = preview_instance("0.57", "all", 2)
+    result = run_export(api, registry, tmp_path / "tree")
+    assert result.warnings == [PREVIEW_WARNING.format(2)]
+    assert not (tmp_path / "tree" / "transforms").exists()
+
+
+@pytest.mark.parametrize(("profile", "premium", "transforms", "probed"), [
+    ("0.57", "all", 0, True),  # nothing there: nothing to say
+    ("0.57", "sandboxes", 1, True),  # a token without the transforms feature: 402, its transforms unreadable
+    ("0.57", None, 1, False),  # an open-source build has no /api/ee routes
+    ("0.56", "all", 0, False),  # before the transform table (0.57): not even asked
+])
+def test_no_preview_warning_where_there_is_none_to_give(registry, tmp_path, profile, premium, transforms, probed):
+    emu, api = preview_instance(profile, premium, transforms)
+    result = run_export(api, registry, tmp_path / "tree")
+    assert [w for w in result.warnings if "transform" in w] == []
+    assert any(r[1] == "/api/ee/transform" for r in emu.request_log) == probed

@@ -144,3 +144,19 @@ def test_a_job_is_disabled_and_re_enabled_by_its_put_and_made_active_whatever_th
     assert http.get(f"/api/transform-job/{job['id']}").json()["active"] is False
     assert {j["name"]: j["active"] for j in http.get("/api/transform-job").json()}["J"] is False
     assert http.put(f"/api/transform-job/{job['id']}", json={"active": True}).json()["active"] is True
+
+
+def test_enterprise_0_57_keeps_transforms_under_api_ee_behind_the_transforms_feature():
+    """Before 0.59 moved them to /api/transform, an Enterprise build from 0.57 (the transform table's migration) lists
+    transforms at /api/ee/transform (transforms/api.clj `get-transforms`), behind the transforms feature
+    (api_routes/routes.clj); an OSS build has no /api/ee routes, and the newer spec (openapi.json) has no such route."""
+    emu, http = instance("0.57", enabled=False)
+    emu.state.table("transform").insert({"name": "T", "source": {"type": "query"}, "target": {"type": "table"}},
+                                        emu.state.now())
+    listed = http.get("/api/ee/transform")
+    assert listed.status_code == 200 and [t["name"] for t in listed.json()] == ["T"]
+    assert http.get("/api/transform").status_code == 404
+    assert instance("0.57", "sandboxes", enabled=False)[1].get("/api/ee/transform").status_code == 402
+    assert instance("0.57", None, enabled=False)[1].get("/api/ee/transform").status_code == 404
+    assert instance("0.56", enabled=False)[1].get("/api/ee/transform").status_code == 404
+    assert instance("0.65")[1].get("/api/ee/transform").status_code == 404

@@ -71,6 +71,18 @@ def require_version(state: State) -> None:
         raise errors.not_found()
 
 
+EE_PREVIEW_SINCE = 57  # migrations v57.2025-08-22T00:00:00 "Create transform table"
+
+
+def require_ee_preview(state: State) -> None:
+    """/api/ee/transform: Enterprise builds from 0.57 (the transform table's migration) until 0.59 moved transforms to
+    /api/transform kept them there, behind the transforms feature (api_routes/routes.clj `ee-routes-map` "/transform";
+    transforms/api.clj `get-transforms`); 404 elsewhere (an OSS build has no /api/ee routes)."""
+    if not (EE_PREVIEW_SINCE <= minor_version(state) < SINCE and _is_ee(state)):
+        raise errors.not_found()
+    premium.require(state, FEATURE, "Transforms")
+
+
 def _is_ee(state: State) -> bool:
     return state.profile.tag.startswith("v1.")
 

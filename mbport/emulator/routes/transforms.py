@@ -154,6 +154,19 @@ def delete_job(ctx: Ctx, job_id: int):
     return NO_CONTENT
 
 
+# ---------------------------------------------------------------- /api/ee/transform (Enterprise 0.57-0.58)
+
+@route("GET", "/api/ee/transform")
+def list_ee_transforms(ctx: Ctx):
+    """transforms/api.clj `get-transforms` of the Enterprise preview: every transform, by id (nothing creates one
+    here on those releases: mbport only asks whether there are any)."""
+    model.require_ee_preview(ctx.state)
+    ctx.require_superuser()
+    rows = sorted(ctx.state.table(model.TRANSFORM).where(), key=lambda r: r["id"])
+    return [{k: r.get(k) for k in ("id", "name", "description", "source", "target", "created_at", "updated_at")}
+            for r in rows]
+
+
 # ---------------------------------------------------------------- /api/ee/transforms-python/library/:path
 
 def _check_library(ctx: Ctx) -> None:
