@@ -172,6 +172,7 @@ WALKED: frozenset[str] = frozenset({
 COMPARED: frozenset[str] = frozenset({
     "built_in_type", "run_trigger", "source_type", "source", "writes", "source_database_id", "target_db_id",
     "tag_ids", "source-database", "source-tables", "body",
+    "path",  # the transforms' Python library: its path (common.py)
     # a measure's or metric card's persisted dimensions (0.60+), inside their `dimensions` list
     "display-name", "semantic-type", "effective-type", "status",
     "active", "archived", "archived_directly", "attribute", "attributes", "authority_level", "auto_apply_filters",

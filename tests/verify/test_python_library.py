@@ -33,6 +33,7 @@ def test_a_library_that_differs_is_reported_as_that_difference():
     source, target = instance("a", LIBRARY), instance("b", LIBRARY.replace("100", "1000"))
     result = run_verify(source, target, queries=False)
     assert lines(result) == [f"Python library 'common.py': source: {LIBRARY} → {LIBRARY.replace('100', '1000')}"]
+    assert result.unknown_fields == set()
     assert vars(result.counts["python-libraries"]) == {"paired": 1, "equal": 0, "differ": 1, "only_source": 0,
                                                        "only_target": 0}
 
