@@ -43,10 +43,14 @@ from .capabilities import (
 from .client import ApiError, MetabaseClient, register_secret
 from .crossings import (
     MBQL5_SINCE,
+    NOTIFICATIONS_SINCE,
     TEMPLATE_TAG_LISTS_SINCE,
+    alert_problems,
     check_stored_query,
     is_mbql4,
     is_mbql5,
+    notification_of_alert,
+    pulse_alert_body,
     query_for_target,
     query_in_tree_dialect,
     stored_query,
@@ -82,7 +86,7 @@ from .kindutil import (
     same_query,
 )
 from .output import status
-from .plugin_helpers.channels import channel_ids_by_name, channel_names
+from .plugin_helpers.channels import channel_doc, name_channels, resolved_channel, reuse_ids, with_channel_ids
 from .plugin_helpers.dimensions import DIMENSIONS_UNWRITABLE, dimensions_doc
 from .plugin_helpers.folders import (
     NO_SCHEMA,
@@ -175,14 +179,16 @@ __all__ = [
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds
-    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TENANTS_FOLDER", "TRANSFORMS_FOLDER", "table_folder", "channel_ids_by_name", "channel_names",
+    "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TENANTS_FOLDER", "TRANSFORMS_FOLDER", "table_folder",
+    "channel_doc", "name_channels", "resolved_channel", "reuse_ids", "with_channel_ids",
     "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANT_ROOT_TYPE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
     "canonical_cron", "cron_to_schedule", "schedule_to_cron",
     "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
     "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
     "TableScoped",
-    # version crossings of queries (mbport.crossings)
+    # version crossings (mbport.crossings): queries, and alerts before notifications
     "MBQL5_SINCE", "TEMPLATE_TAG_LISTS_SINCE", "check_stored_query", "is_mbql4", "is_mbql5", "query_for_target",
     "query_in_tree_dialect", "stored_query", "template_tags_as",
+    "NOTIFICATIONS_SINCE", "alert_problems", "notification_of_alert", "pulse_alert_body",
 ]

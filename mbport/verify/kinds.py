@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from ..client import ApiError
+from ..crossings import NOTIFICATIONS_SINCE, notification_of_alert
 from ..errors import MbportError
-from ..plugin_helpers.schedules import canonical_cron, schedule_to_cron
+from ..plugin_helpers.schedules import canonical_cron
 
 Doc = dict[str, Any]
 
@@ -37,9 +38,6 @@ def _unique(rows: list[Doc]) -> list[Doc]:
             seen.add(row.get("id"))
             out.append(row)
     return out
-
-
-NOTIFICATIONS_SINCE = (0, 54)  # alerts moved from /api/alert to /api/notification
 
 
 def _version(api) -> Any:
@@ -700,7 +698,7 @@ class Alerts(Kind):
         rows += _optional(lambda: side.api.get("/api/alert")) or []
         # Before 0.54: the pulse-shaped alert as the notification 0.54's migration makes of it, so that both
         # eras compare (what the older shape cannot say is left out of the other side's form too: `_common`).
-        return [_as_notification(a) for a in self.detail(side, "/api/alert", _unique(rows))]
+        return [notification_of_alert(a) for a in self.detail(side, "/api/alert", _unique(rows))]
 
     def key(self, doc, side):
         payload = doc.get("payload") or {}
@@ -736,27 +734,6 @@ class Alerts(Kind):
             doc["channels"] = [{**ch, "recipients": _recipients(ch.get("recipients"), side)}
                                for ch in doc.get("channels") or []]
         return doc
-
-
-def _as_notification(alert: Doc) -> Doc:
-    """A pre-0.54 alert (pulse shape) as a card notification: condition, schedule, one handler per channel."""
-    condition = "has_result" if alert.get("alert_condition") == "rows" else (
-        "goal_above" if alert.get("alert_above_goal") else "goal_below")
-    handlers = []
-    for ch in alert.get("channels") or []:
-        recipients = [{"type": "notification-recipient/user", "user_id": r["id"]} if r.get("id") is not None else
-                      {"type": "notification-recipient/raw-value", "details": {"value": r.get("email")}}
-                      for r in ch.get("recipients") or []]
-        if (ch.get("details") or {}).get("channel"):
-            recipients.append({"type": "notification-recipient/raw-value", "details": {"value": ch["details"]["channel"]}})
-        handlers.append({"channel_type": f"channel/{ch.get('channel_type')}", "channel_id": ch.get("channel_id"),
-                         "active": bool(ch.get("enabled")), "recipients": recipients})
-    return {"id": alert["id"], "payload_type": "notification/card", "active": not alert.get("archived"),
-            "payload": {"card_id": (alert.get("card") or {}).get("id"), "send_condition": condition,
-                        "send_once": bool(alert.get("alert_first_only"))},
-            "subscriptions": [{"type": "notification-subscription/cron", "cron_schedule": c}
-                              for c in sorted({schedule_to_cron(ch) for ch in alert.get("channels") or []})],
-            "handlers": handlers}
 
 
 def _common(doc: Doc) -> Doc:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from mbport.api import (
+    NOTIFICATIONS_SINCE,
     ExportContext,
     Kind,
     MatchesByCode,
@@ -23,33 +24,35 @@ from mbport.api import (
     VersionNotes,
     WriteRequest,
     address,
+    alert_problems,
     archive_order,
     canonical_cron,
-    channel_ids_by_name,
-    channel_names,
+    channel_doc,
     common,
     copy,
-    cron_to_schedule,
     custom,
     each,
     flag,
     is_ref,
     listed_once,
+    name_channels,
+    notification_of_alert,
     one,
     present,
+    pulse_alert_body,
     ref,
-    schedule_to_cron,
+    resolved_channel,
+    reuse_ids,
     skip,
     slugify,
     split_address,
+    with_channel_ids,
 )
 
-CRON = "notification-subscription/cron"
 USER = "notification-recipient/user"
 GROUP = "notification-recipient/group"
 RAW = "notification-recipient/raw-value"
 TEMPLATE = "notification-recipient/template"
-NOTIFICATIONS_SINCE = (0, 54)
 
 
 def _sorted_by(*first: str):
@@ -57,7 +60,7 @@ def _sorted_by(*first: str):
     return lambda x: (*(str(x.get(f) or "") for f in first), orjson.dumps(x, option=orjson.OPT_SORT_KEYS))
 
 
-# The notification's nested objects (>= 0.54); a pre-0.54 alert's `channels` become the same doc (`_from_legacy_alert`).
+# The notification's nested objects (a pre-0.54 alert is listed as the notification it becomes: notification_of_alert).
 PAYLOAD = {
     **common("created_at", "updated_at"),
     "id": skip("instance-specific id"), "card": skip("hydrated copy of the card"),
@@ -95,7 +98,7 @@ def _recipient_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext
 
 def _handler_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
     if raw.get("channel_id") is not None:
-        doc["channel"] = _channel(raw, ctx)
+        doc["channel"] = channel_doc(raw, ctx)
     return doc
 
 
@@ -129,7 +132,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
     Import: matched by (card, ordinal); a card's alerts are created in ordinal order. `create` POSTs a
     notification; `update` PUTs it with the ids of the target's subscriptions, handlers and recipients reused;
     archiving is `active: false`. A target before 0.54 gets the pulse-shaped alert on `/api/alert` instead
-    (`_legacy_body`): what that shape cannot hold (a cron schedule beyond hourly/daily/weekly/monthly, more than
+    (the crossing in mbport.crossings): what that shape cannot hold (a cron schedule beyond hourly/daily/weekly/monthly, more than
     one schedule, group recipients, webhooks) is refused by plan, alert by alert, by name.
     """
 
@@ -139,9 +142,8 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
     after = ("cards", "users", "groups")
     fields = {
         **common("created_at", "updated_at", "can_write"),
-        "active": copy(), "ordinal": copy(),
+        "active": copy(read=lambda raw: bool(raw.get("active"))), "ordinal": copy(),
         "id": skip("instance-specific id; the key is (card, ordinal)"),
-        "entity_id": skip("a pre-0.54 alert's pulse entity_id; notifications have none, so the key is (card, ordinal)"),
         "card_entity_id": skip("the card's key, recorded by mbport at list time; in the `payload.card` ref"),
         "payload_type": skip("always notification/card for alerts"),
         "payload_id": skip("instance-specific id of the payload row"),
@@ -151,19 +153,6 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
         "creator_id": skip("audit"),
         "creator": skip("hydrated user"),
         "internal_id": skip("Metabase's own system notifications only"),
-        "name": skip("always null on alerts"),
-        "alert_condition": skip("becomes payload.send_condition"),
-        "alert_above_goal": skip("becomes payload.send_condition"),
-        "alert_first_only": skip("becomes payload.send_once"),
-        "archived": skip("becomes `active`"),
-        "card": skip("becomes the payload's card ref"),
-        "channels": skip("become handlers and subscriptions"),
-        "skip_if_empty": skip("always true on alerts"),
-        "collection_id": skip("alerts live with their card"),
-        "collection_position": skip("alerts live with their card"),
-        "parameters": skip("always empty on alerts"),
-        "dashboard_id": skip("always null on alerts"),
-        "disable_links": skip("not carried over by Metabase's own alert migration"),
     }
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
@@ -171,7 +160,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
             rows = api.get(self.endpoint, params={"payload_type": "notification/card", "include_inactive": "true"})
             rows = [r for r in rows if r.get("payload_type") == "notification/card"]
         else:
-            rows = listed_once(api, "/api/alert", {}, {"archived": "true"})
+            rows = [notification_of_alert(r) for r in listed_once(api, "/api/alert", {}, {"archived": "true"})]
         cards = ctx.raw.get("cards")
         card_eids = {c.get("id"): c.get("entity_id") for c in cards or []}
         by_card: dict[Any, list[dict[str, Any]]] = defaultdict(list)
@@ -181,18 +170,11 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
                 by_card[_card_id(raw)].append(raw)
         out = []
         for card_id, alerts in sorted(by_card.items(), key=lambda kv: str(kv[0])):
-            hydrated = ((alerts[0].get("payload") or {}).get("card") or alerts[0].get("card") or {}).get("entity_id")
+            hydrated = ((alerts[0].get("payload") or {}).get("card") or {}).get("entity_id")
             eid = card_eids.get(card_id) or hydrated or f"missing-id-{card_id}"
             for n, raw in enumerate(sorted(alerts, key=lambda r: (str(r.get("created_at") or ""), r["id"])), 1):
                 out.append({**raw, "card_entity_id": eid, "ordinal": n})
-        unnamed = {h["channel_id"] for r in out for h in r.get("handlers") or r.get("channels") or []
-                   if h.get("channel_id") is not None and not (h.get("channel") or {}).get("name")}
-        if unnamed:  # inactive webhook channels are not hydrated on the handler
-            names = channel_names(api, unnamed)
-            for r in out:
-                for h in r.get("handlers") or r.get("channels") or []:
-                    if h.get("channel_id") in names:
-                        h["channel_name"] = names[h["channel_id"]]
+        name_channels(api, [h for r in out for h in r.get("handlers") or []])
         return out
 
     def version_notes(self, version: Any) -> builtins.list[str]:
@@ -231,20 +213,13 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
             return []
         name = self.label(doc, ctx.docs) or self.address_of(doc)
         return [f"alert {name!r}: {why} (Metabase {ctx.target.api.version.tag} keeps alerts on /api/alert)"
-                for why in _legacy_problems(doc)]
+                for why in alert_problems(doc)]
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "card_entity_id" in raw_or_doc:
             return raw_or_doc["card_entity_id"], raw_or_doc["ordinal"]
         card = raw_or_doc["payload"]["card"]["$ref"]
         return split_address(card)[1][0], raw_or_doc["ordinal"]
-
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        if "payload_type" in raw:
-            doc["active"] = bool(raw.get("active"))
-        else:
-            doc.update(_from_legacy_alert(raw, ctx))
-        return doc
 
     def path(self, doc, folders) -> PathHint:
         """`alerts/<the card's collection path>/<card name>/alert-<n>.json` (format 1 trees before this named the
@@ -298,19 +273,19 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
         return {
             "payload_type": "notification/card", "active": doc.get("active", True) is not False,
             **{k: v for k, v in self.spec.payload(doc, resolve).items() if k in ("payload", "subscriptions")},
-            "handlers": [_resolved_channel({**handler.payload(h, resolve), "recipients": [
+            "handlers": [resolved_channel({**handler.payload(h, resolve), "recipients": [
                 _recipient_body(r, resolve) for r in h.get("recipients") or []]}, resolve)
                          for h in doc.get("handlers") or []],
         }
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         if req.api.version < NOTIFICATIONS_SINCE:
-            return req.api.post("/api/alert", json=_legacy_body(req.payload))
+            return req.api.post("/api/alert", json=pulse_alert_body(req.payload))
         return req.api.post(self.endpoint, json=self._body(req.api, req.payload, req.doc, None))
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         if req.api.version < NOTIFICATIONS_SINCE:
-            return req.api.put(f"/api/alert/{req.target_id}", json=_legacy_body(req.payload))
+            return req.api.put(f"/api/alert/{req.target_id}", json=pulse_alert_body(req.payload))
         current = req.target.find(self.name, req.target_id) or {}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._body(req.api, req.payload, req.doc, current))
 
@@ -323,93 +298,28 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
     def _body(self, api, payload: dict[str, Any], doc: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         """Channel names → ids; on update each subscription, handler and recipient reuses the id of its
         counterpart on the target, so PUT edits them in place (items without an id are created, others deleted)."""
-        names = {h["_channel"] for h in payload["handlers"] if h.get("_channel")}  # trees with channels by name
-        by_name = channel_ids_by_name(api) if names else {}
-        missing = sorted(names - set(by_name))
-        if missing:
-            raise MbportError(f"notification channel(s) {', '.join(map(repr, missing))} do "
-                              "not exist on the target",
-                              hint="create the webhook channel(s) under Admin > Notification channels, then import again")
-        templates = sorted({h["_template"] for h in payload["handlers"] if h.get("_template")})
+        handlers = [{"channel_id": None, **h} for h in with_channel_ids(api, payload["handlers"])]
+        templates = sorted({h["_template"] for h in handlers if h.get("_template")})
         if templates:
             raise MbportError(f"channel templates ({', '.join(map(repr, templates))}) cannot "
                               "be imported yet", hint="remove the template from the alert's handler in the tree")
-        body = {k: v for k, v in payload.items() if k != "handlers"}
-        handlers = []
-        for h in payload["handlers"]:
-            handler = {k: v for k, v in h.items() if not k.startswith("_")}
-            if h.get("_channel") or "channel_id" not in handler:
-                handler["channel_id"] = by_name.get(h.get("_channel"))
-            handlers.append(handler)
-        body["handlers"] = handlers
+        body = {**payload, "handlers": handlers}
         if current is None:
             return body
-        body["subscriptions"] = _reuse_ids(body["subscriptions"], current.get("subscriptions") or [],
-                                           lambda s: (s.get("type"), s.get("cron_schedule"), s.get("event_name")))
+        body["subscriptions"] = reuse_ids(body["subscriptions"], current.get("subscriptions") or [],
+                                          lambda s: (s.get("type"), s.get("cron_schedule"), s.get("event_name")),
+                                          lambda s: s.get("type"))
         old_handlers = current.get("handlers") or []
-        body["handlers"] = _reuse_ids(handlers, old_handlers, lambda h: (h.get("channel_type"), h.get("channel_id")))
+        body["handlers"] = reuse_ids(handlers, old_handlers, lambda h: (h.get("channel_type"), h.get("channel_id")),
+                                     lambda h: h.get("channel_type"))
         for handler in body["handlers"]:
             old = next((h for h in old_handlers if h.get("id") == handler.get("id")), None)
             if old is not None:
-                handler["recipients"] = _reuse_ids(handler["recipients"], old.get("recipients") or [], _recipient_key)
+                handler["recipients"] = reuse_ids(handler["recipients"], old.get("recipients") or [], _recipient_key,
+                                                  lambda r: r.get("type"))
         if (current.get("payload") or {}).get("id") is not None:
             body["payload"] = {**body["payload"], "id": current["payload"]["id"]}
         return body
-
-
-def _resolved_channel(handler: dict[str, Any], resolve) -> dict[str, Any]:
-    """A handler payload whose channel is a ref: its target id as `channel_id` (a name stays for `_body`)."""
-    channel = handler.get("_channel")
-    if not is_ref(channel):
-        return handler
-    return {**{k: v for k, v in handler.items() if k != "_channel"}, "channel_id": resolve(channel)}
-
-
-# ---- alerts before 0.54: the pulse shape of /api/alert (api/alert.clj POST / and PUT /:id of 0.50) ----
-
-LEGACY_CHANNELS = {"channel/email": "email", "channel/slack": "slack"}
-
-
-def _legacy_problems(doc: dict[str, Any]) -> list[str]:
-    """What a pulse-shaped alert cannot hold of this doc (empty: it converts without loss but the ids)."""
-    problems = []
-    crons = [s.get("cron_schedule") for s in doc.get("subscriptions") or []]
-    if len(crons) != 1:
-        problems.append(f"it has {len(crons)} schedules; /api/alert keeps exactly one")
-    elif cron_to_schedule(crons[0]) is None:
-        problems.append(f"its schedule {crons[0]!r} is no hourly, daily, weekly or monthly one at a full hour")
-    for h in doc.get("handlers") or []:
-        if h.get("channel_type") not in LEGACY_CHANNELS:
-            problems.append(f"its {h.get('channel_type')} handler ({h.get('channel') or 'no channel'}) has no "
-                            "/api/alert channel (email and Slack only)")
-        for r in h.get("recipients") or []:
-            if "group" in r or "template" in r:
-                problems.append("it sends to a group or a template; /api/alert sends to users and addresses only")
-                break
-    return problems
-
-
-def _legacy_body(payload: dict[str, Any]) -> dict[str, Any]:
-    """A notification body (`Alerts.payload`) as the pulse-shaped alert of /api/alert: Metabase 0.54's migration
-    read backwards (send_condition → alert_condition/alert_above_goal, each handler a channel on the schedule)."""
-    inner = payload["payload"]
-    condition = inner.get("send_condition") or "has_result"
-    schedule = cron_to_schedule(next(iter(s.get("cron_schedule") for s in payload["subscriptions"]), None)) or {}
-    channels = []
-    for h in payload["handlers"]:
-        ctype = LEGACY_CHANNELS.get(h["channel_type"], h["channel_type"])
-        users = [{"id": r["user_id"]} for r in h.get("recipients") or [] if r.get("type") == USER]
-        values = [(r.get("details") or {}).get("value") for r in h.get("recipients") or [] if r.get("type") == RAW]
-        channel = {"channel_type": ctype, "enabled": h.get("active", True) is not False, **schedule,
-                   "recipients": users + [{"email": v} for v in values] if ctype == "email" else []}
-        if ctype == "slack":
-            channel["details"] = {"channel": values[0] if values else None}
-        channels.append(channel)
-    return {"alert_condition": "rows" if condition == "has_result" else "goal",
-            "alert_above_goal": {"goal_above": True, "goal_below": False}.get(condition),
-            "alert_first_only": bool(inner.get("send_once")),
-            "card": {"id": inner["card_id"], "include_csv": False, "include_xls": False},
-            "channels": channels, "archived": payload.get("active") is False}
 
 
 def _recipient_body(r: dict[str, Any], resolve) -> dict[str, Any]:
@@ -428,70 +338,5 @@ def _recipient_key(r: dict[str, Any]) -> tuple:
     return (r.get("type"), r.get("user_id"), r.get("permissions_group_id"), orjson.dumps(details, option=orjson.OPT_SORT_KEYS))
 
 
-def _reuse_ids(items: list[dict[str, Any]], existing: list[dict[str, Any]], key) -> list[dict[str, Any]]:
-    """Items with the `id` of an existing row that has the same key (each existing row used once)."""
-    free = list(existing)
-    out = []
-    for item in items:
-        twin = next((e for e in free if key(e) == key(item)), None)
-        if twin is None:  # same kind of row, different content: edit it rather than delete and recreate
-            twin = next((e for e in free if key(e)[0] == key(item)[0]), None)
-        if twin is not None:
-            free.remove(twin)
-            item = {**item, "id": twin["id"]}
-        out.append(item)
-    return out
-
-
 def _card_id(raw: dict[str, Any]) -> Any:
-    if "payload_type" in raw:
-        return (raw.get("payload") or {}).get("card_id")
-    return (raw.get("card") or {}).get("id")
-
-
-def _channel(handler: dict[str, Any], ctx: ExportContext) -> Any:
-    """A handler's webhook channel: a ref when the channels kind exported it, else (no channels kind, or a channel
-    that no longer exists) its name, as trees written before channels were a kind hold it."""
-    if ("channels", handler["channel_id"]) in ctx.index:
-        return ctx.ref("channels", handler["channel_id"])
-    return _channel_name(handler, ctx)
-
-
-def _channel_name(handler: dict[str, Any], ctx: ExportContext) -> str:
-    name = (handler.get("channel") or {}).get("name") or handler.get("channel_name")
-    if not name:
-        ctx.warnings.append(f"{ctx.current}: refers to notification channel id {handler['channel_id']}, "
-                            "which does not exist")
-        name = f"missing-channel-{handler['channel_id']}"
-    return name
-
-
-def _from_legacy_alert(raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
-    """A pre-0.54 alert (pulse shape) as the notification it becomes, the way Metabase's 0.54 migration does."""
-    if raw.get("alert_condition") == "goal":
-        condition = "goal_above" if raw.get("alert_above_goal") else "goal_below"
-    else:
-        condition = "has_result"
-    crons, handlers = set(), []
-    for ch in raw.get("channels") or []:
-        crons.add(schedule_to_cron(ch))
-        recipients = []
-        for r in ch.get("recipients") or []:
-            if r.get("id") is not None:
-                recipients.append({"user": ctx.ref("users", r["id"])})
-            elif r.get("email"):
-                recipients.append({"value": r["email"]})
-        if ch.get("channel_type") == "slack" and (ch.get("details") or {}).get("channel"):
-            recipients.append({"value": ch["details"]["channel"]})
-        handler: dict[str, Any] = {"channel_type": f"channel/{ch['channel_type']}", "active": bool(ch.get("enabled"))}
-        if ch.get("channel_id") is not None:
-            handler["channel"] = _channel(ch, ctx)
-        handler["recipients"] = sorted(recipients, key=_sorted_by())
-        handlers.append(handler)
-    return {
-        "active": not raw.get("archived"),
-        "payload": {"card": ctx.ref("cards", (raw.get("card") or {}).get("id")), "send_condition": condition,
-                    "send_once": bool(raw.get("alert_first_only"))},
-        "subscriptions": [{"type": CRON, "cron_schedule": c, "ui_display_type": "cron/builder"} for c in sorted(crons)],
-        "handlers": sorted(handlers, key=_sorted_by("channel_type", "channel")),
-    }
+    return (raw.get("payload") or {}).get("card_id")

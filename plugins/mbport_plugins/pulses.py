@@ -13,13 +13,11 @@ from mbport.api import (
     ExportContext,
     Kind,
     Match,
-    MbportError,
     OrderedPositions,
     PartOf,
     Phase,
     WriteRequest,
-    channel_ids_by_name,
-    channel_names,
+    channel_doc,
     common,
     copy,
     custom,
@@ -28,10 +26,14 @@ from mbport.api import (
     in_exported_collection,
     is_ref,
     listed_once,
+    name_channels,
     present,
     ref,
+    resolved_channel,
+    reuse_ids,
     skip,
     walk,
+    with_channel_ids,
 )
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
@@ -71,10 +73,8 @@ CHANNEL = {
 def _channel_more(doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
     """A webhook channel the channels kind exported is a ref; without that kind it is kept by name (as in trees from
     before it), and one that no longer exists keeps a name that says so (and a warning)."""
-    if ("channels", raw.get("channel_id")) in ctx.index:
-        doc["channel"] = ctx.ref("channels", raw["channel_id"])
-    elif raw.get("channel_id") is not None and not doc.get("channel"):
-        doc["channel"] = _missing_channel(raw["channel_id"], ctx)
+    if raw.get("channel_id") is not None:
+        doc["channel"] = channel_doc(raw, ctx)
     return doc
 
 
@@ -121,11 +121,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = sorted((r for r in listed_once(api, self.endpoint, {}, {"archived": "true"}) if _exported(r, ctx)),
                       key=lambda r: r["id"])
-        linked = [c for r in rows for c in r.get("channels") or [] if c.get("channel_id") is not None]
-        if linked:  # webhook channels are named on the doc; one extra request, only when some are used
-            names = channel_names(api, {c["channel_id"] for c in linked})
-            for c in linked:
-                c["channel_name"] = names.get(c["channel_id"])
+        name_channels(api, [c for r in rows for c in r.get("channels") or []])
         return rows
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
@@ -151,9 +147,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     def payload(self, doc, resolve, stage):
         """The `/api/pulse` body; webhook channels stay names (`_channel`) until create/update look them up."""
         body = self.spec.payload(doc, resolve)
-        for channel in body.get("channels") or []:
-            if is_ref(channel.get("_channel")):  # a channels doc: its target id (a name is looked up by create/update)
-                channel["channel_id"] = resolve(channel.pop("_channel"))
+        body["channels"] = [resolved_channel(c, resolve) for c in body.get("channels") or []]
         if doc.get("dashboard") is not None:
             body["dashboard_id"] = resolve(doc["dashboard"])
         else:  # a legacy pulse lives in its own collection; a subscription in its dashboard's
@@ -195,29 +189,6 @@ def _exported(raw: dict[str, Any], ctx: ExportContext) -> bool:
 
 
 def _named_channels(api, channels: list[dict[str, Any]], existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Channel bodies with webhook names turned into target `channel_id`s, and each given the `id` of an existing
-    channel of the same type (and webhook), so PUT updates channels in place instead of recreating them."""
-    names = {c["_channel"] for c in channels if c.get("_channel")}
-    by_name = channel_ids_by_name(api) if names else {}
-    missing = sorted(names - set(by_name))
-    if missing:
-        raise MbportError(f"notification channel(s) {', '.join(map(repr, missing))} do not exist on the target",
-                          hint="create the webhook channel(s) under Admin > Notification channels, then import again")
-    unmatched = list(existing)
-    out = []
-    for channel in channels:
-        body = {k: v for k, v in channel.items() if k != "_channel"}
-        if channel.get("_channel"):
-            body["channel_id"] = by_name[channel["_channel"]]
-        same = next((c for c in unmatched if c.get("channel_type") == body["channel_type"]
-                     and c.get("channel_id") == body.get("channel_id")), None)
-        if same is not None:
-            unmatched.remove(same)
-            body["id"] = same["id"]
-        out.append(body)
-    return out
-
-
-def _missing_channel(channel_id: int, ctx: ExportContext) -> str:
-    ctx.warnings.append(f"{ctx.current}: refers to notification channel id {channel_id}, which does not exist")
-    return f"missing-channel-{channel_id}"
+    """Channel bodies with their target `channel_id`s, each given the `id` of an existing channel of the same type
+    (and webhook), so PUT updates channels in place instead of recreating them."""
+    return reuse_ids(with_channel_ids(api, channels), existing, lambda c: (c.get("channel_type"), c.get("channel_id")))

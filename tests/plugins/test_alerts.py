@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from mbport_plugins.alerts import Alerts, _legacy_problems
+from mbport_plugins.alerts import Alerts
 
-from mbport.api import cron_to_schedule, schedule_to_cron
+from mbport.api import alert_problems, cron_to_schedule, notification_of_alert, schedule_to_cron
 from mbport.check import check
 from mbport.client import MetabaseVersion
 from mbport.kind import ExportContext
@@ -81,9 +81,16 @@ class FakeApi:
         return copy.deepcopy(self.answers[(path, tuple(sorted((params or {}).items())))])
 
 
+def test_a_pre_054_alert_is_listed_as_the_notification_it_becomes():
+    """The recorded 0.53 answer, read through the crossing, is the notification-shaped raw the golden case normalizes
+    (goal below, send once, a weekly schedule, email users and addresses, a Slack channel)."""
+    case = load_case(next(p for p in CASES if "legacy" in p.stem))
+    keys = {k: case["raw"][k] for k in ("card_entity_id", "ordinal")}
+    assert {**notification_of_alert(case["recorded"]), **keys} == case["raw"]
+
+
 def test_before_054_list_reads_api_alert_and_numbers_alerts_per_card():
-    legacy = load_case(next(p for p in CASES if "legacy" in p.stem))["raw"]
-    raw = {k: v for k, v in legacy.items() if k not in ("card_entity_id", "ordinal")}
+    raw = load_case(next(p for p in CASES if "legacy" in p.stem))["recorded"]
     older = {**raw, "id": 3, "created_at": "2023-01-01T00:00:00Z", "archived": True}
     api = FakeApi("v0.53.9", {("/api/alert", ()): [raw], ("/api/alert", (("archived", "true"),)): [older]})
     ctx = ExportContext(raw={"cards": [{"id": 33, "entity_id": "CardThirtyThree______"},
@@ -156,13 +163,13 @@ def test_what_api_alert_cannot_hold_is_named():
                 "handlers": list(handlers)}
 
     assert cron_to_schedule("0 0 9 ? * MON *") == cron_to_schedule("0 0 9 ? * 2 *")
-    assert _legacy_problems(doc("0 0 9 ? * 2 *")) == []
-    assert "no hourly, daily, weekly or monthly" in _legacy_problems(doc("0 30 9 ? * 2,4 *"))[0]
-    assert "2 schedules" in _legacy_problems(doc("0 0 9 * * ? *", "0 0 17 * * ? *"))[0]
+    assert alert_problems(doc("0 0 9 ? * 2 *")) == []
+    assert "no hourly, daily, weekly or monthly" in alert_problems(doc("0 30 9 ? * 2,4 *"))[0]
+    assert "2 schedules" in alert_problems(doc("0 0 9 * * ? *", "0 0 17 * * ? *"))[0]
     grouped = doc("0 0 9 * * ? *", handlers=[{"channel_type": "channel/email", "recipients": [{"group": {"$ref": "g"}}]}])
-    assert "group" in _legacy_problems(grouped)[0]
+    assert "group" in alert_problems(grouped)[0]
     hook = doc("0 0 9 * * ? *", handlers=[{"channel_type": "channel/http", "channel": "Ops", "recipients": []}])
-    assert "channel/http handler (Ops)" in _legacy_problems(hook)[0]
+    assert "channel/http handler (Ops)" in alert_problems(hook)[0]
 
 
 def test_a_cron_spelled_another_way_is_no_change():
