@@ -8,6 +8,7 @@ and the client type. The rest of mbport may change without notice; this module c
 from __future__ import annotations
 
 from .capabilities import (
+    AboutItem,
     CollectionCascade,
     ComparesRaw,
     DeferredRefs,
@@ -160,7 +161,7 @@ __all__ = [
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
-    "NeverPruned", "Unreferenced", "MadeByMetabase",
+    "NeverPruned", "Unreferenced", "MadeByMetabase", "AboutItem",
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .hooks import Phase
-from .kind import DatabaseNeed, Kind
+from .kind import DatabaseNeed, Kind, PathContext, PathHint
 from .kindutil import archive_order, archived_with_problems
+from .refs import REF, is_ref, split_address
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
@@ -476,8 +477,36 @@ def describe_change(kind: Kind, field: str, old: Any, new: Any, names: Any) -> l
     return kind.describe_change(field, old, new, names) if isinstance(kind, DescribesChanges) else None
 
 
+class AboutItem(Kind):
+    """One doc per object of another kind that it is about (a verified card, a database's cache policy): one of the doc
+    fields `items` refers to that object. The address is that field and the object's key (`verifications/card/<entity
+    id>`; `list` records it on the raw object as `item_key`); the file goes in the field's folder under the object's
+    collection, named after the object; messages name it (`card 'Revenue'`)."""
+
+    items: ClassVar[tuple[str, ...]] = ()
+
+    def item_field(self, doc: dict[str, Any]) -> str:
+        return next(f for f in self.items if f in doc)
+
+    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
+        if "item_key" in raw_or_doc:
+            return tuple(raw_or_doc["item_key"])
+        field = self.item_field(raw_or_doc)
+        return (field, *split_address(raw_or_doc[field][REF])[1])
+
+    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
+        field = self.item_field(doc)
+        item = folders.doc(doc[field]) or {}
+        return PathHint((field, *folders.folder_of(item.get("collection"))), str(item.get("name") or self.key_parts(doc)[-1]))
+
+    def label(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> str | None:
+        field = next((f for f in self.items if is_ref(doc.get(f))), None)
+        item = (docs or {}).get(doc[field][REF]) if field else None
+        return f"{field} {item['name']!r}" if item and item.get("name") else None
+
+
 CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
                 ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
-                NeverPruned, Unreferenced, MadeByMetabase)
+                NeverPruned, Unreferenced, MadeByMetabase, AboutItem)

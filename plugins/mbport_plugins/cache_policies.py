@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
+    AboutItem,
     ApiError,
     ExportContext,
     Kind,
@@ -13,16 +14,13 @@ from mbport.api import (
     MatchesByCode,
     NeverPruned,
     PartOf,
-    PathHint,
     Requires,
     Unreferenced,
     WriteRequest,
     copy,
     custom,
     get_unless_missing,
-    is_ref,
     skip,
-    split_address,
 )
 
 ENDPOINT = "/api/cache"
@@ -36,7 +34,7 @@ FIELDS = {
     "strategy": copy(),  # {type: nocache|ttl|duration|schedule, ...}: no ids inside
     "name": skip("the dashboard's or card's name, joined in by the listing"),
     "collection": skip("the dashboard's or card's collection, joined in by the listing"),
-    "model_key": skip("added by mbport from the item's listing, for the address"),
+    "item_key": skip("added by mbport from the item's listing, for the address"),
 }
 
 
@@ -85,7 +83,7 @@ class DefaultCachePolicy(Requires, NeverPruned, Unreferenced, Kind):
         return _put(req.api, "root", 0, req.payload["strategy"])
 
 
-class CachePolicies(Requires, PartOf, MatchesByCode, Unreferenced, Kind):
+class CachePolicies(AboutItem, Requires, PartOf, MatchesByCode, Unreferenced, Kind):
     """The policy of one database, dashboard or question, addressed by it (`cache-policies/card/<entity_id>`,
     `cache-policies/database/<name>`): `{"card": {"$ref": ...}, "strategy": {...}}`. Listed with
     `GET /api/cache?model=database&model=dashboard&model=question` (Metabase leaves out the policies of deleted
@@ -99,7 +97,7 @@ class CachePolicies(Requires, PartOf, MatchesByCode, Unreferenced, Kind):
     endpoint = ENDPOINT
     after = ("databases", "dashboards", "cards")  # only the policies of exported items are exported
     fields = FIELDS
-    part_of = ("card", "dashboard", "database")  # goes with its item
+    items = part_of = tuple(MODEL_OF)  # goes with its item
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         answer = get_unless_missing(api, self.endpoint, params={"model": list(ITEMS)}, missing=_no_feature, ctx=ctx,
@@ -116,41 +114,24 @@ class CachePolicies(Requires, PartOf, MatchesByCode, Unreferenced, Kind):
             if item is None:  # not exported (a personal collection's), or a model this mbport does not know
                 continue
             key = item["name"] if kind == "databases" else item.get("entity_id")
-            out.append({**row, "id": _policy_id(row["model"], row["model_id"]), "model_key": (field, key)})
+            out.append({**row, "id": _policy_id(row["model"], row["model_id"]), "item_key": (field, key)})
         return sorted(out, key=lambda r: r["id"])
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "model_key" in raw_or_doc:
-            return tuple(raw_or_doc["model_key"])
-        field = next(f for f in MODEL_OF if f in raw_or_doc)
-        return (field, *split_address(raw_or_doc[field]["$ref"])[1])
 
     def normalize_more(self, doc, raw, ctx: ExportContext) -> dict[str, Any]:
         field, kind = ITEMS[raw["model"]]
         doc[field] = ctx.ref(kind, raw["model_id"])
         return doc
 
-    def path(self, doc, folders) -> PathHint:
-        field = next(f for f in MODEL_OF if f in doc)
-        item = folders.doc(doc[field]) or {}  # in the folder of the card's or dashboard's collection
-        return PathHint((field, *folders.folder_of(item.get("collection"))),
-                        str(item.get("name") or self.key_parts(doc)[-1]))
-
-    def label(self, doc, docs=None):
-        field = next((f for f in MODEL_OF if f in doc), None)
-        item = (docs or {}).get(doc[field]["$ref"]) if field and is_ref(doc.get(field)) else None
-        return f"{field} {item['name']!r}" if item and item.get("name") else None
-
     # ---- import: matched by the item; PUT writes (creates or replaces) it ----
     def match_key(self, doc, resolve):
-        field = next(f for f in MODEL_OF if f in doc)
+        field = self.item_field(doc)
         return (MODEL_OF[field], resolve(doc[field]))
 
     def raw_match_key(self, raw):
         return (raw.get("model"), raw.get("model_id"))
 
     def payload(self, doc, resolve, stage):
-        field = next(f for f in MODEL_OF if f in doc)
+        field = self.item_field(doc)
         return {"model": MODEL_OF[field], "model_id": resolve(doc[field]), "strategy": doc["strategy"]}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
+    AboutItem,
     ExportContext,
     Kind,
     Match,
     Needs,
     OrdersWrites,
     PartOf,
-    PathHint,
     Requires,
     Unreferenced,
     WriteRequest,
@@ -20,7 +20,6 @@ from mbport.api import (
     is_ref,
     ref,
     skip,
-    split_address,
 )
 
 ENDPOINT = "/api/moderation-review"
@@ -59,11 +58,7 @@ def _verified_card_ids(api) -> set[int] | None:
     return found
 
 
-def _item_field(doc: dict[str, Any]) -> str:
-    return "dashboard" if "dashboard" in doc else "card"
-
-
-class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
+class Verifications(AboutItem, Requires, OrdersWrites, PartOf, Unreferenced, Kind):
     """One doc per verified card or dashboard, addressed by it (`verifications/card/<entity_id>`): `{"card":
     {"$ref": ...}, "text": ..., "moderator": <email>, "verified_at": ...}`.
 
@@ -90,7 +85,7 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
     premium_feature = FEATURE
     endpoint = ENDPOINT
     after = ("cards", "dashboards")
-    part_of = ("card", "dashboard")  # goes with its item
+    items = part_of = ("card", "dashboard")  # goes with its item
     fields = {
         "id": skip("mbport's own id of a verification: `<item type>:<item id>` (each review has its own number)"),
         "moderated_item_type": skip("which item: the doc has `card` or `dashboard`"),
@@ -133,23 +128,6 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
                             "item_key": (field, raw.get("entity_id"))})
         return sorted(out, key=lambda r: r["id"])
 
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        if "item_key" in raw_or_doc:
-            return tuple(raw_or_doc["item_key"])
-        field = _item_field(raw_or_doc)
-        return (field, *split_address(raw_or_doc[field]["$ref"])[1])
-
-    def path(self, doc, folders) -> PathHint:
-        field = _item_field(doc)
-        item = folders.doc(doc[field]) or {}  # in the folder of the item's collection
-        return PathHint((field, *folders.folder_of(item.get("collection"))),
-                        str(item.get("name") or self.key_parts(doc)[-1]))
-
-    def label(self, doc, docs=None):
-        field = _item_field(doc)
-        item = (docs or {}).get(doc[field]["$ref"]) if is_ref(doc.get(field)) else None
-        return f"{field} {item['name']!r}" if item and item.get("name") else None
-
     # ---- import: matched by the item; a new review verifies it ----
     def write_order(self, doc, docs):
         """After the card's write, recorded as a cascade: an update of the card that changes its query unverifies
@@ -158,7 +136,7 @@ class Verifications(Requires, OrdersWrites, PartOf, Unreferenced, Kind):
         return [((card["$ref"], "main"), (self.address_of(doc), "main"))] if is_ref(card) else []
 
     def payload(self, doc, resolve, stage):
-        field = _item_field(doc)
+        field = self.item_field(doc)
         return {"moderated_item_type": field, "moderated_item_id": resolve(doc[field]), "status": VERIFIED,
                 "text": doc.get("text")}
 
