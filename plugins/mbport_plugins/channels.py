@@ -17,7 +17,6 @@ from mbport.api import (
     WriteRequest,
     common,
     copy,
-    custom,
     skip,
 )
 
@@ -28,13 +27,21 @@ DEACTIVATED = re.compile(r"^DEACTIVATED_\d+ ")
 AUTH = "auth-info"  # channel/impl/http.clj `HTTPDetails`: the header, query parameter or body values sent as auth
 
 
-def channel_name(raw: dict[str, Any]) -> str:
-    """The channel's own name (a deactivated one without the prefix Metabase adds)."""
-    return DEACTIVATED.sub("", str(raw.get("name") or ""))
+def own_name(name: Any) -> str:
+    """The channel's own name (a deactivated one's without the prefix Metabase adds)."""
+    return DEACTIVATED.sub("", str(name or ""))
 
 
 def secret_name(channel: str, key: str) -> str:
     return f"channels/{channel}/{AUTH}/{key}"
+
+
+def details(raw: dict[str, Any]) -> dict[str, Any]:
+    """The webhook's URL and options, every auth value a `$secret` marker."""
+    out = dict(raw.get("details") or {})
+    if isinstance(out.get(AUTH), dict):
+        out[AUTH] = {k: {SECRET: secret_name(own_name(raw.get("name")), k)} for k in sorted(out[AUTH])}
+    return out
 
 
 def secrets_of(doc: dict[str, Any]) -> list[str]:
@@ -65,17 +72,14 @@ class Channels(Requires, Kind):
     fields = {
         **common("created_at", "updated_at"),
         "id": skip("instance-specific id; the key is the name"),
-        "name": copy(read=channel_name),
+        "name": copy(read=lambda raw: own_name(raw.get("name"))),
         "type": copy(),
         "description": copy(default=None),
         "active": copy(default=True),
-        "details": custom("the webhook's URL and options, every auth value a $secret marker"),
+        "details": copy(read=details, send=lambda value, doc: dict(value or {})),
     }
-    match = Match("name", address=True, raw={"name": channel_name})
-
-    def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
-        """`channels/<name>`: a deactivated channel's address is the name it had, as its doc says."""
-        return (channel_name(raw_or_doc),)
+    # `channels/<name>`: a deactivated channel's address is the name it had, as its doc says
+    match = Match("name", address=True, fold={"name": own_name})
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         if api.version < CHANNELS_SINCE:
@@ -84,15 +88,8 @@ class Channels(Requires, Kind):
         by_name: dict[str, dict[str, Any]] = {}
         for raw in sorted(rows, key=lambda r: (not r.get("active"), r["id"])):
             # A deactivated channel whose name a live one took again stays out: the address would be the same.
-            by_name.setdefault(channel_name(raw), raw)
+            by_name.setdefault(own_name(raw.get("name")), raw)
         return sorted(by_name.values(), key=lambda r: r["id"])
-
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        details = dict(raw.get("details") or {})
-        if isinstance(details.get(AUTH), dict):
-            details[AUTH] = {k: {SECRET: secret_name(doc["name"], k)} for k in sorted(details[AUTH])}
-        doc["details"] = details
-        return doc
 
     # ---- import ----
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext):
@@ -109,12 +106,6 @@ class Channels(Requires, Kind):
         if isinstance(details.get(AUTH), dict):
             details[AUTH] = sorted(details[AUTH])
         return {**{k: v for k, v in doc.items() if k != "details"}, "details": details}
-
-    def payload(self, doc, resolve, stage):
-        body = self.spec.payload(doc, resolve)
-        body["active"] = doc.get("active", True) is not False
-        body["details"] = dict(doc.get("details") or {})
-        return body
 
     def _details(self, name: str, details: dict[str, Any], options: Any,
                  current: dict[str, Any] | None) -> dict[str, Any]:
