@@ -98,18 +98,13 @@ from .plugin_helpers.folders import (
     table_folder,
 )
 from .plugin_helpers.permissions import (
-    ADMIN_ADDRESS,
     BUILT_IN_GROUPS,
     GRAPH_ADDRESS,
     GRAPH_ID,
     IMPORT_INFO,
-    describe_grants,
+    GrantGraph,
     granted_view_data,
-    group_entries,
-    narrow_grants,
-    pending,
     put_graph,
-    target_admin_ids,
 )
 from .plugin_helpers.schedules import canonical_cron, cron_to_schedule, schedule_to_cron
 from .plugin_helpers.table_scoped import TableScoped
@@ -185,8 +180,7 @@ __all__ = [
     "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANT_ROOT_TYPE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
     "canonical_cron", "cron_to_schedule", "schedule_to_cron",
-    "ADMIN_ADDRESS", "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "describe_grants",
-    "granted_view_data", "group_entries", "narrow_grants", "pending", "put_graph", "target_admin_ids",
+    "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "GrantGraph", "granted_view_data", "put_graph",
     "TableScoped",
     # version crossings (mbport.crossings): queries, and alerts before notifications
     "MBQL5_SINCE", "TEMPLATE_TAG_LISTS_SINCE", "check_stored_query", "is_mbql4", "is_mbql5", "query_for_target",

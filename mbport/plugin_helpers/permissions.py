@@ -1,16 +1,22 @@
-"""What the permission kinds share: the built-in groups, the data permissions graph's address, plan info, and the
-retried graph PUT."""
+"""What the permission kinds share: the built-in groups, the data permissions graph's address, the graph kinds' base
+(`GrantGraph`: export, plan comparison, diff phrases, selective imports and the retried graph PUT)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..capabilities import DescribesChanges, ImportsAfter, Narrows, NeverPruned, Unreferenced
 from ..client import ApiError
-from ..kind import ExportContext
+from ..kind import ExportContext, Kind
 from ..refs import REF, address_kind, is_ref
+
+if TYPE_CHECKING:
+    from ..hooks import WriteRequest
+    from ..import_options import ImportOptions
+    from ..resolve import Resolver
 
 # Metabase's magic group types, and the names they carry on a fresh instance (matched by role on import).
 # "All tenant users" (0.58+, tenants on) was "All External Users" in its first builds: its key is the current name.
@@ -162,3 +168,125 @@ def narrow_grants(doc: dict[str, Any], current: dict[str, Any], selected: set[st
     if not mine and not theirs:
         return None
     return {**doc, "grants": mine + [g for g in current.get("grants") or [] if not about(g) and known(g)]}
+
+
+class GrantGraph(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferenced, Kind):
+    """A permissions graph (`GET endpoint`: `{revision, groups: {group id: {object id: value}}}`) as a doc of `grants`,
+    one per group and object: `{"group": ref, <on[0]>: ref, <value>: ...}`, sorted. The kind declares `on` (the doc
+    field naming the object and its kind; `unnamed`: graph keys that are no object, kept as they are: `root`) and what
+    one value becomes (`grant`), differs (`change`) and says in `mbport diff` (`cells`, `where`, `least`).
+
+    Administrators are left out (Metabase synthesises their permissions). Plan compares the graph only once every
+    group and object of the tree exists on the target (`after` names their kinds); import never creates it: it PUTs,
+    with the graph's revision, the value of each (group, object) pair of the tree whose `change` is not None (retried on
+    a 409); a selective import narrows it to the selected groups and objects."""
+
+    on: ClassVar[tuple[str, str]]
+    value: ClassVar[str]  # the grant's value field
+    unnamed: ClassVar[frozenset[str]] = frozenset()
+
+    def grant(self, key: str, value: Any, ctx: ExportContext) -> dict[str, Any] | None:
+        """One graph entry (object id `key`) as the grant's fields besides the group; None leaves it out."""
+        raise NotImplementedError
+
+    def change(self, want: Any, have: Any, scope: Any) -> Any:
+        """What to PUT for one pair whose tree value is `want` and target value `have` (None: absent; `scope`: what the
+        kind put in `scopes` for the object); None: nothing to write."""
+        raise NotImplementedError
+
+    def cells(self, grant: dict[str, Any]) -> Cells:
+        raise NotImplementedError
+
+    def where(self, key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
+        raise NotImplementedError
+
+    def least(self, what: str) -> Any:
+        """The value of a permission nobody granted, for `mbport diff`."""
+        return "none"
+
+    def sent_value(self, grant: dict[str, Any], ids: dict[str, Any]) -> Any:
+        """A grant's value in target ids (`ids`: address → target id)."""
+        return grant[self.value]
+
+    def graph_params(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Query parameters of this doc's graph (a namespace)."""
+        return {}
+
+    def scopes(self, ids: dict[str, Any]) -> dict[str, Any]:
+        """Object id (in the graph's keys) → what `change` needs to know of it on the target (a database's tables)."""
+        return {}
+
+    def normalize_more(self, doc: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
+        grants = []
+        for group, entries in group_entries(raw, ctx):
+            for key, value in (entries or {}).items():
+                grant = self.grant(key, value, ctx)
+                if grant is not None:
+                    grants.append({"group": group, **grant})
+        grants.sort(key=lambda g: (g["group"][REF], _key(g[self.on[0]]) if is_ref(g[self.on[0]]) else ""))
+        imported = ctx.options.get("import")
+        if imported:  # normalizing the target's graph for a plan: only the groups and objects the tree has
+            ids = imported["ids"]
+            grants = [g for g in grants if all(v[REF] in ids for v in g.values() if is_ref(v))]
+            # One still to be created (or synced): what the target will have is unknown until then.
+            doc[IMPORT_INFO] = {"pending": pending(imported["tree"], ids, self.after)}
+        doc["grants"] = grants
+        return doc
+
+    def grant_values(self, doc: dict[str, Any]) -> dict[tuple[str, str], Any]:
+        return {(g["group"][REF], _key(g[self.on[0]])): g[self.value] for g in doc.get("grants") or []}
+
+    def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: ImportOptions) -> list[str]:
+        info = current.get(IMPORT_INFO) or {}
+        if info.get("pending"):
+            return ["grants"]
+        want, have, scopes = self.grant_values(wanted), self.grant_values(current), info.get("scopes") or {}
+        pairs = set(want) | set(have)
+        return ["grants"] if any(self.change(want.get(p), have.get(p), scopes.get(p[1])) is not None for p in pairs) else []
+
+    def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
+               docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        return narrow_grants(doc, current, selected, docs)
+
+    def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
+        if field != "grants":
+            return super().describe_change(field, old, new, names)
+        return describe_grants(old, new, names, self.cells, self.least, self.where)
+
+    def payload(self, doc: dict[str, Any], resolve: Resolver, stage: str) -> dict[str, Any]:
+        """Wanted values per (group id, object id), and every group and object of the tree that the target has (their
+        pairs the doc leaves out are written as absent); ids as the graph's keys, strings."""
+        ids = dict(resolve.ids)  # a snapshot: writes running beside this one add ids meanwhile
+        field = self.on[0]
+        return {
+            "wanted": {(str(resolve(g["group"])), str(resolve(g[field])) if is_ref(g[field]) else g[field]):
+                       self.sent_value(g, ids) for g in doc.get("grants") or []},
+            "groups": {str(tid) for a, tid in ids.items() if address_kind(a) == "groups" and a != ADMIN_ADDRESS},
+            "objects": set(self.unnamed) | {str(tid) for a, tid in ids.items() if address_kind(a) == self.on[1]},
+            "scopes": self.scopes(ids), "params": self.graph_params(doc),
+        }
+
+    def create(self, req: WriteRequest) -> dict[str, Any]:
+        return self.update(req.but(target_id=self.key_parts(req.doc)[0]))
+
+    def update(self, req: WriteRequest) -> dict[str, Any]:
+        body, admins = req.payload, {str(gid) for gid in target_admin_ids(req.target)}
+
+        def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
+            # `graph` is read fresh each attempt: groups created by this import got Metabase's defaults
+            current: dict[str, Any] = graph.get("groups") or {}
+            changes: dict[str, dict[str, Any]] = {}
+            for gid in sorted(body["groups"] - admins):
+                for key in sorted(body["objects"]):
+                    send = self.change(body["wanted"].get((gid, key)), current.get(gid, {}).get(key),
+                                       body["scopes"].get(key))
+                    if send is not None:
+                        changes.setdefault(gid, {})[key] = send
+            return changes
+
+        put_graph(req.api, self.endpoint, changes_for, self.name.replace("-", " "), body["params"])
+        return {"id": req.target_id}
+
+
+def _key(value: Any) -> Any:
+    return value[REF] if is_ref(value) else value

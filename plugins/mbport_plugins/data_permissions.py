@@ -5,33 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (
-    ADMIN_ADDRESS,
     GRAPH_ID,
     IMPORT_INFO,
-    DescribesChanges,
     DiagnoseContext,
     ExportContext,
-    ImportsAfter,
-    Kind,
+    GrantGraph,
     Match,
     MbportError,
-    Narrows,
-    NeverPruned,
     Phase,
-    Unreferenced,
-    WriteRequest,
     address,
     address_kind,
     collect_refs,
     custom,
-    describe_grants,
-    group_entries,
-    narrow_grants,
-    pending,
-    put_graph,
     skip,
     split_address,
-    target_admin_ids,
 )
 
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
@@ -42,7 +29,7 @@ LEAST = {"view-data": "blocked", "create-queries": "no", "download": "none", "da
          "transforms": "no", "workspaces": "no", "data": "none"}
 
 
-class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferenced, Kind):
+class DataPermissions(GrantGraph):
     """`GET /api/permissions/graph` as a single doc (`data-permissions/graph`).
 
     `list` returns the graph as one raw object. `normalize` turns group and database ids into refs and
@@ -69,57 +56,63 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unre
         "impersonations": skip("EE connection impersonations are their own kind (`impersonations`)"),
     }
     match = Match(address="graph")  # the one graph is the target's
+    on, value = ("database", "databases"), "permissions"
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return [{**api.get(self.endpoint), "id": GRAPH_ID}]
 
-    def normalize(self, raw, ctx: ExportContext) -> dict[str, Any]:
-        grants = []
-        for group, dbs in group_entries(raw, ctx):
-            for db_id, perms in (dbs or {}).items():
-                if not perms:
-                    continue
-                database = ctx.ref("databases", int(db_id))
-                grants.append({"group": group, "database": database,
-                               "permissions": {p: _perm(p, v, ctx) for p, v in perms.items()}})
-        grants.sort(key=lambda g: (g["group"]["$ref"], g["database"]["$ref"]))
-        doc: dict[str, Any] = {"grants": grants}
-        imported = ctx.options.get("import")
-        if imported:  # normalizing the target's graph for a plan: keep only what the tree describes
-            ids, tree = imported["ids"], imported["tree"]
-            doc["grants"] = [g for g in grants if g["group"]["$ref"] in ids and g["database"]["$ref"] in ids]
-            doc[IMPORT_INFO] = {
-                # A group, database or table still to be created or synced: its permissions are unknown until then.
-                "pending": pending(tree, ids, ("groups", "databases", "tables")),
-                "tables": table_universe({a: a for a in ids if address_kind(a) == "tables"}, key=_table_name),
-            }
+    def grant(self, key, value, ctx):
+        if not value:
+            return None
+        return {"database": ctx.ref("databases", int(key)), "permissions": {p: _perm(p, v, ctx) for p, v in value.items()}}
+
+    def normalize_more(self, doc, raw, ctx: ExportContext):
+        doc = super().normalize_more(doc, raw, ctx)
+        ids = (ctx.options.get("import") or {}).get("ids")
+        if ids is not None:  # plan: the tables the target has, per database and schema (for `change`)
+            doc[IMPORT_INFO]["scopes"] = table_universe({a: a for a in ids if address_kind(a) == "tables"}, key=_table_name)
         return doc
 
-    def describe_change(self, field, old, new, names):
-        if field != "grants":
-            return super().describe_change(field, old, new, names)
-        return describe_grants(old, new, names, _cells, lambda what: LEAST.get(what.split(" ")[0], "none"), _where)
+    def cells(self, grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:
+        """A grant's values per (group, permission, (database[, schema[, table]])), for `mbport diff`."""
+        group, database = grant["group"]["$ref"], (grant.get("database") or {}).get("$ref", "?")
+        cells: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+        for perm, value in (grant.get("permissions") or {}).items():
+            for sub, level in _levels(perm, value).items():
+                what = perm if sub in ("", "schemas") else f"{perm} {sub}"
+                if not isinstance(level, dict):
+                    cells[(group, what, (database,))] = level
+                    continue
+                for schema, tables in level.items():
+                    if not isinstance(tables, dict):
+                        cells[(group, what, (database, schema))] = tables
+                        continue
+                    for table, v in tables.items():
+                        cells[(group, what, (database, schema, table))] = v
+        return cells
+
+    def where(self, key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
+        database, *rest = key[2]
+        db = names.name({"$ref": database})
+        if len(rest) == 2:
+            return f"table '{rest[1]}' of {db}"
+        if len(rest) == 1:
+            return f"schema '{rest[0]}' of {db}" if rest[0] else f"every table of {db}"
+        return db
+
+    def least(self, what):
+        return LEAST.get(what.split(" ")[0], "none")
 
     # ---- import: never created, always matched; PUT only what differs, with the current revision ----
     # Sandboxes and impersonations first: the graph's "sandboxed" and "impersonated" are only safe once their rows
     # exist (see sandboxes.py and impersonations.py).
     import_after = ("groups", "databases", "tables", "sandboxes", "impersonations")
 
-    def compare(self, wanted, current, options):
-        """Semantic: absent = least permissive, per-table maps against schema-level values (see `flatten`)."""
-        info = current.get(IMPORT_INFO) or {}
-        if info.get("pending"):
-            return ["grants"]
-        universe = info.get("tables") or {}
-        want = {(g["group"]["$ref"], g["database"]["$ref"]): g["permissions"] for g in wanted.get("grants") or []}
-        have = {(g["group"]["$ref"], g["database"]["$ref"]): g["permissions"] for g in current.get("grants") or []}
-        for pair in set(want) | set(have):
-            if changed_permissions(want.get(pair, {}), have.get(pair, {}), universe.get(pair[1], {})):
-                return ["grants"]
-        return []
-
-    def narrow(self, doc, current, selected, docs):
-        return narrow_grants(doc, current, selected, docs)
+    def change(self, want, have, scope):
+        """Semantic: absent = least permissive, per-table maps against schema-level values (see `canonical`); the
+        permissions that differ are sent whole, every least value the doc leaves out made explicit."""
+        want, have, scope = want or {}, have or {}, scope or {}
+        return {p: explicit(p, want.get(p), have.get(p), scope) for p in changed_permissions(want, have, scope)} or None
 
     def refs(self, doc):
         """The groups and databases the grants name, and the tables named inside table-level grants."""
@@ -159,75 +152,15 @@ class DataPermissions(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unre
                         problems.append(_unprotected("sandboxed", "table", f"{db_key}.{name}", group_key, "sandboxes"))
         return problems
 
-    def payload(self, doc, resolve, stage):
-        """The doc in target ids: wanted grants per (group id, database id), and every group, database and
-        table of the tree that the target has (pairs the doc leaves out get the least permissive values)."""
-        ids = dict(resolve.ids)  # a snapshot: writes running beside this one add ids meanwhile
+    def sent_value(self, grant, ids):
+        db_key = split_address(grant["database"]["$ref"])[1][0]
+        return {p: _translate(p, v, lambda schema, name: _table_id(ids, db_key, schema, name))
+                for p, v in grant["permissions"].items()}
+
+    def scopes(self, ids):
+        """Every table of the tree that the target has, per database: pairs the doc leaves out get the least values."""
         tables = {a: tid for a, tid in ids.items() if address_kind(a) == "tables"}
-        wanted = {}
-        for grant in doc.get("grants") or []:
-            db_key = split_address(grant["database"]["$ref"])[1][0]
-            perms = {p: _translate(p, v, lambda schema, name, k=db_key: _table_id(ids, k, schema, name))
-                     for p, v in grant["permissions"].items()}
-            wanted[(resolve(grant["group"]), resolve(grant["database"]))] = perms
-        return {
-            "wanted": wanted,
-            "groups": {tid for a, tid in ids.items() if address_kind(a) == "groups" and a != ADMIN_ADDRESS},
-            "databases": {a: tid for a, tid in ids.items() if address_kind(a) == "databases"},
-            "universe": table_universe(tables, key=lambda a: str(tables[a])),
-        }
-
-    def create(self, req: WriteRequest) -> dict[str, Any]:
-        return self.update(req.but(target_id=GRAPH_ID))
-
-    def update(self, req: WriteRequest) -> dict[str, Any]:
-        admins = target_admin_ids(req.target)
-        universe = {req.payload["databases"][a]: u for a, u in req.payload["universe"].items() if a in req.payload["databases"]}
-
-        def changes_for(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
-            # `graph` is read fresh each attempt: groups created by this import got Metabase's defaults
-            changes: dict[str, dict[str, Any]] = {}
-            for gid in sorted(req.payload["groups"] - admins):
-                for dbid in sorted(req.payload["databases"].values()):
-                    want = req.payload["wanted"].get((gid, dbid), {})
-                    have = (graph.get("groups") or {}).get(str(gid), {}).get(str(dbid)) or {}
-                    u = universe.get(dbid, {})
-                    send = {p: explicit(p, want.get(p), have.get(p), u) for p in changed_permissions(want, have, u)}
-                    if send:
-                        changes.setdefault(str(gid), {})[str(dbid)] = send
-            return changes
-
-        put_graph(req.api, self.endpoint, changes_for, "data permissions")
-        return {"id": req.target_id}
-
-
-def _cells(grant: dict[str, Any]) -> dict[tuple[str, str, tuple[str, ...]], Any]:
-    """A grant's values per (group, permission, (database[, schema[, table]])), for `mbport diff`."""
-    group, database = grant["group"]["$ref"], (grant.get("database") or {}).get("$ref", "?")
-    cells: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-    for perm, value in (grant.get("permissions") or {}).items():
-        for sub, level in _levels(perm, value).items():
-            what = perm if sub in ("", "schemas") else f"{perm} {sub}"
-            if not isinstance(level, dict):
-                cells[(group, what, (database,))] = level
-                continue
-            for schema, tables in level.items():
-                if not isinstance(tables, dict):
-                    cells[(group, what, (database, schema))] = tables
-                    continue
-                for table, v in tables.items():
-                    cells[(group, what, (database, schema, table))] = v
-    return cells
-
-
-def _where(key: tuple[str, str, tuple[str, ...]], names: Any) -> str:
-    database, *rest = key[2]
-    db = names.name({"$ref": database})
-    if len(rest) == 2:
-        return f"table '{rest[1]}' of {db}"
-    if len(rest) == 1:
-        return f"schema '{rest[0]}' of {db}" if rest[0] else f"every table of {db}"
-    return db
+        return {str(ids[db]): u for db, u in table_universe(tables, key=lambda a: str(tables[a])).items() if db in ids}
 
 
 def _on_target(target, kind: str, **ids: Any) -> bool:
