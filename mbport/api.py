@@ -103,7 +103,7 @@ from .plugin_helpers.permissions import (
     GRAPH_ID,
     IMPORT_INFO,
     GrantGraph,
-    granted_view_data,
+    GraphRow,
     put_graph,
 )
 from .plugin_helpers.schedules import canonical_cron, cron_to_schedule, schedule_to_cron
@@ -180,7 +180,7 @@ __all__ = [
     "DIMENSIONS_UNWRITABLE", "dimensions_doc", "SHARED_TENANT_NAMESPACE", "TENANT_NAMESPACE", "TENANT_ROOT_TYPE", "TENANTS",
     "ensure_tenants_on", "has_tenants",
     "canonical_cron", "cron_to_schedule", "schedule_to_cron",
-    "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "GrantGraph", "granted_view_data", "put_graph",
+    "BUILT_IN_GROUPS", "GRAPH_ADDRESS", "GRAPH_ID", "IMPORT_INFO", "GrantGraph", "GraphRow", "put_graph",
     "TableScoped",
     # version crossings (mbport.crossings): queries, and alerts before notifications
     "MBQL5_SINCE", "TEMPLATE_TAG_LISTS_SINCE", "check_stored_query", "is_mbql4", "is_mbql5", "query_for_target",

@@ -3,18 +3,31 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..capabilities import DescribesChanges, ImportsAfter, Narrows, NeverPruned, Unreferenced
+from ..capabilities import (
+    DescribesChanges,
+    ImportsAfter,
+    Narrows,
+    NeverPruned,
+    PartOf,
+    Requires,
+    Unreferenced,
+    VersionNotes,
+)
 from ..client import ApiError
+from ..errors import MbportError
+from ..hooks import Phase
 from ..kind import ExportContext, Kind
-from ..refs import REF, address_kind, is_ref
+from ..kindutil import get_unless_missing
+from ..refs import REF, address, address_kind, is_ref, ref_to, split_address
 
 if TYPE_CHECKING:
-    from ..hooks import WriteRequest
+    from ..hooks import DiagnoseContext, WriteRequest
     from ..import_options import ImportOptions
     from ..resolve import Resolver
 
@@ -290,3 +303,72 @@ class GrantGraph(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferen
 
 def _key(value: Any) -> Any:
     return value[REF] if is_ref(value) else value
+
+
+class GraphRow(Requires, VersionNotes, PartOf, Unreferenced, Kind):
+    """The row behind one value of the data permissions graph (a sandbox behind a table's `sandboxed` view-data, an
+    impersonation behind a database's `impersonated`): one doc per group and object (`on`: the doc field, the kind, the
+    raw id field), addressed by both (`list` adds their addresses to each row), an Enterprise feature
+    (`premium_feature`; `list` is quietly empty on an instance without it, `feature_hint` says what to do). Metabase
+    drops the row when the graph gives the pair another value, so `check` wants the tree's graph to say `view_data`
+    there; `--prune` deletes one mbport created (often gone already, for that reason). Deleted with its group."""
+
+    on: ClassVar[tuple[str, str, str]]
+    view_data: ClassVar[str]
+    feature_hint: ClassVar[str]
+    noun: ClassVar[str]  # what `mbport doctor` calls them
+    part_of = ("group",)
+
+    def object_key(self, raw: dict[str, Any]) -> tuple[Any, ...]:
+        """The address parts of the object (a raw row of the `on` kind)."""
+        return (raw["name"],)
+
+    def no_feature(self, exc: ApiError) -> bool:
+        """Whether an answer says the instance lacks the feature: 402 (the token), 404 (an OSS build has no route)."""
+        return exc.status in (402, 404)
+
+    def list(self, api: Any, ctx: ExportContext) -> list[dict[str, Any]]:
+        rows = get_unless_missing(api, self.endpoint, missing=self.no_feature, ctx=ctx, kind=self.name,
+                                  why=f"it has no {self.premium_feature} feature ({{status}}); " + self.feature_hint)
+        field, kind, id_field = self.on
+        groups = {g["id"]: (BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]),) for g in ctx.raw.get("groups", [])}
+        objects = {o["id"]: self.object_key(o) for o in ctx.raw.get(kind, [])}
+        return [{**row, "group": ref_to("groups", *groups.get(row["group_id"], [f"missing-id-{row['group_id']}"])),
+                 field: ref_to(kind, *objects.get(row[id_field], [f"missing-id-{row[id_field]}"]))}
+                for row in sorted(rows or [], key=lambda r: r["id"])]
+
+    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
+        """TREE: the tree's data permissions graph must give the pair `view_data`, or every import would write the row
+        and the graph's write delete it again."""
+        graph, field = ctx.docs.get(GRAPH_ADDRESS), self.on[0]
+        if phase != Phase.TREE or graph is None or not is_ref(doc.get(field)) or not is_ref(doc.get("group")):
+            return []  # no graph in this tree (a selection): nothing to contradict
+        db, *inside = split_address(doc[field][REF])[1]
+        value = granted_view_data(graph, doc["group"], {REF: address("databases", db)})
+        for part in inside:  # a table: its schema's value, or the table's in the schema's map
+            value = value.get(part) if isinstance(value, dict) else value
+        if value == self.view_data:
+            return []
+        shown = "per-table" if isinstance(value, dict) else (value or "no")
+        return [f"{self.label(doc)}: the data permissions graph gives {shown} view-data there, not `{self.view_data}`; "
+                f"export again, or make the graph say `{self.view_data}` for this {field}"]
+
+    def feature_error(self, exc: ApiError, doc: dict[str, Any]) -> Exception:
+        """The error a write answered: one line naming the missing feature when the target lacks it."""
+        if not self.no_feature(exc):
+            return exc
+        return MbportError(f"{self.address_of(doc)}: the target instance has no {self.premium_feature} feature "
+                           f"({exc.status})", hint=self.feature_hint)
+
+    def archive(self, api: Any, target_id: Any) -> None:
+        try:
+            api.delete(f"{self.endpoint}/{target_id}")
+        except ApiError as exc:
+            if exc.status != 404:  # already gone: a graph change that ends the row deletes it
+                raise
+
+    def version_notes(self, version: Any) -> builtins.list[str]:
+        """Called by `mbport doctor`: an OSS build has none to export or import."""
+        if not getattr(version, "is_enterprise", True):
+            return [f"no {self.noun} to export or import (an Enterprise feature)"]
+        return []

@@ -64,7 +64,9 @@ class DataPermissions(GrantGraph):
     def grant(self, key, value, ctx):
         if not value:
             return None
-        return {"database": ctx.ref("databases", int(key)), "permissions": {p: _perm(p, v, ctx) for p, v in value.items()}}
+        # table ids → names (a missing table keeps its dangling address, and warns)
+        names = {p: _translate(p, v, lambda schema, table: table_name(table, ctx)) for p, v in value.items()}
+        return {"database": ctx.ref("databases", int(key)), "permissions": names}
 
     def normalize_more(self, doc, raw, ctx: ExportContext):
         doc = super().normalize_more(doc, raw, ctx)
@@ -204,7 +206,8 @@ def table_universe(tables: dict[str, Any], key) -> dict[str, dict[str, list[Any]
 
 
 def _translate(perm: str, value: Any, table_id) -> Any:
-    """A doc permission value with table names (per schema) turned into target table ids."""
+    """A permission value with each table key (per schema) replaced by `table_id(schema, key)`: ids by names on
+    export, names by target ids on import."""
     def level(v: Any) -> Any:
         if not isinstance(v, dict):
             return v
@@ -286,27 +289,6 @@ def explicit(perm: str, want: Any, have: Any, universe: dict[str, list[Any]]) ->
         wanted = _levels(perm, want)
         return {sub: level(wanted.get(sub)) for sub in sorted(subs)}
     return level(want)
-
-
-def _perm(perm: str, value: Any, ctx: ExportContext) -> Any:
-    if not isinstance(value, dict):
-        return value
-    if perm in NESTED:
-        return {k: _schemas(v, ctx) for k, v in value.items()}
-    return _schemas(value, ctx)
-
-
-def _schemas(value: Any, ctx: ExportContext) -> Any:
-    """{schema: value | {table id: value}} with each table id replaced by the table's name."""
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for schema, tables in value.items():
-        if isinstance(tables, dict):
-            out[schema] = {table_name(tid, ctx): v for tid, v in tables.items()}
-        else:
-            out[schema] = tables
-    return out
 
 
 def table_name(table_id: Any, ctx: ExportContext) -> str:

@@ -265,3 +265,20 @@ def test_a_graph_that_restricts_without_its_rows_is_refused_before_any_write(ee_
     with pytest.raises(MbportError, match="problem"):
         imp.apply(plan)
     assert writes_since(emu, before) == []
+
+
+@pytest.mark.parametrize(("view", "problem"), [
+    ({"": "sandboxed"}, None),  # Metabase collapses a schema whose every table is sandboxed
+    ({"": "unrestricted"}, "gives unrestricted view-data there, not `sandboxed`"),
+    ({"": {"customers": "sandboxed"}}, None),
+    ({"": {"orders": "sandboxed"}}, "gives no view-data there"),
+])
+def test_check_reads_the_graph_at_the_sandboxes_table_or_its_schema(view, problem):
+    """The graph gives view-data per table, or one value for a whole schema: both are read at the sandbox's table."""
+    from mbport.hooks import DiagnoseContext, Phase
+
+    group, database = {"$ref": "groups/Analysts"}, {"$ref": "databases/Shop"}
+    graph = {"grants": [{"group": group, "database": database, "permissions": {"view-data": view}}]}
+    doc = {"group": group, "table": {"$ref": "tables/Shop//customers"}}
+    problems = KIND.diagnose(doc, Phase.TREE, DiagnoseContext(docs={"data-permissions/graph": graph}))
+    assert problems == [] if problem is None else (len(problems) == 1 and problem in problems[0])
