@@ -55,12 +55,15 @@ def check_options(options: ImportOptions, tree: Tree) -> None:
 def load_import_tree(tree: Path | str | Tree, registry: Registry) -> Tree:
     """`tree` loaded (unless it is already) and checked like `mbport check` does; TreeProblems if it is unsound."""
     from .check import check_refs, load_tree
+    from .export import no_automatic_gc
 
-    if not isinstance(tree, Tree):
-        tree = load_tree(Path(tree), registry)
-    problems = tree.problems + check_refs(tree, registry)
-    if problems:
-        raise TreeProblems(tree.root, problems)
+    with no_automatic_gc() as keep:  # a tree is thousands of docs that all stay alive: see no_automatic_gc
+        if not isinstance(tree, Tree):
+            tree = load_tree(Path(tree), registry)
+        problems = tree.problems + check_refs(tree, registry)
+        if problems:
+            raise TreeProblems(tree.root, problems)
+        keep.append(tree)
     return tree
 
 
@@ -71,19 +74,22 @@ def open_import(api: Any, tree: Path | str | Tree, options: ImportOptions | None
 
     Reads the tree and the state file, checks both and the options offline; no request yet. Raises TreeProblems
     for a tree `mbport check` would reject, UsageError for options that cannot apply to it."""
+    from .export import no_automatic_gc
     from .registry import load_plugins
 
     options = options or ImportOptions()
     registry = registry if registry is not None else load_plugins()
-    if not isinstance(tree, Tree):
-        tree = load_import_tree(tree, registry)
-    check_options(options, tree)
-    state = State.load(options.state or default_state_path(tree.root, api.url), api.url)
-    if options.api_keys_file is None:
-        from dataclasses import replace
+    with no_automatic_gc() as keep:  # the tree and its graph stay alive: see no_automatic_gc
+        if not isinstance(tree, Tree):
+            tree = load_import_tree(tree, registry)
+        check_options(options, tree)
+        state = State.load(options.state or default_state_path(tree.root, api.url), api.url)
+        if options.api_keys_file is None:
+            from dataclasses import replace
 
-        options = replace(options, api_keys_file=Path(str(tree.root).rstrip("/") + ".new-api-keys.json"))
-    return Import(Importer(api, registry, tree, state, options))
+            options = replace(options, api_keys_file=Path(str(tree.root).rstrip("/") + ".new-api-keys.json"))
+        keep.append(Import(Importer(api, registry, tree, state, options)))
+    return keep[0]
 
 
 class Import:
