@@ -42,13 +42,20 @@ def stages(kind: Kind) -> tuple[str, ...]:
     return kind.stages if isinstance(kind, StagedWrites) else (MAIN_STAGE,)
 
 
-def stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
-    """What the write of `stage` of `doc` waits for."""
-    return kind.stage_refs(doc, stage) if isinstance(kind, StagedWrites) else default_stage_refs(kind, doc, stage)
+def stage_refs(kind: Kind, doc: dict[str, Any], stage: str, refs: set[str] | None = None,
+               deferred: set[str] | None = None) -> set[str]:
+    """What the write of `stage` of `doc` waits for (`refs`, `deferred`: the doc's refs and deferred refs, when the
+    caller has them already)."""
+    if isinstance(kind, StagedWrites):
+        return kind.stage_refs(doc, stage)
+    return default_stage_refs(kind, doc, stage, refs, deferred)
 
 
-def default_stage_refs(kind: Kind, doc: dict[str, Any], stage: str) -> set[str]:
-    return kind.refs(doc) - deferred_refs(kind, doc) if stage == stages(kind)[0] else set()
+def default_stage_refs(kind: Kind, doc: dict[str, Any], stage: str, refs: set[str] | None = None,
+                       deferred: set[str] | None = None) -> set[str]:
+    if stage != stages(kind)[0]:
+        return set()
+    return (kind.refs(doc) if refs is None else refs) - (deferred_refs(kind, doc) if deferred is None else deferred)
 
 
 class OrderedPositions(Kind):

@@ -59,7 +59,7 @@ class Importer(Planner, Applier):
     # ------------------------------------------------------------------ graph
     def build_graph(self) -> nx.DiGraph:
         """The tree's reference graph (mbport.refgraph, the rules `check` uses too); any cycle is an error naming it."""
-        self.refgraph = refgraph.build(self.registry, self.tree.docs)
+        self.refgraph = refgraph.of_tree(self.tree, self.registry)  # the one `check` built, if it did
         self.cascades = self.refgraph.cascades  # doc → docs written after a cascade its write may set off
         if self.refgraph.cycles:
             raise MbportError("the tree has a dependency cycle Metabase does not allow: "

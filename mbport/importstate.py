@@ -50,7 +50,12 @@ class ImportState:
         return self.registry[address_kind(addr)]
 
     def doc_order(self) -> list[str]:
-        return list(dict.fromkeys(addr for addr, _stage in nx.lexicographical_topological_sort(self.graph)))
+        return self.refgraph.doc_order()
+
+    def doc_refs(self, addr: str, doc: dict[str, Any]) -> set[str]:
+        """`Kind.refs` of a tree doc, as the graph read them unless the doc was replaced since."""
+        known = self.refgraph.refs_of(addr, doc)
+        return known if known is not None else self.kind(addr).refs(doc)
 
     def _skipped(self, addr: str) -> bool:
         return bool(caps.skipped(self.kind(addr), self.options)) or addr in self.unsupported

@@ -197,7 +197,8 @@ class Planner(Matcher):
                 skipped.setdefault(reason, []).append(addr)
             if self._skipped(addr):
                 continue
-            self._note_missing_sub_objects(addr, kind.refs(doc), missing)
+            refs = self.doc_refs(addr, doc)
+            self._note_missing_sub_objects(addr, refs, missing)
             if addr not in self.ids:
                 if caps.made_by_metabase(kind, doc, self.tree.docs):  # appears with what makes it: found then, never POSTed
                     changes.append(Change("adopt", addr, name, what=what))
@@ -205,14 +206,14 @@ class Planner(Matcher):
                 elif not isinstance(kind, caps.MatchedOnly):
                     changes.append(Change("create", addr, name, what=what))
                     created_here.add(addr)
-                elif any(dep in created_here for dep in kind.refs(doc)):
+                elif any(dep in created_here for dep in refs):
                     changes.append(Change("match-after-sync", addr, name, what=what))
                 else:
                     missing.setdefault(addr, [])
                 continue
             ctx.current = addr
             self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
-            differ = kind.compare(self._as_written(doc, kind), current, self.options)
+            differ = kind.compare(self._as_written(doc, refs), current, self.options)
             changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
         self._recheck_after_cascades(changes)
         scope = None
@@ -226,7 +227,7 @@ class Planner(Matcher):
             owner = self.registry.owner(addr)
             where = self.tree.paths.get(owner)
             broken = sorted(set(missing[addr]) | {a for a, d in self.tree.docs.items()
-                                                   if a != owner and addr in self.kind(a).refs(d)})
+                                                   if a != owner and addr in self.doc_refs(a, d)})
             problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
         for addr in sorted(self.state.created - set(self.tree.docs)):
@@ -294,7 +295,7 @@ class Planner(Matcher):
             addr = todo.pop()
             kind, doc = self.kind(addr), self.tree.docs[addr]
             links = {self.registry.owner(r) for r in caps.deferred_refs(kind, doc)}
-            uses = {self.registry.owner(r) for r in kind.refs(doc) - caps.deferred_refs(kind, doc)}
+            uses = {self.registry.owner(r) for r in self.doc_refs(addr, doc) - caps.deferred_refs(kind, doc)}
             for dep in sorted(uses | links):
                 if dep == addr or dep not in self.tree.docs or dep in selected:
                     continue
@@ -324,11 +325,11 @@ class Planner(Matcher):
                     f: current[f] for f in pins if current.get(f) is not None}
         return scope
 
-    def _as_written(self, doc: dict[str, Any], kind: Any) -> dict[str, Any]:
+    def _as_written(self, doc: dict[str, Any], refs: set[str]) -> dict[str, Any]:
         """The doc as apply writes it: a (deferred) ref to a doc this import leaves out (--skip-unsupported, a
         skipped kind) is written as null, so it compares as null, else the second plan of a downgrade (a link to a
         dashboard showing a measure, into 0.57) would update the referring doc on every run."""
-        gone = {a for a in kind.refs(doc) if self._skipped(self.registry.owner(a))}
+        gone = {a for a in refs if self._skipped(self.registry.owner(a))}
         return null_refs(doc, gone) if gone else doc
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:

@@ -27,7 +27,7 @@ nodes: no write order exists, so `check` reports it and the import refuses it, b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -35,7 +35,11 @@ from . import capabilities as caps
 from .refs import address_kind
 from .registry import Registry
 
+if TYPE_CHECKING:
+    from .tree import Tree
+
 Node = tuple[str, str]  # (address, stage)
+DANGLING = ("unknown kind", "not in the tree")  # Dangling.reason
 WHY = {"stage": "its next write", "ref": "it refers to the one before", "import_after": "its kind waits for that kind",
        "write_order": "a cascade of Metabase's sets this order"}
 
@@ -65,6 +69,21 @@ class RefGraph:
     dangling: list[Dangling] = field(default_factory=list)  # by source, then target
     cascades: dict[str, set[str]] = field(default_factory=dict)  # doc → docs written after a cascade it may set off
     cycles: list[list[str]] = field(default_factory=list)  # the docs of each cycle, sorted; no write order exists
+    # Each doc's refs (Kind.refs) as the graph read them, and the doc objects it was built from: plan asks for
+    # them again, and a doc replaced since (a selective import narrows some) is asked of its kind instead.
+    refs: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    built_from: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _doc_order: list[str] | None = field(default=None, repr=False)
+
+    def refs_of(self, addr: str, doc: dict[str, Any]) -> set[str] | None:
+        """`addr`'s refs when `doc` is the doc the graph was built from (None: ask its kind)."""
+        return self.refs[addr] if self.built_from.get(addr) is doc else None
+
+    def doc_order(self) -> list[str]:
+        """The docs in write order (the first stage of each), ties by address; computed once."""
+        if self._doc_order is None:
+            self._doc_order = list(dict.fromkeys(a for a, _stage in nx.lexicographical_topological_sort(self.order)))
+        return self._doc_order
 
     def cycle_problem(self, docs: list[str], paths: dict[str, str]) -> str:
         """The line `check` reports for one entry of `cycles`; when not every link is a ref, the circle of writes."""
@@ -87,60 +106,96 @@ class RefGraph:
         return []
 
 
+def of_tree(tree: Tree, registry: Registry) -> RefGraph:
+    """The reference graph of a loaded tree, built once: `check` and the import (match, plan, apply) share it while
+    the tree's docs are the objects it was built from (a selective import replaces some: it is built again)."""
+    known = tree.refgraph
+    if known is not None and known[0] is registry and len(known[1].built_from) == len(tree.docs) \
+            and all(known[1].built_from.get(a) is d for a, d in tree.docs.items()):
+        return known[1]
+    graph = build(registry, tree.docs)
+    tree.refgraph = (registry, graph)
+    return graph
+
+
 def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
     """The reference graph of `docs` (address → doc, every kind known to `registry`)."""
     kinds = {addr: registry[address_kind(addr)] for addr in docs}
     contained = {sub for addr, doc in docs.items() for sub in caps.contains(kinds[addr], doc)}
-    graph = RefGraph(nx.DiGraph(), nx.DiGraph())
+    graph = RefGraph(nx.DiGraph(), nx.DiGraph(), built_from=dict(docs))
     missing: dict[str, set[str]] = {}
+    deferred: dict[str, set[str]] = {}
+    # Edges are gathered first and added at once: many refs of a doc lead to one owner (a table's fields), and
+    # networkx's add_edge per ref was a third of the graph's cost at bench-L. The last rule to add an edge names it.
+    uses: dict[tuple[str, str], list[Any]] = {}  # (doc, owner) → [refs, deferred]
+    owners: dict[str, str] = {}  # ref → the doc holding it, or why it dangles
     graph.uses.add_nodes_from(sorted(docs))
     for addr in sorted(docs):
         kind, doc = kinds[addr], docs[addr]
-        deferred = {registry.owner(r) for r in caps.deferred_refs(kind, doc)}
-        for target in sorted(kind.refs(doc)):
-            if not registry.known_kind(address_kind(target)):
-                graph.dangling.append(Dangling(addr, target, "unknown kind"))
-            elif target not in docs and target not in contained:
-                graph.dangling.append(Dangling(addr, target, "not in the tree"))
+        deferred[addr] = late = caps.deferred_refs(kind, doc)
+        late_owners = {registry.owner(r) for r in late}
+        graph.refs[addr] = refs = kind.refs(doc)
+        for target in sorted(refs):
+            owner = owners.get(target)
+            if owner is None:  # asked once per target: thousands of docs refer to the same tables and fields
+                if not registry.known_kind(address_kind(target)):
+                    owner = "unknown kind"
+                elif target not in docs and target not in contained:
+                    owner = "not in the tree"
+                else:
+                    owner = registry.owner(target)
+                owners[target] = owner
+            if owner in DANGLING:
+                graph.dangling.append(Dangling(addr, target, owner))
             else:
-                owner = registry.owner(target)
                 if owner == addr:
                     continue
-                if graph.uses.has_edge(addr, owner):
-                    graph.uses[addr][owner]["refs"] += 1
+                edge = uses.get((addr, owner))
+                if edge is None:
+                    uses[addr, owner] = [1, owner in late_owners]
                 else:
-                    graph.uses.add_edge(addr, owner, refs=1, deferred=owner in deferred)
+                    edge[0] += 1
                 continue
             missing.setdefault(addr, set()).add(target)
+    graph.uses.add_edges_from((a, b, {"refs": n, "deferred": late}) for (a, b), (n, late) in uses.items())
     order = graph.order
+    edges: dict[tuple[Node, Node], str] = {}
+    waits_for: dict[str, Node] = {}  # a stage ref → the node its write waits for ("" as stage: not in the tree)
     for addr in docs:
         previous = None
         for stage in caps.stages(kinds[addr]):
             order.add_node((addr, stage))
             if previous:
-                order.add_edge((addr, previous), (addr, stage), why="stage")
+                edges[(addr, previous), (addr, stage)] = "stage"
             previous = stage
     for addr, doc in docs.items():
         kind = kinds[addr]
         for stage in caps.stages(kind):
-            for target in caps.stage_refs(kind, doc, stage):
-                owner = registry.owner(target)
-                if owner == addr or owner not in docs or target in missing.get(addr, ()):
+            for target in caps.stage_refs(kind, doc, stage, graph.refs[addr], deferred[addr]):
+                before = waits_for.get(target)
+                if before is None:
+                    owner = registry.owner(target)
+                    if owner in docs:
+                        stages = caps.stages(kinds[owner])
+                        before = waits_for[target] = (owner, stages[0] if owner == target else stages[-1])
+                    else:
+                        before = waits_for[target] = (owner, "")
+                if before[0] == addr or not before[1] or target in missing.get(addr, ()):
                     continue
-                stages = caps.stages(kinds[owner])
-                order.add_edge((owner, stages[0] if owner == target else stages[-1]), (addr, stage), why="ref")
+                edges[before, (addr, stage)] = "ref"
     by_kind: dict[str, list[str]] = {}
     for addr in docs:  # grouped once: scanning every doc for every doc is 56 million checks at bench-L
         by_kind.setdefault(address_kind(addr), []).append(addr)
     for addr in docs:
         kind = kinds[addr]
         for other in (o for name in caps.import_after(kind) for o in by_kind.get(name, ())):
-            order.add_edge((other, caps.stages(kinds[other])[-1]), (addr, caps.stages(kind)[0]), why="import_after")
+            edges[(other, caps.stages(kinds[other])[-1]), (addr, caps.stages(kind)[0])] = "import_after"
     for addr, doc in docs.items():
         for earlier, later in caps.write_order(kinds[addr], doc, docs):
             if earlier in order and later in order and earlier[0] != later[0]:
-                order.add_edge(earlier, later, why="write_order")
+                edges[earlier, later] = "write_order"
                 if later[1] == caps.stages(kinds[later[0]])[0]:  # written after the other's write, not before it
                     graph.cascades.setdefault(earlier[0], set()).add(later[0])
+    order.add_edges_from((a, b, {"why": why}) for (a, b), why in edges.items())
     graph.cycles = sorted(sorted({a for a, _ in c}) for c in nx.strongly_connected_components(order) if len(c) > 1)
     return graph

@@ -75,6 +75,7 @@ class Tree:
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)  # address → relative path
     problems: list[str] = field(default_factory=list)
+    refgraph: Any = field(default=None, repr=False, compare=False)  # (registry, graph): mbport.refgraph.of_tree's
 
 
 # ---------------------------------------------------------------- writing
