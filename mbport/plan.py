@@ -259,9 +259,13 @@ class Planner(Matcher):
         """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written
         again when the doc that sets the cascade off is updated: the cascade may archive or delete it, though it
         matches the tree now. It is found again on the target right before its write (created if it is gone)."""
-        updated = {c.address for c in changes if c.action == "update"}
+        caused: dict[str, list[str]] = {}  # doc → the updated docs whose cascade may change it
+        for c in changes:
+            if c.action == "update":
+                for later in self.cascades.get(c.address, ()):
+                    caused.setdefault(later, []).append(c.address)
         for change in changes:
-            causes = sorted(a for a in updated if change.address in self.cascades.get(a, ()))
+            causes = sorted(caused.get(change.address, ()))
             if change.action == "noop" and causes:
                 change.action, change.fields = "update", [f"(rewritten after {', '.join(causes)})"]
             if change.action == "update" and causes:

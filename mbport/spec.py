@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .canonical import canonical_query
@@ -374,9 +375,9 @@ class Spec:
                     return reason
         return None
 
-    @property
+    @cached_property
     def unwritable(self) -> dict[str, str]:
-        """Doc field → why no API request writes it."""
+        """Doc field → why no API request writes it (plan asks for every field of every doc it compares)."""
         return {out: f.unwritable for out, (_, f) in self.by_out.items() if f.unwritable}
 
     def unrestorable(self, doc: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
