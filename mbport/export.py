@@ -10,7 +10,8 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,21 +118,38 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
     subscriptions waiting for the dashboards would start only then). This thread hands the kinds read to
     `while_waiting` and reports progress, in `order`."""
     needs = {n: {d for d in registry[n].after if d in order and d != n} for n in order}
+    # the kinds whose listed rows are enough (pulses need the dashboards' ids, not one detail request each)
+    listing = {n: needs[n] & set(registry[n].after_listing) for n in order}
+    awaited = {d for n in order for d in listing[n]}
     first = _critical_first(order, needs)
     fetching = getattr(progress, "fetching", None)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mbport-kind")
     lock = threading.RLock()  # a future that is already done runs its callback at once, on the submitting thread
     running: dict[Future, str] = {}
     read: set[str] = set()  # kinds whose list (and fetches) succeeded, as the workers see them
+    listed: dict[str, list[dict[str, Any]]] = {}  # kinds others wait to see listed → their rows, before any fetch
     stopping = [False]
+
+    def ready(name: str) -> bool:
+        return needs[name] - listing[name] <= read and listing[name] <= read | listed.keys()
 
     def submit_ready() -> None:
         with lock:
             for name in first:
-                if not stopping[0] and name not in read and name not in running.values() and needs[name] <= read:
-                    future = pool.submit(_extract_kind, api, registry[name], ctx, cache, fetching)
+                if not stopping[0] and name not in read and name not in running.values() and ready(name):
+                    early = {d: listed[d] for d in listing[name] - read}
+                    # its own view of the kinds read: those still fetching details are there as listed
+                    kind_ctx = replace(ctx, raw={**ctx.raw, **early}) if early else ctx
+                    future = pool.submit(_extract_kind, api, registry[name], kind_ctx, cache, fetching,
+                                         partial(was_listed, name) if name in awaited else None)
                     running[future] = name
                     future.add_done_callback(finished_one)
+
+    def was_listed(name: str, rows: list[dict[str, Any]]) -> None:
+        """A kind others wait to see listed is listed: they start now, while its details are fetched."""
+        with lock:
+            listed[name] = rows
+        submit_ready()
 
     def finished_one(future: Future) -> None:
         """A kind is read: the kinds waiting only for it start now (from whichever thread sees it first: the
@@ -177,10 +195,12 @@ def _critical_first(order: list[str], needs: dict[str, set[str]]) -> list[str]:
 
 
 def _extract_kind(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,
-                  fetching: Progress | None = None) -> list[dict[str, Any]]:
-    """One kind, read; an answer of another shape (an object for a list, a missing field) is one clear error."""
+                  fetching: Progress | None = None,
+                  listed: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+    """One kind, read; an answer of another shape (an object for a list, a missing field) is one clear error.
+    `listed(rows)` is called once it is listed, before any detail is fetched."""
     try:
-        raws = _list_and_fetch(api, kind, ctx, cache, fetching)
+        raws = _list_and_fetch(api, kind, ctx, cache, fetching, listed)
         bad = next((r for r in raws if not isinstance(r, dict)), None) if isinstance(raws, list) else raws
         if bad is not None:
             raise TypeError(f"expected a list of objects, found {type(bad).__name__} {str(bad)[:40]!r}")
@@ -198,10 +218,13 @@ def unexpected_answer(what: str, exc: Exception) -> MbportError:
 
 
 def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | None,
-                    fetching: Progress | None = None) -> list[dict[str, Any]]:
+                    fetching: Progress | None = None,
+                    listed: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
     """One kind: list, then fetch the details the list lacks (reusing cached ones whose list row is unchanged);
     `fetching(kind, done, total)` before the first fetch and after each."""
     summaries = kind.list(api, ctx)
+    if listed is not None and isinstance(summaries, list) and all(isinstance(s, dict) for s in summaries):
+        listed(summaries)  # (another shape is reported once the kind is read)
     todo = [s for s in summaries if needs_fetch(kind, s)]
     fetched: dict[int, dict[str, Any]] = {}
     if cache is not None:

@@ -123,6 +123,10 @@ class Kind:
     # The natural key that finds the object on the target (mbport.spec.Match); None: only by entity_id.
     match: ClassVar[Match | None] = None
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
+    # Of `after`, the kinds whose listed rows are all `list` reads (ids, names, entity ids), not the details fetched
+    # one by one (`FetchesDetail`: a request per dashboard): an export starts it once they are listed, and its
+    # `ctx.raw` holds those rows for them. A kind that needs a detail's content leaves it out.
+    after_listing: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,6 +135,9 @@ class Kind:
         if old:
             raise TypeError(f"{where} defines {', '.join(old)}, which mbport no longer calls: write "
                             f"{'; '.join(REPLACED_HOOKS[h] for h in old)} instead")
+        if set(cls.after_listing) - set(cls.after):
+            raise TypeError(f"{where}.after_listing names kinds its `after` lacks: "
+                            f"{', '.join(sorted(set(cls.after_listing) - set(cls.after)))}")
         declared = {c.__name__ for c in cls.__mro__ if c.__module__ == "mbport.capabilities"}
         undeclared = sorted(h for h in set(vars(cls)) & set(CAPABILITY_HOOKS) if CAPABILITY_HOOKS[h] not in declared)
         if undeclared:

@@ -96,6 +96,7 @@ class CachePolicies(AboutItem, Requires, PartOf, MatchesByCode, Unreferenced, Ki
     premium_feature = "cache_granular_controls"
     endpoint = ENDPOINT
     after = ("databases", "dashboards", "cards")  # only the policies of exported items are exported
+    after_listing = ("dashboards",)  # their ids, names and entity ids: listed, not their details
     fields = FIELDS
     items = part_of = tuple(MODEL_OF)  # goes with its item
 

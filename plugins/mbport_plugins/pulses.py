@@ -98,6 +98,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
     after = ("users", "collections", "dashboards")
+    after_listing = ("dashboards",)  # their ids only (`_exported`): listed, not their details
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced"),
         "id": skip("instance-specific id; the key is entity_id"),

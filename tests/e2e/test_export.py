@@ -185,6 +185,49 @@ def test_a_kind_starts_as_soon_as_the_kinds_it_needs_are_read(api, registry, mon
     assert waited == [True] and ctx.raw["pulses"]
 
 
+def test_kinds_that_need_only_a_listing_start_while_its_details_are_fetched(seeded, registry, monkeypatch):
+    """Subscriptions and cache policies need the dashboards' ids, not their details (one request per dashboard):
+    they are listed while those are fetched, not one round trip after the last one; what they read is the same."""
+    import threading
+
+    from mbport import export
+    from mbport.client import MetabaseClient
+    from mbport.kind import ExportContext
+
+    emu, session = seeded
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(),
+                        concurrency=1) as client:
+        alone = ExportContext()
+        export.extract(client, registry, sorted(registry.kinds), alone)
+    assert alone.raw["pulses"] and len(alone.raw["dashboards"]) > 1
+    listing = {name: threading.Event() for name in ("pulses", "cache-policies")}
+    for name, event in listing.items():
+        real_list = type(registry[name]).list
+        monkeypatch.setattr(type(registry[name]), "list",
+                            lambda self, api, ctx, real=real_list, event=event: event.set() or real(self, api, ctx))
+    real_fetch = type(registry["dashboards"]).fetch
+    waited: list[bool] = []
+
+    def fetch(self, api, summary):  # no dashboard's details arrive before both are being listed
+        waited.append(not (waited and not waited[0]) and all(e.wait(5) for e in listing.values()))
+        return real_fetch(self, api, summary)
+
+    monkeypatch.setattr(type(registry["dashboards"]), "fetch", fetch)
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(),
+                        concurrency=8) as client:
+        ctx = ExportContext()
+        export.extract(client, registry, sorted(registry.kinds), ctx)
+    assert waited and all(waited)
+    assert ctx.raw["pulses"] == alone.raw["pulses"] and ctx.raw["cache-policies"] == alone.raw["cache-policies"]
+
+
+def test_after_listing_names_only_kinds_of_after():
+    from mbport.kind import Kind
+
+    with pytest.raises(TypeError, match="after_listing names kinds its `after` lacks: dashboards"):
+        type("Odd", (Kind,), {"name": "odd", "after": ("cards",), "after_listing": ("dashboards",)})
+
+
 def test_a_doc_that_needs_a_kind_not_yet_read_is_made_again(api, registry):
     from mbport.export import EarlyNormalizer, build_index, extract, normalize
     from mbport.kind import ExportContext
