@@ -170,6 +170,7 @@ class TreeWriter:
             os.unlink(os.path.join(self.staging, rel))
             with contextlib.suppress(OSError):  # up to the first folder that still holds something
                 os.removedirs(os.path.dirname(os.path.join(self.staging, rel)))
+            self._made.clear()  # (a folder removed here may be written into again below)
         todo = {rel: content for rel, content in files.items() if self.staged.get(rel) != content}
         self.staged.update(todo)
         self._write(todo)

@@ -165,6 +165,17 @@ def test_files_staged_early_give_way_to_the_committed_tree(tmp_path):
     assert not (out / "cards/old").exists() and not (out / "dashboards").exists()  # no empty folders left
 
 
+def test_a_folder_emptied_of_its_early_files_is_made_again_for_the_committed_ones(tmp_path):
+    """A doc staged early under one name and committed under another (a name two docs came to share) leaves its
+    folder empty: removing it must not stop the commit from writing into it again."""
+    out, owned = tmp_path / "t", {"verifications", "mbport.json"}
+    writer = tree.TreeWriter(out, owned)
+    writer.stage({"verifications/card/a.json": b"1"})
+    writer.commit({"mbport.json": b"{}", "verifications/card/a~1.json": b"1", "verifications/card/a~2.json": b"2"})
+    assert _files(out) == {"mbport.json": b"{}", "verifications/card/a~1.json": b"1",
+                           "verifications/card/a~2.json": b"2"}
+
+
 def test_an_aborted_writer_leaves_the_tree_as_it_was(tmp_path):
     out, owned = tmp_path / "t", {"cards", "mbport.json"}
     tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1"}, owned=owned)
