@@ -232,6 +232,7 @@ def _list_and_fetch(api, kind: Kind, ctx: ExportContext, cache: FetchCache | Non
             hit = cache.lookup(kind, s)
             if hit is not None:
                 fetched[id(s)] = hit
+                ctx.from_cache.add((kind.name, s.get("id")))
     missing = [s for s in todo if id(s) not in fetched]
     if missing and isinstance(kind, FetchesDetail):  # (only such kinds need a fetch)
         fetch = lambda s: kind.fetch(api, s)  # noqa: E731

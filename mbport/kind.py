@@ -43,6 +43,9 @@ class ExportContext:
     # `list` notes it and returns nothing; an export then has none, an import into it stops at plan time.
     unavailable: dict[str, str] = field(default_factory=dict)
     missing: set[tuple[str, Any]] = field(default_factory=set)  # (kind, id) refs found no object for
+    # (kind, id) of the objects whose details came from the fetch cache (an earlier export), not from this one's
+    # requests: what a detail holds that no listing or cache key shows (a review) may have changed since
+    from_cache: set[tuple[str, Any]] = field(default_factory=set)
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""

@@ -19,15 +19,19 @@ def channel_ids_by_name(api: Any) -> dict[str, int]:
     return {c["name"]: c["id"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
 
 
-def channel_names(api: Any, ids: set[int]) -> dict[int, str]:
-    """Notification channels (webhooks ...) by id → name. The list holds active channels only (its
-    `include_inactive` is read from a GET *body*), so inactive ones are read one by one."""
-    try:
-        names = {c["id"]: c["name"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
-    except ApiError as exc:
-        if exc.status != 404:  # before 0.51 there are no channels to name
-            raise
-        return {}
+def channel_names(api: Any, ids: set[int], listed: list[dict[str, Any]] | None = None) -> dict[int, str]:
+    """Notification channels (webhooks ...) by id → name. `listed`: the channels kind's rows, deactivated ones too
+    (an export has read them: listing again would be a second request for the same). Without them, the list holds
+    active channels only (its `include_inactive` is read from a GET *body*); those it lacks are read one by one."""
+    if listed is not None:
+        names = {c["id"]: DEACTIVATED.sub("", str(c.get("name") or "")) for c in listed if isinstance(c, dict) and "id" in c}
+    else:
+        try:
+            names = {c["id"]: c["name"] for c in api.get("/api/channel") if isinstance(c, dict) and "id" in c}
+        except ApiError as exc:
+            if exc.status != 404:  # before 0.51 there are no channels to name
+                raise
+            return {}
     for missing in sorted(ids - set(names)):
         try:
             # Deactivation renames a channel `DEACTIVATED_<id> <name>`: the id is this instance's own.
@@ -38,11 +42,12 @@ def channel_names(api: Any, ids: set[int]) -> dict[int, str]:
     return names
 
 
-def name_channels(api: Any, holders: list[dict[str, Any]]) -> None:
-    """Gives each handler (or pulse channel) with a `channel_id` and no hydrated channel its channel's `channel_name`:
-    one request, only when some are used (an inactive webhook is not hydrated)."""
+def name_channels(api: Any, holders: list[dict[str, Any]], listed: list[dict[str, Any]] | None = None) -> None:
+    """Gives each handler (or pulse channel) with a `channel_id` and no hydrated channel its channel's `channel_name`
+    (an inactive webhook is not hydrated): from `listed`, the channels kind's rows an export has read, else one
+    request, only when some are used."""
     unnamed = [h for h in holders if h.get("channel_id") is not None and not (h.get("channel") or {}).get("name")]
-    names = channel_names(api, {h["channel_id"] for h in unnamed}) if unnamed else {}
+    names = channel_names(api, {h["channel_id"] for h in unnamed}, listed) if unnamed else {}
     for h in unnamed:
         if h["channel_id"] in names:
             h["channel_name"] = names[h["channel_id"]]

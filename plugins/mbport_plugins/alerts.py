@@ -139,7 +139,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
     name = "alerts"
     part_of = ("payload.card",)  # an alert is deleted with its card
     endpoint = "/api/notification"
-    after = ("cards", "users", "groups")
+    after = ("cards", "users", "groups", "channels")  # channels: the webhooks' names
     fields = {
         **common("created_at", "updated_at", "can_write"),
         "active": copy(read=lambda raw: bool(raw.get("active"))), "ordinal": copy(),
@@ -174,7 +174,7 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
             eid = card_eids.get(card_id) or hydrated or f"missing-id-{card_id}"
             for n, raw in enumerate(sorted(alerts, key=lambda r: (str(r.get("created_at") or ""), r["id"])), 1):
                 out.append({**raw, "card_entity_id": eid, "ordinal": n})
-        name_channels(api, [h for r in out for h in r.get("handlers") or []])
+        name_channels(api, [h for r in out for h in r.get("handlers") or []], ctx.raw.get("channels"))
         return out
 
     def version_notes(self, version: Any) -> builtins.list[str]:

@@ -97,7 +97,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     endpoint = "/api/pulse"
     part_of = ("dashboard",)  # Metabase deletes a dashboard's subscriptions with it (and on archiving)
     positions = {"collection_position": "collection"}  # pins: set last by the engine, never in `payload`
-    after = ("users", "collections", "dashboards")
+    after = ("users", "collections", "dashboards", "channels")  # channels: the webhooks' names
     after_listing = ("dashboards",)  # their ids only (`_exported`): listed, not their details
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced"),
@@ -122,7 +122,7 @@ class Pulses(OrderedPositions, CollectionCascade, PartOf, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = sorted((r for r in listed_once(api, self.endpoint, {}, {"archived": "true"}) if _exported(r, ctx)),
                       key=lambda r: r["id"])
-        name_channels(api, [c for r in rows for c in r.get("channels") or []])
+        name_channels(api, [c for r in rows for c in r.get("channels") or []], ctx.raw.get("channels"))
         return rows
 
     # ---- import: by entity_id, then (dashboard, name); channels matched by type so PUT updates them ----
