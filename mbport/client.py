@@ -20,7 +20,7 @@ import urllib.parse
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
@@ -581,6 +581,7 @@ class MetabaseClient:
         self.requests_by_method: Counter[str] = Counter()
         self._version: MetabaseVersion | None = None
         self._properties: dict[str, Any] | None = None
+        self._early: Future[Any] | None = None  # reading the properties on another thread (read_properties_early)
         self._version_lock = threading.Lock()
         # Told before each backoff wait ("GET /api/card/3: 503, retrying in 1.2 s (attempt 2 of 6)") and with
         # None once it is over: a progress display shows what it is waiting for (any thread may call it).
@@ -839,9 +840,31 @@ class MetabaseClient:
         return ApiError(method, path, status, body, attempts=attempts, hint=hint)
 
     # ---- version ----
+    def read_properties_early(self) -> None:
+        """Start reading the session properties (what every command reads first) on another thread, so that their
+        round trip overlaps what a command does before it needs them (importing the export, loading the plugins);
+        `properties` then waits for that read, and raises what it met."""
+        if self._properties is not None or self._early is not None:
+            return
+        early: Future[Any] = Future()
+
+        def read() -> None:
+            try:
+                early.set_result(self._read_properties())
+            except BaseException as exc:  # noqa: BLE001 - raised again where the properties are wanted
+                early.set_exception(exc)
+
+        self._early = early
+        threading.Thread(target=read, name="mbport-properties", daemon=True).start()
+
     @property
     def properties(self) -> dict[str, Any]:
         """GET /api/session/properties, read once (the version, the token features ...)."""
+        if self._early is not None:
+            self._early.result()  # (the error it met, raised here: asking again would only meet it again)
+        return self._read_properties()
+
+    def _read_properties(self) -> dict[str, Any]:
         if self._properties is None:
             with self._version_lock:
                 if self._properties is None:

@@ -13,6 +13,13 @@ from .rendering import out as current_output
 from .rendering import say_personal
 
 
+def _read_properties_early(api) -> None:
+    """The version's round trip (every export's first request) while the export's modules and the plugins load."""
+    early = getattr(api, "read_properties_early", None)  # (a test's stand-in client may have none)
+    if early is not None:
+        early()
+
+
 @click.command()
 @connection_options
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -29,13 +36,15 @@ from .rendering import say_personal
 def export(url, api_key, username, password, session_token, concurrency, insecure, out, kinds, selections,
            include_personal, no_cache, legacy_metrics_as_cards) -> None:
     """Export a whole instance into a deterministic JSON tree."""
-    from ..export import run_export
-    from ..selection import resolve_selection
-
-    registry = loaded_plugins()
     report = current_output()
     names = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     with connect(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        _read_properties_early(api)
+        from ..export import run_export
+
+        registry = loaded_plugins()
+        if selections:
+            from ..selection import resolve_selection
         selection = (lambda docs: resolve_selection(registry, docs, selections)) if selections else None
         with report.export_progress(len(registry.kinds)) as progress:
             result = run_export(api, registry, out, kinds=names, selection=selection,
@@ -72,8 +81,9 @@ def backup(url, api_key, username, password, session_token, concurrency, insecur
 
     Author.parse(author)  # a bad --author is a usage error before any request
     report = current_output()
-    registry = loaded_plugins()
     with connect(url, api_key, username, password, session_token, concurrency, insecure) as api:
+        _read_properties_early(api)
+        registry = loaded_plugins()
         with report.export_progress(len(registry.kinds), phase="backup") as progress:
             result = run_backup(api, registry, repo_dir, branch=branch, author=author, progress=progress,
                                 include_personal=not exclude_personal)

@@ -137,6 +137,36 @@ def test_cli_export_and_check(seeded, tmp_path, monkeypatch):
     assert checked.exit_code == 0 and "OK" in checked.stdout
 
 
+def test_cli_export_asks_for_the_version_while_the_plugins_load(seeded, tmp_path, monkeypatch):
+    """Every export's first request (the session properties: the version) goes out before the export's modules and
+    the plugins are loaded, so its round trip overlaps that work instead of following it."""
+    import threading
+
+    import httpx
+
+    from mbport import client as client_module
+    from mbport import registry as registry_module
+
+    emu, session = seeded
+    asked = threading.Event()
+
+    class Watched(httpx.BaseTransport):
+        def handle_request(self, request):
+            if request.url.path == "/api/session/properties":
+                asked.set()
+            return emu.transport().handle_request(request)
+
+    real_init, real_load = client_module.MetabaseClient.__init__, registry_module.load_plugins
+    monkeypatch.setattr(client_module.MetabaseClient, "__init__",
+                        lambda self, *a, **kw: real_init(self, *a, **{"transport": Watched(), **kw}))
+    seen: list[bool] = []
+    monkeypatch.setattr(registry_module, "load_plugins", lambda *a: seen.append(asked.wait(5)) or real_load(*a))
+    result = CliRunner().invoke(cli.cli, ["--quiet", "export", "--url", "http://metabase.test", "--session-token",
+                                          session, "--out", str(tmp_path / "tree")])
+    assert result.exit_code == 0, result.output
+    assert seen == [True]
+
+
 def test_docs_made_while_other_kinds_are_read_are_the_docs_made_after(seeded, registry, tmp_path, monkeypatch):
     """Export normalizes kinds already read while others are still fetched; the tree is the one made after."""
     from mbport import export
