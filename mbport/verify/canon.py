@@ -43,6 +43,8 @@ class Tokens:
             return value
         if isinstance(value, str) and value.isdigit():
             value = int(value)
+        if isinstance(value, str):
+            return self.names.get((kind, value), value)  # a kind keyed by text: a cache policy's `question:12`
         if not isinstance(value, int):
             return value
         found = self.names.get((kind, value))

@@ -608,8 +608,7 @@ class PythonLibraries(Kind):
 
     def fetch(self, side):
         rows = [_transforms(side, f"/api/ee/transforms-python/library/{path}") for path in self.PATHS]
-        # numbered: an id verify names its objects by is a number (Tokens.of)
-        return None if None in rows else [{**r, "id": n} for n, r in enumerate(rows, 1)]
+        return None if None in rows else [{**r, "id": r["path"]} for r in rows]
 
     def key(self, doc, side):
         return (doc.get("path"),)

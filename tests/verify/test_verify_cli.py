@@ -120,6 +120,16 @@ def test_a_membership(migrated):
     assert new == {"group 'Sales': members: user 'ana@acme.example' missing on target"}, new
 
 
+def test_a_cache_policy_is_named_by_what_it_caches(migrated):
+    """Cache policies are keyed by text (`root:0`, `question:12`): their differences still carry their names."""
+    def change(api):
+        api.put("/api/cache", json={"model": "root", "model_id": 0, "strategy": {
+            "type": "ttl", "multiplier": 5, "min_duration_ms": 1000}}).raise_for_status()
+
+    new, _ = changed_behind_mbports_back(migrated, change)
+    assert new == {"cache policy 'default' only in target"}, new  # the source never set one
+
+
 def test_a_remapping(migrated):
     def change(api):
         db = by_name(api, "/api/database", "Shop Warehouse")["id"]
