@@ -27,7 +27,7 @@ NEWER_ONLY = {  # what a >= 0.59 server adds on its own to content that came fro
     # Data Studio table layers (0.59+): the server puts a hidden table in the hidden layer.
     "table 'reviews': data_layer: hidden only on target",
     # The tenants setting (0.58+) exists on the newer server only.
-    "use-tenants only in target",
+    "setting 'use-tenants' only in target",
 }
 METRIC_DIMENSIONS = "card 'Total revenue': remapping: …"  # 0.60+ persist a metric card's dimensions (older sources have none)
 LEGACY_METRICS_AS_CARDS = {  # no release after 0.50 has legacy metrics; --legacy-metrics-as-cards made cards
@@ -56,7 +56,7 @@ DOWNGRADE_0_50 = {
     # What 0.59-0.65 add on their own (see NEWER_ONLY), seen from the other side.
     *(f"data permissions of group 'Administrators': database '{db}': transforms: yes missing on target"
       for db in ("Finance", "Sample Database", "Shop Warehouse")),
-    "table 'reviews': data_layer: hidden missing on target", "use-tenants only in source",
+    "table 'reviews': data_layer: hidden missing on target", "setting 'use-tenants' only in source",
     "card 'Total revenue': remapping: …",
 }
 VERSION_CAUSED: dict[tuple[str, str], set[str]] = {

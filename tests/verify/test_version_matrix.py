@@ -36,7 +36,7 @@ ALLOWED = [
     (r"^data permissions of group 'Administrators': database '[^']+': transforms: yes (only on target|missing on "
      r"target)$", (0, 59), "Metabase 0.59 grants Administrators the transforms permission on every database; older "
      "releases have no such permission, so it can be neither written there nor removed on a newer target"),
-    (r"^use-tenants only in (target|source)$", (0, 58), "the `use-tenants` setting arrived with tenants in 0.58; "
+    (r"^setting 'use-tenants' only in (target|source)$", (0, 58), "the `use-tenants` setting arrived with tenants in 0.58; "
      "an older Metabase has no such setting to write or read"),
 ]
 
