@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .hooks import Phase
-from .kind import DatabaseNeed, Kind, PathContext, PathHint
+from .kind import DatabaseNeed, Kind, PathContext, PathHint, once
 from .kindutil import archive_order, archived_with_problems
 from .refs import REF, is_ref, split_address
 
@@ -170,7 +170,7 @@ class DeferredRefs(Kind):
     def deferred_refs(self, doc: dict[str, Any]) -> set[str]:
         """Default: the refs its field spec declares `late` (`ref(..., late=True)`, `walk("viz", late=True)`, nested
         items' too), but none to the doc itself (the graph ignores those anyway)."""
-        return self.spec.late_refs(doc) - {self.address_of(doc)}
+        return once(doc, "deferred", lambda d: self.spec.late_refs(d) - {self.address_of(d)})
 
 
 def deferred_refs(kind: Kind, doc: dict[str, Any]) -> set[str]:

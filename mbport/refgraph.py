@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from . import capabilities as caps
+from .kind import refs_once
 from .refs import address_kind
 from .registry import Registry
 
@@ -120,6 +121,11 @@ def of_tree(tree: Tree, registry: Registry) -> RefGraph:
 
 def build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
     """The reference graph of `docs` (address → doc, every kind known to `registry`)."""
+    with refs_once():  # each doc's refs once, though its stage refs ask again
+        return _build(registry, docs)
+
+
+def _build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
     kinds = {addr: registry[address_kind(addr)] for addr in docs}
     contained = {sub for addr, doc in docs.items() for sub in caps.contains(kinds[addr], doc)}
     graph = RefGraph(nx.DiGraph(), nx.DiGraph(), built_from=dict(docs))

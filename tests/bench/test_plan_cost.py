@@ -50,27 +50,29 @@ def test_a_plan_triggers_no_collection_and_gives_its_objects_back_when_dropped(e
     assert gc.get_freeze_count() == 0  # the caller let them go: everything is collectable again
 
 
-def test_a_plan_builds_the_graph_once_and_asks_each_doc_for_its_refs_once(exported, tmp_path, monkeypatch):
-    """`check` of the tree, the import's graph and plan's comparisons share one reference graph, and plan reuses the
-    refs it read: each doc's kind is asked for them once, or once more by its own stage refs (a card's)."""
+def test_a_plan_builds_the_graph_once_and_scans_each_doc_for_its_refs_once(exported, tmp_path, monkeypatch):
+    """`check` of the tree, the import's graph and plan's comparisons share one reference graph, plan reuses the
+    refs it read, and a kind's stage refs (a card's, a dashboard's) reuse the refs the graph asked for: each doc
+    is scanned for refs once."""
     from collections import Counter
 
-    from mbport import refgraph
+    from mbport import kind, refgraph
 
     client, tree = exported
-    registry = load_plugins()
     builds: list[int] = []
     real_build = refgraph.build
     monkeypatch.setattr(refgraph, "build", lambda *a: builds.append(1) or real_build(*a))
-    asked: Counter[int] = Counter()
-    for kind in registry.kinds.values():
-        def counted(doc, _refs=kind.refs):
-            asked[id(doc)] += 1
-            return _refs(doc)
+    scanned: Counter[int] = Counter()
+    real_collect = kind.collect_refs
 
-        kind.refs = counted  # this registry only
-    run = open_import(client, tree, ImportOptions(state=tmp_path / "state.json"), registry=registry)
+    def counted(*payloads):
+        scanned.update(id(p) for p in payloads)
+        return real_collect(*payloads)
+
+    monkeypatch.setattr(kind, "collect_refs", counted)
+    run = open_import(client, tree, ImportOptions(state=tmp_path / "state.json"), registry=load_plugins())
     plan = run.plan()
     assert len(plan.changes) > 50 and not plan.has_changes
     assert builds == [1]
-    assert len(asked) >= len(run.tree.docs) and max(asked.values()) <= 2
+    plain = {id(d) for a, d in run.tree.docs.items() if type(run.importer.kind(a)).refs is kind.Kind.refs}
+    assert len(plain) > 30 and plain <= set(scanned) and max(scanned.values()) == 1
