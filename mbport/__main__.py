@@ -1,5 +1,5 @@
 """`python -m mbport`: the same command line as the `mbport` script."""
 
-from mbport.cli import main
+from mbport.cli import run
 
-main()
+run()

@@ -4,7 +4,11 @@ the command modules; all of them call the library (mbport.importing, export, git
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -131,6 +135,23 @@ def main(argv: list[str] | None = None) -> None:
         out().json = True
         out().summary(code)
     sys.exit(code)
+
+
+def run() -> None:
+    """The `mbport` program (the script and `python -m mbport`): `main`, then, with no other thread left running, the
+    process ends once the exit handlers have run and the output is flushed, without the interpreter's teardown
+    (freeing every module and object one by one, then a last cycle collection: 20-40 ms of CPU after an export)."""
+    try:
+        main()
+    except SystemExit as exc:
+        running = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+        if not isinstance(exc.code, int) or running:
+            raise
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # a closed pipe: nothing more to say there
+                stream.flush()
+        os._exit(exc.code)
 
 
 def _traceback() -> None:
