@@ -5,28 +5,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    MBQL5_SINCE,
-    OMIT,
-    ApiError,
-    DatabaseNeed,
-    ExportContext,
-    Kind,
-    Match,
-    MbportError,
-    NeedsDatabaseSettings,
-    WriteRequest,
-    common,
-    copy,
-    custom,
-    flag,
-    mbql4_query,
-    query_version_only,
-    ref,
-    skip,
-    skips,
-    walk,
-)
+from mbport.api import (MBQL5_SINCE, OMIT, ApiError, DatabaseNeed, ExportContext, Kind, Match, MbportError,
+                        NeedsDatabaseSettings, WriteRequest, common, copy, custom, flag, mbql4_query,
+                        query_version_only, ref, skip, skips, walk)
 
 
 def only(action_type: str):

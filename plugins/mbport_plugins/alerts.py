@@ -8,46 +8,12 @@ from typing import Any
 
 import orjson
 
-from mbport.api import (
-    NOTIFICATIONS_SINCE,
-    ExportContext,
-    Kind,
-    MatchesByCode,
-    MbportError,
-    OrdersWrites,
-    PartOf,
-    PathHint,
-    Phase,
-    Requires,
-    StagedWrites,
-    Unreferenced,
-    VersionNotes,
-    WriteRequest,
-    address,
-    alert_problems,
-    archive_order,
-    canonical_cron,
-    channel_doc,
-    common,
-    copy,
-    custom,
-    each,
-    flag,
-    is_ref,
-    listed_once,
-    name_channels,
-    notification_of_alert,
-    one,
-    present,
-    pulse_alert_body,
-    ref,
-    resolved_channel,
-    reuse_ids,
-    skip,
-    slugify,
-    split_address,
-    with_channel_ids,
-)
+from mbport.api import (NOTIFICATIONS_SINCE, ExportContext, Kind, MatchesByCode, MbportError, OrdersWrites,
+                        PartOf, PathHint, Phase, Requires, StagedWrites, Unreferenced, VersionNotes,
+                        WriteRequest, address, alert_problems, archive_order, canonical_cron, channel_doc,
+                        common, copy, custom, each, flag, is_ref, listed_once, name_channels,
+                        notification_of_alert, one, present, pulse_alert_body, ref, resolved_channel,
+                        reuse_ids, skip, slugify, split_address, with_channel_ids)
 
 USER = "notification-recipient/user"
 GROUP = "notification-recipient/group"

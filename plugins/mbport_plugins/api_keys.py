@@ -8,20 +8,8 @@ from typing import Any
 
 import orjson
 
-from mbport.api import (
-    Kind,
-    Match,
-    OptIn,
-    RecoversLostCreate,
-    Requires,
-    WriteRequest,
-    common,
-    copy,
-    ref,
-    register_secret,
-    skip,
-    skips,
-)
+from mbport.api import (Kind, Match, OptIn, RecoversLostCreate, Requires, WriteRequest, common, copy, ref,
+                        register_secret, skip, skips)
 
 
 class ApiKeys(OptIn, RecoversLostCreate, Requires, Kind):

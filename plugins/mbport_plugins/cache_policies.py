@@ -5,23 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    AboutItem,
-    ApiError,
-    ExportContext,
-    Kind,
-    Match,
-    MatchesByCode,
-    NeverPruned,
-    PartOf,
-    Requires,
-    Unreferenced,
-    WriteRequest,
-    copy,
-    custom,
-    get_unless_missing,
-    skip,
-)
+from mbport.api import (AboutItem, ApiError, ExportContext, Kind, Match, MatchesByCode, NeverPruned, PartOf,
+                        Requires, Unreferenced, WriteRequest, copy, custom, get_unless_missing, skip)
 
 ENDPOINT = "/api/cache"
 # Metabase's model name → (the doc field naming the item, the kind it is, the raw listing that holds it).

@@ -5,43 +5,13 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    ARCHIVED,
-    DIMENSIONS_UNWRITABLE,
-    TEMPLATE_TAG_LISTS_SINCE,
-    CollectionCascade,
-    ComparesRaw,
-    DeferredRefs,
-    DescribesChanges,
-    ExportContext,
-    Kind,
-    Match,
-    OrderedPositions,
-    PartOf,
-    StagedWrites,
-    VersionNotes,
-    Walker,
-    WriteRequest,
-    check_stored_query,
-    common,
-    copy,
-    custom,
-    describe_query,
-    dimensions_doc,
-    get_unless_missing,
-    in_exported_collection,
-    lenient_walker,
-    listed_once,
-    query_in_tree_dialect,
-    query_version_only,
-    ref,
-    ref_addresses,
-    restore_home,
-    skip,
-    skips,
-    stored_query,
-    walk,
-)
+from mbport.api import (ARCHIVED, DIMENSIONS_UNWRITABLE, TEMPLATE_TAG_LISTS_SINCE, CollectionCascade,
+                        ComparesRaw, DeferredRefs, DescribesChanges, ExportContext, Kind, Match,
+                        OrderedPositions, PartOf, StagedWrites, VersionNotes, Walker, WriteRequest,
+                        check_stored_query, common, copy, custom, describe_query, dimensions_doc,
+                        get_unless_missing, in_exported_collection, lenient_walker, listed_once,
+                        query_in_tree_dialect, query_version_only, ref, ref_addresses, restore_home, skip,
+                        skips, stored_query, walk)
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
 RESULT_METADATA_NOISE = frozenset({

@@ -5,20 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mbport.api import (
-    SECRET,
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Match,
-    MbportError,
-    Phase,
-    Requires,
-    WriteRequest,
-    common,
-    copy,
-    skip,
-)
+from mbport.api import (SECRET, DiagnoseContext, ExportContext, Kind, Match, MbportError, Phase, Requires,
+                        WriteRequest, common, copy, skip)
 
 CHANNELS_SINCE = (0, 51)
 # channel/models/channel.clj `define-before-update`: deactivating a channel renames it `DEACTIVATED_<id> <name>`

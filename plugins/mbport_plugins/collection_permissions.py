@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    ExportContext,
-    GrantGraph,
-    Match,
-    SetLikeFields,
-    copy,
-    custom,
-    skip,
-)
+from mbport.api import ExportContext, GrantGraph, Match, SetLikeFields, copy, custom, skip
 
 NAMESPACES = {"default": {}, "snippets": {"namespace": "snippets"}}
 ROOT = "root"

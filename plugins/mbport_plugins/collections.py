@@ -5,38 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    ARCHIVE_STAGE,
-    ARCHIVED,
-    PERSONAL_FOLDER,
-    SHARED_TENANT_NAMESPACE,
-    SNIPPETS_FOLDER,
-    TENANT_NAMESPACE,
-    TENANT_ROOT_TYPE,
-    TENANTS_FOLDER,
-    TRANSFORMS_FOLDER,
-    CollectionCascade,
-    ExportContext,
-    Kind,
-    MadeByMetabase,
-    MatchesByCode,
-    MbportError,
-    Needs,
-    PathContext,
-    PathHint,
-    ProvidesFolders,
-    StagedWrites,
-    WriteRequest,
-    archived_with_container,
-    common,
-    copy,
-    ensure_tenants_on,
-    get_each,
-    has_tenants,
-    ref,
-    skip,
-    skips,
-)
+from mbport.api import (ARCHIVE_STAGE, ARCHIVED, PERSONAL_FOLDER, SHARED_TENANT_NAMESPACE, SNIPPETS_FOLDER,
+                        TENANT_NAMESPACE, TENANT_ROOT_TYPE, TENANTS_FOLDER, TRANSFORMS_FOLDER,
+                        CollectionCascade, ExportContext, Kind, MadeByMetabase, MatchesByCode, MbportError,
+                        Needs, PathContext, PathHint, ProvidesFolders, StagedWrites, WriteRequest,
+                        archived_with_container, common, copy, ensure_tenants_on, get_each, has_tenants, ref,
+                        skip, skips)
 
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
 # its Data and Metrics collections, and from 0.65 its Dashboards (migrations/065/20261006_library_dashboards.yaml);

@@ -5,43 +5,12 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    ARCHIVED,
-    FALSY,
-    OMIT,
-    REF,
-    CollectionCascade,
-    ComparesRaw,
-    DeferredRefs,
-    DescribesChanges,
-    ExportContext,
-    FetchesDetail,
-    Kind,
-    Match,
-    OrderedPositions,
-    StagedWrites,
-    SubObjects,
-    WriteRequest,
-    address,
-    archived_payload,
-    common,
-    copy,
-    custom,
-    describe_dashcards,
-    describe_tabs,
-    each,
-    in_exported_collection,
-    is_ref,
-    lenient_walker,
-    listed_once,
-    present,
-    ref,
-    ref_addresses,
-    restore_home,
-    skip,
-    skips,
-    walk,
-)
+from mbport.api import (ARCHIVED, FALSY, OMIT, REF, CollectionCascade, ComparesRaw, DeferredRefs,
+                        DescribesChanges, ExportContext, FetchesDetail, Kind, Match, OrderedPositions,
+                        StagedWrites, SubObjects, WriteRequest, address, archived_payload, common, copy,
+                        custom, describe_dashcards, describe_tabs, each, in_exported_collection, is_ref,
+                        lenient_walker, listed_once, present, ref, ref_addresses, restore_home, skip, skips,
+                        walk)
 
 # What a link card's entity keeps: the rest (name, description, display, collection_id, db_id) is hydrated by
 # GET from the linked item's current state, so it is a copy, not content.

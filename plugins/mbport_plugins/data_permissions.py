@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    GRAPH_ID,
-    IMPORT_INFO,
-    DiagnoseContext,
-    ExportContext,
-    GrantGraph,
-    Match,
-    MbportError,
-    Phase,
-    address,
-    address_kind,
-    collect_refs,
-    custom,
-    skip,
-    split_address,
-)
+from mbport.api import (GRAPH_ID, IMPORT_INFO, DiagnoseContext, ExportContext, GrantGraph, Match, MbportError,
+                        Phase, address, address_kind, collect_refs, custom, skip, split_address)
 
 # Permissions whose value nests the schema map one level down ({"schemas": ..., "native": ...}); `data` is the
 # pre-0.50 form of view-data/create-queries.

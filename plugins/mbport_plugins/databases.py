@@ -5,27 +5,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    SECRET,
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Locates,
-    Match,
-    MatchesByCode,
-    MbportError,
-    NeverPruned,
-    Phase,
-    RemembersMatch,
-    Settles,
-    WriteRequest,
-    common,
-    copy,
-    custom,
-    skip,
-    skips,
-    status,
-)
+from mbport.api import (SECRET, DiagnoseContext, ExportContext, Kind, Locates, Match, MatchesByCode,
+                        MbportError, NeverPruned, Phase, RemembersMatch, Settles, WriteRequest, common, copy,
+                        custom, skip, skips, status)
 
 REDACTED = "**MetabasePass**"
 # Metabase's default sensitive connection properties (api-surface.md §17); any value it redacts counts too.

@@ -6,28 +6,9 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from mbport.api import (
-    ARCHIVED,
-    CollectionCascade,
-    DeferredRefs,
-    ExportContext,
-    Kind,
-    Match,
-    Requires,
-    StagedWrites,
-    WriteRequest,
-    common,
-    copy,
-    custom,
-    get_unless_missing,
-    in_exported_collection,
-    is_ref,
-    lenient_walker,
-    ref,
-    ref_addresses,
-    skip,
-    skips,
-)
+from mbport.api import (ARCHIVED, CollectionCascade, DeferredRefs, ExportContext, Kind, Match, Requires,
+                        StagedWrites, WriteRequest, common, copy, custom, get_unless_missing,
+                        in_exported_collection, is_ref, lenient_walker, ref, ref_addresses, skip, skips)
 
 DOCUMENTS_SINCE = (0, 57)
 PROSE_MIRROR = "application/json+vnd.prose-mirror"

@@ -5,20 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    BUILT_IN_GROUPS,
-    FALSY,
-    TENANTS,
-    Kind,
-    MadeByMetabase,
-    MatchesByCode,
-    MbportError,
-    NeverPruned,
-    WriteRequest,
-    copy,
-    ensure_tenants_on,
-    skip,
-)
+from mbport.api import (BUILT_IN_GROUPS, FALSY, TENANTS, Kind, MadeByMetabase, MatchesByCode, MbportError,
+                        NeverPruned, WriteRequest, copy, ensure_tenants_on, skip)
 
 
 class Groups(MatchesByCode, NeverPruned, MadeByMetabase, Kind):

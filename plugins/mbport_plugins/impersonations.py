@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    ApiError,
-    GraphRow,
-    ImportsAfter,
-    Match,
-    MbportError,
-    PathHint,
-    ReplacedOnUpdate,
-    WriteRequest,
-    copy,
-    put_graph,
-    ref,
-    skip,
-    slugify,
-)
+from mbport.api import (ApiError, GraphRow, ImportsAfter, Match, MbportError, PathHint, ReplacedOnUpdate,
+                        WriteRequest, copy, put_graph, ref, skip, slugify)
 
 GRAPH_ENDPOINT = "/api/permissions/graph"
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    DIMENSIONS_UNWRITABLE,
-    FALSY,
-    ExportContext,
-    Requires,
-    TableScoped,
-    copy,
-    dimensions_doc,
-    get_unless_missing,
-    skip,
-)
+from mbport.api import (DIMENSIONS_UNWRITABLE, FALSY, ExportContext, Requires, TableScoped, copy,
+                        dimensions_doc, get_unless_missing, skip)
 
 
 class Measures(Requires, TableScoped):

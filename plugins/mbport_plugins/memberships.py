@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    BUILT_IN_GROUPS,
-    ExportContext,
-    Kind,
-    MadeByMetabase,
-    Match,
-    NeverPruned,
-    PartOf,
-    Unreferenced,
-    WriteRequest,
-    copy,
-    each,
-    ref,
-    ref_to,
-    skip,
-)
+from mbport.api import (BUILT_IN_GROUPS, ExportContext, Kind, MadeByMetabase, Match, NeverPruned, PartOf,
+                        Unreferenced, WriteRequest, copy, each, ref, ref_to, skip)
 
 # Every user is in one of these by tenancy, and only Metabase adds or removes them (400 for anyone else).
 MANAGED = frozenset(f"groups/{BUILT_IN_GROUPS[role]}" for role in ("all-internal-users", "all-external-users"))

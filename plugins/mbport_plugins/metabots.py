@@ -5,22 +5,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Match,
-    MatchedOnly,
-    NeverPruned,
-    PathHint,
-    Phase,
-    Requires,
-    common,
-    copy,
-    get_unless_missing,
-    ref,
-    skip,
-)
+from mbport.api import (DiagnoseContext, ExportContext, Kind, Match, MatchedOnly, NeverPruned, PathHint,
+                        Phase, Requires, common, copy, get_unless_missing, ref, skip)
 
 
 class Metabots(MatchedOnly, Requires, NeverPruned, Kind):

@@ -6,35 +6,10 @@ from typing import Any
 
 import orjson
 
-from mbport.api import (
-    FALSY,
-    CollectionCascade,
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Match,
-    OrderedPositions,
-    PartOf,
-    Phase,
-    WriteRequest,
-    channel_doc,
-    common,
-    copy,
-    custom,
-    each,
-    flag,
-    in_exported_collection,
-    is_ref,
-    listed_once,
-    name_channels,
-    present,
-    ref,
-    resolved_channel,
-    reuse_ids,
-    skip,
-    walk,
-    with_channel_ids,
-)
+from mbport.api import (FALSY, CollectionCascade, DiagnoseContext, ExportContext, Kind, Match,
+                        OrderedPositions, PartOf, Phase, WriteRequest, channel_doc, common, copy, custom,
+                        each, flag, in_exported_collection, is_ref, listed_once, name_channels, present, ref,
+                        resolved_channel, reuse_ids, skip, walk, with_channel_ids)
 
 CARD_FLAGS = ("include_csv", "include_xls", "format_rows", "pivot_results")
 SCHEDULE_FIELDS = ("schedule_type", "schedule_hour", "schedule_day", "schedule_frame")

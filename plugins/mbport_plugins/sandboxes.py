@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    NO_SCHEMA,
-    ApiError,
-    ExportContext,
-    GraphRow,
-    Match,
-    PathHint,
-    WriteRequest,
-    canonical_query,
-    custom,
-    is_ref,
-    ref,
-    skip,
-    slugify,
-)
+from mbport.api import (NO_SCHEMA, ApiError, ExportContext, GraphRow, Match, PathHint, WriteRequest,
+                        canonical_query, custom, is_ref, ref, skip, slugify)
 
 
 class Sandboxes(GraphRow):

@@ -5,20 +5,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    DeferredRefs,
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Match,
-    NeverPruned,
-    Phase,
-    WriteRequest,
-    copy,
-    is_ref,
-    ref_addresses,
-    skip,
-)
+from mbport.api import (DeferredRefs, DiagnoseContext, ExportContext, Kind, Match, NeverPruned, Phase,
+                        WriteRequest, copy, is_ref, ref_addresses, skip)
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's

@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    SNIPPETS_FOLDER,
-    CollectionCascade,
-    ExportContext,
-    Kind,
-    Match,
-    PathContext,
-    PathHint,
-    WriteRequest,
-    common,
-    copy,
-    flag,
-    listed_once,
-    ref,
-    skip,
-    walk,
-)
+from mbport.api import (SNIPPETS_FOLDER, CollectionCascade, ExportContext, Kind, Match, PathContext, PathHint,
+                        WriteRequest, common, copy, flag, listed_once, ref, skip, walk)
 
 
 class Snippets(CollectionCascade, Kind):

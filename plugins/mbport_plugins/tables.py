@@ -8,33 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    NO_SCHEMA,
-    DeferredRefs,
-    ExportContext,
-    Kind,
-    LabelContext,
-    Locates,
-    Match,
-    MatchedOnly,
-    Needs,
-    NeverPruned,
-    PathHint,
-    SubObjects,
-    WriteRequest,
-    address,
-    collect_refs,
-    copy,
-    custom,
-    each,
-    present,
-    ref,
-    ref_to,
-    skip,
-    skips,
-    slugify,
-    split_address,
-)
+from mbport.api import (NO_SCHEMA, DeferredRefs, ExportContext, Kind, LabelContext, Locates, Match,
+                        MatchedOnly, Needs, NeverPruned, PathHint, SubObjects, WriteRequest, address,
+                        collect_refs, copy, custom, each, present, ref, ref_to, skip, skips, slugify,
+                        split_address)
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
                 "caveats", "points_of_interest", "show_in_getting_started")

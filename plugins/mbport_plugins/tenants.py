@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    FALSY,
-    ExportContext,
-    Kind,
-    Match,
-    Requires,
-    WriteRequest,
-    copy,
-    ensure_tenants_on,
-    get_unless_missing,
-    skip,
-)
+from mbport.api import (FALSY, ExportContext, Kind, Match, Requires, WriteRequest, copy, ensure_tenants_on,
+                        get_unless_missing, skip)
 
 
 class Tenants(Requires, Kind):

@@ -5,25 +5,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    CollectionCascade,
-    ExportContext,
-    FetchesDetail,
-    Kind,
-    Match,
-    SubObjects,
-    WriteRequest,
-    address,
-    common,
-    copy,
-    each,
-    flag,
-    in_exported_collection,
-    listed_once,
-    present,
-    ref,
-    skip,
-)
+from mbport.api import (CollectionCascade, ExportContext, FetchesDetail, Kind, Match, SubObjects,
+                        WriteRequest, address, common, copy, each, flag, in_exported_collection, listed_once,
+                        present, ref, skip)
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
 # An event's fields; its payload is what create and update send (a null description is sent, to clear it).

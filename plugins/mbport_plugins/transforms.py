@@ -8,33 +8,10 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (
-    TRANSFORMS_FOLDER,
-    ApiError,
-    DescribesChanges,
-    DiagnoseContext,
-    ExportContext,
-    Kind,
-    Match,
-    MbportError,
-    Needs,
-    NeverPruned,
-    PathContext,
-    PathHint,
-    Phase,
-    Requires,
-    VersionNotes,
-    WriteRequest,
-    canonical_query,
-    common,
-    copy,
-    custom,
-    describe_query,
-    is_ref,
-    query_for_target,
-    ref,
-    skip,
-)
+from mbport.api import (TRANSFORMS_FOLDER, ApiError, DescribesChanges, DiagnoseContext, ExportContext, Kind,
+                        Match, MbportError, Needs, NeverPruned, PathContext, PathHint, Phase, Requires,
+                        VersionNotes, WriteRequest, canonical_query, common, copy, custom, describe_query,
+                        is_ref, query_for_target, ref, skip)
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 # Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms

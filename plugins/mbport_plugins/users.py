@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    FALSY,
-    OMIT,
-    TENANTS,
-    ExportContext,
-    Kind,
-    Match,
-    WriteRequest,
-    copy,
-    ensure_tenants_on,
-    ref,
-    skip,
-    skips,
-)
+from mbport.api import (FALSY, OMIT, TENANTS, ExportContext, Kind, Match, WriteRequest, copy,
+                        ensure_tenants_on, ref, skip, skips)
 
 TENANTS_SINCE = (0, 58)
 

@@ -5,22 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (
-    AboutItem,
-    ExportContext,
-    Kind,
-    Match,
-    Needs,
-    OrdersWrites,
-    PartOf,
-    Requires,
-    Unreferenced,
-    WriteRequest,
-    copy,
-    is_ref,
-    ref,
-    skip,
-)
+from mbport.api import (AboutItem, ExportContext, Kind, Match, Needs, OrdersWrites, PartOf, Requires,
+                        Unreferenced, WriteRequest, copy, is_ref, ref, skip)
 
 ENDPOINT = "/api/moderation-review"
 FEATURE = "content_verification"
