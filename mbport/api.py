@@ -69,6 +69,7 @@ from .kindutil import (
     ARCHIVED,
     COMMON_DROP,
     archive_order,
+    archived_fields,
     archived_payload,
     archived_state,
     archived_with_container,
@@ -168,7 +169,7 @@ __all__ = [
     "FALSY", "OMIT", "Match", "Needs", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip",
     "skips", "walk",
     # helpers for kinds: queries, archiving, defaults
-    "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_payload", "archived_state", "archived_with_container",
+    "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_fields", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "get_each", "get_unless_missing", "in_exported_collection", "late_bound_refs",
     "lenient_walker", "listed_once",
     "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",

@@ -233,8 +233,11 @@ class Kind:
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         """Write a new object for `req.doc` (no `req.target_id` yet); returns the created raw object (with its id).
-        Default: POST the payload to the endpoint."""
-        return req.api.post(self.endpoint, json=req.payload)
+        Default: POST the payload to the endpoint, then `update` the fields POST does not take (`copy(post=False)`)
+        that do not hold their default."""
+        raw = req.api.post(self.endpoint, json=self.spec.post_body(req.payload))
+        later = self.spec.put_after_post(req.payload)
+        return self.update(req.but(target_id=raw["id"], payload=later)) if later else raw
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         """Write `req.stage` of the matched object `req.target_id`; returns the raw object as written.

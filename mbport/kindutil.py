@@ -9,7 +9,7 @@ from .canonical import NAMED_MAPS, QUERY_NOISE, canonical_query  # noqa: F401 - 
 from .client import ApiError
 from .kind import ExportContext
 from .refs import REF, Walker, is_ref
-from .spec import OMIT, copy
+from .spec import OMIT, Field, copy
 
 # Drop reasons that read the same in every kind that has the field (merge with `{**COMMON_DROP, ...}`).
 COMMON_DROP = {
@@ -157,10 +157,16 @@ def _archived_directly(raw: dict[str, Any]) -> Any:
 
 # The archived state as field specs (content kinds): `archived`, and `archived_directly: false` on an item archived
 # with its container; the payload's `archived` as `archived_payload` says (left out for one archived with it).
-ARCHIVED = {
-    "archived": copy(send=lambda value, doc: OMIT if archived_payload(doc) is None else archived_payload(doc)),
-    "archived_directly": copy(read=_archived_directly, send=False),
-}
+def archived_fields(*, post: bool = True) -> dict[str, Field]:
+    """`ARCHIVED`, for a kind whose POST does not take `archived` (`post=False`: create PUTs it right after)."""
+    return {
+        "archived": copy(send=lambda value, doc: OMIT if archived_payload(doc) is None else archived_payload(doc),
+                         post=post),
+        "archived_directly": copy(read=_archived_directly, send=False),
+    }
+
+
+ARCHIVED = archived_fields()
 
 
 def archive_origin(docs: dict[str, dict[str, Any]], collection: Any) -> str | None:

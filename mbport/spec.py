@@ -17,7 +17,9 @@ A kind declares `fields = {raw field: declaration}` with one of
 Options shared by copy, ref and walk: `as_` (the doc field's name, default the raw field's), `default` (a doc value
 that means Metabase's default and is left out of the doc; `FALSY`: any false value), `send` (False: never in the
 payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
-field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); `ref(late=True)`: a
+field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); on `copy`, `post=False`
+(POST does not take the field: the default `create` leaves it out and PUTs it right after, unless it holds its
+default, or with no default a false value); `ref(late=True)`: a
 ref the second pass fills in (null in the first payload); `ref(container=True)`: the doc lives in the folder of the doc
 this ref names (a card in its collection's), which is placed before it (one field per kind). `each` also takes `sort` (a key ordering the exported items)
 and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what the nested declarations cannot say;
@@ -99,6 +101,7 @@ class Field:
     needs: Needs | tuple[Needs, ...] | None = None
     container: bool = False  # ref: names the doc whose folder this doc lives in (a card's collection)
     unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
+    post: bool = True  # copy: POST takes it (False: create PUTs it right after, unless it holds its default)
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
@@ -171,11 +174,12 @@ class Field:
 
 def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
          read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | tuple[Needs, ...] | None = None,
-         unwritable: str = "", late: Callable[[Any], set[str]] | None = None) -> Field:
+         unwritable: str = "", late: Callable[[Any], set[str]] | None = None, post: bool = True) -> Field:
     """The raw value, as it is, in the doc (and back in the payload). `unwritable`: why no API request can write
-    it (it is exported, never sent, and plan names it when the target's value differs). `late`: as on `custom`."""
+    it (it is exported, never sent, and plan names it when the target's value differs). `late`: as on `custom`.
+    `post=False`: POST does not take it; the default `create` PUTs it right after when it is not the default."""
     return Field("copy", as_=as_, default=default, send=False if unwritable else send, send_as=send_as, read=read,
-                 needs=needs, unwritable=unwritable, late=late or False)
+                 needs=needs, unwritable=unwritable, late=late or False, post=post)
 
 
 def skip(reason: str) -> Field:
@@ -269,6 +273,8 @@ class Spec:
             raise ValueError(f"ref(container=True) on {', '.join(containers)}: a doc lives in one folder")
         # The doc field whose ref names the container this doc's folder is in (placed before it); None: flat.
         self.container: str | None = containers[0] if containers else None
+        # payload field → declaration, of the fields POST does not take (`copy(post=False)`)
+        self._put_only = {f.send_as or name: f for name, f in self.fields.items() if not f.post}
 
     def container_ref(self, doc: dict[str, Any]) -> str | None:
         """The address of the container this doc sits in (`ref(container=True)`), if it names one."""
@@ -337,6 +343,15 @@ class Spec:
             if value is not OMIT:
                 body[f.send_as or name] = value
         return body
+
+    def post_body(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A create's POST body: the payload without the fields POST does not take (`post=False`)."""
+        return {k: v for k, v in payload.items() if k not in self._put_only}
+
+    def put_after_post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """What a create PUTs right after its POST: the `post=False` fields not at their default (none: a true value)."""
+        put = self._put_only
+        return {k: v for k, v in payload.items() if k in put and (v if put[k].default is OMIT else not put[k].is_default(v))}
 
     def late_refs(self, doc: dict[str, Any]) -> set[str]:
         """The addresses of the doc's `late` refs (nested items' too): a DeferredRefs kind's deferred refs."""

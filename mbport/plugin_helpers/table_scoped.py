@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from ..capabilities import DescribesChanges, FetchesUnlisted
 from ..client import ApiError, MetabaseClient
@@ -31,9 +31,11 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced", "dependency_analysis_version"),
         "id": skip("instance-specific id; the key is entity_id"),
-        "entity_id": copy(), "name": copy(), "description": copy(), "archived": copy(send=flag),
-        "caveats": copy(), "points_of_interest": copy(),
-        "show_in_getting_started": copy(default=FALSY, send=flag),  # a legacy flag, false unless someone set it
+        "entity_id": copy(), "name": copy(), "description": copy(),
+        # Only PUT writes these (POST takes name, table, definition and description): create PUTs them after.
+        "archived": copy(send=flag, post=False),
+        "caveats": copy(post=False), "points_of_interest": copy(post=False),
+        "show_in_getting_started": copy(default=FALSY, send=flag, post=False),  # a legacy flag, false unless set
         "table_id": ref("tables", as_="table"),
         "definition": walk("query"),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
@@ -54,16 +56,6 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
         return PathHint(table_folder(doc.get("table")), doc["name"])
 
     # ---- import: by entity_id, then (table, name); POST, then PUT (with a revision message) for the rest ----
-    # Fields only `PUT` writes (POST takes name, table, definition and description); measures have fewer.
-    put_only: ClassVar[tuple[str, ...]] = ("archived", "caveats", "points_of_interest", "show_in_getting_started")
-
-    def create(self, req: WriteRequest) -> dict[str, Any]:
-        raw = req.api.post(self.endpoint, json={k: req.payload[k] for k in ("name", "table_id", "description", "definition")})
-        rest = {k: req.payload[k] for k in self.put_only if req.payload.get(k)}
-        if rest:
-            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={**rest, "revision_message": REVISION_MESSAGE})
-        return raw
-
     def update(self, req: WriteRequest) -> dict[str, Any]:
         # The table is fixed once created (PUT has no table_id); everything else is rewritten.
         body = {k: v for k, v in req.payload.items() if k != "table_id"}

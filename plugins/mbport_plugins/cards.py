@@ -5,28 +5,18 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (ARCHIVED, DIMENSIONS_UNWRITABLE, TEMPLATE_TAG_LISTS_SINCE, CollectionCascade,
-                        ComparesRaw, DeferredRefs, DescribesChanges, ExportContext, Kind, Match,
-                        OrderedPositions, PartOf, StagedWrites, VersionNotes, Walker, WriteRequest,
-                        check_stored_query, common, copy, custom, describe_query, dimensions_doc,
-                        get_unless_missing, in_exported_collection, lenient_walker, listed_once,
-                        query_in_tree_dialect, query_version_only, ref, ref_addresses, restore_home, skip,
-                        skips, stored_query, walk)
+from mbport.api import (DIMENSIONS_UNWRITABLE, TEMPLATE_TAG_LISTS_SINCE, CollectionCascade, ComparesRaw,
+                        DeferredRefs, DescribesChanges, ExportContext, Kind, Match, OrderedPositions, PartOf,
+                        StagedWrites, VersionNotes, Walker, WriteRequest, archived_fields, check_stored_query,
+                        common, copy, custom, describe_query, dimensions_doc, get_unless_missing,
+                        in_exported_collection, lenient_walker, listed_once, query_in_tree_dialect,
+                        query_version_only, ref, ref_addresses, restore_home, skip, skips, stored_query, walk)
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
 RESULT_METADATA_NOISE = frozenset({
     "fingerprint", "ident", "model/inner_ident", "lib/uuid", "aggregation_index", "source_alias",
 })
 
-# POST /api/card's body (spec); everything else a card has is set with PUT.
-CREATE_KEYS = frozenset({
-    "name", "display", "dataset_query", "visualization_settings", "type", "description", "collection_id",
-    "collection_position", "dashboard_id", "dashboard_tab_id", "parameters", "parameter_mappings", "result_metadata",
-    "cache_ttl",
-})
-PUT_ONLY_KEYS = ("archived", "collection_preview", "enable_embedding", "embedding_params", "embedding_type")
-# What PUT-only fields hold when nobody set them: `create` PUTs only those that differ.
-DEFAULTS = {"collection_preview": True, "enable_embedding": False, "embedding_params": None, "embedding_type": None}
 # POST /api/card/:id/public_link makes the UUID (sharing/api.clj); no request sets it, so a public URL cannot be kept
 PUBLIC_LINK = "a public link's UUID is made by the server when it is shared; the link's URL changes"
 
@@ -119,11 +109,12 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "entity_id": copy(), "name": copy(), "description": copy(default=None), "display": copy(),
         "type": copy(read=card_type, send=lambda value, doc: value or "question"),
         "dataset": skip("pre-0.49 model flag; becomes `type`"),
-        **ARCHIVED,
         "collection_position": copy(default=None, send=False),  # a pin: set last (`positions`)
-        "cache_ttl": copy(default=None), "collection_preview": copy(default=True),
-        "enable_embedding": copy(default=False), "embedding_params": copy(default=None),
-        "embedding_type": copy(default=None),
+        "cache_ttl": copy(default=None),
+        # POST /api/card does not take these (its body is closed): `create` PUTs those not at their default after.
+        **archived_fields(post=False), "collection_preview": copy(default=True, post=False),
+        **{k: copy(default=default, post=False) for k, default in (
+            ("enable_embedding", False), ("embedding_params", None), ("embedding_type", None))},
         "collection_id": ref("collections", as_="collection", container=True),
         "collection": skip("hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)"),
         "dashboard_id": ref("dashboards", as_="dashboard"),  # a dashboard question
@@ -263,9 +254,9 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         return out
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
-        """POST the keys POST /api/card declares (newest servers close the body); what POST cannot set
-        (archived, embedding, collection_preview) follows in one PUT when it differs from the default."""
-        body = {k: v for k, v in for_target(req.api, req.payload).items() if k in CREATE_KEYS}
+        """POST what POST /api/card takes (newest servers close the body); what it cannot set (archived, embedding,
+        collection_preview: `post=False`) follows in one PUT when it differs from the default."""
+        body = {k: v for k, v in self.spec.post_body(for_target(req.api, req.payload)).items() if k != DOCUMENT_KEY}
         for key in ("dashboard_id", "dashboard_tab_id", "result_metadata"):
             if body.get(key) is None:
                 body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
@@ -273,7 +264,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
             raw = _create_in_document(req.api, req.payload[DOCUMENT_KEY], body)
         else:
             raw = req.api.post(self.endpoint, json=body)
-        later = {k: req.payload[k] for k in PUT_ONLY_KEYS if k in req.payload and req.payload[k] != DEFAULTS.get(k, False)}
+        later = self.spec.put_after_post(req.payload)
         if later:
             raw = req.api.put(f"{self.endpoint}/{raw['id']}", json=later)
         return check_stored_query(raw, req.payload, self.address_of(req.doc))

@@ -17,8 +17,7 @@ class LegacyMetrics(Requires, TableScoped):
     name = "legacy-metrics"
     until = LAST_RELEASE
     endpoint = "/api/legacy-metric"
-    fields = {**TableScoped.fields, "how_is_this_calculated": copy()}
-    put_only = (*TableScoped.put_only, "how_is_this_calculated")
+    fields = {**TableScoped.fields, "how_is_this_calculated": copy(post=False)}
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         if api.version >= (0, 51) or ctx.options.get("legacy_metrics_as_cards"):

@@ -14,9 +14,9 @@ class Measures(Requires, TableScoped):
     name = "measures"
     since = (0, 59)  # /api/measure: Data Studio (versions.md, mb#70430); older releases answer 404
     endpoint = "/api/measure"
-    put_only = ("archived",)  # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
     fields = {
         **TableScoped.fields,
+        # PUT /api/measure has no caveats, points_of_interest or show_in_getting_started
         **{k: copy(send=False) for k in ("caveats", "points_of_interest")},
         "show_in_getting_started": copy(default=FALSY, send=False),
         # 0.65: the dimensions explorations break the measure out by (curated names, a default, server-made ids)

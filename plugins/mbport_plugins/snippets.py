@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (SNIPPETS_FOLDER, CollectionCascade, ExportContext, Kind, Match, PathContext, PathHint,
-                        WriteRequest, common, copy, flag, listed_once, ref, skip, walk)
+                        common, copy, flag, listed_once, ref, skip, walk)
 
 
 class Snippets(CollectionCascade, Kind):
@@ -21,7 +21,8 @@ class Snippets(CollectionCascade, Kind):
     fields = {
         **common("created_at", "updated_at", "creator_id", "creator", "is_remote_synced", "entity_id_translated"),
         "id": skip("instance-specific id; the key is entity_id"),
-        "entity_id": copy(), "name": copy(), "description": copy(default=None), "archived": copy(send=flag),
+        "entity_id": copy(), "name": copy(), "description": copy(default=None),
+        "archived": copy(send=flag, post=False),  # POST takes no `archived`: create PUTs it after
         "content": walk("sql", empty=None),  # `{{#12-name}}` card tags, as in native queries
         "collection_id": ref("collections", as_="collection", container=True),  # a snippet folder
         # Same shape as a native query's tags: card and snippet ids hide there too. Neither POST nor PUT takes
@@ -39,11 +40,3 @@ class Snippets(CollectionCascade, Kind):
         if folder[:1] == (SNIPPETS_FOLDER,):
             folder = folder[1:]
         return PathHint(folder, doc["name"])
-
-    # ---- import: by entity_id, then by name ----
-    def create(self, req: WriteRequest) -> dict[str, Any]:
-        """POST takes no `archived`: an archived snippet is created, then archived with a PUT."""
-        raw = req.api.post(self.endpoint, json={k: v for k, v in req.payload.items() if k != "archived"})
-        if req.payload["archived"]:
-            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"archived": True})
-        return raw

@@ -119,3 +119,37 @@ def test_one_container_per_kind_and_the_old_kind_attributes_say_what_replaced_th
             type("Old", (Kind,), {"name": "olds", old: None})
     with pytest.raises(TypeError, match="CollectionCascade|OrdersWrites"):
         type("Old", (Kind,), {"name": "olds", "write_order": lambda self, doc, docs: []})
+
+
+class Pins(Kind):
+    name = "pins"
+    endpoint = "/api/pin"
+    fields = {"id": skip("instance-specific id"), "name": copy(), "archived": copy(post=False),
+              "shown": copy(default=True, post=False)}
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def post(self, path, json):
+        self.calls.append(("POST", path, json))
+        return {"id": 9, **json}
+
+    def put(self, path, json):
+        self.calls.append(("PUT", path, json))
+        return {"id": 9, **json}
+
+
+@pytest.mark.parametrize(("doc", "then"), [
+    ({"name": "P"}, []),  # only defaults: the POST alone
+    ({"name": "P", "archived": True, "shown": False}, [("PUT", "/api/pin/9", {"archived": True, "shown": False})]),
+    ({"name": "P", "archived": True}, [("PUT", "/api/pin/9", {"archived": True})]),
+])
+def test_fields_post_does_not_take_are_put_right_after_the_create_unless_they_hold_their_default(doc, then):
+    from mbport.hooks import WriteRequest
+
+    kind, api = Pins(), Recorder()
+    payload = kind.payload(doc, Resolver({}), "main")
+    kind.create(WriteRequest(api=api, doc=doc, payload=payload, target=None, stage="main"))
+    assert api.calls == [("POST", "/api/pin", {"name": "P"}), *then]
