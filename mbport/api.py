@@ -12,6 +12,7 @@ from .capabilities import (
     CollectionCascade,
     ComparesRaw,
     DeferredRefs,
+    DeletedOnPrune,
     DescribesChanges,
     FetchesDetail,
     FetchesUnlisted,
@@ -157,7 +158,7 @@ __all__ = [
     "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
-    "NeverPruned", "Unreferenced", "MadeByMetabase", "AboutItem",
+    "NeverPruned", "DeletedOnPrune", "Unreferenced", "MadeByMetabase", "AboutItem",
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",

@@ -347,6 +347,13 @@ def made_by_metabase(kind: Kind, obj: dict[str, Any], docs: dict[str, dict[str, 
     return isinstance(kind, MadeByMetabase) and kind.made_by_metabase(obj, docs or {})
 
 
+class DeletedOnPrune(Kind):
+    """Objects Metabase has no archive for (a glossary entry, a transform): `--prune` deletes them."""
+
+    def archive(self, api: MetabaseClient, target_id: Any) -> None:
+        api.delete(f"{self.endpoint}/{target_id}")
+
+
 class ProvidesFolders(Kind):
     """Docs of this kind are folders other docs nest in (collections)."""
 
@@ -516,4 +523,4 @@ CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, Repla
                 RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
                 ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
-                NeverPruned, Unreferenced, MadeByMetabase, AboutItem)
+                NeverPruned, DeletedOnPrune, Unreferenced, MadeByMetabase, AboutItem)

@@ -50,3 +50,11 @@ class DiagnoseContext:
     options: ImportOptions = field(default_factory=ImportOptions)  # the import's options
     target: Target | None = None
     resolve: Resolver | None = None
+
+    @property
+    def features(self) -> dict[str, bool] | None:
+        """The target's token features (PLAN); None before it is read or when its client cannot tell (a test double)."""
+        try:
+            return self.target.api.token_features if self.target is not None else None
+        except Exception:
+            return None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import ExportContext, Kind, Match, PathContext, PathHint, Requires, common, copy, skip
+from mbport.api import (DeletedOnPrune, ExportContext, Kind, Match, PathContext, PathHint, Requires, common,
+                        copy, skip)
 
 GLOSSARY_SINCE = (0, 61)  # in Metabase's spec of 0.61–0.63 (glossary/api.clj); the first release is not verified
 
 
-class Glossary(Requires, Kind):
+class Glossary(Requires, DeletedOnPrune, Kind):
     """Glossary entries (`GET /api/glossary`, `{data}`), one doc per term: `glossary/<term>.json`.
 
     Import: matched by term; `PUT` writes both fields (Metabase requires both). Metabase has no archive for an
@@ -37,6 +38,3 @@ class Glossary(Requires, Kind):
 
     def label(self, doc, docs=None):
         return doc.get("term")
-
-    def archive(self, api, target_id):
-        api.delete(f"{self.endpoint}/{target_id}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (TRANSFORMS_FOLDER, ApiError, DescribesChanges, DiagnoseContext, ExportContext, Kind,
-                        Match, MbportError, Needs, NeverPruned, PathContext, PathHint, Phase, Requires,
-                        VersionNotes, WriteRequest, canonical_query, common, copy, custom, describe_query,
-                        is_ref, query_for_target, ref, skip)
+from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, DiagnoseContext,
+                        ExportContext, Kind, Match, MbportError, Needs, NeverPruned, PathContext, PathHint,
+                        Phase, Requires, VersionNotes, WriteRequest, canonical_query, common, copy, custom,
+                        describe_query, is_ref, query_for_target, ref, skip)
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 # Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms
@@ -84,10 +84,11 @@ def _describe_tags(old: Any, new: Any, names: Any) -> list[str]:
     return [f"tags: {', '.join(changes)}" if changes else "tags reordered"]
 
 
-class TransformTags(Requires, Kind):
+class TransformTags(Requires, DeletedOnPrune, Kind):
     """Tags group transforms for jobs. Names are unique instance-wide (400 otherwise), so they are the address; the
     default ones (hourly, daily, weekly, monthly) exist on every instance: the tree holds one only when a transform
-    or job uses it or it was edited, and import adopts it by name."""
+    or job uses it or it was edited, and import adopts it by name. No archive: a prune DELETEs it, which takes the tag
+    off every transform and job (transform_tag.clj)."""
 
     name = "transform-tags"
     since = SINCE
@@ -109,12 +110,8 @@ class TransformTags(Requires, Kind):
         keep = [r for r in rows or [] if ctx.options.get("target") or not _untouched_default(r) or r["id"] in used]
         return sorted(keep, key=lambda r: r["id"])
 
-    def archive(self, api, target_id):
-        """No archive: DELETE, which takes the tag off every transform and job (transform_tag.clj)."""
-        api.delete(f"{self.endpoint}/{target_id}")
 
-
-class TransformJobs(Requires, DescribesChanges, Kind):
+class TransformJobs(Requires, DescribesChanges, DeletedOnPrune, Kind):
     """Jobs run the transforms carrying any of their tags on a Quartz cron schedule. The default jobs (fixed
     entity_ids on every instance) are left out until someone edits one; others are matched by name."""
 
@@ -155,16 +152,14 @@ class TransformJobs(Requires, DescribesChanges, Kind):
             made = req.api.put(f"{self.endpoint}/{made['id']}", json={"active": False})
         return made
 
-    def archive(self, api, target_id):
-        api.delete(f"{self.endpoint}/{target_id}")
-
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         return _describe_tags(old, new, names) if field == "tag_ids" else super().describe_change(field, old, new, names)
 
 
-class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
+class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind):
     """A transform: its source (an MBQL or native query, or a Python program reading tables) and the table it
-    writes (database, schema, name), in its transform folder (a collection of the `transforms` namespace)."""
+    writes (database, schema, name), in its transform folder (a collection of the `transforms` namespace). No
+    archive: a prune DELETEs the definition (its output table stays in the warehouse)."""
 
     name = "transforms"
     since = SINCE
@@ -246,10 +241,6 @@ class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
     def update(self, req: WriteRequest) -> dict[str, Any]:
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._for_target(req))
 
-    def archive(self, api, target_id):
-        """No archive: DELETE removes the definition (its output table stays in the warehouse)."""
-        api.delete(f"{self.endpoint}/{target_id}")
-
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """`mbport diff`: the source read like a card's query, the target table by name, tags added and removed."""
         if field == "tag_ids":
@@ -276,12 +267,9 @@ class Transforms(Requires, VersionNotes, DescribesChanges, Kind):
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
         """A Python transform needs an Enterprise token with transforms-python; found before the first write."""
-        if phase != Phase.PLAN or ctx.target is None or (doc.get("source") or {}).get("type") != "python":
+        if phase != Phase.PLAN or (doc.get("source") or {}).get("type") != "python":
             return []
-        try:
-            features = ctx.target.api.token_features
-        except Exception:
-            return []
+        features = ctx.features
         if features is not None and not features.get("transforms-python"):
             return [f"{self.address_of(doc)} ({doc.get('name')}): a Python transform, and the target's token has "
                     "no transforms-python feature (Metabase Pro or Enterprise); leave it out with --select or "
