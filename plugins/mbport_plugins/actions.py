@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (MBQL5_SINCE, OMIT, ApiError, DatabaseNeed, ExportContext, Kind, Match, MbportError,
-                        NeedsDatabaseSettings, WriteRequest, common, copy, custom, flag, mbql4_query,
+                        NeedsDatabaseSettings, WriteRequest, common, copy, flag, mbql4_query,
                         query_version_only, ref, skip, skips, walk)
 
 
@@ -46,9 +46,10 @@ class Actions(NeedsDatabaseSettings, Kind):
         "model_id": ref("cards", as_="model"),
         # Query actions only: implicit ones use their model's database.
         "database_id": ref("databases", as_="database", read=only_query("database_id"), send=only("query")),
-        "dataset_query": custom("query actions: kept with ids walked into refs"),
+        "dataset_query": walk("query", empty=None, read=only_query("dataset_query"), send=only("query")),
         "parameters": walk("parameters", default=[]),
-        "parameter_mappings": walk("parameter_mappings", default=[]),
+        # Sent as the doc has them: an action without mappings sends null, not an empty list.
+        "parameter_mappings": walk("parameter_mappings", default=[], send=lambda value, doc: value or None),
         "visualization_settings": walk("viz", default={}),
         **skips("public sharing is per instance and never exported", "public_uuid", "made_public_by_id"),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
@@ -64,11 +65,6 @@ class Actions(NeedsDatabaseSettings, Kind):
             rows = [r for r in rows if r.get("model_id") in exported]
         return sorted(rows, key=lambda r: r["id"])
 
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        if raw.get("type") == "query":
-            doc["dataset_query"] = ctx.walker.canonical_query(raw.get("dataset_query") or {})
-        return doc
-
     # ---- import: by entity_id, then (model, name); the model's database must have actions enabled ----
     def database_needs(self, doc, docs):
         """POST /api/action checks the model's database and a query action's own (actions.core
@@ -77,14 +73,6 @@ class Actions(NeedsDatabaseSettings, Kind):
         refs = [(model.get("dataset_query") or {}).get("database"), doc.get("database")]
         databases = {r["$ref"] for r in refs if isinstance(r, dict) and "$ref" in r}
         return [DatabaseNeed(db, "database-enable-actions", True, "actions", "model actions") for db in sorted(databases)]
-
-    def payload(self, doc, resolve, stage):
-        body = self.spec.payload(doc, resolve)
-        # Sent as the doc has them: an action without mappings sends null, not an empty list.
-        body["parameter_mappings"] = resolve.walker().parameter_mappings(doc.get("parameter_mappings"))
-        if doc["type"] == "query":
-            body["dataset_query"] = resolve.walker().query(doc.get("dataset_query") or {})
-        return body
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: Any) -> builtins.list[str]:
         """A query that differs only by its MBQL version (the tree's against the target's) is no change."""

@@ -73,10 +73,6 @@ def _untouched_default(raw: dict[str, Any]) -> bool:
     return raw.get("built_in_type") is not None
 
 
-def _tag_refs(ctx: ExportContext, ids: Any) -> list[Any]:
-    return [ctx.ref("transform-tags", t) for t in ids or []]
-
-
 def _describe_tags(old: Any, new: Any, names: Any) -> list[str]:
     """`mbport diff`: tags added and removed, by name ("tags: +finance, -daily")."""
     before, after = [names.name(t) for t in old or [] if t], [names.name(t) for t in new or [] if t]
@@ -123,11 +119,11 @@ class TransformJobs(Requires, DescribesChanges, DeletedOnPrune, Kind):
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(), "description": copy(default=None), "schedule": copy(),
         "ui_display_type": copy(default="cron/raw"),
-        "tag_ids": custom("refs to transform-tags, in the job's order"),
+        "tag_ids": ref("transform-tags", many=True),  # in the job's order
         "built_in_type": skip("set by Metabase's migration on its default jobs, cleared by their first edit"),
         # Disabled jobs do not run on schedule (0.60+: migrations/060/20260504_transform_job_active.yaml); POST makes
         # every job active, PUT {"active": false} disables one (Data Studio's Disable)
-        "active": copy(default=True, needs=Needs("disabled transform jobs", since=JOB_ACTIVE_SINCE,
+        "active": copy(default=True, post=False, needs=Needs("disabled transform jobs", since=JOB_ACTIVE_SINCE,
                                                  when=lambda active: active is False)),
         "last_run": skip("run history of this instance"),
         "next_run": skip("when the scheduler fires next, on this instance"),
@@ -138,19 +134,6 @@ class TransformJobs(Requires, DescribesChanges, DeletedOnPrune, Kind):
         rows = _listing(self, api, ctx, self.endpoint)
         keep = [r for r in rows or [] if ctx.options.get("target") or not _untouched_default(r)]
         return sorted(keep, key=lambda r: r["id"])
-
-    def normalize_more(self, doc, raw, ctx: ExportContext):
-        doc["tag_ids"] = _tag_refs(ctx, raw.get("tag_ids"))
-        return doc
-
-    def payload(self, doc, resolve, stage):
-        return {**self.spec.payload(doc, resolve), "tag_ids": [resolve(t) for t in doc.get("tag_ids") or []]}
-
-    def create(self, req: WriteRequest) -> dict[str, Any]:
-        made = req.api.post(self.endpoint, json={k: v for k, v in req.payload.items() if k != "active"})
-        if req.doc.get("active") is False:  # a new job is active (POST takes no `active`)
-            made = req.api.put(f"{self.endpoint}/{made['id']}", json={"active": False})
-        return made
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         return _describe_tags(old, new, names) if field == "tag_ids" else super().describe_change(field, old, new, names)
@@ -176,7 +159,7 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
         "owner_user_id": ref("users", as_="owner"),
         "owner_email": copy(default=None),
         "owner": skip("hydrated copy of owner_user_id / owner_email"),
-        "tag_ids": custom("refs to transform-tags, in order"),
+        "tag_ids": ref("transform-tags", many=True),  # in order
         "source_type": skip("derived from the source (native, mbql or python)"),
         "source_database_id": skip("derived from the source"),
         "target_db_id": skip("derived from the target or the source"),
@@ -205,7 +188,6 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
         if target.get("database") is not None:
             target["database"] = ctx.ref("databases", target["database"])
         doc["target"] = target
-        doc["tag_ids"] = _tag_refs(ctx, raw.get("tag_ids"))
         return doc
 
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
@@ -224,8 +206,7 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
         target = dict(doc["target"])
         if is_ref(target.get("database")):
             target["database"] = resolve(target["database"])
-        return {**body, "source": source, "target": target,
-                "tag_ids": [resolve(t) for t in doc.get("tag_ids") or []]}
+        return {**body, "source": source, "target": target}
 
     @staticmethod
     def _for_target(req: WriteRequest) -> dict[str, Any]:
