@@ -214,8 +214,7 @@ class Kind:
     def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
         """Default: the container's folder (`ref(container=True)`, else flat), file named after the doc's name (or
         key)."""
-        folder = folders.folder_of(doc.get(self.spec.container)) if self.spec.container else ()
-        return PathHint(folder, str(doc.get("name") or self.key_parts(doc)[0]))
+        return PathHint(self.spec.folder(doc, folders), str(doc.get("name") or self.key_parts(doc)[0]))
 
     def label(self, doc: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> str | None:
         """A human name for messages (the doc's name, a user's email ...); `docs` (the tree, when known) lets a

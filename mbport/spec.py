@@ -21,7 +21,9 @@ field's name), `read` (a function `raw -> value` for a value that is not the raw
 (POST does not take the field: the default `create` leaves it out and PUTs it right after, unless it holds its
 default, or with no default a false value); `ref(late=True)`: a
 ref the second pass fills in (null in the first payload); `ref(container=True)`: the doc lives in the folder of the doc
-this ref names (a card in its collection's), which is placed before it (one field per kind). `each` also takes `sort` (a key ordering the exported items)
+this ref names (a card in its collection's), which is placed before it (one field per kind); with `under="@snippets"`,
+the tree folder that container's folder sits in is left out of the doc's path (a snippet folder is a collection under
+`@snippets`; in the snippets tree that says nothing). `each` also takes `sort` (a key ordering the exported items)
 and `more` (a function `(item doc, raw item, ctx) -> item doc or None` for what the nested declarations cannot say;
 None leaves the item out).
 
@@ -100,6 +102,7 @@ class Field:
     # what a target needs to hold a doc with this field (version, Enterprise feature); several: each for its values
     needs: Needs | tuple[Needs, ...] | None = None
     container: bool = False  # ref: names the doc whose folder this doc lives in (a card's collection)
+    under: str = ""  # ref(container=True): the tree folder the container's folder sits in, left out of the doc's path
     unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
     post: bool = True  # copy: POST takes it (False: create PUTs it right after, unless it holds its default)
 
@@ -195,12 +198,12 @@ def custom(reason: str, *, late: Callable[[Any], set[str]] | None = None) -> Fie
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
         read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False,
-        needs: Needs | None = None, container: bool = False) -> Field:
+        needs: Needs | None = None, container: bool = False, under: str = "") -> Field:
     """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
     the target has none yet, for refs the second pass fills in; `many`: a list of ids; `container`: the doc lives in
-    the folder of the doc it names)."""
+    the folder of the doc it names, leaving out the tree folder `under` that one sits in)."""
     return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late,
-                 many=many, needs=needs, container=container)
+                 many=many, needs=needs, container=container or bool(under), under=under)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -273,8 +276,14 @@ class Spec:
             raise ValueError(f"ref(container=True) on {', '.join(containers)}: a doc lives in one folder")
         # The doc field whose ref names the container this doc's folder is in (placed before it); None: flat.
         self.container: str | None = containers[0] if containers else None
+        self.under = self.by_out[self.container][1].under if self.container else ""
         # payload field → declaration, of the fields POST does not take (`copy(post=False)`)
         self._put_only = {f.send_as or name: f for name, f in self.fields.items() if not f.post}
+
+    def folder(self, doc: dict[str, Any], folders: Any) -> tuple[str, ...]:
+        """The folder of the container this doc sits in (without its `under` folder); () when flat."""
+        folder = folders.folder_of(doc.get(self.container)) if self.container else ()
+        return folder[1:] if self.under and folder[:1] == (self.under,) else folder
 
     def container_ref(self, doc: dict[str, Any]) -> str | None:
         """The address of the container this doc sits in (`ref(container=True)`), if it names one."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (DeletedOnPrune, ExportContext, Kind, Match, PathContext, PathHint, Requires, common,
-                        copy, skip)
+from mbport.api import DeletedOnPrune, ExportContext, Kind, Match, Requires, common, copy, skip
 
 GLOSSARY_SINCE = (0, 61)  # in Metabase's spec of 0.61–0.63 (glossary/api.clj); the first release is not verified
 
@@ -32,9 +31,6 @@ class Glossary(Requires, DeletedOnPrune, Kind):
         if api.version < GLOSSARY_SINCE:
             return []
         return sorted(api.get(self.endpoint)["data"], key=lambda r: r["id"])
-
-    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        return PathHint((), doc["term"])
 
     def label(self, doc, docs=None):
         return doc.get("term")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (DiagnoseContext, ExportContext, Kind, Match, MatchedOnly, NeverPruned, PathHint,
-                        Phase, Requires, common, copy, get_unless_missing, ref, skip)
+from mbport.api import (DiagnoseContext, ExportContext, Kind, Match, MatchedOnly, NeverPruned, Phase,
+                        Requires, common, copy, get_unless_missing, ref, skip)
 
 
 class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
@@ -46,9 +46,6 @@ class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
         if not ctx.options.get("target"):
             rows = [r for r in rows if r.get("collection_id") is not None or r.get("use_verified_content")]
         return sorted(rows, key=lambda r: r["id"])
-
-    def path(self, doc, folders) -> PathHint:
-        return PathHint((), str(doc.get("name") or doc["entity_id"]))
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
         """Plan: verified content only needs the target's `content_verification` feature (metabot.clj PUT asserts it,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (SNIPPETS_FOLDER, CollectionCascade, ExportContext, Kind, Match, PathContext, PathHint,
-                        common, copy, flag, listed_once, ref, skip, walk)
+from mbport.api import (SNIPPETS_FOLDER, CollectionCascade, ExportContext, Kind, Match, common, copy, flag,
+                        listed_once, ref, skip, walk)
 
 
 class Snippets(CollectionCascade, Kind):
@@ -24,7 +24,8 @@ class Snippets(CollectionCascade, Kind):
         "entity_id": copy(), "name": copy(), "description": copy(default=None),
         "archived": copy(send=flag, post=False),  # POST takes no `archived`: create PUTs it after
         "content": walk("sql", empty=None),  # `{{#12-name}}` card tags, as in native queries
-        "collection_id": ref("collections", as_="collection", container=True),  # a snippet folder
+        # a snippet folder: a collection under `@snippets`, which the snippets tree leaves out of the doc's path
+        "collection_id": ref("collections", as_="collection", under=SNIPPETS_FOLDER),
         # Same shape as a native query's tags: card and snippet ids hide there too. Neither POST nor PUT takes
         # it (the server derives it from the content).
         "template_tags": walk("template_tags", default={}, send=False),
@@ -34,9 +35,3 @@ class Snippets(CollectionCascade, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         return sorted(listed_once(api, self.endpoint, {}, {"archived": "true"}), key=lambda r: r["id"])
 
-    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        folder = folders.folder_of(doc.get("collection"))
-        # Snippet folders sit under `@snippets` in the collections tree; in the snippets tree that prefix says nothing.
-        if folder[:1] == (SNIPPETS_FOLDER,):
-            folder = folder[1:]
-        return PathHint(folder, doc["name"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (NO_SCHEMA, DeferredRefs, ExportContext, Kind, LabelContext, Locates, Match,
+from mbport.api import (NO_SCHEMA, OMIT, DeferredRefs, ExportContext, Kind, LabelContext, Locates, Match,
                         MatchedOnly, Needs, NeverPruned, PathHint, SubObjects, WriteRequest, address,
                         collect_refs, copy, custom, each, present, ref, ref_to, skip, skips, slugify,
                         split_address)
@@ -36,7 +36,9 @@ FIELD = {
     **{k: copy(send=present) for k in ("display_name", "visibility_type", "has_field_values")},
     PATH: copy(as_="parent", read=lambda f: f[PATH][:-1] or None, send=False),
     "position": copy(read=lambda f: f.get("position", 0), send=False),
-    "fk_target_field_id": ref("fields", as_="fk_target", late=True, send=False),
+    # null clears the FK; a target field not matched yet is left out (the second pass sets it)
+    "fk_target_field_id": ref("fields", as_="fk_target", late=True,
+                              send=lambda target_id, f: OMIT if target_id is None and f.get("fk_target") else target_id),
     "dimensions": custom("the first one becomes `remapping` (type, name, display field)"),
     REMAPPED_VALUES: custom("an internal remapping's labels: the remapping's `values`"),
     "active": skip("only active fields are exported"),
@@ -199,10 +201,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, L
         fields = []
         for field in doc.get("fields", []):
             body = self.spec.nested("fields").payload(field, resolve)
-            if field.get("fk_target") is None:
-                body["fk_target_field_id"] = None
-            elif resolve.has(field["fk_target"]):  # else: not matched yet, the second pass sets it
-                body["fk_target_field_id"] = resolve(field["fk_target"])
             remap = field.get("remapping")
             values = None
             if remap:

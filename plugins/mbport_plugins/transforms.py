@@ -9,9 +9,9 @@ import builtins
 from typing import Any
 
 from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, DiagnoseContext,
-                        ExportContext, Kind, Match, MbportError, Needs, NeverPruned, PathContext, PathHint,
-                        Phase, Requires, VersionNotes, WriteRequest, canonical_query, common, copy, custom,
-                        describe_query, is_ref, query_for_target, ref, skip)
+                        ExportContext, Kind, Match, MbportError, Needs, NeverPruned, Phase, Requires,
+                        VersionNotes, WriteRequest, canonical_query, common, copy, custom, describe_query,
+                        is_ref, query_for_target, ref, skip)
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 # Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms
@@ -155,7 +155,8 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
                          "program's database and source tables as refs"),
         "target": custom("the table it writes: the database as a ref, schema and table name as they are"),
         "run_trigger": copy(default="none"),
-        "collection_id": ref("collections", as_="collection", container=True),
+        # a transform folder: a collection under `@transforms`, which the transforms tree leaves out of the doc's path
+        "collection_id": ref("collections", as_="collection", under=TRANSFORMS_FOLDER),
         "owner_user_id": ref("users", as_="owner"),
         "owner_email": copy(default=None),
         "owner": skip("hydrated copy of owner_user_id / owner_email"),
@@ -189,11 +190,6 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
             target["database"] = ctx.ref("databases", target["database"])
         doc["target"] = target
         return doc
-
-    def path(self, doc: dict[str, Any], folders: PathContext) -> PathHint:
-        folder = folders.folder_of(doc.get("collection"))
-        # Transform folders sit under `@transforms` in the collections tree; in the transforms tree it says nothing.
-        return PathHint(folder[1:] if folder[:1] == (TRANSFORMS_FOLDER,) else folder, doc["name"])
 
     def payload(self, doc, resolve, stage):
         body = self.spec.payload(doc, resolve)
