@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .hooks import Phase
 from .kind import DatabaseNeed, Kind, PathContext, PathHint, once
 from .kindutil import archive_order, archived_with_problems
-from .refs import REF, is_ref, split_address
+from .refs import REF, address, is_ref, split_address
 
 if TYPE_CHECKING:
     from .client import MetabaseClient
@@ -189,17 +189,31 @@ def import_after(kind: Kind) -> tuple[str, ...]:
 
 
 class SubObjects(Kind):
-    """Addresses living inside this kind's docs (a table's fields, a dashboard's tabs and dashcards)."""
+    """Addresses living inside this kind's docs (a table's fields, a dashboard's tabs and dashcards): `sub_items`
+    names them, in a raw object and in a doc alike, and the index, `contains` and `sub_ids` are made from it."""
 
     sub_kinds: ClassVar[dict[str, int]] = {}  # sub kind → how many key parts of the address name the owner
 
+    def sub_items(self, obj: dict[str, Any], raw: bool) -> Iterable[tuple[str, dict[str, Any], tuple[Any, ...]]]:
+        """(sub kind, item, the item's key parts after its owner's) of each sub-object of a raw object (`raw`) or a
+        doc; the same sub-object must give the same key on both sides."""
+        return ()
+
+    def index(self, raw: dict[str, Any]) -> Iterable[tuple[str, Any, str]]:
+        yield from super().index(raw)
+        owner = self.key_parts(raw)
+        for sub, item, key in self.sub_items(raw, True):
+            yield sub, item["id"], address(sub, *owner, *key)
+
     def contains(self, doc: dict[str, Any]) -> set[str]:
         """Sub addresses living inside this doc."""
-        return set()
+        owner = self.key_parts(doc)
+        return {address(sub, *owner, *key) for sub, _, key in self.sub_items(doc, False)}
 
     def sub_ids(self, doc: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-        """Target ids of the sub-objects of a written or located object."""
-        return {}
+        """Target ids of the sub-objects of a written or located object: each of `raw`'s, by its key."""
+        owner = self.key_parts(doc)
+        return {address(sub, *owner, *key): item["id"] for sub, item, key in self.sub_items(raw, True) if "id" in item}
 
 
 def sub_kinds(kind: Kind) -> dict[str, int]:

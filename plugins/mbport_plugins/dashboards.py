@@ -291,18 +291,10 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
                 ids.add(source.get("card_id"))
         return [("cards", i) for i in sorted(i for i in ids if isinstance(i, int))]
 
-    def index(self, raw: dict[str, Any]):
-        key = raw.get("entity_id")
-        yield self.name, raw["id"], self.address_of(raw)
-        for tab in tabs_of(raw):
-            yield "tabs", tab["id"], address("tabs", key, tab.get("entity_id"))
-        for dc in dashcards_of(raw):
-            yield "dashcards", dc["id"], address("dashcards", key, dashcard_key(dc))
-
-    def contains(self, doc: dict[str, Any]) -> set[str]:
-        key = doc.get("entity_id")
-        return ({address("tabs", key, t["entity_id"]) for t in doc.get("tabs", [])}
-                | {address("dashcards", key, dc["entity_id"]) for dc in doc.get("dashcards", [])})
+    def sub_items(self, obj: dict[str, Any], raw: bool):
+        """Its tabs and dashcards (a doc's keep the raw ones' keys), by entity_id."""
+        return [*(("tabs", tab, (tab.get("entity_id"),)) for tab in tabs_of(obj)),
+                *(("dashcards", dc, (dashcard_key(dc),)) for dc in dashcards_of(obj))]
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
         """Called by `mbport diff` per changed field: dashcards and tabs are described one by one."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mbport.api import (NO_SCHEMA, OMIT, DeferredRefs, ExportContext, Kind, LabelContext, Locates, Match,
-                        MatchedOnly, Needs, NeverPruned, PathHint, SubObjects, WriteRequest, address,
-                        collect_refs, copy, custom, each, present, ref, ref_to, skip, skips, slugify,
-                        split_address)
+                        MatchedOnly, Needs, NeverPruned, PathHint, SubObjects, WriteRequest, collect_refs,
+                        copy, custom, each, present, ref, ref_to, skip, skips, slugify, split_address)
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
                 "caveats", "points_of_interest", "show_in_getting_started")
@@ -124,21 +123,16 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, L
         _add_remappings(api, tables)
         return tables
 
-    def index(self, raw):
-        key = self.key_parts(raw)
-        yield "tables", raw["id"], address("tables", *key)
-        names = {f["id"]: f for f in raw.get("fields", [])}
-        for f in raw.get("fields", []):
-            yield "fields", f["id"], address("fields", *key, *_name_path(f, names))
+    def sub_items(self, obj, raw):
+        """Its fields, by their names from the top-level parent down."""
+        fields = obj.get("fields", [])
+        by_id = {f["id"]: f for f in fields} if raw else {}
+        return [("fields", f, _name_path(f, by_id) if raw else (*f.get("parent", []), f["name"])) for f in fields]
 
     def label_context(self, doc):
         """`orders` is in many databases (and schemas): say which."""
         db, schema, _name = self.key_parts(doc)
         return f"{db}.{schema}" if schema else db
-
-    def contains(self, doc):
-        key = self.key_parts(doc)
-        return {address("fields", *key, *f.get("parent", []), f["name"]) for f in doc.get("fields", [])}
 
     def path(self, doc, folders) -> PathHint:
         db = split_address(doc["database"]["$ref"])[1][0]
@@ -190,11 +184,6 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, L
                 keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
                 detail.append(f"field {name}: {', '.join(keys)}")
         return [k for k in differ if k != "fields"] + (detail or ["fields"])
-
-    def sub_ids(self, doc, raw):
-        key = self.key_parts(doc)
-        by_id = {f["id"]: f for f in raw.get("fields", [])}
-        return {address("fields", *key, *_name_path(f, by_id)): f["id"] for f in raw.get("fields", [])}
 
     def payload(self, doc, resolve, stage):
         """The table's own fields, and per field its editable metadata with FK/remap targets resolved if known."""

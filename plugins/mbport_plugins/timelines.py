@@ -6,8 +6,8 @@ import builtins
 from typing import Any
 
 from mbport.api import (CollectionCascade, ExportContext, FetchesDetail, Kind, Match, SubObjects,
-                        WriteRequest, address, common, copy, each, flag, in_exported_collection, listed_once,
-                        present, ref, skip)
+                        WriteRequest, common, copy, each, flag, in_exported_collection, listed_once, present,
+                        ref, skip)
 
 EVENT_FIELDS = ("name", "description", "timestamp", "timezone", "time_matters", "icon", "archived")
 # An event's fields; its payload is what create and update send (a null description is sent, to clear it).
@@ -68,13 +68,8 @@ class Timelines(FetchesDetail, SubObjects, CollectionCascade, Kind):
         # archived=true asks for *all* events (archived and not) of this one timeline.
         return api.get(f"{self.endpoint}/{summary['id']}", params={"include": "events", "archived": "true"})
 
-    def index(self, raw):
-        yield self.name, raw["id"], self.address_of(raw)
-        for event, key in event_keys(raw.get("events") or []):
-            yield "events", event["id"], address("events", raw["entity_id"], key)
-
-    def contains(self, doc):
-        return {address("events", doc["entity_id"], key) for _, key in event_keys(doc.get("events") or [])}
+    def sub_items(self, obj, raw):
+        return [("events", event, (key,)) for event, key in event_keys(obj.get("events") or [])]
 
     # ---- import: by entity_id, then (collection, name); events by their key (timestamp + name) ----
     def compare(self, wanted, current, options):
@@ -130,10 +125,8 @@ class Timelines(FetchesDetail, SubObjects, CollectionCascade, Kind):
         return out
 
     def sub_ids(self, doc, raw):
-        """`events/<timeline>/<key>` → target event id, pairing the doc's events with the target's by key."""
-        have = {key: event["id"] for event, key in event_keys(raw.get("events") or []) if "id" in event}
-        return {address("events", doc["entity_id"], key): have[key]
-                for _, key in event_keys(doc.get("events") or []) if key in have}
+        """`events/<timeline>/<key>` → target event id, of the doc's events only (the target's extras are archived)."""
+        return {addr: tid for addr, tid in super().sub_ids(doc, raw).items() if addr in self.contains(doc)}
 
 
 def _sort_key(event: dict[str, Any]) -> tuple:
