@@ -9,7 +9,7 @@ from mbport.api import (DIMENSIONS_UNWRITABLE, TEMPLATE_TAG_LISTS_SINCE, Collect
                         DeferredRefs, DescribesChanges, ExportContext, Kind, Match, OrderedPositions, PartOf,
                         StagedWrites, VersionNotes, Walker, WriteRequest, archived_fields, check_stored_query,
                         common, copy, custom, describe_query, dimensions_doc, get_unless_missing,
-                        in_exported_collection, lenient_walker, listed_once, query_in_tree_dialect,
+                        in_exported_collection, lenient_walker, listed_once, present, query_in_tree_dialect,
                         query_version_only, ref, ref_addresses, restore_home, skip, skips, stored_query, walk)
 
 # Column metadata of models: what the server computes from the data rather than what the user edited.
@@ -119,7 +119,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         "collection": skip("hydrated copy of the collection (the doc's `collection` is the ref built from collection_id)"),
         "dashboard_id": ref("dashboards", as_="dashboard"),  # a dashboard question
         "dashboard": skip("hydrated copy of the dashboard"),
-        "dashboard_tab_id": ref("tabs", as_="dashboard_tab", late=True),
+        "dashboard_tab_id": ref("tabs", as_="dashboard_tab", late=True, send=present),  # none yet: left out
         "document_id": ref("documents", as_="document", send=False, late=True),
         "dataset_query": walk("query"),
         "visualization_settings": walk("viz", late=True),  # click behaviours: to the dashboard showing it ...
@@ -257,9 +257,8 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         """POST what POST /api/card takes (newest servers close the body); what it cannot set (archived, embedding,
         collection_preview: `post=False`) follows in one PUT when it differs from the default."""
         body = {k: v for k, v in self.spec.post_body(for_target(req.api, req.payload)).items() if k != DOCUMENT_KEY}
-        for key in ("dashboard_id", "dashboard_tab_id", "result_metadata"):
-            if body.get(key) is None:
-                body.pop(key, None)  # a tab without a dashboard is a 400; no metadata lets the server compute it
+        if body.get("dashboard_id") is None:
+            body.pop("dashboard_id", None)  # not a dashboard question
         if req.payload.get(DOCUMENT_KEY) is not None:
             raw = _create_in_document(req.api, req.payload[DOCUMENT_KEY], body)
         else:
@@ -279,9 +278,5 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         body = {k: v for k, v in for_target(req.api, req.payload).items() if k != DOCUMENT_KEY}
-        if body.get("dashboard_tab_id") is None:
-            body.pop("dashboard_tab_id", None)
-        if body.get("result_metadata") is None:
-            body.pop("result_metadata", None)
         raw = req.api.put(f"{self.endpoint}/{req.target_id}", json=body)
         return check_stored_query(raw, req.payload, self.address_of(req.doc))
