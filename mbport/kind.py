@@ -240,8 +240,8 @@ class Kind:
 
     def update(self, req: WriteRequest) -> dict[str, Any]:
         """Write `req.stage` of the matched object `req.target_id`; returns the raw object as written.
-        Default: PUT the payload to endpoint/id."""
-        return req.api.put(f"{self.endpoint}/{req.target_id}", json=req.payload)
+        Default: PUT the payload to endpoint/id, without the fields PUT cannot change (`put=False`)."""
+        return req.api.put(f"{self.endpoint}/{req.target_id}", json=self.spec.put_body(req.payload))
 
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True})

@@ -19,7 +19,8 @@ that means Metabase's default and is left out of the doc; `FALSY`: any false val
 payload; a function `(value, doc) -> value` to shape it, returning `OMIT` to leave it out), `send_as` (the payload
 field's name), `read` (a function `raw -> value` for a value that is not the raw field itself); on `copy`, `post=False`
 (POST does not take the field: the default `create` leaves it out and PUTs it right after, unless it holds its
-default, or with no default a false value); `ref(late=True)`: a
+default, or with no default a false value); on `copy` and `ref`, `put=False` (PUT cannot change it: the default
+`update` leaves it out); `ref(late=True)`: a
 ref the second pass fills in (null in the first payload); `ref(container=True)`: the doc lives in the folder of the doc
 this ref names (a card in its collection's), which is placed before it (one field per kind); with `under="@snippets"`,
 the tree folder that container's folder sits in is left out of the doc's path (a snippet folder is a collection under
@@ -105,6 +106,7 @@ class Field:
     under: str = ""  # ref(container=True): the tree folder the container's folder sits in, left out of the doc's path
     unwritable: str = ""  # copy: no API request writes it (why); never sent, never compared, named in plan
     post: bool = True  # copy: POST takes it (False: create PUTs it right after, unless it holds its default)
+    put: bool = True  # copy, ref: PUT takes it (False: the default update leaves it out; it is fixed once created)
 
     def out(self, name: str) -> str | None:
         """The doc field this raw field becomes (None: none)."""
@@ -177,12 +179,14 @@ class Field:
 
 def copy(*, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
          read: Callable[[dict[str, Any]], Any] | None = None, needs: Needs | tuple[Needs, ...] | None = None,
-         unwritable: str = "", late: Callable[[Any], set[str]] | None = None, post: bool = True) -> Field:
+         unwritable: str = "", late: Callable[[Any], set[str]] | None = None, post: bool = True,
+         put: bool = True) -> Field:
     """The raw value, as it is, in the doc (and back in the payload). `unwritable`: why no API request can write
     it (it is exported, never sent, and plan names it when the target's value differs). `late`: as on `custom`.
-    `post=False`: POST does not take it; the default `create` PUTs it right after when it is not the default."""
+    `post=False`: POST does not take it; the default `create` PUTs it right after when it is not the default.
+    `put=False`: PUT cannot change it; the default `update` leaves it out."""
     return Field("copy", as_=as_, default=default, send=False if unwritable else send, send_as=send_as, read=read,
-                 needs=needs, unwritable=unwritable, late=late or False, post=post)
+                 needs=needs, unwritable=unwritable, late=late or False, post=post, put=put)
 
 
 def skip(reason: str) -> Field:
@@ -198,12 +202,13 @@ def custom(reason: str, *, late: Callable[[Any], set[str]] | None = None) -> Fie
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
         read: Callable[[dict[str, Any]], Any] | None = None, late: bool = False, many: bool = False,
-        needs: Needs | None = None, container: bool = False, under: str = "") -> Field:
+        needs: Needs | None = None, container: bool = False, under: str = "", put: bool = True) -> Field:
     """A plain id of `kind` → `{"$ref": address}` in the doc; the target's id in the payload (`late`: null while
     the target has none yet, for refs the second pass fills in; `many`: a list of ids; `container`: the doc lives in
-    the folder of the doc it names, leaving out the tree folder `under` that one sits in)."""
+    the folder of the doc it names, leaving out the tree folder `under` that one sits in; `put=False`: fixed once
+    created, the default `update` leaves it out)."""
     return Field("ref", kind=kind, as_=as_, default=default, send=send, send_as=send_as, read=read, late=late,
-                 many=many, needs=needs, container=container or bool(under), under=under)
+                 many=many, needs=needs, container=container or bool(under), under=under, put=put)
 
 
 def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -279,6 +284,7 @@ class Spec:
         self.under = self.by_out[self.container][1].under if self.container else ""
         # payload field → declaration, of the fields POST does not take (`copy(post=False)`)
         self._put_only = {f.send_as or name: f for name, f in self.fields.items() if not f.post}
+        self._post_only = {f.send_as or name for name, f in self.fields.items() if not f.put}  # `put=False`
 
     def folder(self, doc: dict[str, Any], folders: Any) -> tuple[str, ...]:
         """The folder of the container this doc sits in (without its `under` folder); () when flat."""
@@ -361,6 +367,10 @@ class Spec:
         """What a create PUTs right after its POST: the `post=False` fields not at their default (none: a true value)."""
         put = self._put_only
         return {k: v for k, v in payload.items() if k in put and (v if put[k].default is OMIT else not put[k].is_default(v))}
+
+    def put_body(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An update's PUT body: the payload without the fields PUT cannot change (`put=False`)."""
+        return {k: v for k, v in payload.items() if k not in self._post_only}
 
     def late_refs(self, doc: dict[str, Any]) -> set[str]:
         """The addresses of the doc's `late` refs (nested items' too): a DeferredRefs kind's deferred refs."""

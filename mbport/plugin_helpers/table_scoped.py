@@ -36,7 +36,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
         "archived": copy(send=flag, post=False),
         "caveats": copy(post=False), "points_of_interest": copy(post=False),
         "show_in_getting_started": copy(default=FALSY, send=flag, post=False),  # a legacy flag, false unless set
-        "table_id": ref("tables", as_="table"),
+        "table_id": ref("tables", as_="table", put=False),  # fixed once created (PUT has no table_id)
         "definition": walk("query"),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
         "definition_description": skip("server-rendered text of the definition"),
@@ -57,9 +57,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
 
     # ---- import: by entity_id, then (table, name); POST, then PUT (with a revision message) for the rest ----
     def update(self, req: WriteRequest) -> dict[str, Any]:
-        # The table is fixed once created (PUT has no table_id); everything else is rewritten.
-        body = {k: v for k, v in req.payload.items() if k != "table_id"}
-        return req.api.put(f"{self.endpoint}/{req.target_id}", json={**body, "revision_message": REVISION_MESSAGE})
+        return super().update(req.but(payload={**req.payload, "revision_message": REVISION_MESSAGE}))
 
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True, "revision_message": REVISION_MESSAGE})

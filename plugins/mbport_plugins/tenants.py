@@ -16,9 +16,9 @@ class Tenants(Requires, Kind):
     premium_feature = "tenants"
     fields = {
         "id": skip("instance-specific id; the key is the slug"),
-        "name": copy(), "slug": copy(send=False),  # PUT cannot change the slug (tenants/api.clj UpdateTenantArguments)
+        "name": copy(), "slug": copy(put=False),  # PUT cannot change the slug (tenants/api.clj UpdateTenantArguments)
         "attributes": copy(default=FALSY),
-        "is_active": copy(default=True, send=False),  # set by PUT after the create (POST takes name, slug, attributes)
+        "is_active": copy(default=True, post=False),  # POST takes name, slug, attributes: a deactivated one is PUT after
         "member_count": skip("derived from the tenant's active users"),
         "tenant_collection_id": skip("the tenant's own collection, made with it"),
     }
@@ -31,17 +31,7 @@ class Tenants(Requires, Kind):
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         ensure_tenants_on(req.api)
-        body = {"name": req.doc["name"], "slug": req.doc["slug"], **({"attributes": req.doc["attributes"]}
-                                                                     if req.doc.get("attributes") else {})}
-        raw = req.api.post(self.endpoint, json=body)
-        if req.doc.get("is_active") is False:
-            raw = req.api.put(f"{self.endpoint}/{raw['id']}", json={"is_active": False})
-        return raw
-
-    def update(self, req: WriteRequest) -> dict[str, Any]:
-        return req.api.put(f"{self.endpoint}/{req.target_id}", json={
-            "name": req.doc["name"], "attributes": req.doc.get("attributes") or None,
-            "is_active": req.doc.get("is_active", True)})
+        return super().create(req)
 
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"is_active": False})  # tenants are deactivated, not deleted

@@ -125,7 +125,7 @@ class Pins(Kind):
     name = "pins"
     endpoint = "/api/pin"
     fields = {"id": skip("instance-specific id"), "name": copy(), "archived": copy(post=False),
-              "shown": copy(default=True, post=False)}
+              "shown": copy(default=True, post=False), "board": copy(put=False)}
 
 
 class Recorder:
@@ -152,4 +152,14 @@ def test_fields_post_does_not_take_are_put_right_after_the_create_unless_they_ho
     kind, api = Pins(), Recorder()
     payload = kind.payload(doc, Resolver({}), "main")
     kind.create(WriteRequest(api=api, doc=doc, payload=payload, target=None, stage="main"))
-    assert api.calls == [("POST", "/api/pin", {"name": "P"}), *then]
+    assert api.calls == [("POST", "/api/pin", {"name": "P", "board": None}), *then]
+
+
+def test_a_field_put_cannot_change_is_left_out_of_the_update():
+    from mbport.hooks import WriteRequest
+
+    kind, api = Pins(), Recorder()
+    doc = {"name": "P", "board": "b1"}
+    payload = kind.payload(doc, Resolver({}), "main")
+    kind.update(WriteRequest(api=api, doc=doc, payload=payload, target=None, stage="main", target_id=9))
+    assert api.calls == [("PUT", "/api/pin/9", {"name": "P", "archived": None, "shown": True})]
