@@ -53,6 +53,10 @@ class Applier(ImportState):
         if plan.problems:
             raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
                               + "\n  ".join(plan.problems))
+        with self.state.claimed():  # one import per state at a time, and none on a plan older than the state
+            return self._apply_claimed(plan, progress)
+
+    def _apply_claimed(self, plan: Plan, progress: Progress | None) -> ApplyResult:
         result = self.applied = ApplyResult(plan)  # read by the CLI when the run stops early (writes made so far)
         todo = {c.address: c for c in plan.changes if c.action in WRITTEN}
         resolve = Resolver(self.ids, self.options)

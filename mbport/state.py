@@ -7,7 +7,10 @@ state is, and a killed run loses nothing: the next load replays the journal (a t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -15,6 +18,11 @@ from typing import IO, Any
 import orjson
 
 from .errors import MbportError
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: two imports running at once are not detected there
+    fcntl = None  # type: ignore[assignment]
 
 STATE_VERSION = 1
 
@@ -69,6 +77,54 @@ class State:
                     continue  # the torn last line of a killed run
                 state._apply(entry)
         return state
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[None]:
+        """Hold this state file while an import writes (a lock file beside it, removed at the end; the lock itself is
+        freed when the process ends, even killed). Refused: a second import using the same state while one runs,
+        and one whose plan was read before another import wrote the state (it would create again what that one
+        created)."""
+        if self.path is None or fcntl is None:
+            yield
+            return
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = self._lock(lock)
+        try:
+            on_disk = State.load(self.path, self.target)
+            if (on_disk.ids, on_disk.created, on_disk.memos) != (self.ids, self.created, self.memos):
+                raise MbportError(f"{self.path}: another import into {self.target} wrote this state after this run "
+                                  "read it; nothing was written",
+                                  hint="run the command again: its plan then sees what that import did")
+            yield
+        finally:
+            lock.unlink(missing_ok=True)  # while still held: a run opening it now makes a new file
+            os.close(fd)
+
+    def _lock(self, lock: Path) -> int:
+        """The open, flock-ed lock file; refused when another process holds it."""
+        assert fcntl is not None
+        for _attempt in range(3):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise MbportError(f"another import into {self.target} is running with the state {self.path} "
+                                  f"({holder}); nothing was written",
+                                  hint="wait for it to finish, then run this command again") from None
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the run that held it removed it meanwhile: lock the file that is there now
+                os.ftruncate(fd, 0)
+                os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+                return fd
+            os.close(fd)
+        raise MbportError(f"another import into {self.target} is starting with the state {self.path}; nothing "
+                          "was written", hint="wait for it to finish, then run this command again")
 
     def _apply(self, entry: dict[str, Any]) -> None:
         if "memo" in entry:
