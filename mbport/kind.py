@@ -47,6 +47,8 @@ class ExportContext:
     # (kind, id) of the objects whose details came from the fetch cache (an earlier export), not from this one's
     # requests: what a detail holds that no listing or cache key shows (a review) may have changed since
     from_cache: set[tuple[str, Any]] = field(default_factory=set)
+    # (kind, id) → why a kind's listing left that object out (kindutil.in_exported_collection): a ref to it says so
+    left_out: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""
@@ -57,9 +59,11 @@ class ExportContext:
             return self.ref(REF_FALLBACK[kind], value)  # the source has none of that kind (refs.REF_FALLBACK)
         if addr is None:
             addr = address(kind, f"missing-id-{value}")
-            self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, which does not exist ({addr})")
+            why = "which does not exist"
             with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
                 self.missing.add((kind, value))
+                why = self.left_out.get((kind, value), why)
+            self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, {why} ({addr})")
         return {REF: addr}  # refs.ref(addr), without the call: every id of every doc comes here
 
     @property

@@ -74,14 +74,25 @@ def exported_collection_ids(ctx: ExportContext) -> set[Any] | None:
     return ctx.memo[key][1]
 
 
-def in_exported_collection(raw: dict[str, Any], ctx: ExportContext) -> bool:
-    """Whether content sits in the root or in an exported collection (personal ones only with include_personal)."""
+# What a ref to content the collections kind left out says (without include_personal, only personal collections and
+# Metabase's own analytics are left out): shared content using a question from someone's personal collection.
+LEFT_OUT_WITH_ITS_COLLECTION = ("which is in a collection this export leaves out (a personal collection: "
+                                "export --include-personal takes it along)")
+
+
+def in_exported_collection(raw: dict[str, Any], ctx: ExportContext, kind: str | None = None) -> bool:
+    """Whether content sits in the root or in an exported collection (personal ones only with include_personal).
+    Given its `kind`, content left out is noted in `ctx.left_out`, so that a ref to it says why it is missing."""
     cid = raw.get("collection_id")
     if cid is None:
         return True
     known = exported_collection_ids(ctx)
     if known is not None:
-        return cid in known
+        if cid in known:
+            return True
+        if kind is not None and raw.get("id") is not None:
+            ctx.left_out[(kind, raw["id"])] = LEFT_OUT_WITH_ITS_COLLECTION
+        return False
     # No collections kind installed: fall back on the hydrated collection's own flag.
     hydrated = raw.get("collection")
     personal = isinstance(hydrated, dict) and (hydrated.get("is_personal") or hydrated.get("personal_owner_id"))

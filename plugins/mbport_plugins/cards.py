@@ -154,7 +154,7 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = [restore_home(r, ctx, "card") for r in listed_once(api, self.endpoint, {"f": "all"}, {"f": "archived"})]
-        rows = sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
+        rows = sorted((r for r in rows if in_exported_collection(r, ctx, self.name)), key=lambda r: r["id"])
         if ctx.options.get("legacy_metrics_as_cards") and api.version < LEGACY_METRICS_UNTIL:
             rows += legacy_metric_cards(api)
         return rows

@@ -240,7 +240,7 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
     # ---- export ----
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = [restore_home(r, ctx, "dashboard") for r in listed_once(api, self.endpoint, {"f": "all"}, {"f": "archived"})]
-        return sorted((r for r in rows if in_exported_collection(r, ctx)), key=lambda r: r["id"])
+        return sorted((r for r in rows if in_exported_collection(r, ctx, self.name)), key=lambda r: r["id"])
 
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         return True

@@ -125,7 +125,7 @@ class Documents(StagedWrites, DeferredRefs, Requires, CollectionCascade, Kind):
             for item in api.get(f"/api/collection/{coll_id}/items", params=params).get("data") or []:
                 if item.get("model") == "document" and item["id"] not in seen:
                     seen[item["id"]] = api.get(f"{self.endpoint}/{item['id']}")
-        return [seen[i] for i in sorted(seen) if in_exported_collection(seen[i], ctx)]
+        return [seen[i] for i in sorted(seen) if in_exported_collection(seen[i], ctx, self.name)]
 
     @staticmethod
     def _archived_listings(api, ctx: ExportContext) -> builtins.list[tuple[Any, dict[str, Any]]]:
