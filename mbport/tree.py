@@ -168,9 +168,17 @@ class TreeWriter:
                 self._unchanged.discard(rel)
                 continue
             os.unlink(os.path.join(self.staging, rel))
-            with contextlib.suppress(OSError):  # up to the first folder that still holds something
-                os.removedirs(os.path.dirname(os.path.join(self.staging, rel)))
-            self._made.clear()  # (a folder removed here may be written into again below)
+            # the folders it leaves empty go, up to the first that still holds something, inside staging only
+            # (os.removedirs would go on above it, up to the tree's own folder and its parents when empty), and
+            # are made again when a file goes there
+            folder = rel.rpartition("/")[0]
+            while folder:
+                try:
+                    os.rmdir(os.path.join(self.staging, folder))
+                except OSError:
+                    break
+                self._made.discard(folder)
+                folder = folder.rpartition("/")[0]
         todo = {rel: content for rel, content in files.items() if self.staged.get(rel) != content}
         self.staged.update(todo)
         self._write(todo)

@@ -176,6 +176,20 @@ def test_a_folder_emptied_of_its_early_files_is_made_again_for_the_committed_one
                            "verifications/card/a~2.json": b"2"}
 
 
+def test_emptying_staging_leaves_the_tree_folder_itself_alone(tmp_path):
+    """Removing an early-staged file's emptied folders stops at the staging folder: os.removedirs went on up to the
+    tree's own folder and its parents when they were empty, and the commit made them again, with default rights."""
+    out, owned = tmp_path / "empty-parent" / "t", {"verifications", "mbport.json"}
+    writer = tree.TreeWriter(out, owned)
+    out.chmod(0o700)
+    before = out.stat()
+    writer.stage({"verifications/card/a~1.json": b"early"})
+    writer.commit({"verifications/card/a.json": b"final"})
+    assert _files(out) == {"verifications/card/a.json": b"final"}
+    after = out.stat()
+    assert (after.st_ino, after.st_mode & 0o777) == (before.st_ino, 0o700)
+
+
 def test_an_aborted_writer_leaves_the_tree_as_it_was(tmp_path):
     out, owned = tmp_path / "t", {"cards", "mbport.json"}
     tree.write_tree(out, {"mbport.json": b"{}", "cards/a.json": b"1"}, owned=owned)
