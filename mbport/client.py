@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
-import http.client
 import json as jsonlib
 import logging
 import os
@@ -280,7 +280,7 @@ class _WireResponse:
 
     __slots__ = ("status_code", "headers", "content")
 
-    def __init__(self, status_code: int, headers: dict[str, str], content: bytes):
+    def __init__(self, status_code: int, headers: dict[str, str], content: bytes | bytearray):
         self.status_code, self.headers, self.content = status_code, headers, content
 
     @property
@@ -305,24 +305,167 @@ def _query_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class _ProtocolError(Exception):
+    """The server's answer broke HTTP/1.1 (or the connection closed in the middle of it)."""
+
+
+_MAX_HEAD = 256 * 1024  # a status line and headers longer than this are not an answer (http.client: 100 headers)
+_RECV = 256 * 1024
+_BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")  # what http.client refuses in a request target
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: the socket and the bytes read past the last answer.
+
+    Answers are read with plain `recv` calls into one buffer: http.client made a file object over the socket
+    and parsed the headers with the email package for every answer (about 0.1 ms of CPU each, a tenth of a
+    second per bench-L export), and a large body is received straight into its own buffer.
+    """
+
+    __slots__ = ("sock", "_buf")
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self._buf = bytearray()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(_RECV)
+        if not chunk:
+            raise _ProtocolError("the server closed the connection in the middle of an answer")
+        self._buf += chunk
+
+    def _head(self) -> bytes:
+        buf = self._buf
+        start = 0
+        while True:
+            end = buf.find(b"\r\n\r\n", start)
+            if end >= 0:
+                head = bytes(buf[:end])
+                del buf[:end + 4]
+                return head
+            if len(buf) > _MAX_HEAD:
+                raise _ProtocolError("the answer's headers never end")
+            start = max(0, len(buf) - 3)
+            chunk = self.sock.recv(_RECV)
+            if not chunk:
+                raise _ProtocolError("the server closed the connection without an answer" if not buf else
+                                     "the server closed the connection in the middle of an answer")
+            buf += chunk
+
+    def _exactly(self, n: int) -> bytes | bytearray:
+        buf = self._buf
+        have = len(buf)
+        if have >= n:
+            ready = bytes(buf[:n])
+            del buf[:n]
+            return ready
+        body = bytearray(n)  # received in place: no list of pieces joined at the end
+        body[:have] = buf
+        buf.clear()
+        view = memoryview(body)[have:]
+        while view:
+            got = self.sock.recv_into(view)
+            if not got:
+                raise _ProtocolError(f"the server closed the connection after {n - len(view)} of {n} bytes")
+            view = view[got:]
+        return body
+
+    def _line(self) -> bytes:
+        buf = self._buf
+        while True:
+            end = buf.find(b"\r\n")
+            if end >= 0:
+                line = bytes(buf[:end])
+                del buf[:end + 2]
+                return line
+            if len(buf) > _MAX_HEAD:
+                raise _ProtocolError("a chunk size line never ends")
+            self._more()
+
+    def _chunked(self) -> bytes:
+        parts: list[bytes | bytearray] = []
+        while True:
+            size_line = self._line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise _ProtocolError(f"not a chunk size: {size_line[:20]!r}") from None
+            if size == 0:
+                while self._line():  # trailer fields, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._exactly(size))
+            if self._exactly(2) != b"\r\n":
+                raise _ProtocolError("a chunk does not end where its size says")
+
+    def _to_close(self) -> bytes:
+        parts = [bytes(self._buf)]
+        self._buf.clear()
+        while chunk := self.sock.recv(_RECV):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def answer(self, method: str) -> tuple[int, dict[str, str], bytes | bytearray, bool]:
+        """The answer to the request just sent: (status, lower-cased headers, body, whether to close the connection)."""
+        while True:
+            head = self._head().decode("latin-1")
+            status_line, _, fields = head.partition("\r\n")
+            version, _, rest = status_line.partition(" ")
+            code = rest[:3]
+            if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " "):
+                raise _ProtocolError(f"not an HTTP status line: {status_line[:40]!r}")
+            status = int(code)
+            headers: dict[str, str] = {}
+            name = ""
+            for line in fields.split("\r\n") if fields else ():
+                if line[:1] in (" ", "\t") and name:  # a folded header line continues the one before
+                    headers[name] += " " + line.strip()
+                    continue
+                name, colon, value = line.partition(":")
+                if not colon:
+                    raise _ProtocolError(f"not a header line: {line[:40]!r}")
+                name = name.strip().lower()
+                headers[name] = value.strip()
+            if status != 100:  # 100 Continue comes before the answer
+                break
+        keep = headers.get("connection", "").lower()
+        close = "close" in keep if version == "HTTP/1.1" else "keep-alive" not in keep
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            body: bytes | bytearray = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._chunked()
+        elif (length := headers.get("content-length", "").strip()).isdigit():
+            body = self._exactly(int(length))
+        else:
+            body, close = self._to_close(), True
+        return status, headers, body, close or bool(self._buf)  # bytes past the answer: out of step, not reused
+
+
 class _Wire:
-    """Requests over the standard library's http.client, one keep-alive connection per request in flight.
+    """Requests over the client's own keep-alive HTTP/1.1 connections (`_Connection`), one per request in flight.
 
     httpx.Client spends about a millisecond of CPU on every request whatever its size (request and response
     models, header merging, its connection pool): measured on bench-L's 1,042 answers (62 MB) at concurrency 8,
-    1.2–1.5 s of CPU through httpx and 0.33–0.41 s through http.client. An export makes hundreds of requests, so
-    a client talking to a real server (no test transport, no proxy in the environment) sends them here.
-    Everything else stays as with httpx: the same headers, query and JSON encoding, gzip, at most `size`
+    1.2–1.5 s of CPU through httpx and 0.33–0.41 s through http.client, and http.client in turn made a file
+    object and an email-package header parse per answer (0.2 ms of CPU per 2 KB answer against 0.14 ms here).
+    An export makes hundreds of requests, so a client talking to a real server (no test transport, no proxy in
+    the environment) sends them here. Everything else stays as with httpx: the same headers, query and JSON
+    encoding, gzip, answers framed by length, in chunks or by the end of the connection, at most `size`
     connections (a request waits `timeout` seconds for one, then PoolTimeout), and failures raised as the
     httpx exceptions `MetabaseClient._send` sorts into retried, ambiguous and fatal ones (a keep-alive
     connection the server closed while idle is dropped before use; one reset during a read is retried by
-    `_send`, versions.md's 0.59 keep-alive bug).
+    `_send`, versions.md's 0.59 keep-alive bug). tests/unit/test_wire.py checks each against httpx.
 
     urllib3 (2.8, an HTTPConnectionPool of `size` blocking connections, retries left to `_send`) was measured in
-    its place with `python -m bench.transports` (medians of 3-5 runs, 8 threads, load 13-15): CPU per request
-    through MetabaseClient.get for a 2 KB answer 0.28-0.38 ms against 0.21-0.23 ms here (httpx 0.74-1.01 ms),
-    for a 60 KB one (bench-L's mean) 1.23 ms against 1.07 ms: 0.1-0.15 ms more per request, about 0.15 s of a
-    bench-L export's 1,041 requests. So this code stays until a library is no slower.
+    place of the http.client version with `python -m bench.transports` (medians of 3-5 runs, 8 threads, load
+    13-15): CPU per request through MetabaseClient.get for a 2 KB answer 0.28-0.38 ms against 0.21-0.23 ms (httpx
+    0.74-1.01 ms), for a 60 KB one (bench-L's mean) 1.23 ms against 1.07 ms. So this code stays until a library
+    is no slower.
     """
 
     def __init__(self, url: str, context: ssl.SSLContext | None, timeout: float, headers: dict[str, str], size: int):
@@ -335,7 +478,7 @@ class _Wire:
         self.timeout = timeout
         self.headers = {**headers, "Host": split.netloc.rpartition("@")[2], "Accept-Encoding": "gzip, deflate",
                         "Connection": "keep-alive"}
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[_Connection] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
 
@@ -364,31 +507,38 @@ class _Wire:
             target += ("&" if "?" in target else "?") + urllib.parse.urlencode(pairs)
         return target
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> _Connection:
         with self._lock:
             while self._idle:
                 idle = self._idle.pop()
-                if idle.sock is not None and not _readable(idle.sock):
+                if not _readable(idle.sock):
                     return idle
                 idle.close()  # the server closed it (or sent something unasked) while it was idle
-        if self.https:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=CONNECT_TIMEOUT, context=self.context)
-        else:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT)
         try:
-            conn.connect()
+            sock = socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT)
         except TimeoutError as exc:
-            conn.close()
             raise _httpx().ConnectTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:  # refused, unreachable, a name that does not resolve, a certificate not accepted
-            conn.close()
+        except OSError as exc:  # refused, unreachable, a name that does not resolve
             raise _httpx().ConnectError(str(exc) or type(exc).__name__) from exc
-        conn.sock.settimeout(self.timeout)
-        return conn
+        try:
+            with contextlib.suppress(OSError):  # as http.client: requests are written whole, Nagle only delays them
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.https:
+                assert self.context is not None
+                sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        except TimeoutError as exc:
+            sock.close()
+            raise _httpx().ConnectTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:  # a certificate not accepted, a TLS handshake that failed
+            sock.close()
+            raise _httpx().ConnectError(str(exc) or type(exc).__name__) from exc
+        sock.settimeout(self.timeout)
+        return _Connection(sock)
 
     def request(self, method: str, path: str, params: Any, json: Any, headers: dict[str, str]) -> _WireResponse:
         target = self._target(path, params)
+        if _BAD_TARGET.search(target):
+            raise ValueError(f"URL can't contain control characters or spaces: {target[:80]!r}")
         body = None
         sent = {**self.headers, **headers}
         if json is not None:
@@ -396,31 +546,35 @@ class _Wire:
             sent["Content-Type"] = "application/json"
         if body is not None or method in ("POST", "PUT", "PATCH"):
             sent["Content-Length"] = str(len(body or b""))
+        lines = [f"{method} {target} HTTP/1.1"]
+        for name, value in sent.items():
+            if _BAD_VALUE.search(value):
+                raise ValueError(f"invalid value of the header {name}")
+            lines.append(f"{name}: {value}")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
         if not self._slots.acquire(timeout=self.timeout):
             raise _httpx().PoolTimeout(f"no free connection within {self.timeout:g} s")
         try:
             conn = self._connection()
             try:
                 try:
-                    conn.request(method, target, body=body, headers=sent)
+                    conn.sock.sendall(request)
                 except TimeoutError as exc:
                     raise _httpx().WriteTimeout(str(exc) or "timed out") from exc
                 except OSError as exc:
                     raise _httpx().WriteError(str(exc) or type(exc).__name__) from exc
                 try:
-                    resp = conn.getresponse()
-                    content = resp.read()
+                    status, answer, content, close = conn.answer(method)
                 except TimeoutError as exc:
                     raise _httpx().ReadTimeout(str(exc) or "timed out") from exc
-                except (http.client.HTTPException, ConnectionResetError) as exc:
+                except (_ProtocolError, ConnectionResetError) as exc:
                     raise _httpx().RemoteProtocolError(str(exc) or type(exc).__name__) from exc
                 except OSError as exc:
                     raise _httpx().ReadError(str(exc) or type(exc).__name__) from exc
             except BaseException:
                 conn.close()
                 raise
-            answer = {k.lower(): v for k, v in resp.getheaders()}
-            if resp.will_close:
+            if close:
                 conn.close()
             else:
                 with self._lock:
@@ -436,7 +590,7 @@ class _Wire:
                     content = zlib.decompress(content, -zlib.MAX_WBITS)  # deflate sent without its zlib header
                 except zlib.error as exc:
                     raise _httpx().DecodingError(f"the {encoding} body cannot be decoded: {exc}") from exc
-        return _WireResponse(resp.status, answer, content)
+        return _WireResponse(status, answer, content)
 
     def close(self) -> None:
         with self._lock:

@@ -203,3 +203,101 @@ def test_a_request_costs_a_fraction_of_httpx_cpu(server):
     wire, plain = _both(server.url)
     # process time includes the server's threads here; both clients are measured the same way
     assert cpu_per_request(wire) < 0.7 * cpu_per_request(plain)
+
+
+class RawServer:
+    """A socket server that answers each request with canned bytes (by path): answers framed in ways the
+    BaseHTTPRequestHandler above never sends (chunked, gzip in chunks, until the close, HTTP/1.0, 100 Continue)."""
+
+    def __init__(self, answers: dict[str, bytes], close: bool = False):
+        self.answers, self.connections, self.close = answers, 0, close  # close: after every answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        data = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                answer = self.answers[head.split(b" ")[1].decode()]
+                conn.sendall(answer)
+                if self.close or b"Connection: close" in answer or answer.startswith(b"HTTP/1.0") or b"Content-Length" not in \
+                        answer and b"chunked" not in answer:
+                    return  # the end of the body is the end of the connection
+
+    def stop(self):
+        self.sock.close()
+
+
+def _chunked(body: bytes, size: int) -> bytes:
+    parts = [b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    return b"".join(parts) + b"0\r\nX-Trailer: yes\r\n\r\n"
+
+
+def test_answers_framed_every_way_http_allows_are_read_alike():
+    big = json.dumps([{"id": i, "name": f"card {i}", "archived": False} for i in range(20000)]).encode()
+    zipped = gzip.compress(big)
+    json_head = b"Content-Type: application/json\r\n"
+    answers = {
+        "/chunked": b"HTTP/1.1 200 OK\r\n" + json_head + b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(big, 8192),
+        "/gzip-chunked": (b"HTTP/1.1 200 OK\r\n" + json_head + b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          + _chunked(zipped, 1000)),
+        "/until-close": b"HTTP/1.1 200 OK\r\n" + json_head + b"\r\n" + big,
+        "/http10": b"HTTP/1.0 200 OK\r\n" + json_head + b"Content-Length: 7\r\n\r\n[1,2,3]",
+        "/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n" + json_head + b"Content-Length: 2\r\n\r\n{}",
+        "/folded": b"HTTP/1.1 200 OK\r\nContent-Type: application/json;\r\n charset=utf-8\r\nContent-Length: 4\r\n\r\ntrue",
+        "/close": b"HTTP/1.1 404 Not Found\r\n" + json_head + b"Connection: close\r\nContent-Length: 17\r\n\r\n{\"message\": \"no\"}",
+        "/keep": b"HTTP/1.1 200 OK\r\n" + json_head + b"Content-Length: 1\r\n\r\n1",
+    }
+    server = RawServer(answers)
+    try:
+        wire, plain = _both(server.url)
+
+        def outcome(client, path):
+            try:
+                return client.get(path)
+            except client_mod.ApiError as exc:
+                return str(exc)
+
+        for path in answers:
+            assert outcome(wire, path) == outcome(plain, path), path
+        assert wire.get("/chunked") == json.loads(big) == wire.get("/gzip-chunked")
+        fresh, before = MetabaseClient(server.url, api_key=KEY), server.connections
+        for _ in range(3):
+            assert fresh.get("/keep") == 1
+        assert server.connections == before + 1  # one keep-alive connection for the three
+    finally:
+        server.stop()
+
+
+def test_a_truncated_or_garbled_answer_is_a_protocol_error_retried_on_a_read():
+    answers = {
+        "/short": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n[1,",
+        "/garbled": b"SMTP ready\r\n\r\n",
+        "/bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    }
+    server = RawServer(answers, close=True)
+    try:
+        api = MetabaseClient(server.url, api_key=KEY, retries=1)
+        for path in answers:
+            with pytest.raises(ConnectionFailed, match="(after 2 attempts)"):
+                api.get(path)
+        with pytest.raises(AmbiguousWriteError):
+            api.post("/short", json={})
+    finally:
+        server.stop()
