@@ -110,7 +110,7 @@ class FetchCache:
             return
         with self._lock:
             # Serialized now: normalizing must not be able to change what the next export reads back.
-            entry = {"key": key, "raw": orjson.Fragment(orjson.dumps(raw, option=orjson.OPT_NON_STR_KEYS))}
+            entry = {"key": key, "raw": orjson.Fragment(_dumps(raw))}
             self._new.setdefault(kind.name, {})[str(summary.get("id"))] = entry
             self._deps[(kind.name, str(summary.get("id")))] = list(fetch_deps(kind, raw))
 
@@ -163,12 +163,22 @@ class FetchCache:
                             for dep in sorted(dep_kinds)}
                 path = self._path(kind)
                 tmp = path.with_name(path.name + ".tmp")
-                tmp.write_bytes(orjson.dumps({"format": FORMAT, "source": self.source, "mbport": __version__,
-                                              "archived": archived, "entries": entries},
-                                             option=orjson.OPT_NON_STR_KEYS))
+                tmp.write_bytes(_dumps({"format": FORMAT, "source": self.source, "mbport": __version__,
+                                        "archived": archived, "entries": entries}))
                 os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write the fetch cache in %s: %s", self.folder, exc)
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON bytes of a raw object (an answer as parsed: string keys), or of one a kind's code gave other keys.
+
+    orjson's OPT_NON_STR_KEYS makes every dict key a check of its own: on bench-L's 500 dashboards (25 MB)
+    0.060 s of CPU with it against 0.039 s without, for the same bytes."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _versions(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:

@@ -210,3 +210,15 @@ def test_a_card_restored_from_the_trash_shows_again_on_the_dashboards_that_hid_i
     assert dash_id in fetched_dashboards(emu, before)
     run_export(api, registry, tmp_path / "cold", cache=False)
     assert files(out) == files(tmp_path / "cold")
+
+
+def test_a_cached_detail_keeps_its_bytes_whatever_its_keys():
+    """The cache writes a parsed answer (string keys) without orjson's slower non-string-key option, and one a
+    kind's code gave other keys with it: the same bytes either way."""
+    import orjson
+
+    from mbport.cache import _dumps
+
+    parsed = {"id": 1, "dashcards": [{"id": 2, "card": {"name": "é"}}], "n": None}
+    assert _dumps(parsed) == orjson.dumps(parsed, option=orjson.OPT_NON_STR_KEYS)
+    assert orjson.loads(_dumps({1: {2: "x"}})) == {"1": {"2": "x"}}
