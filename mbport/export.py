@@ -182,6 +182,16 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
             for future in running:
                 future.cancel()
         pool.shutdown(wait=True)
+        # submit_ready and finished_one name each other, and each future holds finished_one (its done callback),
+        # which holds `running`, which holds the futures: cycles through ctx and so through every raw read, which
+        # only a full collection would free (at bench-L, 430,000 objects and 0.36 s of CPU when the process
+        # exits). Emptied here, they are freed by reference counting as soon as the export lets them go.
+        running.clear()
+        submit_ready = finished_one = _nothing  # their cells: neither names the other any more
+
+
+def _nothing(*_: Any, **__: Any) -> None:
+    pass
 
 
 def _critical_first(order: list[str], needs: dict[str, set[str]]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import weakref
 from collections import Counter
 from pathlib import Path
 
@@ -39,6 +40,34 @@ def test_an_export_triggers_no_collection_and_gives_its_objects_back_when_droppe
         assert gc.isenabled() and gc.get_freeze_count() > 10_000 and len(gc.get_objects()) < 1_000
         del result
         assert gc.get_freeze_count() == 0  # the caller let it go: everything is collectable again
+
+
+def test_what_an_export_read_is_freed_when_it_ends_not_by_a_later_collection(tmp_path, monkeypatch):
+    """The answers an export parsed (its context holds every raw) are freed by reference counting as the export
+    returns: left in a reference cycle, they waited for a full collection, which walked all of them (bench-L:
+    430,000 objects, 0.36 s of CPU when the command exited)."""
+    from mbport import export
+    from mbport.kind import ExportContext
+
+    _, client = seeded_instance("sample")
+    made: list[weakref.ref] = []
+
+    class Watched(ExportContext):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(export, "ExportContext", Watched)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with client as api:
+            result = run_export(api, load_plugins(), Path(tmp_path) / "tree")
+        assert result.counts["cards"] > 0 and made
+        assert [ref() for ref in made if ref() is not None] == []
+    finally:
+        if was:
+            gc.enable()
 
 
 def test_each_raw_object_is_indexed_once(tmp_path):
