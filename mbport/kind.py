@@ -120,7 +120,6 @@ CAPABILITY_HOOKS = {
 }
 
 
-
 _known: ContextVar[dict[tuple[int, str], tuple[dict[str, Any], set[str]]] | None] = ContextVar("known", default=None)
 
 
