@@ -62,10 +62,16 @@ class Users(Kind):
 
     # ---- import: matched by email; created without a password; deactivated with DELETE ----
     def comparable(self, doc):
-        # A deactivated user cannot be edited through the API: only whether they are active matters then.
-        if doc.get("is_active") is False:
-            return {"email": doc["email"], "is_active": False}
         return {k: v for k, v in doc.items() if k != "sso_source"}
+
+    def compare(self, wanted, current, options):
+        # A user deactivated on both sides cannot be edited through the API: nothing to write then. Otherwise every
+        # field counts (a reactivated user gets the tree's names; a user still active is PUT before it is
+        # deactivated), and only the fields that differ are named: a deactivated target whose names are the tree's
+        # differs by `is_active` alone.
+        if wanted.get("is_active") is False and current.get("is_active") is False:
+            return []
+        return super().compare(wanted, current, options)
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         if req.doc.get("tenant"):
