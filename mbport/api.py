@@ -58,7 +58,7 @@ from .crossings import (
     stored_query,
     template_tags_as,
 )
-from .diff import describe_dashcards, describe_query, describe_tabs
+from .diff import describe_dashcards, describe_parameters, describe_query, describe_tabs
 from .display import Words
 from .display import register as register_words
 from .errors import MbportError
@@ -175,7 +175,7 @@ __all__ = [
     "lenient_walker", "listed_once",
     "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",
     # `mbport diff` phrases of structured fields
-    "describe_query", "describe_dashcards", "describe_tabs",
+    "describe_query", "describe_dashcards", "describe_parameters", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds
     "NO_SCHEMA", "PERSONAL_FOLDER", "SNIPPETS_FOLDER", "TENANTS_FOLDER", "TRANSFORMS_FOLDER", "table_folder",
     "channel_doc", "name_channels", "resolved_channel", "reuse_ids", "with_channel_ids",

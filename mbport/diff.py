@@ -359,6 +359,38 @@ def describe_tabs(old: Any, new: Any, names: Names) -> list[str]:
     return sorted(out) or ["tabs changed"]
 
 
+def _value_words(value: Any) -> Any:
+    """A filter's value list read as words (`paid, refunded`); other values as they are."""
+    if isinstance(value, list) and all(is_scalar(v) for v in value):
+        return ", ".join(fmt(v) for v in value) if value else None
+    return value
+
+
+def describe_parameters(old: Any, new: Any, names: Names) -> list[str]:
+    """A dashboard's filters, each followed by its `id` (Metabase's key: mappings and links point at it), so a
+    renamed filter reads as renamed, not as one removed and another added; what else changed says old → new."""
+    a = {p.get("id"): p for p in old or [] if isinstance(p, dict)}
+    b = {p.get("id"): p for p in new or [] if isinstance(p, dict)}
+    if None in a or None in b:
+        return describe_value("filters", old, new, names)
+    out = [f"filter {quote(b[k].get('name'))} added" for k in b if k not in a]
+    out += [f"filter {quote(a[k].get('name'))} removed" for k in a if k not in b]
+    for k in a.keys() & b.keys():
+        x, y = a[k], b[k]
+        what: list[str] = []
+        for f in sorted(f for f in set(x) | set(y) if x.get(f, MISSING) != y.get(f, MISSING)):
+            if f == "name":
+                what.insert(0, f"renamed {quote(x.get('name'))} → {quote(y.get('name'))}")
+            else:
+                what += describe_value(f.replace("_", " "), _value_words(x.get(f, MISSING)),
+                                       _value_words(y.get(f, MISSING)), names)
+        if what:
+            out.append(f"filter {quote(x.get('name'))}: " + ", ".join(what))
+    if not out and list(a) != list(b):
+        out.append("filters reordered")
+    return sorted(out)
+
+
 def _dashcard_label(dc: dict[str, Any], names: Names) -> str:
     if dc.get("card"):
         return names.name(dc["card"])

@@ -8,9 +8,9 @@ from typing import Any
 from mbport.api import (ARCHIVED, FALSY, OMIT, REF, CollectionCascade, ComparesRaw, DeferredRefs,
                         DescribesChanges, ExportContext, FetchesDetail, Kind, Match, OrderedPositions,
                         StagedWrites, SubObjects, WriteRequest, address, archived_payload, common, copy,
-                        custom, describe_dashcards, describe_tabs, each, in_exported_collection, is_ref,
-                        lenient_walker, listed_once, present, ref, ref_addresses, restore_home, skip, skips,
-                        walk)
+                        custom, describe_dashcards, describe_parameters, describe_tabs, each,
+                        in_exported_collection, is_ref, lenient_walker, listed_once, present, ref, ref_addresses,
+                        restore_home, skip, skips, walk)
 
 # What a link card's entity keeps: the rest (name, description, display, collection_id, db_id) is hydrated by
 # GET from the linked item's current state, so it is a copy, not content.
@@ -297,12 +297,14 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
                 *(("dashcards", dc, (dashcard_key(dc),)) for dc in dashcards_of(obj))]
 
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> builtins.list[str] | None:
-        """Called by `mbport diff` per changed field: dashcards and tabs are described one by one."""
+        """Called by `mbport diff` per changed field: dashcards, tabs and filters are described one by one."""
 
         if field == "dashcards":
             return describe_dashcards(old, new, names)
         if field == "tabs":
             return describe_tabs(old, new, names)
+        if field == "parameters":
+            return describe_parameters(old, new, names)
         return super().describe_change(field, old, new, names)
 
     # ---- import ----

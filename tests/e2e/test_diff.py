@@ -122,6 +122,21 @@ def test_dashboard_user_membership_setting_and_segment_changes(pair):
     assert "segment 'Large orders': filters changed" in lines
 
 
+def test_a_dashboard_filter_renamed_is_renamed_not_removed_and_added(pair):
+    a, b, edit = pair
+
+    def filters(doc):
+        category = next(p for p in doc["parameters"] if p["name"] == "Category")
+        category.update(name="Product category", default=["Gizmo", "Widget"])
+        doc["parameters"] = [p for p in doc["parameters"] if p["name"] != "Vendor"]
+        doc["parameters"].append({"id": "d00d0001", "name": "Created", "slug": "created", "type": "date/all-options"})
+
+    edit(DASHBOARD, filters)
+    assert lines_of(a, b) == [
+        "dashboard 'Sales overview': filter 'Category': renamed 'Category' → 'Product category', "
+        "default set to 'Gizmo, Widget'; filter 'Created' added; filter 'Vendor' removed"]
+
+
 def test_added_and_removed_objects_and_json_output(pair):
     a, b, edit = pair
     new_card = copy.deepcopy(edit.read(LINE_CARD))
