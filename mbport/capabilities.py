@@ -124,6 +124,12 @@ class Narrows(Kind):
         changes nothing else; None when no part is about the selection."""
         return None
 
+    def without(self, doc: dict[str, Any], left_out: set[str]) -> dict[str, Any] | None:
+        """For an import that leaves out `left_out` addresses (--skip-unsupported: the target cannot hold them, and
+        `doc` refers to them): the doc without its parts about them, written instead of leaving the whole doc out;
+        None: the doc goes with them."""
+        return None
+
 
 class RemembersMatch(Kind):
     """Docs matched the way an import option says (a database mapped with --map-database): the state remembers it,

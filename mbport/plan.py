@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import networkx as nx
-
 from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
@@ -129,14 +127,25 @@ class Planner(Matcher):
         if self.options.skip_unsupported:
             # Left out as a whole: what depends on any stage of a left-out doc goes too, and so on (a cache policy
             # waits only for its dashboard's shell, which a card in the dashboard's layout does not hold back).
-            todo = sorted(reasons, reverse=True)
+            # A doc about many objects (a permissions graph) is written without its parts about a left-out one when
+            # its kind can (`Narrows.without`: a collection's grants), else it goes too (a data graph waiting for
+            # the sandboxes it says `sandboxed` for).
+            narrowed: dict[str, set[str]] = {}
+            todo = [(addr, stage) for addr in sorted(reasons, reverse=True) for stage in caps.stages(self.kind(addr))]
             while todo:
-                addr = todo.pop()
-                for stage in caps.stages(self.kind(addr)):
-                    for node in nx.descendants(self.graph, (addr, stage)):
-                        if node[0] not in reasons and node[0] != addr:
-                            reasons[node[0]] = f"it depends on {addr}, which the target cannot hold"
-                            todo.append(node[0])
+                node = todo.pop()
+                for addr in {dep for dep, _ in self.graph.successors(node)} - {node[0]} - set(reasons):
+                    kind, doc = self.kind(addr), self.tree.docs[addr]
+                    if isinstance(kind, caps.Narrows) and kind.without(doc, {node[0]}) is not None:
+                        narrowed.setdefault(addr, set()).add(node[0])
+                        continue
+                    reasons[addr] = f"it depends on {node[0]}, which the target cannot hold"
+                    todo += [(addr, stage) for stage in caps.stages(kind)]
+            for addr, left_out in narrowed.items():
+                if addr not in reasons:
+                    kind = self.kind(addr)
+                    assert isinstance(kind, caps.Narrows)  # only they were narrowed above
+                    self.tree.docs[addr] = kind.without(self.tree.docs[addr], left_out) or {}
             for addr in reasons:  # what was left out needs no setting
                 for need in caps.database_needs(self.kind(addr), self.tree.docs[addr], self.tree.docs):
                     needs.get(need.database, {}).pop(need.setting, None)
@@ -378,5 +387,5 @@ class Planner(Matcher):
         for addr, tid in self.ids.items():
             ctx.index[(address_kind(addr), tid)] = addr
         # Which tree objects already have a target id: kinds that compare whole graphs (permissions) need it.
-        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs)}
+        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs) - set(self.unsupported)}
         return ctx

@@ -261,6 +261,15 @@ class GrantGraph(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferen
                docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         return narrow_grants(doc, current, selected, docs)
 
+    def without(self, doc: dict[str, Any], left_out: set[str]) -> dict[str, Any] | None:
+        # The grants of the other groups and objects are written: one collection a target cannot hold must not
+        # cost every group its permissions everywhere. Anything else left out (a sandbox the graph says `sandboxed`
+        # for) takes the graph with it.
+        if any(address_kind(a) not in ("groups", self.on[1]) for a in left_out):
+            return None
+        return {**doc, "grants": [g for g in doc.get("grants") or []
+                                  if not any(is_ref(v) and v[REF] in left_out for v in g.values())]}
+
     def describe_change(self, field: str, old: Any, new: Any, names: Any) -> list[str] | None:
         if field != "grants":
             return super().describe_change(field, old, new, names)

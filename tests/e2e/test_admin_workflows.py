@@ -4,6 +4,7 @@ what the plan names is what differs on the server, and applying it brings the se
 from __future__ import annotations
 
 from mbport.check import load_tree
+from mbport.client import MetabaseClient
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.secrets import Secrets
@@ -11,8 +12,9 @@ from mbport.state import State
 from tests.conftest import seeded_instance
 
 
-def importer(api, registry, tree, state) -> Importer:
-    return Importer(api, registry, load_tree(tree, registry), State.load(state, api.url), {"secrets": Secrets(env={})})
+def importer(api, registry, tree, state, **options) -> Importer:
+    return Importer(api, registry, load_tree(tree, registry), State.load(state, api.url),
+                    {"secrets": Secrets(env={}), **options})
 
 
 def test_a_deactivated_user_differs_by_is_active_alone_and_restoring_reactivates_them(registry, tmp_path):
@@ -44,3 +46,38 @@ def test_a_user_deactivated_in_the_tree_and_on_the_server_is_left_alone(registry
     assert change.line() == "~ user 'uma@example.com' (users/uma@example.com): is_active, last_name"
     api.delete(f"/api/user/{uma['id']}")  # deactivated on both sides: a deactivated user cannot be edited
     assert not importer(api, registry, tmp_path / "tree", tmp_path / "state.json").plan().has_changes
+
+
+def test_a_collection_the_target_cannot_hold_costs_the_permission_graph_only_its_own_grants(registry, tmp_path):
+    """--skip-unsupported of a 0.65 Library dashboards folder into 0.61: every other grant is still written."""
+    from mbport.emulator import Emulator, bootstrap
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    def instance(profile):
+        emu = Emulator(profile, premium_features="all")
+        session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+        return MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport())
+
+    source, target = instance("0.65"), instance("0.61")
+    source.post("/api/ee/library")
+    shelf = next(c for c in source.get("/api/collection") if c.get("type") == "library-dashboards")
+    weekly = source.post("/api/collection", json={"name": "Weekly", "parent_id": shelf["id"]})
+    sales = source.post("/api/collection", json={"name": "Sales"})
+    analysts = source.post("/api/permissions/group", json={"name": "Analysts"})
+    graph = source.get("/api/collection/graph")
+    graph["groups"][str(analysts["id"])] = {str(sales["id"]): "read", str(weekly["id"]): "write"}
+    graph["groups"]["1"] = {**graph["groups"]["1"], str(sales["id"]): "none"}
+    source.put("/api/collection/graph", json=graph)
+    run_export(source, registry, tmp_path / "tree")
+
+    imp = importer(target, registry, tmp_path / "tree", tmp_path / "state.json", skip_unsupported=True)
+    plan = imp.plan()
+    assert not [a for a in plan.unsupported if a.startswith("collection-permissions/")], plan.unsupported
+    assert imp.apply(plan).failed == {}
+    held = target.get("/api/collection/graph")
+    group = next(g["id"] for g in target.get("/api/permissions/group") if g["name"] == "Analysts")
+    mine = next(c["id"] for c in target.get("/api/collection") if c["name"] == "Sales")
+    assert held["groups"][str(group)] == {str(mine): "read"}
+    assert str(mine) not in held["groups"]["1"]  # All Users: revoked, as on the source
+    again = importer(target, registry, tmp_path / "tree", tmp_path / "state.json", skip_unsupported=True).plan()
+    assert not again.has_changes, [c.line() for c in again.changes if c.action != "noop"]
