@@ -132,6 +132,14 @@ def load(path: Path | None) -> Config:
     return config
 
 
+def _variable(where: str) -> str:
+    """A variable name for the secret at `where` (`instances.staging.api_key` → STAGING_MB_API_KEY)."""
+    parts = where.split(".")
+    instance = parts[1] if len(parts) > 2 and parts[0] == "instances" else ""
+    name = "_".join(p for p in (instance, "MB", parts[-1]) if p)
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
+
+
 def refuse_secrets(path: Path, data: Any, where: str = "") -> None:
     """A secret written in the file is refused, wherever it is: config files get committed, copied and shared."""
     if isinstance(data, dict):
@@ -142,7 +150,7 @@ def refuse_secrets(path: Path, data: Any, where: str = "") -> None:
                 raise UsageError(
                     f"{path}: {here}: a secret written in the config file is refused (config files get committed "
                     f"and shared, and mbport never stores credentials)",
-                    hint=f'put the value in an environment variable and name it instead: {env_key} = "PROD_MB_KEY"'
+                    hint=f'put the value in an environment variable and name it instead: {env_key} = "{_variable(here)}"'
                          if key != "password" else 'name environment variables: username_env = "..." and password_env = "..."')
             refuse_secrets(path, value, here)
     elif isinstance(data, list):

@@ -126,3 +126,10 @@ def test_a_secret_in_the_file_stops_the_command_before_any_request(prod, tmp_pat
     assert run.code == 2 and "instances.prod.api_key" in run.err and "refused" in run.err
     assert "mb_prodkeyprodkey0001" not in run.err + run.out
     assert len(prod.emu.request_log) == before
+
+
+def test_the_refusal_names_a_variable_for_that_instance(tmp_path):
+    """The hint proposed `api_key_env = "PROD_MB_KEY"` for every instance's key, staging's too."""
+    with pytest.raises(UsageError) as info:
+        config.load(write(tmp_path, '[instances.staging]\nurl = "http://x"\napi_key = "abc"\n'))
+    assert 'api_key_env = "STAGING_MB_API_KEY"' in info.value.hint and "PROD" not in info.value.hint
