@@ -94,6 +94,14 @@ def _both(url, **kw):
             MetabaseClient(url, api_key=KEY, transport=httpx.HTTPTransport(), **kw))
 
 
+def _outcome(client, path):
+    """A GET's answer, or its error's message."""
+    try:
+        return client.get(path)
+    except client_mod.ApiError as exc:
+        return str(exc)
+
+
 def test_a_client_of_a_real_server_uses_the_wire_unless_a_proxy_is_set(server, monkeypatch):
     assert MetabaseClient(server.url, api_key=KEY)._wire is not None
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
@@ -133,15 +141,8 @@ def test_answers_are_read_alike(server):
     }
     server.answer = lambda req: answers[req["target"]]
     wire, plain = _both(server.url)
-
-    def outcome(client, path):
-        try:
-            return client.get(path)
-        except client_mod.ApiError as exc:
-            return str(exc)
-
     for path in answers:
-        assert outcome(wire, path) == outcome(plain, path)
+        assert _outcome(wire, path) == _outcome(plain, path)
     assert wire.get("/gzip") == [1, 2, 3] and wire.get("/text") == "café"
 
 
@@ -267,15 +268,8 @@ def test_answers_framed_every_way_http_allows_are_read_alike():
     server = RawServer(answers)
     try:
         wire, plain = _both(server.url)
-
-        def outcome(client, path):
-            try:
-                return client.get(path)
-            except client_mod.ApiError as exc:
-                return str(exc)
-
         for path in answers:
-            assert outcome(wire, path) == outcome(plain, path), path
+            assert _outcome(wire, path) == _outcome(plain, path), path
         assert wire.get("/chunked") == json.loads(big) == wire.get("/gzip-chunked")
         fresh, before = MetabaseClient(server.url, api_key=KEY), server.connections
         for _ in range(3):
