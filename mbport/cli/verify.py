@@ -12,16 +12,20 @@ from .options import database_mapping, login, side_client, side_options, verify_
 from .rendering import out, report_verify
 
 
-def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict | None, Path | None]:
-    """The address → target id of an import/migrate state, if there is one at `path`."""
+def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict | None, Path | None, dict[str, str]]:
+    """The address → target id of an import/migrate state, if there is one at `path`, and the databases it matched
+    with --map-database (source name → the target's)."""
+    from ..refs import address_kind, split_address
     from ..state import State
 
     if path is None or not (path.exists() or path.with_name(path.name + ".journal").exists()):
         if required:
             raise UsageError(f"--state {path}: no such state file",
                              hint="give the state file `mbport migrate`, `import` or `restore` kept for this target")
-        return None, None
-    return State.load(path, target_url).ids, path
+        return None, None, {}
+    state = State.load(path, target_url)
+    mapped = {split_address(a)[1][-1]: memo for a, memo in state.memos.items() if address_kind(a) == "databases"}
+    return state.ids, path, mapped
 
 
 def verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
@@ -33,7 +37,8 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
 
     mapping = database_mapping(map_database, getattr(target, "instance", None))
     kinds = [k.strip() for k in verify_kinds.split(",") if k.strip()] if verify_kinds else None
-    ids, used = _state_ids(state_path, target.url, state_required)
+    ids, used, remembered = _state_ids(state_path, target.url, state_required)
+    mapping = {**remembered, **mapping}  # the import's own --map-database, unless this run says otherwise
     with out().export_progress(23, phase="verify") as progress:
         result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
                             queries=not no_queries, include_personal=include_personal, left_out=left_out,

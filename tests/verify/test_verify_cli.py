@@ -179,6 +179,16 @@ def test_a_warehouse_row(monkeypatch, tmp_path):
     assert all(" rows vs " in line or "different values" in line for line in new), new
 
 
+def test_the_database_mapping_of_the_migration_is_read_from_its_state(monkeypatch, tmp_path):
+    """verify after a migrate with --map-database, without saying it again: the state remembers it, so the target's
+    own warehouse stands for the source's and nothing differs for it."""
+    source, target, _, mapping = migrated_onto_own_warehouse(monkeypatch, tmp_path)
+    told, remembered = verify(source, target, *mapping), verify(source, target)
+    assert remembered.code == 0, remembered.err
+    assert "Shop Warehouse" not in remembered.out and "Warehouse B" not in remembered.out, remembered.out
+    assert differences(remembered) == differences(told)
+
+
 def test_migrate_verify_reports_at_the_end_and_bad_input_is_one_line(migrated, tmp_path):
     from tests.e2e.instances import mbport, write_secrets
 
