@@ -11,7 +11,7 @@ from typing import Any
 
 from ..refs import split_address
 from .canon import Canon, Difference, Tokens, diff
-from .kinds import KINDS, Kind
+from .kinds import KINDS, UNPAIRED, Kind, plain
 from .result import KindCount, VerifyResult
 from .rows import compare_rows
 
@@ -106,9 +106,9 @@ def _name_pairs(kind: Kind, pairs, only_source, only_target, src: Side, tgt: Sid
         src.tokens.names[(kind.name, s["id"])] = tgt.tokens.names[(kind.name, t["id"])] = name
         names[s["id"]] = name
     for doc in only_source:
-        src.tokens.names[(kind.name, doc["id"])] = _name(kind, kind.label(doc, src)) + " (only on source)"
+        src.tokens.names[(kind.name, doc["id"])] = _name(kind, plain(kind.label(doc, src))) + UNPAIRED[0]
     for doc in only_target:
-        tgt.tokens.names[(kind.name, doc["id"])] = _name(kind, kind.label(doc, tgt)) + " (only on target)"
+        tgt.tokens.names[(kind.name, doc["id"])] = _name(kind, plain(kind.label(doc, tgt))) + UNPAIRED[1]
     return names
 
 
@@ -207,10 +207,10 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
     for kind, pairs, only_a, only_b in compared:
         count = result.counts[kind.name] = KindCount(len(pairs), 0, 0, len(only_a), len(only_b))
         for doc in only_a:
-            result.differences.append(Difference(kind.name, src.token(kind.name, doc["id"]).removesuffix(" (only on source)"),
+            result.differences.append(Difference(kind.name, src.token(kind.name, doc["id"]).removesuffix(UNPAIRED[0]),
                                                  "", None, None, "only in source"))
         for doc in only_b:
-            result.differences.append(Difference(kind.name, tgt.token(kind.name, doc["id"]).removesuffix(" (only on target)"),
+            result.differences.append(Difference(kind.name, tgt.token(kind.name, doc["id"]).removesuffix(UNPAIRED[1]),
                                                  "", None, None, "only in target"))
         for s, t in pairs:
             name = src.token(kind.name, s["id"])

@@ -788,6 +788,21 @@ class Settings(Kind):
         return doc
 
 
+UNPAIRED = (" (only on source)", " (only on target)")
+
+
+def plain(label: str) -> str:
+    """A label without the marks of the unpaired objects it names: the object it labels is said to be unpaired once."""
+    for mark in UNPAIRED:
+        label = label.replace(mark, "")
+    return label
+
+
+def group_label(side, group_id: Any) -> str:
+    """The group's name, the label of the docs about one group (its members, its permissions)."""
+    return plain(side.token("groups", group_id)).removeprefix("group ").strip("'")
+
+
 class Memberships(Kind):
     """Who is in each group (and who manages it): one object per group."""
 
@@ -821,7 +836,7 @@ class Memberships(Kind):
         return (side.token("groups", doc["id"]),)
 
     def label(self, doc, side):
-        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+        return group_label(side, doc["id"])
 
     def prepare(self, doc, side):
         return {"members": [side.token("users", u) for u in doc["members"]],
@@ -841,7 +856,7 @@ class DataPermissions(Kind):
         return (side.token("groups", doc["id"]),)
 
     def label(self, doc, side):
-        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+        return group_label(side, doc["id"])
 
     def prepare(self, doc, side):
         def tables(node: Any, depth: int) -> Any:
@@ -875,7 +890,7 @@ class CollectionPermissions(Kind):
         return (side.token("groups", doc["id"]),)
 
     def label(self, doc, side):
-        return side.token("groups", doc["id"]).removeprefix("group ").strip("'")
+        return group_label(side, doc["id"])
 
     def prepare(self, doc, side):
         return {"permissions": {("root" if c == "root" else side.token("collections", int(c))): v

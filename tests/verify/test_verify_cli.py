@@ -189,6 +189,12 @@ def test_the_database_mapping_of_the_migration_is_read_from_its_state(monkeypatc
     assert differences(remembered) == differences(told)
 
 
+def test_a_group_only_on_the_target_is_named_plainly_with_its_permissions(migrated):
+    new, _ = changed_behind_mbports_back(
+        migrated, lambda api: api.post("/api/permissions/group", json={"name": "Prod Ops"}).raise_for_status())
+    assert {"group 'Prod Ops' only in target", "data permissions of group 'Prod Ops' only in target"} <= new, new
+
+
 def test_migrate_verify_reports_at_the_end_and_bad_input_is_one_line(migrated, tmp_path):
     from tests.e2e.instances import mbport, write_secrets
 
