@@ -7,9 +7,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     output_module.set_current(None)  # the group makes this run's Output; until then a plain one
     end_debug_logging()
     code = 0
+    previous = _stop_on_sigterm()
     try:
         cli.main(args=args, prog_name="mbport", standalone_mode=False)
     except SystemExit as exc:  # a command's own exit code (3 warnings, 4 changes ...)
@@ -131,10 +134,26 @@ def main(argv: list[str] | None = None) -> None:
             _traceback()
         code = fail(f"unexpected {type(exc).__name__}: {redact(exc)}",
                     "run with --debug for the traceback, and please report it", 1, _json_run(args))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if _json_run(args):
         out().json = True
         out().summary(code)
     sys.exit(code)
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (systemd stopping the unit, Kubernetes, a cancelled CI job) stops a run the way Ctrl-C does: an import
+    says how many writes it made and that running it again resumes, a backup releases its lock, exit 130. Returns
+    the handler it replaced (None when this is not the main thread, which alone may set one)."""
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        return None
 
 
 def run() -> None:

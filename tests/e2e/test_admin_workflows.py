@@ -81,3 +81,29 @@ def test_a_collection_the_target_cannot_hold_costs_the_permission_graph_only_its
     assert str(mine) not in held["groups"]["1"]  # All Users: revoked, as on the source
     again = importer(target, registry, tmp_path / "tree", tmp_path / "state.json", skip_unsupported=True).plan()
     assert not again.has_changes, [c.line() for c in again.changes if c.action != "noop"]
+
+
+def test_a_run_stopped_by_sigterm_stops_like_ctrl_c(tmp_path):
+    """systemd, Kubernetes and CI stop a job with SIGTERM: one line, exit 130, no traceback, nothing half-written."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as server:  # a Metabase that accepts the connection and never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        env = {**os.environ, "METABASE_API_KEY": "mb_" + "k" * 40}
+        run = subprocess.Popen([sys.executable, "-m", "mbport", "export", "--url", url, "--out", str(tmp_path / "tree")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        conn, _ = server.accept()
+        time.sleep(0.5)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+        conn.close()
+    assert run.returncode == 130, err
+    assert "Interrupted." in err and "Traceback" not in err, err
+    assert not (tmp_path / "tree").exists()
