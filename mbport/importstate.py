@@ -37,6 +37,7 @@ class ImportState:
     target: Target
     read_progress: Any  # export.Progress of reading the target (a display sets it)
     lock: threading.Lock
+    pairings: list[str]  # match: docs paired by order with target objects sharing their natural key
     unsupported: dict[str, str]  # plan: docs the target cannot hold → why
     recheck: set[str]  # matched docs a cascade of this apply may change: found again before writing
     refgraph: RefGraph

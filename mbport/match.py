@@ -51,6 +51,10 @@ class Matcher(ImportState):
         self._read_target()
         resolve = Resolver(self.ids, self.options)
         claimed: dict[str, set[Any]] = {}
+        self.pairings = []
+        self._pick_ctx: ExportContext | None = None  # the target normalized for `_pick`, read once
+        self._held_ids: dict[str, dict[Any, str]] = {}
+        self._held_docs: dict[str, list[str]] = {}
         stale: set[str] = set()  # kinds read before an object their listing builds on had settled
         for addr in self.doc_order():
             kind, doc = self.kind(addr), self.tree.docs[addr]
@@ -60,6 +64,8 @@ class Matcher(ImportState):
             tid = self.state.ids.get(addr)
             if tid is None or self.target.find(kind.name, tid) is None:
                 tid = caps.locate(kind, self.target, doc, resolve, claimed.setdefault(kind.name, set()))
+                if tid is not None and not isinstance(kind, caps.Locates):
+                    tid = self._pick(addr, tid, resolve, claimed[kind.name])
             raw = self.target.find(kind.name, tid) if tid is not None else None
             if raw is not None:
                 claimed.setdefault(kind.name, set()).add(tid)
@@ -69,6 +75,89 @@ class Matcher(ImportState):
                 stale |= self._settle(kind, raw)
         for name in stale & set(self.target.raw_by_kind):  # read already, though the tree has none of them
             self.target.refresh(name)
+
+    def _pick(self, addr: str, tid: Any, resolve: Resolver, claimed: set[Any]) -> Any:
+        """Of several target objects sharing this doc's natural key (two questions named alike in one collection),
+        the one that is this doc's: never one another doc of the tree holds by its state or entity_id; then one the
+        closest to the doc (the same content: nothing differs, as plan compares; so two that match exactly never swap);
+        ties pair in order (the docs in write order, the objects by id), said in `pairings`. `tid`:
+        what `locate` found. Its id, or None: none left for it (it will be created)."""
+        kind, doc = self.kind(addr), self.tree.docs[addr]
+        found = self.target.find(kind.name, tid)
+        if found is None or (doc.get("entity_id") and found.get("entity_id") == doc["entity_id"]):
+            return tid
+        key = _key(kind, doc, resolve)
+        pool = self.target.lookup(kind.name, "match_key", lambda r: caps.raw_match_key(kind, r)).get(key, [])
+        if key is None or all(r.get("id") != tid for r in pool):
+            return tid  # not found by its natural key
+        held = self._held(kind)
+        candidates = sorted((r for r in pool if r.get("id") not in claimed and held.get(r.get("id"), addr) == addr),
+                            key=_creation_order)
+        if len(candidates) < 2:  # `locate` may have found one another doc holds
+            return candidates[0]["id"] if candidates else None
+        others = [a for a in self._held_docs[kind.name] if a != addr and a not in self.ids]
+        order = {a: i for i, a in enumerate(self.doc_order())}
+        group = sorted([addr, *(a for a in others if a not in self.state.ids and _key(kind, self.tree.docs[a], resolve)
+                                == key)], key=lambda a: order.get(a, len(order)))
+        ctx = self._pick_ctx = self._pick_ctx or self._target_context()
+        for a, known in self.ids.items():  # matched since it was read
+            ctx.index[(address_kind(a), known)] = a
+        ctx.options["import"]["ids"] = dict(self.ids)
+        differ = {(a, i): len(self._differ(a, raw, ctx)) for a in group for i, raw in enumerate(candidates)}
+        paired: dict[str, int] = {}
+        tied: list[str] = []
+        # The closest pairs first (the same content: no field differs), then the doc first written, the oldest object.
+        for a, i in sorted(differ, key=lambda p: (differ[p], order.get(p[0], len(order)), p[1])):
+            if a in paired or i in paired.values():
+                continue
+            paired[a] = i
+            if any(j not in paired.values() and differ[a, j] == differ[a, i] for j in range(len(candidates))) \
+                    and any(b not in paired for b in group):
+                tied.append(a)
+        if tied:
+            line = (f"{', '.join(group)} ({self.tree.paths.get(addr, addr)}): {len(candidates)} {kind.name} on the "
+                    "target share their natural key, none closer to one of them than to another; paired by write "
+                    "order and id")
+            if line not in self.pairings:
+                self.pairings.append(line)
+        return candidates[paired[addr]]["id"] if addr in paired else None
+
+    def _held(self, kind: Kind) -> dict[Any, str]:
+        """Target id → the doc of this kind that holds it by its state or its entity_id (read once per kind)."""
+        if kind.name not in self._held_ids:
+            docs = self._held_docs[kind.name] = [a for a in self.tree.docs if address_kind(a) == kind.name]
+            by_eid = self.target.lookup(kind.name, "entity_id", lambda r: r.get("entity_id"))
+            held = self._held_ids[kind.name] = {}
+            for a in docs:
+                eid = self.tree.docs[a].get("entity_id")
+                for raw in by_eid.get(eid, []) if eid else []:
+                    held[raw.get("id")] = a
+                if a in self.state.ids:
+                    held[self.state.ids[a]] = a
+        return self._held_ids[kind.name]
+
+    def _differ(self, addr: str, raw: dict[str, Any], ctx: ExportContext) -> list[str]:
+        """The fields where a target object is not what this doc says, as plan compares them (a ref to a doc not
+        matched yet differs)."""
+        kind = self.kind(addr)
+        if isinstance(kind, caps.ComparesRaw):
+            raw = kind.comparable_raw(self.api, raw, self.tree.docs[addr])
+        ctx.current = addr
+        return kind.compare(self.tree.docs[addr], kind.normalize(raw, ctx), self.options)
+
+    def _target_context(self) -> ExportContext:
+        """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
+        ctx = ExportContext(options={"include_personal": True})
+        for name in self.registry.kinds:
+            kind = self.registry[name]
+            for raw in self.target.raw(name):
+                for k, tid, addr in kind.index(raw):
+                    ctx.index[(k, tid)] = addr
+        for addr, tid in self.ids.items():
+            ctx.index[(address_kind(addr), tid)] = addr
+        # Which tree objects already have a target id: kinds that compare whole graphs (permissions) need it.
+        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs) - set(self.unsupported)}
+        return ctx
 
     def _settle(self, kind: Kind, raw: dict[str, Any]) -> set[str]:
         """Wait for a matched object the kinds listed after it cannot be read from yet (kind.settle: a database
@@ -83,3 +172,16 @@ class Matcher(ImportState):
                     after.add(other.name)
                     todo.append(other.name)
         return after
+
+
+def _creation_order(raw: dict[str, Any]) -> tuple:
+    """Target objects in the order they were made: by id (numbers; any other id after them, by its text)."""
+    tid = raw.get("id")
+    return (0, tid, "") if isinstance(tid, int) else (1, 0, str(tid))
+
+
+def _key(kind: Kind, doc: dict[str, Any], resolve: Resolver) -> tuple | None:
+    try:
+        return caps.match_key(kind, doc, resolve)
+    except Exception:  # a parent the target lacks yet: it shares no key with anything there
+        return None

@@ -9,7 +9,6 @@ from typing import Any
 from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
-from .kind import ExportContext
 from .match import Matcher
 from .refs import address_kind, null_refs, split_address
 from .resolve import Resolver
@@ -56,6 +55,8 @@ class Plan:
     # What the import writes without a part no API request can write (a field declared `unwritable`):
     # the object's label → `field (why)`, said before the first write.
     unrestorable: dict[str, list[str]] = field(default_factory=dict)
+    # Docs matched by order among target objects that could as well be another's (mbport.match, Matcher._pick).
+    pairings: list[str] = field(default_factory=list)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -86,6 +87,8 @@ class Plan:
                          f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
         notes += [f"Cannot be restored through the API: {label}: {'; '.join(parts)}."
                   for label, parts in sorted(self.unrestorable.items())]
+        notes += [f"Paired by order, not by content: {line}; with the state file of the import that made them, "
+                  "import pairs them surely." for line in self.pairings]
         return notes
 
 
@@ -262,7 +265,7 @@ class Planner(Matcher):
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []
             problems += self.kind(addr).diagnose(doc, Phase.PLAN, after)
-        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())), unrestorable)
+        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())), unrestorable, self.pairings)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written
@@ -375,17 +378,3 @@ class Planner(Matcher):
         from .diff import kind_label
 
         return kind_label(self.registry, address_kind(addr))
-
-    def _target_context(self) -> ExportContext:
-        """Normalizing target objects with *source* addresses makes them comparable with the tree's docs."""
-        ctx = ExportContext(options={"include_personal": True})
-        for name in self.registry.kinds:
-            kind = self.registry[name]
-            for raw in self.target.raw(name):
-                for k, tid, addr in kind.index(raw):
-                    ctx.index[(k, tid)] = addr
-        for addr, tid in self.ids.items():
-            ctx.index[(address_kind(addr), tid)] = addr
-        # Which tree objects already have a target id: kinds that compare whole graphs (permissions) need it.
-        ctx.options["import"] = {"ids": dict(self.ids), "tree": set(self.tree.docs) - set(self.unsupported)}
-        return ctx
