@@ -522,6 +522,9 @@ class AboutItem(Kind):
     def item_field(self, doc: dict[str, Any]) -> str:
         return next(f for f in self.items if f in doc)
 
+    def unknown_fields(self, doc: dict[str, Any]) -> list[str]:
+        return [f for f in super().unknown_fields(doc) if f not in self.items]  # the item's field is the doc's own
+
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         if "item_key" in raw_or_doc:
             return tuple(raw_or_doc["item_key"])

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import refgraph, tree
 from .hooks import DiagnoseContext, Phase
 from .refs import address_kind
 from .registry import Registry
 from .tree import load_tree
+
+if TYPE_CHECKING:
+    from .kind import Kind
 
 __all__ = ["check", "check_refs", "load_tree"]
 
@@ -23,10 +28,27 @@ def check_refs(t: tree.Tree, registry: Registry) -> list[str]:
     for d in graph.dangling:
         dangling.setdefault(d.source, []).append(d)
     for addr, doc in sorted(t.docs.items()):
+        problems += unknown_fields(t.paths[addr], registry[address_kind(addr)], doc)
         problems += [f"{t.paths[addr]}: {problem}"
                      for problem in registry[address_kind(addr)].diagnose(doc, Phase.TREE, context)]
         problems += [d.problem(t.paths) for d in dangling.get(addr, ())]
     problems += [graph.cycle_problem(docs, t.paths) for docs in graph.cycles]
+    return problems
+
+
+def unknown_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
+    """A line per doc field the kind declares nowhere (a typo import would ignore, and plan report for ever)."""
+    problems = []
+    for name in kind.unknown_fields(doc):
+        parent, _, leaf = name.rpartition(".")
+        nested = kind.spec.by_out[parent.removesuffix("[]")][1].nested if parent else None
+        known = nested.doc_fields if nested is not None else kind.spec.doc_fields | set(kind.doc_extras)
+        close = difflib.get_close_matches(leaf, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        label = kind.label(doc)
+        what = f"{kind.name} {label!r}" if label else kind.name
+        problems.append(f"{path}: unknown field {name!r}{hint} in {what}: no {kind.name} field is called that, "
+                        "so import would never write it")
     return problems
 
 

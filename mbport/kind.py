@@ -156,6 +156,9 @@ class Kind:
     fields: ClassVar[dict[str, Field]] = {}
     # The natural key that finds the object on the target (mbport.spec.Match); None: only by entity_id.
     match: ClassVar[Match | None] = None
+    # Doc fields the kind's own code (`normalize_more`) writes that no declaration names: with the declared ones,
+    # every field a doc may hold (`check` names any other, a typo in a hand-edited tree, that import would ignore).
+    doc_extras: ClassVar[tuple[str, ...]] = ()
     after: ClassVar[tuple[str, ...]] = ()  # kinds whose raw objects `list` needs first
     # Of `after`, the kinds whose listed rows are all `list` reads (ids, names, entity ids), not the details fetched
     # one by one (`FetchesDetail`: a request per dashboard): an export starts it once they are listed, and its
@@ -259,6 +262,11 @@ class Kind:
         """Top-level fields where the target (current, normalized like an export) differs from the tree."""
         a, b = self.comparable(wanted), self.comparable(current)
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+    def unknown_fields(self, doc: dict[str, Any]) -> builtins.list[str]:
+        """The doc's fields that neither `fields` nor `doc_extras` names (`dashcards[].rwo` inside nested items);
+        none for a kind that declares no fields."""
+        return self.spec.unknown(doc, self.doc_extras) if self.fields else []
 
     def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
         """What is wrong with this doc, one line each; any line stops an import before its first write.

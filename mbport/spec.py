@@ -194,10 +194,12 @@ def skip(reason: str) -> Field:
     return Field("skip", reason=reason)
 
 
-def custom(reason: str, *, late: Callable[[Any], set[str]] | None = None) -> Field:
-    """Read by the kind's own code; `reason` says what it becomes. `late`: a function giving the addresses in the
-    value that the second pass fills in (a DeferredRefs kind's deferred refs, like `ref(late=True)`)."""
-    return Field("custom", reason=reason, late=late or False)
+def custom(reason: str, *, as_: str | None = None, late: Callable[[Any], set[str]] | None = None) -> Field:
+    """Read by the kind's own code; `reason` says what it becomes. `as_`: the doc field the kind's code writes it
+    as (default the raw field's name; `check` flags any doc field no declaration names). `late`: a function giving
+    the addresses in the value that the second pass fills in (a DeferredRefs kind's deferred refs, like
+    `ref(late=True)`)."""
+    return Field("custom", reason=reason, as_=as_, late=late or False)
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -319,6 +321,28 @@ class Spec:
                             missing |= {f"{name}{'[]' if f.many else ''}.{n}" for n in f.nested.uncovered(item)}
         return missing
 
+    @cached_property
+    def doc_fields(self) -> frozenset[str]:
+        """The doc fields these declarations may write: every copy/ref/walk/each field's doc name, and the name of
+        every custom field (the kind's own code writes it under that name)."""
+        return frozenset(self.by_out) | {f.as_ or name for name, f in self.fields.items() if f.how == "custom"}
+
+    def unknown(self, doc: Mapping[str, Any], extra: Iterable[str] = ()) -> list[str]:
+        """The doc's fields no declaration names (a typo in a hand-edited tree), nested items' as `dashcards[].rwo`;
+        `extra`: top-level doc fields the kind's own code writes besides. Items of an `each` with `more` are not
+        looked into (its function may add anything)."""
+        known = self.doc_fields | set(extra)
+        found = sorted(k for k in doc if k not in known)
+        for out, (_, f) in sorted(self.by_out.items()):
+            if f.how != "each" or f.nested is None or f.more is not None or out not in doc:
+                continue
+            items = doc[out] if f.many else [doc[out]]
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, Mapping):
+                    found += [f"{out}{'[]' if f.many else ''}.{n}" for n in f.nested.unknown(item)
+                              if f"{out}{'[]' if f.many else ''}.{n}" not in found]
+        return found
+
     def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
         doc: dict[str, Any] = {}
@@ -378,7 +402,7 @@ class Spec:
         for name, f in self.fields.items():
             if not f.late and f.nested is None:
                 continue
-            value = doc.get(f.out(name) or name)  # a custom field: the doc field of the same name
+            value = doc.get(f.out(name) or f.as_ or name)  # a custom field: the doc field it is written as
             if value is None:
                 continue
             if f.how == "ref" and f.late:

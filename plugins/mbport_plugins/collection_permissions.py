@@ -34,7 +34,7 @@ class CollectionPermissions(SetLikeFields, GrantGraph):
     after = ("groups", "collections")
     fields = {
         "namespace": copy(send=False),
-        "groups": custom("kept as `grants` with groups and collections as refs"),
+        "groups": custom("kept as `grants` with groups and collections as refs", as_="grants"),
         "id": skip("mbport's id for the graph: its namespace, so import can match it"),
         "revision": skip("the server's edit counter; import PUTs with the target's current revision"),
     }

@@ -35,7 +35,7 @@ class DataPermissions(GrantGraph):
     endpoint = "/api/permissions/graph"
     after = ("groups", "databases", "tables")
     fields = {
-        "groups": custom("kept as `grants` with groups, databases and tables as refs and names"),
+        "groups": custom("kept as `grants` with groups, databases and tables as refs and names", as_="grants"),
         "id": skip("mbport's fixed id for the one graph (`graph`), so import can match it"),
         "revision": skip("the server's edit counter; import PUTs with the target's current revision"),
         "sandboxes": skip("EE sandboxes are their own kind (`sandboxes`)"),

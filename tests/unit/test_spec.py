@@ -163,3 +163,14 @@ def test_a_field_put_cannot_change_is_left_out_of_the_update():
     payload = kind.payload(doc, Resolver({}), "main")
     kind.update(WriteRequest(api=api, doc=doc, payload=payload, target=None, stage="main", target_id=9))
     assert api.calls == [("PUT", "/api/pin/9", {"name": "P", "archived": None, "shown": True})]
+
+
+def test_a_doc_field_no_declaration_names_is_unknown():
+    """What `check` flags: not a declared doc field (`as_` names included), nor `doc_extras`, nor a nested item's."""
+    spec = Spec({"id": skip("id"), "name": copy(), "collection_id": ref("collections", as_="collection"),
+                 "groups": custom("kept as `grants`", as_="grants"), "secret": skip("a secret"),
+                 "items": each({"row": copy(), "card_id": ref("cards", as_="card")})})
+    doc = {"name": "x", "collection": {}, "grants": [], "items": [{"row": 1, "card": {}}, {"rwo": 2}, {"rwo": 3}]}
+    assert spec.unknown(doc) == ["items[].rwo"]
+    assert spec.unknown({**doc, "nmae": "x", "secret": 1, "groups": [], "extra": 1}, extra=["extra"]) == [
+        "groups", "nmae", "secret", "items[].rwo"]  # raw names of renamed or skipped fields are not doc fields

@@ -11,12 +11,12 @@ from mbport.errors import MbportError
 from mbport.export import place
 from mbport.kind import Kind, PathHint
 from mbport.registry import Registry
-from mbport.spec import ref
+from mbport.spec import copy, ref
 
 
 class Folders(ProvidesFolders, Kind):
     name = "folders"
-    fields = {"parent": ref("folders", container=True)}
+    fields = {"entity_id": copy(), "name": copy(), "parent": ref("folders", container=True)}
 
     def path(self, doc, folders):
         return PathHint(folders.folder_of(doc.get("parent")), doc["name"])
@@ -24,7 +24,7 @@ class Folders(ProvidesFolders, Kind):
 
 class Notes(Kind):
     name = "notes"
-    fields = {"folder": ref("folders", container=True)}
+    fields = {"entity_id": copy(), "name": copy(), "folder": ref("folders", container=True)}
 
     def path(self, doc, folders):
         return PathHint(folders.folder_of(doc.get("folder")), doc["name"])
