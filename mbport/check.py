@@ -29,6 +29,7 @@ def check_refs(t: tree.Tree, registry: Registry) -> list[str]:
         dangling.setdefault(d.source, []).append(d)
     for addr, doc in sorted(t.docs.items()):
         problems += unknown_fields(t.paths[addr], registry[address_kind(addr)], doc)
+        problems += mistyped_fields(t.paths[addr], registry[address_kind(addr)], doc)
         problems += [f"{t.paths[addr]}: {problem}"
                      for problem in registry[address_kind(addr)].diagnose(doc, Phase.TREE, context)]
         problems += [d.problem(t.paths) for d in dangling.get(addr, ())]
@@ -45,11 +46,31 @@ def unknown_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
         known = nested.doc_fields if nested is not None else kind.spec.doc_fields | set(kind.doc_extras)
         close = difflib.get_close_matches(leaf, sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        label = kind.label(doc)
-        what = f"{kind.name} {label!r}" if label else kind.name
-        problems.append(f"{path}: unknown field {name!r}{hint} in {what}: no {kind.name} field is called that, "
+        problems.append(f"{path}: unknown field {name!r}{hint} in {_what(kind, doc)}: no {kind.name} field is called that, "
                         "so import would never write it")
     return problems
+
+
+def mistyped_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
+    """A line per declared field holding another JSON type than its declaration gives (Metabase would refuse it
+    mid-import, after the writes before it)."""
+    if not kind.fields:
+        return []
+    return [f"{path}: field {name!r} in {_what(kind, doc)} must be {expected}, not {_json_name(value)}"
+            for name, expected, value in kind.spec.mistyped(doc)]
+
+
+def _json_name(value: Any) -> str:
+    for t, name in ((bool, "true/false"), ((int, float), "a number"), (str, "a string"), (list, "a list"),
+                    (dict, "an object")):
+        if isinstance(value, t):
+            return name
+    return "null"
+
+
+def _what(kind: Kind, doc: dict[str, Any]) -> str:
+    label = kind.label(doc)
+    return f"{kind.name} {label!r}" if label else kind.name
 
 
 def check(root: Path, registry: Registry) -> list[str]:

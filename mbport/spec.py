@@ -343,6 +343,26 @@ class Spec:
                               if f"{out}{'[]' if f.many else ''}.{n}" not in found]
         return found
 
+    def mistyped(self, doc: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+        """(doc field, what it should be, its value) of each field whose JSON type the declaration gives and the value lacks: a
+        ref (an object `{"$ref": ...}`), a walked structure, nested items, a flag with a true/false default. A null is
+        any field's "absent". Other copied values are Metabase's to judge (no declaration says their type)."""
+        found = []
+        for out, (_, f) in self.by_out.items():
+            value = doc.get(out)
+            if value is None:
+                continue
+            expected = _json_type(f)
+            if expected is None:
+                continue
+            what, ok = expected
+            if not ok(value):
+                found.append((out, what, value))
+            elif f.how == "each" and f.nested is not None:
+                for item in value if f.many else [value]:
+                    found += [(f"{out}{'[]' if f.many else ''}.{n}", w, v) for n, w, v in f.nested.mistyped(item)]
+        return found
+
     def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
         doc: dict[str, Any] = {}
@@ -452,6 +472,27 @@ class Spec:
     def field_of(self, out: str) -> tuple[str, Field] | None:
         """(raw name, declaration) of the doc field `out`."""
         return self.by_out.get(out)
+
+
+_SHAPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
+    dict: ("a JSON object", lambda v: isinstance(v, dict)), list: ("a JSON list", lambda v: isinstance(v, list)),
+    str: ("a string", lambda v: isinstance(v, str)), bool: ("true or false", lambda v: isinstance(v, bool))}
+
+
+def _json_type(f: Field) -> tuple[str, Callable[[Any], bool]] | None:
+    """What JSON value a declaration's doc field holds, when the declaration says: (its name, a test)."""
+    if f.how == "ref":
+        return ("a list of refs", lambda v: isinstance(v, list) and all(is_ref(x) for x in v)) if f.many else \
+            ('a ref {"$ref": "<kind>/<key>"}', is_ref)
+    if f.how == "each":
+        if f.many:
+            return "a JSON list of objects", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)
+        return _SHAPES[dict]
+    if f.how == "walk" and f.kind != "sql":  # a native query's text; its null/empty forms vary by release
+        return _SHAPES[type(WALKS[f.kind or ""])]
+    if f.how == "copy" and isinstance(f.default, bool):
+        return _SHAPES[bool]
+    return None
 
 
 def _same(value: Any) -> Any:

@@ -1,5 +1,6 @@
-"""A field no kind declares (a typo in a hand-edited tree) is named by `check`, and so stops plan and import before
-any write; the seeds' exported trees (tests/golden/) hold none."""
+"""A field no kind declares (a typo in a hand-edited tree), or a declared one of the wrong JSON type where the
+declaration says it, is named by `check`, and so stops plan and import before any write; the seeds' exported trees
+(tests/golden/) hold none."""
 
 from __future__ import annotations
 
@@ -76,3 +77,22 @@ def test_check_exits_non_zero_naming_the_file(edited):
     assert result.code == 1
     assert f"{CARD}: unknown field 'dispaly'" in result.out + result.err
     assert "Traceback" not in result.out + result.err
+
+
+def test_a_value_of_the_wrong_json_type_is_named_where_the_declaration_gives_it(edited, registry):
+    def wrong(doc):
+        doc["collection"] = 42
+        doc["visualization_settings"] = []
+
+    edit(edited, CARD, wrong)
+    assert sorted(check(edited, registry)) == [
+        f"{CARD}: field 'collection' in cards 'Product categories' must be a ref {{\"$ref\": \"<kind>/<key>\"}}, "
+        "not a number",
+        f"{CARD}: field 'visualization_settings' in cards 'Product categories' must be a JSON object, not a list"]
+
+
+def test_a_nested_item_of_the_wrong_type_is_named(edited, registry):
+    edit(edited, DASHBOARD, lambda doc: doc["dashcards"][0].update(card=7))
+    [problem] = check(edited, registry)
+    assert problem.startswith(f"{DASHBOARD}: field 'dashcards[].card' in dashboards")
+    assert problem.endswith("not a number")

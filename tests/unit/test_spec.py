@@ -174,3 +174,14 @@ def test_a_doc_field_no_declaration_names_is_unknown():
     assert spec.unknown(doc) == ["items[].rwo"]
     assert spec.unknown({**doc, "nmae": "x", "secret": 1, "groups": [], "extra": 1}, extra=["extra"]) == [
         "groups", "nmae", "secret", "items[].rwo"]  # raw names of renamed or skipped fields are not doc fields
+
+
+def test_a_declared_field_of_the_wrong_json_type_is_named_where_the_declaration_says_the_type():
+    spec = Spec({"name": copy(), "archived": copy(default=False), "collection_id": ref("collections", as_="collection"),
+                 "visualization_settings": walk("viz"), "items": each({"card_id": ref("cards", as_="card")})})
+    assert spec.mistyped({"name": "x", "archived": False, "collection": {"$ref": "collections/a"},
+                          "visualization_settings": {}, "items": [{"card": None}]}) == []
+    assert spec.mistyped({"name": 42, "archived": "no", "collection": 3, "visualization_settings": [],
+                          "items": [{"card": "cards/a"}]}) == [  # `name`: no declaration says its type
+        ("archived", "true or false", "no"), ("collection", 'a ref {"$ref": "<kind>/<key>"}', 3),
+        ("visualization_settings", "a JSON object", []), ("items[].card", 'a ref {"$ref": "<kind>/<key>"}', "cards/a")]
