@@ -344,9 +344,9 @@ class Spec:
         return found
 
     def mistyped(self, doc: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-        """(doc field, what it should be, its value) of each field whose JSON type the declaration gives and the value lacks: a
-        ref (an object `{"$ref": ...}`), a walked structure, nested items, a flag with a true/false default. A null is
-        any field's "absent". Other copied values are Metabase's to judge (no declaration says their type)."""
+        """(doc field, what it should be, its value) of each field whose JSON type the declaration gives and the value
+        lacks: a ref (an object `{"$ref": ...}`), a walked structure, nested items, a flag with a true/false default. A
+        null is any field's "absent". Other copied values are Metabase's to judge (no declaration says their type)."""
         found = []
         for out, (_, f) in self.by_out.items():
             value = doc.get(out)
@@ -479,11 +479,15 @@ _SHAPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
     str: ("a string", lambda v: isinstance(v, str)), bool: ("true or false", lambda v: isinstance(v, bool))}
 
 
+def _ref_like(value: Any) -> bool:
+    return value is None or isinstance(value, bool) or is_ref(value)
+
+
 def _json_type(f: Field) -> tuple[str, Callable[[Any], bool]] | None:
     """What JSON value a declaration's doc field holds, when the declaration says: (its name, a test)."""
-    if f.how == "ref":
-        return ("a list of refs", lambda v: isinstance(v, list) and all(is_ref(x) for x in v)) if f.many else \
-            ('a ref {"$ref": "<kind>/<key>"}', is_ref)
+    if f.how == "ref":  # a boolean passes through export as it is (ExportContext.ref)
+        return ("a list of refs", lambda v: isinstance(v, list) and all(_ref_like(x) for x in v)) if f.many else \
+            ('a ref {"$ref": "<kind>/<key>"}', _ref_like)
     if f.how == "each":
         if f.many:
             return "a JSON list of objects", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)
