@@ -624,6 +624,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def site_uuid(api: Any) -> str | None:
+    """The instance's `site-uuid` (GET /api/session/properties for a signed-in user), made once per instance; None
+    when the client cannot tell (a test double, a release that keeps the setting internal)."""
+    props = getattr(api, "properties", None)
+    value = props.get("site-uuid") if isinstance(props, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
 def _transport_error(exc: BaseException) -> TypeGuard[httpx.TransportError]:
     """An httpx failure to exchange a request (httpx is loaded: it raised it, or the wire did through it)."""
     httpx = sys.modules.get("httpx")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import capabilities as caps
+from .client import site_uuid
 from .export import extract
 from .importstate import ImportState
 from .kind import ExportContext, Kind
@@ -48,6 +49,7 @@ class Matcher(ImportState):
 
     def match(self) -> None:
         """Give every doc the target id it already has: state first, then `locate`, in graph order."""
+        self.state.bind_instance(site_uuid(self.api))
         self._read_target()
         resolve = Resolver(self.ids, self.options)
         claimed: dict[str, set[Any]] = {}

@@ -42,6 +42,9 @@ class State:
     # address → how an import option matched it (Kind.match_memo: a database's --map-database target), so a later
     # run without that option cannot quietly match it differently (and rewrite the target's database).
     memos: dict[str, str] = field(default_factory=dict)
+    # The target's site-uuid when the state was written (Metabase makes it once per instance): ids recorded for one
+    # instance point at unrelated objects in another one rebuilt at the same URL.
+    instance: str | None = None
     path: Path | None = None
     _journal: IO[bytes] | None = field(default=None, repr=False)
 
@@ -68,6 +71,7 @@ class State:
                 )
             state.ids, state.created = dict(data["ids"]), set(data.get("created", []))
             state.memos = dict(data.get("memos") or {})
+            state.instance = data.get("instance") if isinstance(data.get("instance"), str) else None
         journal = state.journal_path
         if journal and journal.exists():
             for line in journal.read_bytes().splitlines():
@@ -126,8 +130,25 @@ class State:
         raise MbportError(f"another import into {self.target} is starting with the state {self.path}; nothing "
                           "was written", hint="wait for it to finish, then run this command again")
 
+    def bind_instance(self, site_uuid: str | None) -> None:
+        """Refuse a state that holds ids of another instance (`site_uuid`: the target's; None when it does not
+        tell), else remember the target's, so a later run meets a rebuilt instance before it writes anything."""
+        if site_uuid is None or site_uuid == self.instance:
+            return
+        if self.instance is not None and (self.ids or self.created):
+            raise MbportError(
+                f"{self.path or 'the state'}: this state holds the ids of another Metabase instance than the one at "
+                f"{self.target} now (its site-uuid changed: the instance was rebuilt or replaced); nothing was written",
+                hint="move the state file away (or pass --state with a new path): the import then finds its objects "
+                     "by their names again")
+        entry = {"instance": site_uuid}
+        self._apply(entry)
+        self._append(entry)
+
     def _apply(self, entry: dict[str, Any]) -> None:
-        if "memo" in entry:
+        if "instance" in entry:
+            self.instance = entry["instance"]
+        elif "memo" in entry:
             if entry["memo"] is None:
                 self.memos.pop(entry["a"], None)
             else:
@@ -177,7 +198,8 @@ class State:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": STATE_VERSION, "target": self.target, "ids": dict(sorted(self.ids.items())),
-                "created": sorted(self.created), **({"memos": dict(sorted(self.memos.items()))} if self.memos else {})}
+                "created": sorted(self.created), **({"memos": dict(sorted(self.memos.items()))} if self.memos else {}),
+                **({"instance": self.instance} if self.instance else {})}
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
             fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

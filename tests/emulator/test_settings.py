@@ -88,6 +88,13 @@ def test_site_uuid_is_set_and_read_only(admin):
     assert admin.get("/api/setting/site-uuid").text == uuid
 
 
+def test_session_properties_carry_site_uuid_for_a_signed_in_user_only(admin, anon):
+    # system/settings.clj `site-uuid` :visibility :authenticated; session/api.clj GET /properties
+    uuid = admin.get("/api/setting/site-uuid").text
+    assert admin.get("/api/session/properties").json()["site-uuid"] == uuid
+    assert "site-uuid" not in anon.get("/api/session/properties").json()
+
+
 def test_enterprise_settings_cannot_be_written_on_oss(admin):
     resp = admin.put("/api/setting/application-name", json={"value": "Acme BI"})
     assert resp.status_code == 500 and "whitelabel" in resp.json()["message"]

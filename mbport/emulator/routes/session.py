@@ -42,6 +42,9 @@ def properties(ctx: Ctx):
     props = _public_properties(ctx)
     if ctx.signed_in:  # settings of `:visibility :authenticated` join the public ones for a signed-in user
         props["transforms-enabled"] = settings.get_value(ctx.state, "transforms-enabled")
+        # system/settings.clj `site-uuid` (:visibility :authenticated): made once, on the instance's first read;
+        # a rebuilt instance at the same URL has another one (mbport's state tells instances apart by it).
+        props["site-uuid"] = settings.get_value(ctx.state, "site-uuid")
     return props
 
 
