@@ -43,7 +43,8 @@ def applied(run) -> int:
 def test_a_stopped_import_says_how_far_it_got_and_that_a_rerun_resumes(world, instances, monkeypatch, stop, tmp_path):
     from mbport_plugins.snippets import Snippets
 
-    clean = import_into(world, instances.add("clean"))
+    # Each case's "clean" is a new emulator at the same URL: a state of its own (a shared one belongs to the other's).
+    clean = import_into(world, instances.add("clean"), "--state", tmp_path / "clean-state.json")
     assert clean.code == 0, clean.err
     real = Snippets.create
 
