@@ -333,27 +333,22 @@ class _Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
 
-    def _more(self) -> None:
-        chunk = self.sock.recv(_RECV)
-        if not chunk:
-            raise _ProtocolError("the server closed the connection in the middle of an answer")
-        self._buf += chunk
-
-    def _head(self) -> bytes:
+    def _until(self, sep: bytes, too_long: str, head: bool = False) -> bytes:
+        """The bytes up to `sep` (taken off the buffer with it): the `head` of an answer, or a line of a chunked body."""
         buf = self._buf
         start = 0
         while True:
-            end = buf.find(b"\r\n\r\n", start)
+            end = buf.find(sep, start)
             if end >= 0:
-                head = bytes(buf[:end])
-                del buf[:end + 4]
-                return head
+                found = bytes(buf[:end])
+                del buf[:end + len(sep)]
+                return found
             if len(buf) > _MAX_HEAD:
-                raise _ProtocolError("the answer's headers never end")
-            start = max(0, len(buf) - 3)
+                raise _ProtocolError(too_long)
+            start = max(0, len(buf) - len(sep) + 1)
             chunk = self.sock.recv(_RECV)
             if not chunk:
-                raise _ProtocolError("the server closed the connection without an answer" if not buf else
+                raise _ProtocolError("the server closed the connection without an answer" if head and not buf else
                                      "the server closed the connection in the middle of an answer")
             buf += chunk
 
@@ -375,28 +370,16 @@ class _Connection:
             view = view[got:]
         return body
 
-    def _line(self) -> bytes:
-        buf = self._buf
-        while True:
-            end = buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(buf[:end])
-                del buf[:end + 2]
-                return line
-            if len(buf) > _MAX_HEAD:
-                raise _ProtocolError("a chunk size line never ends")
-            self._more()
-
     def _chunked(self) -> bytes:
         parts: list[bytes | bytearray] = []
         while True:
-            size_line = self._line().split(b";", 1)[0].strip()
+            size_line = self._until(b"\r\n", "a chunk size line never ends").split(b";", 1)[0].strip()
             try:
                 size = int(size_line, 16)
             except ValueError:
                 raise _ProtocolError(f"not a chunk size: {size_line[:20]!r}") from None
             if size == 0:
-                while self._line():  # trailer fields, up to the empty line
+                while self._until(b"\r\n", "a trailer line never ends"):  # trailer fields, up to the empty line
                     pass
                 return b"".join(parts)
             parts.append(self._exactly(size))
@@ -413,7 +396,7 @@ class _Connection:
     def answer(self, method: str) -> tuple[int, dict[str, str], bytes | bytearray, bool]:
         """The answer to the request just sent: (status, lower-cased headers, body, whether to close the connection)."""
         while True:
-            head = self._head().decode("latin-1")
+            head = self._until(b"\r\n\r\n", "the answer's headers never end", head=True).decode("latin-1")
             status_line, _, fields = head.partition("\r\n")
             version, _, rest = status_line.partition(" ")
             code = rest[:3]

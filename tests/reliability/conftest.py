@@ -74,6 +74,13 @@ def client(emu: Emulator, session: str, **kw: Any) -> MetabaseClient:
     return MetabaseClient("http://target.test", session_token=session, transport=emu.transport(), **kw)
 
 
+def open_into(emu: Emulator, session: str, tree: Path, state: Path, registry) -> Any:
+    """An import (mbport.importing.open_import) of `tree` into the emulator with the state file `state`."""
+    from mbport.importing import ImportOptions, open_import
+
+    return open_import(client(emu, session), tree, ImportOptions(state=state, secrets=secrets()), registry=registry)
+
+
 @dataclass
 class Imported:
     importer: Importer

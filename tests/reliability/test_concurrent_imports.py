@@ -9,14 +9,9 @@ import threading
 import pytest
 
 from mbport.errors import MbportError
-from mbport.importing import ImportOptions, open_import
 from tests.conftest import writes_since
 
-from .conftest import client, secrets, target
-
-
-def _import(emu, session, tree, state, registry):
-    return open_import(client(emu, session), tree, ImportOptions(state=state, secrets=secrets()), registry=registry)
+from .conftest import client, open_into, target
 
 
 def _names(emu, session, path):
@@ -29,9 +24,9 @@ def test_an_import_planned_before_another_one_wrote_is_refused(source, registry,
     _, _, tree, _ = source
     emu, session = target()
     state = tmp_path / "state.json"
-    late = _import(emu, session, tree, state, registry)
+    late = open_into(emu, session, tree, state, registry)
     late_plan = late.plan()  # read while the target was still empty
-    _import(emu, session, tree, state, registry).apply()
+    open_into(emu, session, tree, state, registry).apply()
     databases, groups = _names(emu, session, "/api/database"), _names(emu, session, "/api/permissions/group")
     before = len(emu.request_log)
     with pytest.raises(MbportError, match="wrote this state after this run read it"):
@@ -61,7 +56,7 @@ def test_a_second_import_while_one_runs_is_refused(source, registry, tmp_path):
     _, _, tree, _ = source
     emu, session = target()
     state = tmp_path / "state.json"
-    first, second = _import(emu, session, tree, state, registry), _import(emu, session, tree, state, registry)
+    first, second = open_into(emu, session, tree, state, registry), open_into(emu, session, tree, state, registry)
     second_plan = second.plan()
     emu.faults = hook = HoldWrites()
     outcome: list[object] = []
@@ -80,4 +75,4 @@ def test_a_second_import_while_one_runs_is_refused(source, registry, tmp_path):
     assert outcome and not outcome[0].failed
     databases = _names(emu, session, "/api/database")
     assert len(set(databases)) == len(databases)
-    assert not _import(emu, session, tree, state, registry).plan().has_changes
+    assert not open_into(emu, session, tree, state, registry).plan().has_changes

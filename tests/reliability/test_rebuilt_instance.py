@@ -8,21 +8,16 @@ import orjson
 import pytest
 
 from mbport.errors import MbportError
-from mbport.importing import ImportOptions, open_import
 from tests.conftest import writes_since
 
-from .conftest import client, secrets, target
-
-
-def _import(emu, session, tree, state, registry):
-    return open_import(client(emu, session), tree, ImportOptions(state=state, secrets=secrets()), registry=registry)
+from .conftest import client, open_into, target
 
 
 def test_a_state_of_a_rebuilt_instance_is_refused_before_any_write(source, registry, tmp_path):
     _, _, tree, _ = source
     state = tmp_path / "state.json"
     first, first_session = target()
-    assert not _import(first, first_session, tree, state, registry).apply().failed
+    assert not open_into(first, first_session, tree, state, registry).apply().failed
     recorded = orjson.loads(state.read_bytes())
     assert recorded["instance"] == first.state.settings["site-uuid"]
 
@@ -32,12 +27,12 @@ def test_a_state_of_a_rebuilt_instance_is_refused_before_any_write(source, regis
             api.post("/api/collection", json={"name": name})
     before = len(rebuilt.request_log)
     with pytest.raises(MbportError, match="ids of another Metabase instance"):
-        _import(rebuilt, session, tree, state, registry).plan()
+        open_into(rebuilt, session, tree, state, registry).plan()
     assert writes_since(rebuilt, before) == []
     assert orjson.loads(state.read_bytes()) == recorded  # the state is kept for the instance it belongs to
 
     moved = tmp_path / "fresh-state.json"  # what the hint says: a new state finds the objects by name again
-    assert not _import(rebuilt, session, tree, moved, registry).apply().failed
+    assert not open_into(rebuilt, session, tree, moved, registry).apply().failed
     with client(rebuilt, session) as api:
         names = {c["name"] for c in api.get("/api/collection")}
     assert {"Team A", "Team B", "Team C"} <= names
@@ -47,11 +42,11 @@ def test_a_state_written_before_instances_were_recorded_learns_its_instance(sour
     _, _, tree, _ = source
     state = tmp_path / "state.json"
     emu, session = target()
-    assert not _import(emu, session, tree, state, registry).apply().failed
+    assert not open_into(emu, session, tree, state, registry).apply().failed
     old = orjson.loads(state.read_bytes())
     del old["instance"]
     state.write_bytes(orjson.dumps(old))
-    plan = _import(emu, session, tree, state, registry).plan()  # the same instance: nothing to refuse
+    plan = open_into(emu, session, tree, state, registry).plan()  # the same instance: nothing to refuse
     assert not plan.has_changes
-    assert not _import(emu, session, tree, state, registry).apply().failed
+    assert not open_into(emu, session, tree, state, registry).apply().failed
     assert orjson.loads(state.read_bytes())["instance"] == emu.state.settings["site-uuid"]
