@@ -274,8 +274,9 @@ class Collections(Kind):
             for params in (namespace, {**namespace, "archived": "true"}):
                 rows += [r for r in side.api.get("/api/collection", params=params) if isinstance(r.get("id"), int)]
         docs = self.detail(side, "/api/collection", _unique(rows))
-        tenants = _optional(lambda: side.api.get("/api/ee/tenant", params={"status": "all"})) or {"data": []}
-        owners = {t.get("tenant_collection_id"): t["id"] for t in tenants["data"]}
+        tenants = (list(side.docs["tenants"].values()) if "tenants" in side.docs  # read just before, unless --kinds
+                   else (_optional(lambda: side.api.get("/api/ee/tenant", params={"status": "all"})) or {"data": []})["data"])
+        owners = {t.get("tenant_collection_id"): t["id"] for t in tenants}
         by_id = {d["id"]: d for d in docs}
         for d in docs:
             if d.get("type") == self.TENANT_ROOT:  # whose it is: only the tenant's `tenant_collection_id` says

@@ -71,8 +71,11 @@ def test_the_current_seed_round_trips_on_0_65(current, tmp_path):
     applied = run.apply(run.plan())
     assert applied.failed == {} and applied.skipped == []
     emu.wait_idle()
+    before = len(emu.request_log)
     result = run.verify(source)
     assert lines(result) == ([], [])
+    # the tenants listing is read once: the collections take their tenant roots' owners from it
+    assert [r[:2] for r in emu.request_log[before:]].count(("GET", "/api/ee/tenant")) == 1
     assert result.counts["cards"].paired >= 2 and result.counts["dashboards"].paired >= 1
 
 
