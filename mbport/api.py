@@ -16,6 +16,7 @@ from .capabilities import (
     DescribesChanges,
     FetchesDetail,
     FetchesUnlisted,
+    HeldInPart,
     ImportsAfter,
     LabelContext,
     Locates,
@@ -155,7 +156,7 @@ __all__ = [
     "DiagnoseContext", "Phase",
     # capabilities a kind declares among its bases (mbport.capabilities), and the stages of any kind
     "StagedWrites", "OrderedPositions", "OptIn", "RecoversLostCreate", "ReplacedOnUpdate", "Settles", "Narrows",
-    "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
+    "HeldInPart", "RemembersMatch", "FetchesUnlisted", "NeedsDatabaseSettings", "DeferredRefs", "ImportsAfter", "SubObjects",
     "FetchesDetail", "ComparesRaw", "Requires", "VersionNotes", "LabelContext", "SetLikeFields", "MatchedOnly",
     "ProvidesFolders", "MatchesByCode", "Locates", "OrdersWrites", "CollectionCascade", "PartOf", "DescribesChanges",
     "NeverPruned", "DeletedOnPrune", "Unreferenced", "MadeByMetabase", "AboutItem",

@@ -131,6 +131,35 @@ class Narrows(Kind):
         return None
 
 
+class HeldInPart(Kind):
+    """Docs a target may hold without some of their parts, which the kind's own code knows (a setting whose token
+    feature the target lacks). A field declared `Needs(..., droppable=True)` is such a part without any code."""
+
+    def unheld_parts(self, doc: dict[str, Any], ctx: DiagnoseContext) -> dict[str, str]:
+        """Part of `doc` (a name the kind's `without_parts` knows) → why the target (`ctx.target`, with its token
+        features) cannot hold it; empty: it holds all of the doc."""
+        return {}
+
+    def without_parts(self, doc: dict[str, Any], parts: set[str]) -> dict[str, Any]:
+        """The doc without these parts (--skip-unsupported writes the rest)."""
+        return doc
+
+
+def unheld_parts(kind: Kind, doc: dict[str, Any], version: Any, features: dict[str, bool] | None,
+                 ctx: DiagnoseContext) -> dict[str, str]:
+    """Part → why, of the parts of `doc` a target of this version and token features cannot hold though it holds
+    the rest: its droppable fields (`Needs(droppable=True)`), then what `HeldInPart.unheld_parts` says."""
+    parts = kind.spec.unmet_parts(doc, version, features)
+    return parts | kind.unheld_parts(doc, ctx) if isinstance(kind, HeldInPart) else parts
+
+
+def without_parts(kind: Kind, doc: dict[str, Any], parts: set[str]) -> dict[str, Any]:
+    """`doc` without the `parts` `unheld_parts` named: its own fields among them left out, the rest the kind's."""
+    own = parts - kind.spec.doc_fields
+    doc = {k: v for k, v in doc.items() if k not in parts}
+    return kind.without_parts(doc, own) if own and isinstance(kind, HeldInPart) else doc
+
+
 class RemembersMatch(Kind):
     """Docs matched the way an import option says (a database mapped with --map-database): the state remembers it,
     and a later run that would match the doc otherwise stops at plan with `memo_problem`."""
@@ -543,7 +572,7 @@ class AboutItem(Kind):
 
 
 CAPABILITIES = (StagedWrites, OrderedPositions, OptIn, RecoversLostCreate, ReplacedOnUpdate, Settles, Narrows,
-                RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
+                HeldInPart, RemembersMatch, FetchesUnlisted, NeedsDatabaseSettings, DeferredRefs, ImportsAfter, SubObjects,
                 FetchesDetail, ComparesRaw, Requires, VersionNotes, LabelContext, SetLikeFields, MatchedOnly,
                 ProvidesFolders, MatchesByCode, Locates, OrdersWrites, CollectionCascade, PartOf, DescribesChanges,
                 NeverPruned, DeletedOnPrune, Unreferenced, MadeByMetabase, AboutItem)

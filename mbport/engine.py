@@ -52,6 +52,7 @@ class Importer(Planner, Applier):
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
         self._synced_reads: dict[str, tuple[int, ...]] = {}
         self.unsupported: dict[str, str] = {}  # plan: docs the target cannot hold → why
+        self.partial: dict[str, dict[str, str]] = {}  # plan: docs the target holds only in part → part → why
         self._sync_lock = threading.Lock()
         self.recheck: set[str] = set()  # matched docs a cascade of this apply may change: found again before writing
         self.graph = self.build_graph()

@@ -39,6 +39,7 @@ class ImportState:
     lock: threading.Lock
     pairings: list[str]  # match: docs paired by order with target objects sharing their natural key
     unsupported: dict[str, str]  # plan: docs the target cannot hold → why
+    partial: dict[str, dict[str, str]]  # plan: docs the target holds only in part → part → why
     recheck: set[str]  # matched docs a cascade of this apply may change: found again before writing
     refgraph: RefGraph
     graph: nx.DiGraph  # refgraph.order: (address, stage) nodes

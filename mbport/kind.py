@@ -108,7 +108,8 @@ REPLACED_HOOKS = {
 CAPABILITY_HOOKS = {
     "stages": "StagedWrites", "stage_refs": "StagedWrites", "positions": "OrderedPositions",
     "write_position": "OrderedPositions", "skipped": "OptIn", "adopted": "RecoversLostCreate",
-    "replaced_on_update": "ReplacedOnUpdate", "settle": "Settles", "narrow": "Narrows", "without": "Narrows", "match_memo": "RemembersMatch",
+    "replaced_on_update": "ReplacedOnUpdate", "settle": "Settles", "narrow": "Narrows", "without": "Narrows",
+    "unheld_parts": "HeldInPart", "without_parts": "HeldInPart", "match_memo": "RemembersMatch",
     "memo_problem": "RemembersMatch", "fetch_unlisted": "FetchesUnlisted", "database_needs": "NeedsDatabaseSettings",
     "needs_fetch": "FetchesDetail", "fetch": "FetchesDetail", "fetch_key": "FetchesDetail", "fetch_deps": "FetchesDetail",
     "sub_kinds": "SubObjects", "contains": "SubObjects", "sub_ids": "SubObjects", "deferred_refs": "DeferredRefs",

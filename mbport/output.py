@@ -123,6 +123,8 @@ class Output:
                 self.change(change)
         for addr, why in plan.unsupported.items():
             self.warning(f"Skipped (--skip-unsupported): {addr}: {why}", address=addr)
+        for addr, line in plan.partial_lines():
+            self.warning(f"Written without (--skip-unsupported): {addr}: {line}", address=addr)
         self.line(plan.summary())
         for note in plan.notes():
             self.line(note)
@@ -130,6 +132,7 @@ class Output:
                     has_changes=plan.has_changes, problems=list(plan.problems),
                     skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())},
                     unsupported=sorted(plan.unsupported),
+                    **({"unsupported_parts": {a: sorted(p) for a, p in plan.partial.items()}} if plan.partial else {}),
                     **({"unrestorable": dict(plan.unrestorable)} if plan.unrestorable else {}))
 
     def result(self, **fields: Any) -> None:

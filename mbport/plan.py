@@ -52,6 +52,8 @@ class Plan:
     skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
     # Docs left out because the target cannot hold them (--skip-unsupported), and why: address → reason.
     unsupported: dict[str, str] = field(default_factory=dict)
+    # Docs written without the parts the target cannot hold (--skip-unsupported): address → part → why.
+    partial: dict[str, dict[str, str]] = field(default_factory=dict)
     # What the import writes without a part no API request can write (a field declared `unwritable`):
     # the object's label → `field (why)`, said before the first write.
     unrestorable: dict[str, list[str]] = field(default_factory=dict)
@@ -73,6 +75,10 @@ class Plan:
                 + (f", {adopt} to adopt (=)" if adopt else "")
                 + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
 
+    def partial_lines(self) -> list[tuple[str, str]]:
+        """(address, `'owner', 'data_layer': why`) per doc written without parts and reason (--skip-unsupported)."""
+        return [(addr, line) for addr, parts in self.partial.items() for line in part_lines(parts)]
+
     def left_out_kinds(self) -> dict[str, str]:
         """Kinds this plan leaves out whole on purpose (an option not given) → why: what a verify afterwards must
         not count as missing."""
@@ -93,20 +99,32 @@ class Plan:
 
 
 
+def part_lines(parts: dict[str, str]) -> list[str]:
+    """`'owner', 'data_layer': why` per reason, of what `Plan.partial` holds for one doc."""
+    by_why: dict[str, list[str]] = {}
+    for part, why in parts.items():
+        by_why.setdefault(why, []).append(repr(part))
+    return [f"{', '.join(names)}: {why}" for why, names in by_why.items()]
+
+
 class Planner(Matcher):
     """The planning part of mbport.engine.Importer: reads only (the target, through the matching), writes nothing."""
 
     def _target_support(self) -> dict[str, str]:
         """What the target cannot hold (Kind.unsupported for its version and edition, a kind whose listing it
         refused, a database setting its driver lacks), address → why: returned (plan problems), or with
-        --skip-unsupported left out together with everything that depends on them (self.unsupported). Also
-        tells the databases kind which settings the tree's content needs (options.database_settings)."""
+        --skip-unsupported left out together with everything that depends on them (self.unsupported). Parts of
+        a doc the target cannot hold though it holds the rest (caps.unheld_parts: a table's Data Studio owner on
+        an older release, a paid setting on an OSS one) are noted in self.partial; with --skip-unsupported the
+        doc is written without them. Also tells the databases kind which settings the tree's content needs
+        (options.database_settings)."""
         try:
             version, features = self.api.version, self.api.token_features
         except (AttributeError, MbportError):  # a client that cannot tell (a test double): no declared check
             version, features = None, None
         reasons: dict[str, str] = {}
         needs: dict[str, dict[str, Any]] = {}
+        support = DiagnoseContext(self.tree.docs, self.options, self.target)
         for addr, doc in self.tree.docs.items():
             kind = self.kind(addr)
             if caps.skipped(kind, self.options):
@@ -115,6 +133,11 @@ class Planner(Matcher):
             if reason:
                 reasons[addr] = f"the target cannot hold {kind.name}: {reason}"
                 continue
+            parts = caps.unheld_parts(kind, doc, version, features, support)
+            if parts:
+                self.partial[addr] = parts
+                if self.options.skip_unsupported:  # (replacing a key's value keeps this loop going)
+                    doc = self.tree.docs[addr] = caps.without_parts(kind, doc, set(parts))
             reason = caps.unsupported(kind, version, features, doc, self.tree.docs)  # a field it holds (`Needs`)
             if reason:
                 reasons[addr] = f"the target cannot hold {self._what(addr)} '{self._name(addr)}': {reason}"
@@ -139,6 +162,8 @@ class Planner(Matcher):
                 node = todo.pop()
                 for addr in {dep for dep, _ in self.graph.successors(node)} - {node[0]} - set(reasons):
                     kind, doc = self.kind(addr), self.tree.docs[addr]
+                    if addr in self.partial and node[0] not in {self.registry.owner(r) for r in self.doc_refs(addr, doc)}:
+                        continue  # the part that referred to it was left out (a table's Library collection)
                     if isinstance(kind, caps.Narrows) and kind.without(doc, {node[0]}) is not None:
                         narrowed.setdefault(addr, set()).add(node[0])
                         continue
@@ -156,6 +181,7 @@ class Planner(Matcher):
         else:
             blocking, reasons = reasons, {}
         self.unsupported = reasons
+        self.partial = {a: parts for a, parts in self.partial.items() if a not in reasons and a not in blocking}
         self.options = replace(self.options, database_settings={db: wanted for db, wanted in needs.items() if wanted})
         self.target.options = self.options
         return blocking
@@ -259,13 +285,19 @@ class Planner(Matcher):
                         if parts}
         problems += [f"{addr}: {unsupported[addr]} ({self.tree.paths.get(addr)}); --skip-unsupported leaves it out "
                      "instead" for addr in sorted(set(in_scope) & set(unsupported))]
+        partial = {a: self.partial[a] for a in sorted(set(in_scope) & set(self.partial))}
+        if not self.options.skip_unsupported:
+            problems += [f"{addr}: the target cannot hold {line} ({self.tree.paths.get(addr)}); --skip-unsupported "
+                         f"writes the rest of the {self._what(addr)} without it instead"
+                         for addr, parts in partial.items() for line in part_lines(parts)]
         before = DiagnoseContext(self.tree.docs, self.options)
         after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve)
         for addr in in_scope:
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []
             problems += self.kind(addr).diagnose(doc, Phase.PLAN, after)
-        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())), unrestorable, self.pairings)
+        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())),
+                    partial if self.options.skip_unsupported else {}, unrestorable, self.pairings)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written

@@ -30,7 +30,8 @@ None leaves the item out).
 
 Two more options say what the target must be able to do with a field: `needs=Needs(...)` (a doc holding the field
 needs a Metabase version or an Enterprise feature: plan refuses it on a target without, by name; a tuple of them,
-each with its own `when`, for values that arrived in different releases) and, on `copy`,
+each with its own `when`, for values that arrived in different releases; `droppable=True`: the object is whole
+without the field, so `--skip-unsupported` writes it without the field instead of leaving the object out) and, on `copy`,
 `unwritable="reason"` (exported, never sent: no API request writes it; plan and import say so by name whenever the
 target's value is not the tree's, instead of reporting an update nothing can make).
 
@@ -246,12 +247,14 @@ def one(fields: Mapping[str, Field], *, as_: str | None = None, send: Send = Tru
 class Needs:
     """What a target needs to hold a doc whose field has a value `when` accepts (default: any non-empty value):
     Metabase `since` (major, minor) on, and/or an Enterprise token with `premium_feature`. `what` names the content
-    in plan's refusal ("library collections")."""
+    in plan's refusal ("library collections"). `droppable`: the object is whole without the field (a table's owner),
+    so an import with --skip-unsupported writes it without the field rather than leaving the object out."""
 
     what: str
     since: tuple[int, int] | None = None
     premium_feature: str | None = None
     when: Callable[[Any], bool] | None = None
+    droppable: bool = False
 
     def applies(self, value: Any) -> bool:
         return self.when(value) if self.when is not None else value not in (None, "", [], {}, False)
@@ -445,13 +448,19 @@ class Spec:
         return nested
 
     def unmet_needs(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> str | None:
-        """Why a target cannot hold this doc because of a field it holds (`needs`); None: it can."""
+        """Why a target cannot hold this doc because of a field it holds (`needs`, not droppable); None: it can."""
+        return next((why for _, why, droppable in self._unmet(doc, version, features) if not droppable), None)
+
+    def unmet_parts(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> dict[str, str]:
+        """Doc field → why a target cannot hold it, of the fields the doc is whole without (`Needs(droppable=True)`)."""
+        return {out: why for out, why, droppable in self._unmet(doc, version, features) if droppable}
+
+    def _unmet(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> Iterable[tuple[str, str, bool]]:
         for out, (_, f) in self.by_out.items():
             for needs in (f.needs if isinstance(f.needs, tuple) else (f.needs,)) if out in doc else ():
                 reason = needs.unmet(version, features) if needs is not None and needs.applies(doc[out]) else None
                 if reason:
-                    return reason
-        return None
+                    yield out, reason, bool(needs and needs.droppable)
 
     @cached_property
     def unwritable(self) -> dict[str, str]:

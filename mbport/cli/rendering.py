@@ -58,9 +58,10 @@ def report_apply(result: Any) -> None:
     report.line(f"Applied: {writes(result.written)}.")
     report.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped),
                   unsupported=sorted(result.plan.unsupported))
-    if result.plan.unsupported and not result.failed and not result.skipped:
-        report.note(f"Left out {len(result.plan.unsupported)} object(s) the target cannot hold (--skip-unsupported): "
-                    "see the warnings above.")
+    if (result.plan.unsupported or result.plan.partial) and not result.failed and not result.skipped:
+        parts = len(result.plan.partial)
+        report.note(f"Left out {len(result.plan.unsupported)} object(s) the target cannot hold"
+                    + (f" and parts of {parts} more" if parts else "") + " (--skip-unsupported): see the warnings above.")
         sys.exit(WARNINGS)
     if result.failed or result.skipped:
         if not report.json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (DeferredRefs, DiagnoseContext, ExportContext, Kind, Match, NeverPruned, Phase,
+from mbport.api import (DeferredRefs, DiagnoseContext, ExportContext, HeldInPart, Kind, Match, NeverPruned,
                         WriteRequest, copy, is_ref, ref_addresses, skip)
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
@@ -59,7 +59,7 @@ FEATURES = {
 }
 
 
-class Settings(DeferredRefs, NeverPruned, Kind):
+class Settings(HeldInPart, DeferredRefs, NeverPruned, Kind):
     name = "settings"
     endpoint = "/api/setting"
     fields = {
@@ -88,24 +88,24 @@ class Settings(DeferredRefs, NeverPruned, Kind):
                 values[key] = ctx.ref(kind, values[key])
         return doc
 
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
-        """Plan: a setting the target does not have (an older release) or whose feature its token lacks would make
-        Metabase refuse the whole settings write (one transaction), so each is named before anything is written."""
-        if phase != Phase.PLAN or ctx.target is None:
-            return []
-        target = ctx.target.raw(self.name)
+    def unheld_parts(self, doc: dict[str, Any], ctx: DiagnoseContext) -> dict[str, str]:
+        """A setting the target does not have (an older release) or whose feature its token lacks would make
+        Metabase refuse the whole settings write (one transaction): plan names each before anything is written,
+        and --skip-unsupported writes the others."""
+        target = ctx.target.raw(self.name) if ctx.target is not None else None
         known = set(target[0].get("known") or ()) if target else set()
         features = ctx.features  # None: the client cannot tell (a test double): the write will say
-        problems = []
+        parts = {}
         for key in sorted(doc.get("values") or {}):
             if known and key not in known:
-                problems.append(f"settings/instance: the target has no setting {key!r} (an older Metabase); remove "
-                                "it from settings/instance.json to import into this instance")
+                parts[key] = "the target has no such setting (an older Metabase)"
             elif features is not None and key in FEATURES and not features.get(FEATURES[key]):
-                problems.append(f"settings/instance: {key!r} needs the {FEATURES[key]} feature, which the target's "
-                                "token lacks (Metabase Pro or Enterprise); remove it from settings/instance.json or "
-                                "import into an instance that has it")
-        return problems
+                parts[key] = (f"needs the {FEATURES[key]} feature, which the target's token lacks (Metabase Pro or "
+                              "Enterprise)")
+        return parts
+
+    def without_parts(self, doc: dict[str, Any], parts: builtins.set[str]) -> dict[str, Any]:
+        return {**doc, "values": {k: v for k, v in (doc.get("values") or {}).items() if k not in parts}}
 
     # ---- import: write the whitelisted values the tree has; leave every other setting alone ----
 

@@ -17,9 +17,10 @@ TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_typ
 # Data Studio (Metabase 0.59+): who owns a table and how it is classified (PUT /api/table/:id writes them; OSS).
 # `data_layer` mirrors `visibility_type` (hidden ↔ hidden, else internal) except for `final`, the one value it adds:
 # only that is kept (warehouse_schema/models/table.clj `sync-visibility-fields`).
-STUDIO = Needs("Data Studio table settings (owners, layers, sources)", since=(0, 59))
+# An older target holds the table without them (--skip-unsupported writes the rest: its cards stay on it).
+STUDIO = Needs("Data Studio table settings (owners, layers, sources)", since=(0, 59), droppable=True)
 # Publishing a table into a Library Data collection (Enterprise `library` feature, 0.59+).
-PUBLISHED = Needs("published tables (the Library)", since=(0, 59), premium_feature="library")
+PUBLISHED = Needs("published tables (the Library)", since=(0, 59), premium_feature="library", droppable=True)
 STUDIO_FIELDS = ("data_source", "owner_email")
 FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
