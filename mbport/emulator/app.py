@@ -171,12 +171,10 @@ class Emulator:
     def premium_features(self, spec: str | Iterable[str] | None) -> None:
         features = premium.parse(spec)
         self.state.extra[premium.KEY] = features
-        # Only Enterprise builds have premium features, and they report their version as v1.x.y.
-        tag = self.state.profile.tag
-        if features and tag.startswith("v0."):
-            self.state.profile = replace(self.state.profile, tag="v1." + tag[3:])
-        elif not features and tag.startswith("v1."):
-            self.state.profile = replace(self.state.profile, tag="v0." + tag[3:])
+        # Only Enterprise builds have premium features (Profile.enterprise: the v1.x.y version tag).
+        if bool(features) != self.state.profile.enterprise:
+            tag = self.state.profile.tag
+            self.state.profile = replace(self.state.profile, tag=("v1." if features else "v0.") + tag[3:])
 
     @property
     def sqlite_actions(self) -> bool:
@@ -279,7 +277,7 @@ class Emulator:
             self.spec_violations.append(f"{req.method} {req.path}: no such route")
             raise errors.not_found()
         if route.premium is not None:  # an Enterprise route (router.route's `premium`)
-            if not self.state.profile.tag.startswith("v1."):
+            if not self.state.profile.enterprise:
                 raise errors.not_found()  # an OSS build mounts no EE routes (api_routes/routes.clj not-found-handler)
             premium.require(self.state, *route.premium)
         op = spec.operation(route.method, route.path)

@@ -50,6 +50,11 @@ class Profile:
     hash: str = "0f1e2d3"
 
     @property
+    def enterprise(self) -> bool:
+        """Enterprise builds report their version as v1.x.y, OSS builds as v0.x.y (version/version.clj)."""
+        return self.tag.startswith("v1.")
+
+    @property
     def version(self) -> dict[str, str]:
         return {"tag": self.tag, "hash": self.hash, "date": self.date, "branch": "release-x"}
 

@@ -9,7 +9,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, DiagnoseContext,
-                        ExportContext, Kind, Match, MbportError, Needs, NeverPruned, Phase, Requires,
+                        ExportContext, Kind, Match, Needs, NeverPruned, Phase, Requires,
                         VersionNotes, WriteRequest, canonical_query, common, copy, custom, describe_query,
                         is_ref, query_for_target, ref, skip)
 
@@ -28,7 +28,7 @@ def _disabled(api: Any) -> bool:
     the setting is in the signed-in session's properties."""
     try:
         return api.version >= ENABLED_SETTING_SINCE and api.properties.get("transforms-enabled") is False
-    except Exception:  # a client that cannot tell (a test double): the listing answers for itself
+    except (AttributeError, TypeError):  # a client that cannot tell (a test double): the listing answers for itself
         return False
 
 
@@ -59,7 +59,13 @@ def _ee_preview_warning(api: Any, ctx: ExportContext) -> None:
         if not (version.is_enterprise and EE_PREVIEW_SINCE <= version < SINCE):
             return
         found = api.get("/api/ee/transform")
-    except (AttributeError, MbportError):  # a client that cannot tell; no such route, or no transforms feature (402)
+    except AttributeError:  # a client that cannot tell (a test double)
+        return
+    except ApiError as exc:
+        if exc.status in (402, 403, 404):  # no such route, or no transforms feature: nothing left out
+            return
+        ctx.warnings.append(f"transforms: could not tell whether this Enterprise release keeps transforms under "
+                            f"/api/ee/transform ({exc.status}); if it does, they are not exported")
         return
     if isinstance(found, builtins.list) and found:
         ctx.warnings.append(f"transforms: this Enterprise release keeps {len(found)} transform(s) under "

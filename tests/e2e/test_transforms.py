@@ -16,6 +16,7 @@ import pytest
 from mbport.check import load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap
+from mbport.emulator.faults import FaultPlan
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.registry import load_plugins
@@ -297,7 +298,7 @@ def preview_instance(profile: str, premium: str | None, transforms: int) -> tupl
     for n in range(transforms):
         emu.state.table("transform").insert({"name": f"Preview {n}", "source": {"type": "query"},
                                              "target": {"type": "table", "name": f"preview_{n}"}}, emu.state.now())
-    return emu, MetabaseClient("http://a.test", session_token=session, transport=emu.transport())
+    return emu, MetabaseClient("http://a.test", session_token=session, transport=emu.transport(), backoff=0.001)
 
 
 def test_transforms_an_enterprise_0_57_keeps_under_api_ee_are_named_not_dropped_silently(registry, tmp_path):
@@ -318,3 +319,13 @@ def test_no_preview_warning_where_there_is_none_to_give(registry, tmp_path, prof
     result = run_export(api, registry, tmp_path / "tree")
     assert [w for w in result.warnings if "transform" in w] == []
     assert any(r[1] == "/api/ee/transform" for r in emu.request_log) == probed
+
+
+def test_a_probe_that_fails_otherwise_says_it_could_not_tell(registry, tmp_path):
+    """A server error on the preview probe is not "no transforms there": the export says it could not check."""
+    emu, api = preview_instance("0.57", "all", 1)
+    emu.faults = FaultPlan(rate=1.0, kinds=("500",), only=r"^GET /api/ee/transform$")
+    result = run_export(api, registry, tmp_path / "tree")
+    assert [w for w in result.warnings if "transform" in w] == [
+        "transforms: could not tell whether this Enterprise release keeps transforms under /api/ee/transform (500); "
+        "if it does, they are not exported"]

@@ -78,13 +78,9 @@ def require_ee_preview(state: State) -> None:
     """/api/ee/transform: Enterprise builds from 0.57 (the transform table's migration) until 0.59 moved transforms to
     /api/transform kept them there, behind the transforms feature (api_routes/routes.clj `ee-routes-map` "/transform";
     transforms/api.clj `get-transforms`); 404 elsewhere (an OSS build has no /api/ee routes)."""
-    if not (EE_PREVIEW_SINCE <= minor_version(state) < SINCE and _is_ee(state)):
+    if not (EE_PREVIEW_SINCE <= minor_version(state) < SINCE and state.profile.enterprise):
         raise errors.not_found()
     premium.require(state, FEATURE, "Transforms")
-
-
-def _is_ee(state: State) -> bool:
-    return state.profile.tag.startswith("v1.")
 
 
 def query_transforms_enabled(state: State) -> bool:
@@ -92,7 +88,7 @@ def query_transforms_enabled(state: State) -> bool:
     any OSS build, and an Enterprise build with the transforms add-on."""
     if minor_version(state) >= ENABLED_SETTING_SINCE:
         return bool(settings.get_value(state, ENABLED_SETTING))
-    return not _is_ee(state) or premium.enabled(state, FEATURE)
+    return not state.profile.enterprise or premium.enabled(state, FEATURE)
 
 
 def python_transforms_enabled(state: State) -> bool:

@@ -173,7 +173,7 @@ def _check_library(ctx: Ctx) -> None:
     """An EE route mounted behind the transforms-python feature (api_routes/routes.clj `premium-handler`): 404 on
     an OSS build (no EE routes), 402 without the feature."""
     model.require_version(ctx.state)
-    if not ctx.state.profile.tag.startswith("v1."):
+    if not ctx.state.profile.enterprise:
         raise errors.not_found()
     premium.require(ctx.state, model.PYTHON_FEATURE, model.PYTHON_FEATURE_NAME)
     ctx.require_superuser()
