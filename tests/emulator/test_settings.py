@@ -27,7 +27,7 @@ def test_put_one_setting_then_read_it(admin, anon):
     resp = admin.get("/api/setting/site-name")
     assert resp.status_code == 200 and resp.text == "Acme Analytics"
     assert setting_info(admin, "site-name")["value"] == "Acme Analytics"
-    assert anon.get("/api/session/properties").json()["site-name"] == "Acme Analytics"
+    assert admin.get("/api/session/properties").json()["site-name"] == "Acme Analytics"
     admin.put("/api/setting/enable-embedding", json={"value": "true"})
     assert admin.get("/api/setting/enable-embedding").json() is True
 
@@ -95,6 +95,24 @@ def test_session_properties_carry_site_uuid_for_a_signed_in_user_only(admin, ano
     assert "site-uuid" not in anon.get("/api/session/properties").json()
 
 
+def test_session_properties_hold_every_setting_the_caller_may_read(admin, anon, emulator):
+    """session/api.clj GET /properties = `user-readable-values-map` of `current-user-readable-visibilities`
+    (settings/models/setting.clj): public ones for anyone, authenticated ones for a signed-in user, admin and
+    settings-manager ones for a superuser; effective values (env vars too); never a sensitive setting."""
+    admin.put("/api/setting/start-of-week", json={"value": "monday"})
+    admin.put("/api/setting/email-smtp-password", json={"value": "hunter22"})
+    emulator.state.extra["env_settings"] = {"check-for-updates": False}
+    new_user(admin, "bob@example.com")
+    seen = {"anonymous": anon.get("/api/session/properties").json(),
+            "user": login(emulator, "bob@example.com").get("/api/session/properties").json(),
+            "admin": admin.get("/api/session/properties").json()}
+    assert all(props["start-of-week"] == "monday" for props in seen.values())  # public
+    assert ["site-uuid" in props for props in seen.values()] == [False, True, True]  # authenticated
+    assert ["site-name" in props for props in seen.values()] == [False, False, True]  # settings-manager
+    assert [props.get("check-for-updates") for props in seen.values()] == [None, None, False]  # admin, from env
+    assert not any("email-smtp-password" in props for props in seen.values())  # sensitive
+
+
 def test_enterprise_settings_cannot_be_written_on_oss(admin):
     resp = admin.put("/api/setting/application-name", json={"value": "Acme BI"})
     assert resp.status_code == 500 and "whitelabel" in resp.json()["message"]
@@ -116,8 +134,9 @@ def test_non_admins(admin, emulator):
     for resp in (bob.get("/api/setting"), bob.put("/api/setting/site-name", json={"value": "x"}),
                  bob.put("/api/setting", json={"site-name": "x"}), bob.get("/api/setting/email-smtp-host")):
         assert resp.status_code == 403 and resp.text == "You don't have permissions to do that."
-    admin.put("/api/setting/site-name", json={"value": "Shared"})
-    assert bob.get("/api/setting/site-name").text == "Shared"
+    admin.put("/api/setting/admin-email", json={"value": "help@example.com"})
+    assert bob.get("/api/setting/admin-email").text == "help@example.com"  # :visibility :authenticated
+    assert bob.get("/api/setting/site-name").status_code == 403  # :visibility :settings-manager
     assert make_client(emulator).get("/api/setting").status_code == 401
 
 

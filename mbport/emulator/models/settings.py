@@ -173,7 +173,8 @@ CATALOGUE: dict[str, Setting] = {s.key: s for s in sorted([*CONTENT_SETTINGS,
     _S("site-locale", "string", "en",
        "The default language for all users across the Metabase UI, system emails, subscriptions, and alerts. "
        "Users can individually override this default language from their own account settings.", "public"),
-    _S("site-name", "string", "Metabase", "The name used for this instance of Metabase.", "authenticated"),
+    # appearance/settings.clj `site-name`: :visibility :settings-manager (an admin's, or a settings manager's).
+    _S("site-name", "string", "Metabase", "The name used for this instance of Metabase.", "settings-manager"),
     _S("site-url", "string", None,
        "This URL is used for things like creating links in emails, auth redirects, and in some embedding "
        "scenarios, so changing it could break functionality or get you locked out of this instance.", "public"),

@@ -5,29 +5,40 @@ from __future__ import annotations
 from .. import errors, premium
 from ..app import NO_CONTENT, SESSION_COOKIE, Ctx, Response
 from ..models import settings, users
+from ..models.versions import minor_version
 from ..router import route
 from ..store import new_uuid
 
 
-def _public_properties(ctx: Ctx) -> dict:
+def _properties(ctx: Ctx) -> dict:
+    """session/api.clj GET /properties: `setting/user-readable-values-map` of `current-user-readable-visibilities`
+    (settings/models/setting.clj): the settings of each visibility the caller may read — public for anyone,
+    authenticated for a signed-in user, settings-manager and admin for a superuser — with their effective values
+    (env vars included), never a sensitive one; then the public settings whose getters compute a value."""
     state = ctx.state
+    readable = {"public"}
+    if ctx.signed_in:
+        readable.add("authenticated")
+        if ctx.is_superuser:
+            readable.update(("settings-manager", "admin"))
+    minor = minor_version(state)
+    props: dict = {s.key: settings.get_value(state, s.key) for s in settings.CATALOGUE.values()
+                   if s.visibility in readable and not s.sensitive and minor >= s.since}
     has_user = len(state.table("user").where(type="personal")) > 0
     token = state.setup_token
     if has_user and not ctx.profile.setup_token_after_setup:
         token = None
-    return {
+    props.update({
         "version": ctx.profile.version,
         "setup-token": token,
         "has-user-setup": has_user,
-        "site-name": settings.get_value(state, "site-name"),
-        "site-locale": settings.get_value(state, "site-locale"),
-        "site-url": settings.get_value(state, "site-url"),
         "token-features": premium.token_features(state),
         "engines": {"sqlite": {"driver-name": "SQLite"}, "h2": {"driver-name": "H2"}, "postgres": {"driver-name": "PostgreSQL"}},
         "password-complexity": {"total": 6, "digit": 1},
         "enable-password-login": True,
         "available-locales": [["en", "English"]],
-    }
+    })
+    return props
 
 
 # server/routes.clj `routes`: served outside the /api context (no session, no setup needed); 503 while the
@@ -39,13 +50,9 @@ def health(ctx: Ctx):
 
 @route("GET", "/api/session/properties", public=True)
 def properties(ctx: Ctx):
-    props = _public_properties(ctx)
-    if ctx.signed_in:  # settings of `:visibility :authenticated` join the public ones for a signed-in user
-        props["transforms-enabled"] = settings.get_value(ctx.state, "transforms-enabled")
-        # system/settings.clj `site-uuid` (:visibility :authenticated): made once, on the instance's first read;
-        # a rebuilt instance at the same URL has another one (mbport's state tells instances apart by it).
-        props["site-uuid"] = settings.get_value(ctx.state, "site-uuid")
-    return props
+    # site-uuid (system/settings.clj, :visibility :authenticated) is made once, on the instance's first read: a
+    # rebuilt instance at the same URL has another one (mbport's state tells instances apart by it).
+    return _properties(ctx)
 
 
 def _new_session(ctx: Ctx, user_id: int) -> Response:
