@@ -5,6 +5,7 @@ releases and editions without them."""
 from __future__ import annotations
 
 from mbport.emulator import Emulator, bootstrap
+from mbport.emulator.profiles import get_profile, with_overrides
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_client
 
 TRANSFORM_KEYS = {"id", "name", "description", "source", "target", "source_type", "source_database_id", "entity_id",
@@ -144,6 +145,17 @@ def test_a_job_is_disabled_and_re_enabled_by_its_put_and_made_active_whatever_th
     assert http.get(f"/api/transform-job/{job['id']}").json()["active"] is False
     assert {j["name"]: j["active"] for j in http.get("/api/transform-job").json()}["J"] is False
     assert http.put(f"/api/transform-job/{job['id']}", json={"active": True}).json()["active"] is True
+
+
+def test_before_0_60_a_job_has_no_active_flag_and_a_put_of_one_changes_nothing():
+    """0.60's migration (060/20260504_transform_job_active.yaml) added the column: a 0.59 job has no such key, and
+    `update-job!` writes only its model's columns."""
+    emu = Emulator(with_overrides(get_profile("0.57"), name="0.59", tag="v0.59.3"), premium_features="all")
+    http = make_client(emu, **{"X-Metabase-Session": bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)})
+    job = http.post("/api/transform-job", json={"name": "J", "schedule": "0 0 * * * ? *"}).json()
+    assert "active" not in job
+    assert "active" not in http.put(f"/api/transform-job/{job['id']}", json={"active": False}).json()
+    assert not any("active" in j for j in http.get("/api/transform-job").json())  # the default jobs too
 
 
 def test_enterprise_0_57_keeps_transforms_under_api_ee_behind_the_transforms_feature():
