@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .capabilities import ProvidesFolders, part_of
+from .diff import display_name, kind_label
 from .display import words
 from .errors import UsageError
 from .refs import REF, address_kind, is_ref
@@ -36,22 +37,33 @@ def _one(registry: Registry, docs: dict[str, dict[str, Any]], sel: str, paths: d
         return {by_path[sel.strip("/").removesuffix(".json")]}
     if sel in docs:  # an address (kind/key), as plan and diff print them
         return {sel}
-    aliases = {alias: k.name for k in registry.kinds.values() for alias in words(k.name).aliases}
+    # The kind words plan and diff print (`setting`, `table`, `membership`) are accepted besides the aliases.
+    aliases = {alias: k.name for k in registry.kinds.values()
+               for alias in (*words(k.name).aliases, kind_label(registry, k.name))}
     kind_text, sep, name = sel.partition(":")
     kind = aliases.get(kind_text, kind_text)
     if not sep and sel:  # an entity id alone
         found = {a for a, d in docs.items() if d.get("entity_id") == sel}
         if found:
             return found
-    if not sep or not name or kind not in registry:
+    if sep and name and kind not in registry:
+        raise UsageError(f"--select {sel!r}: no kind {kind_text!r}",
+                         hint=f"kinds: {', '.join(sorted(registry.kinds))} (or one of them in the singular)")
+    if not sep or not name:
         raise UsageError(f"--select {sel!r}: expected KIND:NAME, an entity id or a tree path, e.g. "
                          "collection:Sales or dashboard:Ops",
                          hint=f"kinds: {', '.join(sorted(registry.kinds))}")
     found = {a for a, d in docs.items() if address_kind(a) == kind
-             and name in (d.get("name"), d.get("email"), d.get("entity_id"), a, a.split("/", 1)[1])}
+             and name in (d.get("name"), d.get("email"), d.get("entity_id"), a, a.split("/", 1)[1],
+                          _printed_name(registry, a, d, docs))}
     if not found:
         raise NotSelected(f"--select {sel!r}: no {kind} named {name!r} {where}")
     return found
+
+
+def _printed_name(registry: Registry, addr: str, doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> str:
+    """The name a plan line gives the object (an alert by its card, a sandbox by group and table)."""
+    return registry[address_kind(addr)].label(doc, docs) or display_name(doc, addr)
 
 
 def with_contents(registry: Registry, docs: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
