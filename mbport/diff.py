@@ -465,6 +465,8 @@ def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str,
             va, vb = a.get(field_name, MISSING), b.get(field_name, MISSING)
             if va == vb:
                 continue
+            if field_name == "archived_directly" and not b.get("archived"):
+                continue  # out of the Trash: "restored from the archive" says it all
             if kind is None:
                 details.append(f"{field_name} changed")
             else:

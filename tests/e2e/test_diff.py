@@ -68,6 +68,14 @@ def lines_of(a, b, *more):
     return run.out.splitlines()
 
 
+def test_a_card_back_from_its_collections_trash_is_restored_not_in_the_trash(pair):
+    """A snapshot taken while a collection was in the Trash (its card archived with it) against one after it came
+    back: the card was restored, nothing more (it read "restored from the archive; in the Trash on its own")."""
+    a, b, _ = pair
+    Edit(a)("cards/company/product-categories.json", lambda d: d.update(archived=True, archived_directly=False))
+    assert "card 'Product categories': restored from the archive" in lines_of(a, b)
+
+
 def test_identical_trees_have_no_differences(pair):
     a, b, _ = pair
     run = mbport("diff", a, b, "--exit-code")
