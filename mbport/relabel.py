@@ -31,13 +31,23 @@ def _aligned_parts(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]
                 yield a, b, i == len(a_parts) - 1
 
 
-def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:
+def entity_id_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str],
+                  tree: dict[str, Any] | None = None) -> dict[str, str]:
     """Target key part → source key part, for every object an import wrote or matched.
 
     Metabase never keeps a client's entity_id, so a tree exported from the target names the same objects
-    with other entity_ids. Aligning the two addresses part by part gives the renaming.
+    with other entity_ids. Aligning the two addresses part by part gives the renaming. An entity id the
+    compared `tree` uses itself is kept: that tree was exported after the import (a later backup of an instance a
+    dashboard was restored into knows it by its new entity id).
     """
-    return {b: a for a, b, _own in _aligned_parts(ids, target_index) if len(b) == ENTITY_ID_LENGTH}
+    renames = {b: a for a, b, _own in _aligned_parts(ids, target_index) if len(b) == ENTITY_ID_LENGTH}
+    if tree and renames:
+        used = set(_ENTITY_ID.findall(orjson.dumps(tree).decode()))
+        renames = {b: a for b, a in renames.items() if b not in used}
+    return renames
+
+
+_ENTITY_ID = re.compile(rf"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{{{ENTITY_ID_LENGTH}}}(?![A-Za-z0-9_-])")
 
 
 def name_map(ids: dict[str, Any], target_index: dict[tuple[str, Any], str]) -> dict[str, str]:

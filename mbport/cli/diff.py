@@ -163,7 +163,7 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
             personal = any(isinstance(doc, dict) and doc.get("personal_owner") for doc in old.values())
             new_label, new, index = stack.enter_context(_live(api, registry, personal))
             if state is not None:  # the instance the tree was imported into: unwritable fields are its own
-                new = without_unwritable(relabel(new, entity_id_map(state.ids, index), registry), registry)
+                new = without_unwritable(relabel(new, entity_id_map(state.ids, index, old), registry), registry)
                 old = without_unwritable(relabel(old, {}, registry), registry)  # set-like lists in the same order
                 renames = name_map(state.ids, index)  # databases the import matched by --map-database
         else:
