@@ -32,9 +32,11 @@ if TYPE_CHECKING:
     from ..plan import Plan
 
 
-def open_tracked(api, tree_dir: Path, state_path: Path | None, **flags) -> Tracked:
+def open_tracked(api, tree_dir: Path, state_path: Path | None, unsound: tuple[str, str] | None = None,
+                 **flags) -> Tracked:
     """The import of TREE_DIR into `api` that the flags describe, its progress shown; a tree `mbport check`
-    would reject is listed problem by problem, then one error."""
+    would reject is listed problem by problem, then one error (`unsound`: what to call a temporary tree, and the
+    hint, instead of a folder that is gone once the command ends)."""
     from ..importing import TreeProblems, load_import_tree, open_import
 
     plugins = loaded_plugins()
@@ -43,7 +45,10 @@ def open_tracked(api, tree_dir: Path, state_path: Path | None, **flags) -> Track
     except TreeProblems as exc:
         for problem in exc.problems:
             out().note(problem)
-        raise
+        if unsound is None:
+            raise
+        raise MbportError(f"{unsound[0]}: {len(exc.problems)} problem(s) in the tree; nothing was written",
+                          hint=unsound[1]) from exc
     options = import_settings(api, tree, state_path, **flags)
     return Tracked(open_import(api, tree, options, registry=plugins), out())
 
@@ -140,7 +145,11 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
         out().result(repo=str(repo_dir), ref=ref, commit=commit.hexsha)
         with connect(url, api_key, username, password, session_token, concurrency, insecure) as api:
             state = state_path or default_state_path(repo_dir, api.url)
-            run = open_tracked(api, tree_dir, state,
+            sha = commit.hexsha[:8]
+            unsound = (f"snapshot {sha} of {repo_dir}",
+                       f"the files named above are the snapshot's (git -C {repo_dir} show {sha}:FILE); restore an "
+                       f"earlier snapshot (mbport log --repo {repo_dir}), or fix the instance and back it up again")
+            run = open_tracked(api, tree_dir, state, unsound,
                                api_keys_file=Path(str(repo_dir).rstrip("/") + ".new-api-keys.json"), **flags)
             planned = plan_and_show(run, dry_run)
             if dry_run:
@@ -197,8 +206,11 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         login(target, "to")
 
         def importer(tree_dir: Path):
-            return open_tracked(target, tree_dir, state, api_keys_file=Path(str(state) + ".new-api-keys.json"),
-                                **flags)
+            unsound = (f"the export of {source.url}",
+                       f"`mbport export --url {source.url} --out DIR` writes the files named above, `mbport check DIR` "
+                       "lists them again; fix them on the source")
+            return open_tracked(target, tree_dir, state, unsound,
+                                api_keys_file=Path(str(state) + ".new-api-keys.json"), **flags)
 
         plugins = loaded_plugins()
         with out().export_progress(len(plugins.kinds), phase="migrate") as progress:

@@ -268,3 +268,26 @@ def test_a_rename_or_a_move_counts_as_one_change(source, tmp_path):
     # the permission file shows the new path beside the collection's id: a reviewer reads the rename there
     grants = git.Repo(repo).git.show("HEAD", "--", "collection-permissions/default.json")
     assert '+      "collection_path": "Company / Sales EMEA"' in grants, grants
+
+
+def delete_dashboard(inst, name: str) -> None:
+    with inst.api() as api:
+        dashboard = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json() if d["name"] == name)
+        api.delete(f"/api/dashboard/{dashboard['id']}").raise_for_status()
+
+
+def test_a_snapshot_check_refuses_names_itself_not_a_temporary_folder(source, instances, tmp_path):
+    """The sample's 'Sales overview' links to 'Customer insights'; deleting the latter leaves a ref the snapshot
+    cannot resolve. The restore's error names the snapshot and its hint a command that works, not the temporary
+    folder it was read into (gone by the time the user reads it)."""
+    repo = tmp_path / "backups"
+    delete_dashboard(source, "Customer insights")
+    assert backup(source, repo).code == 3
+    sha = git.Repo(repo).head.commit.hexsha[:8]
+    target = instances.add("target")
+    run = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", "--url", target.url,
+                 "--session-token", target.session)
+    assert run.code == 1 and "Traceback" not in run.err
+    assert "dashboards/missing-id-" in run.err  # the problem itself, with its file
+    assert "mbport-restore-" not in run.err, run.err
+    assert f"Error: snapshot {sha} of {repo}: 1 problem(s) in the tree; nothing was written" in run.err

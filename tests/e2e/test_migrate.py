@@ -98,3 +98,18 @@ def test_migrate_with_a_database_mapping(pair, tmp_path):
     assert names == ["Finance", "Sample Database", "Warehouse B"]
     bad = mbport(*migrate_args(source, target, "--map-database", "no-equals-sign", "--dry-run"))
     assert bad.code == 2 and "SRC=DST" in bad.err
+
+
+def test_a_source_export_check_refuses_names_the_source_not_a_temporary_folder(pair, tmp_path):
+    """A source whose dashboard links to a deleted one: the migration's error names the source and how to see
+    the problem again, not the temporary tree (deleted by then)."""
+    source, target = pair
+    with source.api() as api:
+        dashboard = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json()
+                         if d["name"] == "Customer insights")
+        api.delete(f"/api/dashboard/{dashboard['id']}").raise_for_status()
+    run = mbport(*migrate_args(source, target, "--dry-run"))
+    assert run.code == 1 and "Traceback" not in run.err
+    assert "dashboards/missing-id-" in run.err
+    assert "mbport-migrate-" not in run.err, run.err
+    assert f"Error: the export of {source.url}: 1 problem(s) in the tree; nothing was written" in run.err
