@@ -89,7 +89,8 @@ def emulator() -> None:
 @emulator.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--profile", default=None, help="Metabase version to imitate (see `mbport emulator --help`: 0.50, 0.54, 0.56, 0.61, 0.63, 0.65).")
+@click.option("--profile", default=None, help="Metabase version to imitate: 0.50, 0.54, 0.56, 0.57, 0.61, 0.62, 0.63, "
+              "0.64, 0.65 (README: Supported Metabase versions).")
 @click.option("--seed", default=None, help="Load a seed instance: a built-in name or a seed file.")
 @click.option("--admin-email", default="admin@example.com", show_default=True)
 @click.option("--admin-password", default=None, help="Set up the instance with this admin password.")
@@ -103,10 +104,9 @@ def emulator() -> None:
               help="Serve at most this many requests at once, the rest wait (like Metabase's thread pool).")
 @click.option("--premium-features", default=None, metavar="LIST",
               help="Imitate an Enterprise build with a token that has these features (comma-separated: "
-                   "advanced_permissions, ai_controls, cache_granular_controls, content_verification, official_collections, "
-                   "sandboxes, "
-                   "whitelabel; or 'all'). "
-                   "Default: none (OSS).")
+                   "advanced_permissions, ai_controls, cache_granular_controls, content_verification, library, "
+                   "official_collections, sandboxes, tenants, transforms, transforms-basic, transforms-python, "
+                   "whitelabel; or 'all'). Default: none (OSS).")
 @click.option("--base-path", default="", metavar="PATH",
               help="Serve under this path, like a Metabase behind a proxy at https://example.com/metabase "
                    "(--base-path /metabase); other paths answer the proxy's 404.")

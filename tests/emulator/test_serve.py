@@ -212,3 +212,20 @@ def test_a_kill_before_the_loop_runs_the_server_leaves_no_unawaited_coroutine(mo
             server_module.serve(Emulator(), port=free_port())
         gc.collect()
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+def test_serve_help_names_every_profile_and_premium_feature():
+    """`--profile` and `--premium-features` list what the emulator has (the help named 6 of 9 profiles, 7 of 12
+    features, and sent the reader to `mbport emulator --help`, which lists neither)."""
+    from click.testing import CliRunner
+
+    from mbport.cli import cli
+    from mbport.emulator import premium
+    from mbport.emulator.profiles import PROFILES
+
+    text = " ".join(CliRunner().invoke(cli, ["emulator", "serve", "--help"], terminal_width=400).output.split())
+    profile_help = text.split("--profile TEXT", 1)[1].split("--seed", 1)[0]
+    assert all(name in profile_help for name in PROFILES), profile_help
+    assert "mbport emulator --help" not in profile_help
+    features_help = text.split("--premium-features LIST", 1)[1].split("--base-path", 1)[0]
+    assert all(name in features_help for name in premium.FEATURES), features_help
