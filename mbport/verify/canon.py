@@ -193,7 +193,7 @@ class Difference:
     def line(self) -> str:
         if self.text:
             return f"{self.name}: {self.text}"
-        where = f"{self.name}: {words(self.path)}" if self.path else self.name
+        where = f"{self.name}: {words(self.path, self.kind)}" if self.path else self.name
         if self.change == "changed":
             return f"{where}: {short(self.source)} → {short(self.target)}"
         if self.change in ("missing on target", "only on target") and self.path:
@@ -216,9 +216,10 @@ SEP = "\x1f"  # between the parts of a difference's path (identities such as "ta
 _NAMED_PATHS = NAMED_MAPS | {"graph"}
 
 
-def words(path: str) -> str:
-    """A field path in an admin's words: `display` → visualization, `dimensions` → remapping, and a dashcard or
-    database named by its identity: `dashcard card 'X' at row 0, col 0: visualization settings.click behaviour`."""
+def words(path: str, kind: str = "") -> str:
+    """A field path in an admin's words: `display` → visualization, a field's `dimensions` → remapping, and a
+    dashcard or database named by its identity: `dashcard card 'X' at row 0, col 0: visualization settings.click
+    behaviour`."""
     parts, i = path.split(SEP), 0
     segments: list[str] = []
     current: list[str] = []
@@ -232,7 +233,8 @@ def words(path: str) -> str:
             i += 2
             continue
         base = part.split("[", 1)[0]
-        current.append(WORDS.get(base, base) + part[len(base):])
+        said = base if base == "dimensions" and kind != "fields" else WORDS.get(base, base)  # a metric's are its own
+        current.append(said + part[len(base):])
         i += 1
     if current:
         segments.append(".".join(current))

@@ -50,3 +50,14 @@ def test_an_unknown_field_and_an_unclassified_integer_are_reported():
 def test_every_volatile_field_says_why():
     reasons = list(VOLATILE.values()) + [r for kind in VOLATILE_IN.values() for r in kind.values()]
     assert all(isinstance(r, str) and len(r) > 10 for r in reasons)
+
+
+def test_a_fields_dimensions_read_as_its_remapping_a_cards_as_dimensions():
+    """A field's `dimensions` are its remapping; a metric card's are its dimensions (0.60+), which verify called a
+    "remapping" too."""
+    from mbport.verify.canon import Difference
+
+    field = Difference("fields", "field 'orders.product_id'", "dimensions", [1], None, "missing on target")
+    card = Difference("cards", "card 'Total fare'", "dimensions", [1], None, "missing on target")
+    assert field.line().startswith("field 'orders.product_id': remapping: ")
+    assert card.line().startswith("card 'Total fare': dimensions: "), card.line()

@@ -29,7 +29,7 @@ NEWER_ONLY = {  # what a >= 0.59 server adds on its own to content that came fro
     # The tenants setting (0.58+) exists on the newer server only.
     "setting 'use-tenants' only in target",
 }
-METRIC_DIMENSIONS = "card 'Total revenue': remapping: …"  # 0.60+ persist a metric card's dimensions (older sources have none)
+METRIC_DIMENSIONS = "card 'Total revenue': dimensions: …"  # 0.60+ persist a metric card's dimensions (older sources have none)
 LEGACY_METRICS_AS_CARDS = {  # no release after 0.50 has legacy metrics; --legacy-metrics-as-cards made cards
     "legacy metric 'Average discount' only in source", "legacy metric 'Revenue' only in source",
     "card 'Average discount' only in target", "card 'Revenue' only in target",
@@ -57,7 +57,7 @@ DOWNGRADE_0_50 = {
     *(f"data permissions of group 'Administrators': database '{db}': transforms: yes missing on target"
       for db in ("Finance", "Sample Database", "Shop Warehouse")),
     "table 'reviews': data_layer: hidden missing on target", "setting 'use-tenants' only in source",
-    "card 'Total revenue': remapping: …",
+    "card 'Total revenue': dimensions: …",
 }
 VERSION_CAUSED: dict[tuple[str, str], set[str]] = {
     ("0.50", "0.63"): NEWER_ONLY | LEGACY_METRICS_AS_CARDS | {METRIC_DIMENSIONS},
