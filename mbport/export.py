@@ -661,4 +661,5 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
         files[paths[addr]] = content if staged_doc is doc and staged_path == paths[addr] else tree.dumps(doc)
     files[tree.MANIFEST] = tree.dumps(manifest)
     writer.commit(files)
-    return ExportResult(docs, paths, counts, ctx.warnings, version, extras, getattr(api, "request_count", 0), ctx.index)
+    warnings = list(dict.fromkeys(ctx.warnings))  # one line per doc and dangling id, however often the doc holds it
+    return ExportResult(docs, paths, counts, warnings, version, extras, getattr(api, "request_count", 0), ctx.index)

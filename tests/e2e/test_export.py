@@ -356,3 +356,18 @@ def test_an_export_that_fails_after_staging_files_leaves_the_tree_as_it_was(seed
     assert files_of(out) == before and not (out / ".mbport-staging").exists()
     assert not staged_into_new.exists()
     assert staged, "files were staged before the export failed"
+
+
+def test_a_dashboard_linking_twice_to_a_deleted_one_warns_once(registry, tmp_path):
+    """'Sales overview' links to 'Customer insights' by a click behaviour and by a link card: once that dashboard is
+    deleted, the export says so once per doc and id, not once per place (the same line came twice)."""
+    from mbport.client import MetabaseClient
+    from tests.conftest import seeded_emulator
+
+    emu, session = seeded_emulator("sample")
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        gone = next(d for d in api.get("/api/dashboard/", params={"f": "all"}) if d["name"] == "Customer insights")
+        api.delete(f"/api/dashboard/{gone['id']}")
+        warnings = run_export(api, registry, tmp_path / "tree").warnings
+    about = [w for w in warnings if f"refers to dashboards id {gone['id']}," in w]
+    assert len(about) == 1, warnings
