@@ -268,10 +268,16 @@ class Planner(Matcher):
                                                    if a != owner and addr in self.doc_refs(a, d)})
             problems.append(f"{addr}: not found on the target ({where}); {self.kind(owner).name} are never created"
                             + (f"; it breaks {', '.join(self._labelled(b) for b in broken)}" if broken else ""))
+        # An object the tree holds under another address (deleted and restored on the source: a new entity id the
+        # import matched to the same target object by name) is not pruned with its old address.
+        held = {(address_kind(a), self.ids[a]) for a in self.tree.docs
+                if self.options.prune and isinstance(self.ids.get(a), int | str)}
         for addr in sorted(self.state.created - set(self.tree.docs)):
             if scope is None and self.options.prune and self.registry.known_kind(address_kind(addr)) \
                     and not isinstance(self.kind(addr), caps.NeverPruned):  # a selective import prunes nothing
                 tid = self.state.ids.get(addr)
+                if isinstance(tid, int | str) and (address_kind(addr), tid) in held:
+                    continue
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
                 if raw is not None and caps.made_by_metabase(self.kind(addr), raw):
                     continue  # Metabase's own: archived with its owner (a tenant's deactivation), or never

@@ -149,3 +149,27 @@ def test_alert_files_are_named_by_their_card_and_older_trees_still_load(world, i
         target.write_text(json.dumps(doc))
     assert mbport("check", old).code == 0
     assert mbport("diff", world["tree"], old, "--exit-code").code == 0
+
+
+def test_prune_leaves_an_object_the_tree_still_holds_under_a_new_entity_id(world, instances, tmp_path):
+    """A dashboard deleted and restored on the source gets a new entity id; the next import matches it to the same
+    target dashboard by name, so the state holds both addresses for one id. --prune archived that dashboard (the
+    old address is no longer in the tree), and with it its subscription."""
+    target = instances.add("pruning-renewed")
+    tree = tmp_path / "tree"
+    shutil.copytree(world["tree"], tree)
+    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
+    assert mbport("import", tree, *conn).code == 0
+    path = next(p for p in (tree / "dashboards").rglob("*.json") if json.loads(p.read_text())["name"] == "Sales overview")
+    old_eid, new_eid = json.loads(path.read_text())["entity_id"], "RenewedSalesOverview1"
+    for p in tree.rglob("*.json"):  # the next export: the same dashboard under its new entity id, refs included
+        p.write_text(p.read_text().replace(old_eid, new_eid))
+    again = mbport("import", tree, *conn)
+    assert again.code == 0 and "+ dashboard 'Sales overview'" not in again.out, again.out
+    pruned = mbport("import", tree, *conn, "--prune")
+    assert pruned.code == 0, pruned.err
+    assert "- dashboard 'Sales overview'" not in pruned.out and "- subscription" not in pruned.out, pruned.out
+    with target.api() as api:
+        live = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json() if d["name"] == "Sales overview")
+        assert not live["archived"]
+        assert [p for p in api.get("/api/pulse").json() if p["dashboard_id"] == live["id"]]
