@@ -39,6 +39,9 @@ class ExportResult:
     warnings: list[str]
     source_version: str | None
     selected_extra: list[str] = field(default_factory=list)  # addresses pulled in as dependencies
+    # what a listing held back (a personal collection's content, without include_personal) and exported content
+    # uses, taken along so that the tree holds every object it refers to: address → its label
+    taken_along: dict[str, str] = field(default_factory=dict)
     requests: int = 0
     index: dict[tuple[str, Any], str] = field(default_factory=dict)  # (kind, source id) → address
 
@@ -286,6 +289,25 @@ def fetch_unlisted(api, registry: Registry, ctx: ExportContext) -> bool:
     for kind, raw in found:
         ctx.raw.setdefault(kind, []).append(raw)
     return bool(found)
+
+
+def take_along(api, registry: Registry, ctx: ExportContext, taken: list[tuple[str, Any]]) -> bool:
+    """Take along the held-back objects (kindutil.hold_back: personal collections and their content, without
+    include_personal) that refs point at (a team dashboard showing a question its author keeps in their personal
+    collection), details fetched where the kind's listing lacks them; True if any was. Their own refs (the
+    personal collection, its parents, another personal question) are taken along the next round, so the tree
+    refers to nothing it lacks and `check` accepts it."""
+    wanted = sorted((key for key in ctx.missing if key in ctx.held_back), key=str)
+    raws = [ctx.held_back.pop(key) for key in wanted]
+
+    def detail(item: tuple[tuple[str, Any], dict[str, Any]]) -> dict[str, Any]:
+        kind = registry[item[0][0]]
+        return kind.fetch(api, item[1]) if isinstance(kind, FetchesDetail) and needs_fetch(kind, item[1]) else item[1]
+
+    for key, raw in zip(wanted, api.map(detail, list(zip(wanted, raws, strict=True))), strict=True):
+        ctx.raw.setdefault(key[0], []).append(raw)
+        taken.append(key)
+    return bool(wanted)
 
 
 def _normalize_again(registry: Registry, ctx: ExportContext, listed_warnings: int) -> dict[str, dict[str, Any]]:
@@ -640,8 +662,9 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
         # A cached detail pointed at something gone (a card deleted with its dashcards, which does not touch
         # the dashboard's list row): it was fetched again, so build the docs again from scratch.
         docs = _normalize_again(registry, ctx, listed_warnings)
-    for _ in range(UNLISTED_ROUNDS):
-        if not fetch_unlisted(api, registry, ctx):
+    taken: list[tuple[str, Any]] = []
+    for _ in range(UNLISTED_ROUNDS + len(ctx.held_back)):
+        if not (fetch_unlisted(api, registry, ctx) | take_along(api, registry, ctx, taken)):
             break
         docs = _normalize_again(registry, ctx, listed_warnings)
     docs = {a: d for a, d in docs.items() if address_kind(a) in names or selection is not None}
@@ -662,4 +685,7 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
     files[tree.MANIFEST] = tree.dumps(manifest)
     writer.commit(files)
     warnings = list(dict.fromkeys(ctx.warnings))  # one line per doc and dangling id, however often the doc holds it
-    return ExportResult(docs, paths, counts, warnings, version, extras, getattr(api, "request_count", 0), ctx.index)
+    along = {a: registry[address_kind(a)].label(docs[a], docs) or a for key in taken
+             if (a := ctx.index.get(key)) is not None and a in docs}
+    return ExportResult(docs, paths, counts, warnings, version, extras, dict(sorted(along.items())),
+                        getattr(api, "request_count", 0), ctx.index)

@@ -49,6 +49,9 @@ class ExportContext:
     from_cache: set[tuple[str, Any]] = field(default_factory=set)
     # (kind, id) → why a kind's listing left that object out (kindutil.in_exported_collection): a ref to it says so
     left_out: dict[tuple[str, Any], str] = field(default_factory=dict)
+    # (kind, id) → the raw object a listing held back (kindutil.hold_back: a personal collection and what it holds,
+    # without include_personal): taken along after all when exported content refers to it (export.take_along)
+    held_back: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""

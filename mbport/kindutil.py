@@ -80,9 +80,16 @@ LEFT_OUT_WITH_ITS_COLLECTION = ("which is in a collection this export leaves out
                                 "export --include-personal takes it along)")
 
 
+def hold_back(ctx: ExportContext, kind: str, raw: dict[str, Any]) -> None:
+    """A listed object this export leaves out unless exported content refers to it (a personal collection, without
+    include_personal): a ref to it takes it along (export.take_along) instead of dangling."""
+    ctx.held_back[(kind, raw["id"])] = raw
+
+
 def in_exported_collection(raw: dict[str, Any], ctx: ExportContext, kind: str | None = None) -> bool:
     """Whether content sits in the root or in an exported collection (personal ones only with include_personal).
-    Given its `kind`, content left out is noted in `ctx.left_out`, so that a ref to it says why it is missing."""
+    Given its `kind`, content left out is noted in `ctx.left_out`, so that a ref to it says why it is missing, and
+    held back when its collection is (`hold_back`: taken along if exported content uses it)."""
     cid = raw.get("collection_id")
     if cid is None:
         return True
@@ -92,6 +99,8 @@ def in_exported_collection(raw: dict[str, Any], ctx: ExportContext, kind: str | 
             return True
         if kind is not None and raw.get("id") is not None:
             ctx.left_out[(kind, raw["id"])] = LEFT_OUT_WITH_ITS_COLLECTION
+            if ("collections", cid) in ctx.held_back:
+                hold_back(ctx, kind, raw)
         return False
     # No collections kind installed: fall back on the hydrated collection's own flag.
     hydrated = raw.get("collection")

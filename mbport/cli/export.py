@@ -53,13 +53,18 @@ def export(url, api_key, username, password, session_token, concurrency, insecur
                                 cache=not no_cache)
     for warning in result.warnings:
         report.warning(warning)
+    if result.taken_along:
+        along = [f"{label} ({addr})" for addr, label in result.taken_along.items()]
+        report.note(f"Took along {len(along)} object(s) from personal collections that shared content uses "
+                    "(--include-personal takes them all): " + ", ".join(along[:10]) + (" ..." if len(along) > 10 else ""))
     if result.selected_extra:
         report.note(f"Pulled in {len(result.selected_extra)} dependencies of the selection: "
                     + ", ".join(result.selected_extra[:10]) + (" ..." if len(result.selected_extra) > 10 else ""))
     counts = ", ".join(f"{k} {n}" for k, n in sorted(result.counts.items()))
     report.line(f"Exported {sum(result.counts.values())} objects to {out} ({counts}); {result.requests} requests.")
     report.result(out=str(out), objects=sum(result.counts.values()), counts=dict(sorted(result.counts.items())),
-                  requests=result.requests, selected_extra=result.selected_extra, metabase=result.source_version)
+                  requests=result.requests, selected_extra=result.selected_extra, taken_along=sorted(result.taken_along),
+                  metabase=result.source_version)
     if result.exit_code:
         sys.exit(result.exit_code)
 

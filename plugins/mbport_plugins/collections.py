@@ -9,7 +9,7 @@ from mbport.api import (ARCHIVE_STAGE, ARCHIVED, PERSONAL_FOLDER, SHARED_TENANT_
                         TENANT_NAMESPACE, TENANT_ROOT_TYPE, TENANTS_FOLDER, TRANSFORMS_FOLDER,
                         CollectionCascade, ExportContext, Kind, MadeByMetabase, MatchesByCode, MbportError,
                         Needs, PathContext, PathHint, ProvidesFolders, StagedWrites, WriteRequest,
-                        archived_with_container, common, copy, ensure_tenants_on, get_each, has_tenants, ref,
+                        archived_with_container, common, copy, ensure_tenants_on, get_each, has_tenants, hold_back, ref,
                         skip, skips)
 
 # The Library (Data Studio, Enterprise `library` feature, 0.59+): a root collection POST /api/ee/library makes with
@@ -83,9 +83,12 @@ class Collections(StagedWrites, ProvidesFolders, CollectionCascade, MatchesByCod
         for raw in rows:
             if raw.get("type") == TENANT_ROOT_TYPE:  # the raw collection does not say whose it is
                 raw["tenant_id"] = owners.get(raw["id"])
-        if not include_personal:
+        if not include_personal:  # held back: taken along where shared content uses what they hold
             personal = {r["id"] for r in rows if r.get("personal_owner_id")}
-            rows = [r for r in rows if r["id"] not in personal and not (set(_ancestors(r)) & personal)]
+            for raw in rows:
+                if raw["id"] in personal or set(_ancestors(raw)) & personal:
+                    hold_back(ctx, self.name, raw)
+            rows = [r for r in rows if (self.name, r["id"]) not in ctx.held_back]
         return sorted(rows, key=lambda r: r["id"])
 
     def path(self, doc, folders: PathContext) -> PathHint:

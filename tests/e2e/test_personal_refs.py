@@ -1,33 +1,85 @@
 """Shared content using a question from someone's personal collection (a common sight: a team dashboard showing a
-question its author kept in their own collection), exported without --include-personal: the export cannot hold that
-question, and its warning says why and what takes it along (it said the question did not exist)."""
+question its author kept in their own collection), exported without --include-personal: the export takes that
+question along, with the personal collection (and sub-collection) it sits in, and says so, so that the tree holds
+every object it refers to and `check` accepts it; the rest of the personal collections stay out. (The export warned
+about a ref the tree lacked, and `check` refused the tree.) Judged by what a fresh target holds after the import."""
 
 from __future__ import annotations
 
-from mbport.check import check
+from mbport.check import check, load_tree
 from mbport.client import MetabaseClient
+from mbport.engine import Importer
 from mbport.export import run_export
-from tests.conftest import seeded_emulator
+from mbport.state import State
+from tests.conftest import seeded_emulator, seeded_instance
+from tests.e2e.instances import mbport, routed_instances
 
 
-def _shared_dashboard_on_a_personal_question(emu, session) -> str:
+def _team_board_on(api: MetabaseClient, card_name: str) -> None:
+    card = next(c for c in api.get("/api/card", params={"f": "all"}) if c["name"] == card_name)
+    dashboard = api.post("/api/dashboard", json={"name": "Team board"})
+    api.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
+        {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
+
+
+def _board(api: MetabaseClient) -> list[tuple[str, str | None]]:
+    """(card name, email of the owner of the personal collection it sits in, else None) per dashcard of Team board."""
+    users = {u["id"]: u["email"] for u in api.get("/api/user")["data"]}
+    collections = {c["id"]: c for c in api.get("/api/collection") if isinstance(c.get("id"), int)}
+
+    def owner(cid):
+        coll = collections.get(cid) or {}
+        ancestors = [int(a) for a in (coll.get("location") or "/").strip("/").split("/") if a]
+        root = collections.get(ancestors[0]) if ancestors else coll
+        return users.get((root or {}).get("personal_owner_id"))
+
+    dash = next(d for d in api.get("/api/dashboard") if d["name"] == "Team board")
+    out = []
+    for dc in api.get(f"/api/dashboard/{dash['id']}")["dashcards"]:
+        card = api.get(f"/api/card/{dc['card_id']}")
+        out.append((card["name"], owner(card.get("collection_id"))))
+    return out
+
+
+def test_a_personal_question_shared_content_uses_is_taken_along_and_the_tree_imports(registry, tmp_path):
+    emu, source = seeded_instance("handmade")
+    _team_board_on(source, "Rita's order count")  # in Rita's drafts, a sub-collection of her personal collection
+    shared = run_export(source, registry, tmp_path / "shared")
+    assert shared.warnings == []
+    assert sorted(shared.taken_along.values()) == ["Rita Reporter's Personal Collection", "Rita's drafts",
+                                                   "Rita's order count"], shared.taken_along
+    assert check(tmp_path / "shared", registry) == []
+    personal = sorted(p.relative_to(tmp_path / "shared").as_posix()
+                      for p in (tmp_path / "shared").rglob("*.json") if "@personal" in p.as_posix())
+    assert personal and all("rita-handmade-example" in p for p in personal), personal  # nothing of Tom's
+    assert not any("big-customers" in p for p in personal)  # nor what no shared content uses
+    _, target = seeded_instance()
+    imp = Importer(target, registry, load_tree(tmp_path / "shared", registry),
+                   State.load(tmp_path / "state.json", target.url), {})
+    plan = imp.plan()
+    assert plan.problems == []
+    assert imp.apply(plan).failed == {}
+    assert _board(target) == _board(source) == [("Rita's order count", "rita@handmade.example")]
+
+
+def test_with_include_personal_nothing_is_taken_along(registry, tmp_path):
+    emu, session = seeded_emulator("handmade", sqlite_actions=True)
     with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
-        personal = {c["id"] for c in api.get("/api/collection") if c.get("personal_owner_id")}
-        card = next(c for c in api.get("/api/card", params={"f": "all"}) if c.get("collection_id") in personal)
-        dashboard = api.post("/api/dashboard", json={"name": "Team board"})
+        _team_board_on(api, "Rita's order count")
+        everything = run_export(api, registry, tmp_path / "all", options={"include_personal": True})
+    assert everything.warnings == [] and everything.taken_along == {}
+    assert check(tmp_path / "all", registry) == []
+
+
+def test_export_says_what_it_took_along_and_check_accepts_the_tree(monkeypatch, tmp_path):
+    source = routed_instances(monkeypatch).add("source", seed="handmade")
+    with source.api() as api:
+        card = next(c for c in api.get("/api/card", params={"f": "all"}).json() if c["name"] == "Rita's order count")
+        dashboard = api.post("/api/dashboard", json={"name": "Team board"}).json()
         api.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
             {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
-        return card["id"]
-
-
-def test_a_ref_to_a_personal_question_names_the_flag_that_takes_it_along(registry, tmp_path):
-    emu, session = seeded_emulator("sample")
-    card_id = _shared_dashboard_on_a_personal_question(emu, session)
-    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
-        without = run_export(api, registry, tmp_path / "shared")
-        with_personal = run_export(api, registry, tmp_path / "all", options={"include_personal": True})
-    about = [w for w in without.warnings if f"refers to cards id {card_id}," in w]
-    assert len(about) == 1 and "personal collection" in about[0] and "--include-personal" in about[0], without.warnings
-    assert check(tmp_path / "shared", registry)  # the tree lacks it: check says so before any import
-    assert not [w for w in with_personal.warnings if f"cards id {card_id}" in w]
-    assert check(tmp_path / "all", registry) == []
+    run = mbport("export", "--url", source.url, "--session-token", source.session, "--out", tmp_path / "tree")
+    assert run.code == 0, run.err
+    assert "Took along 3 object(s) from personal collections that shared content uses" in run.err, run.err
+    assert "Rita's order count (cards/" in run.err and "Rita's drafts (collections/" in run.err, run.err
+    assert mbport("check", tmp_path / "tree").code == 0
