@@ -392,12 +392,19 @@ class MadeByMetabase(Kind):
         return True
 
 
+def archived_already(kind: Kind, raw: dict[str, Any]) -> bool:
+    """Whether a target object is already as `--prune` leaves it (`Kind.archived_when`: archived, deactivated)."""
+    return kind.archived_when is not None and all(raw.get(k) == v for k, v in kind.archived_when.items())
+
+
 def made_by_metabase(kind: Kind, obj: dict[str, Any], docs: dict[str, dict[str, Any]] | None = None) -> bool:
     return isinstance(kind, MadeByMetabase) and kind.made_by_metabase(obj, docs or {})
 
 
 class DeletedOnPrune(Kind):
     """Objects Metabase has no archive for (a glossary entry, a transform): `--prune` deletes them."""
+
+    archived_when = None
 
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.delete(f"{self.endpoint}/{target_id}")

@@ -256,6 +256,10 @@ class Kind:
     def archive(self, api: MetabaseClient, target_id: Any) -> None:
         api.put(f"{self.endpoint}/{target_id}", json={"archived": True})
 
+    # The raw fields of a target object that `archive` has left as it leaves it (archived, deactivated): --prune lists
+    # and writes nothing for such an object. None: `archive` deletes, so any object still there is pruned.
+    archived_when: ClassVar[dict[str, Any] | None] = {"archived": True}
+
     def comparable(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The part of a doc that plan compares with the target's (identity fields differ by instance)."""
         # entity_id: each instance makes its own; unwritable fields: plan names them instead (Plan.unrestorable)

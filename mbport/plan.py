@@ -281,6 +281,8 @@ class Planner(Matcher):
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
                 if raw is not None and caps.made_by_metabase(self.kind(addr), raw):
                     continue  # Metabase's own: archived with its owner (a tenant's deactivation), or never
+                if raw is not None and caps.archived_already(self.kind(addr), raw):
+                    continue  # archived (deactivated) on the target already: apply would write it again
                 name = (self.kind(addr).label(raw) if raw else None) or split_address(addr)[1][-1]
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)

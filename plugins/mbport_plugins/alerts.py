@@ -255,6 +255,8 @@ class Alerts(StagedWrites, VersionNotes, Requires, OrdersWrites, PartOf, Matches
         current = req.target.find(self.name, req.target_id) or {}
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=self._body(req.api, req.payload, req.doc, current))
 
+    archived_when = {"active": False}  # before 0.54 too: the crossing reads `archived` as `active`
+
     def archive(self, api, target_id):
         if api.version < NOTIFICATIONS_SINCE:
             api.put(f"/api/alert/{target_id}", json={"archived": True})

@@ -131,5 +131,7 @@ class Channels(Requires, Kind):
             body["name"] = current.get("name")  # still deactivated: it keeps the name Metabase gave it
         return req.api.put(f"{self.endpoint}/{req.target_id}", json=body)
 
+    archived_when = {"active": False}
+
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"active": False})

@@ -33,5 +33,7 @@ class Tenants(Requires, Kind):
         ensure_tenants_on(req.api)
         return super().create(req)
 
+    archived_when = {"is_active": False}
+
     def archive(self, api, target_id):
         api.put(f"{self.endpoint}/{target_id}", json={"is_active": False})  # tenants are deactivated, not deleted

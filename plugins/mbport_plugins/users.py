@@ -96,5 +96,7 @@ class Users(Kind):
             req.api.delete(f"{self.endpoint}/{req.target_id}")
         return raw
 
+    archived_when = {"is_active": False}
+
     def archive(self, api, target_id):
         api.delete(f"{self.endpoint}/{target_id}")  # Metabase deactivates; users are never deleted
