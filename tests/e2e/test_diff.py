@@ -413,3 +413,28 @@ def test_collection_grants_show_the_collection_path_and_trees_without_it_still_w
     again = mbport("plan", exported, *conn, "--state", default_state_path(old, target.url), "--with-api-keys",
                    "--detailed-exitcode")
     assert again.code == 0, again.out  # the tree with paths asks for nothing more: the same grants were written
+
+
+def test_archiving_and_restoring_a_collection_is_no_permission_change(instances, tmp_path):
+    """Backups before and after someone archives a collection, and after they restore it: the collection and its
+    contents are archived (restored), and no group's grants changed, though Metabase's collection graph leaves an
+    archived collection out (api-surface §22); a restored item is no longer said to be in the Trash."""
+    source = instances.add("archiving", seed="sample")
+    repo = tmp_path / "repo"
+    conn = ["--url", source.url, "--session-token", source.session]
+    assert mbport("backup", *conn, "--repo", repo).code == 0
+    with source.api() as api:
+        marketing = next(c for c in api.get("/api/collection").json() if c["name"] == "Marketing")
+        api.put(f"/api/collection/{marketing['id']}", json={"archived": True}).raise_for_status()
+        assert mbport("backup", *conn, "--repo", repo).code == 0
+        api.put(f"/api/collection/{marketing['id']}", json={"archived": False}).raise_for_status()
+    assert mbport("backup", *conn, "--repo", repo).code == 0
+    archived = lines_of(f"{repo}@HEAD~2", f"{repo}@HEAD~1")
+    restored = lines_of(f"{repo}@HEAD~1", f"{repo}@HEAD")
+    assert "collection 'Marketing': archived" in archived and "collection 'Marketing': restored from the archive" \
+        in restored
+    for line in archived + restored:
+        assert not line.startswith("collection-permission"), line
+        assert "in the Trash" not in line or line in archived, line
+    assert "card 'Orders per customer': archived; in the Trash with its collection" in archived
+    assert "card 'Orders per customer': restored from the archive" in restored
