@@ -53,6 +53,10 @@ class Applier(ImportState):
         if plan.problems:
             raise MbportError(f"{len(plan.problems)} problem(s) found before writing anything:\n  "
                               + "\n  ".join(plan.problems))
+        if plan.read is not None and plan.read is not self.read:
+            raise MbportError("this plan was made before this import's last apply (or its last plan): the target "
+                              "may hold other objects now; nothing was written", hint="plan again and apply that plan")
+        self.read = object()  # what this apply writes makes every plan made so far stale
         with self.state.claimed():  # one import per state at a time, and none on a plan older than the state
             return self._apply_claimed(plan, progress)
 

@@ -43,19 +43,32 @@ class Importer(Planner, Applier):
         # A selective import: the selected addresses (a collection with its contents); None: the whole tree.
         self.selected = (resolve_selection(registry, tree.docs, self.options.select, tree.paths, "in the tree")
                          if self.options.select else None)
+        self.read_progress = None  # export.Progress of reading the target (a display sets it)
+        self.lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        # What a plan changes of the tree and the options (a selection's narrowed graphs, the database settings the
+        # content needs): each plan starts again from these.
+        self._docs, self._options = dict(tree.docs), self.options
+        self.read: object | None = None
+        self.begin_read()
+        self.graph = self.build_graph()
+
+    def begin_read(self) -> None:
+        """Forget what an earlier plan read of the target and found or made there (each plan reads it again: a plan
+        made after an apply sees what that apply wrote); a plan made before stays stale (`Plan.read`, apply refuses)."""
+        self.tree.docs.clear()
+        self.tree.docs.update(self._docs)
+        self.options = self._options
         self.ids: dict[str, Any] = {}
         self.matched_raw: dict[str, dict[str, Any]] = {}
         self.current_docs: dict[str, dict[str, Any]] = {}  # plan: matched target objects, normalized like the tree
-        self.target = Target(api, registry, self.options, loader=self._load_kind)
-        self.read_progress = None  # export.Progress of reading the target (a display sets it)
-        self.lock = threading.Lock()
+        self.target = Target(self.api, self.registry, self.options, loader=self._load_kind)
         self._created: dict[str, int] = {}  # kind → objects created so far (for _locate_after_sync)
         self._synced_reads: dict[str, tuple[int, ...]] = {}
         self.unsupported: dict[str, str] = {}  # plan: docs the target cannot hold → why
         self.partial: dict[str, dict[str, str]] = {}  # plan: docs the target holds only in part → part → why
-        self._sync_lock = threading.Lock()
         self.recheck: set[str] = set()  # matched docs a cascade of this apply may change: found again before writing
-        self.graph = self.build_graph()
+        self.read = object()  # this read of the target: the plan made from it carries it
 
     # ------------------------------------------------------------------ graph
     def build_graph(self) -> nx.DiGraph:

@@ -38,6 +38,7 @@ class ImportState:
     read_progress: Any  # export.Progress of reading the target (a display sets it)
     lock: threading.Lock
     pairings: list[str]  # match: docs paired by order with target objects sharing their natural key
+    read: object | None  # this import's current read of the target (a plan carries the one it was made from)
     unsupported: dict[str, str]  # plan: docs the target cannot hold → why
     partial: dict[str, dict[str, str]]  # plan: docs the target holds only in part → part → why
     recheck: set[str]  # matched docs a cascade of this apply may change: found again before writing
@@ -47,6 +48,10 @@ class ImportState:
     _created: dict[str, int]  # kind → objects created so far (for _locate_after_sync)
     _synced_reads: dict[str, tuple[int, ...]]
     _sync_lock: threading.Lock
+
+    def begin_read(self) -> None:
+        """Start from nothing read of the target (mbport.engine.Importer)."""
+        raise NotImplementedError
 
     def kind(self, addr: str) -> Kind:
         return self.registry[address_kind(addr)]

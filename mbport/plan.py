@@ -59,6 +59,9 @@ class Plan:
     unrestorable: dict[str, list[str]] = field(default_factory=dict)
     # Docs matched by order among target objects that could as well be another's (mbport.match, Matcher._pick).
     pairings: list[str] = field(default_factory=list)
+    # The read of the target this plan was made from (ImportState.read): apply refuses a plan an apply or a later
+    # plan of the same import has made stale.
+    read: object | None = field(default=None, compare=False, repr=False)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -211,8 +214,10 @@ class Planner(Matcher):
 
         # Reading and normalizing the target makes as many objects as an export, and every automatic collection
         # would walk them and the tree: a third of a no-change plan's CPU at bench-L.
+        self.begin_read()  # an earlier plan's read (and an apply since) is not what the target holds now
         with no_automatic_gc() as keep:
             keep.append(self._plan(progress))
+        keep[0].read = self.read
         return keep[0]
 
     def _plan(self, progress: Progress | None) -> Plan:

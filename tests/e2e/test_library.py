@@ -12,12 +12,12 @@ from mbport.check import load_tree
 from mbport.client import MetabaseClient
 from mbport.emulator import Emulator, bootstrap
 from mbport.emulator.seeds import sample
-from mbport.errors import UsageError
+from mbport.errors import MbportError, UsageError
 from mbport.export import run_export
 from mbport.importing import ImportOptions, open_import
 from mbport.refs import address_kind
 from mbport.secrets import Secrets
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, writes_since
 from tests.e2e.instances import FINANCE_SECRET, mbport, routed_instances
 
 
@@ -69,6 +69,36 @@ def test_a_script_plans_applies_and_verifies_an_import(seeded, tree, registry, t
         assert not again.has_changes and again.problems == []
         verified = run.verify(source, queries=False)
         assert verified.equal, [d.as_dict() for d in verified.differences][:5]
+
+
+def test_a_second_plan_reads_the_target_again_and_a_stale_plan_is_refused(seeded, tree, tmp_path):
+    """The script keeps its Import: plan() after apply() sees what apply wrote (nothing left to do, no write) and
+    what someone changed on the target since (a renamed question, renamed back); a plan made before an apply is
+    refused before any write, like Terraform's stale saved plan."""
+    target = Emulator(sqlite_actions=True)
+    target_session = bootstrap.setup_admin(target, ADMIN_EMAIL, ADMIN_PASSWORD)
+    options = ImportOptions(secrets=Secrets({FINANCE_SECRET: sample.FINANCE_DB_PASSWORD}, env={}),
+                            state=tmp_path / "state.json")
+    with MetabaseClient("http://target.test", session_token=target_session, transport=target.transport()) as api:
+        run = open_import(api, tree, options)
+        first = run.plan()
+        assert run.apply(first).failed == {}
+        target.wait_idle()
+        again = run.plan()
+        assert again.problems == [] and not again.has_changes, [c.line() for c in again.changes if c.action != "noop"]
+        card = next(c for c in api.get("/api/card", params={"f": "all"}) if not c.get("archived"))
+        api.put(f"/api/card/{card['id']}", json={"name": "Renamed on the target"})
+        third = run.plan()
+        assert [c.line() for c in third.changes if c.action != "noop"] == [
+            f"~ card '{card['name']}' ({third.of('update')[0].address}): name"]
+        before = len(target.request_log)
+        with pytest.raises(MbportError, match="this plan was made before this import's last apply"):
+            run.apply(again)
+        assert writes_since(target, before) == []
+        run.apply(third)
+        assert [w[:2] for w in writes_since(target, before)] == [("PUT", f"/api/card/{card['id']}")]
+        assert api.get(f"/api/card/{card['id']}")["name"] == card["name"]
+        assert not run.plan().has_changes
 
 
 BAD_OPTIONS = {
