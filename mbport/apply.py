@@ -68,7 +68,7 @@ class Applier(ImportState):
         blocked: set[Node] = set()
         with self.lock:  # matched objects too: a run after a crash finds them by natural key, and keeps them
             for addr, tid in self.ids.items():
-                self.state.record(addr, tid)
+                self.state.record(addr, tid, entity_id=self.matched_raw.get(addr, {}).get("entity_id"))
                 if addr in self.tree.docs:
                     self.state.remember(addr, caps.match_memo(self.kind(addr), self.tree.docs[addr], self.options))
         try:
@@ -193,7 +193,8 @@ class Applier(ImportState):
                 log.info("%s: found on the target after a lost answer; updating it instead of creating", addr)
                 with self.lock:
                     self.ids[addr] = tid
-                    self.state.record(addr, tid, created=not caps.made_by_metabase(kind, doc, self.tree.docs))
+                    self.state.record(addr, tid, created=not caps.made_by_metabase(kind, doc, self.tree.docs),
+                                      entity_id=(self.target.find(kind.name, tid) or {}).get("entity_id"))
                     # an object this import created after all: the kinds listed after it read it again (its tables)
                     self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 if isinstance(kind, caps.RecoversLostCreate):
@@ -207,13 +208,14 @@ class Applier(ImportState):
                 self._created[kind.name] = self._created.get(kind.name, 0) + 1
                 self.ids[addr] = raw["id"]
                 # one Metabase made (found by `create`) is adopted: --prune leaves it to Metabase
-                self.state.record(addr, raw["id"], created=not caps.made_by_metabase(kind, doc, self.tree.docs))
+                self.state.record(addr, raw["id"], created=not caps.made_by_metabase(kind, doc, self.tree.docs),
+                                  entity_id=raw.get("entity_id"))
             return raw
         raw = kind.update(WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr]))
         with self.lock:
             if isinstance(kind, caps.ReplacedOnUpdate) and isinstance(raw, dict) and raw.get("id") not in (None, self.ids[addr]):
                 self.ids[addr] = raw["id"]
-                self.state.record(addr, raw["id"], created=addr in self.state.created)
+                self.state.record(addr, raw["id"], created=addr in self.state.created, entity_id=raw.get("entity_id"))
             else:
                 self.state.record(addr, self.ids[addr])
         return raw

@@ -64,7 +64,10 @@ class Matcher(ImportState):
                 self.target.refresh(kind.name)
                 stale.discard(kind.name)
             tid = self.state.ids.get(addr)
-            if tid is None or self.target.find(kind.name, tid) is None:
+            known = self.target.find(kind.name, tid) if tid is not None else None
+            if known is not None:
+                self.state.check_object(addr, known)  # where the target does not tell its site-uuid
+            if known is None:
                 tid = caps.locate(kind, self.target, doc, resolve, claimed.setdefault(kind.name, set()))
                 if tid is not None and not isinstance(kind, caps.Locates):
                     tid = self._pick(addr, tid, resolve, claimed[kind.name])

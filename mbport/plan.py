@@ -284,6 +284,8 @@ class Planner(Matcher):
                 if isinstance(tid, int | str) and (address_kind(addr), tid) in held:
                     continue
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
+                if raw is not None:
+                    self.state.check_object(addr, raw)  # never archive another instance's object
                 if raw is not None and caps.made_by_metabase(self.kind(addr), raw):
                     continue  # Metabase's own: archived with its owner (a tenant's deactivation), or never
                 if raw is not None and caps.archived_already(self.kind(addr), raw):

@@ -45,6 +45,9 @@ class State:
     # The target's site-uuid when the state was written (Metabase makes it once per instance): ids recorded for one
     # instance point at unrelated objects in another one rebuilt at the same URL.
     instance: str | None = None
+    # address → the entity_id the target gave the object (Metabase makes it once per object): where the target does not
+    # tell its site-uuid, an id that points at an object with another entity_id says the instance is another one.
+    eids: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     _journal: IO[bytes] | None = field(default=None, repr=False)
 
@@ -72,6 +75,7 @@ class State:
             state.ids, state.created = dict(data["ids"]), set(data.get("created", []))
             state.memos = dict(data.get("memos") or {})
             state.instance = data.get("instance") if isinstance(data.get("instance"), str) else None
+            state.eids = {a: e for a, e in (data.get("eids") or {}).items() if isinstance(e, str)}
         journal = state.journal_path
         if journal and journal.exists():
             for line in journal.read_bytes().splitlines():
@@ -136,14 +140,25 @@ class State:
         if site_uuid is None or site_uuid == self.instance:
             return
         if self.instance is not None and (self.ids or self.created):
-            raise MbportError(
-                f"{self.path or 'the state'}: this state holds the ids of another Metabase instance than the one at "
-                f"{self.target} now (its site-uuid changed: the instance was rebuilt or replaced); nothing was written",
-                hint="move the state file away (or pass --state with a new path): the import then finds its objects "
-                     "by their names again")
+            raise self.other_instance("its site-uuid changed")
         entry = {"instance": site_uuid}
         self._apply(entry)
         self._append(entry)
+
+    def check_object(self, address: str, raw: dict[str, Any]) -> None:
+        """Refuse the state when the target object its id for `address` points at (`raw`) is not the one recorded (its
+        entity_id differs): the instance was rebuilt or replaced, and its ids name unrelated objects."""
+        recorded, now = self.eids.get(address), raw.get("entity_id")
+        if recorded and isinstance(now, str) and now != recorded:
+            raise self.other_instance(f"{address}'s id {raw.get('id')} names another object there: its entity_id "
+                                      "changed")
+
+    def other_instance(self, why: str) -> MbportError:
+        return MbportError(
+            f"{self.path or 'the state'}: this state holds the ids of another Metabase instance than the one at "
+            f"{self.target} now ({why}: the instance was rebuilt or replaced); nothing was written",
+            hint="move the state file away (or pass --state with a new path): the import then finds its objects "
+                 "by their names again")
 
     def _apply(self, entry: dict[str, Any]) -> None:
         if "instance" in entry:
@@ -157,10 +172,15 @@ class State:
             self.ids.pop(entry["a"], None)
             self.created.discard(entry["a"])
             self.memos.pop(entry["a"], None)
+            self.eids.pop(entry["a"], None)
         else:
+            if self.ids.get(entry["a"]) != entry["id"]:
+                self.eids.pop(entry["a"], None)  # another object: what was recorded of the last one is not its
             self.ids[entry["a"]] = entry["id"]
             if entry.get("c"):
                 self.created.add(entry["a"])
+            if isinstance(entry.get("e"), str):
+                self.eids[entry["a"]] = entry["e"]
 
     def _append(self, entry: dict[str, Any]) -> None:
         journal = self.journal_path
@@ -172,10 +192,14 @@ class State:
         self._journal.write(orjson.dumps(entry) + b"\n")
         self._journal.flush()  # in the OS's hands now: survives a killed process
 
-    def record(self, address: str, target_id: Any, created: bool = False) -> None:
-        if self.ids.get(address) == target_id and (not created or address in self.created):
+    def record(self, address: str, target_id: Any, created: bool = False, entity_id: Any = None) -> None:
+        """`entity_id`: the one the target object has (see `eids`), when known."""
+        entity_id = entity_id if isinstance(entity_id, str) and entity_id else None
+        if self.ids.get(address) == target_id and (not created or address in self.created) and (
+                entity_id is None or self.eids.get(address) == entity_id):
             return
-        entry = {"a": address, "id": target_id, **({"c": True} if created else {})}
+        entry = {"a": address, "id": target_id, **({"c": True} if created else {}), **({"e": entity_id} if entity_id
+                                                                                         else {})}
         self._apply(entry)
         self._append(entry)
 
@@ -199,7 +223,8 @@ class State:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": STATE_VERSION, "target": self.target, "ids": dict(sorted(self.ids.items())),
                 "created": sorted(self.created), **({"memos": dict(sorted(self.memos.items()))} if self.memos else {}),
-                **({"instance": self.instance} if self.instance else {})}
+                **({"instance": self.instance} if self.instance else {}),
+                **({"eids": dict(sorted(self.eids.items()))} if self.eids else {})}
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as fh:
             fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
