@@ -219,8 +219,19 @@ class ImportsAfter(Kind):
     import_after: ClassVar[tuple[str, ...]] = ()
 
 
+    def decided_after_creates(self, wanted: dict[str, Any], current: dict[str, Any]) -> bool:
+        """Whether the differences plan found (`compare`) can only be known once the objects of `import_after` this
+        import creates exist (Metabase gives new ones defaults of its own): plan then lists the doc as `~?`, compared
+        and written where it differs only then, not as an update apply surely writes. Default: never."""
+        return False
+
+
 def import_after(kind: Kind) -> tuple[str, ...]:
     return kind.import_after if isinstance(kind, ImportsAfter) else ()
+
+
+def decided_after_creates(kind: Kind, wanted: dict[str, Any], current: dict[str, Any]) -> bool:
+    return isinstance(kind, ImportsAfter) and kind.decided_after_creates(wanted, current)
 
 
 class SubObjects(Kind):

@@ -116,7 +116,7 @@ CAPABILITY_HOOKS = {
     "memo_problem": "RemembersMatch", "fetch_unlisted": "FetchesUnlisted", "database_needs": "NeedsDatabaseSettings",
     "needs_fetch": "FetchesDetail", "fetch": "FetchesDetail", "fetch_key": "FetchesDetail", "fetch_deps": "FetchesDetail",
     "sub_kinds": "SubObjects", "contains": "SubObjects", "sub_ids": "SubObjects", "deferred_refs": "DeferredRefs",
-    "import_after": "ImportsAfter", "comparable_raw": "ComparesRaw", "since": "Requires", "premium_feature": "Requires",
+    "import_after": "ImportsAfter", "decided_after_creates": "ImportsAfter", "comparable_raw": "ComparesRaw", "since": "Requires", "premium_feature": "Requires",
     "version_notes": "VersionNotes", "label_context": "LabelContext", "set_like_fields": "SetLikeFields",
     "managed": "MatchedOnly", "provides_folders": "ProvidesFolders", "match_key": "MatchesByCode",
     "raw_match_key": "MatchesByCode", "locate": "Locates", "write_order": "OrdersWrites", "part_of": "PartOf",

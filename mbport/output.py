@@ -128,7 +128,8 @@ class Output:
         self.line(plan.summary())
         for note in plan.notes():
             self.line(note)
-        self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync", "adopt")},
+        self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync", "adopt",
+                                                 "after-creates")},
                     has_changes=plan.has_changes, problems=list(plan.problems),
                     skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())},
                     unsupported=sorted(plan.unsupported),
@@ -360,7 +361,8 @@ class Tracked:
                 self._importer.read_progress = None
 
     def apply(self, plan: Any, progress: Any = None) -> Any:
-        todo = {c.address for c in plan.changes if c.action in ("create", "update", "match-after-sync", "adopt")}
+        todo = {c.address for c in plan.changes if c.action in ("create", "update", "match-after-sync", "adopt",
+                                                                "after-creates")}  # mbport.plan.WRITTEN
         total = sum(1 for node in self._importer.graph if node[0] in todo)
         with self._output.steps("apply", total) as callback:
             return self._importer.apply(plan, progress=callback)

@@ -18,7 +18,7 @@ Progress = Callable[[str, str], None]
 
 @dataclass
 class Change:
-    action: str  # create | update | archive | noop | match-after-sync | adopt
+    action: str  # create | update | archive | noop | match-after-sync | adopt | after-creates
     address: str
     name: str | None = None
     fields: list[str] = field(default_factory=list)
@@ -28,10 +28,11 @@ class Change:
 
     def line(self) -> str:
         """`+ card 'Revenue by month' (cards/aBc…)`, `~ ...: fields that differ`."""
-        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?", "adopt": "="}[self.action]
+        sign = {"create": "+", "update": "~", "archive": "-", "noop": " ", "match-after-sync": "?", "adopt": "=",
+                "after-creates": "~?"}[self.action]
         named = " ".join(x for x in (self.what, f"'{self.name}'" if self.name else None) if x)
         head = f"{sign} {named} ({self.address})" if named else f"{sign} {self.address}"
-        more = f": {', '.join(self.fields)}" if self.fields and self.action == "update" else ""
+        more = f": {', '.join(self.fields)}" if self.fields and self.action in ("update", "after-creates") else ""
         needed = f"  [needed by {', '.join(self.needed_by)}]" if self.needed_by else ""
         return head + more + needed
 
@@ -41,8 +42,11 @@ MATCH_AFTER_SYNC_NOTE = ("? = not on the target yet: found there once a database
 ADOPT_NOTE = ("= = not on the target yet: Metabase makes it itself (a user's personal collection with the user, a "
               "tenant's own collection with the tenant, the Library's collections with the Library, All tenant users "
               "once tenants are on); found there then and adopted, never created")
-# The actions apply writes (or, for the last two, finds on the target first).
-WRITTEN = ("create", "update", "match-after-sync", "adopt")
+AFTER_CREATES_NOTE = ("~? = compared once the groups, collections or databases this import creates exist, with what "
+                      "Metabase gives new ones: written only where that differs from the tree (often nothing)")
+# The actions apply writes (or, for match-after-sync and adopt, finds on the target first; for after-creates, writes
+# only what differs from the target then).
+WRITTEN = ("create", "update", "match-after-sync", "adopt", "after-creates")
 
 
 @dataclass
@@ -71,11 +75,12 @@ class Plan:
         return any(c.action in ("create", "update", "archive", "adopt") for c in self.changes)
 
     def summary(self) -> str:
-        after_sync, adopt = len(self.of("match-after-sync")), len(self.of("adopt"))
+        after_sync, adopt, later = len(self.of("match-after-sync")), len(self.of("adopt")), len(self.of("after-creates"))
         return (f"Plan: {len(self.of('create'))} to create, {len(self.of('update'))} to update, "
                 f"{len(self.of('archive'))} to archive, {len(self.of('noop'))} unchanged"
                 + (f", {after_sync} to match after sync (?)" if after_sync else "")
                 + (f", {adopt} to adopt (=)" if adopt else "")
+                + (f", {later} to compare after creating (~?)" if later else "")
                 + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
 
     def partial_lines(self) -> list[tuple[str, str]]:
@@ -91,6 +96,7 @@ class Plan:
         """What the plan's lines do not say by themselves: the `?` marker, and what is left out and why."""
         notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []
         notes += [ADOPT_NOTE] if self.of("adopt") else []
+        notes += [AFTER_CREATES_NOTE] if self.of("after-creates") else []
         for reason, addrs in sorted(self.skipped.items()):
             notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
                          f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
@@ -256,8 +262,11 @@ class Planner(Matcher):
                 continue
             ctx.current = addr
             self.current_docs[addr] = current = kind.normalize(comparable.get(addr, self.matched_raw[addr]), ctx)
-            differ = kind.compare(self._as_written(doc, refs), current, self.options)
-            changes.append(Change("update" if differ else "noop", addr, name, differ, self.ids[addr], what=what))
+            wanted = self._as_written(doc, refs)
+            differ = kind.compare(wanted, current, self.options)
+            action = ("after-creates" if caps.decided_after_creates(kind, wanted, current) else "update") if differ \
+                else "noop"
+            changes.append(Change(action, addr, name, differ, self.ids[addr], what=what))
         self._recheck_after_cascades(changes)
         scope = None
         if self.selected is not None:
@@ -294,7 +303,7 @@ class Planner(Matcher):
                 changes.append(Change("archive", addr, name, [], tid, what=self._what(addr)))
         resolve = Resolver(self.ids, self.options)
         in_scope = [a for a in self.tree.docs if (scope is None or a in scope) and not self._skipped(a)]
-        written = {c.address for c in changes if c.action in ("create", "update", "noop", "adopt")}
+        written = {c.address for c in changes if c.action in ("create", "update", "noop", "adopt", "after-creates")}
         unrestorable = {f"{self._what(a)} '{self._name(a)}' ({a})": parts for a in in_scope if a in written
                         for parts in [self.kind(a).spec.unrestorable(self.tree.docs[a], self.current_docs.get(a))]
                         if parts}

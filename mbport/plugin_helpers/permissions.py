@@ -241,8 +241,8 @@ class GrantGraph(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferen
         if imported:  # normalizing the target's graph for a plan: only the groups and objects the tree has
             ids = imported["ids"]
             grants = [g for g in grants if all(v[REF] in ids for v in g.values() if is_ref(v))]
-            # One still to be created (or synced): what the target will have is unknown until then.
-            doc[IMPORT_INFO] = {"pending": pending(imported["tree"], ids, self.after)}
+            # One still to be created (or synced): what the target will have for it is unknown until then.
+            doc[IMPORT_INFO] = {"pending": pending(imported["tree"], ids, self.after), "ids": ids}
         doc["grants"] = grants
         return doc
 
@@ -251,11 +251,25 @@ class GrantGraph(Narrows, ImportsAfter, DescribesChanges, NeverPruned, Unreferen
 
     def compare(self, wanted: dict[str, Any], current: dict[str, Any], options: ImportOptions) -> list[str]:
         info = current.get(IMPORT_INFO) or {}
-        if info.get("pending"):
-            return ["grants"]
-        want, have, scopes = self.grant_values(wanted), self.grant_values(current), info.get("scopes") or {}
-        pairs = set(want) | set(have)
-        return ["grants"] if any(self.change(want.get(p), have.get(p), scopes.get(p[1])) is not None for p in pairs) else []
+        return ["grants"] if info.get("pending") or self._differs(wanted, current, known_only=False) else []
+
+    def decided_after_creates(self, wanted: dict[str, Any], current: dict[str, Any]) -> bool:
+        """A group or object of the tree is still to be created (or synced): Metabase gives it defaults of its own
+        (a new collection its parent's grants, a new group All Users' data permissions), so only the pairs of groups
+        and objects on the target already are known to differ now."""
+        return bool((current.get(IMPORT_INFO) or {}).get("pending")) and not self._differs(wanted, current,
+                                                                                           known_only=True)
+
+    def _differs(self, wanted: dict[str, Any], current: dict[str, Any], known_only: bool) -> bool:
+        """Whether a (group, object) pair would be written; `known_only`: of the pairs whose group and object the
+        target has already (as the plan read it)."""
+        info = current.get(IMPORT_INFO) or {}
+        ids, field = info.get("ids") or {}, self.on[0]
+        grants = [g for g in wanted.get("grants") or [] if not known_only
+                  or all(v[REF] in ids for v in (g["group"], g[field]) if is_ref(v))]
+        want, have = self.grant_values({"grants": grants}), self.grant_values(current)
+        scopes = info.get("scopes") or {}
+        return any(self.change(want.get(p), have.get(p), scopes.get(p[1])) is not None for p in set(want) | set(have))
 
     def narrow(self, doc: dict[str, Any], current: dict[str, Any], selected: set[str],
                docs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
