@@ -218,7 +218,6 @@ class ImportsAfter(Kind):
 
     import_after: ClassVar[tuple[str, ...]] = ()
 
-
     def decided_after_creates(self, wanted: dict[str, Any], current: dict[str, Any]) -> bool:
         """Whether the differences plan found (`compare`) can only be known once the objects of `import_after` this
         import creates exist (Metabase gives new ones defaults of its own): plan then lists the doc as `~?`, compared
