@@ -101,6 +101,19 @@ def test_every_create_is_a_write_that_makes_it_and_an_adopted_object_is_never_po
     assert not importer(api, registry, tree, tmp_path / "state.json").plan().has_changes
 
 
+def without_gus_and_globex(tree, pruned, *more: str):
+    """A copy of the tree without Gus (a tenant user) and his tenant Globex, their own collections, and `more`."""
+    shutil.copytree(tree, pruned)
+    for rel in ("tenants/globex.json", "collections/@tenants/globex.json", "users/gus-globex-example.json",
+                "collections/@personal/gus-globex-example.json", *more):
+        (pruned / rel).unlink()
+    for path in (pruned / "memberships").glob("*.json"):
+        doc = json.loads(path.read_text())
+        doc["members"] = [m for m in doc.get("members", []) if m["user"]["$ref"] != "users/gus@globex.example"]
+        path.write_text(json.dumps(doc))
+    return pruned
+
+
 @pytest.mark.parametrize("old_state", [False, True], ids=["state", "state-of-an-earlier-mbport"])
 def test_prune_lists_only_what_it_writes(tree, registry, tmp_path, old_state):
     """Gus (a tenant user) and his tenant Globex leave the tree with their own collections: --prune deactivates the
@@ -115,15 +128,7 @@ def test_prune_lists_only_what_it_writes(tree, registry, tmp_path, old_state):
         for addr in first.tree.docs:  # an earlier mbport recorded what it adopted as created
             first.state.record(addr, first.state.ids[addr], created=True)
         first.state.save()
-    pruned = tmp_path / "pruned"
-    shutil.copytree(tree, pruned)
-    for rel in ("tenants/globex.json", "collections/@tenants/globex.json", "users/gus-globex-example.json",
-                "collections/@personal/gus-globex-example.json"):
-        (pruned / rel).unlink()
-    for path in (pruned / "memberships").glob("*.json"):
-        doc = json.loads(path.read_text())
-        doc["members"] = [m for m in doc.get("members", []) if m["user"]["$ref"] != "users/gus@globex.example"]
-        path.write_text(json.dumps(doc))
+    pruned = without_gus_and_globex(tree, tmp_path / "pruned")
     imp = importer(api, registry, pruned, tmp_path / "state.json", prune=True)
     plan = imp.plan()
     assert [c.line() for c in plan.changes if c.action != "noop"] == [
@@ -139,18 +144,10 @@ def test_prune_leaves_alone_what_the_target_has_archived_or_deactivated_already(
     emu, api = instance()
     first = importer(api, registry, tree, tmp_path / "state.json")
     applied(first, emu, first.plan())
-    pruned = tmp_path / "pruned"
-    shutil.copytree(tree, pruned)
-    job = json.loads((pruned / "transform-jobs/weekly-archive.json").read_text())
+    job = json.loads((tree / "transform-jobs/weekly-archive.json").read_text())
     job_id = first.state.ids[f"transform-jobs/{job['entity_id']}"]
-    for rel in ("tenants/globex.json", "collections/@tenants/globex.json", "users/gus-globex-example.json",
-                "collections/@personal/gus-globex-example.json", "channels/old-hook.json",
-                "transform-jobs/weekly-archive.json"):
-        (pruned / rel).unlink()
-    for path in (pruned / "memberships").glob("*.json"):
-        doc = json.loads(path.read_text())
-        doc["members"] = [m for m in doc.get("members", []) if m["user"]["$ref"] != "users/gus@globex.example"]
-        path.write_text(json.dumps(doc))
+    pruned = without_gus_and_globex(tree, tmp_path / "pruned", "channels/old-hook.json",
+                                    "transform-jobs/weekly-archive.json")
     live = next(p for p in (pruned / "cards").rglob("*.json")
                 if not json.loads(p.read_text()).get("archived")
                 and not any(json.loads(p.read_text())["entity_id"] in q.read_text()
