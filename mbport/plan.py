@@ -359,7 +359,8 @@ class Planner(Matcher):
             differ = kind.compare(narrowed, self.current_docs[addr], self.options)
             change = by_addr.get(addr)
             if change is not None and differ:
-                change.action, change.fields = "update", differ
+                later = caps.decided_after_creates(kind, narrowed, self.current_docs[addr])
+                change.action, change.fields = "after-creates" if later else "update", differ
                 change.needed_by = sorted(self._labelled(a) for a in selected & kind.refs(narrowed))
                 scope.add(addr)
         todo = sorted(scope)
