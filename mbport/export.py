@@ -368,12 +368,18 @@ def normalize(registry: Registry, ctx: ExportContext, warned: set[int] | None = 
     return docs
 
 
+_IDENTITY: weakref.WeakKeyDictionary[Kind, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_KEY_TYPES = (str, int)  # a tuple: `str | int` in the call would build a union for every object
+
+
 def normalize_one(kind: Kind, raw: dict[str, Any], ctx: ExportContext) -> tuple[str, dict[str, Any]]:
     """One raw → (address, doc)."""
-    no_key = [f for f in address_fields(kind) if f in ("entity_id", "name", "email")
-              and not isinstance(raw.get(f), str | int)]
-    if no_key:  # it would share the address "kind/" with every other such object: one would be lost
-        raise KeyError(no_key[0])
+    identity = _IDENTITY.get(kind)
+    if identity is None:  # worked out once per kind, not for each of its thousands of objects
+        identity = _IDENTITY[kind] = tuple(f for f in address_fields(kind) if f in ("entity_id", "name", "email"))
+    for f in identity:
+        if not isinstance(raw.get(f), _KEY_TYPES):  # it would share the address "kind/" with every other such object
+            raise KeyError(f)
     addr = kind.address_of(raw)
     ctx.current = addr
     return addr, kind.normalize(raw, ctx)
@@ -400,7 +406,9 @@ class EarlyNormalizer:
         # collections) are handed to the tree writer early: address → (doc, path, bytes).
         self.stage = stage
         self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
-        self._index: dict[tuple[str, Any], str] = {}
+        self._tainted = [False]  # set by a lookup the kinds read so far cannot answer (see _Watched)
+        # the index of the kinds read so far, grown round by round (not copied for each round)
+        self._index: dict[tuple[str, Any], str] = _Watched({}, self._tainted)
         # kind → (its raws as read, their index entries): build_index takes them when the raws are still those
         self.indexed: dict[str, tuple[list[dict[str, Any]], dict[tuple[str, Any], str]]] = {}
         self._read: set[str] = set()  # kinds indexed so far
@@ -427,8 +435,8 @@ class EarlyNormalizer:
                 self.indexed[name] = (read[name], own)
             self._index.update(own)
             self._pending[name] = list(read[name])
-        tainted = [False]
-        view = ExportContext(raw=_Watched(read, tainted), index=_Watched(self._index, tainted), options=self.ctx.options,
+        tainted = self._tainted
+        view = ExportContext(raw=_Watched(read, tainted), index=self._index, options=self.ctx.options,
                              memo=self.ctx.memo)
         for name in sorted(self._pending):
             self._pending[name] = self._try(name, self._pending[name], view, tainted)
@@ -510,10 +518,9 @@ class _Watched(dict):
             return default
         return value
 
-    def __getitem__(self, key):
-        if not dict.__contains__(self, key):
-            self._tainted[0] = True
-        return dict.__getitem__(self, key)
+    def __missing__(self, key):  # dict's own subscript calls it on a miss only: a hit costs no Python call
+        self._tainted[0] = True
+        raise KeyError(key)
 
     def __contains__(self, key) -> bool:
         found = dict.__contains__(self, key)

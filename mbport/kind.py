@@ -57,7 +57,10 @@ class ExportContext:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""
         if value is None or isinstance(value, bool):
             return value
-        addr = self.index.get((kind, value))
+        try:  # a subscript, not .get: no method call for each of the export's 100,000 ids (a miss is rare)
+            addr = self.index[(kind, value)]
+        except KeyError:
+            addr = None
         if addr is None and kind in REF_FALLBACK and not self.raw.get(kind):
             return self.ref(REF_FALLBACK[kind], value)  # the source has none of that kind (refs.REF_FALLBACK)
         if addr is None:

@@ -42,7 +42,9 @@ def unquote_part(part: str) -> str:
 
 
 def address(kind: str, *parts: Any) -> str:
-    return kind + "/" + "/".join(quote_part(p) for p in parts)
+    if len(parts) == 1:  # most kinds: the entity_id alone (index and normalize ask for every object's address)
+        return kind + "/" + quote_part(parts[0])
+    return kind + "/" + "/".join([quote_part(p) for p in parts])
 
 
 def split_address(addr: str) -> tuple[str, list[str]]:
@@ -99,6 +101,9 @@ LINK_MODELS = {
 # isinstance with a tuple: `list | dict` written in the call builds a union on every call (about four times slower
 # on 3.11), and the walker asks it for every node of every stored query
 _CONTAINERS = (list, dict)
+# The keys of a query map that `_query_dict` treats apart (id slots, template tags, native text)
+_SLOT_KEYS = frozenset({"source-table", "source-card", "card-id", "database", "source-field", "fk-field-id", "field-id",
+                        "snippet-id", "table-id", "template-tags", "native"})
 
 
 class Walker:
@@ -177,7 +182,10 @@ class Walker:
                         self._referenced.update(aggregation_refs(value))
                     continue
                 self._uuids.append((out, value))  # dropped at the end unless a ref names it
-            if key == "source-table":
+            if key not in _SLOT_KEYS:  # most keys: no id slot (one set lookup instead of the chain below)
+                out[key] = (self.query(value, canonical and key in NAMED_MAPS and not named)
+                            if isinstance(value, _CONTAINERS) else value)
+            elif key == "source-table":
                 out[key] = self.source_table(value)
             elif key in ("source-card", "card-id"):
                 out[key] = self.id("cards", value)
