@@ -216,6 +216,8 @@ class Kind:
 
     def normalize(self, raw: dict[str, Any], ctx: ExportContext) -> dict[str, Any]:
         """raw → doc: the declared `fields` (copied, refs, walked), then `normalize_more`; defaults left out."""
+        if type(self).normalize_more is Kind.normalize_more:  # nothing more: defaults and nulls left out as it goes
+            return self.spec.export_item(raw, ctx)  # type: ignore[return-value]  # (None only with `more`)
         doc = self.normalize_more(self.spec.export(raw, ctx), raw, ctx)
         doc = self.spec.omit_defaults(doc)
         # One rule for the whole tree: a top-level null is written as absent (both mean Metabase's default).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mbport.api import DeferredRefs, Kind, Match, common, copy, custom, each, ref, skip, walk
+from mbport.api import FALSY, DeferredRefs, Kind, Match, common, copy, custom, each, one, ref, skip, walk
 from mbport.capabilities import deferred_refs, match_key, raw_match_key
 from mbport.kind import ExportContext, PathContext
 from mbport.resolve import Resolver
@@ -185,3 +185,58 @@ def test_a_declared_field_of_the_wrong_json_type_is_named_where_the_declaration_
                           "items": [{"card": "cards/a"}]}) == [  # `name`: no declaration says its type
         ("archived", "true or false", "no"), ("collection", 'a ref {"$ref": "<kind>/<key>"}', 3),
         ("visualization_settings", "a JSON object", []), ("items[].card", 'a ref {"$ref": "<kind>/<key>"}', "cards/a")]
+
+
+class Shelves(Kind):
+    """Every export option of a declaration at once (export is generated from them: each must read as declared)."""
+
+    name = "shelves"
+    fields = {
+        "id": skip("instance-specific id"), "entity_id": copy(), "note": copy(),
+        "kind": copy(read=lambda raw: raw.get("kind") or "plain"),
+        "pinned": copy(default=False), "color": copy(default=None), "size": copy(default="m"),
+        "owner_id": ref("users", as_="owner"), "reader_ids": ref("users", many=True, as_="readers", default=[]),
+        "query": walk("query"), "settings": walk("viz", default={}),
+        "box": one({"id": skip("instance-specific id"), "label": copy(default="box"), "user_id": ref("users", as_="user")}),
+        "items": each({"id": skip("instance-specific id"), "name": copy(), "hidden": copy(default=FALSY),
+                       "rank": copy(read=lambda item: item.get("rank", 0)), "user_id": ref("users", as_="user")},
+                      sort=lambda item: (item["rank"], item["name"]),
+                      more=lambda doc, raw, ctx: None if raw.get("gone") else {**doc, "extra": raw.get("extra")}),
+        "tags": each({"name": copy(), "weight": copy(default=1)}, default=[]),
+    }
+
+
+def test_a_doc_holds_what_each_declaration_option_says_and_nested_items_leave_out_defaults_and_nulls():
+    kind = Shelves()
+    ctx = ExportContext(index={("users", 1): "users/a", ("users", 2): "users/b", ("tables", 3): "tables/t"})
+    raw = {"id": 5, "entity_id": "s", "note": None, "pinned": False, "color": "red", "size": "m", "owner_id": 1,
+           "reader_ids": [2, 1], "query": {"source-table": 3, "lib/uuid": "u"}, "settings": None,
+           "box": {"id": 1, "label": "box", "user_id": 2},
+           "items": [{"id": 1, "name": "b", "hidden": [], "rank": 1, "user_id": None},
+                     {"id": 2, "name": "a", "hidden": True, "user_id": 2, "extra": 7},
+                     {"id": 3, "name": "c", "gone": True}],
+           "tags": [{"name": "x", "weight": 1}, {"name": "y", "weight": None}, {"name": "z", "weight": 2}]}
+    assert kind.spec.export(raw, ctx) == {
+        "entity_id": "s", "note": None, "kind": "plain", "pinned": False, "color": "red", "size": "m",
+        "owner": {"$ref": "users/a"}, "readers": [{"$ref": "users/b"}, {"$ref": "users/a"}],
+        "query": {"source-table": {"$ref": "tables/t"}}, "settings": {}, "box": {"user": {"$ref": "users/b"}},
+        "items": [{"name": "a", "hidden": True, "rank": 0, "user": {"$ref": "users/b"}, "extra": 7},
+                  {"name": "b", "rank": 1}],
+        "tags": [{"name": "x"}, {"name": "y"}, {"name": "z", "weight": 2}]}
+    # the doc: top-level nulls and defaults left out; an absent copied field stays absent
+    assert kind.normalize(raw, ctx) == {
+        "entity_id": "s", "kind": "plain", "color": "red", "owner": {"$ref": "users/a"},
+        "readers": [{"$ref": "users/b"}, {"$ref": "users/a"}], "query": {"source-table": {"$ref": "tables/t"}},
+        "box": {"user": {"$ref": "users/b"}},
+        "items": [{"name": "a", "hidden": True, "rank": 0, "user": {"$ref": "users/b"}, "extra": 7},
+                  {"name": "b", "rank": 1}],
+        "tags": [{"name": "x"}, {"name": "y"}, {"name": "z", "weight": 2}]}
+    bare = kind.normalize({"id": 6, "entity_id": "t", "box": "not an object", "items": None}, ctx)
+    assert bare == {"entity_id": "t", "kind": "plain", "query": {}, "items": []}
+
+
+def test_two_declarations_writing_one_doc_field_leave_the_last_ones_value():
+    spec = Spec({"old": copy(as_="size"), "new": copy(as_="size", default=0)})
+    assert spec.export_item({"old": 3, "new": 0}, ExportContext()) == {}
+    assert spec.export_item({"old": 3}, ExportContext()) == {"size": 3}
+    assert spec.export({"old": 3, "new": 0}, ExportContext()) == {"size": 0}
