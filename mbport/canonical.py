@@ -84,6 +84,29 @@ def copy_without_noise(node: Any, referenced: set[str], uuids: list[tuple[dict[s
     return out
 
 
+def copy_level(node: dict[str, Any], referenced: set[str], uuids: list[tuple[dict[str, Any], str]],
+               slots: tuple[str, ...]) -> dict[str, Any]:
+    """copy_without_noise of one map, but the values of `slots` left as they are: the caller walks those with a
+    walker that drops their noise on the way (mbport.refs.Walker.canonical), instead of copying them twice."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in QUERY_NOISE:
+            if key == "lib/uuid":
+                uuids.append((out, value))
+            else:
+                if isinstance(value, _CONTAINERS):
+                    referenced.update(aggregation_refs(value))
+                continue
+        if key in slots:
+            out[key] = value
+            continue
+        if key == "template-tags" and isinstance(value, list):
+            value = tags_by_name(value)
+        out[key] = (copy_without_noise(value, referenced, uuids, named=key in NAMED_MAPS)
+                    if isinstance(value, _CONTAINERS) else value)
+    return out
+
+
 def tags_by_name(tags: list[Any]) -> dict[Any, Any]:
     """Native template tags as 0.63+ send them (a list) → the map keyed by name that older releases send."""
     return {t["name"]: t for t in tags if isinstance(t, dict) and "name" in t}

@@ -19,6 +19,7 @@ from .canonical import (
     NAMED_MAPS,
     QUERY_NOISE,
     aggregation_refs,
+    copy_level,
     copy_without_noise,
     drop_unreferenced_uuids,
     tags_by_name,
@@ -124,9 +125,16 @@ class Walker:
         makes a card's doc from a query of hundreds of nodes, thousands of times (bench-L's 5,000 card queries:
         0.145 s of CPU copied then walked, 0.105 s this way). What the walk does not go into (a value in no id
         slot) is copied by canonical_query's own code, so the result is the same (tests/unit/test_refs.py)."""
+        return self.canonical("query", node)
+
+    def canonical(self, shape: str, node: Any) -> Any:
+        """`getattr(self, shape)(canonical_query(node))` in one walk, for a query, parameters or parameter mappings
+        (bench-L's 5,000 dashcards' mappings: copied once, not copied and then walked)."""
         self._canonical, self._uuids, self._referenced = True, [], set()
         try:
-            out = self.query(node)
+            if shape != "query" and isinstance(node, list):  # (a query's clauses note this themselves)
+                self._note_aggregation(node)
+            out = getattr(self, shape)(node)
             drop_unreferenced_uuids(self._uuids, self._referenced)
         finally:
             self._canonical = False
@@ -138,6 +146,18 @@ class Walker:
         if self._canonical and isinstance(value, _CONTAINERS):
             return copy_without_noise(value, self._referenced, self._uuids)
         return value
+
+    def _copy(self, node: dict, slots: tuple[str, ...]) -> dict:
+        """A map whose `slots` the caller walks next: a plain copy, or (canonical) one without noise, its slots as
+        they are (their walk drops their noise)."""
+        if self._canonical:
+            return copy_level(node, self._referenced, self._uuids, slots)
+        return dict(node)
+
+    def _note_aggregation(self, node: list) -> None:
+        """canonical_query's note of an MBQL 5 aggregation ref (`["aggregation", {opts}, "<uuid>"]`): its uuid is kept."""
+        if len(node) == 3 and node[0] == "aggregation" and isinstance(node[1], dict) and isinstance(node[2], str):
+            self._referenced.add(node[2])
 
     # --- slots ---
     def id(self, kind: str, value: Any) -> Any:
@@ -243,9 +263,8 @@ class Walker:
                 if head == "metric" and self._on_table:
                     kind = LEGACY_METRICS
                 return [head, self.id(kind, node[1]), *self._rest(node[2:])]
-            if head == "aggregation" and self._canonical and len(node) == 3 and isinstance(node[1], dict) and (
-                    isinstance(node[2], str)):
-                self._referenced.add(node[2])  # an MBQL 5 ref to an aggregation: its lib/uuid is kept
+            if head == "aggregation" and self._canonical:
+                self._note_aggregation(node)  # an MBQL 5 ref to an aggregation: its lib/uuid is kept
         return [self.query(x) if isinstance(x, _CONTAINERS) else x for x in node]
 
     def _rest(self, items: list) -> list:
@@ -256,7 +275,10 @@ class Walker:
         if isinstance(tags, list):
             return [self.template_tag(t) for t in tags]
         if isinstance(tags, dict):
-            return {self.card_tag_name(name): self.template_tag(tag) for name, tag in tags.items()}
+            return {self.card_tag_name(name): self.template_tag(
+                # (canonical_query turns any list under a "template-tags" key into a map, a tag's own name too)
+                tags_by_name(tag) if self._canonical and name == "template-tags" and isinstance(tag, list) else tag)
+                for name, tag in tags.items()}
         return tags
 
     def template_tag(self, tag: Any) -> Any:
@@ -282,22 +304,24 @@ class Walker:
     # --- parameters and mappings ---
     def parameters(self, params: Any) -> Any:
         if not isinstance(params, list):
-            return params
+            return self._as_is(params)
         out = []
         for p in params:
             if not isinstance(p, dict):
-                out.append(p)
+                out.append(self._as_is(p))
                 continue
-            p = dict(p)
+            p = self._copy(p, ("values_source_config", "target"))
             cfg = p.get("values_source_config")
             if isinstance(cfg, dict):
-                cfg = dict(cfg)
+                cfg = self._copy(cfg, ("card_id", "value_field", "label_field"))
                 if "card_id" in cfg:
                     cfg["card_id"] = self.id("cards", cfg["card_id"])
                 for key in ("value_field", "label_field"):
                     if key in cfg:
                         cfg[key] = self.query(cfg[key])
                 p["values_source_config"] = cfg
+            elif "values_source_config" in p:
+                p["values_source_config"] = self._as_is(cfg)
             if "target" in p:
                 p["target"] = self.query(p["target"])
             out.append(p)
@@ -305,15 +329,17 @@ class Walker:
 
     def parameter_mappings(self, mappings: Any) -> Any:
         if not isinstance(mappings, list):
-            return mappings
+            return self._as_is(mappings)
         out = []
         for m in mappings:
             if isinstance(m, dict):
-                m = dict(m)
+                m = self._copy(m, ("card_id", "target"))
                 if "card_id" in m:
                     m["card_id"] = self.id("cards", m["card_id"])
                 if "target" in m:
                     m["target"] = self.query(m["target"])
+            else:
+                m = self._as_is(m)
             out.append(m)
         return out
 

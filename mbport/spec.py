@@ -117,20 +117,6 @@ class Field:
         """The raw value this declaration reads (`read`, else the raw field; None when absent)."""
         return self.read(raw) if self.read is not None else raw.get(name)
 
-    def walked(self, value: Any, ctx: Any) -> Any:
-        """A `walk` field's raw value → its doc value: canonical, its ids turned into refs."""
-        if value is None or (self.empty is not None and not value):
-            value = self.empty  # null, and (unless `empty=None`) any empty value, mean the empty structure
-        if value is None or (self.kind == "sql" and not isinstance(value, str)):
-            return value
-        if self.kind == "query":
-            return ctx.walker.canonical_query(value)  # the canonical copy and the walk in one pass
-        if self.kind in CANONICAL:
-            value = canonical_query(value)
-        elif self.kind == "template_tags":
-            value = canonical_query({"template-tags": value})["template-tags"]
-        return getattr(ctx.walker, self.kind or "")(value)
-
     def payload(self, doc: dict[str, Any], name: str, resolve: Any, walker: Walker) -> Any:
         if not self.send or self.how in ("skip", "custom") or name == "entity_id":
             return OMIT  # entity_id: the target makes its own (a restore finds the object by it instead)
@@ -460,10 +446,12 @@ def _compile(spec: Spec, item: bool) -> Callable[[dict[str, Any], Any], dict[str
     sort) fixed in the code instead of looked up for every object. `item`: defaults and nulls are left out as the
     fields are stored (an `each` item's doc, without `more`); else every field is stored (the kind's own code and
     Kind.normalize come after)."""
-    env: dict[str, Any] = {"OMIT": OMIT}
+    env: dict[str, Any] = {"canonical_query": canonical_query}
     lines = ["def export(raw, ctx):", "    doc = {}"]
     if any(f.how == "ref" for _, _, f in _exported(spec)):
         lines.append("    ref = ctx.ref")
+    if any(f.how == "walk" for _, _, f in _exported(spec)):
+        lines.append("    walker = ctx.walker")  # one per object, not one per structure walked
     outs = [out for _, out, _ in _exported(spec)]
     if item and len(set(outs)) < len(outs):  # two fields into one doc field: the last one written decides
         generic = _compile(spec, item=False)
@@ -482,7 +470,7 @@ def _compile(spec: Spec, item: bool) -> Callable[[dict[str, Any], Any], dict[str
         if f.how == "ref":
             body.append(f"v = [ref({f.kind!r}, x) for x in v or []]" if f.many else f"v = ref({f.kind!r}, v)")
         elif f.how == "walk":
-            body.append(f"v = f{i}.walked(v, ctx)")
+            body += _walk_lines(f, i, env)
         elif f.how == "each":
             assert f.nested is not None
             env[f"item{i}"] = (f.nested._compiled[1] if f.more is None
@@ -510,6 +498,25 @@ def _compile(spec: Spec, item: bool) -> Callable[[dict[str, Any], Any], dict[str
     lines.append("    return doc")
     exec("\n".join(lines), env)  # noqa: S102 - source made above from the declarations alone
     return env["export"]
+
+
+def _walk_lines(f: Field, i: int, env: dict[str, Any]) -> list[str]:
+    """The lines of `_compile` that make a walked field's doc value out of its raw value `v`: canonical, its ids
+    turned into refs by `walker`."""
+    lines = []
+    if f.empty is not None:  # null, and (unless `empty=None`) any empty value, mean the empty structure
+        env[f"empty{i}"] = f.empty
+        lines.append(f"if not v: v = empty{i}")
+    if f.kind == "query":
+        walk = "walker.canonical_query(v)"  # the canonical copy and the walk in one pass
+    elif f.kind in CANONICAL:
+        walk = f"walker.canonical({f.kind!r}, v)"
+    elif f.kind == "template_tags":
+        walk = 'walker.template_tags(canonical_query({"template-tags": v})["template-tags"])'
+    else:
+        walk = f"walker.{f.kind}(v)"
+    test = "isinstance(v, str)" if f.kind == "sql" else "v is not None"
+    return lines + [f"if {test}: v = {walk}"]
 
 
 def _exported(spec: Spec) -> list[tuple[str, str, Field]]:

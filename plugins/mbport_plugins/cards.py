@@ -173,17 +173,18 @@ class Cards(StagedWrites, OrderedPositions, DeferredRefs, ComparesRaw, VersionNo
         if TREE_DASHBOARD in raw:  # plan, on a target before dashboard questions: see comparable_raw
             doc.update(raw[TREE_DASHBOARD])
         if doc.get("type") == "model" and raw.get("result_metadata"):
-            doc["result_metadata"] = [self._column(c, ctx) for c in raw["result_metadata"]]
+            walker = ctx.walker  # one for all its columns
+            doc["result_metadata"] = [self._column(c, walker) for c in raw["result_metadata"]]
         return doc
 
-    def _column(self, column: Any, ctx: ExportContext) -> Any:
+    @staticmethod
+    def _column(column: Any, walker: Walker) -> Any:
         """One model column: the user-editable metadata, its field ids (mapped column, FK target) as refs."""
         if not isinstance(column, dict):
             return column
-        walker = ctx.walker
         out: dict[str, Any] = {}
         for key, value in column.items():
-            if key in RESULT_METADATA_NOISE or key.startswith("lib/") or value is None:
+            if value is None or key in RESULT_METADATA_NOISE or key.startswith("lib/"):
                 continue  # `lib/*` column keys (0.57+) are computed from the query on every run
             if key in ("id", "fk_target_field_id"):
                 value = walker.id("fields", value)
