@@ -69,3 +69,22 @@ def test_how_a_database_was_matched_is_remembered_through_the_journal_and_the_sn
     assert State.load(path, "http://b").memos == {"databases/Shop": "Warehouse B"}
     state.remember("databases/Shop", None)  # matched by name again
     assert State.load(path, "http://b").memos == {}
+
+
+def test_each_objects_target_entity_id_is_kept_and_an_id_naming_another_object_is_refused(tmp_path):
+    path = tmp_path / "s.json"
+    state = State.load(path, "http://b")
+    state.record("cards/x", 5, created=True, entity_id="eid-of-5")
+    state.record("cards/y", 6)
+    assert State.load(path, "http://b").eids == {"cards/x": "eid-of-5"}  # killed before save: from the journal
+    state.save()
+    state = State.load(path, "http://b")
+    assert state.eids == {"cards/x": "eid-of-5"}
+    state.check_object("cards/x", {"id": 5, "entity_id": "eid-of-5"})  # the same object
+    state.check_object("cards/y", {"id": 6, "entity_id": "anything"})  # nothing recorded: nothing to tell
+    with pytest.raises(MbportError, match=rf"^{path}: this state holds the ids of another Metabase instance .*"
+                                          r"cards/x's id 5 names another object there"):
+        state.check_object("cards/x", {"id": 5, "entity_id": "another"})
+    state.record("cards/x", 9)  # made again (a cascade deleted it): what was recorded of id 5 is not id 9's
+    state.forget("cards/y")
+    assert State.load(path, "http://b").eids == {}
