@@ -161,12 +161,13 @@ def skip(reason: str) -> Field:
     return Field("skip", reason=reason)
 
 
-def custom(reason: str, *, as_: str | None = None, late: Callable[[Any], set[str]] | None = None) -> Field:
+def custom(reason: str, *, as_: str | None = None, late: Callable[[Any], set[str]] | None = None,
+           needs: Needs | tuple[Needs, ...] | None = None) -> Field:
     """Read by the kind's own code; `reason` says what it becomes. `as_`: the doc field the kind's code writes it
     as (default the raw field's name; `check` flags any doc field no declaration names). `late`: a function giving
     the addresses in the value that the second pass fills in (a DeferredRefs kind's deferred refs, like
-    `ref(late=True)`)."""
-    return Field("custom", reason=reason, as_=as_, late=late or False)
+    `ref(late=True)`). `needs`: as on `copy`, of the doc field's value."""
+    return Field("custom", reason=reason, as_=as_, late=late or False, needs=needs)
 
 
 def ref(kind: str, *, as_: str | None = None, default: Any = OMIT, send: Send = True, send_as: str | None = None,
@@ -413,11 +414,16 @@ class Spec:
         return {out: why for out, why, droppable in self._unmet(doc, version, features) if droppable}
 
     def _unmet(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> Iterable[tuple[str, str, bool]]:
-        for out, (_, f) in self.by_out.items():
+        for out, f in self._with_needs:
             for needs in (f.needs if isinstance(f.needs, tuple) else (f.needs,)) if out in doc else ():
                 reason = needs.unmet(version, features) if needs is not None and needs.applies(doc[out]) else None
                 if reason:
                     yield out, reason, bool(needs and needs.droppable)
+
+    @cached_property
+    def _with_needs(self) -> list[tuple[str, Field]]:
+        """(doc field, declaration) of the fields declared with `needs` (custom ones too)."""
+        return [(f.out(name) or f.as_ or name, f) for name, f in self.fields.items() if f.needs is not None]
 
     @cached_property
     def unwritable(self) -> dict[str, str]:

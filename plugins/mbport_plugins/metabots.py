@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
-from mbport.api import (DiagnoseContext, ExportContext, Kind, Match, MatchedOnly, NeverPruned, Phase,
-                        Requires, common, copy, get_unless_missing, ref, skip)
+from mbport.api import (ExportContext, Kind, Match, MatchedOnly, Needs, NeverPruned, Requires, common, copy,
+                        get_unless_missing, ref, skip)
 
 
 class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
@@ -29,7 +28,10 @@ class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
         "entity_id": copy(),
         "name": copy(send=False),  # PUT takes only the two settings below (a closed map)
         "description": copy(send=False),
-        "use_verified_content": copy(default=False),
+        # verified content only: the target's `content_verification` feature (metabot.clj PUT asserts it, 402
+        # otherwise); without it the Metabot uses all content, which --skip-unsupported writes instead
+        "use_verified_content": copy(default=False, needs=Needs("verified content only",
+                                                                premium_feature="content_verification", droppable=True)),
         "collection_id": ref("collections", as_="collection"),
     }
     match = Match("name")
@@ -46,15 +48,3 @@ class Metabots(MatchedOnly, Requires, NeverPruned, Kind):
         if not ctx.options.get("target"):
             rows = [r for r in rows if r.get("collection_id") is not None or r.get("use_verified_content")]
         return sorted(rows, key=lambda r: r["id"])
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
-        """Plan: verified content only needs the target's `content_verification` feature (metabot.clj PUT asserts it,
-        402 otherwise)."""
-        if phase != Phase.PLAN or not doc.get("use_verified_content"):
-            return []
-        features = ctx.features  # None: the client cannot tell (a test double): the write will say
-        if features is None or features.get("content_verification"):
-            return []
-        return [f"{self.address_of(doc)} ({doc.get('name')}): verified content only needs the content_verification "
-                "feature, which the target's token lacks (Metabase Pro or Enterprise); set use_verified_content to "
-                "false in its file or import into an instance that has it"]

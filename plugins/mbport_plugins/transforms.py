@@ -8,10 +8,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, DiagnoseContext,
-                        ExportContext, Kind, Match, Needs, NeverPruned, Phase, Requires,
-                        VersionNotes, WriteRequest, canonical_query, common, copy, custom, describe_query,
-                        is_ref, query_for_target, ref, skip)
+from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, ExportContext, Kind, Match,
+                        Needs, NeverPruned, Requires, VersionNotes, WriteRequest, canonical_query, common, copy, custom,
+                        describe_query, is_ref, query_for_target, ref, skip)
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 # Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms
@@ -19,6 +18,9 @@ SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not 
 EE_PREVIEW_SINCE = (0, 57)
 ENABLED_SETTING_SINCE = (0, 64)
 JOB_ACTIVE_SINCE = (0, 60)
+# A Python program needs an Enterprise token with transforms-python (plan names it; --skip-unsupported leaves it out).
+PYTHON = Needs("Python transforms", premium_feature="transforms-python",
+               when=lambda source: isinstance(source, dict) and source.get("type") == "python")
 DISABLED = ("transforms are turned off on it (its `transforms-enabled` setting is false): start it with "
             "MB_TRANSFORMS_ENABLED=true or turn transforms on in Data Studio, then import again")
 
@@ -158,7 +160,7 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
         "id": skip("instance-specific id; the key is entity_id"),
         "entity_id": copy(), "name": copy(), "description": copy(default=None),
         "source": custom("the query walked into refs (MBQL, or native with its card and snippet tags); a Python "
-                         "program's database and source tables as refs"),
+                         "program's database and source tables as refs", needs=PYTHON),
         "target": custom("the table it writes: the database as a ref, schema and table name as they are"),
         "run_trigger": copy(default="none"),
         # a transform folder: a collection under `@transforms`, which the transforms tree leaves out of the doc's path
@@ -246,17 +248,6 @@ class Transforms(Requires, VersionNotes, DescribesChanges, DeletedOnPrune, Kind)
         if version >= ENABLED_SETTING_SINCE:
             return ["transforms are refused until an admin turns them on (`transforms-enabled`: "
                     "MB_TRANSFORMS_ENABLED=true, or Data Studio)"]
-        return []
-
-    def diagnose(self, doc: dict[str, Any], phase: Phase, ctx: DiagnoseContext) -> builtins.list[str]:
-        """A Python transform needs an Enterprise token with transforms-python; found before the first write."""
-        if phase != Phase.PLAN or (doc.get("source") or {}).get("type") != "python":
-            return []
-        features = ctx.features
-        if features is not None and not features.get("transforms-python"):
-            return [f"{self.address_of(doc)} ({doc.get('name')}): a Python transform, and the target's token has "
-                    "no transforms-python feature (Metabase Pro or Enterprise); leave it out with --select or "
-                    "give the target that feature"]
         return []
 
 

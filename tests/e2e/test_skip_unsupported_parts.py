@@ -1,13 +1,12 @@
 """--skip-unsupported leaves out only the parts of an object the target cannot hold when the object is whole without
 them: a table's Data Studio settings (0.59+: owner, layer, source, authority) on an older release, its Library
-publication on a target without the `library` feature, a paid setting (`whitelabel`, `ai_controls`) on a target
-whose token lacks the feature. The tables, the content on them and the other settings are imported; plan and import name what was left
+publication on a target without the `library` feature, a paid setting (`whitelabel`, `ai_controls`) or a Metabot's
+"verified content only" (`content_verification`) on an OSS target. The tables, the content on them and the other settings are imported; plan and import name what was left
 out. (They made whole tables unsupported, and with them every card and dashboard on them; paid settings stayed plan
 problems that stopped the import.) Judged by what the target holds after the import."""
 
 from __future__ import annotations
 
-from mbport.emulator import premium
 from tests.e2e.instances import Instance, mbport
 from tests.e2e.test_current_studio import (
     current_instance,
@@ -38,6 +37,13 @@ def dashcards(inst: Instance, name: str) -> list[str]:
         return sorted(cards[dc["card_id"]] for dc in api.get(f"/api/dashboard/{dash['id']}").json()["dashcards"])
 
 
+def metabots(inst: Instance) -> dict[str, tuple[bool, str | None]]:
+    with inst.api() as api:
+        collections = {c["id"]: c["name"] for c in api.get("/api/collection").json() if isinstance(c.get("id"), int)}
+        return {m["entity_id"]: (m["use_verified_content"], collections.get(m["collection_id"]))
+                for m in api.get("/api/metabot/metabot").json()["items"]}
+
+
 def warnings(run) -> list[str]:
     return [line for line in run.err.splitlines() if line.startswith("Warning: Written without (--skip-unsupported)")]
 
@@ -66,13 +72,9 @@ def test_tables_with_data_studio_settings_go_into_an_older_release_without_only_
     assert "Plan: 0 to create, 0 to update" in again.out, again.out
 
 
-# A token without the look and feel, AI controls and Library features (what an OSS build lacks of this seed's content).
-PARTLY_PAID = ",".join(sorted(set(premium.FEATURES) - {"whitelabel", "ai_controls", "library"}))
-
-
-def test_a_target_without_paid_features_gets_tables_unpublished_and_the_settings_it_can_hold(instances, tmp_path):
+def test_an_oss_target_gets_tables_unpublished_and_the_settings_and_metabot_it_can_hold(instances, tmp_path):
     source, tree = export_current(instances, tmp_path)
-    target = current_instance(instances, "partly", profile="0.65", premium=PARTLY_PAID)
+    target = current_instance(instances, "oss", profile="0.65", premium=None)
     refused = mbport("plan", tree, *flags(target, tmp_path))
     assert refused.code == 1
     assert any("settings/instance: the target cannot hold 'application-colors'" in line and "whitelabel" in line
@@ -95,5 +97,10 @@ def test_a_target_without_paid_features_gets_tables_unpublished_and_the_settings
     assert (orders["data_source"], orders["data_authority"], orders["is_published"]) == ("source-data", "authoritative", False)
     assert table(target, "products")["data_layer"] == "final"
     assert {"Orders by product", "Big orders"} <= cards_on(target)
+    # Metabot: its collection written, "verified content only" not (content_verification): it uses all of it
+    assert any("metabots/metabotmetabotmetabot: 'use_verified_content'" in w and "content_verification" in w
+               for w in said), said
+    assert metabots(source)["metabotmetabotmetabot"] == (True, "Analytics")
+    assert metabots(target)["metabotmetabotmetabot"] == (False, "Analytics")
     again = mbport("plan", tree, *flags(target, tmp_path, "--skip-unsupported"))
     assert "Plan: 0 to create, 0 to update" in again.out, again.out

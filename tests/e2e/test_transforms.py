@@ -228,6 +228,22 @@ def test_a_python_transform_needs_the_transforms_python_feature_on_the_target(so
     assert any("python-libraries" in p for p in python)
 
 
+
+def test_skip_unsupported_leaves_out_only_the_python_transform(source, registry, tmp_path):
+    """--skip-unsupported into a token without transforms-python: the Python transform and the library are left out
+    (it was a plan problem the flag did not cover), the query transforms are written."""
+    _, _, tree = source
+    emu, session = target(premium="advanced_permissions,transforms-basic")
+    imp = importer(emu, session, tree, registry, tmp_path, skip_unsupported=True)
+    plan = imp.plan()
+    assert plan.problems == []
+    assert any(a.startswith("transforms/") and "Python transforms" in why for a, why in plan.unsupported.items())
+    assert imp.apply(plan).failed == {}
+    with MetabaseClient("http://b.test", session_token=session, transport=emu.transport()) as api:
+        held = {t["name"] for t in api.get("/api/transform")}
+    assert "Customer scores" not in held and {"Orders per product", "Very big orders"} <= held
+
+
 def test_prune_deletes_the_transforms_and_jobs_the_tree_no_longer_has(source, registry, tmp_path):
     """Transforms, tags and jobs have no archive: --prune deletes them (and only what an import created)."""
     _, _, tree = source
