@@ -77,6 +77,7 @@ from .kindutil import (
     archived_with_container,
     archived_with_problems,
     canonical_query,
+    driver_features,
     get_each,
     get_unless_missing,
     hold_back,
@@ -173,7 +174,7 @@ __all__ = [
     "skips", "walk",
     # helpers for kinds: queries, archiving, defaults
     "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_fields", "archived_payload", "archived_state", "archived_with_container",
-    "archived_with_problems", "canonical_query", "get_each", "get_unless_missing", "hold_back", "in_exported_collection", "late_bound_refs",
+    "archived_with_problems", "canonical_query", "driver_features", "get_each", "get_unless_missing", "hold_back", "in_exported_collection", "late_bound_refs",
     "lenient_walker", "listed_once",
     "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",
     # `mbport diff` phrases of structured fields

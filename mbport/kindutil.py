@@ -272,3 +272,18 @@ def _plain_field_refs(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: _plain_field_refs(v) for k, v in node.items()}
     return node
+
+
+def driver_features(target: Any, raw: dict[str, Any] | None, engine: Any) -> tuple[set[str] | None, str]:
+    """What the target's driver can do for a database, and how that is known: the matched database's own `features`
+    (`raw`), else those the target's databases of the same engine report (Metabase answers per driver and release;
+    any of them having a feature counts); (None, "") when the target cannot tell before the database exists."""
+    if raw is not None:
+        return set(raw.get("features") or []), f"the target's database {raw.get('name')!r} ({raw.get('engine')})"
+    same = [r for r in (target.raw("databases") if target is not None else []) if r.get("engine") == engine
+            and r.get("features") is not None]
+    if not same:
+        return None, ""
+    names = ", ".join(repr(r.get("name")) for r in same)
+    told = f"its database {names} reports" if len(same) == 1 else f"its databases {names} report"
+    return {f for r in same for f in r["features"]}, f"the target's {engine} driver (as {told})"

@@ -9,6 +9,7 @@ from typing import Any
 from . import capabilities as caps
 from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
+from .kindutil import driver_features
 from .match import Matcher
 from .refs import address_kind, null_refs, split_address
 from .resolve import Resolver
@@ -152,12 +153,13 @@ class Planner(Matcher):
                 reasons[addr] = f"the target cannot hold {self._what(addr)} '{self._name(addr)}': {reason}"
                 continue
             for need in caps.database_needs(kind, doc, self.tree.docs):
-                raw = self.matched_raw.get(need.database)
-                if need.driver_feature and raw is not None and need.driver_feature not in (raw.get("features") or []):
-                    reasons[addr] = (f"the target's database {raw.get('name')!r} ({raw.get('engine')}) cannot hold "
-                                     f"{need.purpose or need.setting}: its driver has no {need.driver_feature!r} "
-                                     f"feature, so Metabase refuses {need.setting}")
-                    break
+                if need.driver_feature:  # the database's own features, else (to be created) its engine's
+                    engine = (self.tree.docs.get(need.database) or {}).get("engine")
+                    have, whose = driver_features(self.target, self.matched_raw.get(need.database), engine)
+                    if have is not None and need.driver_feature not in have:
+                        reasons[addr] = (f"{whose} cannot hold {need.purpose or need.setting}: its driver has no "
+                                         f"{need.driver_feature!r} feature, so Metabase refuses {need.setting}")
+                        break
                 needs.setdefault(need.database, {})[need.setting] = need.value
         if self.options.skip_unsupported:
             # Left out as a whole: what depends on any stage of a left-out doc goes too, and so on (a cache policy
@@ -315,7 +317,7 @@ class Planner(Matcher):
                          f"writes the rest of the {self._what(addr)} without it instead"
                          for addr, parts in partial.items() for line in part_lines(parts)]
         before = DiagnoseContext(self.tree.docs, self.options)
-        after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve)
+        after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve, self.tree.paths)
         for addr in in_scope:
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []

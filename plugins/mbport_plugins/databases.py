@@ -5,14 +5,21 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+import orjson
+
 from mbport.api import (SECRET, DiagnoseContext, ExportContext, Kind, Locates, Match, MatchesByCode,
                         MbportError, NeverPruned, Phase, RemembersMatch, Settles, WriteRequest, common, copy,
-                        custom, skip, skips, status)
+                        custom, driver_features, skip, skips, status)
 
 REDACTED = "**MetabasePass**"
 # Metabase's default sensitive connection properties (api-surface.md §17); any value it redacts counts too.
 SENSITIVE = frozenset({"password", "pass", "tunnel-pass", "tunnel-private-key", "tunnel-private-key-passphrase",
                        "access-token", "refresh-token", "service-account-json"})
+# Database-local settings Metabase sets only on a database whose driver has a feature (their defsetting's
+# `:driver-feature`: actions/settings.clj; the same map in sample-data's engine migration). PUT /api/database/:id
+# runs each changed, non-default value through `validate-settable-for-db!` (settings/models/setting.clj), which
+# answers 400 "Setting … requires driver feature …, but the database does not support it".
+DRIVER_FEATURES = {"database-enable-actions": "actions", "database-enable-table-editing": "actions/data-editing"}
 
 
 def secret_name(database: str, key: str) -> str:
@@ -136,8 +143,28 @@ class Databases(Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Ki
         if phase == Phase.PREFLIGHT:
             return self._missing_secrets(doc, ctx.options)
         if phase == Phase.PLAN:
-            return self._kept_settings(doc, ctx.target, ctx.resolve)
+            return self._kept_settings(doc, ctx.target, ctx.resolve) + self._driver_cannot_hold(doc, ctx)
         return []
+
+    def _driver_cannot_hold(self, doc, ctx: DiagnoseContext) -> builtins.list[str]:
+        """A setting of the tree's database (not a mapped one: the target keeps its own) that the target's driver
+        lacks the feature for: Metabase would refuse it mid-import (`validate-settable-for-db!`), after the writes
+        before it. Unknowable for a database to be created when no target database of its engine tells."""
+        if self.mapped(doc, ctx.options) or ctx.resolve is None or ctx.target is None:
+            return []
+        addr = self.address_of(doc)
+        raw = ctx.target.find(self.name, ctx.resolve.ids.get(addr)) if ctx.resolve.has(addr) else None
+        have = (raw or {}).get("settings") or {}
+        wanted = {k: v for k, v in (doc.get("settings") or {}).items()
+                  if k in DRIVER_FEATURES and v not in (None, False) and have.get(k) != v}  # false: the default
+        if not wanted:
+            return []
+        features, whose = driver_features(ctx.target, raw, doc.get("engine"))
+        return [f"{ctx.paths.get(addr, addr)}: database {doc['name']!r} sets {key} = {orjson.dumps(value).decode()} in its "
+                f"settings, but {whose} has no {DRIVER_FEATURES[key]!r} feature, and Metabase sets it only on a "
+                "database whose driver has it; remove it from the file, or import into a database whose driver has "
+                "that feature"
+                for key, value in sorted(wanted.items()) if features is not None and DRIVER_FEATURES[key] not in features]
 
     def _kept_settings(self, doc, target, resolve):
         """--keep-database-settings: a mapped database that lacks a setting the tree's content needs."""

@@ -71,6 +71,61 @@ def test_actions_on_a_mapped_database_whose_driver_has_none_stop_at_plan_with_no
     assert writes_since(target.emu, before) == []
 
 
+def without_actions(tree: Path, tmp_path: Path) -> Path:
+    """A copy of the handmade tree without its model actions: only the database's own settings want the feature."""
+    import shutil
+
+    copy = tmp_path / "tree"
+    shutil.copytree(tree, copy)
+    shutil.rmtree(copy / "actions")
+    return copy
+
+
+DB_FILE = "databases/handmade-warehouse.json"
+
+
+def test_a_database_setting_its_matched_databases_driver_cannot_hold_stops_at_plan(handmade_tree, instances, tmp_path):
+    """The tree's database sets database-enable-actions; the target's database of that name is SQLite without the
+    actions feature: Metabase would refuse the setting (validate-settable-for-db!) after the writes before it."""
+    tree = without_actions(handmade_tree[0], tmp_path)
+    target = instances.add("plain", sqlite_actions=False)
+    add_sqlite_database(target, SOURCE_DB, handmade_base.WAREHOUSE_SCRIPT)
+    before = len(target.emu.request_log)
+    planned = mbport("plan", tree, *flags(target, tmp_path))
+    assert planned.code == 1
+    [line] = [line for line in planned.err.splitlines() if DB_FILE in line]
+    assert ("database 'Handmade Warehouse' sets database-enable-actions = true in its settings, but the target's "
+            "database 'Handmade Warehouse' (sqlite) has no 'actions' feature") in line
+    run = mbport("import", tree, *flags(target, tmp_path))
+    assert run.code == 1 and DB_FILE in run.err and "Traceback" not in run.err
+    assert writes_since(target.emu, before) == []
+
+
+def test_a_database_to_create_is_judged_by_the_targets_databases_of_its_engine(handmade_tree, instances, tmp_path):
+    """The tree's database is new to the target; another SQLite database there tells what the driver can do: the
+    database's own setting and the model actions that need it are refused by plan, nothing is written."""
+    tree, _ = handmade_tree
+    target = instances.add("plain", sqlite_actions=False)
+    add_ops_warehouse(target)
+    before = len(target.emu.request_log)
+    planned = mbport("plan", tree, *flags(target, tmp_path))
+    assert planned.code == 1
+    assert (f"{DB_FILE}: database 'Handmade Warehouse' sets database-enable-actions = true in its settings, but the "
+            "target's sqlite driver (as its database 'Ops warehouse' reports) has no 'actions' feature") in planned.err
+    assert ("the target's sqlite driver (as its database 'Ops warehouse' reports) cannot hold model actions: its "
+            "driver has no 'actions' feature") in planned.err
+    run = mbport("import", tree, *flags(target, tmp_path))
+    assert run.code == 1 and "Traceback" not in run.err
+    assert writes_since(target.emu, before) == []
+
+
+def test_a_driver_with_the_feature_takes_the_setting(handmade_tree, instances, tmp_path):
+    tree = without_actions(handmade_tree[0], tmp_path)
+    target = instances.add("actions", sqlite_actions=True)  # SQLite given the actions feature
+    add_ops_warehouse(target)
+    assert mbport("plan", tree, *flags(target, tmp_path)).code == 0
+
+
 def test_skip_unsupported_leaves_the_actions_out_and_reports_them(handmade_tree, instances, tmp_path):
     tree, _ = handmade_tree
     target = instances.add("plain", sqlite_actions=False)
