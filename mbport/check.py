@@ -14,6 +14,7 @@ from .tree import load_tree
 
 if TYPE_CHECKING:
     from .kind import Kind
+    from .spec import Spec
 
 __all__ = ["check", "check_refs", "load_tree"]
 
@@ -41,9 +42,11 @@ def unknown_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
     """A line per doc field the kind declares nowhere (a typo import would ignore, and plan report for ever)."""
     problems = []
     for name in kind.unknown_fields(doc):
-        parent, _, leaf = name.rpartition(".")
-        nested = kind.spec.by_out[parent.removesuffix("[]")][1].nested if parent else None
-        known = nested.doc_fields if nested is not None else kind.spec.doc_fields | set(kind.doc_extras)
+        *parents, leaf = name.split(".")
+        spec: Spec | None = kind.spec
+        for parent in parents:  # `handlers[].recipients[].vlaue`: the declarations of the innermost items
+            spec = spec.by_out[parent.removesuffix("[]")][1].nested if spec is not None else None
+        known = spec.known_fields if parents and spec is not None else kind.spec.doc_fields | set(kind.doc_extras)
         close = difflib.get_close_matches(leaf, sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"{path}: unknown field {name!r}{hint} in {_what(kind, doc)}: no {kind.name} field is called that, "
@@ -57,7 +60,7 @@ def mistyped_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
     if not kind.fields:
         return []
     return [f"{path}: field {name!r} in {_what(kind, doc)} must be {expected}, not {_json_name(value)}"
-            for name, expected, value in kind.spec.mistyped(doc)]
+            for name, expected, value in kind.spec.mistyped(doc, kind.body)]
 
 
 def _json_name(value: Any) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import body_types
 from .refs import REF, REF_FALLBACK, Walker, address, collect_refs
 from .spec import Field, Match, Spec
 
@@ -172,6 +173,10 @@ class Kind:
     # one by one (`FetchesDetail`: a request per dashboard): an export starts it once they are listed, and its
     # `ctx.raw` holds those rows for them. A kind that needs a detail's content leaves it out.
     after_listing: ClassVar[tuple[str, ...]] = ()
+    # The write operations whose request bodies take the doc's fields ("PUT /api/table/{}"); None: POST to `endpoint`
+    # and PUT to `endpoint/{}`. `check` judges each plain copied value by them (mbport.body_types): one of a JSON type none
+    # of them takes is named before any write, instead of a 400 mid-import.
+    writes: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -199,6 +204,13 @@ class Kind:
     def spec(self) -> Spec:
         """The kind's field declarations (`fields`)."""
         return Spec(self.fields)
+
+    @cached_property
+    def body(self) -> body_types.Node | None:
+        """What the bodies of the kind's write operations (`writes`) take, merged; None: none known."""
+        ops = self.writes if self.writes is not None else \
+            (f"POST {self.endpoint}", f"PUT {self.endpoint}/{{}}") if self.endpoint else ()
+        return body_types.body(ops)
 
     def key_parts(self, raw_or_doc: dict[str, Any]) -> tuple[Any, ...]:
         """The parts of the address: the entity_id, or what `Match(..., address=...)` names."""

@@ -46,8 +46,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
+from . import body_types
 from .canonical import canonical_query
 from .refs import REF, Walker, is_ref, late_bound_refs, split_address
 
@@ -197,11 +198,16 @@ def walk(shape: str, *, as_: str | None = None, default: Any = OMIT, send: Send 
 def each(fields: Mapping[str, Field], *, as_: str | None = None, default: Any = OMIT, send: Send = True,
          send_as: str | None = None, read: Callable[[dict[str, Any]], Any] | None = None,
          sort: Callable[[dict[str, Any]], Any] | None = None,
-         more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None) -> Field:
+         more: Callable[[dict[str, Any], dict[str, Any], Any], dict[str, Any] | None] | None = None,
+         extras: Mapping[str, type | None] | None = None, writes: tuple[str, ...] = ()) -> Field:
     """A list of nested objects, each declared by `fields` like a kind's raw object: exported item by item (then
-    `more`, then sorted by `sort`), sent back item by item, covered by the "no field forgotten" check."""
-    return Field("each", as_=as_, default=default, send=send, send_as=send_as, read=read, nested=Spec(fields),
-                 sort=sort, more=more, many=True)
+    `more`, then sorted by `sort`), sent back item by item, covered by the "no field forgotten" check. `extras`: the
+    item fields `more` adds besides the declared ones, with their JSON type (a Python type; None: any), so that
+    `check` knows them. `writes`: where the kind's own code writes each item, when it is not the parent's body under
+    the field's name: an operation (`"PUT /api/field/{id}"`: a table's field) or a place in its body (`"PUT
+    /api/dashboard/{id} dashcards[]"`); `check` judges the items' plain values by those bodies (mbport.body_types.body)."""
+    return Field("each", as_=as_, default=default, send=send, send_as=send_as, read=read,
+                 nested=Spec(fields, extras=extras, writes=writes), sort=sort, more=more, many=True)
 
 
 def one(fields: Mapping[str, Field], *, as_: str | None = None, send: Send = True, send_as: str | None = None,
@@ -238,8 +244,11 @@ class Needs:
 class Spec:
     """A kind's field declarations, with what the engine needs generated from them."""
 
-    def __init__(self, fields: Mapping[str, Field]):
+    def __init__(self, fields: Mapping[str, Field], *, extras: Mapping[str, type | None] | None = None,
+                 writes: tuple[str, ...] = ()):
         self.fields = dict(fields)
+        self.extras = dict(extras or {})  # doc fields a nested item's `more` adds → their JSON type (None: any)
+        self.writes = writes  # the operations a nested item is written with on its own (`each(writes=)`)
         self.by_out: dict[str, tuple[str, Field]] = {
             out: (name, f) for name, f in self.fields.items() if (out := f.out(name))}
         self._with_default = [(out, f) for out, (_, f) in self.by_out.items() if f.default is not OMIT]
@@ -292,14 +301,19 @@ class Spec:
         every custom field (the kind's own code writes it under that name)."""
         return frozenset(self.by_out) | {f.as_ or name for name, f in self.fields.items() if f.how == "custom"}
 
+    @cached_property
+    def known_fields(self) -> frozenset[str]:
+        """The doc fields an item of these declarations may hold: `doc_fields` and the `extras` its `more` adds."""
+        return self.doc_fields | set(self.extras)
+
     def unknown(self, doc: Mapping[str, Any], extra: Iterable[str] = ()) -> list[str]:
-        """The doc's fields no declaration names (a typo in a hand-edited tree), nested items' as `dashcards[].rwo`;
-        `extra`: top-level doc fields the kind's own code writes besides. Items of an `each` with `more` are not
-        looked into (its function may add anything)."""
-        known = self.doc_fields | set(extra)
+        """The doc's fields no declaration names (a typo in a hand-edited tree), nested items' as `dashcards[].rwo`
+        (what an item's `more` adds is declared with `each(extras=)`); `extra`: top-level doc fields the kind's own
+        code writes besides."""
+        known = self.known_fields | set(extra)
         found = sorted(k for k in doc if k not in known)
         for out, (_, f) in sorted(self.by_out.items()):
-            if f.how != "each" or f.nested is None or f.more is not None or out not in doc:
+            if f.how != "each" or f.nested is None or out not in doc:
                 continue
             items = doc[out] if f.many else [doc[out]]
             for item in items if isinstance(items, list) else []:
@@ -308,25 +322,40 @@ class Spec:
                               if f"{out}{'[]' if f.many else ''}.{n}" not in found]
         return found
 
-    def mistyped(self, doc: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    def mistyped(self, doc: Mapping[str, Any], body: body_types.Node | None = None) -> list[tuple[str, str, Any]]:
         """(doc field, what it should be, its value) of each field whose JSON type the declaration gives and the value
-        lacks: a ref (an object `{"$ref": ...}`), a walked structure, nested items, a flag with a true/false default. A
-        null is any field's "absent". Other copied values are Metabase's to judge (no declaration says their type)."""
+        lacks: a ref (an object `{"$ref": ...}`), a walked structure, nested items, a flag with a true/false default,
+        a type `each(extras=)` gives; and of each plain copied value whose form as sent has a JSON type none of the
+        write bodies (`body`: their merged node, mbport.body_types) takes for its field. A null is any field's "absent"."""
         found = []
-        for out, (_, f) in self.by_out.items():
+        for out, (name, f) in self.by_out.items():
             value = doc.get(out)
             if value is None:
                 continue
             expected = _json_type(f)
             if expected is None:
+                if f.how == "copy" and body is not None:
+                    what = _unsendable(f, name, doc, body_types.field(body, f.send_as or name))
+                    found += [(out, what, value)] if what else []
                 continue
             what, ok = expected
             if not ok(value):
                 found.append((out, what, value))
             elif f.how == "each" and f.nested is not None:
+                nested = f.nested.body(body_types.field(body, f.send_as or name) if f.send else None, f.many)
                 for item in value if f.many else [value]:
-                    found += [(f"{out}{'[]' if f.many else ''}.{n}", w, v) for n, w, v in f.nested.mistyped(item)]
+                    found += [(f"{out}{'[]' if f.many else ''}.{n}", w, v) for n, w, v in f.nested.mistyped(item, nested)]
+        for out, t in self.extras.items():
+            if t is not None and doc.get(out) is not None and not isinstance(doc[out], t):
+                found.append((out, _SHAPES[t][0] if t in _SHAPES else f"a {t.__name__}", doc[out]))
         return found
+
+    def body(self, inside: body_types.Node | None, many: bool) -> body_types.Node | None:
+        """The node a nested item is judged by: its own operations' bodies (`writes`), else its place in the
+        parent's body (`inside`, the items of a list)."""
+        if self.writes:
+            return body_types.body(self.writes)
+        return body_types.items(inside) if many else inside
 
     def export(self, raw: dict[str, Any], ctx: Any) -> dict[str, Any]:
         """raw → the doc fields the declarations give (the kind's own code adds the rest)."""
@@ -533,6 +562,18 @@ def _exported(spec: Spec) -> list[tuple[str, str, Field]]:
 _SHAPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
     dict: ("a JSON object", lambda v: isinstance(v, dict)), list: ("a JSON list", lambda v: isinstance(v, list)),
     str: ("a string", lambda v: isinstance(v, str)), bool: ("true or false", lambda v: isinstance(v, bool))}
+
+
+def _unsendable(f: Field, name: str, doc: Mapping[str, Any], node: body_types.Node | None) -> str | None:
+    """What a plain copied value must be, when the form its declaration sends has a JSON type the body field (`node`)
+    does not take; None: it is taken (or nothing says)."""
+    if node is None or "t" not in node:
+        return None
+    try:
+        sent = f.payload(doc if isinstance(doc, dict) else dict(doc), name, None, cast(Walker, None))  # a copy reads neither
+    except (TypeError, ValueError, AttributeError, KeyError):  # its `send` function cannot shape it either
+        return body_types.describe(node)
+    return None if sent is OMIT or body_types.accepts(node, sent) else body_types.describe(node)
 
 
 def _ref_like(value: Any) -> bool:

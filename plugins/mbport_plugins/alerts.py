@@ -82,7 +82,8 @@ HANDLER = {
     "template_id": skip("becomes the `template` name"),
     "template": copy(read=lambda h: None if h.get("template_id") is None else (h.get("template") or {}).get("name")
                      or f"missing-template-{h['template_id']}", send_as="_template", send=present),
-    "recipients": each(RECIPIENT, more=_recipient_more, sort=_sorted_by(), send=False),  # `payload` sends them
+    "recipients": each(RECIPIENT, more=_recipient_more, sort=_sorted_by(), send=False,  # `payload` sends them
+                       extras={"value": str, "template": dict}),
 }
 
 

@@ -215,8 +215,8 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         "collection_id": ref("collections", as_="collection", container=True),
         "parameters": walk("parameters", default=[]),
         # Written by the layout stage (`payload`), not with the shell.
-        "dashcards": each(DASHCARD, read=_ordered_dashcards, send=False),
-        "tabs": each(TAB, read=tabs_of, default=[], send=False),
+        "dashcards": each(DASHCARD, read=_ordered_dashcards, send=False, writes=("PUT /api/dashboard/{id} dashcards[]",)),
+        "tabs": each(TAB, read=tabs_of, default=[], send=False, writes=("PUT /api/dashboard/{id} tabs[]",)),
         "collection": skip("hydrated copy of the collection"),
         "collection_authority_level": skip("hydrated from the collection"),
         "ordered_cards": skip("pre-0.48 name of dashcards"),

@@ -76,14 +76,15 @@ def _remapping(field: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -
 class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, Locates, Kind):
     name = "tables"
     endpoint = "/api/database/{id}/metadata"
+    writes = ("PUT /api/table/{id}",)  # never created: matched, then updated
     after = ("databases",)
     sub_kinds = {"fields": 3}
     fields = {
         **{k: copy() for k in TABLE_FIELDS},
         "schema": copy(read=lambda raw: raw.get("schema") or ""),
         "db_id": ref("databases", as_="database"),
-        "fields": each(FIELD, read=_fields_with_paths, more=_remapping,
-                       sort=lambda f: (f["position"], f.get("parent", []), f["name"])),
+        "fields": each(FIELD, read=_fields_with_paths, more=_remapping, extras={"remapping": dict},
+                       sort=lambda f: (f["position"], f.get("parent", []), f["name"]), writes=("PUT /api/field/{id}",)),
         "id": skip("instance-specific id; the key is (database, schema, name)"),
         "db": skip("the database's name, added by mbport (the listing's hydration)"),
         "database": skip("added by mbport: the database's address, for the table's"),

@@ -51,7 +51,7 @@ class Timelines(FetchesDetail, SubObjects, CollectionCascade, Kind):
         "collection": skip("hydrated copy of the collection"),
         # Events are sent one by one (`payload`, `_sync_events`), not with the timeline.
         "events": each(EVENT, read=lambda raw: [event for event, _ in event_keys(raw.get("events") or [])],
-                       send=False),
+                       send=False, writes=("POST /api/timeline-event", "PUT /api/timeline-event/{id}")),
         "creator_id": skip("audit"), "creator": skip("hydrated user"),
     }
     match = Match("name", within="collection")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mbport.check import load_tree
+from mbport.check import check, load_tree
 from mbport.client import MetabaseClient, MetabaseVersion
 from mbport.emulator import Emulator, bootstrap, seeds
 from mbport.emulator.profiles import PROFILES
@@ -102,6 +102,7 @@ def migrate_and_judge(source_profile: str, target_profile: str, tmp) -> None:
     _, source = instance(source_profile, "http://a.test", seed="handmade")
     exported = run_export(source, registry, tmp / "tree")
     assert exported.warnings == []
+    assert check(tmp / "tree", registry) == []  # what each release exports is a tree `check` accepts
     emu_b, target = instance(target_profile, "http://b.test")
     first = importer(target, registry, tmp)
     plan = first.plan()
@@ -144,6 +145,7 @@ def second_plan(source_profile: str, target_profile: str, seed: str, tmp) -> lis
     registry = load_plugins()
     _, source = instance(source_profile, "http://a.test", seed=seed)
     run_export(source, registry, tmp / "tree")
+    assert check(tmp / "tree", registry) == []
     emu_b, target = instance(target_profile, "http://b.test")
     first = importer(target, registry, tmp, {FINANCE_SECRET: sample.FINANCE_DB_PASSWORD})
     plan = first.plan()
