@@ -173,9 +173,9 @@ class Kind:
     # one by one (`FetchesDetail`: a request per dashboard): an export starts it once they are listed, and its
     # `ctx.raw` holds those rows for them. A kind that needs a detail's content leaves it out.
     after_listing: ClassVar[tuple[str, ...]] = ()
-    # The write operations whose request bodies take the doc's fields ("PUT /api/table/{}"); None: POST to `endpoint`
-    # and PUT to `endpoint/{}`. `check` judges each plain copied value by them (mbport.body_types): one of a JSON type none
-    # of them takes is named before any write, instead of a 400 mid-import.
+    # The write operations whose request bodies take the doc's fields ("PUT /api/table/{id}"); None: POST to
+    # `endpoint` and PUT to `endpoint/{id}`. `check` judges each plain copied value by them (mbport.body_types): one
+    # of a JSON type none of them takes is named before any write, instead of a 400 mid-import.
     writes: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
