@@ -50,7 +50,6 @@ class DiagnoseContext:
     options: ImportOptions = field(default_factory=ImportOptions)  # the import's options
     target: Target | None = None
     resolve: Resolver | None = None
-    paths: dict[str, str] = field(default_factory=dict)  # address → the doc's file in the tree (PLAN)
 
     @property
     def features(self) -> dict[str, bool] | None:

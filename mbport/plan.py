@@ -134,7 +134,7 @@ class Planner(Matcher):
             version, features = None, None
         reasons: dict[str, str] = {}
         needs: dict[str, dict[str, Any]] = {}
-        support = DiagnoseContext(self.tree.docs, self.options, self.target)
+        support = DiagnoseContext(self.tree.docs, self.options, self.target, Resolver(self.ids, self.options))
         for addr, doc in self.tree.docs.items():
             kind = self.kind(addr)
             if caps.skipped(kind, self.options):
@@ -317,7 +317,7 @@ class Planner(Matcher):
                          f"writes the rest of the {self._what(addr)} without it instead"
                          for addr, parts in partial.items() for line in part_lines(parts)]
         before = DiagnoseContext(self.tree.docs, self.options)
-        after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve, self.tree.paths)
+        after = DiagnoseContext(self.tree.docs, self.options, self.target, resolve)
         for addr in in_scope:
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []

@@ -5,9 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-import orjson
-
-from mbport.api import (SECRET, DiagnoseContext, ExportContext, Kind, Locates, Match, MatchesByCode,
+from mbport.api import (SECRET, DiagnoseContext, ExportContext, HeldInPart, Kind, Locates, Match, MatchesByCode,
                         MbportError, NeverPruned, Phase, RemembersMatch, Settles, WriteRequest, common, copy,
                         custom, driver_features, skip, skips, status)
 
@@ -26,7 +24,7 @@ def secret_name(database: str, key: str) -> str:
     return f"databases/{database}/{key}"
 
 
-class Databases(Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Kind):
+class Databases(HeldInPart, Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Kind):
     name = "databases"
     endpoint = "/api/database"
     fields = {
@@ -143,28 +141,29 @@ class Databases(Settles, RemembersMatch, MatchesByCode, Locates, NeverPruned, Ki
         if phase == Phase.PREFLIGHT:
             return self._missing_secrets(doc, ctx.options)
         if phase == Phase.PLAN:
-            return self._kept_settings(doc, ctx.target, ctx.resolve) + self._driver_cannot_hold(doc, ctx)
+            return self._kept_settings(doc, ctx.target, ctx.resolve)
         return []
 
-    def _driver_cannot_hold(self, doc, ctx: DiagnoseContext) -> builtins.list[str]:
+    def unheld_parts(self, doc: dict[str, Any], ctx: DiagnoseContext) -> dict[str, str]:
         """A setting of the tree's database (not a mapped one: the target keeps its own) that the target's driver
         lacks the feature for: Metabase would refuse it mid-import (`validate-settable-for-db!`), after the writes
-        before it. Unknowable for a database to be created when no target database of its engine tells."""
-        if self.mapped(doc, ctx.options) or ctx.resolve is None or ctx.target is None:
-            return []
+        before it. Plan names it before any write; --skip-unsupported writes the database without it. Unknowable for
+        a database to be created when no target database of its engine tells."""
+        if self.mapped(doc, ctx.options) or ctx.target is None:
+            return {}
         addr = self.address_of(doc)
-        raw = ctx.target.find(self.name, ctx.resolve.ids.get(addr)) if ctx.resolve.has(addr) else None
+        raw = ctx.target.find(self.name, ctx.resolve.ids.get(addr)) if ctx.resolve and ctx.resolve.has(addr) else None
         have = (raw or {}).get("settings") or {}
-        wanted = {k: v for k, v in (doc.get("settings") or {}).items()
-                  if k in DRIVER_FEATURES and v not in (None, False) and have.get(k) != v}  # false: the default
-        if not wanted:
-            return []
-        features, whose = driver_features(ctx.target, raw, doc.get("engine"))
-        return [f"{ctx.paths.get(addr, addr)}: database {doc['name']!r} sets {key} = {orjson.dumps(value).decode()} in its "
-                f"settings, but {whose} has no {DRIVER_FEATURES[key]!r} feature, and Metabase sets it only on a "
-                "database whose driver has it; remove it from the file, or import into a database whose driver has "
-                "that feature"
-                for key, value in sorted(wanted.items()) if features is not None and DRIVER_FEATURES[key] not in features]
+        wanted = [k for k, v in sorted((doc.get("settings") or {}).items())
+                  if k in DRIVER_FEATURES and v not in (None, False) and have.get(k) != v]  # false: the default
+        features, whose = driver_features(ctx.target, raw, doc.get("engine")) if wanted else (None, "")
+        return {key: f"{whose} has no {DRIVER_FEATURES[key]!r} feature, and Metabase sets {key} only on a database "
+                     "whose driver has it" for key in wanted if features is not None and DRIVER_FEATURES[key] not in features}
+
+    def without_parts(self, doc: dict[str, Any], parts: set[str]) -> dict[str, Any]:
+        """The database without the settings its target driver cannot hold."""
+        settings = {k: v for k, v in (doc.get("settings") or {}).items() if k not in parts}
+        return {**{k: v for k, v in doc.items() if k != "settings"}, **({"settings": settings} if settings else {})}
 
     def _kept_settings(self, doc, target, resolve):
         """--keep-database-settings: a mapped database that lacks a setting the tree's content needs."""

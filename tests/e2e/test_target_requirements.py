@@ -94,11 +94,24 @@ def test_a_database_setting_its_matched_databases_driver_cannot_hold_stops_at_pl
     planned = mbport("plan", tree, *flags(target, tmp_path))
     assert planned.code == 1
     [line] = [line for line in planned.err.splitlines() if DB_FILE in line]
-    assert ("database 'Handmade Warehouse' sets database-enable-actions = true in its settings, but the target's "
-            "database 'Handmade Warehouse' (sqlite) has no 'actions' feature") in line
+    assert (f"databases/{SOURCE_DB}: the target cannot hold 'database-enable-actions': the target's database "
+            f"'{SOURCE_DB}' (sqlite) has no 'actions' feature, and Metabase sets database-enable-actions only on a "
+            f"database whose driver has it ({DB_FILE}); --skip-unsupported writes the rest") in line
     run = mbport("import", tree, *flags(target, tmp_path))
     assert run.code == 1 and DB_FILE in run.err and "Traceback" not in run.err
     assert writes_since(target.emu, before) == []
+
+
+def test_skip_unsupported_writes_the_database_without_the_setting(handmade_tree, instances, tmp_path):
+    tree = without_actions(handmade_tree[0], tmp_path)
+    target = instances.add("plain", sqlite_actions=False)
+    db = add_sqlite_database(target, SOURCE_DB, handmade_base.WAREHOUSE_SCRIPT)
+    run = mbport("import", tree, *flags(target, tmp_path, "--skip-unsupported"))
+    assert run.code == 3, run.err
+    assert "'database-enable-actions'" in run.err and "Traceback" not in run.err
+    with target.api() as api:
+        assert api.get(f"/api/database/{db['id']}").json()["settings"] in (None, {})
+        assert any(c["name"] == "Orders to fix" for c in api.get("/api/card").json())  # the rest is there
 
 
 def test_a_database_to_create_is_judged_by_the_targets_databases_of_its_engine(handmade_tree, instances, tmp_path):
@@ -110,8 +123,9 @@ def test_a_database_to_create_is_judged_by_the_targets_databases_of_its_engine(h
     before = len(target.emu.request_log)
     planned = mbport("plan", tree, *flags(target, tmp_path))
     assert planned.code == 1
-    assert (f"{DB_FILE}: database 'Handmade Warehouse' sets database-enable-actions = true in its settings, but the "
-            "target's sqlite driver (as its database 'Ops warehouse' reports) has no 'actions' feature") in planned.err
+    assert (f"databases/{SOURCE_DB}: the target cannot hold 'database-enable-actions': the target's sqlite driver "
+            "(as its database 'Ops warehouse' reports) has no 'actions' feature") in planned.err
+    assert f"({DB_FILE}); --skip-unsupported" in planned.err
     assert ("the target's sqlite driver (as its database 'Ops warehouse' reports) cannot hold model actions: its "
             "driver has no 'actions' feature") in planned.err
     run = mbport("import", tree, *flags(target, tmp_path))
