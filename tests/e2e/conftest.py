@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import orjson
 import pytest
 
 from mbport.client import MetabaseClient
@@ -46,3 +50,21 @@ def api(seeded):
 @pytest.fixture(scope="session")
 def registry():
     return load_plugins()
+
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+
+
+@pytest.fixture
+def edited(tmp_path):
+    """A hand-editable copy of the sample seed's exported tree (tests/golden/sample)."""
+    root = tmp_path / "tree"
+    shutil.copytree(GOLDEN / "sample", root)
+    return root
+
+
+def edit(root: Path, rel: Path, change) -> None:
+    """Change one doc of a tree in place (`change(doc)`), written back as export writes it."""
+    doc = orjson.loads((root / rel).read_bytes())
+    change(doc)
+    (root / rel).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

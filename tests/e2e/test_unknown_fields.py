@@ -4,33 +4,17 @@ declaration says it, is named by `check`, and so stops plan and import before an
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import orjson
 import pytest
 
 from mbport.check import check
 from mbport.importing import TreeProblems, load_import_tree
+from tests.e2e.conftest import GOLDEN, edit
 from tests.e2e.instances import mbport
 
-GOLDEN = Path(__file__).parents[1] / "golden"
 CARD = Path("cards/company/product-categories.json")
 DASHBOARD = Path("dashboards/company/sales/sales-overview.json")
-
-
-@pytest.fixture
-def edited(tmp_path):
-    """A hand-editable copy of the sample seed's exported tree."""
-    root = tmp_path / "tree"
-    shutil.copytree(GOLDEN / "sample", root)
-    return root
-
-
-def edit(root: Path, rel: Path, change) -> None:
-    doc = orjson.loads((root / rel).read_bytes())
-    change(doc)
-    (root / rel).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 
 
 @pytest.mark.parametrize("seed", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))

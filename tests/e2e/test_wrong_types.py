@@ -5,36 +5,18 @@ own OpenAPI bodies). Items a kind's `more` function builds (tables' fields, aler
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import orjson
-import pytest
 
 from mbport.check import check
 from tests.conftest import writes_since
+from tests.e2e.conftest import edit
 from tests.e2e.instances import mbport, routed_instances
 
-GOLDEN = Path(__file__).parents[1] / "golden"
 CARD = Path("cards/company/product-categories.json")
 DASHBOARD = Path("dashboards/company/sales/sales-overview.json")
 TABLE = Path("tables/shop-warehouse/no-schema/orders.json")
 ALERT = Path("alerts/company/sales/revenue-by-month/alert-1.json")
 COLLECTION = Path("collections/company.json")
-
-
-@pytest.fixture
-def edited(tmp_path):
-    """A hand-editable copy of the sample seed's exported tree."""
-    root = tmp_path / "tree"
-    shutil.copytree(GOLDEN / "sample", root)
-    return root
-
-
-def edit(root: Path, rel: Path, change) -> None:
-    doc = orjson.loads((root / rel).read_bytes())
-    change(doc)
-    (root / rel).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 
 
 def test_a_plain_value_of_the_wrong_type_is_named_with_its_file(edited, registry):
