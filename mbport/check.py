@@ -19,14 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["check", "check_refs", "load_tree"]
 
 
-def check_refs(t: tree.Tree, registry: Registry) -> list[str]:
-    """Dangling refs, cycles that Metabase itself does not allow, and what docs say against each other: the
-    dangling refs and cycles are those of the reference graph the import writes by (mbport.refgraph)."""
+def check_refs(t: tree.Tree, registry: Registry, dangling_refs: bool = True) -> list[str]:
+    """Dangling refs (unless `dangling_refs` is False: a selective import's plan names those it would write),
+    cycles that Metabase itself does not allow, and what docs say against each other: the dangling refs and cycles
+    are those of the reference graph the import writes by (mbport.refgraph)."""
     graph = refgraph.of_tree(t, registry)
     problems = []
     context = DiagnoseContext(t.docs)
     dangling: dict[str, list[refgraph.Dangling]] = {}
-    for d in graph.dangling:
+    for d in graph.dangling if dangling_refs else ():
         dangling.setdefault(d.source, []).append(d)
     for addr, doc in sorted(t.docs.items()):
         problems += unknown_fields(t.paths[addr], registry[address_kind(addr)], doc)

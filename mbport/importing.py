@@ -52,15 +52,17 @@ def check_options(options: ImportOptions, tree: Tree) -> None:
         raise UsageError("--prune archives what the whole tree no longer has: it cannot be combined with --select")
 
 
-def load_import_tree(tree: Path | str | Tree, registry: Registry) -> Tree:
-    """`tree` loaded (unless it is already) and checked like `mbport check` does; TreeProblems if it is unsound."""
+def load_import_tree(tree: Path | str | Tree, registry: Registry, selective: bool = False) -> Tree:
+    """`tree` loaded (unless it is already) and checked like `mbport check` does; TreeProblems if it is unsound.
+    `selective` (an import with --select): a dangling ref is left to the plan, which names those of the selection
+    and what it needs (a link to a deleted dashboard elsewhere in last night's snapshot does not stop a restore)."""
     from .check import check_refs, load_tree
     from .export import no_automatic_gc
 
     with no_automatic_gc() as keep:  # a tree is thousands of docs that all stay alive: see no_automatic_gc
         if not isinstance(tree, Tree):
             tree = load_tree(Path(tree), registry)
-        problems = tree.problems + check_refs(tree, registry)
+        problems = tree.problems + check_refs(tree, registry, dangling_refs=not selective)
         if problems:
             raise TreeProblems(tree.root, problems)
         keep.append(tree)
@@ -81,7 +83,7 @@ def open_import(api: Any, tree: Path | str | Tree, options: ImportOptions | None
     registry = registry if registry is not None else load_plugins()
     with no_automatic_gc() as keep:  # the tree and its graph stay alive: see no_automatic_gc
         if not isinstance(tree, Tree):
-            tree = load_import_tree(tree, registry)
+            tree = load_import_tree(tree, registry, selective=bool(options.select))
         check_options(options, tree)
         state = State.load(options.state or default_state_path(tree.root, api.url), api.url)
         if options.api_keys_file is None:

@@ -230,7 +230,9 @@ class Planner(Matcher):
 
     def _plan(self, progress: Progress | None) -> Plan:
         self.match()
-        problems = [d.problem(self.tree.paths) for d in self.refgraph.dangling] + self._memo_problems()
+        # A selective import names only the dangling refs of what it would write (below, once its scope is known).
+        dangling = self.refgraph.dangling if self.selected is None else []
+        problems = [d.problem(self.tree.paths) for d in dangling] + self._memo_problems()
         unsupported = self._target_support()
         ctx = self._target_context()
         comparable = self._comparable_raws()
@@ -274,6 +276,7 @@ class Planner(Matcher):
         if self.selected is not None:
             scope = self._select(changes, problems, self.selected)
             scope |= {d for a in scope for d in self.cascades.get(a, ()) if d in self.recheck}  # see above
+            problems[:0] = [d.problem(self.tree.paths) for d in self.refgraph.dangling if d.source in scope]
             changes = [c for c in changes if c.address in scope]
             missing = {a: [b for b in broken if b in scope] for a, broken in missing.items()
                        if self.registry.owner(a) in scope or any(b in scope for b in broken)}

@@ -41,7 +41,7 @@ def open_tracked(api, tree_dir: Path, state_path: Path | None, unsound: tuple[st
 
     plugins = loaded_plugins()
     try:
-        tree = load_import_tree(tree_dir, plugins)
+        tree = load_import_tree(tree_dir, plugins, selective=bool(flags.get("selections")))
     except TreeProblems as exc:
         for problem in exc.problems:
             out().note(problem)

@@ -291,3 +291,24 @@ def test_a_snapshot_check_refuses_names_itself_not_a_temporary_folder(source, in
     assert "dashboards/missing-id-" in run.err  # the problem itself, with its file
     assert "mbport-restore-" not in run.err, run.err
     assert f"Error: snapshot {sha} of {repo}: 1 problem(s) in the tree; nothing was written" in run.err
+
+
+def test_a_selective_restore_is_stopped_only_by_a_dangling_ref_it_would_write(source, tmp_path):
+    """Last night's snapshot holds a link to a deleted dashboard (`check` refuses the whole tree); restoring a card
+    archived since, which has nothing to do with that link, works; restoring the dashboard holding the link stops
+    before any write, naming it (every selective restore of that snapshot stopped on it)."""
+    repo = tmp_path / "backups"
+    delete_dashboard(source, "Customer insights")  # 'Sales overview' links to it
+    assert backup(source, repo).code == 3
+    card = source.card("Revenue by month")
+    conn = ["--url", source.url, "--session-token", source.session]
+    with source.api() as api:
+        api.put(f"/api/card/{card['id']}", json={"archived": True}).raise_for_status()
+        run = mbport("restore", "--repo", repo, "--ref", "HEAD", "--select", "card:Revenue by month", *conn)
+        assert run.code == 0, run.err
+        assert api.get(f"/api/card/{card['id']}").json()["archived"] is False
+    before = len(source.emu.request_log)
+    linked = mbport("restore", "--repo", repo, "--ref", "HEAD", "--select", "dashboard:Sales overview", *conn)
+    assert linked.code == 1 and "Traceback" not in linked.err
+    assert "sales-overview.json: ref to dashboards/missing-id-" in linked.err, linked.err
+    assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
