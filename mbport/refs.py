@@ -252,7 +252,10 @@ class Walker:
             head = node[0]
             if head == "field" and len(node) >= 3:
                 if isinstance(node[1], dict) and not is_ref(node[1]):  # MBQL 5: ["field", {opts}, id]
-                    return ["field", self.query(node[1]), self.id("fields", node[2]), *self._rest(node[3:])]
+                    # (the most common clause of all: a plain id without the call of `id`, no empty rest)
+                    opts, ident = self.query(node[1]), node[2]
+                    ident = self.fn("fields", ident) if type(ident) is int else self.id("fields", ident)
+                    return ["field", opts, ident, *self._rest(node[3:])] if len(node) > 3 else ["field", opts, ident]
                 return ["field", self.id("fields", node[1]), self.query(node[2]), *self._rest(node[3:])]
             if head == "field-id" and len(node) == 2:
                 return ["field-id", self.id("fields", node[1])]
