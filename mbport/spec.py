@@ -538,10 +538,6 @@ def _compile(spec: Spec, item: bool) -> Callable[[dict[str, Any], Any], dict[str
 def _walk_lines(f: Field, i: int, env: dict[str, Any]) -> list[str]:
     """The lines of `_compile` that make a walked field's doc value out of its raw value `v`: canonical, its ids
     turned into refs by `walker`."""
-    lines = []
-    if f.empty is not None:  # null, and (unless `empty=None`) any empty value, mean the empty structure
-        env[f"empty{i}"] = f.empty
-        lines.append(f"if not v: v = empty{i}")
     if f.kind == "query":
         walk = "walker.canonical_query(v)"  # the canonical copy and the walk in one pass
     elif f.kind in CANONICAL:
@@ -551,7 +547,14 @@ def _walk_lines(f: Field, i: int, env: dict[str, Any]) -> list[str]:
     else:
         walk = f"walker.{f.kind}(v)"
     test = "isinstance(v, str)" if f.kind == "sql" else "v is not None"
-    return lines + [f"if {test}: v = {walk}"]
+    if f.empty is None:  # `empty=None`: null stays null
+        return [f"if {test}: v = {walk}"]
+    if f.empty:  # (an empty value standing for a structure that is not empty: walked)
+        env[f"empty{i}"] = f.empty
+        return [f"if not v: v = empty{i}", f"if {test}: v = {walk}"]
+    # Null and any empty value mean the empty structure, and the walk of an empty structure is a new empty one (a
+    # card's parameters and mappings are mostly empty: no walk set up for them).
+    return ["if not v:", f"    v = {type(f.empty)()!r}", f"elif {test}:", f"    v = {walk}"]
 
 
 def _exported(spec: Spec) -> list[tuple[str, str, Field]]:
