@@ -406,6 +406,7 @@ class EarlyNormalizer:
         # collections) are handed to the tree writer early: address → (doc, path, bytes).
         self.stage = stage
         self.staged: dict[str, tuple[dict[str, Any], str, bytes]] = {}
+        self.placed: dict[str, Any] = {}  # what placing the staged kinds worked out (`place`'s `known`)
         self._tainted = [False]  # set by a lookup the kinds read so far cannot answer (see _Watched)
         # the index of the kinds read so far, grown round by round (not copied for each round)
         self._index: dict[tuple[str, Any], str] = _Watched({}, self._tainted)
@@ -483,7 +484,7 @@ class EarlyNormalizer:
             return
         # A doc's path depends on the docs of its own kind (names that collide) and on the folders only.
         docs = dict(self.docs[id(raw)] for n in {*folders, *ready} for raw in read[n])
-        paths = place(self.registry, docs)
+        paths = place(self.registry, docs, self.placed)
         files: dict[str, bytes] = {}
         for addr, doc in docs.items():
             if address_kind(addr) in ready:
@@ -560,23 +561,46 @@ def select(registry: Registry, docs: dict[str, dict[str, Any]], roots: set[str])
     return keep, sorted(keep - roots)
 
 
-def place(registry: Registry, docs: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Give every doc a readable, stable, collision-free path (relative, posix)."""
+def place(registry: Registry, docs: dict[str, dict[str, Any]],
+          known: dict[str, tuple[list[dict[str, Any]], dict[str, tuple[str, ...]], dict[str, str]]] | None = None,
+          ) -> dict[str, str]:
+    """Give every doc a readable, stable, collision-free path (relative, posix).
+
+    `known` (kept by the caller between calls): kind → (its docs, the folders, their paths) of an earlier call. A kind
+    whose docs are the very same objects, placed against the same folders, keeps those paths: a doc's path depends
+    on the docs of its own kind (names that collide) and on the folders only, unless its kind's `path` looked at
+    another doc (PathContext.doc), which is then never kept. An export places the kinds read early, then every doc."""
     folders: dict[str, tuple[str, ...]] = {}
     paths: dict[str, str] = {}
     pending = {addr: registry[address_kind(addr)] for addr in docs}
     # Folder-providing kinds (collections) go first, parents before children, so others can nest inside.
     providers = [a for a, k in pending.items() if isinstance(k, ProvidesFolders)]
     provider_set = set(providers)
-    others = [a for a in pending if a not in provider_set]
+    by_kind: dict[str, list[str]] = {}
+    for addr in docs:
+        if addr not in provider_set:
+            by_kind.setdefault(pending[addr].name, []).append(addr)
     while providers:
         ready = [a for a in providers if _parent_placed(pending[a], docs[a], folders, docs)]
         if not ready:  # a parent missing from the tree: place the orphans at the top
             ready = providers
         _assign(ready, pending, docs, folders, paths, provide=True)
         providers = [a for a in providers if a not in paths]
-    _assign(others, pending, docs, folders, paths, provide=False)
+    for name, addrs in by_kind.items():
+        kind_docs = [docs[a] for a in addrs]
+        before = known.get(name) if known is not None else None
+        if before is not None and _same_objects(before[0], kind_docs) and before[1] == folders:
+            paths.update(before[2])
+            continue
+        placed: dict[str, str] = {}
+        if not _assign(addrs, pending, docs, folders, placed, provide=False) and known is not None:
+            known[name] = (kind_docs, dict(folders), placed)
+        paths.update(placed)
     return paths
+
+
+def _same_objects(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def _parent_placed(kind: Kind, doc: dict, folders: dict, docs: dict) -> bool:
@@ -584,7 +608,8 @@ def _parent_placed(kind: Kind, doc: dict, folders: dict, docs: dict) -> bool:
     return parent is None or parent not in docs or parent in folders
 
 
-def _assign(addrs, pending, docs, folders, paths, provide: bool) -> None:
+def _assign(addrs, pending, docs, folders, paths, provide: bool) -> bool:
+    """Place `addrs` into `paths` (and `folders`, for providers); True if a kind's `path` looked at another doc."""
     ctx = PathContext(folders, docs)
     groups: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
     for addr in addrs:
@@ -599,6 +624,7 @@ def _assign(addrs, pending, docs, folders, paths, provide: bool) -> None:
             paths[addr] = "/".join((kind_name, *folder, stem + ".json"))
             if provide:
                 folders[addr] = (*folder, stem)
+    return ctx.looked_up
 
 
 def run_export(api, registry: Registry, out: Path, *, kinds: list[str] | None = None,
@@ -679,7 +705,7 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
     if selection is not None:
         keep, extras = select(registry, docs, selection(docs))
         docs = {a: d for a, d in docs.items() if a in keep}
-    paths = place(registry, docs)
+    paths = place(registry, docs, early.placed)
     counts: dict[str, int] = {}
     for addr in docs:
         counts[address_kind(addr)] = counts.get(address_kind(addr), 0) + 1

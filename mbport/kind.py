@@ -317,9 +317,11 @@ class PathContext:
     def __init__(self, folders: dict[str, tuple[str, ...]], docs: dict[str, dict[str, Any]] | None = None):
         self.folders = folders
         self.docs = docs or {}
+        self.looked_up = False  # a path looked at another doc: it may change with that doc (export.place)
 
     def doc(self, value: Any) -> dict[str, Any] | None:
         """The doc a ref points at (an alert's card), if the tree has it."""
+        self.looked_up = True
         return self.docs.get(value["$ref"]) if isinstance(value, dict) and "$ref" in value else None
 
     def folder_of(self, value: Any) -> tuple[str, ...]:

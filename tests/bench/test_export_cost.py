@@ -86,6 +86,35 @@ def test_each_raw_object_is_indexed_once(tmp_path):
     assert max(indexed.values()) == 1
 
 
+def test_each_doc_placed_early_is_placed_once(tmp_path):
+    """The kinds staged while slower ones were read are placed then; the export's last placement of every doc keeps
+    their paths (the same docs, the same folders) instead of asking each doc's path again. Collections are placed
+    each time (the folders); a kind whose path looks at another doc (an alert at its card) is placed again."""
+    from mbport.capabilities import ProvidesFolders
+    from mbport.kind import PathContext
+
+    _, client = seeded_instance("sample")
+    registry = load_plugins()
+    placed: Counter[str] = Counter()
+    looks: set[str] = set()
+    for kind in registry.kinds.values():
+        def counted(doc, folders: PathContext, _path=kind.path, _kind=kind):
+            placed[_kind.address_of(doc)] += 1
+            hint = _path(doc, folders)
+            if folders.looked_up:
+                looks.add(_kind.name)
+            return hint
+
+        kind.path = counted  # this registry only
+    with client as api:
+        result = run_export(api, registry, Path(tmp_path) / "tree")
+    assert result.counts["cards"] > 0 and len(placed) == sum(result.counts.values())
+    again = {a for a, n in placed.items() if n > 1 and a.split("/")[0] not in looks
+             and not isinstance(registry[a.split("/")[0]], ProvidesFolders)}
+    assert again == set()
+    assert sum(1 for a in placed if not a.startswith(("collections/", *looks))) > 50
+
+
 HELD_TILL_EXIT = """
 import atexit, gc, sys
 from pathlib import Path
