@@ -56,7 +56,7 @@ class ExportContext:
 
     def ref(self, kind: str, value: Any) -> Any:
         """A numeric id of `kind` → its `{"$ref"}`; None stays None; an unknown id is a dangling ref + warning."""
-        if value is None or isinstance(value, bool):
+        if value is None or value is True or value is False:  # (not an id: True would find id 1)
             return value
         try:  # a subscript, not .get: no method call for each of the export's 100,000 ids (a miss is rare)
             addr = self.index[(kind, value)]

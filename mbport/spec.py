@@ -503,7 +503,9 @@ def _compile(spec: Spec, item: bool) -> Callable[[dict[str, Any], Any], dict[str
             get = [f"v = raw[{key}] if {key} in raw else None"]
         body: list[str] = []
         if f.how == "ref":
-            body.append(f"v = [ref({f.kind!r}, x) for x in v or []]" if f.many else f"v = ref({f.kind!r}, v)")
+            # (no call for a null one: most cards are on no dashboard and in no document)
+            body.append(f"v = [ref({f.kind!r}, x) for x in v or []]" if f.many else
+                        f"if v is not None: v = ref({f.kind!r}, v)")
         elif f.how == "walk":
             body += _walk_lines(f, i, env)
         elif f.how == "each":
