@@ -256,7 +256,10 @@ class Walker:
                     opts, ident = self.query(node[1]), node[2]
                     ident = self.fn("fields", ident) if type(ident) is int else self.id("fields", ident)
                     return ["field", opts, ident, *self._rest(node[3:])] if len(node) > 3 else ["field", opts, ident]
-                return ["field", self.id("fields", node[1]), self.query(node[2]), *self._rest(node[3:])]
+                ident, opts = node[1], node[2]  # MBQL 4: ["field", id, opts]
+                ident = self.fn("fields", ident) if type(ident) is int else self.id("fields", ident)
+                opts = self.query(opts) if isinstance(opts, _CONTAINERS) else opts
+                return ["field", ident, opts, *self._rest(node[3:])] if len(node) > 3 else ["field", ident, opts]
             if head == "field-id" and len(node) == 2:
                 return ["field-id", self.id("fields", node[1])]
             if head in ID_CLAUSES and len(node) >= 2:
