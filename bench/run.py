@@ -133,7 +133,15 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
 
         if spec.get("baseline"):
             export.extract = _baseline_extract
-        result = export.run_export(api, registry, Path(spec["tree"]), cache=not spec.get("baseline"))
+        phases = None
+        with contextlib.ExitStack() as stack:
+            if spec.get("phases"):
+                from .phases import Phases
+
+                phases = stack.enter_context(Phases(registry))
+            result = export.run_export(api, registry, Path(spec["tree"]), cache=not spec.get("baseline"))
+        if phases is not None:
+            extra["phases"] = phases.report(_own_cpu_seconds() - cpu_before)
         extra["objects"] = sum(result.counts.values())
         extra["warnings"] = len(result.warnings)
     elif what == "backup":
@@ -347,9 +355,10 @@ def run(scale: float, latency_ms: float, concurrency: int, work: Path, log=print
 
 
 def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, log=print, record: bool = False,
-               repeat: int = 3, plan: bool = True) -> dict[str, Any]:
+               repeat: int = 3, plan: bool = True, phases: bool = False) -> dict[str, Any]:
     """Cold export, incremental export and plan against a replay server (a Metabase on another host: its CPU is
-    not the client's), `repeat` times each: wall time beside the latency-bound limit, and mbport's own CPU."""
+    not the client's), `repeat` times each: wall time beside the latency-bound limit, and mbport's own CPU (with
+    `phases`, the cold export's per stage: bench/phases.py)."""
     recording = _recording(scale, log, record)
     out: dict[str, Any] = {"scale": scale, "latency_ms": latency_ms, "concurrency": concurrency, "replay": True,
                            "machine": machine(), "scenarios": {}}
@@ -358,7 +367,7 @@ def run_replay(scale: float, latency_ms: float, concurrency: int, work: Path, lo
         common = {"url": source.url, "session": source.session, "concurrency": concurrency}
         for i in range(repeat):
             tree = work / f"replay-{i}" / "tree"
-            specs = [("cold export", {"what": "export", "tree": str(tree), "write_floor": True}),
+            specs = [("cold export", {"what": "export", "tree": str(tree), "write_floor": True, "phases": phases}),
                      ("incremental export", {"what": "export", "tree": str(tree)}),
                      ("plan (no change)", {"what": "plan", "tree": str(tree), "state": str(work / f"state-{i}.json")})]
             specs = specs if plan else specs[:2]
@@ -412,6 +421,14 @@ def replay_markdown(out: dict[str, Any]) -> str:
             f"{span(floors) if floors else '–'} | "
             f"{span([r['client_cpu_s'] / objects * 1000 for r in ok], '{:.3f}') if objects else '–'} | {objects} | "
             f"{span([r['server_cpu_s'] for r in ok])} | {span([r.get('load', 0) for r in ok], '{:.1f}')} |")
+    for name, runs in out["scenarios"].items():
+        staged = [r["phases"] for r in runs if "phases" in r]
+        if staged:
+            stages = sorted({k for r in staged for k in r}, key=lambda k: (k == "other", -statistics.median(
+                [r.get(k, 0) for r in staged])))
+            lines += ["", f"{name[0].upper()}{name[1:]}, mbport's thread CPU per stage in seconds (bench/phases.py; "
+                      f"median of {len(staged)} runs): " + ", ".join(
+                          f"{k} {span([r.get(k, 0) for r in staged])}" for k in stages) + "."]
     start = out.get("start")
     if start:
         runs = start["runs"]
@@ -575,6 +592,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="With --replay: also time whole `mbport --quiet export` processes against a replay of "
                              "this scale (0.05: about 60 requests; 0 to skip).")
     parser.add_argument("--no-plan", action="store_true", help="With --replay: export scenarios only.")
+    parser.add_argument("--phases", action="store_true",
+                        help="With --replay: also the cold export's CPU per stage (normalizing, requests, writing "
+                             "...; bench/phases.py). The timing costs a little CPU of its own.")
     parser.add_argument("--work", type=Path, default=None,
                         help="Where the exported trees go (default: the system's temporary folder; /dev/shm for tmpfs).")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)  # internal: run one scenario (JSON spec)
@@ -585,7 +605,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.replay:
         with tempfile.TemporaryDirectory(prefix="mbport-bench-", dir=args.work) as tmp:
             out = run_replay(args.scale, args.latency_ms, args.concurrency, Path(tmp), record=args.record,
-                             repeat=args.repeat, plan=not args.no_plan)
+                             repeat=args.repeat, plan=not args.no_plan, phases=args.phases)
             if args.start_scale:
                 out["start"] = run_start(args.start_scale, args.latency_ms, args.concurrency, Path(tmp), args.repeat)
         args.results.mkdir(parents=True, exist_ok=True)
