@@ -138,7 +138,7 @@ class FetchCache:
         """An object archived at the last export and live now: details that hid it may show it again."""
         self._load(name)
         archived = self._meta.get(name, {})
-        return any(versions.get(dep, {}).get(ident, "").endswith("|False")
+        return any(versions[dep].get(ident, "").endswith("|False")
                    for dep, idents in archived.items() for ident in idents)
 
     def save(self, ctx: Any = None) -> None:
@@ -151,15 +151,15 @@ class FetchCache:
             for old in self.folder.glob("*.json"):
                 if old.stem not in self._new:
                     old.unlink()
-            versions = _versions(ctx.raw) if ctx is not None else {}
+            versions = _versions(ctx.raw if ctx is not None else {})
             for kind, entries in self._new.items():
                 dep_kinds: set[str] = set()
                 for ident, entry in entries.items():
                     deps = self._deps.get((kind, ident)) or []
                     dep_kinds.update(dep for dep, _ in deps)
-                    entry["deps"] = {dep: {str(i): versions.get(dep, {}).get(str(i)) for d, i in deps if d == dep}
+                    entry["deps"] = {dep: {str(i): versions[dep].get(str(i)) for d, i in deps if d == dep}
                                      for dep in {d for d, _ in deps}}
-                archived = {dep: sorted(i for i, v in versions.get(dep, {}).items() if v.endswith("|True"))
+                archived = {dep: sorted(i for i, v in versions[dep].items() if v.endswith("|True"))
                             for dep in sorted(dep_kinds)}
                 path = self._path(kind)
                 tmp = path.with_name(path.name + ".tmp")
@@ -181,12 +181,26 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
+class _Versions(dict):
+    """kind → str(id) → row_version of every object of that kind read by this export, worked out when a kind is first
+    asked for: only the kinds that details copy from are (the cards a dashboard shows), not all 7,500 objects."""
+
+    def __init__(self, raw: dict[str, list[dict[str, Any]]]):
+        super().__init__()
+        self._raw = raw
+
+    def __missing__(self, kind: str) -> dict[str, str]:
+        rows = self._raw.get(kind) or []
+        versions = self[kind] = {str(r.get("id")): row_version(r) for r in rows if isinstance(r, dict)}
+        return versions
+
+
 def _versions(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
-    """kind → str(id) → row_version, for every object read by this export."""
-    return {name: {str(r.get("id")): row_version(r) for r in rows if isinstance(r, dict)} for name, rows in raw.items()}
+    """kind → str(id) → row_version, for every object read by this export (a kind's when first asked for)."""
+    return _Versions(raw)
 
 
 def _deps_changed(deps: dict[str, dict[str, str | None]], versions: dict[str, dict[str, str]]) -> bool:
     """A dependency whose list row is not the one seen when the detail was fetched (or is gone now)."""
-    return any(versions.get(dep, {}).get(ident) != seen or seen is None
+    return any(versions[dep].get(ident) != seen or seen is None
                for dep, idents in deps.items() for ident, seen in idents.items())
