@@ -207,13 +207,18 @@ class TreeWriter:
         """
         wanted: dict[str, set[str]] = {}
         written: set[str] = set()  # entries with a file that is not the current one
+        folders: set[str] = set()  # the folders whose own folders are in `wanted` already
         for rel in files:
-            parts = rel.split("/")
-            shape = wanted.setdefault(parts[0], set())
-            shape.update("/".join(parts[:i]) + "/" for i in range(1, len(parts)))  # its folders
+            top = rel.partition("/")[0]
+            shape = wanted.setdefault(top, set())
             shape.add(rel)
+            parent = rel.rpartition("/")[0]
+            if parent and parent not in folders:  # its folders, once per folder (thousands of files share a few)
+                folders.add(parent)
+                parts = parent.split("/")
+                shape.update("/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1))
             if rel not in self._unchanged:
-                written.add(parts[0])
+                written.add(top)
         return {name for name, shape in wanted.items() if name in written or self._current_shape(name) != shape}
 
     def _current_shape(self, name: str) -> set[str]:
