@@ -42,7 +42,7 @@ MATCH_AFTER_SYNC_NOTE = ("? = not on the target yet: found there once a database
                          "first sync (its tables and fields are never created by mbport)")
 ADOPT_NOTE = ("= = not on the target yet: Metabase makes it itself (a user's personal collection with the user, a "
               "tenant's own collection with the tenant, the Library's collections with the Library, All tenant users "
-              "once tenants are on); found there then and adopted, never created")
+              "once tenants are on, a new group's empty member list); found there then and adopted, never created")
 AFTER_CREATES_NOTE = ("~? = compared once the groups, collections or databases this import creates exist, with what "
                       "Metabase gives new ones: written only where that differs from the tree (often nothing)")
 # The actions apply writes (or, for match-after-sync and adopt, finds on the target first; for after-creates, writes

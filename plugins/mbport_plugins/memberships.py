@@ -44,7 +44,9 @@ class Memberships(PartOf, NeverPruned, Unreferenced, MadeByMetabase, Kind):
     # ---- import: add the members the tree lists; remove others only with --prune ----
 
     def made_by_metabase(self, obj, docs):
-        return obj["group"]["$ref"] in MANAGED  # Metabase adds every user to one of them by tenancy
+        # Metabase adds every user to one of the managed groups by tenancy; a group it makes has no members yet, so a
+        # doc listing none is there as soon as its group is (nothing to write)
+        return obj["group"]["$ref"] in MANAGED or (bool(docs) and not obj.get("members"))
 
     def compare(self, wanted, current, options):
         if wanted["group"]["$ref"] in MANAGED:

@@ -190,3 +190,25 @@ def test_a_grant_of_a_group_and_collection_the_target_has_is_a_sure_update(tree,
     assert api.get("/api/collection/graph")["groups"][str(all_users)]["root"] == "read"
     assert not per.get("data-permissions/graph") and not per.get("collection-permissions/snippets")
     assert not importer(api, registry, edited, tmp_path / "state.json").plan().has_changes
+
+
+def test_a_new_group_without_members_is_one_write(registry, tmp_path):
+    """A group someone made and gave no one: its import is the group's POST. Its empty member list comes with it
+    ('=', never a '+' apply writes nothing for), and the graphs, which name it, are compared once it exists: Metabase
+    gives a new group no collection grants and All Users' data permissions, as the source had them."""
+    _, source = instance()
+    source.post("/api/permissions/group", json={"name": "Auditors"})
+    run_export(source, registry, tmp_path / "tree")
+    emu, api = instance()
+    imp = importer(api, registry, tmp_path / "tree", tmp_path / "state.json")
+    plan = imp.plan()
+    assert sorted(c.line() for c in plan.changes if c.action != "noop") == [
+        "+ group 'Auditors' (groups/Auditors)",
+        "= membership 'Auditors' (memberships/Auditors)",
+        "~? collection-permission 'default' (collection-permissions/default): grants",
+        "~? collection-permission 'snippets' (collection-permissions/snippets): grants",
+        "~? data-permission 'graph' (data-permissions/graph): grants"]
+    before = len(emu.request_log)
+    imp.apply(plan)
+    assert [w[:2] for w in writes_since(emu, before)] == [("POST", "/api/permissions/group")]
+    assert not importer(api, registry, tmp_path / "tree", tmp_path / "state.json").plan().has_changes
