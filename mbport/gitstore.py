@@ -228,13 +228,14 @@ class SnapshotRepo:
             return None
 
     def resolve(self, ref: str) -> git.Commit:
-        """A commit, tag or branch name (anything git understands) → its commit; unknown → MbportError."""
+        """A commit, tag or branch name (anything git understands) → its commit; unknown → a usage error (exit 2: the
+        ref given is wrong, as a bad flag is)."""
         if not ref or ref.startswith("-"):
             raise UsageError(f"{ref!r} is not a git ref")
         try:
             return self.repo.commit(ref)
         except (BadName, ValueError, GitCommandError):
-            raise MbportError(f"{ref}: no such commit, tag or branch in {self.path}",
+            raise UsageError(f"{ref}: no such commit, tag or branch in {self.path}",
                               hint=f"list the snapshots with `mbport log --repo {self.path}`") from None
 
     def snapshots(self, ref: str | None = None, limit: int | None = None) -> list[Snapshot]:

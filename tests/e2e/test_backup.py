@@ -158,6 +158,8 @@ def test_restore_unknown_ref_and_dry_run(source, instances, tmp_path):
     unknown = mbport("restore", "--repo", repo, "--ref", "no-such-tag", *args)
     line = one_error_line(unknown)
     assert "no-such-tag" in line and "no such commit" in line
+    assert unknown.code == 2  # a usage error (README's exit codes), as `log --ref` of the same name
+    assert mbport("log", "--repo", repo, "--ref", "no-such-tag").code == 2
     before = len(target.emu.request_log)
     no_secret = mbport("restore", "--repo", repo, "--ref", "HEAD", *args)
     assert no_secret.code == 1 and "MBPORT_SECRET_DATABASES_FINANCE_PASSWORD" in no_secret.err

@@ -193,7 +193,7 @@ def test_bad_sides_are_one_clear_line(exported, tmp_path, monkeypatch):
     repo = tmp_path / "r"
     git.Repo.init(repo)
     unknown = mbport("diff", "--repo", repo, "nope", "HEAD")
-    assert unknown.code == 1 and "nope: no such commit" in unknown.err
+    assert unknown.code == 2 and "nope: no such commit" in unknown.err
     not_tree = tmp_path / "empty"
     not_tree.mkdir()
     assert "not an mbport tree" in mbport("diff", exported, not_tree).err
