@@ -131,7 +131,7 @@ class Output:
         self.result(plan={a: len(plan.of(a)) for a in ("create", "update", "archive", "noop", "match-after-sync", "adopt",
                                                  "after-creates")},
                     has_changes=plan.has_changes, problems=list(plan.problems),
-                    skipped={reason: len(addrs) for reason, addrs in sorted(plan.skipped.items())},
+                    skipped={reason: len(labels) for reason, labels in sorted(plan.left_out.items())},
                     unsupported=sorted(plan.unsupported),
                     **({"unsupported_parts": {a: sorted(p) for a, p in plan.partial.items()}} if plan.partial else {}),
                     **({"unrestorable": dict(plan.unrestorable)} if plan.unrestorable else {}))

@@ -45,6 +45,7 @@ ADOPT_NOTE = ("= = not on the target yet: Metabase makes it itself (a user's per
               "once tenants are on, a new group's empty member list); found there then and adopted, never created")
 AFTER_CREATES_NOTE = ("~? = compared once the groups, collections or databases this import creates exist, with what "
                       "Metabase gives new ones: written only where that differs from the tree (often nothing)")
+LEFT_OUT_NAMED = 3  # objects a plan's "Left out" note names before it counts the rest
 # The actions apply writes (or, for match-after-sync and adopt, finds on the target first; for after-creates, writes
 # only what differs from the target then).
 WRITTEN = ("create", "update", "match-after-sync", "adopt", "after-creates")
@@ -55,6 +56,9 @@ class Plan:
     changes: list[Change]
     problems: list[str] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # why a kind is left out → its addresses
+    # What the plan says it leaves out (an option not given): why → the objects' labels ("API key 'CI'"). Those of
+    # `skipped` a selective plan would have written (a selected API key), every one otherwise.
+    left_out: dict[str, list[str]] = field(default_factory=dict)
     # Docs left out because the target cannot hold them (--skip-unsupported), and why: address → reason.
     unsupported: dict[str, str] = field(default_factory=dict)
     # Docs written without the parts the target cannot hold (--skip-unsupported): address → part → why.
@@ -82,7 +86,7 @@ class Plan:
                 + (f", {after_sync} to match after sync (?)" if after_sync else "")
                 + (f", {adopt} to adopt (=)" if adopt else "")
                 + (f", {later} to compare after creating (~?)" if later else "")
-                + (f", {sum(len(a) for a in self.skipped.values())} skipped" if self.skipped else "") + ".")
+                + (f", {sum(len(a) for a in self.left_out.values())} left out" if self.left_out else "") + ".")
 
     def partial_lines(self) -> list[tuple[str, str]]:
         """(address, `'owner', 'data_layer': why`) per doc written without parts and reason (--skip-unsupported)."""
@@ -98,9 +102,10 @@ class Plan:
         notes = [MATCH_AFTER_SYNC_NOTE] if self.of("match-after-sync") else []
         notes += [ADOPT_NOTE] if self.of("adopt") else []
         notes += [AFTER_CREATES_NOTE] if self.of("after-creates") else []
-        for reason, addrs in sorted(self.skipped.items()):
-            notes.append(f"Skipped: {len(addrs)} {'object' if len(addrs) == 1 else 'objects'} "
-                         f"({', '.join(sorted({address_kind(a) for a in addrs}))}): {reason}.")
+        for reason, labels in sorted(self.left_out.items()):
+            shown = ", ".join(labels[:LEFT_OUT_NAMED]) + (f" and {len(labels) - LEFT_OUT_NAMED} more"
+                                                          if len(labels) > LEFT_OUT_NAMED else "")
+            notes.append(f"Left out: {shown} ({reason}).")
         notes += [f"Cannot be restored through the API: {label}: {'; '.join(parts)}."
                   for label, parts in sorted(self.unrestorable.items())]
         notes += [f"Paired by order, not by content: {line}; with the state file of the import that made them, "
@@ -325,8 +330,13 @@ class Planner(Matcher):
             doc = self.tree.docs[addr]
             problems += self.kind(addr).diagnose(doc, Phase.PREFLIGHT, before) if addr not in self.ids else []
             problems += self.kind(addr).diagnose(doc, Phase.PLAN, after)
-        return Plan(changes, problems, skipped, dict(sorted(self.unsupported.items())),
-                    partial if self.options.skip_unsupported else {}, unrestorable, self.pairings)
+        # A selective plan speaks only of what it was asked for: an API key outside the selection is not left out.
+        left_out = {reason: [f"{self._what(a)} '{self._name(a)}'" for a in sorted(addrs, key=self._name)
+                             if self.selected is None or a in self.selected] for reason, addrs in skipped.items()}
+        return Plan(changes, problems, skipped, left_out={r: names for r, names in left_out.items() if names},
+                    unsupported=dict(sorted(self.unsupported.items())),
+                    partial=partial if self.options.skip_unsupported else {}, unrestorable=unrestorable,
+                    pairings=self.pairings)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written
