@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 
 from . import capabilities as caps
-from .client import AmbiguousWriteError, ApiError, AuthError
+from .client import AmbiguousWriteError, ApiError, AuthError, CredentialsRefused
 from .errors import MbportError
 from .hooks import WriteRequest
 from .importstate import ImportState
@@ -123,8 +123,8 @@ class Applier(ImportState):
         name = self.kind(addr).label(doc) if addr in self.tree.docs else None
         where = ", ".join(str(x) for x in (name, self.tree.paths.get(addr)) if x)
         label = f"{addr} ({where})" if where else addr
-        if isinstance(exc, MbportError) and str(exc).startswith(addr):
-            return exc  # the kind named it already
+        if isinstance(exc, MbportError) and str(exc).startswith(addr) or isinstance(exc, CredentialsRefused):
+            return exc  # the kind named it already; refused credentials are about the run, not this object
         if isinstance(exc, MbportError):
             error = MbportError(f"{label}: {exc}", hint=exc.hint, exit_code=exc.exit_code)
         else:  # an answer the kind did not expect (a missing field, a wrong type)

@@ -54,9 +54,25 @@ MAX_RETRY_AFTER = 60.0  # a server asking for longer than this is not worth wait
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 SUMMARY_LIMIT = 200
 AUTH_HINT = "check METABASE_API_KEY (or username/password); the key's group needs admin rights to read permissions"
+CREDENTIALS = {"api-key": "API key", "session": "session token", "password": "username and password"}
+REFUSED_HINT = {
+    "api-key": "check the key: it may be mistyped, deleted, regenerated or another instance's; create one under Admin → "
+               "Settings → Authentication → API keys (Administrators group)",
+    "session": "the session expired or was signed out: sign in again for a new one, or use an API key",
+    "password": "check the username and password; an account that signs in only through SSO has none: use an API key",
+}
+REVOKED_HINT = {
+    "api-key": "the key was deleted or regenerated while mbport ran: create one (Admin → Settings → Authentication → "
+               "API keys) and run again",
+    "session": "the session expired or was signed out while mbport ran: sign in again for a new one (or use an API "
+               "key, which does not expire) and run again",
+    "password": "the password changed while mbport ran: run again with the new one",
+}
 HTML_SUMMARY = "HTML page instead of JSON (is the URL a Metabase?)"
 SITE_URL_HINT = ("give Metabase's address as you open it in a browser, with the path it is served under if any "
                  "(https://example.com/metabase) and nothing after it")
+# Served to anyone (server/routes.clj, session/api.clj): an answer there does not mean the credentials were accepted.
+PUBLIC = frozenset({"/api/session/properties", "/api/health"})
 # Every Metabase serves these: a 404 there means the URL does not lead to Metabase's API (a missing base path).
 ALWAYS_SERVED = frozenset({"/api/session/properties", "/api/session", "/api/user/current"})
 
@@ -122,6 +138,15 @@ class ApiError(MbportError):
 
 class AuthError(ApiError):
     """401/403: the credentials are wrong, expired, or lack the rights the request needs."""
+
+
+class CredentialsRefused(AuthError):
+    """401: the instance refused the client's credentials (wrong, deleted, expired or signed out). Said in one line that
+    names where the credentials came from (a flag, a variable, mbport.toml), never the credentials themselves."""
+
+    def __init__(self, method: str, path: str, status: int | None, body: Any, message: str, hint: str):
+        self.method, self.path, self.status, self.body = method, path, status, body
+        MbportError.__init__(self, redact(message), hint=redact(hint))
 
 
 class AmbiguousWriteError(ApiError):
@@ -687,6 +712,10 @@ class MetabaseClient:
     """
 
     instance: Any = None  # the mbport.toml instance the command line made it for (its mappings, secrets file)
+    # Where the credentials came from ("--api-key", "METABASE_API_KEY", a variable mbport.toml names): an error about
+    # refused credentials names it (never the credentials).
+    credentials_from: str | None = None
+    _accepted = False  # the instance answered a request made with these credentials (a later 401: they were revoked)
 
     def __init__(self, url: str, *, api_key: str | None = None, username: str | None = None,
                  password: str | None = None, session_token: str | None = None, concurrency: int = 8,
@@ -763,18 +792,24 @@ class MetabaseClient:
         url = url or env.get(ENV_URL)
         if not url:
             raise UsageError("no Metabase URL", hint=f"pass --url or set {ENV_URL}")
+        client = None
         if api_key:
-            return cls(url, api_key=api_key, **kw)
-        if session_token:
-            return cls(url, session_token=session_token, **kw)
-        if username or password:
-            return cls(url, **cls._login_pair(username or env.get(ENV_USERNAME), password or env.get(ENV_PASSWORD)), **kw)
-        if env.get(ENV_API_KEY):
-            return cls(url, api_key=env[ENV_API_KEY], **kw)
-        if env.get(ENV_SESSION_TOKEN):
-            return cls(url, session_token=env[ENV_SESSION_TOKEN], **kw)
-        if env.get(ENV_USERNAME) or env.get(ENV_PASSWORD):
-            return cls(url, **cls._login_pair(env.get(ENV_USERNAME), env.get(ENV_PASSWORD)), **kw)
+            client, source = cls(url, api_key=api_key, **kw), "--api-key"
+        elif session_token:
+            client, source = cls(url, session_token=session_token, **kw), "--session-token"
+        elif username or password:
+            client = cls(url, **cls._login_pair(username or env.get(ENV_USERNAME), password or env.get(ENV_PASSWORD)), **kw)
+            source = f"{'--username' if username else ENV_USERNAME} and {'--password' if password else ENV_PASSWORD}"
+        elif env.get(ENV_API_KEY):
+            client, source = cls(url, api_key=env[ENV_API_KEY], **kw), ENV_API_KEY
+        elif env.get(ENV_SESSION_TOKEN):
+            client, source = cls(url, session_token=env[ENV_SESSION_TOKEN], **kw), ENV_SESSION_TOKEN
+        elif env.get(ENV_USERNAME) or env.get(ENV_PASSWORD):
+            client = cls(url, **cls._login_pair(env.get(ENV_USERNAME), env.get(ENV_PASSWORD)), **kw)
+            source = f"{ENV_USERNAME} and {ENV_PASSWORD}"
+        if client is not None:
+            client.credentials_from = source
+            return client
         raise UsageError(
             "no Metabase credentials",
             hint=f"pass --api-key or set {ENV_API_KEY} (or --username/--password, {ENV_USERNAME}/{ENV_PASSWORD}, "
@@ -822,14 +857,34 @@ class MetabaseClient:
         method = method.upper()
         session = self._ensure_session()
         try:
-            return self._send(method, path, params, json, self._auth_headers())
+            answer = self._send(method, path, params, json, self._auth_headers())
         except AuthError as exc:
             # A session from our own login can expire mid-run (Metabase drops them after 14 days or on restart):
             # log in again once. A 401 means the request was not processed, so repeating it is safe.
-            if exc.status != 401 or self._auth.kind != "password":
+            if exc.status != 401 or isinstance(exc, CredentialsRefused):
                 raise
+            if self._auth.kind != "password":
+                raise self._refused(exc) from None
             self._login(stale=session)
-            return self._send(method, path, params, json, self._auth_headers())
+            try:
+                answer = self._send(method, path, params, json, self._auth_headers())
+            except AuthError as again:
+                raise self._refused(again) if again.status == 401 else again from None
+        if path not in PUBLIC:
+            self._accepted = True
+        return answer
+
+    def _refused(self, exc: AuthError) -> CredentialsRefused:
+        """A 401 as what it means: the instance refused these credentials, or no longer accepts those it took before
+        in this run (an expired session, a deleted key). Names where they came from, never them."""
+        what, kind = CREDENTIALS[self._auth.kind], self._auth.kind
+        source = f" from {self.credentials_from}" if self.credentials_from else ""
+        status = f"{exc.status} {summarize_body(exc.body)}"
+        if self._accepted:
+            return CredentialsRefused(exc.method, exc.path, exc.status, exc.body, f"{self.url} no longer accepts the "
+                                      f"{what}{source} it accepted earlier in this run ({status})", REVOKED_HINT[kind])
+        return CredentialsRefused(exc.method, exc.path, exc.status, exc.body,
+                                  f"{self.url} refused the {what}{source} ({status})", REFUSED_HINT[kind])
 
     def _auth_headers(self) -> dict[str, str]:
         if self._auth.kind == "api-key":
@@ -850,8 +905,7 @@ class MetabaseClient:
                                   {"username": self._auth.username, "password": self._auth.password}, {},
                                   idempotent=True)
             except AuthError as exc:
-                raise AuthError(exc.method, exc.path, exc.status, exc.body,
-                                hint=f"check the username and password ({ENV_USERNAME}, {ENV_PASSWORD})") from None
+                raise (self._refused(exc) if exc.status == 401 else exc) from None
             if not isinstance(body, dict) or not isinstance(body.get("id"), str):
                 raise ApiError("POST", "/api/session", 200, body, summary="the login answer has no session id")
             register_secret(body["id"])

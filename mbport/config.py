@@ -57,6 +57,13 @@ class Instance:
     map_database: dict[str, str] = field(default_factory=dict)
     description: str | None = None
 
+    def credentials_from(self) -> str:
+        """Where the credentials a client takes from `credentials()` come from (an API key first, then a session
+        token, then username and password, as the client picks them), for messages about them."""
+        names = ([self.api_key_env] if self.api_key_env else [self.session_token_env] if self.session_token_env
+                 else [v for v in (self.username_env, self.password_env) if v])
+        return f"{' and '.join(names)} (mbport.toml instance {self.name!r})"
+
     def credentials(self, env: Mapping[str, str] | None = None) -> dict[str, str | None]:
         """{api_key, username, password, session_token} read from the variables the file names.
 

@@ -13,12 +13,12 @@ import httpx
 from .capabilities import VersionNotes, unsupported
 from .client import (
     AUTH_HINT,
-    ENV_API_KEY,
+    CREDENTIALS,
     ENV_URL,
     SITE_URL_HINT,
     ApiError,
-    AuthError,
     ConnectionFailed,
+    CredentialsRefused,
     MetabaseVersion,
     redact,
 )
@@ -209,16 +209,12 @@ def _version(props: dict[str, Any], checks: list[Check]) -> None:
 
 
 def _authenticate(api, checks: list[Check]) -> dict[str, Any] | None:
-    how = {"api-key": "API key", "session": "session token", "password": "username and password"}[api._auth.kind]
+    how = CREDENTIALS[api._auth.kind]
     try:
         user = api.get("/api/user/current")
-    except AuthError as exc:
-        fix = {"api-key": f"check the key ({ENV_API_KEY}, --api-key or the api_key_env of mbport.toml): it may be "
-                          "mistyped, deleted or regenerated; create one under Admin → Settings → Authentication → API keys",
-               "session": "the session expired or was logged out: get a new one, or use an API key",
-               "password": "check the username and password (METABASE_USERNAME, METABASE_PASSWORD); SSO-only "
-                           "accounts cannot log in with a password: use an API key"}[api._auth.kind]
-        checks.append(Check("authentication", FAIL, f"the {how} was refused ({exc.status})", fix))
+    except CredentialsRefused as exc:
+        source = f" from {api.credentials_from}" if api.credentials_from else ""
+        checks.append(Check("authentication", FAIL, f"the {how}{source} was refused ({exc.status})", exc.hint))
         return None
     except (ApiError, ConnectionFailed) as exc:
         checks.append(Check("authentication", FAIL, f"signing in failed: {exc}", exc.hint or AUTH_HINT))

@@ -70,6 +70,7 @@ def make_client(url, api_key, username, password, session_token, concurrency, in
     name = ctx.meta.get("mbport.instance") if ctx is not None else None
     config = load_config()
     instance = config.instance(name) if name else None
+    from_file = None
     if instance is not None:
         url = url or os.environ.get(ENV_URL) or instance.url
         env_creds = any(os.environ.get(v) for v in (ENV_API_KEY, ENV_USERNAME, ENV_PASSWORD, ENV_SESSION_TOKEN))
@@ -77,6 +78,7 @@ def make_client(url, api_key, username, password, session_token, concurrency, in
             creds = instance.credentials()
             api_key, username, password, session_token = (creds["api_key"], creds["username"], creds["password"],
                                                           creds["session_token"])
+            from_file = instance.credentials_from()
         insecure = insecure or instance.insecure
     concurrency = concurrency or (instance.concurrency if instance else None) or config.concurrency or 8
     if insecure:
@@ -86,6 +88,7 @@ def make_client(url, api_key, username, password, session_token, concurrency, in
         concurrency=concurrency, verify=not insecure,
     )
     client.instance = instance  # its database mappings and secrets file apply when importing into it
+    client.credentials_from = from_file or client.credentials_from
     client.on_retry = out().retrying  # backoff waits show on the progress line
     return client
 
@@ -125,7 +128,7 @@ def side_client(side: str, url, api_key, username, password, session_token, conc
     from ..client import MetabaseClient
 
     config = load_config()
-    instance = None
+    instance = from_file = None
     if url and "://" not in url and url in config.instances:
         instance = config.instance(url)
         url = instance.url
@@ -133,6 +136,7 @@ def side_client(side: str, url, api_key, username, password, session_token, conc
             creds = instance.credentials()
             api_key, username, password, session_token = (creds["api_key"], creds["username"], creds["password"],
                                                           creds["session_token"])
+            from_file = instance.credentials_from()
         insecure = insecure or instance.insecure
     elif url and "://" not in url:
         raise UsageError(f"--{side} {url!r}: neither a URL nor an instance of mbport.toml",
@@ -149,17 +153,33 @@ def side_client(side: str, url, api_key, username, password, session_token, conc
     client = MetabaseClient(url, api_key=api_key, username=None if api_key or session_token else username,
                             password=None if api_key or session_token else password, session_token=session_token,
                             concurrency=concurrency, verify=not insecure)
+    client.credentials_from = from_file or (
+        _side_source(side, "api-key") if api_key else _side_source(side, "session-token") if session_token
+        else f"{_side_source(side, 'username')} and {_side_source(side, 'password')}")
     client.instance = instance  # the target's database mappings and secrets file apply
     client.on_retry = out().retrying  # backoff waits show on the progress line
     return client
 
 
+def _side_source(side: str, credential: str) -> str:
+    """The flag or variable (`--from-api-key`, `MBPORT_FROM_API_KEY`) that gave one side's credential."""
+    ctx = click.get_current_context(silent=True)
+    dest = f"{side}_{credential.replace('-', '_')}"
+    source = ctx.get_parameter_source(dest) if ctx is not None and dest in ctx.params else None
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        return f"MBPORT_{side.upper()}_{credential.upper().replace('-', '_')}"
+    return f"--{side}-{credential}"
+
+
 def login(api, side: str) -> None:
-    """Check the credentials of one side first, so an error names the instance it is about."""
-    from ..client import AuthError, ConnectionFailed
+    """Check the credentials of one side first, so an error names the instance it is about (refused credentials
+    name it already, and the flag or variable that gave them)."""
+    from ..client import AuthError, ConnectionFailed, CredentialsRefused
 
     try:
         api.get("/api/user/current")
+    except CredentialsRefused:
+        raise
     except (AuthError, ConnectionFailed) as exc:
         raise MbportError(f"--{side} {api.url}: {exc}", hint=exc.hint) from None
 

@@ -68,7 +68,7 @@ def test_a_key_of_another_group_fails_with_the_fix(seeded):
 def test_a_wrong_key_and_an_unreachable_host(seeded):
     wrong = mbport("doctor", "--url", seeded.url, "--api-key", "mb_notthekeynotthekey")
     checks = lines(wrong)
-    assert wrong.code == 1 and checks["authentication"].startswith("[FAIL] authentication: the API key was refused")
+    assert wrong.code == 1 and checks["authentication"].startswith("[FAIL] authentication: the API key from --api-key was refused (401)")
     assert "fix: check the key" in checks["authentication"] and checks["admin rights"].startswith("[skip]")
     assert "mb_notthekeynotthekey" not in wrong.out + wrong.err
     gone = mbport("doctor", "--url", "http://127.0.0.1:9", "--api-key", ADMIN_KEY)

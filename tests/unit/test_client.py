@@ -13,11 +13,11 @@ import pytest
 
 from mbport import client as client_mod
 from mbport.client import (
-    AUTH_HINT,
     AmbiguousWriteError,
     ApiError,
     AuthError,
     ConnectionFailed,
+    CredentialsRefused,
     MetabaseClient,
     MetabaseVersion,
     redact,
@@ -130,9 +130,9 @@ def test_wrong_password_is_an_auth_error_with_metabases_message(expect):
     _admin(emu)
     with _emu_client(emu, username=EMAIL, password=PASSWORD + "x") as mb:
         err = expect(AuthError, mb.get, "/api/user/current")
-    assert err.status == 401 and err.path == "/api/session"
-    assert str(err) == "POST /api/session failed: 401 password: did not match stored password"
-    assert "METABASE_PASSWORD" in err.hint
+    assert err.status == 401 and err.path == "/api/session" and isinstance(err, CredentialsRefused)
+    assert str(err) == f"{URL} refused the username and password (401 password: did not match stored password)"
+    assert "check the username and password" in err.hint
 
 
 def test_bad_api_key_gives_401_with_the_hint(expect):
@@ -142,8 +142,29 @@ def test_bad_api_key_gives_401_with_the_hint(expect):
         err = expect(AuthError, mb.get, "/api/user/current")
         assert mb.request_count == 1  # a 401 is never retried
     assert (err.status, err.method, err.body) == (401, "GET", "Unauthenticated")
-    assert str(err) == "GET /api/user/current failed: 401 Unauthenticated"
-    assert err.hint == AUTH_HINT
+    assert str(err) == f"{URL} refused the API key (401 Unauthenticated)"
+    assert "Admin → Settings → Authentication → API keys" in err.hint
+
+
+def test_credentials_refused_name_where_they_came_from_and_once_accepted_say_so(expect):
+    """from_env names the flag or variable that gave the credentials; a key that worked and then stops working (deleted
+    mid-run) reads as such, not as a wrong key."""
+    emu = Emulator()
+    session = _admin(emu)
+    env = {"METABASE_SITE_URL": "http://metabase.test", "METABASE_API_KEY": API_KEY}
+    with MetabaseClient.from_env(env=env, transport=emu.transport()) as mb:
+        err = expect(CredentialsRefused, mb.get, "/api/user/current")
+    assert str(err) == "http://metabase.test refused the API key from METABASE_API_KEY (401 Unauthenticated)"
+    with MetabaseClient.from_env(env=env, session_token=session, transport=emu.transport()) as mb:
+        assert mb.credentials_from == "--session-token"
+        mb.get("/api/user/current")
+        emu.state.sessions.pop(session)
+        err = expect(CredentialsRefused, mb.get, "/api/user/current")
+    assert str(err) == ("http://metabase.test no longer accepts the session token from --session-token it accepted "
+                        "earlier in this run (401 Unauthenticated)")
+    assert "while mbport ran" in err.hint
+    with MetabaseClient.from_env(env={**env, "METABASE_PASSWORD": "pw"}, username=EMAIL) as mb:
+        assert mb.credentials_from == "--username and METABASE_PASSWORD"
 
 
 def test_not_found_from_the_emulator(expect):
@@ -383,7 +404,7 @@ def test_requests_carry_auth_and_timeouts():
 @pytest.mark.parametrize(("response", "summary"), [
     (httpx.Response(400, json={"errors": {"name": "value must be a non-blank string."},
                                 "specific-errors": {"name": ["x"]}}), "400 name: value must be a non-blank string."),
-    (httpx.Response(401, json={"errors": {"_error": "Your account is disabled."}}), "401 Your account is disabled."),
+    (httpx.Response(403, json={"errors": {"_error": "Your account is disabled."}}), "403 Your account is disabled."),
     (httpx.Response(500, json={"message": "boom", "trace": ["a"] * 50, "via": []}), "500 boom"),
     (httpx.Response(404, html="<!DOCTYPE html><html><body>" + "x" * 5000 + "</body></html>"),
      "404 HTML page instead of JSON (is the URL a Metabase?)"),
@@ -548,7 +569,7 @@ def test_secrets_stay_out_of_repr_and_echoed_errors(expect):
     assert "***" in str(err)
     login = Script(httpx.Response(401, json={"errors": {"password": f"{PASSWORD} did not match stored password"}}))
     err = expect(AuthError, _mock_client(login, api_key=None, username=EMAIL, password=PASSWORD).get, "/api/x")
-    assert str(err) == "POST /api/session failed: 401 password: *** did not match stored password"
+    assert str(err) == f"{URL} refused the username and password (401 password: *** did not match stored password)"
 
 
 def test_a_host_name_that_does_not_resolve_is_not_retried(expect, sleeps):

@@ -108,7 +108,7 @@ def test_instance_from_the_working_directory_and_precedence(prod, monkeypatch, t
     # environment beats the file: a wrong METABASE_API_KEY is used (and refused) although the file names a good one
     monkeypatch.setenv("METABASE_API_KEY", "mb_wrongwrongwrong01")
     env_wins = mbport("doctor", "--instance", "prod")
-    assert env_wins.code == 1 and "authentication: the API key was refused" in env_wins.out
+    assert env_wins.code == 1 and "authentication: the API key from METABASE_API_KEY was refused" in env_wins.out
     # a flag beats the environment
     flag_wins = mbport("doctor", "--instance", "prod", "--api-key", "mb_prodkeyprodkey0001")
     assert flag_wins.code == 0, flag_wins.out
