@@ -342,7 +342,7 @@ def test_every_list_endpoint_served_is_in_the_shape_table(emulator):
                  "/api/ee/transform",
                  # not in §22: shapes from the source, tested in test_cache.py and test_metabots.py
                  "/api/cache", "/api/metabot/metabot",
-                 # not in §22: the verified-cards search, from the source, tested in test_moderation.py
+                 # not in §22: search (verified cards, dashboards), from the source: test_moderation.py, test_search.py
                  "/api/search"}
     assert collection_like - not_in_table <= listed, sorted(collection_like - not_in_table - listed)
 

@@ -1,10 +1,14 @@
-"""Search: GET /api/search (src/metabase/search/api.clj GET "/"), as far as mbport reads it: the verified saved
-questions, models and metrics, live or archived.
+"""Search: GET /api/search (src/metabase/search/api.clj GET "/"): saved questions, models, metrics and dashboards,
+live or archived, and the verified ones.
 
 Emulated: `verified`, `archived` (default false), `include_dashboard_questions` (default false), `models`; every
-other filter and model gives an empty result, which no caller relies on. The rows are the card columns of
-search/config.clj `columns-for-model "card"` that a caller may read (`moderated_status` is the newest review's
+other filter and model gives an empty result, which no caller relies on. The rows are the columns of search/config.clj
+`columns-for-model "card"` (and "dashboard") that a caller may read (`moderated_status` is the newest review's
 status); ranking is not emulated (rows come by name).
+- Dashboards: dashboards/models/dashboard/search.clj `(search/define-spec "dashboard" ...)` has `:where []`: every
+  dashboard the user may read (its collection's read permission, search/permissions.clj), live or archived by the
+  `:archived` attr like cards, with the collection's name, type and authority level and its newest review's
+  `moderated-status` among the render terms.
 
 - `verified` is `true` or absent (`false` is a 400: the schema is `[:maybe true?]`); `verified=true` keeps only the models the filter supports (search/in_place/filter.clj
   `search-context->applicable-models`: the models with a `build-optional-filter-query [:verified model]`, i.e.
@@ -24,7 +28,8 @@ from typing import Any
 
 from .. import errors, premium
 from ..app import Ctx
-from ..models.cards import can_read_card
+from ..models.cards import collection_row
+from ..models.collections import can_read
 from ..models.moderation import FEATURE, status
 from ..router import route
 
@@ -49,12 +54,24 @@ def _collection(ctx: Ctx, cid: int | None) -> dict[str, Any]:
             "type": row.get("type")}
 
 
-def _row(ctx: Ctx, model: str, card: dict[str, Any]) -> dict[str, Any]:
-    return {"id": card["id"], "model": model, "name": card.get("name"), "description": card.get("description"),
-            "archived": bool(card.get("archived")), "updated_at": card.get("updated_at"),
-            "collection_position": card.get("collection_position"), "dashboard_id": card.get("dashboard_id"),
-            "collection": _collection(ctx, card.get("collection_id")),
-            "moderated_status": status(ctx.state, "card", card["id"])}
+def _row(ctx: Ctx, model: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"id": item["id"], "model": model, "name": item.get("name"), "description": item.get("description"),
+            "archived": bool(item.get("archived")), "updated_at": item.get("updated_at"),
+            "collection_position": item.get("collection_position"), "dashboard_id": item.get("dashboard_id"),
+            "collection": _collection(ctx, item.get("collection_id")),
+            "moderated_status": status(ctx.state, "dashboard" if model == "dashboard" else "card", item["id"])}
+
+
+def _items(ctx: Ctx, model: str, archived: bool, dashboard_questions: bool) -> list[dict[str, Any]]:
+    """The rows of one model the user may read, live or archived; dashboard questions only when asked for."""
+    if model == "dashboard":
+        rows = ctx.state.table("dashboard").where(lambda d: bool(d.get("archived")) == archived)
+    elif model in CARD_MODELS:
+        rows = ctx.state.table("card").where(lambda c: bool(c.get("archived")) == archived and (
+            dashboard_questions or not c.get("dashboard_id")), type=CARD_MODELS[model])
+    else:
+        return []
+    return [row for row in rows if can_read(ctx.state, ctx.user, collection_row(ctx.state, row.get("collection_id")))]
 
 
 @route("GET", "/api/search")
@@ -70,13 +87,10 @@ def search(ctx: Ctx):
     rows: list[dict[str, Any]] = []
     if not verified or premium.enabled(ctx.state, FEATURE):  # else `false-clause`
         for model in models:
-            for card in ctx.state.table("card").where(type=CARD_MODELS.get(model)) if model in CARD_MODELS else ():
-                if (bool(card.get("archived")) != archived or not can_read_card(ctx.state, ctx.user, card)
-                        or (card.get("dashboard_id") and not q.get("include_dashboard_questions"))):
-                    continue
-                if verified and status(ctx.state, "card", card["id"]) != "verified":
-                    continue
-                rows.append(_row(ctx, model, card))
+            for item in _items(ctx, model, archived, bool(q.get("include_dashboard_questions"))):
+                row = _row(ctx, model, item)
+                if not verified or row["moderated_status"] == "verified":
+                    rows.append(row)
     rows.sort(key=lambda r: ((r["name"] or "").lower(), r["model"], r["id"]))
     rows = rows[:MAX_RESULTS]  # top-results: the best 1000, then the page
     return {"data": ctx.page(rows), "total": len(rows), "models": models, "table_db_id": None,
