@@ -166,7 +166,8 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
                 with source:
                     login(source, "from")
                     verified = verify_and_report(source, api, state, flags.get("map_database"), verify_kinds,
-                                                 no_queries, include_personal, left_out=planned.left_out_kinds())
+                                                 no_queries, include_personal, left_out=planned.left_out_kinds(),
+                                                 select=flags.get("selections"))
                 if not verified.equal:
                     sys.exit(PLAN_HAS_CHANGES)
                 if code:
@@ -221,7 +222,7 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         if then_verify and not dry_run and not result.plan.problems:
             verified = verify_and_report(source, target, state, flags.get("map_database"), verify_kinds,
                                          no_queries, include_personal or not exclude_personal,
-                                         left_out=result.plan.left_out_kinds())
+                                         left_out=result.plan.left_out_kinds(), select=flags.get("selections"))
     report = out()
     for warning in result.export_warnings:
         report.warning(warning)

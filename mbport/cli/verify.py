@@ -30,9 +30,10 @@ def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict
 
 def verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
                       include_personal, as_json: bool = False, state_required: bool = False,
-                      left_out: dict[str, str] | None = None):
+                      left_out: dict[str, str] | None = None, select=()):
     """Run verify, print the report (text, or JSON objects with `as_json`), and return the result; `left_out`: the
-    kinds the import before it left out on purpose (not compared)."""
+    kinds the import before it left out on purpose (not compared); `select`: --select (of verify, or of the restore or
+    migration it follows)."""
     from ..verify import run_verify
 
     mapping = database_mapping(map_database, getattr(target, "instance", None))
@@ -42,7 +43,7 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
     with out().export_progress(23, phase="verify") as progress:
         result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
                             queries=not no_queries, include_personal=include_personal, left_out=left_out,
-                            progress=progress)
+                            select=tuple(select or ()), progress=progress)
     report_verify(result, used, as_json)
     return result
 
@@ -56,6 +57,10 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
 @click.option("--map-database", "map_database", multiple=True, metavar="SRC=DST",
               help="Source database SRC is database DST on the target (by name).")
 @verify_options
+@click.option("--select", "selections", multiple=True, metavar="KIND:NAME",
+              help="Compare only this object (repeatable; KIND:NAME, an entity id or an address, as plan and import "
+                   "take it; a collection brings its contents, a dashboard its questions and subscriptions) and run "
+                   "only its queries.")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON lines: one `difference` event per difference, then the summary (as `mbport --json verify`).")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 4 when anything differs, 0 when nothing does.")
@@ -64,7 +69,7 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (warns).")
 def verify(from_, from_api_key, from_username, from_password, from_session_token, to, to_api_key, to_username,
            to_password, to_session_token, state_path, map_database, verify_kinds, no_queries, include_personal,
-           as_json, exit_code, concurrency, insecure):
+           selections, as_json, exit_code, concurrency, insecure):
     """Prove a migration or restore: compare every object, and every question's rows, on two live instances.
 
     Reads both instances (never a tree), pairs their objects through the state of the migration or import
@@ -81,6 +86,6 @@ def verify(from_, from_api_key, from_username, from_password, from_session_token
         login(target, "to")
         result = verify_and_report(source, target, state_path or default_state_path(source.url, target.url),
                                    map_database, verify_kinds, no_queries, include_personal, as_json,
-                                   state_required=state_path is not None)
+                                   state_required=state_path is not None, select=selections)
     if exit_code and not result.equal:
         sys.exit(PLAN_HAS_CHANGES)

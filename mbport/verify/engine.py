@@ -138,18 +138,73 @@ def _unpaired_children(kind: Kind, doc: dict, side: Side) -> None:
 
 
 Progress = Callable[[str, int, int], None]
+# The parts an object brings along (a dashboard: its dashboard questions and subscriptions; a group: its members),
+# as selection.py's `PartOf`: a doc's field → the kind it points at.
+PARTS = {"cards": ("dashboard_id", "dashboards"), "pulses": ("dashboard_id", "dashboards"),
+         "memberships": ("id", "groups")}
+
+
+def selected(side: Side, selections: tuple[str, ...] | list[str]) -> dict[str, set[Any]]:
+    """Kind → ids of one side's objects the selections name (KIND:NAME with NAME its name, email, label or entity id; an
+    entity id alone; an address `KIND/ENTITY_ID`), with what is in a selected collection (sub-collections too) and the
+    parts of a selected object: `--select` as plan and import read it, on a live instance."""
+    from ..display import words
+
+    aliases = {alias: k.name for k in KINDS for alias in (k.name, *words(k.name).aliases)}
+    by_kind = {k.name: k for k in KINDS}
+    found: dict[str, set[Any]] = {}
+    for sel in selections:
+        kind_text, sep, name = sel.partition(":")
+        if not sep and "/" in sel:  # an address, as plan and diff print them
+            kind_text, sep, name = sel.partition("/")
+        kind = aliases.get(kind_text)
+        for kname, docs in side.docs.items():
+            if sep and kname != kind:
+                continue
+            for i, d in docs.items():
+                names = (d.get("entity_id"),) if not sep else (
+                    d.get("name"), d.get("email"), d.get("entity_id"), plain(by_kind[kname].label(d, side)))
+                if (name if sep else sel) in names:
+                    found.setdefault(kname, set()).add(i)
+    collections = side.docs.get("collections", {})
+    picked = found.setdefault("collections", set())
+    picked |= {i for i, c in collections.items()
+               if any(int(p) in picked for p in str(c.get("location") or "/").split("/") if p.isdigit())}
+    for kname, docs in side.docs.items():
+        inside = {i for i, d in docs.items() if d.get("collection_id") in picked} if kname != "collections" else set()
+        found.setdefault(kname, set()).update(inside)
+    for kname, (part, owner) in PARTS.items():
+        found.setdefault(kname, set()).update(
+            i for i, d in side.docs.get(kname, {}).items() if d.get(part) in found.get(owner, set()))
+    return found
+
+
+def _check_selection(selections: tuple[str, ...] | list[str], src: Side, tgt: Side) -> None:
+    """A selection that names nothing on either instance is a usage error naming it (exit 2), as in plan."""
+    from ..selection import NotSelected
+
+    kinds = sorted(k.name for k in KINDS)
+    for sel in selections:
+        kind, sep, name = sel.partition(":")
+        if sep and not name or not sel:
+            raise NotSelected(f"--select {sel!r}: expected KIND:NAME, an entity id or an address, e.g. "
+                              "collection:Sales or dashboard:Ops", hint=f"kinds: {', '.join(kinds)}")
+        if not any(selected(side, [sel]).get(k) for side in (src, tgt) for k in kinds):
+            raise NotSelected(f"--select {sel!r}: nothing of that name on either instance",
+                              hint="KIND:NAME (a collection brings its contents), an entity id or an address")
 
 
 def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
                map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
                include_personal: bool = False, left_out: dict[str, str] | None = None,
-               progress: Progress | None = None) -> VerifyResult:
+               select: tuple[str, ...] | list[str] = (), progress: Progress | None = None) -> VerifyResult:
     """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
     `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
     address → target id; `map_database` the source database names that are other names on the target.
     Personal collections and their contents are left out (mbport migrates them only when asked) unless
     `include_personal`; so are the kinds in `left_out` (kind → why: what the import before left out on purpose,
-    API keys without --with-api-keys), and the references to their objects."""
+    API keys without --with-api-keys), and the references to their objects. With `select` (`--select`), only the
+    objects it names on either side (with a collection's contents and an object's parts) and their queries."""
     started = time.monotonic()
     before = source_api.request_count + target_api.request_count
     mapping = dict(map_database or {})
@@ -201,6 +256,20 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
             compared.append((kind, pairs, only_a, only_b))
         if progress:
             progress(kind.name, len(src.docs[kind.name]), len(KINDS))
+    if select:
+        _check_selection(select, src, tgt)
+        in_source, in_target = selected(src, select), selected(tgt, select)
+        narrowed: list[tuple[Kind, list, list, list]] = []
+        for kind, pairs, only_a, only_b in compared:
+            ids_a, ids_b = in_source.get(kind.name, set()), in_target.get(kind.name, set())
+            kept = ([(s, t) for s, t in pairs if s["id"] in ids_a or t["id"] in ids_b],
+                    [d for d in only_a if d["id"] in ids_a], [d for d in only_b if d["id"] in ids_b])
+            if any(kept):  # a kind the selection has nothing of is not reported
+                narrowed.append((kind, *kept))
+        compared = narrowed
+        rows_of = {k: in_source.get(k, set()) for k in ("cards", "dashboards")}
+    else:
+        rows_of = None
     if any(skipped.values()):
         result.notes.append(f"left out: {skipped['source']} objects of the source and {skipped['target']} of the "
                             "target in personal collections (compare them with --include-personal)")
@@ -229,7 +298,7 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
                                                      f"the number {value} is neither a known id nor a known number"))
     result.unknown_fields = src.tokens.unknown_fields | tgt.tokens.unknown_fields
     if queries and (kinds is None or "cards" in kinds or "dashboards" in kinds):
-        compare_rows(src, tgt, result, kinds, progress=progress)
+        compare_rows(src, tgt, result, kinds, progress=progress, only=rows_of)
     result.requests = source_api.request_count + target_api.request_count - before
     result.seconds = time.monotonic() - started
     return result

@@ -69,14 +69,15 @@ def _defaults(dashboard: dict) -> list[dict]:
 Job = tuple[str, str, Any, tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 
 
-def _jobs(src, tgt, kinds) -> list[Job]:
-    """(kind, name, (source path, body), (target path, body)) for every paired card and dashcard."""
+def _jobs(src, tgt, kinds, only: dict[str, set] | None = None) -> list[Job]:
+    """(kind, name, (source path, body), (target path, body)) for every paired card and dashcard (of the source's
+    cards and dashboards in `only`, when given: a selection)."""
     by_name = {name: key[1] for key, name in tgt.tokens.names.items() if key[0] == "cards"}
     jobs: list[Job] = []
     if kinds is None or "cards" in kinds:
         for cid, card in sorted(src.docs.get("cards", {}).items()):
             name = src.tokens.names.get(("cards", cid))
-            if card.get("archived") or name not in by_name:
+            if card.get("archived") or name not in by_name or only is not None and cid not in only["cards"]:
                 continue
             jobs.append(("cards", name, card.get("dataset_query"), (f"/api/card/{cid}/query", {}),
                          (f"/api/card/{by_name[name]}/query", {})))
@@ -85,7 +86,7 @@ def _jobs(src, tgt, kinds) -> list[Job]:
         for did, dash in sorted(src.docs.get("dashboards", {}).items()):
             name = src.tokens.names.get(("dashboards", did))
             other = tgt.docs.get("dashboards", {}).get(tgt_dash.get(name))
-            if dash.get("archived") or other is None:
+            if dash.get("archived") or other is None or only is not None and did not in only["dashboards"]:
                 continue
             theirs = {tgt.tokens.names.get(("dashcards", dc["id"])): dc for dc in other.get("dashcards") or []}
             for dc in dash.get("dashcards") or []:
@@ -102,9 +103,9 @@ def _jobs(src, tgt, kinds) -> list[Job]:
     return jobs
 
 
-def compare_rows(src, tgt, result, kinds, progress=None) -> None:
+def compare_rows(src, tgt, result, kinds, progress=None, only: dict[str, set] | None = None) -> None:
     """Run the queries on both sides (each side at its client's concurrency) and record what differs."""
-    jobs = _jobs(src, tgt, kinds)
+    jobs = _jobs(src, tgt, kinds, only)
     ordered = [sorts(j[2]) for j in jobs]
 
     def side(api, which: int) -> list[Answer]:

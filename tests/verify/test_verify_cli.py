@@ -265,3 +265,33 @@ def test_restore_verify_compares_with_the_live_source(monkeypatch, tmp_path):
     changed = restore(instances.add("second"), "second.json", "--with-api-keys")
     assert changed.code == 4, changed.err
     assert differences(changed) == {"card 'Revenue by month': visualization: bar → line"}, changed.out
+
+
+def test_select_compares_only_the_selected_objects_and_runs_only_their_queries(migrated):
+    """`verify --select` reads a selection as plan and import do (KIND:NAME, entity id, address; a collection brings
+    its contents, a dashboard its questions and subscriptions): a change elsewhere is not reported."""
+    source, target, _ = migrated
+    with target.api() as api:
+        for name, display in (("Revenue by month", "bar"), ("Orders per customer", "pie")):
+            card = by_name(api, "/api/card", name, f="all")
+            api.put(f"/api/card/{card['id']}", json={"display": display}).raise_for_status()
+    one = verify(source, target, "--select", "card:Revenue by month", "--exit-code")
+    assert one.code == 4, one.err
+    assert differences(one) == {"card 'Revenue by month': visualization: line → bar"}, one.out
+    assert "cards: 1 paired, 0 equal, 1 differ" in one.out and "rows of cards: 1 paired" in one.out, one.out
+    assert "dashboards:" not in one.out and "rows of dashcards" not in one.out
+    with source.api() as api:
+        card = by_name(api, "/api/card", "Revenue by month", f="all")
+        sales = api.get(f"/api/collection/{card['collection_id']}").json()
+    by_id = verify(source, target, "--select", card["entity_id"], "--no-queries")
+    assert differences(by_id) == differences(one) and "rows of" not in by_id.out
+    contents = verify(source, target, "--select", f"collection:{sales['name']}", "--no-queries")
+    with source.api() as api:
+        inside = {c["id"] for c in api.get("/api/collection").json() if isinstance(c["id"], int)
+                  and (c["id"] == sales["id"] or f"/{sales['id']}/" in c["location"])}
+        cards = [c for c in api.get("/api/card", params={"f": "all"}).json() if c["collection_id"] in inside]
+    assert 1 < len(cards) < 14 and f"collections: {len(inside)} paired" in contents.out, contents.out
+    assert f"cards: {len(cards)} paired" in contents.out, contents.out  # the sub-collections' cards too
+    assert differences(contents) == differences(one)  # 'Orders per customer' is not in it
+    nothing = verify(source, target, "--select", "card:No such card")
+    assert nothing.code == 2 and "No such card" in nothing.err and "Traceback" not in nothing.err
