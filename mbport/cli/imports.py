@@ -82,6 +82,12 @@ def apply_and_report(run: Import | Tracked, planned: Plan) -> None:
     report_apply(result)
 
 
+def _scope(planned: Plan, flags: dict) -> tuple[str, ...]:
+    """What a verify after a selective restore or migration compares: the addresses its plan held (the selection,
+    its contents and what it needed); nothing narrower without --select."""
+    return tuple(sorted({c.address for c in planned.changes})) if flags.get("selections") else ()
+
+
 @click.command()
 @connection_options
 @import_options
@@ -167,7 +173,7 @@ def restore(url, api_key, username, password, session_token, concurrency, insecu
                     login(source, "from")
                     verified = verify_and_report(source, api, state, flags.get("map_database"), verify_kinds,
                                                  no_queries, include_personal, left_out=planned.left_out_kinds(),
-                                                 select=flags.get("selections"))
+                                                 select=_scope(planned, flags), planned=True)
                 if not verified.equal:
                     sys.exit(PLAN_HAS_CHANGES)
                 if code:
@@ -222,7 +228,7 @@ def migrate(from_, from_api_key, from_username, from_password, from_session_toke
         if then_verify and not dry_run and not result.plan.problems:
             verified = verify_and_report(source, target, state, flags.get("map_database"), verify_kinds,
                                          no_queries, include_personal or not exclude_personal,
-                                         left_out=result.plan.left_out_kinds(), select=flags.get("selections"))
+                                         left_out=result.plan.left_out_kinds(), select=_scope(result.plan, flags), planned=True)
     report = out()
     for warning in result.export_warnings:
         report.warning(warning)

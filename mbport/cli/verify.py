@@ -30,10 +30,10 @@ def _state_ids(path: Path | None, target_url: str, required: bool) -> tuple[dict
 
 def verify_and_report(source, target, state_path: Path | None, map_database, verify_kinds, no_queries,
                       include_personal, as_json: bool = False, state_required: bool = False,
-                      left_out: dict[str, str] | None = None, select=()):
+                      left_out: dict[str, str] | None = None, select=(), planned: bool = False):
     """Run verify, print the report (text, or JSON objects with `as_json`), and return the result; `left_out`: the
-    kinds the import before it left out on purpose (not compared); `select`: --select (of verify, or of the restore or
-    migration it follows)."""
+    kinds the import before it left out on purpose (not compared); `select`: verify's --select, or (`planned`) the
+    addresses a selective restore or migration planned."""
     from ..verify import run_verify
 
     mapping = database_mapping(map_database, getattr(target, "instance", None))
@@ -43,7 +43,7 @@ def verify_and_report(source, target, state_path: Path | None, map_database, ver
     with out().export_progress(23, phase="verify") as progress:
         result = run_verify(source, target, state_ids=ids, map_database=mapping, kinds=kinds,
                             queries=not no_queries, include_personal=include_personal, left_out=left_out,
-                            select=tuple(select or ()), progress=progress)
+                            select=tuple(select or ()), progress=progress, exact_select=planned)
     report_verify(result, used, as_json)
     return result
 

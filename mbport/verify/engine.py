@@ -144,10 +144,10 @@ PARTS = {"cards": ("dashboard_id", "dashboards"), "pulses": ("dashboard_id", "da
          "memberships": ("id", "groups")}
 
 
-def selected(side: Side, selections: tuple[str, ...] | list[str]) -> dict[str, set[Any]]:
+def selected(side: Side, selections: tuple[str, ...] | list[str], contents: bool = True) -> dict[str, set[Any]]:
     """Kind → ids of one side's objects the selections name (KIND:NAME with NAME its name, email, label or entity id; an
     entity id alone; an address `KIND/ENTITY_ID`), with what is in a selected collection (sub-collections too) and the
-    parts of a selected object: `--select` as plan and import read it, on a live instance."""
+    parts of a selected object (unless not `contents`): `--select` as plan and import read it, on a live instance."""
     from ..display import words
 
     aliases = {alias: k.name for k in KINDS for alias in (k.name, *words(k.name).aliases)}
@@ -166,6 +166,8 @@ def selected(side: Side, selections: tuple[str, ...] | list[str]) -> dict[str, s
                     d.get("name"), d.get("email"), d.get("entity_id"), plain(by_kind[kname].label(d, side)))
                 if (name if sep else sel) in names:
                     found.setdefault(kname, set()).add(i)
+    if not contents:
+        return found
     collections = side.docs.get("collections", {})
     picked = found.setdefault("collections", set())
     picked |= {i for i, c in collections.items()
@@ -197,14 +199,17 @@ def _check_selection(selections: tuple[str, ...] | list[str], src: Side, tgt: Si
 def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
                map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
                include_personal: bool = False, left_out: dict[str, str] | None = None,
-               select: tuple[str, ...] | list[str] = (), progress: Progress | None = None) -> VerifyResult:
+               select: tuple[str, ...] | list[str] = (), progress: Progress | None = None,
+               exact_select: bool = False) -> VerifyResult:
     """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
     `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
     address → target id; `map_database` the source database names that are other names on the target.
     Personal collections and their contents are left out (mbport migrates them only when asked) unless
     `include_personal`; so are the kinds in `left_out` (kind → why: what the import before left out on purpose,
     API keys without --with-api-keys), and the references to their objects. With `select` (`--select`), only the
-    objects it names on either side (with a collection's contents and an object's parts) and their queries."""
+    objects it names on either side (with a collection's contents and an object's parts) and their queries, a
+    selection naming nothing being a usage error; `exact_select`: `select` is the addresses a selective import planned
+    (nothing else is taken along, nothing is refused)."""
     started = time.monotonic()
     before = source_api.request_count + target_api.request_count
     mapping = dict(map_database or {})
@@ -257,8 +262,9 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
         if progress:
             progress(kind.name, len(src.docs[kind.name]), len(KINDS))
     if select:
-        _check_selection(select, src, tgt)
-        in_source, in_target = selected(src, select), selected(tgt, select)
+        if not exact_select:
+            _check_selection(select, src, tgt)
+        in_source, in_target = selected(src, select, not exact_select), selected(tgt, select, not exact_select)
         narrowed: list[tuple[Kind, list, list, list]] = []
         for kind, pairs, only_a, only_b in compared:
             ids_a, ids_b = in_source.get(kind.name, set()), in_target.get(kind.name, set())

@@ -265,6 +265,12 @@ def test_restore_verify_compares_with_the_live_source(monkeypatch, tmp_path):
     changed = restore(instances.add("second"), "second.json", "--with-api-keys")
     assert changed.code == 4, changed.err
     assert differences(changed) == {"card 'Revenue by month': visualization: bar → line"}, changed.out
+    # A selective restore is verified on what it restored (the card and what it needed), not the whole instance,
+    # whose other objects the fresh target lacks on purpose.
+    one = restore(instances.add("selective"), "selective.json", "--select", "card:Revenue by month", "--no-queries")
+    assert one.code == 4, one.err
+    assert differences(one) == {"card 'Revenue by month': visualization: bar → line"}, one.out
+    assert "cards: 2 paired, 1 equal, 1 differ" in one.out and "dashboards:" not in one.out, one.out  # and Total revenue, which it uses
 
 
 def test_select_compares_only_the_selected_objects_and_runs_only_their_queries(migrated):
