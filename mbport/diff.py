@@ -437,9 +437,11 @@ def describe_dashcards(old: Any, new: Any, names: Names) -> list[str]:
 
 # ---------------------------------------------------------------- trees
 
-def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> list[ObjectChange]:
-    """Every object added, removed or changed between two sets of docs (address → doc), by address."""
-    names = Names(registry, new, old)
+def diff_docs(registry: Registry, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+              context: dict[str, dict[str, Any]] | None = None) -> list[ObjectChange]:
+    """Every object added, removed or changed between two sets of docs (address → doc), by address; `context`: more
+    docs of the new side to name refs by (the whole tree, when `old` and `new` hold only the changed docs)."""
+    names = Names(registry, new, *([context] if context else []), old)
     changes = []
     for addr in sorted(set(old) | set(new)):
         kind_name = address_kind(addr)

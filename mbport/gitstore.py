@@ -100,46 +100,78 @@ class BackupResult:
     personal: tuple[int, int] = (0, 0)  # personal collections in the snapshot, objects inside them
 
 
-def summarize(name_status: list[tuple[str, str]], read: Read | None = None, registry: Registry | None = None) -> str:
-    """`cards +3 ~5 -1, dashboards ~2` from (status letter, path) pairs of the staged diff.
+SUBJECT_LIMIT = 120  # characters of a snapshot's subject line (what `mbport log` shows)
+BODY_CHANGES = 50  # changes listed in a snapshot's message body; the rest are counted
+LINE_LIMIT = 200  # characters of one listed change
 
-    A renamed or moved object changes its file's path: git sees one file deleted and one added. With `read`
-    (side "old" | "new", path → bytes) and the registry, the deleted, added and modified files of a kind are
-    matched by the address of their doc, as `mbport diff` matches objects, and compared the way diff compares
-    them: a rename is one change (~1); a file that only moved with its collection (same doc), or whose only
-    difference is text derived for readers (a collection's path in a permission grant), is no change at all.
+
+@dataclass
+class Summary:
+    """What a snapshot changed: the counts per kind (`cards +3 ~5 -1, dashboards ~2`) and each change in `mbport
+    diff`'s words (`card 'Revenue by month': visualization: line → bar`), in a deterministic order."""
+
+    counts: str
+    changes: list[str] = field(default_factory=list)
+
+    def subject(self) -> str:
+        """The counts, then as many changes in words as fit in SUBJECT_LIMIT characters (`…` when some did not)."""
+        text = self.counts
+        for i, change in enumerate(self.changes):
+            more = "; …" if i + 1 < len(self.changes) else ""
+            joined = f"{text}{': ' if i == 0 else '; '}{change}"
+            if len(joined + more) > SUBJECT_LIMIT:
+                room = SUBJECT_LIMIT - len(text) - 3
+                return f"{text}: {change[:room - 1]}…" if i == 0 and room > 20 else text + (": …" if i == 0 else "; …")
+            text = joined
+        return text
+
+    def body(self) -> str:
+        """Every change on a line of its own (the first BODY_CHANGES; the rest counted)."""
+        lines = [c if len(c) <= LINE_LIMIT else c[:LINE_LIMIT - 1] + "…" for c in self.changes[:BODY_CHANGES]]
+        rest = len(self.changes) - BODY_CHANGES
+        return "\n".join(lines + ([f"… and {rest} more (`mbport diff --repo DIR SHA~1 SHA` lists them all)"]
+                                  if rest > 0 else []))
+
+
+def summarize(name_status: list[tuple[str, str]], read: Read | None = None, registry: Registry | None = None,
+              context: dict[str, dict] | None = None) -> Summary:
+    """What the staged diff's (status letter, path) pairs changed: counts per kind, and with `read` (side "old" |
+    "new", path → bytes) and the registry each object's change in words.
+
+    A renamed or moved object changes its file's path: git sees one file deleted and one added. With `read` and the
+    registry, the files of a kind are matched by the address of their doc, as `mbport diff` matches objects, and
+    compared the way diff compares them: a rename is one change (~1); a file that only moved with its collection
+    (same doc), or whose only difference is text derived for readers (a collection's path in a permission grant), is
+    no change at all. `context`: the whole new tree's docs, to name what a change refers to.
     """
     per_kind: dict[str, KindChanges] = {}
-    moved: dict[str, list[tuple[str, str]]] = {}  # kind → its added and deleted files, when it has both
-    by_kind: dict[str, list[tuple[str, str]]] = {}
+    compared: dict[str, list[tuple[str, str]]] = {}  # kind → its files, compared by the objects they hold
+    words: list[str] = []
     for status, path in name_status:
         parts = PurePosixPath(path).parts
         if len(parts) < 2 or parts[0].startswith("."):
             continue  # the manifest, .gitignore: bookkeeping, not objects
-        by_kind.setdefault(parts[0], []).append((status, path))
-    for kind, entries in by_kind.items():
-        statuses = {status for status, _ in entries}
-        if read is not None and registry is not None and kind in registry.kinds and ({"A", "D"} <= statuses
-                                                                                     or "M" in statuses):
-            moved[kind] = [(s, p) for s, p in entries if s in "ADM"]
-            entries = [(s, p) for s, p in entries if s not in "ADM"]
+        kind = parts[0]
+        if read is not None and registry is not None and kind in registry.kinds and status in "ADM":
+            compared.setdefault(kind, []).append((status, path))
+            continue
         changes = per_kind.setdefault(kind, KindChanges())
-        for status, _ in entries:
-            if status == "A":
-                changes.added += 1
-            elif status == "D":
-                changes.deleted += 1
-            else:
-                changes.modified += 1
-    if moved and read is not None and registry is not None:  # (only then is anything in `moved`)
-        _count_by_address(moved, read, registry, per_kind)
+        if status == "A":
+            changes.added += 1
+        elif status == "D":
+            changes.deleted += 1
+        else:
+            changes.modified += 1
+    if compared and read is not None and registry is not None:  # (only then is anything in `compared`)
+        words = _count_by_address(compared, read, registry, per_kind, context)
     text = ", ".join(f"{kind} {c.text()}" for kind, c in sorted(per_kind.items()) if c.text())
-    return text or "tree metadata changed"
+    return Summary(text or "tree metadata changed", words)
 
 
 def _count_by_address(moved: dict[str, list[tuple[str, str]]], read: Read, registry: Registry,
-                      per_kind: dict[str, KindChanges]) -> None:
-    """Count added, deleted and modified files by the objects they hold, through `mbport diff`'s comparison."""
+                      per_kind: dict[str, KindChanges], context: dict[str, dict] | None) -> list[str]:
+    """Count added, deleted and modified files by the objects they hold, through `mbport diff`'s comparison; the
+    changes in its words, by kind, name and address."""
     from .diff import diff_docs
 
     old: dict[str, dict] = {}
@@ -155,7 +187,8 @@ def _count_by_address(moved: dict[str, list[tuple[str, str]]], read: Read, regis
                 except Exception:  # not a doc mbport can read: counted by its file
                     doc, addr = {"$file": path, "$side": side_name}, f"{kind}/$file:{path}"
                 side[addr] = doc
-    for change in diff_docs(registry, old, new):
+    changes = diff_docs(registry, old, new, context)
+    for change in changes:
         counts = per_kind.setdefault(change.kind, KindChanges())
         if change.change == "added":
             counts.added += 1
@@ -163,6 +196,8 @@ def _count_by_address(moved: dict[str, list[tuple[str, str]]], read: Read, regis
             counts.deleted += 1
         else:
             counts.modified += 1
+    return [c.line() for c in sorted(changes, key=lambda c: (c.kind, c.name, c.address))
+            if not c.address.split("/", 1)[1].startswith("$file:")]
 
 
 class SnapshotRepo:
@@ -288,11 +323,13 @@ class SnapshotRepo:
 
     # ------------------------------------------------------------------ committing
     def commit_tree(self, pathspecs: list[str], author: Author, branch: str, message_body: str,
-                    registry: Registry | None = None) -> tuple[str | None, str, list]:
+                    registry: Registry | None = None, docs: dict[str, dict] | None = None) -> tuple[str | None, str, list]:
         """Stage `pathspecs` in a private index, commit if the tree changed, then move the branch and the index.
 
-        The real index and the branch are only replaced after the commit exists, so any failure before that
-        leaves HEAD and the index exactly as they were. Returns (new commit or None, summary, name-status).
+        The message says what changed: the counts per kind and the first changes in words on the subject line, every
+        change (up to BODY_CHANGES) in the body (`docs`: the new tree's, to name what a change refers to). The real
+        index and the branch are only replaced after the commit exists, so any failure before that leaves HEAD and
+        the index exactly as they were. Returns (new commit or None, subject, name-status).
         """
         parent = self.tip(branch)
         index = self.git_dir / "index"
@@ -315,13 +352,16 @@ class SnapshotRepo:
                 name_status = _name_status(raw)
                 if not name_status:
                     return None, "no changes", []
-                trees = {"old": base, "new": new_tree}  # blobs read through git's long-running cat-file
-                summary = summarize(name_status, lambda side, path: self.repo.git.get_object_data(
-                    f"{trees[side]}:{path}")[3], registry)
                 if not parent:  # the first snapshot adds everything: a count reads better than 19 kinds
                     objects = sum(1 for _, p in name_status if len(PurePosixPath(p).parts) > 1)
-                    message_body = f"{summary}\n\n{message_body}"
+                    message_body = f"{summarize(name_status).counts}\n\n{message_body}"
                     summary = f"first snapshot: {objects} objects"
+                else:
+                    trees = {"old": base, "new": new_tree}  # blobs read through git's long-running cat-file
+                    changed = summarize(name_status, lambda side, path: self.repo.git.get_object_data(
+                        f"{trees[side]}:{path}")[3], registry, docs)
+                    summary = changed.subject()
+                    message_body = "\n\n".join(x for x in (changed.body(), message_body) if x)
                 args = [new_tree, "-m", summary, "-m", message_body]
                 if parent:
                     args[1:1] = ["-p", parent]
@@ -402,7 +442,7 @@ def run_backup(api: MetabaseClient, registry: Registry, repo_dir: Path, *, branc
         pathspecs = [p for p in owned if (repo_dir / p).exists() or p in tracked_tops]
         version = result.source_version or "unknown version"
         body = f"Backup of {redact(api.url)} (Metabase {version}) by mbport {__version__}."
-        commit, summary, name_status = store.commit_tree(pathspecs, who, current, body, registry)
+        commit, summary, name_status = store.commit_tree(pathspecs, who, current, body, registry, result.docs)
     head = store.tip(current) or ""
     return BackupResult(commit, head, current, summary, [p for _, p in name_status], result.warnings, result.counts,
                         personal_content(result.paths))

@@ -76,15 +76,17 @@ def test_a_changed_card_makes_a_commit_touching_only_its_file(source, tmp_path):
     set_display(source, "Revenue by month", "bar")
     run = backup(source, repo, "--author", "Backup Bot <bot@example.com>")
     assert run.code == 0, run.err
-    assert "cards ~1" in run.out
+    changed = "cards ~1: card 'Revenue by month': visualization: line → bar"  # the counts, then the change in words
+    assert changed in run.out
     head, first = commits(repo)[:2]
-    assert head.summary == "cards ~1"
+    assert head.summary == changed
+    assert head.message.split("\n\n")[1] == "card 'Revenue by month': visualization: line → bar"  # every change
     assert (head.author.name, head.author.email) == ("Backup Bot", "bot@example.com")
     assert list(head.stats.files) == [REVENUE_FILE]
     assert first.hexsha == head.parents[0].hexsha
     log = mbport("log", "--repo", repo)
     lines = log.out.splitlines()
-    assert len(lines) == 2 and lines[0].endswith("cards ~1") and "first snapshot" in lines[1]
+    assert len(lines) == 2 and lines[0].endswith(changed) and "first snapshot" in lines[1]
 
 
 def test_a_running_backup_locks_out_a_second_one(source, tmp_path):
@@ -255,9 +257,10 @@ def test_a_rename_or_a_move_counts_as_one_change(source, tmp_path):
     with source.api() as api:
         api.put(f"/api/card/{card['id']}", json={"name": "Revenue per month"}).raise_for_status()
     run = backup(source, repo)
-    assert run.code == 0 and run.out.strip().endswith(": cards ~1"), run.out
-    assert commits(repo)[0].summary == "cards ~1"
-    assert mbport("log", "--repo", repo, "-n", "1").out.rstrip().endswith("  cards ~1")
+    renamed = "cards ~1: card 'Revenue per month': renamed 'Revenue by month' → 'Revenue per month'"
+    assert run.code == 0 and run.out.strip().endswith(f": {renamed}"), run.out
+    assert commits(repo)[0].summary == renamed
+    assert mbport("log", "--repo", repo, "-n", "1").out.rstrip().endswith(f"  {renamed}")
     assert mbport("diff", "--repo", repo, "HEAD~1", "HEAD").out.splitlines() == [
         "card 'Revenue per month': renamed 'Revenue by month' → 'Revenue per month'"]
     with source.api() as api:
@@ -266,7 +269,8 @@ def test_a_rename_or_a_move_counts_as_one_change(source, tmp_path):
     run = backup(source, repo)
     moved = [p for p in commits(repo)[0].stats.files if p.startswith("cards/")]
     assert moved, "the collection's cards moved to the new folder"  # the case this test is about
-    assert commits(repo)[0].summary == "collections ~1", commits(repo)[0].summary
+    assert commits(repo)[0].summary == "collections ~1: collection 'Sales EMEA': renamed 'Sales' → 'Sales EMEA'", \
+        commits(repo)[0].summary
     # the permission file shows the new path beside the collection's id: a reviewer reads the rename there
     grants = git.Repo(repo).git.show("HEAD", "--", "collection-permissions/default.json")
     assert '+      "collection_path": "Company / Sales EMEA"' in grants, grants
@@ -314,3 +318,54 @@ def test_a_selective_restore_is_stopped_only_by_a_dangling_ref_it_would_write(so
     assert linked.code == 1 and "Traceback" not in linked.err
     assert "sales-overview.json: ref to dashboards/missing-id-" in linked.err, linked.err
     assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
+
+
+def test_a_nightly_commit_says_what_changed_in_words_bounded_and_the_same_for_the_same_change(instances, tmp_path):
+    """Two instances changed alike back up to the same messages (deterministic); the subject holds the counts and the
+    first changes in words within 120 characters, the body every change (at most 50, the rest counted); refs are
+    named by what they point at (a card moved to another collection names both), never by id."""
+    from mbport.gitstore import BODY_CHANGES, SUBJECT_LIMIT
+
+    messages = []
+    for name in ("night-a", "night-b"):
+        inst = instances.add(name, seed="sample")
+        repo = tmp_path / name
+        assert backup(inst, repo).code == 0
+        with inst.api() as api:
+            cards = sorted((c for c in api.get("/api/card", params={"f": "all"}).json() if not c["archived"]
+                            and not c.get("dashboard_id")), key=lambda c: c["name"])
+            company = next(c for c in api.get("/api/collection").json() if c.get("name") == "Company")
+            for card in cards[:3]:
+                api.put(f"/api/card/{card['id']}", json={"description": f"About {card['name']}"}).raise_for_status()
+            api.put(f"/api/card/{cards[3]['id']}", json={"collection_id": company["id"]}).raise_for_status()
+            api.put(f"/api/card/{cards[4]['id']}", json={"archived": True}).raise_for_status()
+        run = backup(inst, repo)
+        assert run.code == 0, run.err
+        messages.append(commits(repo)[0].message.split("\n\nBackup of ")[0])  # the last paragraph names the instance
+    assert messages[0] == messages[1]
+    subject, body = messages[0].split("\n\n")
+    # the archived card leaves a dashboard and a subscription: they changed too, and say so
+    assert subject.startswith(f"cards ~5, dashboards ~1, pulses ~1: card '{cards[0]['name']}': description added; ")
+    assert len(subject) <= SUBJECT_LIMIT and subject.endswith("; …"), subject
+    lines = body.splitlines()
+    assert len(lines) == 7 and lines == sorted(lines), body  # by kind, then name: the same order every night
+    assert f"card '{cards[3]['name']}': moved from 'Sales' to 'Company'" in lines, body
+    assert f"card '{cards[4]['name']}': archived" in lines and "#" not in body, body
+    assert any(line.startswith("dashboard '") and f"'{cards[4]['name']}' removed" in line for line in lines), body
+    assert BODY_CHANGES == 50  # the README's bound
+
+
+def test_a_commit_message_stays_bounded_however_much_changed():
+    """The subject line never passes SUBJECT_LIMIT characters (the counts, then whole changes, or the first one cut);
+    the body lists BODY_CHANGES changes, each cut at LINE_LIMIT, and counts the rest."""
+    from mbport.gitstore import BODY_CHANGES, LINE_LIMIT, SUBJECT_LIMIT, Summary
+
+    many = Summary("cards ~120", [f"card 'Q{i:03}': description added" for i in range(120)])
+    assert many.subject() == "cards ~120: " + "; ".join(f"card 'Q{i:03}': description added" for i in range(3)) + "; …"
+    assert len(many.subject()) <= SUBJECT_LIMIT
+    lines = many.body().splitlines()
+    assert len(lines) == BODY_CHANGES + 1 and lines[-1].startswith("… and 70 more (")
+    long = Summary("cards ~1", ["card 'x': description: " + "a" * 500])
+    assert len(long.subject()) <= SUBJECT_LIMIT and long.subject().startswith("cards ~1: card 'x': description: aaa")
+    assert long.subject().endswith("…") and len(long.body()) == LINE_LIMIT
+    assert Summary("cards ~1").subject() == "cards ~1" and Summary("cards ~1").body() == ""

@@ -33,7 +33,7 @@ def test_demo_runs_clean(tmp_path):
     assert not [line for line in next_steps.splitlines() if line.startswith("  mbport ")]
     repo = git.Repo(tmp_path / "demo" / "backup")
     history = list(repo.iter_commits("HEAD"))
-    assert [c.summary for c in history][0] == "cards ~1" and len(history) == 2
+    assert [c.summary for c in history][0].startswith("cards ~1: card '") and len(history) == 2
     assert elapsed < 60
 
 
