@@ -46,7 +46,8 @@ def test_dry_run_writes_nothing_and_bad_input_is_one_line(pair, tmp_path, monkey
     wrong = mbport("migrate", "--from", source.url, "--from-session-token", source.session,
                    "--to", target.url, "--to-api-key", "mb_notthekeynotthekey")
     err = [line for line in wrong.err.splitlines() if line.startswith("Error:")]
-    assert wrong.code == 1 and len(err) == 1 and err[0].startswith(f"Error: --to {target.url}:")
+    assert wrong.code == 1 and len(err) == 1 and err[0].startswith(f"Error: {target.url} refused the API key from "
+                                                                   "--to-api-key (401")
     monkeypatch.setattr("mbport.client._sleep", lambda s: None)
     unreachable = mbport("migrate", "--from", "http://127.0.0.1:9", "--from-api-key", "mb_aaaaaaaaaaaaaaaa",
                          "--to", target.url, "--to-session-token", target.session)
