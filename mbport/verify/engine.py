@@ -24,6 +24,7 @@ class Side:
     docs: dict[str, dict[Any, dict]] = field(default_factory=dict)  # kind → id → doc
     personal: set[int] = field(default_factory=set)  # personal collections and the collections inside them
     left_out: dict[str, str] = field(default_factory=dict)  # kind the import left out on purpose → why
+    unavailable: dict[str, str] = field(default_factory=dict)  # kind the instance has but will not show now → why
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → label → times used (for "(2)")
     tokens: Tokens = None  # type: ignore[assignment]
 
@@ -32,6 +33,9 @@ class Side:
 
     def token(self, kind: str, value: Any) -> Any:
         return self.tokens.of(kind, value)
+
+
+OLDER_OR_OSS = "an older version, or an open-source build"
 
 
 def state_index(ids: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
@@ -230,14 +234,16 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
         with ThreadPoolExecutor(2, thread_name_prefix="mbport-verify") as pool:  # both sides at once
             fa, fb = pool.submit(kind.fetch, src), pool.submit(kind.fetch, tgt)
             docs_a, docs_b = fa.result(), fb.result()
+        why = src.unavailable.get(kind.name) or tgt.unavailable.get(kind.name) or OLDER_OR_OSS
         if docs_a is None and docs_b is None:
-            result.notes.append(f"{kind.name}: neither instance has them (an older version, or an open-source build)")
+            result.notes.append(f"{kind.name}: neither instance has them ({why})")
             if progress:
                 progress(kind.name, 0, len(KINDS))
             continue
         if docs_a is None or docs_b is None:
-            result.notes.append(f"{kind.name}: the {'source' if docs_a is None else 'target'} does not have them "
-                                "(an older version, or an open-source build)")
+            lacking = src if docs_a is None else tgt
+            result.notes.append(f"{kind.name}: the {lacking.role} does not have them "
+                                f"({lacking.unavailable.get(kind.name, OLDER_OR_OSS)})")
             docs_a, docs_b = ([d for d in docs or [] if not kind.built_in(d)] for docs in (docs_a, docs_b))
         for side, docs in ((src, docs_a), (tgt, docs_b)):
             side.docs[kind.name] = {d["id"]: d for d in docs or []}

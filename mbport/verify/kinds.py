@@ -527,7 +527,7 @@ class Channels(Kind):
         return {**doc, "name": self.key(doc, side)[0]}
 
 
-def _transforms(side, path: str) -> Any:
+def _transforms(side, path: str, kind: str) -> Any:
     """The answer of a transforms route; None where the instance has none: before 0.59 or an OSS build (404), a token
     without the feature (402), or transforms not turned on in 0.64+ (`transforms-enabled`, which the session's
     properties carry: token_check.clj `query-transforms-enabled?`; the routes answer 403 then)."""
@@ -536,7 +536,10 @@ def _transforms(side, path: str) -> Any:
         off = version is not None and version >= (0, 64) and side.api.properties.get("transforms-enabled") is False
     except Exception:  # a client that cannot tell: the route answers for itself
         off = False
-    return None if off else _optional(lambda: side.api.get(path))
+    if off:
+        side.unavailable[kind] = "transforms are turned off there: transforms-enabled (MB_TRANSFORMS_ENABLED=true)"
+        return None
+    return _optional(lambda: side.api.get(path))
 
 
 class TransformTags(Kind):
@@ -545,7 +548,7 @@ class TransformTags(Kind):
     name, noun, pairs_by_state = "transform-tags", "transform tag", False
 
     def fetch(self, side):
-        rows = _transforms(side, "/api/transform-tag")
+        rows = _transforms(side, "/api/transform-tag", self.name)
         return None if rows is None else list(rows)
 
     def key(self, doc, side):
@@ -561,7 +564,7 @@ class TransformJobs(TransformTags):
     name, noun = "transform-jobs", "transform job"
 
     def fetch(self, side):
-        rows = _transforms(side, "/api/transform-job")
+        rows = _transforms(side, "/api/transform-job", self.name)
         return None if rows is None else list(rows)
 
 
@@ -572,7 +575,7 @@ class Transforms(Kind):
     name, noun, pairs_by_state = "transforms", "transform", False
 
     def fetch(self, side):
-        rows = _transforms(side, "/api/transform")
+        rows = _transforms(side, "/api/transform", self.name)
         return None if rows is None else self.detail(side, "/api/transform", rows)
 
     def key(self, doc, side):
@@ -608,7 +611,7 @@ class PythonLibraries(Kind):
     PATHS = ("common",)  # models/python_library.clj: "Only 'common' is currently supported."
 
     def fetch(self, side):
-        rows = [_transforms(side, f"/api/ee/transforms-python/library/{path}") for path in self.PATHS]
+        rows = [_transforms(side, f"/api/ee/transforms-python/library/{path}", self.name) for path in self.PATHS]
         return None if None in rows else [{**r, "id": r["path"]} for r in rows]
 
     def key(self, doc, side):

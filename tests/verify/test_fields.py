@@ -61,3 +61,18 @@ def test_a_fields_dimensions_read_as_its_remapping_a_cards_as_dimensions():
     card = Difference("cards", "card 'Total fare'", "dimensions", [1], None, "missing on target")
     assert field.line().startswith("field 'orders.product_id': remapping: ")
     assert card.line().startswith("card 'Total fare': dimensions: "), card.line()
+
+
+def test_a_target_with_transforms_turned_off_is_said_so():
+    """0.65 Enterprise has transforms, turned off until `transforms-enabled`: verify's note said the target does not
+    have them because it is "an older version, or an open-source build"."""
+    def client(profile: str) -> MetabaseClient:
+        emu = Emulator(profile, premium_features="all")
+        session = bootstrap.setup_admin(emu, ADMIN_EMAIL, ADMIN_PASSWORD)
+        return MetabaseClient(f"http://v{profile.replace('.', '')}.test", session_token=session,
+                              transport=emu.transport())
+
+    with client("0.61") as source, client("0.65") as target:
+        notes = run_verify(source, target, queries=False).notes
+    said = [n for n in notes if n.startswith("transform-tags:")]
+    assert said and "transforms-enabled" in said[0] and "older version" not in said[0], notes
