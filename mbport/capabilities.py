@@ -6,6 +6,7 @@ and the functions here answer for any kind (a kind without the capability gets t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .hooks import Phase
@@ -14,7 +15,7 @@ from .kindutil import archive_order, archived_with_problems
 from .refs import REF, address, is_ref, split_address
 
 if TYPE_CHECKING:
-    from .client import MetabaseClient
+    from .client import MetabaseClient, Shape
     from .hooks import DiagnoseContext, WriteRequest
     from .import_options import ImportOptions
     from .resolve import Resolver, Target
@@ -277,13 +278,24 @@ class FetchesDetail(Kind):
     """A listing that lacks what the doc needs: export fetches the detail of the summaries `needs_fetch` names, and an
     incremental export reuses a detail while its `fetch_key` and `fetch_deps` say nothing changed."""
 
+    # Raw fields of the detail that no code reads, declared skip (hydrated copies of other objects; nested ones as
+    # "dashcards[].card"): left out while the answer is decoded (`detail_shape`), so they cost neither objects nor
+    # memory. A detail with a field the declarations do not name is decoded whole.
+    unread: ClassVar[tuple[str, ...]] = ()
+
+    @cached_property
+    def detail_shape(self) -> Shape | None:
+        """The shape `fetch` decodes the detail with (mbport.client.Shape); None: the whole answer."""
+        return self.spec.shape(self.unread) if self.unread else None
+
     def needs_fetch(self, summary: dict[str, Any]) -> bool:
         """Whether `fetch` must be called for this summary (False when the list already has everything)."""
         return True
 
     def fetch(self, api: MetabaseClient, summary: dict[str, Any]) -> dict[str, Any]:
-        """Called per listed object when `needs_fetch`; default: GET endpoint/id."""
-        return api.get(f"{self.endpoint}/{summary['id']}")
+        """Called per listed object when `needs_fetch`; default: GET endpoint/id (without the `unread` fields)."""
+        path = f"{self.endpoint}/{summary['id']}"
+        return api.get(path, shape=self.detail_shape) if self.detail_shape is not None else api.get(path)
 
     def fetch_key(self, summary: dict[str, Any]) -> str | None:
         """A value that changes whenever `fetch` would answer differently for this summary (from list-row fields

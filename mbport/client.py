@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import json as jsonlib
 import logging
 import os
@@ -25,8 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
-import orjson
-
 from . import __version__
 from .errors import MbportError, UsageError
 
@@ -47,6 +46,16 @@ def _httpx() -> types.ModuleType:
     import httpx
 
     return httpx
+
+
+@functools.cache
+def _msgspec() -> types.ModuleType:
+    """msgspec (with msgspec.json and msgspec.structs), imported with the first answer to decode: a command that
+    makes no request does without it (about 10 ms)."""
+    import msgspec.json
+    import msgspec.structs
+
+    return msgspec
 
 CONNECT_TIMEOUT = 10.0
 MAX_BACKOFF = 10.0  # cap of one jittered backoff sleep
@@ -265,8 +274,9 @@ def summarize_body(body: Any) -> str:
     return _one_line(jsonlib.dumps(body, sort_keys=True, default=str))
 
 
-def _decode(resp: httpx.Response | _WireResponse) -> tuple[Any, bool]:
-    """(body, ok): parsed JSON, text for text/plain, or the raw text with ok=False when it should be JSON."""
+def _decode(resp: httpx.Response | _WireResponse, shape: Shape | None = None) -> tuple[Any, bool]:
+    """(body, ok): parsed JSON (without what `shape` leaves out), text for text/plain, or the raw text with ok=False
+    when it should be JSON."""
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = resp.content
     if not raw or raw.isspace():
@@ -275,15 +285,13 @@ def _decode(resp: httpx.Response | _WireResponse) -> tuple[Any, bool]:
         return resp.text, False
     if ctype.startswith("text/"):
         return resp.text, True
-    # orjson reads a list of 5,000 cards several times faster (and straight from the bytes); it turns
-    # integers beyond 64 bits into floats and refuses NaN and lone surrogates, which the standard parser
-    # below keeps as they are. A run of 20 digits is found by mapping every digit to "0" (C speed; a
-    # regular expression costs half as much as the parse itself on a 12 MB answer).
-    if _ZEROS not in raw.translate(_DIGITS_AS_ZEROS):
-        try:
-            return orjson.loads(raw), True
-        except orjson.JSONDecodeError:
-            pass
+    # msgspec reads straight from the bytes and keeps integers of any size exact (orjson turns those beyond 64
+    # bits into floats, and finding them first cost a sixth of the parse); it refuses NaN, infinities and lone
+    # surrogates, which the standard parser below keeps as they are.
+    try:
+        return (shape.decode(raw) if shape is not None else _json_decoder().decode(raw)), True
+    except _msgspec().MsgspecError:
+        pass
     text = resp.text
     try:
         return jsonlib.loads(text), True
@@ -291,9 +299,57 @@ def _decode(resp: httpx.Response | _WireResponse) -> tuple[Any, bool]:
         return text, False
 
 
-_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x2E for i in range(256))  # "0" for digits, "." else
-_ZEROS = b"0" * 20
+@functools.cache
+def _json_decoder() -> Any:
+    """The untyped msgspec decoder (one: it keeps a cache of the keys it has read)."""
+    return _msgspec().json.Decoder()
 
+
+class Shape:
+    """What a caller reads of an answer that is one JSON object: its fields, the fields it never reads (a dashboard's
+    hydrated copy of each dashcard's card and of its filters' fields: 85% of its bytes), and the shapes of lists of
+    objects in it (`lists`). Decoding with a shape makes no Python objects for the fields left out: no parsing into
+    objects, no memory. An answer the shape does not describe (a field it does not name, as a newer Metabase may
+    send; a list of objects that is something else) is decoded whole, exactly as without a shape."""
+
+    def __init__(self, fields: Iterable[str], leave_out: Iterable[str] = (), lists: Mapping[str, Shape] | None = None):
+        self.leave_out = frozenset(leave_out)
+        self.lists = dict(lists or {})
+        # The kept fields first: a decoded struct's values, zipped with these names, stop before the left-out ones.
+        self.kept = tuple(dict.fromkeys(n for n in (*fields, *self.lists) if n not in self.leave_out))
+        self._decoder: Any = None
+        self._struct_type: Any = None
+
+    def struct(self) -> Any:
+        """The msgspec struct type of this shape: every field optional (unset when absent), none other allowed."""
+        if self._struct_type is None:
+            ms = _msgspec()
+            names = [*self.kept, *sorted(self.leave_out)]
+            kinds = [ms.Raw if n in self.leave_out else types.GenericAlias(list, self.lists[n].struct())
+                     if n in self.lists else Any for n in names]
+            # Attribute names of our own: a JSON field may be any string ("last-edit-info").
+            self._struct_type = ms.defstruct(
+                "Answer", [(f"f{i}", t, ms.UNSET) for i, t in enumerate(kinds)],
+                rename={f"f{i}": n for i, n in enumerate(names)}, forbid_unknown_fields=True, gc=False)
+        return self._struct_type
+
+    def decode(self, raw: bytes | bytearray) -> Any:
+        """The answer as plain JSON values, without the fields left out."""
+        ms = _msgspec()
+        if self._decoder is None:
+            self._decoder = ms.json.Decoder(self.struct())
+        try:
+            return self._plain(self._decoder.decode(raw), ms.structs.astuple, ms.UNSET)
+        except ms.ValidationError as exc:
+            log.debug("decoding the whole answer: %s", exc)
+            return _json_decoder().decode(raw)
+
+    def _plain(self, struct: Any, astuple: Callable[[Any], tuple[Any, ...]], unset: Any) -> dict[str, Any]:
+        out = {n: v for n, v in zip(self.kept, astuple(struct), strict=False) if v is not unset}
+        for name, shape in self.lists.items():
+            if name in out:
+                out[name] = [shape._plain(item, astuple, unset) for item in out[name]]
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -841,8 +897,9 @@ class MetabaseClient:
         self.close()
 
     # ---- requests ----
-    def get(self, path: str, params: Any = None) -> Any:
-        return self.request("GET", path, params=params)
+    def get(self, path: str, params: Any = None, *, shape: Shape | None = None) -> Any:
+        """The answer's JSON; with a `shape`, without the fields it leaves out."""
+        return self.request("GET", path, params=params, shape=shape)
 
     def post(self, path: str, json: Any = None, params: Any = None) -> Any:
         return self.request("POST", path, params=params, json=json)
@@ -853,11 +910,11 @@ class MetabaseClient:
     def delete(self, path: str, params: Any = None) -> Any:
         return self.request("DELETE", path, params=params)
 
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, shape: Shape | None = None) -> Any:
         method = method.upper()
         session = self._ensure_session()
         try:
-            answer = self._send(method, path, params, json, self._auth_headers())
+            answer = self._send(method, path, params, json, self._auth_headers(), shape=shape)
         except AuthError as exc:
             # A session from our own login can expire mid-run (Metabase drops them after 14 days or on restart):
             # log in again once. A 401 means the request was not processed, so repeating it is safe.
@@ -867,7 +924,7 @@ class MetabaseClient:
                 raise self._refused(exc) from None
             self._login(stale=session)
             try:
-                answer = self._send(method, path, params, json, self._auth_headers())
+                answer = self._send(method, path, params, json, self._auth_headers(), shape=shape)
             except AuthError as again:
                 raise self._refused(again) if again.status == 401 else again from None
         if path not in PUBLIC:
@@ -923,7 +980,7 @@ class MetabaseClient:
         return random.uniform(0, min(MAX_BACKOFF, self.backoff * (2 ** attempt)))
 
     def _send(self, method: str, path: str, params: Any, json: Any, headers: dict[str, str],
-              idempotent: bool | None = None) -> Any:
+              idempotent: bool | None = None, shape: Shape | None = None) -> Any:
         """One request with retries. `idempotent` says whether a lost response may be repeated."""
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "OPTIONS", "DELETE")
@@ -967,7 +1024,7 @@ class MetabaseClient:
                 raise ApiError(method, path, status, None, summary=f"redirected to {location}",
                                hint="use the address Metabase redirects to as the URL (often https:// instead of http://)")
             if status < 400:
-                body, ok = _decode(resp)
+                body, ok = _decode(resp, shape)
                 if not ok:
                     raise ApiError(method, path, status, body,
                                    summary=HTML_SUMMARY if _looks_like_html(body) else

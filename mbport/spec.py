@@ -50,6 +50,7 @@ from typing import Any, cast
 
 from . import body_types
 from .canonical import canonical_query
+from .client import Shape
 from .refs import REF, Walker, is_ref, late_bound_refs, split_address
 
 OMIT: Any = type("Omit", (), {"__repr__": lambda self: "OMIT"})()  # "nothing here": not in the doc / not sent
@@ -433,6 +434,23 @@ class Spec:
         if nested is None:
             raise KeyError(f"{name} is not declared with each()")
         return nested
+
+    def shape(self, leave_out: Iterable[str]) -> Shape:
+        """How to decode a raw object of these declarations leaving out the raw fields named (`param_fields`, nested
+        ones as `dashcards[].card`): each must be declared `skip`, and no code may read it (a `skip` field a `read`
+        function reads, such as `ordered_cards`, must stay). Every declared field is kept; an answer with a field no
+        declaration names is decoded whole (mbport.client.Shape)."""
+        top: list[str] = []
+        nested: dict[str, list[str]] = {}
+        for name in leave_out:
+            head, sep, rest = name.partition("[].")
+            if sep:
+                nested.setdefault(head, []).append(rest)
+            elif getattr(self.fields.get(name), "how", None) != "skip":
+                raise ValueError(f"only a field declared skip() can be left out while decoding: {name!r}")
+            else:
+                top.append(name)
+        return Shape(self.fields, top, {head: self.nested(head).shape(rest) for head, rest in nested.items()})
 
     def unmet_needs(self, doc: dict[str, Any], version: Any, features: dict[str, bool] | None) -> str | None:
         """Why a target cannot hold this doc because of a field it holds (`needs`, not droppable); None: it can."""

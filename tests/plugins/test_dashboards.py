@@ -117,7 +117,7 @@ class FakeApi:
     def __init__(self, summaries, details):
         self.summaries, self.details = summaries, details
 
-    def get(self, path, params=None):
+    def get(self, path, params=None, shape=None):
         if path == "/api/dashboard":
             archived = (params or {}).get("f") == "archived"
             return [s for s in self.summaries if bool(s["archived"]) == archived]
@@ -135,6 +135,30 @@ def test_list_and_fetch_keep_the_real_home_of_trashed_dashboards():
 
 
 # ---------------------------------------------------------------- export through the emulator
+
+def test_fetch_leaves_out_the_hydrated_copies_and_keeps_the_rest(tmp_path):
+    """GET copies each dashcard's card and its filters' fields into a dashboard (85% of its bytes at bench-L):
+    the fetched raw has neither (nothing reads them), and holds everything else the answer says."""
+    emu, session, client, db, tables, fields = shop("0.61", tmp_path)
+    card = ok(client.post("/api/card", json={
+        "name": "Orders", "display": "table", "visualization_settings": {},
+        "dataset_query": {"database": db, "type": "query", "query": {"source-table": tables["orders"]["id"]}}}))
+    dash = ok(client.post("/api/dashboard", json={"name": "Sales", "parameters": [
+        {"id": "p1", "name": "Status", "slug": "status", "type": "string/="}]}))
+    ok(client.put(f"/api/dashboard/{dash['id']}", json={"dashcards": [
+        {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 12, "size_y": 6,
+         "parameter_mappings": [{"parameter_id": "p1", "card_id": card["id"],
+                                 "target": ["dimension", ["field", fields[("orders", "status")], None]]}]}]}))
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
+        fetched = KIND.fetch(api, {"id": dash["id"]})
+        whole = api.get(f"/api/dashboard/{dash['id']}")
+    assert whole["param_fields"] and whole["dashcards"][0]["card"]["name"] == "Orders"
+    viewed = ("view_count", "last_viewed_at")  # every GET counts a view
+    expected = {k: v for k, v in whole.items() if k != "param_fields" and k not in viewed}
+    expected["dashcards"] = [{k: v for k, v in dc.items() if k != "card"} for dc in whole["dashcards"]]
+    assert {k: v for k, v in fetched.items() if k not in viewed} == expected
+
+
 
 def test_export_from_the_emulator(tmp_path):
     emu, session, client, db, tables, fields = shop("0.61", tmp_path)

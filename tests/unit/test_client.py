@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from mbport.client import (
     CredentialsRefused,
     MetabaseClient,
     MetabaseVersion,
+    Shape,
     redact,
 )
 from mbport.emulator import Emulator, bootstrap
@@ -447,6 +449,40 @@ def test_json_bodies_keep_every_value(body, parsed):
 def test_json_nan_is_read_like_metabase_wrote_it():
     got = _json_answer(b'{"v": NaN}')
     assert got["v"] != got["v"]
+
+
+# A dashboard-like answer: `copy` is a hydrated copy nobody reads, in the object and in each of its items.
+SHAPE = Shape(["id", "name", "copy", "items"], ["copy"], {"items": Shape(["x", "copy"], ["copy"])})
+
+
+def _shaped(body: bytes):
+    response = httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    return _mock_client(Script(response)).get("/x", shape=SHAPE)
+
+
+def test_a_shape_leaves_out_the_fields_nobody_reads():
+    body = (b'{"id": 123456789012345678901234567890, "copy": {"big": [1, 2, {"deep": "x"}]}, "name": null, '
+            b'"items": [{"x": {"keep": [1.5, "\\ud83d\\ude00"]}, "copy": {"id": 7}}, {"x": 2}, {}]}')
+    got = _shaped(body)
+    assert got == {"id": 123456789012345678901234567890, "name": None,  # a null stays, an absent field stays absent
+                   "items": [{"x": {"keep": [1.5, "\U0001f600"]}}, {"x": 2}, {}]}
+    assert type(got["id"]) is int
+
+
+@pytest.mark.parametrize("body", [
+    b'{"id": 1, "copy": {"a": 1}, "new_field": {"b": 2}}',  # a field the shape does not name: a newer Metabase
+    b'{"id": 1, "items": [{"x": 1, "copy": {"a": 1}, "new": 2}]}',  # the same in an item
+    b'{"id": 1, "copy": 5, "items": null}',  # items that are no list of objects
+    b'{"id": 1, "items": [3, {"copy": 1}]}',
+    b'[{"id": 1, "copy": 2}]',  # not an object at all
+])
+def test_an_answer_the_shape_does_not_describe_is_read_whole(body):
+    assert _shaped(body) == json.loads(body)
+
+
+def test_a_shaped_answer_falls_back_on_the_standard_parser_too():
+    got = _shaped(b'{"id": NaN, "copy": ["\\ud800"]}')
+    assert got["id"] != got["id"] and got["copy"] == ["\ud800"]
 
 
 @pytest.mark.parametrize(("response", "summary"), [

@@ -240,3 +240,12 @@ def test_two_declarations_writing_one_doc_field_leave_the_last_ones_value():
     assert spec.export_item({"old": 3, "new": 0}, ExportContext()) == {}
     assert spec.export_item({"old": 3}, ExportContext()) == {"size": 3}
     assert spec.export({"old": 3, "new": 0}, ExportContext()) == {"size": 0}
+
+
+def test_only_skipped_fields_can_be_left_out_while_decoding():
+    spec = Spec({"id": skip("id"), "name": copy(), "items": each({"x": copy(), "copy": skip("a copy")})})
+    shape = spec.shape(["id", "items[].copy"])
+    assert shape.leave_out == {"id"} and shape.lists["items"].leave_out == {"copy"}
+    for wrong in ("name", "items[].x", "nothing"):
+        with pytest.raises(ValueError, match=repr(wrong.split("[].")[-1])):
+            spec.shape([wrong])
