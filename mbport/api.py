@@ -43,7 +43,7 @@ from .capabilities import (
     VersionNotes,
     stages,
 )
-from .client import ApiError, MetabaseClient, register_secret
+from .client import ApiError, MetabaseClient, Shape, register_secret
 from .crossings import (
     MBQL5_SINCE,
     NOTIFICATIONS_SINCE,
@@ -165,8 +165,8 @@ __all__ = [
     "stages",
     # display words (description, --select aliases, diff phrases, graph colour) of a kind outside mbport
     "Words", "register_words",
-    # the client and its errors
-    "MetabaseClient", "ApiError", "MbportError", "register_secret", "status",
+    # the client and its errors; what a kind reads of an answer (api.get(path, shape=Shape(...)))
+    "MetabaseClient", "ApiError", "MbportError", "Shape", "register_secret", "status",
     # refs and addresses
     "REF", "SECRET", "Walker", "address", "address_kind", "collect_refs", "is_ref", "ref_to", "split_address", "slugify",
     # field specs: one declaration per raw field, one Match (mbport.spec)

@@ -310,27 +310,33 @@ class Shape:
     hydrated copy of each dashcard's card and of its filters' fields: 85% of its bytes), and the shapes of lists of
     objects in it (`lists`). Decoding with a shape makes no Python objects for the fields left out: no parsing into
     objects, no memory. An answer the shape does not describe (a field it does not name, as a newer Metabase may
-    send; a list of objects that is something else) is decoded whole, exactly as without a shape."""
+    send; a list of objects that is something else) is decoded whole, exactly as without a shape.
 
-    def __init__(self, fields: Iterable[str], leave_out: Iterable[str] = (), lists: Mapping[str, Shape] | None = None):
+    With `only=True` the caller reads nothing but the fields named (a table's query_metadata read for its fields'
+    remappings): every other field is skipped, whatever it is."""
+
+    def __init__(self, fields: Iterable[str], leave_out: Iterable[str] = (), lists: Mapping[str, Shape] | None = None,
+                 *, only: bool = False):
         self.leave_out = frozenset(leave_out)
         self.lists = dict(lists or {})
+        self.only = only
         # The kept fields first: a decoded struct's values, zipped with these names, stop before the left-out ones.
         self.kept = tuple(dict.fromkeys(n for n in (*fields, *self.lists) if n not in self.leave_out))
         self._decoder: Any = None
         self._struct_type: Any = None
 
     def struct(self) -> Any:
-        """The msgspec struct type of this shape: every field optional (unset when absent), none other allowed."""
+        """The msgspec struct type of this shape: every field optional (unset when absent); any other field refused
+        (`only`: skipped)."""
         if self._struct_type is None:
             ms = _msgspec()
-            names = [*self.kept, *sorted(self.leave_out)]
+            names = [*self.kept, *([] if self.only else sorted(self.leave_out))]
             kinds = [ms.Raw if n in self.leave_out else types.GenericAlias(list, self.lists[n].struct())
                      if n in self.lists else Any for n in names]
             # Attribute names of our own: a JSON field may be any string ("last-edit-info").
             self._struct_type = ms.defstruct(
                 "Answer", [(f"f{i}", t, ms.UNSET) for i, t in enumerate(kinds)],
-                rename={f"f{i}": n for i, n in enumerate(names)}, forbid_unknown_fields=True, gc=False)
+                rename={f"f{i}": n for i, n in enumerate(names)}, forbid_unknown_fields=not self.only, gc=False)
         return self._struct_type
 
     def decode(self, raw: bytes | bytearray) -> Any:

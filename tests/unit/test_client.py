@@ -480,6 +480,15 @@ def test_an_answer_the_shape_does_not_describe_is_read_whole(body):
     assert _shaped(body) == json.loads(body)
 
 
+def test_a_shape_for_only_some_fields_skips_every_other():
+    """A table's query_metadata read for its fields' remappings: the rest of the answer is never built."""
+    only = Shape(["fields"], lists={"fields": Shape(["id", "dimensions"], only=True)}, only=True)
+    body = (b'{"id": 1, "db": {"features": ["a"]}, "fields": [{"id": 5, "fingerprint": {"x": 1}, "dimensions": []},'
+            b' {"id": 6, "target": null}]}')
+    response = httpx.Response(200, content=body, headers={"content-type": "application/json"})
+    assert _mock_client(Script(response)).get("/x", shape=only) == {"fields": [{"id": 5, "dimensions": []}, {"id": 6}]}
+
+
 def test_a_shaped_answer_falls_back_on_the_standard_parser_too():
     got = _shaped(b'{"id": NaN, "copy": ["\\ud800"]}')
     assert got["id"] != got["id"] and got["copy"] == ["\ud800"]
