@@ -77,7 +77,9 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in ("create", "update", "archive", "adopt") for c in self.changes)
+        # "~?" (after-creates) may write once the objects it waits for exist: apply must run, and
+        # `plan --detailed-exitcode` says there are changes.
+        return any(c.action in ("create", "update", "archive", "adopt", "after-creates") for c in self.changes)
 
     def summary(self) -> str:
         after_sync, adopt, later = len(self.of("match-after-sync")), len(self.of("adopt")), len(self.of("after-creates"))

@@ -128,3 +128,10 @@ def test_the_terminal_shows_what_is_being_fetched_and_waited_for(capsys):
         progress.fetching("dashboards", 40, 40)
         assert [d for d, _t, _c in lines()] == ["export: reading"]
     assert "fetching" not in capsys.readouterr().out  # stdout stays for results
+
+
+def test_a_plan_whose_only_change_waits_for_creates_still_has_changes():
+    """A '~?' graph may write once the objects it names exist: apply must run and --detailed-exitcode says 2."""
+    assert Plan([Change("after-creates", "permissions/data", "data permissions"),
+                 Change("noop", "cards/c", "C")]).has_changes
+    assert not Plan([Change("noop", "cards/c", "C")]).has_changes
