@@ -710,7 +710,10 @@ def _export(api, registry: Registry, names: list[str], ctx: ExportContext, write
     for addr in docs:
         counts[address_kind(addr)] = counts.get(address_kind(addr), 0) + 1
     version = api.version.tag if hasattr(api, "version") else None
-    manifest = {"format": tree.FORMAT_VERSION, "mbport": __version__, "source": {"metabase": version}, "counts": dict(sorted(counts.items()))}
+    # include_personal: whether every personal collection was exported, or only what shared content takes along;
+    # `diff TREE --url` exports the live side the same way (the tree's personal docs alone cannot tell which).
+    manifest = {"format": tree.FORMAT_VERSION, "mbport": __version__, "source": {"metabase": version},
+                "counts": dict(sorted(counts.items())), "include_personal": bool(ctx.options.get("include_personal"))}
     files = {}
     for addr, doc in docs.items():
         staged_doc, staged_path, content = early.staged.get(addr, (None, None, b""))

@@ -19,8 +19,8 @@ from .rendering import out
 
 @contextlib.contextmanager
 def _side(spec: str, repo_dir: Path | None, registry):
-    """A side of a diff as docs: a tree folder, REPO@REF, or (with --repo) a ref; yields (label, docs, home),
-    home being the folder an import or restore of that side keeps its state beside (the tree, or the repository)."""
+    """A side of a diff as docs: a tree folder, REPO@REF, or (with --repo) a ref; yields (label, docs, home,
+    manifest), home being the folder an import or restore of that side keeps its state beside (the tree, or the repository)."""
     from ..check import load_tree
     from ..gitstore import SnapshotRepo
 
@@ -38,13 +38,15 @@ def _side(spec: str, repo_dir: Path | None, registry):
         if not path.is_dir():
             raise UsageError(f"{spec}: not a tree folder, nor REPO@REF of a backup repository",
                              hint="give a folder `mbport export` wrote, REPO@REF, or --repo DIR REF")
-        yield spec, _sound_docs(load_tree(path, registry), spec), path
+        side = load_tree(path, registry)
+        yield spec, _sound_docs(side, spec), path, side.manifest
         return
     store = SnapshotRepo.open(repo)
     with tempfile.TemporaryDirectory(prefix="mbport-diff-") as tmp:
         commit = store.extract(ref, Path(tmp) / "tree")
         label = f"{repo}@{ref} ({commit.hexsha[:8]})"
-        yield label, _sound_docs(load_tree(Path(tmp) / "tree", registry), label), repo
+        side = load_tree(Path(tmp) / "tree", registry)
+        yield label, _sound_docs(side, label), repo, side.manifest
 
 
 def _sound_docs(tree, label: str) -> dict:
@@ -153,21 +155,25 @@ def diff_cmd(sides, repo_dir, url, api_key, username, password, session_token, c
     explicit = database_mapping(map_database, None)  # a malformed SRC=DST is a usage error before any work
     state, renames, config_instance = None, {}, None
     with contextlib.ExitStack() as stack:
-        old_label, old, home = stack.enter_context(_side(sides[0], repo_dir, registry))
+        old_label, old, home, manifest = stack.enter_context(_side(sides[0], repo_dir, registry))
         if len(sides) == 2:
-            new_label, new, _ = stack.enter_context(_side(sides[1], repo_dir, registry))
+            new_label, new, _, _ = stack.enter_context(_side(sides[1], repo_dir, registry))
         elif live:
             api = stack.enter_context(connect(url, api_key, username, password, session_token, concurrency, insecure))
             config_instance = getattr(api, "instance", None)  # mbport.toml's map_database for this instance
             state = _diff_state(state_path, home, api.url)  # before the export: a wrong file fails at once
-            personal = any(isinstance(doc, dict) and doc.get("personal_owner") for doc in old.values())
+            # the live side is exported as the tree was: an export without include_personal holds what shared
+            # content took along from personal collections, not all of them (a tree older than the manifest's
+            # record is guessed from its personal docs)
+            personal = manifest.get("include_personal") if isinstance(manifest.get("include_personal"), bool) else \
+                any(isinstance(doc, dict) and doc.get("personal_owner") for doc in old.values())
             new_label, new, index = stack.enter_context(_live(api, registry, personal))
             if state is not None:  # the instance the tree was imported into: unwritable fields are its own
                 new = without_unwritable(relabel(new, entity_id_map(state.ids, index, old), registry), registry)
                 old = without_unwritable(relabel(old, {}, registry), registry)  # set-like lists in the same order
                 renames = name_map(state.ids, index)  # databases the import matched by --map-database
         else:
-            new_label, new, _ = stack.enter_context(_side(str(repo_dir), None, registry))
+            new_label, new, _, _ = stack.enter_context(_side(str(repo_dir), None, registry))
         mapping = {**(config_instance.map_database if config_instance else {}), **explicit}
         renames.update({dst: src for src, dst in mapping.items()})
         if renames:

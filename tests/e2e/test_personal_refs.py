@@ -83,3 +83,23 @@ def test_export_says_what_it_took_along_and_check_accepts_the_tree(monkeypatch, 
     assert "Took along 3 object(s) from personal collections that shared content uses" in run.err, run.err
     assert "Rita's order count (cards/" in run.err and "Rita's drafts (collections/" in run.err, run.err
     assert mbport("check", tmp_path / "tree").code == 0
+
+
+def test_diff_against_the_unchanged_instance_after_a_take_along_export_finds_no_drift(monkeypatch, tmp_path):
+    """The live side of `diff TREE --url` is exported as the tree was (the manifest says without include_personal),
+    so it takes along the same objects, not every personal collection; likewise a `backup --exclude-personal`."""
+    source = routed_instances(monkeypatch).add("source", seed="handmade")
+    with source.api() as api:
+        card = next(c for c in api.get("/api/card", params={"f": "all"}).json() if c["name"] == "Rita's order count")
+        dashboard = api.post("/api/dashboard", json={"name": "Team board"}).json()
+        api.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
+            {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
+    login = ("--url", source.url, "--session-token", source.session)
+    assert mbport("export", *login, "--out", tmp_path / "tree").code == 0
+    run = mbport("diff", tmp_path / "tree", *login, "--exit-code")
+    assert run.code == 0 and run.out == "", run.out
+    assert "No differences" in run.err, run.err
+    backup = mbport("backup", *login, "--repo", tmp_path / "repo", "--exclude-personal")
+    assert backup.code == 0, backup.err
+    run = mbport("diff", "--repo", tmp_path / "repo", "HEAD", *login, "--exit-code")
+    assert run.code == 0 and run.out == "", run.out
