@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (MBQL5_SINCE, OMIT, ApiError, DatabaseNeed, ExportContext, Kind, Match, MbportError,
-                        NeedsDatabaseSettings, WriteRequest, common, copy, flag, mbql4_query,
+                        NeedsDatabaseSettings, WriteRequest, common, copy, flag, hold_back, mbql4_query,
                         query_version_only, ref, skip, skips, walk)
 
 
@@ -60,8 +60,11 @@ class Actions(NeedsDatabaseSettings, Kind):
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         rows = api.get(self.endpoint)
         cards = ctx.raw.get("cards")
-        if cards is not None:  # an action goes with its model: one on a model left out (personal) stays out
-            exported = {c["id"] for c in cards}
+        if cards is not None:  # an action goes with its model: one on a model left out (personal) stays out,
+            exported = {c["id"] for c in cards}  # held back with it: a shared dashboard's button takes both along
+            for r in rows:
+                if r.get("model_id") not in exported and ("cards", r.get("model_id")) in ctx.held_back:
+                    hold_back(ctx, self.name, r)
             rows = [r for r in rows if r.get("model_id") in exported]
         return sorted(rows, key=lambda r: r["id"])
 

@@ -103,3 +103,47 @@ def test_diff_against_the_unchanged_instance_after_a_take_along_export_finds_no_
     assert backup.code == 0, backup.err
     run = mbport("diff", "--repo", tmp_path / "repo", "HEAD", *login, "--exit-code")
     assert run.code == 0 and run.out == "", run.out
+
+
+def _buttons(api: MetabaseClient) -> list[tuple[str, str, str | None]]:
+    """(action name, model name, email of the owner of the personal collection the model sits in) per action button
+    of Team board."""
+    users = {u["id"]: u["email"] for u in api.get("/api/user")["data"]}
+    collections = {c["id"]: c for c in api.get("/api/collection") if isinstance(c.get("id"), int)}
+    dash = next(d for d in api.get("/api/dashboard") if d["name"] == "Team board")
+    out = []
+    for dc in api.get(f"/api/dashboard/{dash['id']}")["dashcards"]:
+        if dc.get("action_id"):
+            action = api.get(f"/api/action/{dc['action_id']}")
+            model = api.get(f"/api/card/{action['model_id']}")
+            owner = (collections.get(model.get("collection_id")) or {}).get("personal_owner_id")
+            out.append((action["name"], model["name"], users.get(owner)))
+    return out
+
+
+def test_an_action_button_whose_model_sits_in_a_personal_collection_is_taken_along(registry, tmp_path):
+    """A team dashboard's button runs an action of a model its author keeps in their personal collection: the action
+    is held back with its model and taken along with it (the export warned that the dashcard referred to an action
+    that does not exist, and `check` refused the tree)."""
+    emu, source = seeded_instance("handmade")
+    rita = next(u["id"] for u in source.get("/api/user")["data"] if u["email"] == "rita@handmade.example")
+    home = next(c["id"] for c in source.get("/api/collection") if c.get("personal_owner_id") == rita)
+    model = next(c for c in source.get("/api/card", params={"f": "all"}) if c["name"] == "Orders to fix")
+    source.put(f"/api/card/{model['id']}", json={"collection_id": home})
+    action = next(a for a in source.get("/api/action") if a["name"] == "Void an order")
+    dashboard = source.post("/api/dashboard", json={"name": "Team board"})
+    source.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
+        {"id": -1, "card_id": None, "action_id": action["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 1,
+         "visualization_settings": {}}], "tabs": []})
+    shared = run_export(source, registry, tmp_path / "shared")
+    assert shared.warnings == []
+    assert {"Void an order", "Orders to fix", "Rita Reporter's Personal Collection"} <= set(shared.taken_along.values())
+    assert "Edit an order" not in shared.taken_along.values()  # no button runs it
+    assert check(tmp_path / "shared", registry) == []
+    _, target = seeded_instance()
+    imp = Importer(target, registry, load_tree(tmp_path / "shared", registry),
+                   State.load(tmp_path / "state.json", target.url), {})
+    plan = imp.plan()
+    assert plan.problems == []
+    assert imp.apply(plan).failed == {}
+    assert _buttons(target) == _buttons(source) == [("Void an order", "Orders to fix", "rita@handmade.example")]
