@@ -23,6 +23,7 @@ class Side:
     map_database: dict[str, str] = field(default_factory=dict)  # source database name → target's (source only)
     docs: dict[str, dict[Any, dict]] = field(default_factory=dict)  # kind → id → doc
     personal: set[int] = field(default_factory=set)  # personal collections and the collections inside them
+    owners: dict[int, str] = field(default_factory=dict)  # personal collection id → its owner's email
     left_out: dict[str, str] = field(default_factory=dict)  # kind the import left out on purpose → why
     unavailable: dict[str, str] = field(default_factory=dict)  # kind the instance has but will not show now → why
     labels: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → label → times used (for "(2)")
@@ -250,7 +251,9 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
             if not include_personal:
                 mine = [i for i, d in side.docs[kind.name].items() if kind.personal(d, side)]
                 for i in mine:
-                    side.tokens.names[(kind.name, i)] = f"{kind.noun} #{i} (in a personal collection, not compared)"
+                    # named alike on both sides (not by the instance's own id): a shared dashcard showing a
+                    # personal question taken along compares equal on an exact copy
+                    side.tokens.names[(kind.name, i)] = kind.personal_name(side.docs[kind.name][i], side)
                     del side.docs[kind.name][i]
                 skipped[side.role] += len(mine)
         pairs, only_a, only_b = pair(kind, src, tgt, by_state)

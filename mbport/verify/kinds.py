@@ -86,6 +86,12 @@ class Kind:
         """Whether the object lives in someone's personal collection (left out unless include_personal)."""
         return doc.get("collection_id") in side.personal
 
+    def personal_name(self, doc: Doc, side, collection: Any = None) -> str:
+        """What a ref to a personal object (not compared) reads on either side: its label and its owner's email."""
+        owner = side.owners.get(doc.get("collection_id") if collection is None else collection)
+        return f"{self.noun} '{self.label(doc, side)}'{f' of {owner}' if owner else ''} (in a personal collection, " \
+               "not compared)"
+
     def built_in(self, doc: Doc) -> bool:
         """Whether the instance made the object itself (a built-in transform tag): not content a migration from an
         instance without this kind brings, so left out of the comparison when the other side lacks the kind."""
@@ -283,8 +289,10 @@ class Collections(Kind):
                 d["tenant_id"] = owners.get(d["id"])
         for d in docs:
             root = next((p for p in str(d.get("location") or "/").split("/") if p), None)
-            if d.get("personal_owner_id") or (root and (by_id.get(int(root)) or {}).get("personal_owner_id")):
+            owner = d.get("personal_owner_id") or (root and (by_id.get(int(root)) or {}).get("personal_owner_id"))
+            if owner:
                 side.personal.add(d["id"])
+                side.owners[d["id"]] = str((side.docs.get("users", {}).get(owner) or {}).get("email") or "")
         # Parents before children, so a child's key can name its parent.
         return sorted(docs, key=lambda d: (len([p for p in str(d.get("location") or "/").split("/") if p]), d["id"]))
 
@@ -301,6 +309,9 @@ class Collections(Kind):
 
     def personal(self, doc, side):
         return doc["id"] in side.personal
+
+    def personal_name(self, doc, side, collection=None):
+        return super().personal_name(doc, side, doc["id"])
 
     def depth(self, doc):
         return len([p for p in str(doc.get("location") or "/").split("/") if p])

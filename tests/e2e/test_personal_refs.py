@@ -11,6 +11,7 @@ from mbport.client import MetabaseClient
 from mbport.engine import Importer
 from mbport.export import run_export
 from mbport.state import State
+from mbport.verify import run_verify
 from tests.conftest import seeded_emulator, seeded_instance
 from tests.e2e.instances import mbport, routed_instances
 
@@ -60,6 +61,11 @@ def test_a_personal_question_shared_content_uses_is_taken_along_and_the_tree_imp
     assert plan.problems == []
     assert imp.apply(plan).failed == {}
     assert _board(target) == _board(source) == [("Rita's order count", "rita@handmade.example")]
+    # verify names the personal question the team board shows alike on both sides (it named it by each instance's
+    # own id, so every such dashcard differed on an exact copy), with or without the import's state
+    for state_ids in (None, State.load(tmp_path / "state.json", target.url).ids):
+        result = run_verify(source, target, state_ids=state_ids, queries=False)
+        assert result.differences == [], [d.__dict__ if hasattr(d, "__dict__") else d for d in result.differences]
 
 
 def test_with_include_personal_nothing_is_taken_along(registry, tmp_path):
