@@ -88,14 +88,19 @@ def kind_order(registry: Registry, names: list[str]) -> list[str]:
     return order
 
 
+Rows = dict[str, list[dict[str, Any]]]  # kind → its raw objects
+WhileWaiting = Callable[[Rows, Rows], None]
+
+
 def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progress: Progress | None = None,
-            cache: FetchCache | None = None,
-            while_waiting: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None) -> None:
+            cache: FetchCache | None = None, while_waiting: WhileWaiting | None = None) -> None:
     """List (and fetch where needed) every object of every kind into ctx.raw.
 
     Kinds run concurrently as soon as the kinds their `list` needs (`after`) are read: with N kinds and
     one or two list requests each, waiting for them one after another would cost N round trips.
-    `while_waiting(kinds read so far)` runs on this thread whenever it would otherwise wait for requests.
+    `while_waiting(kinds read so far, kinds only listed so far)` runs on this thread whenever it would otherwise
+    wait for requests (the second: the rows of kinds others start after (`after_listing`) whose details are still
+    being fetched), and again as soon as such a kind is listed.
     """
     order = kind_order(registry, names)
     workers = min(len(order), getattr(api, "concurrency", 1))
@@ -114,8 +119,7 @@ def extract(api, registry: Registry, names: list[str], ctx: ExportContext, progr
 
 def _extract_concurrently(api, registry: Registry, order: list[str], workers: int, ctx: ExportContext,
                           results: dict[str, list[dict[str, Any]]], progress: Progress | None,
-                          cache: FetchCache | None, while_waiting: Callable[[dict[str, list[dict[str, Any]]]], None] | None,
-                          ) -> None:
+                          cache: FetchCache | None, while_waiting: WhileWaiting | None) -> None:
     """Every kind on a pool, each submitted by the thread that read the last kind it needs, the moment that kind is
     read: not when this thread next looks (it may be normalizing for a second or more in `while_waiting`, and the
     subscriptions waiting for the dashboards would start only then). This thread hands the kinds read to
@@ -132,6 +136,7 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
     read: set[str] = set()  # kinds whose list (and fetches) succeeded, as the workers see them
     listed: dict[str, list[dict[str, Any]]] = {}  # kinds others wait to see listed → their rows, before any fetch
     stopping = [False]
+    woken: list[Future] = [Future()]  # done when a kind is listed: this thread hands it to `while_waiting` then
 
     def ready(name: str) -> bool:
         return needs[name] - listing[name] <= read and listing[name] <= read | listed.keys()
@@ -152,6 +157,8 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
         """A kind others wait to see listed is listed: they start now, while its details are fetched."""
         with lock:
             listed[name] = rows
+            if not woken[0].done():
+                woken[0].set_result(name)
         submit_ready()
 
     def finished_one(future: Future) -> None:
@@ -170,9 +177,13 @@ def _extract_concurrently(api, registry: Registry, order: list[str], workers: in
         while len(results) < len(order):
             with lock:
                 pending = [f for f, name in running.items() if name not in results]
+                if woken[0].done():
+                    woken[0] = Future()
+                only_listed = {n: rows for n, rows in listed.items() if n not in results}
             if while_waiting is not None:
-                while_waiting(dict(results))
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                while_waiting(dict(results), only_listed)
+            finished, _ = wait([*pending, woken[0]], return_when=FIRST_COMPLETED)
+            finished = {f for f in finished if f in running}
             for future in sorted(finished, key=lambda f: order.index(running[f])):
                 name = running[future]
                 results[name] = future.result()  # re-raises the kind's error
@@ -393,7 +404,8 @@ class EarlyNormalizer:
     each), on the thread that would otherwise only wait.
 
     A doc made early is kept only if making it warned nothing and looked up nothing missing: no id absent
-    from the index of the kinds read so far, no raw list of a kind still being read. Such a raw is tried again
+    from the index of the kinds read so far (or listed: cards look their fields up in the tables listed, while
+    the tables' remappings are fetched one request per table), no raw list of a kind still being read. Such a raw is tried again
     when more kinds are read, and what is still not made then is normalized by `normalize` once all kinds are
     read, so the tree is the same as without it.
     """
@@ -415,27 +427,38 @@ class EarlyNormalizer:
         self._read: set[str] = set()  # kinds indexed so far
         self._pending: dict[str, list[dict[str, Any]]] = {}  # kind → raws not made yet, tried again each round
         self._staged_kinds: set[str] = set()
+        self._own: dict[str, dict[tuple[str, Any], str]] = {}  # kind read → its index entries
+        # kind only listed → (its listed rows, kept alive while their ids are used; their entries; each row's)
+        self._listed: dict[str, tuple[list[dict[str, Any]], dict[tuple[str, Any], str], dict[int, list]]] = {}
+        self._listings = True  # whether listed rows are indexed (until one's details disagree with its listing)
 
-    def __call__(self, read: dict[str, list[dict[str, Any]]]) -> None:
+    def __call__(self, read: Rows, listed: Rows | None = None) -> None:
+        """A round: index the kinds read since the last one and make what can be made. `listed`: kinds whose rows
+        are listed and whose details are still being fetched (tables: their remappings); their rows' index
+        entries (ids → addresses) are used until the kind is read, and checked against the read rows' then."""
         fresh = sorted(n for n in read if n not in self._read)
-        if not fresh:
+        listings = sorted(n for n in listed or () if n not in read and n not in self._listed) if self._listings else []
+        if not fresh and not listings:
             return
+        for name in listings:
+            rows = (listed or {})[name]
+            own = self._entries(name, rows)
+            if own is not None:
+                self._listed[name] = (rows, own[1], own[2])
+                self._index.update(own[1])
         self._read.update(fresh)
         for name in fresh:
-            try:
-                entries = [e for raw in read[name] for e in self.registry[name].index(raw)]
-            except Exception:  # noqa: BLE001 - build_index reports it once every kind is read
+            used = self._listed.pop(name, None)
+            own = self._entries(name, read[name], used[2] if used else None)
+            if own is None:
                 continue
-            own: dict[tuple[str, Any], str] = {}
-            try:
-                for k, ident, addr in entries:
-                    own[(k, ident)] = addr
-            except TypeError:  # an id that is a list or an object is not hashable: build_index reports it
-                own = {key: addr for k, ident, addr in entries for key in [(k, ident)] if _hashable(key)}
-            else:
-                self.indexed[name] = (read[name], own)
-            self._index.update(own)
+            if own[0]:
+                self.indexed[name] = (read[name], own[1])
+            self._own[name] = own[1]
+            self._index.update(own[1])
             self._pending[name] = list(read[name])
+            if used is not None and any(own[1].get(key, _ABSENT) != addr for key, addr in used[1].items()):
+                self._start_again(read)  # its details say otherwise than its listing: nothing made since is sure
         tainted = self._tainted
         view = ExportContext(raw=_Watched(read, tainted), index=self._index, options=self.ctx.options,
                              memo=self.ctx.memo)
@@ -445,6 +468,35 @@ class EarlyNormalizer:
                 del self._pending[name]
         if self.stage is not None:
             self._stage_made_kinds(read, self.stage)
+
+    def _entries(self, name: str, raws: list[dict[str, Any]], known: dict[int, list[tuple[str, Any, str]]] | None = None,
+                 ) -> tuple[bool, dict[tuple[str, Any], str], dict[int, list[tuple[str, Any, str]]]] | None:
+        """(all ids hashable, the index entries of these raws, each raw's entries by id), or None if the kind cannot
+        index them (build_index reports it once every kind is read). `known`: the entries of listed rows, still
+        alive, that the raws may be (a listed table no detail was fetched for)."""
+        index = self.registry[name].index
+        try:
+            each = {id(raw): known[id(raw)] if known and id(raw) in known else list(index(raw)) for raw in raws}
+        except Exception:  # noqa: BLE001 - reported by build_index
+            return None
+        own: dict[tuple[str, Any], str] = {}
+        try:
+            for entries in each.values():
+                for k, ident, addr in entries:
+                    own[(k, ident)] = addr
+        except TypeError:  # an id that is a list or an object is not hashable: build_index reports it
+            own = {key: addr for entries in each.values() for k, ident, addr in entries for key in [(k, ident)]
+                   if _hashable(key)}
+            return False, own, each
+        return True, own, each
+
+    def _start_again(self, read: Rows) -> None:
+        """Forget every doc made so far and every listing: they are made again from the kinds read only."""
+        self._listings = False
+        self._listed.clear()
+        self._index = _Watched({key: addr for own in self._own.values() for key, addr in own.items()}, self._tainted)
+        self.docs.clear()
+        self._pending = {name: list(read[name]) for name in self._own if name in read}
 
     def _try(self, name: str, raws: list[dict[str, Any]], view: ExportContext, tainted: list[bool]) -> list[dict[str, Any]]:
         """Normalize what can be made now; returns the raws left for a later round. A kind whose docs look up a

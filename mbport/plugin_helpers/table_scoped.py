@@ -28,6 +28,7 @@ class TableScoped(FetchesUnlisted, DescribesChanges, Kind):
     """
 
     after = ("tables",)
+    after_listing = ("tables",)  # listing them needs no table read first; normalizing needs their ids and names
     fields = {
         **common("created_at", "updated_at", "can_write", "is_remote_synced", "dependency_analysis_version"),
         "id": skip("instance-specific id; the key is entity_id"),

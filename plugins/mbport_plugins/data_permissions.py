@@ -34,6 +34,7 @@ class DataPermissions(GrantGraph):
     name = "data-permissions"
     endpoint = "/api/permissions/graph"
     after = ("groups", "databases", "tables")
+    after_listing = ("tables",)  # their ids and names: listed, not their remappings
     fields = {
         "groups": custom("kept as `grants` with groups, databases and tables as refs and names", as_="grants"),
         "id": skip("mbport's fixed id for the one graph (`graph`), so import can match it"),

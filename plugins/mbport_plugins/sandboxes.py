@@ -29,6 +29,7 @@ class Sandboxes(GraphRow):
                     "import into one, or remove the sandboxes folder from the tree")
     endpoint = "/api/mt/gtap"
     after = ("groups", "tables")  # their names make a sandbox's address
+    after_listing = ("tables",)  # their names: listed, not their remappings
     on, view_data = ("table", "tables", "table_id"), "sandboxed"
     fields = {
         "id": skip("instance-specific id; the key is (group, table)"),

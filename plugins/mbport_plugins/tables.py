@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mbport.api import (NO_SCHEMA, OMIT, DeferredRefs, ExportContext, Kind, LabelContext, Locates, Match,
-                        MatchedOnly, Needs, NeverPruned, PathHint, Shape, SubObjects, WriteRequest, collect_refs,
+from mbport.api import (NO_SCHEMA, OMIT, DeferredRefs, ExportContext, FetchesDetail, Kind, LabelContext, Locates,
+                        Match, MatchedOnly, Needs, NeverPruned, PathHint, Shape, SubObjects, WriteRequest, collect_refs,
                         copy, custom, each, present, ref, ref_to, skip, skips, slugify, split_address)
 
 TABLE_FIELDS = ("name", "schema", "display_name", "description", "visibility_type", "entity_type", "field_order",
@@ -25,7 +25,7 @@ STUDIO_FIELDS = ("data_source", "owner_email")
 FIELD_FIELDS = ("name", "display_name", "description", "semantic_type", "visibility_type", "has_field_values",
                 "coercion_strategy", "settings", "json_unfolding", "base_type", "caveats", "points_of_interest")
 # The labels of an internal remapping (the field's FieldValues `human_readable_values`), as value → label pairs,
-# added to the raw field by `_add_remappings` (Metabase keeps them apart from the field and its dimension).
+# added to the raw field by `Tables.fetch` (Metabase keeps them apart from the field and its dimension).
 REMAPPED_VALUES = "remapped_values"
 PATH = "_name_path"  # a field's names from its top-level parent down, added to each raw field on export
 # A field doc: its admin-edited metadata (sent back by the PUT but for name, base_type, json_unfolding: sync's), where
@@ -73,7 +73,7 @@ def _remapping(field: dict[str, Any], raw: dict[str, Any], ctx: ExportContext) -
     return field
 
 
-class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, Locates, Kind):
+class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, Locates, FetchesDetail, Kind):
     name = "tables"
     endpoint = "/api/database/{id}/metadata"
     writes = ("PUT /api/table/{id}",)  # never created: matched, then updated
@@ -114,6 +114,8 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, L
     match = Match("schema", "name", within="database", fold={"schema": lambda schema: schema or ""}, address=True)
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        """The tables of every database's metadata; their remappings are the details `fetch` reads (so the kinds
+        that need only the tables' ids and names start once the databases' metadata is read)."""
         databases = ctx.raw.get("databases", [])
 
         def metadata(db):
@@ -121,9 +123,34 @@ class Tables(SubObjects, DeferredRefs, LabelContext, MatchedOnly, NeverPruned, L
             return [{**t, "db": db["name"], "database": ref_to("databases", db["name"])}
                     for t in meta.get("tables", []) if t.get("active", True)]
 
-        tables = [t for tables in api.map(metadata, databases) for t in tables]
-        _add_remappings(api, tables)
-        return tables
+        return [t for tables in api.map(metadata, databases) for t in tables]
+
+    def needs_fetch(self, summary: dict[str, Any]) -> bool:
+        return any(_may_be_remapped(f) for f in summary.get("fields", []))
+
+    def fetch(self, api, summary: dict[str, Any]) -> dict[str, Any]:
+        """The listed table with each field's remapping (`dimensions`, and for internal ones the labelled values).
+
+        `GET /api/database/:id/metadata` never hydrates `dimensions` (warehouses_rest/api.clj `db-metadata`:
+        `[:tables [:fields :has_field_values [:target :has_field_values]] :segments :metrics]`); only
+        `GET /api/table/:id/query_metadata` (warehouse_schema/table.clj `fetch-query-metadata*`) and the field
+        GET/PUT do. So: one query_metadata per table with a field that may be remapped (`needs_fetch`; the batch
+        form, `batch-fetch-query-metadatas*`, leaves hidden fields out and is not in every version), and one
+        `GET /api/field/:id/values` per internal remapping (its labels live in FieldValues). None of these is
+        cached between exports (no `fetch_key`): adding a remapping changes no timestamp the listing shows.
+        """
+        meta = api.get(f"/api/table/{summary['id']}/query_metadata", params=QUERY_METADATA, shape=DIMENSIONS)
+        dims = {f["id"]: f.get("dimensions") or [] for f in meta.get("fields", [])}
+        fields = [{**f, "dimensions": dims.get(f["id"], [])} for f in summary.get("fields", [])]
+        internal = [f for f in fields if any(d.get("type") == "internal" for d in f["dimensions"])]
+
+        def labels(field):
+            pairs = api.get(f"/api/field/{field['id']}/values").get("values") or []
+            return [list(p) for p in pairs if len(p) > 1]
+
+        for field, pairs in zip(internal, api.map(labels, internal), strict=True):
+            field[REMAPPED_VALUES] = pairs
+        return {**summary, "fields": fields}
 
     def sub_items(self, obj, raw):
         """Its fields, by their names from the top-level parent down."""
@@ -268,38 +295,6 @@ def _may_be_remapped(field: dict[str, Any]) -> bool:
     if field.get("fk_target_field_id") or str(field.get("semantic_type") or "").startswith("type/FK"):
         return True
     return field.get("has_field_values") == "list" and field.get("base_type") in INTEGER_TYPES
-
-
-def _add_remappings(api, tables: list[dict[str, Any]]) -> None:
-    """Add each field's remapping (`dimensions`, and for internal ones the labelled values) to the raw tables.
-
-    `GET /api/database/:id/metadata` never hydrates `dimensions` (warehouses_rest/api.clj `db-metadata`:
-    `[:tables [:fields :has_field_values [:target :has_field_values]] :segments :metrics]`); only
-    `GET /api/table/:id/query_metadata` (warehouse_schema/table.clj `fetch-query-metadata*`) and the field
-    GET/PUT do. So: one query_metadata per table with a field that may be remapped (`_may_be_remapped`;
-    the batch form, `batch-fetch-query-metadatas*`, leaves hidden fields out and is not in every version), and
-    one `GET /api/field/:id/values` per internal remapping (its labels live in FieldValues). None of these is
-    cached between exports: adding a remapping changes no timestamp the listing shows.
-    """
-    todo = [t for t in tables if any(_may_be_remapped(f) for f in t.get("fields", []))]
-
-    def dimensions(table):
-        meta = api.get(f"/api/table/{table['id']}/query_metadata", params=QUERY_METADATA, shape=DIMENSIONS)
-        return {f["id"]: f.get("dimensions") or [] for f in meta.get("fields", [])}
-
-    internal = []
-    for table, dims in zip(todo, api.map(dimensions, todo), strict=True):
-        for field in table.get("fields", []):
-            field["dimensions"] = dims.get(field["id"], [])
-            if any(d.get("type") == "internal" for d in field["dimensions"]):
-                internal.append(field)
-
-    def labels(field):
-        pairs = api.get(f"/api/field/{field['id']}/values").get("values") or []
-        return [list(p) for p in pairs if len(p) > 1]
-
-    for field, pairs in zip(internal, api.map(labels, internal), strict=True):
-        field[REMAPPED_VALUES] = pairs
 
 
 def _write_remapping(api, raw: dict[str, Any], remap: dict[str, Any] | None, values: list | None,

@@ -177,8 +177,8 @@ def test_docs_made_while_other_kinds_are_read_are_the_docs_made_after(seeded, re
     real = export.EarlyNormalizer
 
     class Counting(real):
-        def __call__(self, read):
-            super().__call__(read)
+        def __call__(self, read, listed=None):
+            super().__call__(read, listed)
             kept.append(len(self.docs))
 
     monkeypatch.setattr(export, "EarlyNormalizer", Counting)
@@ -206,7 +206,7 @@ def test_a_kind_starts_as_soon_as_the_kinds_it_needs_are_read(api, registry, mon
     monkeypatch.setattr(type(pulses), "list", lambda self, api, ctx: listing.set() or real_list(self, api, ctx))
     waited: list[bool] = []
 
-    def busy(read):  # the exporting thread normalizing for long, before the dashboards are read
+    def busy(read, listed):  # the exporting thread normalizing for long, before the dashboards are read
         if "dashboards" not in read and not waited:
             waited.append(listing.wait(10))
 
@@ -249,6 +249,74 @@ def test_kinds_that_need_only_a_listing_start_while_its_details_are_fetched(seed
         export.extract(client, registry, sorted(registry.kinds), ctx)
     assert waited and all(waited)
     assert ctx.raw["pulses"] == alone.raw["pulses"] and ctx.raw["cache-policies"] == alone.raw["cache-policies"]
+
+
+def test_kinds_on_tables_are_listed_while_the_remappings_are_fetched(seeded, registry, monkeypatch):
+    """Segments, measures and the data permissions need the tables' ids and names, not their remappings (one
+    query_metadata request per table): they are listed while those are fetched; what they read is the same."""
+    import threading
+
+    from mbport import export
+    from mbport.client import MetabaseClient
+    from mbport.kind import ExportContext
+
+    emu, session = seeded
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(),
+                        concurrency=1) as client:
+        alone = ExportContext()
+        export.extract(client, registry, sorted(registry.kinds), alone)
+    waiting = ("segments", "measures", "data-permissions")
+    assert alone.raw["segments"] and alone.raw["data-permissions"]
+    assert any(registry["tables"].needs_fetch(t) for t in alone.raw["tables"])
+    listing = {name: threading.Event() for name in waiting}
+    for name, event in listing.items():
+        real_list = type(registry[name]).list
+        monkeypatch.setattr(type(registry[name]), "list",
+                            lambda self, api, ctx, real=real_list, event=event: event.set() or real(self, api, ctx))
+    real_fetch = type(registry["tables"]).fetch
+    waited: list[bool] = []
+    monkeypatch.setattr(type(registry["tables"]), "fetch", lambda self, api, summary: waited.append(
+        all(e.wait(5) for e in listing.values())) or real_fetch(self, api, summary))
+    with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport(),
+                        concurrency=8) as client:
+        ctx = ExportContext()
+        export.extract(client, registry, sorted(registry.kinds), ctx)
+    assert waited and all(waited)
+    assert all(ctx.raw[name] == alone.raw[name] for name in (*waiting, "tables"))
+
+
+def test_cards_are_made_while_the_tables_are_only_listed(api, registry):
+    """Cards look their fields up in the tables' listing (the remappings come one request per table after it), so
+    they are normalized while those are fetched; a listing its details contradict makes everything again."""
+    import copy
+
+    from mbport.export import EarlyNormalizer, build_index, extract, normalize
+    from mbport.kind import ExportContext
+
+    ctx = ExportContext()
+    extract(api, registry, sorted(registry.kinds), ctx)
+    build_index(registry, ctx)
+    after = normalize(registry, ctx)
+    listed = [{k: v for k, v in t.items() if k != "fields"} | {"fields": [
+        {k: v for k, v in f.items() if k not in ("dimensions", "remapped_values")} for f in t["fields"]]}
+        for t in ctx.raw["tables"]]
+    cards = [c for c in ctx.raw["cards"] if not c.get("dashboard_id")]
+    early = EarlyNormalizer(registry, ctx)
+    before_tables = {name: raws for name, raws in ctx.raw.items() if name != "tables"}
+    early(before_tables)
+    assert not any(id(c) in early.docs for c in cards if c.get("query_type") == "query")  # their fields: unknown
+    early(before_tables, {"tables": listed})
+    assert all(id(c) in early.docs for c in cards)
+    early(ctx.raw)
+    assert normalize(registry, ctx, early=early) == after
+
+    renamed = copy.deepcopy(listed)
+    renamed[0]["name"] += " (renamed)"  # the listing says one name, the details another
+    early = EarlyNormalizer(registry, ctx)
+    early(before_tables, {"tables": renamed})
+    assert any(id(c) in early.docs for c in cards)
+    early(ctx.raw)
+    assert normalize(registry, ctx, early=early) == after
 
 
 def test_after_listing_names_only_kinds_of_after():
