@@ -70,6 +70,7 @@ from .kindutil import (
     ARCHIVE_STAGE,
     ARCHIVED,
     COMMON_DROP,
+    FORESEEN,
     archive_order,
     archived_fields,
     archived_payload,
@@ -90,6 +91,7 @@ from .kindutil import (
     ref_addresses,
     restore_home,
     same_query,
+    token_lacks,
 )
 from .output import status
 from .plugin_helpers.channels import channel_doc, name_channels, resolved_channel, reuse_ids, with_channel_ids
@@ -173,10 +175,11 @@ __all__ = [
     "FALSY", "OMIT", "Match", "Needs", "common", "copy", "custom", "each", "flag", "one", "present", "ref", "skip",
     "skips", "walk",
     # helpers for kinds: queries, archiving, defaults
-    "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "archive_order", "archived_fields", "archived_payload", "archived_state", "archived_with_container",
+    "ARCHIVE_STAGE", "ARCHIVED", "COMMON_DROP", "FORESEEN", "archive_order", "archived_fields", "archived_payload", "archived_state", "archived_with_container",
     "archived_with_problems", "canonical_query", "driver_features", "get_each", "get_unless_missing", "hold_back", "in_exported_collection", "late_bound_refs",
     "lenient_walker", "listed_once",
     "mbql4_query", "omit_defaults", "ref_addresses", "query_version_only", "restore_home", "same_query",
+    "token_lacks",
     # `mbport diff` phrases of structured fields
     "describe_query", "describe_dashcards", "describe_parameters", "describe_tabs",
     # what several kinds share: folders, channels, permission graphs, table-scoped kinds

@@ -7,6 +7,7 @@ from typing import Any
 
 from .canonical import NAMED_MAPS, QUERY_NOISE, canonical_query  # noqa: F401 - re-exported for plugins
 from .client import ApiError
+from .errors import MbportError
 from .kind import ExportContext
 from .refs import REF, Walker, is_ref
 from .spec import OMIT, Field, copy
@@ -19,12 +20,36 @@ COMMON_DROP = {
 }
 
 
+# What a `why` says instead of the answer's status when the route was not asked (`token_lacks`).
+FORESEEN = "its token-features"
+
+
+def token_lacks(api: Any, feature: str) -> bool:
+    """Whether the instance's `token-features` (in GET /api/session/properties, which every command reads first) name
+    `feature` and say it is off: Metabase refuses a route mounted behind a feature on the same predicate the property
+    shows (`enable-<feature>?` is `has-feature?`: api_routes/routes.clj `premium-handler`, sandbox/api/routes.clj
+    `+require-premium-feature`, cache/api.clj `GET /` for any model but root), with a 402 (an OSS build, which has no
+    EE route, a 404), so asking it is a round trip whose answer is known. False when the property does not name the
+    feature (a release before it) or the client cannot tell: ask then."""
+    try:
+        features = api.token_features
+    except (AttributeError, MbportError):
+        return False
+    return isinstance(features, dict) and feature in features and not features[feature]
+
+
 def get_unless_missing(api: Any, path: str, *, params: Any = None,
                        missing: tuple[int, ...] | Callable[[ApiError], bool] = (404,), ctx: ExportContext | None = None,
-                       kind: str = "", why: str = "") -> Any:
+                       kind: str = "", why: str = "", feature: str | None = None) -> Any:
     """GET `path`, or None when the instance has no such thing: it answers a status in `missing` (a route its release
     or build lacks, a token without the feature), or `missing(error)` says so. With `why` (`{status}` in it is the
-    answer's status), `kind` is noted unavailable in `ctx`: an import into such an instance stops at plan time."""
+    answer's status), `kind` is noted unavailable in `ctx`: an import into such an instance stops at plan time.
+    `feature`: the token feature the whole route is behind; when the instance's token says it lacks it
+    (`token_lacks`), nothing is asked (`{status}` is then FORESEEN)."""
+    if feature is not None and token_lacks(api, feature):
+        if why and ctx is not None:
+            ctx.unavailable[kind] = why.format(status=FORESEEN)
+        return None
     try:
         return api.get(path) if params is None else api.get(path, params=params)
     except ApiError as exc:

@@ -351,7 +351,9 @@ class GraphRow(Requires, VersionNotes, PartOf, Unreferenced, Kind):
         return exc.status in (402, 404)
 
     def list(self, api: Any, ctx: ExportContext) -> list[dict[str, Any]]:
+        # the whole route is behind the feature: /api/mt (sandbox/api/routes.clj), /api/ee/advanced-permissions
         rows = get_unless_missing(api, self.endpoint, missing=self.no_feature, ctx=ctx, kind=self.name,
+                                  feature=self.premium_feature,
                                   why=f"it has no {self.premium_feature} feature ({{status}}); " + self.feature_hint)
         field, kind, id_field = self.on
         groups = {g["id"]: (BUILT_IN_GROUPS.get(g.get("magic_group_type"), g["name"]),) for g in ctx.raw.get("groups", [])}

@@ -86,8 +86,9 @@ class CachePolicies(AboutItem, Requires, PartOf, MatchesByCode, Unreferenced, Ki
     items = part_of = tuple(MODEL_OF)  # goes with its item
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
+        # cache/api.clj `GET /`: any model but root needs enable-cache-granular-controls?
         answer = get_unless_missing(api, self.endpoint, params={"model": list(ITEMS)}, missing=_no_feature, ctx=ctx,
-                                    kind=self.name, why="it has no cache_granular_controls feature ({status}): "
+                                    feature=self.premium_feature, kind=self.name, why="it has no cache_granular_controls feature ({status}): "
                                     "per-item cache policies need Metabase Pro or Enterprise")
         if answer is None:
             return []

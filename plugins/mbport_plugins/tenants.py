@@ -26,7 +26,8 @@ class Tenants(Requires, Kind):
 
     def list(self, api, ctx: ExportContext) -> list[dict[str, Any]]:
         # 402/404: an OSS build, a token without tenants, a release before them: none
-        answer = get_unless_missing(api, self.endpoint, params={"status": "all"}, missing=(402, 404))
+        answer = get_unless_missing(api, self.endpoint, params={"status": "all"}, missing=(402, 404),
+                                    feature=self.premium_feature)  # api_routes/routes.clj: "/tenant" :tenants
         return answer["data"] if answer else []
 
     def create(self, req: WriteRequest) -> dict[str, Any]:

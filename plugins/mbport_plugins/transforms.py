@@ -8,9 +8,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from mbport.api import (TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, ExportContext, Kind, Match,
-                        Needs, NeverPruned, Requires, VersionNotes, WriteRequest, canonical_query, common, copy, custom,
-                        describe_query, is_ref, query_for_target, ref, skip)
+from mbport.api import (FORESEEN, TRANSFORMS_FOLDER, ApiError, DeletedOnPrune, DescribesChanges, ExportContext, Kind,
+                        Match, Needs, NeverPruned, Requires, VersionNotes, WriteRequest, canonical_query, common, copy,
+                        custom, describe_query, is_ref, query_for_target, ref, skip, token_lacks)
 
 SINCE = (0, 59)  # /api/transform, /api/transform-tag, /api/transform-job ("not available before v59")
 # Before that, Enterprise builds from 0.57 (migration v57.2025-08-22T00:00:00 "Create transform table") kept transforms
@@ -40,6 +40,10 @@ def _listing(kind: Kind, api: Any, ctx: ExportContext, path: str) -> Any:
     (404), which the kind's `since` / `premium_feature` name at plan time."""
     if _disabled(api):
         ctx.unavailable[kind.name] = DISABLED
+        return None
+    feature = getattr(kind, "premium_feature", None)
+    if feature and token_lacks(api, feature):  # api_routes/routes.clj: "/transforms-python" :transforms-python
+        ctx.unavailable[kind.name] = f"its token has no {feature} feature ({FORESEEN})"
         return None
     try:
         return api.get(path)

@@ -52,12 +52,33 @@ def test_an_instance_without_the_feature_has_no_impersonations(status):
         KIND.list(Refusing(403), ExportContext())
 
 
+@pytest.mark.parametrize("features, asked", [({}, True), ({"advanced_permissions": True}, True),
+                                             ({"advanced_permissions": False}, False)])
+def test_the_route_is_asked_unless_the_token_features_say_the_feature_is_off(features, asked):
+    """A release whose token-features do not name the feature, or name it on, is asked (and its 402 read); one whose
+    token-features say it is off is not: Metabase refuses the route on that very predicate."""
+    class Token(Refusing):
+        token_features = features
+        requests = 0
+
+        def get(self, path, params=None):
+            self.requests += 1
+            return super().get(path, params)
+
+    api, ctx = Token(402), ExportContext()
+    assert KIND.list(api, ctx) == []
+    assert api.requests == (1 if asked else 0)
+    assert ctx.unavailable["impersonations"].startswith(
+        "it has no advanced_permissions feature " + ("(402)" if asked else "(its token-features)"))
+
+
 def test_an_oss_export_is_quietly_without_impersonations(tmp_path):
     inst = add_everything(new_instance())
     result = inst.export(tmp_path / "tree")
     assert not [a for a in result.docs if a.startswith("impersonations/")]
     assert not (tmp_path / "tree" / "impersonations").exists()
-    assert ("GET", ROUTE, 402) in inst.emu.request_log
+    # its token-features say the feature is off: Metabase's answer would be a 402, so the route is not asked
+    assert not [r for r in inst.emu.request_log if r[1] == ROUTE]
 
 
 def test_the_seed_export_has_one_doc_per_group_and_database(ee_tree):
@@ -166,7 +187,7 @@ def test_an_oss_target_is_refused_at_plan_time_before_any_write(ee_tree, tmp_pat
     imp = importer(out, api, tmp_path / "b.json")
     plan = imp.plan()
     refused = [p for p in plan.problems if p.startswith("impersonations/")]
-    assert len(refused) == 1 and "no advanced_permissions feature (402)" in refused[0]
+    assert len(refused) == 1 and "no advanced_permissions feature (its token-features)" in refused[0]
     assert "Pro or Enterprise" in refused[0]
     before = len(emu.request_log)
     with pytest.raises(MbportError, match="problem"):
