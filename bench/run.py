@@ -151,9 +151,12 @@ def scenario(spec: dict[str, Any]) -> dict[str, Any]:
         extra["commit"] = bool(result.commit)
         extra["objects"] = sum(result.counts.values())
     elif what in ("import", "plan"):
-        from mbport.importing import ImportOptions, open_import
+        from mbport.importing import ImportOptions, open_import, read_ahead
 
-        importer = open_import(api, Path(spec["tree"]), ImportOptions(state=Path(spec["state"])), registry=registry)
+        # as `mbport plan` and `mbport import` do: the target is read while the tree is loaded and checked
+        ahead = read_ahead(api, spec["tree"], registry, Path(spec["state"]))
+        importer = open_import(api, Path(spec["tree"]), ImportOptions(state=Path(spec["state"])), registry=registry,
+                               ahead=ahead)
         plan = importer.plan()
         extra["objects"] = len(plan.changes)
         extra["changes"] = sum(1 for c in plan.changes if c.action != "noop")

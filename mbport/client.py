@@ -694,6 +694,32 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class Stopped(Exception):
+    """A request asked of a `Stoppable` client after `stop()`."""
+
+
+class Stoppable:
+    """A client whose requests fail (Stopped) once `stop()` is called, for reads made ahead of need on threads of
+    their own: when the command stops first, they stop at their next request instead of reading on."""
+
+    def __init__(self, api: Any):
+        self._api, self.stopped = api, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self.stopped:
+            raise Stopped(f"{method} {path}: stopped")
+        return self._api.request(method, path, **kwargs)
+
+    def get(self, path: str, params: Any = None, **kwargs: Any) -> Any:
+        return self.request("GET", path, params=params, **kwargs)
+
+
 def site_uuid(api: Any) -> str | None:
     """The instance's `site-uuid` (GET /api/session/properties for a signed-in user), made once per instance; None
     when the client cannot tell (a test double, a release that keeps the setting internal)."""

@@ -32,7 +32,7 @@ class Importer(Planner, Applier):
     """One import of one tree into one target; `plan()` reads only, `apply()` writes."""
 
     def __init__(self, api: MetabaseClient, registry: Registry, tree: Tree, state: State,
-                 options: ImportOptions | Mapping[str, Any] | None = None):
+                 options: ImportOptions | Mapping[str, Any] | None = None, ahead: Any = None):
         from .selection import resolve_selection
 
         self.api = api
@@ -44,6 +44,7 @@ class Importer(Planner, Applier):
         self.selected = (resolve_selection(registry, tree.docs, self.options.select, tree.paths, "in the tree")
                          if self.options.select else None)
         self.read_progress = None  # export.Progress of reading the target (a display sets it)
+        self.ahead = ahead  # match.ReadAhead (mbport.importing.open_import): taken by the first plan's read
         self.lock = threading.Lock()
         self._sync_lock = threading.Lock()
         # What a plan changes of the tree and the options (a selection's narrowed graphs, the database settings the

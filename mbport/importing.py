@@ -24,10 +24,12 @@ from .state import State, default_state_path
 from .tree import Tree
 
 if TYPE_CHECKING:
+    from .match import ReadAhead
     from .registry import Registry
     from .verify.engine import VerifyResult
 
-__all__ = ["Import", "ImportOptions", "TreeProblems", "default_state_path", "load_import_tree", "open_import"]
+__all__ = ["Import", "ImportOptions", "TreeProblems", "default_state_path", "load_import_tree", "open_import",
+           "read_ahead"]
 
 
 class TreeProblems(MbportError):
@@ -52,6 +54,14 @@ def check_options(options: ImportOptions, tree: Tree) -> None:
         raise UsageError("--prune archives what the whole tree no longer has: it cannot be combined with --select")
 
 
+def read_ahead(api: Any, tree_dir: Path | str, registry: Registry, state: Path | None = None) -> ReadAhead | None:
+    """Start reading the target's objects of the kinds the tree at `tree_dir` holds, on a thread, before the tree is
+    loaded and checked (reads only): pass it to `open_import(..., ahead=)`, whose plan takes them (mbport.match)."""
+    from .match import read_ahead as start
+
+    return start(api, registry, Path(tree_dir), state)
+
+
 def load_import_tree(tree: Path | str | Tree, registry: Registry, selective: bool = False) -> Tree:
     """`tree` loaded (unless it is already) and checked like `mbport check` does; TreeProblems if it is unsound.
     `selective` (an import with --select): a dangling ref is left to the plan, which names those of the selection
@@ -70,12 +80,13 @@ def load_import_tree(tree: Path | str | Tree, registry: Registry, selective: boo
 
 
 def open_import(api: Any, tree: Path | str | Tree, options: ImportOptions | None = None, *,
-                registry: Registry | None = None) -> Import:
+                registry: Registry | None = None, ahead: ReadAhead | None = None) -> Import:
     """An import of `tree` into the instance `api` talks to: a folder `mbport export` wrote (loaded and checked
     here), or a Tree `load_import_tree` returned.
 
     Reads the tree and the state file, checks both and the options offline; no request yet. Raises TreeProblems
-    for a tree `mbport check` would reject, UsageError for options that cannot apply to it."""
+    for a tree `mbport check` would reject, UsageError for options that cannot apply to it. `ahead`: the target's
+    objects being read meanwhile (`read_ahead`, started before the tree was loaded), which plan then takes."""
     from .export import no_automatic_gc
     from .registry import load_plugins
 
@@ -90,7 +101,7 @@ def open_import(api: Any, tree: Path | str | Tree, options: ImportOptions | None
             from dataclasses import replace
 
             options = replace(options, api_keys_file=Path(str(tree.root).rstrip("/") + ".new-api-keys.json"))
-        keep.append(Import(Importer(api, registry, tree, state, options)))
+        keep.append(Import(Importer(api, registry, tree, state, options, ahead=ahead)))
     return keep[0]
 
 

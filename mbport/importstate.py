@@ -36,6 +36,7 @@ class ImportState:
     current_docs: dict[str, dict[str, Any]]  # plan: matched target objects, normalized like the tree
     target: Target
     read_progress: Any  # export.Progress of reading the target (a display sets it)
+    ahead: Any  # match.ReadAhead: the target's objects, being read while the tree was loaded (taken once)
     lock: threading.Lock
     pairings: list[str]  # match: docs paired by order with target objects sharing their natural key
     read: object | None  # this import's current read of the target (a plan carries the one it was made from)

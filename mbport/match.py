@@ -2,18 +2,104 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from . import capabilities as caps
-from .client import site_uuid
-from .export import extract
+from .client import Stoppable, site_uuid
+from .errors import MbportError
+from .export import Rows, extract
 from .importstate import ImportState
 from .kind import ExportContext, Kind
 from .refs import address_kind
+from .registry import Registry
 from .resolve import Resolver
+from .state import State, default_state_path
 
 # How import lists a target: every object, none a kind leaves out of a tree (`ctx.options["target"]`).
 TARGET_LISTING = {"include_personal": True, "target": True}
+
+
+def kinds_to_read(registry: Registry, kinds: Iterable[str], read: Iterable[str] = ()) -> set[str]:
+    """The kinds a tree holds and those their listing needs (`after`, transitively), but for those `read` already."""
+    names: set[str] = set()
+    todo, done = list(kinds), set(read)
+    while todo:
+        name = todo.pop()
+        if name in registry and name not in names and name not in done:
+            names.add(name)
+            todo.extend(registry[name].after)
+    return names
+
+
+class ReadAhead:
+    """The target's objects of the kinds a tree's folders hold, read on a thread of their own while the tree is loaded
+    and checked: a plan reads them first thing, and at bench-L loading and checking the tree takes about a second
+    of CPU that the reads' round trips would otherwise wait for. `take` hands them to the import that wants exactly
+    these kinds; one that wants others (or a read that failed) reads them itself, as without it."""
+
+    def __init__(self, api: Any, registry: Registry, names: set[str]):
+        self.api, self.registry, self.names = Stoppable(api), registry, names
+        self.progress = _Forward()
+        self._read: Future[tuple[Rows, dict[str, str]]] = Future()
+        threading.Thread(target=self._run, name="mbport-read-ahead", daemon=True).start()
+
+    def cancel(self) -> None:
+        """No request more (the tree had problems, or the import wants other kinds): what is in flight ends."""
+        self.api.stop()
+
+    def _run(self) -> None:
+        try:
+            ctx = ExportContext(options=TARGET_LISTING)
+            extract(self.api, self.registry, sorted(self.names), ctx, self.progress)
+            self._read.set_result((ctx.raw, ctx.unavailable))
+        except BaseException as exc:  # noqa: BLE001 - the import reads again and meets it itself
+            self._read.set_exception(exc)
+
+    def take(self, names: set[str], progress: Any = None) -> tuple[Rows, dict[str, str]] | None:
+        """(raw objects by kind, kinds the target cannot hold → why) if these are the kinds read ahead, once read;
+        else None. `progress` gets what is still being read."""
+        if names != self.names:
+            self.cancel()
+            return None
+        self.progress.to = progress
+        try:
+            return self._read.result()
+        except Exception:  # noqa: BLE001 - see _run
+            return None
+
+
+class _Forward:
+    """An export.Progress that passes on to `to` (a display set up after the reading started), if any."""
+
+    to: Any = None
+
+    def __call__(self, kind: str, count: int, total: int) -> None:
+        if self.to is not None:
+            self.to(kind, count, total)
+
+    def fetching(self, kind: str, done: int, total: int) -> None:
+        fetching = getattr(self.to, "fetching", None)
+        if fetching is not None:
+            fetching(kind, done, total)
+
+
+def read_ahead(api: Any, registry: Registry, tree_dir: Path, state_path: Path | None = None) -> ReadAhead | None:
+    """Start reading the target's objects of the kinds the tree at `tree_dir` holds (its kind folders), for an import
+    of it (`open_import(..., ahead=)`) to take once the tree is loaded and checked; None when there is nothing to
+    read or the state belongs to another instance (that import stops before reading anything)."""
+    try:
+        kinds = [p.name for p in Path(tree_dir).iterdir() if p.is_dir()]
+        names = kinds_to_read(registry, kinds)
+        state = State.load(state_path or default_state_path(tree_dir, api.url), api.url)
+        if len(names) < 2 or state.of_another_instance(site_uuid(api)):
+            return None
+    except (OSError, MbportError):  # the import says what is wrong, before reading
+        return None
+    return ReadAhead(api, registry, names)
 
 
 class Matcher(ImportState):
@@ -31,21 +117,22 @@ class Matcher(ImportState):
     def _read_target(self) -> None:
         """Read every kind the tree has (and those their listing needs) at once, concurrently, as export does;
         one kind at a time as matching reaches it would cost a round trip per kind in sequence."""
-        names, todo = set(), [address_kind(a) for a in self.tree.docs]
-        while todo:
-            name = todo.pop()
-            if name in self.registry and name not in names and name not in self.target.raw_by_kind:
-                names.add(name)
-                todo.extend(self.registry[name].after)
+        names = kinds_to_read(self.registry, {address_kind(a) for a in self.tree.docs}, self.target.raw_by_kind)
         if len(names) < 2:
             return
-        ctx = ExportContext(options=TARGET_LISTING)
-        for name in {d for n in names for d in self.registry[n].after if d in self.registry} - names:
-            ctx.raw[name] = self.target.raw(name)  # read already
-        extract(self.api, self.registry, sorted(names), ctx, self.read_progress)
-        self.target.unavailable.update(ctx.unavailable)
+        ahead, self.ahead = self.ahead, None
+        taken = ahead.take(names, self.read_progress) if ahead is not None else None
+        if taken is not None:
+            raw, unavailable = taken
+        else:
+            ctx = ExportContext(options=TARGET_LISTING)
+            for name in {d for n in names for d in self.registry[n].after if d in self.registry} - names:
+                ctx.raw[name] = self.target.raw(name)  # read already
+            extract(self.api, self.registry, sorted(names), ctx, self.read_progress)
+            raw, unavailable = ctx.raw, ctx.unavailable
+        self.target.unavailable.update(unavailable)
         for name in names:
-            self.target.raw_by_kind.setdefault(name, ctx.raw.get(name, []))
+            self.target.raw_by_kind.setdefault(name, raw.get(name, []))
 
     def match(self) -> None:
         """Give every doc the target id it already has: state first, then `locate`, in graph order."""

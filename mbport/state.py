@@ -139,7 +139,7 @@ class State:
         tell), else remember the target's, so a later run meets a rebuilt instance before it writes anything."""
         if site_uuid is None or site_uuid == self.instance:
             return
-        if self.instance is not None and (self.ids or self.created):
+        if self.of_another_instance(site_uuid):
             raise self.other_instance("its site-uuid changed")
         entry = {"instance": site_uuid}
         self._apply(entry)
@@ -152,6 +152,11 @@ class State:
         if recorded and isinstance(now, str) and now != recorded:
             raise self.other_instance(f"{address}'s id {raw.get('id')} names another object there: its entity_id "
                                       "changed")
+
+    def of_another_instance(self, site_uuid: str | None) -> bool:
+        """Whether this state holds the ids of another instance than the one whose site-uuid this is."""
+        return (site_uuid is not None and self.instance is not None and site_uuid != self.instance
+                and bool(self.ids or self.created))
 
     def other_instance(self, why: str) -> MbportError:
         return MbportError(

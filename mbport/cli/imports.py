@@ -37,20 +37,31 @@ def open_tracked(api, tree_dir: Path, state_path: Path | None, unsound: tuple[st
     """The import of TREE_DIR into `api` that the flags describe, its progress shown; a tree `mbport check`
     would reject is listed problem by problem, then one error (`unsound`: what to call a temporary tree, and the
     hint, instead of a folder that is gone once the command ends)."""
-    from ..importing import TreeProblems, load_import_tree, open_import
+    from ..importing import TreeProblems, load_import_tree, open_import, read_ahead
 
     plugins = loaded_plugins()
+    ahead = None
+    # The target's objects are read while the tree loads, unless a flag names something in the tree (--select,
+    # --map-database) or needs another (--only): a usage error the tree's content makes stops before any request.
+    if not (flags.get("selections") or flags.get("map_database") or flags.get("only")):
+        import_settings(api, None, state_path, **flags)  # what the flags alone make a usage error, first
+        ahead = read_ahead(api, tree_dir, plugins, state_path)
     try:
-        tree = load_import_tree(tree_dir, plugins, selective=bool(flags.get("selections")))
-    except TreeProblems as exc:
-        for problem in exc.problems:
-            out().note(problem)
-        if unsound is None:
-            raise
-        raise MbportError(f"{unsound[0]}: {len(exc.problems)} problem(s) in the tree; nothing was written",
-                          hint=unsound[1]) from exc
-    options = import_settings(api, tree, state_path, **flags)
-    return Tracked(open_import(api, tree, options, registry=plugins), out())
+        try:
+            tree = load_import_tree(tree_dir, plugins, selective=bool(flags.get("selections")))
+        except TreeProblems as exc:
+            for problem in exc.problems:
+                out().note(problem)
+            if unsound is None:
+                raise
+            raise MbportError(f"{unsound[0]}: {len(exc.problems)} problem(s) in the tree; nothing was written",
+                              hint=unsound[1]) from exc
+        options = import_settings(api, tree, state_path, **flags)
+        return Tracked(open_import(api, tree, options, registry=plugins, ahead=ahead), out())
+    except BaseException:
+        if ahead is not None:
+            ahead.cancel()
+        raise
 
 
 def plan_and_show(run: Import | Tracked, dry_run: bool) -> Plan:

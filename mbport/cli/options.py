@@ -260,12 +260,14 @@ def import_settings(api, tree, state_path: Path | None, map_database=(), secrets
                     skip_unsupported: bool = False, keep_database_settings: bool = False,
                     continue_on_error: bool = False, api_keys_file: Path | None = None) -> ImportOptions:
     """The ImportOptions the flags of an import into `api` say, with its mbport.toml instance's database mappings
-    (those of databases `tree` has: an instance's list may name others) and secrets file."""
+    (those of databases `tree` has: an instance's list may name others; None: no tree yet, none of them) and
+    secrets file."""
     from ..refs import address_kind
     from ..secrets import Secrets
 
     instance = getattr(api, "instance", None)  # --instance / --to NAME of mbport.toml
-    databases = {doc.get("name") for addr, doc in tree.docs.items() if address_kind(addr) == "databases"}
+    docs = tree.docs if tree is not None else {}
+    databases = {doc.get("name") for addr, doc in docs.items() if address_kind(addr) == "databases"}
     mapping = {src: dst for src, dst in database_mapping((), instance).items() if src in databases}
     mapping.update(database_mapping(map_database))
     return ImportOptions(
