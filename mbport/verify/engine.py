@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client import Stoppable
 from ..refs import split_address
 from .canon import Canon, Difference, Tokens, diff
 from .kinds import KINDS, UNPAIRED, Kind, plain
@@ -201,40 +202,47 @@ def _check_selection(selections: tuple[str, ...] | list[str], src: Side, tgt: Si
                               hint="KIND:NAME (a collection brings its contents), an entity id or an address")
 
 
-def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
-               map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
-               include_personal: bool = False, left_out: dict[str, str] | None = None,
-               select: tuple[str, ...] | list[str] = (), progress: Progress | None = None,
-               exact_select: bool = False) -> VerifyResult:
-    """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
-    `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
-    address → target id; `map_database` the source database names that are other names on the target.
-    Personal collections and their contents are left out (mbport migrates them only when asked) unless
-    `include_personal`; so are the kinds in `left_out` (kind → why: what the import before left out on purpose,
-    API keys without --with-api-keys), and the references to their objects. With `select` (`--select`), only the
-    objects it names on either side (with a collection's contents and an object's parts) and their queries, a
-    selection naming nothing being a usage error; `exact_select`: `select` is the addresses a selective import planned
-    (nothing else is taken along, nothing is refused)."""
-    started = time.monotonic()
-    before = source_api.request_count + target_api.request_count
-    mapping = dict(map_database or {})
-    # The target side knows which of its databases stand for a source's (value → itself), to compare them alike.
-    src, tgt = Side(source_api, "source", mapping), Side(target_api, "target", {v: v for v in mapping.values()})
-    src.left_out = tgt.left_out = dict(left_out or {})
-    result = VerifyResult(source_api.url, target_api.url)
-    by_state = state_index(state_ids)
-    known = {k.name for k in KINDS}
-    unknown = [k for k in kinds or [] if k not in known]
-    if unknown:
-        from ..errors import UsageError
+class _Ahead:
+    """Every kind whose `fetch` needs no other kind's docs, fetched on both sides at once from the start (in KINDS'
+    order, a few kinds at a time per side): one after another, each kind's round trips added up. A kind that
+    `needs` others is fetched when verify reaches it, right away (its own threads)."""
 
-        raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"choose from {', '.join(sorted(known))}")
-    compared: list[tuple[Kind, list, list, list]] = []
-    skipped = {"source": 0, "target": 0}
+    PER_SIDE = 3  # kinds fetched at once on each side (each at its client's concurrency)
+
+    def __init__(self, src: Side, tgt: Side):
+        self.sides = [(side, _Reading(side)) for side in (src, tgt)]
+        self.pool = ThreadPoolExecutor(2 * self.PER_SIDE, thread_name_prefix="mbport-verify-ahead")
+        self.now = ThreadPoolExecutor(2, thread_name_prefix="mbport-verify")
+        self.futures = {kind.name: [self.pool.submit(kind.fetch, reading) for _, reading in self.sides]
+                        for kind in KINDS if not kind.needs}
+
+    def fetch(self, kind: Kind) -> tuple[list | None, list | None]:
+        futures = self.futures.pop(kind.name, None) or [self.now.submit(kind.fetch, side) for side, _ in self.sides]
+        return futures[0].result(), futures[1].result()
+
+    def stop(self) -> None:
+        """No request more from the kinds fetched ahead (verify stopped first: an error, Ctrl-C)."""
+        for _, reading in self.sides:
+            reading.api.stop()
+        for pool in (self.pool, self.now):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Reading:
+    """A side as a kind fetched ahead sees it: its client, stoppable (such a kind reads nothing else of the side)."""
+
+    def __init__(self, side: Side):
+        self.side, self.api = side, Stoppable(side.api)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.side, name)
+
+
+def _read_kinds(ahead: _Ahead, src: Side, tgt: Side, by_state: dict, include_personal: bool, kinds: list[str] | None,
+                result: VerifyResult, compared: list, skipped: dict[str, int], progress: Progress | None) -> None:
+    """Fetch, leave out what is personal, and pair every kind, in KINDS' order."""
     for kind in KINDS:
-        with ThreadPoolExecutor(2, thread_name_prefix="mbport-verify") as pool:  # both sides at once
-            fa, fb = pool.submit(kind.fetch, src), pool.submit(kind.fetch, tgt)
-            docs_a, docs_b = fa.result(), fb.result()
+        docs_a, docs_b = ahead.fetch(kind)
         why = src.unavailable.get(kind.name) or tgt.unavailable.get(kind.name) or OLDER_OR_OSS
         if docs_a is None and docs_b is None:
             result.notes.append(f"{kind.name}: neither instance has them ({why})")
@@ -270,6 +278,43 @@ def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = Non
             compared.append((kind, pairs, only_a, only_b))
         if progress:
             progress(kind.name, len(src.docs[kind.name]), len(KINDS))
+
+
+def run_verify(source_api, target_api, *, state_ids: dict[str, Any] | None = None,
+               map_database: dict[str, str] | None = None, kinds: list[str] | None = None, queries: bool = True,
+               include_personal: bool = False, left_out: dict[str, str] | None = None,
+               select: tuple[str, ...] | list[str] = (), progress: Progress | None = None,
+               exact_select: bool = False) -> VerifyResult:
+    """Compare two live instances: every object of every kind (all of them, or `kinds`), then, unless
+    `queries` is False, every card's and dashcard's rows. `state_ids` is an import/migrate state's
+    address → target id; `map_database` the source database names that are other names on the target.
+    Personal collections and their contents are left out (mbport migrates them only when asked) unless
+    `include_personal`; so are the kinds in `left_out` (kind → why: what the import before left out on purpose,
+    API keys without --with-api-keys), and the references to their objects. With `select` (`--select`), only the
+    objects it names on either side (with a collection's contents and an object's parts) and their queries, a
+    selection naming nothing being a usage error; `exact_select`: `select` is the addresses a selective import planned
+    (nothing else is taken along, nothing is refused)."""
+    started = time.monotonic()
+    before = source_api.request_count + target_api.request_count
+    mapping = dict(map_database or {})
+    # The target side knows which of its databases stand for a source's (value → itself), to compare them alike.
+    src, tgt = Side(source_api, "source", mapping), Side(target_api, "target", {v: v for v in mapping.values()})
+    src.left_out = tgt.left_out = dict(left_out or {})
+    result = VerifyResult(source_api.url, target_api.url)
+    by_state = state_index(state_ids)
+    known = {k.name for k in KINDS}
+    unknown = [k for k in kinds or [] if k not in known]
+    if unknown:
+        from ..errors import UsageError
+
+        raise UsageError(f"--kinds: unknown kind {unknown[0]!r}", hint=f"choose from {', '.join(sorted(known))}")
+    compared: list[tuple[Kind, list, list, list]] = []
+    skipped = {"source": 0, "target": 0}
+    ahead = _Ahead(src, tgt)
+    try:
+        _read_kinds(ahead, src, tgt, by_state, include_personal, kinds, result, compared, skipped, progress)
+    finally:
+        ahead.stop()
     if select:
         if not exact_select:
             _check_selection(select, src, tgt)

@@ -61,6 +61,9 @@ def _optional(fn):
 
 class Kind:
     name = ""  # plural, as in the import state's addresses ("cards/<entity_id>")
+    # Kinds whose docs `fetch` reads (side.docs), or that it writes more than its own docs into the side: fetched
+    # when verify reaches them; every other kind is fetched ahead, at once (mbport.verify.engine).
+    needs: tuple[str, ...] = ()
     noun = ""  # what an admin calls one
     pairs_by_state = True  # the state's addresses end with this kind's entity_id
 
@@ -187,6 +190,7 @@ class Fields(Kind):
     """Fields of every table (from the table's query_metadata), and the values of remapped ones."""
 
     name, noun, pairs_by_state = "fields", "field", False
+    needs = ("tables",)
 
     def fetch(self, side):
         fields = [dict(f) for t in side.docs.get("tables", {}).values() for f in t.get("fields") or []]
@@ -271,6 +275,7 @@ class Users(Kind):
 
 class Collections(Kind):
     name, noun = "collections", "collection"
+    needs = ("tenants",)  # and it notes the personal ones (side.personal), which later kinds leave out
     TENANT_ROOT = "tenant-specific-root-collection"  # a tenant's own collection, made with it (tenants/model.clj)
 
     def fetch(self, side):
@@ -822,6 +827,7 @@ class Memberships(Kind):
     """Who is in each group (and who manages it): one object per group."""
 
     name, noun, pairs_by_state = "memberships", "group", False
+    needs = ("users",)  # and it names the users no listing showed (side.tokens)
 
     def fetch(self, side):
         by_user = side.api.get("/api/permissions/membership")
