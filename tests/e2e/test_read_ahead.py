@@ -14,11 +14,7 @@ from tests.e2e.instances import mbport, routed_instances
 
 
 @pytest.fixture
-def instances(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for var in ("METABASE_SITE_URL", "METABASE_API_KEY", "METABASE_SESSION_TOKEN", "METABASE_USERNAME",
-                "METABASE_PASSWORD"):
-        monkeypatch.delenv(var, raising=False)
+def instances(monkeypatch):
     return routed_instances(monkeypatch)
 
 
