@@ -77,6 +77,17 @@ class Applier(ImportState):
             self.state.save()
         self._second_pass(todo, resolve, result, failed)
         self._write_positions(todo, result, failed)
+        # An address the tree no longer holds whose target object it holds under another (deleted and restored on
+        # the source: a new entity id) hands its object over: the new address counts as created (--prune archives
+        # it once it leaves the tree), the old one is forgotten (else both had a '-' line).
+        held: dict[tuple[str, Any], str] = {(address_kind(a), tid): a for a, tid in self.ids.items()
+                if a in self.tree.docs and isinstance(tid, int | str)}
+        with self.lock:
+            for addr in sorted(self.state.created - set(self.tree.docs)):
+                heir = held.get((address_kind(addr), self.state.ids.get(addr)))
+                if heir is not None:
+                    self.state.record(heir, self.ids[heir], created=True, entity_id=self.state.eids.get(heir))
+                    self.state.forget(addr)
         for change in plan.of("archive"):
             kind = self.kind(change.address)
             self._with_retries(change.address, kind, partial(self._archive, kind, change.target_id))

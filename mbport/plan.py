@@ -304,6 +304,8 @@ class Planner(Matcher):
                 tid = self.state.ids.get(addr)
                 if isinstance(tid, int | str) and (address_kind(addr), tid) in held:
                     continue
+                if isinstance(tid, int | str):  # one object under two old addresses (a state written before
+                    held.add((address_kind(addr), tid))  # apply forgot the superseded one) is archived once
                 raw = self.target.find(self.kind(addr).name, tid) if tid is not None else None
                 if raw is not None:
                     self.state.check_object(addr, raw)  # never archive another instance's object

@@ -205,3 +205,30 @@ def test_prune_leaves_an_object_the_tree_still_holds_under_a_new_entity_id(world
         live = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json() if d["name"] == "Sales overview")
         assert not live["archived"]
         assert [p for p in api.get("/api/pulse").json() if p["dashboard_id"] == live["id"]]
+
+
+def test_an_object_that_leaves_the_tree_after_a_new_entity_id_is_pruned_once(world, instances, tmp_path):
+    """A card under a new entity id (deleted and restored on the source), then gone from the tree: --prune archives it
+    once (the state still held its old address beside the new one, both with its id: a '-' line for each, and a
+    second DELETE that 404s for the kinds pruning deletes)."""
+    target = instances.add("pruning-renewed-gone")
+    tree = tmp_path / "tree"
+    shutil.copytree(world["tree"], tree)
+    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
+    assert mbport("import", tree, *conn).code == 0
+    texts = {p: p.read_text() for p in tree.rglob("*.json")}
+    card, doc = next((p, json.loads(t)) for p, t in sorted(texts.items())
+                     if p.is_relative_to(tree / "cards") and not json.loads(t).get("archived")
+                     and not any(json.loads(t)["entity_id"] in o for q, o in texts.items() if q != p))
+    new_eid = "RenewedCardNobodyUses"
+    card.write_text(card.read_text().replace(doc["entity_id"], new_eid))
+    again = mbport("import", tree, *conn)
+    assert again.code == 0 and f"+ card '{doc['name']}'" not in again.out, again.out
+    card.unlink()
+    pruned = mbport("import", tree, *conn, "--prune")
+    assert pruned.code == 0, pruned.err
+    assert [line for line in pruned.out.splitlines() if line.startswith("- ")] == [
+        f"- card '{doc['name']}' (cards/{new_eid})"], pruned.out
+    with target.api() as api:
+        assert [c["archived"] for c in api.get("/api/card", params={"f": "all"}).json() if c["name"] == doc["name"]] \
+            in ([True], [])
