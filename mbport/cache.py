@@ -118,6 +118,8 @@ class FetchCache:
         """Fetch again (concurrently) every reused raw whose doc had a warning (a ref to something deleted since)
         or whose dependencies changed since it was fetched; True if any."""
         versions = _versions(ctx.raw)
+        for (name, ident), raw in ctx.held_back.items():  # not gone: held back (export.take_along may take it)
+            versions.setdefault(name, {})[str(ident)] = row_version(raw)
         unhidden = {name for name in self._new if self._reappeared(name, versions)}
         stale = []
         for name, raws in ctx.raw.items():

@@ -69,6 +69,8 @@ class ExportContext:
             why = "which does not exist"
             with contextlib.suppress(TypeError):  # an id that is a list or an object is not hashable
                 self.missing.add((kind, value))
+                if (kind, value) in self.held_back:  # taken along (export.take_along), the doc made again then:
+                    return {REF: addr}  # no warning (nor a stale cached detail: FetchCache.refetch_stale)
                 why = self.left_out.get((kind, value), why)
             self.warnings.append(f"{self.current or kind}: refers to {kind} id {value}, {why} ({addr})")
         return {REF: addr}  # refs.ref(addr), without the call: every id of every doc comes here

@@ -72,7 +72,9 @@ def report_apply(result: Any) -> None:
 def say_personal(personal: tuple[int, int], excluded: bool, where: str) -> None:
     """One line on what a whole-instance run did with personal collections (they are private content)."""
     if excluded:
-        out().line("Personal collections left out (--exclude-personal).")
+        kept = (f", but for {personal[1]} object(s) shared content uses, taken along with the collection(s) they sit in"
+                if personal[1] else "")
+        out().line(f"Personal collections left out (--exclude-personal){kept}.")
     else:
         out().line(f"{where[0].upper()}{where[1:]} holds {personal[0]} personal collection(s) with {personal[1]} "
                    "object(s) in them (--exclude-personal leaves them out).")

@@ -144,7 +144,7 @@ def test_cold_export_makes_exactly_the_requests_of_the_formula(seed, tmp_path):
     asked = Asked(emu.transport())
     with MetabaseClient("http://metabase.test", session_token=session, transport=asked) as api:
         want = expected(api)
-        # the seeds exercise the formula (the handmade one has no dashboard, but a custom-label remapping)
+        # the seeds exercise the formula (the handmade one has a custom-label remapping)
         assert want["/api/database/N/metadata"] and want["/api/table/N/query_metadata"]
         assert want["/api/field/N/values" if seed == "handmade" else "/api/dashboard/N"]
         before = len(emu.request_log)

@@ -239,5 +239,7 @@ def test_a_migration_carries_personal_collections_by_default_and_says_how_many(h
     excluded = mbport(*args[:5], "--to", other.url, "--to-session-token", other.session,
                       "--state", tmp_path / "other.json", "--exclude-personal")
     assert excluded.code == 0, excluded.err
-    assert "Personal collections left out (--exclude-personal)." in excluded.out
-    assert personal_holdings(other) == {}
+    # but for Rita's question the shared Team board shows: taken along with her drafts (and her collection)
+    assert ("Personal collections left out (--exclude-personal), but for 2 object(s) shared content uses, taken "
+            "along with the collection(s) they sit in.") in excluded.out
+    assert personal_holdings(other) == {"rita@handmade.example": [("Rita's order count", "Rita's drafts")]}

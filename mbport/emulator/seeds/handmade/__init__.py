@@ -12,13 +12,21 @@ from typing import Any
 
 import httpx
 
-from mbport.emulator.seeds.handmade import actions_and_personal, archived, base, people, remappings
+from mbport.emulator.seeds.handmade import (
+    actions_and_personal,
+    archived,
+    base,
+    people,
+    remappings,
+    shared_and_studio,
+)
 
 # Model actions run on the SQLite warehouse: seeds.load turns on the emulator's sqlite_actions switch.
 SQLITE_ACTIONS = True
 # The parts, in the order they are built. Add a part here (one module, one line).
 PARTS = (base, archived, remappings,
-         actions_and_personal, people)
+         actions_and_personal, people,
+         shared_and_studio)
 
 
 def load(api: httpx.Client) -> None:
