@@ -117,9 +117,10 @@ class FetchCache:
     def refetch_stale(self, api: Any, registry: Any, ctx: Any, warned: set[int]) -> bool:
         """Fetch again (concurrently) every reused raw whose doc had a warning (a ref to something deleted since)
         or whose dependencies changed since it was fetched; True if any."""
-        versions = _versions(ctx.raw)
-        for (name, ident), raw in ctx.held_back.items():  # not gone: held back (export.take_along may take it)
-            versions.setdefault(name, {})[str(ident)] = row_version(raw)
+        held: dict[str, list[dict[str, Any]]] = {}  # not gone: held back (export.take_along may take it)
+        for (name, _), raw in ctx.held_back.items():
+            held.setdefault(name, []).append(raw)
+        versions = _versions(ctx.raw, held)
         unhidden = {name for name in self._new if self._reappeared(name, versions)}
         stale = []
         for name, raws in ctx.raw.items():
@@ -187,19 +188,21 @@ class _Versions(dict):
     """kind → str(id) → row_version of every object of that kind read by this export, worked out when a kind is first
     asked for: only the kinds that details copy from are (the cards a dashboard shows), not all 7,500 objects."""
 
-    def __init__(self, raw: dict[str, list[dict[str, Any]]]):
+    def __init__(self, raw: dict[str, list[dict[str, Any]]], held: dict[str, list[dict[str, Any]]] | None = None):
         super().__init__()
-        self._raw = raw
+        self._raw, self._held = raw, held or {}
 
     def __missing__(self, kind: str) -> dict[str, str]:
-        rows = self._raw.get(kind) or []
+        rows = [*(self._raw.get(kind) or []), *self._held.get(kind, [])]
         versions = self[kind] = {str(r.get("id")): row_version(r) for r in rows if isinstance(r, dict)}
         return versions
 
 
-def _versions(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
-    """kind → str(id) → row_version, for every object read by this export (a kind's when first asked for)."""
-    return _Versions(raw)
+def _versions(raw: dict[str, list[dict[str, Any]]],
+              held: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, str]]:
+    """kind → str(id) → row_version, for every object read by this export (a kind's when first asked for), and the
+    objects listings held back (`held`: a personal question a shared dashboard shows is not gone)."""
+    return _Versions(raw, held)
 
 
 def _deps_changed(deps: dict[str, dict[str, str | None]], versions: dict[str, dict[str, str]]) -> bool:
