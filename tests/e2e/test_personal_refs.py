@@ -16,13 +16,6 @@ from tests.conftest import seeded_emulator, seeded_instance
 from tests.e2e.instances import mbport, routed_instances
 
 
-def _team_board_on(api: MetabaseClient, card_name: str) -> None:
-    card = next(c for c in api.get("/api/card", params={"f": "all"}) if c["name"] == card_name)
-    dashboard = api.post("/api/dashboard", json={"name": "Team board"})
-    api.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
-        {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
-
-
 def _board(api: MetabaseClient) -> list[tuple[str, str | None]]:
     """(card name, email of the owner of the personal collection it sits in, else None) per dashcard of Team board."""
     users = {u["id"]: u["email"] for u in api.get("/api/user")["data"]}
@@ -43,8 +36,7 @@ def _board(api: MetabaseClient) -> list[tuple[str, str | None]]:
 
 
 def test_a_personal_question_shared_content_uses_is_taken_along_and_the_tree_imports(registry, tmp_path):
-    emu, source = seeded_instance("handmade")
-    _team_board_on(source, "Rita's order count")  # in Rita's drafts, a sub-collection of her personal collection
+    emu, source = seeded_instance("handmade")  # its Team board shows Rita's drafts question (a personal sub-collection)
     shared = run_export(source, registry, tmp_path / "shared")
     assert shared.warnings == []
     assert sorted(shared.taken_along.values()) == ["Rita Reporter's Personal Collection", "Rita's drafts",
@@ -71,19 +63,13 @@ def test_a_personal_question_shared_content_uses_is_taken_along_and_the_tree_imp
 def test_with_include_personal_nothing_is_taken_along(registry, tmp_path):
     emu, session = seeded_emulator("handmade", sqlite_actions=True)
     with MetabaseClient("http://metabase.test", session_token=session, transport=emu.transport()) as api:
-        _team_board_on(api, "Rita's order count")
         everything = run_export(api, registry, tmp_path / "all", options={"include_personal": True})
     assert everything.warnings == [] and everything.taken_along == {}
     assert check(tmp_path / "all", registry) == []
 
 
 def test_export_says_what_it_took_along_and_check_accepts_the_tree(monkeypatch, tmp_path):
-    source = routed_instances(monkeypatch).add("source", seed="handmade")
-    with source.api() as api:
-        card = next(c for c in api.get("/api/card", params={"f": "all"}).json() if c["name"] == "Rita's order count")
-        dashboard = api.post("/api/dashboard", json={"name": "Team board"}).json()
-        api.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
-            {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]})
+    source = routed_instances(monkeypatch).add("source", seed="handmade")  # with its Team board
     run = mbport("export", "--url", source.url, "--session-token", source.session, "--out", tmp_path / "tree")
     assert run.code == 0, run.err
     assert "Took along 3 object(s) from personal collections that shared content uses" in run.err, run.err
@@ -113,10 +99,10 @@ def test_diff_against_the_unchanged_instance_after_a_take_along_export_finds_no_
 
 def _buttons(api: MetabaseClient) -> list[tuple[str, str, str | None]]:
     """(action name, model name, email of the owner of the personal collection the model sits in) per action button
-    of Team board."""
+    of Ops board."""
     users = {u["id"]: u["email"] for u in api.get("/api/user")["data"]}
     collections = {c["id"]: c for c in api.get("/api/collection") if isinstance(c.get("id"), int)}
-    dash = next(d for d in api.get("/api/dashboard") if d["name"] == "Team board")
+    dash = next(d for d in api.get("/api/dashboard") if d["name"] == "Ops board")
     out = []
     for dc in api.get(f"/api/dashboard/{dash['id']}")["dashcards"]:
         if dc.get("action_id"):
@@ -137,7 +123,7 @@ def test_an_action_button_whose_model_sits_in_a_personal_collection_is_taken_alo
     model = next(c for c in source.get("/api/card", params={"f": "all"}) if c["name"] == "Orders to fix")
     source.put(f"/api/card/{model['id']}", json={"collection_id": home})
     action = next(a for a in source.get("/api/action") if a["name"] == "Void an order")
-    dashboard = source.post("/api/dashboard", json={"name": "Team board"})
+    dashboard = source.post("/api/dashboard", json={"name": "Ops board"})
     source.put(f"/api/dashboard/{dashboard['id']}", json={"dashcards": [
         {"id": -1, "card_id": None, "action_id": action["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 1,
          "visualization_settings": {}}], "tabs": []})
