@@ -275,7 +275,7 @@ class Users(Kind):
 
 class Collections(Kind):
     name, noun = "collections", "collection"
-    needs = ("tenants",)  # and it notes the personal ones (side.personal), which later kinds leave out
+    needs = ("tenants", "users")  # and it notes the personal ones (side.personal, their owners' emails: side.owners)
     TENANT_ROOT = "tenant-specific-root-collection"  # a tenant's own collection, made with it (tenants/model.clj)
 
     def fetch(self, side):
