@@ -595,3 +595,45 @@ def test_creating_a_dashboard_in_the_trash_is_a_plain_400(admin):
     trash = admin.get("/api/collection/trash").json()
     made = admin.post("/api/dashboard", json={"name": "Binned", "collection_id": trash["id"]})
     assert (made.status_code, made.text) == (400, "You cannot modify the Trash Collection.")
+
+
+# ---- dashcards of archived cards (dashboards/models/dashboard.clj `dashcards` hydration) ----
+
+def _trashed_collection_with_a_dashboard(emulator, admin):
+    """A collection holding a dashboard that shows a collection question and a dashboard question, then trashed."""
+    coll = make_collection(admin, "Doomed")
+    dash = new_dashboard(admin, "Doomed board", collection_id=coll)
+    plain = make_card(emulator, admin, "plain", collection_id=coll)
+    dq = make_card(emulator, admin, "dq", collection_id=coll, dashboard_id=dash["id"])
+    put(admin, dash["id"], tabs=[], dashcards=[dashcard(-1, plain["id"]), dashcard(-2, dq["id"], row=4),
+                                                dashcard(-3, None, row=8, visualization_settings={
+                                                    "virtual_card": {"display": "text"}, "text": "note"})])
+    assert admin.put(f"/api/collection/{coll}", json={"archived": True}).status_code == 200
+    return coll, dash, plain, dq
+
+
+def test_get_hides_dashcards_of_archived_cards_but_not_dashboard_questions_archived_with_their_dashboard(
+        emulator, admin):
+    coll, dash, plain, dq = _trashed_collection_with_a_dashboard(emulator, admin)
+    shown = get(admin, dash["id"])["dashcards"]
+    assert sorted((dc["card_id"] or 0) for dc in shown) == [0, dq["id"]]  # the text card and the dashboard question
+    assert admin.put(f"/api/collection/{coll}", json={"archived": False}).status_code == 200
+    assert sorted((dc["card_id"] or 0) for dc in get(admin, dash["id"])["dashcards"]) == [0, plain["id"], dq["id"]]
+    # A dashboard question archived on its own (archived_directly) is hidden too.
+    archive_card(admin, dq["id"])
+    assert sorted((dc["card_id"] or 0) for dc in get(admin, dash["id"])["dashcards"]) == [0, plain["id"]]
+
+
+def test_the_layout_put_leaves_hidden_dashcards_alone(emulator, admin):
+    """update-dashboard! diffs the request against the hydrated `:dashcards` (hidden ones are not among them), so a
+    PUT without them neither deletes them nor sees them."""
+    dash = new_dashboard(admin)
+    kept, gone = make_card(emulator, admin, "kept"), make_card(emulator, admin, "archived")
+    put(admin, dash["id"], tabs=[], dashcards=[dashcard(-1, kept["id"]), dashcard(-2, gone["id"], row=4)])
+    archive_card(admin, gone["id"])
+    shown = get(admin, dash["id"])["dashcards"]
+    assert [dc["card_id"] for dc in shown] == [kept["id"]]
+    assert put(admin, dash["id"], tabs=[], dashcards=[{k: shown[0][k] for k in (
+        "id", "card_id", "row", "col", "size_x", "size_y")}]).status_code == 200
+    assert admin.put(f"/api/card/{gone['id']}", json={"archived": False}).status_code == 200
+    assert sorted(dc["card_id"] for dc in get(admin, dash["id"])["dashcards"]) == sorted([kept["id"], gone["id"]])

@@ -293,7 +293,9 @@ def _atomic(state: State) -> Iterator[None]:
 
 
 def visible(card: Row | None) -> bool:
-    """GET hides dashcards of archived cards, except dashboard questions archived along with their dashboard."""
+    """GET hides dashcards of archived cards, except dashboard questions archived along with their dashboard:
+    dashboards/models/dashboard.clj `dashcards` hydration, `[:or [:= :card.archived false] [:and [:not=
+    :card.dashboard_id nil] [:= :card.archived_directly false]] [:= :card.archived nil]]` (nil: virtual cards)."""
     if card is None or not card.get("archived"):
         return True
     return card.get("dashboard_id") is not None and not card.get("archived_directly")
@@ -403,7 +405,11 @@ def _write_dashcards_and_tabs(state: State, dash: Row, dashcards: list[dict], ta
         if dc.get("dashboard_tab_id") in temp_to_real:
             dc["dashboard_tab_id"] = temp_to_real[dc["dashboard_tab_id"]]
 
-    current = {dc["id"]: dc for dc in dashcards_on(state, dashboard_id)}
+    # update-dashboard! diffs against `(t2/hydrate current-dash [:dashcards ...])`: the dashcards GET shows, so the
+    # hidden ones (`visible`) are neither deleted nor updated by a PUT that leaves them out.
+    cards = state.table("card")
+    current = {dc["id"]: dc for dc in dashcards_on(state, dashboard_id)
+               if dc["card_id"] is None or visible(cards.get(dc["card_id"]))}
     requested_ids = {dc.get("id") for dc in dashcards}
     to_create = [dc for dc in dashcards if dc.get("id") not in current]
     to_update = [dc for dc in dashcards if dc.get("id") in current]
