@@ -62,6 +62,11 @@ class Names:
         self.registry = registry
         self.doc_maps = doc_maps
 
+    def sides(self, addr: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The doc at `addr` on the old side and on the new side (None where that side lacks it)."""
+        return (self.doc_maps[-1].get(addr) if len(self.doc_maps) > 1 else None,
+                next((docs[addr] for docs in self.doc_maps[:-1] if addr in docs), None))
+
     def doc(self, addr: str) -> dict[str, Any] | None:
         for docs in self.doc_maps:
             if addr in docs:
@@ -404,11 +409,34 @@ def _on_tab(dc: dict[str, Any], names: Names, word: str = "on") -> str:
     return f" {word} tab {names.name(dc['tab'])}" if dc.get("tab") else ""
 
 
+def hidden_by_metabase(card: dict[str, Any] | None) -> bool:
+    """Whether GET /api/dashboard leaves out the dashcards of this card doc: an archived card, unless it is a
+    dashboard question archived along with its dashboard (dashboards/models/dashboard.clj `dashcards` hydration)."""
+    if not card or not card.get("archived"):
+        return False
+    return not (card.get("dashboard") and card.get("archived_directly") is False)
+
+
+def _hidden_change(dc: dict[str, Any], names: Names, hidden_on: int) -> bool:
+    """Whether a dashcard is missing from one side only because its question was archived (hidden_on=1: the new side)
+    or restored (0: the old side) in the same diff, so Metabase hides it there."""
+    if not is_ref(dc.get("card")):
+        return False
+    sides = names.sides(dc["card"][REF])
+    return None not in sides and hidden_by_metabase(sides[hidden_on]) and not hidden_by_metabase(sides[1 - hidden_on])
+
+
 def describe_dashcards(old: Any, new: Any, names: Names) -> list[str]:
     a = {d.get("entity_id") or json.dumps(d, sort_keys=True): d for d in old or [] if isinstance(d, dict)}
     b = {d.get("entity_id") or json.dumps(d, sort_keys=True): d for d in new or [] if isinstance(d, dict)}
-    out = [f"dashcard {_dashcard_label(b[k], names)} added{_on_tab(b[k], names)}" for k in b if k not in a]
-    out += [f"dashcard {_dashcard_label(a[k], names)} removed{_on_tab(a[k], names, 'from')}" for k in a if k not in b]
+    shown = [k for k in b if k not in a and _hidden_change(b[k], names, 0)]
+    hidden = [k for k in a if k not in b and _hidden_change(a[k], names, 1)]
+    out = [f"dashcards of archived questions {what} ({', '.join(sorted(_dashcard_label(d[k], names) for k in keys))})"
+           for what, d, keys in (("hidden by Metabase", a, hidden), ("shown again", b, shown)) if keys]
+    out += [f"dashcard {_dashcard_label(b[k], names)} added{_on_tab(b[k], names)}" for k in b
+            if k not in a and k not in shown]
+    out += [f"dashcard {_dashcard_label(a[k], names)} removed{_on_tab(a[k], names, 'from')}" for k in a
+            if k not in b and k not in hidden]
     for k in sorted(a.keys() & b.keys()):
         x, y = a[k], b[k]
         if x == y:

@@ -133,6 +133,19 @@ def _assign_dashcards(items: list[dict[str, Any]], current: list[dict[str, Any]]
     return out
 
 
+def _hidden_in_the_tree(items: list[dict[str, Any]], current: list[dict[str, Any]], tab_ids: list[Any]
+                        ) -> list[dict[str, Any]]:
+    """The target's dashcards of questions the layout shows nowhere, kept as they are: a tree exported while the
+    dashboard was in the Trash lacks the dashcards of archived questions (Metabase hides them, no API returns
+    them), so their absence is no removal; once the questions are archived again Metabase hides them again."""
+    used = {item["id"] for item in items}
+    cards = {item["card_id"] for item in items} | {s["id"] for item in items for s in item.get("series") or []}
+    return [{"id": dc["id"], **{k: dc.get(k) for k in ("card_id", "row", "col", "size_x", "size_y")},
+             "dashboard_tab_id": dc.get("dashboard_tab_id")} for dc in current
+            if dc.get("card_id") and dc["id"] not in used and dc["card_id"] not in cards
+            and (dc.get("dashboard_tab_id") in tab_ids or (dc.get("dashboard_tab_id") is None and not tab_ids))]
+
+
 def _virtual_display(settings: Any) -> Any:
     virtual = settings.get("virtual_card") if isinstance(settings, dict) else None
     return virtual.get("display") if isinstance(virtual, dict) else None
@@ -346,7 +359,8 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         dashcards = [{"known": resolve.optional(address("dashcards", eid, dc["entity_id"])),
                       "tab": tab_index.get(dc["tab"][REF]) if is_ref(dc.get("tab")) else None,
                       **dashcard.payload(dc, resolve, walker)} for dc in doc.get("dashcards", [])]
-        return {"dashboard": body, "archived": archived_payload(doc), "tabs": tabs, "dashcards": dashcards}
+        return {"dashboard": body, "archived": archived_payload(doc), "in_trash": bool(doc.get("archived")),
+                "tabs": tabs, "dashcards": dashcards}
 
     def create(self, req: WriteRequest) -> dict[str, Any]:
         """The shell: POST /api/dashboard without parameters (they may name cards that do not exist yet)."""
@@ -370,6 +384,8 @@ class Dashboards(StagedWrites, OrderedPositions, FetchesDetail, SubObjects, Defe
         # Before 0.56 dashcards have no inline_parameters column: the filters stay in the dashboard's header.
         items = _assign_dashcards(payload["dashcards"], dashcards_of(current), tab_ids,
                                   inline=api.version >= INLINE_PARAMETERS_SINCE)
+        if payload.get("in_trash"):
+            items += _hidden_in_the_tree(items, dashcards_of(current), tab_ids)
         if current.get("archived"):
             # Restoring drops nothing, but archiving again deletes the dashboard's subscriptions (written after
             # the layout, so never lost) and makes one archived with its collection archived on its own.
