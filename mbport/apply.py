@@ -40,10 +40,13 @@ def ref_address(value: Any) -> str | None:
 @dataclass
 class ApplyResult:
     plan: Plan
-    written: int = 0
+    written: int = 0  # write requests sent (POST/PUT/DELETE, retries included), not objects gone through
     failed: dict[str, str] = field(default_factory=dict)  # address → error
     skipped: list[str] = field(default_factory=list)  # addresses not written because a dependency failed
-
+    changed: set[str] = field(default_factory=set)  # objects at least one write request went to
+    # Objects the plan listed for apply that needed no write: adopted (`=`), compared after the creates (`~?`) and
+    # found as the tree says, found after the sync (`?`) with nothing to set.
+    as_tree: set[str] = field(default_factory=set)
 
 
 class Applier(ImportState):
@@ -90,13 +93,28 @@ class Applier(ImportState):
                     self.state.forget(addr)
         for change in plan.of("archive"):
             kind = self.kind(change.address)
-            self._with_retries(change.address, kind, partial(self._archive, kind, change.target_id))
-            result.written += 1
+            self._sending(change.address, result, lambda: self._with_retries(
+                change.address, kind, partial(self._archive, kind, change.target_id)))
             with self.lock:
                 self.state.forget(change.address)
         self.state.save()
         result.skipped = sorted(set(result.skipped))
+        result.as_tree = {a for a in todo if a in self.ids} - result.changed - set(result.failed) - set(result.skipped)
         return result
+
+    def _sending(self, addr: str, result: ApplyResult, write: Callable[[], Any]) -> Any:
+        """write() for `addr`, counting the write requests it sends (this thread's: one object is written on one
+        thread), failed ones too: what the summary reports is what reached the target, not the objects gone through."""
+        sent_here = getattr(self.api, "writes_sent_here", None) or (lambda: 0)
+        before = sent_here()
+        try:
+            return write()
+        finally:
+            sent = sent_here() - before
+            if sent:
+                with self.lock:
+                    result.written += sent
+                    result.changed.add(addr)
 
     def _apply_generations(self, todo: dict[str, Change], resolve: Resolver, result: ApplyResult,
                            progress: Progress | None, failed: set[str], blocked: set[Node]) -> None:
@@ -123,7 +141,7 @@ class Applier(ImportState):
     def _try_write(self, node: Node, change: Change, resolve: Resolver, result: ApplyResult,
                    progress: Progress | None) -> tuple[Node, Exception | None]:
         try:
-            self._write(node, change, resolve, result, progress)
+            self._sending(node[0], result, lambda: self._write(node, change, resolve, result, progress))
             return node, None
         except Exception as exc:  # noqa: BLE001 - one object's failure is reported with its name
             return node, self.object_error(node[0], exc)
@@ -167,7 +185,6 @@ class Applier(ImportState):
             self.ids.update(subs)
             for sub, tid in subs.items():
                 self.state.record(sub, tid)
-            result.written += 1
         if progress:
             progress(addr, change.action)
 
@@ -296,11 +313,10 @@ class Applier(ImportState):
                 kind, doc = self.kind(addr), self.tree.docs[addr]
                 try:
                     req = WriteRequest(self.api, doc, {fld: value}, self.target, caps.POSITION_STAGE, self.ids[addr])
-                    self._with_retries(addr, kind, partial(self._write_position, kind, req))
+                    self._sending(addr, result, partial(self._with_retries, addr, kind,
+                                                        partial(self._write_position, kind, req)))
                 except Exception as exc:  # noqa: BLE001 - reported with the object's name
                     return addr, self.object_error(addr, exc)
-                with self.lock:
-                    result.written += 1
             return "", None
 
         for addr, exc in self.api.map(rewrite, sorted(self._position_lists(todo).items(), key=repr)):
@@ -319,16 +335,16 @@ class Applier(ImportState):
             stage = caps.stages(kind)[-1]
             try:
                 payload = kind.payload(doc, resolve, stage)
-                self._with_retries(addr, kind, lambda _again: kind.update(
-                    WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr])))
+                self._sending(addr, result, lambda: self._with_retries(addr, kind, lambda _again: kind.update(
+                    WriteRequest(self.api, doc, payload, self.target, stage, self.ids[addr]))))
                 return addr, None
             except Exception as exc:  # noqa: BLE001
                 return addr, self.object_error(addr, exc)
 
         for addr, exc in self.api.map(fill, addrs):
             if exc is None:
-                result.written += 1
-            elif self.options.continue_on_error:
+                continue
+            if self.options.continue_on_error:
                 result.failed[addr] = str(exc)
             else:
                 raise exc

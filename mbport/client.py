@@ -61,6 +61,7 @@ CONNECT_TIMEOUT = 10.0
 MAX_BACKOFF = 10.0  # cap of one jittered backoff sleep
 MAX_RETRY_AFTER = 60.0  # a server asking for longer than this is not worth waiting for in one run
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})  # what changes the instance (an import counts them)
 SUMMARY_LIMIT = 200
 AUTH_HINT = "check METABASE_API_KEY (or username/password); the key's group needs admin rights to read permissions"
 CREDENTIALS = {"api-key": "API key", "session": "session token", "password": "username and password"}
@@ -841,6 +842,9 @@ class MetabaseClient:
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.requests_by_method: Counter[str] = Counter()
+        # Write requests (POST/PUT/DELETE, logins aside) this thread sent: what an import reports per object it
+        # wrote, not the objects it went through (an adopted one, a graph found as the tree says, send none).
+        self._writes_here = threading.local()
         self._version: MetabaseVersion | None = None
         self._properties: dict[str, Any] | None = None
         self._early: Future[Any] | None = None  # reading the properties on another thread (read_properties_early)
@@ -1003,10 +1007,16 @@ class MetabaseClient:
             if self._client is not None:
                 self._client.cookies.clear()
 
-    def _count(self, method: str) -> None:
+    def _count(self, method: str, path: str) -> None:
         with self._count_lock:
             self.request_count += 1
             self.requests_by_method[method] += 1
+        if method in WRITE_METHODS and path != "/api/session":
+            self._writes_here.n = self.writes_sent_here() + 1
+
+    def writes_sent_here(self) -> int:
+        """The write requests (POST/PUT/DELETE, retries included, logins not) this thread has sent so far."""
+        return getattr(self._writes_here, "n", 0)
 
     def _backoff_delay(self, attempt: int) -> float:
         return random.uniform(0, min(MAX_BACKOFF, self.backoff * (2 ** attempt)))
@@ -1019,7 +1029,7 @@ class MetabaseClient:
         url = self.url + "/" + path.lstrip("/")
         attempts = self.retries + 1
         for attempt in range(attempts):
-            self._count(method)
+            self._count(method, path)
             started = time.monotonic()
             try:
                 resp = (self._wire.request(method, path, params, json, headers) if self._wire is not None

@@ -33,6 +33,19 @@ def writes(n: int) -> str:
     return f"{n} write" if n == 1 else f"{n} writes"
 
 
+def objects(n: int) -> str:
+    return f"{n} object" if n == 1 else f"{n} objects"
+
+
+def applied_line(result: Any) -> str:
+    """`Applied: 3 writes to 2 objects; 12 objects found as the tree says (nothing to write).`: the write requests
+    sent, the objects they went to, and the objects the plan listed (`=`, `~?`) that needed none."""
+    line = f"Applied: {writes(result.written)}" + (f" to {objects(len(result.changed))}" if result.changed else "")
+    if result.as_tree:
+        line += f"; {objects(len(result.as_tree))} found as the tree says (nothing to write)"
+    return line + "."
+
+
 def resume_hint(run: Any, hint: str | None) -> str:
     """How far a stopped import got, and that running it again resumes (the state recorded every write)."""
     applied = getattr(run, "applied", None)  # None: stopped before the first write
@@ -55,8 +68,9 @@ def report_apply(result: Any) -> None:
             report.note(f"Failed: {addr}: {error}")
     for addr in result.skipped:
         report.warning(f"Skipped (depends on a failure): {addr}", address=addr)
-    report.line(f"Applied: {writes(result.written)}.")
-    report.result(written=result.written, failed=sorted(result.failed), skipped=list(result.skipped),
+    report.line(applied_line(result))
+    report.result(written=result.written, changed=len(result.changed), as_tree=len(result.as_tree),
+                  failed=sorted(result.failed), skipped=list(result.skipped),
                   unsupported=sorted(result.plan.unsupported))
     if (result.plan.unsupported or result.plan.partial) and not result.failed and not result.skipped:
         parts = len(result.plan.partial)

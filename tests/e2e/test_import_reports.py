@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from mbport.client import ApiError
+from tests.conftest import writes_since
 from tests.e2e.instances import mbport, routed_instances, write_secrets
 
 
@@ -36,7 +37,33 @@ def import_into(world, inst, *more):
 
 
 def applied(run) -> int:
-    return int(re.search(r"^Applied: (\d+) writes?\.$", run.out, re.M).group(1))
+    return int(re.search(r"^Applied: (\d+) writes?\b", run.out, re.M).group(1))
+
+
+def test_applied_counts_the_write_requests_sent_not_the_objects_gone_through(world, instances, tmp_path):
+    """`Applied: N writes` is the POST/PUT/DELETE requests the target served: on a fresh target the adopted objects
+    (`=`) and the permission graphs compared after the creates (`~?`) that need no write are reported as found as
+    the tree says, not as writes; a re-import that changes nothing says 0 writes."""
+    target = instances.add("counted")
+    conn = ("--secrets", world["secrets"], "--url", target.url, "--session-token", target.session,
+            "--state", tmp_path / "state.json")
+    before = len(target.emu.request_log)
+    first = mbport("--json", "import", world["tree"], *conn)
+    assert first.code == 0, first.err
+    sent = len(writes_since(target.emu, before))
+    events = [json.loads(line) for line in first.out.splitlines()]
+    summary = events[-1]
+    later = [e for e in events if e["type"] == "change" and e["action"] in ("adopt", "after-creates")]
+    assert later, "the fresh target's plan has objects apply may find as the tree says"
+    assert summary["written"] == sent and summary["changed"] <= sent, (summary, sent)
+    planned = sum(summary["plan"][a] for a in ("create", "update", "match-after-sync", "adopt", "after-creates"))
+    assert summary["changed"] + summary["as_tree"] == planned, summary
+    assert summary["as_tree"] > 0, summary  # what was found as the tree says is not counted as written
+    before = len(target.emu.request_log)
+    again = import_into(world, target, "--state", tmp_path / "state.json")
+    assert again.code == 0, again.err
+    assert writes_since(target.emu, before) == []
+    assert "Applied: 0 writes." in again.out.splitlines(), again.out
 
 
 @pytest.mark.parametrize("stop", [ApiError("POST", "/api/native-query-snippet", 500, "boom"), KeyboardInterrupt()])
@@ -79,7 +106,7 @@ def test_one_write_is_singular_and_problems_are_listed_once(world, instances, tm
     doc["display"] = "bar"
     path.write_text(json.dumps(doc))
     again = mbport("import", tree, "--secrets", world["secrets"], "--url", target.url, "--session-token", target.session)
-    assert again.code == 0 and "Applied: 1 write." in again.out.splitlines(), again.out
+    assert again.code == 0 and "Applied: 1 write to 1 object." in again.out.splitlines(), again.out
     fresh = instances.add("nosecret")
     missing = mbport("import", tree, "--url", fresh.url, "--session-token", fresh.session)
     assert missing.code == 1
