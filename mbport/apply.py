@@ -99,6 +99,7 @@ class Applier(ImportState):
                 self.state.forget(change.address)
         self.state.save()
         result.skipped = sorted(set(result.skipped))
+        result.changed -= set(result.failed)  # a refused write (a 400) is counted as sent, but changed nothing
         result.as_tree = {a for a in todo if a in self.ids} - result.changed - set(result.failed) - set(result.skipped)
         return result
 
