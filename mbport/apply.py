@@ -93,8 +93,8 @@ class Applier(ImportState):
                     self.state.forget(addr)
         for change in plan.of("archive"):
             kind = self.kind(change.address)
-            self._sending(change.address, result, lambda: self._with_retries(
-                change.address, kind, partial(self._archive, kind, change.target_id)))
+            self._sending(change.address, result, partial(self._with_retries, change.address, kind,
+                                                          partial(self._archive, kind, change.target_id)))
             with self.lock:
                 self.state.forget(change.address)
         self.state.save()
