@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .kind import Kind
     from .spec import Spec
 
-__all__ = ["check", "check_refs", "load_tree"]
+__all__ = ["check", "check_refs", "dead_links", "load_tree"]
 
 
 def check_refs(t: tree.Tree, registry: Registry, dangling_refs: bool = True) -> list[str]:
@@ -37,6 +37,13 @@ def check_refs(t: tree.Tree, registry: Registry, dangling_refs: bool = True) -> 
         problems += [d.problem(t.paths) for d in dangling.get(addr, ())]
     problems += [graph.cycle_problem(docs, t.paths) for docs in graph.cycles]
     return problems
+
+
+def dead_links(t: tree.Tree, registry: Registry, only: set[str] | None = None) -> list[str]:
+    """A warning per deferred ref to an object deleted on the source (`RefGraph.dead_links`; of the docs in `only`
+    when given): the import writes it empty, so it stops nothing."""
+    return [d.warning(t.paths, registry[address_kind(d.source)].label(t.docs[d.source], t.docs))
+            for d in refgraph.of_tree(t, registry).dead_links if only is None or d.source in only]
 
 
 def unknown_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:
@@ -77,6 +84,10 @@ def _what(kind: Kind, doc: dict[str, Any]) -> str:
     return f"{kind.name} {label!r}" if label else kind.name
 
 
-def check(root: Path, registry: Registry) -> list[str]:
+def check(root: Path, registry: Registry, warnings: list[str] | None = None) -> list[str]:
+    """The tree's problems; its dead links (warnings, see `dead_links`) are added to `warnings` when given."""
     t = load_tree(root, registry)
-    return t.problems + check_refs(t, registry)
+    problems = t.problems + check_refs(t, registry)
+    if warnings is not None:
+        warnings += dead_links(t, registry)
+    return problems

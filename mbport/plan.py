@@ -11,6 +11,7 @@ from .errors import MbportError
 from .hooks import DiagnoseContext, Phase
 from .kindutil import driver_features
 from .match import Matcher
+from .refgraph import MISSING
 from .refs import address_kind, null_refs, split_address
 from .resolve import Resolver
 
@@ -68,6 +69,8 @@ class Plan:
     unrestorable: dict[str, list[str]] = field(default_factory=dict)
     # Docs matched by order among target objects that could as well be another's (mbport.match, Matcher._pick).
     pairings: list[str] = field(default_factory=list)
+    # Links to objects deleted on the source (a click behaviour to a deleted dashboard), written empty: one line each.
+    dead_links: list[str] = field(default_factory=list)
     # The read of the target this plan was made from (ImportState.read): apply refuses a plan an apply or a later
     # plan of the same import has made stale.
     read: object | None = field(default=None, compare=False, repr=False)
@@ -110,6 +113,7 @@ class Plan:
             notes.append(f"Left out: {shown} ({reason}).")
         notes += [f"Cannot be restored through the API: {label}: {'; '.join(parts)}."
                   for label, parts in sorted(self.unrestorable.items())]
+        notes += [f"Dead link: {line}." for line in self.dead_links]
         notes += [f"Paired by order, not by content: {line}; with the state file of the import that made them, "
                   "import pairs them surely." for line in self.pairings]
         return notes
@@ -238,6 +242,7 @@ class Planner(Matcher):
     def _plan(self, progress: Progress | None) -> Plan:
         self.match()
         # A selective import names only the dangling refs of what it would write (below, once its scope is known).
+        # Dead links (deferred refs to objects deleted on the source) are no problem: `_as_written` writes them null.
         dangling = self.refgraph.dangling if self.selected is None else []
         problems = [d.problem(self.tree.paths) for d in dangling] + self._memo_problems()
         unsupported = self._target_support()
@@ -337,10 +342,12 @@ class Planner(Matcher):
         # A selective plan speaks only of what it was asked for: an API key outside the selection is not left out.
         left_out = {reason: [f"{self._what(a)} '{self._name(a)}'" for a in sorted(addrs, key=self._name)
                              if self.selected is None or a in self.selected] for reason, addrs in skipped.items()}
+        dead = [d.warning(self.tree.paths, self.kind(d.source).label(self.tree.docs[d.source], self.tree.docs))
+                for d in self.refgraph.dead_links if d.source in written and d.source in in_scope]
         return Plan(changes, problems, skipped, left_out={r: names for r, names in left_out.items() if names},
                     unsupported=dict(sorted(self.unsupported.items())),
                     partial=partial if self.options.skip_unsupported else {}, unrestorable=unrestorable,
-                    pairings=self.pairings)
+                    pairings=self.pairings, dead_links=dead)
 
     def _recheck_after_cascades(self, changes: list[Change]) -> None:
         """A doc written after a cascade (OrdersWrites.write_order: an alert after its collection's archive) is written
@@ -419,9 +426,10 @@ class Planner(Matcher):
 
     def _as_written(self, doc: dict[str, Any], refs: set[str]) -> dict[str, Any]:
         """The doc as apply writes it: a (deferred) ref to a doc this import leaves out (--skip-unsupported, a
-        skipped kind) is written as null, so it compares as null, else the second plan of a downgrade (a link to a
+        skipped kind) or to one deleted on the source (a dead link) is written as null, so it compares as null, else the second plan of a downgrade (a link to a
         dashboard showing a measure, into 0.57) would update the referring doc on every run."""
-        gone = {a for a in refs if self._skipped(self.registry.owner(a))}
+        gone = {a for a in refs if self._skipped(self.registry.owner(a))
+                or (a.partition("/")[2].startswith(MISSING) and a not in self.tree.docs)}  # a dead link (refgraph)
         return null_refs(doc, gone) if gone else doc
 
     def _comparable_raws(self) -> dict[str, dict[str, Any]]:

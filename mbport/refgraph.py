@@ -20,7 +20,10 @@ cycles Metabase allows are broken; they are kept in `uses` only, dashed in the p
 `SubObjects.contains` only say which sub-objects and docs belong together (selection, ref lookup), not an order.
 
 A ref is dangling when its kind is unknown, or it names neither a doc of the tree nor a sub-object a doc of
-the tree contains (`SubObjects.contains`); a dangling ref makes no edge. A cycle is a strongly connected set of
+the tree contains (`SubObjects.contains`); a dangling ref makes no edge. A deferred ref to an object deleted on
+the source (`kind/missing-id-N`: a click behaviour or link card to a deleted dashboard, the homepage setting) is a
+dead link, not a dangling ref (`RefGraph.dead_links`): it orders nothing and the object holding it is whole without it,
+so the import writes it empty (null), as Metabase itself keeps a link whose target is gone. A cycle is a strongly connected set of
 nodes: no write order exists, so `check` reports it and the import refuses it, both from `RefGraph.cycles`.
 """
 
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 Node = tuple[str, str]  # (address, stage)
 DANGLING = ("unknown kind", "not in the tree")  # Dangling.reason
+MISSING = "missing-id-"  # the key of a ref to an object the source lacks (export writes `kind/missing-id-N`)
 WHY = {"stage": "its next write", "ref": "it refers to the one before", "import_after": "its kind waits for that kind",
        "write_order": "a cascade of Metabase's sets this order"}
 
@@ -52,6 +56,16 @@ class Dangling:
     source: str
     target: str
     reason: str
+
+    def warning(self, paths: dict[str, str], label: str | None) -> str:
+        """The line `check` and `plan` warn with for a dead link (`RefGraph.dead_links`): the object by name, its file,
+        what it pointed at, and what the import writes instead."""
+        kind, _, key = self.source.partition("/")
+        what = f"{kind.removesuffix('s')} {label!r}" if label else self.source
+        target_kind, _, missing = self.target.partition("/")
+        return (f"{what} ({paths.get(self.source, self.source)}) links to {target_kind} id "
+                f"{missing.removeprefix(MISSING)}, which was deleted on the source: the link is written empty, as "
+                "Metabase shows a link to a deleted object")
 
     def problem(self, paths: dict[str, str]) -> str:
         """The line `check` and `plan` report: the file of the doc holding the ref, and the ref."""
@@ -68,6 +82,7 @@ class RefGraph:
     order: nx.DiGraph  # (address, stage) nodes; edges: what must be written first → what waits for it
     uses: nx.DiGraph  # doc → doc it refers to (its owner, for a sub-object); attrs refs (count), deferred
     dangling: list[Dangling] = field(default_factory=list)  # by source, then target
+    dead_links: list[Dangling] = field(default_factory=list)  # deferred refs to deleted objects, written null
     cascades: dict[str, set[str]] = field(default_factory=dict)  # doc → docs written after a cascade it may set off
     cycles: list[list[str]] = field(default_factory=list)  # the docs of each cycle, sorted; no write order exists
     # Each doc's refs (Kind.refs) as the graph read them, and the doc objects it was built from: plan asks for
@@ -152,7 +167,8 @@ def _build(registry: Registry, docs: dict[str, dict[str, Any]]) -> RefGraph:
                     owner = registry.owner(target)
                 owners[target] = owner
             if owner in DANGLING:
-                graph.dangling.append(Dangling(addr, target, owner))
+                dead = owner == "not in the tree" and target in late and target.partition("/")[2].startswith(MISSING)
+                (graph.dead_links if dead else graph.dangling).append(Dangling(addr, target, owner))
             else:
                 if owner == addr:
                     continue

@@ -19,7 +19,10 @@ def check(tree_dir: Path) -> None:
     from ..check import check as run_check
 
     report = out()
-    problems = run_check(tree_dir, loaded_plugins())
+    warnings: list[str] = []
+    problems = run_check(tree_dir, loaded_plugins(), warnings)
+    for warning in warnings:
+        report.warning(warning)
     for problem in problems:
         report.line(problem)
         report.event("error", message=problem, hint=None, exit_code=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 
@@ -282,29 +284,35 @@ def delete_dashboard(inst, name: str) -> None:
         api.delete(f"/api/dashboard/{dashboard['id']}").raise_for_status()
 
 
+def delete_card(inst, name: str) -> None:
+    with inst.api() as api:
+        api.delete(f"/api/card/{inst.card(name)['id']}").raise_for_status()
+
+
 def test_a_snapshot_check_refuses_names_itself_not_a_temporary_folder(source, instances, tmp_path):
-    """The sample's 'Sales overview' links to 'Customer insights'; deleting the latter leaves a ref the snapshot
-    cannot resolve. The restore's error names the snapshot and its hint a command that works, not the temporary
-    folder it was read into (gone by the time the user reads it)."""
+    """The sample's 'Orders per customer' is built on 'Shop orders model'; deleting the model leaves a ref the
+    snapshot cannot resolve. The restore's error names the snapshot and its hint a command that works, not the
+    temporary folder it was read into (gone by the time the user reads it)."""
     repo = tmp_path / "backups"
-    delete_dashboard(source, "Customer insights")
+    delete_card(source, "Shop orders model")
     assert backup(source, repo).code == 3
     sha = git.Repo(repo).head.commit.hexsha[:8]
     target = instances.add("target")
     run = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", "--url", target.url,
                  "--session-token", target.session)
     assert run.code == 1 and "Traceback" not in run.err
-    assert "dashboards/missing-id-" in run.err  # the problem itself, with its file
+    assert "cards/missing-id-" in run.err  # the problem itself, with its file
     assert "mbport-restore-" not in run.err, run.err
-    assert f"Error: snapshot {sha} of {repo}: 1 problem(s) in the tree; nothing was written" in run.err
+    assert re.search(rf"Error: snapshot {sha} of {re.escape(str(repo))}: \d+ problem\(s\) in the tree; nothing was "
+                     "written", run.err), run.err
 
 
 def test_a_selective_restore_is_stopped_only_by_a_dangling_ref_it_would_write(source, tmp_path):
-    """Last night's snapshot holds a link to a deleted dashboard (`check` refuses the whole tree); restoring a card
-    archived since, which has nothing to do with that link, works; restoring the dashboard holding the link stops
-    before any write, naming it (every selective restore of that snapshot stopped on it)."""
+    """Last night's snapshot holds a question built on a deleted model (`check` refuses the whole tree); restoring a
+    card archived since, which has nothing to do with it, works; restoring the question stops before any write,
+    naming it (every selective restore of that snapshot stopped on it)."""
     repo = tmp_path / "backups"
-    delete_dashboard(source, "Customer insights")  # 'Sales overview' links to it
+    delete_card(source, "Shop orders model")  # 'Orders per customer' is built on it
     assert backup(source, repo).code == 3
     card = source.card("Revenue by month")
     conn = ["--url", source.url, "--session-token", source.session]
@@ -314,9 +322,9 @@ def test_a_selective_restore_is_stopped_only_by_a_dangling_ref_it_would_write(so
         assert run.code == 0, run.err
         assert api.get(f"/api/card/{card['id']}").json()["archived"] is False
     before = len(source.emu.request_log)
-    linked = mbport("restore", "--repo", repo, "--ref", "HEAD", "--select", "dashboard:Sales overview", *conn)
+    linked = mbport("restore", "--repo", repo, "--ref", "HEAD", "--select", "card:Orders per customer", *conn)
     assert linked.code == 1 and "Traceback" not in linked.err
-    assert "sales-overview.json: ref to dashboards/missing-id-" in linked.err, linked.err
+    assert "orders-per-customer.json: ref to cards/missing-id-" in linked.err, linked.err
     assert not [r for r in source.emu.request_log[before:] if r[0] in ("POST", "PUT", "DELETE")]
 
 
@@ -371,3 +379,79 @@ def test_a_commit_message_stays_bounded_however_much_changed():
     assert len(long.subject()) <= SUBJECT_LIMIT and long.subject().startswith("cards ~1: card 'x': description: aaa")
     assert long.subject().endswith("…") and len(long.body()) == LINE_LIMIT
     assert Summary("cards ~1").subject() == "cards ~1" and Summary("cards ~1").body() == ""
+
+
+def _sales_overview_links(api) -> tuple[list, list]:
+    """'Sales overview''s click behaviours to a dashboard and its link cards' entities, as the server holds them."""
+    dashboard = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json() if d["name"] == "Sales overview")
+    dashcards = api.get(f"/api/dashboard/{dashboard['id']}").json()["dashcards"]
+    found = json.dumps([dc["visualization_settings"] for dc in dashcards])
+    clicks = [v for v in _walk(json.loads(found)) if v.get("linkType") == "dashboard"]
+    links = [v["entity"] for v in _walk(json.loads(found)) if isinstance(v.get("entity"), dict)]
+    return clicks, links
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def test_a_link_to_a_deleted_dashboard_is_a_dead_link_not_a_broken_tree(source, instances, tmp_path):
+    """Deleting a dashboard others link to (a click behaviour, a link card, the custom homepage) is an everyday
+    state: the snapshot passes `check` with a warning naming the dashboard, its file and the dead link, and a whole
+    restore and a migration write the dashboard with the links empty, as Metabase shows a link whose target is
+    gone. A hard ref to a deleted object (a question built on a deleted model) still stops both."""
+    repo = tmp_path / "backups"
+    with source.api() as api:
+        gone = next(d for d in api.get("/api/dashboard/", params={"f": "all"}).json() if d["name"] == "Customer insights")
+        api.put("/api/setting", json={"custom-homepage": True, "custom-homepage-dashboard": gone["id"]}).raise_for_status()
+    delete_dashboard(source, "Customer insights")
+    assert backup(source, repo).code == 3  # export still warns: the source holds a link to nothing
+    checked = mbport("check", repo)
+    assert checked.code == 0, checked.out + checked.err
+    assert (f"Warning: dashboard 'Sales overview' (dashboards/company/sales/sales-overview.json) links to dashboards "
+            f"id {gone['id']}, which was deleted on the source: the link is written empty") in checked.err, checked.err
+    assert f"(settings/instance.json) links to dashboards id {gone['id']}" in checked.err, checked.err
+
+    target = instances.add("target")
+    conn = ["--url", target.url, "--session-token", target.session, "--secrets", write_secrets(tmp_path / "s.json")]
+    restored = mbport("restore", "--repo", repo, "--ref", "HEAD", *conn)
+    assert restored.code == 0, restored.err
+    assert "Dead link: dashboard 'Sales overview'" in restored.out + restored.err
+    with target.api() as api:
+        clicks, links = _sales_overview_links(api)
+        settings = {s["key"]: s["value"] for s in api.get("/api/setting").json()}
+    assert clicks and all(c["targetId"] is None for c in clicks), clicks
+    assert links and all(e.get("id") is None for e in links if e.get("model") == "dashboard"), links
+    assert settings.get("custom-homepage-dashboard") is None
+    again = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", *conn)
+    assert again.code == 0 and "0 to create, 0 to update" in again.out, again.out  # the empty link is what it wants
+
+    empty = instances.add("empty")
+    migrated = mbport("migrate", "--from", source.url, "--from-session-token", source.session, "--to", empty.url,
+                      "--to-session-token", empty.session, "--secrets", write_secrets(tmp_path / "s.json"),
+                      "--state", tmp_path / "migrate-state.json")
+    assert migrated.code in (0, 3), migrated.err
+    with empty.api() as api:
+        clicks, _links = _sales_overview_links(api)
+    assert clicks and all(c["targetId"] is None for c in clicks), clicks
+
+
+def test_a_question_on_a_deleted_model_still_stops_check_and_restore(source, instances, tmp_path):
+    """A hard ref (a question's source model) to a deleted object is no dead link: the question cannot exist
+    without it, so `check` and a whole restore refuse the snapshot, naming the question's file."""
+    repo = tmp_path / "backups"
+    delete_card(source, "Shop orders model")
+    assert backup(source, repo).code == 3
+    checked = mbport("check", repo)
+    assert checked.code == 1
+    assert "orders-per-customer.json: ref to cards/missing-id-" in checked.out, checked.out
+    target = instances.add("target")
+    run = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", "--url", target.url,
+                 "--session-token", target.session)
+    assert run.code == 1 and "cards/missing-id-" in run.err, run.err
