@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from mbport.api import (DeferredRefs, DiagnoseContext, ExportContext, HeldInPart, Kind, Match, NeverPruned,
-                        WriteRequest, copy, is_ref, ref_addresses, skip)
+                        REF, WriteRequest, copy, is_ref, ref_addresses, skip)
 
 # Settings that describe how the instance looks and behaves and are safe to carry to another instance.
 # Never: site-uuid, version, license/embedding tokens and secrets, SMTP passwords, site-url (the target's
@@ -40,6 +40,8 @@ WHITELIST |= {
     "metabot-quota-reached-message", "metabot-show-illustrations", "metabot-sql-system-prompt", "show-metabot",
     "unaggregated-query-row-limit",
 }
+# The key of a ref to an object deleted on the source (`kind/missing-id-N`, mbport.refgraph.MISSING).
+DEAD = "missing-id-"
 # Settings whose value is an id: the doc holds a ref, the import writes the target's id.
 REFS = {"custom-homepage-dashboard": "dashboards"}
 # The token feature a setting's write needs (its `defsetting`'s `:feature`); an instance without it refuses the
@@ -114,9 +116,12 @@ class Settings(HeldInPart, DeferredRefs, NeverPruned, Kind):
         return ["values"] if any(have.get(k) != v for k, v in wanted.get("values", {}).items()) else []
 
     def payload(self, doc, resolve, stage):
-        body = {}
+        body: dict[str, Any] = {}
         for key, value in doc.get("values", {}).items():
             if key in WHITELIST:
+                if is_ref(value) and value[REF].partition("/")[2].startswith(DEAD):
+                    body[key] = None  # a dead link (mbport.refgraph): unset, as Metabase falls back to its homepage
+                    continue
                 value = resolve.optional(value) if is_ref(value) else value
                 if value is not None:  # a ref with no target id yet: the second pass writes it
                     body[key] = value

@@ -441,6 +441,17 @@ def test_a_link_to_a_deleted_dashboard_is_a_dead_link_not_a_broken_tree(source, 
         clicks, _links = _sales_overview_links(api)
     assert clicks and all(c["targetId"] is None for c in clicks), clicks
 
+    # Restored over the source itself: the dead links are written empty there too, and a second plan is clean.
+    home = ["--url", source.url, "--session-token", source.session]
+    assert mbport("restore", "--repo", repo, "--ref", "HEAD", *home).code == 0
+    with source.api() as api:
+        clicks, _links = _sales_overview_links(api)
+        settings = {s["key"]: s["value"] for s in api.get("/api/setting").json()}
+    assert clicks and all(c["targetId"] is None for c in clicks), clicks
+    assert settings.get("custom-homepage-dashboard") is None
+    clean = mbport("restore", "--repo", repo, "--ref", "HEAD", "--dry-run", *home)
+    assert clean.code == 0 and "0 to create, 0 to update" in clean.out, clean.out
+
 
 def test_a_question_on_a_deleted_model_still_stops_check_and_restore(source, instances, tmp_path):
     """A hard ref (a question's source model) to a deleted object is no dead link: the question cannot exist

@@ -81,3 +81,20 @@ def test_a_dangling_ref_is_reported_and_makes_no_edge(registry, docs):
     assert not graph.uses.has_edge(CARD, TABLE)
     assert graph.dangling[0].problem({CARD: "cards/sales/totals.json"}) == (
         f"cards/sales/totals.json: ref to {missing_field}, which is not in the tree")
+
+
+def test_a_deferred_ref_to_a_deleted_object_is_a_dead_link_a_hard_one_dangles(registry, docs):
+    """A click behaviour to a dashboard deleted on the source orders nothing and leaves its dashboard whole: a dead
+    link (a warning, written null), not a dangling ref; the same dead target as a dashcard's card stays one."""
+    gone, gone_card = "dashboards/missing-id-7", "cards/missing-id-8"
+    other = docs[OTHER_DASHBOARD]
+    dead = {**other, "dashcards": [{**other["dashcards"][0], "visualization_settings": {"click_behavior": {
+        "type": "link", "linkType": "dashboard", "targetId": ref(gone)}}}]}
+    graph = build(registry, {**docs, OTHER_DASHBOARD: dead})
+    assert graph.dangling == [] and graph.dead_links == [Dangling(OTHER_DASHBOARD, gone, "not in the tree")]
+    assert graph.dead_links[0].warning({OTHER_DASHBOARD: "dashboards/other.json"}, "Other") == (
+        "dashboard 'Other' (dashboards/other.json) links to dashboards id 7, which was deleted on the source: the "
+        "link is written empty, as Metabase shows a link to a deleted object")
+    hard = {**dead, "dashcards": [{**dead["dashcards"][0], "card": ref(gone_card)}]}
+    graph = build(registry, {**docs, OTHER_DASHBOARD: hard})
+    assert graph.dangling == [Dangling(OTHER_DASHBOARD, gone_card, "not in the tree")]
