@@ -39,11 +39,11 @@ def check_refs(t: tree.Tree, registry: Registry, dangling_refs: bool = True) -> 
     return problems
 
 
-def dead_links(t: tree.Tree, registry: Registry, only: set[str] | None = None) -> list[str]:
-    """A warning per deferred ref to an object deleted on the source (`RefGraph.dead_links`; of the docs in `only`
-    when given): the import writes it empty, so it stops nothing."""
+def dead_links(t: tree.Tree, registry: Registry) -> list[str]:
+    """A warning per deferred ref to an object deleted on the source (`RefGraph.dead_links`): the import writes it
+    empty, so it stops nothing."""
     return [d.warning(t.paths, registry[address_kind(d.source)].label(t.docs[d.source], t.docs))
-            for d in refgraph.of_tree(t, registry).dead_links if only is None or d.source in only]
+            for d in refgraph.of_tree(t, registry).dead_links]
 
 
 def unknown_fields(path: str, kind: Kind, doc: dict[str, Any]) -> list[str]:

@@ -426,8 +426,9 @@ class Planner(Matcher):
 
     def _as_written(self, doc: dict[str, Any], refs: set[str]) -> dict[str, Any]:
         """The doc as apply writes it: a (deferred) ref to a doc this import leaves out (--skip-unsupported, a
-        skipped kind) or to one deleted on the source (a dead link) is written as null, so it compares as null, else the second plan of a downgrade (a link to a
-        dashboard showing a measure, into 0.57) would update the referring doc on every run."""
+        skipped kind) or to one deleted on the source (a dead link) is written as null, so it compares as null, else
+        the second plan of a downgrade (a link to a dashboard showing a measure, into 0.57) would update the
+        referring doc on every run."""
         gone = {a for a in refs if self._skipped(self.registry.owner(a))
                 or (a.partition("/")[2].startswith(MISSING) and a not in self.tree.docs)}  # a dead link (refgraph)
         return null_refs(doc, gone) if gone else doc

@@ -22,9 +22,10 @@ cycles Metabase allows are broken; they are kept in `uses` only, dashed in the p
 A ref is dangling when its kind is unknown, or it names neither a doc of the tree nor a sub-object a doc of
 the tree contains (`SubObjects.contains`); a dangling ref makes no edge. A deferred ref to an object deleted on
 the source (`kind/missing-id-N`: a click behaviour or link card to a deleted dashboard, the homepage setting) is a
-dead link, not a dangling ref (`RefGraph.dead_links`): it orders nothing and the object holding it is whole without it,
-so the import writes it empty (null), as Metabase itself keeps a link whose target is gone. A cycle is a strongly connected set of
-nodes: no write order exists, so `check` reports it and the import refuses it, both from `RefGraph.cycles`.
+dead link, not a dangling ref (`RefGraph.dead_links`): it orders nothing and the object holding it is whole
+without it, so the import writes it empty (null), as Metabase keeps a link whose target is gone. A cycle is a
+strongly connected set of nodes: no write order exists, so `check` reports it and the import refuses it, both
+from `RefGraph.cycles`.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Dangling:
     def warning(self, paths: dict[str, str], label: str | None) -> str:
         """The line `check` and `plan` warn with for a dead link (`RefGraph.dead_links`): the object by name, its file,
         what it pointed at, and what the import writes instead."""
-        kind, _, key = self.source.partition("/")
+        kind = self.source.partition("/")[0]
         what = f"{kind.removesuffix('s')} {label!r}" if label else self.source
         target_kind, _, missing = self.target.partition("/")
         return (f"{what} ({paths.get(self.source, self.source)}) links to {target_kind} id "
