@@ -110,6 +110,10 @@ def stop_on_sigterm() -> None:
     warehouse files). Installed before setup and seeding, so a kill at any moment cleans up."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C too: finding Python's default SIGINT handler, asyncio.run puts in its own, which only cancels the
+        # main task; uvicorn raises the captured SIGINT again as the last step of that task, with no await left to
+        # cancel, so the run sometimes ended as a normal one (exit 0, no "Interrupted.").
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _interrupt(_signum, _frame) -> None:
