@@ -36,6 +36,15 @@ def import_into(world, inst, *more):
                   "--session-token", inst.session, *more)
 
 
+def imported_copy(world, inst, tmp_path):
+    """A copy of the world's tree imported into `inst` (tests that edit the tree next): inst, tree, its flags."""
+    tree = tmp_path / "tree"
+    shutil.copytree(world["tree"], tree)
+    conn = ["--secrets", world["secrets"], "--url", inst.url, "--session-token", inst.session]
+    assert mbport("import", tree, *conn).code == 0
+    return inst, tree, conn
+
+
 def applied(run) -> int:
     return int(re.search(r"^Applied: (\d+) writes?\b", run.out, re.M).group(1))
 
@@ -184,11 +193,7 @@ def test_promoting_a_collection_shows_the_same_named_card_it_overwrites(world, i
 
 
 def test_a_pruned_object_is_named(world, instances, tmp_path):
-    target = instances.add("pruning")
-    tree = tmp_path / "tree"
-    shutil.copytree(world["tree"], tree)
-    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
-    assert mbport("import", tree, *conn).code == 0
+    target, tree, conn = imported_copy(world, instances.add("pruning"), tmp_path)
     texts = {p: p.read_text() for p in tree.rglob("*.json")}
     card, doc = next((p, json.loads(t)) for p, t in sorted(texts.items())
                      if p.is_relative_to(tree / "cards") and not json.loads(t).get("archived")  # else nothing to do
@@ -222,11 +227,7 @@ def test_prune_leaves_an_object_the_tree_still_holds_under_a_new_entity_id(world
     """A dashboard deleted and restored on the source gets a new entity id; the next import matches it to the same
     target dashboard by name, so the state holds both addresses for one id. --prune archived that dashboard (the
     old address is no longer in the tree), and with it its subscription."""
-    target = instances.add("pruning-renewed")
-    tree = tmp_path / "tree"
-    shutil.copytree(world["tree"], tree)
-    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
-    assert mbport("import", tree, *conn).code == 0
+    target, tree, conn = imported_copy(world, instances.add("pruning-renewed"), tmp_path)
     path = next(p for p in (tree / "dashboards").rglob("*.json") if json.loads(p.read_text())["name"] == "Sales overview")
     old_eid, new_eid = json.loads(path.read_text())["entity_id"], "RenewedSalesOverview1"
     for p in tree.rglob("*.json"):  # the next export: the same dashboard under its new entity id, refs included
@@ -246,11 +247,7 @@ def test_an_object_that_leaves_the_tree_after_a_new_entity_id_is_pruned_once(wor
     """A card under a new entity id (deleted and restored on the source), then gone from the tree: --prune archives it
     once (the state still held its old address beside the new one, both with its id: a '-' line for each, and a
     second DELETE that 404s for the kinds pruning deletes)."""
-    target = instances.add("pruning-renewed-gone")
-    tree = tmp_path / "tree"
-    shutil.copytree(world["tree"], tree)
-    conn = ["--secrets", world["secrets"], "--url", target.url, "--session-token", target.session]
-    assert mbport("import", tree, *conn).code == 0
+    target, tree, conn = imported_copy(world, instances.add("pruning-renewed-gone"), tmp_path)
     texts = {p: p.read_text() for p in tree.rglob("*.json")}
     card, doc = next((p, json.loads(t)) for p, t in sorted(texts.items())
                      if p.is_relative_to(tree / "cards") and not json.loads(t).get("archived")

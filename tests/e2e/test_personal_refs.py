@@ -16,6 +16,16 @@ from tests.conftest import seeded_emulator, seeded_instance
 from tests.e2e.instances import mbport, routed_instances
 
 
+def imported_into_a_fresh_instance(tree, state, registry) -> MetabaseClient:
+    """A new instance holding `tree`, imported with no plan problem and no failed write."""
+    _, target = seeded_instance()
+    imp = Importer(target, registry, load_tree(tree, registry), State.load(state, target.url), {})
+    plan = imp.plan()
+    assert plan.problems == []
+    assert imp.apply(plan).failed == {}
+    return target
+
+
 def _board(api: MetabaseClient) -> list[tuple[str, str | None]]:
     """(card name, email of the owner of the personal collection it sits in, else None) per dashcard of Team board."""
     users = {u["id"]: u["email"] for u in api.get("/api/user")["data"]}
@@ -46,12 +56,7 @@ def test_a_personal_question_shared_content_uses_is_taken_along_and_the_tree_imp
                       for p in (tmp_path / "shared").rglob("*.json") if "@personal" in p.as_posix())
     assert personal and all("rita-handmade-example" in p for p in personal), personal  # nothing of Tom's
     assert not any("big-customers" in p for p in personal)  # nor what no shared content uses
-    _, target = seeded_instance()
-    imp = Importer(target, registry, load_tree(tmp_path / "shared", registry),
-                   State.load(tmp_path / "state.json", target.url), {})
-    plan = imp.plan()
-    assert plan.problems == []
-    assert imp.apply(plan).failed == {}
+    target = imported_into_a_fresh_instance(tmp_path / "shared", tmp_path / "state.json", registry)
     assert _board(target) == _board(source) == [("Rita's order count", "rita@handmade.example")]
     # verify names the personal question the team board shows alike on both sides (it named it by each instance's
     # own id, so every such dashcard differed on an exact copy), with or without the import's state
@@ -132,10 +137,5 @@ def test_an_action_button_whose_model_sits_in_a_personal_collection_is_taken_alo
     assert {"Void an order", "Orders to fix", "Rita Reporter's Personal Collection"} <= set(shared.taken_along.values())
     assert "Edit an order" not in shared.taken_along.values()  # no button runs it
     assert check(tmp_path / "shared", registry) == []
-    _, target = seeded_instance()
-    imp = Importer(target, registry, load_tree(tmp_path / "shared", registry),
-                   State.load(tmp_path / "state.json", target.url), {})
-    plan = imp.plan()
-    assert plan.problems == []
-    assert imp.apply(plan).failed == {}
+    target = imported_into_a_fresh_instance(tmp_path / "shared", tmp_path / "state.json", registry)
     assert _buttons(target) == _buttons(source) == [("Void an order", "Orders to fix", "rita@handmade.example")]
